@@ -1,0 +1,109 @@
+# emgw: one non-recursive Makefile.  Targets: all check bench demo install clean
+# asan fuzz.  Objects go to build/; tests link every object but main.o.
+
+VERSION   := 0.1.0
+PREFIX    ?= /usr/local
+SBINDIR   ?= $(PREFIX)/sbin
+MANDIR    ?= $(PREFIX)/share/man
+SYSCONFDIR ?= /etc
+UNITDIR   ?= /lib/systemd/system
+DESTDIR   ?=
+B         ?= build
+
+CC        ?= cc
+PKG_CONFIG ?= pkg-config
+PKGS      := sqlite3 libsystemd inih jansson zlib
+WARN      := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
+             -Wpointer-arith -Wcast-qual -Wformat=2
+ifneq ($(CI)$(WERROR),)
+WARN      += -Werror
+endif
+OPT       ?= -O2 -g
+CFLAGS    ?= $(OPT)
+ALL_CFLAGS := -std=c11 -D_DEFAULT_SOURCE -DEMGW_VERSION='"$(VERSION)"' $(WARN) \
+             -MMD -MP -I. $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null) $(CFLAGS)
+LIBS      := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lpaho-mqtt3as -lpthread -lm
+
+PROTO_SRC := $(sort $(wildcard protocols/*.c))
+GW_SRC    := $(sort $(wildcard gateway/*.c))
+LIB_OBJ   := $(PROTO_SRC:%.c=$(B)/%.o) $(filter-out $(B)/gateway/main.o,$(GW_SRC:%.c=$(B)/%.o))
+UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
+UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
+SIM_SRC   := $(sort $(wildcard tests/sim/*.c))
+SIM_BIN   := $(SIM_SRC:tests/sim/%.c=$(B)/tests/%)
+FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
+
+.PHONY: all deps check unit integration bench demo install clean asan fuzz fuzz-check
+
+all: $(B)/emgwd $(SIM_BIN)
+
+deps:
+	@./tests/scripts/install-deps.sh
+
+$(B)/%.o: %.c
+	@mkdir -p $(@D)
+	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/emgwd: $(B)/gateway/main.o $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+$(B)/tests/test_%: $(B)/tests/unit/test_%.o $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS) $(shell $(PKG_CONFIG) --libs cmocka)
+
+$(B)/tests/%: $(B)/tests/sim/%.o $(LIB_OBJ)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
+unit: $(UNIT_BIN)
+	@./tests/scripts/run-unit.sh $(UNIT_BIN)
+
+integration: all
+	@./tests/scripts/run-integration.sh $(B)
+
+# check: install what is missing, build with warnings as errors, run every test.
+check: deps
+	$(MAKE) --no-print-directory WERROR=1 all $(UNIT_BIN)
+	@./tests/scripts/run-unit.sh $(UNIT_BIN)
+	$(MAKE) --no-print-directory WERROR=1 fuzz-check
+	@./tests/scripts/run-integration.sh $(B)
+
+bench: deps all
+	@./tests/scripts/bench.sh $(B)
+
+DURATION ?= 0
+demo: deps all
+	@./tests/scripts/demo.sh $(B) $(DURATION)
+
+# Sanitizer build: every test under ASan/UBSan.
+asan:
+	$(MAKE) --no-print-directory B=build-asan OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
+		LDFLAGS="-fsanitize=address,undefined" unit
+
+# Fuzz targets (libFuzzer, clang): fuzz-check runs each over its seed corpus,
+# fuzz runs each for FUZZ_SECONDS.
+FUZZ_SECONDS ?= 60
+FUZZ_BIN  := $(FUZZ_SRC:tests/fuzz/%.c=$(B)/fuzz/%)
+FUZZ_FLAGS := -std=c11 -D_DEFAULT_SOURCE -g -O1 -I. -fsanitize=fuzzer,address,undefined
+$(B)/fuzz/%: tests/fuzz/%.c $(PROTO_SRC)
+	@mkdir -p $(@D)
+	clang $(FUZZ_FLAGS) -o $@ $^ -lm
+fuzz-check: $(FUZZ_BIN)
+	@./tests/scripts/run-fuzz.sh check $(FUZZ_BIN)
+fuzz: $(FUZZ_BIN)
+	@./tests/scripts/run-fuzz.sh $(FUZZ_SECONDS) $(FUZZ_BIN)
+
+install: all
+	install -d $(DESTDIR)$(SBINDIR) $(DESTDIR)$(MANDIR)/man8 $(DESTDIR)$(SYSCONFDIR)/emgw \
+		$(DESTDIR)$(UNITDIR) $(DESTDIR)$(PREFIX)/lib/sysusers.d $(DESTDIR)$(PREFIX)/lib/tmpfiles.d
+	install -m 0755 $(B)/emgwd $(DESTDIR)$(SBINDIR)/emgwd
+	install -m 0644 gateway/emgwd.8 $(DESTDIR)$(MANDIR)/man8/emgwd.8
+	test -e $(DESTDIR)$(SYSCONFDIR)/emgw/emgw.conf || \
+		install -m 0640 config/emgw.conf $(DESTDIR)$(SYSCONFDIR)/emgw/emgw.conf
+	sed -e 's|@SBINDIR@|$(SBINDIR)|g' -e 's|@SYSCONFDIR@|$(SYSCONFDIR)|g' \
+		systemd/emgw.service.in > $(DESTDIR)$(UNITDIR)/emgw.service
+	install -m 0644 systemd/emgw.sysusers $(DESTDIR)$(PREFIX)/lib/sysusers.d/emgw.conf
+	install -m 0644 systemd/emgw.tmpfiles $(DESTDIR)$(PREFIX)/lib/tmpfiles.d/emgw.conf
+
+clean:
+	rm -rf build build-asan
+
+-include $(shell find $(B) -name '*.d' 2>/dev/null)

@@ -1,0 +1,501 @@
+#include "gateway/daemon.h"
+
+#include <errno.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/eventfd.h>
+#include <sys/signalfd.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include "gateway/canbus.h"
+#include "gateway/clock.h"
+#include "gateway/health.h"
+#include "gateway/log.h"
+#include "gateway/report.h"
+#include "gateway/sampler.h"
+#include "gateway/smoke.h"
+#include "gateway/status.h"
+#include "gateway/store.h"
+#include "gateway/table.h"
+#include "gateway/uplink.h"
+
+#define DAEMON_STATUS_MS 5000
+#define DAEMON_EVICT_MS 60000
+#define DAEMON_MAX_FDS (2 + CONFIG_MAX_CAN)
+
+struct daemon {
+	struct config cfg;
+	struct daemon_opts opts;
+	int sig_fd;
+	int wake_fd;
+	struct table table;
+	struct store *store;
+	struct report report;
+	struct uplink *uplink;
+	struct canbus *can[CONFIG_MAX_CAN];
+	int n_can;
+	struct smoke smoke;
+	int64_t next_tick_ms;     /* live: monotonic; replay: wall time of the log */
+	int64_t next_status_ms;
+	int64_t next_evict_ms;
+	int64_t start_mono_ms;
+	int replay_done;
+	int stop;
+	int exit_status;
+	uint64_t records, events;
+};
+
+/* ---- sampling ---------------------------------------------------------- */
+
+static void daemon_emit_event(struct daemon *d, json_t *ev, const struct clock_now *now)
+{
+	if (report_emit(&d->report, STORE_EVENT, ev, now))
+		d->events++;
+}
+
+/* One sample period ends at `now`: detectors first (they derive lambda), then
+ * the record. */
+static void daemon_tick(struct daemon *d, const struct clock_now *now)
+{
+	json_t *ev, *rec;
+
+	ev = smoke_tick(&d->smoke, &d->table, now->mono_ms, now->wall_ms);
+	if (ev)
+		daemon_emit_event(d, ev, now);
+	rec = sampler_record(&d->table, now->mono_ms);
+	if (rec && report_emit(&d->report, STORE_RECORD, rec, now))
+		d->records++;
+}
+
+/* Replay: run every tick whose boundary the log's time has passed.  Ticks
+ * sit on whole periods of the log's wall time, stamped with the boundary. */
+static void daemon_replay_ticks(struct daemon *d, int64_t upto_wall_ms)
+{
+	struct clock_now now, at;
+
+	clock_now(&now);
+	if (d->next_tick_ms == 0)
+		d->next_tick_ms = (now.wall_ms / d->cfg.sample.period_ms + 1) *
+				  d->cfg.sample.period_ms;
+	while (d->next_tick_ms <= upto_wall_ms) {
+		at = now;
+		at.wall_ms = d->next_tick_ms;
+		at.mono_ms = now.mono_ms - (now.wall_ms - d->next_tick_ms);
+		daemon_tick(d, &at);
+		d->next_tick_ms += d->cfg.sample.period_ms;
+	}
+}
+
+static void daemon_on_replay_time(void *ctx)
+{
+	struct daemon *d = ctx;
+	struct clock_now now;
+
+	clock_now(&now);
+	daemon_replay_ticks(d, now.wall_ms);
+}
+
+static void daemon_live_ticks(struct daemon *d, int64_t mono_ms)
+{
+	struct clock_now now;
+
+	if (clock_is_replay())
+		return;
+	if (d->next_tick_ms == 0)
+		d->next_tick_ms = mono_ms + d->cfg.sample.period_ms;
+	if (mono_ms < d->next_tick_ms)
+		return;
+	clock_now(&now);
+	daemon_tick(d, &now);
+	d->next_tick_ms += d->cfg.sample.period_ms;
+	/* After a long stall, do not fire a burst of catch-up ticks. */
+	if (d->next_tick_ms <= mono_ms)
+		d->next_tick_ms = mono_ms + d->cfg.sample.period_ms;
+}
+
+/* ---- status -------------------------------------------------------------- */
+
+static json_t *daemon_status_sources(struct daemon *d, int64_t mono_ms)
+{
+	json_t *src = json_object();
+	struct canbus_stats cs;
+
+	for (int i = 0; i < d->n_can; i++) {
+		canbus_stats(d->can[i], &cs);
+		json_object_set_new(
+			src, canbus_name(d->can[i]),
+			json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "type", "can",
+				  "state", cs.done ? "ended" : cs.up ? "up" : "down", "frames",
+				  (json_int_t)cs.frames, "decoded", (json_int_t)cs.decoded,
+				  "unknown_pgn", (json_int_t)cs.unknown, "not_available",
+				  (json_int_t)cs.na, "errors", (json_int_t)cs.errors, "bad",
+				  (json_int_t)cs.bad, "last_frame_age_s",
+				  cs.last_frame_mono_ms < 0
+					  ? json_null()
+					  : json_real((double)(mono_ms - cs.last_frame_mono_ms) / 1000.0)));
+	}
+	return src;
+}
+
+static json_t *daemon_status_uplink(struct daemon *d)
+{
+	struct uplink_stats us;
+
+	if (!d->uplink)
+		return json_pack("{s:b}", "enabled", 0);
+	uplink_stats(d->uplink, &us);
+	return json_pack("{s:b, s:b, s:s, s:I, s:I, s:I, s:i, s:s}", "enabled", 1, "connected",
+			 us.connected, "broker", d->cfg.mqtt.host, "published",
+			 (json_int_t)us.published, "acked", (json_int_t)us.acked, "failed",
+			 (json_int_t)us.failed, "inflight", uplink_inflight(d->uplink),
+			 "last_error", us.last_error);
+}
+
+static json_t *daemon_status(struct daemon *d)
+{
+	struct store_stats ss;
+	struct clock_now now;
+	char ts[32];
+
+	clock_now(&now);
+	clock_format_iso(now.wall_ms, ts, sizeof(ts));
+	store_stats(d->store, &ss);
+	return json_pack(
+		"{s:i, s:s, s:s, s:s, s:I, s:i, s:s, s:s, s:f, s:I, s:I, s:o, s:{s:I, s:o, s:I, s:I}, s:o}",
+		"v", 1, "dev", d->cfg.id, "state", "online", "version", EMGW_VERSION, "boot",
+		(json_int_t)store_boot(d->store), "pid", (int)getpid(), "ts", ts, "ts_src",
+		clock_src_name(now.src), "uptime_s",
+		(double)(clock_mono_ms() - d->start_mono_ms) / 1000.0, "records",
+		(json_int_t)d->records, "events", (json_int_t)d->events, "sources",
+		daemon_status_sources(d, now.mono_ms), "store", "rows", (json_int_t)ss.rows,
+		"oldest_age_s",
+		ss.oldest_wall_ms ? json_real((double)(now.wall_ms - ss.oldest_wall_ms) / 1000.0)
+				  : json_null(),
+		"evicted", (json_int_t)ss.evicted, "bytes", (json_int_t)ss.bytes, "uplink",
+		daemon_status_uplink(d));
+}
+
+static void daemon_publish_status(struct daemon *d)
+{
+	json_t *st = daemon_status(d);
+	char *text;
+
+	if (!st)
+		return;
+	status_write(d->cfg.state_dir, st);
+	if (d->uplink) {
+		text = json_dumps(st, REPORT_JSON_FLAGS);
+		if (text)
+			uplink_set_status(d->uplink, text);
+		free(text);
+	}
+	json_decref(st);
+}
+
+/* ---- sources and uplink -------------------------------------------------- */
+
+static int daemon_open_sources(struct daemon *d)
+{
+	for (int i = 0; i < d->cfg.n_can; i++) {
+		d->can[i] = canbus_open(&d->cfg.can[i], i + 1, &d->table, daemon_on_replay_time, d);
+		if (!d->can[i])
+			return -1;
+		d->n_can = i + 1;
+	}
+	return 0;
+}
+
+static void daemon_close_sources(struct daemon *d)
+{
+	for (int i = 0; i < d->n_can; i++)
+		canbus_close(d->can[i]);
+	d->n_can = 0;
+}
+
+static int daemon_open_uplink(struct daemon *d)
+{
+	if (!d->cfg.mqtt.enabled)
+		return 0;
+	d->uplink = uplink_open(&d->cfg.mqtt, d->cfg.id, d->store, d->wake_fd);
+	return d->uplink ? 0 : -1;
+}
+
+/* ---- reload ---------------------------------------------------------------- */
+
+static void daemon_reload(struct daemon *d)
+{
+	struct config *fresh = malloc(sizeof(*fresh));
+	int errors;
+
+	if (!fresh) {
+		log_warn("reload");
+		return;
+	}
+	health_reloading();
+	errors = config_load(d->opts.config_path, fresh);
+	if (errors) {
+		log_warnx("reload: %s has %d error%s: keeping the running configuration",
+			  d->opts.config_path, errors, errors == 1 ? "" : "s");
+		goto out;
+	}
+	if (strcmp(fresh->store.path, d->cfg.store.path) != 0)
+		log_notice("reload: the store stays at %s until restart", d->cfg.store.path);
+	snprintf(fresh->store.path, sizeof(fresh->store.path), "%s", d->cfg.store.path);
+	if (memcmp(fresh->can, d->cfg.can, sizeof(fresh->can)) != 0 || fresh->n_can != d->cfg.n_can) {
+		daemon_close_sources(d);
+		d->cfg.n_can = fresh->n_can;
+		memcpy(d->cfg.can, fresh->can, sizeof(d->cfg.can));
+		if (daemon_open_sources(d) < 0)
+			log_warnx("reload: a CAN source did not open");
+	}
+	if (memcmp(&fresh->mqtt, &d->cfg.mqtt, sizeof(fresh->mqtt)) != 0 ||
+	    strcmp(fresh->id, d->cfg.id) != 0) {
+		uplink_close(d->uplink);
+		d->uplink = NULL;
+		d->cfg.mqtt = fresh->mqtt;
+		snprintf(d->cfg.id, sizeof(d->cfg.id), "%s", fresh->id);
+		daemon_open_uplink(d);
+	}
+	d->cfg = *fresh;
+	snprintf(d->report.dev, sizeof(d->report.dev), "%s", d->cfg.id);
+	d->table.stale_ms = d->cfg.sample.stale_ms;
+	if (memcmp(&d->smoke.cfg, &d->cfg.smoke, sizeof(d->cfg.smoke)) != 0)
+		smoke_init(&d->smoke, &d->cfg.smoke);
+	log_notice("reload: %s in force", d->opts.config_path);
+out:
+	health_reloaded("running");
+	free(fresh);
+}
+
+/* ---- the loop ---------------------------------------------------------------- */
+
+static int daemon_signals(struct daemon *d)
+{
+	sigset_t set;
+
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	sigaddset(&set, SIGPIPE);
+	/* Blocked before any thread starts, so paho's threads inherit it. */
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
+		return -1;
+	sigdelset(&set, SIGPIPE);
+	d->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
+	return d->sig_fd < 0 ? -1 : 0;
+}
+
+static void daemon_read_signals(struct daemon *d)
+{
+	struct signalfd_siginfo si;
+
+	while (read(d->sig_fd, &si, sizeof(si)) == sizeof(si)) {
+		if (si.ssi_signo == SIGHUP) {
+			log_notice("SIGHUP: reloading %s", d->opts.config_path);
+			daemon_reload(d);
+		} else {
+			log_notice("%s: stopping", strsignal((int)si.ssi_signo));
+			d->stop = 1;
+		}
+	}
+}
+
+static int64_t earliest(int64_t a, int64_t b)
+{
+	if (a < 0)
+		return b;
+	if (b < 0)
+		return a;
+	return a < b ? a : b;
+}
+
+/* Replay sources run on real time; returns the earliest next due time. */
+static int64_t daemon_run_replays(struct daemon *d, int64_t real_ms)
+{
+	int64_t next = -1;
+	int active = 0;
+	struct clock_now now;
+
+	for (int i = 0; i < d->n_can; i++) {
+		int64_t due = canbus_replay(d->can[i], real_ms);
+
+		if (due >= 0)
+			active = 1;
+		next = earliest(next, due);
+	}
+	if (!active && clock_is_replay() && !d->replay_done) {
+		/* Close the last, partial period (if frames came after the
+		 * last tick) so the log's final second has its record too. */
+		clock_now(&now);
+		if (now.wall_ms > d->next_tick_ms - d->cfg.sample.period_ms)
+			daemon_replay_ticks(d, d->next_tick_ms);
+		d->replay_done = 1;
+	}
+	return next;
+}
+
+static int daemon_finished(struct daemon *d)
+{
+	struct store_stats ss;
+
+	if (!d->opts.exit_when_done || !d->replay_done)
+		return 0;
+	if (!d->uplink)
+		return 1;
+	store_stats(d->store, &ss);
+	return ss.rows == 0;
+}
+
+static int daemon_poll(struct daemon *d, int64_t deadline, int64_t mono_ms)
+{
+	struct pollfd pfd[DAEMON_MAX_FDS];
+	int n = 0, timeout, rc;
+	uint64_t junk;
+
+	pfd[n++] = (struct pollfd){ .fd = d->sig_fd, .events = POLLIN };
+	pfd[n++] = (struct pollfd){ .fd = d->wake_fd, .events = POLLIN };
+	for (int i = 0; i < d->n_can; i++)
+		pfd[n++] = (struct pollfd){ .fd = canbus_fd(d->can[i]), .events = POLLIN };
+	timeout = deadline < 0 ? -1 : deadline <= mono_ms ? 0 : (int)(deadline - mono_ms);
+	rc = poll(pfd, (nfds_t)n, timeout);
+	if (rc < 0 && errno != EINTR) {
+		log_warn("poll");
+		return -1;
+	}
+	if (rc <= 0)
+		return 0;
+	if (pfd[0].revents)
+		daemon_read_signals(d);
+	if (pfd[1].revents && read(d->wake_fd, &junk, sizeof(junk)) < 0 && errno != EAGAIN)
+		log_warn("eventfd");
+	for (int i = 0; i < d->n_can; i++)
+		if (pfd[2 + i].revents)
+			canbus_read(d->can[i]);
+	return 0;
+}
+
+static int daemon_loop(struct daemon *d)
+{
+	while (!d->stop) {
+		int64_t real = clock_real_ms(), mono, deadline;
+
+		deadline = daemon_run_replays(d, real);
+		mono = clock_mono_ms();
+		daemon_live_ticks(d, mono);
+		if (real >= d->next_evict_ms) {
+			struct clock_now now;
+
+			clock_now(&now);
+			store_evict(d->store, now.wall_ms);
+			d->next_evict_ms = real + DAEMON_EVICT_MS;
+		}
+		/* Before anything is sent, it is committed. */
+		store_flush(d->store);
+		report_echo_committed(&d->report);
+		if (d->uplink)
+			uplink_process(d->uplink, real);
+		store_flush(d->store);
+		if (real >= d->next_status_ms) {
+			daemon_publish_status(d);
+			d->next_status_ms = real + DAEMON_STATUS_MS;
+		}
+		health_tick(real);
+		if (daemon_finished(d))
+			break;
+		/* Deadlines on the real monotonic clock (replay pacing,
+		 * reconnects, status); live ticks on the daemon clock, which
+		 * is the same clock when not replaying. */
+		deadline = earliest(deadline, d->next_status_ms);
+		deadline = earliest(deadline, d->next_evict_ms);
+		deadline = earliest(deadline, health_deadline());
+		if (d->uplink)
+			deadline = earliest(deadline, uplink_deadline(d->uplink));
+		if (!clock_is_replay() && d->next_tick_ms > 0)
+			deadline = earliest(deadline, real + (d->next_tick_ms - mono));
+		for (int i = 0; i < d->n_can; i++)
+			deadline = earliest(deadline, canbus_retry(d->can[i], real));
+		if (d->replay_done && d->opts.exit_when_done)
+			deadline = earliest(deadline, real + 100);
+		if (daemon_poll(d, deadline, real) < 0)
+			return -1;
+	}
+	return 0;
+}
+
+static int daemon_init(struct daemon *d)
+{
+	clock_init_live();
+	d->start_mono_ms = clock_mono_ms();
+	health_init();
+	if (daemon_signals(d) < 0) {
+		log_warn("signals");
+		return -1;
+	}
+	d->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
+	if (d->wake_fd < 0) {
+		log_warn("eventfd");
+		return -1;
+	}
+	if (mkdir(d->cfg.state_dir, 0750) < 0 && errno != EEXIST)
+		log_warn("%s", d->cfg.state_dir);
+	table_init(&d->table, d->cfg.sample.stale_ms);
+	smoke_init(&d->smoke, &d->cfg.smoke);
+	d->store = store_open(d->cfg.store.path, 1u << UPLINK_MQTT, d->cfg.store.retention_days,
+			      d->cfg.store.max_size_mb);
+	if (!d->store)
+		return -1;
+	d->report.store = d->store;
+	d->report.echo = d->opts.echo_stdout;
+	/* Rows left from an earlier run were printed then. */
+	d->report.echoed = store_next_seq_peek(d->store) - 1;
+	snprintf(d->report.dev, sizeof(d->report.dev), "%s", d->cfg.id);
+	if (daemon_open_sources(d) < 0 || daemon_open_uplink(d) < 0)
+		return -1;
+	return 0;
+}
+
+static void daemon_fini(struct daemon *d)
+{
+	health_stopping();
+	daemon_close_sources(d);
+	uplink_close(d->uplink);
+	if (d->store) {
+		store_flush(d->store);
+		store_close(d->store);
+	}
+	if (d->wake_fd >= 0)
+		close(d->wake_fd);
+	if (d->sig_fd >= 0)
+		close(d->sig_fd);
+}
+
+int daemon_run(const struct config *cfg, const struct daemon_opts *opts)
+{
+	struct daemon *d = calloc(1, sizeof(*d));
+	int status = 1;
+
+	if (!d)
+		fatal("out of memory");
+	d->cfg = *cfg;
+	d->opts = *opts;
+	d->sig_fd = d->wake_fd = -1;
+	if (opts->echo_stdout)
+		setvbuf(stdout, NULL, _IOLBF, 0);
+	if (daemon_init(d) == 0) {
+		log_notice("emgwd %s: device %s, boot %llu, %d CAN source%s, mqtt %s", EMGW_VERSION,
+			   cfg->id, (unsigned long long)store_boot(d->store), d->n_can,
+			   d->n_can == 1 ? "" : "s", cfg->mqtt.enabled ? cfg->mqtt.host : "off");
+		health_ready("running");
+		if (daemon_loop(d) == 0)
+			status = 0;
+		daemon_publish_status(d);
+	}
+	daemon_fini(d);
+	free(d);
+	return status;
+}

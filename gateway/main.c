@@ -1,0 +1,127 @@
+/* emgwd: the emission telematics gateway daemon.  main() reads the command
+ * line and hands over to the daemon, the decoder or the status printer. */
+#include <getopt.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway/config.h"
+#include "gateway/daemon.h"
+#include "gateway/decode.h"
+#include "gateway/log.h"
+#include "gateway/status.h"
+
+#define DEFAULT_CONFIG "/etc/emgw/emgw.conf"
+
+static void usage(FILE *out)
+{
+	fputs("Usage: emgwd [-d] [-c FILE] [--stdout] [--exit-when-done]\n"
+	      "       emgwd -n [-c FILE]\n"
+	      "       emgwd --decode FILE\n"
+	      "       emgwd --status [-c FILE]\n"
+	      "\n"
+	      "Emission telematics gateway: reads the engine (J1939 over SocketCAN, or a\n"
+	      "candump log), samples a record every period, detects black smoke, keeps\n"
+	      "everything in an SQLite store and sends it to an MQTT broker.\n"
+	      "\n"
+	      "Options:\n"
+	      "  -c, --config FILE   configuration file (default " DEFAULT_CONFIG ")\n"
+	      "  -n, --check         check the configuration, print \"configuration OK\"\n"
+	      "                      and exit 0; or list every error as FILE:LINE: text\n"
+	      "                      and exit 78\n"
+	      "  -d, --debug         log debug messages\n"
+	      "      --stdout        also print every record and event as one JSON line\n"
+	      "                      on standard output\n"
+	      "      --exit-when-done  exit once every replayed log has ended and the\n"
+	      "                      store has nothing left to send\n"
+	      "      --decode FILE   decode a candump log (- for stdin): one JSON line per\n"
+	      "                      decoded J1939 message, then exit\n"
+	      "      --status        print the running daemon's state and exit\n"
+	      "  -V, --version       print the version and exit\n"
+	      "  -h, --help          print this help and exit\n"
+	      "\n"
+	      "Signals: SIGTERM/SIGINT stop; SIGHUP reloads the configuration (a file\n"
+	      "with errors is refused and the running one kept).\n"
+	      "Exit status: 0 ok, 1 failure, 78 configuration error.\n"
+	      "See emgwd(8).\n",
+	      out);
+}
+
+enum { OPT_STDOUT = 256, OPT_DECODE, OPT_STATUS, OPT_EXIT_DONE };
+
+static const struct option long_opts[] = {
+	{ "config", required_argument, NULL, 'c' },
+	{ "check", no_argument, NULL, 'n' },
+	{ "debug", no_argument, NULL, 'd' },
+	{ "stdout", no_argument, NULL, OPT_STDOUT },
+	{ "decode", required_argument, NULL, OPT_DECODE },
+	{ "status", no_argument, NULL, OPT_STATUS },
+	{ "exit-when-done", no_argument, NULL, OPT_EXIT_DONE },
+	{ "version", no_argument, NULL, 'V' },
+	{ "help", no_argument, NULL, 'h' },
+	{ NULL, 0, NULL, 0 },
+};
+
+int main(int argc, char **argv)
+{
+	struct daemon_opts opts = { .config_path = DEFAULT_CONFIG };
+	const char *decode = NULL;
+	int check = 0, status = 0, c, errors;
+	static struct config cfg;
+
+	while ((c = getopt_long(argc, argv, "c:ndVh", long_opts, NULL)) != -1) {
+		switch (c) {
+		case 'c':
+			opts.config_path = optarg;
+			break;
+		case 'n':
+			check = 1;
+			break;
+		case 'd':
+			log_set_debug(1);
+			break;
+		case OPT_STDOUT:
+			opts.echo_stdout = 1;
+			break;
+		case OPT_DECODE:
+			decode = optarg;
+			break;
+		case OPT_STATUS:
+			status = 1;
+			break;
+		case OPT_EXIT_DONE:
+			opts.exit_when_done = 1;
+			break;
+		case 'V':
+			printf("emgwd %s\n", EMGW_VERSION);
+			return 0;
+		case 'h':
+			usage(stdout);
+			return 0;
+		default:
+			usage(stderr);
+			return 1;
+		}
+	}
+	if (optind < argc) {
+		fprintf(stderr, "emgwd: unexpected argument \"%s\"\n", argv[optind]);
+		usage(stderr);
+		return 1;
+	}
+	if (decode)
+		return decode_file(decode, stdout) < 0 ? 1 : 0;
+
+	errors = config_load(opts.config_path, &cfg);
+	if (errors) {
+		fprintf(stderr, "%s: %d error%s: refusing to start\n", opts.config_path, errors,
+			errors == 1 ? "" : "s");
+		return CONFIG_EXIT_BAD;
+	}
+	if (check) {
+		printf("configuration OK\n");
+		return 0;
+	}
+	if (status)
+		return status_print(cfg.state_dir, stdout);
+	return daemon_run(&cfg, &opts);
+}

@@ -1,0 +1,796 @@
+/* store: records and events in SQLite until every uplink has them.
+ *
+ * Durability, in short:
+ * - WAL with synchronous=NORMAL for ordinary commits: a power cut may lose
+ *   the last commits but never corrupts the file, and a commit costs no fsync.
+ * - The boot counter and every sequence block are committed with
+ *   synchronous=FULL, so they are on disk before anything depends on them.
+ *   The WAL is written in order, so such a commit also makes every earlier
+ *   commit durable.
+ * - Writes (appends, acks, evictions) go into one transaction that
+ *   store_flush commits: one commit per loop turn, not one per row.
+ */
+#include "gateway/store.h"
+
+#include <inttypes.h>
+#include <limits.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <sqlite3.h>
+
+#include "gateway/log.h"
+
+#define STORE_BUSY_TIMEOUT_MS 5000
+#define STORE_MS_PER_DAY      86400000LL
+#define STORE_EVICT_CHUNK_MIN 16
+#define STORE_EVICT_CHUNK_MAX 4096
+#define STORE_MAX_UPLINKS     32 /* bits of the unsigned uplink mask */
+
+/*
+ * Schema migrations: store_migrations[v] takes a store from version v to
+ * v + 1 (version 0 is an empty file).  To add v2, append its SQL here; the
+ * version written into meta follows from the array's length.
+ */
+static const char *const store_migrations[] = {
+	/* v0 -> v1: the first schema. */
+	"CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER) WITHOUT ROWID;"
+	"CREATE TABLE rows(seq INTEGER PRIMARY KEY, kind INTEGER, mono_ms INTEGER,"
+	" wall_ms INTEGER, acked INTEGER NOT NULL DEFAULT 0, payload TEXT);"
+	/* Age eviction and the oldest-row figure must not scan the table;
+	 * rows of unknown time (0) are never evicted by age, so leave them out. */
+	"CREATE INDEX rows_wall ON rows(wall_ms) WHERE wall_ms > 0;"
+	/* seq starts at 1: everything below seq_hwm counts as possibly used. */
+	"INSERT INTO meta(key, value) VALUES ('schema_version', 0), ('seq_hwm', 1),"
+	" ('boot', 0), ('evicted', 0);",
+};
+
+#define STORE_SCHEMA_VERSION ((int64_t)(sizeof(store_migrations) / sizeof(store_migrations[0])))
+
+enum store_stmt {
+	ST_BEGIN,
+	ST_COMMIT,
+	ST_SYNC_FULL,
+	ST_SYNC_NORMAL,
+	ST_META_GET,
+	ST_META_ADD,
+	ST_SEQ_RESERVE,
+	ST_APPEND,
+	ST_FETCH,
+	ST_ACK_DELETE,
+	ST_ACK_MARK,
+	ST_EVICT_AGE,
+	ST_EVICT_KIND,
+	ST_PAGE_COUNT,
+	ST_FREELIST,
+	ST_COUNT,
+	ST_OLDEST,
+	ST_N
+};
+
+static const char *const store_sql[ST_N] = {
+	/* IMMEDIATE takes the write lock at once: a deferred transaction that
+	 * read first could fail with SQLITE_BUSY when it later writes. */
+	[ST_BEGIN] = "BEGIN IMMEDIATE",
+	[ST_COMMIT] = "COMMIT",
+	[ST_SYNC_FULL] = "PRAGMA synchronous=FULL",
+	[ST_SYNC_NORMAL] = "PRAGMA synchronous=NORMAL",
+	[ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+	[ST_META_ADD] = "UPDATE meta SET value = value + ?2 WHERE key = ?1",
+	/* Reserve from what is stored, not from our copy: even a second process
+	 * on the same file (a mistake) would get a disjoint block. */
+	[ST_SEQ_RESERVE] = "UPDATE meta SET value = value + ?1 WHERE key = 'seq_hwm' RETURNING value",
+	[ST_APPEND] = "INSERT INTO rows(seq, kind, mono_ms, wall_ms, payload) VALUES (?1, ?2, ?3, ?4, ?5)",
+	[ST_FETCH] = "SELECT seq, kind, mono_ms, wall_ms, payload FROM rows"
+		     " WHERE seq > ?1 AND (acked & ?2) = 0 ORDER BY seq LIMIT ?3",
+	/* The last uplink's ack deletes; any other marks. */
+	[ST_ACK_DELETE] = "DELETE FROM rows WHERE seq = ?1 AND ((acked | ?2) & ?3) = ?3",
+	[ST_ACK_MARK] = "UPDATE rows SET acked = acked | ?2 WHERE seq = ?1",
+	[ST_EVICT_AGE] = "DELETE FROM rows WHERE wall_ms > 0 AND wall_ms < ?1",
+	[ST_EVICT_KIND] = "DELETE FROM rows WHERE seq IN"
+			  " (SELECT seq FROM rows WHERE kind = ?1 ORDER BY seq LIMIT ?2)",
+	[ST_PAGE_COUNT] = "PRAGMA page_count",
+	[ST_FREELIST] = "PRAGMA freelist_count",
+	[ST_COUNT] = "SELECT count(*) FROM rows",
+	[ST_OLDEST] = "SELECT min(wall_ms) FROM rows WHERE wall_ms > 0",
+};
+
+struct store {
+	sqlite3 *db;
+	sqlite3_stmt *st[ST_N];
+	char *path;
+	unsigned uplink_mask;
+	int retention_days;
+	int max_size_mb;
+	int64_t page_size;
+	uint64_t boot;
+	uint64_t next_seq; /* next number to hand out */
+	uint64_t seq_hwm;  /* first number not covered by a durable reservation */
+	int64_t evicted;
+	int in_txn;
+	int pending;  /* rows appended in the open transaction */
+	int disk_err; /* SQLite code of the disk trouble we are in, or 0 */
+	int64_t lost; /* rows rolled back since that trouble began */
+};
+
+/*
+ * Log a failed call.  Disk trouble (full, I/O errors) repeats on every flush
+ * until it goes away: log it when it starts, and when it ends
+ * (store_commit), not once a second.
+ */
+static void store_err(struct store *s, const char *what)
+{
+	int code = sqlite3_extended_errcode(s->db);
+	int disk = (code & 0xff) == SQLITE_FULL || (code & 0xff) == SQLITE_IOERR;
+
+	if (disk && code == s->disk_err)
+		log_debug("store %s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
+	else
+		log_warnx("store %s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
+	if (disk)
+		s->disk_err = code;
+}
+
+/*
+ * After a failed statement: SQLITE_FULL, SQLITE_IOERR and the like may roll
+ * the whole transaction back.  Notice it, so that we begin a new one, and
+ * say what was lost.
+ */
+static void store_txn_check(struct store *s)
+{
+	if (!s->in_txn || !sqlite3_get_autocommit(s->db))
+		return;
+	if (s->lost == 0)
+		log_warnx("store %s: transaction rolled back, %d appended rows lost", s->path,
+			  s->pending);
+	else
+		log_debug("store %s: transaction rolled back, %d appended rows lost", s->path,
+			  s->pending);
+	s->lost += s->pending;
+	s->in_txn = 0;
+	s->pending = 0;
+	/* Evictions counted in that transaction are gone with it. */
+	sqlite3_bind_text(s->st[ST_META_GET], 1, "evicted", -1, SQLITE_STATIC);
+	if (sqlite3_step(s->st[ST_META_GET]) == SQLITE_ROW)
+		s->evicted = sqlite3_column_int64(s->st[ST_META_GET], 0);
+	sqlite3_reset(s->st[ST_META_GET]);
+}
+
+/* Run a statement that returns no rows (or whose rows we ignore). */
+static int store_exec(struct store *s, enum store_stmt id, const char *what)
+{
+	sqlite3_stmt *st = s->st[id];
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		;
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		store_err(s, what);
+		store_txn_check(s);
+		return -1;
+	}
+	return 0;
+}
+
+/* Run a statement that returns one integer. */
+static int store_exec_int(struct store *s, enum store_stmt id, const char *what, int64_t *v)
+{
+	sqlite3_stmt *st = s->st[id];
+	int rc;
+
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		*v = sqlite3_column_int64(st, 0);
+		rc = sqlite3_step(st);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		store_err(s, what);
+		store_txn_check(s);
+		return -1;
+	}
+	return 0;
+}
+
+static int store_begin(struct store *s)
+{
+	if (s->in_txn)
+		return 0;
+	if (store_exec(s, ST_BEGIN, "begin") < 0)
+		return -1;
+	s->in_txn = 1;
+	s->pending = 0;
+	return 0;
+}
+
+/*
+ * Commit the open transaction.  If the commit fails (disk full) and SQLite
+ * kept the transaction, keep it too: the next flush retries, and the page
+ * cache bounds what it holds meanwhile.
+ */
+static int store_commit(struct store *s)
+{
+	if (!s->in_txn)
+		return 0;
+	if (store_exec(s, ST_COMMIT, "commit") < 0)
+		return -1;
+	s->in_txn = 0;
+	s->pending = 0;
+	if (s->disk_err) {
+		log_notice("store %s: commits succeed again (%" PRId64 " appended rows lost)",
+			   s->path, s->lost);
+		s->disk_err = 0;
+		s->lost = 0;
+	}
+	return 0;
+}
+
+static int store_meta_get(struct store *s, const char *key, int64_t *v)
+{
+	sqlite3_stmt *st = s->st[ST_META_GET];
+	int rc;
+
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*v = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (rc == SQLITE_DONE)
+		log_warnx("store %s: meta key %s missing", s->path, key);
+	else
+		store_err(s, "read meta");
+	return -1;
+}
+
+static int store_meta_add(struct store *s, const char *key, int64_t delta)
+{
+	sqlite3_bind_text(s->st[ST_META_ADD], 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s->st[ST_META_ADD], 2, delta);
+	return store_exec(s, ST_META_ADD, "update meta");
+}
+
+/*
+ * Commit the open transaction, then run one more write transaction with
+ * synchronous=FULL: what it writes is on disk when this returns.  op runs
+ * inside that transaction.
+ */
+static int store_durable(struct store *s, int (*op)(struct store *, void *), void *arg)
+{
+	int ret = -1;
+
+	if (store_commit(s) < 0)
+		return -1;
+	if (store_exec(s, ST_SYNC_FULL, "synchronous=FULL") < 0)
+		return -1;
+	if (store_begin(s) < 0)
+		goto out_sync;
+	if (op(s, arg) < 0)
+		goto out_rollback;
+	if (store_commit(s) < 0)
+		goto out_rollback;
+	ret = 0;
+	goto out_sync;
+out_rollback:
+	/* Nothing of this transaction may count as written. */
+	if (s->in_txn) {
+		sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+		s->in_txn = 0;
+	}
+out_sync:
+	if (store_exec(s, ST_SYNC_NORMAL, "synchronous=NORMAL") < 0)
+		ret = -1;
+	return ret;
+}
+
+static int store_boot_op(struct store *s, void *arg)
+{
+	int64_t v;
+
+	(void)arg;
+	if (store_meta_add(s, "boot", 1) < 0 || store_meta_get(s, "boot", &v) < 0)
+		return -1;
+	s->boot = (uint64_t)v;
+	return 0;
+}
+
+static int store_seq_op(struct store *s, void *arg)
+{
+	int64_t hwm = 0;
+
+	(void)arg;
+	sqlite3_bind_int64(s->st[ST_SEQ_RESERVE], 1, STORE_SEQ_BLOCK);
+	if (store_exec_int(s, ST_SEQ_RESERVE, "reserve sequence numbers", &hwm) < 0)
+		return -1;
+	if (hwm <= STORE_SEQ_BLOCK) {
+		log_warnx("store %s: bad seq_hwm %" PRId64, s->path, hwm);
+		return -1;
+	}
+	s->next_seq = (uint64_t)hwm - STORE_SEQ_BLOCK;
+	s->seq_hwm = (uint64_t)hwm;
+	return 0;
+}
+
+/* Bring the schema to STORE_SCHEMA_VERSION, in one transaction. */
+static int store_migrate(struct store *s)
+{
+	sqlite3_stmt *st = NULL;
+	int64_t version = -1, objects = 0;
+	char *err = NULL;
+	int rc;
+
+	if (sqlite3_exec(s->db, "BEGIN IMMEDIATE", NULL, NULL, NULL) != SQLITE_OK) {
+		store_err(s, "begin");
+		return -1;
+	}
+	/* Read the version inside the transaction: no one else migrates meanwhile. */
+	rc = sqlite3_prepare_v2(s->db,
+				"SELECT (SELECT count(*) FROM sqlite_schema),"
+				" (SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'meta')",
+				-1, &st, NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		objects = sqlite3_column_int64(st, 0);
+		if (sqlite3_column_int64(st, 1) == 0)
+			version = 0;
+		rc = SQLITE_OK;
+	}
+	sqlite3_finalize(st);
+	st = NULL;
+	if (rc != SQLITE_OK) {
+		store_err(s, "read schema");
+		goto out_rollback;
+	}
+	if (version < 0) {
+		rc = sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key = 'schema_version'",
+					-1, &st, NULL);
+		if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
+			version = sqlite3_column_int64(st, 0);
+		sqlite3_finalize(st);
+	} else if (objects > 0) {
+		log_warnx("store %s: not an emgw store (tables but no meta); refusing to use it",
+			  s->path);
+		goto out_rollback;
+	}
+	if (version < 0) {
+		log_warnx("store %s: no schema_version in meta; refusing to use it", s->path);
+		goto out_rollback;
+	}
+	if (version > STORE_SCHEMA_VERSION) {
+		log_warnx("store %s: schema version %" PRId64 " is newer than this emgwd knows"
+			  " (%" PRId64 "); refusing to touch it",
+			  s->path, version, STORE_SCHEMA_VERSION);
+		goto out_rollback;
+	}
+	for (int64_t v = version; v < STORE_SCHEMA_VERSION; v++) {
+		char sql[96];
+
+		snprintf(sql, sizeof(sql),
+			 "UPDATE meta SET value = %" PRId64 " WHERE key = 'schema_version'", v + 1);
+		if (sqlite3_exec(s->db, store_migrations[v], NULL, NULL, &err) != SQLITE_OK ||
+		    sqlite3_exec(s->db, sql, NULL, NULL, &err) != SQLITE_OK) {
+			log_warnx("store %s: migrating schema v%" PRId64 " to v%" PRId64 ": %s",
+				  s->path, v, v + 1, err ? err : "?");
+			sqlite3_free(err);
+			goto out_rollback;
+		}
+	}
+	if (sqlite3_exec(s->db, "COMMIT", NULL, NULL, NULL) != SQLITE_OK) {
+		store_err(s, "commit schema");
+		goto out_rollback;
+	}
+	if (version == 0)
+		log_info("store %s: created (schema v%" PRId64 ")", s->path, STORE_SCHEMA_VERSION);
+	else if (version < STORE_SCHEMA_VERSION)
+		log_notice("store %s: schema migrated from v%" PRId64 " to v%" PRId64, s->path,
+			   version, STORE_SCHEMA_VERSION);
+	return 0;
+out_rollback:
+	sqlite3_exec(s->db, "ROLLBACK", NULL, NULL, NULL);
+	return -1;
+}
+
+static int store_pragmas(struct store *s)
+{
+	sqlite3_stmt *st = NULL;
+	int wal = 0;
+
+	sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS);
+	/* WAL: commits append, a crash never corrupts, readers never block us. */
+	if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &st, NULL) == SQLITE_OK &&
+	    sqlite3_step(st) == SQLITE_ROW)
+		wal = sqlite3_stricmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
+	sqlite3_finalize(st);
+	if (!wal) {
+		/* Our durability argument rests on WAL; do not run without it. */
+		log_warnx("store %s: cannot switch to WAL journal mode: %s", s->path,
+			  sqlite3_errmsg(s->db));
+		return -1;
+	}
+	/* NORMAL: no fsync per commit; a power cut loses the last commits only.
+	 * journal_size_limit: after a large backlog drains, give the WAL's space
+	 * back instead of keeping it at its largest. */
+	if (sqlite3_exec(s->db, "PRAGMA synchronous=NORMAL; PRAGMA journal_size_limit=4194304;",
+			 NULL, NULL, NULL) != SQLITE_OK) {
+		store_err(s, "pragmas");
+		return -1;
+	}
+	return 0;
+}
+
+static int store_prepare(struct store *s)
+{
+	for (int i = 0; i < ST_N; i++) {
+		if (sqlite3_prepare_v3(s->db, store_sql[i], -1, SQLITE_PREPARE_PERSISTENT,
+				       &s->st[i], NULL) != SQLITE_OK) {
+			store_err(s, store_sql[i]);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void store_free(struct store *s)
+{
+	for (int i = 0; i < ST_N; i++)
+		sqlite3_finalize(s->st[i]);
+	if (s->db && sqlite3_close(s->db) != SQLITE_OK)
+		store_err(s, "close");
+	free(s->path);
+	free(s);
+}
+
+/*
+ * Rows that every current uplink has acknowledged but that are still here:
+ * the mask lost an uplink since they were acked.  Drop them at start.
+ */
+static int store_sweep_acked(struct store *s)
+{
+	char sql[128];
+
+	if (s->uplink_mask == 0)
+		return 0;
+	snprintf(sql, sizeof(sql), "DELETE FROM rows WHERE (acked & %u) = %u", s->uplink_mask,
+		 s->uplink_mask);
+	if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+		store_err(s, "sweep acknowledged rows");
+		return -1;
+	}
+	if (sqlite3_changes(s->db) > 0)
+		log_info("store %s: dropped %d rows acknowledged by every uplink", s->path,
+			 sqlite3_changes(s->db));
+	return 0;
+}
+
+static int store_page_size(struct store *s)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	rc = sqlite3_prepare_v2(s->db, "PRAGMA page_size", -1, &st, NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW)
+		s->page_size = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_ROW || s->page_size <= 0) {
+		store_err(s, "page size");
+		return -1;
+	}
+	return 0;
+}
+
+struct store *store_open(const char *path, unsigned uplink_mask, int retention_days,
+			 int max_size_mb)
+{
+	struct store *s;
+	int64_t v;
+
+	if (!path || !*path || retention_days < 0 || max_size_mb < 0) {
+		log_warnx("store: bad arguments");
+		return NULL;
+	}
+	if ((s = calloc(1, sizeof(*s))) == NULL || (s->path = strdup(path)) == NULL) {
+		log_warn("store %s", path);
+		free(s);
+		return NULL;
+	}
+	s->uplink_mask = uplink_mask;
+	s->retention_days = retention_days;
+	s->max_size_mb = max_size_mb;
+
+	/* The directory must exist: creating it is the installer's job
+	 * (tmpfiles), with the right owner and mode. */
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
+	    SQLITE_OK) {
+		if (s->db)
+			store_err(s, "open");
+		else
+			log_warnx("store %s: open: out of memory", path);
+		goto out_free;
+	}
+	sqlite3_extended_result_codes(s->db, 1);
+	if (store_pragmas(s) < 0 || store_migrate(s) < 0 || store_prepare(s) < 0)
+		goto out_free;
+	if (store_page_size(s) < 0)
+		goto out_free;
+	if (store_sweep_acked(s) < 0)
+		goto out_free;
+	if (store_meta_get(s, "seq_hwm", &v) < 0)
+		goto out_free;
+	if (v < 1) {
+		log_warnx("store %s: bad seq_hwm %" PRId64, path, v);
+		goto out_free;
+	}
+	/* Every number below the stored mark may have been handed out before a
+	 * crash: start at the mark, which forces a fresh durable reservation. */
+	s->next_seq = s->seq_hwm = (uint64_t)v;
+	if (store_meta_get(s, "evicted", &s->evicted) < 0)
+		goto out_free;
+	if (store_durable(s, store_boot_op, NULL) < 0)
+		goto out_free;
+	log_info("store %s: boot %" PRIu64 ", next seq %" PRIu64, path, s->boot, s->next_seq);
+	return s;
+out_free:
+	store_free(s);
+	return NULL;
+}
+
+void store_close(struct store *s)
+{
+	if (!s)
+		return;
+	store_flush(s);
+	store_free(s);
+}
+
+uint64_t store_boot(const struct store *s)
+{
+	return s ? s->boot : 0;
+}
+
+uint64_t store_next_seq(struct store *s)
+{
+	if (!s)
+		return 0;
+	/* The reservation is on disk before any number of its block leaves. */
+	if (s->next_seq >= s->seq_hwm && store_durable(s, store_seq_op, NULL) < 0)
+		return 0;
+	return s->next_seq++;
+}
+
+/* The number store_next_seq would hand out next, without taking it and
+ * without I/O: every row stored so far has a smaller seq. */
+uint64_t store_next_seq_peek(const struct store *s)
+{
+	return s ? s->next_seq : 0;
+}
+
+int store_append(struct store *s, uint64_t seq, enum store_kind kind, int64_t mono_ms,
+		 int64_t wall_ms, const char *payload, size_t len)
+{
+	sqlite3_stmt *st;
+
+	if (!s || seq == 0 || seq > INT64_MAX || (kind != STORE_RECORD && kind != STORE_EVENT) ||
+	    (!payload && len) || len > INT_MAX) {
+		log_warnx("store%s%s: append: bad arguments", s ? " " : "", s ? s->path : "");
+		return -1;
+	}
+	if (store_begin(s) < 0)
+		return -1;
+	st = s->st[ST_APPEND];
+	sqlite3_bind_int64(st, 1, (int64_t)seq);
+	sqlite3_bind_int(st, 2, kind);
+	sqlite3_bind_int64(st, 3, mono_ms);
+	sqlite3_bind_int64(st, 4, wall_ms);
+	/* STATIC: the payload outlives the step, so SQLite need not copy it. */
+	sqlite3_bind_text(st, 5, payload ? payload : "", (int)len, SQLITE_STATIC);
+	if (store_exec(s, ST_APPEND, "append") < 0) {
+		sqlite3_bind_null(st, 5);
+		return -1;
+	}
+	sqlite3_bind_null(st, 5);
+	s->pending++;
+	return 0;
+}
+
+int store_flush(struct store *s)
+{
+	if (!s)
+		return -1;
+	return store_commit(s);
+}
+
+/*
+ * Any bit may read (a reader outside the mask, such as a local echo, sees
+ * every row and never acknowledges); only an uplink in the mask may ack.
+ */
+static int store_uplink_ok(const struct store *s, int uplink, int acking)
+{
+	if (uplink >= 0 && uplink < STORE_MAX_UPLINKS &&
+	    (!acking || (s->uplink_mask & (1u << uplink))))
+		return 1;
+	log_warnx("store %s: %s: uplink %d is not in mask 0x%x", s->path,
+		  acking ? "ack" : "fetch", uplink, s->uplink_mask);
+	return 0;
+}
+
+int store_fetch(struct store *s, int uplink, uint64_t after, struct store_row *rows, int max,
+		char *buf, size_t bufsize)
+{
+	sqlite3_stmt *st;
+	size_t used = 0;
+	int n = 0, rc;
+
+	if (!s || !rows || max < 0 || !buf || after > INT64_MAX) {
+		log_warnx("store%s%s: fetch: bad arguments", s ? " " : "", s ? s->path : "");
+		return -1;
+	}
+	if (!store_uplink_ok(s, uplink, 0))
+		return -1;
+	if (max == 0)
+		return 0;
+	st = s->st[ST_FETCH];
+	sqlite3_bind_int64(st, 1, (int64_t)after);
+	sqlite3_bind_int64(st, 2, (int64_t)1 << uplink);
+	sqlite3_bind_int(st, 3, max);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const unsigned char *p = sqlite3_column_text(st, 4);
+		size_t len = (size_t)sqlite3_column_bytes(st, 4);
+		struct store_row *r = &rows[n];
+
+		if (len + 1 > bufsize - used) {
+			if (n == 0) {
+				log_warnx("store %s: row %" PRId64 " (%zu bytes) does not fit"
+					  " a %zu-byte buffer",
+					  s->path, (int64_t)sqlite3_column_int64(st, 0), len, bufsize);
+				sqlite3_reset(st);
+				return -1;
+			}
+			break;
+		}
+		r->seq = (uint64_t)sqlite3_column_int64(st, 0);
+		r->kind = sqlite3_column_int(st, 1) == STORE_EVENT ? STORE_EVENT : STORE_RECORD;
+		r->mono_ms = sqlite3_column_int64(st, 2);
+		r->wall_ms = sqlite3_column_int64(st, 3);
+		r->payload = buf + used;
+		r->len = len;
+		if (len)
+			memcpy(r->payload, p, len);
+		r->payload[len] = '\0';
+		used += len + 1;
+		n++;
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		store_err(s, "fetch");
+		store_txn_check(s);
+		return -1;
+	}
+	return n;
+}
+
+int store_ack(struct store *s, int uplink, uint64_t seq)
+{
+	sqlite3_stmt *st;
+	int64_t bit;
+
+	if (!s || seq == 0 || seq > INT64_MAX) {
+		log_warnx("store%s%s: ack: bad arguments", s ? " " : "", s ? s->path : "");
+		return -1;
+	}
+	if (!store_uplink_ok(s, uplink, 1))
+		return -1;
+	if (store_begin(s) < 0)
+		return -1;
+	bit = (int64_t)1 << uplink;
+	st = s->st[ST_ACK_DELETE];
+	sqlite3_bind_int64(st, 1, (int64_t)seq);
+	sqlite3_bind_int64(st, 2, bit);
+	sqlite3_bind_int64(st, 3, (int64_t)s->uplink_mask);
+	if (store_exec(s, ST_ACK_DELETE, "ack") < 0)
+		return -1;
+	if (sqlite3_changes(s->db) > 0)
+		return 0;
+	/* Not the last uplink, or the row is gone already (evicted): mark. */
+	st = s->st[ST_ACK_MARK];
+	sqlite3_bind_int64(st, 1, (int64_t)seq);
+	sqlite3_bind_int64(st, 2, bit);
+	return store_exec(s, ST_ACK_MARK, "ack");
+}
+
+/* Database bytes in use: pages minus the free list (the file never shrinks). */
+static int store_used_bytes(struct store *s, int64_t *bytes)
+{
+	int64_t pages = 0, free_pages = 0;
+
+	if (store_exec_int(s, ST_PAGE_COUNT, "page_count", &pages) < 0 ||
+	    store_exec_int(s, ST_FREELIST, "freelist_count", &free_pages) < 0)
+		return -1;
+	*bytes = (pages - free_pages) * s->page_size;
+	return 0;
+}
+
+/* Delete the oldest rows of kind until the store fits limit; adds to *n. */
+static int store_evict_size(struct store *s, enum store_kind kind, int64_t limit, int64_t *n)
+{
+	int64_t used, rows;
+
+	for (;;) {
+		int64_t chunk;
+
+		if (store_used_bytes(s, &used) < 0)
+			return -1;
+		if (used <= limit)
+			return 0;
+		if (store_exec_int(s, ST_COUNT, "count rows", &rows) < 0)
+			return -1;
+		if (rows == 0)
+			return 0;
+		/* Aim at the excess, at the average row size. */
+		chunk = (used - limit) / (used / rows + 1) + 1;
+		if (chunk < STORE_EVICT_CHUNK_MIN)
+			chunk = STORE_EVICT_CHUNK_MIN;
+		if (chunk > STORE_EVICT_CHUNK_MAX)
+			chunk = STORE_EVICT_CHUNK_MAX;
+		sqlite3_bind_int(s->st[ST_EVICT_KIND], 1, kind);
+		sqlite3_bind_int64(s->st[ST_EVICT_KIND], 2, chunk);
+		if (store_exec(s, ST_EVICT_KIND, "evict by size") < 0)
+			return -1;
+		if (sqlite3_changes(s->db) == 0)
+			return 0; /* none of this kind left */
+		*n += sqlite3_changes(s->db);
+	}
+}
+
+int store_evict(struct store *s, int64_t now_wall_ms)
+{
+	int64_t n = 0;
+	int ret = 0;
+
+	if (!s)
+		return -1;
+	if (s->retention_days == 0 && s->max_size_mb == 0)
+		return 0;
+	if (store_begin(s) < 0)
+		return -1;
+	/* Without a wall time we cannot tell age; the size cap still holds. */
+	if (s->retention_days > 0 && now_wall_ms > 0) {
+		sqlite3_bind_int64(s->st[ST_EVICT_AGE], 1,
+				   now_wall_ms - s->retention_days * STORE_MS_PER_DAY);
+		if (store_exec(s, ST_EVICT_AGE, "evict by age") < 0)
+			return -1;
+		n += sqlite3_changes(s->db);
+	}
+	if (s->max_size_mb > 0) {
+		int64_t limit = (int64_t)s->max_size_mb * 1024 * 1024;
+
+		/* Routine records go first; events only when no record is left. */
+		if (store_evict_size(s, STORE_RECORD, limit, &n) < 0 ||
+		    store_evict_size(s, STORE_EVENT, limit, &n) < 0)
+			ret = -1;
+	}
+	if (n > 0) {
+		/* Counted in the same transaction as the deletes: both or neither. */
+		if (!s->in_txn || store_meta_add(s, "evicted", n) < 0)
+			return -1;
+		s->evicted += n;
+		log_info("store %s: evicted %" PRId64 " rows (%" PRId64 " in all)", s->path, n,
+			 s->evicted);
+	}
+	return ret;
+}
+
+void store_stats(struct store *s, struct store_stats *st)
+{
+	if (!st)
+		return;
+	memset(st, 0, sizeof(*st));
+	if (!s)
+		return;
+	st->evicted = s->evicted;
+	if (store_exec_int(s, ST_COUNT, "count rows", &st->rows) < 0 ||
+	    store_exec_int(s, ST_OLDEST, "oldest row", &st->oldest_wall_ms) < 0 ||
+	    store_used_bytes(s, &st->bytes) < 0)
+		return;
+}

@@ -1,0 +1,694 @@
+/* tracegen: writes a J1939 candump log (`candump -l` format) of an excavator
+ * at work, from a small physical model: an operator plan (idle, dig cycles,
+ * travel), an engine with a governor and a smoke limiter, a turbocharger
+ * whose boost lags the torque demand, and optional "rich episodes" where a
+ * sticking turbo and a limiter that does not notice make black smoke.
+ *
+ * The output depends only on the options: the model runs on its own clock
+ * (start + t), uses only + - * / so every IEEE machine gives the same bytes,
+ * and draws its randomness from a seeded generator of its own. */
+#include <errno.h>
+#include <getopt.h>
+#include <inttypes.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#define TICK_US		10000		/* model step: every rate is a multiple */
+#define DT		(TICK_US / 1e6)
+#define SLOT_US		600		/* bus time of one 8-byte extended frame */
+#define MAX_EPISODES	64
+#define MAX_DURATION_S	(10 * 24 * 3600)
+
+#define AFR_STOICH	14.5		/* diesel, kg air per kg fuel */
+#define FUEL_KG_PER_L	0.835
+#define IDLE_RPM	700.0
+#define FULL_FUEL_LPH	38.0		/* full load at 2000 rpm */
+#define AIR_K		0.45		/* fresh air, kg/h per rpm*kPa/K */
+#define LAMBDA_LIMIT	1.45		/* the smoke limiter's floor */
+#define LAMBDA_LIMIT_BAD 1.05		/* full-load fuel map, no air check */
+#define STUCK_BOOST_KPA	60.0		/* all a sticking turbo gives */
+#define SMOKE_LAMBDA	1.2		/* label: lambda below this ... */
+#define SMOKE_LOAD_PCT	40.0		/* ... with at least this load */
+
+/* splitmix64: small, good enough, and the same everywhere. */
+struct rng {
+	uint64_t s;
+};
+
+static uint64_t rng_next(struct rng *r)
+{
+	uint64_t z = (r->s += 0x9e3779b97f4a7c15ULL);
+
+	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
+	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
+	return z ^ (z >> 31);
+}
+
+/* Uniform in [lo, hi). */
+static double rng_uniform(struct rng *r, double lo, double hi)
+{
+	return lo + (hi - lo) * ((double)(rng_next(r) >> 11) * 0x1.0p-53);
+}
+
+/* About N(0, 1): a sum of four uniforms, which avoids log() and cos() whose
+ * last bit may differ between C libraries. */
+static double rng_gauss(struct rng *r)
+{
+	double s = 0;
+
+	for (int i = 0; i < 4; i++)
+		s += rng_uniform(r, 0, 1);
+	return (s - 2.0) * 1.7320508075688772;
+}
+
+static double clamp(double v, double lo, double hi)
+{
+	return v < lo ? lo : v > hi ? hi : v;
+}
+
+/* One step of a first-order lag with time constant tau seconds. */
+static void lag(double *state, double target, double tau)
+{
+	*state += (target - *state) * (DT / tau);
+}
+
+enum seg_kind { SEG_IDLE, SEG_DIG, SEG_SWING, SEG_DUMP, SEG_RETURN, SEG_TRAVEL };
+
+/* What the operator does: the current segment of the plan. */
+struct plan {
+	struct rng rng;
+	enum seg_kind kind;
+	int64_t end_tick;
+	double demand_pct;	/* hydraulic torque demand of this segment */
+	double dial_rpm;	/* throttle dial for the work session */
+	double travel_kmh;
+	int cycles_left;	/* dig cycles left in this session */
+	double wander;		/* slow random variation of the demand */
+};
+
+struct episode {
+	int64_t start_tick, end_tick;
+	int64_t first_smoke, last_smoke;	/* -1 until seen */
+};
+
+struct engine {
+	double rpm, demand_pct, torque_pct, boost_kpa, air_kgph, egr_kgph;
+	double fuel_lph, lambda, im_c, exhaust_c, coolant_c, fuel_level_pct;
+	double speed_kmh, baro_kpa, ambient_c;
+	int fault;	/* turbo sticking, limiter blind */
+};
+
+struct opts {
+	double duration_s;
+	int64_t start;
+	uint64_t seed;
+	double smoke_len_s;
+	double smoke_at[MAX_EPISODES];
+	int n_smoke;
+	const char *out_path;
+	const char *labels_path;
+};
+
+static int64_t s_to_ticks(double s)
+{
+	return (int64_t)(s * (1e6 / TICK_US) + 0.5);
+}
+
+static void plan_set(struct plan *p, int64_t now, enum seg_kind kind,
+		     double len_lo, double len_hi, double dem_lo, double dem_hi)
+{
+	p->kind = kind;
+	p->end_tick = now + s_to_ticks(rng_uniform(&p->rng, len_lo, len_hi));
+	p->demand_pct = rng_uniform(&p->rng, dem_lo, dem_hi);
+}
+
+static void plan_start_session(struct plan *p, int64_t now)
+{
+	p->cycles_left = 6 + (int)rng_uniform(&p->rng, 0, 7);
+	p->dial_rpm = rng_uniform(&p->rng, 1850, 2050);
+	/* a dig cycle of 14-20 s: the load steps up once a cycle */
+	plan_set(p, now, SEG_DIG, 5, 7, 80, 100);
+}
+
+/* The segment that follows the one that just ended. */
+static void plan_next(struct plan *p, int64_t now)
+{
+	switch (p->kind) {
+	case SEG_IDLE:
+		plan_start_session(p, now);
+		break;
+	case SEG_DIG:
+		plan_set(p, now, SEG_SWING, 3.5, 5, 45, 60);
+		break;
+	case SEG_SWING:
+		plan_set(p, now, SEG_DUMP, 1.5, 2.5, 25, 35);
+		break;
+	case SEG_DUMP:
+		plan_set(p, now, SEG_RETURN, 4, 5.5, 30, 45);
+		break;
+	case SEG_RETURN:
+		if (--p->cycles_left > 0) {
+			plan_set(p, now, SEG_DIG, 5, 7, 80, 100);
+		} else if (rng_uniform(&p->rng, 0, 1) < 0.6) {
+			plan_set(p, now, SEG_TRAVEL, 25, 60, 50, 65);
+			p->travel_kmh = rng_uniform(&p->rng, 2.5, 5);
+		} else {
+			plan_set(p, now, SEG_IDLE, 15, 40, 6, 12);
+		}
+		break;
+	case SEG_TRAVEL:
+		if (rng_uniform(&p->rng, 0, 1) < 0.7)
+			plan_start_session(p, now);
+		else
+			plan_set(p, now, SEG_IDLE, 15, 40, 6, 12);
+		break;
+	}
+}
+
+/* A rich episode interrupts the plan with a heavy dig, whatever the
+ * operator was doing, so that the stuck turbo shows under load. */
+static void plan_force_dig(struct plan *p, int64_t end)
+{
+	if (p->kind == SEG_IDLE || p->kind == SEG_TRAVEL)
+		p->dial_rpm = rng_uniform(&p->rng, 1850, 2050);
+	if (p->cycles_left < 3)
+		p->cycles_left = 3;
+	p->kind = SEG_DIG;
+	p->end_tick = end;
+	p->demand_pct = rng_uniform(&p->rng, 92, 98);
+}
+
+static void plan_step(struct plan *p, int64_t now)
+{
+	if (now >= p->end_tick)
+		plan_next(p, now);
+	p->wander += 0.05 * rng_gauss(&p->rng);
+	p->wander *= 0.995;
+}
+
+static double plan_demand(const struct plan *p)
+{
+	return clamp(p->demand_pct + 4 * p->wander, 0, 100);
+}
+
+/* Fuel flow at a torque: per-stroke fuel grows with torque plus friction. */
+static double engine_fuel_for(double rpm, double torque_pct)
+{
+	return FULL_FUEL_LPH * (rpm / 2000) * (torque_pct + 6) / 106;
+}
+
+static void engine_init(struct engine *e, struct rng *r)
+{
+	memset(e, 0, sizeof(*e));
+	e->ambient_c = rng_uniform(r, 5, 25);
+	e->baro_kpa = rng_uniform(r, 94, 101.5);
+	e->coolant_c = e->ambient_c + 2;
+	e->im_c = e->ambient_c + 5;
+	e->exhaust_c = e->ambient_c + 80;
+	e->fuel_level_pct = rng_uniform(r, 45, 90);
+	e->rpm = IDLE_RPM;
+	e->demand_pct = 8;
+	e->boost_kpa = 2;
+}
+
+/* The turbo: boost follows the torque demand with a lag.  A sticking turbo
+ * gives little boost whatever the demand. */
+static void engine_turbo(struct engine *e)
+{
+	double n = e->rpm / 1900;
+	double target = 200 * (e->demand_pct / 100) * clamp(n * n, 0, 1.1);
+
+	if (e->fault)
+		lag(&e->boost_kpa, clamp(target, 0, STUCK_BOOST_KPA), 1.5);
+	else
+		lag(&e->boost_kpa, target, 1.0);
+}
+
+/* Fuel: the driver's demand at once, cut back by the smoke limiter to what
+ * the air allows.  When the turbo sticks, the ECU's limiter (calibrated for
+ * a healthy turbo) lets the full-load fuel map through. */
+static void engine_fuel(struct engine *e, double rpm_set)
+{
+	double egr_frac = 0.18 - 0.15 * clamp(e->demand_pct / 100, 0, 1);
+	double total = AIR_K * e->rpm * (e->baro_kpa + e->boost_kpa) / (e->im_c + 273.15);
+	double lambda_min = e->fault ? LAMBDA_LIMIT_BAD : LAMBDA_LIMIT;
+	double fuel_max;
+
+	e->air_kgph = total * (1 - egr_frac);
+	e->egr_kgph = total * egr_frac;
+	if (e->rpm > rpm_set + 80) {	/* overrun: the governor cuts fuel */
+		e->fuel_lph = 0;
+		e->torque_pct = 0;
+		e->lambda = 0;
+		return;
+	}
+	fuel_max = e->air_kgph / (AFR_STOICH * FUEL_KG_PER_L * lambda_min);
+	e->fuel_lph = engine_fuel_for(e->rpm, e->demand_pct);
+	if (e->fuel_lph > fuel_max)
+		e->fuel_lph = fuel_max;
+	e->torque_pct = clamp(e->fuel_lph * 106 / (FULL_FUEL_LPH * e->rpm / 2000) - 6, 0, 100);
+	e->lambda = e->air_kgph / (e->fuel_lph * FUEL_KG_PER_L) / AFR_STOICH;
+}
+
+static void engine_thermal(struct engine *e)
+{
+	double rich = e->lambda > 0 && e->lambda < 1.4 ? (1.4 - e->lambda) * 300 : 0;
+	double warm = 0.02 + 0.4 * e->fuel_lph / FULL_FUEL_LPH;
+
+	lag(&e->exhaust_c, 150 + 4.0 * e->torque_pct + rich, 6.0);
+	lag(&e->im_c, e->ambient_c + 8 + 0.15 * e->boost_kpa, 10.0);
+	/* the thermostat opens near 85 C and holds the coolant there */
+	if (e->coolant_c < 83)
+		e->coolant_c += warm * DT;
+	else
+		lag(&e->coolant_c, 85 + 2 * e->fuel_lph / FULL_FUEL_LPH, 30.0);
+	e->fuel_level_pct -= e->fuel_lph * DT / 3600 / 320 * 100;	/* 320 L tank */
+}
+
+static void engine_step(struct engine *e, const struct plan *p)
+{
+	int idle = p->kind == SEG_IDLE;
+	double rpm_set = idle ? IDLE_RPM : p->dial_rpm - 60 * e->torque_pct / 100;
+
+	lag(&e->rpm, rpm_set, 0.5);
+	lag(&e->demand_pct, plan_demand(p), 0.15);
+	lag(&e->speed_kmh, p->kind == SEG_TRAVEL ? p->travel_kmh : 0, 1.5);
+	engine_turbo(e);
+	engine_fuel(e, rpm_set);
+	engine_thermal(e);
+}
+
+/* Output: one `candump -l` line a frame, formatted by hand because an hour
+ * of trace is half a million lines. */
+struct out {
+	FILE *f;
+	int64_t start;
+	struct rng noise;
+};
+
+static char *put_hex(char *p, uint32_t v, int digits)
+{
+	static const char hex[] = "0123456789ABCDEF";
+
+	for (int i = digits - 1; i >= 0; i--)
+		*p++ = hex[(v >> (4 * i)) & 0xf];
+	return p;
+}
+
+static char *put_dec(char *p, uint64_t v, int min_digits)
+{
+	char tmp[24];
+	int n = 0;
+
+	do {
+		tmp[n++] = (char)('0' + v % 10);
+		v /= 10;
+	} while (v || n < min_digits);
+	while (n)
+		*p++ = tmp[--n];
+	return p;
+}
+
+static void out_frame(struct out *o, int64_t t_us, int prio, uint32_t pgn, const uint8_t d[8])
+{
+	uint64_t us = (uint64_t)(o->start * 1000000 + t_us);
+	uint32_t id = (uint32_t)prio << 26 | pgn << 8 | 0x00;	/* SA 0: engine #1 */
+	char line[64], *p = line;
+
+	*p++ = '(';
+	p = put_dec(p, us / 1000000, 1);
+	*p++ = '.';
+	p = put_dec(p, us % 1000000, 6);
+	memcpy(p, ") can0 ", 7);
+	p += 7;
+	p = put_hex(p, id, 8);
+	*p++ = '#';
+	for (int i = 0; i < 8; i++)
+		p = put_hex(p, d[i], 2);
+	*p++ = '\n';
+	fwrite(line, 1, (size_t)(p - line), o->f);
+}
+
+/* A measured value: the model's plus sensor noise, as a raw J1939 value
+ * clamped to the valid range (never into the error or n/a codes). */
+static uint32_t raw(struct out *o, double v, double noise, double res, double offset,
+		    uint32_t max)
+{
+	double x = (v + noise * rng_gauss(&o->noise) - offset) / res + 0.5;
+
+	return x < 0 ? 0 : x > max ? max : (uint32_t)x;
+}
+
+static void put16(uint8_t *d, uint32_t v)
+{
+	d[0] = (uint8_t)v;
+	d[1] = (uint8_t)(v >> 8);
+}
+
+static void msg_eec1(struct out *o, const struct engine *e, uint8_t *d, int idle)
+{
+	d[0] = 0xF0 | (idle ? 0 : 1);	/* SPN 899: low idle governor / operator */
+	d[1] = (uint8_t)raw(o, e->demand_pct, 0, 1, -125, 250);
+	d[2] = (uint8_t)raw(o, e->torque_pct, 0, 1, -125, 250);
+	put16(d + 3, raw(o, e->rpm, 2, 0.125, 0, 0xFAFF));
+	d[7] = d[2];	/* SPN 2432 engine demand: what the limiter lets through */
+}
+
+static void msg_eec2(struct out *o, const struct engine *e, uint8_t *d, int idle,
+		     double dial_rpm)
+{
+	double pedal = idle ? 0 : (dial_rpm - IDLE_RPM) / (2100 - IDLE_RPM) * 100;
+
+	d[0] = 0xFC | (idle ? 1 : 0);	/* SPN 558: in low idle */
+	d[1] = (uint8_t)raw(o, clamp(pedal, 0, 100), 0, 0.4, 0, 250);
+	d[2] = (uint8_t)raw(o, e->torque_pct, 0, 1, 0, 250);
+}
+
+static void msg_lfe1(struct out *o, const struct engine *e, uint8_t *d)
+{
+	put16(d, raw(o, e->fuel_lph, e->fuel_lph * 0.004, 0.05, 0, 0xFAFF));
+}
+
+static void msg_egf1(struct out *o, const struct engine *e, uint8_t *d)
+{
+	put16(d, raw(o, e->egr_kgph, e->egr_kgph * 0.01, 0.05, 0, 0xFAFF));
+	put16(d + 2, raw(o, e->air_kgph, e->air_kgph * 0.005, 0.05, 0, 0xFAFF));
+}
+
+static void msg_ic1(struct out *o, const struct engine *e, uint8_t *d)
+{
+	d[1] = (uint8_t)raw(o, e->boost_kpa, 0.5, 2, 0, 250);
+	d[2] = (uint8_t)raw(o, e->im_c, 0.2, 1, -40, 250);
+	put16(d + 5, raw(o, e->exhaust_c, 0.5, 0.03125, -273, 0xFAFF));
+}
+
+static void msg_et1(struct out *o, const struct engine *e, uint8_t *d)
+{
+	d[0] = (uint8_t)raw(o, e->coolant_c, 0.1, 1, -40, 250);
+}
+
+static void msg_amb(struct out *o, const struct engine *e, uint8_t *d)
+{
+	d[0] = (uint8_t)raw(o, e->baro_kpa, 0.05, 0.5, 0, 250);
+	put16(d + 3, raw(o, e->ambient_c, 0.05, 0.03125, -273, 0xFAFF));
+}
+
+static void msg_ccvs1(struct out *o, const struct engine *e, uint8_t *d)
+{
+	put16(d + 1, raw(o, e->speed_kmh, e->speed_kmh > 0.1 ? 0.03 : 0, 1.0 / 256, 0, 0xFAFF));
+}
+
+static void msg_dd(struct out *o, const struct engine *e, uint8_t *d)
+{
+	d[1] = (uint8_t)raw(o, e->fuel_level_pct, 0, 0.4, 0, 250);
+}
+
+enum { M_EEC1, M_EEC2, M_EGF1, M_LFE1, M_CCVS1, M_IC1, M_ET1, M_AMB, M_DD, M_COUNT };
+
+/* The spec's rates; phases spread the slow messages over the second. */
+static const struct {
+	uint32_t pgn;
+	int prio, period_ticks, phase_ticks;
+} msgs[M_COUNT] = {
+	[M_EEC1] = { 61444, 3, 2, 0 },
+	[M_EEC2] = { 61443, 3, 5, 1 },
+	[M_EGF1] = { 61450, 3, 5, 3 },
+	[M_LFE1] = { 65266, 6, 10, 5 },
+	[M_CCVS1] = { 65265, 6, 10, 9 },
+	[M_IC1] = { 65270, 6, 50, 13 },
+	[M_ET1] = { 65262, 6, 100, 27 },
+	[M_AMB] = { 65269, 6, 100, 51 },
+	[M_DD] = { 65276, 6, 100, 77 },
+};
+
+static void emit_tick(struct out *o, const struct engine *e, const struct plan *p,
+		      int64_t tick, int64_t end_us)
+{
+	int idle = p->kind == SEG_IDLE, slot = 0;
+
+	for (int m = 0; m < M_COUNT; m++) {
+		int64_t t_us = tick * TICK_US + slot * SLOT_US;
+		uint8_t d[8];
+
+		if (tick % msgs[m].period_ticks != msgs[m].phase_ticks % msgs[m].period_ticks)
+			continue;
+		if (t_us > end_us)
+			return;
+		memset(d, 0xFF, sizeof(d));
+		switch (m) {
+		case M_EEC1: msg_eec1(o, e, d, idle); break;
+		case M_EEC2: msg_eec2(o, e, d, idle, p->dial_rpm); break;
+		case M_EGF1: msg_egf1(o, e, d); break;
+		case M_LFE1: msg_lfe1(o, e, d); break;
+		case M_CCVS1: msg_ccvs1(o, e, d); break;
+		case M_IC1: msg_ic1(o, e, d); break;
+		case M_ET1: msg_et1(o, e, d); break;
+		case M_AMB: msg_amb(o, e, d); break;
+		case M_DD: msg_dd(o, e, d); break;
+		}
+		out_frame(o, t_us, msgs[m].prio, msgs[m].pgn, d);
+		slot++;
+	}
+}
+
+/* Label bookkeeping: the span of each episode where the engine smoked. The
+ * window reaches a little past the episode for the boost to recover. */
+static void episodes_note(struct episode *ep, int n, int64_t tick, const struct engine *e)
+{
+	int smoking = e->fuel_lph > 0 && e->lambda < SMOKE_LAMBDA &&
+		      e->torque_pct >= SMOKE_LOAD_PCT;
+
+	if (!smoking)
+		return;
+	for (int i = 0; i < n; i++) {
+		if (tick < ep[i].start_tick || tick > ep[i].end_tick + 200)
+			continue;
+		if (ep[i].first_smoke < 0)
+			ep[i].first_smoke = tick;
+		ep[i].last_smoke = tick;
+	}
+}
+
+static int write_labels(const struct opts *op, const struct episode *ep, int n)
+{
+	FILE *f = fopen(op->labels_path, "w");
+
+	if (!f) {
+		fprintf(stderr, "tracegen: %s: %s\n", op->labels_path, strerror(errno));
+		return -1;
+	}
+	for (int i = 0; i < n; i++) {
+		int64_t a = ep[i].first_smoke * TICK_US, b = ep[i].last_smoke * TICK_US;
+
+		if (ep[i].first_smoke < 0)
+			continue;
+		fprintf(f, "smoke %" PRId64 ".%06" PRId64 " %" PRId64 ".%06" PRId64 "\n",
+			op->start + a / 1000000, a % 1000000, op->start + b / 1000000, b % 1000000);
+	}
+	if (fclose(f) != 0) {
+		fprintf(stderr, "tracegen: %s: %s\n", op->labels_path, strerror(errno));
+		return -1;
+	}
+	return 0;
+}
+
+static int run(const struct opts *op, FILE *f)
+{
+	struct episode ep[MAX_EPISODES];
+	struct plan plan = { .rng = { op->seed ^ 0x5eedULL } };
+	struct out o = { .f = f, .start = op->start, .noise = { op->seed * 31 + 7 } };
+	struct engine e;
+	int64_t last = s_to_ticks(op->duration_s), end_us = last * TICK_US;
+	int next_ep = 0;
+
+	for (int i = 0; i < op->n_smoke; i++) {
+		ep[i].start_tick = s_to_ticks(op->smoke_at[i]);
+		ep[i].end_tick = ep[i].start_tick + s_to_ticks(op->smoke_len_s);
+		ep[i].first_smoke = ep[i].last_smoke = -1;
+	}
+	engine_init(&e, &plan.rng);
+	plan_set(&plan, 0, SEG_IDLE, 10, 20, 6, 12);
+	plan.dial_rpm = 1950;
+	for (int64_t tick = 0; tick <= last; tick++) {
+		if (next_ep < op->n_smoke && tick == ep[next_ep].start_tick) {
+			plan_force_dig(&plan, ep[next_ep].end_tick);
+			next_ep++;
+		}
+		e.fault = next_ep > 0 && tick < ep[next_ep - 1].end_tick;
+		plan_step(&plan, tick);
+		engine_step(&e, &plan);
+		episodes_note(ep, op->n_smoke, tick, &e);
+		emit_tick(&o, &e, &plan, tick, end_us);
+	}
+	if (fflush(f) != 0 || ferror(f)) {
+		fprintf(stderr, "tracegen: write: %s\n", strerror(errno));
+		return -1;
+	}
+	if (op->labels_path && write_labels(op, ep, op->n_smoke) < 0)
+		return -1;
+	return 0;
+}
+
+static int parse_double(const char *s, double min, double max, double *out)
+{
+	char *end;
+	double v;
+
+	errno = 0;
+	v = strtod(s, &end);
+	if (errno || end == s || *end || !(v >= min && v <= max))
+		return -1;
+	*out = v;
+	return 0;
+}
+
+static int parse_u64(const char *s, uint64_t *out)
+{
+	unsigned long long v;
+	char *end;
+
+	errno = 0;
+	v = strtoull(s, &end, 10);
+	if (errno || end == s || *end || *s == '-')
+		return -1;
+	*out = v;
+	return 0;
+}
+
+/* A comma-separated list of increasing times, none inside the previous
+ * episode, checked again once the episode length is known. */
+static int parse_smoke_at(const char *s, struct opts *op)
+{
+	char buf[1024], *save = NULL, *tok;
+
+	if (snprintf(buf, sizeof(buf), "%s", s) >= (int)sizeof(buf))
+		return -1;
+	op->n_smoke = 0;
+	for (tok = strtok_r(buf, ",", &save); tok; tok = strtok_r(NULL, ",", &save)) {
+		if (op->n_smoke == MAX_EPISODES)
+			return -1;
+		if (parse_double(tok, 0, MAX_DURATION_S, &op->smoke_at[op->n_smoke]) < 0)
+			return -1;
+		op->n_smoke++;
+	}
+	return op->n_smoke > 0 ? 0 : -1;
+}
+
+static int check_episodes(const struct opts *op)
+{
+	for (int i = 1; i < op->n_smoke; i++) {
+		if (op->smoke_at[i] < op->smoke_at[i - 1] + op->smoke_len_s) {
+			fprintf(stderr, "tracegen: --smoke-at: episodes must be increasing and "
+				"at least --smoke-len (%g s) apart\n", op->smoke_len_s);
+			return -1;
+		}
+	}
+	return 0;
+}
+
+static void usage(FILE *f)
+{
+	fprintf(f,
+		"usage: tracegen [options]\n"
+		"Writes a J1939 candump log (candump -l format) of an excavator work cycle.\n"
+		"  --duration SECONDS   length of the trace (default 600)\n"
+		"  --start EPOCH        time of the first frame, seconds (default 1700000000)\n"
+		"  --seed N             random seed (default 1); same options, same bytes\n"
+		"  --smoke-at S[,S...]  start rich episodes (stuck turbo under load) at these\n"
+		"                       seconds from the start\n"
+		"  --smoke-len SECONDS  length of each episode (default 8)\n"
+		"  -o FILE              write the trace to FILE (default stdout)\n"
+		"  --labels FILE        write `smoke START END` (epoch seconds) for each\n"
+		"                       episode: where lambda < %.1f with load >= %.0f %%\n"
+		"  -h, --help           this text\n"
+		"The bundled tests/data/excavator.log is: --duration 300 --seed 1 --smoke-at 6,150\n",
+		SMOKE_LAMBDA, SMOKE_LOAD_PCT);
+}
+
+static int parse_opts(int argc, char **argv, struct opts *op)
+{
+	static const struct option longopts[] = {
+		{ "duration", required_argument, NULL, 'D' },
+		{ "start", required_argument, NULL, 'S' },
+		{ "seed", required_argument, NULL, 's' },
+		{ "smoke-at", required_argument, NULL, 'a' },
+		{ "smoke-len", required_argument, NULL, 'l' },
+		{ "labels", required_argument, NULL, 'L' },
+		{ "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	int c, idx = -1;
+	double v;
+
+	while ((c = getopt_long(argc, argv, "o:h", longopts, &idx)) != -1) {
+		switch (c) {
+		case 'D':
+			if (parse_double(optarg, 0.01, MAX_DURATION_S, &op->duration_s) < 0)
+				goto bad;
+			break;
+		case 'S':
+			if (parse_double(optarg, 0, 4e9, &v) < 0 || v != (double)(int64_t)v)
+				goto bad;
+			op->start = (int64_t)v;
+			break;
+		case 's':
+			if (parse_u64(optarg, &op->seed) < 0)
+				goto bad;
+			break;
+		case 'a':
+			if (parse_smoke_at(optarg, op) < 0)
+				goto bad;
+			break;
+		case 'l':
+			if (parse_double(optarg, 1, 600, &op->smoke_len_s) < 0)
+				goto bad;
+			break;
+		case 'L':
+			op->labels_path = optarg;
+			break;
+		case 'o':
+			op->out_path = optarg;
+			break;
+		case 'h':
+			usage(stdout);
+			exit(0);
+		default:
+			usage(stderr);
+			return -1;
+		}
+	}
+	if (optind != argc) {
+		usage(stderr);
+		return -1;
+	}
+	return check_episodes(op);
+bad:
+	fprintf(stderr, "tracegen: --%s: bad value '%s'\n", longopts[idx].name, optarg);
+	return -1;
+}
+
+int main(int argc, char **argv)
+{
+	static char buf[1 << 16];
+	struct opts op = {
+		.duration_s = 600, .start = 1700000000, .seed = 1, .smoke_len_s = 8,
+	};
+	FILE *f = stdout;
+	int rc;
+
+	if (parse_opts(argc, argv, &op) < 0)
+		return 2;
+	if (op.out_path && !(f = fopen(op.out_path, "w"))) {
+		fprintf(stderr, "tracegen: %s: %s\n", op.out_path, strerror(errno));
+		return 1;
+	}
+	setvbuf(f, buf, _IOFBF, sizeof(buf));
+	rc = run(&op, f);
+	if (f != stdout && fclose(f) != 0) {
+		fprintf(stderr, "tracegen: %s: %s\n", op.out_path, strerror(errno));
+		rc = -1;
+	}
+	return rc < 0 ? 1 : 0;
+}

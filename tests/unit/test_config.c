@@ -1,0 +1,489 @@
+/* Unit tests of config: the example file, defaults, and that every mistake
+ * comes out as the "file:line: message" a user would read. */
+#include <fcntl.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "gateway/config.h"
+
+#define EXAMPLE "config/emgw.conf" /* tests run from the top of the tree */
+
+struct fixture {
+	char dir[64];
+	char path[PATH_MAX]; /* dir/emgw.conf */
+	char err[8192];      /* what config_load wrote to stderr */
+	int n_lines;         /* lines in err */
+	struct config c;
+};
+
+static int setup(void **state)
+{
+	struct fixture *f = calloc(1, sizeof(*f));
+
+	assert_non_null(f);
+	snprintf(f->dir, sizeof(f->dir), "/tmp/test_config.XXXXXX");
+	assert_non_null(mkdtemp(f->dir));
+	snprintf(f->path, sizeof(f->path), "%s/emgw.conf", f->dir);
+	*state = f;
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	struct fixture *f = *state;
+	char cmd[128];
+
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", f->dir);
+	assert_int_equal(system(cmd), 0);
+	free(f);
+	return 0;
+}
+
+/* Writes text to dir/name (name may hold a subdirectory). */
+static void put(struct fixture *f, const char *name, const char *text)
+{
+	char path[PATH_MAX];
+	char *slash;
+	FILE *fp;
+
+	snprintf(path, sizeof(path), "%s/%s", f->dir, name);
+	slash = strrchr(path, '/');
+	*slash = '\0';
+	mkdir(path, 0700);
+	*slash = '/';
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	assert_int_equal(fputs(text, fp) >= 0, 1);
+	assert_int_equal(fclose(fp), 0);
+}
+
+/* config_load(path) with stderr caught in f->err; returns its count. */
+static int load_path(struct fixture *f, const char *path)
+{
+	char tmp[] = "/tmp/test_config_err.XXXXXX";
+	int fd = mkstemp(tmp), saved, n;
+	ssize_t len;
+	char *p;
+
+	assert_true(fd >= 0);
+	unlink(tmp);
+	fflush(stderr);
+	saved = dup(2);
+	assert_true(saved >= 0);
+	assert_true(dup2(fd, 2) >= 0);
+	n = config_load(path, &f->c);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	len = pread(fd, f->err, sizeof(f->err) - 1, 0);
+	assert_true(len >= 0);
+	f->err[len] = '\0';
+	close(fd);
+	f->n_lines = 0;
+	for (p = f->err; (p = strchr(p, '\n')); p++)
+		f->n_lines++;
+	return n;
+}
+
+static int load(struct fixture *f, const char *text)
+{
+	put(f, "emgw.conf", text);
+	return load_path(f, f->path);
+}
+
+/* Asserts that one line of stderr reads "<dir>/<file>:<line>: <msg>", after
+ * the log priority prefix. */
+static void expect_msg(struct fixture *f, const char *file, int line, const char *msg)
+{
+	char want[1024];
+
+	if (line > 0)
+		snprintf(want, sizeof(want), "%s/%s:%d: %s\n", f->dir, file, line, msg);
+	else
+		snprintf(want, sizeof(want), "%s/%s: %s\n", f->dir, file, msg);
+	if (!strstr(f->err, want))
+		fail_msg("expected \"%s\" in stderr:\n%s", want, f->err);
+}
+
+/* One mistake: exactly one error, with this message on this line. */
+static void expect_one(struct fixture *f, const char *text, int line, const char *msg)
+{
+	int n = load(f, text);
+
+	if (n != 1 || f->n_lines != 1)
+		fail_msg("%d errors, %d lines, for:\n%s\nstderr:\n%s", n, f->n_lines, text,
+			 f->err);
+	expect_msg(f, "emgw.conf", line, msg);
+}
+
+static void test_example(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(load_path(f, EXAMPLE), 0);
+	assert_string_equal(f->err, "");
+	assert_string_equal(f->c.file, EXAMPLE);
+	assert_int_equal(f->c.n_can, 1);
+	assert_string_equal(f->c.can[0].name, "engine");
+	assert_string_equal(f->c.can[0].interface, "can0");
+	assert_string_equal(f->c.can[0].log, "");
+	assert_string_equal(f->c.state_dir, "/var/lib/emgw");
+	assert_string_equal(f->c.store.path, "/var/lib/emgw/emgw.db");
+	assert_string_equal(f->c.mqtt.client_id, "emgw-emgw");
+}
+
+/* The example must say what the code does: loading it equals the defaults
+ * (with its one CAN source). */
+static void test_example_is_defaults(void **state)
+{
+	struct fixture *f = *state;
+	struct config d;
+
+	assert_int_equal(load(f, "[can \"engine\"]\ninterface = can0\n"), 0);
+	memcpy(&d, &f->c, sizeof(d));
+	assert_int_equal(load_path(f, EXAMPLE), 0);
+	memcpy(d.file, f->c.file, sizeof(d.file));
+	assert_memory_equal(&d, &f->c, sizeof(d));
+}
+
+static void test_defaults(void **state)
+{
+	struct fixture *f = *state;
+	struct config *c = &f->c;
+
+	config_defaults(c);
+	assert_string_equal(c->id, "emgw");
+	assert_string_equal(c->vin, "");
+	assert_int_equal(c->stage, 4);
+	assert_true(c->rated_power_kw == 75);
+	assert_string_equal(c->state_dir, "/var/lib/emgw");
+	assert_int_equal(c->n_can, 0);
+	assert_true(c->can[0].speed == 1.0);
+	assert_int_equal(c->can[0].loop, 0);
+	assert_int_equal(c->mqtt.enabled, 1);
+	assert_string_equal(c->mqtt.host, "localhost");
+	assert_int_equal(c->mqtt.port, 1883);
+	assert_string_equal(c->mqtt.client_id, "");
+	assert_string_equal(c->mqtt.prefix, "emgw");
+	assert_int_equal(c->mqtt.keepalive_s, 30);
+	assert_int_equal(c->mqtt.qos, 1);
+	assert_string_equal(c->mqtt.ca_file, "");
+	assert_int_equal(c->mqtt.tls_verify, 1);
+	assert_int_equal(c->mqtt.inflight, 32);
+	assert_int_equal(c->mqtt.reconnect_max_s, 60);
+	assert_string_equal(c->store.path, "");
+	assert_int_equal(c->store.retention_days, 7);
+	assert_int_equal(c->store.max_size_mb, 256);
+	assert_int_equal(c->sample.period_ms, 1000);
+	assert_int_equal(c->sample.stale_ms, 5000);
+	assert_int_equal(c->smoke.enabled, 1);
+	assert_true(c->smoke.lambda_max == 1.20);
+	assert_true(c->smoke.lambda_exit == 1.30);
+	assert_true(c->smoke.min_load_pct == 40);
+	assert_int_equal(c->smoke.min_duration_ms, 3000);
+	assert_true(c->smoke.fuel_density == 0.835);
+	assert_true(c->smoke.afr_stoich == 14.5);
+	assert_true(c->smoke.min_fuel_lph == 2.0);
+
+	/* an empty file gives the defaults, with those that follow others */
+	assert_int_equal(load(f, ""), 0);
+	assert_string_equal(c->mqtt.client_id, "emgw-emgw");
+	assert_string_equal(c->store.path, "/var/lib/emgw/emgw.db");
+	assert_int_equal(c->mqtt.port, 1883);
+}
+
+static void test_derived_defaults(void **state)
+{
+	struct fixture *f = *state;
+	struct config *c = &f->c;
+
+	assert_int_equal(load(f, "[device]\nid = truck-7\nstate_dir = /srv/e\n"
+				 "[mqtt]\nca_file = /etc/ca.pem\n"), 0);
+	assert_string_equal(c->mqtt.client_id, "emgw-truck-7");
+	assert_string_equal(c->store.path, "/srv/e/emgw.db");
+	assert_int_equal(c->mqtt.port, 8883);
+
+	assert_int_equal(load(f, "[mqtt]\nca_file = /etc/ca.pem\nport = 1884\n"
+				 "client_id = me\n[store]\npath = /x.db\n"), 0);
+	assert_int_equal(c->mqtt.port, 1884);
+	assert_string_equal(c->mqtt.client_id, "me");
+	assert_string_equal(c->store.path, "/x.db");
+}
+
+static void test_values(void **state)
+{
+	struct fixture *f = *state;
+	struct config *c = &f->c;
+
+	assert_int_equal(load(f, "; comment\n# comment\n\n"
+				 "[device]\n"
+				 "  vin = LFV2A21K6G3012345 ; indented, trailing comment\n"
+				 "stage: 6\n"
+				 "[sample]\nperiod = 0.5\nstale = 2.25\n"
+				 "[smoke]\nenabled = Off\nmin_duration = 0\nlambda_max = 1e0\n"
+				 "[can \"a\"]\nlog = t/a.log\nloop = TRUE\nspeed = 0\n"
+				 "[can \"b_2\"]\ninterface = vcan0\n"), 0);
+	assert_string_equal(f->err, "");
+	assert_string_equal(c->vin, "LFV2A21K6G3012345");
+	assert_int_equal(c->stage, 6);
+	assert_int_equal(c->sample.period_ms, 500);
+	assert_int_equal(c->sample.stale_ms, 2250);
+	assert_int_equal(c->smoke.enabled, 0);
+	assert_int_equal(c->smoke.min_duration_ms, 0);
+	assert_true(c->smoke.lambda_max == 1.0);
+	assert_int_equal(c->n_can, 2);
+	assert_string_equal(c->can[0].name, "a");
+	assert_int_equal(c->can[0].loop, 1);
+	assert_true(c->can[0].speed == 0);
+	assert_string_equal(c->can[1].name, "b_2");
+	assert_string_equal(c->can[1].interface, "vcan0");
+	assert_true(c->can[1].speed == 1.0);
+	/* relative to the directory of the file */
+	assert_true(strncmp(c->can[0].log, f->dir, strlen(f->dir)) == 0);
+	assert_string_equal(c->can[0].log + strlen(f->dir), "/t/a.log");
+}
+
+struct bad_case {
+	const char *text;
+	int line;
+	const char *msg;
+};
+
+/* One mistake each; the message is what the user reads ('@' stands for the
+ * test's directory). */
+static const struct bad_case bad_cases[] = {
+	{ "[mqtt]\nport = 70000\n", 2, "port: 70000 is out of range (1..65535)" },
+	{ "[mqtt]\nport = 0\n", 2, "port: 0 is out of range (1..65535)" },
+	{ "[mqtt]\nport = 12x\n", 2, "port: \"12x\" is not an integer" },
+	{ "[mqtt]\nport = 1.5\n", 2, "port: \"1.5\" is not an integer" },
+	{ "[mqtt]\nport =\n", 2, "port: missing value" },
+	{ "[mqtt]\nkeepalive = 99999999999999999999\n", 2,
+	  "keepalive: 99999999999999999999 is out of range (5..3600)" },
+	{ "[mqtt]\nqos = 2\n", 2, "qos: 2 is out of range (0..1)" },
+	{ "[mqtt]\nenabled = maybe\n", 2,
+	  "enabled: \"maybe\" is not a boolean (yes/no, true/false, on/off, 1/0)" },
+	{ "[mqtt]\nprefix = a/+/b\n", 2, "prefix: \"a/+/b\" must not contain the MQTT wildcards + and #" },
+	{ "[mqtt]\nprefix =\n", 2, "prefix: must not be empty" },
+	{ "[mqtt]\nprefix = 0123456789012345678901234567890123456789012345678901234567890123\n", 2,
+	  "prefix: too long (64 characters, at most 63)" },
+	{ "[mqtt]\nhost =\n", 2, "host: must not be empty" },
+	{ "[mqtt]\nprot = 1883\n", 2, "unknown key \"prot\" in [mqtt]" },
+	{ "\n[device]\nstage = 7\n", 3, "stage: 7 is out of range (1..6)" },
+	{ "[device]\nstage = 0\n", 2, "stage: 0 is out of range (1..6)" },
+	{ "[device]\nrated_power_kw = abc\n", 2, "rated_power_kw: \"abc\" is not a number" },
+	{ "[device]\nrated_power_kw = 0.5\n", 2, "rated_power_kw: 0.5 is out of range (1..10000)" },
+	{ "[device]\nid = a b\n", 2, "id: \"a b\" may contain only A-Z, a-z, 0-9, '_' and '-'" },
+	{ "[device]\nid =\n", 2, "id: must not be empty" },
+	{ "[device]\nid = 0123456789012345678901234567890123456789012345678901234567890123\n", 2,
+	  "id: too long (64 characters, at most 63)" },
+	{ "[device]\nvin = LFV2A21K6G301234\n", 2,
+	  "vin: \"LFV2A21K6G301234\" is not a VIN (17 characters: 0-9 and A-Z but I, O, Q)" },
+	{ "[device]\nvin = LFV2A21K6G30I2345\n", 2,
+	  "vin: \"LFV2A21K6G30I2345\" is not a VIN (17 characters: 0-9 and A-Z but I, O, Q)" },
+	{ "[device]\nstate_dir =\n", 2, "state_dir: must not be empty" },
+	{ "[device]\nstage = 5\nstage = 6\n", 3, "stage: already set at @/emgw.conf:2" },
+	{ "[sample]\nperiod = 0.05\n", 2, "period: 0.05 is out of range (0.1..60 s)" },
+	{ "[sample]\nstale = inf\n", 2, "stale: \"inf\" is not a number" },
+	{ "[smoke]\nlambda_max = nan\n", 2, "lambda_max: \"nan\" is not a number" },
+	{ "[smoke]\nmin_load_pct = 101\n", 2, "min_load_pct: 101 is out of range (0..100)" },
+	{ "[smoke]\nfuel_density = 0.835 # diesel\n", 2,
+	  "fuel_density: \"0.835 # diesel\" is not a number" },
+	{ "[can \"e\"]\ninterface = can0\nspeed = -1\n", 3, "speed: -1 is out of range (0..1000)" },
+	{ "[can \"e\"]\ninterface = can0123456789abc\n", 2,
+	  "interface: too long (16 characters, at most 15)" },
+	{ "[can \"e\"]\ninterface = can0\nbitrate = 250000\n", 3,
+	  "unknown key \"bitrate\" in [can \"e\"]" },
+	{ "[can]\ninterface = can0\n", 1, "[can] needs a name, as in [can \"engine\"]" },
+	{ "[can engine]\ninterface = can0\n", 1, "malformed section header: expected [can \"NAME\"]" },
+	{ "[can \"a b\"]\ninterface = can0\n", 1,
+	  "[can \"a b\"]: a name is 1..31 characters of A-Z, a-z, 0-9, '_' and '-'" },
+	{ "[can \"e\"]\n", 1, "[can \"e\"] needs exactly one of interface and log" },
+	{ "[can \"e\"]\ninterface = can0\nlog = x.log\n", 1,
+	  "[can \"e\"] needs exactly one of interface and log" },
+	{ "[can \"e\"]\ninterface = can0\n[can \"e\"]\ninterface = can1\n", 3,
+	  "duplicate section [can \"e\"] (first at @/emgw.conf:1)" },
+	{ "[mqtt]\nport = 1\n[mqtx]\nport = 2\nhost = x\n", 3, "unknown section [mqtx]" },
+	{ "[mqtt\nport = 1\n", 1, "section header without ']'" },
+	{ "[mqtt] x\n", 1, "unexpected \"x\" after section header" },
+	{ "port = 1883\n", 1, "key \"port\" outside any section" },
+	{ "[mqtt]\nport 1883\n", 2, "expected \"key = value\"" },
+	{ "[mqtt]\n= 1883\n", 2, "missing key name before '='" },
+	{ "[smoke]\nlambda_max = 1.3\nlambda_exit = 1.25\n", 3,
+	  "lambda_exit (1.25) must not be below lambda_max (1.3)" },
+	{ "[smoke]\nlambda_max = 1.4\n", 2, "lambda_exit (1.3) must not be below lambda_max (1.4)" },
+	{ "[mqtt]\nca_file = ca.pem\ncert_file = c.pem\n", 3, "cert_file is set but key_file is not" },
+	{ "[mqtt]\nca_file = ca.pem\nkey_file = c.key\n", 3, "key_file is set but cert_file is not" },
+	{ "[mqtt]\ncert_file = c.pem\nkey_file = c.key\n", 2, "cert_file is set but ca_file is not" },
+	{ "[mqtt]\npassword_file = pw\n", 2, "password_file is set but username is not" },
+	/* a wrong value is reported once, not again as missing */
+	{ "[can \"e\"]\nlog =\n", 2, "log: must not be empty" },
+	{ "[smoke]\nlambda_max = 2.9\nlambda_exit = x\n", 3, "lambda_exit: \"x\" is not a number" },
+	{ "[mqtt]\nca_file = ca\ncert_file = c\nkey_file = 1\nkey_file = 2\n", 5,
+	  "key_file: already set at @/emgw.conf:4" },
+};
+
+static void test_bad_values(void **state)
+{
+	struct fixture *f = *state;
+	const struct bad_case *b;
+	const char *at;
+	char msg[512];
+	size_t i;
+
+	for (i = 0; i < sizeof(bad_cases) / sizeof(bad_cases[0]); i++) {
+		b = &bad_cases[i];
+		at = strchr(b->msg, '@');
+		if (at)
+			snprintf(msg, sizeof(msg), "%.*s%s%s", (int)(at - b->msg), b->msg, f->dir,
+				 at + 1);
+		else
+			snprintf(msg, sizeof(msg), "%s", b->msg);
+		expect_one(f, b->text, b->line, msg);
+	}
+}
+
+static void test_line_too_long(void **state)
+{
+	struct fixture *f = *state;
+	char text[600];
+
+	snprintf(text, sizeof(text), "[mqtt]\nhost = %0300d\nport = 1\n", 0);
+	assert_int_equal(load(f, text), 1);
+	assert_int_equal(f->n_lines, 1);
+	expect_msg(f, "emgw.conf", 2, "line too long (at most 197 characters)");
+	/* the rest of the file still counts */
+	assert_int_equal(f->c.mqtt.port, 1);
+
+	/* the longest line that fits */
+	snprintf(text, sizeof(text), "[mqtt]\r\nhost = %0190d\r\n", 0);
+	assert_int_equal(strlen(strchr(text, 'h')), 197 + 2);
+	assert_int_equal(load(f, text), 0);
+	assert_int_equal(strlen(f->c.mqtt.host), 190);
+}
+
+static void test_three_mistakes(void **state)
+{
+	struct fixture *f = *state;
+	char msg[512];
+
+	assert_int_equal(load(f, "[device]\n"
+				 "id = truck7\n"
+				 "stage = 9\n"           /* 3 */
+				 "\n"
+				 "[mqtt]\n"
+				 "host = broker\n"
+				 "prot = 1883\n"         /* 7 */
+				 "\n"
+				 "[sample]\n"
+				 "period = 1\n"
+				 "stale = 5\n"
+				 "period = 2\n"),        /* 12 */
+			 3);
+	assert_int_equal(f->n_lines, 3);
+	expect_msg(f, "emgw.conf", 3, "stage: 9 is out of range (1..6)");
+	expect_msg(f, "emgw.conf", 7, "unknown key \"prot\" in [mqtt]");
+	snprintf(msg, sizeof(msg), "period: already set at %s/emgw.conf:10", f->dir);
+	expect_msg(f, "emgw.conf", 12, msg);
+	/* good values around the mistakes still count */
+	assert_string_equal(f->c.mqtt.host, "broker");
+}
+
+static void test_include(void **state)
+{
+	struct fixture *f = *state;
+
+	put(f, "profiles/truck.conf", "[device]\nrated_power_kw = 120\nstage = 99\n"
+				  "include = tls.conf\n");
+	put(f, "profiles/tls.conf", "[mqtt]\nca_file = ca.pem\n");
+	put(f, "user.conf", "username = u\n");
+	assert_int_equal(load(f, "include = profiles/truck.conf\n"
+				 "[mqtt]\n"
+				 "include = user.conf\n"
+				 "password_file = pw\n"),
+			 1);
+	assert_int_equal(f->n_lines, 1);
+	/* the error points into the included file */
+	expect_msg(f, "profiles/truck.conf", 3, "stage: 99 is out of range (1..6)");
+	assert_true(f->c.rated_power_kw == 120);
+	/* nested include, relative to the file that includes it */
+	assert_string_equal(f->c.mqtt.ca_file + strlen(f->dir), "/profiles/ca.pem");
+	assert_int_equal(f->c.mqtt.port, 8883);
+	/* an included file goes on in the section it is included in, and the
+	 * including file carries on in its own afterwards */
+	assert_string_equal(f->c.mqtt.username, "u");
+	assert_string_equal(f->c.mqtt.password_file + strlen(f->dir), "/pw");
+}
+
+static void test_include_errors(void **state)
+{
+	struct fixture *f = *state;
+	char msg[512];
+
+	snprintf(msg, sizeof(msg), "include: cannot open %s/nope.conf: No such file or directory",
+		 f->dir);
+	expect_one(f, "[mqtt]\ninclude = nope.conf\n", 2, msg);
+
+	put(f, "loop.conf", "\ninclude = emgw.conf\n");
+	assert_int_equal(load(f, "include = loop.conf\n"), 1);
+	/* main (depth 0) -> loop -> main ... -> main at depth 8 */
+	expect_msg(f, "emgw.conf", 1, "include: nested more than 8 deep (does it include itself?)");
+
+	/* a key set in an included file and again in the including one */
+	put(f, "p.conf", "[device]\nstage = 3\n");
+	snprintf(msg, sizeof(msg), "stage: already set at %s/p.conf:2", f->dir);
+	expect_one(f, "include = p.conf\n[device]\nstage = 4\n", 3, msg);
+}
+
+static void test_too_many_can(void **state)
+{
+	struct fixture *f = *state;
+	char text[1024] = "";
+	char sec[64];
+	int i;
+
+	for (i = 0; i < CONFIG_MAX_CAN + 1; i++) {
+		snprintf(sec, sizeof(sec), "[can \"c%d\"]\ninterface = can%d\n", i, i);
+		strcat(text, sec);
+	}
+	snprintf(sec, sizeof(sec), "too many [can] sections (at most %d)", CONFIG_MAX_CAN);
+	expect_one(f, text, 2 * CONFIG_MAX_CAN + 1, sec);
+	assert_int_equal(f->c.n_can, CONFIG_MAX_CAN);
+}
+
+static void test_not_found(void **state)
+{
+	struct fixture *f = *state;
+	char path[PATH_MAX + 16];
+
+	snprintf(path, sizeof(path), "%s/missing.conf", f->dir);
+	assert_int_equal(load_path(f, path), 1);
+	expect_msg(f, "missing.conf", 0, "cannot open: No such file or directory");
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup_teardown(test_example, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_example_is_defaults, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_derived_defaults, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_values, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_bad_values, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_line_too_long, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_three_mistakes, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_include, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_include_errors, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_too_many_can, setup, teardown),
+		cmocka_unit_test_setup_teardown(test_not_found, setup, teardown),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

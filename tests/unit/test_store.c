@@ -1,0 +1,756 @@
+/* Unit tests for gateway/store.c: the real SQLite, on a temporary directory. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <errno.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/resource.h>
+#include <sys/syscall.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include <sqlite3.h>
+
+#include "gateway/store.h"
+
+#define DAY_MS 86400000LL
+#define NOW_MS 1767225600000LL /* 2026-01-01T00:00:00Z */
+
+static char tmpdir[] = "/tmp/emgw-test-store-XXXXXX";
+static char dbpath[512];
+
+/*
+ * Count the syncs SQLite makes: these override libc's for the whole test
+ * binary (the shared libsqlite3 calls through its PLT), so a test can see
+ * which operations reach the disk and which only reach the page cache.
+ */
+static int sync_count;
+
+int fsync(int fd)
+{
+	sync_count++;
+	return (int)syscall(SYS_fsync, fd);
+}
+
+int fdatasync(int fd)
+{
+	sync_count++;
+	return (int)syscall(SYS_fdatasync, fd);
+}
+
+static int group_setup(void **state)
+{
+	(void)state;
+	if (!mkdtemp(tmpdir))
+		return -1;
+	return 0;
+}
+
+static int group_teardown(void **state)
+{
+	(void)state;
+	return rmdir(tmpdir);
+}
+
+static void remove_db(void)
+{
+	char p[600];
+
+	unlink(dbpath);
+	snprintf(p, sizeof(p), "%s-wal", dbpath);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s-shm", dbpath);
+	unlink(p);
+}
+
+/* Each test gets a fresh database path, removed afterwards. */
+static int test_setup(void **state)
+{
+	(void)state;
+	snprintf(dbpath, sizeof(dbpath), "%s/store.db", tmpdir);
+	remove_db();
+	return 0;
+}
+
+static int test_teardown(void **state)
+{
+	(void)state;
+	remove_db();
+	return 0;
+}
+
+/* A value from the meta table, read through a connection of our own. */
+static int64_t meta_value(const char *key)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int64_t v = -1;
+
+	assert_int_equal(sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = ?1", -1, &st,
+					    NULL),
+			 SQLITE_OK);
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+static void sql_exec(const char *path, const char *sql)
+{
+	sqlite3 *db;
+
+	assert_int_equal(sqlite3_open(path, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
+	sqlite3_close(db);
+}
+
+/* Append a row with a payload made from its seq; returns the seq. */
+static uint64_t add(struct store *s, enum store_kind kind, int64_t wall_ms)
+{
+	char p[64];
+	uint64_t seq = store_next_seq(s);
+
+	assert_true(seq > 0);
+	snprintf(p, sizeof(p), "{\"seq\":%llu}", (unsigned long long)seq);
+	assert_int_equal(store_append(s, seq, kind, (int64_t)seq * 1000, wall_ms, p, strlen(p)), 0);
+	return seq;
+}
+
+static int fetch(struct store *s, int uplink, uint64_t after, struct store_row *rows, int max)
+{
+	static char buf[65536];
+
+	return store_fetch(s, uplink, after, rows, max, buf, sizeof(buf));
+}
+
+static void test_roundtrip(void **state)
+{
+	struct store_row rows[8];
+	struct store_stats st;
+	struct store *s;
+	uint64_t a, b, c;
+
+	(void)state;
+	s = store_open(dbpath, 1, 30, 0);
+	assert_non_null(s);
+	assert_int_equal(store_boot(s), 1);
+	a = store_next_seq(s);
+	assert_int_equal(a, 1); /* a new store starts at 1 */
+	assert_int_equal(store_append(s, a, STORE_RECORD, 11, NOW_MS, "{\"a\":1}", 7), 0);
+	b = store_next_seq(s);
+	assert_int_equal(store_append(s, b, STORE_EVENT, 12, NOW_MS + 1, "smoke", 5), 0);
+	c = store_next_seq(s);
+	assert_int_equal(store_append(s, c, STORE_RECORD, 13, 0, "", 0), 0);
+	assert_true(a < b && b < c);
+	assert_int_equal(store_flush(s), 0);
+
+	assert_int_equal(fetch(s, 0, 0, rows, 8), 3);
+	assert_int_equal(rows[0].seq, a);
+	assert_int_equal(rows[0].kind, STORE_RECORD);
+	assert_int_equal(rows[0].mono_ms, 11);
+	assert_int_equal(rows[0].wall_ms, NOW_MS);
+	assert_string_equal(rows[0].payload, "{\"a\":1}");
+	assert_int_equal(rows[0].len, 7);
+	assert_int_equal(rows[1].seq, b);
+	assert_int_equal(rows[1].kind, STORE_EVENT);
+	assert_string_equal(rows[1].payload, "smoke");
+	assert_int_equal(rows[2].seq, c);
+	assert_int_equal(rows[2].len, 0);
+	assert_string_equal(rows[2].payload, "");
+
+	store_stats(s, &st);
+	assert_int_equal(st.rows, 3);
+	assert_int_equal(st.oldest_wall_ms, NOW_MS);
+	assert_true(st.bytes > 0);
+
+	/* A duplicate seq is refused, and the rest of the transaction survives. */
+	assert_int_equal(store_append(s, a, STORE_RECORD, 0, 0, "x", 1), -1);
+
+	assert_int_equal(store_ack(s, 0, a), 0);
+	assert_int_equal(store_ack(s, 0, b), 0);
+	assert_int_equal(store_ack(s, 0, c), 0);
+	assert_int_equal(store_ack(s, 0, c), 0); /* again: a no-op */
+	assert_int_equal(store_flush(s), 0);
+	assert_int_equal(fetch(s, 0, 0, rows, 8), 0);
+	store_stats(s, &st);
+	assert_int_equal(st.rows, 0);
+	assert_int_equal(st.oldest_wall_ms, 0);
+	assert_int_equal(st.evicted, 0); /* acknowledged rows are not evictions */
+	store_close(s);
+
+	/* The acks were committed: nothing comes back after a restart. */
+	s = store_open(dbpath, 1, 30, 0);
+	assert_non_null(s);
+	assert_int_equal(fetch(s, 0, 0, rows, 8), 0);
+	store_close(s);
+}
+
+static void test_two_uplinks(void **state)
+{
+	struct store_row rows[8];
+	struct store_stats st;
+	struct store *s;
+	uint64_t a, b;
+
+	(void)state;
+	s = store_open(dbpath, 3, 0, 0);
+	assert_non_null(s);
+	a = add(s, STORE_RECORD, NOW_MS);
+	b = add(s, STORE_RECORD, NOW_MS);
+	assert_int_equal(store_flush(s), 0);
+
+	assert_int_equal(store_ack(s, 0, a), 0);
+	assert_int_equal(fetch(s, 0, 0, rows, 8), 1); /* uplink 0 has a */
+	assert_int_equal(rows[0].seq, b);
+	assert_int_equal(fetch(s, 1, 0, rows, 8), 2); /* uplink 1 has neither */
+	store_stats(s, &st);
+	assert_int_equal(st.rows, 2);
+
+	assert_int_equal(store_ack(s, 1, a), 0);
+	store_stats(s, &st);
+	assert_int_equal(st.rows, 1); /* a is gone, both have it */
+	assert_int_equal(fetch(s, 1, 0, rows, 8), 1);
+	assert_int_equal(rows[0].seq, b);
+
+	/* An uplink outside the mask is a caller's bug: refused. */
+	assert_int_equal(store_ack(s, 2, b), -1);
+	assert_int_equal(store_fetch(s, 32, 0, rows, 8, (char[16]){0}, 16), -1);
+	/* A reader outside the mask (a local echo) sees every row. */
+	assert_int_equal(fetch(s, 30, 0, rows, 8), 1);
+	assert_int_equal(rows[0].seq, b);
+	store_close(s);
+
+	/* Uplink 1 is dropped from the configuration: b, which uplink 0
+	 * lacks, stays; rows uplink 0 had would have gone. */
+	s = store_open(dbpath, 1, 0, 0);
+	assert_non_null(s);
+	assert_int_equal(fetch(s, 0, 0, rows, 8), 1);
+	assert_int_equal(store_ack(s, 0, b), 0);
+	store_stats(s, &st);
+	assert_int_equal(st.rows, 0);
+	store_close(s);
+}
+
+static void test_shrunk_mask_sweeps(void **state)
+{
+	struct store_stats st;
+	struct store *s;
+	uint64_t a;
+
+	(void)state;
+	s = store_open(dbpath, 3, 0, 0);
+	assert_non_null(s);
+	a = add(s, STORE_RECORD, NOW_MS);
+	add(s, STORE_RECORD, NOW_MS);
+	assert_int_equal(store_ack(s, 0, a), 0);
+	store_close(s);
+	/* Uplink 1 gone: a, which uplink 0 has, would otherwise stay forever. */
+	s = store_open(dbpath, 1, 0, 0);
+	assert_non_null(s);
+	store_stats(s, &st);
+	assert_int_equal(st.rows, 1);
+	assert_int_equal(st.evicted, 0);
+	store_close(s);
+}
+
+static void test_fetch_cursor(void **state)
+{
+	struct store_row rows[16];
+	struct store *s;
+	uint64_t seq[10];
+
+	(void)state;
+	s = store_open(dbpath, 3, 0, 0);
+	assert_non_null(s);
+	for (int i = 0; i < 10; i++)
+		seq[i] = add(s, STORE_RECORD, NOW_MS);
+	assert_int_equal(store_flush(s), 0);
+
+	/* after is exclusive, max bounds the count, order is ascending. */
+	assert_int_equal(fetch(s, 0, seq[4], rows, 3), 3);
+	assert_int_equal(rows[0].seq, seq[5]);
+	assert_int_equal(rows[1].seq, seq[6]);
+	assert_int_equal(rows[2].seq, seq[7]);
+	assert_int_equal(fetch(s, 0, seq[9], rows, 3), 0);
+	assert_int_equal(fetch(s, 0, 0, rows, 0), 0);
+
+	/* Uplink 0 has 6 and 7; uplink 1 still sees them. */
+	assert_int_equal(store_ack(s, 0, seq[5]), 0);
+	assert_int_equal(store_ack(s, 0, seq[6]), 0);
+	assert_int_equal(fetch(s, 0, seq[4], rows, 16), 3);
+	assert_int_equal(rows[0].seq, seq[7]);
+	assert_int_equal(rows[2].seq, seq[9]);
+	assert_int_equal(fetch(s, 1, seq[4], rows, 16), 5);
+	assert_int_equal(rows[0].seq, seq[5]);
+	/* Rows before the cursor that an uplink lacks still come from 0. */
+	assert_int_equal(fetch(s, 0, 0, rows, 16), 8);
+	store_close(s);
+}
+
+static void test_buffer_limits(void **state)
+{
+	struct store_row rows[4];
+	char big[200], buf[150];
+	struct store *s;
+	uint64_t a, b;
+
+	(void)state;
+	memset(big, 'x', sizeof(big));
+	s = store_open(dbpath, 1, 0, 0);
+	assert_non_null(s);
+	a = store_next_seq(s);
+	assert_int_equal(store_append(s, a, STORE_RECORD, 0, 0, big, 100), 0);
+	b = store_next_seq(s);
+	assert_int_equal(store_append(s, b, STORE_RECORD, 0, 0, big, 100), 0);
+	assert_int_equal(store_flush(s), 0);
+
+	/* Two 100-byte rows do not fit 150 bytes: one comes, whole. */
+	assert_int_equal(store_fetch(s, 0, 0, rows, 4, buf, sizeof(buf)), 1);
+	assert_int_equal(rows[0].len, 100);
+	assert_int_equal(strlen(rows[0].payload), 100);
+	/* The NUL needs room too. */
+	assert_int_equal(store_fetch(s, 0, 0, rows, 4, buf, 100), -1);
+	assert_int_equal(store_fetch(s, 0, 0, rows, 4, buf, 101), 1);
+	assert_int_equal(store_ack(s, 0, a), 0);
+	/* b alone is too big for a 50-byte buffer. */
+	assert_int_equal(store_fetch(s, 0, 0, rows, 4, buf, 50), -1);
+	store_close(s);
+}
+
+static void test_seq_across_reopen(void **state)
+{
+	struct store *s;
+	uint64_t last = 0, seq;
+
+	(void)state;
+	s = store_open(dbpath, 1, 0, 0);
+	assert_non_null(s);
+	assert_int_equal(store_boot(s), 1);
+	/* Exactly one block: the last number sits right below the mark. */
+	for (int i = 0; i < STORE_SEQ_BLOCK; i++) {
+		seq = store_next_seq(s);
+		assert_int_equal(seq, last + 1);
+		last = seq;
+	}
+	store_close(s);
+
+	s = store_open(dbpath, 1, 0, 0);
+	assert_non_null(s);
+	assert_int_equal(store_boot(s), 2);
+	seq = store_next_seq(s);
+	assert_true(seq > last);
+	store_close(s);
+}
+
+/* A child takes numbers and dies without closing; the parent reopens. */
+static void test_seq_after_crash(void **state)
+{
+	struct store_row rows[8];
+	struct store_stats st;
+	struct store *s;
+	int pipefd[2], status;
+	uint64_t child_max = 0, child_flushed = 0, seq;
+	pid_t pid;
+
+	(void)state;
+	s = store_open(dbpath, 1, 0, 0);
+	assert_non_null(s);
+	store_close(s);
+
+	assert_int_equal(pipe(pipefd), 0);
+	pid = fork();
+	assert_true(pid >= 0);
+	if (pid == 0) {
+		uint64_t v[2] = { 0, 0 };
+
+		close(pipefd[0]);
+		s = store_open(dbpath, 1, 0, 0);
+		if (!s)
+			_exit(1);
+		/* Use two blocks to their last number, flush some rows, leave
+		 * the last one unflushed: its row is lost, its number must
+		 * stay used. */
+		for (int i = 0; i < 2 * STORE_SEQ_BLOCK - 1; i++) {
+			if ((v[0] = store_next_seq(s)) == 0)
+				_exit(2);
+			if (i < 3 && store_append(s, v[0], STORE_RECORD, 0, NOW_MS, "c", 1) < 0)
+				_exit(3);
+		}
+		if (store_flush(s) < 0)
+			_exit(4);
+		v[1] = v[0];
+		if ((v[0] = store_next_seq(s)) == 0 ||
+		    store_append(s, v[0], STORE_RECORD, 0, NOW_MS, "lost", 4) < 0)
+			_exit(5);
+		if (write(pipefd[1], v, sizeof(v)) != sizeof(v))
+			_exit(6);
+		_exit(0); /* no store_close */
+	}
+	close(pipefd[1]);
+	{
+		uint64_t v[2];
+
+		assert_int_equal(read(pipefd[0], v, sizeof(v)), sizeof(v));
+		child_max = v[0];
+		child_flushed = v[1];
+	}
+	close(pipefd[0]);
+	assert_int_equal(waitpid(pid, &status, 0), pid);
+	assert_true(WIFEXITED(status));
+	assert_int_equal(WEXITSTATUS(status), 0);
+	assert_int_equal(child_max, 2 * STORE_SEQ_BLOCK);
+	assert_true(child_flushed < child_max);
+
+	s = store_open(dbpath, 1, 0, 0);
+	assert_non_null(s);
+	assert_int_equal(store_boot(s), 3);
+	seq = store_next_seq(s);
+	assert_true(seq > child_max);
+	/* The three flushed rows survive; the unflushed one does not. */
+	assert_int_equal(fetch(s, 0, 0, rows, 8), 3);
+	store_stats(s, &st);
+	assert_int_equal(st.rows, 3);
+	store_close(s);
+}
+
+/* Not in store.h yet; see store.c. */
+uint64_t store_next_seq_peek(const struct store *s);
+
+static void test_seq_peek(void **state)
+{
+	struct store *s;
+	uint64_t last = 0, p;
+
+	(void)state;
+	s = store_open(dbpath, 1, 0, 0);
+	assert_non_null(s);
+	for (int i = 0; i < 3; i++) {
+		p = store_next_seq_peek(s);
+		assert_int_equal(store_next_seq(s), p);
+		last = add(s, STORE_RECORD, NOW_MS);
+	}
+	store_close(s);
+	s = store_open(dbpath, 1, 0, 0);
+	assert_non_null(s);
+	p = store_next_seq_peek(s);
+	assert_true(p > last); /* every stored row is below it */
+	assert_int_equal(store_next_seq(s), p);
+	store_close(s);
+}
+
+/* What reaches the disk: boot and each block durably, ordinary commits not. */
+static void test_durability(void **state)
+{
+	struct store *s;
+	uint64_t seq;
+	int n;
+
+	(void)state;
+	sync_count = 0;
+	s = store_open(dbpath, 1, 0, 0);
+	assert_non_null(s);
+	assert_true(sync_count > 0); /* the boot counter */
+	assert_int_equal(meta_value("boot"), 1);
+
+	n = sync_count;
+	seq = store_next_seq(s); /* reserves a block */
+	assert_true(sync_count > n);
+	assert_true(meta_value("seq_hwm") > (int64_t)seq);
+
+	n = sync_count;
+	for (int i = 0; i < 50; i++) {
+		seq = store_next_seq(s);
+		assert_int_equal(store_append(s, seq, STORE_RECORD, 0, NOW_MS, "r", 1), 0);
+		assert_int_equal(store_flush(s), 0);
+	}
+	assert_int_equal(sync_count, n); /* synchronous=NORMAL: no fsync per commit */
+	assert_int_equal(store_flush(s), 0); /* nothing open: fine */
+	store_close(s);
+}
+
+static void test_retention_age(void **state)
+{
+	struct store_row rows[8];
+	struct store_stats st;
+	struct store *s;
+	uint64_t old1, old2, fresh, unknown, acked;
+
+	(void)state;
+	s = store_open(dbpath, 1, 7, 0);
+	assert_non_null(s);
+	old1 = add(s, STORE_RECORD, NOW_MS - 9 * DAY_MS);
+	unknown = add(s, STORE_RECORD, 0);
+	old2 = add(s, STORE_EVENT, NOW_MS - 8 * DAY_MS);
+	acked = add(s, STORE_RECORD, NOW_MS - 10 * DAY_MS);
+	fresh = add(s, STORE_RECORD, NOW_MS - 6 * DAY_MS);
+	assert_int_equal(store_ack(s, 0, acked), 0); /* deleted, not evicted */
+	assert_int_equal(store_flush(s), 0);
+
+	/* No wall time yet: nothing can be judged old. */
+	assert_int_equal(store_evict(s, 0), 0);
+	store_stats(s, &st);
+	assert_int_equal(st.rows, 4);
+	assert_int_equal(st.oldest_wall_ms, NOW_MS - 9 * DAY_MS);
+
+	assert_int_equal(store_evict(s, NOW_MS), 0);
+	assert_int_equal(store_flush(s), 0);
+	assert_int_equal(fetch(s, 0, 0, rows, 8), 2);
+	assert_int_equal(rows[0].seq, unknown);
+	assert_int_equal(rows[1].seq, fresh);
+	store_stats(s, &st);
+	assert_int_equal(st.rows, 2);
+	assert_int_equal(st.evicted, 2);
+	assert_int_equal(st.oldest_wall_ms, NOW_MS - 6 * DAY_MS);
+	(void)old1;
+	(void)old2;
+
+	/* Running it again evicts nothing more. */
+	assert_int_equal(store_evict(s, NOW_MS), 0);
+	store_stats(s, &st);
+	assert_int_equal(st.evicted, 2);
+	store_close(s);
+
+	/* The count is persisted. */
+	s = store_open(dbpath, 1, 7, 0);
+	assert_non_null(s);
+	store_stats(s, &st);
+	assert_int_equal(st.evicted, 2);
+	store_close(s);
+	assert_int_equal(meta_value("evicted"), 2);
+}
+
+static void test_size_cap(void **state)
+{
+	static struct store_row rows[4096];
+	static char buf[4 << 20];
+	char payload[1000];
+	struct store_stats st;
+	struct store *s;
+	uint64_t ev[3], first_rec, last_rec = 0;
+	int n, nrec = 0, nev = 0;
+
+	(void)state;
+	memset(payload, 'p', sizeof(payload));
+	s = store_open(dbpath, 1, 0, 1);
+	assert_non_null(s);
+	ev[0] = add(s, STORE_EVENT, NOW_MS);
+	first_rec = store_next_seq(s);
+	assert_int_equal(store_append(s, first_rec, STORE_RECORD, 0, NOW_MS, payload, 1000), 0);
+	ev[1] = add(s, STORE_EVENT, NOW_MS);
+	/* About 2 MB of records against a 1 MB cap. */
+	for (int i = 0; i < 2000; i++) {
+		last_rec = store_next_seq(s);
+		assert_int_equal(store_append(s, last_rec, STORE_RECORD, 0, NOW_MS, payload, 1000),
+				 0);
+	}
+	ev[2] = add(s, STORE_EVENT, NOW_MS);
+	assert_int_equal(store_flush(s), 0);
+	store_stats(s, &st);
+	assert_true(st.bytes > 2 * 1024 * 1024);
+
+	assert_int_equal(store_evict(s, NOW_MS), 0);
+	assert_int_equal(store_flush(s), 0);
+	store_stats(s, &st);
+	assert_true(st.bytes <= 1024 * 1024);
+	assert_true(st.bytes > 1024 * 1024 / 2); /* not everything thrown away */
+	assert_true(st.evicted > 0);
+	assert_int_equal(st.evicted, 2001 + 3 - st.rows);
+
+	/* Every event stays, the oldest records went, the newest stayed. */
+	n = store_fetch(s, 0, 0, rows, 4096, buf, sizeof(buf));
+	assert_int_equal(n, st.rows);
+	for (int i = 0; i < n; i++) {
+		if (rows[i].kind == STORE_EVENT)
+			nev++;
+		else
+			nrec++;
+		assert_true(rows[i].seq != first_rec);
+	}
+	assert_int_equal(nev, 3);
+	assert_int_equal(rows[0].seq, ev[0]);
+	assert_int_equal(rows[1].seq, ev[1]);
+	assert_int_equal(rows[n - 1].seq, ev[2]);
+	assert_int_equal(rows[n - 2].seq, last_rec);
+	assert_true(nrec > 0);
+	store_close(s);
+}
+
+static void test_size_cap_events(void **state)
+{
+	static struct store_row rows[4096];
+	static char buf[4 << 20];
+	char payload[1000];
+	struct store_stats st;
+	struct store *s;
+	uint64_t last = 0;
+	int n;
+
+	(void)state;
+	memset(payload, 'e', sizeof(payload));
+	s = store_open(dbpath, 1, 0, 1);
+	assert_non_null(s);
+	for (int i = 0; i < 2000; i++) {
+		last = store_next_seq(s);
+		assert_int_equal(store_append(s, last, STORE_EVENT, 0, NOW_MS, payload, 1000), 0);
+	}
+	/* Only events: they go too, oldest first, once no record is left. */
+	assert_int_equal(store_evict(s, NOW_MS), 0);
+	assert_int_equal(store_flush(s), 0);
+	store_stats(s, &st);
+	assert_true(st.bytes <= 1024 * 1024);
+	assert_true(st.rows > 0 && st.rows < 2000);
+	assert_int_equal(st.evicted, 2000 - st.rows);
+	n = store_fetch(s, 0, 0, rows, 4096, buf, sizeof(buf));
+	assert_int_equal(n, st.rows);
+	assert_int_equal(rows[n - 1].seq, last);
+	assert_int_equal(rows[0].seq, last - (uint64_t)n + 1);
+	store_close(s);
+}
+
+static void test_missing_directory(void **state)
+{
+	char p[600];
+
+	(void)state;
+	snprintf(p, sizeof(p), "%s/no/such/dir/store.db", tmpdir);
+	assert_null(store_open(p, 1, 0, 0));
+	snprintf(p, sizeof(p), "%s/no", tmpdir);
+	assert_int_equal(access(p, F_OK), -1); /* nor was it created */
+}
+
+static void test_refuses_foreign_and_newer(void **state)
+{
+	FILE *f;
+
+	(void)state;
+	/* A newer schema is left alone. */
+	store_close(store_open(dbpath, 1, 0, 0));
+	sql_exec(dbpath, "UPDATE meta SET value = 99 WHERE key = 'schema_version'");
+	assert_null(store_open(dbpath, 1, 0, 0));
+	assert_int_equal(meta_value("schema_version"), 99);
+	assert_int_equal(meta_value("boot"), 1);
+	remove_db();
+
+	/* Somebody else's database. */
+	sql_exec(dbpath, "CREATE TABLE t(x)");
+	assert_null(store_open(dbpath, 1, 0, 0));
+	remove_db();
+
+	/* Not a database at all. */
+	f = fopen(dbpath, "w");
+	assert_non_null(f);
+	fputs("this is not an SQLite file, but long enough to look at its header......\n"
+	      "................................................................\n",
+	      f);
+	fclose(f);
+	assert_null(store_open(dbpath, 1, 0, 0));
+}
+
+/*
+ * A full disk, made with RLIMIT_FSIZE: writes past the limit fail (SIGXFSZ
+ * ignored), which SQLite reports as SQLITE_FULL or an I/O error.  The store
+ * must fail calls, not crash, and keep what was committed before.
+ */
+static void test_disk_full(void **state)
+{
+	struct store_row rows[8];
+	struct rlimit old, lim;
+	struct store_stats st;
+	char payload[4000];
+	struct store *s;
+	int failed = 0, i;
+	void (*oldsig)(int);
+
+	(void)state;
+	memset(payload, 'f', sizeof(payload));
+	s = store_open(dbpath, 1, 0, 0);
+	assert_non_null(s);
+	for (i = 0; i < 3; i++)
+		add(s, STORE_RECORD, NOW_MS);
+	assert_int_equal(store_flush(s), 0);
+
+	assert_int_equal(getrlimit(RLIMIT_FSIZE, &old), 0);
+	oldsig = signal(SIGXFSZ, SIG_IGN);
+	lim = old;
+	lim.rlim_cur = 256 * 1024;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &lim), 0);
+	for (i = 0; i < 1000 && !failed; i++) {
+		uint64_t seq = store_next_seq(s);
+
+		if (seq == 0 || store_append(s, seq, STORE_RECORD, 0, NOW_MS, payload,
+					     sizeof(payload)) < 0 ||
+		    (i % 10 == 9 && store_flush(s) < 0))
+			failed = 1;
+	}
+	if (!failed && store_flush(s) < 0)
+		failed = 1;
+	assert_int_equal(setrlimit(RLIMIT_FSIZE, &old), 0);
+	signal(SIGXFSZ, oldsig);
+	assert_true(failed);
+
+	/* Space again: the same store works on. */
+	add(s, STORE_RECORD, NOW_MS);
+	assert_int_equal(store_flush(s), 0);
+	store_close(s);
+
+	s = store_open(dbpath, 1, 0, 0);
+	assert_non_null(s);
+	assert_int_equal(fetch(s, 0, 0, rows, 3), 3);
+	assert_int_equal(rows[0].seq, 1);
+	store_stats(s, &st);
+	assert_true(st.rows >= 4);
+	store_close(s);
+}
+
+static void test_bad_arguments(void **state)
+{
+	struct store *s;
+
+	(void)state;
+	assert_null(store_open(NULL, 1, 0, 0));
+	assert_null(store_open(dbpath, 1, -1, 0));
+	assert_int_equal(store_next_seq(NULL), 0);
+	s = store_open(dbpath, 1, 0, 0);
+	assert_non_null(s);
+	assert_int_equal(store_append(s, 0, STORE_RECORD, 0, 0, "x", 1), -1);
+	assert_int_equal(store_append(s, 5, (enum store_kind)7, 0, 0, "x", 1), -1);
+	assert_int_equal(store_ack(s, -1, 1), -1);
+	assert_int_equal(store_ack(s, 40, 1), -1);
+	store_close(s);
+}
+
+#define T(f) cmocka_unit_test_setup_teardown(f, test_setup, test_teardown)
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		T(test_roundtrip),
+		T(test_two_uplinks),
+		T(test_shrunk_mask_sweeps),
+		T(test_fetch_cursor),
+		T(test_buffer_limits),
+		T(test_seq_across_reopen),
+		T(test_seq_after_crash),
+		T(test_seq_peek),
+		T(test_durability),
+		T(test_retention_age),
+		T(test_size_cap),
+		T(test_size_cap_events),
+		T(test_missing_directory),
+		T(test_refuses_foreign_and_newer),
+		T(test_disk_full),
+		T(test_bad_arguments),
+	};
+
+	return cmocka_run_group_tests(tests, group_setup, group_teardown);
+}
