@@ -69,6 +69,11 @@ static void canbus_apply(struct canbus *cb, uint32_t can_id, const uint8_t *data
 	cb->st.errors += (uint64_t)(fr.n_error + fr.n_reserved);
 	for (int i = 0; i < fr.n; i++)
 		table_set(cb->table, fr.v[i].sig, 0, fr.v[i].value, mono_ms, cb->source);
+	/* A signal now sent as not available must not keep its old number. */
+	for (int i = 0; i < fr.n_missing; i++)
+		table_mark(cb->table, fr.missing[i].sig, 0,
+			   fr.missing[i].state == J1939_SPN_NA ? TABLE_NA : TABLE_ERROR, mono_ms,
+			   cb->source);
 }
 
 static struct canbus *canbus_new(const char *name, int source, struct table *t)

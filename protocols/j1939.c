@@ -147,9 +147,15 @@ static void j1939_extract(const struct j1939_spn_def *d, const uint8_t *data,
 			  struct j1939_frame *out)
 {
 	uint32_t raw = j1939_get_le(data + d->start - 1, d->size);
+	enum j1939_spn_state state = j1939_classify(raw, d->size);
 	int64_t num;
 
-	switch (j1939_classify(raw, d->size)) {
+	if (state != J1939_SPN_VALID && out->n_missing < J1939_MAX_VALUES) {
+		out->missing[out->n_missing].sig = d->sig;
+		out->missing[out->n_missing].state = state;
+		out->n_missing++;
+	}
+	switch (state) {
 	case J1939_SPN_NA:
 		out->n_na++;
 		return;
@@ -185,6 +191,7 @@ int j1939_decode(uint32_t pgn, const uint8_t *data, size_t len, struct j1939_fra
 	out->n_na = 0;
 	out->n_error = 0;
 	out->n_reserved = 0;
+	out->n_missing = 0;
 	if (!j1939_pgn_name(pgn))
 		return J1939_EUNKNOWN;
 	need = j1939_pgn_len(pgn);

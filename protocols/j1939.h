@@ -47,6 +47,13 @@ struct j1939_frame {
 	int n_na;
 	int n_error;
 	int n_reserved;
+	/* The signals that were sent without a number (n_na + n_error +
+	 * n_reserved of them), so a reader can forget their old values. */
+	int n_missing;
+	struct {
+		enum sig_id sig;
+		enum j1939_spn_state state;
+	} missing[J1939_MAX_VALUES];
 };
 
 /* Split a 29-bit CAN identifier. */

@@ -12,6 +12,7 @@ run_emgwd() {
 
 rc_is() { [ "$(cat "$1.rc")" -eq "$2" ]; }
 has() { grep -qF -- "$2" "$1"; }
+lacks() { ! has "$@"; }
 count_is() { [ "$(grep -cE -- "$2" "$1")" -eq "$3" ]; }
 
 run_emgwd "$T/example.out" -n -c "$TOP/config/emgw.conf"
@@ -38,7 +39,7 @@ check "three mistakes: line 3" has "$T/bad.out" "$T/bad.conf:3: stage: 9 is out 
 check "three mistakes: line 7" has "$T/bad.out" "$T/bad.conf:7: unknown key \"prot\" in [mqtt]"
 check "three mistakes: line 12" has "$T/bad.out" "$T/bad.conf:12: period: already set at $T/bad.conf:10"
 check "three mistakes: exactly three" count_is "$T/bad.out" "$T/bad.conf:[0-9]+: " 3
-check "three mistakes: no configuration OK" ! has "$T/bad.out" "configuration OK"
+check "three mistakes: no configuration OK" lacks "$T/bad.out" "configuration OK"
 
 run_emgwd "$T/missing.out" -n -c "$T/missing.conf"
 check "missing file: exit 78" rc_is "$T/missing.out" 78

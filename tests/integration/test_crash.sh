@@ -38,7 +38,7 @@ check "last run exits 0 with the store drained (rc=$rc)" test "$rc" -eq 0
 
 cat "$T"/run-*.out "$T/final.out" | grep -o '"boot":[0-9]*,"seq":[0-9]*' | sort >"$T/made"
 check "$CYCLES crashes: rows were made in each boot" test "$(cut -d, -f1 "$T/made" | sort -u | wc -l)" -ge "$((CYCLES / 2))"
-dups=$(cut -d, -f2 "$T/made" | uniq -d | wc -l)
+dups=$(cut -d, -f2 "$T/made" | sort | uniq -d | wc -l)
 check "no seq reused across boots ($(wc -l <"$T/made") rows, $dups reused)" test "$dups" -eq 0
 sleep 1
 grep -o '"boot":[0-9]*,"seq":[0-9]*' "$T/got" | sort -u >"$T/arrived"

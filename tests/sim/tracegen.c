@@ -15,22 +15,22 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TICK_US		10000		/* model step: every rate is a multiple */
-#define DT		(TICK_US / 1e6)
-#define SLOT_US		600		/* bus time of one 8-byte extended frame */
-#define MAX_EPISODES	64
-#define MAX_DURATION_S	(10 * 24 * 3600)
+#define TICK_US	       10000 /* model step: every rate is a multiple */
+#define DT	       (TICK_US / 1e6)
+#define SLOT_US	       600 /* bus time of one 8-byte extended frame */
+#define MAX_EPISODES   64
+#define MAX_DURATION_S (10 * 24 * 3600)
 
-#define AFR_STOICH	14.5		/* diesel, kg air per kg fuel */
-#define FUEL_KG_PER_L	0.835
-#define IDLE_RPM	700.0
-#define FULL_FUEL_LPH	38.0		/* full load at 2000 rpm */
-#define AIR_K		0.45		/* fresh air, kg/h per rpm*kPa/K */
-#define LAMBDA_LIMIT	1.45		/* the smoke limiter's floor */
-#define LAMBDA_LIMIT_BAD 1.05		/* full-load fuel map, no air check */
-#define STUCK_BOOST_KPA	60.0		/* all a sticking turbo gives */
-#define SMOKE_LAMBDA	1.2		/* label: lambda below this ... */
-#define SMOKE_LOAD_PCT	40.0		/* ... with at least this load */
+#define AFR_STOICH	 14.5 /* diesel, kg air per kg fuel */
+#define FUEL_KG_PER_L	 0.835
+#define IDLE_RPM	 700.0
+#define FULL_FUEL_LPH	 38.0 /* full load at 2000 rpm */
+#define AIR_K		 0.45 /* fresh air, kg/h per rpm*kPa/K */
+#define LAMBDA_LIMIT	 1.45 /* the smoke limiter's floor */
+#define LAMBDA_LIMIT_BAD 1.05 /* full-load fuel map, no air check */
+#define STUCK_BOOST_KPA	 60.0 /* all a sticking turbo gives */
+#define SMOKE_LAMBDA	 1.2  /* label: lambda below this ... */
+#define SMOKE_LOAD_PCT	 40.0 /* ... with at least this load */
 
 /* splitmix64: small, good enough, and the same everywhere. */
 struct rng {
@@ -81,23 +81,24 @@ struct plan {
 	struct rng rng;
 	enum seg_kind kind;
 	int64_t end_tick;
-	double demand_pct;	/* hydraulic torque demand of this segment */
-	double dial_rpm;	/* throttle dial for the work session */
+	double demand_pct; /* hydraulic torque demand of this segment */
+	double dial_rpm;   /* throttle dial for the work session */
 	double travel_kmh;
-	int cycles_left;	/* dig cycles left in this session */
-	double wander;		/* slow random variation of the demand */
+	int cycles_left; /* dig cycles left in this session */
+	double wander;	 /* slow random variation of the demand */
 };
 
 struct episode {
 	int64_t start_tick, end_tick;
-	int64_t first_smoke, last_smoke;	/* -1 until seen */
+	int64_t label_end_tick; /* smoke this late still belongs to the episode */
+	int64_t first_smoke, last_smoke; /* -1 until seen */
 };
 
 struct engine {
 	double rpm, demand_pct, torque_pct, boost_kpa, air_kgph, egr_kgph;
 	double fuel_lph, lambda, im_c, exhaust_c, coolant_c, fuel_level_pct;
 	double speed_kmh, baro_kpa, ambient_c;
-	int fault;	/* turbo sticking, limiter blind */
+	int fault; /* turbo sticking, limiter blind */
 };
 
 struct opts {
@@ -116,8 +117,8 @@ static int64_t s_to_ticks(double s)
 	return (int64_t)(s * (1e6 / TICK_US) + 0.5);
 }
 
-static void plan_set(struct plan *p, int64_t now, enum seg_kind kind,
-		     double len_lo, double len_hi, double dem_lo, double dem_hi)
+static void plan_set(struct plan *p, int64_t now, enum seg_kind kind, double len_lo, double len_hi,
+		     double dem_lo, double dem_hi)
 {
 	p->kind = kind;
 	p->end_tick = now + s_to_ticks(rng_uniform(&p->rng, len_lo, len_hi));
@@ -238,7 +239,7 @@ static void engine_fuel(struct engine *e, double rpm_set)
 
 	e->air_kgph = total * (1 - egr_frac);
 	e->egr_kgph = total * egr_frac;
-	if (e->rpm > rpm_set + 80) {	/* overrun: the governor cuts fuel */
+	if (e->rpm > rpm_set + 80) { /* overrun: the governor cuts fuel */
 		e->fuel_lph = 0;
 		e->torque_pct = 0;
 		e->lambda = 0;
@@ -264,7 +265,7 @@ static void engine_thermal(struct engine *e)
 		e->coolant_c += warm * DT;
 	else
 		lag(&e->coolant_c, 85 + 2 * e->fuel_lph / FULL_FUEL_LPH, 30.0);
-	e->fuel_level_pct -= e->fuel_lph * DT / 3600 / 320 * 100;	/* 320 L tank */
+	e->fuel_level_pct -= e->fuel_lph * DT / 3600 / 320 * 100; /* 320 L tank */
 }
 
 static void engine_step(struct engine *e, const struct plan *p)
@@ -314,7 +315,7 @@ static char *put_dec(char *p, uint64_t v, int min_digits)
 static void out_frame(struct out *o, int64_t t_us, int prio, uint32_t pgn, const uint8_t d[8])
 {
 	uint64_t us = (uint64_t)(o->start * 1000000 + t_us);
-	uint32_t id = (uint32_t)prio << 26 | pgn << 8 | 0x00;	/* SA 0: engine #1 */
+	uint32_t id = (uint32_t)prio << 26 | pgn << 8 | 0x00; /* SA 0: engine #1 */
 	char line[64], *p = line;
 
 	*p++ = '(';
@@ -333,8 +334,7 @@ static void out_frame(struct out *o, int64_t t_us, int prio, uint32_t pgn, const
 
 /* A measured value: the model's plus sensor noise, as a raw J1939 value
  * clamped to the valid range (never into the error or n/a codes). */
-static uint32_t raw(struct out *o, double v, double noise, double res, double offset,
-		    uint32_t max)
+static uint32_t raw(struct out *o, double v, double noise, double res, double offset, uint32_t max)
 {
 	double x = (v + noise * rng_gauss(&o->noise) - offset) / res + 0.5;
 
@@ -347,123 +347,122 @@ static void put16(uint8_t *d, uint32_t v)
 	d[1] = (uint8_t)(v >> 8);
 }
 
-static void msg_eec1(struct out *o, const struct engine *e, uint8_t *d, int idle)
+/* Each message fills the bytes it carries; the rest stay 0xFF. */
+static void msg_eec1(struct out *o, const struct engine *e, const struct plan *p, uint8_t *d)
 {
-	d[0] = 0xF0 | (idle ? 0 : 1);	/* SPN 899: low idle governor / operator */
+	d[0] = 0xF0 | (p->kind == SEG_IDLE ? 0 : 1); /* SPN 899: low idle governor / operator */
 	d[1] = (uint8_t)raw(o, e->demand_pct, 0, 1, -125, 250);
 	d[2] = (uint8_t)raw(o, e->torque_pct, 0, 1, -125, 250);
 	put16(d + 3, raw(o, e->rpm, 2, 0.125, 0, 0xFAFF));
-	d[7] = d[2];	/* SPN 2432 engine demand: what the limiter lets through */
+	d[7] = d[2]; /* SPN 2432 engine demand: what the limiter lets through */
 }
 
-static void msg_eec2(struct out *o, const struct engine *e, uint8_t *d, int idle,
-		     double dial_rpm)
+static void msg_eec2(struct out *o, const struct engine *e, const struct plan *p, uint8_t *d)
 {
-	double pedal = idle ? 0 : (dial_rpm - IDLE_RPM) / (2100 - IDLE_RPM) * 100;
+	int idle = p->kind == SEG_IDLE;
+	double pedal = idle ? 0 : (p->dial_rpm - IDLE_RPM) / (2100 - IDLE_RPM) * 100;
 
-	d[0] = 0xFC | (idle ? 1 : 0);	/* SPN 558: in low idle */
+	d[0] = 0xFC | (idle ? 1 : 0); /* SPN 558: in low idle */
 	d[1] = (uint8_t)raw(o, clamp(pedal, 0, 100), 0, 0.4, 0, 250);
 	d[2] = (uint8_t)raw(o, e->torque_pct, 0, 1, 0, 250);
 }
 
-static void msg_lfe1(struct out *o, const struct engine *e, uint8_t *d)
+static void msg_lfe1(struct out *o, const struct engine *e, const struct plan *p, uint8_t *d)
 {
+	(void)p;
 	put16(d, raw(o, e->fuel_lph, e->fuel_lph * 0.004, 0.05, 0, 0xFAFF));
 }
 
-static void msg_egf1(struct out *o, const struct engine *e, uint8_t *d)
+static void msg_egf1(struct out *o, const struct engine *e, const struct plan *p, uint8_t *d)
 {
+	(void)p;
 	put16(d, raw(o, e->egr_kgph, e->egr_kgph * 0.01, 0.05, 0, 0xFAFF));
 	put16(d + 2, raw(o, e->air_kgph, e->air_kgph * 0.005, 0.05, 0, 0xFAFF));
 }
 
-static void msg_ic1(struct out *o, const struct engine *e, uint8_t *d)
+static void msg_ic1(struct out *o, const struct engine *e, const struct plan *p, uint8_t *d)
 {
+	(void)p;
 	d[1] = (uint8_t)raw(o, e->boost_kpa, 0.5, 2, 0, 250);
 	d[2] = (uint8_t)raw(o, e->im_c, 0.2, 1, -40, 250);
 	put16(d + 5, raw(o, e->exhaust_c, 0.5, 0.03125, -273, 0xFAFF));
 }
 
-static void msg_et1(struct out *o, const struct engine *e, uint8_t *d)
+static void msg_et1(struct out *o, const struct engine *e, const struct plan *p, uint8_t *d)
 {
+	(void)p;
 	d[0] = (uint8_t)raw(o, e->coolant_c, 0.1, 1, -40, 250);
 }
 
-static void msg_amb(struct out *o, const struct engine *e, uint8_t *d)
+static void msg_amb(struct out *o, const struct engine *e, const struct plan *p, uint8_t *d)
 {
+	(void)p;
 	d[0] = (uint8_t)raw(o, e->baro_kpa, 0.05, 0.5, 0, 250);
 	put16(d + 3, raw(o, e->ambient_c, 0.05, 0.03125, -273, 0xFAFF));
 }
 
-static void msg_ccvs1(struct out *o, const struct engine *e, uint8_t *d)
+static void msg_ccvs1(struct out *o, const struct engine *e, const struct plan *p, uint8_t *d)
 {
-	put16(d + 1, raw(o, e->speed_kmh, e->speed_kmh > 0.1 ? 0.03 : 0, 1.0 / 256, 0, 0xFAFF));
+	double noise = e->speed_kmh > 0.1 ? 0.03 : 0;
+
+	(void)p;
+	put16(d + 1, raw(o, e->speed_kmh, noise, 1.0 / 256, 0, 0xFAFF));
 }
 
-static void msg_dd(struct out *o, const struct engine *e, uint8_t *d)
+static void msg_dd(struct out *o, const struct engine *e, const struct plan *p, uint8_t *d)
 {
+	(void)p;
 	d[1] = (uint8_t)raw(o, e->fuel_level_pct, 0, 0.4, 0, 250);
 }
 
-enum { M_EEC1, M_EEC2, M_EGF1, M_LFE1, M_CCVS1, M_IC1, M_ET1, M_AMB, M_DD, M_COUNT };
-
-/* The spec's rates; phases spread the slow messages over the second. */
-static const struct {
+/* The spec's rates, in the order frames go out within a tick; the phases
+ * spread the slow messages over the second. */
+static const struct msg {
 	uint32_t pgn;
 	int prio, period_ticks, phase_ticks;
-} msgs[M_COUNT] = {
-	[M_EEC1] = { 61444, 3, 2, 0 },
-	[M_EEC2] = { 61443, 3, 5, 1 },
-	[M_EGF1] = { 61450, 3, 5, 3 },
-	[M_LFE1] = { 65266, 6, 10, 5 },
-	[M_CCVS1] = { 65265, 6, 10, 9 },
-	[M_IC1] = { 65270, 6, 50, 13 },
-	[M_ET1] = { 65262, 6, 100, 27 },
-	[M_AMB] = { 65269, 6, 100, 51 },
-	[M_DD] = { 65276, 6, 100, 77 },
+	void (*fill)(struct out *o, const struct engine *e, const struct plan *p, uint8_t *d);
+} msgs[] = {
+    {.pgn = 61444, .prio = 3, .period_ticks = 2, .phase_ticks = 0, .fill = msg_eec1},
+    {.pgn = 61443, .prio = 3, .period_ticks = 5, .phase_ticks = 1, .fill = msg_eec2},
+    {.pgn = 61450, .prio = 3, .period_ticks = 5, .phase_ticks = 3, .fill = msg_egf1},
+    {.pgn = 65266, .prio = 6, .period_ticks = 10, .phase_ticks = 5, .fill = msg_lfe1},
+    {.pgn = 65265, .prio = 6, .period_ticks = 10, .phase_ticks = 9, .fill = msg_ccvs1},
+    {.pgn = 65270, .prio = 6, .period_ticks = 50, .phase_ticks = 13, .fill = msg_ic1},
+    {.pgn = 65262, .prio = 6, .period_ticks = 100, .phase_ticks = 27, .fill = msg_et1},
+    {.pgn = 65269, .prio = 6, .period_ticks = 100, .phase_ticks = 51, .fill = msg_amb},
+    {.pgn = 65276, .prio = 6, .period_ticks = 100, .phase_ticks = 77, .fill = msg_dd},
 };
 
-static void emit_tick(struct out *o, const struct engine *e, const struct plan *p,
-		      int64_t tick, int64_t end_us)
+static void emit_tick(struct out *o, const struct engine *e, const struct plan *p, int64_t tick,
+		      int64_t end_us)
 {
-	int idle = p->kind == SEG_IDLE, slot = 0;
+	int slot = 0;
 
-	for (int m = 0; m < M_COUNT; m++) {
+	for (size_t m = 0; m < sizeof(msgs) / sizeof(msgs[0]); m++) {
 		int64_t t_us = tick * TICK_US + slot * SLOT_US;
 		uint8_t d[8];
 
-		if (tick % msgs[m].period_ticks != msgs[m].phase_ticks % msgs[m].period_ticks)
+		if (tick % msgs[m].period_ticks != msgs[m].phase_ticks)
 			continue;
 		if (t_us > end_us)
 			return;
 		memset(d, 0xFF, sizeof(d));
-		switch (m) {
-		case M_EEC1: msg_eec1(o, e, d, idle); break;
-		case M_EEC2: msg_eec2(o, e, d, idle, p->dial_rpm); break;
-		case M_EGF1: msg_egf1(o, e, d); break;
-		case M_LFE1: msg_lfe1(o, e, d); break;
-		case M_CCVS1: msg_ccvs1(o, e, d); break;
-		case M_IC1: msg_ic1(o, e, d); break;
-		case M_ET1: msg_et1(o, e, d); break;
-		case M_AMB: msg_amb(o, e, d); break;
-		case M_DD: msg_dd(o, e, d); break;
-		}
+		msgs[m].fill(o, e, p, d);
 		out_frame(o, t_us, msgs[m].prio, msgs[m].pgn, d);
 		slot++;
 	}
 }
 
-/* Label bookkeeping: the span of each episode where the engine smoked. The
- * window reaches a little past the episode for the boost to recover. */
+/* Label bookkeeping: the span of each episode where the engine smoked. */
 static void episodes_note(struct episode *ep, int n, int64_t tick, const struct engine *e)
 {
-	int smoking = e->fuel_lph > 0 && e->lambda < SMOKE_LAMBDA &&
-		      e->torque_pct >= SMOKE_LOAD_PCT;
+	int smoking =
+	    e->fuel_lph > 0 && e->lambda < SMOKE_LAMBDA && e->torque_pct >= SMOKE_LOAD_PCT;
 
 	if (!smoking)
 		return;
 	for (int i = 0; i < n; i++) {
-		if (tick < ep[i].start_tick || tick > ep[i].end_tick + 200)
+		if (tick < ep[i].start_tick || tick > ep[i].label_end_tick)
 			continue;
 		if (ep[i].first_smoke < 0)
 			ep[i].first_smoke = tick;
@@ -497,8 +496,8 @@ static int write_labels(const struct opts *op, const struct episode *ep, int n)
 static int run(const struct opts *op, FILE *f)
 {
 	struct episode ep[MAX_EPISODES];
-	struct plan plan = { .rng = { op->seed ^ 0x5eedULL } };
-	struct out o = { .f = f, .start = op->start, .noise = { op->seed * 31 + 7 } };
+	struct plan plan = {.rng = {op->seed ^ 0x5eedULL}};
+	struct out o = {.f = f, .start = op->start, .noise = {op->seed * 31 + 7}};
 	struct engine e;
 	int64_t last = s_to_ticks(op->duration_s), end_us = last * TICK_US;
 	int next_ep = 0;
@@ -507,6 +506,12 @@ static int run(const struct opts *op, FILE *f)
 		ep[i].start_tick = s_to_ticks(op->smoke_at[i]);
 		ep[i].end_tick = ep[i].start_tick + s_to_ticks(op->smoke_len_s);
 		ep[i].first_smoke = ep[i].last_smoke = -1;
+	}
+	/* 2 s past the episode for the boost to recover, up to the next one */
+	for (int i = 0; i < op->n_smoke; i++) {
+		ep[i].label_end_tick = ep[i].end_tick + s_to_ticks(2);
+		if (i + 1 < op->n_smoke && ep[i].label_end_tick >= ep[i + 1].start_tick)
+			ep[i].label_end_tick = ep[i + 1].start_tick - 1;
 	}
 	engine_init(&e, &plan.rng);
 	plan_set(&plan, 0, SEG_IDLE, 10, 20, 6, 12);
@@ -580,8 +585,10 @@ static int check_episodes(const struct opts *op)
 {
 	for (int i = 1; i < op->n_smoke; i++) {
 		if (op->smoke_at[i] < op->smoke_at[i - 1] + op->smoke_len_s) {
-			fprintf(stderr, "tracegen: --smoke-at: episodes must be increasing and "
-				"at least --smoke-len (%g s) apart\n", op->smoke_len_s);
+			fprintf(stderr,
+				"tracegen: --smoke-at: episodes must be increasing and "
+				"at least --smoke-len (%g s) apart\n",
+				op->smoke_len_s);
 			return -1;
 		}
 	}
@@ -590,34 +597,35 @@ static int check_episodes(const struct opts *op)
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: tracegen [options]\n"
-		"Writes a J1939 candump log (candump -l format) of an excavator work cycle.\n"
-		"  --duration SECONDS   length of the trace (default 600)\n"
-		"  --start EPOCH        time of the first frame, seconds (default 1700000000)\n"
-		"  --seed N             random seed (default 1); same options, same bytes\n"
-		"  --smoke-at S[,S...]  start rich episodes (stuck turbo under load) at these\n"
-		"                       seconds from the start\n"
-		"  --smoke-len SECONDS  length of each episode (default 8)\n"
-		"  -o FILE              write the trace to FILE (default stdout)\n"
-		"  --labels FILE        write `smoke START END` (epoch seconds) for each\n"
-		"                       episode: where lambda < %.1f with load >= %.0f %%\n"
-		"  -h, --help           this text\n"
-		"The bundled tests/data/excavator.log is: --duration 300 --seed 1 --smoke-at 6,150\n",
-		SMOKE_LAMBDA, SMOKE_LOAD_PCT);
+	fprintf(
+	    f,
+	    "usage: tracegen [options]\n"
+	    "Writes a J1939 candump log (candump -l format) of an excavator work cycle.\n"
+	    "  --duration SECONDS   length of the trace (default 600)\n"
+	    "  --start EPOCH        time of the first frame, seconds (default 1700000000)\n"
+	    "  --seed N             random seed (default 1); same options, same bytes\n"
+	    "  --smoke-at S[,S...]  start rich episodes (stuck turbo under load) at these\n"
+	    "                       seconds from the start\n"
+	    "  --smoke-len SECONDS  length of each episode (default 8)\n"
+	    "  -o FILE              write the trace to FILE (default stdout)\n"
+	    "  --labels FILE        write `smoke START END` (epoch seconds) for each\n"
+	    "                       episode: where lambda < %.1f with load >= %.0f %%\n"
+	    "  -h, --help           this text\n"
+	    "The bundled tests/data/excavator.log is: --duration 300 --seed 1 --smoke-at 6,150\n",
+	    SMOKE_LAMBDA, SMOKE_LOAD_PCT);
 }
 
 static int parse_opts(int argc, char **argv, struct opts *op)
 {
 	static const struct option longopts[] = {
-		{ "duration", required_argument, NULL, 'D' },
-		{ "start", required_argument, NULL, 'S' },
-		{ "seed", required_argument, NULL, 's' },
-		{ "smoke-at", required_argument, NULL, 'a' },
-		{ "smoke-len", required_argument, NULL, 'l' },
-		{ "labels", required_argument, NULL, 'L' },
-		{ "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"duration", required_argument, NULL, 'D'},
+	    {"start", required_argument, NULL, 'S'},
+	    {"seed", required_argument, NULL, 's'},
+	    {"smoke-at", required_argument, NULL, 'a'},
+	    {"smoke-len", required_argument, NULL, 'l'},
+	    {"labels", required_argument, NULL, 'L'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
 	int c, idx = -1;
 	double v;
@@ -673,7 +681,10 @@ int main(int argc, char **argv)
 {
 	static char buf[1 << 16];
 	struct opts op = {
-		.duration_s = 600, .start = 1700000000, .seed = 1, .smoke_len_s = 8,
+	    .duration_s = 600,
+	    .start = 1700000000,
+	    .seed = 1,
+	    .smoke_len_s = 8,
 	};
 	FILE *f = stdout;
 	int rc;

@@ -1,0 +1,344 @@
+/* Unit tests of smoke: the lambda estimate, the entry and exit thresholds,
+ * the minimum duration, the hysteresis and the numbers in each event, all
+ * driven through a signal table at chosen times, one tick a second. */
+#include <math.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "gateway/smoke.h"
+
+#define WALL0_MS INT64_C(1700000000000) /* 2023-11-14T22:13:20.000Z */
+#define FUEL_LPH 20.0
+#define EPS 1e-9
+
+/* Diesel, as in the example configuration but with round thresholds. */
+static const struct config_smoke cfg_default = {
+	.enabled = 1,
+	.lambda_max = 1.20,
+	.lambda_exit = 1.30,
+	.min_load_pct = 60,
+	.min_duration_ms = 5000,
+	.fuel_density = 0.835,
+	.afr_stoich = 14.5,
+	.min_fuel_lph = 2.0,
+};
+
+struct fx {
+	struct table t;
+	struct smoke s;
+};
+
+static struct fx *fx_new(const struct config_smoke *c)
+{
+	static struct fx f;
+
+	table_init(&f.t, 5000);
+	smoke_init(&f.s, c);
+	return &f;
+}
+
+/* The intake air that gives this lambda at FUEL_LPH. */
+static double air_for(double lambda)
+{
+	return lambda * FUEL_LPH * cfg_default.fuel_density * cfg_default.afr_stoich;
+}
+
+/* Second sec: the engine reports air, fuel and load, then the detector ticks. */
+static json_t *step_raw(struct fx *f, int sec, double air, double fuel, double load)
+{
+	int64_t ms = (int64_t)sec * 1000;
+
+	if (air >= 0)
+		table_set(&f->t, SIG_INTAKE_AIR_KGPH, 0, air, ms, 1);
+	if (fuel >= 0)
+		table_set(&f->t, SIG_FUEL_RATE_LPH, 0, fuel, ms, 1);
+	if (load >= 0)
+		table_set(&f->t, SIG_ENGINE_LOAD_PCT, 0, load, ms, 1);
+	return smoke_tick(&f->s, &f->t, ms, WALL0_MS + ms);
+}
+
+static json_t *step(struct fx *f, int sec, double lambda, double load)
+{
+	return step_raw(f, sec, air_for(lambda), FUEL_LPH, load);
+}
+
+/* Seconds from..to (inclusive) at this lambda and load: no event. */
+static void steps_quiet(struct fx *f, int from, int to, double lambda, double load)
+{
+	for (int sec = from; sec <= to; sec++) {
+		json_t *ev = step(f, sec, lambda, load);
+
+		if (ev)
+			fail_msg("unexpected event at %d s: %s", sec,
+				 json_string_value(json_object_get(ev, "state")));
+	}
+}
+
+static double num(const json_t *ev, const char *key)
+{
+	const json_t *v = json_object_get(ev, key);
+
+	if (!json_is_number(v))
+		fail_msg("event has no number \"%s\"", key);
+	return json_number_value(v);
+}
+
+/* Checks an event's fields and frees it. */
+static void expect_event(json_t *ev, const char *state, const char *since, double duration_s,
+			 double lambda_min, double lambda_mean, double load_mean)
+{
+	assert_non_null(ev);
+	assert_string_equal(json_string_value(json_object_get(ev, "type")), "smoke");
+	assert_string_equal(json_string_value(json_object_get(ev, "rule")), "lambda");
+	assert_string_equal(json_string_value(json_object_get(ev, "state")), state);
+	assert_string_equal(json_string_value(json_object_get(ev, "since")), since);
+	assert_float_equal(num(ev, "duration_s"), duration_s, EPS);
+	assert_float_equal(num(ev, "lambda_min"), lambda_min, EPS);
+	assert_float_equal(num(ev, "lambda_mean"), lambda_mean, EPS);
+	assert_float_equal(num(ev, "load_mean_pct"), load_mean, EPS);
+	json_decref(ev);
+}
+
+static void test_estimate(void **state)
+{
+	double lambda = -1;
+
+	(void)state;
+	/* 300 / (20 * 0.835) / 14.5 = 300 / 16.7 / 14.5 = 300 / 242.15 */
+	assert_int_equal(smoke_lambda_estimate(&cfg_default, 300, 20, &lambda), 0);
+	assert_float_equal(lambda, 1.238901507330167, EPS);
+	assert_float_equal(lambda, 300.0 / 242.15, EPS);
+	/* At exactly min_fuel_lph there is an estimate: 29.058 / 24.215 = 1.2. */
+	assert_int_equal(smoke_lambda_estimate(&cfg_default, 29.058, 2.0, &lambda), 0);
+	assert_float_equal(lambda, 1.2, EPS);
+}
+
+static void test_estimate_low_fuel(void **state)
+{
+	double lambda = 42;
+
+	(void)state;
+	assert_int_equal(smoke_lambda_estimate(&cfg_default, 300, 1.99, &lambda), -1);
+	assert_int_equal(smoke_lambda_estimate(&cfg_default, 300, 0, &lambda), -1);
+	assert_float_equal(lambda, 42, 0); /* untouched */
+	assert_int_equal(smoke_lambda_estimate(&cfg_default, -1, 20, &lambda), -1);
+}
+
+/* Below min_fuel_lph the table gets no lambda and nothing is raised. */
+static void test_low_fuel_no_lambda(void **state)
+{
+	struct fx *f = fx_new(&cfg_default);
+	double v;
+
+	(void)state;
+	for (int sec = 0; sec < 30; sec++)
+		assert_null(step_raw(f, sec, 100, 1.0, 90));
+	assert_int_equal(table_get(&f->t, SIG_LAMBDA, 0, 29000, &v), 0);
+}
+
+/* The tick writes the estimate into the table. */
+static void test_lambda_in_table(void **state)
+{
+	struct fx *f = fx_new(&cfg_default);
+	double v = 0;
+
+	(void)state;
+	assert_null(step_raw(f, 0, 300, 20, 30));
+	assert_int_equal(table_get(&f->t, SIG_LAMBDA, 0, 0, &v), 1);
+	assert_float_equal(v, 300.0 / 242.15, EPS);
+}
+
+/* Lambda exactly at lambda_max is not smoke; just below it is. */
+static void test_boundary_lambda(void **state)
+{
+	struct config_smoke c = cfg_default;
+	double lambda;
+	struct fx *f;
+
+	(void)state;
+	assert_int_equal(smoke_lambda_estimate(&c, 250, 20, &lambda), 0);
+	c.lambda_max = lambda; /* bit for bit what the detector computes */
+	c.min_duration_ms = 0;
+	f = fx_new(&c);
+	for (int sec = 0; sec < 20; sec++)
+		assert_null(step_raw(f, sec, 250, 20, 90));
+
+	c.lambda_max = nextafter(lambda, 2.0);
+	f = fx_new(&c);
+	expect_event(step_raw(f, 0, 250, 20, 90), "start", "2023-11-14T22:13:20.000Z", 0, lambda,
+		     lambda, 90);
+}
+
+/* Load exactly at min_load_pct is smoke; just below it is not. */
+static void test_boundary_load(void **state)
+{
+	struct config_smoke c = cfg_default;
+	struct fx *f;
+
+	(void)state;
+	c.min_duration_ms = 0;
+	f = fx_new(&c);
+	steps_quiet(f, 0, 10, 1.0, 59.9);
+	expect_event(step(f, 11, 1.0, 60.0), "start", "2023-11-14T22:13:31.000Z", 0, 1.0, 1.0,
+		     60.0);
+}
+
+/* No event before min_duration; `start` at exactly min_duration, counting
+ * from the first tick of an unbroken run. */
+static void test_min_duration(void **state)
+{
+	struct fx *f = fx_new(&cfg_default);
+
+	(void)state;
+	steps_quiet(f, 0, 9, 1.5, 80);       /* clean */
+	steps_quiet(f, 10, 14, 1.0, 80);     /* 4 s of smoke ... */
+	steps_quiet(f, 15, 15, 1.25, 80);    /* ... broken: the count restarts */
+	steps_quiet(f, 16, 20, 1.0, 80);     /* 16..20: 4 s since 16 */
+	/* 16..21: five seconds since the first tick, six samples. */
+	expect_event(step(f, 21, 1.0, 80), "start", "2023-11-14T22:13:36.000Z", 5.0, 1.0, 1.0,
+		     80);
+}
+
+/* Field values worked by hand over a whole episode. */
+static void test_episode_fields(void **state)
+{
+	static const double lam[] = { 1.10, 1.00, 1.15, 1.05, 1.10, 1.12 };
+	static const double load[] = { 70, 80, 90, 100, 80, 60 };
+	struct fx *f = fx_new(&cfg_default);
+
+	(void)state;
+	steps_quiet(f, 0, 9, 1.6, 30);
+	for (int i = 0; i < 5; i++)
+		assert_null(step(f, 10 + i, lam[i], load[i]));
+	/* t = 15 s: since 10 s, 6 samples.  lambda sum 6.52, load sum 480. */
+	expect_event(step(f, 15, lam[5], load[5]), "start", "2023-11-14T22:13:30.000Z", 5.0, 1.00,
+		     6.52 / 6, 80.0);
+	/* 1.25 lies between lambda_max and lambda_exit: the episode goes on.
+	 * Load 55 is 5 points below min_load_pct: it goes on too. */
+	assert_null(step(f, 16, 1.25, 80));
+	assert_null(step(f, 17, 0.95, 55));
+	/* Back above lambda_exit: `end`, with the samples 10..17 (the ending
+	 * tick is not part of the episode).  lambda sum 6.52 + 1.25 + 0.95 =
+	 * 8.72 over 8; load sum 480 + 80 + 55 = 615 over 8. */
+	expect_event(step(f, 18, 1.31, 80), "end", "2023-11-14T22:13:30.000Z", 8.0, 0.95,
+		     8.72 / 8, 615.0 / 8);
+	/* Over: a new dip needs a full min_duration again. */
+	steps_quiet(f, 19, 23, 1.0, 80);
+	assert_non_null(step(f, 24, 1.0, 80));
+}
+
+/* Load 15 points below min_load_pct ends the episode; 10 below does not. */
+static void test_hysteresis_load(void **state)
+{
+	struct config_smoke c = cfg_default;
+	struct fx *f;
+
+	(void)state;
+	c.min_duration_ms = 0;
+	f = fx_new(&c);
+	expect_event(step(f, 0, 1.0, 70), "start", "2023-11-14T22:13:20.000Z", 0, 1.0, 1.0, 70);
+	steps_quiet(f, 1, 3, 1.0, 55);
+	steps_quiet(f, 4, 4, 1.0, 50); /* exactly min_load_pct - 10 */
+	expect_event(step(f, 5, 1.0, 45), "end", "2023-11-14T22:13:20.000Z", 5.0, 1.0, 1.0,
+		     (70 + 55 * 3 + 50) / 5.0);
+}
+
+/* An `update` every 30 s while the episode lasts. */
+static void test_update(void **state)
+{
+	struct fx *f = fx_new(&cfg_default);
+
+	(void)state;
+	steps_quiet(f, 0, 4, 1.0, 80);
+	expect_event(step(f, 5, 1.0, 80), "start", "2023-11-14T22:13:20.000Z", 5.0, 1.0, 1.0, 80);
+	steps_quiet(f, 6, 34, 1.0, 80);
+	/* 30 s after the start; samples 0..35: 36 of them. */
+	expect_event(step(f, 35, 0.9, 80), "update", "2023-11-14T22:13:20.000Z", 35.0, 0.9,
+		     (35 * 1.0 + 0.9) / 36, 80);
+	steps_quiet(f, 36, 64, 1.0, 80);
+	assert_non_null(step(f, 65, 1.0, 80)); /* and again */
+}
+
+/* Disabled: nothing is raised, but lambda still reaches the table. */
+static void test_disabled(void **state)
+{
+	struct config_smoke c = cfg_default;
+	struct fx *f;
+	double v = 0;
+
+	(void)state;
+	c.enabled = 0;
+	f = fx_new(&c);
+	steps_quiet(f, 0, 120, 1.0, 90);
+	assert_int_equal(table_get(&f->t, SIG_LAMBDA, 0, 120000, &v), 1);
+	assert_float_equal(v, 1.0, EPS);
+}
+
+/* No fuel rate on the bus: no lambda, no event. */
+static void test_no_fuel_signal(void **state)
+{
+	struct fx *f = fx_new(&cfg_default);
+	double v;
+
+	(void)state;
+	for (int sec = 0; sec < 60; sec++)
+		assert_null(step_raw(f, sec, 100, -1, 90));
+	assert_int_equal(table_get(&f->t, SIG_LAMBDA, 0, 59000, &v), 0);
+}
+
+/* A stale fuel rate ends an episode: the estimate is gone. */
+static void test_fuel_goes_stale(void **state)
+{
+	struct config_smoke c = cfg_default;
+	struct fx *f;
+
+	(void)state;
+	c.min_duration_ms = 0;
+	f = fx_new(&c);
+	assert_non_null(step(f, 0, 1.0, 80));
+	for (int sec = 1; sec <= 5; sec++) /* fuel last written at 0: fresh until 5 s */
+		assert_null(step_raw(f, sec, air_for(1.0), -1, 80));
+	expect_event(step_raw(f, 6, air_for(1.0), -1, 80), "end", "2023-11-14T22:13:20.000Z", 6.0,
+		     1.0, 1.0, 80);
+}
+
+/* Without SPN 92 the actual torque stands in for the load. */
+static void test_torque_as_load(void **state)
+{
+	struct config_smoke c = cfg_default;
+	struct fx *f;
+
+	(void)state;
+	c.min_duration_ms = 0;
+	f = fx_new(&c);
+	table_set(&f->t, SIG_ENGINE_TORQUE_PCT, 0, 75, 0, 1);
+	expect_event(step_raw(f, 0, air_for(1.0), FUEL_LPH, -1), "start",
+		     "2023-11-14T22:13:20.000Z", 0, 1.0, 1.0, 75);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_estimate),
+		cmocka_unit_test(test_estimate_low_fuel),
+		cmocka_unit_test(test_low_fuel_no_lambda),
+		cmocka_unit_test(test_lambda_in_table),
+		cmocka_unit_test(test_boundary_lambda),
+		cmocka_unit_test(test_boundary_load),
+		cmocka_unit_test(test_min_duration),
+		cmocka_unit_test(test_episode_fields),
+		cmocka_unit_test(test_hysteresis_load),
+		cmocka_unit_test(test_update),
+		cmocka_unit_test(test_disabled),
+		cmocka_unit_test(test_no_fuel_signal),
+		cmocka_unit_test(test_fuel_goes_stale),
+		cmocka_unit_test(test_torque_as_load),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
