@@ -31,6 +31,8 @@ UNIT_SRC  := $(sort $(wildcard tests/unit/test_*.c))
 UNIT_BIN  := $(UNIT_SRC:tests/unit/%.c=$(B)/tests/%)
 SIM_SRC   := $(sort $(wildcard tests/sim/*.c))
 SIM_BIN   := $(SIM_SRC:tests/sim/%.c=$(B)/tests/%)
+BENCH_SRC := $(sort $(wildcard tests/bench/*.c))
+BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(B)/bench/%)
 FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
 .PHONY: all deps check unit integration bench demo install clean asan fuzz fuzz-check
@@ -53,6 +55,10 @@ $(B)/tests/test_%: $(B)/tests/unit/test_%.o $(LIB_OBJ)
 $(B)/tests/%: $(B)/tests/sim/%.o $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
 
+$(B)/bench/%: $(B)/tests/bench/%.o $(LIB_OBJ)
+	@mkdir -p $(@D)
+	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)
+
 unit: $(UNIT_BIN)
 	@./tests/scripts/run-unit.sh $(UNIT_BIN)
 
@@ -66,7 +72,7 @@ check: deps
 	$(MAKE) --no-print-directory WERROR=1 fuzz-check
 	@./tests/scripts/run-integration.sh $(B)
 
-bench: deps all
+bench: deps all $(BENCH_BIN)
 	@./tests/scripts/bench.sh $(B)
 
 DURATION ?= 0

@@ -7,6 +7,16 @@
 #include <string.h>
 
 static int debug_on;
+static int prefix_on = -1; /* <N> priority prefixes: only when journald reads us */
+
+/* journald sets JOURNAL_STREAM for the services whose stderr it reads; a
+ * person at a terminal gets plain lines. */
+static int log_prefix(void)
+{
+	if (prefix_on < 0)
+		prefix_on = getenv("JOURNAL_STREAM") != NULL || getenv("EMGW_LOG_PREFIX") != NULL;
+	return prefix_on;
+}
 
 void log_set_debug(int on)
 {
@@ -23,11 +33,15 @@ static void log_line(int prio, const char *errstr, const char *fmt, va_list ap)
 {
 	char msg[1024];
 
+	char pfx[8] = "";
+
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	if (log_prefix())
+		snprintf(pfx, sizeof(pfx), "<%d>", prio);
 	if (errstr)
-		fprintf(stderr, "<%d>%s: %s\n", prio, msg, errstr);
+		fprintf(stderr, "%s%s: %s\n", pfx, msg, errstr);
 	else
-		fprintf(stderr, "<%d>%s\n", prio, msg);
+		fprintf(stderr, "%s%s\n", pfx, msg);
 }
 
 void log_warn(const char *fmt, ...)

@@ -1,0 +1,67 @@
+#!/bin/bash
+# make bench: throughput and footprint figures, medians of several runs.
+# Prints figures; asserts nothing (machines here are noisy).
+set -u
+B=${1:-build}
+TOP=$PWD
+D=$(mktemp -d /tmp/emgw-bench.XXXXXX)
+PIDS=""
+trap 'for p in $PIDS; do kill $p 2>/dev/null; done; rm -rf "$D"' EXIT
+RUNS=${BENCH_RUNS:-5}
+
+median() { sort -g | awk '{a[NR]=$1} END {print (NR % 2) ? a[(NR+1)/2] : (a[NR/2] + a[NR/2+1]) / 2}'; }
+secs() { # secs CMD...: wall seconds of one run
+	local s e
+	s=$(date +%s.%N); "$@" >/dev/null 2>&1; e=$(date +%s.%N)
+	echo "$e - $s" | bc -l
+}
+
+"$TOP/$B/tests/tracegen" --duration 3600 --seed 11 --smoke-at 300,1800 -o "$D/hour.log"
+frames=$(wc -l <"$D/hour.log")
+echo "trace: one hour of an excavator's J1939 bus, $frames frames ($(du -h "$D/hour.log" | cut -f1))"
+
+# 1. --decode: parse + decode + JSON line per frame.
+t=$(for _ in $(seq "$RUNS"); do secs "$TOP/$B/emgwd" --decode "$D/hour.log"; done | median)
+printf 'decode (--decode to /dev/null):      %8.0f frames/s  (median of %d, %.3f s)\n' \
+	"$(echo "$frames / $t" | bc -l)" "$RUNS" "$t"
+
+# 2. The whole daemon replaying the hour as fast as it can, MQTT off:
+#    parse, decode, table, 3600 records + events, SQLite commits.
+conf() {
+	cat <<EOC
+[device]
+id = bench
+state_dir = $D/state
+[can "engine"]
+log = $D/hour.log
+speed = 0
+[mqtt]
+enabled = $1
+host = 127.0.0.1
+port = ${2:-1883}
+EOC
+}
+conf no >"$D/off.conf"
+run_off() { rm -rf "$D/state"; "$TOP/$B/emgwd" -c "$D/off.conf" --exit-when-done; }
+t=$(for _ in $(seq "$RUNS"); do secs run_off; done | median)
+printf 'replay, store, no MQTT:              %8.0f frames/s  (%.1f x a 250 kbit/s bus at ~1,900 frames/s; %.0f x real time)\n' \
+	"$(echo "$frames / $t" | bc -l)" "$(echo "$frames / $t / 1900" | bc -l)" "$(echo "3600 / $t" | bc -l)"
+rm -rf "$D/state"
+rss=$(/usr/bin/time -f %M "$TOP/$B/emgwd" -c "$D/off.conf" --exit-when-done 2>&1 >/dev/null | tail -1)
+echo "peak RSS of that run:                 $rss KiB"
+
+# 3. Replay with a real mosquitto: every record acknowledged before exit.
+PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nuser root\n' "$PORT" >"$D/m.conf"
+mosquitto -c "$D/m.conf" >/dev/null 2>&1 &
+PIDS="$PIDS $!"
+for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.1; done
+conf yes "$PORT" >"$D/on.conf"
+run_on() { rm -rf "$D/state"; "$TOP/$B/emgwd" -c "$D/on.conf" --exit-when-done; }
+t=$(for _ in $(seq "$RUNS"); do secs run_on; done | median)
+printf 'replay to mosquitto, all acked:      %8.0f records/s (3600 records in %.2f s, median of %d)\n' \
+	"$(echo "3600 / $t" | bc -l)" "$t" "$RUNS"
+echo "binary size:                          $(stat -c %s "$TOP/$B/emgwd") bytes ($(size "$TOP/$B/emgwd" | awk 'NR==2 {print $1+$2+$3}') text+data+bss)"
+
+# 4. The store alone.
+[ -x "$TOP/$B/bench/bench_store" ] && "$TOP/$B/bench/bench_store" "$D" 20000
