@@ -1,0 +1,420 @@
+/* Unit tests of canbus: the live path through a socketpair carrying struct
+ * can_frame records (this kernel has no CAN), and candump log replay.
+ * The clock is one per process and replay mode cannot be left once it has
+ * begun, so the live tests run first and each replay test uses log times
+ * later than the one before it. */
+#include <fcntl.h>
+#include <linux/can.h>
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include <cmocka.h>
+
+#include "gateway/canbus.h"
+#include "gateway/clock.h"
+
+#define EEC1_ID 0x0CF00400u /* prio 3, PGN 61444, SA 0 */
+#define ET1_ID 0x18FEEE00u  /* prio 6, PGN 65262, SA 0 */
+#define SOURCE 1
+
+static const uint8_t eec1_data[8] = { 0x20, 0x7D, 0x87, 0x48, 0x14, 0x00, 0xF0, 0x87 };
+
+/* ---- live ------------------------------------------------------------- */
+
+struct live {
+	int sv[2]; /* sv[0] belongs to the canbus, sv[1] is the bus */
+	struct table t;
+	struct canbus *cb;
+};
+
+static int live_setup(void **state)
+{
+	struct live *l = calloc(1, sizeof(*l));
+
+	assert_non_null(l);
+	clock_init_live();
+	assert_int_equal(socketpair(AF_UNIX, SOCK_SEQPACKET, 0, l->sv), 0);
+	assert_int_equal(fcntl(l->sv[0], F_SETFL, fcntl(l->sv[0], F_GETFL) | O_NONBLOCK), 0);
+	table_init(&l->t, 5000);
+	l->cb = canbus_open_fd(l->sv[0], "engine", SOURCE, &l->t);
+	assert_non_null(l->cb);
+	*state = l;
+	return 0;
+}
+
+static int live_teardown(void **state)
+{
+	struct live *l = *state;
+
+	canbus_close(l->cb); /* closes sv[0] */
+	if (l->sv[1] >= 0)
+		close(l->sv[1]);
+	free(l);
+	return 0;
+}
+
+static void bus_send(struct live *l, canid_t id, const uint8_t *data, uint8_t dlc)
+{
+	struct can_frame f;
+
+	memset(&f, 0, sizeof(f));
+	f.can_id = id;
+	f.can_dlc = dlc;
+	memcpy(f.data, data, dlc > 8 ? 8 : dlc);
+	assert_int_equal(write(l->sv[1], &f, sizeof(f)), (ssize_t)sizeof(f));
+}
+
+static double now_value(const struct live *l, enum sig_id sig)
+{
+	double v = -1e9;
+
+	if (!table_get(&l->t, sig, 0, clock_mono_ms(), &v))
+		fail_msg("%s not in the table", sig_name(sig));
+	return v;
+}
+
+static int now_has(const struct live *l, enum sig_id sig)
+{
+	double v;
+
+	return table_get(&l->t, sig, 0, clock_mono_ms(), &v);
+}
+
+static void test_live_eec1(void **state)
+{
+	struct live *l = *state;
+	struct canbus_stats st;
+
+	assert_int_equal(canbus_fd(l->cb), l->sv[0]);
+	assert_string_equal(canbus_name(l->cb), "engine");
+	bus_send(l, EEC1_ID | CAN_EFF_FLAG, eec1_data, 8);
+	canbus_read(l->cb);
+	/* bytes 4-5: 0x1448 = 5192 x 0.125 rpm */
+	assert_float_equal(now_value(l, SIG_ENGINE_SPEED_RPM), 649.0, 0);
+	/* byte 3: 0x87 = 135 - 125 */
+	assert_float_equal(now_value(l, SIG_ENGINE_TORQUE_PCT), 10.0, 0);
+	/* byte 2: 0x7D = 125 - 125 */
+	assert_float_equal(now_value(l, SIG_DEMAND_TORQUE_PCT), 0.0, 0);
+	assert_true(table_source_age(&l->t, SOURCE, clock_mono_ms()) >= 0);
+	canbus_stats(l->cb, &st);
+	assert_int_equal(st.frames, 1);
+	assert_int_equal(st.decoded, 1);
+	assert_int_equal(st.bad, 0);
+	assert_int_equal(st.na, 0);
+	assert_int_equal(st.up, 1);
+	assert_true(st.last_frame_mono_ms >= 0);
+}
+
+/* A frame that sends speed and torque as not available takes the old
+ * numbers out of the table; demand torque, still valid, stays. */
+static void test_live_not_available(void **state)
+{
+	static const uint8_t na[8] = { 0x20, 0x7E, 0xFF, 0xFF, 0xFF, 0x00, 0xF0, 0x87 };
+	struct live *l = *state;
+	struct canbus_stats st;
+
+	bus_send(l, EEC1_ID | CAN_EFF_FLAG, eec1_data, 8);
+	canbus_read(l->cb);
+	assert_float_equal(now_value(l, SIG_ENGINE_SPEED_RPM), 649.0, 0);
+	bus_send(l, EEC1_ID | CAN_EFF_FLAG, na, 8);
+	canbus_read(l->cb);
+	assert_int_equal(now_has(l, SIG_ENGINE_SPEED_RPM), 0);
+	assert_int_equal(now_has(l, SIG_ENGINE_TORQUE_PCT), 0);
+	assert_float_equal(now_value(l, SIG_DEMAND_TORQUE_PCT), 1.0, 0);
+	canbus_stats(l->cb, &st);
+	assert_int_equal(st.frames, 2);
+	assert_int_equal(st.decoded, 2);
+	assert_int_equal(st.na, 2);
+}
+
+/* Standard (11-bit) and remote frames are not J1939: nothing decoded. */
+static void test_live_not_j1939(void **state)
+{
+	struct live *l = *state;
+	struct canbus_stats st;
+
+	bus_send(l, 0x400, eec1_data, 8);
+	bus_send(l, EEC1_ID | CAN_EFF_FLAG | CAN_RTR_FLAG, eec1_data, 0);
+	canbus_read(l->cb);
+	assert_int_equal(now_has(l, SIG_ENGINE_SPEED_RPM), 0);
+	assert_int_equal(table_source_age(&l->t, SOURCE, clock_mono_ms()), -1);
+	canbus_stats(l->cb, &st);
+	assert_int_equal(st.frames, 2);
+	assert_int_equal(st.decoded, 0);
+	assert_int_equal(st.bad, 0);
+}
+
+/* EEC1 needs 5 bytes: a 3-byte one is bad, as is a record shorter than a
+ * CAN frame header or a DLC above 8; good frames around them still count. */
+static void test_live_short(void **state)
+{
+	struct live *l = *state;
+	struct canbus_stats st;
+	uint8_t stub[4] = { 0 };
+
+	bus_send(l, EEC1_ID | CAN_EFF_FLAG, eec1_data, 3);
+	assert_int_equal(write(l->sv[1], stub, sizeof(stub)), (ssize_t)sizeof(stub));
+	bus_send(l, EEC1_ID | CAN_EFF_FLAG, eec1_data, 9);
+	bus_send(l, EEC1_ID | CAN_EFF_FLAG, eec1_data, 8);
+	canbus_read(l->cb);
+	canbus_stats(l->cb, &st);
+	assert_int_equal(st.bad, 3);
+	assert_int_equal(st.decoded, 1);
+	assert_float_equal(now_value(l, SIG_ENGINE_SPEED_RPM), 649.0, 0);
+}
+
+/* One call drains everything waiting and returns on EAGAIN. */
+static void test_live_drain_eagain(void **state)
+{
+	struct live *l = *state;
+	struct canbus_stats st;
+
+	canbus_read(l->cb); /* nothing waiting: returns at once */
+	canbus_stats(l->cb, &st);
+	assert_int_equal(st.frames, 0);
+	assert_int_equal(st.up, 1);
+	for (int i = 0; i < 5; i++)
+		bus_send(l, EEC1_ID | CAN_EFF_FLAG, eec1_data, 8);
+	canbus_read(l->cb);
+	canbus_stats(l->cb, &st);
+	assert_int_equal(st.frames, 5);
+	assert_int_equal(st.up, 1);
+	assert_int_equal(canbus_fd(l->cb), l->sv[0]);
+}
+
+/* The peer closes: frames before the end are applied, then the source is
+ * down, its descriptor gone (nothing left to poll: no spin). */
+static void test_live_eof(void **state)
+{
+	struct live *l = *state;
+	struct canbus_stats st;
+
+	bus_send(l, EEC1_ID | CAN_EFF_FLAG, eec1_data, 8);
+	close(l->sv[1]);
+	l->sv[1] = -1;
+	canbus_read(l->cb);
+	canbus_stats(l->cb, &st);
+	assert_int_equal(st.up, 0);
+	assert_int_equal(st.frames, 1);
+	assert_float_equal(now_value(l, SIG_ENGINE_SPEED_RPM), 649.0, 0);
+	assert_int_equal(canbus_fd(l->cb), -1);
+	canbus_read(l->cb); /* a second call must return too */
+	/* no interface configured: no reopening */
+	assert_int_equal(canbus_retry(l->cb, clock_mono_ms() + 60000), -1);
+	canbus_stats(l->cb, &st);
+	assert_int_equal(st.up, 0);
+	assert_int_equal(st.frames, 1);
+}
+
+/* ---- replay ----------------------------------------------------------- */
+
+#define MAX_CALLS 8
+
+struct replay {
+	char path[64];
+	struct config_can cfg;
+	struct table t;
+	struct canbus *cb;
+	int calls;
+	int64_t wall_ms[MAX_CALLS];      /* the clock at each on_time call */
+	uint64_t frames_before[MAX_CALLS];
+	int64_t last_wall_ms;            /* loop test: every call */
+	int backwards;
+};
+
+static void on_time(void *ctx)
+{
+	struct replay *r = ctx;
+	struct clock_now now;
+	struct canbus_stats st;
+
+	clock_now(&now);
+	assert_int_equal(now.src, TS_REPLAY);
+	if (now.wall_ms < r->last_wall_ms)
+		r->backwards++;
+	r->last_wall_ms = now.wall_ms;
+	if (r->calls < MAX_CALLS) {
+		canbus_stats(r->cb, &st);
+		r->wall_ms[r->calls] = now.wall_ms;
+		r->frames_before[r->calls] = st.frames;
+	}
+	r->calls++;
+}
+
+static struct replay *replay_open(const char *log, double speed, int loop)
+{
+	struct replay *r = calloc(1, sizeof(*r));
+	FILE *fp;
+	int fd;
+
+	assert_non_null(r);
+	snprintf(r->path, sizeof(r->path), "/tmp/test_canbus.XXXXXX");
+	fd = mkstemp(r->path);
+	assert_true(fd >= 0);
+	fp = fdopen(fd, "w");
+	assert_non_null(fp);
+	assert_true(fputs(log, fp) >= 0);
+	assert_int_equal(fclose(fp), 0);
+	snprintf(r->cfg.name, sizeof(r->cfg.name), "replay");
+	snprintf(r->cfg.log, sizeof(r->cfg.log), "%s", r->path);
+	r->cfg.speed = speed;
+	r->cfg.loop = loop;
+	table_init(&r->t, 5000);
+	r->cb = canbus_open(&r->cfg, SOURCE, &r->t, on_time, r);
+	assert_non_null(r->cb);
+	assert_int_equal(canbus_fd(r->cb), -1);
+	return r;
+}
+
+static void replay_close(struct replay *r)
+{
+	canbus_close(r->cb);
+	unlink(r->path);
+	free(r);
+}
+
+static double replay_value(const struct replay *r, enum sig_id sig)
+{
+	double v = -1e9;
+
+	if (!table_get(&r->t, sig, 0, clock_mono_ms(), &v))
+		fail_msg("%s not in the table", sig_name(sig));
+	return v;
+}
+
+static void test_replay_flat_out(void **state)
+{
+	struct replay *r = replay_open("(1700000000.000000) can0 0CF00400#207D87481400F087\n"
+				       "(1700000000.500000) can0 18FEEE00#7DFFFFFFFFFFFFFF\n"
+				       "(1700000001.250000) can0 0CF00400#207D87501400F087\n",
+				       0, 0);
+	struct canbus_stats st;
+	struct clock_now now;
+
+	(void)state;
+	assert_int_equal(canbus_replay(r->cb, clock_real_ms()), -1);
+	canbus_stats(r->cb, &st);
+	assert_int_equal(st.frames, 3);
+	assert_int_equal(st.decoded, 3);
+	assert_int_equal(st.bad, 0);
+	assert_int_equal(st.done, 1);
+	assert_int_equal(st.up, 1);
+	/* the clock is at the log's last time */
+	assert_true(clock_is_replay());
+	clock_now(&now);
+	assert_int_equal(now.src, TS_REPLAY);
+	assert_int_equal(now.wall_ms, INT64_C(1700000001250));
+	/* once per frame, after the clock moved and before the frame applied */
+	assert_int_equal(r->calls, 3);
+	assert_int_equal(r->wall_ms[0], INT64_C(1700000000000));
+	assert_int_equal(r->wall_ms[1], INT64_C(1700000000500));
+	assert_int_equal(r->wall_ms[2], INT64_C(1700000001250));
+	assert_int_equal(r->frames_before[0], 0);
+	assert_int_equal(r->frames_before[2], 2);
+	/* 0x1450 x 0.125 = 650 rpm; coolant 0x7D - 40 = 85 C */
+	assert_float_equal(replay_value(r, SIG_ENGINE_SPEED_RPM), 650.0, 0);
+	assert_float_equal(replay_value(r, SIG_COOLANT_C), 85.0, 0);
+	/* ended: further calls do nothing */
+	assert_int_equal(canbus_replay(r->cb, clock_real_ms()), -1);
+	assert_int_equal(r->calls, 3);
+	replay_close(r);
+}
+
+static void test_replay_bad_lines(void **state)
+{
+	struct replay *r = replay_open("# a comment\n"
+				       "(1700000100.000000) can0 0CF00400#207D87481400F087\n"
+				       "this is not candump\n"
+				       "can0 0CF00400#207D87481400F087\n" /* no time */
+				       "(1700000100.100000) can0 0CF00400#207D87\n" /* short */
+				       "(1700000100.200000) can0 123#1122\n"    /* standard id */
+				       "(1700000100.300000) can0 0CF00400#207D87501400F087\n",
+				       0, 0);
+	struct canbus_stats st;
+	struct clock_now now;
+
+	(void)state;
+	assert_int_equal(canbus_replay(r->cb, clock_real_ms()), -1);
+	canbus_stats(r->cb, &st);
+	assert_int_equal(st.bad, 3); /* two unreadable lines, one short frame */
+	assert_int_equal(st.frames, 4);
+	assert_int_equal(st.decoded, 2);
+	assert_int_equal(r->calls, 4);
+	clock_now(&now);
+	assert_int_equal(now.wall_ms, INT64_C(1700000100300));
+	assert_float_equal(replay_value(r, SIG_ENGINE_SPEED_RPM), 650.0, 0);
+	replay_close(r);
+}
+
+/* speed 1: each frame waits for its time, measured from the first. */
+static void test_replay_paced(void **state)
+{
+	struct replay *r = replay_open("(1700000200.000000) can0 0CF00400#207D87481400F087\n"
+				       "(1700000200.500000) can0 0CF00400#207D87501400F087\n",
+				       1, 0);
+	struct canbus_stats st;
+
+	(void)state;
+	assert_int_equal(canbus_replay(r->cb, 1000), 1500);
+	canbus_stats(r->cb, &st);
+	assert_int_equal(st.frames, 1);
+	assert_int_equal(canbus_replay(r->cb, 1499), 1500);
+	canbus_stats(r->cb, &st);
+	assert_int_equal(st.frames, 1);
+	assert_int_equal(canbus_replay(r->cb, 1500), -1);
+	canbus_stats(r->cb, &st);
+	assert_int_equal(st.frames, 2);
+	assert_int_equal(st.done, 1);
+	replay_close(r);
+}
+
+/* loop: the log plays again with its times shifted forward; time never
+ * runs backwards, and flat out a call stops after a batch. */
+static void test_replay_loop(void **state)
+{
+	struct replay *r = replay_open("(1700000300.000000) can0 0CF00400#207D87481400F087\n"
+				       "(1700000300.500000) can0 0CF00400#207D87501400F087\n",
+				       0, 1);
+	struct canbus_stats st;
+	int64_t real = clock_real_ms();
+
+	(void)state;
+	assert_int_equal(canbus_replay(r->cb, real), real);
+	canbus_stats(r->cb, &st);
+	assert_int_equal(st.done, 0);
+	assert_true(st.frames > 2);
+	assert_int_equal((uint64_t)r->calls, st.frames);
+	assert_int_equal(r->backwards, 0);
+	/* the second pass starts 10 ms after the first pass's last frame */
+	assert_int_equal(r->wall_ms[2], INT64_C(1700000300510));
+	assert_int_equal(r->wall_ms[3], INT64_C(1700000301010));
+	replay_close(r);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		/* live first: replay mode, once on, stays on in this process */
+		cmocka_unit_test_setup_teardown(test_live_eec1, live_setup, live_teardown),
+		cmocka_unit_test_setup_teardown(test_live_not_available, live_setup, live_teardown),
+		cmocka_unit_test_setup_teardown(test_live_not_j1939, live_setup, live_teardown),
+		cmocka_unit_test_setup_teardown(test_live_short, live_setup, live_teardown),
+		cmocka_unit_test_setup_teardown(test_live_drain_eagain, live_setup, live_teardown),
+		cmocka_unit_test_setup_teardown(test_live_eof, live_setup, live_teardown),
+		cmocka_unit_test(test_replay_flat_out),
+		cmocka_unit_test(test_replay_bad_lines),
+		cmocka_unit_test(test_replay_paced),
+		cmocka_unit_test(test_replay_loop),
+	};
+
+	/* A read loop that spins instead of returning fails the run. */
+	alarm(30);
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
