@@ -145,8 +145,7 @@ check "an hour of trace with three episodes" \
 	"$G" --duration 3600 --seed 7 --start 1750000000 --smoke-at 300,1800,3500 \
 	--smoke-len 10 -o "$T/hour.log" --labels "$T/hour.labels"
 ms=$(( ($(date +%s%N) - t0) / 1000000 ))
-echo "# hour: $(wc -l <"$T/hour.log") frames, $(wc -c <"$T/hour.log") bytes, $ms ms"
-check "an hour generates in under 2 s" test "$ms" -lt 2000
+echo "# hour: $(wc -l <"$T/hour.log") frames, $(wc -c <"$T/hour.log") bytes, $ms ms (a figure, not a limit: see make bench)"
 check "hour trace is well-formed candump -l" well_formed "$T/hour.log"
 check "hour trace: first and last timestamps 3600 s apart" spans "$T/hour.log" 1750000000 3600
 check "hour trace: every PGN at the spec's rate" rates "$T/hour.log"
