@@ -166,7 +166,7 @@ static json_t *daemon_status(struct daemon *d)
 	store_stats(d->store, &ss);
 	return json_pack(
 		"{s:i, s:s, s:s, s:s, s:I, s:i, s:s, s:s, s:f, s:I, s:I, s:o, s:{s:I, s:o, s:I, s:I}, s:o}",
-		"v", 1, "dev", d->cfg.id, "state", "online", "version", EMGW_VERSION, "boot",
+		"v", 1, "dev", d->cfg.id, "state", d->stop ? "stopped" : "online", "version", EMGW_VERSION, "boot",
 		(json_int_t)store_boot(d->store), "pid", (int)getpid(), "ts", ts, "ts_src",
 		clock_src_name(now.src), "uptime_s",
 		(double)(clock_mono_ms() - d->start_mono_ms) / 1000.0, "records",
@@ -493,6 +493,7 @@ int daemon_run(const struct config *cfg, const struct daemon_opts *opts)
 		health_ready("running");
 		if (daemon_loop(d) == 0)
 			status = 0;
+		d->stop = 1;
 		daemon_publish_status(d);
 	}
 	daemon_fini(d);

@@ -6,25 +6,12 @@ set -u
 B=${1:-build}
 DURATION=${2:-0}
 TOP=$PWD
-D=$(mktemp -d /tmp/emgw-demo.XXXXXX)
-PIDS=""
-
-stop_all() {
-	for p in $PIDS; do kill "$p" 2>/dev/null; done
-	for p in $PIDS; do
-		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-		kill -9 "$p" 2>/dev/null
-	done
-	rm -rf "$D"
-}
-trap stop_all EXIT
+source "$TOP/tests/integration/lib.sh" # $T, spawn, free_port, start_mosquitto; cleans up on exit
+D=$T
 trap 'echo; echo "demo: stopping"; exit 0' INT TERM
 
-PORT=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
-printf 'listener %s 127.0.0.1\nallow_anonymous true\npersistence false\nuser root\n' "$PORT" >"$D/mosquitto.conf"
-mosquitto -c "$D/mosquitto.conf" >"$D/mosquitto.log" 2>&1 &
-PIDS="$PIDS $!"
-for _ in $(seq 100); do (exec 3<>"/dev/tcp/127.0.0.1/$PORT") 2>/dev/null && break; sleep 0.1; done
+PORT=$(free_port)
+start_mosquitto "$PORT" >/dev/null
 
 cat >"$D/emgw.conf" <<EOC
 # The demo machine: an excavator whose engine speaks J1939 (replayed trace).
@@ -46,7 +33,7 @@ EOC
 
 /usr/bin/python3 "$TOP/tests/scripts/demo_view.py" 127.0.0.1 "$PORT" emgw "$D/ready" &
 PIDS="$PIDS $!"
-for _ in $(seq 100); do [ -e "$D/ready" ] && break; sleep 0.1; done
+wait_for 10 test -e "$D/ready"
 
 echo "demo: mosquitto on 127.0.0.1:$PORT, emgwd replaying tests/data/excavator.log (Ctrl-C stops)"
 echo "demo: emgwd's log is in $D/emgwd.log; try: $B/emgwd --status -c $D/emgw.conf"
