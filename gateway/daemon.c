@@ -166,7 +166,8 @@ static json_t *daemon_status(struct daemon *d)
 	store_stats(d->store, &ss);
 	return json_pack(
 		"{s:i, s:s, s:s, s:s, s:I, s:i, s:s, s:s, s:f, s:I, s:I, s:o, s:{s:I, s:o, s:I, s:I}, s:o}",
-		"v", 1, "dev", d->cfg.id, "state", d->stop ? "stopped" : "online", "version", EMGW_VERSION, "boot",
+		"v", 1, "dev", d->cfg.id, "state", d->stop ? "stopped" : "online",
+		"version", EMGW_VERSION, "boot",
 		(json_int_t)store_boot(d->store), "pid", (int)getpid(), "ts", ts, "ts_src",
 		clock_src_name(now.src), "uptime_s",
 		(double)(clock_mono_ms() - d->start_mono_ms) / 1000.0, "records",
@@ -263,8 +264,16 @@ static void daemon_reload(struct daemon *d)
 	d->cfg = *fresh;
 	snprintf(d->report.dev, sizeof(d->report.dev), "%s", d->cfg.id);
 	d->table.stale_ms = d->cfg.sample.stale_ms;
-	if (memcmp(&d->smoke.cfg, &d->cfg.smoke, sizeof(d->cfg.smoke)) != 0)
+	if (memcmp(&d->smoke.cfg, &d->cfg.smoke, sizeof(d->cfg.smoke)) != 0) {
+		struct clock_now now;
+		json_t *ev = smoke_finish(&d->smoke, clock_mono_ms());
+
+		/* An open episode gets its end before the rule changes. */
+		clock_now(&now);
+		if (ev)
+			daemon_emit_event(d, ev, &now);
 		smoke_init(&d->smoke, &d->cfg.smoke);
+	}
 	log_notice("reload: %s in force", d->opts.config_path);
 out:
 	health_reloaded("running");

@@ -110,3 +110,14 @@ json_t *smoke_tick(struct smoke *s, struct table *t, int64_t now_ms, int64_t wal
 	}
 	return ev;
 }
+
+json_t *smoke_finish(struct smoke *s, int64_t now_ms)
+{
+	json_t *ev;
+
+	if (!s->active)
+		return NULL;
+	ev = smoke_event(s, "end", now_ms);
+	smoke_reset(s);
+	return ev;
+}

@@ -32,4 +32,8 @@ int smoke_lambda_estimate(const struct config_smoke *c, double air_kgph, double 
  * ({"type":"smoke",...}) when an episode starts, updates or ends, else NULL. */
 json_t *smoke_tick(struct smoke *s, struct table *t, int64_t now_ms, int64_t wall_ms);
 
+/* End an open episode now (reconfiguration, shutdown): its `end` event, or
+ * NULL when none is open. */
+json_t *smoke_finish(struct smoke *s, int64_t now_ms);
+
 #endif

@@ -40,8 +40,11 @@ static void status_print_object(FILE *out, const char *indent, json_t *obj)
 
 	json_object_foreach(obj, key, v) {
 		if (json_is_object(v)) {
+			char sub[64];
+
 			fprintf(out, "%s%s:\n", indent, key);
-			status_print_object(out, strlen(indent) < 8 ? "      " : indent, v);
+			snprintf(sub, sizeof(sub), "%s    ", indent);
+			status_print_object(out, sub, v);
 			continue;
 		}
 		char *text = json_dumps(v, JSON_ENCODE_ANY | JSON_REAL_PRECISION(6));

@@ -42,6 +42,7 @@ check "a later status shows store rows" wait_for 20 has_rows
 status "$T/run.out"
 check "running: exit 0" rc_is "$T/run.out" 0
 check "running: says running" has "$T/run.out" "^emgwd running \\($T/state/status.json\\)$"
+check "running: state online" has "$T/run.out" '^ +state +"online"$'
 check "running: this daemon's pid" has "$T/run.out" "^ +pid +$EPID$"
 check "running: the CAN source, up" \
 	sh -c "grep -A3 -E '^ +engine:$' '$T/run.out' | grep -qE '^ +type +\"can\"$' &&
@@ -60,6 +61,7 @@ check "the daemon stops with exit 0 (rc=$rc)" test "$rc" -eq 0
 status "$T/stopped.out"
 check "stopped: exit 1" rc_is "$T/stopped.out" 1
 check "stopped: says NOT running" has "$T/stopped.out" "^emgwd NOT running"
+check "stopped: state stopped" has "$T/stopped.out" '^ +state +"stopped"$'
 check "stopped: the last state still shown" has "$T/stopped.out" '^ +connected +false$'
 
 status "$T/none.out" "$T/empty.conf"

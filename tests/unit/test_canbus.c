@@ -148,6 +148,7 @@ static void test_live_not_j1939(void **state)
 	canbus_stats(l->cb, &st);
 	assert_int_equal(st.frames, 2);
 	assert_int_equal(st.decoded, 0);
+	assert_int_equal(st.unknown, 0); /* not taken for a PGN at all */
 	assert_int_equal(st.bad, 0);
 }
 

@@ -142,6 +142,8 @@ static void test_source_age(void **state)
 	assert_int_equal(table_source_age(&t, 1, 5000), 2000); /* the newest of source 1 */
 	assert_int_equal(table_source_age(&t, 2, 5000), 1000);
 	assert_int_equal(table_source_age(&t, 3, 5000), -1);
+	/* empty entries (source 0, time 0) are nobody's writes */
+	assert_int_equal(table_source_age(&t, 0, 5000), -1);
 	/* a not-available mark still shows the source is talking */
 	table_mark(&t, SIG_COOLANT_C, 0, TABLE_NA, 4500, 1);
 	assert_int_equal(table_source_age(&t, 1, 5000), 500);

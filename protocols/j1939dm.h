@@ -1,0 +1,87 @@
+/* j1939dm: J1939 diagnostic and identity payloads: DM1 active trouble codes
+ * (PGN 65226), the VIN (PGN 65260) and the address-claim NAME (PGN 60928).
+ * Pure: bytes in, values out; no I/O, no allocation.  Multi-frame payloads
+ * come reassembled from j1939tp. */
+#ifndef EMGW_J1939DM_H
+#define EMGW_J1939DM_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define J1939DM_PGN_DM1      65226u
+#define J1939DM_PGN_VIN      65260u
+#define J1939DM_PGN_ADDR_CLAIM 60928u
+#define J1939DM_MAX_DTCS     64
+
+enum {
+	J1939DM_OK = 0,
+	J1939DM_EINVAL = -1, /* bad argument */
+	J1939DM_ESHORT = -2, /* payload too short */
+	J1939DM_EVIN = -3,   /* VIN empty or with a character that is not printable ASCII */
+	J1939DM_ESPACE = -4, /* output buffer too small */
+};
+
+/* A lamp's 2-bit state (J1939-73). */
+enum j1939dm_lamp {
+	J1939DM_LAMP_OFF = 0,
+	J1939DM_LAMP_ON = 1,
+	J1939DM_LAMP_ERROR = 2,
+	J1939DM_LAMP_NA = 3,
+};
+
+/* A lamp's 2-bit flash state (byte 2). */
+enum j1939dm_flash {
+	J1939DM_FLASH_SLOW = 0, /* 1 Hz */
+	J1939DM_FLASH_FAST = 1, /* 2 Hz */
+	J1939DM_FLASH_RESERVED = 2,
+	J1939DM_FLASH_NONE = 3, /* unavailable / do not flash */
+};
+
+struct j1939dm_dtc {
+	uint32_t spn; /* 19 bits */
+	uint8_t fmi;  /* failure mode identifier, 5 bits */
+	uint8_t oc;   /* occurrence count, 7 bits (127: not available) */
+	uint8_t cm;   /* conversion method bit as sent: 1 = older layout, see .c */
+	uint8_t raw[4];
+};
+
+struct j1939dm_dm1 {
+	enum j1939dm_lamp protect, amber, red_stop, mil;
+	enum j1939dm_flash flash_protect, flash_amber, flash_red_stop, flash_mil;
+	int n_dtcs;       /* active faults in dtc[] (0: no active fault) */
+	int n_truncated;  /* faults beyond J1939DM_MAX_DTCS, not in dtc[] */
+	struct j1939dm_dtc dtc[J1939DM_MAX_DTCS];
+};
+
+/* The address-claim NAME, J1939-81. */
+struct j1939dm_name {
+	uint64_t raw;               /* the 8 data bytes, little-endian */
+	uint32_t identity;          /* 21 bits */
+	uint16_t manufacturer;      /* 11 bits */
+	uint8_t ecu_instance;       /* 3 bits */
+	uint8_t function_instance;  /* 5 bits */
+	uint8_t function;           /* 8 bits */
+	uint8_t reserved;           /* 1 bit */
+	uint8_t vehicle_system;     /* 7 bits */
+	uint8_t vehicle_system_instance; /* 4 bits */
+	uint8_t industry_group;     /* 3 bits */
+	uint8_t arbitrary_address;  /* 1 bit: arbitrary address capable */
+};
+
+/* Decode a DM1 payload (a single 8-byte frame or a reassembled one) of len
+ * bytes into out.  "No active fault" entries (SPN 0 / FMI 0) and padding
+ * (FF FF FF FF) are skipped; bytes after the last whole DTC are ignored.
+ * J1939DM_OK, J1939DM_ESHORT under 6 bytes, or J1939DM_EINVAL. */
+int j1939dm_dm1_decode(const uint8_t *data, size_t len, struct j1939dm_dm1 *out);
+
+/* Copy the VIN in data (up to a '*' or the end) into vin as a C string.
+ * Returns its length (> 0) or a negative code; vin is "" after an error. */
+int j1939dm_vin_decode(const uint8_t *data, size_t len, char *vin, size_t vinsize);
+
+/* Split an address-claim NAME (8 data bytes) into its fields. */
+void j1939dm_name_decode(const uint8_t data[8], struct j1939dm_name *out);
+
+/* Text for a code. */
+const char *j1939dm_strerror(int err);
+
+#endif
