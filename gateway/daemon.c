@@ -117,6 +117,20 @@ static void daemon_live_ticks(struct daemon *d, int64_t mono_ms)
 		d->next_tick_ms = mono_ms + d->cfg.sample.period_ms;
 }
 
+/* Shutting down: an open episode is closed with an `end` event, committed. */
+static void daemon_end_episodes(struct daemon *d)
+{
+	struct clock_now now;
+	json_t *ev = smoke_finish(&d->smoke, clock_mono_ms());
+
+	if (!ev)
+		return;
+	clock_now(&now);
+	daemon_emit_event(d, ev, &now);
+	store_flush(d->store);
+	report_echo_committed(&d->report);
+}
+
 /* ---- status -------------------------------------------------------------- */
 
 static json_t *daemon_status_sources(struct daemon *d, int64_t mono_ms)
@@ -503,6 +517,7 @@ int daemon_run(const struct config *cfg, const struct daemon_opts *opts)
 		if (daemon_loop(d) == 0)
 			status = 0;
 		d->stop = 1;
+		daemon_end_episodes(d);
 		daemon_publish_status(d);
 	}
 	daemon_fini(d);
