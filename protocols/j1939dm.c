@@ -33,7 +33,7 @@ int j1939dm_dm1_decode(const uint8_t *data, size_t len, struct j1939dm_dm1 *out)
 	memset(out, 0, sizeof(*out));
 	out->protect = out->amber = out->red_stop = out->mil = J1939DM_LAMP_NA;
 	out->flash_protect = out->flash_amber = out->flash_red_stop = out->flash_mil =
-		J1939DM_FLASH_NONE;
+	    J1939DM_FLASH_NONE;
 	if (!data && len > 0)
 		return J1939DM_EINVAL;
 	/* Even "no fault" carries one DTC slot: 2 + 4 bytes at least. */

@@ -8,10 +8,10 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define J1939DM_PGN_DM1      65226u
-#define J1939DM_PGN_VIN      65260u
+#define J1939DM_PGN_DM1	       65226u
+#define J1939DM_PGN_VIN	       65260u
 #define J1939DM_PGN_ADDR_CLAIM 60928u
-#define J1939DM_MAX_DTCS     64
+#define J1939DM_MAX_DTCS       64
 
 enum {
 	J1939DM_OK = 0,
@@ -48,24 +48,24 @@ struct j1939dm_dtc {
 struct j1939dm_dm1 {
 	enum j1939dm_lamp protect, amber, red_stop, mil;
 	enum j1939dm_flash flash_protect, flash_amber, flash_red_stop, flash_mil;
-	int n_dtcs;       /* active faults in dtc[] (0: no active fault) */
-	int n_truncated;  /* faults beyond J1939DM_MAX_DTCS, not in dtc[] */
+	int n_dtcs;	 /* active faults in dtc[] (0: no active fault) */
+	int n_truncated; /* faults beyond J1939DM_MAX_DTCS, not in dtc[] */
 	struct j1939dm_dtc dtc[J1939DM_MAX_DTCS];
 };
 
 /* The address-claim NAME, J1939-81. */
 struct j1939dm_name {
-	uint64_t raw;               /* the 8 data bytes, little-endian */
-	uint32_t identity;          /* 21 bits */
-	uint16_t manufacturer;      /* 11 bits */
-	uint8_t ecu_instance;       /* 3 bits */
-	uint8_t function_instance;  /* 5 bits */
-	uint8_t function;           /* 8 bits */
-	uint8_t reserved;           /* 1 bit */
-	uint8_t vehicle_system;     /* 7 bits */
+	uint64_t raw;			 /* the 8 data bytes, little-endian */
+	uint32_t identity;		 /* 21 bits */
+	uint16_t manufacturer;		 /* 11 bits */
+	uint8_t ecu_instance;		 /* 3 bits */
+	uint8_t function_instance;	 /* 5 bits */
+	uint8_t function;		 /* 8 bits */
+	uint8_t reserved;		 /* 1 bit */
+	uint8_t vehicle_system;		 /* 7 bits */
 	uint8_t vehicle_system_instance; /* 4 bits */
-	uint8_t industry_group;     /* 3 bits */
-	uint8_t arbitrary_address;  /* 1 bit: arbitrary address capable */
+	uint8_t industry_group;		 /* 3 bits */
+	uint8_t arbitrary_address;	 /* 1 bit: arbitrary address capable */
 };
 
 /* Decode a DM1 payload (a single 8-byte frame or a reassembled one) of len

@@ -7,33 +7,34 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define J1939TP_PGN_CM       60416u /* 0xEC00 connection management */
-#define J1939TP_PGN_DT       60160u /* 0xEB00 data transfer */
+#define J1939TP_PGN_CM	     60416u /* 0xEC00 connection management */
+#define J1939TP_PGN_DT	     60160u /* 0xEB00 data transfer */
 #define J1939TP_MIN_SIZE     9
 #define J1939TP_MAX_SIZE     1785 /* 255 packets of 7 bytes */
 #define J1939TP_MAX_SESSIONS 16
-#define J1939TP_T1_MS        750  /* BAM, and between packets of a CTS window */
-#define J1939TP_T2_MS        1250 /* RTS/CTS: waiting for data, CTS or EOMA */
+#define J1939TP_T1_MS	     750  /* BAM, and between packets of a CTS window */
+#define J1939TP_T2_MS	     1250 /* RTS/CTS: waiting for data, CTS or EOMA */
 
 enum {
 	J1939TP_OK = 0,
-	J1939TP_DONE = 1,         /* a message is complete in *out */
-	J1939TP_EINVAL = -1,      /* bad argument */
-	J1939TP_ESHORT = -2,      /* frame has fewer data bytes than it needs */
-	J1939TP_ECM = -3,         /* malformed TP.CM: control, size or count */
-	J1939TP_ESEQ = -4,        /* TP.DT sequence 0 or past the packet count */
-	J1939TP_ENOSESSION = -5,  /* TP.DT with no open session (orphan) */
+	J1939TP_DONE = 1,	 /* a message is complete in *out */
+	J1939TP_EINVAL = -1,	 /* bad argument */
+	J1939TP_ESHORT = -2,	 /* frame has fewer data bytes than it needs */
+	J1939TP_ECM = -3,	 /* malformed TP.CM: control, size or count */
+	J1939TP_ESEQ = -4,	 /* TP.DT sequence 0 or past the packet count */
+	J1939TP_ENOSESSION = -5, /* TP.DT with no open session (orphan) */
 };
 
 /* Counted events since j1939tp_init.  A session ends in exactly one of
  * completed, aborted, timed_out or dropped. */
 struct j1939tp_counters {
 	uint64_t completed;
-	uint64_t aborted;   /* Abort frame, replaced by a new BAM/RTS, or an
-			     * EndOfMsgAck while packets were still missing */
+	/* ended by an Abort frame, replaced by a new BAM/RTS, or closed by an
+	 * EndOfMsgAck while packets were still missing */
+	uint64_t aborted;
 	uint64_t timed_out;
 	uint64_t dropped;   /* evicted because every session slot was in use */
-	uint64_t bad;       /* malformed TP.CM, short frame, bad sequence */
+	uint64_t bad;	    /* malformed TP.CM, short frame, bad sequence */
 	uint64_t orphan;    /* TP.DT with no open session */
 	uint64_t duplicate; /* TP.DT for a packet already received (ignored) */
 };
@@ -59,10 +60,10 @@ struct j1939tp_session {
 	uint16_t size;
 	uint8_t npackets;
 	uint8_t nreceived;
-	uint8_t window_end;  /* last sequence of the current CTS window, 0 unknown */
-	int64_t last_ms;     /* time of the last frame of this session */
-	int64_t timeout_ms;  /* idle time after which it is dropped */
-	uint8_t got[32];     /* bitmap of received sequences 1..255 */
+	uint8_t window_end; /* last sequence of the current CTS window, 0 unknown */
+	int64_t last_ms;    /* time of the last frame of this session */
+	int64_t timeout_ms; /* idle time after which it is dropped */
+	uint8_t got[32];    /* bitmap of received sequences 1..255 */
 	uint8_t buf[J1939TP_MAX_SIZE];
 };
 

@@ -185,9 +185,9 @@ static const struct scenario scenarios[] = {
 	{ "out of order and duplicate packets",
 	  { { 0, CM(ENG, GLOB), VIN_BAM, J1939TP_OK },
 	    { 10, DT(ENG, GLOB), VIN_DT3, J1939TP_OK },
-	    { 20, DT(ENG, GLOB), VIN_DT1, J1939TP_OK },
+	    { 20, DT(ENG, GLOB), VIN_DT3, J1939TP_OK }, /* must not count twice */
 	    { 30, DT(ENG, GLOB), VIN_DT1, J1939TP_OK },
-	    { 40, DT(ENG, GLOB), VIN_DT3, J1939TP_OK },
+	    { 40, DT(ENG, GLOB), VIN_DT1, J1939TP_OK },
 	    { 50, DT(ENG, GLOB), VIN_DT2, J1939TP_DONE } },
 	  { VIN_MSG(ENG, GLOB, 1) },
 	  { .completed = 1, .duplicate = 2 }, 0 },
