@@ -7,7 +7,10 @@
 
 #include <stdint.h>
 
+#include <jansson.h>
+
 #include "gateway/config.h"
+#include "gateway/diag.h"
 #include "gateway/table.h"
 
 struct canbus;
@@ -17,12 +20,16 @@ struct canbus;
 typedef void canbus_time_fn(void *ctx);
 
 struct canbus_stats {
-	uint64_t frames;     /* frames seen */
+	uint64_t frames;     /* frames seen (error frames not included) */
 	uint64_t decoded;    /* frames of a PGN we decode */
 	uint64_t unknown;    /* frames of other PGNs */
 	uint64_t na;         /* SPNs sent as not available */
 	uint64_t errors;     /* SPNs sent as error, or reserved */
 	uint64_t bad;        /* unreadable log lines or short frames */
+	uint64_t filtered;   /* decoded but dropped by the sa / pgn_sa / ignore_pgn settings */
+	uint64_t err_frames; /* controller error frames */
+	uint64_t overflows;  /* frames the kernel dropped: receive queue full (SO_RXQ_OVFL) */
+	const char *bus_state; /* "ok", "warning", "error-passive", "bus-off", "down" */
 	int up;              /* socket open / log readable */
 	int done;            /* replay finished */
 	int64_t last_frame_mono_ms; /* -1 if none yet */
@@ -47,6 +54,12 @@ int64_t canbus_replay(struct canbus *cb, int64_t real_ms);
 /* Live: reopen a socket that went away, when due.  Returns the next retry
  * time in monotonic ms, or -1. */
 int64_t canbus_retry(struct canbus *cb, int64_t now_ms);
+/* Send this source's `dtc` and `vin-mismatch` events to on_event(ctx, ev);
+ * vin is the configured VIN ("" for none). */
+void canbus_set_events(struct canbus *cb, const char *vin, diag_event_fn *on_event, void *ctx);
+/* Per source address counters, reassembly counters, bus state and the
+ * engine's identity and faults, for status. */
+json_t *canbus_status(const struct canbus *cb, int64_t now_ms);
 /* The name in [can "name"]. */
 const char *canbus_name(const struct canbus *cb);
 /* Counters and state. */

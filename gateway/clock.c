@@ -10,7 +10,15 @@ static struct {
 	int64_t base_us;   /* replay: the log's first time */
 	int64_t now_us;    /* replay: the latest log time */
 	int64_t mono0_ms;  /* live: monotonic time at start */
+	int gnss;          /* GNSS time known: wall = mono + gnss_off_ms */
+	int64_t gnss_off_ms;
+	int64_t gnss_sync_mono_ms; /* when it was last confirmed */
+	int jump_ref;      /* the jump check has a reference */
+	int64_t jump_mono_ms, jump_wall_ms, jump_sys_ms;
 } clk;
+
+#define CLOCK_GNSS_HOLDOVER_MS 3600000 /* a free-running monotonic clock stays within ~0.2 s */
+#define CLOCK_GNSS_STEP_MS 1000        /* a GNSS time this far off is a step, not latency */
 
 /* A wall clock earlier than this was never set (no RTC, no NTP yet). */
 #define CLOCK_FLOOR_S 1735689600 /* 2025-01-01 */
@@ -37,6 +45,8 @@ void clock_init_live(void)
 {
 	clk.replay = 0;
 	clk.mono0_ms = mono_raw_ms();
+	clk.gnss = 0;
+	clk.jump_ref = 0;
 }
 
 void clock_replay_advance(int64_t log_us)
@@ -75,6 +85,33 @@ static enum ts_src live_source(time_t wall_s)
 	return wall_s >= CLOCK_FLOOR_S ? TS_RTC : TS_UNSYNCED;
 }
 
+void clock_gnss_sync(int64_t gnss_ms, int64_t mono_ms)
+{
+	int64_t off = gnss_ms - mono_ms;
+
+	if (clk.replay)
+		return;
+	/* A fix reaches us some latency after its time, so gnss - mono is
+	 * low by that latency: keep the highest offset seen (least latency),
+	 * letting it sink 1 ms per fix so it follows the monotonic clock's
+	 * drift.  Far off (first time, receiver reset, week rollover fixed):
+	 * step. */
+	if (!clk.gnss || off > clk.gnss_off_ms + CLOCK_GNSS_STEP_MS ||
+	    off < clk.gnss_off_ms - CLOCK_GNSS_STEP_MS)
+		clk.gnss_off_ms = off;
+	else if (off > clk.gnss_off_ms - 1)
+		clk.gnss_off_ms = off;
+	else
+		clk.gnss_off_ms -= 1;
+	clk.gnss = 1;
+	clk.gnss_sync_mono_ms = mono_ms;
+}
+
+void clock_gnss_forget(void)
+{
+	clk.gnss = 0;
+}
+
 void clock_now(struct clock_now *now)
 {
 	struct timespec ts;
@@ -85,9 +122,49 @@ void clock_now(struct clock_now *now)
 		now->src = TS_REPLAY;
 		return;
 	}
+	if (clk.gnss && now->mono_ms - clk.gnss_sync_mono_ms <= CLOCK_GNSS_HOLDOVER_MS) {
+		now->wall_ms = now->mono_ms + clk.gnss_off_ms;
+		now->src = TS_GNSS;
+		return;
+	}
 	clock_gettime(CLOCK_REALTIME, &ts);
 	now->wall_ms = timespec_ms(&ts);
 	now->src = live_source(ts.tv_sec);
+}
+
+static int clock_jumped(int64_t expect, int64_t found)
+{
+	return found > expect + CLOCK_JUMP_MS || found < expect - CLOCK_JUMP_MS;
+}
+
+int clock_jump_check(const struct clock_now *now, struct clock_jump *j)
+{
+	struct timespec ts;
+	int64_t sys, dmono;
+	int ret = 0;
+
+	if (clk.replay)
+		return 0;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	sys = timespec_ms(&ts);
+	dmono = now->mono_ms - clk.jump_mono_ms;
+	if (clk.jump_ref && clock_jumped(clk.jump_wall_ms + dmono, now->wall_ms)) {
+		j->from_ms = clk.jump_wall_ms + dmono;
+		j->to_ms = now->wall_ms;
+		j->system = now->src != TS_GNSS;
+		ret = 1;
+	} else if (clk.jump_ref && clock_jumped(clk.jump_sys_ms + dmono, sys)) {
+		/* Our time runs on GNSS, but someone stepped the system clock. */
+		j->from_ms = clk.jump_sys_ms + dmono;
+		j->to_ms = sys;
+		j->system = 1;
+		ret = 1;
+	}
+	clk.jump_ref = 1;
+	clk.jump_mono_ms = now->mono_ms;
+	clk.jump_wall_ms = now->wall_ms;
+	clk.jump_sys_ms = sys;
+	return ret;
 }
 
 const char *clock_src_name(enum ts_src src)

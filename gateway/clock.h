@@ -33,4 +33,25 @@ const char *clock_src_name(enum ts_src src);
 /* Format wall_ms as "2026-11-28T11:21:25.123Z" into buf (>= 25 bytes). */
 void clock_format_iso(int64_t wall_ms, char *buf, int size);
 
+/* GNSS time (live mode only; ignored in replay): a trusted receiver time
+ * gnss_ms (ms since the epoch, UTC) for a fix received at clock_mono_ms()
+ * mono_ms.  From then on wall = mono + offset and the source is "gnss",
+ * for an hour after the last call (holdover), then the system clock again. */
+void clock_gnss_sync(int64_t gnss_ms, int64_t mono_ms);
+/* Forget GNSS time (tests, and a reload that turns GNSS off). */
+void clock_gnss_forget(void);
+
+#define CLOCK_JUMP_MS 2000 /* wall vs monotonic drift between ticks that is a jump */
+
+struct clock_jump {
+	int64_t from_ms; /* the wall time expected from monotonic time */
+	int64_t to_ms;   /* the wall time found */
+	int system;      /* 1: the system clock jumped (even if GNSS time is in use) */
+};
+
+/* Live, once a tick: 1 and *j when the wall time this clock reports, or the
+ * system clock, moved more than CLOCK_JUMP_MS against monotonic time since
+ * the last call; else 0.  The first call only takes a reference. */
+int clock_jump_check(const struct clock_now *now, struct clock_jump *j);
+
 #endif

@@ -18,8 +18,14 @@
 #include <stdlib.h>
 #include <string.h>
 #include <strings.h>
+#include <time.h>
+
+#include <jansson.h>
+#include <sys/stat.h>
 
 #include "gateway/log.h"
+#include "protocols/signals.h"
+#include "protocols/mbplan.h"
 
 #define CONFIG_MAX_DEPTH 8  /* include nesting below the main file */
 #define CONFIG_MAX_FILES 32 /* files read by one config_load, main one included */
@@ -32,6 +38,11 @@ enum config_sec {
 	CONFIG_SEC_STORE,
 	CONFIG_SEC_SAMPLE,
 	CONFIG_SEC_SMOKE,
+	CONFIG_SEC_GNSS,
+	CONFIG_SEC_PLATFORM, /* [platform]: the HJ 1239 / HJ 1322 link */
+	CONFIG_SEC_BUS,   /* [bus "name"]: a Modbus line or TCP endpoint */
+	CONFIG_SEC_MBDEV, /* [device "name"]: a Modbus device */
+	CONFIG_SEC_POINT, /* [point "name"], in a profile file */
 	CONFIG_SEC_SKIP, /* a bad header, already reported: ignore its keys */
 };
 
@@ -39,6 +50,8 @@ static const char *const config_sec_names[] = {
 	[CONFIG_SEC_DEVICE] = "device", [CONFIG_SEC_MQTT] = "mqtt",
 	[CONFIG_SEC_STORE] = "store",   [CONFIG_SEC_SAMPLE] = "sample",
 	[CONFIG_SEC_SMOKE] = "smoke",
+	[CONFIG_SEC_GNSS] = "gnss",
+	[CONFIG_SEC_PLATFORM] = "platform",
 };
 
 /* Where something was set; file is NULL while it is not. */
@@ -87,6 +100,37 @@ static int config_parse_path(struct config_ctx *, const struct config_key *, con
 static int config_parse_id(struct config_ctx *, const struct config_key *, const char *, void *);
 static int config_parse_vin(struct config_ctx *, const struct config_key *, const char *, void *);
 static int config_parse_topic(struct config_ctx *, const struct config_key *, const char *, void *);
+static int config_parse_date(struct config_ctx *, const struct config_key *, const char *, void *);
+/* [can]: source addresses and PGN lists (defined with their checks below). */
+static int config_parse_sa(struct config_ctx *, const struct config_key *, const char *, void *);
+static int config_parse_pgn_sa(struct config_ctx *, const struct config_key *, const char *, void *);
+static int config_parse_pgn_list(struct config_ctx *, const struct config_key *, const char *, void *);
+/* [platform] (defined with their checks below). */
+static int config_parse_variant(struct config_ctx *, const struct config_key *, const char *, void *);
+static int config_parse_iccid(struct config_ctx *, const struct config_key *, const char *, void *);
+static int config_parse_chip_id(struct config_ctx *, const struct config_key *, const char *, void *);
+static int config_parse_signal(struct config_ctx *, const struct config_key *, const char *, void *);
+
+/* Modbus sections (defined with their parsers below). */
+static int config_parse_bus_type(struct config_ctx *, const struct config_key *, const char *, void *);
+static int config_parse_parity(struct config_ctx *, const struct config_key *, const char *, void *);
+static int config_parse_profile(struct config_ctx *, const struct config_key *, const char *, void *);
+static int config_parse_table(struct config_ctx *, const struct config_key *, const char *, void *);
+static int config_parse_ptype(struct config_ctx *, const struct config_key *, const char *, void *);
+static int config_parse_order(struct config_ctx *, const struct config_key *, const char *, void *);
+static int config_parse_choice(struct config_ctx *, const struct config_key *, const char *, void *);
+static int config_mb_section(struct config_ctx *ctx, char *s);
+static int config_mb_title(const struct config_ctx *ctx, char *buf, size_t len);
+static struct config_origin *config_mb_origin(struct config_ctx *ctx, const struct config_key *k);
+static char *config_mb_base(struct config_ctx *ctx, enum config_sec sec);
+static void config_check_modbus(struct config_ctx *ctx);
+
+#define CONFIG_BUS_FIELD(f) \
+	offsetof(struct config_bus, f), sizeof(((struct config_bus *)0)->f)
+#define CONFIG_MBDEV_FIELD(f) \
+	offsetof(struct config_mbdev, f), sizeof(((struct config_mbdev *)0)->f)
+#define CONFIG_POINT_FIELD(f) \
+	offsetof(struct mbpoint, f), sizeof(((struct mbpoint *)0)->f)
 
 #define CONFIG_FIELD(f) offsetof(struct config, f), sizeof(((struct config *)0)->f)
 #define CONFIG_CAN_FIELD(f) \
@@ -98,6 +142,10 @@ static int config_parse_topic(struct config_ctx *, const struct config_key *, co
 #define STORE CONFIG_SEC_STORE
 #define SAMPLE CONFIG_SEC_SAMPLE
 #define SMOKE CONFIG_SEC_SMOKE
+#define BUS CONFIG_SEC_BUS
+#define MBDEV CONFIG_SEC_MBDEV
+#define POINT CONFIG_SEC_POINT
+#define GNSS CONFIG_SEC_GNSS
 
 /* Every key the file may hold; the ranges here are the documented ones
  * (config/emgw.conf says the same). */
@@ -112,6 +160,9 @@ static const struct config_key config_keys[] = {
 	{ CAN, "log", config_parse_path, CONFIG_CAN_FIELD(log), 1, 0 },
 	{ CAN, "speed", config_parse_double, CONFIG_CAN_FIELD(speed), 0, 1000 },
 	{ CAN, "loop", config_parse_bool, CONFIG_CAN_FIELD(loop), 0, 0 },
+	{ CAN, "sa", config_parse_sa, CONFIG_CAN_FIELD(sa), 0, 253 },
+	{ CAN, "pgn_sa", config_parse_pgn_sa, CONFIG_CAN_FIELD(n_pgn_sa), 0, 253 },
+	{ CAN, "ignore_pgn", config_parse_pgn_list, CONFIG_CAN_FIELD(n_ignore), 0, 0 },
 
 	{ MQTT, "enabled", config_parse_bool, CONFIG_FIELD(mqtt.enabled), 0, 0 },
 	{ MQTT, "host", config_parse_string, CONFIG_FIELD(mqtt.host), 1, 0 },
@@ -128,10 +179,19 @@ static const struct config_key config_keys[] = {
 	{ MQTT, "password_file", config_parse_path, CONFIG_FIELD(mqtt.password_file), 0, 0 },
 	{ MQTT, "inflight", config_parse_int, CONFIG_FIELD(mqtt.inflight), 1, 1000 },
 	{ MQTT, "reconnect_max", config_parse_int, CONFIG_FIELD(mqtt.reconnect_max_s), 1, 3600 },
+	{ MQTT, "version", config_parse_choice, CONFIG_FIELD(mqtt.version), 0, 0 },
+	{ MQTT, "backlog_rate", config_parse_int, CONFIG_FIELD(mqtt.backlog_rate), 0, 100000 },
+	{ MQTT, "backlog_order", config_parse_choice, CONFIG_FIELD(mqtt.backlog_newest), 0, 0 },
+	{ MQTT, "batch_max", config_parse_int, CONFIG_FIELD(mqtt.batch_max), 1, 100 },
+	{ MQTT, "batch_age", config_parse_ms, CONFIG_FIELD(mqtt.batch_age_ms), 0, 600 },
+	{ MQTT, "compress", config_parse_bool, CONFIG_FIELD(mqtt.compress), 0, 0 },
+	{ MQTT, "cert_warn_days", config_parse_int, CONFIG_FIELD(mqtt.cert_warn_days), 0, 3650 },
 
 	{ STORE, "path", config_parse_path, CONFIG_FIELD(store.path), 0, 0 },
 	{ STORE, "retention_days", config_parse_int, CONFIG_FIELD(store.retention_days), 1, 3650 },
 	{ STORE, "max_size_mb", config_parse_int, CONFIG_FIELD(store.max_size_mb), 1, 1048576 },
+	{ STORE, "durability", config_parse_choice, CONFIG_FIELD(store.durability_full), 0, 0 },
+	{ STORE, "commit_interval", config_parse_ms, CONFIG_FIELD(store.commit_interval_ms), 0, 60 },
 
 	{ SAMPLE, "period", config_parse_ms, CONFIG_FIELD(sample.period_ms), 0.1, 60 },
 	{ SAMPLE, "stale", config_parse_ms, CONFIG_FIELD(sample.stale_ms), 0.1, 3600 },
@@ -144,6 +204,75 @@ static const struct config_key config_keys[] = {
 	{ SMOKE, "fuel_density", config_parse_double, CONFIG_FIELD(smoke.fuel_density), 0.3, 1.5 },
 	{ SMOKE, "afr_stoich", config_parse_double, CONFIG_FIELD(smoke.afr_stoich), 1, 30 },
 	{ SMOKE, "min_fuel_lph", config_parse_double, CONFIG_FIELD(smoke.min_fuel_lph), 0, 1000 },
+
+	{ GNSS, "enabled", config_parse_bool, CONFIG_FIELD(gnss.enabled), 0, 0 },
+	{ GNSS, "host", config_parse_string, CONFIG_FIELD(gnss.host), 1, 0 },
+	{ GNSS, "port", config_parse_int, CONFIG_FIELD(gnss.port), 1, 65535 },
+	{ GNSS, "max_age", config_parse_ms, CONFIG_FIELD(gnss.max_age_ms), 0.1, 3600 },
+	{ GNSS, "period_moving", config_parse_ms, CONFIG_FIELD(gnss.period_moving_ms), 0.1, 86400 },
+	{ GNSS, "period_stopped", config_parse_ms, CONFIG_FIELD(gnss.period_stopped_ms), 0.1, 86400 },
+	{ GNSS, "distance_m", config_parse_double, CONFIG_FIELD(gnss.distance_m), 0, 100000 },
+	{ GNSS, "heading_deg", config_parse_double, CONFIG_FIELD(gnss.heading_deg), 0, 180 },
+	{ GNSS, "stopped_kmh", config_parse_double, CONFIG_FIELD(gnss.stopped_kmh), 0, 50 },
+	{ GNSS, "time_floor", config_parse_date, CONFIG_FIELD(gnss.time_floor_s), 0, 0 },
+	{ GNSS, "reconnect_max", config_parse_int, CONFIG_FIELD(gnss.reconnect_max_s), 1, 3600 },
+
+#define PF CONFIG_SEC_PLATFORM
+	{ PF, "enabled", config_parse_bool, CONFIG_FIELD(platform.enabled), 0, 0 },
+	{ PF, "host", config_parse_string, CONFIG_FIELD(platform.host), 1, 0 },
+	{ PF, "port", config_parse_int, CONFIG_FIELD(platform.port), 1, 65535 },
+	{ PF, "variant", config_parse_variant, CONFIG_FIELD(platform.variant), 0, 0 },
+	{ PF, "period", config_parse_ms, CONFIG_FIELD(platform.period_ms), 1, 3600 },
+	{ PF, "diag_period", config_parse_ms, CONFIG_FIELD(platform.diag_period_ms), 1, 86400 },
+	{ PF, "samples_per_frame", config_parse_int, CONFIG_FIELD(platform.samples_per_frame), 1, 15 },
+	{ PF, "sign", config_parse_bool, CONFIG_FIELD(platform.sign), 0, 0 },
+	{ PF, "key_file", config_parse_path, CONFIG_FIELD(platform.key_file), 1, 0 },
+	{ PF, "chip_id", config_parse_chip_id, CONFIG_FIELD(platform.chip_id), 0, 0 },
+	{ PF, "user_id", config_parse_string, CONFIG_FIELD(platform.user_id), 1, 0 },
+	{ PF, "iccid", config_parse_iccid, CONFIG_FIELD(platform.iccid), 0, 0 },
+	{ PF, "time_offset_h", config_parse_int, CONFIG_FIELD(platform.time_offset_h), -12, 14 },
+	{ PF, "egr_cmd_signal", config_parse_signal, CONFIG_FIELD(platform.egr_cmd_signal), 0, 0 },
+	{ PF, "reconnect_max", config_parse_int, CONFIG_FIELD(platform.reconnect_max_s), 1, 3600 },
+	{ PF, "resend_rate", config_parse_int, CONFIG_FIELD(platform.resend_rate), 1, 1000 },
+	{ PF, "sw_version", config_parse_int, CONFIG_FIELD(platform.sw_version), 0, 255 },
+	{ PF, "activate", config_parse_bool, CONFIG_FIELD(platform.activate), 0, 0 },
+#undef PF
+
+	/* Modbus: buses and devices in the main file, points in profiles. */
+	{ BUS, "type", config_parse_bus_type, CONFIG_BUS_FIELD(type), 0, 0 },
+	{ BUS, "device", config_parse_string, CONFIG_BUS_FIELD(device), 1, 0 },
+	{ BUS, "baud", config_parse_int, CONFIG_BUS_FIELD(baud), 300, 4000000 },
+	{ BUS, "parity", config_parse_parity, CONFIG_BUS_FIELD(parity), 0, 0 },
+	{ BUS, "data_bits", config_parse_int, CONFIG_BUS_FIELD(data_bits), 5, 8 },
+	{ BUS, "stop_bits", config_parse_int, CONFIG_BUS_FIELD(stop_bits), 1, 2 },
+	{ BUS, "rs485", config_parse_bool, CONFIG_BUS_FIELD(rs485), 0, 0 },
+	{ BUS, "frame_delay", config_parse_ms, CONFIG_BUS_FIELD(frame_delay_ms), 0, 1 },
+	{ BUS, "host", config_parse_string, CONFIG_BUS_FIELD(host), 1, 0 },
+	{ BUS, "port", config_parse_int, CONFIG_BUS_FIELD(port), 1, 65535 },
+	{ BUS, "response_timeout", config_parse_ms, CONFIG_BUS_FIELD(response_timeout_ms), 0.01, 10 },
+	{ BUS, "byte_timeout", config_parse_ms, CONFIG_BUS_FIELD(byte_timeout_ms), 0, 10 },
+	{ BUS, "max_gap", config_parse_int, CONFIG_BUS_FIELD(max_gap), 0, MBPLAN_MAX_GAP },
+	{ BUS, "backoff_max", config_parse_ms, CONFIG_BUS_FIELD(backoff_max_ms), 1, 3600 },
+
+	{ MBDEV, "bus", config_parse_string, CONFIG_MBDEV_FIELD(bus_name), 1, 0 },
+	{ MBDEV, "unit", config_parse_int, CONFIG_MBDEV_FIELD(unit), 0, 255 },
+	{ MBDEV, "profile", config_parse_profile, CONFIG_MBDEV_FIELD(profile), 0, 0 },
+	{ MBDEV, "interval", config_parse_ms, CONFIG_MBDEV_FIELD(interval_ms), 0.05, 3600 },
+	{ MBDEV, "instance", config_parse_int, CONFIG_MBDEV_FIELD(instance), 0, 3 },
+
+	{ POINT, "table", config_parse_table, CONFIG_POINT_FIELD(table), 0, 0 },
+	{ POINT, "address", config_parse_int, CONFIG_POINT_FIELD(address), 0, 65535 },
+	{ POINT, "type", config_parse_ptype, CONFIG_POINT_FIELD(type), 0, 0 },
+	{ POINT, "count", config_parse_int, CONFIG_POINT_FIELD(count), 1, MBPOINT_MAX_STRING },
+	{ POINT, "bit", config_parse_int, CONFIG_POINT_FIELD(bit), 0, 15 },
+	{ POINT, "order", config_parse_order, 0, sizeof(struct mbpoint), 0, 0 },
+	{ POINT, "word_swap", config_parse_bool, CONFIG_POINT_FIELD(word_swap), 0, 0 },
+	{ POINT, "byte_swap", config_parse_bool, CONFIG_POINT_FIELD(byte_swap), 0, 0 },
+	{ POINT, "scale", config_parse_double, CONFIG_POINT_FIELD(scale), -1e9, 1e9 },
+	{ POINT, "offset", config_parse_double, CONFIG_POINT_FIELD(offset), -1e9, 1e9 },
+	{ POINT, "unit", config_parse_string, CONFIG_POINT_FIELD(unit), 0, 0 },
+	{ POINT, "min", config_parse_double, CONFIG_POINT_FIELD(min), -1e15, 1e15 },
+	{ POINT, "max", config_parse_double, CONFIG_POINT_FIELD(max), -1e15, 1e15 },
 };
 
 #undef DEV
@@ -152,8 +281,13 @@ static const struct config_key config_keys[] = {
 #undef STORE
 #undef SAMPLE
 #undef SMOKE
+#undef BUS
+#undef MBDEV
+#undef POINT
+#undef GNSS
 
 #define CONFIG_N_KEYS (sizeof(config_keys) / sizeof(config_keys[0]))
+#define CONFIG_MB_KEYS 16 /* keys of one Modbus section, at most */
 
 /* The parse state, reached through inih's user pointer (and the reader's). */
 struct config_ctx {
@@ -167,6 +301,14 @@ struct config_ctx {
 	struct config_origin can_hdr[CONFIG_MAX_CAN];
 	/* where each key was set: row 0 for keys outside [can] */
 	struct config_origin set[CONFIG_MAX_CAN][CONFIG_N_KEYS];
+	/* Modbus: the open [bus], [device "x"] and [point], the profile being
+	 * read (in_profile), where each section began and each key was set */
+	int bus, mbdev, point, profile, in_profile;
+	struct config_origin bus_hdr[CONFIG_MAX_BUS];
+	struct config_origin mbdev_hdr[CONFIG_MAX_MBDEV];
+	struct config_origin point_hdr[CONFIG_MAX_POINTS];
+	struct config_origin mb_set[CONFIG_MAX_BUS + CONFIG_MAX_MBDEV + CONFIG_MAX_POINTS]
+				   [CONFIG_MB_KEYS];
 };
 
 __attribute__((format(printf, 4, 5)))
@@ -210,6 +352,8 @@ static const struct config_key *config_key_find(enum config_sec sec, const char 
 static struct config_origin *config_origin_of(struct config_ctx *ctx, int can,
 					      const struct config_key *k)
 {
+	if (k->sec == CONFIG_SEC_BUS || k->sec == CONFIG_SEC_MBDEV || k->sec == CONFIG_SEC_POINT)
+		return config_mb_origin(ctx, k);
 	return &ctx->set[k->sec == CONFIG_SEC_CAN ? can : 0][k - config_keys];
 }
 
@@ -290,6 +434,103 @@ static int config_parse_ms(struct config_ctx *ctx, const struct config_key *k,
 	if (config_number(ctx, k, v, " s", &s) < 0)
 		return -1;
 	*(int *)dst = (int)lround(s * 1000.0);
+	return 0;
+}
+
+/* A J1939 source address (0..253) or "any" (-1). */
+static int config_parse_sa(struct config_ctx *ctx, const struct config_key *k, const char *v,
+			   void *dst)
+{
+	char *end;
+	long n;
+
+	if (strcasecmp(v, "any") == 0) {
+		*(int *)dst = -1;
+		return 0;
+	}
+	errno = 0;
+	n = strtol(v, &end, 0);
+	if (end == v || *end != '\0' || errno || n < 0 || n > 253) {
+		config_error(ctx, "%s: \"%s\" is not a source address (0..253, or any)", k->name, v);
+		return -1;
+	}
+	*(int *)dst = (int)n;
+	return 0;
+}
+
+/* One PGN: 0..0x3FFFF, decimal or 0x hex. */
+static int config_pgn(struct config_ctx *ctx, const struct config_key *k, const char *v,
+		      const char *end_of_v, unsigned *pgn)
+{
+	char *end;
+	long n;
+
+	errno = 0;
+	n = strtol(v, &end, 0);
+	if (end == v || end != end_of_v || errno || n < 0 || n > 0x3FFFF) {
+		config_error(ctx, "%s: \"%.*s\" is not a PGN (0..262143)", k->name,
+			     (int)(end_of_v - v), v);
+		return -1;
+	}
+	*pgn = (unsigned)n;
+	return 0;
+}
+
+/* Walks a list of words separated by spaces or commas. */
+static const char *config_next_word(const char *p, const char **end)
+{
+	p += strspn(p, " ,\t");
+	*end = p + strcspn(p, " ,\t");
+	return *p ? p : NULL;
+}
+
+/* "PGN PGN ...": dst is the count, followed by the array in struct config_can. */
+static int config_parse_pgn_list(struct config_ctx *ctx, const struct config_key *k,
+				 const char *v, void *dst)
+{
+	struct config_can *can = (struct config_can *)((char *)dst - offsetof(struct config_can, n_ignore));
+	const char *w, *end;
+
+	can->n_ignore = 0;
+	for (w = config_next_word(v, &end); w; w = config_next_word(end, &end)) {
+		if (can->n_ignore == CONFIG_MAX_PGN_LIST) {
+			config_error(ctx, "%s: at most %d PGNs", k->name, CONFIG_MAX_PGN_LIST);
+			return -1;
+		}
+		if (config_pgn(ctx, k, w, end, &can->ignore_pgn[can->n_ignore]) < 0)
+			return -1;
+		can->n_ignore++;
+	}
+	return 0;
+}
+
+/* "PGN:SA PGN:SA ...", SA a number or any. */
+static int config_parse_pgn_sa(struct config_ctx *ctx, const struct config_key *k,
+			       const char *v, void *dst)
+{
+	struct config_can *can = (struct config_can *)((char *)dst - offsetof(struct config_can, n_pgn_sa));
+	const char *w, *end, *colon;
+	char sa[16];
+
+	can->n_pgn_sa = 0;
+	for (w = config_next_word(v, &end); w; w = config_next_word(end, &end)) {
+		colon = memchr(w, ':', (size_t)(end - w));
+		if (!colon || end - colon - 1 <= 0 || end - colon - 1 >= (long)sizeof(sa)) {
+			config_error(ctx, "%s: \"%.*s\" is not PGN:SA", k->name, (int)(end - w), w);
+			return -1;
+		}
+		if (can->n_pgn_sa == CONFIG_MAX_PGN_LIST) {
+			config_error(ctx, "%s: at most %d entries", k->name, CONFIG_MAX_PGN_LIST);
+			return -1;
+		}
+		if (config_pgn(ctx, k, w, colon, &can->pgn_sa[can->n_pgn_sa].pgn) < 0)
+			return -1;
+		memcpy(sa, colon + 1, (size_t)(end - colon - 1));
+		sa[end - colon - 1] = '\0';
+		if (config_parse_sa(ctx, k, sa, &can->pgn_sa[can->n_pgn_sa].sa) < 0)
+			return -1;
+		can->n_pgn_sa++;
+	}
 	return 0;
 }
 
@@ -409,6 +650,37 @@ static int config_parse_topic(struct config_ctx *ctx, const struct config_key *k
 	return config_parse_string(ctx, k, v, dst);
 }
 
+/* time_floor: "YYYY-MM-DD" (UTC midnight) or seconds since the epoch; 0
+ * keeps the default (the build date). */
+static int config_parse_date(struct config_ctx *ctx, const struct config_key *k,
+			     const char *v, void *dst)
+{
+	struct tm tm = { 0 };
+	int y, m, d, len = 0;
+	char *end;
+	long long n;
+
+	if (sscanf(v, "%4d-%2d-%2d%n", &y, &m, &d, &len) == 3 && v[len] == '\0') {
+		tm.tm_year = y - 1900;
+		tm.tm_mon = m - 1;
+		tm.tm_mday = d;
+		if (y >= 1970 && m >= 1 && m <= 12 && d >= 1 && d <= 31) {
+			*(long long *)dst = (long long)timegm(&tm);
+			return 0;
+		}
+	}
+	errno = 0;
+	n = strtoll(v, &end, 10);
+	if (*v == '\0' || end == v || *end != '\0' || errno == ERANGE || n < 0 ||
+	    n > 253402300799LL) {
+		config_error(ctx, "%s: \"%s\" is neither YYYY-MM-DD nor seconds since 1970 (0..253402300799)",
+			     k->name, v);
+		return -1;
+	}
+	*(long long *)dst = n;
+	return 0;
+}
+
 /* Sections -------------------------------------------------------------- */
 
 static void config_can_defaults(struct config_can *can)
@@ -416,6 +688,7 @@ static void config_can_defaults(struct config_can *can)
 	memset(can, 0, sizeof(*can));
 	can->speed = 1.0;
 	can->loop = 0;
+	can->sa = -1;
 }
 
 static void config_can_open(struct config_ctx *ctx, const char *name)
@@ -495,6 +768,8 @@ static void config_section(struct config_ctx *ctx, char *line)
 		return;
 	}
 	s = config_trim(line + 1);
+	if (config_mb_section(ctx, s))
+		return;
 	for (i = 0; i < sizeof(config_sec_names) / sizeof(config_sec_names[0]); i++) {
 		if (config_sec_names[i] && strcmp(s, config_sec_names[i]) == 0) {
 			ctx->sec = i;
@@ -590,7 +865,7 @@ static void config_include(struct config_ctx *ctx, const char *v)
 {
 	const struct config_key k = { .name = "include", .size = PATH_MAX, .min = 1 };
 	enum config_sec sec = ctx->sec;
-	int can = ctx->can;
+	int can = ctx->can, bus = ctx->bus, mbdev = ctx->mbdev, point = ctx->point;
 	char *name;
 	FILE *fp;
 
@@ -615,10 +890,15 @@ static void config_include(struct config_ctx *ctx, const char *v)
 	config_read(ctx, fp, name, ctx->src->depth + 1);
 	ctx->sec = sec;
 	ctx->can = can;
+	ctx->bus = bus;
+	ctx->mbdev = mbdev;
+	ctx->point = point;
 }
 
 static const char *config_sec_title(const struct config_ctx *ctx, char *buf, size_t len)
 {
+	if (config_mb_title(ctx, buf, len))
+		return buf;
 	if (ctx->sec == CONFIG_SEC_CAN)
 		snprintf(buf, len, "[can \"%s\"]", ctx->c->can[ctx->can].name);
 	else
@@ -664,6 +944,8 @@ static int config_handler(void *user, const char *section, const char *name,
 	}
 	*o = config_here(ctx);
 	base = k->sec == CONFIG_SEC_CAN ? (char *)&ctx->c->can[ctx->can] : (char *)ctx->c;
+	if (config_mb_base(ctx, k->sec))
+		base = config_mb_base(ctx, k->sec);
 	o->bad = k->parse(ctx, k, value, base + k->off) < 0;
 	return 1; /* errors are counted by us; inih's count would stop at one */
 }
@@ -722,17 +1004,107 @@ static void config_needs(struct config_ctx *ctx, const char *a, const char *b)
 		config_error_at(ctx, o->file, o->line, "%s is set but %s is not", a, b);
 }
 
+static void config_check_key_mode(struct config_ctx *ctx);
+
 static void config_check_mqtt(struct config_ctx *ctx)
 {
 	config_needs(ctx, "cert_file", "key_file");
 	config_needs(ctx, "key_file", "cert_file");
 	config_needs(ctx, "cert_file", "ca_file");
 	config_needs(ctx, "password_file", "username");
+	config_check_key_mode(ctx);
+}
+
+/* [platform] ------------------------------------------------------------ */
+
+static int config_parse_variant(struct config_ctx *ctx, const struct config_key *k,
+				const char *v, void *dst)
+{
+	if (strcmp(v, "nrmm") == 0 || strcmp(v, "road") == 0) {
+		*(int *)dst = strcmp(v, "road") == 0;
+		return 0;
+	}
+	config_error(ctx, "%s: \"%s\" is not nrmm or road", k->name, v);
+	return -1;
+}
+
+/* 19 or 20 digits (a 19-digit ICCID is padded with 'F'), or "mmcli". */
+static int config_parse_iccid(struct config_ctx *ctx, const struct config_key *k,
+			      const char *v, void *dst)
+{
+	size_t n = strspn(v, "0123456789");
+
+	if (strcmp(v, "mmcli") != 0 && (v[n] != '\0' || n < 19 || n > 20)) {
+		config_error(ctx, "%s: \"%s\" is not an ICCID (19 or 20 digits) or \"mmcli\"",
+			     k->name, v);
+		return -1;
+	}
+	return config_parse_string(ctx, k, v, dst);
+}
+
+static int config_parse_chip_id(struct config_ctx *ctx, const struct config_key *k,
+				const char *v, void *dst)
+{
+	for (const char *p = v; *p; p++) {
+		if (!isgraph((unsigned char)*p) || strlen(v) != 16) {
+			config_error(ctx, "%s: \"%s\" is not 16 printable ASCII characters",
+				     k->name, v);
+			return -1;
+		}
+	}
+	return config_parse_string(ctx, k, v, dst);
+}
+
+/* A canonical signal name (see emgw.conf), or empty for none. */
+static int config_parse_signal(struct config_ctx *ctx, const struct config_key *k,
+			       const char *v, void *dst)
+{
+	if (*v && sig_lookup(v) < 0) {
+		config_error(ctx, "%s: \"%s\" is not a signal name", k->name, v);
+		return -1;
+	}
+	return config_parse_string(ctx, k, v, dst);
+}
+
+/* An error about [platform] at key's line (or its enabled line). */
+static void config_platform_error(struct config_ctx *ctx, const char *key, const char *msg)
+{
+	struct config_origin *o = config_origin_by_name(ctx, 0, CONFIG_SEC_PLATFORM, key);
+
+	if (!o->file)
+		o = config_origin_by_name(ctx, 0, CONFIG_SEC_PLATFORM, "enabled");
+	config_error_at(ctx, o->file ? o->file : ctx->c->file, o->line, "[platform] %s", msg);
+}
+
+static void config_check_platform(struct config_ctx *ctx)
+{
+	const struct config_platform *p = &ctx->c->platform;
+
+	if (!p->enabled)
+		return;
+	if (!config_given(ctx, 0, CONFIG_SEC_PLATFORM, "host"))
+		config_platform_error(ctx, "host", "enabled needs host");
+	if (!p->port && !config_origin_by_name(ctx, 0, CONFIG_SEC_PLATFORM, "port")->bad)
+		config_platform_error(ctx, "port", "enabled needs port");
+	if (!ctx->c->vin[0] && !config_origin_by_name(ctx, 0, CONFIG_SEC_DEVICE, "vin")->bad)
+		config_platform_error(ctx, "enabled", "needs the VIN ([device] vin): frames carry it");
+	if (p->sign && !config_given(ctx, 0, CONFIG_SEC_PLATFORM, "key_file"))
+		config_platform_error(ctx, "sign", "sign = yes needs key_file");
+	if (p->activate && (!p->sign || !config_given(ctx, 0, CONFIG_SEC_PLATFORM, "chip_id")))
+		config_platform_error(ctx, "activate", "activate = yes needs sign = yes and chip_id");
 }
 
 /* Defaults that depend on other keys. */
 static void config_fill(struct config_ctx *ctx)
 {
+	struct config_platform *pf = &ctx->c->platform;
+
+	if (pf->period_ms == 0)
+		pf->period_ms = pf->variant ? 10000 : 60000;
+	/* GM/T 0009's default id when there is no chip to name. */
+	if (!pf->user_id[0])
+		snprintf(pf->user_id, sizeof(pf->user_id), "%s",
+			 pf->chip_id[0] ? pf->chip_id : "1234567812345678");
 	struct config *c = ctx->c;
 	struct config_origin *o;
 	int n;
@@ -749,6 +1121,463 @@ static void config_fill(struct config_ctx *ctx)
 					"state_dir: too long to hold emgw.db");
 		}
 	}
+}
+
+/* Modbus ---------------------------------------------------------------- */
+
+/* A bus is an RTU line or a TCP endpoint; a device is a unit id on a bus,
+ * read with a profile; a profile is a file of [point "NAME"] sections, read
+ * once however many devices name it, with errors given as its own
+ * file:line. */
+
+/* Index of k among the keys of its section. */
+static int config_key_rel(const struct config_key *k)
+{
+	const struct config_key *first = k;
+
+	while (first > config_keys && first[-1].sec == k->sec)
+		first--;
+	return (int)(k - first);
+}
+
+static struct config_origin *config_mb_origin_at(struct config_ctx *ctx, enum config_sec sec,
+						 int i, const char *name)
+{
+	const struct config_key *k = config_key_find(sec, name);
+	int row = sec == CONFIG_SEC_BUS ? i
+		  : sec == CONFIG_SEC_MBDEV ? CONFIG_MAX_BUS + i
+					    : CONFIG_MAX_BUS + CONFIG_MAX_MBDEV + i;
+
+	return &ctx->mb_set[row][config_key_rel(k)];
+}
+
+static struct config_origin *config_mb_origin(struct config_ctx *ctx, const struct config_key *k)
+{
+	int i = k->sec == CONFIG_SEC_BUS ? ctx->bus : k->sec == CONFIG_SEC_MBDEV ? ctx->mbdev
+										  : ctx->point;
+
+	return config_mb_origin_at(ctx, k->sec, i, k->name);
+}
+
+static char *config_mb_base(struct config_ctx *ctx, enum config_sec sec)
+{
+	switch (sec) {
+	case CONFIG_SEC_BUS:
+		return (char *)&ctx->c->bus[ctx->bus];
+	case CONFIG_SEC_MBDEV:
+		return (char *)&ctx->c->mbdev[ctx->mbdev];
+	case CONFIG_SEC_POINT:
+		return (char *)&ctx->c->point[ctx->point];
+	default:
+		return NULL;
+	}
+}
+
+static int config_mb_title(const struct config_ctx *ctx, char *buf, size_t len)
+{
+	if (ctx->sec == CONFIG_SEC_BUS)
+		snprintf(buf, len, "[bus \"%s\"]", ctx->c->bus[ctx->bus].name);
+	else if (ctx->sec == CONFIG_SEC_MBDEV)
+		snprintf(buf, len, "[device \"%s\"]", ctx->c->mbdev[ctx->mbdev].name);
+	else if (ctx->sec == CONFIG_SEC_POINT)
+		snprintf(buf, len, "[point \"%s\"]", ctx->c->point[ctx->point].name);
+	else
+		return 0;
+	return 1;
+}
+
+static int config_parse_bus_type(struct config_ctx *ctx, const struct config_key *k,
+				 const char *v, void *dst)
+{
+	if (strcasecmp(v, "rtu") == 0)
+		*(int *)dst = CONFIG_BUS_RTU;
+	else if (strcasecmp(v, "tcp") == 0)
+		*(int *)dst = CONFIG_BUS_TCP;
+	else {
+		config_error(ctx, "%s: \"%s\" is neither rtu nor tcp", k->name, v);
+		return -1;
+	}
+	return 0;
+}
+
+static int config_parse_parity(struct config_ctx *ctx, const struct config_key *k,
+			       const char *v, void *dst)
+{
+	if (strlen(v) == 1 && strchr("NEOneo", v[0]))
+		*(int *)dst = toupper((unsigned char)v[0]);
+	else if (strcasecmp(v, "none") == 0 || strcasecmp(v, "even") == 0 ||
+		 strcasecmp(v, "odd") == 0)
+		*(int *)dst = toupper((unsigned char)v[0]);
+	else {
+		config_error(ctx, "%s: \"%s\" is not N, E or O (none, even, odd)", k->name, v);
+		return -1;
+	}
+	return 0;
+}
+
+static int config_parse_table(struct config_ctx *ctx, const struct config_key *k,
+			      const char *v, void *dst)
+{
+	if (mbpoint_table_parse(v, dst) == MBPOINT_OK)
+		return 0;
+	config_error(ctx, "%s: \"%s\" is not coil, discrete, input or holding", k->name, v);
+	return -1;
+}
+
+static int config_parse_ptype(struct config_ctx *ctx, const struct config_key *k,
+			      const char *v, void *dst)
+{
+	if (mbpoint_type_parse(v, dst) == MBPOINT_OK)
+		return 0;
+	config_error(ctx, "%s: \"%s\" is not one of bool, u16, i16, u32, i32, u64, i64, f32, f64, string, bits",
+		     k->name, v);
+	return -1;
+}
+
+static int config_parse_order(struct config_ctx *ctx, const struct config_key *k,
+			      const char *v, void *dst)
+{
+	struct mbpoint *p = dst;
+
+	if (mbpoint_order_parse(v, &p->word_swap, &p->byte_swap) == MBPOINT_OK)
+		return 0;
+	config_error(ctx, "%s: \"%s\" is not ABCD, CDAB, BADC, DCBA, big, little, word_swap or byte_swap",
+		     k->name, v);
+	return -1;
+}
+
+/* [bus "NAME"], [device "NAME"], [point "NAME"]: the name between quotes,
+ * or NULL (reported) when the header is malformed. */
+static char *config_mb_name(struct config_ctx *ctx, char *s, const char *kind)
+{
+	char *end;
+
+	s += strlen(kind);
+	s += strspn(s, " \t");
+	end = *s == '"' ? strchr(s + 1, '"') : NULL;
+	if (!end || end[1] != '\0') {
+		config_error(ctx, "malformed section header: expected [%s \"NAME\"]", kind);
+		return NULL;
+	}
+	*end = '\0';
+	if (!config_valid_name(s + 1) || strlen(s + 1) >= MBPOINT_NAME_MAX) {
+		config_error(ctx, "[%s \"%s\"]: a name is 1..%d characters of A-Z, a-z, 0-9, '_' and '-'",
+			     kind, s + 1, MBPOINT_NAME_MAX - 1);
+		return NULL;
+	}
+	return s + 1;
+}
+
+static int config_mb_kind(const char *s, const char *kind)
+{
+	size_t n = strlen(kind);
+
+	return strncmp(s, kind, n) == 0 && (s[n] == '\0' || s[n] == '"' || isspace((unsigned char)s[n]));
+}
+
+static void config_bus_open(struct config_ctx *ctx, const char *name)
+{
+	struct config *c = ctx->c;
+	struct config_bus *b;
+
+	for (int i = 0; i < c->n_bus; i++) {
+		if (strcmp(c->bus[i].name, name) == 0) {
+			config_error(ctx, "duplicate section [bus \"%s\"] (first at %s:%d)", name,
+				     ctx->bus_hdr[i].file, ctx->bus_hdr[i].line);
+			return;
+		}
+	}
+	if (c->n_bus == CONFIG_MAX_BUS) {
+		config_error(ctx, "too many [bus] sections (at most %d)", CONFIG_MAX_BUS);
+		return;
+	}
+	ctx->bus = c->n_bus++;
+	b = &c->bus[ctx->bus];
+	memset(b, 0, sizeof(*b));
+	snprintf(b->name, sizeof(b->name), "%s", name);
+	b->type = CONFIG_BUS_RTU;
+	b->baud = 9600;
+	b->parity = 'N';
+	b->data_bits = 8;
+	b->stop_bits = 1;
+	b->port = 502;
+	b->response_timeout_ms = 500;
+	b->byte_timeout_ms = 100;
+	b->max_gap = 8;
+	b->backoff_max_ms = 60000;
+	ctx->bus_hdr[ctx->bus] = config_here(ctx);
+	ctx->sec = CONFIG_SEC_BUS;
+}
+
+static void config_mbdev_open(struct config_ctx *ctx, const char *name)
+{
+	struct config *c = ctx->c;
+	struct config_mbdev *d;
+
+	for (int i = 0; i < c->n_mbdev; i++) {
+		if (strcmp(c->mbdev[i].name, name) == 0) {
+			config_error(ctx, "duplicate section [device \"%s\"] (first at %s:%d)", name,
+				     ctx->mbdev_hdr[i].file, ctx->mbdev_hdr[i].line);
+			return;
+		}
+	}
+	if (c->n_mbdev == CONFIG_MAX_MBDEV) {
+		config_error(ctx, "too many [device \"NAME\"] sections (at most %d)",
+			     CONFIG_MAX_MBDEV);
+		return;
+	}
+	ctx->mbdev = c->n_mbdev++;
+	d = &c->mbdev[ctx->mbdev];
+	memset(d, 0, sizeof(*d));
+	snprintf(d->name, sizeof(d->name), "%s", name);
+	d->bus = d->profile = d->unit = -1;
+	d->interval_ms = 1000;
+	ctx->mbdev_hdr[ctx->mbdev] = config_here(ctx);
+	ctx->sec = CONFIG_SEC_MBDEV;
+}
+
+static void config_point_open(struct config_ctx *ctx, const char *name)
+{
+	struct config *c = ctx->c;
+	int first = c->profile[ctx->profile].first;
+
+	for (int i = first; i < c->n_point; i++) {
+		if (strcmp(c->point[i].name, name) == 0) {
+			config_error(ctx, "duplicate section [point \"%s\"] (first at line %d)", name,
+				     ctx->point_hdr[i].line);
+			return;
+		}
+	}
+	if (c->n_point == CONFIG_MAX_POINTS || c->n_point - first == MBPLAN_MAX_ITEMS) {
+		config_error(ctx, "too many points (at most %d in a profile, %d in all)",
+			     MBPLAN_MAX_ITEMS, CONFIG_MAX_POINTS);
+		return;
+	}
+	ctx->point = c->n_point++;
+	mbpoint_init(&c->point[ctx->point]);
+	snprintf(c->point[ctx->point].name, MBPOINT_NAME_MAX, "%s", name);
+	ctx->point_hdr[ctx->point] = config_here(ctx);
+	ctx->sec = CONFIG_SEC_POINT;
+}
+
+/* Called for every section header: 1 if it was a Modbus one (handled,
+ * errors reported), or any header in a profile (where only [point] goes). */
+static int config_mb_section(struct config_ctx *ctx, char *s)
+{
+	char *name;
+
+	ctx->sec = CONFIG_SEC_SKIP;
+	if (ctx->in_profile) {
+		if (!config_mb_kind(s, "point"))
+			config_error(ctx, "a profile holds only [point \"NAME\"] sections, not [%s]", s);
+		else if ((name = config_mb_name(ctx, s, "point")))
+			config_point_open(ctx, name);
+		return 1;
+	}
+	if (config_mb_kind(s, "point")) {
+		config_error(ctx, "[point] belongs in a profile file (profile = FILE in [device \"NAME\"])");
+		return 1;
+	}
+	if (config_mb_kind(s, "bus")) {
+		if ((name = config_mb_name(ctx, s, "bus")))
+			config_bus_open(ctx, name);
+		return 1;
+	}
+	if (config_mb_kind(s, "device") && strcmp(s, "device") != 0) {
+		if ((name = config_mb_name(ctx, s, "device")))
+			config_mbdev_open(ctx, name);
+		return 1;
+	}
+	return 0;
+}
+
+/* Why a point's definition does not hold together, for a person. */
+static const char *config_point_problem(const struct mbpoint *p, char *buf, size_t len)
+{
+	int bits = p->table == MBPOINT_COIL || p->table == MBPOINT_DISCRETE;
+	struct mbpoint q = *p;
+
+	if (bits && p->type != MBPOINT_BOOL)
+		return "coils and discrete inputs hold only type = bool";
+	if (bits && p->bit)
+		return "bit applies to registers only";
+	if (p->type == MBPOINT_STRING && p->count == 0)
+		return "type = string needs count (registers, 1..32)";
+	if (p->type == MBPOINT_BITS && p->count == 0)
+		return "type = bits needs count (the width of the field)";
+	if (p->type == MBPOINT_BITS && p->bit + p->count > 16)
+		return "bit + count is more than the 16 bits of a register";
+	if (p->bit && p->type != MBPOINT_BOOL && p->type != MBPOINT_BITS)
+		return "bit applies to type = bool or bits only";
+	if (p->scale == 0)
+		return "scale must not be 0";
+	if (p->has_min && p->has_max && p->min > p->max) {
+		snprintf(buf, len, "min (%.15g) is above max (%.15g)", p->min, p->max);
+		return buf;
+	}
+	q.count = 0;
+	if (p->type != MBPOINT_STRING && p->type != MBPOINT_BITS && mbpoint_width(&q)) {
+		if (p->count != mbpoint_width(&q)) {
+			snprintf(buf, len, "count must be %d for type = %s, or left out",
+				 mbpoint_width(&q), mbpoint_type_name(p->type));
+			return buf;
+		}
+	}
+	return "the point runs past address 65535";
+}
+
+static void config_point_check(struct config_ctx *ctx, int i)
+{
+	struct mbpoint *p = &ctx->c->point[i];
+	const struct config_origin *h = &ctx->point_hdr[i];
+	const char *keys[] = { "table", "address", "type", "count", "bit", "order",
+			       "word_swap", "byte_swap", "scale", "offset", "min", "max" };
+	char buf[128];
+
+	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+		if (config_mb_origin_at(ctx, CONFIG_SEC_POINT, i, keys[k])->bad)
+			return; /* reported already */
+	p->has_min = config_mb_origin_at(ctx, CONFIG_SEC_POINT, i, "min")->file != NULL;
+	p->has_max = config_mb_origin_at(ctx, CONFIG_SEC_POINT, i, "max")->file != NULL;
+	if (!config_mb_origin_at(ctx, CONFIG_SEC_POINT, i, "address")->file)
+		config_error_at(ctx, h->file, h->line, "[point \"%s\"] needs address", p->name);
+	else if (config_mb_origin_at(ctx, CONFIG_SEC_POINT, i, "order")->file &&
+		 (config_mb_origin_at(ctx, CONFIG_SEC_POINT, i, "word_swap")->file ||
+		  config_mb_origin_at(ctx, CONFIG_SEC_POINT, i, "byte_swap")->file))
+		config_error_at(ctx, h->file, h->line,
+				"[point \"%s\"]: give either order or word_swap/byte_swap", p->name);
+	else if (mbpoint_check(p) != MBPOINT_OK)
+		config_error_at(ctx, h->file, h->line, "[point \"%s\"]: %s", p->name,
+				config_point_problem(p, buf, sizeof(buf)));
+}
+
+/* Reads the profile file named path (already resolved) as profile index. */
+static void config_profile_read(struct config_ctx *ctx, int index, const char *name)
+{
+	struct config_profile *pr = &ctx->c->profile[index];
+	enum config_sec sec = ctx->sec;
+	int point = ctx->point;
+	FILE *fp = fopen(name, "r");
+
+	if (!fp) {
+		if (ctx->src)
+			config_error(ctx, "profile: cannot open %s: %s", name, strerror(errno));
+		else
+			config_error_at(ctx, name, 0, "cannot open: %s", strerror(errno));
+		return;
+	}
+	ctx->n_files++;
+	pr->first = ctx->c->n_point;
+	ctx->in_profile = 1;
+	ctx->profile = index;
+	ctx->sec = CONFIG_SEC_TOP;
+	config_read(ctx, fp, name, ctx->src ? ctx->src->depth + 1 : 0);
+	ctx->in_profile = 0;
+	pr->n = ctx->c->n_point - pr->first;
+	if (pr->n == 0)
+		config_error_at(ctx, name, 0, "a profile needs at least one [point \"NAME\"]");
+	for (int i = pr->first; i < ctx->c->n_point; i++)
+		config_point_check(ctx, i);
+	ctx->sec = sec;
+	ctx->point = point;
+}
+
+/* profile = FILE: read FILE (once, however many devices use it). */
+static int config_parse_profile(struct config_ctx *ctx, const struct config_key *k,
+				const char *v, void *dst)
+{
+	struct config *c = ctx->c;
+	const struct config_key pk = { .name = k->name, .size = PATH_MAX, .min = 1 };
+	char *name;
+
+	if (ctx->n_files == CONFIG_MAX_FILES) {
+		config_error(ctx, "profile: too many files (at most %d)", CONFIG_MAX_FILES);
+		return -1;
+	}
+	name = ctx->files[ctx->n_files];
+	if (config_parse_path(ctx, &pk, v, name) < 0)
+		return -1;
+	for (int i = 0; i < c->n_profile; i++) {
+		if (strcmp(c->profile[i].path, name) == 0) {
+			*(int *)dst = i;
+			return 0;
+		}
+	}
+	if (c->n_profile == CONFIG_MAX_PROFILES) {
+		config_error(ctx, "profile: too many profiles (at most %d)", CONFIG_MAX_PROFILES);
+		return -1;
+	}
+	snprintf(c->profile[c->n_profile].path, PATH_MAX, "%s", name);
+	*(int *)dst = c->n_profile++;
+	config_profile_read(ctx, *(int *)dst, name);
+	return 0;
+}
+
+/* Keys that make sense for one bus type only. */
+static void config_check_bus(struct config_ctx *ctx, int i)
+{
+	static const char *const rtu_only[] = { "device", "baud", "parity", "data_bits",
+						"stop_bits", "rs485", "byte_timeout" };
+	static const char *const tcp_only[] = { "host", "port" };
+	const struct config_bus *b = &ctx->c->bus[i];
+	const char *const *other = b->type == CONFIG_BUS_TCP ? rtu_only : tcp_only;
+	size_t n = b->type == CONFIG_BUS_TCP ? 7 : 2;
+	const struct config_origin *o, *h = &ctx->bus_hdr[i];
+
+	for (size_t k = 0; k < n; k++) {
+		o = config_mb_origin_at(ctx, CONFIG_SEC_BUS, i, other[k]);
+		if (o->file)
+			config_error_at(ctx, o->file, o->line, "%s: does not apply to a type = %s bus",
+					other[k], b->type == CONFIG_BUS_TCP ? "tcp" : "rtu");
+	}
+	o = config_mb_origin_at(ctx, CONFIG_SEC_BUS, i, b->type == CONFIG_BUS_TCP ? "host" : "device");
+	if (!o->file)
+		config_error_at(ctx, h->file, h->line, "[bus \"%s\"] (type = %s) needs %s", b->name,
+				b->type == CONFIG_BUS_TCP ? "tcp" : "rtu",
+				b->type == CONFIG_BUS_TCP ? "host" : "device");
+}
+
+static void config_check_mbdev(struct config_ctx *ctx, int i)
+{
+	struct config *c = ctx->c;
+	struct config_mbdev *d = &c->mbdev[i];
+	const struct config_origin *h = &ctx->mbdev_hdr[i], *o;
+	int tcp;
+
+	for (int b = 0; b < c->n_bus; b++)
+		if (strcmp(c->bus[b].name, d->bus_name) == 0)
+			d->bus = b;
+	o = config_mb_origin_at(ctx, CONFIG_SEC_MBDEV, i, "bus");
+	if (!o->file)
+		config_error_at(ctx, h->file, h->line, "[device \"%s\"] needs bus", d->name);
+	else if (d->bus < 0 && !o->bad)
+		config_error_at(ctx, o->file, o->line, "bus: no [bus \"%s\"]", d->bus_name);
+	if (!config_mb_origin_at(ctx, CONFIG_SEC_MBDEV, i, "profile")->file)
+		config_error_at(ctx, h->file, h->line, "[device \"%s\"] needs profile", d->name);
+	o = config_mb_origin_at(ctx, CONFIG_SEC_MBDEV, i, "unit");
+	if (!o->file && !o->bad)
+		config_error_at(ctx, h->file, h->line, "[device \"%s\"] needs unit", d->name);
+	tcp = d->bus >= 0 && c->bus[d->bus].type == CONFIG_BUS_TCP;
+	if (o->file && !o->bad && d->bus >= 0 && !tcp && (d->unit < 1 || d->unit > 247))
+		config_error_at(ctx, o->file, o->line,
+				"unit: %d is out of range (1..247 on an RTU line)", d->unit);
+	for (int j = 0; j < i && d->bus >= 0; j++)
+		if (c->mbdev[j].bus == d->bus && c->mbdev[j].unit == d->unit && o->file)
+			config_error_at(ctx, o->file, o->line, "unit: %d is [device \"%s\"] on the same bus too",
+					d->unit, c->mbdev[j].name);
+	o = config_mb_origin_at(ctx, CONFIG_SEC_MBDEV, i, "interval");
+	if (d->interval_ms >= c->sample.stale_ms && !o->bad)
+		config_error_at(ctx, o->file ? o->file : h->file, o->file ? o->line : h->line,
+				"interval (%.15g s) must be shorter than [sample] stale (%.15g s), or every value goes stale before it is read again",
+				d->interval_ms / 1000.0, c->sample.stale_ms / 1000.0);
+}
+
+static void config_check_modbus(struct config_ctx *ctx)
+{
+	for (int i = 0; i < ctx->c->n_bus; i++)
+		config_check_bus(ctx, i);
+	for (int i = 0; i < ctx->c->n_mbdev; i++)
+		config_check_mbdev(ctx, i);
 }
 
 /* Entry points ---------------------------------------------------------- */
@@ -773,8 +1602,14 @@ void config_defaults(struct config *c)
 	c->mqtt.tls_verify = 1;
 	c->mqtt.inflight = 32;
 	c->mqtt.reconnect_max_s = 60;
+	c->mqtt.version = 4;
+	c->mqtt.backlog_rate = 200;
+	c->mqtt.batch_max = 1;
+	c->mqtt.batch_age_ms = 1000;
+	c->mqtt.cert_warn_days = 30;
 	c->store.retention_days = 7;
 	c->store.max_size_mb = 256;
+	c->store.commit_interval_ms = 5000;
 	c->sample.period_ms = 1000;
 	c->sample.stale_ms = 5000;
 	c->smoke.enabled = 1;
@@ -785,6 +1620,24 @@ void config_defaults(struct config *c)
 	c->smoke.fuel_density = 0.835;
 	c->smoke.afr_stoich = 14.5;
 	c->smoke.min_fuel_lph = 2.0;
+	c->gnss.enabled = 0;
+	snprintf(c->gnss.host, sizeof(c->gnss.host), "localhost");
+	c->gnss.port = 2947;
+	c->gnss.max_age_ms = 3000;
+	c->gnss.period_moving_ms = 10000;
+	c->gnss.period_stopped_ms = 300000;
+	c->gnss.distance_m = 100;
+	c->gnss.heading_deg = 20;
+	c->gnss.stopped_kmh = 3;
+	c->gnss.time_floor_s = 0;
+	c->gnss.reconnect_max_s = 30;
+	c->platform.variant = 0;
+	c->platform.diag_period_ms = 600000;
+	c->platform.samples_per_frame = 10;
+	c->platform.time_offset_h = 8;
+	c->platform.reconnect_max_s = 60;
+	c->platform.resend_rate = 5;
+	c->platform.sw_version = 1;
 }
 
 int config_load(const char *path, struct config *c)
@@ -815,8 +1668,160 @@ int config_load(const char *path, struct config *c)
 	config_check_can(ctx);
 	config_check_smoke(ctx);
 	config_check_mqtt(ctx);
+	config_check_modbus(ctx);
+	config_check_platform(ctx);
 	config_fill(ctx);
 out_free_ctx:
+	errors = ctx->errors;
+	free(ctx);
+	return errors;
+}
+
+/* Keys with a word for a value (uplink and store: issue 7) ------------- */
+
+static const struct config_choice {
+	const char *key;
+	const char *word;
+	int value;
+} config_choices[] = {
+	{ "version", "3.1.1", 4 },       { "version", "5", 5 },
+	{ "backlog_order", "oldest", 0 }, { "backlog_order", "newest", 1 },
+	{ "durability", "normal", 0 },    { "durability", "full", 1 },
+};
+
+#define CONFIG_N_CHOICES (sizeof(config_choices) / sizeof(config_choices[0]))
+
+static int config_parse_choice(struct config_ctx *ctx, const struct config_key *k,
+			       const char *v, void *dst)
+{
+	char words[128] = "";
+	size_t i;
+
+	for (i = 0; i < CONFIG_N_CHOICES; i++) {
+		if (strcmp(config_choices[i].key, k->name) != 0)
+			continue;
+		if (strcmp(config_choices[i].word, v) == 0) {
+			*(int *)dst = config_choices[i].value;
+			return 0;
+		}
+		snprintf(words + strlen(words), sizeof(words) - strlen(words), "%s%s",
+			 words[0] ? " or " : "", config_choices[i].word);
+	}
+	config_error(ctx, "%s: \"%s\" is not %s", k->name, v, words);
+	return -1;
+}
+
+static const char *config_choice_word(const char *key, int value)
+{
+	for (size_t i = 0; i < CONFIG_N_CHOICES; i++)
+		if (strcmp(config_choices[i].key, key) == 0 && config_choices[i].value == value)
+			return config_choices[i].word;
+	return "?";
+}
+
+/* A private key others can read is no longer private: refuse to start (or
+ * to reload) with it.  A missing file is the uplink's to report. */
+static void config_check_key_mode(struct config_ctx *ctx)
+{
+	const struct config_origin *o = config_origin_by_name(ctx, 0, CONFIG_SEC_MQTT, "key_file");
+	const char *path = ctx->c->mqtt.key_file;
+	struct stat st;
+
+	if (!path[0] || stat(path, &st) < 0 || (st.st_mode & 077) == 0)
+		return;
+	config_error_at(ctx, o->file ? o->file : ctx->c->file, o->line,
+			"key_file: %s is readable by group or others (mode %04o): chmod 600 it",
+			path, (unsigned)(st.st_mode & 07777));
+}
+
+/* get-config ----------------------------------------------------------- */
+
+static int config_secret(const char *name)
+{
+	return strcmp(name, "username") == 0 || strstr(name, "password") || strstr(name, "key");
+}
+
+/* One key's value as JSON, or NULL for a parser this does not know. */
+static json_t *config_value_json(const struct config_key *k, const char *base)
+{
+	const void *p = base + k->off;
+
+	if (k->parse == config_parse_int)
+		return json_integer(*(const int *)p);
+	if (k->parse == config_parse_bool)
+		return json_boolean(*(const int *)p);
+	if (k->parse == config_parse_ms)
+		return json_real(*(const int *)p / 1000.0);
+	if (k->parse == config_parse_double)
+		return json_real(*(const double *)p);
+	if (k->parse == config_parse_choice)
+		return json_string(config_choice_word(k->name, *(const int *)p));
+	if (k->parse == config_parse_string || k->parse == config_parse_path ||
+	    k->parse == config_parse_id || k->parse == config_parse_vin ||
+	    k->parse == config_parse_topic)
+		return json_string(p);
+	return NULL;
+}
+
+json_t *config_to_json(const struct config *c)
+{
+	const size_t n_names = sizeof(config_sec_names) / sizeof(config_sec_names[0]);
+	json_t *root = json_object(), *cans = json_array();
+
+	if (!root || !cans)
+		goto out_free;
+	for (int i = 0; i < c->n_can; i++)
+		json_array_append_new(cans, json_pack("{s:s}", "name", c->can[i].name));
+	for (size_t i = 0; i < CONFIG_N_KEYS; i++) {
+		const struct config_key *k = &config_keys[i];
+		const char *sec;
+		json_t *v, *obj;
+
+		if (config_secret(k->name))
+			continue;
+		if (k->sec == CONFIG_SEC_CAN) {
+			for (int j = 0; j < c->n_can; j++)
+				if ((v = config_value_json(k, (const char *)&c->can[j])))
+					json_object_set_new(json_array_get(cans, j), k->name, v);
+			continue;
+		}
+		if ((size_t)k->sec >= n_names || !(sec = config_sec_names[k->sec]))
+			continue; /* named sections other than [can]: not here yet */
+		if (!(v = config_value_json(k, (const char *)c)))
+			continue;
+		obj = json_object_get(root, sec);
+		if (!obj)
+			json_object_set_new(root, sec, obj = json_object());
+		json_object_set_new(obj, k->name, v);
+	}
+	json_object_set_new(root, "can", cans);
+	json_object_set_new(root, "file", json_string(c->file));
+	return root;
+out_free:
+	json_decref(root);
+	json_decref(cans);
+	return NULL;
+}
+
+int config_load_profile(const char *path, struct config *c)
+{
+	struct config_ctx *ctx;
+	int errors;
+
+	config_defaults(c);
+	ctx = calloc(1, sizeof(*ctx));
+	if (!ctx) {
+		log_warnx("%s: out of memory", path);
+		return 1;
+	}
+	ctx->c = c;
+	if ((size_t)snprintf(c->profile[0].path, PATH_MAX, "%s", path) >= PATH_MAX) {
+		config_error_at(ctx, path, 0, "cannot open: file name too long");
+	} else {
+		memcpy(ctx->files[0], c->profile[0].path, PATH_MAX);
+		c->n_profile = 1;
+		config_profile_read(ctx, 0, ctx->files[0]);
+	}
 	errors = ctx->errors;
 	free(ctx);
 	return errors;

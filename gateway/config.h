@@ -6,8 +6,15 @@
 
 #include <limits.h>
 
+#include "protocols/mbpoint.h"
+
 #define CONFIG_MAX_CAN 4
+#define CONFIG_MAX_PGN_LIST 16
 #define CONFIG_EXIT_BAD 78 /* EX_CONFIG */
+#define CONFIG_MAX_BUS 8        /* Modbus lines and TCP endpoints */
+#define CONFIG_MAX_MBDEV 16     /* Modbus devices, all buses together */
+#define CONFIG_MAX_PROFILES 8   /* distinct profile files */
+#define CONFIG_MAX_POINTS 512   /* points, all profiles together */
 
 struct config_can {
 	char name[32];           /* [can "name"] */
@@ -15,6 +22,53 @@ struct config_can {
 	char log[PATH_MAX];      /* candump log to replay, or "" */
 	double speed;            /* replay speed: 1 = recorded, 0 = as fast as possible */
 	int loop;                /* replay the log again when it ends */
+	int sa;                  /* take signals only from this source address, or -1: any */
+	int n_pgn_sa;            /* per-PGN source addresses, overriding sa */
+	struct {
+		unsigned pgn;
+		int sa;
+	} pgn_sa[CONFIG_MAX_PGN_LIST];
+	int n_ignore;            /* PGNs not to decode */
+	unsigned ignore_pgn[CONFIG_MAX_PGN_LIST];
+};
+
+enum config_bus_type { CONFIG_BUS_RTU, CONFIG_BUS_TCP };
+
+/* [bus "name"]: a Modbus RTU line or a Modbus TCP endpoint. */
+struct config_bus {
+	char name[32];
+	int type;                /* enum config_bus_type */
+	char device[128];        /* RTU: serial device */
+	int baud;
+	int parity;              /* 'N', 'E' or 'O' */
+	int data_bits;
+	int stop_bits;
+	int rs485;               /* ask the driver for RS-485 mode */
+	int frame_delay_ms;      /* quiet time between transactions */
+	char host[256];          /* TCP */
+	int port;
+	int response_timeout_ms;
+	int byte_timeout_ms;     /* 0: none */
+	int max_gap;             /* registers the planner reads across */
+	int backoff_max_ms;      /* cap of a silent device's back-off */
+};
+
+/* [device "name"]: a Modbus slave on a bus, read with a profile. */
+struct config_mbdev {
+	char name[32];
+	char bus_name[32];
+	int bus;                 /* index in config.bus */
+	int unit;                /* slave address / unit id */
+	int profile;             /* index in config.profile */
+	int interval_ms;         /* poll period */
+	int instance;            /* engine instance its signals belong to */
+};
+
+/* A profile file: its points are config.point[first .. first + n). */
+struct config_profile {
+	char path[PATH_MAX];
+	int first;
+	int n;
 };
 
 struct config_mqtt {
@@ -33,12 +87,21 @@ struct config_mqtt {
 	char password_file[PATH_MAX];
 	int inflight;            /* messages in flight at most */
 	int reconnect_max_s;     /* back-off cap */
+	int version;             /* MQTT protocol: 4 (3.1.1) or 5 */
+	int backlog_rate;        /* backlog records sent per second at most; 0: no limit */
+	int backlog_newest;      /* drain the backlog newest first */
+	int batch_max;           /* records per telemetry message; 1: one record, no batch */
+	int batch_age_ms;        /* a live record waits at most this long for a batch */
+	int compress;            /* zlib-compress telemetry, on <prefix>/<id>/telemetry/z */
+	int cert_warn_days;      /* warn this many days before a certificate expires */
 };
 
 struct config_store {
 	char path[PATH_MAX];     /* default <state_dir>/emgw.db */
 	int retention_days;
 	int max_size_mb;
+	int durability_full;     /* durability = full: fsync every commit */
+	int commit_interval_ms;  /* commit at most this often while no uplink waits */
 };
 
 struct config_sample {
@@ -57,6 +120,41 @@ struct config_smoke {
 	double min_fuel_lph;     /* below this no lambda is estimated */
 };
 
+struct config_gnss {
+	int enabled;
+	char host[256];          /* gpsd host: a loopback or local name (see gnss.c) */
+	int port;
+	int max_age_ms;          /* a fix older than this is not valid */
+	int period_moving_ms;    /* track point period while moving ... */
+	int period_stopped_ms;   /* ... and while stopped */
+	double distance_m;       /* track point after this distance (0: off) */
+	double heading_deg;      /* track point after this change of course (0: off) */
+	double stopped_kmh;      /* below this speed the machine stands */
+	long long time_floor_s;  /* GNSS time before this is not trusted; 0: build date */
+	int reconnect_max_s;     /* back-off cap */
+};
+
+struct config_platform {
+	int enabled;
+	char host[256];          /* numeric address, or a name resolved once at start */
+	int port;
+	int variant;             /* 0 nrmm (HJ 1322), 1 road (HJ 1239) */
+	int period_ms;           /* data stream period; 0: 60 s nrmm, 10 s road */
+	int diag_period_ms;      /* diagnostics period */
+	int samples_per_frame;   /* road: samples in one frame */
+	int sign;                /* sign reports with the SM2 key */
+	char key_file[PATH_MAX]; /* PEM SM2 private key */
+	char chip_id[17];        /* security chip id, 16 characters */
+	char user_id[65];        /* SM2 distinguishing id; empty: chip_id */
+	char iccid[21];          /* SIM ICCID, or "mmcli" to ask ModemManager */
+	int time_offset_h;       /* platform time = UTC + this */
+	char egr_cmd_signal[64]; /* signal of the commanded EGR opening, or "" */
+	int reconnect_max_s;     /* back-off cap */
+	int resend_rate;         /* re-send frames per second at most */
+	int sw_version;          /* terminal software version byte */
+	int activate;            /* send the activation frame (0x07) after login */
+};
+
 struct config {
 	char file[PATH_MAX];     /* the file this came from */
 	char id[64];             /* device id: [A-Za-z0-9_-], goes into topics */
@@ -66,10 +164,20 @@ struct config {
 	char state_dir[PATH_MAX];
 	struct config_can can[CONFIG_MAX_CAN];
 	int n_can;
+	struct config_bus bus[CONFIG_MAX_BUS];
+	int n_bus;
+	struct config_mbdev mbdev[CONFIG_MAX_MBDEV];
+	int n_mbdev;
+	struct config_profile profile[CONFIG_MAX_PROFILES];
+	int n_profile;
+	struct mbpoint point[CONFIG_MAX_POINTS];
+	int n_point;
 	struct config_mqtt mqtt;
 	struct config_store store;
 	struct config_sample sample;
 	struct config_smoke smoke;
+	struct config_gnss gnss;
+	struct config_platform platform;
 };
 
 /* Fill c with the defaults. */
@@ -77,5 +185,13 @@ void config_defaults(struct config *c);
 /* Parse path into c (defaults first).  Every error is printed to stderr as
  * "file:line: what is wrong"; returns the number of errors (0: usable). */
 int config_load(const char *path, struct config *c);
+/* Read one Modbus profile file alone into c->profile[0] and c->point (for
+ * the simulator and tools); errors as config_load. */
+int config_load_profile(const char *path, struct config *c);
+/* The configuration c as JSON (for the get-config command), without
+ * secrets: username, password_file and key files are left out.  New
+ * reference, NULL when out of memory. */
+struct json_t;
+struct json_t *config_to_json(const struct config *c);
 
 #endif

@@ -13,6 +13,7 @@
 
 #include "gateway/canbus.h"
 #include "gateway/clock.h"
+#include "gateway/gnss.h"
 #include "gateway/health.h"
 #include "gateway/log.h"
 #include "gateway/report.h"
@@ -25,7 +26,8 @@
 
 #define DAEMON_STATUS_MS 5000
 #define DAEMON_EVICT_MS 60000
-#define DAEMON_MAX_FDS (2 + CONFIG_MAX_CAN)
+#define DAEMON_MAX_FDS (2 + CONFIG_MAX_CAN + 1) /* signals, wake, CAN, gpsd */
+#define DAEMON_SOURCE_GNSS 200                   /* the gnss source's tag in the table */
 
 struct daemon {
 	struct config cfg;
@@ -39,6 +41,8 @@ struct daemon {
 	struct canbus *can[CONFIG_MAX_CAN];
 	int n_can;
 	struct smoke smoke;
+	struct gnss *gnss;        /* NULL when [gnss] is off */
+	enum ts_src last_src;     /* time source at the last tick */
 	int64_t next_tick_ms;     /* live: monotonic; replay: wall time of the log */
 	int64_t next_status_ms;
 	int64_t next_evict_ms;
@@ -51,10 +55,44 @@ struct daemon {
 
 /* ---- sampling ---------------------------------------------------------- */
 
+/* Every event carries the position of its moment. */
 static void daemon_emit_event(struct daemon *d, json_t *ev, const struct clock_now *now)
 {
+	if (d->gnss && ev && !json_object_get(ev, "pos"))
+		json_object_set_new(ev, "pos",
+				    gnss_track_pos(gnss_track_of(d->gnss), now->mono_ms, NULL));
 	if (report_emit(&d->report, STORE_EVENT, ev, now))
 		d->events++;
+}
+
+/* Live time, once a tick: a jump of the wall time is a `clock` event, and
+ * trusted time arriving restamps the rows still waiting with unsynced times. */
+static void daemon_check_clock(struct daemon *d, const struct clock_now *now)
+{
+	struct clock_jump j;
+	char from[32], to[32];
+	int n;
+
+	if (now->src == TS_REPLAY)
+		return;
+	if (clock_jump_check(now, &j)) {
+		clock_format_iso(j.from_ms, from, sizeof(from));
+		clock_format_iso(j.to_ms, to, sizeof(to));
+		log_notice("clock: %s time jumped from %s to %s", j.system ? "system" : "gnss", from,
+			   to);
+		daemon_emit_event(d,
+				  json_pack("{s:s, s:s, s:s, s:f, s:s}", "type", "clock", "from", from,
+					    "to", to, "jump_s", (double)(j.to_ms - j.from_ms) / 1000.0,
+					    "clock", j.system ? "system" : "gnss"),
+				  now);
+	}
+	if (d->last_src == TS_UNSYNCED && now->src != TS_UNSYNCED) {
+		n = store_restamp(d->store, now->wall_ms - now->mono_ms, clock_src_name(now->src));
+		if (n > 0)
+			log_notice("clock: %s time: %d unsent rows restamped",
+				   clock_src_name(now->src), n);
+	}
+	d->last_src = now->src;
 }
 
 /* One sample period ends at `now`: detectors first (they derive lambda), then
@@ -63,10 +101,18 @@ static void daemon_tick(struct daemon *d, const struct clock_now *now)
 {
 	json_t *ev, *rec;
 
+	daemon_check_clock(d, now);
 	ev = smoke_tick(&d->smoke, &d->table, now->mono_ms, now->wall_ms);
 	if (ev)
 		daemon_emit_event(d, ev, now);
 	rec = sampler_record(&d->table, now->mono_ms);
+	if (rec && d->gnss) {
+		struct gnss_track *tr = gnss_track_of(d->gnss);
+
+		json_object_set_new(rec, "pos",
+				    gnss_track_pos(tr, now->mono_ms,
+						   gnss_track_point(tr, now->mono_ms)));
+	}
 	if (rec && report_emit(&d->report, STORE_RECORD, rec, now))
 		d->records++;
 }
@@ -133,25 +179,29 @@ static void daemon_end_episodes(struct daemon *d)
 
 /* ---- status -------------------------------------------------------------- */
 
+static json_t *daemon_status_gnss(struct daemon *d, int64_t mono_ms)
+{
+	struct gnss_stats gs;
+
+	gnss_stats(d->gnss, &gs);
+	return json_pack("{s:s, s:s, s:s, s:i, s:I, s:I, s:I, s:b, s:o}", "type", "gnss", "gpsd",
+			 d->cfg.gnss.host, "state", gs.up ? "up" : "down", "port",
+			 d->cfg.gnss.port, "connects", (json_int_t)gs.connects, "reports",
+			 (json_int_t)gs.reports, "fixes", (json_int_t)gs.fixes, "valid",
+			 gnss_track_valid(gnss_track_of(d->gnss), mono_ms), "last_fix_age_s",
+			 gs.last_fix_mono_ms < 0
+				 ? json_null()
+				 : json_real((double)(mono_ms - gs.last_fix_mono_ms) / 1000.0));
+}
+
 static json_t *daemon_status_sources(struct daemon *d, int64_t mono_ms)
 {
 	json_t *src = json_object();
-	struct canbus_stats cs;
 
-	for (int i = 0; i < d->n_can; i++) {
-		canbus_stats(d->can[i], &cs);
-		json_object_set_new(
-			src, canbus_name(d->can[i]),
-			json_pack("{s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:o}", "type", "can",
-				  "state", cs.done ? "ended" : cs.up ? "up" : "down", "frames",
-				  (json_int_t)cs.frames, "decoded", (json_int_t)cs.decoded,
-				  "unknown_pgn", (json_int_t)cs.unknown, "not_available",
-				  (json_int_t)cs.na, "errors", (json_int_t)cs.errors, "bad",
-				  (json_int_t)cs.bad, "last_frame_age_s",
-				  cs.last_frame_mono_ms < 0
-					  ? json_null()
-					  : json_real((double)(mono_ms - cs.last_frame_mono_ms) / 1000.0)));
-	}
+	for (int i = 0; i < d->n_can; i++)
+		json_object_set_new(src, canbus_name(d->can[i]), canbus_status(d->can[i], mono_ms));
+	if (d->gnss)
+		json_object_set_new(src, "gnss", daemon_status_gnss(d, mono_ms));
 	return src;
 }
 
@@ -211,17 +261,40 @@ static void daemon_publish_status(struct daemon *d)
 	json_decref(st);
 }
 
+/* A source's one-off event (a DTC change, a VIN mismatch), stamped now. */
+static void daemon_on_source_event(void *ctx, json_t *ev)
+{
+	struct clock_now now;
+
+	clock_now(&now);
+	daemon_emit_event(ctx, ev, &now);
+}
+
 /* ---- sources and uplink -------------------------------------------------- */
 
 static int daemon_open_sources(struct daemon *d)
 {
 	for (int i = 0; i < d->cfg.n_can; i++) {
 		d->can[i] = canbus_open(&d->cfg.can[i], i + 1, &d->table, daemon_on_replay_time, d);
+		if (d->can[i])
+			canbus_set_events(d->can[i], d->cfg.vin, daemon_on_source_event, d);
 		if (!d->can[i])
 			return -1;
 		d->n_can = i + 1;
 	}
+	if (d->cfg.gnss.enabled && !d->gnss) {
+		d->gnss = gnss_open(&d->cfg.gnss, DAEMON_SOURCE_GNSS, &d->table);
+		if (!d->gnss)
+			return -1;
+	}
 	return 0;
+}
+
+static void daemon_close_gnss(struct daemon *d)
+{
+	gnss_close(d->gnss);
+	d->gnss = NULL;
+	clock_gnss_forget();
 }
 
 static void daemon_close_sources(struct daemon *d)
@@ -274,6 +347,13 @@ static void daemon_reload(struct daemon *d)
 		d->cfg.mqtt = fresh->mqtt;
 		snprintf(d->cfg.id, sizeof(d->cfg.id), "%s", fresh->id);
 		daemon_open_uplink(d);
+	}
+	if (memcmp(&fresh->gnss, &d->cfg.gnss, sizeof(fresh->gnss)) != 0) {
+		/* The track (points, odometer) starts again. */
+		daemon_close_gnss(d);
+		if (fresh->gnss.enabled &&
+		    !(d->gnss = gnss_open(&fresh->gnss, DAEMON_SOURCE_GNSS, &d->table)))
+			log_warnx("reload: the gnss source did not open");
 	}
 	d->cfg = *fresh;
 	snprintf(d->report.dev, sizeof(d->report.dev), "%s", d->cfg.id);
@@ -384,6 +464,8 @@ static int daemon_poll(struct daemon *d, int64_t deadline, int64_t mono_ms)
 	pfd[n++] = (struct pollfd){ .fd = d->wake_fd, .events = POLLIN };
 	for (int i = 0; i < d->n_can; i++)
 		pfd[n++] = (struct pollfd){ .fd = canbus_fd(d->can[i]), .events = POLLIN };
+	/* Always a slot (fd -1 while disconnected: poll ignores it). */
+	pfd[n++] = (struct pollfd){ .fd = gnss_fd(d->gnss), .events = POLLIN };
 	timeout = deadline < 0 ? -1 : deadline <= mono_ms ? 0 : (int)(deadline - mono_ms);
 	rc = poll(pfd, (nfds_t)n, timeout);
 	if (rc < 0 && errno != EINTR) {
@@ -399,6 +481,8 @@ static int daemon_poll(struct daemon *d, int64_t deadline, int64_t mono_ms)
 	for (int i = 0; i < d->n_can; i++)
 		if (pfd[2 + i].revents)
 			canbus_read(d->can[i]);
+	if (pfd[2 + d->n_can].revents && d->gnss)
+		gnss_read(d->gnss);
 	return 0;
 }
 
@@ -442,6 +526,8 @@ static int daemon_loop(struct daemon *d)
 			deadline = earliest(deadline, real + (d->next_tick_ms - mono));
 		for (int i = 0; i < d->n_can; i++)
 			deadline = earliest(deadline, canbus_retry(d->can[i], real));
+		if (d->gnss)
+			deadline = earliest(deadline, gnss_retry(d->gnss, real));
 		if (d->replay_done && d->opts.exit_when_done)
 			deadline = earliest(deadline, real + 100);
 		if (daemon_poll(d, deadline, real) < 0)
@@ -486,6 +572,7 @@ static void daemon_fini(struct daemon *d)
 {
 	health_stopping();
 	daemon_close_sources(d);
+	daemon_close_gnss(d);
 	uplink_close(d->uplink);
 	if (d->store) {
 		store_flush(d->store);

@@ -6,8 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "protocols/canboat.h"
+#include "protocols/candec.h"
 #include "protocols/candump.h"
-#include "protocols/j1939.h"
 #include "protocols/signals.h"
 
 /* Bad lines reported one by one; the rest only in the summary. */
@@ -19,6 +20,13 @@ struct decode_stats {
 	unsigned long unknown;   /* extended frames with a PGN we do not decode */
 	unsigned long other;     /* standard-id and remote frames */
 	unsigned long bad;       /* unparsable lines and short frames */
+};
+
+/* Reassembly state and buffers: too large for the stack. */
+struct decode_ctx {
+	struct candec dec;
+	struct candec_msg msg;
+	struct canboat_msg cb;
 };
 
 /* A bad line: the first few on stderr as FILE:LINE: why, all counted. */
@@ -50,47 +58,136 @@ static void decode_put_number(FILE *out, double v)
 }
 
 /* "t" from integer microseconds, so the log's time comes back digit for digit. */
-static void decode_put_time(FILE *out, const struct candump_frame *f)
+static void decode_put_time(FILE *out, int has_time, int64_t t_us)
 {
-	if (!f->has_time) {
+	if (!has_time) {
 		fputs("null", out);
 		return;
 	}
-	fprintf(out, "%" PRId64 ".%06" PRId64, f->t_us / 1000000, f->t_us % 1000000);
+	fprintf(out, "%" PRId64 ".%06" PRId64, t_us / 1000000, t_us % 1000000);
 }
 
-/* One JSON object a frame.  Names are fixed identifiers from our own tables
- * and need no escaping, so plain stdio is enough. */
-static void decode_print(FILE *out, const struct candump_frame *f,
-			 const struct j1939_id *id, const struct j1939_frame *fr)
+static const char *decode_lamp(enum j1939dm_lamp l)
 {
-	fputs("{\"t\":", out);
-	decode_put_time(out, f);
-	fprintf(out, ",\"sa\":%u,\"pgn\":%" PRIu32 ",\"name\":\"%s\",\"signals\":{",
-		(unsigned)id->sa, id->pgn, j1939_pgn_name(id->pgn));
-	for (int i = 0; i < fr->n; i++) {
-		fprintf(out, "%s\"%s\":", i ? "," : "", sig_name(fr->v[i].sig));
-		decode_put_number(out, fr->v[i].value);
+	static const char *const names[] = { "off", "on", "error", "na" };
+
+	return names[l & 3];
+}
+
+static void decode_put_signals(FILE *out, const struct candec_msg *m)
+{
+	fputs(",\"signals\":{", out);
+	for (int i = 0; i < m->n; i++) {
+		fprintf(out, "%s\"%s\":", i ? "," : "", sig_name(m->v[i].sig));
+		decode_put_number(out, m->v[i].value);
 	}
 	fputc('}', out);
-	if (fr->n_na)
-		fprintf(out, ",\"na\":%d", fr->n_na);
-	if (fr->n_error)
-		fprintf(out, ",\"error\":%d", fr->n_error);
-	if (fr->n_reserved)
-		fprintf(out, ",\"reserved\":%d", fr->n_reserved);
+	if (m->n_na)
+		fprintf(out, ",\"na\":%d", m->n_na);
+	if (m->n_error)
+		fprintf(out, ",\"error\":%d", m->n_error);
+	if (m->n_reserved)
+		fprintf(out, ",\"reserved\":%d", m->n_reserved);
+}
+
+static void decode_put_dm1(FILE *out, const struct j1939dm_dm1 *dm)
+{
+	fprintf(out, ",\"lamps\":{\"mil\":\"%s\",\"red_stop\":\"%s\",\"amber\":\"%s\","
+		     "\"protect\":\"%s\"},\"dtcs\":[",
+		decode_lamp(dm->mil), decode_lamp(dm->red_stop), decode_lamp(dm->amber),
+		decode_lamp(dm->protect));
+	for (int i = 0; i < dm->n_dtcs; i++)
+		fprintf(out, "%s{\"spn\":%" PRIu32 ",\"fmi\":%u,\"oc\":%u,\"cm\":%u}",
+			i ? "," : "", dm->dtc[i].spn, dm->dtc[i].fmi, dm->dtc[i].oc, dm->dtc[i].cm);
+	fputc(']', out);
+	if (dm->n_truncated)
+		fprintf(out, ",\"truncated\":%d", dm->n_truncated);
+}
+
+static void decode_put_claim(FILE *out, const struct j1939dm_name *n)
+{
+	fprintf(out,
+		",\"claim\":{\"name\":\"%016" PRIx64 "\",\"identity\":%" PRIu32
+		",\"manufacturer\":%u,\"function\":%u,\"function_instance\":%u,"
+		"\"ecu_instance\":%u,\"vehicle_system\":%u,\"industry_group\":%u,"
+		"\"arbitrary_address\":%s}",
+		n->raw, n->identity, n->manufacturer, n->function, n->function_instance,
+		n->ecu_instance, n->vehicle_system, n->industry_group,
+		n->arbitrary_address ? "true" : "false");
+}
+
+/* One JSON object a decoded message.  Names are fixed identifiers from our
+ * own tables and the VIN is printable ASCII without quotes or backslashes
+ * (checked below), so plain stdio is enough. */
+static void decode_print(FILE *out, int has_time, int64_t t_us, const struct candec_msg *m)
+{
+	fputs("{\"t\":", out);
+	decode_put_time(out, has_time, t_us);
+	fprintf(out, ",\"sa\":%u,\"pgn\":%" PRIu32 ",\"name\":\"%s\"", (unsigned)m->sa, m->pgn,
+		m->name);
+	if (m->instance >= 0)
+		fprintf(out, ",\"instance\":%d", m->instance);
+	switch (m->kind) {
+	case CANDEC_SIGNALS:
+		decode_put_signals(out, m);
+		break;
+	case CANDEC_DM1:
+		decode_put_dm1(out, &m->dm1);
+		break;
+	case CANDEC_VIN:
+		fputs(",\"vin\":\"", out);
+		for (const char *c = m->vin; *c; c++)
+			if (*c != '"' && *c != '\\')
+				fputc(*c, out);
+		fputc('"', out);
+		break;
+	case CANDEC_CLAIM:
+		decode_put_claim(out, &m->claim);
+		break;
+	default:
+		break;
+	}
 	fputs("}\n", out);
 }
 
-/* One line of the log. */
-static void decode_line(const char *line, const char *name, FILE *out,
+static void decode_result(int rc, const struct candec_msg *m, int has_time, int64_t t_us,
+			  const char *name, FILE *out, struct decode_stats *st)
+{
+	if (rc < 0) {
+		decode_bad(st, name, m->err, m->pgn);
+		return;
+	}
+	if (rc == 0)
+		return; /* a packet of a longer message */
+	if (m->kind == CANDEC_UNKNOWN) {
+		st->unknown++;
+		return;
+	}
+	st->decoded++;
+	decode_print(out, has_time, t_us, m);
+}
+
+/* One line of the log: candump (either format) or CANboat, told apart per
+ * line. */
+static void decode_line(struct decode_ctx *c, const char *line, const char *name, FILE *out,
 			struct decode_stats *st)
 {
 	struct candump_frame f;
-	struct j1939_frame fr;
-	struct j1939_id id;
+	int64_t now_ms;
 	int rc;
 
+	if (canboat_looks_like(line)) {
+		rc = canboat_parse_line(line, &c->cb);
+		if (rc == CANBOAT_SKIP)
+			return;
+		if (rc < 0) {
+			decode_bad(st, name, canboat_strerror(rc), 0);
+			return;
+		}
+		rc = candec_message(c->cb.pgn, c->cb.src, c->cb.dst, c->cb.data, c->cb.len, &c->msg);
+		decode_result(rc, &c->msg, c->cb.has_time, c->cb.t_us, name, out, st);
+		return;
+	}
 	rc = candump_parse_line(line, &f);
 	if (rc == CANDUMP_SKIP)
 		return;
@@ -102,18 +199,11 @@ static void decode_line(const char *line, const char *name, FILE *out,
 		st->other++;
 		return;
 	}
-	j1939_id_parse(f.can_id, &id);
-	rc = j1939_decode(id.pgn, f.data, f.len, &fr);
-	if (rc == J1939_EUNKNOWN) {
-		st->unknown++;
-		return;
-	}
-	if (rc < 0) {
-		decode_bad(st, name, j1939_strerror(rc), id.pgn);
-		return;
-	}
-	st->decoded++;
-	decode_print(out, &f, &id, &fr);
+	/* Reassembly timeouts run on the log's time; without times, lines
+	 * are taken as 10 ms apart. */
+	now_ms = f.has_time ? f.t_us / 1000 : (int64_t)st->lines * 10;
+	rc = candec_frame(&c->dec, f.can_id, f.data, f.len, now_ms, &c->msg);
+	decode_result(rc, &c->msg, f.has_time, f.t_us, name, out, st);
 }
 
 static void decode_summary(const char *name, const struct decode_stats *st)
@@ -130,6 +220,7 @@ static void decode_summary(const char *name, const struct decode_stats *st)
 int decode_file(const char *path, FILE *out)
 {
 	struct decode_stats st = { 0 };
+	struct decode_ctx *ctx;
 	const char *name;
 	char *line = NULL;
 	size_t cap = 0;
@@ -151,13 +242,22 @@ int decode_file(const char *path, FILE *out)
 		fprintf(stderr, "<3>%s: %s\n", path, strerror(errno));
 		return -1;
 	}
+	ctx = malloc(sizeof(*ctx));
+	if (!ctx) {
+		fprintf(stderr, "<3>%s: out of memory\n", name);
+		if (in != stdin)
+			fclose(in);
+		return -1;
+	}
+	candec_init(&ctx->dec);
 	errno = 0;
 	while (getline(&line, &cap, in) != -1) {
 		st.lines++;
 		line[strcspn(line, "\r\n")] = '\0';
-		decode_line(line, name, out, &st);
+		decode_line(ctx, line, name, out, &st);
 		errno = 0;
 	}
+	free(ctx);
 	/* getline also returns -1 when it cannot allocate: not only at EOF. */
 	if (ferror(in) || !feof(in)) {
 		fprintf(stderr, "<3>%s: read error after line %lu: %s\n", name, st.lines,

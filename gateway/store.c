@@ -9,6 +9,18 @@
  *   commit durable.
  * - Writes (appends, acks, evictions) go into one transaction that
  *   store_flush commits: one commit per loop turn, not one per row.
+ *   store_flush_due defers that commit up to commit_interval while no uplink
+ *   waits for rows (fewer commits, less flash wear); durability=full makes
+ *   every commit synchronous=FULL (an fsync each).
+ * - Rows are handed to readers only once committed: nothing leaves the box
+ *   that a power cut could take back.
+ *
+ * Eviction when the size cap is reached (store_enforce_cap), in order:
+ * routine records oldest first; then position records are thinned: in the
+ * oldest half of them, every other row goes (each row is thinned at most
+ * once; meta 'thinned_upto' remembers how far); then position records
+ * oldest first; then events; alarms last.  Every removed row is counted, in
+ * total and by class, in the same transaction as the delete.
  */
 #include "gateway/store.h"
 
@@ -44,6 +56,18 @@ static const char *const store_migrations[] = {
 	/* seq starts at 1: everything below seq_hwm counts as possibly used. */
 	"INSERT INTO meta(key, value) VALUES ('schema_version', 0), ('seq_hwm', 1),"
 	" ('boot', 0), ('evicted', 0);",
+	/* v1 -> v2: eviction classes (events keep their priority), counters by
+	 * class, and how far position rows have been thinned. */
+	"ALTER TABLE rows ADD COLUMN class INTEGER NOT NULL DEFAULT 0;"
+	"UPDATE rows SET class = 2 WHERE kind = 1;"
+	"CREATE INDEX rows_class ON rows(class, seq);"
+	"INSERT INTO meta(key, value) VALUES ('evicted_routine', 0), ('evicted_position', 0),"
+	" ('evicted_event', 0), ('evicted_alarm', 0), ('thinned', 0), ('thinned_upto', 0);",
+};
+
+/* meta keys of the eviction counters, by class */
+static const char *const store_class_keys[STORE_N_CLASSES] = {
+	"evicted_routine", "evicted_position", "evicted_event", "evicted_alarm",
 };
 
 #define STORE_SCHEMA_VERSION ((int64_t)(sizeof(store_migrations) / sizeof(store_migrations[0])))
@@ -58,14 +82,19 @@ enum store_stmt {
 	ST_SEQ_RESERVE,
 	ST_APPEND,
 	ST_FETCH,
+	ST_FETCH_DESC,
 	ST_ACK_DELETE,
 	ST_ACK_MARK,
 	ST_EVICT_AGE,
-	ST_EVICT_KIND,
+	ST_EVICT_CLASS,
+	ST_MEDIAN,
+	ST_THIN_END,
+	ST_THIN,
 	ST_PAGE_COUNT,
 	ST_FREELIST,
 	ST_COUNT,
 	ST_OLDEST,
+	ST_RESTAMP,
 	ST_N
 };
 
@@ -81,19 +110,40 @@ static const char *const store_sql[ST_N] = {
 	/* Reserve from what is stored, not from our copy: even a second process
 	 * on the same file (a mistake) would get a disjoint block. */
 	[ST_SEQ_RESERVE] = "UPDATE meta SET value = value + ?1 WHERE key = 'seq_hwm' RETURNING value",
-	[ST_APPEND] = "INSERT INTO rows(seq, kind, mono_ms, wall_ms, payload) VALUES (?1, ?2, ?3, ?4, ?5)",
+	[ST_APPEND] = "INSERT INTO rows(seq, kind, mono_ms, wall_ms, payload, class)"
+		      " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
 	[ST_FETCH] = "SELECT seq, kind, mono_ms, wall_ms, payload FROM rows"
-		     " WHERE seq > ?1 AND (acked & ?2) = 0 ORDER BY seq LIMIT ?3",
+		     " WHERE seq > ?1 AND seq <= ?4 AND (acked & ?2) = 0 ORDER BY seq LIMIT ?3",
+	[ST_FETCH_DESC] = "SELECT seq, kind, mono_ms, wall_ms, payload FROM rows"
+			  " WHERE seq < ?1 AND seq <= ?4 AND (acked & ?2) = 0"
+			  " ORDER BY seq DESC LIMIT ?3",
 	/* The last uplink's ack deletes; any other marks. */
 	[ST_ACK_DELETE] = "DELETE FROM rows WHERE seq = ?1 AND ((acked | ?2) & ?3) = ?3",
 	[ST_ACK_MARK] = "UPDATE rows SET acked = acked | ?2 WHERE seq = ?1",
-	[ST_EVICT_AGE] = "DELETE FROM rows WHERE wall_ms > 0 AND wall_ms < ?1",
-	[ST_EVICT_KIND] = "DELETE FROM rows WHERE seq IN"
-			  " (SELECT seq FROM rows WHERE kind = ?1 ORDER BY seq LIMIT ?2)",
+	[ST_EVICT_AGE] = "DELETE FROM rows WHERE wall_ms > 0 AND wall_ms < ?1 AND class = ?2",
+	[ST_EVICT_CLASS] = "DELETE FROM rows WHERE seq IN"
+			   " (SELECT seq FROM rows WHERE class = ?1 ORDER BY seq LIMIT ?2)",
+	/* The first row of the newer half of a class: thinning stays below it. */
+	[ST_MEDIAN] = "SELECT seq FROM rows WHERE class = ?1 ORDER BY seq LIMIT 1"
+		      " OFFSET (SELECT count(*) FROM rows WHERE class = ?1) / 2",
+	[ST_THIN_END] = "SELECT max(seq) FROM (SELECT seq FROM rows WHERE class = ?1"
+			" AND seq > ?2 AND seq < ?3 ORDER BY seq LIMIT ?4)",
+	/* Every other row of a span: the 2nd, 4th, ... go. */
+	[ST_THIN] = "DELETE FROM rows WHERE seq IN (SELECT seq FROM (SELECT seq,"
+		    " row_number() OVER (ORDER BY seq) AS rn FROM rows WHERE class = ?1"
+		    " AND seq > ?2 AND seq <= ?3) WHERE rn % 2 = 0)",
 	[ST_PAGE_COUNT] = "PRAGMA page_count",
 	[ST_FREELIST] = "PRAGMA freelist_count",
 	[ST_COUNT] = "SELECT count(*) FROM rows",
 	[ST_OLDEST] = "SELECT min(wall_ms) FROM rows WHERE wall_ms > 0",
+	/* ?1 offset, ?2 source, ?3 first seq this boot may rewrite.  The time
+	 * text is made from integers (no floating-point seconds): the same
+	 * form clock_format_iso writes. */
+	[ST_RESTAMP] = "UPDATE rows SET wall_ms = mono_ms + ?1, payload = json_set(payload,"
+		       " '$.ts', strftime('%Y-%m-%dT%H:%M:%S', (mono_ms + ?1) / 1000, 'unixepoch')"
+		       " || printf('.%03dZ', (mono_ms + ?1) % 1000), '$.ts_src', ?2)"
+		       " WHERE seq >= ?3 AND acked = 0 AND mono_ms + ?1 >= 0"
+		       " AND json_extract(payload, '$.ts_src') = 'unsynced'",
 };
 
 struct store {
@@ -107,7 +157,17 @@ struct store {
 	uint64_t boot;
 	uint64_t next_seq; /* next number to hand out */
 	uint64_t seq_hwm;  /* first number not covered by a durable reservation */
+	uint64_t boot_seq; /* first number of this boot */
+	uint64_t fetched;  /* highest seq an uplink in the mask has fetched */
 	int64_t evicted;
+	int64_t evicted_class[STORE_N_CLASSES];
+	int64_t thinned;
+	int64_t thinned_upto;  /* position rows up to this seq were thinned once */
+	int64_t unlogged;      /* evictions not yet logged */
+	struct store_policy policy;
+	int64_t txn_since_ms;  /* when store_flush_due first saw the open transaction, or -1 */
+	uint64_t appended_max; /* highest seq appended, committed or not */
+	uint64_t committed_max; /* highest seq readers may see */
 	int in_txn;
 	int pending;  /* rows appended in the open transaction */
 	int disk_err; /* SQLite code of the disk trouble we are in, or 0 */
@@ -132,6 +192,28 @@ static void store_err(struct store *s, const char *what)
 		s->disk_err = code;
 }
 
+static int64_t store_meta_quiet(struct store *s, const char *key)
+{
+	sqlite3_stmt *st = s->st[ST_META_GET];
+	int64_t v = 0;
+
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_reset(st);
+	return v;
+}
+
+/* The eviction counters as stored (at open, and after a rollback). */
+static void store_load_counters(struct store *s)
+{
+	s->evicted = store_meta_quiet(s, "evicted");
+	for (int c = 0; c < STORE_N_CLASSES; c++)
+		s->evicted_class[c] = store_meta_quiet(s, store_class_keys[c]);
+	s->thinned = store_meta_quiet(s, "thinned");
+	s->thinned_upto = store_meta_quiet(s, "thinned_upto");
+}
+
 /*
  * After a failed statement: SQLITE_FULL, SQLITE_IOERR and the like may roll
  * the whole transaction back.  Notice it, so that we begin a new one, and
@@ -150,11 +232,9 @@ static void store_txn_check(struct store *s)
 	s->lost += s->pending;
 	s->in_txn = 0;
 	s->pending = 0;
+	s->appended_max = s->committed_max;
 	/* Evictions counted in that transaction are gone with it. */
-	sqlite3_bind_text(s->st[ST_META_GET], 1, "evicted", -1, SQLITE_STATIC);
-	if (sqlite3_step(s->st[ST_META_GET]) == SQLITE_ROW)
-		s->evicted = sqlite3_column_int64(s->st[ST_META_GET], 0);
-	sqlite3_reset(s->st[ST_META_GET]);
+	store_load_counters(s);
 }
 
 /* Run a statement that returns no rows (or whose rows we ignore). */
@@ -218,6 +298,8 @@ static int store_commit(struct store *s)
 		return -1;
 	s->in_txn = 0;
 	s->pending = 0;
+	s->txn_since_ms = -1;
+	s->committed_max = s->appended_max;
 	if (s->disk_err) {
 		log_notice("store %s: commits succeed again (%" PRId64 " appended rows lost)",
 			   s->path, s->lost);
@@ -281,7 +363,8 @@ out_rollback:
 		s->in_txn = 0;
 	}
 out_sync:
-	if (store_exec(s, ST_SYNC_NORMAL, "synchronous=NORMAL") < 0)
+	if (!s->policy.durability_full &&
+	    store_exec(s, ST_SYNC_NORMAL, "synchronous=NORMAL") < 0)
 		ret = -1;
 	return ret;
 }
@@ -498,6 +581,9 @@ struct store *store_open(const char *path, unsigned uplink_mask, int retention_d
 	s->uplink_mask = uplink_mask;
 	s->retention_days = retention_days;
 	s->max_size_mb = max_size_mb;
+	s->policy.retention_days = retention_days;
+	s->policy.max_size_mb = max_size_mb;
+	s->txn_since_ms = -1;
 
 	/* The directory must exist: creating it is the installer's job
 	 * (tmpfiles), with the right owner and mode. */
@@ -525,8 +611,11 @@ struct store *store_open(const char *path, unsigned uplink_mask, int retention_d
 	/* Every number below the stored mark may have been handed out before a
 	 * crash: start at the mark, which forces a fresh durable reservation. */
 	s->next_seq = s->seq_hwm = (uint64_t)v;
+	s->boot_seq = s->next_seq;
+	s->committed_max = s->appended_max = s->next_seq - 1;
 	if (store_meta_get(s, "evicted", &s->evicted) < 0)
 		goto out_free;
+	store_load_counters(s);
 	if (store_durable(s, store_boot_op, NULL) < 0)
 		goto out_free;
 	log_info("store %s: boot %" PRIu64 ", next seq %" PRIu64, path, s->boot, s->next_seq);
@@ -569,10 +658,18 @@ uint64_t store_next_seq_peek(const struct store *s)
 int store_append(struct store *s, uint64_t seq, enum store_kind kind, int64_t mono_ms,
 		 int64_t wall_ms, const char *payload, size_t len)
 {
+	return store_append_class(s, seq, kind,
+				  kind == STORE_EVENT ? STORE_CLASS_EVENT : STORE_CLASS_ROUTINE,
+				  mono_ms, wall_ms, payload, len);
+}
+
+int store_append_class(struct store *s, uint64_t seq, enum store_kind kind, enum store_class cls,
+		       int64_t mono_ms, int64_t wall_ms, const char *payload, size_t len)
+{
 	sqlite3_stmt *st;
 
 	if (!s || seq == 0 || seq > INT64_MAX || (kind != STORE_RECORD && kind != STORE_EVENT) ||
-	    (!payload && len) || len > INT_MAX) {
+	    (unsigned)cls >= STORE_N_CLASSES || (!payload && len) || len > INT_MAX) {
 		log_warnx("store%s%s: append: bad arguments", s ? " " : "", s ? s->path : "");
 		return -1;
 	}
@@ -585,20 +682,71 @@ int store_append(struct store *s, uint64_t seq, enum store_kind kind, int64_t mo
 	sqlite3_bind_int64(st, 4, wall_ms);
 	/* STATIC: the payload outlives the step, so SQLite need not copy it. */
 	sqlite3_bind_text(st, 5, payload ? payload : "", (int)len, SQLITE_STATIC);
+	sqlite3_bind_int(st, 6, cls);
 	if (store_exec(s, ST_APPEND, "append") < 0) {
 		sqlite3_bind_null(st, 5);
 		return -1;
 	}
 	sqlite3_bind_null(st, 5);
 	s->pending++;
+	if (seq > s->appended_max)
+		s->appended_max = seq;
 	return 0;
 }
+
+static int store_enforce_cap(struct store *s);
 
 int store_flush(struct store *s)
 {
 	if (!s)
 		return -1;
+	if (!s->in_txn)
+		return 0;
+	/* The cap holds at every commit, not once a minute: a fast replay
+	 * with the uplink down would otherwise overshoot it by far. */
+	store_enforce_cap(s);
 	return store_commit(s);
+}
+
+int store_flush_due(struct store *s, int64_t now_ms, int urgent)
+{
+	if (!s)
+		return -1;
+	if (!s->in_txn)
+		return 1;
+	if (s->txn_since_ms < 0)
+		s->txn_since_ms = now_ms;
+	if (!urgent && now_ms - s->txn_since_ms < s->policy.commit_interval_ms)
+		return 0;
+	return store_flush(s) < 0 ? -1 : 1;
+}
+
+int64_t store_flush_deadline(const struct store *s)
+{
+	if (!s || !s->in_txn || s->txn_since_ms < 0)
+		return -1;
+	return s->txn_since_ms + s->policy.commit_interval_ms;
+}
+
+void store_set_policy(struct store *s, const struct store_policy *p)
+{
+	int pages;
+
+	if (!s || !p || p->retention_days < 0 || p->max_size_mb < 0 || p->commit_interval_ms < 0)
+		return;
+	store_flush(s);
+	s->policy = *p;
+	s->retention_days = p->retention_days;
+	s->max_size_mb = p->max_size_mb;
+	sqlite3_exec(s->db, p->durability_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
+		     NULL, NULL, NULL);
+	/* Keep the WAL to about a quarter of a small cap (SQLite's default
+	 * of 1000 pages is 4 MB: more than a 1 MB store on a 2 MB disk). */
+	pages = 1000;
+	if (p->max_size_mb > 0 && s->page_size > 0 &&
+	    (int64_t)p->max_size_mb * 1024 * 1024 / s->page_size / 4 < pages)
+		pages = (int)((int64_t)p->max_size_mb * 1024 * 1024 / s->page_size / 4);
+	sqlite3_wal_autocheckpoint(s->db, pages < 16 ? 16 : pages);
 }
 
 /*
@@ -615,8 +763,8 @@ static int store_uplink_ok(const struct store *s, int uplink, int acking)
 	return 0;
 }
 
-int store_fetch(struct store *s, int uplink, uint64_t after, struct store_row *rows, int max,
-		char *buf, size_t bufsize)
+static int store_fetch_dir(struct store *s, enum store_stmt id, int uplink, uint64_t after,
+			   struct store_row *rows, int max, char *buf, size_t bufsize)
 {
 	sqlite3_stmt *st;
 	size_t used = 0;
@@ -630,10 +778,11 @@ int store_fetch(struct store *s, int uplink, uint64_t after, struct store_row *r
 		return -1;
 	if (max == 0)
 		return 0;
-	st = s->st[ST_FETCH];
+	st = s->st[id];
 	sqlite3_bind_int64(st, 1, (int64_t)after);
 	sqlite3_bind_int64(st, 2, (int64_t)1 << uplink);
 	sqlite3_bind_int(st, 3, max);
+	sqlite3_bind_int64(st, 4, (int64_t)s->committed_max);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const unsigned char *p = sqlite3_column_text(st, 4);
 		size_t len = (size_t)sqlite3_column_bytes(st, 4);
@@ -660,6 +809,8 @@ int store_fetch(struct store *s, int uplink, uint64_t after, struct store_row *r
 		r->payload[len] = '\0';
 		used += len + 1;
 		n++;
+		if ((s->uplink_mask & (1u << uplink)) && r->seq > s->fetched)
+			s->fetched = r->seq;
 	}
 	sqlite3_reset(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
@@ -668,6 +819,18 @@ int store_fetch(struct store *s, int uplink, uint64_t after, struct store_row *r
 		return -1;
 	}
 	return n;
+}
+
+int store_fetch(struct store *s, int uplink, uint64_t after, struct store_row *rows, int max,
+		char *buf, size_t bufsize)
+{
+	return store_fetch_dir(s, ST_FETCH, uplink, after, rows, max, buf, bufsize);
+}
+
+int store_fetch_desc(struct store *s, int uplink, uint64_t before, struct store_row *rows,
+		     int max, char *buf, size_t bufsize)
+{
+	return store_fetch_dir(s, ST_FETCH_DESC, uplink, before, rows, max, buf, bufsize);
 }
 
 int store_ack(struct store *s, int uplink, uint64_t seq)
@@ -711,41 +874,118 @@ static int store_used_bytes(struct store *s, int64_t *bytes)
 	return 0;
 }
 
-/* Delete the oldest rows of kind until the store fits limit; adds to *n. */
-static int store_evict_size(struct store *s, enum store_kind kind, int64_t limit, int64_t *n)
+/* Count n rows of class cls as evicted, durably with the deletes. */
+static int store_count_evicted(struct store *s, enum store_class cls, int64_t n)
 {
-	int64_t used, rows;
+	if (n == 0)
+		return 0;
+	if (store_meta_add(s, "evicted", n) < 0 || store_meta_add(s, store_class_keys[cls], n) < 0)
+		return -1;
+	s->evicted += n;
+	s->evicted_class[cls] += n;
+	s->unlogged += n;
+	return 0;
+}
 
-	for (;;) {
-		int64_t chunk;
+/* How many rows to remove next to reach limit, at the average row size.
+ * 0 when the store fits. */
+static int64_t store_excess_rows(struct store *s, int64_t limit)
+{
+	int64_t used, rows, chunk;
 
-		if (store_used_bytes(s, &used) < 0)
-			return -1;
-		if (used <= limit)
-			return 0;
-		if (store_exec_int(s, ST_COUNT, "count rows", &rows) < 0)
-			return -1;
-		if (rows == 0)
-			return 0;
-		/* Aim at the excess, at the average row size. */
-		chunk = (used - limit) / (used / rows + 1) + 1;
-		if (chunk < STORE_EVICT_CHUNK_MIN)
-			chunk = STORE_EVICT_CHUNK_MIN;
-		if (chunk > STORE_EVICT_CHUNK_MAX)
-			chunk = STORE_EVICT_CHUNK_MAX;
-		sqlite3_bind_int(s->st[ST_EVICT_KIND], 1, kind);
-		sqlite3_bind_int64(s->st[ST_EVICT_KIND], 2, chunk);
-		if (store_exec(s, ST_EVICT_KIND, "evict by size") < 0)
+	if (store_used_bytes(s, &used) < 0 || used <= limit)
+		return 0;
+	if (store_exec_int(s, ST_COUNT, "count rows", &rows) < 0 || rows == 0)
+		return 0;
+	chunk = (used - limit) / (used / rows + 1) + 1;
+	if (chunk < STORE_EVICT_CHUNK_MIN)
+		chunk = STORE_EVICT_CHUNK_MIN;
+	if (chunk > STORE_EVICT_CHUNK_MAX)
+		chunk = STORE_EVICT_CHUNK_MAX;
+	return chunk;
+}
+
+/* Delete the oldest rows of class cls until the store fits limit. */
+static int store_evict_class(struct store *s, enum store_class cls, int64_t limit)
+{
+	int64_t chunk;
+
+	while ((chunk = store_excess_rows(s, limit)) > 0) {
+		sqlite3_bind_int(s->st[ST_EVICT_CLASS], 1, cls);
+		sqlite3_bind_int64(s->st[ST_EVICT_CLASS], 2, chunk);
+		if (store_exec(s, ST_EVICT_CLASS, "evict by size") < 0)
 			return -1;
 		if (sqlite3_changes(s->db) == 0)
-			return 0; /* none of this kind left */
-		*n += sqlite3_changes(s->db);
+			return 0; /* none of this class left */
+		if (store_count_evicted(s, cls, sqlite3_changes(s->db)) < 0)
+			return -1;
 	}
+	return 0;
+}
+
+/* Thin the oldest half of the position rows (every other row goes), each
+ * row once, before any position row is dropped whole. */
+static int store_thin(struct store *s, int64_t limit)
+{
+	sqlite3_stmt *st;
+	int64_t chunk, median, end, n;
+
+	while ((chunk = store_excess_rows(s, limit)) > 0) {
+		median = 0;
+		sqlite3_bind_int(s->st[ST_MEDIAN], 1, STORE_CLASS_POSITION);
+		if (store_exec_int(s, ST_MEDIAN, "median position", &median) < 0)
+			return -1;
+		if (median <= s->thinned_upto)
+			return 0; /* the older half is thinned already */
+		st = s->st[ST_THIN_END];
+		end = 0;
+		sqlite3_bind_int(st, 1, STORE_CLASS_POSITION);
+		sqlite3_bind_int64(st, 2, s->thinned_upto);
+		sqlite3_bind_int64(st, 3, median);
+		sqlite3_bind_int64(st, 4, 2 * chunk);
+		if (store_exec_int(s, ST_THIN_END, "thin span", &end) < 0)
+			return -1;
+		if (end <= s->thinned_upto)
+			return 0;
+		st = s->st[ST_THIN];
+		sqlite3_bind_int(st, 1, STORE_CLASS_POSITION);
+		sqlite3_bind_int64(st, 2, s->thinned_upto);
+		sqlite3_bind_int64(st, 3, end);
+		if (store_exec(s, ST_THIN, "thin positions") < 0)
+			return -1;
+		n = sqlite3_changes(s->db);
+		if (store_count_evicted(s, STORE_CLASS_POSITION, n) < 0 ||
+		    store_meta_add(s, "thinned", n) < 0 ||
+		    store_meta_add(s, "thinned_upto", end - s->thinned_upto) < 0)
+			return -1;
+		s->thinned += n;
+		s->thinned_upto = end;
+	}
+	return 0;
+}
+
+/* The size cap, in priority order (see the head of this file). */
+static int store_enforce_cap(struct store *s)
+{
+	int64_t limit;
+
+	if (s->max_size_mb <= 0)
+		return 0;
+	limit = (int64_t)s->max_size_mb * 1024 * 1024;
+	if (store_excess_rows(s, limit) == 0)
+		return 0;
+	if (store_begin(s) < 0)
+		return -1;
+	if (store_evict_class(s, STORE_CLASS_ROUTINE, limit) < 0 || store_thin(s, limit) < 0)
+		return -1;
+	for (int c = STORE_CLASS_POSITION; c < STORE_N_CLASSES; c++)
+		if (store_evict_class(s, c, limit) < 0)
+			return -1;
+	return 0;
 }
 
 int store_evict(struct store *s, int64_t now_wall_ms)
 {
-	int64_t n = 0;
 	int ret = 0;
 
 	if (!s)
@@ -756,27 +996,26 @@ int store_evict(struct store *s, int64_t now_wall_ms)
 		return -1;
 	/* Without a wall time we cannot tell age; the size cap still holds. */
 	if (s->retention_days > 0 && now_wall_ms > 0) {
-		sqlite3_bind_int64(s->st[ST_EVICT_AGE], 1,
-				   now_wall_ms - s->retention_days * STORE_MS_PER_DAY);
-		if (store_exec(s, ST_EVICT_AGE, "evict by age") < 0)
-			return -1;
-		n += sqlite3_changes(s->db);
+		for (int c = 0; c < STORE_N_CLASSES; c++) {
+			sqlite3_bind_int64(s->st[ST_EVICT_AGE], 1,
+					   now_wall_ms - s->retention_days * STORE_MS_PER_DAY);
+			sqlite3_bind_int(s->st[ST_EVICT_AGE], 2, c);
+			if (store_exec(s, ST_EVICT_AGE, "evict by age") < 0)
+				return -1;
+			if (store_count_evicted(s, c, sqlite3_changes(s->db)) < 0)
+				return -1;
+		}
 	}
-	if (s->max_size_mb > 0) {
-		int64_t limit = (int64_t)s->max_size_mb * 1024 * 1024;
-
-		/* Routine records go first; events only when no record is left. */
-		if (store_evict_size(s, STORE_RECORD, limit, &n) < 0 ||
-		    store_evict_size(s, STORE_EVENT, limit, &n) < 0)
-			ret = -1;
-	}
-	if (n > 0) {
-		/* Counted in the same transaction as the deletes: both or neither. */
-		if (!s->in_txn || store_meta_add(s, "evicted", n) < 0)
-			return -1;
-		s->evicted += n;
-		log_info("store %s: evicted %" PRId64 " rows (%" PRId64 " in all)", s->path, n,
-			 s->evicted);
+	if (store_enforce_cap(s) < 0)
+		ret = -1;
+	if (s->unlogged > 0) {
+		log_info("store %s: evicted %" PRId64 " rows (%" PRId64 " in all: routine %" PRId64
+			 ", position %" PRId64 " of which %" PRId64 " thinned, event %" PRId64
+			 ", alarm %" PRId64 ")",
+			 s->path, s->unlogged, s->evicted, s->evicted_class[STORE_CLASS_ROUTINE],
+			 s->evicted_class[STORE_CLASS_POSITION], s->thinned,
+			 s->evicted_class[STORE_CLASS_EVENT], s->evicted_class[STORE_CLASS_ALARM]);
+		s->unlogged = 0;
 	}
 	return ret;
 }
@@ -789,8 +1028,81 @@ void store_stats(struct store *s, struct store_stats *st)
 	if (!s)
 		return;
 	st->evicted = s->evicted;
+	memcpy(st->evicted_class, s->evicted_class, sizeof(st->evicted_class));
+	st->thinned = s->thinned;
 	if (store_exec_int(s, ST_COUNT, "count rows", &st->rows) < 0 ||
 	    store_exec_int(s, ST_OLDEST, "oldest row", &st->oldest_wall_ms) < 0 ||
 	    store_used_bytes(s, &st->bytes) < 0)
 		return;
+}
+
+int store_restamp(struct store *s, int64_t offset_ms, const char *src)
+{
+	sqlite3_stmt *st;
+	uint64_t first;
+
+	if (!s || !src) {
+		log_warnx("store%s%s: restamp: bad arguments", s ? " " : "", s ? s->path : "");
+		return -1;
+	}
+	first = s->fetched >= s->boot_seq ? s->fetched + 1 : s->boot_seq;
+	if (first > INT64_MAX || store_begin(s) < 0)
+		return -1;
+	st = s->st[ST_RESTAMP];
+	sqlite3_bind_int64(st, 1, offset_ms);
+	sqlite3_bind_text(st, 2, src, -1, SQLITE_TRANSIENT);
+	sqlite3_bind_int64(st, 3, (int64_t)first);
+	if (store_exec(s, ST_RESTAMP, "restamp") < 0)
+		return -1;
+	return sqlite3_changes(s->db);
+}
+
+/* Uplink state in meta: prepared per call, as it changes once a frame at most. */
+int store_meta_load(struct store *s, const char *key, int64_t *v)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (!s || !key || !v)
+		return -1;
+	if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key = ?1", -1, &st, NULL) !=
+	    SQLITE_OK) {
+		store_err(s, "read meta");
+		return -1;
+	}
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW)
+		*v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	if (rc == SQLITE_ROW)
+		return 0;
+	if (rc == SQLITE_DONE)
+		return 1;
+	store_err(s, "read meta");
+	return -1;
+}
+
+int store_meta_save(struct store *s, const char *key, int64_t v)
+{
+	sqlite3_stmt *st = NULL;
+	int rc;
+
+	if (!s || !key || store_begin(s) < 0)
+		return -1;
+	if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)", -1,
+			       &st, NULL) != SQLITE_OK) {
+		store_err(s, "write meta");
+		return -1;
+	}
+	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(st, 2, v);
+	rc = sqlite3_step(st);
+	sqlite3_finalize(st);
+	if (rc != SQLITE_DONE) {
+		store_err(s, "write meta");
+		store_txn_check(s);
+		return -1;
+	}
+	return 0;
 }

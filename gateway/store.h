@@ -13,6 +13,26 @@ struct store;
 
 enum store_kind { STORE_RECORD = 0, STORE_EVENT = 1 };
 
+/* Eviction priority when the store is full: lower classes go first.
+ * Routine records go oldest first; position records are thinned (every
+ * other one in the oldest half) before any is dropped; events, then alarms,
+ * go last.  Values are stored: append only. */
+enum store_class {
+	STORE_CLASS_ROUTINE = 0,  /* records without a position */
+	STORE_CLASS_POSITION = 1, /* records carrying a position (the track) */
+	STORE_CLASS_EVENT = 2,
+	STORE_CLASS_ALARM = 3,
+	STORE_N_CLASSES
+};
+
+/* What may change while the store is open (reload). */
+struct store_policy {
+	int retention_days;     /* 0: no age limit */
+	int max_size_mb;        /* 0: no size limit */
+	int durability_full;    /* fsync every commit (synchronous=FULL) */
+	int commit_interval_ms; /* store_flush_due commits at most this often */
+};
+
 /* One stored row as read back for an uplink. */
 struct store_row {
 	uint64_t seq;
@@ -27,6 +47,8 @@ struct store_stats {
 	int64_t rows;
 	int64_t oldest_wall_ms; /* 0 when empty */
 	int64_t evicted;        /* rows removed by retention, since the store was made */
+	int64_t evicted_class[STORE_N_CLASSES]; /* the same, by class (since schema v2) */
+	int64_t thinned;        /* position rows removed by thinning (counted in evicted too) */
 	int64_t bytes;          /* database size */
 };
 
@@ -45,22 +67,48 @@ uint64_t store_next_seq(struct store *s);
 /* The number store_next_seq would hand out next, without taking it or doing
  * I/O; every stored row has a smaller seq. */
 uint64_t store_next_seq_peek(const struct store *s);
-/* Add a row in the open transaction. 0 or -1. */
+/* Add a row in the open transaction, of the default class of its kind
+ * (records routine, events event). 0 or -1. */
 int store_append(struct store *s, uint64_t seq, enum store_kind kind, int64_t mono_ms,
 		 int64_t wall_ms, const char *payload, size_t len);
-/* Commit the open transaction (the loop calls this before it sleeps, and
- * before anything appended is sent). 0 or -1. */
+/* The same with an explicit eviction class. 0 or -1. */
+int store_append_class(struct store *s, uint64_t seq, enum store_kind kind, enum store_class cls,
+		       int64_t mono_ms, int64_t wall_ms, const char *payload, size_t len);
+/* Commit the open transaction now (enforcing the size cap first). 0 or -1. */
 int store_flush(struct store *s);
-/* Up to max rows after seq `after` (ascending) that uplink `uplink` has not
- * acknowledged.  Payloads live in buf (bufsize bytes); returns the number of
+/* Commit if urgent (an uplink waits for rows) or the commit interval has
+ * passed since the last commit.  1: nothing is left uncommitted; 0: the
+ * commit is deferred (store_flush_deadline says until when); -1: error. */
+int store_flush_due(struct store *s, int64_t now_ms, int urgent);
+/* Monotonic ms by which store_flush_due wants to run again, or -1. */
+int64_t store_flush_deadline(const struct store *s);
+/* Apply a policy (at start and on reload; the open store stays as it is). */
+void store_set_policy(struct store *s, const struct store_policy *p);
+/* Up to max committed rows after seq `after` (ascending) that uplink `uplink`
+ * has not acknowledged (rows of the open transaction are not handed out: a
+ * row is on disk before it is sent).  Payloads live in buf (bufsize bytes); returns the number of
  * rows, or -1. */
 int store_fetch(struct store *s, int uplink, uint64_t after, struct store_row *rows, int max,
 		char *buf, size_t bufsize);
+/* The same, newest first: up to max rows before seq `before` (descending). */
+int store_fetch_desc(struct store *s, int uplink, uint64_t before, struct store_row *rows,
+		     int max, char *buf, size_t bufsize);
 /* Uplink `uplink` has row seq; the row goes once every uplink has it. 0 or -1. */
 int store_ack(struct store *s, int uplink, uint64_t seq);
-/* Apply retention (age, size), counting evictions.  0 or -1. */
+/* Apply retention (age, size), counting evictions by class.  0 or -1. */
 int store_evict(struct store *s, int64_t now_wall_ms);
 /* Figures for status. */
 void store_stats(struct store *s, struct store_stats *st);
+/* Trusted time has arrived: every row of this boot still stamped
+ * "ts_src":"unsynced" that no uplink has fetched yet (a fetched row may be at
+ * the server already, which de-duplicates by boot+seq: it must not change)
+ * gets wall_ms = mono_ms + offset_ms, and its payload's ts and ts_src (to
+ * src) rewritten, in the open transaction.  Rows changed, or -1. */
+int store_restamp(struct store *s, int64_t offset_ms, const char *src);
+/* A named integer of an uplink's own (e.g. serial numbers) in the meta
+ * table: 0 and *v, 1 when never saved, -1 on error (logged). */
+int store_meta_load(struct store *s, const char *key, int64_t *v);
+/* Save it in the open transaction: on disk with the next commit.  0 or -1. */
+int store_meta_save(struct store *s, const char *key, int64_t v);
 
 #endif

@@ -101,6 +101,13 @@ const char *j1939_pgn_name(uint32_t pgn)
 	return NULL;
 }
 
+uint32_t j1939_pgn_at(int i)
+{
+	if (i < 0 || (size_t)i >= J1939_NELEM(j1939_pgns))
+		return 0;
+	return j1939_pgns[i].pgn;
+}
+
 /* Bytes the PGN's SPNs need: the last byte any of them uses. */
 static size_t j1939_pgn_len(uint32_t pgn)
 {

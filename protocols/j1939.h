@@ -62,6 +62,9 @@ void j1939_id_parse(uint32_t can_id, struct j1939_id *out);
 int j1939_decode(uint32_t pgn, const uint8_t *data, size_t len, struct j1939_frame *out);
 /* Short name of a decoded PGN ("EEC1"), or NULL when not decoded here. */
 const char *j1939_pgn_name(uint32_t pgn);
+/* The i-th PGN this codec decodes (0, 1, ...), or 0 past the last: for
+ * building receive filters. */
+uint32_t j1939_pgn_at(int i);
 /* Text for a negative code. */
 const char *j1939_strerror(int err);
 

@@ -39,6 +39,7 @@ enum sig_id {
 	SIG_OPACITY_PCT,
 	SIG_OPACITY_K_M1,
 	SIG_LAMBDA, /* derived: excess-air ratio */
+	SIG_GPS_ODOMETER_KM, /* distance from GNSS fixes, jitter while stopped ignored */
 	SIG_COUNT
 };
 

@@ -63,5 +63,17 @@ printf 'replay to mosquitto, all acked:      %8.0f records/s (3600 records in %.
 	"$(echo "3600 / $t" | bc -l)" "$t" "$RUNS"
 echo "binary size:                          $(stat -c %s "$TOP/$B/emgwd") bytes ($(size "$TOP/$B/emgwd" | awk 'NR==2 {print $1+$2+$3}') text+data+bss)"
 
+# J1939 decoding alone: throughput in memory, and instructions per frame from
+# callgrind (the difference between 3 passes and 1 over a 5-minute trace, so
+# loading the trace does not count).
+"$TOP/$B/bench/bench_decode" "$D/hour.log" 5
+"$TOP/$B/tests/tracegen" --duration 300 --seed 11 -o "$D/five.log"
+five=$(grep -c . "$D/five.log")
+ir() { valgrind --tool=callgrind --callgrind-out-file="$D/cg.out" "$TOP/$B/bench/bench_decode" "$D/five.log" "$1" 2>&1 | awk '/Collected/ {print $NF}'; }
+if command -v valgrind >/dev/null; then
+	i1=$(ir 1); i3=$(ir 3)
+	printf 'decode cost (callgrind):              %8.0f instructions/frame\n' "$(echo "($i3 - $i1) / (2 * $five)" | bc -l)"
+fi
+
 # 4. The store alone.
 [ -x "$TOP/$B/bench/bench_store" ] && "$TOP/$B/bench/bench_store" "$D" 20000

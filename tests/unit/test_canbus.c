@@ -5,6 +5,7 @@
  * later than the one before it. */
 #include <fcntl.h>
 #include <linux/can.h>
+#include <linux/can/error.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -132,6 +133,53 @@ static void test_live_not_available(void **state)
 	assert_int_equal(st.frames, 2);
 	assert_int_equal(st.decoded, 2);
 	assert_int_equal(st.na, 2);
+}
+
+/* Controller error frames (linux/can/error.h) set the bus state shown in
+ * status and are counted, never decoded as data. */
+static void test_live_error_frames(void **state)
+{
+	static const uint8_t passive[8] = { 0, CAN_ERR_CRTL_RX_PASSIVE, 0, 0, 0, 0, 0, 0 };
+	static const uint8_t none[8] = { 0 };
+	struct live *l = *state;
+	struct canbus_stats st;
+
+	bus_send(l, CAN_ERR_FLAG | CAN_ERR_CRTL, passive, 8);
+	canbus_read(l->cb);
+	canbus_stats(l->cb, &st);
+	assert_string_equal(st.bus_state, "error-passive");
+	bus_send(l, CAN_ERR_FLAG | CAN_ERR_BUSOFF, none, 8);
+	canbus_read(l->cb);
+	canbus_stats(l->cb, &st);
+	assert_string_equal(st.bus_state, "bus-off");
+	bus_send(l, CAN_ERR_FLAG | CAN_ERR_RESTARTED, none, 8);
+	canbus_read(l->cb);
+	canbus_stats(l->cb, &st);
+	assert_string_equal(st.bus_state, "ok");
+	assert_int_equal(st.err_frames, 3);
+	assert_int_equal(st.frames, 0);
+	assert_int_equal(st.decoded, 0);
+}
+
+/* Counters per source address: a second controller (SA 0x51) sending an
+ * unknown PGN shows up separately from the engine (SA 0). */
+static void test_live_by_sa(void **state)
+{
+	struct live *l = *state;
+	json_t *st, *sa0, *sa81;
+
+	bus_send(l, EEC1_ID | CAN_EFF_FLAG, eec1_data, 8);
+	bus_send(l, 0x18FF0051 | CAN_EFF_FLAG, eec1_data, 8);
+	canbus_read(l->cb);
+	st = canbus_status(l->cb, clock_mono_ms());
+	sa0 = json_object_get(json_object_get(st, "by_sa"), "0");
+	sa81 = json_object_get(json_object_get(st, "by_sa"), "81");
+	assert_non_null(sa0);
+	assert_non_null(sa81);
+	assert_int_equal(json_integer_value(json_object_get(sa0, "decoded")), 1);
+	assert_int_equal(json_integer_value(json_object_get(sa81, "unknown_pgn")), 1);
+	assert_int_equal(json_integer_value(json_object_get(sa81, "decoded")), 0);
+	json_decref(st);
 }
 
 /* Standard (11-bit) and remote frames are not J1939: nothing decoded. */
@@ -406,6 +454,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_live_eec1, live_setup, live_teardown),
 		cmocka_unit_test_setup_teardown(test_live_not_available, live_setup, live_teardown),
 		cmocka_unit_test_setup_teardown(test_live_not_j1939, live_setup, live_teardown),
+		cmocka_unit_test_setup_teardown(test_live_error_frames, live_setup, live_teardown),
+		cmocka_unit_test_setup_teardown(test_live_by_sa, live_setup, live_teardown),
 		cmocka_unit_test_setup_teardown(test_live_short, live_setup, live_teardown),
 		cmocka_unit_test_setup_teardown(test_live_drain_eagain, live_setup, live_teardown),
 		cmocka_unit_test_setup_teardown(test_live_eof, live_setup, live_teardown),

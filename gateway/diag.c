@@ -1,0 +1,164 @@
+#include "gateway/diag.h"
+
+#include <inttypes.h>
+#include <stdio.h>
+#include <string.h>
+
+void diag_init(struct diag *d, const char *configured_vin, diag_event_fn *on_event, void *ctx)
+{
+	memset(d, 0, sizeof(*d));
+	snprintf(d->configured_vin, sizeof(d->configured_vin), "%s", configured_vin);
+	d->vin_sa = -1;
+	d->on_event = on_event;
+	d->ctx = ctx;
+}
+
+static struct diag_ecu *diag_ecu(struct diag *d, uint8_t sa)
+{
+	struct diag_ecu *free_slot = NULL;
+
+	for (int i = 0; i < DIAG_MAX_ECUS; i++) {
+		if (d->ecu[i].used && d->ecu[i].sa == sa)
+			return &d->ecu[i];
+		if (!d->ecu[i].used && !free_slot)
+			free_slot = &d->ecu[i];
+	}
+	if (!free_slot)
+		return NULL; /* more controllers than we track: ignore the rest */
+	memset(free_slot, 0, sizeof(*free_slot));
+	free_slot->used = 1;
+	free_slot->sa = sa;
+	return free_slot;
+}
+
+static const char *diag_lamp(enum j1939dm_lamp l)
+{
+	static const char *const names[] = { "off", "on", "error", "na" };
+
+	return names[l & 3];
+}
+
+/* A code is the same fault when SPN and FMI agree; the occurrence count
+ * moves on its own. */
+static int diag_has(const struct j1939dm_dm1 *dm, const struct j1939dm_dtc *c)
+{
+	for (int i = 0; i < dm->n_dtcs; i++)
+		if (dm->dtc[i].spn == c->spn && dm->dtc[i].fmi == c->fmi)
+			return 1;
+	return 0;
+}
+
+static json_t *diag_dtc_json(const struct j1939dm_dtc *c)
+{
+	return json_pack("{s:I, s:i, s:i}", "spn", (json_int_t)c->spn, "fmi", c->fmi, "oc", c->oc);
+}
+
+/* Codes in a but not in b. */
+static json_t *diag_diff(const struct j1939dm_dm1 *a, const struct j1939dm_dm1 *b)
+{
+	json_t *list = json_array();
+
+	for (int i = 0; i < a->n_dtcs; i++)
+		if (!b || !diag_has(b, &a->dtc[i]))
+			json_array_append_new(list, diag_dtc_json(&a->dtc[i]));
+	return list;
+}
+
+static json_t *diag_active(const struct j1939dm_dm1 *dm)
+{
+	json_t *list = json_array();
+
+	for (int i = 0; i < dm->n_dtcs; i++)
+		json_array_append_new(list, diag_dtc_json(&dm->dtc[i]));
+	return list;
+}
+
+void diag_dm1(struct diag *d, uint8_t sa, const struct j1939dm_dm1 *dm1)
+{
+	struct diag_ecu *e = diag_ecu(d, sa);
+	static const struct j1939dm_dm1 none = { .mil = J1939DM_LAMP_OFF };
+	const struct j1939dm_dm1 *old;
+	json_t *appeared, *cleared;
+	int mil_changed;
+
+	if (!e)
+		return;
+	old = e->have_dm1 ? &e->dm1 : &none;
+	appeared = diag_diff(dm1, old);
+	cleared = diag_diff(old, dm1);
+	mil_changed = old->mil != dm1->mil && e->have_dm1;
+	if (json_array_size(appeared) || json_array_size(cleared) || mil_changed) {
+		json_t *ev = json_pack("{s:s, s:i, s:o, s:o, s:o, s:s, s:b, s:s, s:s}", "type", "dtc",
+				       "sa", sa, "appeared", appeared, "cleared", cleared,
+				       "active", diag_active(dm1), "mil", diag_lamp(dm1->mil),
+				       "mil_changed", mil_changed, "red_stop",
+				       diag_lamp(dm1->red_stop), "amber", diag_lamp(dm1->amber));
+		if (ev)
+			d->on_event(d->ctx, ev);
+	} else {
+		json_decref(appeared);
+		json_decref(cleared);
+	}
+	e->dm1 = *dm1;
+	e->have_dm1 = 1;
+}
+
+void diag_vin(struct diag *d, uint8_t sa, const char *vin)
+{
+	int mismatch;
+
+	snprintf(d->vin, sizeof(d->vin), "%s", vin);
+	d->vin_sa = sa;
+	mismatch = d->configured_vin[0] && strcmp(d->configured_vin, vin) != 0;
+	/* One event per change, not one per broadcast. */
+	if (mismatch && !d->vin_mismatch) {
+		json_t *ev = json_pack("{s:s, s:s, s:s, s:i}", "type", "vin-mismatch", "configured",
+				       d->configured_vin, "engine", vin, "sa", sa);
+		if (ev)
+			d->on_event(d->ctx, ev);
+	}
+	d->vin_mismatch = mismatch;
+}
+
+void diag_claim(struct diag *d, uint8_t sa, const struct j1939dm_name *name)
+{
+	struct diag_ecu *e = diag_ecu(d, sa);
+
+	if (!e)
+		return;
+	e->name = *name;
+	e->have_name = 1;
+}
+
+static json_t *diag_ecu_json(const struct diag_ecu *e)
+{
+	json_t *o = json_object();
+	char name[24];
+
+	if (e->have_name) {
+		snprintf(name, sizeof(name), "%016" PRIx64, e->name.raw);
+		json_object_set_new(o, "name", json_string(name));
+		json_object_set_new(o, "manufacturer", json_integer(e->name.manufacturer));
+		json_object_set_new(o, "function", json_integer(e->name.function));
+	}
+	if (e->have_dm1) {
+		json_object_set_new(o, "mil", json_string(diag_lamp(e->dm1.mil)));
+		json_object_set_new(o, "dtcs", diag_active(&e->dm1));
+	}
+	return o;
+}
+
+json_t *diag_status(const struct diag *d)
+{
+	json_t *ecus = json_object();
+	char key[8];
+
+	for (int i = 0; i < DIAG_MAX_ECUS; i++) {
+		if (!d->ecu[i].used)
+			continue;
+		snprintf(key, sizeof(key), "%u", (unsigned)d->ecu[i].sa);
+		json_object_set_new(ecus, key, diag_ecu_json(&d->ecu[i]));
+	}
+	return json_pack("{s:s?, s:b, s:o}", "vin", d->vin[0] ? d->vin : NULL, "vin_mismatch",
+			 d->vin_mismatch, "ecus", ecus);
+}

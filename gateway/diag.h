@@ -1,0 +1,48 @@
+/* diag: what the engine's controllers say about themselves, as the CAN source
+ * overhears it: DM1 lamps and active trouble codes per source address, the
+ * VIN, and address claims (NAMEs).  Raises `dtc` and `vin-mismatch` events
+ * through a callback; owns only this state. */
+#ifndef EMGW_DIAG_H
+#define EMGW_DIAG_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "protocols/j1939dm.h"
+
+#define DIAG_MAX_ECUS 16 /* source addresses tracked */
+
+/* Receives a new event body (ownership passes to it). */
+typedef void diag_event_fn(void *ctx, json_t *ev);
+
+struct diag_ecu {
+	int used;
+	uint8_t sa;
+	int have_dm1;
+	struct j1939dm_dm1 dm1; /* the last DM1, as the active list */
+	int have_name;
+	struct j1939dm_name name;
+};
+
+struct diag {
+	char configured_vin[18];
+	char vin[32];
+	int vin_sa;
+	int vin_mismatch;
+	struct diag_ecu ecu[DIAG_MAX_ECUS];
+	diag_event_fn *on_event;
+	void *ctx;
+};
+
+/* Empty state; events go to on_event(ctx, ...).  configured_vin may be "". */
+void diag_init(struct diag *d, const char *configured_vin, diag_event_fn *on_event, void *ctx);
+/* A DM1 from sa: a `dtc` event when codes appear or clear or the MIL changes. */
+void diag_dm1(struct diag *d, uint8_t sa, const struct j1939dm_dm1 *dm1);
+/* The VIN from sa: a `vin-mismatch` event when it differs from the configured one. */
+void diag_vin(struct diag *d, uint8_t sa, const char *vin);
+/* An address claim by sa. */
+void diag_claim(struct diag *d, uint8_t sa, const struct j1939dm_name *name);
+/* {"vin":..., "ecus":{"0":{"name":..., "mil":..., "dtcs":[...]}}} for status. */
+json_t *diag_status(const struct diag *d);
+
+#endif

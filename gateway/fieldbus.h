@@ -1,0 +1,55 @@
+/* fieldbus: the Modbus source.  One thread per bus (an RTU line or a TCP
+ * endpoint) owns that bus's libmodbus context and polls its devices by their
+ * read plans; decoded values reach the main thread through a bounded queue
+ * and the daemon's eventfd, and the main thread writes them into the table.
+ * Owns its threads, their modbus_t, the devices' counters and the custom
+ * values (points whose name is not a canonical signal).  A bus thread never
+ * touches the table, the clock or anything else of the daemon. */
+#ifndef EMGW_FIELDBUS_H
+#define EMGW_FIELDBUS_H
+
+#include <jansson.h>
+#include <stdint.h>
+#include <stdio.h>
+
+#include "gateway/config.h"
+#include "gateway/table.h"
+
+struct fieldbus;
+
+/* One device's counters, as its bus thread last reported them. */
+struct fieldbus_stats {
+	uint64_t scheduled;    /* polls due on the device's grid while it answered */
+	uint64_t polls;        /* poll cycles started (back-off attempts too) */
+	uint64_t ok;           /* cycles in which every block was read */
+	uint64_t transactions; /* requests sent */
+	uint64_t exceptions;   /* exception responses */
+	uint64_t timeouts;
+	uint64_t crc_errors;
+	uint64_t other_errors; /* connection lost or refused, garbled answers */
+	int responding;        /* 0 after two failed cycles in a row */
+	int backoff_ms;        /* current back-off step; 0 while responding */
+	int blocks;            /* read transactions per cycle in the plan in force */
+	int unreadable;        /* points the device refuses even alone */
+	char last_error[64];
+};
+
+/* Start the thread of bus `bus` of cfg (cfg is copied).  Values are tagged
+ * `source` in the table; wake_fd is written when something is queued.
+ * NULL on error (logged). */
+struct fieldbus *fieldbus_open(const struct config *cfg, int bus, int source, int wake_fd);
+/* Stop the thread (waits for at most one response timeout) and free. */
+void fieldbus_close(struct fieldbus *fb);
+/* Main thread: apply what the bus thread queued; values are stamped now_ms. */
+void fieldbus_process(struct fieldbus *fb, struct table *t, int64_t now_ms);
+/* Main thread: add the fresh custom values to a record's "sig" object, as
+ * "name" (engine instance 0) or "name@N". */
+void fieldbus_record(const struct fieldbus *fb, json_t *sig, int64_t now_ms, int stale_ms);
+/* Main thread: one status object per device, added to obj under its name. */
+void fieldbus_status(const struct fieldbus *fb, json_t *obj, int64_t now_ms);
+/* --poll-once: read every configured device once, print one JSON line per
+ * point (value and raw registers, or the error).  0 when every device
+ * answered every point, 1 otherwise. */
+int fieldbus_poll_once(const struct config *cfg, FILE *out);
+
+#endif

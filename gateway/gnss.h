@@ -1,0 +1,104 @@
+/* gnss: the position source.  Reads TPV reports from gpsd through libgps,
+ * keeps the latest fix with its age, decides track points, counts the GPS
+ * odometer (gps_odometer_km) into the table and hands trusted receiver time
+ * to the clock.  Knows gpsd, the table and the clock; it builds the `pos`
+ * object but never touches records, the store or the uplink. */
+#ifndef EMGW_GNSS_H
+#define EMGW_GNSS_H
+
+#include <jansson.h>
+#include <stdint.h>
+
+#include "gateway/config.h"
+#include "gateway/table.h"
+
+struct gps_data_t;
+
+enum gnss_quality {
+	GNSS_Q_NONE,      /* no fix: none, simulated, time only, or unknown */
+	GNSS_Q_GPS,
+	GNSS_Q_DGPS,
+	GNSS_Q_RTK_FLOAT,
+	GNSS_Q_RTK_FIXED,
+	GNSS_Q_DR,        /* dead reckoning, alone or aiding GNSS */
+};
+
+/* One TPV report, in our units. */
+struct gnss_fix {
+	int mode;                 /* 0 not seen, 1 none, 2 2d, 3 3d (gpsd's MODE_*) */
+	enum gnss_quality quality;
+	double lat, lon;          /* degrees; meaningful when quality != GNSS_Q_NONE */
+	double alt_m;             /* above mean sea level; NAN when not reported */
+	double speed_kmh, course_deg, hdop, eph_m; /* NAN when not reported */
+	int sats_used;            /* < 1 when not reported */
+	int64_t time_ms;          /* receiver time, ms since the epoch; 0 when none */
+	int64_t mono_ms;          /* clock_mono_ms() when it arrived */
+};
+
+/* Fix state, track points and odometer: no I/O, so unit tests drive it. */
+struct gnss_track {
+	struct config_gnss cfg;
+	struct gnss_fix last;     /* latest report that had a fix */
+	int have_fix;             /* last is set */
+	int fix_now;              /* the latest report had a fix (0 after a no-fix report) */
+	int64_t point_mono_ms;    /* last track point (or start) */
+	int point_valid;          /* it had a valid position ... */
+	double point_lat, point_lon, point_course; /* ... here, heading so */
+	int have_anchor;          /* odometer: last position counted */
+	double anchor_lat, anchor_lon;
+	double odometer_km;
+};
+
+struct gnss_stats {
+	int up;                   /* connected to gpsd */
+	uint64_t connects;
+	uint64_t reports;         /* TPV reports */
+	uint64_t fixes;           /* of them with a fix */
+	int64_t last_fix_mono_ms; /* -1 if none yet */
+};
+
+struct gnss;
+
+/* A source for cfg (enabled); `source` is its tag in the table.  Connects now
+ * or, failing that, retries later: only out of memory gives NULL. */
+struct gnss *gnss_open(const struct config_gnss *cfg, int source, struct table *t);
+/* Disconnect and free. */
+void gnss_close(struct gnss *g);
+/* The gpsd socket to poll for input, or -1 while disconnected. */
+int gnss_fd(const struct gnss *g);
+/* POLLIN on gnss_fd: read every report waiting. */
+void gnss_read(struct gnss *g);
+/* Reconnect when due (real monotonic ms); returns the next retry time, or -1. */
+int64_t gnss_retry(struct gnss *g, int64_t real_ms);
+/* The track state (for the pos object, and for tests). */
+struct gnss_track *gnss_track_of(struct gnss *g);
+/* Counters and state. */
+void gnss_stats(const struct gnss *g, struct gnss_stats *st);
+
+/* Map gpsd's fix mode and status (gps.h STATUS_*) to a quality; a simulated
+ * or time-only fix, or mode below 2D, is GNSS_Q_NONE. */
+enum gnss_quality gnss_quality_of(int mode, int status);
+/* "none", "gps", "dgps", "rtk_float", "rtk_fixed", "dr". */
+const char *gnss_quality_name(enum gnss_quality q);
+/* Convert libgps's view after a TPV report, received at mono_ms. */
+void gnss_fix_from_gpsd(const struct gps_data_t *gd, int64_t mono_ms, struct gnss_fix *fix);
+/* GNSS time before this (s since the epoch) is not trusted: cfg's
+ * time_floor, or the build date when that is 0. */
+long long gnss_time_floor(const struct config_gnss *cfg);
+
+/* Fresh track state; now_ms starts the period of the first point. */
+void gnss_track_init(struct gnss_track *tr, const struct config_gnss *cfg, int64_t now_ms);
+/* Take one report: updates the fix and the odometer.  Returns 1 when it
+ * carried a fix. */
+int gnss_track_report(struct gnss_track *tr, const struct gnss_fix *fix);
+/* 1 when the latest report had a fix no older than max_age at now_ms. */
+int gnss_track_valid(const struct gnss_track *tr, int64_t now_ms);
+/* Once a record: is this a track point?  Returns the reason ("fix",
+ * "distance", "heading", "period") and makes it the last point, or NULL. */
+const char *gnss_track_point(struct gnss_track *tr, int64_t now_ms);
+/* The `pos` object at now_ms, with "point" when point is not NULL. */
+json_t *gnss_track_pos(const struct gnss_track *tr, int64_t now_ms, const char *point);
+/* Great-circle distance in metres. */
+double gnss_distance_m(double lat1, double lon1, double lat2, double lon2);
+
+#endif

@@ -1,0 +1,278 @@
+/* signer: the software SM2 back-end through OpenSSL 3's EVP interface.
+ * SM2 signs Z || M with SM3, where Z hashes the distinguishing id and the
+ * public key: the id is set on the key context before the digest starts. */
+#include "gateway/signer.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include <openssl/core_names.h>
+#include <openssl/ec.h>
+#include <openssl/err.h>
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include "gateway/log.h"
+
+#define SIGNER_ID_MAX 64
+#define SIGNER_DER_MAX 80 /* SEQUENCE of two INTEGERs of up to 33 bytes */
+
+struct signer_soft {
+	struct signer ops; /* first: the interface is a pointer to this */
+	EVP_PKEY *key;
+	char id[SIGNER_ID_MAX];
+};
+
+struct signer_verifier {
+	EVP_PKEY *key;
+};
+
+/* The first error of OpenSSL's queue, for a log line; clears the queue. */
+static const char *signer_ssl_err(char *buf, size_t size)
+{
+	unsigned long e = ERR_get_error();
+
+	if (e)
+		ERR_error_string_n(e, buf, size);
+	else
+		snprintf(buf, size, "unknown error");
+	ERR_clear_error();
+	return buf;
+}
+
+static EVP_PKEY *signer_load(const char *file, int private)
+{
+	char err[256];
+	EVP_PKEY *key = NULL;
+	FILE *f = fopen(file, "r");
+
+	if (!f) {
+		log_warn("signer: %s", file);
+		return NULL;
+	}
+	if (private) {
+		key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+	} else {
+		key = PEM_read_PUBKEY(f, NULL, NULL, NULL);
+		if (!key) {
+			/* A private key file holds the public key too. */
+			rewind(f);
+			ERR_clear_error();
+			key = PEM_read_PrivateKey(f, NULL, NULL, NULL);
+		}
+	}
+	fclose(f);
+	if (!key) {
+		log_warnx("signer: %s: %s", file, signer_ssl_err(err, sizeof(err)));
+		return NULL;
+	}
+	if (!EVP_PKEY_is_a(key, "SM2")) {
+		log_warnx("signer: %s: not an SM2 key (%s)", file, EVP_PKEY_get0_type_name(key));
+		EVP_PKEY_free(key);
+		return NULL;
+	}
+	return key;
+}
+
+/* A digest context for SM2 with SM3 and the id set. */
+static EVP_MD_CTX *signer_md_ctx(EVP_PKEY *key, const char *id, int sign)
+{
+	EVP_MD_CTX *mctx = EVP_MD_CTX_new();
+	EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new(key, NULL);
+	int ok;
+
+	if (!mctx || !pctx)
+		goto out_free;
+	if (EVP_PKEY_CTX_set1_id(pctx, id, strlen(id)) <= 0)
+		goto out_free;
+	EVP_MD_CTX_set_pkey_ctx(mctx, pctx);
+	ok = sign ? EVP_DigestSignInit(mctx, NULL, EVP_sm3(), NULL, key)
+		  : EVP_DigestVerifyInit(mctx, NULL, EVP_sm3(), NULL, key);
+	if (ok <= 0) {
+		EVP_MD_CTX_free(mctx);
+		EVP_PKEY_CTX_free(pctx);
+		return NULL;
+	}
+	return mctx; /* owns nothing of pctx: freed with signer_md_free */
+out_free:
+	EVP_MD_CTX_free(mctx);
+	EVP_PKEY_CTX_free(pctx);
+	return NULL;
+}
+
+/* EVP_MD_CTX_set_pkey_ctx does not hand pctx's ownership over. */
+static void signer_md_free(EVP_MD_CTX *mctx)
+{
+	EVP_PKEY_CTX *pctx = EVP_MD_CTX_get_pkey_ctx(mctx);
+
+	EVP_MD_CTX_free(mctx);
+	EVP_PKEY_CTX_free(pctx);
+}
+
+int signer_from_der(const uint8_t *der, size_t len, uint8_t r[SIGNER_PART],
+		    uint8_t s[SIGNER_PART])
+{
+	const unsigned char *p = der;
+	ECDSA_SIG *sig = d2i_ECDSA_SIG(NULL, &p, (long)len);
+	const BIGNUM *br, *bs;
+	int ret = -1;
+
+	if (!sig)
+		return -1;
+	ECDSA_SIG_get0(sig, &br, &bs);
+	if (BN_bn2binpad(br, r, SIGNER_PART) == SIGNER_PART &&
+	    BN_bn2binpad(bs, s, SIGNER_PART) == SIGNER_PART)
+		ret = 0;
+	ECDSA_SIG_free(sig);
+	return ret;
+}
+
+int signer_to_der(const uint8_t r[SIGNER_PART], const uint8_t s[SIGNER_PART], uint8_t *out,
+		  size_t size)
+{
+	ECDSA_SIG *sig = ECDSA_SIG_new();
+	BIGNUM *br = BN_bin2bn(r, SIGNER_PART, NULL);
+	BIGNUM *bs = BN_bin2bn(s, SIGNER_PART, NULL);
+	unsigned char *p = out;
+	int len = -1;
+
+	if (!sig || !br || !bs || !ECDSA_SIG_set0(sig, br, bs)) {
+		BN_free(br);
+		BN_free(bs);
+		ECDSA_SIG_free(sig);
+		return -1;
+	}
+	if (i2d_ECDSA_SIG(sig, NULL) <= (int)size)
+		len = i2d_ECDSA_SIG(sig, &p);
+	ECDSA_SIG_free(sig);
+	return len;
+}
+
+static int signer_soft_sign(struct signer *sg, const uint8_t *data, size_t len,
+			    uint8_t r[SIGNER_PART], uint8_t s[SIGNER_PART])
+{
+	struct signer_soft *ss = (struct signer_soft *)sg;
+	uint8_t der[SIGNER_DER_MAX];
+	size_t der_len = sizeof(der);
+	char err[256];
+	EVP_MD_CTX *mctx = signer_md_ctx(ss->key, ss->id, 1);
+	int ret = -1;
+
+	if (!mctx)
+		goto out_err;
+	if (EVP_DigestSign(mctx, der, &der_len, data, len) <= 0) {
+		signer_md_free(mctx);
+		goto out_err;
+	}
+	signer_md_free(mctx);
+	ret = signer_from_der(der, der_len, r, s);
+	if (ret < 0)
+		log_warnx("signer: cannot read the signature OpenSSL made");
+	return ret;
+out_err:
+	log_warnx("signer: sign: %s", signer_ssl_err(err, sizeof(err)));
+	return -1;
+}
+
+static int signer_key_xy(EVP_PKEY *key, uint8_t xy[SIGNER_PUBKEY])
+{
+	uint8_t pt[1 + SIGNER_PUBKEY];
+	size_t len = 0;
+
+	if (!EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_PUB_KEY, pt, sizeof(pt), &len) ||
+	    len != sizeof(pt) || pt[0] != 0x04)
+		return -1;
+	memcpy(xy, pt + 1, SIGNER_PUBKEY);
+	return 0;
+}
+
+static int signer_soft_pubkey(struct signer *sg, uint8_t xy[SIGNER_PUBKEY])
+{
+	return signer_key_xy(((struct signer_soft *)sg)->key, xy);
+}
+
+static void signer_soft_close(struct signer *sg)
+{
+	struct signer_soft *ss = (struct signer_soft *)sg;
+
+	if (!ss)
+		return;
+	EVP_PKEY_free(ss->key);
+	free(ss);
+}
+
+struct signer *signer_soft_open(const char *key_file, const char *id)
+{
+	struct signer_soft *ss;
+
+	if (!id || strlen(id) >= SIGNER_ID_MAX) {
+		log_warnx("signer: the SM2 id must be 0..%d characters", SIGNER_ID_MAX - 1);
+		return NULL;
+	}
+	ss = calloc(1, sizeof(*ss));
+	if (!ss) {
+		log_warn("signer");
+		return NULL;
+	}
+	ss->key = signer_load(key_file, 1);
+	if (!ss->key) {
+		free(ss);
+		return NULL;
+	}
+	snprintf(ss->id, sizeof(ss->id), "%s", id);
+	ss->ops.sign = signer_soft_sign;
+	ss->ops.pubkey = signer_soft_pubkey;
+	ss->ops.close = signer_soft_close;
+	return &ss->ops;
+}
+
+struct signer_verifier *signer_verifier_open(const char *pem_file)
+{
+	struct signer_verifier *v = calloc(1, sizeof(*v));
+
+	if (!v) {
+		log_warn("signer");
+		return NULL;
+	}
+	v->key = signer_load(pem_file, 0);
+	if (!v->key) {
+		free(v);
+		return NULL;
+	}
+	return v;
+}
+
+int signer_verify(struct signer_verifier *v, const char *id, const uint8_t *data, size_t len,
+		  const uint8_t r[SIGNER_PART], const uint8_t s[SIGNER_PART])
+{
+	uint8_t der[SIGNER_DER_MAX];
+	EVP_MD_CTX *mctx;
+	int der_len, rc;
+
+	der_len = signer_to_der(r, s, der, sizeof(der));
+	if (der_len < 0)
+		return -1;
+	mctx = signer_md_ctx(v->key, id, 0);
+	if (!mctx) {
+		ERR_clear_error();
+		return -1;
+	}
+	rc = EVP_DigestVerify(mctx, der, (size_t)der_len, data, len);
+	signer_md_free(mctx);
+	ERR_clear_error();
+	return rc == 1 ? 1 : rc == 0 ? 0 : -1;
+}
+
+int signer_verifier_pubkey(struct signer_verifier *v, uint8_t xy[SIGNER_PUBKEY])
+{
+	return signer_key_xy(v->key, xy);
+}
+
+void signer_verifier_close(struct signer_verifier *v)
+{
+	if (!v)
+		return;
+	EVP_PKEY_free(v->key);
+	free(v);
+}

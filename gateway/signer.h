@@ -1,0 +1,49 @@
+/* signer: SM2 signatures (SM3 digest) for the HJ 1239 / HJ 1322 platform link,
+ * behind a small interface so that a hardware security chip can replace the
+ * software key.  Owns its key; knows nothing of frames or sockets. */
+#ifndef EMGW_SIGNER_H
+#define EMGW_SIGNER_H
+
+#include <stddef.h>
+#include <stdint.h>
+
+#define SIGNER_PART 32   /* r and s, each left-padded to 32 bytes */
+#define SIGNER_PUBKEY 64 /* X || Y */
+
+/* A signer back-end: a software key now, a security chip later. */
+struct signer {
+	/* Sign len bytes of data: r and s, raw, left-padded.  0 or -1 (logged). */
+	int (*sign)(struct signer *sg, const uint8_t *data, size_t len, uint8_t r[SIGNER_PART],
+		    uint8_t s[SIGNER_PART]);
+	/* The public key as X || Y.  0 or -1. */
+	int (*pubkey)(struct signer *sg, uint8_t xy[SIGNER_PUBKEY]);
+	/* Free. */
+	void (*close)(struct signer *sg);
+};
+
+/* Software back-end: an SM2 private key from a PEM file; id is the SM2
+ * distinguishing identifier (the security chip's id).  NULL on error (logged). */
+struct signer *signer_soft_open(const char *key_file, const char *id);
+
+struct signer_verifier;
+
+/* An SM2 public key from a PEM file (public or private key).  NULL on error
+ * (logged). */
+struct signer_verifier *signer_verifier_open(const char *pem_file);
+/* 1 when r, s is a valid signature of data under id, 0 when not, -1 on error. */
+int signer_verify(struct signer_verifier *v, const char *id, const uint8_t *data, size_t len,
+		  const uint8_t r[SIGNER_PART], const uint8_t s[SIGNER_PART]);
+/* The verifier's public key as X || Y.  0 or -1. */
+int signer_verifier_pubkey(struct signer_verifier *v, uint8_t xy[SIGNER_PUBKEY]);
+/* Free. */
+void signer_verifier_close(struct signer_verifier *v);
+
+/* r, s to a DER ECDSA-Sig-Value (what `openssl pkeyutl -verify` reads) in
+ * out; returns its length, or -1. */
+int signer_to_der(const uint8_t r[SIGNER_PART], const uint8_t s[SIGNER_PART], uint8_t *out,
+		  size_t size);
+/* A DER signature to r, s, left-padded.  0 or -1. */
+int signer_from_der(const uint8_t *der, size_t len, uint8_t r[SIGNER_PART],
+		    uint8_t s[SIGNER_PART]);
+
+#endif

@@ -1,0 +1,131 @@
+/* diag: which DM1 changes raise `dtc` events, and VIN mismatches. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <string.h>
+
+#include <cmocka.h>
+
+#include "gateway/diag.h"
+
+struct sink {
+	json_t *ev[8];
+	int n;
+};
+
+static void collect(void *ctx, json_t *ev)
+{
+	struct sink *s = ctx;
+
+	assert_true(s->n < 8);
+	s->ev[s->n++] = ev;
+}
+
+static void sink_free(struct sink *s)
+{
+	for (int i = 0; i < s->n; i++)
+		json_decref(s->ev[i]);
+	s->n = 0;
+}
+
+static struct j1939dm_dm1 dm1_with(int n, enum j1939dm_lamp mil)
+{
+	struct j1939dm_dm1 dm;
+
+	memset(&dm, 0, sizeof(dm));
+	dm.mil = mil;
+	dm.n_dtcs = n;
+	for (int i = 0; i < n; i++) {
+		dm.dtc[i].spn = 3226 + (uint32_t)i;
+		dm.dtc[i].fmi = 2;
+		dm.dtc[i].oc = 1;
+	}
+	return dm;
+}
+
+static void test_dtc_changes(void **state)
+{
+	struct j1939dm_dm1 none = dm1_with(0, J1939DM_LAMP_OFF);
+	struct j1939dm_dm1 one = dm1_with(1, J1939DM_LAMP_ON);
+	struct j1939dm_dm1 one_oc = one, two_mil_off = dm1_with(2, J1939DM_LAMP_OFF);
+	struct sink s = { .n = 0 };
+	static struct diag d;
+
+	(void)state;
+	diag_init(&d, "", collect, &s);
+	diag_dm1(&d, 0, &none);
+	assert_int_equal(s.n, 0); /* first DM1 without faults: nothing to say */
+	diag_dm1(&d, 0, &one);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(json_string_value(json_object_get(s.ev[0], "type")), "dtc");
+	assert_int_equal(json_array_size(json_object_get(s.ev[0], "appeared")), 1);
+	assert_int_equal(json_integer_value(json_object_get(
+				 json_array_get(json_object_get(s.ev[0], "appeared"), 0), "spn")),
+			 3226);
+	assert_true(json_is_true(json_object_get(s.ev[0], "mil_changed")));
+	diag_dm1(&d, 0, &one); /* the same broadcast a second later */
+	one_oc.dtc[0].oc = 2;  /* only the occurrence count moved */
+	diag_dm1(&d, 0, &one_oc);
+	assert_int_equal(s.n, 1);
+	diag_dm1(&d, 0, &two_mil_off); /* a second code, MIL off */
+	assert_int_equal(s.n, 2);
+	assert_int_equal(json_array_size(json_object_get(s.ev[1], "appeared")), 1);
+	assert_int_equal(json_array_size(json_object_get(s.ev[1], "cleared")), 0);
+	assert_string_equal(json_string_value(json_object_get(s.ev[1], "mil")), "off");
+	diag_dm1(&d, 0, &none);
+	assert_int_equal(s.n, 3);
+	assert_int_equal(json_array_size(json_object_get(s.ev[2], "cleared")), 2);
+	assert_int_equal(json_array_size(json_object_get(s.ev[2], "active")), 0);
+	/* Another controller's faults are its own. */
+	diag_dm1(&d, 0x3D, &one);
+	assert_int_equal(s.n, 4);
+	assert_int_equal(json_integer_value(json_object_get(s.ev[3], "sa")), 0x3D);
+	sink_free(&s);
+}
+
+static void test_vin_mismatch_once(void **state)
+{
+	struct sink s = { .n = 0 };
+	static struct diag d;
+	json_t *st;
+
+	(void)state;
+	diag_init(&d, "LZZ1EXCA7PN654321", collect, &s);
+	diag_vin(&d, 0, "LZZ1EXCA7PN654321");
+	assert_int_equal(s.n, 0);
+	diag_vin(&d, 0, "LZZ1EXCA7PN123456");
+	diag_vin(&d, 0, "LZZ1EXCA7PN123456");
+	assert_int_equal(s.n, 1);
+	assert_string_equal(json_string_value(json_object_get(s.ev[0], "engine")),
+			    "LZZ1EXCA7PN123456");
+	st = diag_status(&d);
+	assert_true(json_is_true(json_object_get(st, "vin_mismatch")));
+	json_decref(st);
+	diag_vin(&d, 0, "LZZ1EXCA7PN654321"); /* back to the right engine */
+	diag_vin(&d, 0, "LZZ1EXCA7PN123456"); /* and away again: a new event */
+	assert_int_equal(s.n, 2);
+	sink_free(&s);
+}
+
+static void test_no_configured_vin(void **state)
+{
+	struct sink s = { .n = 0 };
+	static struct diag d;
+
+	(void)state;
+	diag_init(&d, "", collect, &s);
+	diag_vin(&d, 0, "LZZ1EXCA7PN123456");
+	assert_int_equal(s.n, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_dtc_changes),
+		cmocka_unit_test(test_vin_mismatch_once),
+		cmocka_unit_test(test_no_configured_vin),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
