@@ -24,6 +24,8 @@
 #define CANBUS_LOG_LINE 1024            /* a CANboat line carries up to 223 bytes */
 #define CANBUS_MAX_FILTERS 64
 
+_Static_assert(CANDEC_MAX_OVERRIDES == CONFIG_MAX_OVERRIDES, "override tables differ in size");
+
 /* Counters per source address: which controller sends what. */
 struct canbus_sa_stats {
 	uint64_t frames, decoded, na, errors, unknown;
@@ -265,6 +267,8 @@ struct canbus *canbus_open(const struct config_can *cfg, int source, struct tabl
 	cb->cfg = *cfg;
 	cb->on_time = on_time;
 	cb->ctx = ctx;
+	cb->dec.n_override = cfg->n_override;
+	memcpy(cb->dec.override, cfg->override, sizeof(cfg->override));
 	if (cfg->log[0]) {
 		cb->log = fopen(cfg->log, "r");
 		if (!cb->log) {
@@ -499,7 +503,7 @@ static void canbus_apply_next(struct canbus *cb)
 		cb->st.frames++;
 		cb->st.last_frame_mono_ms = mono;
 		cb->sa[m->src].frames++;
-		canbus_message(cb, candec_message(m->pgn, m->src, m->dst, m->data, m->len, &cb->msg),
+		canbus_message(cb, candec_message(&cb->dec, m->pgn, m->src, m->dst, m->data, m->len, &cb->msg),
 			       mono);
 	} else if (cb->next.extended && !cb->next.rtr) {
 		canbus_frame(cb, cb->next.can_id, cb->next.data, cb->next.len, mono);

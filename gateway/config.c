@@ -105,6 +105,7 @@ static int config_parse_date(struct config_ctx *, const struct config_key *, con
 static int config_parse_sa(struct config_ctx *, const struct config_key *, const char *, void *);
 static int config_parse_pgn_sa(struct config_ctx *, const struct config_key *, const char *, void *);
 static int config_parse_pgn_list(struct config_ctx *, const struct config_key *, const char *, void *);
+static int config_parse_overrides(struct config_ctx *, const struct config_key *, const char *, void *);
 /* [platform] (defined with their checks below). */
 static int config_parse_variant(struct config_ctx *, const struct config_key *, const char *, void *);
 static int config_parse_iccid(struct config_ctx *, const struct config_key *, const char *, void *);
@@ -163,6 +164,7 @@ static const struct config_key config_keys[] = {
 	{ CAN, "sa", config_parse_sa, CONFIG_CAN_FIELD(sa), 0, 253 },
 	{ CAN, "pgn_sa", config_parse_pgn_sa, CONFIG_CAN_FIELD(n_pgn_sa), 0, 253 },
 	{ CAN, "ignore_pgn", config_parse_pgn_list, CONFIG_CAN_FIELD(n_ignore), 0, 0 },
+	{ CAN, "spn_override", config_parse_overrides, CONFIG_CAN_FIELD(n_override), 0, 0 },
 
 	{ MQTT, "enabled", config_parse_bool, CONFIG_FIELD(mqtt.enabled), 0, 0 },
 	{ MQTT, "host", config_parse_string, CONFIG_FIELD(mqtt.host), 1, 0 },
@@ -530,6 +532,107 @@ static int config_parse_pgn_sa(struct config_ctx *ctx, const struct config_key *
 		if (config_parse_sa(ctx, k, sa, &can->pgn_sa[can->n_pgn_sa].sa) < 0)
 			return -1;
 		can->n_pgn_sa++;
+	}
+	return 0;
+}
+
+/* A resolution as an exact fraction: "0.125" -> 125/1000, "1/256", "2". */
+static int config_fraction(const char *s, int32_t *num, int32_t *den)
+{
+	long long n = 0, d = 1;
+	const char *p = s;
+	char *end;
+
+	if (strchr(s, '/')) {
+		errno = 0;
+		n = strtoll(s, &end, 10);
+		if (end == s || *end != '/' || errno)
+			return -1;
+		p = end + 1;
+		d = strtoll(p, &end, 10);
+		if (end == p || *end || errno || d <= 0)
+			return -1;
+	} else {
+		int frac = 0;
+
+		if (!*p)
+			return -1;
+		for (; *p; p++) {
+			if (*p == '.' && !frac) {
+				frac = 1;
+				continue;
+			}
+			if (*p < '0' || *p > '9' || n > 100000000 || d > 100000000)
+				return -1;
+			n = n * 10 + (*p - '0');
+			if (frac)
+				d *= 10;
+		}
+	}
+	if (n <= 0 || n > INT32_MAX || d > INT32_MAX)
+		return -1;
+	*num = (int32_t)n;
+	*den = (int32_t)d;
+	return 0;
+}
+
+/* "SPN:BYTE:SIZE:RES:OFFSET[:be]", several separated by spaces. */
+static int config_parse_override(const char *w, size_t len, struct j1939_override *o)
+{
+	char buf[96], *f[6], *save = NULL, *end;
+	long v[3], off;
+	int n = 0;
+
+	if (len >= sizeof(buf))
+		return -1;
+	memcpy(buf, w, len);
+	buf[len] = '\0';
+	for (char *t = strtok_r(buf, ":", &save); t && n < 6; t = strtok_r(NULL, ":", &save))
+		f[n++] = t;
+	if (n < 5 || (n == 6 && strcmp(f[5], "be") != 0 && strcmp(f[5], "le") != 0))
+		return -1;
+	for (int i = 0; i < 3; i++) {
+		errno = 0;
+		v[i] = strtol(f[i], &end, 0);
+		if (end == f[i] || *end || errno)
+			return -1;
+	}
+	errno = 0;
+	off = strtol(f[4], &end, 10);
+	if (end == f[4] || *end || errno || off < -100000 || off > 100000)
+		return -1;
+	if (v[0] < 0 || v[0] > 65535 || v[1] < 1 || v[1] > 8 ||
+	    (v[2] != 1 && v[2] != 2 && v[2] != 4) || v[1] - 1 + v[2] > 8)
+		return -1;
+	if (config_fraction(f[3], &o->res_num, &o->res_den) < 0)
+		return -1;
+	o->spn = (uint16_t)v[0];
+	o->start = (uint8_t)v[1];
+	o->size = (uint8_t)v[2];
+	o->offset = (int32_t)off;
+	o->big_endian = n == 6 && strcmp(f[5], "be") == 0;
+	return 0;
+}
+
+static int config_parse_overrides(struct config_ctx *ctx, const struct config_key *k,
+				  const char *v, void *dst)
+{
+	struct config_can *can = (struct config_can *)((char *)dst - offsetof(struct config_can, n_override));
+	const char *w, *end;
+
+	can->n_override = 0;
+	for (w = config_next_word(v, &end); w; w = config_next_word(end, &end)) {
+		if (can->n_override == CONFIG_MAX_OVERRIDES) {
+			config_error(ctx, "%s: at most %d overrides", k->name, CONFIG_MAX_OVERRIDES);
+			return -1;
+		}
+		if (config_parse_override(w, (size_t)(end - w), &can->override[can->n_override]) < 0) {
+			config_error(ctx, "%s: \"%.*s\" is not SPN:BYTE:SIZE:RESOLUTION:OFFSET[:be] "
+					  "(byte 1..8, size 1, 2 or 4 within 8 bytes)",
+				     k->name, (int)(end - w), w);
+			return -1;
+		}
+		can->n_override++;
 	}
 	return 0;
 }

@@ -6,10 +6,13 @@
 
 #include <limits.h>
 
+#include "protocols/j1939.h"
+
 #include "protocols/mbpoint.h"
 
 #define CONFIG_MAX_CAN 4
 #define CONFIG_MAX_PGN_LIST 16
+#define CONFIG_MAX_OVERRIDES 8
 #define CONFIG_EXIT_BAD 78 /* EX_CONFIG */
 #define CONFIG_MAX_BUS 8        /* Modbus lines and TCP endpoints */
 #define CONFIG_MAX_MBDEV 16     /* Modbus devices, all buses together */
@@ -30,6 +33,8 @@ struct config_can {
 	} pgn_sa[CONFIG_MAX_PGN_LIST];
 	int n_ignore;            /* PGNs not to decode */
 	unsigned ignore_pgn[CONFIG_MAX_PGN_LIST];
+	int n_override;          /* SPN layout corrections for a quirky engine */
+	struct j1939_override override[CONFIG_MAX_OVERRIDES];
 };
 
 enum config_bus_type { CONFIG_BUS_RTU, CONFIG_BUS_TCP };

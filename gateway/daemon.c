@@ -12,10 +12,12 @@
 #include <unistd.h>
 
 #include "gateway/canbus.h"
+#include "gateway/fieldbus.h"
 #include "gateway/clock.h"
 #include "gateway/gnss.h"
 #include "gateway/health.h"
 #include "gateway/log.h"
+#include "gateway/platform.h"
 #include "gateway/report.h"
 #include "gateway/sampler.h"
 #include "gateway/smoke.h"
@@ -26,7 +28,9 @@
 
 #define DAEMON_STATUS_MS 5000
 #define DAEMON_EVICT_MS 60000
-#define DAEMON_MAX_FDS (2 + CONFIG_MAX_CAN + 1) /* signals, wake, CAN, gpsd */
+#define DAEMON_MAX_FDS (2 + CONFIG_MAX_CAN + 2) /* signals, wake, CAN, gpsd, platform */
+#define DAEMON_ECU_SILENT_MS 15000 /* no CAN frame this long: the ECU is gone */
+#define DAEMON_SOURCE_MODBUS 100 /* + bus index: a Modbus bus's tag in the table */
 #define DAEMON_SOURCE_GNSS 200                   /* the gnss source's tag in the table */
 
 struct daemon {
@@ -38,7 +42,9 @@ struct daemon {
 	struct store *store;
 	struct report report;
 	struct uplink *uplink;
+	struct platform *platform; /* NULL when [platform] is off */
 	struct canbus *can[CONFIG_MAX_CAN];
+	struct fieldbus *mb[CONFIG_MAX_BUS]; /* one a Modbus bus with devices */
 	int n_can;
 	struct smoke smoke;
 	struct gnss *gnss;        /* NULL when [gnss] is off */
@@ -113,6 +119,10 @@ static void daemon_tick(struct daemon *d, const struct clock_now *now)
 				    gnss_track_pos(tr, now->mono_ms,
 						   gnss_track_point(tr, now->mono_ms)));
 	}
+	for (int i = 0; rec && i < CONFIG_MAX_BUS; i++)
+		if (d->mb[i])
+			fieldbus_record(d->mb[i], json_object_get(rec, "sig"), now->mono_ms,
+					d->cfg.sample.stale_ms);
 	if (rec && report_emit(&d->report, STORE_RECORD, rec, now))
 		d->records++;
 }
@@ -202,6 +212,9 @@ static json_t *daemon_status_sources(struct daemon *d, int64_t mono_ms)
 		json_object_set_new(src, canbus_name(d->can[i]), canbus_status(d->can[i], mono_ms));
 	if (d->gnss)
 		json_object_set_new(src, "gnss", daemon_status_gnss(d, mono_ms));
+	for (int i = 0; i < CONFIG_MAX_BUS; i++)
+		if (d->mb[i])
+			fieldbus_status(d->mb[i], src, mono_ms);
 	return src;
 }
 
@@ -224,11 +237,12 @@ static json_t *daemon_status(struct daemon *d)
 	struct store_stats ss;
 	struct clock_now now;
 	char ts[32];
+	json_t *st;
 
 	clock_now(&now);
 	clock_format_iso(now.wall_ms, ts, sizeof(ts));
 	store_stats(d->store, &ss);
-	return json_pack(
+	st = json_pack(
 		"{s:i, s:s, s:s, s:s, s:I, s:i, s:s, s:s, s:f, s:I, s:I, s:o, s:{s:I, s:o, s:I, s:I}, s:o}",
 		"v", 1, "dev", d->cfg.id, "state", d->stop ? "stopped" : "online",
 		"version", EMGW_VERSION, "boot",
@@ -242,6 +256,9 @@ static json_t *daemon_status(struct daemon *d)
 				  : json_null(),
 		"evicted", (json_int_t)ss.evicted, "bytes", (json_int_t)ss.bytes, "uplink",
 		daemon_status_uplink(d));
+	if (st)
+		json_object_set_new(st, "platform", platform_status(d->platform));
+	return st;
 }
 
 static void daemon_publish_status(struct daemon *d)
@@ -297,6 +314,41 @@ static void daemon_close_gnss(struct daemon *d)
 	clock_gnss_forget();
 }
 
+/* One thread a Modbus bus that has devices. */
+static int daemon_open_fieldbus(struct daemon *d)
+{
+	for (int b = 0; b < d->cfg.n_bus; b++) {
+		int used = 0;
+
+		for (int i = 0; i < d->cfg.n_mbdev; i++)
+			used |= d->cfg.mbdev[i].bus == b;
+		if (!used)
+			continue;
+		d->mb[b] = fieldbus_open(&d->cfg, b, DAEMON_SOURCE_MODBUS + b, d->wake_fd);
+		if (!d->mb[b])
+			return -1;
+	}
+	return 0;
+}
+
+static void daemon_close_fieldbus(struct daemon *d)
+{
+	for (int b = 0; b < CONFIG_MAX_BUS; b++) {
+		fieldbus_close(d->mb[b]);
+		d->mb[b] = NULL;
+	}
+}
+
+/* Has anything Modbus changed between a and b? */
+static int daemon_fieldbus_changed(const struct config *a, const struct config *b)
+{
+	return a->n_bus != b->n_bus || a->n_mbdev != b->n_mbdev || a->n_point != b->n_point ||
+	       memcmp(a->bus, b->bus, sizeof(a->bus)) != 0 ||
+	       memcmp(a->mbdev, b->mbdev, sizeof(a->mbdev)) != 0 ||
+	       memcmp(a->profile, b->profile, sizeof(a->profile)) != 0 ||
+	       memcmp(a->point, b->point, sizeof(a->point)) != 0;
+}
+
 static void daemon_close_sources(struct daemon *d)
 {
 	for (int i = 0; i < d->n_can; i++)
@@ -310,6 +362,41 @@ static int daemon_open_uplink(struct daemon *d)
 		return 0;
 	d->uplink = uplink_open(&d->cfg.mqtt, d->cfg.id, d->store, d->wake_fd);
 	return d->uplink ? 0 : -1;
+}
+
+static int daemon_open_platform(struct daemon *d)
+{
+	if (!d->cfg.platform.enabled)
+		return 0;
+	d->platform = platform_open(&d->cfg.platform, d->cfg.vin, d->store, d->cfg.n_can > 0);
+	return d->platform ? 0 : -1;
+}
+
+/* The store's acknowledgement mask: every enabled uplink (none: MQTT's bit,
+ * so that rows stay until retention takes them, as before). */
+static unsigned daemon_uplink_mask(const struct config *cfg)
+{
+	unsigned mask = (cfg->mqtt.enabled ? 1u << UPLINK_MQTT : 0) |
+			(cfg->platform.enabled ? 1u << UPLINK_PLATFORM : 0);
+
+	return mask ? mask : 1u << UPLINK_MQTT;
+}
+
+/* The engine ECU is silent when no CAN source had a frame for 15 s (live
+ * only: a replayed log's clock stops with the log). */
+static void daemon_check_ecu(struct daemon *d, const struct clock_now *now)
+{
+	struct canbus_stats cs;
+	int64_t last = d->start_mono_ms;
+
+	if (!d->platform || d->n_can == 0 || clock_is_replay())
+		return;
+	for (int i = 0; i < d->n_can; i++) {
+		canbus_stats(d->can[i], &cs);
+		if (cs.last_frame_mono_ms > last)
+			last = cs.last_frame_mono_ms;
+	}
+	platform_ecu_silent(d->platform, now->mono_ms - last >= DAEMON_ECU_SILENT_MS, now);
 }
 
 /* ---- reload ---------------------------------------------------------------- */
@@ -340,6 +427,19 @@ static void daemon_reload(struct daemon *d)
 		if (daemon_open_sources(d) < 0)
 			log_warnx("reload: a CAN source did not open");
 	}
+	if (daemon_fieldbus_changed(fresh, &d->cfg)) {
+		daemon_close_fieldbus(d);
+		d->cfg.n_bus = fresh->n_bus;
+		d->cfg.n_mbdev = fresh->n_mbdev;
+		d->cfg.n_profile = fresh->n_profile;
+		d->cfg.n_point = fresh->n_point;
+		memcpy(d->cfg.bus, fresh->bus, sizeof(d->cfg.bus));
+		memcpy(d->cfg.mbdev, fresh->mbdev, sizeof(d->cfg.mbdev));
+		memcpy(d->cfg.profile, fresh->profile, sizeof(d->cfg.profile));
+		memcpy(d->cfg.point, fresh->point, sizeof(d->cfg.point));
+		if (daemon_open_fieldbus(d) < 0)
+			log_warnx("reload: a Modbus bus did not open");
+	}
 	if (memcmp(&fresh->mqtt, &d->cfg.mqtt, sizeof(fresh->mqtt)) != 0 ||
 	    strcmp(fresh->id, d->cfg.id) != 0) {
 		uplink_close(d->uplink);
@@ -347,6 +447,23 @@ static void daemon_reload(struct daemon *d)
 		d->cfg.mqtt = fresh->mqtt;
 		snprintf(d->cfg.id, sizeof(d->cfg.id), "%s", fresh->id);
 		daemon_open_uplink(d);
+	}
+	if (fresh->platform.enabled != d->cfg.platform.enabled) {
+		/* The store's acknowledgement mask is fixed while it is open. */
+		log_notice("reload: turning [platform] %s takes a restart",
+			   fresh->platform.enabled ? "on" : "off");
+		fresh->platform = d->cfg.platform;
+	} else if (memcmp(&fresh->platform, &d->cfg.platform, sizeof(fresh->platform)) != 0 ||
+		   strcmp(fresh->vin, d->cfg.vin) != 0) {
+		struct clock_now now;
+
+		clock_now(&now);
+		platform_close(d->platform, &now);
+		d->platform = NULL;
+		d->cfg.platform = fresh->platform;
+		snprintf(d->cfg.vin, sizeof(d->cfg.vin), "%s", fresh->vin);
+		if (daemon_open_platform(d) < 0)
+			log_warnx("reload: the platform link did not open");
 	}
 	if (memcmp(&fresh->gnss, &d->cfg.gnss, sizeof(fresh->gnss)) != 0) {
 		/* The track (points, odometer) starts again. */
@@ -448,7 +565,7 @@ static int daemon_finished(struct daemon *d)
 
 	if (!d->opts.exit_when_done || !d->replay_done)
 		return 0;
-	if (!d->uplink)
+	if (!d->uplink && !d->platform)
 		return 1;
 	store_stats(d->store, &ss);
 	return ss.rows == 0;
@@ -457,7 +574,7 @@ static int daemon_finished(struct daemon *d)
 static int daemon_poll(struct daemon *d, int64_t deadline, int64_t mono_ms)
 {
 	struct pollfd pfd[DAEMON_MAX_FDS];
-	int n = 0, timeout, rc;
+	int n = 0, timeout, rc, pf_slot;
 	uint64_t junk;
 
 	pfd[n++] = (struct pollfd){ .fd = d->sig_fd, .events = POLLIN };
@@ -466,6 +583,9 @@ static int daemon_poll(struct daemon *d, int64_t deadline, int64_t mono_ms)
 		pfd[n++] = (struct pollfd){ .fd = canbus_fd(d->can[i]), .events = POLLIN };
 	/* Always a slot (fd -1 while disconnected: poll ignores it). */
 	pfd[n++] = (struct pollfd){ .fd = gnss_fd(d->gnss), .events = POLLIN };
+	pf_slot = n;
+	pfd[n++] = (struct pollfd){ .fd = platform_fd(d->platform),
+				    .events = platform_events(d->platform) };
 	timeout = deadline < 0 ? -1 : deadline <= mono_ms ? 0 : (int)(deadline - mono_ms);
 	rc = poll(pfd, (nfds_t)n, timeout);
 	if (rc < 0 && errno != EINTR) {
@@ -483,6 +603,12 @@ static int daemon_poll(struct daemon *d, int64_t deadline, int64_t mono_ms)
 			canbus_read(d->can[i]);
 	if (pfd[2 + d->n_can].revents && d->gnss)
 		gnss_read(d->gnss);
+	if (pfd[pf_slot].revents && d->platform) {
+		struct clock_now now;
+
+		clock_now(&now);
+		platform_io(d->platform, pfd[pf_slot].revents, &now);
+	}
 	return 0;
 }
 
@@ -493,6 +619,9 @@ static int daemon_loop(struct daemon *d)
 
 		deadline = daemon_run_replays(d, real);
 		mono = clock_mono_ms();
+		for (int i = 0; i < CONFIG_MAX_BUS; i++)
+			if (d->mb[i])
+				fieldbus_process(d->mb[i], &d->table, mono);
 		daemon_live_ticks(d, mono);
 		if (real >= d->next_evict_ms) {
 			struct clock_now now;
@@ -506,6 +635,13 @@ static int daemon_loop(struct daemon *d)
 		report_echo_committed(&d->report);
 		if (d->uplink)
 			uplink_process(d->uplink, real);
+		if (d->platform) {
+			struct clock_now now;
+
+			clock_now(&now);
+			daemon_check_ecu(d, &now);
+			platform_process(d->platform, real, &now, d->replay_done);
+		}
 		store_flush(d->store);
 		if (real >= d->next_status_ms) {
 			daemon_publish_status(d);
@@ -522,6 +658,7 @@ static int daemon_loop(struct daemon *d)
 		deadline = earliest(deadline, health_deadline());
 		if (d->uplink)
 			deadline = earliest(deadline, uplink_deadline(d->uplink));
+		deadline = earliest(deadline, platform_deadline(d->platform));
 		if (!clock_is_replay() && d->next_tick_ms > 0)
 			deadline = earliest(deadline, real + (d->next_tick_ms - mono));
 		for (int i = 0; i < d->n_can; i++)
@@ -554,7 +691,7 @@ static int daemon_init(struct daemon *d)
 		log_warn("%s", d->cfg.state_dir);
 	table_init(&d->table, d->cfg.sample.stale_ms);
 	smoke_init(&d->smoke, &d->cfg.smoke);
-	d->store = store_open(d->cfg.store.path, 1u << UPLINK_MQTT, d->cfg.store.retention_days,
+	d->store = store_open(d->cfg.store.path, daemon_uplink_mask(&d->cfg), d->cfg.store.retention_days,
 			      d->cfg.store.max_size_mb);
 	if (!d->store)
 		return -1;
@@ -563,7 +700,8 @@ static int daemon_init(struct daemon *d)
 	/* Rows left from an earlier run were printed then. */
 	d->report.echoed = store_next_seq_peek(d->store) - 1;
 	snprintf(d->report.dev, sizeof(d->report.dev), "%s", d->cfg.id);
-	if (daemon_open_sources(d) < 0 || daemon_open_uplink(d) < 0)
+	if (daemon_open_sources(d) < 0 || daemon_open_fieldbus(d) < 0 || daemon_open_uplink(d) < 0 ||
+	    daemon_open_platform(d) < 0)
 		return -1;
 	return 0;
 }
@@ -572,8 +710,15 @@ static void daemon_fini(struct daemon *d)
 {
 	health_stopping();
 	daemon_close_sources(d);
+	daemon_close_fieldbus(d);
 	daemon_close_gnss(d);
 	uplink_close(d->uplink);
+	if (d->platform) {
+		struct clock_now now;
+
+		clock_now(&now);
+		platform_close(d->platform, &now); /* logout */
+	}
 	if (d->store) {
 		store_flush(d->store);
 		store_close(d->store);

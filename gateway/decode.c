@@ -184,7 +184,7 @@ static void decode_line(struct decode_ctx *c, const char *line, const char *name
 			decode_bad(st, name, canboat_strerror(rc), 0);
 			return;
 		}
-		rc = candec_message(c->cb.pgn, c->cb.src, c->cb.dst, c->cb.data, c->cb.len, &c->msg);
+		rc = candec_message(&c->dec, c->cb.pgn, c->cb.src, c->cb.dst, c->cb.data, c->cb.len, &c->msg);
 		decode_result(rc, &c->msg, c->cb.has_time, c->cb.t_us, name, out, st);
 		return;
 	}

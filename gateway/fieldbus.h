@@ -46,7 +46,7 @@ void fieldbus_process(struct fieldbus *fb, struct table *t, int64_t now_ms);
  * "name" (engine instance 0) or "name@N". */
 void fieldbus_record(const struct fieldbus *fb, json_t *sig, int64_t now_ms, int stale_ms);
 /* Main thread: one status object per device, added to obj under its name. */
-void fieldbus_status(const struct fieldbus *fb, json_t *obj, int64_t now_ms);
+void fieldbus_status(struct fieldbus *fb, json_t *obj, int64_t now_ms);
 /* --poll-once: read every configured device once, print one JSON line per
  * point (value and raw registers, or the error).  0 when every device
  * answered every point, 1 otherwise. */

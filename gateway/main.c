@@ -8,6 +8,7 @@
 #include "gateway/config.h"
 #include "gateway/daemon.h"
 #include "gateway/decode.h"
+#include "gateway/fieldbus.h"
 #include "gateway/log.h"
 #include "gateway/status.h"
 
@@ -19,6 +20,7 @@ static void usage(FILE *out)
 	      "       emgwd -n [-c FILE]\n"
 	      "       emgwd --decode FILE\n"
 	      "       emgwd --status [-c FILE]\n"
+	      "       emgwd --poll-once [-c FILE]\n"
 	      "\n"
 	      "Emission telematics gateway: reads the engine (J1939 over SocketCAN, or a\n"
 	      "candump log), samples a record every period, detects black smoke, keeps\n"
@@ -37,6 +39,9 @@ static void usage(FILE *out)
 	      "      --decode FILE   decode a candump log (- for stdin): one JSON line per\n"
 	      "                      decoded J1939 message, then exit\n"
 	      "      --status        print the running daemon's state and exit\n"
+	      "      --poll-once     read every configured Modbus device once and print\n"
+	      "                      each point as one JSON line (value, unit, raw\n"
+	      "                      registers, or the error); exit 0 if all answered\n"
 	      "  -V, --version       print the version and exit\n"
 	      "  -h, --help          print this help and exit\n"
 	      "\n"
@@ -47,7 +52,7 @@ static void usage(FILE *out)
 	      out);
 }
 
-enum { OPT_STDOUT = 256, OPT_DECODE, OPT_STATUS, OPT_EXIT_DONE };
+enum { OPT_STDOUT = 256, OPT_DECODE, OPT_STATUS, OPT_EXIT_DONE, OPT_POLL_ONCE };
 
 static const struct option long_opts[] = {
 	{ "config", required_argument, NULL, 'c' },
@@ -57,6 +62,7 @@ static const struct option long_opts[] = {
 	{ "decode", required_argument, NULL, OPT_DECODE },
 	{ "status", no_argument, NULL, OPT_STATUS },
 	{ "exit-when-done", no_argument, NULL, OPT_EXIT_DONE },
+	{ "poll-once", no_argument, NULL, OPT_POLL_ONCE },
 	{ "version", no_argument, NULL, 'V' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -66,7 +72,7 @@ int main(int argc, char **argv)
 {
 	struct daemon_opts opts = { .config_path = DEFAULT_CONFIG };
 	const char *decode = NULL;
-	int check = 0, status = 0, c, errors;
+	int check = 0, status = 0, poll_once = 0, c, errors;
 	static struct config cfg;
 
 	while ((c = getopt_long(argc, argv, "c:ndVh", long_opts, NULL)) != -1) {
@@ -88,6 +94,9 @@ int main(int argc, char **argv)
 			break;
 		case OPT_STATUS:
 			status = 1;
+			break;
+		case OPT_POLL_ONCE:
+			poll_once = 1;
 			break;
 		case OPT_EXIT_DONE:
 			opts.exit_when_done = 1;
@@ -121,6 +130,8 @@ int main(int argc, char **argv)
 		printf("configuration OK\n");
 		return 0;
 	}
+	if (poll_once)
+		return fieldbus_poll_once(&cfg, stdout);
 	if (status)
 		return status_print(cfg.state_dir, stdout);
 	return daemon_run(&cfg, &opts);

@@ -4,6 +4,7 @@
 
 void candec_init(struct candec *d)
 {
+	d->n_override = 0;
 	j1939tp_init(&d->tp);
 	n2k_fp_init(&d->fp, 0);
 }
@@ -31,10 +32,11 @@ static int candec_bad(struct candec_msg *out, const char *why)
 	return CANDEC_EBAD;
 }
 
-static int candec_j1939(struct candec_msg *out)
+static int candec_j1939(const struct candec *d, struct candec_msg *out)
 {
 	struct j1939_frame fr;
-	int rc = j1939_decode(out->pgn, out->data, out->len, &fr);
+	int rc = j1939_decode_with(out->pgn, out->data, out->len, d ? d->override : NULL,
+				   d ? d->n_override : 0, &fr);
 
 	if (rc == J1939_EUNKNOWN)
 		return 1;
@@ -112,7 +114,7 @@ static int candec_dm(struct candec_msg *out)
 	}
 }
 
-int candec_message(uint32_t pgn, uint8_t sa, uint8_t da, const uint8_t *data, size_t len,
+int candec_message(const struct candec *d, uint32_t pgn, uint8_t sa, uint8_t da, const uint8_t *data, size_t len,
 		   struct candec_msg *out)
 {
 	candec_clear(out, pgn, sa, da, data, len);
@@ -120,7 +122,7 @@ int candec_message(uint32_t pgn, uint8_t sa, uint8_t da, const uint8_t *data, si
 		return candec_dm(out);
 	if (n2k_pgn_name(pgn))
 		return candec_n2k(out);
-	return candec_j1939(out);
+	return candec_j1939(d, out);
 }
 
 int candec_frame(struct candec *d, uint32_t can_id, const uint8_t *data, size_t len,
@@ -139,7 +141,7 @@ int candec_frame(struct candec *d, uint32_t can_id, const uint8_t *data, size_t 
 			return candec_bad(out, j1939tp_strerror(rc));
 		if (rc != J1939TP_DONE)
 			return 0;
-		rc = candec_message(tm.pgn, tm.sa, tm.da, tm.data, tm.len, out);
+		rc = candec_message(d, tm.pgn, tm.sa, tm.da, tm.data, tm.len, out);
 		out->reassembled = 1;
 		return rc;
 	}
@@ -149,11 +151,11 @@ int candec_frame(struct candec *d, uint32_t can_id, const uint8_t *data, size_t 
 			return candec_bad(out, n2k_strerror(rc));
 		if (rc == 0)
 			return 0;
-		rc = candec_message(fm.pgn, fm.sa, 0xFF, fm.data, fm.len, out);
+		rc = candec_message(d, fm.pgn, fm.sa, 0xFF, fm.data, fm.len, out);
 		out->reassembled = 1;
 		return rc;
 	}
-	return candec_message(id.pgn, id.sa, id.da, data, len, out);
+	return candec_message(d, id.pgn, id.sa, id.da, data, len, out);
 }
 
 const struct j1939tp_counters *candec_tp_counters(const struct candec *d)

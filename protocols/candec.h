@@ -60,9 +60,13 @@ struct candec_msg {
 	size_t len;
 };
 
+#define CANDEC_MAX_OVERRIDES 8
+
 struct candec {
 	struct j1939tp tp;
 	struct n2k_fp fp;
+	int n_override; /* per-engine SPN corrections (see j1939_decode_with) */
+	struct j1939_override override[CANDEC_MAX_OVERRIDES];
 };
 
 /* Empty reassembly state. */
@@ -72,8 +76,8 @@ void candec_init(struct candec *d);
 int candec_frame(struct candec *d, uint32_t can_id, const uint8_t *data, size_t len,
 		 int64_t now_ms, struct candec_msg *out);
 /* A complete message of pgn from sa to da (CANboat lines carry these):
- * 1 with *out filled, or CANDEC_EBAD. */
-int candec_message(uint32_t pgn, uint8_t sa, uint8_t da, const uint8_t *data, size_t len,
+ * 1 with *out filled, or CANDEC_EBAD.  d may be NULL (no SPN overrides). */
+int candec_message(const struct candec *d, uint32_t pgn, uint8_t sa, uint8_t da, const uint8_t *data, size_t len,
 		   struct candec_msg *out);
 /* Every PGN some decoder here wants (for kernel receive filters); returns
  * how many were written to pgns (at most max). */

@@ -149,11 +149,21 @@ static enum j1939_spn_state j1939_classify(uint32_t raw, unsigned size)
 	return J1939_SPN_VALID;
 }
 
+static uint32_t j1939_get_be(const uint8_t *p, unsigned size)
+{
+	uint32_t v = 0;
+
+	for (unsigned i = 0; i < size; i++)
+		v = (v << 8) | p[i];
+	return v;
+}
+
 /* Extract one SPN into out: a value, or one more count. */
-static void j1939_extract(const struct j1939_spn_def *d, const uint8_t *data,
+static void j1939_extract(const struct j1939_spn_def *d, const uint8_t *data, int big_endian,
 			  struct j1939_frame *out)
 {
-	uint32_t raw = j1939_get_le(data + d->start - 1, d->size);
+	uint32_t raw = big_endian ? j1939_get_be(data + d->start - 1, d->size)
+				  : j1939_get_le(data + d->start - 1, d->size);
 	enum j1939_spn_state state = j1939_classify(raw, d->size);
 	int64_t num;
 
@@ -190,6 +200,50 @@ static void j1939_extract(const struct j1939_spn_def *d, const uint8_t *data,
  */
 int j1939_decode(uint32_t pgn, const uint8_t *data, size_t len, struct j1939_frame *out)
 {
+	return j1939_decode_with(pgn, data, len, NULL, 0, out);
+}
+
+static const struct j1939_override *j1939_find_override(const struct j1939_override *ov, int n,
+							 uint16_t spn)
+{
+	for (int i = 0; i < n; i++)
+		if (ov[i].spn == spn)
+			return &ov[i];
+	return NULL;
+}
+
+/* One SPN of the table, or its override. */
+static void j1939_extract_spn(const struct j1939_spn_def *d, const struct j1939_override *o,
+			      const uint8_t *data, size_t len, struct j1939_frame *out)
+{
+	struct j1939_spn_def custom;
+
+	if (!o) {
+		j1939_extract(d, data, 0, out);
+		return;
+	}
+	custom = *d;
+	custom.start = o->start;
+	custom.size = o->size;
+	custom.res_num = o->res_num;
+	custom.res_den = o->res_den;
+	custom.offset = o->offset;
+	if (o->start < 1 || (o->size != 1 && o->size != 2 && o->size != 4) || o->res_den == 0 ||
+	    (size_t)o->start - 1 + o->size > len) {
+		if (out->n_missing < J1939_MAX_VALUES) {
+			out->missing[out->n_missing].sig = d->sig;
+			out->missing[out->n_missing].state = J1939_SPN_ERROR;
+			out->n_missing++;
+		}
+		out->n_error++;
+		return;
+	}
+	j1939_extract(&custom, data, o->big_endian, out);
+}
+
+int j1939_decode_with(uint32_t pgn, const uint8_t *data, size_t len,
+		      const struct j1939_override *ov, int n_ov, struct j1939_frame *out)
+{
 	size_t need;
 
 	if (!out || (!data && len > 0))
@@ -206,7 +260,9 @@ int j1939_decode(uint32_t pgn, const uint8_t *data, size_t len, struct j1939_fra
 		return J1939_ESHORT;
 	for (size_t i = 0; i < J1939_NELEM(j1939_spns); i++)
 		if (j1939_spns[i].pgn == pgn)
-			j1939_extract(&j1939_spns[i], data, out);
+			j1939_extract_spn(&j1939_spns[i],
+					  j1939_find_override(ov, n_ov, j1939_spns[i].spn), data,
+					  len, out);
 	return J1939_OK;
 }
 

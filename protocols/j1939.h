@@ -56,10 +56,25 @@ struct j1939_frame {
 	} missing[J1939_MAX_VALUES];
 };
 
+/* A per-engine correction of one SPN's layout, for engines that deviate
+ * from the standard (byte order, position, scaling): value = raw * res_num /
+ * res_den + offset. */
+struct j1939_override {
+	uint16_t spn;
+	uint8_t start;      /* first byte, 1-based */
+	uint8_t size;       /* 1, 2 or 4 */
+	uint8_t big_endian;
+	int32_t res_num, res_den, offset;
+};
+
 /* Split a 29-bit CAN identifier. */
 void j1939_id_parse(uint32_t can_id, struct j1939_id *out);
 /* Decode the data of one PGN into out; J1939_OK or a negative code. */
 int j1939_decode(uint32_t pgn, const uint8_t *data, size_t len, struct j1939_frame *out);
+/* j1939_decode with the overrides ov[0..n_ov) applied to the SPNs they name
+ * (an override whose bytes fall outside the frame makes that SPN missing). */
+int j1939_decode_with(uint32_t pgn, const uint8_t *data, size_t len,
+		      const struct j1939_override *ov, int n_ov, struct j1939_frame *out);
 /* Short name of a decoded PGN ("EEC1"), or NULL when not decoded here. */
 const char *j1939_pgn_name(uint32_t pgn);
 /* The i-th PGN this codec decodes (0, 1, ...), or 0 past the last: for

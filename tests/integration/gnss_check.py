@@ -9,10 +9,12 @@ A recorded valid position matches a TPV when both lat and lon are within
 1e-6 degrees and the TPV has a fix (mode >= 2, status not 8 = simulated);
 when the record says which fix time it is (fix_ts), the TPV must have that
 time too.  Matches must come in the capture's order."""
+import datetime
 import json
 import sys
 
 TOL = 1e-6
+WEEK_ERA_MS = 1024 * 7 * 86400 * 1000
 
 
 def load(path):
@@ -28,6 +30,20 @@ def load(path):
     return out
 
 
+def ms(iso):
+    d = datetime.datetime.strptime(iso, "%Y-%m-%dT%H:%M:%S.%fZ")
+    return round(d.replace(tzinfo=datetime.timezone.utc).timestamp() * 1000)
+
+
+def same_time(a, b):
+    """Equal, or a whole number of GPS week-number eras (1024 weeks) apart:
+    gpsd resolves the two-digit year of an old capture against its own build
+    date, so the gpsd here may date a 2015 capture 2034."""
+    if a is None or b is None:
+        return a == b
+    return (ms(a) - ms(b)) % WEEK_ERA_MS == 0
+
+
 def main():
     rows, chk = load(sys.argv[1]), load(sys.argv[2])
     tpv = [t for t in chk if t.get("class") == "TPV"]
@@ -41,7 +57,7 @@ def main():
         p = r["pos"]
         qualities.add(p.get("quality", "?"))
         hits = [i for i, t in fixes
-                if ("fix_ts" in p) == ("time" in t) and t.get("time") == p.get("fix_ts")
+                if ("fix_ts" in p) == ("time" in t) and same_time(t.get("time"), p.get("fix_ts"))
                 and abs(t["lat"] - p["lat"]) <= TOL and abs(t["lon"] - p["lon"]) <= TOL]
         later = [i for i in hits if i >= last_idx]
         hit = later[0] if later else (hits[0] if hits else None)

@@ -89,6 +89,20 @@ rm -rf "$T/state"
 "$EMGWD" -c "$T/emgw.conf" --stdout --exit-when-done >"$T/n2k.out" 2>"$T/n2k.err"
 check "records carry the second engine as name@1" \
 	grep -q '"engine_speed_rpm":1800.0.*"engine_speed_rpm@1":2000.0' "$T/n2k.out"
+# Per-engine profile: EEC1 taken only from SA 5 (the trace's engine is SA 0),
+# ET1 ignored: neither speed nor coolant may appear.
+sed -i "s|^log = .*|log = $T/trace.log\npgn_sa = 61444:5\nignore_pgn = 65262|" "$T/emgw.conf"
+check "pgn_sa and ignore_pgn pass -n" "$EMGWD" -n -c "$T/emgw.conf"
+rm -rf "$T/state"
+"$EMGWD" -c "$T/emgw.conf" --stdout --exit-when-done >"$T/prof.out" 2>/dev/null
+check "EEC1 from another source address is not taken" sh -c "! grep -q engine_speed_rpm '$T/prof.out'"
+check "an ignored PGN is not decoded" sh -c "! grep -q coolant_c '$T/prof.out'"
+check "the rest still is" grep -q '"engine_load_pct"' "$T/prof.out"
+printf '[can "x"]\nlog = /dev/null\nspn_override = 190:4:2:0.125:0:be 190:9:2:1:0\n' >"$T/bad.conf"
+"$EMGWD" -n -c "$T/bad.conf" >/dev/null 2>"$T/bad.err"; rc=$?
+check "a bad spn_override is refused with file:line (rc=$rc)" \
+	sh -c "test $rc -eq 78 && grep -q 'bad.conf:3: spn_override: \"190:9:2:1:0\"' '$T/bad.err'"
+
 # A real SocketCAN interface where the kernel has vcan.
 if modprobe vcan 2>/dev/null && ip link add dev emgwvcan0 type vcan 2>/dev/null; then
 	trap 'ip link del emgwvcan0 2>/dev/null; cleanup' EXIT

@@ -149,5 +149,8 @@ check "restart: positions equal gpsd's TPVs ($(fact restart matched) of $(fact r
 	test "$(fact restart unmatched)" -eq 0 -a "$(fact restart valid)" -ge 10
 check "restart: a 2020 capture's time is below the default floor: never ts_src gnss" \
 	test "$(fact restart gnss_ts)" -eq 0
-check "status shows the gnss source" grep -q '"gnss":{"type":"gnss"' "$T/rtk/state/status.json"
+check "status shows the gnss source with its fixes" $PY -c "
+import json, sys
+g = json.load(open('$T/rtk/state/status.json'))['sources']['gnss']
+sys.exit(not (g['type'] == 'gnss' and g['fixes'] > 0 and g['connects'] == 1))"
 finish

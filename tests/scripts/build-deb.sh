@@ -40,8 +40,8 @@ build_one() {
 		cross=(CROSS="$triplet")
 		strip=$triplet-strip
 	fi
-	cflags="$(DEB_HOST_ARCH=$arch dpkg-buildflags --get CFLAGS) $(DEB_HOST_ARCH=$arch dpkg-buildflags --get CPPFLAGS)"
-	ldflags=$(DEB_HOST_ARCH=$arch dpkg-buildflags --get LDFLAGS)
+	cflags="$(DEB_HOST_ARCH=$arch DEB_BUILD_MAINT_OPTIONS=hardening=+all dpkg-buildflags --get CFLAGS) $(DEB_HOST_ARCH=$arch DEB_BUILD_MAINT_OPTIONS=hardening=+all dpkg-buildflags --get CPPFLAGS)"
+	ldflags=$(DEB_HOST_ARCH=$arch DEB_BUILD_MAINT_OPTIONS=hardening=+all dpkg-buildflags --get LDFLAGS)
 	rm -rf "$root"
 	make --no-print-directory -j"$(nproc)" "${cross[@]}" B="$obj" \
 		CFLAGS="$cflags" LDFLAGS="$ldflags" \

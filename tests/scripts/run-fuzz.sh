@@ -47,7 +47,7 @@ fuzz_timed() {
 	artifacts="$(cd "$(dirname "$bin")" && pwd)/artifacts/$name"
 	mkdir -p "$work" "$artifacts" || return 1
 	[ -d "$corpus" ] && cp -R "$corpus"/. "$work"/
-	"$bin" -max_total_time="$mode" -max_len=256 -print_final_stats=1 \
+	"$bin" -max_total_time="$mode" -max_len=${FUZZ_MAX_LEN:-1024} -print_final_stats=1 \
 		-artifact_prefix="$artifacts/" "$work" >"$scratch/$name.log" 2>&1
 	rc=$?
 	execs=$(sed -n 's/^stat::number_of_executed_units: *//p' "$scratch/$name.log" | tail -n 1)

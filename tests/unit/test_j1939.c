@@ -420,9 +420,40 @@ static void test_names(void **state)
 	assert_string_equal(j1939_strerror(-99), "unknown error");
 }
 
+/* A per-engine override: engine speed big-endian in bytes 4-5 (as some
+ * marine engines send it): 0x14 0x48 -> 0x1448 = 5192 x 0.125 = 649 rpm;
+ * torque keeps the standard layout.  An override past the frame's end makes
+ * the SPN an error, never a number. */
+static void test_override(void **state)
+{
+	static const uint8_t be[8] = { 0x20, 0x7D, 0x87, 0x14, 0x48, 0x00, 0xF0, 0x87 };
+	const struct j1939_override ov[] = {
+		{ .spn = 190, .start = 4, .size = 2, .big_endian = 1, .res_num = 1, .res_den = 8 },
+	};
+	const struct j1939_override bad[] = {
+		{ .spn = 190, .start = 8, .size = 2, .res_num = 1, .res_den = 8 },
+	};
+	struct j1939_frame fr;
+
+	(void)state;
+	assert_int_equal(j1939_decode_with(61444, be, 8, ov, 1, &fr), J1939_OK);
+	assert_int_equal(fr.n, 3);
+	for (int i = 0; i < fr.n; i++) {
+		if (fr.v[i].sig == SIG_ENGINE_SPEED_RPM)
+			assert_float_equal(fr.v[i].value, 649.0, 0);
+		if (fr.v[i].sig == SIG_ENGINE_TORQUE_PCT)
+			assert_float_equal(fr.v[i].value, 10.0, 0);
+	}
+	assert_int_equal(j1939_decode_with(61444, be, 8, bad, 1, &fr), J1939_OK);
+	assert_int_equal(fr.n, 2);
+	assert_int_equal(fr.n_error, 1);
+	assert_int_equal(fr.missing[0].sig, SIG_ENGINE_SPEED_RPM);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_override),
 		cmocka_unit_test(test_each_signal),
 		cmocka_unit_test(test_every_signal_covered),
 		cmocka_unit_test(test_eec1_full_frame),

@@ -1,0 +1,1102 @@
+/* platform: HJ 1322 / HJ 1239 frames to an emission monitoring platform.
+ *
+ * Records become frames by windows of their own time: one frame per period
+ * (nrmm: default 60 s, one sample; road: default 10 s, samples_per_frame
+ * samples, each with its time).  Two readers go through the store:
+ * - live: rows stored after the current connection came up, sent as
+ *   real-time frames (0x02) as soon as their window closes;
+ * - backlog: rows stored before it and not acknowledged by this uplink, sent
+ *   as re-send frames (0x03) with their original times, at most resend_rate
+ *   frames a second and only after live frames: live data never waits.
+ * A frame is delivered once written and acknowledged by the peer's TCP
+ * (the bytes left our send queue: SIOCOUTQ); its rows are acknowledged then.
+ * Frames in flight when the link breaks are not acknowledged, so they go
+ * again as re-send frames after the next login: nothing is lost, and at most
+ * what was in flight is seen twice.
+ *
+ * The host is resolved once at start (getaddrinfo may block: never in the
+ * loop); connect is non-blocking.  Serial numbers restart every (platform
+ * local) day, run 1..65531, and are kept in the store's meta table.
+ */
+#include "gateway/platform.h"
+
+#include <errno.h>
+#include <fcntl.h>
+#include <linux/sockios.h>
+#include <math.h>
+#include <netdb.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/ioctl.h>
+#include <sys/socket.h>
+#include <sys/wait.h>
+#include <unistd.h>
+
+#include "gateway/log.h"
+#include "gateway/signer.h"
+#include "protocols/hjframe.h"
+#include "protocols/signals.h"
+
+#define PF_OUT (64 * 1024)         /* frames queued for the socket */
+#define PF_FRAME_MAX 4096          /* the largest frame we build */
+#define PF_PENDING 1024            /* frames written, not known delivered */
+#define PF_FETCH 64                /* rows read from the store at once */
+#define PF_BUF (256 * 1024)        /* their payloads */
+#define PF_IN 8192                 /* answers from the platform */
+#define PF_CONNECT_TIMEOUT_MS 10000
+#define PF_BACKOFF_MIN_MS 500
+#define PF_DRAIN_POLL_MS 20        /* while frames wait for the peer's ACK */
+#define PF_WINDOW_GRACE_MS 1500    /* a window closes this long after its end */
+#define PF_MMCLI_TIMEOUT_MS 5000
+#define PF_MAX_ECUS 8
+#define PF_UNANSWERED_MAX 3        /* road: reconnect after 3 unanswered frames */
+
+enum pf_state { PF_DOWN, PF_CONNECTING, PF_UP };
+
+struct pf_sample {
+	int64_t wall_ms;
+	struct hj_stream st;
+	struct hj_pos pos;
+};
+
+/* One reader of the store and the window it is filling. */
+struct pf_builder {
+	const char *name;
+	uint8_t cmd;
+	uint64_t cursor;  /* last seq consumed */
+	uint64_t limit;   /* backlog: rows below this seq only; live: 0 */
+	int done;         /* backlog: read to its limit */
+	int open;
+	int64_t window;   /* record time / period */
+	uint64_t first_seq, last_seq;
+	int next_slot;
+	int n;
+	struct pf_sample s[HJ_MAX_INFO];
+};
+
+struct pf_pending {
+	uint64_t first_seq, last_seq; /* rows it carries (0: none) */
+	uint64_t end_off;             /* bytes queued on this connection up to its end */
+};
+
+/* The engine's diagnostics as the last `dtc` event of each source said. */
+struct pf_ecu {
+	int used;
+	int sa;
+	int64_t wall_ms;
+	uint8_t mil;
+	int n;
+	uint32_t dtc[HJ_MAX_DTCS];
+};
+
+struct platform {
+	struct config_platform cfg;
+	char vin[HJ_VIN_LEN + 1];
+	char iccid[HJ_ICCID_LEN + 1];
+	struct store *store;
+	struct signer *signer;
+	int has_can;
+	enum hj_variant variant;
+	int n_samples;
+	int64_t slot_ms;
+
+	struct sockaddr_storage addr;
+	socklen_t addrlen;
+	enum pf_state state;
+	int fd;
+	int64_t real_ms;
+	int64_t now_wall_ms; /* the daemon's clock */
+	int64_t retry_at_ms, connect_deadline_ms;
+	int backoff_ms;
+	char last_error[128];
+
+	uint8_t out[PF_OUT];
+	size_t out_len, out_sent;
+	uint64_t queued_total, written_total;
+	struct pf_pending pending[PF_PENDING];
+	unsigned pend_head, pend_tail;
+	uint8_t in[PF_IN];
+	size_t in_len;
+	int unanswered, answered;
+
+	struct pf_builder live, backlog;
+	int64_t next_resend_ms;
+	int64_t last_diag_ms; /* record time of the last diagnostics sent */
+	struct pf_ecu ecu[PF_MAX_ECUS];
+	struct hj_pos last_pos;
+
+	int64_t serial_day;
+	int64_t info_serial, login_serial;
+	int activated;
+	int alarm_pending;
+	int64_t alarm_wall_ms;
+	int ecu_silent;
+
+	struct {
+		uint64_t connects, frames, realtime, resent, alarms, rows_acked, bytes, answers;
+	} st;
+
+	struct hj_frame rx; /* an answer being read */
+	struct store_row rows[PF_FETCH];
+	char buf[PF_BUF];
+	uint8_t frame[PF_FRAME_MAX];
+};
+
+/* ---- serial numbers ------------------------------------------------------ */
+
+static int pf_offset_s(const struct platform *p)
+{
+	return p->cfg.time_offset_h * 3600;
+}
+
+/* The platform's local date as yyyymmdd, or 0 when the time is out of range. */
+static int64_t pf_day(const struct platform *p, int64_t wall_ms)
+{
+	struct hj_time t;
+
+	if (hj_time_from_unix(wall_ms / 1000, pf_offset_s(p), &t) < 0)
+		return 0;
+	return (2000 + t.year) * 10000 + t.month * 100 + t.day;
+}
+
+static void pf_serial_load(struct platform *p)
+{
+	int64_t v = 0;
+
+	if (store_meta_load(p->store, "hj_serial_day", &p->serial_day) != 0)
+		p->serial_day = 0;
+	if (store_meta_load(p->store, "hj_info_serial", &p->info_serial) != 0)
+		p->info_serial = 0;
+	if (store_meta_load(p->store, "hj_login_serial", &p->login_serial) != 0)
+		p->login_serial = 0;
+	if (store_meta_load(p->store, "hj_activated", &v) == 0)
+		p->activated = v != 0;
+}
+
+/* Next serial of counter *c (info or login): 1 on a new day (of the
+ * daemon's clock, not of the frame: a re-sent frame keeps its old time),
+ * then +1, wrapping after 65531; saved with the next store commit. */
+static uint16_t pf_serial_next(struct platform *p, int64_t *c, const char *key)
+{
+	int64_t day = pf_day(p, p->now_wall_ms);
+
+	if (day != p->serial_day) {
+		p->serial_day = day;
+		p->info_serial = p->login_serial = 0;
+		store_meta_save(p->store, "hj_serial_day", day);
+		store_meta_save(p->store, "hj_info_serial", 0);
+		store_meta_save(p->store, "hj_login_serial", 0);
+	}
+	*c = *c >= HJ_SERIAL_MAX ? 1 : *c + 1;
+	store_meta_save(p->store, key, *c);
+	return (uint16_t)*c;
+}
+
+/* ---- frames ---------------------------------------------------------------- */
+
+static void pf_frame_init(const struct platform *p, struct hj_frame *f, uint8_t cmd,
+			  int64_t wall_ms)
+{
+	memset(f, 0, sizeof(*f));
+	f->variant = p->variant;
+	f->cmd = cmd;
+	memcpy(f->vin, p->vin, sizeof(f->vin));
+	f->sw_version = (uint8_t)p->cfg.sw_version;
+	f->encryption = HJ_ENC_NONE;
+	if (hj_time_from_unix(wall_ms / 1000, pf_offset_s(p), &f->time) < 0)
+		memset(&f->time, 0xFF, sizeof(f->time)); /* no representable time */
+}
+
+/* Room for one more frame? */
+static int pf_room(const struct platform *p)
+{
+	return p->state == PF_UP && p->pend_head - p->pend_tail < PF_PENDING &&
+	       PF_OUT - (p->out_len - p->out_sent) >= 2 * PF_FRAME_MAX;
+}
+
+static void pf_write(struct platform *p);
+
+/* Encode f (signed when configured and sign is set), queue it carrying rows
+ * first..last.  0 or -1 (logged). */
+static int pf_queue(struct platform *p, struct hj_frame *f, int sign, uint64_t first,
+		    uint64_t last)
+{
+	uint8_t r[SIGNER_PART], s[SIGNER_PART];
+	struct pf_pending *pd;
+	int len = hj_encode(f, p->frame, sizeof(p->frame));
+
+	if (len > 0 && sign && p->signer) {
+		if (p->signer->sign(p->signer, p->frame + HJ_HDR_LEN, (size_t)len - HJ_HDR_LEN - 1,
+				    r, s) < 0)
+			return -1;
+		len = hj_append_sig(p->frame, sizeof(p->frame), (size_t)len, r, s);
+	}
+	if (len < 0) {
+		log_warnx("platform: cannot encode a %s frame: %s", hj_cmd_name(p->variant, f->cmd),
+			  hj_strerror(len));
+		return -1;
+	}
+	if (p->out_sent > 0) {
+		memmove(p->out, p->out + p->out_sent, p->out_len - p->out_sent);
+		p->out_len -= p->out_sent;
+		p->out_sent = 0;
+	}
+	if ((size_t)len > PF_OUT - p->out_len)
+		return -1; /* pf_room said there was room: cannot happen */
+	memcpy(p->out + p->out_len, p->frame, (size_t)len);
+	p->out_len += (size_t)len;
+	p->queued_total += (uint64_t)len;
+	pd = &p->pending[p->pend_head++ % PF_PENDING];
+	pd->first_seq = first;
+	pd->last_seq = last;
+	pd->end_off = p->queued_total;
+	p->st.frames++;
+	p->st.bytes += (uint64_t)len;
+	if (p->variant == HJ_ROAD && f->cmd <= HJ_CMD_ROAD_REMOVAL)
+		p->unanswered++;
+	pf_write(p);
+	return 0;
+}
+
+static void pf_queue_login(struct platform *p, int64_t wall_ms)
+{
+	struct hj_frame f;
+
+	pf_frame_init(p, &f, HJ_CMD_LOGIN, wall_ms);
+	f.serial = pf_serial_next(p, &p->login_serial, "hj_login_serial");
+	memcpy(f.iccid, p->iccid, sizeof(f.iccid));
+	pf_queue(p, &f, 0, 0, 0);
+}
+
+static void pf_queue_activation(struct platform *p, int64_t wall_ms)
+{
+	struct hj_frame f;
+
+	pf_frame_init(p, &f, HJ_CMD_ACTIVATE, wall_ms);
+	snprintf(f.chip_id, sizeof(f.chip_id), "%s", p->cfg.chip_id);
+	memcpy(f.act_vin, p->vin, sizeof(f.act_vin));
+	if (!p->signer || p->signer->pubkey(p->signer, f.pubkey) < 0) {
+		log_warnx("platform: no public key for the activation frame");
+		return;
+	}
+	pf_queue(p, &f, 1, 0, 0);
+}
+
+static uint8_t pf_mil_code(const char *mil)
+{
+	if (strcmp(mil, "off") == 0)
+		return 0;
+	if (strcmp(mil, "on") == 0)
+		return 1;
+	return HJ_INVALID_FE; /* error, not available: not a lamp state */
+}
+
+/* The diagnostics unit: from the `dtc` events seen, else invalid. */
+static void pf_diag(const struct platform *p, struct hj_diag *d)
+{
+	int seen = 0;
+
+	memset(d, 0xFF, sizeof(*d));
+	d->protocol = p->has_can ? 2 : HJ_INVALID_FE; /* SAE J1939 */
+	d->mil = HJ_INVALID_FE;
+	d->n_dtcs = HJ_INVALID_FE;
+	for (int i = 0; i < PF_MAX_ECUS; i++) {
+		const struct pf_ecu *e = &p->ecu[i];
+
+		if (!e->used)
+			continue;
+		if (!seen) {
+			d->n_dtcs = 0;
+			d->mil = e->mil;
+		}
+		seen = 1;
+		if (e->mil == 1 || (d->mil == HJ_INVALID_FE && e->mil == 0))
+			d->mil = e->mil;
+		for (int j = 0; j < e->n && d->n_dtcs < HJ_MAX_DTCS; j++)
+			d->dtc[d->n_dtcs++] = e->dtc[j];
+	}
+}
+
+/* Emit the open window of b as one frame (and a diagnostics frame when due).
+ * 0, or -1 when it must wait (no room). */
+static int pf_emit(struct platform *p, struct pf_builder *b)
+{
+	const struct pf_sample *last = &b->s[b->n - 1];
+	int diag = b == &p->live &&
+		   (p->last_diag_ms == 0 || last->wall_ms - p->last_diag_ms >= p->cfg.diag_period_ms);
+	struct hj_frame f;
+
+	if (!pf_room(p))
+		return -1;
+	pf_frame_init(p, &f, b->cmd, last->wall_ms);
+	f.serial = pf_serial_next(p, &p->info_serial, "hj_info_serial");
+	f.pos = last->pos;
+	for (int i = 0; i < b->n; i++) {
+		f.info[i].type = HJ_INFO_STREAM;
+		hj_time_from_unix(b->s[i].wall_ms / 1000, pf_offset_s(p), &f.info[i].time);
+		f.info[i].u.stream = b->s[i].st;
+	}
+	f.n_info = b->n;
+	if (diag && p->variant == HJ_ROAD) {
+		f.info[f.n_info].type = HJ_INFO_DIAG;
+		f.info[f.n_info].time = f.time;
+		pf_diag(p, &f.info[f.n_info++].u.diag);
+	}
+	if (pf_queue(p, &f, p->cfg.sign, b->first_seq, b->last_seq) < 0)
+		return 0; /* not encodable: drop it rather than block the link */
+	if (b->cmd == HJ_CMD_REALTIME)
+		p->st.realtime++;
+	else
+		p->st.resent++;
+	if (diag && p->variant == HJ_NRMM) {
+		f.serial = pf_serial_next(p, &p->info_serial, "hj_info_serial");
+		f.info[0].type = HJ_INFO_DIAG;
+		pf_diag(p, &f.info[0].u.diag);
+		pf_queue(p, &f, p->cfg.sign, 0, 0);
+	}
+	if (diag)
+		p->last_diag_ms = last->wall_ms;
+	b->open = 0;
+	return 0;
+}
+
+/* ---- records ------------------------------------------------------------------ */
+
+static const struct {
+	enum hj_field field;
+	enum sig_id sig;
+} pf_map[] = {
+	{ HJ_F_SPEED_KMH, SIG_VEHICLE_SPEED_KMH },
+	{ HJ_F_BARO_KPA, SIG_BARO_KPA },
+	{ HJ_F_TORQUE_PCT, SIG_ENGINE_TORQUE_PCT },
+	{ HJ_F_FRICTION_PCT, SIG_FRICTION_TORQUE_PCT },
+	{ HJ_F_ENGINE_RPM, SIG_ENGINE_SPEED_RPM },
+	{ HJ_F_FUEL_LPH, SIG_FUEL_RATE_LPH },
+	{ HJ_F_NOX_UP_PPM, SIG_NOX_UP_PPM },
+	{ HJ_F_NOX_DOWN_PPM, SIG_NOX_DOWN_PPM },
+	{ HJ_F_DEF_PCT, SIG_DEF_LEVEL_PCT },
+	{ HJ_F_INTAKE_AIR_KGPH, SIG_INTAKE_AIR_KGPH },
+	{ HJ_F_SCR_IN_C, SIG_SCR_IN_C },
+	{ HJ_F_SCR_OUT_C, SIG_SCR_OUT_C },
+	{ HJ_F_DPF_DP_KPA, SIG_DPF_DP_KPA },
+	{ HJ_F_COOLANT_C, SIG_COOLANT_C },
+	{ HJ_F_FUEL_LEVEL_PCT, SIG_FUEL_LEVEL_PCT },
+	{ HJ_F_ODOMETER_KM, SIG_ODOMETER_KM },
+	{ HJ_F_EGR_PCT, SIG_EGR_POS_PCT },
+};
+
+static void pf_set(struct hj_stream *st, enum hj_field f, json_t *sig, const char *name)
+{
+	json_t *v = json_object_get(sig, name);
+
+	if (json_is_number(v))
+		hj_stream_set(st, f, json_number_value(v));
+}
+
+/* A record's position: valid, or the last known flagged invalid. */
+static void pf_record_pos(struct platform *p, json_t *pos, struct hj_pos *out)
+{
+	json_t *lat = json_object_get(pos, "lat"), *lon = json_object_get(pos, "lon");
+
+	if (json_is_number(lat) && json_is_number(lon)) {
+		hj_pos_set(&p->last_pos, json_is_true(json_object_get(pos, "valid")),
+			   json_number_value(lat), json_number_value(lon));
+		*out = p->last_pos;
+		return;
+	}
+	*out = p->last_pos;
+	out->status |= HJ_POS_INVALID;
+}
+
+static void pf_sample(struct platform *p, const struct store_row *row, struct pf_sample *s)
+{
+	json_t *rec = json_loadb(row->payload, row->len, 0, NULL);
+	json_t *sig = json_object_get(rec, "sig");
+
+	s->wall_ms = row->wall_ms;
+	hj_stream_init(&s->st);
+	for (size_t i = 0; i < sizeof(pf_map) / sizeof(pf_map[0]); i++)
+		pf_set(&s->st, pf_map[i].field, sig, sig_name(pf_map[i].sig));
+	if (p->cfg.egr_cmd_signal[0])
+		pf_set(&s->st, HJ_F_EGR_CMD_PCT, sig, p->cfg.egr_cmd_signal);
+	pf_record_pos(p, json_object_get(rec, "pos"), &s->pos);
+	s->st.pos = s->pos;
+	json_decref(rec);
+}
+
+static uint32_t pf_dtc_code(json_t *c)
+{
+	uint32_t spn = (uint32_t)json_integer_value(json_object_get(c, "spn"));
+	uint32_t fmi = (uint32_t)json_integer_value(json_object_get(c, "fmi"));
+	uint32_t oc = (uint32_t)json_integer_value(json_object_get(c, "oc"));
+
+	/* J1939-73 DM1 byte order, conversion method 0. */
+	return (spn & 0xFF) << 24 | (spn >> 8 & 0xFF) << 16 | ((spn >> 16 & 0x07) << 5 | (fmi & 0x1F)) << 8 |
+	       (oc & 0x7F);
+}
+
+static const char *pf_str(json_t *v)
+{
+	return json_is_string(v) ? json_string_value(v) : "";
+}
+
+/* A `dtc` event: the newest one of each source address is its state. */
+static void pf_event(struct platform *p, const struct store_row *row)
+{
+	json_t *ev, *active;
+	struct pf_ecu *e = NULL;
+	int sa;
+
+	if (!strstr(row->payload, "\"dtc\""))
+		return;
+	ev = json_loadb(row->payload, row->len, 0, NULL);
+	if (!ev || strcmp(pf_str(json_object_get(ev, "type")), "dtc") != 0)
+		goto out;
+	sa = (int)json_integer_value(json_object_get(ev, "sa"));
+	for (int i = 0; i < PF_MAX_ECUS && !e; i++)
+		if (p->ecu[i].used && p->ecu[i].sa == sa)
+			e = &p->ecu[i];
+	for (int i = 0; i < PF_MAX_ECUS && !e; i++)
+		if (!p->ecu[i].used)
+			e = &p->ecu[i];
+	if (!e || (e->used && e->wall_ms > row->wall_ms))
+		goto out;
+	e->used = 1;
+	e->sa = sa;
+	e->wall_ms = row->wall_ms;
+	e->mil = pf_mil_code(pf_str(json_object_get(ev, "mil")));
+	active = json_object_get(ev, "active");
+	e->n = 0;
+	for (size_t i = 0; i < json_array_size(active) && e->n < HJ_MAX_DTCS; i++)
+		e->dtc[e->n++] = pf_dtc_code(json_array_get(active, i));
+out:
+	json_decref(ev);
+}
+
+static int64_t pf_window(const struct platform *p, const struct store_row *row);
+
+/* One row into b's window.  0, or -1 when the window it closes must wait. */
+static int pf_take(struct platform *p, struct pf_builder *b, const struct store_row *row)
+{
+	int64_t w = pf_window(p, row);
+	int slot;
+
+	if (row->kind == STORE_EVENT) {
+		/* Events do not go to the platform; dtc events feed diagnostics. */
+		pf_event(p, row);
+		if (!b->open)
+			store_ack(p->store, UPLINK_PLATFORM, row->seq);
+		else
+			b->last_seq = row->seq;
+		return 0;
+	}
+	if (b->open && w != b->window && pf_emit(p, b) < 0)
+		return -1;
+	if (!b->open) {
+		b->open = 1;
+		b->window = w;
+		b->first_seq = row->seq;
+		b->n = 0;
+		b->next_slot = 0;
+	}
+	b->last_seq = row->seq;
+	slot = (int)((row->wall_ms - w * p->cfg.period_ms) / p->slot_ms);
+	if (slot >= b->next_slot && b->n < p->n_samples) {
+		pf_sample(p, row, &b->s[b->n++]);
+		b->next_slot = slot + 1;
+	}
+	return 0;
+}
+
+static int64_t pf_window(const struct platform *p, const struct store_row *row)
+{
+	return row->wall_ms >= 0 ? row->wall_ms / p->cfg.period_ms : 0;
+}
+
+/* Read b's rows into frames while there is room, closing at most budget
+ * windows.  final: close the open window when no row is left. */
+static void pf_pump(struct platform *p, struct pf_builder *b, int final, int64_t budget)
+{
+	while (p->state == PF_UP && !b->done) {
+		int n = store_fetch(p->store, UPLINK_PLATFORM, b->cursor, p->rows, PF_FETCH, p->buf,
+				    sizeof(p->buf));
+		int at_limit = 0;
+
+		if (n < 0)
+			return;
+		for (int i = 0; i < n && !at_limit; i++) {
+			const struct store_row *row = &p->rows[i];
+
+			if (b->limit && row->seq >= b->limit) {
+				at_limit = 1; /* the backlog ends here */
+				break;
+			}
+			if (b->open && row->kind == STORE_RECORD && pf_window(p, row) != b->window &&
+			    budget-- <= 0)
+				return;
+			if (pf_take(p, b, row) < 0)
+				return;
+			b->cursor = row->seq;
+		}
+		if (n > 0 && !at_limit)
+			continue;
+		if (b->limit || final) {
+			if (b->open && (budget-- <= 0 || pf_emit(p, b) < 0))
+				return;
+			if (b->limit)
+				b->done = 1;
+		}
+		return;
+	}
+}
+
+/* ---- delivery ------------------------------------------------------------------ */
+
+static void pf_ack_rows(struct platform *p, const struct pf_pending *pd)
+{
+	if (pd->first_seq == 0)
+		return;
+	for (uint64_t seq = pd->first_seq; seq <= pd->last_seq; seq++)
+		if (store_ack(p->store, UPLINK_PLATFORM, seq) == 0)
+			p->st.rows_acked++;
+}
+
+/* Frames whose bytes the peer has acknowledged are delivered. */
+static void pf_check_delivered(struct platform *p)
+{
+	int outq = 0;
+	uint64_t delivered;
+
+	if (p->fd < 0 || p->pend_head == p->pend_tail)
+		return;
+	if (ioctl(p->fd, SIOCOUTQ, &outq) < 0)
+		return;
+	delivered = p->written_total - (uint64_t)outq;
+	while (p->pend_tail != p->pend_head) {
+		struct pf_pending *pd = &p->pending[p->pend_tail % PF_PENDING];
+
+		if (pd->end_off > delivered)
+			break;
+		pf_ack_rows(p, pd);
+		p->pend_tail++;
+	}
+}
+
+/* ---- connection ------------------------------------------------------------------ */
+
+static void pf_builder_reset(struct pf_builder *b, uint64_t cursor, uint64_t limit)
+{
+	b->cursor = cursor;
+	b->limit = limit;
+	b->done = 0;
+	b->open = 0;
+}
+
+static void pf_disconnect(struct platform *p, const char *why)
+{
+	int cap = p->cfg.reconnect_max_s * 1000;
+	int jitter = p->backoff_ms / 4 > 0 ? rand() % (p->backoff_ms / 4 + 1) : 0;
+
+	if (p->state == PF_UP || strcmp(p->last_error, why) != 0)
+		log_warnx("platform: %s:%d: %s", p->cfg.host, p->cfg.port, why);
+	snprintf(p->last_error, sizeof(p->last_error), "%s", why);
+	if (p->fd >= 0) {
+		pf_check_delivered(p); /* what the peer has, it has */
+		close(p->fd);
+	}
+	p->fd = -1;
+	p->state = PF_DOWN;
+	p->out_len = p->out_sent = 0;
+	p->pend_head = p->pend_tail = 0;
+	p->in_len = 0;
+	p->live.open = p->backlog.open = 0;
+	p->retry_at_ms = p->real_ms + p->backoff_ms + jitter;
+	p->backoff_ms = p->backoff_ms * 2 > cap ? cap : p->backoff_ms * 2;
+}
+
+static void pf_connect(struct platform *p)
+{
+	int fd = socket(p->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+
+	if (fd < 0) {
+		pf_disconnect(p, strerror(errno));
+		return;
+	}
+	p->fd = fd;
+	if (connect(fd, (struct sockaddr *)&p->addr, p->addrlen) < 0 && errno != EINPROGRESS) {
+		pf_disconnect(p, strerror(errno));
+		return;
+	}
+	p->state = PF_CONNECTING;
+	p->connect_deadline_ms = p->real_ms + PF_CONNECT_TIMEOUT_MS;
+}
+
+/* Connected: everything stored so far is backlog, the rest is live. */
+static void pf_up(struct platform *p, const struct clock_now *now)
+{
+	uint64_t live0;
+
+	p->now_wall_ms = now->wall_ms;
+	store_flush(p->store); /* so the backlog reader sees every row below live0 */
+	live0 = store_next_seq_peek(p->store);
+	p->state = PF_UP;
+	p->st.connects++;
+	p->backoff_ms = PF_BACKOFF_MIN_MS;
+	p->queued_total = p->written_total = 0;
+	p->unanswered = p->answered = 0;
+	pf_builder_reset(&p->live, live0 - 1, 0);
+	pf_builder_reset(&p->backlog, 0, live0);
+	p->next_resend_ms = p->real_ms;
+	log_notice("platform: connected to %s:%d (%s), logging in", p->cfg.host, p->cfg.port,
+		   p->variant == HJ_ROAD ? "road" : "nrmm");
+	pf_queue_login(p, now->wall_ms);
+	if (p->cfg.activate && !p->activated)
+		pf_queue_activation(p, now->wall_ms);
+}
+
+static void pf_write(struct platform *p)
+{
+	while (p->state == PF_UP && p->out_sent < p->out_len) {
+		ssize_t n = send(p->fd, p->out + p->out_sent, p->out_len - p->out_sent,
+				 MSG_NOSIGNAL | MSG_DONTWAIT);
+
+		if (n < 0) {
+			if (errno != EAGAIN && errno != EINTR)
+				pf_disconnect(p, strerror(errno));
+			return;
+		}
+		p->out_sent += (size_t)n;
+		p->written_total += (uint64_t)n;
+	}
+	if (p->out_sent == p->out_len)
+		p->out_sent = p->out_len = 0;
+}
+
+static void pf_answer(struct platform *p, const struct hj_frame *f)
+{
+	p->st.answers++;
+	p->answered = 1;
+	p->unanswered = 0;
+	if (f->cmd == HJ_CMD_ACTIVATE_ANSWER) {
+		if (f->result == 1 || f->reason == 1) {
+			log_notice("platform: activation accepted");
+			p->activated = 1;
+			store_meta_save(p->store, "hj_activated", 1);
+		} else {
+			log_warnx("platform: activation refused (reason %u)", f->reason);
+		}
+	} else if (f->cmd == HJ_CMD_05 && p->variant == HJ_ROAD && f->has_time) {
+		log_info("platform: time sync answer %04d-%02d-%02d %02d:%02d:%02d",
+			 2000 + f->time.year, f->time.month, f->time.day, f->time.hour,
+			 f->time.minute, f->time.second);
+	}
+}
+
+static void pf_read(struct platform *p)
+{
+	struct hj_frame *f = &p->rx;
+	ssize_t n = recv(p->fd, p->in + p->in_len, sizeof(p->in) - p->in_len, MSG_DONTWAIT);
+	size_t off = 0;
+
+	if (n == 0) {
+		pf_disconnect(p, "closed by the platform");
+		return;
+	}
+	if (n < 0) {
+		if (errno != EAGAIN && errno != EINTR)
+			pf_disconnect(p, strerror(errno));
+		return;
+	}
+	p->in_len += (size_t)n;
+	while (off < p->in_len) {
+		int len = hj_frame_len(p->in + off, p->in_len - off);
+
+		if (len == HJ_ESHORT)
+			break;
+		if (len < 0) {
+			off++; /* resynchronise on the next "##" */
+			continue;
+		}
+		if (hj_decode(p->in + off, (size_t)len, p->variant, f) > 0 && f->bcc_ok)
+			pf_answer(p, f);
+		off += (size_t)len;
+	}
+	memmove(p->in, p->in + off, p->in_len - off);
+	p->in_len -= off;
+	if (p->in_len == sizeof(p->in))
+		p->in_len = 0; /* garbage without a frame: drop it */
+}
+
+int platform_fd(const struct platform *p)
+{
+	return p ? p->fd : -1;
+}
+
+short platform_events(const struct platform *p)
+{
+	if (!p || p->fd < 0)
+		return 0;
+	if (p->state == PF_CONNECTING)
+		return POLLOUT;
+	return POLLIN | (p->out_sent < p->out_len ? POLLOUT : 0);
+}
+
+void platform_io(struct platform *p, short revents, const struct clock_now *now)
+{
+	int err = 0;
+	socklen_t len = sizeof(err);
+
+	if (!p || p->fd < 0)
+		return;
+	if (p->state == PF_CONNECTING) {
+		if (getsockopt(p->fd, SOL_SOCKET, SO_ERROR, &err, &len) < 0)
+			err = errno;
+		if (err)
+			pf_disconnect(p, strerror(err));
+		else
+			pf_up(p, now);
+		return;
+	}
+	if (revents & (POLLIN | POLLERR | POLLHUP))
+		pf_read(p);
+	if (p->state == PF_UP && (revents & POLLOUT))
+		pf_write(p);
+}
+
+/* ---- removal alarm ---------------------------------------------------------------- */
+
+void platform_ecu_silent(struct platform *p, int silent, const struct clock_now *now)
+{
+	if (!p || !p->has_can || silent == p->ecu_silent)
+		return;
+	p->ecu_silent = silent;
+	if (!silent) {
+		log_notice("platform: engine ECU talking again");
+		return;
+	}
+	if (p->variant == HJ_ROAD) {
+		/* The spec gives no body for the road alarm (0x06): send nothing
+		 * rather than guess. */
+		log_warnx("platform: engine ECU silent (no removal alarm in the road variant)");
+		return;
+	}
+	log_warnx("platform: engine ECU silent: removal alarm");
+	p->alarm_pending = 1;
+	p->alarm_wall_ms = now->wall_ms;
+}
+
+static void pf_send_alarm(struct platform *p)
+{
+	struct hj_frame f;
+
+	if (!p->alarm_pending || !pf_room(p))
+		return;
+	pf_frame_init(p, &f, HJ_CMD_05, p->alarm_wall_ms);
+	f.serial = pf_serial_next(p, &p->info_serial, "hj_info_serial");
+	f.pos = p->last_pos;
+	f.removal_status = 1; /* diagnostics not readable */
+	if (pf_queue(p, &f, 0, 0, 0) == 0)
+		p->st.alarms++;
+	p->alarm_pending = 0;
+}
+
+/* ---- the loop ---------------------------------------------------------------------- */
+
+void platform_process(struct platform *p, int64_t real_ms, const struct clock_now *now, int final)
+{
+	uint64_t resent;
+
+	if (!p)
+		return;
+	p->real_ms = real_ms;
+	p->now_wall_ms = now->wall_ms;
+	if (p->state == PF_DOWN && real_ms >= p->retry_at_ms)
+		pf_connect(p);
+	if (p->state == PF_CONNECTING && real_ms >= p->connect_deadline_ms)
+		pf_disconnect(p, "connect timed out");
+	if (p->state != PF_UP)
+		return;
+	if (p->variant == HJ_ROAD && p->answered && p->unanswered >= PF_UNANSWERED_MAX) {
+		pf_disconnect(p, "three frames unanswered");
+		return;
+	}
+	pf_send_alarm(p);
+	pf_pump(p, &p->live, final, INT64_MAX);
+	/* A window of live time has passed without a record to close it. */
+	if (p->live.open && now->wall_ms >= (p->live.window + 1) * p->cfg.period_ms + PF_WINDOW_GRACE_MS)
+		pf_emit(p, &p->live);
+	/* The backlog: one frame per 1/resend_rate s, after the live ones. */
+	if (!p->backlog.done && real_ms >= p->next_resend_ms) {
+		resent = p->st.resent;
+		pf_pump(p, &p->backlog, 1, 1);
+		if (p->st.resent != resent)
+			p->next_resend_ms = real_ms + 1000 / p->cfg.resend_rate;
+	}
+	pf_write(p);
+	pf_check_delivered(p);
+}
+
+int64_t platform_deadline(const struct platform *p)
+{
+	int64_t d = -1;
+
+	if (!p)
+		return -1;
+	switch (p->state) {
+	case PF_DOWN:
+		return p->retry_at_ms;
+	case PF_CONNECTING:
+		return p->connect_deadline_ms;
+	case PF_UP:
+		break;
+	}
+	if (p->pend_head != p->pend_tail)
+		d = p->real_ms + PF_DRAIN_POLL_MS;
+	if (!p->backlog.done && (d < 0 || p->next_resend_ms < d))
+		d = p->next_resend_ms > p->real_ms ? p->next_resend_ms : p->real_ms + PF_DRAIN_POLL_MS;
+	if (p->live.open && d < 0)
+		d = p->real_ms + 500;
+	return d;
+}
+
+json_t *platform_status(const struct platform *p)
+{
+	if (!p)
+		return json_pack("{s:b}", "enabled", 0);
+	return json_pack("{s:b, s:b, s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:i,"
+			 " s:i, s:I, s:s}",
+			 "enabled", 1, "connected", p->state == PF_UP, "host", p->cfg.host, "port",
+			 p->cfg.port, "variant", p->variant == HJ_ROAD ? "road" : "nrmm", "frames",
+			 (json_int_t)p->st.frames, "realtime", (json_int_t)p->st.realtime, "resent",
+			 (json_int_t)p->st.resent, "alarms", (json_int_t)p->st.alarms, "rows_acked",
+			 (json_int_t)p->st.rows_acked, "connects", (json_int_t)p->st.connects,
+			 "answers", (json_int_t)p->st.answers, "backlog",
+			 p->state == PF_UP && !p->backlog.done, "login_serial", (int)p->login_serial,
+			 "info_serial", (int)p->info_serial, "in_flight",
+			 (json_int_t)(p->pend_head - p->pend_tail), "last_error", p->last_error);
+}
+
+/* ---- start and stop ------------------------------------------------------------------ */
+
+static int pf_resolve(struct platform *p)
+{
+	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
+	struct addrinfo *res = NULL;
+	char port[16];
+	int rc;
+
+	snprintf(port, sizeof(port), "%d", p->cfg.port);
+	rc = getaddrinfo(p->cfg.host, port, &hints, &res);
+	if (rc != 0 || !res) {
+		log_warnx("platform: %s: %s", p->cfg.host, rc ? gai_strerror(rc) : "no address");
+		return -1;
+	}
+	memcpy(&p->addr, res->ai_addr, res->ai_addrlen);
+	p->addrlen = res->ai_addrlen;
+	freeaddrinfo(res);
+	return 0;
+}
+
+/* The full path of prog on PATH, or -1 when it is not there. */
+static int pf_which(const char *prog, char *out, size_t size)
+{
+	const char *path = getenv("PATH");
+
+	if (!path)
+		path = "/usr/local/bin:/usr/bin:/bin";
+	while (*path) {
+		size_t n = strcspn(path, ":");
+
+		if (n > 0 && (size_t)snprintf(out, size, "%.*s/%s", (int)n, path, prog) < size &&
+		    access(out, X_OK) == 0)
+			return 0;
+		path += n + (path[n] == ':');
+	}
+	return -1;
+}
+
+/* Run argv (no shell) and collect its standard output, within timeout_ms.
+ * 0 or -1. */
+static int pf_run(char *const argv[], char *out, size_t size, int timeout_ms)
+{
+	int fds[2], status, devnull;
+	size_t len = 0;
+	pid_t pid;
+	int64_t waited = 0;
+
+	if (pipe(fds) < 0)
+		return -1;
+	fcntl(fds[0], F_SETFD, FD_CLOEXEC);
+	fcntl(fds[1], F_SETFD, FD_CLOEXEC);
+	pid = fork();
+	if (pid < 0) {
+		close(fds[0]);
+		close(fds[1]);
+		return -1;
+	}
+	if (pid == 0) {
+		devnull = open("/dev/null", O_RDWR);
+		dup2(fds[1], 1);
+		if (devnull >= 0) {
+			dup2(devnull, 0);
+			dup2(devnull, 2);
+		}
+		execv(argv[0], argv);
+		_exit(127);
+	}
+	close(fds[1]);
+	while (len + 1 < size && waited < timeout_ms) {
+		struct pollfd pfd = { .fd = fds[0], .events = POLLIN };
+		ssize_t n;
+
+		if (poll(&pfd, 1, 100) == 0) {
+			waited += 100;
+			continue;
+		}
+		n = read(fds[0], out + len, size - 1 - len);
+		if (n <= 0)
+			break;
+		len += (size_t)n;
+	}
+	out[len] = '\0';
+	close(fds[0]);
+	if (waited >= timeout_ms)
+		kill(pid, SIGKILL);
+	if (waitpid(pid, &status, 0) < 0 || !WIFEXITED(status) || WEXITSTATUS(status) != 0)
+		return -1;
+	return 0;
+}
+
+/* The value of "key : value" in mmcli's key-value output. */
+static int pf_kv(const char *text, const char *key, char *out, size_t size)
+{
+	const char *p = strstr(text, key);
+	size_t n;
+
+	if (!p || !(p = strchr(p, ':')))
+		return -1;
+	p += strspn(p + 1, " ") + 1;
+	n = strcspn(p, " \r\n");
+	if (n == 0 || n >= size || (n == 2 && strncmp(p, "--", 2) == 0))
+		return -1;
+	memcpy(out, p, n);
+	out[n] = '\0';
+	return 0;
+}
+
+/* The SIM's ICCID through ModemManager's mmcli, when it is installed. */
+static int pf_mmcli_iccid(char *iccid, size_t size)
+{
+	char path[4096], sim[256], text[8192];
+	char *modem_argv[] = { path, "-m", "any", "--output-keyvalue", NULL };
+	char *sim_argv[] = { path, "-i", sim, "--output-keyvalue", NULL };
+
+	if (pf_which("mmcli", path, sizeof(path)) < 0) {
+		log_warnx("platform: iccid = mmcli, but mmcli is not installed");
+		return -1;
+	}
+	if (pf_run(modem_argv, text, sizeof(text), PF_MMCLI_TIMEOUT_MS) < 0 ||
+	    pf_kv(text, "modem.generic.sim", sim, sizeof(sim)) < 0 ||
+	    pf_run(sim_argv, text, sizeof(text), PF_MMCLI_TIMEOUT_MS) < 0 ||
+	    pf_kv(text, "sim.properties.iccid", iccid, size) < 0) {
+		log_warnx("platform: mmcli gave no ICCID");
+		return -1;
+	}
+	return 0;
+}
+
+static void pf_iccid(struct platform *p)
+{
+	char got[64] = "";
+
+	if (strcmp(p->cfg.iccid, "mmcli") == 0) {
+		if (pf_mmcli_iccid(got, sizeof(got)) == 0)
+			log_info("platform: ICCID %s from ModemManager", got);
+	} else {
+		snprintf(got, sizeof(got), "%s", p->cfg.iccid);
+	}
+	if (!got[0]) {
+		/* Unknown: all ones, the protocol's "invalid", not a made-up number. */
+		memset(p->iccid, 0xFF, HJ_ICCID_LEN);
+		return;
+	}
+	/* A 19-digit ICCID is padded with 'F', as on the SIM. */
+	snprintf(p->iccid, sizeof(p->iccid), "%-20.20s", got);
+	for (int i = 0; i < HJ_ICCID_LEN; i++)
+		if (p->iccid[i] == ' ')
+			p->iccid[i] = 'F';
+}
+
+struct platform *platform_open(const struct config_platform *cfg, const char *vin,
+			       struct store *store, int has_can)
+{
+	struct platform *p = calloc(1, sizeof(*p));
+
+	if (!p) {
+		log_warn("platform");
+		return NULL;
+	}
+	p->cfg = *cfg;
+	p->store = store;
+	p->has_can = has_can;
+	p->fd = -1;
+	p->variant = cfg->variant ? HJ_ROAD : HJ_NRMM;
+	p->n_samples = p->variant == HJ_ROAD ? cfg->samples_per_frame : 1;
+	if (p->n_samples > HJ_MAX_INFO - 1)
+		p->n_samples = HJ_MAX_INFO - 1; /* room for the diagnostics unit */
+	p->slot_ms = cfg->period_ms / p->n_samples > 0 ? cfg->period_ms / p->n_samples : 1;
+	p->backoff_ms = PF_BACKOFF_MIN_MS;
+	p->live = (struct pf_builder){ .name = "live", .cmd = HJ_CMD_REALTIME };
+	p->backlog = (struct pf_builder){ .name = "backlog", .cmd = HJ_CMD_RESEND, .done = 1 };
+	snprintf(p->vin, sizeof(p->vin), "%s", vin);
+	hj_pos_unknown(&p->last_pos);
+	if (pf_resolve(p) < 0)
+		goto out_free;
+	if (cfg->sign) {
+		p->signer = signer_soft_open(cfg->key_file, cfg->user_id);
+		if (!p->signer)
+			goto out_free;
+	}
+	pf_iccid(p);
+	pf_serial_load(p);
+	log_info("platform: %s:%d, %s, a frame every %d s%s", cfg->host, cfg->port,
+		 p->variant == HJ_ROAD ? "road (HJ 1239)" : "non-road (HJ 1322)",
+		 cfg->period_ms / 1000, cfg->sign ? ", signed" : "");
+	return p;
+out_free:
+	free(p);
+	return NULL;
+}
+
+void platform_close(struct platform *p, const struct clock_now *now)
+{
+	struct hj_frame f;
+
+	if (!p)
+		return;
+	if (p->state == PF_UP) {
+		p->now_wall_ms = now->wall_ms;
+		pf_frame_init(p, &f, HJ_CMD_LOGOUT, now->wall_ms);
+		f.serial = (uint16_t)p->login_serial;
+		pf_queue(p, &f, 0, 0, 0);
+		/* Give the logout (and frames before it) a moment to leave. */
+		for (int i = 0; i < 50 && p->state == PF_UP &&
+				(p->out_len > 0 || p->pend_head != p->pend_tail);
+		     i++) {
+			struct pollfd pfd = { .fd = p->fd, .events = POLLOUT };
+
+			poll(&pfd, 1, PF_DRAIN_POLL_MS);
+			pf_write(p);
+			pf_check_delivered(p);
+		}
+		store_flush(p->store);
+	}
+	if (p->fd >= 0)
+		close(p->fd);
+	if (p->signer)
+		p->signer->close(p->signer);
+	free(p);
+}

@@ -1,0 +1,286 @@
+#!/bin/bash
+# footprint.sh [BUILD_DIR]: the footprint budget, part of make bench.
+# Runs side by side, against one local mosquitto and one Modbus TCP server:
+#   emgw demo job      CAN replay at recorded speed + MQTT over TLS + store
+#                      (+ Modbus when emgwd has it; GPS: TODO hook below)
+#   emgw Modbus-only   5 registers at 1 Hz to MQTT (when emgwd has Modbus)
+#   collectd           the same Modbus-only job: Debian's collectd-core with
+#                      its modbus and mqtt plugins
+# and reports for each: peak RSS (VmHWM), threads (most seen), CPU seconds
+# per hour of data (utime+stime over the window, scaled), disk bytes written
+# per hour (/proc/PID/io write_bytes, scaled), messages at the broker, and
+# binary size; then the collectd/emgw ratios.  The window is
+# FOOTPRINT_SECONDS (default 60) after the first message of every job, at
+# recorded speed, so a second of window is a second of data.
+# Prints figures; fails only when a job does not run or publishes nothing.
+set -eu
+B=${1:-build}
+TOP=$PWD
+SECS=${FOOTPRINT_SECONDS:-60}
+HZ=$(getconf CLK_TCK)
+# On disk, not tmpfs: write_bytes counts what reaches the block layer.
+D=$(mktemp -d /var/tmp/emgw-footprint.XXXXXX)
+PIDS=""
+cleanup() {
+	local p
+	for p in $PIDS; do kill "$p" 2>/dev/null || true; done
+	for p in $PIDS; do
+		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
+		kill -9 "$p" 2>/dev/null || true
+	done
+	rm -rf "$D"
+}
+trap cleanup EXIT
+
+die() { echo "footprint: $*" >&2; exit 1; }
+free_port() {
+	/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
+}
+port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
+wait_for() { # wait_for SECONDS CMD...: poll every 0.1 s
+	local n=$(($1 * 10)); shift
+	for _ in $(seq "$n"); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
+	return 1
+}
+spawn() { # spawn LOG CMD...: background, PID in $SPAWNED
+	local log=$1; shift
+	"$@" >"$log" 2>&1 &
+	SPAWNED=$!
+	PIDS="$SPAWNED $PIDS"
+}
+
+[ -x "$TOP/$B/emgwd" ] || die "$B/emgwd is not built"
+if ! command -v collectd >/dev/null || [ ! -e /usr/lib/collectd/modbus.so ]; then
+	[ "$(id -u)" = 0 ] || die "collectd-core missing (run as root, or install it)"
+	echo "footprint: installing collectd-core"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+		-o DPkg::Lock::Timeout=600 collectd-core >/dev/null
+fi
+
+# --- Peers: certificates, mosquitto (plain + TLS listener), Modbus server.
+openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+	-subj /CN=emgw-bench-ca -keyout "$D/ca.key" -out "$D/ca.pem" >/dev/null 2>&1
+openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -subj /CN=localhost \
+	-keyout "$D/srv.key" -out "$D/srv.csr" >/dev/null 2>&1
+printf 'subjectAltName=DNS:localhost,IP:127.0.0.1\n' >"$D/san.ext"
+openssl x509 -req -in "$D/srv.csr" -CA "$D/ca.pem" -CAkey "$D/ca.key" -CAcreateserial \
+	-days 2 -extfile "$D/san.ext" -out "$D/srv.pem" >/dev/null 2>&1 || die "openssl failed"
+
+MQ=$(free_port)
+MQS=$(free_port)
+cat >"$D/mosquitto.conf" <<EOC
+per_listener_settings false
+allow_anonymous true
+persistence false
+log_dest stderr
+user root
+listener $MQ 127.0.0.1
+listener $MQS 127.0.0.1
+cafile $D/ca.pem
+certfile $D/srv.pem
+keyfile $D/srv.key
+EOC
+spawn "$D/mosquitto.log" mosquitto -c "$D/mosquitto.conf"
+wait_for 10 port_open "$MQS" || { cat "$D/mosquitto.log"; die "mosquitto did not start"; }
+
+MB=$(free_port)
+spawn "$D/mbserver.log" /usr/bin/python3 "$TOP/tests/scripts/footprint_mbserver.py" "$MB"
+wait_for 20 port_open "$MB" || { cat "$D/mbserver.log"; die "Modbus server did not start"; }
+
+# Everything published, with topics, for counting and readiness.
+spawn "$D/sub.log" mosquitto_sub -h 127.0.0.1 -p "$MQ" -v -t 'emgw/#' -t 'collectd/#'
+
+# --- Job configurations.
+"$TOP/$B/tests/tracegen" --duration $((SECS + 120)) --seed 11 --smoke-at 30 -o "$D/trace.log"
+
+# The Modbus-only device, for emgwd: 5 holding registers at 1 Hz.  Uses the
+# [bus]/[device "NAME"] sections and point profiles of gateway/config.c;
+# validated with emgwd -n before use.
+emgw_modbus_sections() {
+	cat <<EOC
+[bus "sim"]
+type = tcp
+host = 127.0.0.1
+port = $MB
+[device "meter"]
+bus = sim
+unit = 1
+profile = $D/meter.profile
+interval = 1
+EOC
+}
+for i in 0 1 2 3 4; do printf '[point "r%d"]\ntable = holding\naddress = %d\ntype = u16\n' "$i" "$i"; done \
+	>"$D/meter.profile"
+# TODO(gps): when the demo adds GNSS, start gpsd here as
+# tests/integration/lib.sh does and add its section in emgw_gps_sections.
+emgw_gps_sections() { :; }
+
+have_modbus=no
+why_no_modbus="gateway/fieldbus.c is not in the tree yet"
+if [ -f "$TOP/gateway/fieldbus.c" ]; then
+	{ printf '[device]\nid = fp-check\nstate_dir = %s/check\n' "$D"; emgw_modbus_sections; } >"$D/check.conf"
+	if "$TOP/$B/emgwd" -n -c "$D/check.conf" >"$D/check.out" 2>&1; then
+		have_modbus=yes
+	else
+		why_no_modbus="emgwd -n refuses the bench's Modbus config (update emgw_modbus_sections): $(head -n 1 "$D/check.out")"
+	fi
+fi
+
+# The demo job: as tests/scripts/demo.sh configures it, plus TLS.
+{
+	cat <<EOC
+[device]
+id = fp-demo
+stage = 4
+rated_power_kw = 110
+state_dir = $D/demo
+[can "engine"]
+log = $D/trace.log
+speed = 1
+[mqtt]
+host = localhost
+port = $MQS
+ca_file = $D/ca.pem
+EOC
+	[ "$have_modbus" = no ] || emgw_modbus_sections
+	emgw_gps_sections
+} >"$D/demo.conf"
+"$TOP/$B/emgwd" -n -c "$D/demo.conf" >"$D/demo.check" 2>&1 || { cat "$D/demo.check"; die "demo config refused"; }
+
+{
+	printf '[device]\nid = fp-modbus\nstate_dir = %s/mbonly\n' "$D"
+	emgw_modbus_sections
+	printf '[mqtt]\nhost = 127.0.0.1\nport = %s\n' "$MQ"
+} >"$D/mbonly.conf"
+
+# collectd, set up for a small box: one read and one write thread, no other
+# plugin; each register is one MQTT message (collectd has no record).
+mkdir -p "$D/collectd"
+{
+	cat <<EOC
+Hostname "fp-collectd"
+FQDNLookup false
+BaseDir "$D/collectd"
+PIDFile "$D/collectd/collectd.pid"
+PluginDir "/usr/lib/collectd"
+TypesDB "/usr/share/collectd/types.db"
+Interval 1
+ReadThreads 1
+WriteThreads 1
+AutoLoadPlugin false
+LoadPlugin logfile
+<Plugin logfile>
+  LogLevel warning
+  File STDERR
+</Plugin>
+LoadPlugin modbus
+LoadPlugin mqtt
+<Plugin modbus>
+EOC
+	for i in 0 1 2 3 4; do
+		printf '  <Data "r%d">\n    RegisterBase %d\n    RegisterType Uint16\n    RegisterCmd ReadHolding\n    Type gauge\n    Instance "r%d"\n  </Data>\n' "$i" "$i" "$i"
+	done
+	cat <<EOC
+  <Host "sim">
+    Address "127.0.0.1"
+    Port "$MB"
+    Interval 1
+    <Slave 1>
+      Instance "meter"
+      Collect "r0" "r1" "r2" "r3" "r4"
+    </Slave>
+  </Host>
+</Plugin>
+<Plugin mqtt>
+  <Publish "broker">
+    Host "127.0.0.1"
+    Port $MQ
+    ClientId "fp-collectd"
+    QoS 1
+    Prefix "collectd"
+  </Publish>
+</Plugin>
+EOC
+} >"$D/collectd.conf"
+collectd -t -C "$D/collectd.conf" >"$D/collectd.check" 2>&1 || { cat "$D/collectd.check"; die "collectd config refused"; }
+
+# --- Start the jobs.
+JOBS="demo"
+spawn "$D/demo.log" "$TOP/$B/emgwd" -c "$D/demo.conf"
+PID_demo=$SPAWNED TOPIC_demo="emgw/fp-demo/"
+if [ "$have_modbus" = yes ]; then
+	JOBS="$JOBS mbonly"
+	spawn "$D/mbonly.log" "$TOP/$B/emgwd" -c "$D/mbonly.conf"
+	PID_mbonly=$SPAWNED TOPIC_mbonly="emgw/fp-modbus/"
+fi
+JOBS="$JOBS collectd"
+spawn "$D/collectd.log" collectd -f -C "$D/collectd.conf"
+PID_collectd=$SPAWNED TOPIC_collectd="collectd/"
+
+published() { grep -c "^$1" "$D/sub.log" || true; }
+has_published() { [ "$(published "$1")" -gt 0 ]; }
+for j in $JOBS; do
+	pid=PID_$j topic=TOPIC_$j
+	if ! wait_for 30 has_published "${!topic}"; then
+		tail -n 20 "$D/$j.log"
+		die "$j published nothing within 30 s"
+	fi
+	kill -0 "${!pid}" 2>/dev/null || { tail -n 20 "$D/$j.log"; die "$j died"; }
+done
+
+# --- Measure: a baseline now, the window, the end.
+cpu_ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; } # utime+stime
+io_write() { awk '$1 == "write_bytes:" { print $2 }' "/proc/$1/io"; }
+status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
+for j in $JOBS; do
+	pid=PID_$j topic=TOPIC_$j
+	eval "cpu0_$j=$(cpu_ticks "${!pid}") io0_$j=$(io_write "${!pid}") msg0_$j=$(published "${!topic}") thr_$j=0"
+done
+echo "footprint: measuring $JOBS for $SECS s (recorded speed: 1 s of window = 1 s of data)"
+end=$(($(date +%s) + SECS))
+while [ "$(date +%s)" -lt "$end" ]; do
+	for j in $JOBS; do
+		pid=PID_$j thr=thr_$j
+		kill -0 "${!pid}" 2>/dev/null || { tail -n 20 "$D/$j.log"; die "$j died during the window"; }
+		t=$(status_kb "${!pid}" Threads)
+		[ "$t" -le "${!thr}" ] || eval "thr_$j=$t"
+	done
+	sleep 1
+done
+
+strip_size() { # size of a stripped copy of an executable or plugin
+	cp "$1" "$D/strip.tmp" && strip --strip-unneeded "$D/strip.tmp" && stat -c %s "$D/strip.tmp"
+}
+bin_demo=$(strip_size "$TOP/$B/emgwd")
+bin_mbonly=$bin_demo
+bin_collectd=$(( $(strip_size /usr/sbin/collectd) + $(stat -c %s /usr/lib/collectd/modbus.so) +
+	$(stat -c %s /usr/lib/collectd/mqtt.so) + $(stat -c %s /usr/lib/collectd/logfile.so) ))
+
+printf '\nfootprint, %d s of data at recorded speed, scaled to one hour:\n' "$SECS"
+printf '%-34s %10s %8s %10s %14s %10s %12s\n' job "peak RSS" threads "CPU s/h" "disk bytes/h" "msgs/s" "binary"
+for j in $JOBS; do
+	pid=PID_$j topic=TOPIC_$j cpu0=cpu0_$j io0=io0_$j msg0=msg0_$j thr=thr_$j bin=bin_$j
+	hwm=$(status_kb "${!pid}" VmHWM)
+	cpu=$(echo "($(cpu_ticks "${!pid}") - ${!cpu0}) / $HZ * 3600 / $SECS" | bc -l)
+	io=$(( ($(io_write "${!pid}") - ${!io0}) * 3600 / SECS ))
+	msgs=$(echo "($(published "${!topic}") - ${!msg0}) / $SECS" | bc -l)
+	case $j in
+	demo) name="emgw demo (CAN+TLS MQTT+store$([ "$have_modbus" = no ] || echo +Modbus))" ;;
+	mbonly) name="emgw Modbus-only (5 reg, 1 Hz)" ;;
+	collectd) name="collectd Modbus-only (5 reg, 1 Hz)" ;;
+	esac
+	printf '%-34s %7d KiB %8d %10.1f %14d %10.1f %12d\n' "$name" "$hwm" "${!thr}" "$cpu" "$io" "$msgs" "${!bin}"
+	eval "hwm_$j=$hwm cpuh_$j=$cpu ioh_$j=$io"
+done
+echo "(binary: stripped executable; collectd: collectd + modbus.so + mqtt.so + logfile.so;" \
+	"shared libraries not counted; emgw stores every record in SQLite, collectd stores nothing)"
+
+if [ "$have_modbus" = yes ]; then
+	printf 'collectd / emgw, Modbus-only job: peak RSS %.2f x, CPU %.2f x, threads %d vs %d\n' \
+		"$(echo "$hwm_collectd / $hwm_mbonly" | bc -l)" \
+		"$(echo "$cpuh_collectd / ($cpuh_mbonly + 0.001)" | bc -l)" "$thr_collectd" "$thr_mbonly"
+else
+	echo "emgw Modbus-only job: not measured: $why_no_modbus"
+	printf 'collectd Modbus-only / emgw demo job (until emgw has Modbus): peak RSS %.2f x, CPU %.2f x\n' \
+		"$(echo "$hwm_collectd / $hwm_demo" | bc -l)" "$(echo "$cpuh_collectd / ($cpuh_demo + 0.001)" | bc -l)"
+fi
