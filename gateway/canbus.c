@@ -31,6 +31,12 @@ struct canbus_sa_stats {
 	uint64_t frames, decoded, na, errors, unknown;
 };
 
+#define CANBUS_CLAIM_WAIT_MS 250 /* J1939-81: no contention within 250 ms = claimed */
+#define CANBUS_PGN_REQUEST 59904u
+#define CANBUS_SA_NULL 254       /* "cannot claim" */
+
+enum canbus_claim { CLAIM_OFF, CLAIM_PENDING, CLAIM_HELD, CLAIM_FAILED };
+
 struct canbus {
 	struct config_can cfg;
 	int source;
@@ -46,6 +52,15 @@ struct canbus {
 	struct candec_msg msg;
 	struct diag diag;
 	int net_down;
+
+	/* transmit (request = yes) */
+	enum canbus_claim claim;
+	uint8_t my_sa;
+	uint64_t my_name;
+	int request_period_ms;
+	int64_t claim_done_ms;      /* CLAIM_PENDING: held if nobody objects by then */
+	int64_t next_request_ms;
+	uint64_t requests_sent;
 
 	/* replay */
 	struct candump_frame next;  /* read, not yet applied */
@@ -99,6 +114,95 @@ static void canbus_signals(struct canbus *cb, const struct candec_msg *m, int64_
 			   m->missing[i].error ? TABLE_ERROR : TABLE_NA, mono_ms, cb->source);
 }
 
+static void canbus_send(struct canbus *cb, uint32_t pgn, uint8_t da, const uint8_t *data,
+			int len)
+{
+	struct can_frame f = { .can_dlc = (uint8_t)len };
+	uint32_t pf = (pgn >> 8) & 0xFF;
+
+	/* priority 6; PDU1 PGNs carry the destination in the PS byte */
+	f.can_id = CAN_EFF_FLAG | 6u << 26 | (pf < 240 ? (pgn & 0x3FF00) | da : pgn) << 8 |
+		   cb->my_sa;
+	memcpy(f.data, data, (size_t)len);
+	if (cb->fd < 0 || write(cb->fd, &f, sizeof(f)) != (ssize_t)sizeof(f))
+		log_debug("can %s: cannot send PGN %u", cb->cfg.name, pgn);
+}
+
+static void canbus_send_claim(struct canbus *cb)
+{
+	uint8_t d[8];
+
+	for (int i = 0; i < 8; i++)
+		d[i] = (uint8_t)(cb->my_name >> (8 * i));
+	canbus_send(cb, J1939DM_PGN_ADDR_CLAIM, 0xFF, d, 8);
+}
+
+/* J1939-81: another node claims our address.  The lower NAME keeps it; the
+ * loser, if arbitrary-address capable, tries the next address of the
+ * self-configurable range (128..247), else says it cannot claim. */
+static void canbus_contend(struct canbus *cb, uint8_t sa, uint64_t their_name)
+{
+	int next = cb->my_sa < 128 || cb->my_sa > 247 ? 128 : cb->my_sa + 1;
+
+	if (cb->claim == CLAIM_OFF || cb->claim == CLAIM_FAILED || sa != cb->my_sa)
+		return;
+	if (cb->my_name < their_name) {
+		canbus_send_claim(cb);
+		return;
+	}
+
+	if (!(cb->my_name >> 63) || next > 247) {
+		log_warnx("can %s: address %u taken by NAME %016llx: cannot claim, requests off",
+			  cb->cfg.name, cb->my_sa, (unsigned long long)their_name);
+		cb->my_sa = CANBUS_SA_NULL;
+		canbus_send_claim(cb);
+		cb->claim = CLAIM_FAILED;
+		return;
+	}
+	cb->my_sa = (uint8_t)next;
+	cb->claim = CLAIM_PENDING;
+	cb->claim_done_ms = clock_real_ms() + CANBUS_CLAIM_WAIT_MS;
+	canbus_send_claim(cb);
+}
+
+static void canbus_send_requests(struct canbus *cb)
+{
+	static const uint32_t pgns[] = { 65253, 65260, 65248, 65217 };
+
+	for (size_t i = 0; i < sizeof(pgns) / sizeof(pgns[0]); i++) {
+		uint8_t d[3] = { (uint8_t)pgns[i], (uint8_t)(pgns[i] >> 8), (uint8_t)(pgns[i] >> 16) };
+
+		canbus_send(cb, CANBUS_PGN_REQUEST, 0xFF, d, 3);
+		cb->requests_sent++;
+	}
+}
+
+void canbus_enable_requests(struct canbus *cb, int address, uint64_t name, int period_ms)
+{
+	cb->my_sa = (uint8_t)address;
+	cb->my_name = name;
+	cb->request_period_ms = period_ms;
+	cb->claim = CLAIM_PENDING;
+	cb->claim_done_ms = clock_real_ms() + CANBUS_CLAIM_WAIT_MS;
+	canbus_send_claim(cb);
+}
+
+int64_t canbus_tick(struct canbus *cb, int64_t now_ms)
+{
+	if (cb->claim == CLAIM_PENDING && now_ms >= cb->claim_done_ms) {
+		log_notice("can %s: claimed address %u", cb->cfg.name, cb->my_sa);
+		cb->claim = CLAIM_HELD;
+		cb->next_request_ms = now_ms;
+	}
+	if (cb->claim == CLAIM_HELD && now_ms >= cb->next_request_ms) {
+		canbus_send_requests(cb);
+		cb->next_request_ms = now_ms + cb->request_period_ms;
+	}
+	if (cb->claim == CLAIM_PENDING)
+		return cb->claim_done_ms;
+	return cb->claim == CLAIM_HELD ? cb->next_request_ms : -1;
+}
+
 /* A decoded message (rc from candec): into the table or the diagnostics. */
 static void canbus_message(struct canbus *cb, int rc, int64_t mono_ms)
 {
@@ -139,6 +243,7 @@ static void canbus_message(struct canbus *cb, int rc, int64_t mono_ms)
 		break;
 	case CANDEC_CLAIM:
 		diag_claim(&cb->diag, m->sa, &m->claim);
+		canbus_contend(cb, m->sa, m->claim.raw);
 		break;
 	default:
 		break;
@@ -279,7 +384,8 @@ struct canbus *canbus_open(const struct config_can *cfg, int source, struct tabl
 		cb->st.up = 1;
 		return cb;
 	}
-	canbus_try_socket(cb, clock_mono_ms());
+	if (canbus_try_socket(cb, clock_real_ms()) == 0 && cfg->request)
+		canbus_enable_requests(cb, cfg->address, cfg->claim_name, cfg->request_period_ms);
 	return cb;
 }
 
@@ -350,7 +456,7 @@ static void canbus_down(struct canbus *cb)
 	cb->st.up = 0;
 	cb->st.bus_state = "down";
 	if (cb->cfg.interface[0])
-		cb->retry_at_ms = clock_mono_ms() + CANBUS_RETRY_MS;
+		cb->retry_at_ms = clock_real_ms() + CANBUS_RETRY_MS;
 }
 
 /* One received record; 1 to go on, 0 when drained, -1 when the source went. */
@@ -577,6 +683,16 @@ static json_t *canbus_sa_status(const struct canbus *cb)
 	return o;
 }
 
+static json_t *canbus_claim_status(const struct canbus *cb)
+{
+	static const char *const states[] = { "silent", "claiming", "held", "failed" };
+
+	if (cb->claim == CLAIM_OFF)
+		return json_pack("{s:s}", "state", "silent");
+	return json_pack("{s:s, s:i, s:I}", "state", states[cb->claim], "address", cb->my_sa,
+			 "requests", (json_int_t)cb->requests_sent);
+}
+
 json_t *canbus_status(const struct canbus *cb, int64_t now_ms)
 {
 	const struct j1939tp_counters *tp = candec_tp_counters(&cb->dec);
@@ -585,7 +701,7 @@ json_t *canbus_status(const struct canbus *cb, int64_t now_ms)
 
 	return json_pack(
 		"{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o,"
-		" s:{s:I, s:I, s:I, s:I, s:I}, s:{s:I, s:I}, s:o}",
+		" s:{s:I, s:I, s:I, s:I, s:I}, s:{s:I, s:I}, s:o, s:o}",
 		"type", "can", "state", s->done ? "ended" : s->up ? "up" : "down", "bus",
 		s->bus_state, "frames", (json_int_t)s->frames, "decoded", (json_int_t)s->decoded,
 		"unknown_pgn", (json_int_t)s->unknown, "not_available", (json_int_t)s->na, "errors",
@@ -600,5 +716,5 @@ json_t *canbus_status(const struct canbus *cb, int64_t now_ms)
 		(json_int_t)fp->messages, "dropped",
 		(json_int_t)(fp->dropped_seq + fp->dropped_timeout + fp->dropped_restart +
 			     fp->dropped_evicted + fp->dropped_short),
-		"engine", diag_status(&cb->diag));
+		"engine", diag_status(&cb->diag), "transmit", canbus_claim_status(cb));
 }

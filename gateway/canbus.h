@@ -51,8 +51,8 @@ void canbus_read(struct canbus *cb);
  * real ms when the next frame is due (real_ms when more work is waiting now),
  * or -1 when the log has ended. */
 int64_t canbus_replay(struct canbus *cb, int64_t real_ms);
-/* Live: reopen a socket that went away, when due.  Returns the next retry
- * time in monotonic ms, or -1. */
+/* Live: reopen a socket that went away, when due.  Timers here run on real
+ * monotonic time (clock_real_ms).  Returns the next retry time, or -1. */
 int64_t canbus_retry(struct canbus *cb, int64_t now_ms);
 /* Send this source's `dtc` and `vin-mismatch` events to on_event(ctx, ev);
  * vin is the configured VIN ("" for none). */
@@ -60,6 +60,13 @@ void canbus_set_events(struct canbus *cb, const char *vin, diag_event_fn *on_eve
 /* Per source address counters, reassembly counters, bus state and the
  * engine's identity and faults, for status. */
 json_t *canbus_status(const struct canbus *cb, int64_t now_ms);
+/* Transmit: claim `address` with `name` (J1939-81), then every period_ms
+ * request the on-request PGNs (HOURS, VI, VD, VDHR) from the global address.
+ * Live sources only; off unless called (config `request = yes`). */
+void canbus_enable_requests(struct canbus *cb, int address, uint64_t name, int period_ms);
+/* Run the claim and request timers at now_ms (clock_real_ms); returns the
+ * next deadline or -1. */
+int64_t canbus_tick(struct canbus *cb, int64_t now_ms);
 /* The name in [can "name"]. */
 const char *canbus_name(const struct canbus *cb);
 /* Counters and state. */

@@ -106,6 +106,7 @@ static int config_parse_sa(struct config_ctx *, const struct config_key *, const
 static int config_parse_pgn_sa(struct config_ctx *, const struct config_key *, const char *, void *);
 static int config_parse_pgn_list(struct config_ctx *, const struct config_key *, const char *, void *);
 static int config_parse_overrides(struct config_ctx *, const struct config_key *, const char *, void *);
+static int config_parse_name(struct config_ctx *, const struct config_key *, const char *, void *);
 /* [platform] (defined with their checks below). */
 static int config_parse_variant(struct config_ctx *, const struct config_key *, const char *, void *);
 static int config_parse_iccid(struct config_ctx *, const struct config_key *, const char *, void *);
@@ -165,6 +166,10 @@ static const struct config_key config_keys[] = {
 	{ CAN, "pgn_sa", config_parse_pgn_sa, CONFIG_CAN_FIELD(n_pgn_sa), 0, 253 },
 	{ CAN, "ignore_pgn", config_parse_pgn_list, CONFIG_CAN_FIELD(n_ignore), 0, 0 },
 	{ CAN, "spn_override", config_parse_overrides, CONFIG_CAN_FIELD(n_override), 0, 0 },
+	{ CAN, "request", config_parse_bool, CONFIG_CAN_FIELD(request), 0, 0 },
+	{ CAN, "request_period", config_parse_ms, CONFIG_CAN_FIELD(request_period_ms), 1, 86400 },
+	{ CAN, "address", config_parse_int, CONFIG_CAN_FIELD(address), 0, 253 },
+	{ CAN, "claim_name", config_parse_name, CONFIG_CAN_FIELD(claim_name), 0, 0 },
 
 	{ MQTT, "enabled", config_parse_bool, CONFIG_FIELD(mqtt.enabled), 0, 0 },
 	{ MQTT, "host", config_parse_string, CONFIG_FIELD(mqtt.host), 1, 0 },
@@ -536,6 +541,24 @@ static int config_parse_pgn_sa(struct config_ctx *ctx, const struct config_key *
 	return 0;
 }
 
+/* A J1939 NAME: 64 bits in hex (16 digits, 0x optional). */
+static int config_parse_name(struct config_ctx *ctx, const struct config_key *k, const char *v,
+			     void *dst)
+{
+	const char *p = strncasecmp(v, "0x", 2) == 0 ? v + 2 : v;
+	unsigned long long n;
+	char *end;
+
+	errno = 0;
+	n = strtoull(p, &end, 16);
+	if (end == p || *end || errno || strlen(p) != 16) {
+		config_error(ctx, "%s: \"%s\" is not a J1939 NAME (16 hex digits)", k->name, v);
+		return -1;
+	}
+	*(unsigned long long *)dst = n;
+	return 0;
+}
+
 /* A resolution as an exact fraction: "0.125" -> 125/1000, "1/256", "2". */
 static int config_fraction(const char *s, int32_t *num, int32_t *den)
 {
@@ -792,6 +815,12 @@ static void config_can_defaults(struct config_can *can)
 	can->speed = 1.0;
 	can->loop = 0;
 	can->sa = -1;
+	can->request_period_ms = 60000;
+	can->address = 249;
+	/* Arbitrary address capable, industry group 3 (construction), function
+	 * 60, identity 1: give each box its own identity if several gateways
+	 * share a bus. */
+	can->claim_name = 0xB0003C0000000001ULL;
 }
 
 static void config_can_open(struct config_ctx *ctx, const char *name)
@@ -1552,6 +1581,10 @@ static void config_point_check(struct config_ctx *ctx, int i)
 	else if (mbpoint_check(p) != MBPOINT_OK)
 		config_error_at(ctx, h->file, h->line, "[point \"%s\"]: %s", p->name,
 				config_point_problem(p, buf, sizeof(buf)));
+	else if (p->type == MBPOINT_STRING && sig_lookup(p->name) >= 0)
+		config_error_at(ctx, h->file, h->line,
+				"[point \"%s\"]: a canonical signal is a number, not type = string",
+				p->name);
 }
 
 /* Reads the profile file named path (already resolved) as profile index. */

@@ -33,6 +33,10 @@ struct config_can {
 	} pgn_sa[CONFIG_MAX_PGN_LIST];
 	int n_ignore;            /* PGNs not to decode */
 	unsigned ignore_pgn[CONFIG_MAX_PGN_LIST];
+	int request;             /* ask for on-request PGNs (claims an address first) */
+	int request_period_ms;
+	int address;             /* preferred source address for our claim */
+	unsigned long long claim_name; /* our J1939 NAME */
 	int n_override;          /* SPN layout corrections for a quirky engine */
 	struct j1939_override override[CONFIG_MAX_OVERRIDES];
 };

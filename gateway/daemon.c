@@ -11,7 +11,12 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+#include <sqlite3.h>
+#include <zlib.h>
+
 #include "gateway/canbus.h"
+#include "gateway/command.h"
 #include "gateway/fieldbus.h"
 #include "gateway/clock.h"
 #include "gateway/gnss.h"
@@ -42,6 +47,7 @@ struct daemon {
 	struct store *store;
 	struct report report;
 	struct uplink *uplink;
+	struct command_hooks cmd_hooks; /* what remote commands may reach */
 	struct platform *platform; /* NULL when [platform] is off */
 	struct canbus *can[CONFIG_MAX_CAN];
 	struct fieldbus *mb[CONFIG_MAX_BUS]; /* one a Modbus bus with devices */
@@ -218,18 +224,28 @@ static json_t *daemon_status_sources(struct daemon *d, int64_t mono_ms)
 	return src;
 }
 
-static json_t *daemon_status_uplink(struct daemon *d)
+static json_t *daemon_status_uplink(struct daemon *d, const struct store_stats *ss,
+				   int64_t wall_ms)
 {
-	struct uplink_stats us;
-
 	if (!d->uplink)
 		return json_pack("{s:b}", "enabled", 0);
-	uplink_stats(d->uplink, &us);
-	return json_pack("{s:b, s:b, s:s, s:I, s:I, s:I, s:i, s:s}", "enabled", 1, "connected",
-			 us.connected, "broker", d->cfg.mqtt.host, "published",
-			 (json_int_t)us.published, "acked", (json_int_t)us.acked, "failed",
-			 (json_int_t)us.failed, "inflight", uplink_inflight(d->uplink),
-			 "last_error", us.last_error);
+	return uplink_status_json(d->uplink, ss, wall_ms);
+}
+
+/* Evictions by class, and the versions of what emgwd runs on. */
+static void daemon_status_more(json_t *st, const struct store_stats *ss)
+{
+	json_object_set_new(json_object_get(st, "store"), "evicted_by_class",
+			    json_pack("{s:I, s:I, s:I, s:I, s:I}", "routine",
+				      (json_int_t)ss->evicted_class[STORE_CLASS_ROUTINE], "position",
+				      (json_int_t)ss->evicted_class[STORE_CLASS_POSITION],
+				      "thinned", (json_int_t)ss->thinned, "event",
+				      (json_int_t)ss->evicted_class[STORE_CLASS_EVENT], "alarm",
+				      (json_int_t)ss->evicted_class[STORE_CLASS_ALARM]));
+	json_object_set_new(st, "versions",
+			    json_pack("{s:s, s:s, s:s, s:s, s:s}", "emgwd", EMGW_VERSION, "sqlite",
+				      sqlite3_libversion(), "jansson", JANSSON_VERSION, "zlib",
+				      zlibVersion(), "openssl", OpenSSL_version(OPENSSL_VERSION)));
 }
 
 static json_t *daemon_status(struct daemon *d)
@@ -255,9 +271,11 @@ static json_t *daemon_status(struct daemon *d)
 		ss.oldest_wall_ms ? json_real((double)(now.wall_ms - ss.oldest_wall_ms) / 1000.0)
 				  : json_null(),
 		"evicted", (json_int_t)ss.evicted, "bytes", (json_int_t)ss.bytes, "uplink",
-		daemon_status_uplink(d));
+		daemon_status_uplink(d, &ss, now.wall_ms));
 	if (st)
 		json_object_set_new(st, "platform", platform_status(d->platform));
+	if (st)
+		daemon_status_more(st, &ss);
 	return st;
 }
 
@@ -285,6 +303,77 @@ static void daemon_on_source_event(void *ctx, json_t *ev)
 
 	clock_now(&now);
 	daemon_emit_event(ctx, ev, &now);
+}
+
+/* ---- remote commands ------------------------------------------------------ */
+
+static json_t *daemon_cmd_status(void *ctx)
+{
+	return daemon_status(ctx);
+}
+
+static const struct config *daemon_cmd_config(void *ctx)
+{
+	return &((struct daemon *)ctx)->cfg;
+}
+
+/* Until the next restart or reload; live ticks move to the new period. */
+static int daemon_cmd_set_period(void *ctx, int period_ms)
+{
+	struct daemon *d = ctx;
+
+	log_notice("command: sample period %d ms (was %d ms)", period_ms, d->cfg.sample.period_ms);
+	d->cfg.sample.period_ms = period_ms;
+	if (!clock_is_replay() && d->next_tick_ms > 0)
+		d->next_tick_ms = clock_mono_ms() + period_ms;
+	return 0;
+}
+
+/* A record now, outside the period, marked as such. */
+static uint64_t daemon_cmd_snapshot(void *ctx)
+{
+	struct daemon *d = ctx;
+	struct clock_now now;
+	json_t *rec;
+	uint64_t seq;
+
+	clock_now(&now);
+	rec = sampler_record(&d->table, now.mono_ms);
+	if (!rec)
+		return 0;
+	json_object_set_new(rec, "trigger", json_string("snapshot"));
+	seq = report_emit(&d->report, STORE_RECORD, rec, &now);
+	if (seq)
+		d->records++;
+	return seq;
+}
+
+/* Commands queued by the uplink, run here on the main thread. */
+static void daemon_commands(struct daemon *d)
+{
+	static struct uplink_command cmd; /* 4 KB: not on the stack */
+	char id[COMMAND_ID_MAX + 1];
+	char *answer;
+
+	while (uplink_next_command(d->uplink, &cmd)) {
+		answer = command_run(&d->cmd_hooks, cmd.name, cmd.payload, cmd.len, cmd.full_len,
+				     id);
+		if (answer && uplink_answer(d->uplink, id, answer) < 0)
+			log_info("command %s: answer not sent (not connected)", cmd.name);
+		free(answer);
+	}
+}
+
+static void daemon_store_policy(struct daemon *d)
+{
+	struct store_policy p = {
+		.retention_days = d->cfg.store.retention_days,
+		.max_size_mb = d->cfg.store.max_size_mb,
+		.durability_full = d->cfg.store.durability_full,
+		.commit_interval_ms = d->cfg.store.commit_interval_ms,
+	};
+
+	store_set_policy(d->store, &p);
 }
 
 /* ---- sources and uplink -------------------------------------------------- */
@@ -473,6 +562,7 @@ static void daemon_reload(struct daemon *d)
 			log_warnx("reload: the gnss source did not open");
 	}
 	d->cfg = *fresh;
+	daemon_store_policy(d); /* the store itself stays open, untouched */
 	snprintf(d->report.dev, sizeof(d->report.dev), "%s", d->cfg.id);
 	d->table.stale_ms = d->cfg.sample.stale_ms;
 	if (memcmp(&d->smoke.cfg, &d->cfg.smoke, sizeof(d->cfg.smoke)) != 0) {
@@ -563,7 +653,9 @@ static int daemon_finished(struct daemon *d)
 {
 	struct store_stats ss;
 
-	if (!d->opts.exit_when_done || !d->replay_done)
+	/* Without a CAN source there is no log to wait for: done once the
+	 * store is drained (a backlog drain, as in the bench). */
+	if (!d->opts.exit_when_done || (!d->replay_done && d->cfg.n_can > 0))
 		return 0;
 	if (!d->uplink && !d->platform)
 		return 1;
@@ -630,11 +722,16 @@ static int daemon_loop(struct daemon *d)
 			store_evict(d->store, now.wall_ms);
 			d->next_evict_ms = real + DAEMON_EVICT_MS;
 		}
-		/* Before anything is sent, it is committed. */
-		store_flush(d->store);
+		/* Before anything is sent, it is committed (at once when an
+		 * uplink waits for rows, else at most every commit_interval). */
+		store_flush_due(d->store, real, uplink_wants_rows(d->uplink) || d->platform);
+		/* Readers see committed rows only, so the echo prints exactly
+		 * what a crash cannot take back, before the uplink sends it. */
 		report_echo_committed(&d->report);
-		if (d->uplink)
+		if (d->uplink) {
 			uplink_process(d->uplink, real);
+			daemon_commands(d);
+		}
 		if (d->platform) {
 			struct clock_now now;
 
@@ -642,7 +739,7 @@ static int daemon_loop(struct daemon *d)
 			daemon_check_ecu(d, &now);
 			platform_process(d->platform, real, &now, d->replay_done);
 		}
-		store_flush(d->store);
+		store_flush_due(d->store, real, 0);
 		if (real >= d->next_status_ms) {
 			daemon_publish_status(d);
 			d->next_status_ms = real + DAEMON_STATUS_MS;
@@ -658,11 +755,13 @@ static int daemon_loop(struct daemon *d)
 		deadline = earliest(deadline, health_deadline());
 		if (d->uplink)
 			deadline = earliest(deadline, uplink_deadline(d->uplink));
+		deadline = earliest(deadline, store_flush_deadline(d->store));
 		deadline = earliest(deadline, platform_deadline(d->platform));
 		if (!clock_is_replay() && d->next_tick_ms > 0)
 			deadline = earliest(deadline, real + (d->next_tick_ms - mono));
 		for (int i = 0; i < d->n_can; i++)
-			deadline = earliest(deadline, canbus_retry(d->can[i], real));
+			deadline = earliest(earliest(deadline, canbus_retry(d->can[i], real)),
+					    canbus_tick(d->can[i], real));
 		if (d->gnss)
 			deadline = earliest(deadline, gnss_retry(d->gnss, real));
 		if (d->replay_done && d->opts.exit_when_done)
@@ -695,6 +794,9 @@ static int daemon_init(struct daemon *d)
 			      d->cfg.store.max_size_mb);
 	if (!d->store)
 		return -1;
+	daemon_store_policy(d);
+	d->cmd_hooks = (struct command_hooks){ d, daemon_cmd_status, daemon_cmd_config,
+					       daemon_cmd_set_period, daemon_cmd_snapshot };
 	d->report.store = d->store;
 	d->report.echo = d->opts.echo_stdout;
 	/* Rows left from an earlier run were printed then. */

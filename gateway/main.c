@@ -8,6 +8,7 @@
 #include "gateway/config.h"
 #include "gateway/daemon.h"
 #include "gateway/decode.h"
+#include "gateway/hjdecode.h"
 #include "gateway/fieldbus.h"
 #include "gateway/log.h"
 #include "gateway/status.h"
@@ -19,6 +20,7 @@ static void usage(FILE *out)
 	fputs("Usage: emgwd [-d] [-c FILE] [--stdout] [--exit-when-done]\n"
 	      "       emgwd -n [-c FILE]\n"
 	      "       emgwd --decode FILE\n"
+	      "       emgwd --hj-decode [--variant nrmm|road] [--hj-pubkey FILE] HEX_OR_FILE\n"
 	      "       emgwd --status [-c FILE]\n"
 	      "       emgwd --poll-once [-c FILE]\n"
 	      "\n"
@@ -38,6 +40,13 @@ static void usage(FILE *out)
 	      "                      store has nothing left to send\n"
 	      "      --decode FILE   decode a candump log (- for stdin): one JSON line per\n"
 	      "                      decoded J1939 message, then exit\n"
+	      "      --hj-decode HEX_OR_FILE  decode HJ 1322 / HJ 1239 platform frames (hex\n"
+	      "                      on the command line, or a file of hex lines or raw\n"
+	      "                      bytes): one JSON line per frame; exit 1 if any is bad\n"
+	      "      --variant nrmm|road  frame layout for --hj-decode (default nrmm)\n"
+	      "      --hj-pubkey FILE  verify signatures with this SM2 public key (PEM)\n"
+	      "      --hj-id ID      SM2 user id for --hj-pubkey (default the chip id\n"
+	      "                      of GM/T 0009, 1234567812345678)\n"
 	      "      --status        print the running daemon's state and exit\n"
 	      "      --poll-once     read every configured Modbus device once and print\n"
 	      "                      each point as one JSON line (value, unit, raw\n"
@@ -53,6 +62,7 @@ static void usage(FILE *out)
 }
 
 enum { OPT_STDOUT = 256, OPT_DECODE, OPT_STATUS, OPT_EXIT_DONE, OPT_POLL_ONCE };
+enum { OPT_HJ_DECODE = 300, OPT_VARIANT, OPT_HJ_PUBKEY, OPT_HJ_ID };
 
 static const struct option long_opts[] = {
 	{ "config", required_argument, NULL, 'c' },
@@ -63,6 +73,10 @@ static const struct option long_opts[] = {
 	{ "status", no_argument, NULL, OPT_STATUS },
 	{ "exit-when-done", no_argument, NULL, OPT_EXIT_DONE },
 	{ "poll-once", no_argument, NULL, OPT_POLL_ONCE },
+	{ "hj-decode", required_argument, NULL, OPT_HJ_DECODE },
+	{ "variant", required_argument, NULL, OPT_VARIANT },
+	{ "hj-pubkey", required_argument, NULL, OPT_HJ_PUBKEY },
+	{ "hj-id", required_argument, NULL, OPT_HJ_ID },
 	{ "version", no_argument, NULL, 'V' },
 	{ "help", no_argument, NULL, 'h' },
 	{ NULL, 0, NULL, 0 },
@@ -72,6 +86,7 @@ int main(int argc, char **argv)
 {
 	struct daemon_opts opts = { .config_path = DEFAULT_CONFIG };
 	const char *decode = NULL;
+	const char *hj_decode = NULL, *hj_variant = "nrmm", *hj_pubkey = NULL, *hj_id = NULL;
 	int check = 0, status = 0, poll_once = 0, c, errors;
 	static struct config cfg;
 
@@ -98,6 +113,18 @@ int main(int argc, char **argv)
 		case OPT_POLL_ONCE:
 			poll_once = 1;
 			break;
+		case OPT_HJ_DECODE:
+			hj_decode = optarg;
+			break;
+		case OPT_VARIANT:
+			hj_variant = optarg;
+			break;
+		case OPT_HJ_PUBKEY:
+			hj_pubkey = optarg;
+			break;
+		case OPT_HJ_ID:
+			hj_id = optarg;
+			break;
 		case OPT_EXIT_DONE:
 			opts.exit_when_done = 1;
 			break;
@@ -119,6 +146,14 @@ int main(int argc, char **argv)
 	}
 	if (decode)
 		return decode_file(decode, stdout) < 0 ? 1 : 0;
+	if (hj_decode) {
+		if (strcmp(hj_variant, "nrmm") != 0 && strcmp(hj_variant, "road") != 0) {
+			fprintf(stderr, "emgwd: --variant: \"%s\" is not nrmm or road\n", hj_variant);
+			return 1;
+		}
+		return hjdecode_run(hj_decode, strcmp(hj_variant, "road") == 0 ? HJ_ROAD : HJ_NRMM,
+				    hj_pubkey, hj_id, 8 * 3600, stdout) == 0 ? 0 : 1;
+	}
 
 	errors = config_load(opts.config_path, &cfg);
 	if (errors) {

@@ -15,6 +15,21 @@ static json_t *report_header(const struct report *r, uint64_t seq, const struct 
 			 "ts_src", clock_src_name(now->src), "mono_ms", (json_int_t)now->mono_ms);
 }
 
+/* What goes last when the store is full: smoke and tamper events (the
+ * reason this box exists) are alarms; records with a position are the
+ * track, thinned before they are dropped. */
+static enum store_class report_class(enum store_kind kind, json_t *body)
+{
+	const char *type = json_string_value(json_object_get(body, "type"));
+	json_t *pos = json_object_get(body, "pos");
+
+	if (kind == STORE_EVENT)
+		return type && (strcmp(type, "smoke") == 0 || strcmp(type, "tamper") == 0)
+			       ? STORE_CLASS_ALARM
+			       : STORE_CLASS_EVENT;
+	return pos && !json_is_null(pos) ? STORE_CLASS_POSITION : STORE_CLASS_ROUTINE;
+}
+
 uint64_t report_emit(struct report *r, enum store_kind kind, json_t *body,
 		     const struct clock_now *now)
 {
@@ -39,7 +54,8 @@ uint64_t report_emit(struct report *r, enum store_kind kind, json_t *body,
 		goto out_body;
 	}
 	buf[len] = '\0';
-	if (store_append(r->store, seq, kind, now->mono_ms, now->wall_ms, buf, len) < 0)
+	if (store_append_class(r->store, seq, kind, report_class(kind, body), now->mono_ms,
+			       now->wall_ms, buf, len) < 0)
 		goto out_body;
 	r->emitted++;
 	r->last_seq = seq;

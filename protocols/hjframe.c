@@ -94,7 +94,7 @@ int hj_stream_set(struct hj_stream *s, enum hj_field f, double value)
 		s->raw[f] = hj_field_invalid(f);
 		return -1;
 	}
-	s->raw[f] = (uint32_t)lround(raw);
+	s->raw[f] = (uint32_t)llround(raw); /* long is 32 bits on armhf */
 	return 0;
 }
 

@@ -77,3 +77,7 @@ fi
 
 # 4. The store alone.
 [ -x "$TOP/$B/bench/bench_store" ] && "$TOP/$B/bench/bench_store" "$D" 20000
+
+# 5. Footprint budget: the demo job and a Modbus-only job, side by side with
+#    collectd (FOOTPRINT_SECONDS of data each, default 60).
+"$TOP/tests/scripts/footprint.sh" "$B"

@@ -13,6 +13,16 @@ trap 'echo; echo "demo: stopping"; exit 0' INT TERM
 PORT=$(free_port)
 start_mosquitto "$PORT" >/dev/null
 
+# The machine moves: gpsd reads a route near Huzhou from a pty that
+# nmea_feed.py writes into (started once emgwd watches: gpsd forwards only
+# what arrives while a client watches).
+GPSD_PORT=$(free_port)
+spawn "$D/socat.log" socat pty,raw,echo=0,link="$D/gps_dev" pty,raw,echo=0,link="$D/gps_feed"
+wait_for 10 test -e "$D/gps_feed" || { echo "demo: socat did not make the GPS pty"; exit 1; }
+spawn "$D/gpsd.log" gpsd -N -n -b -S "$GPSD_PORT" "$D/gps_dev"
+wait_for 10 port_open "$GPSD_PORT" || { echo "demo: gpsd did not start"; exit 1; }
+trap 'ipcrm -M 0x47505344 2>/dev/null; cleanup' EXIT
+
 cat >"$D/emgw.conf" <<EOC
 # The demo machine: an excavator whose engine speaks J1939 (replayed trace).
 [device]
@@ -28,6 +38,12 @@ loop = yes
 host = 127.0.0.1
 port = $PORT
 prefix = emgw
+[gnss]
+enabled = yes
+host = 127.0.0.1
+port = $GPSD_PORT
+period_moving = 10
+distance_m = 100
 EOC
 "$TOP/$B/emgwd" -n -c "$D/emgw.conf" >/dev/null || exit 1
 
@@ -36,10 +52,14 @@ PIDS="$PIDS $!"
 wait_for 10 test -e "$D/ready"
 
 echo "demo: mosquitto on 127.0.0.1:$PORT, emgwd replaying tests/data/excavator.log (Ctrl-C stops)"
+echo "demo: gpsd on 127.0.0.1:$GPSD_PORT playing tests/data/huzhou-route.nmea (a loop near Huzhou)"
 echo "demo: emgwd's log is in $D/emgwd.log; try: $B/emgwd --status -c $D/emgw.conf"
 "$TOP/$B/emgwd" -c "$D/emgw.conf" 2>"$D/emgwd.log" &
 EPID=$!
 PIDS="$EPID $PIDS"
+wait_for 10 grep -q 'gnss: connected' "$D/emgwd.log"
+spawn "$D/feed.log" /usr/bin/python3 "$TOP/tests/scripts/nmea_feed.py" --loop --now --pace 1 \
+	"$D/gps_feed" "$TOP/tests/data/huzhou-route.nmea"
 
 if [ "$DURATION" -gt 0 ]; then
 	end=$(( $(date +%s) + DURATION ))

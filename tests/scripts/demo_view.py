@@ -1,6 +1,6 @@
 #!/usr/bin/python3
 """The demo's live view: subscribes to everything emgw publishes and prints a
-line per record (time, rpm, load, fuel, lambda) and events highlighted."""
+line per record (time, rpm, load, fuel, lambda, position) and events highlighted."""
 import json
 import sys
 
@@ -16,18 +16,28 @@ def fmt(v, spec):
     return format(v, spec) if isinstance(v, (int, float)) else "-".rjust(len(format(0, spec)))
 
 
+def show_pos(p):
+    if not p:
+        return ""
+    if not p.get("valid"):
+        return "  %sno fix%s" % (DIM, END)
+    return "  %s %s %s km/h%s" % (fmt(p.get("lat"), "9.5f"), fmt(p.get("lon"), "10.5f"),
+                                  fmt(p.get("speed_kmh"), "4.0f"),
+                                  " " + BOLD + "point" + END if p.get("point") else "")
+
+
 def show_record(r):
     s = r.get("sig", {})
-    print("%s  seq %-6d rpm %s  load %s %%  fuel %s L/h  lambda %s" % (
+    print("%s  seq %-6d rpm %s  load %s %%  fuel %s L/h  lambda %s%s" % (
         r.get("ts", "?")[11:19], r.get("seq", 0), fmt(s.get("engine_speed_rpm"), "6.0f"),
         fmt(s.get("engine_load_pct"), "4.0f"), fmt(s.get("fuel_rate_lph"), "5.1f"),
-        fmt(s.get("lambda"), "5.2f")), flush=True)
+        fmt(s.get("lambda"), "5.2f"), show_pos(r.get("pos"))), flush=True)
 
 
 def show_event(e):
     details = ", ".join("%s %s" % (k, round(v, 2) if isinstance(v, float) else v)
                         for k, v in e.items()
-                        if k not in ("v", "dev", "boot", "seq", "ts", "ts_src", "mono_ms", "type", "state"))
+                        if k not in ("v", "dev", "boot", "seq", "ts", "ts_src", "mono_ms", "type", "state", "pos"))
     print("%s%s  EVENT %s %s: %s%s" % (RED, e.get("ts", "?")[11:19], e.get("type", "?").upper(),
                                         e.get("state", ""), details, END), flush=True)
 

@@ -187,7 +187,11 @@ EOC
     Interval 1
     <Slave 1>
       Instance "meter"
-      Collect "r0" "r1" "r2" "r3" "r4"
+      Collect "r0"
+      Collect "r1"
+      Collect "r2"
+      Collect "r3"
+      Collect "r4"
     </Slave>
   </Host>
 </Plugin>
@@ -257,7 +261,7 @@ bin_collectd=$(( $(strip_size /usr/sbin/collectd) + $(stat -c %s /usr/lib/collec
 	$(stat -c %s /usr/lib/collectd/mqtt.so) + $(stat -c %s /usr/lib/collectd/logfile.so) ))
 
 printf '\nfootprint, %d s of data at recorded speed, scaled to one hour:\n' "$SECS"
-printf '%-34s %10s %8s %10s %14s %10s %12s\n' job "peak RSS" threads "CPU s/h" "disk bytes/h" "msgs/s" "binary"
+printf '%-40s %10s %8s %10s %14s %8s %10s\n' job "peak RSS" threads "CPU s/h" "disk bytes/h" "msgs/s" "binary"
 for j in $JOBS; do
 	pid=PID_$j topic=TOPIC_$j cpu0=cpu0_$j io0=io0_$j msg0=msg0_$j thr=thr_$j bin=bin_$j
 	hwm=$(status_kb "${!pid}" VmHWM)
@@ -269,12 +273,17 @@ for j in $JOBS; do
 	mbonly) name="emgw Modbus-only (5 reg, 1 Hz)" ;;
 	collectd) name="collectd Modbus-only (5 reg, 1 Hz)" ;;
 	esac
-	printf '%-34s %7d KiB %8d %10.1f %14d %10.1f %12d\n' "$name" "$hwm" "${!thr}" "$cpu" "$io" "$msgs" "${!bin}"
+	printf '%-40s %6d KiB %8d %10.1f %14d %8.1f %10d\n' "$name" "$hwm" "${!thr}" "$cpu" "$io" "$msgs" "${!bin}"
 	eval "hwm_$j=$hwm cpuh_$j=$cpu ioh_$j=$io"
 done
 echo "(binary: stripped executable; collectd: collectd + modbus.so + mqtt.so + logfile.so;" \
 	"shared libraries not counted; emgw stores every record in SQLite, collectd stores nothing)"
 
+echo "one message of each job, as the broker got it:"
+for j in $JOBS; do
+	topic=TOPIC_$j
+	grep "^${!topic}" "$D/sub.log" | grep -v '/status ' | tail -n 1 | cut -c 1-160 | sed 's/^/  /'
+done
 if [ "$have_modbus" = yes ]; then
 	printf 'collectd / emgw, Modbus-only job: peak RSS %.2f x, CPU %.2f x, threads %d vs %d\n' \
 		"$(echo "$hwm_collectd / $hwm_mbonly" | bc -l)" \

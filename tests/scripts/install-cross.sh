@@ -1,6 +1,8 @@
 #!/bin/sh
-# install-cross.sh TRIPLET: installs Debian's cross compiler for TRIPLET, the
-# target's -dev packages (multiarch) and qemu-user-static to run its tests.
+# install-cross.sh [--compiler-only] TRIPLET: installs Debian's cross compiler
+# for TRIPLET, the target's -dev packages (multiarch) and qemu-user-static to
+# run its tests.  --compiler-only: the compiler (with its libc) and qemu, no
+# foreign architecture: enough for the pure protocol code.
 # Only what is missing is installed; safe to run again.
 #
 # Exit 0: ready.  Exit 2: this architecture cannot be had from the configured
@@ -13,7 +15,9 @@
 # file, and with armhf added every `apt-get update` fails).
 set -eu
 
-TRIPLET=${1:?usage: install-cross.sh TRIPLET}
+COMPILER_ONLY=no
+if [ "${1:-}" = --compiler-only ]; then COMPILER_ONLY=yes; shift; fi
+TRIPLET=${1:?usage: install-cross.sh [--compiler-only] TRIPLET}
 case $TRIPLET in
 aarch64-linux-gnu)	ARCH=arm64 QEMU=qemu-aarch64-static ;;
 arm-linux-gnueabihf)	ARCH=armhf QEMU=qemu-arm-static ;;
@@ -24,10 +28,21 @@ DEVS="libmodbus-dev libpaho-mqtt-dev libgps-dev libcmocka-dev libsqlite3-dev lib
 libssl-dev libinih-dev libjansson-dev zlib1g-dev"
 PKGS="gcc-$TRIPLET libc6-dev-$ARCH-cross qemu-user-static pkgconf:$ARCH"
 for p in $DEVS; do PKGS="$PKGS $p:$ARCH"; done
+if [ "$COMPILER_ONLY" = yes ]; then
+	PKGS="gcc-$TRIPLET libc6-dev-$ARCH-cross qemu-user-static"
+fi
 
 installed() { dpkg-query -W -f='${Status}' "$1" 2>/dev/null | grep -q "install ok installed"; }
 missing=""
 for p in $PKGS; do installed "$p" || missing="$missing $p"; done
+if [ "$COMPILER_ONLY" = yes ]; then
+	[ -n "$missing" ] || exit 0
+	[ "$(id -u)" = 0 ] || { echo "install-cross: missing packages:$missing (run as root)" >&2; exit 1; }
+	echo "install-cross: installing the $ARCH compiler only:$missing"
+	DEBIAN_FRONTEND=noninteractive apt-get install -y -q --no-install-recommends \
+		-o DPkg::Lock::Timeout=600 $missing >/dev/null || exit 2
+	exit 0
+fi
 if [ -z "$missing" ] && command -v "$TRIPLET-pkg-config" >/dev/null && command -v "$QEMU" >/dev/null; then
 	exit 0
 fi

@@ -182,6 +182,53 @@ static void test_live_by_sa(void **state)
 	json_decref(st);
 }
 
+static void peer_recv(struct live *l, struct can_frame *f)
+{
+	assert_int_equal(read(l->sv[1], f, sizeof(*f)), (ssize_t)sizeof(*f));
+}
+
+/* request = yes: claim 249 with our NAME (J1939-81), and once nobody
+ * objected for 250 ms, request HOURS, VI, VD and VDHR from everyone. */
+static void test_live_requests(void **state)
+{
+	struct live *l = *state;
+	struct can_frame f;
+	int64_t now = clock_real_ms();
+	static const uint32_t want[] = { 65253, 65260, 65248, 65217 };
+
+	canbus_enable_requests(l->cb, 249, 0xB0003C0000000001ULL, 60000);
+	peer_recv(l, &f);
+	/* priority 6, PGN 0xEE00 to 0xFF, from 0xF9 */
+	assert_int_equal(f.can_id, CAN_EFF_FLAG | 0x18EEFFF9u);
+	assert_int_equal(f.can_dlc, 8);
+	assert_int_equal(f.data[0], 0x01);
+	assert_int_equal(f.data[7], 0xB0);
+	/* within the 250 ms no request goes out */
+	assert_true(canbus_tick(l->cb, now) >= now);
+	assert_true(canbus_tick(l->cb, now + 300) > now + 300);
+	for (int i = 0; i < 4; i++) {
+		peer_recv(l, &f);
+		assert_int_equal(f.can_id, CAN_EFF_FLAG | 0x18EAFFF9u); /* Request, global */
+		assert_int_equal(f.can_dlc, 3);
+		assert_int_equal(f.data[0] | f.data[1] << 8 | f.data[2] << 16, want[i]);
+	}
+}
+
+/* Someone with a lower NAME claims our address: we move to 128 and claim it. */
+static void test_live_claim_contention(void **state)
+{
+	static const uint8_t lower[8] = { 0, 0, 0, 0, 0, 0, 0, 0x10 };
+	struct live *l = *state;
+	struct can_frame f;
+
+	canbus_enable_requests(l->cb, 249, 0xB0003C0000000001ULL, 60000);
+	peer_recv(l, &f);
+	bus_send(l, CAN_EFF_FLAG | 0x18EEFFF9u, lower, 8);
+	canbus_read(l->cb);
+	peer_recv(l, &f);
+	assert_int_equal(f.can_id, CAN_EFF_FLAG | 0x18EEFF80u);
+}
+
 /* Standard (11-bit) and remote frames are not J1939: nothing decoded. */
 static void test_live_not_j1939(void **state)
 {
@@ -456,6 +503,8 @@ int main(void)
 		cmocka_unit_test_setup_teardown(test_live_not_j1939, live_setup, live_teardown),
 		cmocka_unit_test_setup_teardown(test_live_error_frames, live_setup, live_teardown),
 		cmocka_unit_test_setup_teardown(test_live_by_sa, live_setup, live_teardown),
+		cmocka_unit_test_setup_teardown(test_live_requests, live_setup, live_teardown),
+		cmocka_unit_test_setup_teardown(test_live_claim_contention, live_setup, live_teardown),
 		cmocka_unit_test_setup_teardown(test_live_short, live_setup, live_teardown),
 		cmocka_unit_test_setup_teardown(test_live_drain_eagain, live_setup, live_teardown),
 		cmocka_unit_test_setup_teardown(test_live_eof, live_setup, live_teardown),

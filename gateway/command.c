@@ -1,0 +1,242 @@
+/* command: the remote commands.  Every request is checked whole before
+ * anything runs: JSON object, an id usable as a topic level, known command,
+ * known arguments of the right type and range.  Only then does a command
+ * act; a refusal changes nothing. */
+#include "gateway/command.h"
+
+#include <ctype.h>
+#include <math.h>
+#include <stdio.h>
+#include <string.h>
+
+#include "gateway/log.h"
+
+#define COMMAND_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(12))
+
+struct command {
+	const char *name;
+	const char *const *args; /* keys a request may hold besides "id" */
+	/* Run; *result on success (new reference), or an error in err. */
+	int (*run)(const struct command_hooks *h, json_t *req, json_t **result, char *err,
+		   size_t errlen);
+};
+
+static int command_ping(const struct command_hooks *h, json_t *req, json_t **result, char *err,
+			size_t errlen)
+{
+	(void)h, (void)req, (void)err, (void)errlen;
+	*result = json_string("pong");
+	return 0;
+}
+
+static int command_status(const struct command_hooks *h, json_t *req, json_t **result,
+			  char *err, size_t errlen)
+{
+	(void)req;
+	*result = h->status(h->ctx);
+	if (!*result)
+		snprintf(err, errlen, "status unavailable");
+	return *result ? 0 : -1;
+}
+
+static int command_get_config(const struct command_hooks *h, json_t *req, json_t **result,
+			      char *err, size_t errlen)
+{
+	(void)req;
+	*result = config_to_json(h->config(h->ctx));
+	if (!*result)
+		snprintf(err, errlen, "out of memory");
+	return *result ? 0 : -1;
+}
+
+/* The same range as [sample] period in the configuration. */
+static int command_set_period(const struct command_hooks *h, json_t *req, json_t **result,
+			      char *err, size_t errlen)
+{
+	json_t *v = json_object_get(req, "period");
+	double s;
+
+	if (!json_is_number(v)) {
+		snprintf(err, errlen, "period: a number of seconds is required");
+		return -1;
+	}
+	s = json_number_value(v);
+	if (!isfinite(s) || s < 0.1 || s > 60) {
+		snprintf(err, errlen, "period: %g is out of range (0.1..60 s)", s);
+		return -1;
+	}
+	if (h->set_period(h->ctx, (int)lround(s * 1000)) < 0) {
+		snprintf(err, errlen, "period: refused");
+		return -1;
+	}
+	*result = json_pack("{s:f}", "period", lround(s * 1000) / 1000.0);
+	return 0;
+}
+
+static int command_snapshot(const struct command_hooks *h, json_t *req, json_t **result,
+			    char *err, size_t errlen)
+{
+	uint64_t seq;
+
+	(void)req;
+	seq = h->snapshot(h->ctx);
+	if (seq == 0) {
+		snprintf(err, errlen, "no record made (store trouble?)");
+		return -1;
+	}
+	*result = json_pack("{s:I}", "seq", (json_int_t)seq);
+	return 0;
+}
+
+static int command_set_log_level(const struct command_hooks *h, json_t *req, json_t **result,
+				 char *err, size_t errlen)
+{
+	const char *level = json_string_value(json_object_get(req, "level"));
+
+	(void)h;
+	if (!level || (strcmp(level, "debug") != 0 && strcmp(level, "info") != 0)) {
+		snprintf(err, errlen, "level: \"debug\" or \"info\" is required");
+		return -1;
+	}
+	log_set_debug(strcmp(level, "debug") == 0);
+	log_notice("command: log level %s", level);
+	*result = json_pack("{s:s}", "level", level);
+	return 0;
+}
+
+static const char *const command_no_args[] = { NULL };
+static const char *const command_period_args[] = { "period", NULL };
+static const char *const command_level_args[] = { "level", NULL };
+
+static const struct command command_table[] = {
+	{ "ping", command_no_args, command_ping },
+	{ "status", command_no_args, command_status },
+	{ "get-config", command_no_args, command_get_config },
+	{ "set-sample-period", command_period_args, command_set_period },
+	{ "snapshot", command_no_args, command_snapshot },
+	{ "set-log-level", command_level_args, command_set_log_level },
+};
+
+static const struct command *command_find(const char *name)
+{
+	for (size_t i = 0; i < sizeof(command_table) / sizeof(command_table[0]); i++)
+		if (strcmp(command_table[i].name, name) == 0)
+			return &command_table[i];
+	return NULL;
+}
+
+/* An id goes into a topic level: no '/', '+', '#', nothing invisible. */
+static int command_id_ok(const char *id)
+{
+	size_t n = strlen(id);
+
+	if (n == 0 || n > COMMAND_ID_MAX)
+		return 0;
+	for (; *id; id++)
+		if (!isalnum((unsigned char)*id) && !strchr("-_.:", *id))
+			return 0;
+	return 1;
+}
+
+/* Every key but "id" must be one the command takes. */
+static int command_args_ok(const struct command *c, json_t *req, char *err, size_t errlen)
+{
+	const char *key;
+	json_t *v;
+
+	json_object_foreach(req, key, v) {
+		int known = strcmp(key, "id") == 0;
+
+		for (const char *const *a = c->args; !known && *a; a++)
+			known = strcmp(*a, key) == 0;
+		if (!known) {
+			snprintf(err, errlen, "%s: unknown argument \"%.40s\"", c->name, key);
+			return 0;
+		}
+	}
+	return 1;
+}
+
+static char *command_answer(json_t *id, json_t *result, const char *err)
+{
+	json_t *a;
+	char *text;
+
+	if (err)
+		a = json_pack("{s:O?, s:b, s:s}", "id", id, "ok", 0, "error", err);
+	else
+		a = json_pack("{s:O?, s:b, s:o}", "id", id, "ok", 1, "result", result);
+	text = a ? json_dumps(a, COMMAND_JSON_FLAGS) : NULL;
+	json_decref(a);
+	return text;
+}
+
+/* Checks up to the id; the request (new reference) or NULL with err set. */
+static json_t *command_parse(const char *payload, size_t len, size_t full_len, json_t **id,
+			     char *err, size_t errlen)
+{
+	json_error_t jerr;
+	json_t *req;
+
+	*id = NULL;
+	if (full_len > len) {
+		snprintf(err, errlen, "request too large (%zu bytes)", full_len);
+		return NULL;
+	}
+	req = json_loadb(payload, len, JSON_REJECT_DUPLICATES, &jerr);
+	if (!req) {
+		snprintf(err, errlen, "bad JSON: %.80s", jerr.text);
+		return NULL;
+	}
+	if (!json_is_object(req)) {
+		snprintf(err, errlen, "a request is a JSON object");
+		goto out_free;
+	}
+	*id = json_object_get(req, "id");
+	if (!json_is_string(*id)) {
+		snprintf(err, errlen, "\"id\": a string is required");
+		goto out_free;
+	}
+	if (!command_id_ok(json_string_value(*id))) {
+		snprintf(err, errlen, "\"id\": 1..%d characters of A-Z a-z 0-9 - _ . :",
+			 COMMAND_ID_MAX);
+		goto out_free;
+	}
+	return req;
+out_free:
+	/* Keep a string id for the answer, unusable as a topic level or not. */
+	*id = json_is_string(*id) ? json_incref(*id) : NULL;
+	json_decref(req);
+	return NULL;
+}
+
+char *command_run(const struct command_hooks *h, const char *name, const char *payload,
+		  size_t len, size_t full_len, char *id)
+{
+	const struct command *c;
+	json_t *req, *jid, *result = NULL;
+	char err[160] = "";
+	char *text;
+
+	snprintf(id, COMMAND_ID_MAX + 1, "%s", COMMAND_INVALID_ID);
+	req = command_parse(payload, len, full_len, &jid, err, sizeof(err));
+	if (!req) {
+		log_info("command %.40s: refused: %s", name, err);
+		text = command_answer(jid, NULL, err);
+		json_decref(jid);
+		return text;
+	}
+	snprintf(id, COMMAND_ID_MAX + 1, "%s", json_string_value(jid));
+	c = command_find(name);
+	if (!c)
+		snprintf(err, sizeof(err), "unknown command \"%.40s\"", name);
+	else if (command_args_ok(c, req, err, sizeof(err)))
+		c->run(h, req, &result, err, sizeof(err));
+	if (err[0])
+		log_info("command %.40s (id %s): refused: %s", name, id, err);
+	else
+		log_info("command %s (id %s): done", name, id);
+	text = command_answer(jid, result, err[0] ? err : NULL);
+	json_decref(req);
+	return text;
+}

@@ -1,0 +1,38 @@
+/* command: remote commands from the server (arriving through the uplink):
+ * checks a request, runs it through the daemon's hooks, and words the
+ * answer.  Owns only the command table; changes nothing itself but the log
+ * level, and never runs a shell or a program. */
+#ifndef EMGW_COMMAND_H
+#define EMGW_COMMAND_H
+
+#include <jansson.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include "gateway/config.h"
+
+#define COMMAND_ID_MAX 48          /* characters of a request id */
+#define COMMAND_INVALID_ID "invalid" /* answer topic level when the id is unusable */
+
+/* What the daemon lends the commands. */
+struct command_hooks {
+	void *ctx;
+	json_t *(*status)(void *ctx);              /* the status object, new reference */
+	const struct config *(*config)(void *ctx); /* the configuration in force */
+	int (*set_period)(void *ctx, int period_ms); /* 0, or -1 (nothing changed) */
+	uint64_t (*snapshot)(void *ctx);           /* seq of a record made now, or 0 */
+};
+
+/*
+ * Run the request payload (len bytes; full_len as received, more than len
+ * when it was cut off) for command name.  Writes the answer topic's last
+ * level into id (COMMAND_ID_MAX + 1 bytes: the request's id, or
+ * COMMAND_INVALID_ID) and returns the answer JSON text, which the caller
+ * frees: {"id":..,"ok":true,"result":..} or {"id":..,"ok":false,"error":".."}.
+ * A malformed or unknown request changes nothing.  NULL only when out of
+ * memory.
+ */
+char *command_run(const struct command_hooks *h, const char *name, const char *payload,
+		  size_t len, size_t full_len, char *id);
+
+#endif

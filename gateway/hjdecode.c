@@ -1,0 +1,410 @@
+#include "gateway/hjdecode.h"
+
+#include <ctype.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/stat.h>
+
+#include "gateway/log.h"
+
+#define HJDECODE_MAX_INPUT (16 * 1024 * 1024)
+
+static const char *const hjdecode_protocols[] = { "ISO 15765", "ISO 27145", "SAE J1939",
+						  "ISO 15031" };
+
+/* "2023-11-15T06:13:21+08:00", or null when the field is no real time. */
+static json_t *hjdecode_time(const struct hj_time *t, int offset_s)
+{
+	char buf[40];
+	int64_t unix_s;
+	int off_min = abs(offset_s) / 60;
+
+	if (hj_time_to_unix(t, offset_s, &unix_s) < 0)
+		return json_null();
+	snprintf(buf, sizeof(buf), "%04d-%02d-%02dT%02d:%02d:%02d%c%02d:%02d", 2000 + t->year,
+		 t->month, t->day, t->hour, t->minute, t->second, offset_s < 0 ? '-' : '+',
+		 off_min / 60, off_min % 60);
+	return json_string(buf);
+}
+
+static json_t *hjdecode_unix(const struct hj_time *t, int offset_s)
+{
+	int64_t unix_s;
+
+	if (hj_time_to_unix(t, offset_s, &unix_s) < 0)
+		return json_null();
+	return json_integer((json_int_t)unix_s);
+}
+
+static json_t *hjdecode_hex(const uint8_t *p, size_t n)
+{
+	char buf[2 * 64 + 1];
+	size_t i;
+
+	for (i = 0; i < n && i < 64; i++)
+		snprintf(buf + 2 * i, 3, "%02x", p[i]);
+	buf[2 * i] = '\0';
+	return json_string(buf);
+}
+
+/* Printable ASCII as a string, anything else as hex. */
+static json_t *hjdecode_text(const char *s, size_t n)
+{
+	size_t len = strnlen(s, n);
+
+	for (size_t i = 0; i < len; i++)
+		if (!isprint((unsigned char)s[i]))
+			return json_pack("{s:o}", "hex", hjdecode_hex((const uint8_t *)s, n));
+	return json_stringn(s, len);
+}
+
+static json_t *hjdecode_pos(const struct hj_pos *p)
+{
+	double lat, lon;
+
+	if (hj_pos_get(p, &lat, &lon) < 0)
+		return json_pack("{s:b, s:n, s:n, s:i}", "valid", 0, "lat", "lon", "status",
+				 p->status);
+	return json_pack("{s:b, s:f, s:f, s:i}", "valid", !(p->status & HJ_POS_INVALID), "lat", lat,
+			 "lon", lon, "status", p->status);
+}
+
+static json_t *hjdecode_stream(enum hj_variant v, const struct hj_stream *s)
+{
+	json_t *o = json_object();
+	double val;
+
+	for (int f = 0; f < HJ_F_COUNT; f++) {
+		const struct hj_field_def *d = hj_field((enum hj_field)f);
+
+		if (!hj_field_in(v, (enum hj_field)f))
+			continue;
+		json_object_set_new(o, d->name,
+				    json_pack("{s:o, s:s}", "value",
+					      hj_stream_get(s, (enum hj_field)f, &val) == 0
+						      ? json_real(val)
+						      : json_null(),
+					      "unit", d->unit));
+	}
+	if (v == HJ_ROAD)
+		json_object_set_new(o, "position", hjdecode_pos(&s->pos));
+	return o;
+}
+
+static json_t *hjdecode_diag(enum hj_variant v, const struct hj_diag *d)
+{
+	json_t *dtcs = json_array();
+	json_t *o;
+	int n = d->n_dtcs == HJ_INVALID_FE ? 0 : d->n_dtcs;
+
+	for (int i = 0; i < n; i++) {
+		/* J1939-73 byte order: SPN low, SPN mid, SPN high bits | FMI, OC. */
+		uint32_t c = d->dtc[i];
+		uint32_t spn = (c >> 24 & 0xFF) | (c >> 16 & 0xFF) << 8 | (c >> 13 & 0x7) << 16;
+		char raw[9];
+
+		snprintf(raw, sizeof(raw), "%08x", c);
+		json_array_append_new(dtcs, json_pack("{s:I, s:i, s:i, s:s}", "spn", (json_int_t)spn,
+						      "fmi", (int)(c >> 8 & 0x1F), "oc",
+						      (int)(c & 0x7F), "raw", raw));
+	}
+	o = json_pack("{s:o, s:o, s:o, s:o}", "protocol",
+		      d->protocol < 4 ? json_string(hjdecode_protocols[d->protocol]) : json_null(),
+		      "mil",
+		      d->mil == 0   ? json_string("off")
+		      : d->mil == 1 ? json_string("on")
+		      : d->mil == 2 ? json_string("flashing")
+				    : json_null(),
+		      "dtc_count", d->n_dtcs == HJ_INVALID_FE ? json_null() : json_integer(d->n_dtcs),
+		      "dtcs", dtcs);
+	if (v == HJ_ROAD) {
+		json_object_set_new(o, "diag_support", json_integer(d->support));
+		json_object_set_new(o, "diag_readiness", json_integer(d->readiness));
+		json_object_set_new(o, "vin", hjdecode_text((const char *)d->vin, sizeof(d->vin)));
+	}
+	return o;
+}
+
+static json_t *hjdecode_infos(const struct hj_frame *f, int offset_s)
+{
+	json_t *a = json_array();
+
+	for (int i = 0; i < f->n_info; i++) {
+		const struct hj_info *in = &f->info[i];
+		json_t *o = in->type == HJ_INFO_STREAM ? hjdecode_stream(f->variant, &in->u.stream)
+						      : hjdecode_diag(f->variant, &in->u.diag);
+
+		json_object_set_new(o, "type",
+				    json_string(in->type == HJ_INFO_STREAM ? "stream" : "diag"));
+		json_object_set_new(o, "time", hjdecode_time(&in->time, offset_s));
+		json_object_set_new(o, "time_unix", hjdecode_unix(&in->time, offset_s));
+		json_array_append_new(a, o);
+	}
+	return a;
+}
+
+static json_t *hjdecode_sig(const struct hj_frame *f, const uint8_t *buf,
+			    struct signer_verifier *v, const char *id)
+{
+	int ok;
+
+	if (!f->has_sig)
+		return json_pack("{s:b}", "present", 0);
+	if (!v)
+		return json_pack("{s:b, s:n}", "present", 1, "verified");
+	ok = signer_verify(v, id, buf + HJ_HDR_LEN, f->sig_off - HJ_HDR_LEN, f->sig_r, f->sig_s);
+	return json_pack("{s:b, s:b}", "present", 1, "verified", ok == 1);
+}
+
+json_t *hjdecode_json(const struct hj_frame *f, const uint8_t *buf, size_t len, int offset_s,
+		      struct signer_verifier *v, const char *id)
+{
+	json_t *o = json_pack("{s:s, s:i, s:o, s:i, s:i, s:i, s:b}", "command",
+			      hj_cmd_name(f->variant, f->cmd), "command_code", f->cmd, "vin",
+			      hjdecode_text(f->vin, HJ_VIN_LEN), "sw_version", f->sw_version,
+			      "encryption", f->encryption, "length", f->data_len, "bcc_ok", f->bcc_ok);
+	int timed = !(f->cmd == HJ_CMD_ACTIVATE_ANSWER || f->cmd == HJ_CMD_ROAD_REMOVAL ||
+		      (f->cmd == HJ_CMD_05 && f->variant == HJ_ROAD && !f->has_time));
+
+	(void)len;
+	if (timed) {
+		json_object_set_new(o, "time", hjdecode_time(&f->time, offset_s));
+		json_object_set_new(o, "time_unix", hjdecode_unix(&f->time, offset_s));
+	}
+	switch (f->cmd) {
+	case HJ_CMD_LOGIN:
+		json_object_set_new(o, "iccid", hjdecode_text(f->iccid, HJ_ICCID_LEN));
+		/* fall through */
+	case HJ_CMD_LOGOUT:
+		json_object_set_new(o, "serial", json_integer(f->serial));
+		break;
+	case HJ_CMD_REALTIME:
+	case HJ_CMD_RESEND:
+		json_object_set_new(o, "serial", json_integer(f->serial));
+		if (f->variant == HJ_NRMM)
+			json_object_set_new(o, "position", hjdecode_pos(&f->pos));
+		json_object_set_new(o, "info", hjdecode_infos(f, offset_s));
+		break;
+	case HJ_CMD_05:
+		if (f->variant == HJ_NRMM) {
+			json_object_set_new(o, "serial", json_integer(f->serial));
+			json_object_set_new(o, "position", hjdecode_pos(&f->pos));
+			json_object_set_new(o, "diagnostics_readable", json_boolean(!f->removal_status));
+		}
+		break;
+	case HJ_CMD_ACTIVATE:
+		json_object_set_new(o, "chip_id", hjdecode_text(f->chip_id, HJ_CHIPID_LEN));
+		{
+			char hex[2 * HJ_PUBKEY_LEN + 1];
+
+			for (int i = 0; i < HJ_PUBKEY_LEN; i++)
+				snprintf(hex + 2 * i, 3, "%02x", f->pubkey[i]);
+			json_object_set_new(o, "public_key", json_string(hex));
+		}
+		json_object_set_new(o, "machine_vin", hjdecode_text(f->act_vin, HJ_VIN_LEN));
+		break;
+	case HJ_CMD_ACTIVATE_ANSWER:
+		json_object_set_new(o, "result", json_string(f->result == 1 ? "success" : "failure"));
+		json_object_set_new(o, "reason", json_integer(f->reason));
+		break;
+	default:
+		json_object_set_new(o, "body", hjdecode_hex(f->raw_body, f->raw_len));
+		break;
+	}
+	json_object_set_new(o, "signature", hjdecode_sig(f, buf, v, id));
+	return o;
+}
+
+/* ---- input ---------------------------------------------------------------- */
+
+static int hjdecode_xdigit(int c)
+{
+	return isdigit(c) ? c - '0' : tolower(c) - 'a' + 10;
+}
+
+/* Hex digits (spaces, colons and a 0x prefix allowed) to bytes; -1 on
+ * anything else. */
+static long hjdecode_unhex(const char *s, size_t n, uint8_t *out, size_t size)
+{
+	size_t len = 0;
+	int half = -1;
+
+	for (size_t i = 0; i < n; i++) {
+		int c = (unsigned char)s[i];
+
+		if (isspace(c) || c == ':')
+			continue;
+		if (c == '0' && i + 1 < n && (s[i + 1] == 'x' || s[i + 1] == 'X') && half < 0) {
+			i++;
+			continue;
+		}
+		if (!isxdigit(c) || len >= size)
+			return -1;
+		if (half < 0) {
+			half = hjdecode_xdigit(c);
+		} else {
+			out[len++] = (uint8_t)(half << 4 | hjdecode_xdigit(c));
+			half = -1;
+		}
+	}
+	return half < 0 ? (long)len : -1;
+}
+
+struct hjdecode_ctx {
+	enum hj_variant variant;
+	struct signer_verifier *v;
+	const char *id;
+	int offset_s;
+	FILE *out;
+	int bad;
+	struct hj_frame f;
+};
+
+static void hjdecode_print(struct hjdecode_ctx *c, json_t *o)
+{
+	char *text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(12));
+
+	if (text)
+		fprintf(c->out, "%s\n", text);
+	free(text);
+	json_decref(o);
+}
+
+/* Every frame in a byte buffer. */
+static void hjdecode_bytes(struct hjdecode_ctx *c, const uint8_t *p, size_t n)
+{
+	size_t off = 0;
+
+	while (off < n) {
+		int len = hj_frame_len(p + off, n - off);
+		int rc = len > 0 ? hj_decode(p + off, (size_t)len, c->variant, &c->f) : len;
+
+		if (rc > 0) {
+			c->bad += !c->f.bcc_ok;
+			hjdecode_print(c, hjdecode_json(&c->f, p + off, (size_t)len, c->offset_s, c->v,
+							c->id));
+			off += (size_t)len;
+			continue;
+		}
+		c->bad++;
+		hjdecode_print(c, json_pack("{s:s, s:I, s:o}", "error", hj_strerror(rc), "offset",
+					    (json_int_t)off, "bytes",
+					    hjdecode_hex(p + off, n - off)));
+		if (len > 0)
+			off += (size_t)len; /* a whole frame, malformed inside */
+		else if (len == HJ_ESTART)
+			off++; /* look for the next "##" */
+		else
+			break;
+	}
+}
+
+static int hjdecode_read_file(const char *path, uint8_t **data, size_t *n)
+{
+	FILE *f = fopen(path, "rb");
+	long size;
+
+	if (!f)
+		return -1;
+	if (fseek(f, 0, SEEK_END) < 0 || (size = ftell(f)) < 0 || size > HJDECODE_MAX_INPUT ||
+	    fseek(f, 0, SEEK_SET) < 0) {
+		fclose(f);
+		return -1;
+	}
+	*data = malloc((size_t)size + 1);
+	if (!*data || fread(*data, 1, (size_t)size, f) != (size_t)size) {
+		free(*data);
+		fclose(f);
+		return -1;
+	}
+	fclose(f);
+	(*data)[size] = '\0';
+	*n = (size_t)size;
+	return 0;
+}
+
+/* A text file of hex lines, or raw frames. */
+static void hjdecode_file(struct hjdecode_ctx *c, uint8_t *data, size_t n)
+{
+	uint8_t *bytes = malloc(n / 2 + 1);
+	const char *s = (const char *)data, *end = s + n;
+	int is_hex = n > 0 && data[0] != '#';
+
+	if (!bytes)
+		return;
+	while (is_hex && s < end) {
+		const char *nl = memchr(s, '\n', (size_t)(end - s));
+		size_t len = nl ? (size_t)(nl - s) : (size_t)(end - s);
+		long got = hjdecode_unhex(s, len, bytes, n / 2 + 1);
+
+		if (got < 0) {
+			is_hex = 0;
+			break;
+		}
+		s += len + 1;
+	}
+	if (!is_hex) {
+		hjdecode_bytes(c, data, n);
+		free(bytes);
+		return;
+	}
+	for (s = (const char *)data; s < end;) {
+		const char *nl = memchr(s, '\n', (size_t)(end - s));
+		size_t len = nl ? (size_t)(nl - s) : (size_t)(end - s);
+		long got = hjdecode_unhex(s, len, bytes, n / 2 + 1);
+
+		if (got > 0)
+			hjdecode_bytes(c, bytes, (size_t)got);
+		s += len + 1;
+	}
+	free(bytes);
+}
+
+int hjdecode_run(const char *arg, enum hj_variant variant, const char *pubkey_file,
+		 const char *id, int offset_s, FILE *out)
+{
+	struct hjdecode_ctx *c = calloc(1, sizeof(*c));
+	struct stat sb;
+	uint8_t *data = NULL;
+	size_t n = 0;
+	int ret = 0;
+
+	if (!c)
+		return -1;
+	c->variant = variant;
+	c->id = id ? id : HJDECODE_DEFAULT_ID;
+	c->offset_s = offset_s;
+	c->out = out;
+	if (pubkey_file && !(c->v = signer_verifier_open(pubkey_file))) {
+		free(c);
+		return -1;
+	}
+	if (stat(arg, &sb) == 0) {
+		if (hjdecode_read_file(arg, &data, &n) < 0) {
+			log_warn("%s", arg);
+			ret = -1;
+			goto out;
+		}
+		hjdecode_file(c, data, n);
+	} else {
+		size_t len = strlen(arg);
+		long got;
+
+		data = malloc(len / 2 + 1);
+		got = data ? hjdecode_unhex(arg, len, data, len / 2 + 1) : -1;
+		if (got < 0) {
+			log_warnx("--hj-decode: \"%s\" is neither a file nor hex", arg);
+			ret = -1;
+			goto out;
+		}
+		hjdecode_bytes(c, data, (size_t)got);
+	}
+	ret = c->bad ? 1 : 0;
+out:
+	if (fflush(out) != 0)
+		ret = -1;
+	free(data);
+	signer_verifier_close(c->v);
+	free(c);
+	return ret;
+}
