@@ -153,6 +153,10 @@ static int tp_abort(struct j1939tp *tp, const struct j1939_id *id, const uint8_t
 
 	s[0] = tp_find(tp, id->sa, id->da);
 	s[1] = tp_find(tp, id->da, id->sa);
+	/* A node "talking to itself" (sa == da) names one session twice:
+	 * end it once. */
+	if (s[1] == s[0])
+		s[1] = NULL;
 	for (int i = 0; i < 2; i++) {
 		if (s[i] && s[i]->pgn == pgn) {
 			tp->c.aborted++;
