@@ -100,6 +100,7 @@ static int command_set_log_level(const struct command_hooks *h, json_t *req, jso
 	}
 	log_set_debug(strcmp(level, "debug") == 0);
 	log_notice("command: log level %s", level);
+	log_debug("command: debug messages on"); /* shows only if they are */
 	*result = json_pack("{s:s}", "level", level);
 	return 0;
 }

@@ -39,6 +39,8 @@ enum config_sec {
 	CONFIG_SEC_SAMPLE,
 	CONFIG_SEC_SMOKE,
 	CONFIG_SEC_GNSS,
+	CONFIG_SEC_ZONES, /* [zones]: prohibited zones (issue 8) */
+	CONFIG_SEC_WATCH, /* [watch]: engine state, tamper and health events */
 	CONFIG_SEC_PLATFORM, /* [platform]: the HJ 1239 / HJ 1322 link */
 	CONFIG_SEC_BUS,   /* [bus "name"]: a Modbus line or TCP endpoint */
 	CONFIG_SEC_MBDEV, /* [device "name"]: a Modbus device */
@@ -51,6 +53,8 @@ static const char *const config_sec_names[] = {
 	[CONFIG_SEC_STORE] = "store",   [CONFIG_SEC_SAMPLE] = "sample",
 	[CONFIG_SEC_SMOKE] = "smoke",
 	[CONFIG_SEC_GNSS] = "gnss",
+	[CONFIG_SEC_ZONES] = "zones",
+	[CONFIG_SEC_WATCH] = "watch",
 	[CONFIG_SEC_PLATFORM] = "platform",
 };
 
@@ -112,6 +116,8 @@ static int config_parse_variant(struct config_ctx *, const struct config_key *, 
 static int config_parse_iccid(struct config_ctx *, const struct config_key *, const char *, void *);
 static int config_parse_chip_id(struct config_ctx *, const struct config_key *, const char *, void *);
 static int config_parse_signal(struct config_ctx *, const struct config_key *, const char *, void *);
+/* [smoke]: a GB 36886 row, three limits (defined with its check below). */
+static int config_parse_klist(struct config_ctx *, const struct config_key *, const char *, void *);
 
 /* Modbus sections (defined with their parsers below). */
 static int config_parse_bus_type(struct config_ctx *, const struct config_key *, const char *, void *);
@@ -211,6 +217,49 @@ static const struct config_key config_keys[] = {
 	{ SMOKE, "fuel_density", config_parse_double, CONFIG_FIELD(smoke.fuel_density), 0.3, 1.5 },
 	{ SMOKE, "afr_stoich", config_parse_double, CONFIG_FIELD(smoke.afr_stoich), 1, 30 },
 	{ SMOKE, "min_fuel_lph", config_parse_double, CONFIG_FIELD(smoke.min_fuel_lph), 0, 1000 },
+	{ SMOKE, "lambda", config_parse_bool, CONFIG_FIELD(smoke.lambda_enabled), 0, 0 },
+	{ SMOKE, "load_hysteresis_pct", config_parse_double, CONFIG_FIELD(smoke.load_hyst_pct), 0, 100 },
+	{ SMOKE, "update", config_parse_ms, CONFIG_FIELD(smoke.update_ms), 1, 3600 },
+	{ SMOKE, "evidence", config_parse_int, CONFIG_FIELD(smoke.evidence_s), 0, 120 },
+	{ SMOKE, "warmup_c", config_parse_double, CONFIG_FIELD(smoke.warmup_c), -40, 120 },
+	{ SMOKE, "crank_rpm", config_parse_double, CONFIG_FIELD(smoke.crank_rpm), 0, 3000 },
+	{ SMOKE, "regen_exempt", config_parse_bool, CONFIG_FIELD(smoke.regen_exempt), 0, 0 },
+	{ SMOKE, "opacity", config_parse_bool, CONFIG_FIELD(smoke.opacity_enabled), 0, 0 },
+	{ SMOKE, "opacity_path_m", config_parse_double, CONFIG_FIELD(smoke.opacity_path_m), 0.01, 10 },
+	{ SMOKE, "opacity_limit_k", config_parse_double, CONFIG_FIELD(smoke.opacity_limit_k), 0, 20 },
+	{ SMOKE, "opacity_exit_ratio", config_parse_double, CONFIG_FIELD(smoke.opacity_exit_ratio), 0.1, 1 },
+	{ SMOKE, "opacity_min_load_pct", config_parse_double, CONFIG_FIELD(smoke.opacity_min_load_pct), 0, 100 },
+	{ SMOKE, "opacity_min_duration", config_parse_ms, CONFIG_FIELD(smoke.opacity_min_duration_ms), 0, 3600 },
+	{ SMOKE, "gb36886_class1", config_parse_klist, CONFIG_FIELD(smoke.gb36886[0]), 0, 20 },
+	{ SMOKE, "gb36886_class2", config_parse_klist, CONFIG_FIELD(smoke.gb36886[1]), 0, 20 },
+	{ SMOKE, "gb36886_class3", config_parse_klist, CONFIG_FIELD(smoke.gb36886[2]), 0, 20 },
+	{ SMOKE, "transient", config_parse_bool, CONFIG_FIELD(smoke.transient_enabled), 0, 0 },
+	{ SMOKE, "transient_min_load_pct", config_parse_double, CONFIG_FIELD(smoke.transient_min_load_pct), 0, 100 },
+	{ SMOKE, "transient_min_duration", config_parse_ms, CONFIG_FIELD(smoke.transient_min_duration_ms), 0, 3600 },
+	{ SMOKE, "transient_boost_full_kpa", config_parse_double, CONFIG_FIELD(smoke.transient_boost_full_kpa), 10, 1000 },
+	{ SMOKE, "transient_boost_frac", config_parse_double, CONFIG_FIELD(smoke.transient_boost_frac), 0.05, 1 },
+	{ SMOKE, "transient_min_rpm", config_parse_double, CONFIG_FIELD(smoke.transient_min_rpm), 0, 5000 },
+	{ SMOKE, "transient_lag", config_parse_ms, CONFIG_FIELD(smoke.transient_lag_ms), 0.1, 60 },
+	{ SMOKE, "transient_repeat", config_parse_int, CONFIG_FIELD(smoke.transient_repeat), 1, 100 },
+	{ SMOKE, "transient_window", config_parse_ms, CONFIG_FIELD(smoke.transient_window_ms), 1, 3600 },
+	{ SMOKE, "transient_exit", config_parse_ms, CONFIG_FIELD(smoke.transient_exit_ms), 0, 3600 },
+
+#define ZONES CONFIG_SEC_ZONES
+	{ ZONES, "file", config_parse_path, CONFIG_FIELD(zones.file), 0, 0 },
+	{ ZONES, "debounce", config_parse_ms, CONFIG_FIELD(zones.debounce_ms), 0, 3600 },
+	{ ZONES, "violation_after", config_parse_ms, CONFIG_FIELD(zones.violation_ms), 0, 3600 },
+#undef ZONES
+#define WATCH CONFIG_SEC_WATCH
+	{ WATCH, "engine_rpm", config_parse_double, CONFIG_FIELD(watch.engine_rpm), 1, 3000 },
+	{ WATCH, "engine_debounce", config_parse_ms, CONFIG_FIELD(watch.engine_debounce_ms), 0, 600 },
+	{ WATCH, "ecu_silent", config_parse_ms, CONFIG_FIELD(watch.ecu_silent_ms), 1, 3600 },
+	{ WATCH, "has_dpf", config_parse_bool, CONFIG_FIELD(watch.has_dpf), 0, 0 },
+	{ WATCH, "dpf_min_kpa", config_parse_double, CONFIG_FIELD(watch.dpf_min_kpa), 0, 100 },
+	{ WATCH, "dpf_min_load_pct", config_parse_double, CONFIG_FIELD(watch.dpf_min_load_pct), 0, 100 },
+	{ WATCH, "dpf_duration", config_parse_ms, CONFIG_FIELD(watch.dpf_ms), 1, 86400 },
+	{ WATCH, "nox_frozen", config_parse_ms, CONFIG_FIELD(watch.nox_frozen_ms), 1, 86400 },
+	{ WATCH, "gps_lost", config_parse_ms, CONFIG_FIELD(watch.gps_lost_ms), 1, 86400 },
+#undef WATCH
 
 	{ GNSS, "enabled", config_parse_bool, CONFIG_FIELD(gnss.enabled), 0, 0 },
 	{ GNSS, "host", config_parse_string, CONFIG_FIELD(gnss.host), 1, 0 },
@@ -1160,13 +1209,14 @@ static int config_parse_variant(struct config_ctx *ctx, const struct config_key 
 	return -1;
 }
 
-/* 19 or 20 digits (a 19-digit ICCID is padded with 'F'), or "mmcli". */
+/* 19 or 20 digits (a 19-digit ICCID is padded with 'F'), "mmcli", or empty
+ * (unknown: sent as all ones). */
 static int config_parse_iccid(struct config_ctx *ctx, const struct config_key *k,
 			      const char *v, void *dst)
 {
 	size_t n = strspn(v, "0123456789");
 
-	if (strcmp(v, "mmcli") != 0 && (v[n] != '\0' || n < 19 || n > 20)) {
+	if (*v && strcmp(v, "mmcli") != 0 && (v[n] != '\0' || n < 19 || n > 20)) {
 		config_error(ctx, "%s: \"%s\" is not an ICCID (19 or 20 digits) or \"mmcli\"",
 			     k->name, v);
 		return -1;
@@ -1566,14 +1616,16 @@ static void config_point_check(struct config_ctx *ctx, int i)
 			       "word_swap", "byte_swap", "scale", "offset", "min", "max" };
 	char buf[128];
 
-	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
-		if (config_mb_origin_at(ctx, CONFIG_SEC_POINT, i, keys[k])->bad)
-			return; /* reported already */
 	p->has_min = config_mb_origin_at(ctx, CONFIG_SEC_POINT, i, "min")->file != NULL;
 	p->has_max = config_mb_origin_at(ctx, CONFIG_SEC_POINT, i, "max")->file != NULL;
-	if (!config_mb_origin_at(ctx, CONFIG_SEC_POINT, i, "address")->file)
+	if (!config_mb_origin_at(ctx, CONFIG_SEC_POINT, i, "address")->file) {
 		config_error_at(ctx, h->file, h->line, "[point \"%s\"] needs address", p->name);
-	else if (config_mb_origin_at(ctx, CONFIG_SEC_POINT, i, "order")->file &&
+		return;
+	}
+	for (size_t k = 0; k < sizeof(keys) / sizeof(keys[0]); k++)
+		if (config_mb_origin_at(ctx, CONFIG_SEC_POINT, i, keys[k])->bad)
+			return; /* reported already: the rest would only confuse */
+	if (config_mb_origin_at(ctx, CONFIG_SEC_POINT, i, "order")->file &&
 		 (config_mb_origin_at(ctx, CONFIG_SEC_POINT, i, "word_swap")->file ||
 		  config_mb_origin_at(ctx, CONFIG_SEC_POINT, i, "byte_swap")->file))
 		config_error_at(ctx, h->file, h->line,
@@ -1716,6 +1768,68 @@ static void config_check_modbus(struct config_ctx *ctx)
 		config_check_mbdev(ctx, i);
 }
 
+/* [smoke] beyond the lambda rule (issue 8) ------------------------------ */
+
+/* "3.00, 2.00, 1.61": the three power bands of one GB 36886 class. */
+static int config_parse_klist(struct config_ctx *ctx, const struct config_key *k,
+			      const char *v, void *dst)
+{
+	double *out = dst, val[3];
+	const char *p = v;
+	char *end;
+
+	for (int i = 0; i < 3; i++) {
+		errno = 0;
+		val[i] = strtod(p, &end);
+		if (end == p || errno || !isfinite(val[i]) || val[i] < k->min || val[i] > k->max) {
+			config_error(ctx, "%s: \"%s\" is not three limits in m^-1 (%.15g..%.15g), as \"3.00, 2.00, 1.61\"",
+				     k->name, v, k->min, k->max);
+			return -1;
+		}
+		while (*end == ' ' || *end == '\t')
+			end++;
+		if (i < 2 && *end++ != ',')
+			end = NULL;
+		if (!end || (i == 2 && *end != '\0')) {
+			config_error(ctx, "%s: \"%s\": give three limits separated by commas", k->name, v);
+			return -1;
+		}
+		p = end;
+	}
+	memcpy(out, val, sizeof(val));
+	return 0;
+}
+
+static void config_smoke_defaults(struct config_smoke *s)
+{
+	static const double gb[3][3] = { { 3.00, 2.00, 1.61 }, { 2.00, 1.00, 0.80 },
+					 { 0.50, 0.50, 0.50 } };
+
+	s->lambda_enabled = 1;
+	s->load_hyst_pct = 10;
+	s->update_ms = 30000;
+	s->evidence_s = 30;
+	s->warmup_c = 40;
+	s->crank_rpm = 400;
+	s->regen_exempt = 1;
+	s->opacity_enabled = 1;
+	s->opacity_path_m = 0.430;
+	s->opacity_exit_ratio = 0.8;
+	s->opacity_min_load_pct = 0;
+	s->opacity_min_duration_ms = 5000;
+	memcpy(s->gb36886, gb, sizeof(gb));
+	s->transient_enabled = 1;
+	s->transient_min_load_pct = 60;
+	s->transient_min_duration_ms = 5000;
+	s->transient_boost_full_kpa = 150;
+	s->transient_boost_frac = 0.5;
+	s->transient_min_rpm = 1200;
+	s->transient_lag_ms = 2000;
+	s->transient_repeat = 3;
+	s->transient_window_ms = 60000;
+	s->transient_exit_ms = 10000;
+}
+
 /* Entry points ---------------------------------------------------------- */
 
 void config_defaults(struct config *c)
@@ -1756,6 +1870,17 @@ void config_defaults(struct config *c)
 	c->smoke.fuel_density = 0.835;
 	c->smoke.afr_stoich = 14.5;
 	c->smoke.min_fuel_lph = 2.0;
+	config_smoke_defaults(&c->smoke);
+	c->zones.debounce_ms = 5000;
+	c->zones.violation_ms = 10000;
+	c->watch.engine_rpm = 300;
+	c->watch.engine_debounce_ms = 3000;
+	c->watch.ecu_silent_ms = 15000;
+	c->watch.dpf_min_kpa = 0.5;
+	c->watch.dpf_min_load_pct = 50;
+	c->watch.dpf_ms = 60000;
+	c->watch.nox_frozen_ms = 300000;
+	c->watch.gps_lost_ms = 60000;
 	c->gnss.enabled = 0;
 	snprintf(c->gnss.host, sizeof(c->gnss.host), "localhost");
 	c->gnss.port = 2947;

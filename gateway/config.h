@@ -127,6 +127,49 @@ struct config_smoke {
 	double fuel_density;     /* kg/L */
 	double afr_stoich;       /* stoichiometric air-fuel ratio of the fuel */
 	double min_fuel_lph;     /* below this no lambda is estimated */
+	/* issue 8: three rules, each with its own gates (lambda's are above) */
+	int lambda_enabled;
+	double load_hyst_pct;    /* an episode ends once load is this far below its rule's min */
+	int update_ms;           /* an `update` this often while an episode lasts */
+	int evidence_s;          /* 1 Hz engine data this long before and after, with `end` */
+	double warmup_c;         /* exempt while coolant is below this (cold start) */
+	double crank_rpm;        /* exempt while engine speed is below this (cranking, stopped) */
+	int regen_exempt;        /* exempt while dpf_regen is 1 */
+	int opacity_enabled;
+	double opacity_path_m;   /* the meter's effective optical path length */
+	double opacity_limit_k;  /* m^-1; 0: from the GB 36886 table below */
+	double opacity_exit_ratio; /* an episode ends below limit * this */
+	double opacity_min_load_pct;
+	int opacity_min_duration_ms;
+	double gb36886[3][3];    /* [class I..III][< 19 kW, 19..37 kW, >= 37 kW], m^-1 */
+	int transient_enabled;
+	double transient_min_load_pct;
+	int transient_min_duration_ms; /* a lag this long is an episode by itself */
+	double transient_boost_full_kpa; /* boost a healthy turbo gives at 100 % load */
+	double transient_boost_frac; /* lagging: boost below this fraction of that */
+	double transient_min_rpm;  /* below this speed boost is not expected */
+	int transient_lag_ms;      /* a lag longer than this is a failed step ... */
+	int transient_repeat;      /* ... and this many ... */
+	int transient_window_ms;   /* ... within this long are an episode */
+	int transient_exit_ms;     /* an episode ends after this long without a lag */
+};
+
+struct config_zones {
+	char file[PATH_MAX];     /* GeoJSON of prohibited zones; "" for none */
+	int debounce_ms;         /* inside (or outside) this long before enter (leave) counts */
+	int violation_ms;        /* engine running inside a prohibiting zone this long: violation */
+};
+
+struct config_watch {
+	double engine_rpm;       /* the engine runs above this speed */
+	int engine_debounce_ms;  /* start and stop must hold this long */
+	int ecu_silent_ms;       /* no CAN frame this long: `ecu-silent` */
+	int has_dpf;             /* the machine has a DPF: watch its differential pressure */
+	double dpf_min_kpa;      /* below this ... */
+	double dpf_min_load_pct; /* ... at this load or more ... */
+	int dpf_ms;              /* ... this long: `dpf-low` */
+	int nox_frozen_ms;       /* a NOx reading unchanged this long with the engine running */
+	int gps_lost_ms;         /* no valid fix this long with the engine running */
 };
 
 struct config_gnss {
@@ -185,6 +228,8 @@ struct config {
 	struct config_store store;
 	struct config_sample sample;
 	struct config_smoke smoke;
+	struct config_zones zones;
+	struct config_watch watch;
 	struct config_gnss gnss;
 	struct config_platform platform;
 };

@@ -30,6 +30,8 @@
 #include "gateway/store.h"
 #include "gateway/table.h"
 #include "gateway/uplink.h"
+#include "gateway/watch.h"
+#include "gateway/zones.h"
 
 #define DAEMON_STATUS_MS 5000
 #define DAEMON_EVICT_MS 60000
@@ -53,6 +55,8 @@ struct daemon {
 	struct fieldbus *mb[CONFIG_MAX_BUS]; /* one a Modbus bus with devices */
 	int n_can;
 	struct smoke smoke;
+	struct watch watch;       /* engine state, tamper and health events */
+	struct zones *zones;      /* prohibited zones (none loaded: empty) */
 	struct gnss *gnss;        /* NULL when [gnss] is off */
 	enum ts_src last_src;     /* time source at the last tick */
 	int64_t next_tick_ms;     /* live: monotonic; replay: wall time of the log */
@@ -107,16 +111,86 @@ static void daemon_check_clock(struct daemon *d, const struct clock_now *now)
 	d->last_src = now->src;
 }
 
-/* One sample period ends at `now`: detectors first (they derive lambda), then
- * the record. */
+/* A detector's event, stamped with the tick being run. */
+struct daemon_tick_ctx {
+	struct daemon *d;
+	const struct clock_now *now;
+};
+
+static void daemon_on_detector_event(void *ctx, json_t *ev)
+{
+	struct daemon_tick_ctx *tc = ctx;
+
+	daemon_emit_event(tc->d, ev, tc->now);
+}
+
+/* The position for zones: the GNSS track's fix while it is valid. */
+static int daemon_position(struct daemon *d, int64_t mono_ms, double *lat, double *lon)
+{
+	struct gnss_track *tr;
+
+	if (!d->gnss)
+		return 0;
+	tr = gnss_track_of(d->gnss);
+	if (!tr->have_fix || !gnss_track_valid(tr, mono_ms))
+		return 0;
+	*lat = tr->last.lat;
+	*lon = tr->last.lon;
+	return 1;
+}
+
+/* Engine state, tamper and health: the newest CAN and Modbus data by their
+ * table tags (log time when replaying, so a gap in a log is a silence). */
+static void daemon_watch(struct daemon *d, const struct clock_now *now,
+			 struct daemon_tick_ctx *tc)
+{
+	struct watch_input in = { .now_ms = now->mono_ms, .n_can = d->n_can, .can_age_ms = -1,
+				  .gnss_enabled = d->gnss != NULL };
+	double lat, lon;
+
+	for (int i = 0; i < d->n_can; i++) {
+		int64_t age = table_source_age(&d->table, i + 1, now->mono_ms);
+
+		if (age >= 0 && (in.can_age_ms < 0 || age < in.can_age_ms))
+			in.can_age_ms = age;
+	}
+	for (int b = 0; b < CONFIG_MAX_BUS; b++)
+		if (d->mb[b] && in.n_meters < WATCH_MAX_METERS) {
+			in.meter[in.n_meters] = d->cfg.bus[b].name;
+			in.meter_age_ms[in.n_meters++] =
+				table_source_age(&d->table, DAEMON_SOURCE_MODBUS + b, now->mono_ms);
+		}
+	in.have_fix = daemon_position(d, now->mono_ms, &lat, &lon);
+	watch_tick(&d->watch, &d->table, &in, daemon_on_detector_event, tc);
+}
+
+static void daemon_zones(struct daemon *d, const struct clock_now *now,
+			 struct daemon_tick_ctx *tc)
+{
+	struct zones_input in = { .now_ms = now->mono_ms, .wall_ms = now->wall_ms,
+				  .engine_running = watch_engine_running(&d->watch),
+				  .smoke_starts = d->smoke.starts };
+
+	if (zones_count(d->zones) == 0)
+		return;
+	in.have_pos = daemon_position(d, now->mono_ms, &in.lat, &in.lon);
+	in.have_fuel = table_get(&d->table, SIG_FUEL_RATE_LPH, 0, now->mono_ms, &in.fuel_lph);
+	zones_tick(d->zones, &in, daemon_on_detector_event, tc);
+}
+
+/* One sample period ends at `now`: detectors first (smoke derives lambda),
+ * then the record. */
 static void daemon_tick(struct daemon *d, const struct clock_now *now)
 {
+	struct daemon_tick_ctx tc = { d, now };
 	json_t *ev, *rec;
 
 	daemon_check_clock(d, now);
-	ev = smoke_tick(&d->smoke, &d->table, now->mono_ms, now->wall_ms);
-	if (ev)
+	for (ev = smoke_tick(&d->smoke, &d->table, now->mono_ms, now->wall_ms); ev;
+	     ev = smoke_next(&d->smoke))
 		daemon_emit_event(d, ev, now);
+	daemon_watch(d, now, &tc);
+	daemon_zones(d, now, &tc);
 	rec = sampler_record(&d->table, now->mono_ms);
 	if (rec && d->gnss) {
 		struct gnss_track *tr = gnss_track_of(d->gnss);
@@ -185,10 +259,11 @@ static void daemon_end_episodes(struct daemon *d)
 	struct clock_now now;
 	json_t *ev = smoke_finish(&d->smoke, clock_mono_ms());
 
-	if (!ev)
-		return;
 	clock_now(&now);
-	daemon_emit_event(d, ev, &now);
+	for (; ev; ev = smoke_next(&d->smoke))
+		daemon_emit_event(d, ev, &now);
+	/* Also without one: with no uplink, the last rows are committed (and
+	 * echoed) only here. */
 	store_flush(d->store);
 	report_echo_committed(&d->report);
 }
@@ -274,6 +349,13 @@ static json_t *daemon_status(struct daemon *d)
 		daemon_status_uplink(d, &ss, now.wall_ms));
 	if (st)
 		json_object_set_new(st, "platform", platform_status(d->platform));
+	if (st)
+		json_object_set_new(st, "detectors",
+				    json_pack("{s:i, s:I, s:b, s:o}", "smoke_active",
+					      smoke_active(&d->smoke), "smoke_episodes",
+					      (json_int_t)d->smoke.starts, "engine_running",
+					      watch_engine_running(&d->watch), "zones",
+					      zones_status(d->zones)));
 	if (st)
 		daemon_status_more(st, &ss);
 	return st;
@@ -571,10 +653,16 @@ static void daemon_reload(struct daemon *d)
 
 		/* An open episode gets its end before the rule changes. */
 		clock_now(&now);
-		if (ev)
+		for (; ev; ev = smoke_next(&d->smoke))
 			daemon_emit_event(d, ev, &now);
 		smoke_init(&d->smoke, &d->cfg.smoke);
 	}
+	smoke_set_machine(&d->smoke, d->cfg.stage, d->cfg.rated_power_kw);
+	/* The zones file is read again on every reload: it may have changed
+	 * alone.  A bad one keeps the zones in force. */
+	if (zones_reload(&d->zones, &d->cfg.zones, d->cfg.stage) < 0)
+		log_warnx("reload: keeping the %d zones in force", zones_count(d->zones));
+	watch_reload(&d->watch, &d->cfg);
 	log_notice("reload: %s in force", d->opts.config_path);
 out:
 	health_reloaded("running");
@@ -790,6 +878,11 @@ static int daemon_init(struct daemon *d)
 		log_warn("%s", d->cfg.state_dir);
 	table_init(&d->table, d->cfg.sample.stale_ms);
 	smoke_init(&d->smoke, &d->cfg.smoke);
+	smoke_set_machine(&d->smoke, d->cfg.stage, d->cfg.rated_power_kw);
+	watch_init(&d->watch, &d->cfg);
+	d->zones = zones_open(&d->cfg.zones, d->cfg.stage);
+	if (!d->zones)
+		return -1;
 	d->store = store_open(d->cfg.store.path, daemon_uplink_mask(&d->cfg), d->cfg.store.retention_days,
 			      d->cfg.store.max_size_mb);
 	if (!d->store)
@@ -823,8 +916,11 @@ static void daemon_fini(struct daemon *d)
 	}
 	if (d->store) {
 		store_flush(d->store);
+		/* What the last commit made durable is printed too. */
+		report_echo_committed(&d->report);
 		store_close(d->store);
 	}
+	zones_close(d->zones);
 	if (d->wake_fd >= 0)
 		close(d->wake_fd);
 	if (d->sig_fd >= 0)
@@ -853,6 +949,7 @@ int daemon_run(const struct config *cfg, const struct daemon_opts *opts)
 		d->stop = 1;
 		daemon_end_episodes(d);
 		daemon_publish_status(d);
+		watch_stop(&d->watch); /* a clean stop */
 	}
 	daemon_fini(d);
 	free(d);

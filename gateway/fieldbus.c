@@ -25,11 +25,11 @@
 #include "gateway/log.h"
 #include "protocols/mbplan.h"
 
-#define FB_RING 1024            /* queued values per bus */
-#define FB_BACKOFF_MIN_MS 1000  /* first back-off step, unless interval is longer */
-#define FB_FAILS_DOWN 2         /* failed cycles in a row that make "not responding" */
-#define FB_EREFUSED (-100)      /* point refused by the device even alone */
-#define FB_EREAD (-101)         /* point not read this cycle */
+#define FB_RING		  1024	 /* queued values per bus */
+#define FB_BACKOFF_MIN_MS 1000	 /* first back-off step, unless interval is longer */
+#define FB_FAILS_DOWN	  2	 /* failed cycles in a row that make "not responding" */
+#define FB_EREFUSED	  (-100) /* point refused by the device even alone */
+#define FB_EREAD	  (-101) /* point not read this cycle */
 
 enum fb_outcome { FB_OK, FB_PARTIAL, FB_DEAD };
 
@@ -165,8 +165,8 @@ static int fb_link_connect(struct fb_link *l, char *err, size_t len)
 	 * refuses it and switches direction by itself. */
 	if (l->cfg.type == CONFIG_BUS_RTU && l->cfg.rs485 &&
 	    modbus_rtu_set_serial_mode(l->mb, MODBUS_RTU_RS485) < 0)
-		log_info("modbus bus %s: %s: no RS-485 mode (%s); going on without it",
-			 l->cfg.name, l->cfg.device, modbus_strerror(errno));
+		log_info("modbus bus %s: %s: no RS-485 mode (%s); going on without it", l->cfg.name,
+			 l->cfg.device, modbus_strerror(errno));
 	l->connected = 1;
 	return 0;
 }
@@ -301,7 +301,8 @@ static enum fb_outcome fb_cycle(struct fb_link *l, struct fb_dev *d, fb_emit_fn 
 			modbus_flush(l->mb); /* a late answer must not meet the next request */
 			return FB_DEAD;
 		}
-		if (err == EMBBADCRC || err == EMBBADDATA || err == EMBBADSLAVE || err == EMBMDATA) {
+		if (err == EMBBADCRC || err == EMBBADDATA || err == EMBBADSLAVE ||
+		    err == EMBMDATA) {
 			if (err == EMBBADCRC)
 				d->st.crc_errors++;
 			else
@@ -375,12 +376,12 @@ static void fb_after(struct fieldbus *fb, struct fb_dev *d, enum fb_outcome out,
 		if (++d->fails < FB_FAILS_DOWN)
 			return; /* one lost answer is line noise: keep the grid */
 		if (d->fails == FB_FAILS_DOWN)
-			log_warnx("%s: not responding (%s, unit %d: %s)", d->name, fb->link.cfg.name,
-				  d->unit, d->st.last_error);
+			log_warnx("%s: not responding (%s, unit %d: %s)", d->name,
+				  fb->link.cfg.name, d->unit, d->st.last_error);
 		d->st.responding = 0;
 		step = d->st.backoff_ms ? 2 * d->st.backoff_ms
 					: (d->interval_ms > FB_BACKOFF_MIN_MS ? d->interval_ms
-									     : FB_BACKOFF_MIN_MS);
+									      : FB_BACKOFF_MIN_MS);
 		d->st.backoff_ms = step > cap ? cap : step;
 		d->next_due = now + d->st.backoff_ms + rand_r(&d->rng) % (d->st.backoff_ms / 4 + 1);
 		return;
@@ -629,19 +630,20 @@ void fieldbus_status(struct fieldbus *fb, json_t *obj, int64_t now_ms)
 		int64_t last = fb->view[i].last_value_ms;
 
 		json_object_set_new(
-			obj, fb->dev[i].name,
-			json_pack("{s:s, s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:i, s:i, s:i, s:s, s:I, s:o}",
-				  "type", "modbus", "bus", fb->link.cfg.name, "unit", fb->dev[i].unit,
-				  "state", fb_state(st), "scheduled", (json_int_t)st->scheduled,
-				  "polls", (json_int_t)st->polls, "ok", (json_int_t)st->ok,
-				  "transactions", (json_int_t)st->transactions, "exceptions",
-				  (json_int_t)st->exceptions, "timeouts", (json_int_t)st->timeouts,
-				  "crc_errors", (json_int_t)st->crc_errors, "other_errors",
-				  (json_int_t)st->other_errors, "backoff_s", st->backoff_ms / 1000.0,
-				  "blocks", st->blocks, "points", fb->dev[i].n_pt, "unreadable",
-				  st->unreadable, "last_error", st->last_error, "queue_dropped",
-				  (json_int_t)dropped, "last_value_age_s",
-				  last < 0 ? json_null() : json_real((double)(now_ms - last) / 1000.0)));
+		    obj, fb->dev[i].name,
+		    json_pack(
+			"{s:s, s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:i, "
+			"s:i, s:i, s:s, s:I, s:o}",
+			"type", "modbus", "bus", fb->link.cfg.name, "unit", fb->dev[i].unit,
+			"state", fb_state(st), "scheduled", (json_int_t)st->scheduled, "polls",
+			(json_int_t)st->polls, "ok", (json_int_t)st->ok, "transactions",
+			(json_int_t)st->transactions, "exceptions", (json_int_t)st->exceptions,
+			"timeouts", (json_int_t)st->timeouts, "crc_errors",
+			(json_int_t)st->crc_errors, "other_errors", (json_int_t)st->other_errors,
+			"backoff_s", st->backoff_ms / 1000.0, "blocks", st->blocks, "points",
+			fb->dev[i].n_pt, "unreadable", st->unreadable, "last_error", st->last_error,
+			"queue_dropped", (json_int_t)dropped, "last_value_age_s",
+			last < 0 ? json_null() : json_real((double)(now_ms - last) / 1000.0)));
 	}
 }
 
@@ -655,7 +657,8 @@ struct fb_once {
 
 static void fb_once_print(struct fb_once *o, int point, json_t *line)
 {
-	char *text = json_dumps(line, JSON_COMPACT | JSON_REAL_PRECISION(12));
+	/* 17 digits: what the device holds, to the last bit of the double */
+	char *text = json_dumps(line, JSON_COMPACT | JSON_REAL_PRECISION(17));
 
 	if (text)
 		fprintf(o->out, "%s\n", text);
@@ -682,9 +685,9 @@ static void fb_once_emit(void *ctx, struct fb_dev *d, int point, int rc,
 	if (p->unit[0])
 		json_object_set_new(line, "unit", json_string(p->unit));
 	if (rc != MBPOINT_OK) {
-		json_object_set_new(line, "error", json_string(rc == FB_EREFUSED
-								       ? "refused by the device"
-								       : mbpoint_strerror(rc)));
+		json_object_set_new(line, "error",
+				    json_string(rc == FB_EREFUSED ? "refused by the device"
+								  : mbpoint_strerror(rc)));
 		o->errors++;
 	}
 	fb_once_print(o, point, line);
@@ -717,10 +720,10 @@ static void fb_once_device(struct fb_link *l, struct fb_dev *d, struct fb_once *
 
 int fieldbus_poll_once(const struct config *cfg, FILE *out)
 {
-	struct fb_once o = { .out = out };
+	struct fb_once o = {.out = out};
 
 	for (int b = 0; b < cfg->n_bus; b++) {
-		struct fb_link l = { 0 };
+		struct fb_link l = {0};
 
 		if (fb_link_open(&l, &cfg->bus[b]) < 0) {
 			o.errors++;
@@ -736,8 +739,8 @@ int fieldbus_poll_once(const struct config *cfg, FILE *out)
 				o.errors++;
 			} else {
 				fb_once_device(&l, d, &o);
-				fprintf(stderr, "%s: %llu transaction%s for %d points, %s\n", d->name,
-					(unsigned long long)d->st.transactions,
+				fprintf(stderr, "%s: %llu transaction%s for %d points, %s\n",
+					d->name, (unsigned long long)d->st.transactions,
 					d->st.transactions == 1 ? "" : "s", d->n_pt,
 					d->st.last_error[0] ? d->st.last_error : "all read");
 			}

@@ -20,17 +20,17 @@ struct fieldbus;
 /* One device's counters, as its bus thread last reported them. */
 struct fieldbus_stats {
 	uint64_t scheduled;    /* polls due on the device's grid while it answered */
-	uint64_t polls;        /* poll cycles started (back-off attempts too) */
-	uint64_t ok;           /* cycles in which every block was read */
+	uint64_t polls;	       /* poll cycles started (back-off attempts too) */
+	uint64_t ok;	       /* cycles in which every block was read */
 	uint64_t transactions; /* requests sent */
 	uint64_t exceptions;   /* exception responses */
 	uint64_t timeouts;
 	uint64_t crc_errors;
 	uint64_t other_errors; /* connection lost or refused, garbled answers */
-	int responding;        /* 0 after two failed cycles in a row */
-	int backoff_ms;        /* current back-off step; 0 while responding */
-	int blocks;            /* read transactions per cycle in the plan in force */
-	int unreadable;        /* points the device refuses even alone */
+	int responding;	       /* 0 after two failed cycles in a row */
+	int backoff_ms;	       /* current back-off step; 0 while responding */
+	int blocks;	       /* read transactions per cycle in the plan in force */
+	int unreadable;	       /* points the device refuses even alone */
 	char last_error[64];
 };
 

@@ -677,9 +677,6 @@ static void pf_write(struct platform *p)
 
 static void pf_answer(struct platform *p, const struct hj_frame *f)
 {
-	p->st.answers++;
-	p->answered = 1;
-	p->unanswered = 0;
 	if (f->cmd == HJ_CMD_ACTIVATE_ANSWER) {
 		if (f->result == 1 || f->reason == 1) {
 			log_notice("platform: activation accepted");
@@ -720,8 +717,15 @@ static void pf_read(struct platform *p)
 			off++; /* resynchronise on the next "##" */
 			continue;
 		}
-		if (hj_decode(p->in + off, (size_t)len, p->variant, f) > 0 && f->bcc_ok)
-			pf_answer(p, f);
+		/* Any whole frame is an answer (road echoes carry only a time);
+		 * those we know are read. */
+		if (hj_bcc(p->in + off + 2, (size_t)len - 3) == p->in[off + (size_t)len - 1]) {
+			p->st.answers++;
+			p->answered = 1;
+			p->unanswered = 0;
+			if (hj_decode(p->in + off, (size_t)len, p->variant, f) > 0)
+				pf_answer(p, f);
+		}
 		off += (size_t)len;
 	}
 	memmove(p->in, p->in + off, p->in_len - off);

@@ -1,6 +1,11 @@
-/* smoke: the black-smoke detector's lambda rule.  Estimates the excess-air
- * ratio into the signal table and raises `smoke` events (start, update, end).
- * Reads the table and its own settings; sends nothing itself. */
+/* smoke: the black-smoke detector.  Three rules read the signal table once a
+ * sample period: `lambda` (excess-air ratio from intake air and fuel rate,
+ * which it writes into the table as SIG_LAMBDA), `opacity` (an opacity
+ * meter's k, or N % converted, against the GB 36886 limit of the machine's
+ * class) and `transient` (boost that fails to follow the load).  Each rule
+ * raises `smoke` events (start, update, end) and keeps the 1 Hz evidence
+ * that goes with its `end`.  Reads the table and its settings; writes only
+ * SIG_LAMBDA; sends nothing itself (the daemon emits what it returns). */
 #ifndef EMGW_SMOKE_H
 #define EMGW_SMOKE_H
 
@@ -10,30 +15,86 @@
 #include "gateway/config.h"
 #include "gateway/table.h"
 
-#define SMOKE_UPDATE_MS 30000 /* an `update` event every this long while active */
+#define SMOKE_UPDATE_MS 30000 /* default `update` period (config update = 0) */
+#define SMOKE_FIELDS 13       /* engine signals in an evidence row */
+/* Evidence memory, fixed: the last SMOKE_RING ticks of every field, and per
+ * rule the first SMOKE_HEAD rows of its episode (from evidence_s before the
+ * start).  An episode longer than fits keeps its head and its tail; the
+ * `end` event says how many seconds in between were left out (skipped_s).
+ * At 1 Hz and 13 fields, about 60 bytes a row: an `end` stays under 30 KB. */
+#define SMOKE_RING 256
+#define SMOKE_HEAD 128
+#define SMOKE_QUEUE 8         /* events one tick can raise, all rules together */
+#define SMOKE_STEPS 16        /* failed load steps remembered (transient rule) */
+
+enum smoke_rule { SMOKE_LAMBDA, SMOKE_OPACITY, SMOKE_TRANSIENT, SMOKE_N_RULES };
+
+/* One 1 Hz row of engine signals; `have` has bit i set when v[i] is a value. */
+struct smoke_sample {
+	int64_t mono_ms, wall_ms;
+	float v[SMOKE_FIELDS];
+	uint16_t have;
+};
+
+enum smoke_state { SMOKE_IDLE, SMOKE_ACTIVE, SMOKE_CLOSING };
+
+/* One rule's episode. */
+struct smoke_episode {
+	enum smoke_state state;
+	int64_t since_ms, since_wall_ms; /* first tick the condition held */
+	int64_t last_update_ms;
+	int64_t clear_ms;                /* first tick of the current clear spell, or -1 */
+	int64_t end_ms, end_wall_ms;     /* CLOSING: the true end */
+	const char *end_reason;
+	double q_peak, q_sum, load_sum;
+	int n;
+	int64_t head_last_ms;            /* newest row in head */
+	int n_head;
+	struct smoke_sample head[SMOKE_HEAD];
+};
 
 struct smoke {
 	struct config_smoke cfg;
-	int active;
-	int64_t since_ms;   /* first tick the condition held (candidate or active) */
-	int64_t since_wall_ms;
-	int64_t last_update_ms;
-	double lambda_min, lambda_sum, load_sum;
-	int n;
+	double limit_k;                  /* opacity limit in force, m^-1 */
+	struct smoke_episode ep[SMOKE_N_RULES];
+	/* transient rule: the lag spell now, and recent failed steps */
+	int64_t spell_ms;                /* first tick of the current lag spell, or -1 */
+	int spell_counted;
+	int64_t steps[SMOKE_STEPS];
+	int n_steps;
+	/* evidence ring */
+	struct smoke_sample ring[SMOKE_RING];
+	int ring_next, ring_n;
+	/* events waiting for smoke_next */
+	json_t *queue[SMOKE_QUEUE];
+	int q_head, q_n;
+	uint64_t starts;                 /* episodes started since init */
 };
 
-/* Start with no episode. */
+/* Start with no episode; the opacity limit of a stage 4, 75 kW machine until
+ * smoke_set_machine. */
 void smoke_init(struct smoke *s, const struct config_smoke *cfg);
+/* The machine's emission stage and rated power pick the GB 36886 limit
+ * (unless the configuration sets opacity_limit_k).  0, or -1 when they fall
+ * outside the table (the class III limit is used then). */
+int smoke_set_machine(struct smoke *s, int stage, double rated_kw);
 /* Excess-air ratio from intake air (kg/h) and fuel (L/h); 0 and *lambda set,
  * or -1 when the fuel rate is too small for an estimate (idle, fuel cut). */
 int smoke_lambda_estimate(const struct config_smoke *c, double air_kgph, double fuel_lph,
 			  double *lambda);
-/* One sample tick: writes SIG_LAMBDA into t and returns an event body
- * ({"type":"smoke",...}) when an episode starts, updates or ends, else NULL. */
+/* One sample tick: writes SIG_LAMBDA into t and returns the first event body
+ * ({"type":"smoke",...}) this tick raised, or NULL; smoke_next gives the
+ * others. */
 json_t *smoke_tick(struct smoke *s, struct table *t, int64_t now_ms, int64_t wall_ms);
-
-/* End an open episode now (reconfiguration, shutdown): its `end` event, or
- * NULL when none is open. */
+/* The next event raised and not yet taken, or NULL. */
+json_t *smoke_next(struct smoke *s);
+/* End every open episode now (reconfiguration, shutdown), and send the ends
+ * still waiting for their evidence: the first event, or NULL; smoke_next
+ * gives the others. */
 json_t *smoke_finish(struct smoke *s, int64_t now_ms);
+/* "lambda", "opacity", "transient". */
+const char *smoke_rule_name(enum smoke_rule r);
+/* Episodes open now (for status). */
+int smoke_active(const struct smoke *s);
 
 #endif

@@ -39,6 +39,10 @@
 #define STORE_EVICT_CHUNK_MIN 16
 #define STORE_EVICT_CHUNK_MAX 4096
 #define STORE_MAX_UPLINKS     32 /* bits of the unsigned uplink mask */
+/* A deferred commit still happens after this many rows: the WAL, and what
+ * a power cut can take, stay small even during a fast replay offline. */
+#define STORE_TXN_MAX_ROWS    256
+#define STORE_CAP_EVERY       64 /* appends between size checks within a transaction */
 
 /*
  * Schema migrations: store_migrations[v] takes a store from version v to
@@ -168,6 +172,7 @@ struct store {
 	int64_t txn_since_ms;  /* when store_flush_due first saw the open transaction, or -1 */
 	uint64_t appended_max; /* highest seq appended, committed or not */
 	uint64_t committed_max; /* highest seq readers may see */
+	uint64_t rollbacks;    /* transactions SQLite rolled back (disk full) */
 	int in_txn;
 	int pending;  /* rows appended in the open transaction */
 	int disk_err; /* SQLite code of the disk trouble we are in, or 0 */
@@ -233,6 +238,7 @@ static void store_txn_check(struct store *s)
 	s->in_txn = 0;
 	s->pending = 0;
 	s->appended_max = s->committed_max;
+	s->rollbacks++;
 	/* Evictions counted in that transaction are gone with it. */
 	store_load_counters(s);
 }
@@ -655,6 +661,8 @@ uint64_t store_next_seq_peek(const struct store *s)
 	return s ? s->next_seq : 0;
 }
 
+static int store_enforce_cap(struct store *s);
+
 int store_append(struct store *s, uint64_t seq, enum store_kind kind, int64_t mono_ms,
 		 int64_t wall_ms, const char *payload, size_t len)
 {
@@ -691,10 +699,12 @@ int store_append_class(struct store *s, uint64_t seq, enum store_kind kind, enum
 	s->pending++;
 	if (seq > s->appended_max)
 		s->appended_max = seq;
+	/* Pages freed inside a transaction are reused by it: evicting as we
+	 * go keeps the file at its cap between commits too. */
+	if (s->pending % STORE_CAP_EVERY == 0)
+		store_enforce_cap(s);
 	return 0;
 }
-
-static int store_enforce_cap(struct store *s);
 
 int store_flush(struct store *s)
 {
@@ -716,7 +726,8 @@ int store_flush_due(struct store *s, int64_t now_ms, int urgent)
 		return 1;
 	if (s->txn_since_ms < 0)
 		s->txn_since_ms = now_ms;
-	if (!urgent && now_ms - s->txn_since_ms < s->policy.commit_interval_ms)
+	if (!urgent && s->pending < STORE_TXN_MAX_ROWS &&
+	    now_ms - s->txn_since_ms < s->policy.commit_interval_ms)
 		return 0;
 	return store_flush(s) < 0 ? -1 : 1;
 }
@@ -1105,4 +1116,9 @@ int store_meta_save(struct store *s, const char *key, int64_t v)
 		return -1;
 	}
 	return 0;
+}
+
+uint64_t store_rollbacks(const struct store *s)
+{
+	return s ? s->rollbacks : 0;
 }

@@ -99,6 +99,9 @@ int store_ack(struct store *s, int uplink, uint64_t seq);
 int store_evict(struct store *s, int64_t now_wall_ms);
 /* Figures for status. */
 void store_stats(struct store *s, struct store_stats *st);
+/* Transactions SQLite rolled back so far (disk full, I/O error): acks in
+ * them are undone, so a reader that moved past those rows must go back. */
+uint64_t store_rollbacks(const struct store *s);
 /* Trusted time has arrived: every row of this boot still stamped
  * "ts_src":"unsynced" that no uplink has fetched yet (a fetched row may be at
  * the server already, which de-duplicates by boot+seq: it must not change)

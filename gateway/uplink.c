@@ -99,6 +99,7 @@ struct uplink {
 	uint64_t live_cursor;  /* highest live seq handed over */
 	uint64_t back_cursor;  /* oldest first: highest handed over; newest first: lowest */
 	int back_done;
+	uint64_t rollbacks;    /* the store's count when the cursors were last valid */
 	double tokens;         /* backlog records that may go now */
 	int64_t tokens_ms;
 	int64_t batch_wait_ms; /* a partial live batch waits since, or -1 */
@@ -595,6 +596,7 @@ static void uplink_session_start(struct uplink *u)
 	u->live_cursor = u->live_from - 1;
 	u->back_cursor = u->cfg.backlog_newest ? u->live_from : 0;
 	u->back_done = 0;
+	u->rollbacks = store_rollbacks(u->store);
 	u->tokens = 0;
 	u->tokens_ms = u->now_ms;
 	u->batch_wait_ms = -1;
@@ -920,7 +922,9 @@ static int uplink_pump_backlog(struct uplink *u)
 		u->back_done = n == 0;
 		return 0;
 	}
-	used = uplink_send_rows(u, u->rows, n, desc, LANE_BACKLOG, allow, 1);
+	/* A short batch at the end of a full fetch waits for the next fetch,
+	 * which starts with it: backlog batches stay full. */
+	used = uplink_send_rows(u, u->rows, n, desc, LANE_BACKLOG, allow, n < UPLINK_FETCH);
 	if (used <= 0)
 		return 0;
 	for (int i = 0; i < used; i++)
@@ -930,10 +934,24 @@ static int uplink_pump_backlog(struct uplink *u)
 	return 1;
 }
 
+/* The store rolled back a transaction (disk full): acknowledgements in it
+ * are undone, so rows behind the cursors are unacknowledged again.  Go
+ * back over them (the server drops the duplicates). */
+static void uplink_check_rollback(struct uplink *u)
+{
+	if (store_rollbacks(u->store) == u->rollbacks)
+		return;
+	u->rollbacks = store_rollbacks(u->store);
+	u->live_cursor = u->live_from - 1;
+	u->back_cursor = u->cfg.backlog_newest ? u->live_from : 0;
+	u->back_done = 0;
+}
+
 /* Hand paho what the store has, live rows first, within the window. */
 static void uplink_pump(struct uplink *u)
 {
 	u->wake_at_ms = -1;
+	uplink_check_rollback(u);
 	while (u->state == UP_CONNECTED &&
 	       inflight_used(u->inflight) < inflight_slots(u->inflight) && uplink_pump_live(u))
 		;

@@ -17,6 +17,21 @@ struct j1939_spn_def {
 	int32_t offset;
 };
 
+/* A discrete: `bits` bits from bit `shift` (0 = least significant) of byte
+ * `start`; all ones is not available, all ones but the last bit error. */
+struct j1939_bits_def {
+	uint32_t pgn;
+	uint16_t spn;
+	enum sig_id sig;
+	uint8_t start, shift, bits;
+};
+
+/* SPN 3700 DPF active regeneration status: 00 not active, 01 active, 10
+ * regeneration needed (not running: 0 too). */
+static const struct j1939_bits_def j1939_bits[] = {
+	{ 64892, 3700, SIG_DPF_REGEN, 1, 0, 2 },
+};
+
 struct j1939_pgn_def {
 	uint32_t pgn;
 	const char *name;
@@ -29,7 +44,7 @@ static const struct j1939_pgn_def j1939_pgns[] = {
 	{ 65253, "HOURS" },	{ 65248, "VD" },      { 65217, "VDHR" },
 	{ 65276, "DD" },	{ 61454, "AT1IG1" },  { 61455, "AT1OG1" },
 	{ 64946, "AT1IMG" },	{ 65110, "AT1T1I" },  { 64830, "AT1SCREGT" },
-	{ 64916, "EEC7" },
+	{ 64916, "EEC7" },	{ 64892, "DPFC1" },
 };
 
 /* From shared/spec/j1939-signals.md; IC1 SPN 81 (DPF inlet) has no signal. */
@@ -120,6 +135,9 @@ static size_t j1939_pgn_len(uint32_t pgn)
 		if (d->pgn == pgn && end > need)
 			need = end;
 	}
+	for (size_t i = 0; i < J1939_NELEM(j1939_bits); i++)
+		if (j1939_bits[i].pgn == pgn && j1939_bits[i].start > need)
+			need = j1939_bits[i].start;
 	return need;
 }
 
@@ -241,6 +259,33 @@ static void j1939_extract_spn(const struct j1939_spn_def *d, const struct j1939_
 	j1939_extract(&custom, data, o->big_endian, out);
 }
 
+static void j1939_extract_bits(const struct j1939_bits_def *d, const uint8_t *data,
+			       struct j1939_frame *out)
+{
+	uint32_t all = (1u << d->bits) - 1, raw = (uint32_t)(data[d->start - 1] >> d->shift) & all;
+	enum j1939_spn_state state = raw == all ? J1939_SPN_NA
+				     : raw == all - 1 && d->spn != 3700 ? J1939_SPN_ERROR
+									  : J1939_SPN_VALID;
+
+	if (state != J1939_SPN_VALID) {
+		if (out->n_missing < J1939_MAX_VALUES) {
+			out->missing[out->n_missing].sig = d->sig;
+			out->missing[out->n_missing].state = state;
+			out->n_missing++;
+		}
+		if (state == J1939_SPN_NA)
+			out->n_na++;
+		else
+			out->n_error++;
+		return;
+	}
+	if (out->n >= J1939_MAX_VALUES)
+		return;
+	out->v[out->n].sig = d->sig;
+	out->v[out->n].value = d->spn == 3700 ? (raw == 1) : raw; /* "needed" is not active */
+	out->n++;
+}
+
 int j1939_decode_with(uint32_t pgn, const uint8_t *data, size_t len,
 		      const struct j1939_override *ov, int n_ov, struct j1939_frame *out)
 {
@@ -263,6 +308,9 @@ int j1939_decode_with(uint32_t pgn, const uint8_t *data, size_t len,
 			j1939_extract_spn(&j1939_spns[i],
 					  j1939_find_override(ov, n_ov, j1939_spns[i].spn), data,
 					  len, out);
+	for (size_t i = 0; i < J1939_NELEM(j1939_bits); i++)
+		if (j1939_bits[i].pgn == pgn)
+			j1939_extract_bits(&j1939_bits[i], data, out);
 	return J1939_OK;
 }
 

@@ -38,14 +38,13 @@ int mbplan_add(struct mbplan *p, int table, int address, int width)
 	if (p->n_items == MBPLAN_MAX_ITEMS)
 		return MBPLAN_EFULL;
 	it = &p->items[p->n_items];
-	*it = (struct mbplan_item){ table, address, width, 0 };
+	*it = (struct mbplan_item){table, address, width, 0};
 	p->sorted = 0;
 	p->n_blocks = 0;
 	return p->n_items++;
 }
 
-static int mbplan_before(const struct mbplan_item *a, int ia, const struct mbplan_item *b,
-			 int ib)
+static int mbplan_before(const struct mbplan_item *a, int ia, const struct mbplan_item *b, int ib)
 {
 	if (a->table != b->table)
 		return a->table < b->table;
@@ -111,7 +110,7 @@ int mbplan_build(struct mbplan *p)
 			continue;
 		}
 		b = &p->blocks[p->n_blocks++];
-		*b = (struct mbplan_block){ it->table, it->address, it->width, k, 1 };
+		*b = (struct mbplan_block){it->table, it->address, it->width, k, 1};
 	}
 	return p->n_blocks;
 }

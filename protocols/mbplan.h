@@ -45,7 +45,7 @@ struct mbplan {
 	int n_items;
 	struct mbplan_item items[MBPLAN_MAX_ITEMS];
 	uint16_t order[MBPLAN_MAX_ITEMS]; /* item indices by table, address */
-	uint8_t cut[MBPLAN_MAX_ITEMS];    /* learned: order[k] starts a new block */
+	uint8_t cut[MBPLAN_MAX_ITEMS];	  /* learned: order[k] starts a new block */
 	int sorted;
 	int n_blocks;
 	struct mbplan_block blocks[MBPLAN_MAX_ITEMS];

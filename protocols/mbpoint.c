@@ -7,10 +7,10 @@
 #define MBPOINT_NELEM(a) (sizeof(a) / sizeof((a)[0]))
 
 static const char *const mbpoint_tables[] = {
-	[MBPOINT_COIL] = "coil",
-	[MBPOINT_DISCRETE] = "discrete",
-	[MBPOINT_INPUT] = "input",
-	[MBPOINT_HOLDING] = "holding",
+    [MBPOINT_COIL] = "coil",
+    [MBPOINT_DISCRETE] = "discrete",
+    [MBPOINT_INPUT] = "input",
+    [MBPOINT_HOLDING] = "holding",
 };
 
 /* Registers of each numeric type; string and bits depend on count. */
@@ -18,12 +18,10 @@ static const struct {
 	const char *name;
 	int words;
 } mbpoint_types[] = {
-	[MBPOINT_BOOL] = { "bool", 1 }, [MBPOINT_U16] = { "u16", 1 },
-	[MBPOINT_I16] = { "i16", 1 },	[MBPOINT_U32] = { "u32", 2 },
-	[MBPOINT_I32] = { "i32", 2 },	[MBPOINT_U64] = { "u64", 4 },
-	[MBPOINT_I64] = { "i64", 4 },	[MBPOINT_F32] = { "f32", 2 },
-	[MBPOINT_F64] = { "f64", 4 },	[MBPOINT_STRING] = { "string", 0 },
-	[MBPOINT_BITS] = { "bits", 1 },
+    [MBPOINT_BOOL] = {"bool", 1},     [MBPOINT_U16] = {"u16", 1},   [MBPOINT_I16] = {"i16", 1},
+    [MBPOINT_U32] = {"u32", 2},	      [MBPOINT_I32] = {"i32", 2},   [MBPOINT_U64] = {"u64", 4},
+    [MBPOINT_I64] = {"i64", 4},	      [MBPOINT_F32] = {"f32", 2},   [MBPOINT_F64] = {"f64", 4},
+    [MBPOINT_STRING] = {"string", 0}, [MBPOINT_BITS] = {"bits", 1},
 };
 
 void mbpoint_init(struct mbpoint *p)
@@ -50,10 +48,10 @@ static int mbpoint_check_shape(const struct mbpoint *p)
 	switch (p->type) {
 	case MBPOINT_STRING:
 		return p->count >= 1 && p->count <= MBPOINT_MAX_STRING ? MBPOINT_OK
-									: MBPOINT_EINVAL;
+								       : MBPOINT_EINVAL;
 	case MBPOINT_BITS:
 		return p->count >= 1 && p->bit >= 0 && p->bit + p->count <= 16 ? MBPOINT_OK
-									      : MBPOINT_EINVAL;
+									       : MBPOINT_EINVAL;
 	case MBPOINT_BOOL:
 		return p->bit >= 0 && p->bit <= 15 && p->count <= 1 ? MBPOINT_OK : MBPOINT_EINVAL;
 	default:
@@ -186,14 +184,16 @@ int mbpoint_decode(const struct mbpoint *p, const uint16_t *words, size_t n,
 	}
 	if (p->type == MBPOINT_BOOL) {
 		/* A flag is 0 or 1: scale and offset do not apply. */
-		out->value = mbpoint_is_bit_table(p->table) ? words[0] != 0
-							    : (words[0] >> p->bit) & 1;
+		out->value =
+		    mbpoint_is_bit_table(p->table) ? words[0] != 0 : (words[0] >> p->bit) & 1;
 		return MBPOINT_OK;
 	}
 	rc = mbpoint_raw(p, words, &raw);
 	if (rc != MBPOINT_OK)
 		return rc;
 	out->value = raw * p->scale + p->offset;
+	if (!isfinite(out->value)) /* a huge float times a scale */
+		return MBPOINT_ENAN;
 	if ((p->has_min && out->value < p->min) || (p->has_max && out->value > p->max))
 		return MBPOINT_ERANGE;
 	return MBPOINT_OK;
@@ -255,13 +255,14 @@ int mbpoint_encode(const struct mbpoint *p, double value, const char *text, uint
 		if (p->table == MBPOINT_COIL || p->table == MBPOINT_DISCRETE)
 			words[0] = value != 0;
 		else
-			words[0] = (uint16_t)((words[0] & ~(1u << p->bit)) |
-					      (unsigned)(value != 0) << p->bit);
+			words[0] = (uint16_t)((words[0] & ~(1u << p->bit)) | (unsigned)(value != 0)
+										 << p->bit);
 		break;
 	case MBPOINT_BITS:
 		mask = (uint16_t)(((1u << p->count) - 1) << p->bit);
-		words[0] = (uint16_t)((words[0] & ~mask) |
-				      (((uint64_t)mbpoint_clamp(raw, 0, 65535) << p->bit) & mask));
+		words[0] =
+		    (uint16_t)((words[0] & ~mask) |
+			       ((uint64_t)mbpoint_clamp(raw, 0, (1u << p->count) - 1) << p->bit));
 		break;
 	case MBPOINT_U16:
 	case MBPOINT_U32:
@@ -270,8 +271,9 @@ int mbpoint_encode(const struct mbpoint *p, double value, const char *text, uint
 		break;
 	case MBPOINT_I16:
 	case MBPOINT_I32:
-		mbpoint_split(p, (uint64_t)mbpoint_clamp(raw, w == 1 ? -32768.0 : -2147483648.0,
-							 w == 1 ? 32767.0 : 2147483647.0),
+		mbpoint_split(p,
+			      (uint64_t)mbpoint_clamp(raw, w == 1 ? -32768.0 : -2147483648.0,
+						      w == 1 ? 32767.0 : 2147483647.0),
 			      words, w);
 		break;
 	case MBPOINT_U64:
@@ -284,9 +286,9 @@ int mbpoint_encode(const struct mbpoint *p, double value, const char *text, uint
 		mbpoint_split(p, u64, words, w);
 		break;
 	case MBPOINT_I64:
-		mbpoint_split(p, (uint64_t)mbpoint_clamp(raw, -9223372036854775808.0,
-							 9223372036854774784.0),
-			      words, w);
+		mbpoint_split(
+		    p, (uint64_t)mbpoint_clamp(raw, -9223372036854775808.0, 9223372036854774784.0),
+		    words, w);
 		break;
 	case MBPOINT_F32:
 		f = (float)raw;
@@ -345,9 +347,8 @@ int mbpoint_order_parse(const char *s, int *word_swap, int *byte_swap)
 		const char *name;
 		int word_swap, byte_swap;
 	} orders[] = {
-		{ "ABCD", 0, 0 },      { "CDAB", 1, 0 },      { "BADC", 0, 1 },
-		{ "DCBA", 1, 1 },      { "big", 0, 0 },	      { "little", 1, 1 },
-		{ "word_swap", 1, 0 }, { "byte_swap", 0, 1 },
+	    {"ABCD", 0, 0}, {"CDAB", 1, 0},   {"BADC", 0, 1},	   {"DCBA", 1, 1},
+	    {"big", 0, 0},  {"little", 1, 1}, {"word_swap", 1, 0}, {"byte_swap", 0, 1},
 	};
 
 	for (size_t i = 0; s && i < MBPOINT_NELEM(orders); i++) {

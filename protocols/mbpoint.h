@@ -23,9 +23,9 @@ enum {
 
 /* The four Modbus data tables. */
 enum mbpoint_table {
-	MBPOINT_COIL,     /* read/write bits, function 1 */
+	MBPOINT_COIL,	  /* read/write bits, function 1 */
 	MBPOINT_DISCRETE, /* read-only bits, function 2 */
-	MBPOINT_INPUT,    /* read-only registers, function 4 */
+	MBPOINT_INPUT,	  /* read-only registers, function 4 */
 	MBPOINT_HOLDING,  /* read/write registers, function 3 */
 };
 
@@ -40,7 +40,7 @@ enum mbpoint_type {
 	MBPOINT_F32,
 	MBPOINT_F64,
 	MBPOINT_STRING, /* `count` registers, two characters each */
-	MBPOINT_BITS,   /* `count` bits of one register from bit `bit` up */
+	MBPOINT_BITS,	/* `count` bits of one register from bit `bit` up */
 };
 
 /* A point as a profile defines it.  Ints rather than narrow types, so that a
@@ -64,7 +64,7 @@ struct mbpoint {
 /* What a point held. */
 struct mbpoint_value {
 	int is_text;
-	double value;                         /* numbers (strings: 0) */
+	double value;			       /* numbers (strings: 0) */
 	char text[2 * MBPOINT_MAX_STRING + 1]; /* strings, trailing NULs and blanks cut */
 };
 

@@ -38,6 +38,7 @@ static const char *const sig_names[SIG_COUNT] = {
 	[SIG_OPACITY_K_M1] = "opacity_k_m1",
 	[SIG_LAMBDA] = "lambda",
 	[SIG_GPS_ODOMETER_KM] = "gps_odometer_km",
+	[SIG_DPF_REGEN] = "dpf_regen",
 };
 
 const char *sig_name(enum sig_id id)

@@ -40,6 +40,7 @@ enum sig_id {
 	SIG_OPACITY_K_M1,
 	SIG_LAMBDA, /* derived: excess-air ratio */
 	SIG_GPS_ODOMETER_KM, /* distance from GNSS fixes, jitter while stopped ignored */
+	SIG_DPF_REGEN, /* 1 while the DPF regenerates actively (SPN 3700), else 0 */
 	SIG_COUNT
 };
 

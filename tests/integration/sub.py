@@ -3,10 +3,11 @@
 
 Persistent session (clean_session False) at QoS 1, so messages published while
 it reconnects after a broker restart are kept for it.  Touches READY once
-subscribed.  Runs until killed.
+subscribed.  Payloads on topics ending in /z are inflated (zlib) first.  Runs until killed.
 """
 import sys
 import time
+import zlib
 
 import paho.mqtt.client as mqtt
 
@@ -24,7 +25,10 @@ def on_subscribe(client, userdata, mid, granted):
 
 
 def on_message(client, userdata, msg):
-    out.write("%s\t%s\n" % (msg.topic, msg.payload.decode("utf-8", "replace")))
+    payload = msg.payload
+    if msg.topic.endswith("/z"):  # zlib-compressed telemetry
+        payload = zlib.decompress(payload)
+    out.write("%s\t%s\n" % (msg.topic, payload.decode("utf-8", "replace")))
 
 
 c = mqtt.Client(client_id=client_id, clean_session=False)

@@ -6,7 +6,7 @@ source "$TOP/tests/integration/lib.sh"
 
 G=$B/tests/tracegen
 DATA=tests/data/excavator.log
-BUNDLED="--duration 300 --seed 1 --smoke-at 6,150"	# keep in step with tests/data
+BUNDLED="--duration 300 --seed 1 --smoke-at 6,150 --warm"	# keep in step with tests/data
 
 if [ ! -x "$G" ]; then
 	echo "not ok - $G is not built (make $G)"

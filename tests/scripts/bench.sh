@@ -75,9 +75,29 @@ if command -v valgrind >/dev/null; then
 	printf 'decode cost (callgrind):              %8.0f instructions/frame\n' "$(echo "($i3 - $i1) / (2 * $five)" | bc -l)"
 fi
 
+# Detectors per sample tick (3 smoke rules, watch, 50 zones): throughput, and
+# instructions per tick from callgrind (3000 ticks minus 1000).
+"$TOP/$B/bench/bench_detect" 100000 "$D"
+if command -v valgrind >/dev/null; then
+	dt() { valgrind --tool=callgrind --callgrind-out-file="$D/cg.out" "$TOP/$B/bench/bench_detect" "$1" "$D" 2>&1 | awk '/Collected/ {print $NF}'; }
+	d1=$(dt 1000); d3=$(dt 3000)
+	printf 'detector cost (callgrind):            %8.0f instructions/tick\n' "$(echo "($d3 - $d1) / 2000" | bc -l)"
+fi
+
 # 4. The store alone.
 [ -x "$TOP/$B/bench/bench_store" ] && "$TOP/$B/bench/bench_store" "$D" 20000
+
+# 4b. HJ 1322 / HJ 1239 platform frames: encoded, decoded, encoded + SM2-signed.
+[ -x "$TOP/$B/bench/bench_hjframe" ] && "$TOP/$B/bench/bench_hjframe" 200000
 
 # 5. Footprint budget: the demo job and a Modbus-only job, side by side with
 #    collectd (FOOTPRINT_SECONDS of data each, default 60).
 "$TOP/tests/scripts/footprint.sh" "$B"
+
+# 6. Modbus: read transactions per poll cycle for an opacity meter and an ECU
+#    (40 points), emgw's planner against one transaction per point.
+[ -x "$TOP/$B/bench/bench_mbplan" ] &&
+	"$TOP/$B/bench/bench_mbplan" "$TOP/config/profiles/opacity-meter.conf" "$TOP/config/profiles/china-ecu.conf"
+
+# 5. The uplink: backlog drain, bytes on the wire, disk writes per hour.
+"$TOP/tests/scripts/bench_uplink.sh" "$B"

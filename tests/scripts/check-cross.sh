@@ -16,6 +16,7 @@ shift
 TOP=$PWD
 NATIVE=$TOP/$NB
 QEMU_TIMEOUT=${QEMU_TIMEOUT:-120}
+WERR=${CROSS_WERROR-1} # as make check; CROSS_WERROR= builds with warnings allowed
 T=$(mktemp -d /tmp/emgw-cross.XXXXXX)
 trap 'rm -rf "$T"' EXIT
 summary=""
@@ -25,9 +26,11 @@ for bin in emgwd tests/tracegen; do
 	[ -x "$NATIVE/$bin" ] || { echo "check-cross: $NATIVE/$bin is not built (make all)" >&2; exit 1; }
 done
 
-# conf FILE LOG STATE: a replay of LOG as fast as possible, MQTT off.
+# conf FILE LOG STATE: a replay of LOG as fast as possible, MQTT off, every
+# row committed at once (with the default commit_interval, rows committed at
+# exit are not echoed by --stdout: a daemon.c bug, reported).
 conf() {
-	printf '[device]\nid = cross\nstate_dir = %s\n[can "engine"]\nlog = %s\nspeed = 0\n[mqtt]\nenabled = no\n' \
+	printf '[device]\nid = cross\nstate_dir = %s\n[can "engine"]\nlog = %s\nspeed = 0\n[mqtt]\nenabled = no\n[store]\ncommit_interval = 0\n' \
 		"$3" "$2" >"$1"
 }
 
@@ -46,7 +49,7 @@ proto_only() {
 	fi
 	mkdir -p "$out"
 	local flags="-std=c11 -D_DEFAULT_SOURCE -O2 -I. -Wall -Wextra -Wshadow -Wstrict-prototypes
-		-Wmissing-prototypes -Wpointer-arith -Wcast-qual -Wformat=2 -Werror"
+		-Wmissing-prototypes -Wpointer-arith -Wcast-qual -Wformat=2${WERR:+ -Werror}"
 	# shellcheck disable=SC2086
 	if ! cc $flags -o "$T/protodump.native" tests/cross/protodump.c protocols/*.c -lm ||
 		! "$triplet-gcc" $flags -static -o "$out/protodump" tests/cross/protodump.c protocols/*.c -lm; then
@@ -59,7 +62,7 @@ proto_only() {
 	"$NATIVE/tests/tracegen" --duration 600 --seed 11 --smoke-at 100,400 -o "$T/proto-trace.log"
 	"$NATIVE/tests/tracegen" --duration 60 --seed 3 --start 2200000000 -o "$T/proto-2039.log"
 	{
-		cat tests/fuzz/corpus/fuzz_candump/* 2>/dev/null
+		for f in tests/fuzz/corpus/fuzz_candump/*; do [ ! -f "$f" ] || { cat "$f"; echo; }; done
 		printf '%s\n' '(4294967296.000001) can0 0CF00400#F08585DB15FFFF85' \
 			'(9223372036854.775807) can0 0CF00400#F08585DB15FFFF85' \
 			'(9223372036855.000000) can0 0CF00400#F08585DB15FFFF85' \
@@ -107,7 +110,7 @@ for triplet in "$@"; do
 	XB=build-$triplet
 	units=""
 	for f in tests/unit/test_*.c; do units="$units $XB/tests/$(basename "$f" .c)"; done
-	if ! make --no-print-directory -j"$(nproc)" CROSS="$triplet" WERROR=1 all $units \
+	if ! make --no-print-directory -j"$(nproc)" CROSS="$triplet" WERROR="$WERR" all $units \
 		>"$T/build-$arch.log" 2>&1; then
 		tail -n 30 "$T/build-$arch.log"
 		echo "check-cross: FAIL $arch: build failed" >&2
@@ -197,11 +200,14 @@ for triplet in "$@"; do
 	check "trace dated after 2038: same records as native" eval \
 		'"$NATIVE/tests/tracegen" --duration 120 --seed 3 --start 2200000000 -o "$W/y2038.log" &&
 		same_replay "$W/y2038.log" && grep -q "\"ts\":\"2039-" "$W/rec.target"'
-	check "--status of the target's store: same as native" eval \
+	# --status after the last replay: counters and store figures must agree;
+	# the path, pid and ages may not.
+	status_stable() { sed -E '1d; /^ *pid /d; /_age_s /d' "$1"; }
+	check "--status after the replay: same counters as native" eval \
 		'"$NATIVE/emgwd" --status -c "$W/native.conf" >"$W/status.native" 2>&1;
 		run "$X/emgwd" --status -c "$W/target.conf" >"$W/status.target" 2>&1;
-		diff <(sed -E "s/[0-9.]+ ?(s|ms|B|KiB|MiB) ago//g" "$W/status.native") \
-			<(sed -E "s/[0-9.]+ ?(s|ms|B|KiB|MiB) ago//g" "$W/status.target")'
+		grep -q "records" "$W/status.target" &&
+		diff <(status_stable "$W/status.native") <(status_stable "$W/status.target")'
 
 	res=ok
 	if [ "$u_fail" -ne 0 ] || [ "$i_fail" -ne 0 ]; then res=FAILED; overall=1; fi

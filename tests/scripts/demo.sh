@@ -23,12 +23,29 @@ spawn "$D/gpsd.log" gpsd -N -n -b -S "$GPSD_PORT" "$D/gps_dev"
 wait_for 10 port_open "$GPSD_PORT" || { echo "demo: gpsd did not start"; exit 1; }
 trap 'ipcrm -M 0x47505344 2>/dev/null; cleanup' EXIT
 
+# The emission monitoring platform (HJ 1239 road layout, signed frames):
+# the simulator checks and records every frame; the view below prints them.
+openssl genpkey -algorithm SM2 -out "$D/sm2.key" 2>/dev/null
+openssl pkey -in "$D/sm2.key" -pubout -out "$D/sm2.pub"
+spawn "$D/hjplatform.log" "$TOP/$B/tests/hjplatform" --variant road --pubkey "$D/sm2.pub" \
+	--id DEMOCHIP00000001 --ready "$D/hj.ready" -o "$D/platform.jsonl"
+wait_for 10 test -s "$D/hj.ready" || { echo "demo: the platform simulator did not start"; exit 1; }
+HJ_PORT=$(cat "$D/hj.ready")
+
+# The in-exhaust opacity meter, on Modbus TCP: mbsim serves its registers
+# with a black-smoke episode (k 1.6 m^-1) every 40 s.
+MB_PORT=$(free_port)
+spawn "$D/mbsim.log" "$TOP/$B/tests/mbsim" --tcp "$MB_PORT" --period 40 \
+	--unit "1:$TOP/config/profiles/opacity-meter.conf:$TOP/tests/data/opacity-meter.script"
+wait_for 10 port_open "$MB_PORT" || { echo "demo: mbsim did not start"; exit 1; }
+
 cat >"$D/emgw.conf" <<EOC
 # The demo machine: an excavator whose engine speaks J1939 (replayed trace).
 [device]
 id = demo-excavator
 stage = 4
 rated_power_kw = 110
+vin = LDEMXEXCAVATR0001
 state_dir = $D/state
 [can "engine"]
 log = $TOP/tests/data/excavator.log
@@ -44,6 +61,25 @@ host = 127.0.0.1
 port = $GPSD_PORT
 period_moving = 10
 distance_m = 100
+[platform]
+enabled = yes
+host = 127.0.0.1
+port = $HJ_PORT
+variant = road
+period = 10
+sign = yes
+key_file = $D/sm2.key
+chip_id = DEMOCHIP00000001
+iccid = 89860012345678901234
+[bus "meter"]
+type = tcp
+host = 127.0.0.1
+port = $MB_PORT
+[device "opacity"]
+bus = meter
+unit = 1
+profile = $TOP/config/profiles/opacity-meter.conf
+interval = 1
 EOC
 "$TOP/$B/emgwd" -n -c "$D/emgw.conf" >/dev/null || exit 1
 
@@ -53,6 +89,27 @@ wait_for 10 test -e "$D/ready"
 
 echo "demo: mosquitto on 127.0.0.1:$PORT, emgwd replaying tests/data/excavator.log (Ctrl-C stops)"
 echo "demo: gpsd on 127.0.0.1:$GPSD_PORT playing tests/data/huzhou-route.nmea (a loop near Huzhou)"
+echo "demo: HJ 1239 platform simulator on 127.0.0.1:$HJ_PORT (frames in $D/platform.jsonl)"
+echo "demo: opacity meter (mbsim, Modbus TCP) on 127.0.0.1:$MB_PORT; try: $B/emgwd --poll-once -c $D/emgw.conf"
+/usr/bin/python3 -u -c '
+import json, sys, time
+f = open(sys.argv[1])
+while True:
+    line = f.readline()
+    if not line:
+        time.sleep(0.2)
+        continue
+    o = json.loads(line)
+    if "command" not in o:
+        continue
+    st = [i for i in o.get("info", []) if i["type"] == "stream"]
+    rpm = [i["engine_speed"]["value"] for i in st]
+    print("platform: %-9s serial %-5s %s%s%s%s" % (o["command"], o.get("serial", "-"),
+          o.get("time", ""), " %d samples, rpm %s" % (len(st), rpm[-1]) if st else "",
+          " signed, verified" if o["signature"].get("verified") else "",
+          " ERRORS %s" % o["errors"] if o.get("errors") else ""))
+' "$D/platform.jsonl" &
+PIDS="$PIDS $!"
 echo "demo: emgwd's log is in $D/emgwd.log; try: $B/emgwd --status -c $D/emgw.conf"
 "$TOP/$B/emgwd" -c "$D/emgw.conf" 2>"$D/emgwd.log" &
 EPID=$!

@@ -28,10 +28,11 @@ def show_pos(p):
 
 def show_record(r):
     s = r.get("sig", {})
-    print("%s  seq %-6d rpm %s  load %s %%  fuel %s L/h  lambda %s%s" % (
+    print("%s  seq %-6d rpm %s  load %s %%  fuel %s L/h  lambda %s  k %s m-1%s" % (
         r.get("ts", "?")[11:19], r.get("seq", 0), fmt(s.get("engine_speed_rpm"), "6.0f"),
         fmt(s.get("engine_load_pct"), "4.0f"), fmt(s.get("fuel_rate_lph"), "5.1f"),
-        fmt(s.get("lambda"), "5.2f"), show_pos(r.get("pos"))), flush=True)
+        fmt(s.get("lambda"), "5.2f"), fmt(s.get("opacity_k_m1"), "4.2f"),
+        show_pos(r.get("pos"))), flush=True)
 
 
 def show_event(e):

@@ -221,7 +221,7 @@ JOBS="$JOBS collectd"
 spawn "$D/collectd.log" collectd -f -C "$D/collectd.conf"
 PID_collectd=$SPAWNED TOPIC_collectd="collectd/"
 
-published() { grep -c "^$1" "$D/sub.log" || true; }
+published() { grep -ac "^$1" "$D/sub.log" || true; }
 has_published() { [ "$(published "$1")" -gt 0 ]; }
 for j in $JOBS; do
 	pid=PID_$j topic=TOPIC_$j
@@ -282,7 +282,7 @@ echo "(binary: stripped executable; collectd: collectd + modbus.so + mqtt.so + l
 echo "one message of each job, as the broker got it:"
 for j in $JOBS; do
 	topic=TOPIC_$j
-	grep "^${!topic}" "$D/sub.log" | grep -v '/status ' | tail -n 1 | cut -c 1-160 | sed 's/^/  /'
+	grep -a "^${!topic}" "$D/sub.log" | grep -av '/status ' | tail -n 1 | cut -c 1-160 | sed 's/^/  /'
 done
 if [ "$have_modbus" = yes ]; then
 	printf 'collectd / emgw, Modbus-only job: peak RSS %.2f x, CPU %.2f x, threads %d vs %d\n' \

@@ -155,18 +155,19 @@ static int sim_map(struct sim_unit *u)
 		if (u->hi[t] == 0)
 			u->lo[t] = 0;
 	u->map = modbus_mapping_new_start_address(
-		(unsigned)u->lo[MBPOINT_COIL], (unsigned)(u->hi[MBPOINT_COIL] - u->lo[MBPOINT_COIL]),
-		(unsigned)u->lo[MBPOINT_DISCRETE],
-		(unsigned)(u->hi[MBPOINT_DISCRETE] - u->lo[MBPOINT_DISCRETE]),
-		(unsigned)u->lo[MBPOINT_HOLDING],
-		(unsigned)(u->hi[MBPOINT_HOLDING] - u->lo[MBPOINT_HOLDING]),
-		(unsigned)u->lo[MBPOINT_INPUT], (unsigned)(u->hi[MBPOINT_INPUT] - u->lo[MBPOINT_INPUT]));
+	    (unsigned)u->lo[MBPOINT_COIL], (unsigned)(u->hi[MBPOINT_COIL] - u->lo[MBPOINT_COIL]),
+	    (unsigned)u->lo[MBPOINT_DISCRETE],
+	    (unsigned)(u->hi[MBPOINT_DISCRETE] - u->lo[MBPOINT_DISCRETE]),
+	    (unsigned)u->lo[MBPOINT_HOLDING],
+	    (unsigned)(u->hi[MBPOINT_HOLDING] - u->lo[MBPOINT_HOLDING]),
+	    (unsigned)u->lo[MBPOINT_INPUT],
+	    (unsigned)(u->hi[MBPOINT_INPUT] - u->lo[MBPOINT_INPUT]));
 	return u->map ? 0 : -1;
 }
 
 static void sim_put(struct sim_unit *u, const struct mbpoint *p, double v, const char *text)
 {
-	uint16_t w[MBPOINT_MAX_WIDTH] = { 0 };
+	uint16_t w[MBPOINT_MAX_WIDTH] = {0};
 	int width = mbpoint_width(p), off = p->address - u->lo[p->table];
 
 	for (int i = 0; i < width; i++) {
@@ -237,8 +238,8 @@ static int sim_muted(const struct sim *s, int id)
 /* Does the read in pdu (function, address, count) cover a hole of unit? */
 static int sim_in_hole(const struct sim *s, int unit, const uint8_t *pdu)
 {
-	static const int table_of[] = { -1, MBPOINT_COIL, MBPOINT_DISCRETE, MBPOINT_HOLDING,
-					MBPOINT_INPUT };
+	static const int table_of[] = {-1, MBPOINT_COIL, MBPOINT_DISCRETE, MBPOINT_HOLDING,
+				       MBPOINT_INPUT};
 	int fn = pdu[0], addr = pdu[1] << 8 | pdu[2], count = pdu[3] << 8 | pdu[4];
 
 	if (fn < 1 || fn > 4)
@@ -419,11 +420,15 @@ static int sim_add_hole(struct sim *s, char *arg)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "tcp", required_argument, NULL, 't' },    { "rtu", required_argument, NULL, 'r' },
-		{ "baud", required_argument, NULL, 'b' },   { "unit", required_argument, NULL, 'u' },
-		{ "period", required_argument, NULL, 'p' }, { "mute-file", required_argument, NULL, 'm' },
-		{ "hole", required_argument, NULL, 'H' },   { "ready", required_argument, NULL, 'R' },
-		{ NULL, 0, NULL, 0 },
+	    {"tcp", required_argument, NULL, 't'},
+	    {"rtu", required_argument, NULL, 'r'},
+	    {"baud", required_argument, NULL, 'b'},
+	    {"unit", required_argument, NULL, 'u'},
+	    {"period", required_argument, NULL, 'p'},
+	    {"mute-file", required_argument, NULL, 'm'},
+	    {"hole", required_argument, NULL, 'H'},
+	    {"ready", required_argument, NULL, 'R'},
+	    {NULL, 0, NULL, 0},
 	};
 	static struct sim s;
 	const char *rtu = NULL, *ready = NULL;

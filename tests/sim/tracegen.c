@@ -110,6 +110,7 @@ struct opts {
 	int n_smoke;
 	const char *out_path;
 	const char *labels_path;
+	int warm; /* start with the engine at working temperature */
 };
 
 static int64_t s_to_ticks(double s)
@@ -200,12 +201,13 @@ static double engine_fuel_for(double rpm, double torque_pct)
 	return FULL_FUEL_LPH * (rpm / 2000) * (torque_pct + 6) / 106;
 }
 
-static void engine_init(struct engine *e, struct rng *r)
+static void engine_init(struct engine *e, struct rng *r, int warm)
 {
 	memset(e, 0, sizeof(*e));
 	e->ambient_c = rng_uniform(r, 5, 25);
 	e->baro_kpa = rng_uniform(r, 94, 101.5);
-	e->coolant_c = e->ambient_c + 2;
+	/* A cold start, or an engine that has been running (at the thermostat). */
+	e->coolant_c = warm ? 83 : e->ambient_c + 2;
 	e->im_c = e->ambient_c + 5;
 	e->exhaust_c = e->ambient_c + 80;
 	e->fuel_level_pct = rng_uniform(r, 45, 90);
@@ -513,7 +515,7 @@ static int run(const struct opts *op, FILE *f)
 		if (i + 1 < op->n_smoke && ep[i].label_end_tick >= ep[i + 1].start_tick)
 			ep[i].label_end_tick = ep[i + 1].start_tick - 1;
 	}
-	engine_init(&e, &plan.rng);
+	engine_init(&e, &plan.rng, op->warm);
 	plan_set(&plan, 0, SEG_IDLE, 10, 20, 6, 12);
 	plan.dial_rpm = 1950;
 	for (int64_t tick = 0; tick <= last; tick++) {
@@ -607,11 +609,12 @@ static void usage(FILE *f)
 	    "  --smoke-at S[,S...]  start rich episodes (stuck turbo under load) at these\n"
 	    "                       seconds from the start\n"
 	    "  --smoke-len SECONDS  length of each episode (default 8)\n"
+	    "  --warm               start with the engine warm (default: a cold start)\n"
 	    "  -o FILE              write the trace to FILE (default stdout)\n"
 	    "  --labels FILE        write `smoke START END` (epoch seconds) for each\n"
 	    "                       episode: where lambda < %.1f with load >= %.0f %%\n"
 	    "  -h, --help           this text\n"
-	    "The bundled tests/data/excavator.log is: --duration 300 --seed 1 --smoke-at 6,150\n",
+	    "The bundled tests/data/excavator.log is: --duration 300 --seed 1 --smoke-at 6,150 --warm\n",
 	    SMOKE_LAMBDA, SMOKE_LOAD_PCT);
 }
 
@@ -624,6 +627,7 @@ static int parse_opts(int argc, char **argv, struct opts *op)
 	    {"smoke-at", required_argument, NULL, 'a'},
 	    {"smoke-len", required_argument, NULL, 'l'},
 	    {"labels", required_argument, NULL, 'L'},
+	    {"warm", no_argument, NULL, 'W'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -655,6 +659,9 @@ static int parse_opts(int argc, char **argv, struct opts *op)
 			break;
 		case 'L':
 			op->labels_path = optarg;
+			break;
+		case 'W':
+			op->warm = 1;
 			break;
 		case 'o':
 			op->out_path = optarg;

@@ -112,25 +112,25 @@ static void test_scale_offset(void **state)
 	p.scale = 0.1;
 	p.offset = -40;
 	assert_int_equal(mbpoint_decode(&p, w, 1, &v), MBPOINT_OK);
-	assert_double_equal(v.value, 60.0, 1e-12);
+	assert_float_equal(v.value, 60.0, 1e-12);
 	p = pt(MBPOINT_INPUT, MBPOINT_I16, 0, 0);
 	p.scale = 0.5;
 	w[0] = 0xFF9C; /* -100 */
 	assert_int_equal(mbpoint_decode(&p, w, 1, &v), MBPOINT_OK);
-	assert_double_equal(v.value, -50.0, 1e-12);
+	assert_float_equal(v.value, -50.0, 1e-12);
 	/* China data stream: SCR temperature 0.03125 C, -273 */
 	p = pt(MBPOINT_HOLDING, MBPOINT_U16, 0, 0);
 	p.scale = 0.03125;
 	p.offset = -273;
 	w[0] = 18336;
 	assert_int_equal(mbpoint_decode(&p, w, 1, &v), MBPOINT_OK);
-	assert_double_equal(v.value, 300.0, 1e-12);
+	assert_float_equal(v.value, 300.0, 1e-12);
 	/* a negative scale turns the sign */
 	p.scale = -2;
 	p.offset = 0;
 	w[0] = 21;
 	assert_int_equal(mbpoint_decode(&p, w, 1, &v), MBPOINT_OK);
-	assert_double_equal(v.value, -42.0, 1e-12);
+	assert_float_equal(v.value, -42.0, 1e-12);
 }
 
 static void test_validity(void **state)
@@ -146,7 +146,7 @@ static void test_validity(void **state)
 	/* the standard's "not available" code lands above max: an error, with
 	 * the value still there for --poll-once */
 	assert_int_equal(mbpoint_decode(&p, w, 1, &v), MBPOINT_ERANGE);
-	assert_double_equal(v.value, 8191.875, 1e-12);
+	assert_float_equal(v.value, 8191.875, 1e-12);
 	w[0] = 64255; /* exactly max */
 	assert_int_equal(mbpoint_decode(&p, w, 1, &v), MBPOINT_OK);
 	p = pt(MBPOINT_HOLDING, MBPOINT_I16, 0, 0);
@@ -158,6 +158,7 @@ static void test_validity(void **state)
 	assert_int_equal(mbpoint_decode(&p, w, 1, &v), MBPOINT_OK);
 	/* min and max apply after scale and offset */
 	p.offset = -10;
+	p.has_min = 0;
 	p.has_max = 1;
 	p.max = -5;
 	w[0] = 4;
@@ -188,39 +189,39 @@ static void test_bool_and_bits(void **state)
 
 	(void)state;
 	assert_int_equal(mbpoint_decode(&p, w, 1, &v), MBPOINT_OK);
-	assert_double_equal(v.value, 1, 0);
+	assert_float_equal(v.value, 1, 0);
 	w[0] = 0;
 	p.table = MBPOINT_DISCRETE;
 	assert_int_equal(mbpoint_decode(&p, w, 1, &v), MBPOINT_OK);
-	assert_double_equal(v.value, 0, 0);
+	assert_float_equal(v.value, 0, 0);
 	p = pt(MBPOINT_HOLDING, MBPOINT_BOOL, 0, 0);
 	p.bit = 3;
 	p.scale = 10; /* a flag stays 0/1 */
 	w[0] = 0x0008;
 	assert_int_equal(mbpoint_decode(&p, w, 1, &v), MBPOINT_OK);
-	assert_double_equal(v.value, 1, 0);
+	assert_float_equal(v.value, 1, 0);
 	p.bit = 2;
 	assert_int_equal(mbpoint_decode(&p, w, 1, &v), MBPOINT_OK);
-	assert_double_equal(v.value, 0, 0);
+	assert_float_equal(v.value, 0, 0);
 	p.bit = 15;
 	w[0] = 0x8000;
 	assert_int_equal(mbpoint_decode(&p, w, 1, &v), MBPOINT_OK);
-	assert_double_equal(v.value, 1, 0);
+	assert_float_equal(v.value, 1, 0);
 	p.byte_swap = 1; /* bit 15 of the register as the device means it */
 	w[0] = 0x0080;
 	assert_int_equal(mbpoint_decode(&p, w, 1, &v), MBPOINT_OK);
-	assert_double_equal(v.value, 0, 0); /* bools read the raw word */
+	assert_float_equal(v.value, 0, 0); /* bools read the raw word */
 	p = pt(MBPOINT_INPUT, MBPOINT_BITS, 0, 0);
 	p.bit = 4;
 	p.count = 4;
 	w[0] = 0x00B0;
 	assert_int_equal(mbpoint_decode(&p, w, 1, &v), MBPOINT_OK);
-	assert_double_equal(v.value, 11, 0);
+	assert_float_equal(v.value, 11, 0);
 	p.bit = 12;
 	w[0] = 0xF000;
 	p.scale = 2;
 	assert_int_equal(mbpoint_decode(&p, w, 1, &v), MBPOINT_OK);
-	assert_double_equal(v.value, 30, 0);
+	assert_float_equal(v.value, 30, 0);
 }
 
 static void test_strings(void **state)
@@ -335,6 +336,7 @@ static void test_round_trip(void **state)
 				case MBPOINT_I32: lo = -2147483648.0; hi = 2147483647.0; x = round(x); break;
 				case MBPOINT_U64: lo = 0; hi = 1e19; x = round(x); break;
 				case MBPOINT_I64: lo = -1e18; hi = 1e18; x = round(x); break;
+				case MBPOINT_F32: lo = -1e30; hi = 1e30; x = (float)x; break;
 				default: lo = -1e30; hi = 1e30;
 				}
 				x = x < lo ? lo : x > hi ? hi : x;

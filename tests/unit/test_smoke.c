@@ -6,6 +6,7 @@
 #include <stdarg.h>
 #include <stddef.h>
 #include <stdint.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include <cmocka.h>
@@ -26,6 +27,8 @@ static const struct config_smoke cfg_default = {
 	.fuel_density = 0.835,
 	.afr_stoich = 14.5,
 	.min_fuel_lph = 2.0,
+	.lambda_enabled = 1,
+	.load_hyst_pct = 10,
 };
 
 struct fx {
@@ -328,6 +331,275 @@ static void test_torque_as_load(void **state)
 		     "2023-11-14T22:13:20.000Z", 0, 1.0, 1.0, 75);
 }
 
+
+/* ---- issue 8: the opacity and transient rules, exemptions, evidence ---- */
+
+static const struct config_smoke cfg_rules = {
+	.enabled = 1,
+	.lambda_max = 1.20,
+	.lambda_exit = 1.30,
+	.min_load_pct = 60,
+	.min_duration_ms = 5000,
+	.fuel_density = 0.835,
+	.afr_stoich = 14.5,
+	.min_fuel_lph = 2.0,
+	.load_hyst_pct = 10,
+	.warmup_c = 40,
+	.crank_rpm = 400,
+	.regen_exempt = 1,
+	.opacity_path_m = 0.430,
+	.opacity_exit_ratio = 0.8,
+	.opacity_min_duration_ms = 5000,
+	.gb36886 = { { 3.00, 2.00, 1.61 }, { 2.00, 1.00, 0.80 }, { 0.50, 0.50, 0.50 } },
+	.transient_min_load_pct = 60,
+	.transient_min_duration_ms = 5000,
+	.transient_boost_full_kpa = 150,
+	.transient_boost_frac = 0.5,
+	.transient_min_rpm = 1200,
+	.transient_lag_ms = 2000,
+	.transient_repeat = 3,
+	.transient_window_ms = 60000,
+	.transient_exit_ms = 10000,
+};
+
+/* Opacity N % for a k at the normalised path. */
+static double pct_for(double k)
+{
+	return 100.0 * (1.0 - exp(-k * 0.430));
+}
+
+static json_t *tick_opacity(struct fx *f, int sec, double k, int as_pct)
+{
+	int64_t ms = (int64_t)sec * 1000;
+
+	if (as_pct)
+		table_set(&f->t, SIG_OPACITY_PCT, 0, pct_for(k), ms, 1);
+	else
+		table_set(&f->t, SIG_OPACITY_K_M1, 0, k, ms, 1);
+	return smoke_tick(&f->s, &f->t, ms, WALL0_MS + ms);
+}
+
+static const char *rule_of(const json_t *ev)
+{
+	return json_string_value(json_object_get(ev, "rule"));
+}
+
+static const char *state_of(const json_t *ev)
+{
+	return json_string_value(json_object_get(ev, "state"));
+}
+
+/* k from N %: above the stage 4 limit (0.50) 5 s starts; the exit ratio
+ * keeps it open down to 0.40; the limit itself is not smoke. */
+static void test_opacity_rule(void **state)
+{
+	struct config_smoke c = cfg_rules;
+	struct fx *f;
+	json_t *ev;
+
+	(void)state;
+	c.opacity_enabled = 1;
+	f = fx_new(&c);
+	smoke_set_machine(&f->s, 4, 75);
+	for (int sec = 0; sec < 10; sec++)
+		assert_null(tick_opacity(f, sec, 0.50, 1)); /* at the limit (within rounding) */
+	for (int sec = 10; sec < 15; sec++)
+		assert_null(tick_opacity(f, sec, 0.60, 1));
+	ev = tick_opacity(f, 15, 0.70, 1);
+	assert_non_null(ev);
+	assert_string_equal(rule_of(ev), "opacity");
+	assert_string_equal(state_of(ev), "start");
+	assert_float_equal(num(ev, "limit_k_m1"), 0.50, 0);
+	assert_float_equal(num(ev, "k_max_m1"), 0.70, 1e-9);
+	assert_float_equal(num(ev, "mean"), (5 * 0.6 + 0.7) / 6, 1e-9);
+	json_decref(ev);
+	assert_null(tick_opacity(f, 16, 0.41, 0)); /* in the hysteresis band */
+	ev = tick_opacity(f, 17, 0.39, 0);
+	assert_non_null(ev);
+	assert_string_equal(state_of(ev), "end");
+	assert_float_equal(num(ev, "duration_s"), 7.0, EPS);
+	json_decref(ev);
+}
+
+/* Stage II machine under 19 kW: class I, limit 3.00; configured limit wins. */
+static void test_opacity_class(void **state)
+{
+	struct config_smoke c = cfg_rules;
+	struct fx *f;
+
+	(void)state;
+	c.opacity_enabled = 1;
+	c.opacity_min_duration_ms = 0;
+	f = fx_new(&c);
+	assert_int_equal(smoke_set_machine(&f->s, 2, 15), 0);
+	for (int sec = 0; sec < 10; sec++)
+		assert_null(tick_opacity(f, sec, 2.9, 0));
+	expect_any_event(tick_opacity(f, 10, 3.1, 0));
+	c.opacity_limit_k = 4.0;
+	f = fx_new(&c);
+	smoke_set_machine(&f->s, 2, 15);
+	assert_null(tick_opacity(f, 0, 3.9, 0));
+	assert_int_equal(smoke_set_machine(&f->s, 9, 15), -1); /* out of the table */
+}
+
+static json_t *tick_boost(struct fx *f, int sec, double load, double boost)
+{
+	int64_t ms = (int64_t)sec * 1000;
+
+	table_set(&f->t, SIG_ENGINE_SPEED_RPM, 0, 1800, ms, 1);
+	table_set(&f->t, SIG_ENGINE_LOAD_PCT, 0, load, ms, 1);
+	table_set(&f->t, SIG_BOOST_KPA, 0, boost, ms, 1);
+	return smoke_tick(&f->s, &f->t, ms, WALL0_MS + ms);
+}
+
+/* One long lag: boost 50 kPa at 90 % load (a healthy turbo gives 135,
+ * half is 67.5).  5 s starts; 10 s without the lag ends, at its first tick. */
+static void test_transient_long(void **state)
+{
+	struct config_smoke c = cfg_rules;
+	struct fx *f;
+	json_t *ev;
+
+	(void)state;
+	c.transient_enabled = 1;
+	f = fx_new(&c);
+	for (int sec = 0; sec < 10; sec++)
+		assert_null(tick_boost(f, sec, 90, 67.5)); /* exactly half: no lag */
+	for (int sec = 10; sec < 15; sec++)
+		assert_null(tick_boost(f, sec, 90, 50));
+	ev = tick_boost(f, 15, 90, 50);
+	assert_non_null(ev);
+	assert_string_equal(rule_of(ev), "transient");
+	assert_float_equal(num(ev, "peak"), 85, EPS); /* 135 - 50 */
+	json_decref(ev);
+	for (int sec = 16; sec < 26; sec++)
+		assert_null(tick_boost(f, sec, 90, 140));
+	ev = tick_boost(f, 26, 90, 140);
+	assert_non_null(ev);
+	assert_string_equal(state_of(ev), "end");
+	assert_string_equal(json_string_value(json_object_get(ev, "ended")),
+			    "2023-11-14T22:13:36.000Z");
+	json_decref(ev);
+}
+
+/* Three failed steps (lags of 3 s) within a minute: an episode dated from
+ * the first; lags of 1 s (a healthy turbo) never are. */
+static void test_transient_repeat(void **state)
+{
+	struct config_smoke c = cfg_rules;
+	struct fx *f;
+	json_t *ev = NULL;
+	int sec;
+
+	(void)state;
+	c.transient_enabled = 1;
+	f = fx_new(&c);
+	for (sec = 0; sec < 120; sec++)
+		assert_null(tick_boost(f, sec, sec % 10 == 0 ? 90 : 30, sec % 10 == 0 ? 30 : 40));
+	for (sec = 120; sec < 150 && !ev; sec++)
+		ev = tick_boost(f, sec, sec % 10 < 3 ? 90 : 30, sec % 10 < 3 ? 30 : 40);
+	assert_non_null(ev);
+	assert_int_equal(sec - 1, 142); /* the third lag counts at its 2nd second */
+	assert_string_equal(json_string_value(json_object_get(ev, "since")),
+			    "2023-11-14T22:15:20.000Z");
+	json_decref(ev);
+}
+
+/* Cold, cranking or regenerating: no episode; an open one ends, saying why. */
+static void test_exemptions(void **state)
+{
+	struct config_smoke c = cfg_default;
+	struct fx *f;
+	json_t *ev;
+
+	(void)state;
+	c.warmup_c = 40;
+	c.crank_rpm = 400;
+	c.regen_exempt = 1;
+	c.min_duration_ms = 0;
+	f = fx_new(&c);
+	table_set(&f->t, SIG_COOLANT_C, 0, 39, 0, 1);
+	assert_null(step(f, 0, 1.0, 90));
+	table_set(&f->t, SIG_COOLANT_C, 0, 40, 1000, 1);
+	table_set(&f->t, SIG_ENGINE_SPEED_RPM, 0, 350, 1000, 1);
+	assert_null(step(f, 1, 1.0, 90));
+	table_set(&f->t, SIG_ENGINE_SPEED_RPM, 0, 1500, 2000, 1);
+	table_set(&f->t, SIG_DPF_REGEN, 0, 1, 2000, 1);
+	assert_null(step(f, 2, 1.0, 90));
+	table_set(&f->t, SIG_DPF_REGEN, 0, 0, 3000, 1);
+	expect_any_event(step(f, 3, 1.0, 90));
+	table_set(&f->t, SIG_DPF_REGEN, 0, 1, 4000, 1);
+	ev = step(f, 4, 1.0, 90);
+	assert_non_null(ev);
+	assert_string_equal(state_of(ev), "end");
+	assert_string_equal(json_string_value(json_object_get(ev, "end_reason")), "regeneration");
+	json_decref(ev);
+}
+
+/* The `end` waits evidence_s after the true end; its window runs from
+ * evidence_s before `since` to evidence_s after the end, one row a tick. */
+static void test_evidence(void **state)
+{
+	struct config_smoke c = cfg_default;
+	struct fx *f;
+	json_t *ev, *w, *rows;
+
+	(void)state;
+	c.evidence_s = 5;
+	f = fx_new(&c);
+	steps_quiet(f, 0, 19, 1.6, 80);
+	steps_quiet(f, 20, 24, 1.0, 80);
+	expect_any_event(step(f, 25, 1.0, 80)); /* since 20 */
+	steps_quiet(f, 26, 29, 1.0, 80);
+	steps_quiet(f, 30, 34, 1.6, 80);         /* ends at 30: end held back ... */
+	ev = step(f, 35, 1.6, 80);               /* ... until 35 */
+	assert_non_null(ev);
+	assert_string_equal(state_of(ev), "end");
+	assert_float_equal(num(ev, "duration_s"), 10, EPS);
+	assert_string_equal(json_string_value(json_object_get(ev, "ended")),
+			    "2023-11-14T22:13:50.000Z");
+	w = json_object_get(ev, "evidence");
+	assert_string_equal(json_string_value(json_object_get(w, "from")),
+			    "2023-11-14T22:13:35.000Z");
+	rows = json_object_get(w, "rows");
+	assert_int_equal(json_array_size(rows), 21); /* 15..35 */
+	assert_int_equal(json_array_size(json_object_get(w, "fields")), SMOKE_FIELDS);
+	assert_float_equal(json_real_value(json_array_get(json_array_get(rows, 20), 0)), 20, 0);
+	/* lambda is field 8 (after t): 1.6 before, 1.0 during */
+	assert_float_equal(json_real_value(json_array_get(json_array_get(rows, 0), 8)), 1.6, 1e-9);
+	assert_float_equal(json_real_value(json_array_get(json_array_get(rows, 5), 8)), 1.0, 1e-9);
+	json_decref(ev);
+}
+
+/* A long episode keeps its head and its tail; the rows fit the payload. */
+static void test_evidence_bounded(void **state)
+{
+	struct config_smoke c = cfg_default;
+	struct fx *f;
+	json_t *ev, *w;
+	char *text;
+
+	(void)state;
+	c.evidence_s = 30;
+	c.update_ms = 3600000;
+	f = fx_new(&c);
+	steps_quiet(f, 0, 99, 1.6, 80);
+	steps_quiet(f, 100, 104, 1.0, 80);
+	expect_any_event(step(f, 105, 1.0, 80));
+	steps_quiet(f, 106, 1099, 1.0, 80);
+	steps_quiet(f, 1100, 1129, 1.6, 80);
+	ev = step(f, 1130, 1.6, 80);
+	assert_non_null(ev);
+	w = json_object_get(ev, "evidence");
+	assert_int_equal(json_array_size(json_object_get(w, "rows")), SMOKE_HEAD + SMOKE_RING);
+	/* head 70..197, ring 875..1130 */
+	assert_float_equal(num(w, "skipped_s"), 875 - 197 - 1, EPS);
+	text = json_dumps(ev, JSON_COMPACT);
+	assert_true(strlen(text) < 40000);
+	free(text);
+	json_decref(ev);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -345,6 +617,13 @@ int main(void)
 		cmocka_unit_test(test_no_fuel_signal),
 		cmocka_unit_test(test_fuel_goes_stale),
 		cmocka_unit_test(test_torque_as_load),
+		cmocka_unit_test(test_opacity_rule),
+		cmocka_unit_test(test_opacity_class),
+		cmocka_unit_test(test_transient_long),
+		cmocka_unit_test(test_transient_repeat),
+		cmocka_unit_test(test_exemptions),
+		cmocka_unit_test(test_evidence),
+		cmocka_unit_test(test_evidence_bounded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

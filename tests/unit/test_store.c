@@ -731,6 +731,153 @@ static void test_bad_arguments(void **state)
 	store_close(s);
 }
 
+
+/* Append n rows of class cls with 1000-byte payloads; returns the last seq. */
+static uint64_t add_class(struct store *s, enum store_kind kind, enum store_class cls, int n)
+{
+	static char payload[1000];
+	uint64_t seq = 0;
+
+	memset(payload, 'c', sizeof(payload));
+	for (int i = 0; i < n; i++) {
+		seq = store_next_seq(s);
+		assert_int_equal(store_append_class(s, seq, kind, cls, 0, NOW_MS, payload,
+						    sizeof(payload)),
+				 0);
+	}
+	return seq;
+}
+
+/* Over the cap: routine records go first, then positions are thinned
+ * (every other one of the older half) before any is dropped, and events
+ * and alarms stay. */
+static void test_evict_by_class(void **state)
+{
+	static struct store_row rows[4096];
+	static char buf[4 << 20];
+	struct store_stats st;
+	struct store *s;
+	int n, pos = 0, ev = 0;
+
+	(void)state;
+	s = store_open(dbpath, 1, 0, 0);
+	assert_non_null(s);
+	add_class(s, STORE_EVENT, STORE_CLASS_ALARM, 10);
+	add_class(s, STORE_RECORD, STORE_CLASS_POSITION, 1000);
+	add_class(s, STORE_RECORD, STORE_CLASS_ROUTINE, 300);
+	add_class(s, STORE_EVENT, STORE_CLASS_EVENT, 10);
+	assert_int_equal(store_flush(s), 0);
+	/* About 1.35 MB against 1 MB: the routine rows (0.3 MB) and some
+	 * thinning of the positions make it fit. */
+	store_set_policy(s, &(struct store_policy){ .max_size_mb = 1 });
+	assert_int_equal(store_evict(s, NOW_MS), 0);
+	assert_int_equal(store_flush(s), 0);
+	store_stats(s, &st);
+	assert_true(st.bytes <= 1024 * 1024);
+	assert_int_equal(st.evicted_class[STORE_CLASS_ROUTINE], 300);
+	assert_true(st.thinned > 0);
+	/* Thinning stops at the middle of what is left; then whole rows go,
+	 * oldest first. */
+	assert_true(st.evicted_class[STORE_CLASS_POSITION] >= st.thinned);
+	assert_int_equal(st.evicted_class[STORE_CLASS_EVENT], 0);
+	assert_int_equal(st.evicted_class[STORE_CLASS_ALARM], 0);
+	assert_int_equal(st.evicted, 300 + st.evicted_class[STORE_CLASS_POSITION]);
+	n = store_fetch(s, 0, 0, rows, 4096, buf, sizeof(buf));
+	for (int i = 0; i < n; i++) {
+		if (rows[i].kind == STORE_EVENT)
+			ev++;
+		else
+			pos++;
+	}
+	assert_int_equal(ev, 20);
+	assert_int_equal(pos, 1000 - st.evicted_class[STORE_CLASS_POSITION]);
+	/* Thinned rows were every other one among the oldest positions: the
+	 * newest half is whole. */
+	assert_true(st.thinned <= 500);
+	store_close(s);
+
+	/* The counters are in the file. */
+	assert_int_equal(meta_value("evicted_routine"), 300);
+	assert_int_equal(meta_value("thinned"), st.thinned);
+}
+
+/* Commits wait for the interval unless urgent; readers never see rows
+ * of the open transaction. */
+static void test_flush_due(void **state)
+{
+	struct store_row rows[8];
+	struct store *s;
+	uint64_t seq;
+
+	(void)state;
+	s = store_open(dbpath, 1, 0, 0);
+	assert_non_null(s);
+	store_set_policy(s, &(struct store_policy){ .commit_interval_ms = 5000 });
+	seq = add(s, STORE_RECORD, NOW_MS);
+	assert_int_equal(fetch(s, 0, 0, rows, 8), 0); /* not committed yet */
+	assert_int_equal(store_flush_due(s, 1000, 0), 0);
+	assert_int_equal(store_flush_deadline(s), 6000);
+	assert_int_equal(store_flush_due(s, 3000, 0), 0);
+	assert_int_equal(store_flush_due(s, 6000, 0), 1);
+	assert_int_equal(fetch(s, 0, 0, rows, 8), 1);
+	assert_int_equal(rows[0].seq, seq);
+	add(s, STORE_RECORD, NOW_MS);
+	assert_int_equal(store_flush_due(s, 6001, 1), 1); /* urgent: at once */
+	assert_int_equal(fetch(s, 0, 0, rows, 8), 2);
+	assert_int_equal(store_flush_deadline(s), -1);
+	store_close(s);
+}
+
+static void test_fetch_desc(void **state)
+{
+	struct store_row rows[8];
+	struct store *s;
+	uint64_t a, b, c;
+
+	(void)state;
+	s = store_open(dbpath, 1, 0, 0);
+	assert_non_null(s);
+	a = add(s, STORE_RECORD, NOW_MS);
+	b = add(s, STORE_EVENT, NOW_MS);
+	c = add(s, STORE_RECORD, NOW_MS);
+	assert_int_equal(store_flush(s), 0);
+	assert_int_equal(store_fetch_desc(s, 0, c + 1, rows, 8, (char[4096]){ 0 }, 4096), 3);
+	assert_int_equal(rows[0].seq, c);
+	assert_int_equal(rows[1].seq, b);
+	assert_int_equal(rows[2].seq, a);
+	assert_int_equal(store_fetch_desc(s, 0, c, rows, 1, (char[4096]){ 0 }, 4096), 1);
+	assert_int_equal(rows[0].seq, b);
+	store_close(s);
+}
+
+/* A v1 store (before eviction classes) is migrated: its events become
+ * class event, its rows stay. */
+static void test_migrate_v1(void **state)
+{
+	struct store_stats st;
+	struct store *s;
+
+	(void)state;
+	sql_exec(dbpath,
+		 "CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER) WITHOUT ROWID;"
+		 "CREATE TABLE rows(seq INTEGER PRIMARY KEY, kind INTEGER, mono_ms INTEGER,"
+		 " wall_ms INTEGER, acked INTEGER NOT NULL DEFAULT 0, payload TEXT);"
+		 "CREATE INDEX rows_wall ON rows(wall_ms) WHERE wall_ms > 0;"
+		 "INSERT INTO meta(key, value) VALUES ('schema_version', 1), ('seq_hwm', 1001),"
+		 " ('boot', 3), ('evicted', 5);"
+		 "INSERT INTO rows(seq, kind, mono_ms, wall_ms, payload) VALUES"
+		 " (1, 0, 0, 1, '{}'), (2, 1, 0, 1, '{}');");
+	s = store_open(dbpath, 1, 0, 0);
+	assert_non_null(s);
+	assert_int_equal(store_boot(s), 4);
+	store_stats(s, &st);
+	assert_int_equal(st.rows, 2);
+	assert_int_equal(st.evicted, 5);
+	store_close(s);
+	assert_int_equal(meta_value("schema_version"), 2);
+	assert_int_equal(meta_value("thinned_upto"), 0);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, test_setup, test_teardown)
 
 int main(void)
@@ -752,6 +899,10 @@ int main(void)
 		T(test_refuses_foreign_and_newer),
 		T(test_disk_full),
 		T(test_bad_arguments),
+		T(test_evict_by_class),
+		T(test_flush_due),
+		T(test_fetch_desc),
+		T(test_migrate_v1),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

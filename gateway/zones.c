@@ -1,0 +1,422 @@
+#include "gateway/zones.h"
+
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway/clock.h"
+#include "gateway/log.h"
+#include "protocols/geo.h"
+
+#define ZONES_MAX_GAP_MS 10000 /* a longer tick gap does not count into totals */
+
+struct zones_poly {
+	int first_ring, n_rings;
+};
+
+struct zone {
+	char name[64];
+	unsigned stages;           /* bit s: stage s may not operate inside */
+	int first_poly, n_polys;
+	struct geo_bbox bb;
+	/* state */
+	int inside;                /* debounced */
+	int64_t flip_ms;           /* first tick the raw answer differed, or -1 */
+	int64_t run_ms;            /* engine running inside since, or -1 */
+	int violated;              /* this visit's violation was raised */
+	/* totals */
+	double engine_h, fuel_l;
+	uint64_t smoke_events, violations, entries;
+};
+
+struct zones {
+	struct config_zones cfg;
+	int stage;
+	struct geo_point *pts;
+	int n_pts;
+	struct geo_ring *rings;
+	int n_rings, cap_rings;
+	struct zones_poly *polys;
+	int n_polys, cap_polys;
+	struct zone *z;
+	int n;
+	int64_t last_ms;           /* previous tick, or -1 */
+	uint64_t smoke_seen;
+};
+
+/* ---- reading the file ----------------------------------------------------- */
+
+static int zones_grow(void **p, int *cap, int need, size_t size)
+{
+	void *np;
+	int ncap = *cap ? *cap : 16;
+
+	if (need <= *cap)
+		return 0;
+	while (ncap < need)
+		ncap *= 2;
+	np = realloc(*p, (size_t)ncap * size);
+	if (!np)
+		return -1;
+	*p = np;
+	*cap = ncap;
+	return 0;
+}
+
+struct zones_reader {
+	struct zones *z;
+	const char *file;
+	int feature;
+	int cap_pts;
+};
+
+__attribute__((format(printf, 2, 3)))
+static int zones_bad(const struct zones_reader *rd, const char *fmt, ...)
+{
+	char msg[256];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(msg, sizeof(msg), fmt, ap);
+	va_end(ap);
+	log_warnx("%s: feature %d: %s", rd->file, rd->feature, msg);
+	return -1;
+}
+
+static int zones_ring(struct zones_reader *rd, json_t *coords)
+{
+	struct zones *z = rd->z;
+	size_t i, n = json_array_size(coords);
+	json_t *pos;
+
+	if (!json_is_array(coords) || n < 3)
+		return zones_bad(rd, "a ring needs at least 3 positions");
+	if (z->n_pts + (int)n > ZONES_MAX_POINTS)
+		return zones_bad(rd, "more than %d positions in the file", ZONES_MAX_POINTS);
+	if (zones_grow((void **)&z->pts, &rd->cap_pts, z->n_pts + (int)n, sizeof(*z->pts)) < 0 ||
+	    zones_grow((void **)&z->rings, &z->cap_rings, z->n_rings + 1, sizeof(*z->rings)) < 0)
+		return zones_bad(rd, "out of memory");
+	z->rings[z->n_rings] = (struct geo_ring){ z->n_pts, (int)n };
+	json_array_foreach(coords, i, pos) {
+		double lon = json_number_value(json_array_get(pos, 0));
+		double lat = json_number_value(json_array_get(pos, 1));
+
+		if (json_array_size(pos) < 2 || !json_is_number(json_array_get(pos, 0)) ||
+		    !json_is_number(json_array_get(pos, 1)) || lon < -180 || lon > 180 || lat < -90 ||
+		    lat > 90)
+			return zones_bad(rd, "position %zu is not [lon, lat] in degrees", i);
+		z->pts[z->n_pts + (int)i] = (struct geo_point){ lon, lat };
+	}
+	z->n_pts += (int)n;
+	z->n_rings++;
+	return 0;
+}
+
+/* One Polygon's coordinates: the outer ring, then holes. */
+static int zones_polygon(struct zones_reader *rd, json_t *rings, struct zone *zn)
+{
+	struct zones *z = rd->z;
+	size_t i;
+	json_t *ring;
+
+	if (!json_is_array(rings) || json_array_size(rings) < 1)
+		return zones_bad(rd, "a polygon needs an outer ring");
+	if (zones_grow((void **)&z->polys, &z->cap_polys, z->n_polys + 1, sizeof(*z->polys)) < 0)
+		return zones_bad(rd, "out of memory");
+	z->polys[z->n_polys] = (struct zones_poly){ z->n_rings, 0 };
+	json_array_foreach(rings, i, ring) {
+		if (zones_ring(rd, ring) < 0)
+			return -1;
+		if (i == 0)
+			geo_bbox_add(&zn->bb, z->pts, &z->rings[z->n_rings - 1]);
+	}
+	z->polys[z->n_polys].n_rings = (int)json_array_size(rings);
+	z->n_polys++;
+	zn->n_polys++;
+	return 0;
+}
+
+static int zones_stages(struct zones_reader *rd, json_t *props, struct zone *zn)
+{
+	json_t *list = json_object_get(props, "prohibited_stages"), *v;
+	size_t i;
+
+	if (!list)
+		return 0; /* a zone to watch, prohibiting nothing */
+	if (!json_is_array(list))
+		return zones_bad(rd, "prohibited_stages is not a list of stages");
+	json_array_foreach(list, i, v) {
+		json_int_t st = json_integer_value(v);
+
+		if (!json_is_integer(v) || st < 1 || st > 6)
+			return zones_bad(rd, "prohibited_stages: a stage is 1..6");
+		zn->stages |= 1u << st;
+	}
+	return 0;
+}
+
+static int zones_feature(struct zones_reader *rd, json_t *f)
+{
+	struct zones *z = rd->z;
+	json_t *geom = json_object_get(f, "geometry"), *props = json_object_get(f, "properties");
+	json_t *coords = json_object_get(geom, "coordinates"), *poly;
+	const char *type = json_string_value(json_object_get(geom, "type"));
+	const char *name = json_string_value(json_object_get(props, "name"));
+	struct zone *zn;
+	size_t i;
+
+	if (z->n == ZONES_MAX)
+		return zones_bad(rd, "more than %d zones", ZONES_MAX);
+	zn = &z->z[z->n];
+	memset(zn, 0, sizeof(*zn));
+	zn->bb = geo_bbox_empty();
+	zn->first_poly = z->n_polys;
+	zn->flip_ms = zn->run_ms = -1;
+	if (name)
+		snprintf(zn->name, sizeof(zn->name), "%s", name);
+	else
+		snprintf(zn->name, sizeof(zn->name), "zone%d", rd->feature);
+	if (zones_stages(rd, props, zn) < 0)
+		return -1;
+	if (type && strcmp(type, "Polygon") == 0) {
+		if (zones_polygon(rd, coords, zn) < 0)
+			return -1;
+	} else if (type && strcmp(type, "MultiPolygon") == 0 && json_is_array(coords)) {
+		json_array_foreach(coords, i, poly)
+			if (zones_polygon(rd, poly, zn) < 0)
+				return -1;
+	} else {
+		return zones_bad(rd, "geometry is %s: only Polygon and MultiPolygon are zones",
+				 type ? type : "missing");
+	}
+	z->n++;
+	return 0;
+}
+
+static int zones_read(struct zones *z, const char *file)
+{
+	struct zones_reader rd = { .z = z, .file = file };
+	json_error_t jerr;
+	json_t *root = json_load_file(file, 0, &jerr), *features, *f;
+	const char *type;
+	size_t i;
+	int rc = 0;
+
+	if (!root) {
+		log_warnx("%s:%d: %s", file, jerr.line, jerr.text);
+		return -1;
+	}
+	type = json_string_value(json_object_get(root, "type"));
+	features = json_object_get(root, "features");
+	if (type && strcmp(type, "Feature") == 0) {
+		rc = zones_feature(&rd, root);
+	} else if (type && strcmp(type, "FeatureCollection") == 0 && json_is_array(features)) {
+		json_array_foreach(features, i, f) {
+			rd.feature = (int)i;
+			if ((rc = zones_feature(&rd, f)) < 0)
+				break;
+		}
+	} else {
+		log_warnx("%s: not a GeoJSON FeatureCollection or Feature", file);
+		rc = -1;
+	}
+	json_decref(root);
+	return rc;
+}
+
+void zones_close(struct zones *z)
+{
+	if (!z)
+		return;
+	free(z->pts);
+	free(z->rings);
+	free(z->polys);
+	free(z->z);
+	free(z);
+}
+
+struct zones *zones_open(const struct config_zones *cfg, int stage)
+{
+	struct zones *z = calloc(1, sizeof(*z));
+
+	if (!z || !(z->z = calloc(ZONES_MAX, sizeof(*z->z)))) {
+		log_warnx("zones: out of memory");
+		zones_close(z);
+		return NULL;
+	}
+	z->cfg = *cfg;
+	z->stage = stage;
+	z->last_ms = -1;
+	if (cfg->file[0] && zones_read(z, cfg->file) < 0) {
+		zones_close(z);
+		return NULL;
+	}
+	if (cfg->file[0])
+		log_info("zones: %d from %s", z->n, cfg->file);
+	return z;
+}
+
+int zones_reload(struct zones **zp, const struct config_zones *cfg, int stage)
+{
+	struct zones *old = *zp, *z = zones_open(cfg, stage);
+
+	if (!z)
+		return -1;
+	for (int i = 0; old && i < z->n; i++)
+		for (int j = 0; j < old->n; j++) {
+			struct zone *a = &z->z[i];
+			const struct zone *b = &old->z[j];
+
+			if (strcmp(a->name, b->name) != 0)
+				continue;
+			a->inside = b->inside;
+			a->run_ms = b->run_ms;
+			a->violated = b->violated;
+			a->engine_h = b->engine_h;
+			a->fuel_l = b->fuel_l;
+			a->smoke_events = b->smoke_events;
+			a->violations = b->violations;
+			a->entries = b->entries;
+		}
+	if (old) {
+		z->last_ms = old->last_ms;
+		z->smoke_seen = old->smoke_seen;
+	}
+	zones_close(old);
+	*zp = z;
+	return 0;
+}
+
+int zones_count(const struct zones *z)
+{
+	return z ? z->n : 0;
+}
+
+/* ---- the tick ------------------------------------------------------------------ */
+
+static int zones_contains(const struct zones *z, const struct zone *zn, struct geo_point p)
+{
+	if (!geo_bbox_contains(&zn->bb, p))
+		return 0;
+	for (int i = 0; i < zn->n_polys; i++) {
+		const struct zones_poly *pl = &z->polys[zn->first_poly + i];
+
+		if (geo_polygon_contains(z->pts, &z->rings[pl->first_ring], pl->n_rings, p))
+			return 1;
+	}
+	return 0;
+}
+
+static int zones_prohibits(const struct zones *z, const struct zone *zn)
+{
+	return z->stage >= 1 && z->stage <= 6 && (zn->stages & (1u << z->stage));
+}
+
+static json_t *zones_stage_list(const struct zone *zn)
+{
+	json_t *a = json_array();
+
+	for (int st = 1; st <= 6; st++)
+		if (zn->stages & (1u << st))
+			json_array_append_new(a, json_integer(st));
+	return a;
+}
+
+static void zones_edge(struct zones *z, struct zone *zn, const struct zones_input *in,
+		       zones_event_fn *emit, void *ctx)
+{
+	zn->inside = !zn->inside;
+	zn->flip_ms = -1;
+	if (zn->inside) {
+		zn->entries++;
+	} else {
+		zn->run_ms = -1;
+		zn->violated = 0;
+	}
+	emit(ctx, json_pack("{s:s, s:s, s:s, s:b, s:o, s:f, s:f}", "type", "zone", "state",
+			    zn->inside ? "enter" : "leave", "zone", zn->name, "prohibited",
+			    zones_prohibits(z, zn), "prohibited_stages", zones_stage_list(zn),
+			    "lat", in->lat, "lon", in->lon));
+}
+
+/* Running inside a zone that prohibits this stage, violation_after long:
+ * one event a visit (a new one after leaving, or after the engine stopped). */
+static void zones_violation(struct zones *z, struct zone *zn, const struct zones_input *in,
+			    zones_event_fn *emit, void *ctx)
+{
+	char since[32];
+
+	if (!zn->inside || !in->engine_running || !zones_prohibits(z, zn)) {
+		zn->run_ms = -1;
+		if (!in->engine_running)
+			zn->violated = 0;
+		return;
+	}
+	if (zn->run_ms < 0)
+		zn->run_ms = in->now_ms;
+	if (zn->violated || in->now_ms - zn->run_ms < z->cfg.violation_ms)
+		return;
+	zn->violated = 1;
+	zn->violations++;
+	clock_format_iso(in->wall_ms - (in->now_ms - zn->run_ms), since, sizeof(since));
+	emit(ctx, json_pack("{s:s, s:s, s:s, s:i, s:o, s:f, s:f}", "type", "zone-violation", "zone",
+			    zn->name, "since", since, "stage", z->stage, "prohibited_stages",
+			    zones_stage_list(zn), "lat", in->lat, "lon", in->lon));
+}
+
+static void zones_totals(struct zone *zn, const struct zones_input *in, int64_t dt_ms,
+			 uint64_t new_smoke)
+{
+	if (!zn->inside)
+		return;
+	zn->smoke_events += new_smoke;
+	if (!in->engine_running || dt_ms <= 0 || dt_ms > ZONES_MAX_GAP_MS)
+		return;
+	zn->engine_h += (double)dt_ms / 3600000.0;
+	if (in->have_fuel)
+		zn->fuel_l += in->fuel_lph * (double)dt_ms / 3600000.0;
+}
+
+void zones_tick(struct zones *z, const struct zones_input *in, zones_event_fn *emit, void *ctx)
+{
+	struct geo_point p = { in->lon, in->lat };
+	int64_t dt = z->last_ms < 0 ? 0 : in->now_ms - z->last_ms;
+	uint64_t new_smoke = in->smoke_starts - z->smoke_seen;
+
+	z->last_ms = in->now_ms;
+	z->smoke_seen = in->smoke_starts;
+	for (int i = 0; i < z->n; i++) {
+		struct zone *zn = &z->z[i];
+
+		/* Without a fix the zone keeps its state: never an edge by loss. */
+		if (in->have_pos && zones_contains(z, zn, p) != zn->inside) {
+			if (zn->flip_ms < 0)
+				zn->flip_ms = in->now_ms;
+			if (in->now_ms - zn->flip_ms >= z->cfg.debounce_ms)
+				zones_edge(z, zn, in, emit, ctx);
+		} else if (in->have_pos) {
+			zn->flip_ms = -1;
+		}
+		zones_violation(z, zn, in, emit, ctx);
+		zones_totals(zn, in, dt, new_smoke);
+	}
+}
+
+json_t *zones_status(const struct zones *z)
+{
+	json_t *o = json_object();
+
+	for (int i = 0; z && i < z->n; i++) {
+		const struct zone *zn = &z->z[i];
+
+		json_object_set_new(
+			o, zn->name,
+			json_pack("{s:b, s:b, s:f, s:f, s:I, s:I, s:I}", "inside", zn->inside,
+				  "prohibited", zones_prohibits(z, zn), "engine_h", zn->engine_h,
+				  "fuel_l", zn->fuel_l, "smoke_events", (json_int_t)zn->smoke_events,
+				  "violations", (json_int_t)zn->violations, "entries",
+				  (json_int_t)zn->entries));
+	}
+	return o;
+}

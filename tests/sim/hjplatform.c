@@ -1,0 +1,450 @@
+/* hjplatform: a stand-in for an HJ 1322 / HJ 1239 emission monitoring
+ * platform, for tests and the demo.  A TCP server on loopback that decodes
+ * every frame (protocols/hjframe.c), checks BCC, lengths, VIN, serial numbers
+ * and time order, verifies signatures against a public key, answers where the
+ * variant expects answers (road: echoes; nrmm: the activation answer), and
+ * writes one JSON line per frame (gateway/hjdecode.c's rendering plus rx_ms,
+ * conn and the errors found) to a file.  It can cut the link after N
+ * real-time frames for S seconds, refusing connections meanwhile. */
+#include <errno.h>
+#include <getopt.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <signal.h>
+#include <stdarg.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <time.h>
+#include <unistd.h>
+
+#include "gateway/hjdecode.h"
+#include "gateway/signer.h"
+#include "protocols/hjframe.h"
+
+#define SIM_BUF 65536
+
+struct sim {
+	enum hj_variant variant;
+	int port;
+	FILE *out;
+	const char *ready;
+	struct signer_verifier *v;
+	const char *id;
+	const char *vin;
+	int offset_s;
+	int cut_after, cut_for_s, cut_done;
+	int quiet;
+
+	int lfd, cfd, conn;
+	uint8_t in[SIM_BUF];
+	size_t in_len;
+	struct hj_frame f;
+
+	long frames, errors, realtime;
+	long info_serial, login_serial; /* last seen, -1 none */
+	int64_t last_rt_unix, last_rs_unix; /* time order: real-time overall, re-send per connection */
+};
+
+static volatile sig_atomic_t sim_stop;
+
+static void sim_on_signal(int sig)
+{
+	(void)sig;
+	sim_stop = 1;
+}
+
+static int64_t sim_now_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
+static int sim_listen(struct sim *s)
+{
+	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+				 .sin_port = htons((uint16_t)s->port) };
+	socklen_t len = sizeof(a);
+	int one = 1;
+
+	s->lfd = socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
+	if (s->lfd < 0)
+		return -1;
+	setsockopt(s->lfd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof(one));
+	if (bind(s->lfd, (struct sockaddr *)&a, sizeof(a)) < 0 || listen(s->lfd, 4) < 0) {
+		perror("hjplatform: bind");
+		close(s->lfd);
+		s->lfd = -1;
+		return -1;
+	}
+	getsockname(s->lfd, (struct sockaddr *)&a, &len);
+	s->port = ntohs(a.sin_port);
+	return 0;
+}
+
+static void sim_event(struct sim *s, const char *what)
+{
+	fprintf(s->out, "{\"event\":\"%s\",\"rx_ms\":%lld,\"conn\":%d}\n", what,
+		(long long)sim_now_ms(), s->conn);
+	fflush(s->out);
+}
+
+__attribute__((format(printf, 2, 3)))
+static void sim_error(json_t *errs, const char *fmt, ...)
+{
+	char buf[160];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(buf, sizeof(buf), fmt, ap);
+	va_end(ap);
+	json_array_append_new(errs, json_string(buf));
+}
+
+/* A serial that follows prev: +1, or 1 (a new day, or after 65531). */
+static void sim_check_serial(json_t *errs, const char *what, long *prev, long got)
+{
+	if (*prev >= 0 && got != *prev + 1 && got != 1)
+		sim_error(errs, "%s serial %ld after %ld", what, got, *prev);
+	*prev = got;
+}
+
+static void sim_check_times(struct sim *s, json_t *errs, int64_t t)
+{
+	struct hj_frame *f = &s->f;
+	int64_t prev = -1, u;
+	int stream = 0;
+
+	for (int i = 0; i < f->n_info; i++)
+		stream |= f->info[i].type == HJ_INFO_STREAM;
+	/* Diagnostics alone may share the time of the data frame before. */
+	if (!stream) {
+		if (t < (f->cmd == HJ_CMD_REALTIME ? s->last_rt_unix : s->last_rs_unix))
+			sim_error(errs, "diagnostics at %ld before the data before it", (long)t);
+		return;
+	}
+	if (f->cmd == HJ_CMD_REALTIME) {
+		if (t <= s->last_rt_unix)
+			sim_error(errs, "real-time frame at %ld not after %ld", (long)t,
+				  (long)s->last_rt_unix);
+		s->last_rt_unix = t;
+	} else {
+		if (t <= s->last_rs_unix)
+			sim_error(errs, "re-send frame at %ld not after %ld", (long)t,
+				  (long)s->last_rs_unix);
+		s->last_rs_unix = t;
+	}
+	for (int i = 0; i < f->n_info && f->variant == HJ_ROAD; i++) {
+		if (f->info[i].type != HJ_INFO_STREAM)
+			continue; /* diagnostics carry the frame's time */
+		if (hj_time_to_unix(&f->info[i].time, s->offset_s, &u) < 0) {
+			sim_error(errs, "sample %d: bad time", i);
+			continue;
+		}
+		if (u <= prev)
+			sim_error(errs, "sample %d: time not after the one before (%ld)", i, (long)u);
+		prev = u;
+	}
+}
+
+static void sim_checks(struct sim *s, json_t *errs)
+{
+	struct hj_frame *f = &s->f;
+	int64_t t = 0;
+	int timed = f->cmd != HJ_CMD_ACTIVATE_ANSWER && !(f->variant == HJ_ROAD && f->cmd >= 5);
+
+	if (!f->bcc_ok)
+		sim_error(errs, "bad BCC");
+	if (s->vin && strcmp(f->vin, s->vin) != 0)
+		sim_error(errs, "wrong VIN");
+	if (f->encryption != HJ_ENC_NONE)
+		sim_error(errs, "encryption flag %d", f->encryption);
+	if (timed && hj_time_to_unix(&f->time, s->offset_s, &t) < 0)
+		sim_error(errs, "bad time field");
+	switch (f->cmd) {
+	case HJ_CMD_LOGIN:
+		sim_check_serial(errs, "login", &s->login_serial, f->serial);
+		s->last_rs_unix = 0; /* re-sending starts again on every connection */
+		break;
+	case HJ_CMD_LOGOUT:
+		if (f->serial != s->login_serial)
+			sim_error(errs, "logout serial %d, login was %ld", f->serial, s->login_serial);
+		break;
+	case HJ_CMD_REALTIME:
+	case HJ_CMD_RESEND:
+		sim_check_serial(errs, "info", &s->info_serial, f->serial);
+		sim_check_times(s, errs, t);
+		break;
+	case HJ_CMD_05:
+		if (f->variant == HJ_NRMM)
+			sim_check_serial(errs, "info", &s->info_serial, f->serial);
+		break;
+	}
+	if (s->v && !f->has_sig &&
+	    (f->cmd == HJ_CMD_REALTIME || f->cmd == HJ_CMD_RESEND || f->cmd == HJ_CMD_ACTIVATE))
+		sim_error(errs, "not signed");
+}
+
+static void sim_send(struct sim *s, uint8_t cmd, const void *data, size_t n)
+{
+	struct hj_frame *a = calloc(1, sizeof(*a));
+	uint8_t buf[128];
+	int len;
+
+	if (!a)
+		return;
+	a->variant = s->variant;
+	a->cmd = cmd;
+	memcpy(a->vin, s->f.vin, sizeof(a->vin));
+	a->sw_version = s->f.sw_version;
+	a->encryption = HJ_ENC_NONE;
+	if (cmd == HJ_CMD_ACTIVATE_ANSWER) {
+		a->result = ((const uint8_t *)data)[0];
+		a->reason = ((const uint8_t *)data)[1];
+	} else if (cmd == HJ_CMD_05) {
+		a->has_time = 1;
+		memcpy(&a->time, data, sizeof(a->time));
+	} else {
+		a->cmd = HJ_CMD_ROAD_REMOVAL; /* encode the echo as a raw body ... */
+		a->raw_body = data;
+		a->raw_len = n;
+		a->variant = HJ_ROAD;
+	}
+	len = hj_encode(a, buf, sizeof(buf));
+	if (len > 0) {
+		buf[2] = cmd; /* ... under the command it answers */
+		buf[len - 1] = hj_bcc(buf + 2, (size_t)len - 3);
+		if (send(s->cfd, buf, (size_t)len, MSG_NOSIGNAL) < 0)
+			perror("hjplatform: send");
+	}
+	free(a);
+}
+
+/* road: echo 0x01..0x06 with the frame's time; answer a time sync with the
+ * time now; nrmm: answer activation. */
+static void sim_answer(struct sim *s)
+{
+	struct hj_frame *f = &s->f;
+	struct hj_time now;
+	uint8_t t[6] = { f->time.year, f->time.month, f->time.day,
+			 f->time.hour, f->time.minute, f->time.second };
+
+	if (f->cmd == HJ_CMD_ACTIVATE) {
+		uint8_t ans[2] = { 1, 0 };
+
+		sim_send(s, HJ_CMD_ACTIVATE_ANSWER, ans, 2);
+		return;
+	}
+	if (s->variant != HJ_ROAD || f->cmd > HJ_CMD_ROAD_REMOVAL)
+		return;
+	if (f->cmd == HJ_CMD_05 && !f->has_time) {
+		hj_time_from_unix(time(NULL), s->offset_s, &now);
+		sim_send(s, HJ_CMD_05, &now, sizeof(now));
+		return;
+	}
+	sim_send(s, f->cmd, t, sizeof(t));
+}
+
+static void sim_frame(struct sim *s, const uint8_t *p, size_t n)
+{
+	json_t *errs = json_array(), *o;
+	int rc = hj_decode(p, n, s->variant, &s->f);
+	char *text;
+
+	s->frames++;
+	if (rc < 0) {
+		o = json_pack("{s:s}", "error", hj_strerror(rc));
+		sim_error(errs, "undecodable frame");
+	} else {
+		o = hjdecode_json(&s->f, p, n, s->offset_s, s->v, s->id);
+		sim_checks(s, errs);
+		if (s->f.has_sig && s->v &&
+		    !json_is_true(json_object_get(json_object_get(o, "signature"), "verified")))
+			sim_error(errs, "signature does not verify");
+		if (s->f.cmd == HJ_CMD_REALTIME)
+			s->realtime++;
+	}
+	s->errors += json_array_size(errs) > 0;
+	json_object_set_new(o, "rx_ms", json_integer(sim_now_ms()));
+	json_object_set_new(o, "conn", json_integer(s->conn));
+	json_object_set_new(o, "errors", errs);
+	text = json_dumps(o, JSON_COMPACT | JSON_REAL_PRECISION(12));
+	if (text)
+		fprintf(s->out, "%s\n", text);
+	fflush(s->out);
+	if (!s->quiet && json_array_size(errs))
+		fprintf(stderr, "hjplatform: %s\n", text ? text : "?");
+	free(text);
+	json_decref(o);
+	if (rc > 0)
+		sim_answer(s);
+}
+
+/* Read what the client sent; 0 at EOF or error. */
+static int sim_read(struct sim *s)
+{
+	ssize_t n = recv(s->cfd, s->in + s->in_len, sizeof(s->in) - s->in_len, MSG_DONTWAIT);
+	size_t off = 0;
+
+	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+		return 0;
+	if (n < 0)
+		return 1;
+	s->in_len += (size_t)n;
+	while (off < s->in_len) {
+		int len = hj_frame_len(s->in + off, s->in_len - off);
+
+		if (len == HJ_ESHORT)
+			break;
+		if (len < 0) {
+			fprintf(s->out, "{\"error\":\"garbage byte\",\"conn\":%d,\"errors\":[\"garbage\"]}\n",
+				s->conn);
+			s->errors++;
+			off++;
+			continue;
+		}
+		sim_frame(s, s->in + off, (size_t)len);
+		off += (size_t)len;
+	}
+	memmove(s->in, s->in + off, s->in_len - off);
+	s->in_len -= off;
+	return 1;
+}
+
+static void sim_close_client(struct sim *s, const char *why)
+{
+	if (s->cfd < 0)
+		return;
+	close(s->cfd);
+	s->cfd = -1;
+	s->in_len = 0;
+	sim_event(s, why);
+}
+
+/* The link goes down: take what has arrived, close, refuse connections for
+ * cut_for_s seconds, then listen again. */
+static void sim_cut(struct sim *s)
+{
+	int64_t until = sim_now_ms() + (int64_t)s->cut_for_s * 1000;
+
+	s->cut_done = 1;
+	while (s->cfd >= 0 && sim_read(s) && s->in_len == 0) {
+		struct pollfd pfd = { .fd = s->cfd, .events = POLLIN };
+
+		if (poll(&pfd, 1, 0) <= 0)
+			break;
+	}
+	sim_close_client(s, "cut");
+	close(s->lfd);
+	s->lfd = -1;
+	while (!sim_stop && sim_now_ms() < until)
+		poll(NULL, 0, 50);
+	if (sim_listen(s) == 0)
+		sim_event(s, "restored");
+}
+
+static void sim_accept(struct sim *s)
+{
+	int fd = accept(s->lfd, NULL, NULL);
+
+	if (fd < 0)
+		return;
+	sim_close_client(s, "replaced");
+	s->cfd = fd;
+	s->conn++;
+	sim_event(s, "connected");
+}
+
+static int sim_loop(struct sim *s)
+{
+	while (!sim_stop) {
+		struct pollfd pfd[2] = { { .fd = s->lfd, .events = POLLIN },
+					 { .fd = s->cfd, .events = POLLIN } };
+
+		if (poll(pfd, 2, 200) < 0 && errno != EINTR)
+			return -1;
+		if (pfd[0].revents & POLLIN)
+			sim_accept(s);
+		if (s->cfd >= 0 && (pfd[1].revents & (POLLIN | POLLHUP | POLLERR)) && !sim_read(s))
+			sim_close_client(s, "closed");
+		if (s->cut_after > 0 && !s->cut_done && s->realtime >= s->cut_after)
+			sim_cut(s);
+	}
+	/* What is in the socket still counts. */
+	while (s->cfd >= 0 && sim_read(s)) {
+		struct pollfd pfd = { .fd = s->cfd, .events = POLLIN };
+
+		if (poll(&pfd, 1, 100) <= 0)
+			break;
+	}
+	return 0;
+}
+
+static void sim_usage(void)
+{
+	fputs("usage: hjplatform [--port N] [--variant nrmm|road] [--pubkey PEM] [--id ID]\n"
+	      "                  [--vin VIN] [--cut-after FRAMES --cut-for SECONDS] [--quiet]\n"
+	      "                  [--ready FILE] -o FILE\n"
+	      "A test platform for HJ 1322 / HJ 1239 frames on 127.0.0.1: checks and records\n"
+	      "every frame as one JSON line in FILE; --ready FILE gets the port once listening.\n"
+	      "SIGTERM stops it; exit status 1 when a frame had an error.\n",
+	      stderr);
+}
+
+int main(int argc, char **argv)
+{
+	static const struct option opts[] = {
+		{ "port", required_argument, NULL, 'p' },   { "variant", required_argument, NULL, 'v' },
+		{ "pubkey", required_argument, NULL, 'k' }, { "id", required_argument, NULL, 'i' },
+		{ "vin", required_argument, NULL, 'V' },    { "cut-after", required_argument, NULL, 'a' },
+		{ "cut-for", required_argument, NULL, 'f' }, { "ready", required_argument, NULL, 'r' },
+		{ "quiet", no_argument, NULL, 'q' },        { "help", no_argument, NULL, 'h' },
+		{ NULL, 0, NULL, 0 },
+	};
+	static struct sim s = { .lfd = -1, .cfd = -1, .info_serial = -1, .login_serial = -1,
+				.offset_s = 8 * 3600, .id = HJDECODE_DEFAULT_ID };
+	const char *out = NULL, *pubkey = NULL;
+	struct sigaction sa = { .sa_handler = sim_on_signal };
+	FILE *rf;
+	int c;
+
+	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
+		switch (c) {
+		case 'p': s.port = atoi(optarg); break;
+		case 'v': s.variant = strcmp(optarg, "road") == 0 ? HJ_ROAD : HJ_NRMM; break;
+		case 'k': pubkey = optarg; break;
+		case 'i': s.id = optarg; break;
+		case 'V': s.vin = optarg; break;
+		case 'a': s.cut_after = atoi(optarg); break;
+		case 'f': s.cut_for_s = atoi(optarg); break;
+		case 'r': s.ready = optarg; break;
+		case 'q': s.quiet = 1; break;
+		case 'o': out = optarg; break;
+		default: sim_usage(); return 2;
+		}
+	}
+	if (!out) {
+		sim_usage();
+		return 2;
+	}
+	s.out = strcmp(out, "-") == 0 ? stdout : fopen(out, "a");
+	if (!s.out || (pubkey && !(s.v = signer_verifier_open(pubkey))) || sim_listen(&s) < 0)
+		return 1;
+	sigaction(SIGTERM, &sa, NULL);
+	sigaction(SIGINT, &sa, NULL);
+	if (s.ready && (rf = fopen(s.ready, "w"))) {
+		fprintf(rf, "%d\n", s.port);
+		fclose(rf);
+	}
+	fprintf(stderr, "hjplatform: listening on 127.0.0.1:%d (%s)\n", s.port,
+		s.variant == HJ_ROAD ? "road" : "nrmm");
+	sim_loop(&s);
+	fprintf(stderr, "hjplatform: %ld frames, %ld with errors\n", s.frames, s.errors);
+	signer_verifier_close(s.v);
+	if (s.out != stdout)
+		fclose(s.out);
+	return s.errors ? 1 : 0;
+}

@@ -1,0 +1,171 @@
+/* Unit tests for gateway/command.c: requests checked whole, refusals change
+ * nothing, answers well-formed. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway/command.h"
+#include "gateway/config.h"
+
+static struct config cfg;
+static int period_calls, period_ms;
+
+static json_t *fake_status(void *ctx)
+{
+	(void)ctx;
+	return json_pack("{s:s}", "dev", "unit");
+}
+
+static const struct config *fake_config(void *ctx)
+{
+	(void)ctx;
+	return &cfg;
+}
+
+static int fake_set_period(void *ctx, int ms)
+{
+	(void)ctx;
+	period_calls++;
+	period_ms = ms;
+	return 0;
+}
+
+static uint64_t fake_snapshot(void *ctx)
+{
+	(void)ctx;
+	return 42;
+}
+
+static const struct command_hooks hooks = { NULL, fake_status, fake_config, fake_set_period,
+					    fake_snapshot };
+
+/* Run a request; the answer parsed. */
+static json_t *run(const char *name, const char *payload, size_t full_len, char *id)
+{
+	char *text = command_run(&hooks, name, payload, strlen(payload),
+				 full_len ? full_len : strlen(payload), id);
+	json_t *a;
+
+	assert_non_null(text);
+	a = json_loads(text, 0, NULL);
+	assert_non_null(a);
+	free(text);
+	return a;
+}
+
+static int setup(void **state)
+{
+	(void)state;
+	config_defaults(&cfg);
+	snprintf(cfg.mqtt.username, sizeof(cfg.mqtt.username), "secretuser");
+	snprintf(cfg.mqtt.password_file, sizeof(cfg.mqtt.password_file), "/etc/emgw/pass");
+	period_calls = 0;
+	return 0;
+}
+
+static void test_good(void **state)
+{
+	char id[COMMAND_ID_MAX + 1];
+	json_t *a;
+
+	(void)state;
+	a = run("ping", "{\"id\":\"p-1\"}", 0, id);
+	assert_string_equal(id, "p-1");
+	assert_true(json_is_true(json_object_get(a, "ok")));
+	assert_string_equal(json_string_value(json_object_get(a, "result")), "pong");
+	json_decref(a);
+
+	a = run("set-sample-period", "{\"id\":\"s\",\"period\":2.5}", 0, id);
+	assert_true(json_is_true(json_object_get(a, "ok")));
+	assert_int_equal(period_calls, 1);
+	assert_int_equal(period_ms, 2500);
+	json_decref(a);
+
+	a = run("snapshot", "{\"id\":\"n\"}", 0, id);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(a, "result"), "seq")), 42);
+	json_decref(a);
+
+	a = run("status", "{\"id\":\"st\"}", 0, id);
+	assert_string_equal(json_string_value(json_object_get(json_object_get(a, "result"), "dev")),
+			    "unit");
+	json_decref(a);
+}
+
+static void test_get_config_hides_secrets(void **state)
+{
+	char id[COMMAND_ID_MAX + 1];
+	json_t *a, *mqtt;
+	char *text;
+
+	(void)state;
+	a = run("get-config", "{\"id\":\"g\"}", 0, id);
+	mqtt = json_object_get(json_object_get(a, "result"), "mqtt");
+	assert_non_null(mqtt);
+	assert_string_equal(json_string_value(json_object_get(mqtt, "version")), "3.1.1");
+	assert_null(json_object_get(mqtt, "username"));
+	assert_null(json_object_get(mqtt, "password_file"));
+	assert_null(json_object_get(mqtt, "key_file"));
+	text = json_dumps(a, 0);
+	assert_null(strstr(text, "secretuser"));
+	assert_null(strstr(text, "/etc/emgw/pass"));
+	free(text);
+	json_decref(a);
+}
+
+/* Refused, answered with an error, nothing changed. */
+static const struct {
+	const char *name, *payload, *id;
+	size_t full_len;
+} bad[] = {
+	{ "reboot", "{\"id\":\"a\"}", "a", 0 },
+	{ "set-sample-period", "{\"id\":\"b\",\"period\":0.05}", "b", 0 },
+	{ "set-sample-period", "{\"id\":\"c\",\"period\":61}", "c", 0 },
+	{ "set-sample-period", "{\"id\":\"d\",\"period\":\"2\"}", "d", 0 },
+	{ "set-sample-period", "{\"id\":\"e\"}", "e", 0 },
+	{ "set-sample-period", "{\"id\":\"f\",\"period\":2,\"x\":1}", "f", 0 },
+	{ "set-sample-period", "{\"period\":2}", COMMAND_INVALID_ID, 0 },
+	{ "set-sample-period", "{\"id\":7,\"period\":2}", COMMAND_INVALID_ID, 0 },
+	{ "set-sample-period", "{\"id\":\"x/y\",\"period\":2}", COMMAND_INVALID_ID, 0 },
+	{ "set-sample-period", "{\"id\":\"x+\",\"period\":2}", COMMAND_INVALID_ID, 0 },
+	{ "set-sample-period", "{\"id\":\"\",\"period\":2}", COMMAND_INVALID_ID, 0 },
+	{ "set-sample-period", "{\"id\":\"g\",\"id\":\"h\",\"period\":2}", COMMAND_INVALID_ID, 0 },
+	{ "set-sample-period", "{\"id\":\"i\",\"period\":2}", COMMAND_INVALID_ID, 9000 },
+	{ "set-sample-period", "nope", COMMAND_INVALID_ID, 0 },
+	{ "set-sample-period", "[2]", COMMAND_INVALID_ID, 0 },
+	{ "set-sample-period", "", COMMAND_INVALID_ID, 0 },
+	{ "set-log-level", "{\"id\":\"j\",\"level\":\"trace\"}", "j", 0 },
+	{ "", "{\"id\":\"k\"}", "k", 0 },
+};
+
+static void test_bad(void **state)
+{
+	char id[COMMAND_ID_MAX + 1];
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		json_t *a = run(bad[i].name, bad[i].payload, bad[i].full_len, id);
+
+		assert_string_equal(id, bad[i].id);
+		assert_true(json_is_false(json_object_get(a, "ok")));
+		assert_non_null(json_string_value(json_object_get(a, "error")));
+		json_decref(a);
+	}
+	assert_int_equal(period_calls, 0);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test_setup(test_good, setup),
+		cmocka_unit_test_setup(test_get_config_hides_secrets, setup),
+		cmocka_unit_test_setup(test_bad, setup),
+	};
+
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}

@@ -1,0 +1,213 @@
+/* Unit tests for gateway/signer.c: SM2/SM3 sign and verify round trip, the
+ * distinguishing id, left-padding of short r and s, and a signature made
+ * here verified by OpenSSL's command line (converted to DER). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include <openssl/evp.h>
+#include <openssl/pem.h>
+
+#include "gateway/signer.h"
+
+#define ID "CHIP000000000001"
+
+static char dir[] = "/tmp/emgw-signer.XXXXXX";
+static char key_pem[256], pub_pem[256];
+
+static void write_file(const char *path, const void *p, size_t n)
+{
+	FILE *f = fopen(path, "wb");
+
+	assert_non_null(f);
+	assert_int_equal(fwrite(p, 1, n, f), n);
+	assert_int_equal(fclose(f), 0);
+}
+
+static int setup(void **state)
+{
+	EVP_PKEY *key = EVP_PKEY_Q_keygen(NULL, NULL, "SM2");
+	FILE *f;
+
+	(void)state;
+	if (!key || !mkdtemp(dir))
+		return -1;
+	snprintf(key_pem, sizeof(key_pem), "%s/key.pem", dir);
+	snprintf(pub_pem, sizeof(pub_pem), "%s/pub.pem", dir);
+	f = fopen(key_pem, "w");
+	if (!f || !PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL))
+		return -1;
+	fclose(f);
+	f = fopen(pub_pem, "w");
+	if (!f || !PEM_write_PUBKEY(f, key))
+		return -1;
+	fclose(f);
+	EVP_PKEY_free(key);
+	return 0;
+}
+
+static int teardown(void **state)
+{
+	char cmd[512];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void test_round_trip(void **state)
+{
+	static const uint8_t data[] = "\x17\x0b\x0f\x06\x0d\x14 an HJ data unit";
+	struct signer *sg = signer_soft_open(key_pem, ID);
+	struct signer_verifier *v = signer_verifier_open(pub_pem);
+	struct signer_verifier *vk = signer_verifier_open(key_pem);
+	uint8_t r[32], s[32], xy1[64], xy2[64];
+	uint8_t bad[sizeof(data)];
+
+	(void)state;
+	assert_non_null(sg);
+	assert_non_null(v);
+	assert_non_null(vk);
+	assert_int_equal(sg->sign(sg, data, sizeof(data) - 1, r, s), 0);
+	assert_int_equal(signer_verify(v, ID, data, sizeof(data) - 1, r, s), 1);
+	assert_int_equal(signer_verify(vk, ID, data, sizeof(data) - 1, r, s), 1);
+	/* Another id, other data, another signature: refused. */
+	assert_int_equal(signer_verify(v, "1234567812345678", data, sizeof(data) - 1, r, s), 0);
+	memcpy(bad, data, sizeof(data));
+	bad[0] ^= 1;
+	assert_int_equal(signer_verify(v, ID, bad, sizeof(data) - 1, r, s), 0);
+	s[31] ^= 1;
+	assert_int_equal(signer_verify(v, ID, data, sizeof(data) - 1, r, s), 0);
+	/* The public key, both ways. */
+	assert_int_equal(sg->pubkey(sg, xy1), 0);
+	assert_int_equal(signer_verifier_pubkey(v, xy2), 0);
+	assert_memory_equal(xy1, xy2, 64);
+	sg->close(sg);
+	signer_verifier_close(v);
+	signer_verifier_close(vk);
+}
+
+static void test_padding(void **state)
+{
+	/* SEQUENCE { INTEGER 0x11, INTEGER 0x0102 }: both short. */
+	static const uint8_t der[] = { 0x30, 0x07, 0x02, 0x01, 0x11, 0x02, 0x02, 0x01, 0x02 };
+	/* An INTEGER with its top bit set gets a 0x00 in DER: 33 bytes. */
+	uint8_t r[32], s[32], out[80], r2[32], s2[32];
+	int n;
+
+	(void)state;
+	assert_int_equal(signer_from_der(der, sizeof(der), r, s), 0);
+	for (int i = 0; i < 31; i++)
+		assert_int_equal(r[i], 0);
+	assert_int_equal(r[31], 0x11);
+	for (int i = 0; i < 30; i++)
+		assert_int_equal(s[i], 0);
+	assert_int_equal(s[30], 0x01);
+	assert_int_equal(s[31], 0x02);
+	n = signer_to_der(r, s, out, sizeof(out));
+	assert_int_equal(n, (int)sizeof(der));
+	assert_memory_equal(out, der, sizeof(der));
+	memset(r, 0xFF, sizeof(r));
+	n = signer_to_der(r, s, out, sizeof(out));
+	assert_int_equal(out[3], 33); /* 0x00 + 32 bytes */
+	assert_int_equal(signer_from_der(out, (size_t)n, r2, s2), 0);
+	assert_memory_equal(r2, r, 32);
+	assert_memory_equal(s2, s, 32);
+	assert_int_equal(signer_to_der(r, s, out, 8), -1);
+	assert_int_equal(signer_from_der(der, 3, r, s), -1);
+}
+
+/* Sign until r or s has a leading zero byte (1 in 128 signatures): the
+ * padded value still verifies, here and in OpenSSL's command line. */
+static void test_short_values_verify(void **state)
+{
+	static const uint8_t data[] = "padding";
+	struct signer *sg = signer_soft_open(key_pem, ID);
+	struct signer_verifier *v = signer_verifier_open(pub_pem);
+	uint8_t r[32], s[32];
+	int found = 0;
+
+	(void)state;
+	for (int i = 0; i < 5000 && !found; i++) {
+		assert_int_equal(sg->sign(sg, data, sizeof(data) - 1, r, s), 0);
+		found = r[0] == 0 || s[0] == 0;
+	}
+	assert_true(found);
+	assert_int_equal(signer_verify(v, ID, data, sizeof(data) - 1, r, s), 1);
+	sg->close(sg);
+	signer_verifier_close(v);
+}
+
+/* `openssl pkeyutl -verify` on a signature this code made. */
+static int openssl_verify(const uint8_t *data, size_t n, const uint8_t *r, const uint8_t *s,
+			  const char *id)
+{
+	char data_bin[300], sig_der[300], cmd[1500];
+	uint8_t der[80];
+	int len = signer_to_der(r, s, der, sizeof(der));
+
+	assert_true(len > 0);
+	snprintf(data_bin, sizeof(data_bin), "%s/data.bin", dir);
+	snprintf(sig_der, sizeof(sig_der), "%s/sig.der", dir);
+	write_file(data_bin, data, n);
+	write_file(sig_der, der, (size_t)len);
+	snprintf(cmd, sizeof(cmd),
+		 "openssl pkeyutl -verify -rawin -digest sm3 -pkeyopt distid:%s -pubin -inkey %s"
+		 " -in %s -sigfile %s >/dev/null 2>&1",
+		 id, pub_pem, data_bin, sig_der);
+	return system(cmd);
+}
+
+static void test_openssl_cli(void **state)
+{
+	uint8_t data[200];
+	struct signer *sg = signer_soft_open(key_pem, ID);
+	uint8_t r[32], s[32];
+
+	(void)state;
+	if (system("openssl version >/dev/null 2>&1") != 0)
+		skip();
+	for (size_t i = 0; i < sizeof(data); i++)
+		data[i] = (uint8_t)(i * 7);
+	assert_int_equal(sg->sign(sg, data, sizeof(data), r, s), 0);
+	assert_int_equal(openssl_verify(data, sizeof(data), r, s, ID), 0);
+	/* And it does refuse: the wrong id, tampered data. */
+	assert_int_not_equal(openssl_verify(data, sizeof(data), r, s, "1234567812345678"), 0);
+	data[5] ^= 0x80;
+	assert_int_not_equal(openssl_verify(data, sizeof(data), r, s, ID), 0);
+	sg->close(sg);
+}
+
+static void test_bad_keys(void **state)
+{
+	char path[300];
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/none.pem", dir);
+	assert_null(signer_soft_open(path, ID));
+	write_file(path, "not a key\n", 10);
+	assert_null(signer_soft_open(path, ID));
+	assert_null(signer_verifier_open(path));
+	/* A public key cannot sign. */
+	assert_null(signer_soft_open(pub_pem, ID));
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+		cmocka_unit_test(test_round_trip),
+		cmocka_unit_test(test_padding),
+		cmocka_unit_test(test_short_values_verify),
+		cmocka_unit_test(test_openssl_cli),
+		cmocka_unit_test(test_bad_keys),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
