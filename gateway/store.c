@@ -67,6 +67,13 @@ static const char *const store_migrations[] = {
 	"CREATE INDEX rows_class ON rows(class, seq);"
 	"INSERT INTO meta(key, value) VALUES ('evicted_routine', 0), ('evicted_position', 0),"
 	" ('evicted_event', 0), ('evicted_alarm', 0), ('thinned', 0), ('thinned_upto', 0);",
+	/* v2 -> v3: no secondary indexes.  At 1 Hz every commit rewrote a leaf
+	 * page of each index besides the table's: most of the bytes written to
+	 * eMMC.  Rows are in seq order, which is time order, so age eviction
+	 * and the oldest row start from the first rows; eviction by class (only
+	 * when the store is full) walks the table in seq order. */
+	"DROP INDEX IF EXISTS rows_wall;"
+	"DROP INDEX IF EXISTS rows_class;",
 };
 
 /* meta keys of the eviction counters, by class */
@@ -139,7 +146,7 @@ static const char *const store_sql[ST_N] = {
 	[ST_PAGE_COUNT] = "PRAGMA page_count",
 	[ST_FREELIST] = "PRAGMA freelist_count",
 	[ST_COUNT] = "SELECT count(*) FROM rows",
-	[ST_OLDEST] = "SELECT min(wall_ms) FROM rows WHERE wall_ms > 0",
+	[ST_OLDEST] = "SELECT wall_ms FROM rows WHERE wall_ms > 0 ORDER BY seq LIMIT 1",
 	/* ?1 offset, ?2 source, ?3 first seq this boot may rewrite.  The time
 	 * text is made from integers (no floating-point seconds): the same
 	 * form clock_format_iso writes. */
@@ -173,6 +180,7 @@ struct store {
 	uint64_t appended_max; /* highest seq appended, committed or not */
 	uint64_t committed_max; /* highest seq readers may see */
 	uint64_t rollbacks;    /* transactions SQLite rolled back (disk full) */
+	int64_t nrows;         /* rows in the table, kept so status never counts them */
 	int in_txn;
 	int pending;  /* rows appended in the open transaction */
 	int disk_err; /* SQLite code of the disk trouble we are in, or 0 */
@@ -224,6 +232,8 @@ static void store_load_counters(struct store *s)
  * the whole transaction back.  Notice it, so that we begin a new one, and
  * say what was lost.
  */
+static void store_recount(struct store *s);
+
 static void store_txn_check(struct store *s)
 {
 	if (!s->in_txn || !sqlite3_get_autocommit(s->db))
@@ -241,6 +251,17 @@ static void store_txn_check(struct store *s)
 	s->rollbacks++;
 	/* Evictions counted in that transaction are gone with it. */
 	store_load_counters(s);
+	store_recount(s);
+}
+
+static int store_exec_int(struct store *s, enum store_stmt id, const char *what, int64_t *v);
+
+/* The row count from the table itself: at open and after a rollback only
+ * (a full count reads every page). */
+static void store_recount(struct store *s)
+{
+	if (store_exec_int(s, ST_COUNT, "count rows", &s->nrows) < 0)
+		s->nrows = 0;
 }
 
 /* Run a statement that returns no rows (or whose rows we ignore). */
@@ -487,6 +508,10 @@ static int store_pragmas(struct store *s)
 	int wal = 0;
 
 	sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS);
+	/* Small pages for a new file: a 1 Hz commit rewrites whole pages, and a
+	 * record is about half a KiB, so 1 KiB pages write a quarter of what
+	 * the 4 KiB default would (an existing file keeps its size). */
+	sqlite3_exec(s->db, "PRAGMA page_size=1024", NULL, NULL, NULL);
 	/* WAL: commits append, a crash never corrupts, readers never block us. */
 	if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &st, NULL) == SQLITE_OK &&
 	    sqlite3_step(st) == SQLITE_ROW)
@@ -622,6 +647,7 @@ struct store *store_open(const char *path, unsigned uplink_mask, int retention_d
 	if (store_meta_get(s, "evicted", &s->evicted) < 0)
 		goto out_free;
 	store_load_counters(s);
+	store_recount(s);
 	if (store_durable(s, store_boot_op, NULL) < 0)
 		goto out_free;
 	log_info("store %s: boot %" PRIu64 ", next seq %" PRIu64, path, s->boot, s->next_seq);
@@ -697,6 +723,7 @@ int store_append_class(struct store *s, uint64_t seq, enum store_kind kind, enum
 	}
 	sqlite3_bind_null(st, 5);
 	s->pending++;
+	s->nrows++;
 	if (seq > s->appended_max)
 		s->appended_max = seq;
 	/* Pages freed inside a transaction are reused by it: evicting as we
@@ -864,8 +891,10 @@ int store_ack(struct store *s, int uplink, uint64_t seq)
 	sqlite3_bind_int64(st, 3, (int64_t)s->uplink_mask);
 	if (store_exec(s, ST_ACK_DELETE, "ack") < 0)
 		return -1;
-	if (sqlite3_changes(s->db) > 0)
+	if (sqlite3_changes(s->db) > 0) {
+		s->nrows--;
 		return 0;
+	}
 	/* Not the last uplink, or the row is gone already (evicted): mark. */
 	st = s->st[ST_ACK_MARK];
 	sqlite3_bind_int64(st, 1, (int64_t)seq);
@@ -890,6 +919,7 @@ static int store_count_evicted(struct store *s, enum store_class cls, int64_t n)
 {
 	if (n == 0)
 		return 0;
+	s->nrows -= n;
 	if (store_meta_add(s, "evicted", n) < 0 || store_meta_add(s, store_class_keys[cls], n) < 0)
 		return -1;
 	s->evicted += n;
@@ -906,7 +936,8 @@ static int64_t store_excess_rows(struct store *s, int64_t limit)
 
 	if (store_used_bytes(s, &used) < 0 || used <= limit)
 		return 0;
-	if (store_exec_int(s, ST_COUNT, "count rows", &rows) < 0 || rows == 0)
+	rows = s->nrows;
+	if (rows <= 0)
 		return 0;
 	chunk = (used - limit) / (used / rows + 1) + 1;
 	if (chunk < STORE_EVICT_CHUNK_MIN)
@@ -995,6 +1026,16 @@ static int store_enforce_cap(struct store *s)
 	return 0;
 }
 
+/* Whether the oldest row (in seq order, which is time order) is older than
+ * cutoff: the common answer, no, costs one page instead of a table scan. */
+static int store_has_older(struct store *s, int64_t cutoff)
+{
+	int64_t oldest = 0;
+
+	return store_exec_int(s, ST_OLDEST, "oldest row", &oldest) == 0 && oldest > 0 &&
+	       oldest < cutoff;
+}
+
 int store_evict(struct store *s, int64_t now_wall_ms)
 {
 	int ret = 0;
@@ -1006,7 +1047,8 @@ int store_evict(struct store *s, int64_t now_wall_ms)
 	if (store_begin(s) < 0)
 		return -1;
 	/* Without a wall time we cannot tell age; the size cap still holds. */
-	if (s->retention_days > 0 && now_wall_ms > 0) {
+	if (s->retention_days > 0 && now_wall_ms > 0 && store_has_older(s, now_wall_ms -
+					  s->retention_days * STORE_MS_PER_DAY)) {
 		for (int c = 0; c < STORE_N_CLASSES; c++) {
 			sqlite3_bind_int64(s->st[ST_EVICT_AGE], 1,
 					   now_wall_ms - s->retention_days * STORE_MS_PER_DAY);
@@ -1041,8 +1083,8 @@ void store_stats(struct store *s, struct store_stats *st)
 	st->evicted = s->evicted;
 	memcpy(st->evicted_class, s->evicted_class, sizeof(st->evicted_class));
 	st->thinned = s->thinned;
-	if (store_exec_int(s, ST_COUNT, "count rows", &st->rows) < 0 ||
-	    store_exec_int(s, ST_OLDEST, "oldest row", &st->oldest_wall_ms) < 0 ||
+	st->rows = s->nrows;
+	if (store_exec_int(s, ST_OLDEST, "oldest row", &st->oldest_wall_ms) < 0 ||
 	    store_used_bytes(s, &st->bytes) < 0)
 		return;
 }

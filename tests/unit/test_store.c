@@ -105,6 +105,24 @@ static int64_t meta_value(const char *key)
 	return v;
 }
 
+/* Secondary indexes in the file: none since schema v3. */
+static int64_t index_count(void)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int64_t v = -1;
+
+	assert_int_equal(sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_schema WHERE"
+					    " type = 'index' AND sql IS NOT NULL", -1, &st, NULL),
+			 SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
 static void sql_exec(const char *path, const char *sql)
 {
 	sqlite3 *db;
@@ -874,8 +892,10 @@ static void test_migrate_v1(void **state)
 	assert_int_equal(st.rows, 2);
 	assert_int_equal(st.evicted, 5);
 	store_close(s);
-	assert_int_equal(meta_value("schema_version"), 2);
+	/* v1 -> v2 -> v3: the class column came and the indexes went. */
+	assert_int_equal(meta_value("schema_version"), 3);
 	assert_int_equal(meta_value("thinned_upto"), 0);
+	assert_int_equal(index_count(), 0);
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, test_setup, test_teardown)
