@@ -31,9 +31,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TICK_US 10000
-#define DT (TICK_US / 1e6)
-#define SLOT_US 600
+#include "tests/sim/simlib.h"
+
 #define MAX_FAULTS 16
 #define MAX_SPANS 512
 #define AFR_STOICH 14.5
@@ -48,43 +47,6 @@
 #define SMOKE_MIN_S 3.0
 #define SMOKE_MERGE_S 10.0
 #define OPACITY_PATH_M 0.430
-
-struct rng {
-	uint64_t s;
-};
-
-static uint64_t rng_next(struct rng *r)
-{
-	uint64_t z = (r->s += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-static double rng_uniform(struct rng *r, double lo, double hi)
-{
-	return lo + (hi - lo) * ((double)(rng_next(r) >> 11) * 0x1.0p-53);
-}
-
-static double rng_gauss(struct rng *r)
-{
-	double s = 0;
-
-	for (int i = 0; i < 4; i++)
-		s += rng_uniform(r, 0, 1);
-	return (s - 2.0) * 1.7320508075688772;
-}
-
-static double clamp(double v, double lo, double hi)
-{
-	return v < lo ? lo : v > hi ? hi : v;
-}
-
-static void lag(double *state, double target, double tau)
-{
-	*state += (target - *state) * (DT / tau);
-}
 
 /* ---- machines ---------------------------------------------------------------- */
 
@@ -133,11 +95,6 @@ struct plan {
 	double demand_pct, dial_rpm, travel_kmh, wander;
 	int cycles_left, idle;
 };
-
-static int64_t s_to_ticks(double s)
-{
-	return (int64_t)(s * (1e6 / TICK_US) + 0.5);
-}
 
 static void plan_seg(struct plan *p, int64_t now, double len_lo, double len_hi, double d_lo,
 		     double d_hi, double kmh)
@@ -323,42 +280,17 @@ struct out {
 	int dpf;
 };
 
-static char *put_hex(char *p, uint32_t v, int digits)
-{
-	static const char hex[] = "0123456789ABCDEF";
-
-	for (int i = digits - 1; i >= 0; i--)
-		*p++ = hex[(v >> (4 * i)) & 0xf];
-	return p;
-}
-
 static void out_frame(struct out *o, int64_t t_us, int prio, uint32_t pgn, uint8_t sa,
 		      const uint8_t d[8])
 {
 	uint64_t us = (uint64_t)(o->start * 1000000 + t_us);
-	uint32_t id = (uint32_t)prio << 26 | pgn << 8 | sa;
-	char line[64], *p = line;
 
-	p += snprintf(p, 32, "(%" PRIu64 ".%06" PRIu64 ") can0 ", us / 1000000, us % 1000000);
-	p = put_hex(p, id, 8);
-	*p++ = '#';
-	for (int i = 0; i < 8; i++)
-		p = put_hex(p, d[i], 2);
-	*p++ = '\n';
-	fwrite(line, 1, (size_t)(p - line), o->f);
+	sim_candump_line(o->f, us, (uint32_t)prio << 26 | pgn << 8 | sa, d);
 }
 
 static uint32_t raw(struct out *o, double v, double noise, double res, double offset, uint32_t max)
 {
-	double x = (v + noise * rng_gauss(&o->noise) - offset) / res + 0.5;
-
-	return x < 0 ? 0 : x > max ? max : (uint32_t)x;
-}
-
-static void put16(uint8_t *d, uint32_t v)
-{
-	d[0] = (uint8_t)v;
-	d[1] = (uint8_t)(v >> 8);
+	return sim_raw(&o->noise, v, noise, res, offset, max);
 }
 
 static void msg_eec1(struct out *o, const struct engine *e, uint8_t *d)
@@ -639,19 +571,6 @@ static int run(const struct opts *op, FILE *f)
 }
 
 /* ---- options -------------------------------------------------------------------- */
-
-static int parse_double(const char *s, double min, double max, double *out)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || *end || !(v >= min && v <= max))
-		return -1;
-	*out = v;
-	return 0;
-}
 
 /* NAME:START:LEN */
 static int parse_fault(const char *s, struct opts *op)

@@ -15,9 +15,8 @@
 #include <stdlib.h>
 #include <string.h>
 
-#define TICK_US	       10000 /* model step: every rate is a multiple */
-#define DT	       (TICK_US / 1e6)
-#define SLOT_US	       600 /* bus time of one 8-byte extended frame */
+#include "tests/sim/simlib.h"
+
 #define MAX_EPISODES   64
 #define MAX_DURATION_S (10 * 24 * 3600)
 
@@ -31,48 +30,6 @@
 #define STUCK_BOOST_KPA	 60.0 /* all a sticking turbo gives */
 #define SMOKE_LAMBDA	 1.2  /* label: lambda below this ... */
 #define SMOKE_LOAD_PCT	 40.0 /* ... with at least this load */
-
-/* splitmix64: small, good enough, and the same everywhere. */
-struct rng {
-	uint64_t s;
-};
-
-static uint64_t rng_next(struct rng *r)
-{
-	uint64_t z = (r->s += 0x9e3779b97f4a7c15ULL);
-
-	z = (z ^ (z >> 30)) * 0xbf58476d1ce4e5b9ULL;
-	z = (z ^ (z >> 27)) * 0x94d049bb133111ebULL;
-	return z ^ (z >> 31);
-}
-
-/* Uniform in [lo, hi). */
-static double rng_uniform(struct rng *r, double lo, double hi)
-{
-	return lo + (hi - lo) * ((double)(rng_next(r) >> 11) * 0x1.0p-53);
-}
-
-/* About N(0, 1): a sum of four uniforms, which avoids log() and cos() whose
- * last bit may differ between C libraries. */
-static double rng_gauss(struct rng *r)
-{
-	double s = 0;
-
-	for (int i = 0; i < 4; i++)
-		s += rng_uniform(r, 0, 1);
-	return (s - 2.0) * 1.7320508075688772;
-}
-
-static double clamp(double v, double lo, double hi)
-{
-	return v < lo ? lo : v > hi ? hi : v;
-}
-
-/* One step of a first-order lag with time constant tau seconds. */
-static void lag(double *state, double target, double tau)
-{
-	*state += (target - *state) * (DT / tau);
-}
 
 enum seg_kind { SEG_IDLE, SEG_DIG, SEG_SWING, SEG_DUMP, SEG_RETURN, SEG_TRAVEL };
 
@@ -112,11 +69,6 @@ struct opts {
 	const char *labels_path;
 	int warm; /* start with the engine at working temperature */
 };
-
-static int64_t s_to_ticks(double s)
-{
-	return (int64_t)(s * (1e6 / TICK_US) + 0.5);
-}
 
 static void plan_set(struct plan *p, int64_t now, enum seg_kind kind, double len_lo, double len_hi,
 		     double dem_lo, double dem_hi)
@@ -283,70 +235,24 @@ static void engine_step(struct engine *e, const struct plan *p)
 	engine_thermal(e);
 }
 
-/* Output: one `candump -l` line a frame, formatted by hand because an hour
- * of trace is half a million lines. */
+/* Output: one `candump -l` line a frame. */
 struct out {
 	FILE *f;
 	int64_t start;
 	struct rng noise;
 };
 
-static char *put_hex(char *p, uint32_t v, int digits)
-{
-	static const char hex[] = "0123456789ABCDEF";
-
-	for (int i = digits - 1; i >= 0; i--)
-		*p++ = hex[(v >> (4 * i)) & 0xf];
-	return p;
-}
-
-static char *put_dec(char *p, uint64_t v, int min_digits)
-{
-	char tmp[24];
-	int n = 0;
-
-	do {
-		tmp[n++] = (char)('0' + v % 10);
-		v /= 10;
-	} while (v || n < min_digits);
-	while (n)
-		*p++ = tmp[--n];
-	return p;
-}
-
 static void out_frame(struct out *o, int64_t t_us, int prio, uint32_t pgn, const uint8_t d[8])
 {
 	uint64_t us = (uint64_t)(o->start * 1000000 + t_us);
 	uint32_t id = (uint32_t)prio << 26 | pgn << 8 | 0x00; /* SA 0: engine #1 */
-	char line[64], *p = line;
 
-	*p++ = '(';
-	p = put_dec(p, us / 1000000, 1);
-	*p++ = '.';
-	p = put_dec(p, us % 1000000, 6);
-	memcpy(p, ") can0 ", 7);
-	p += 7;
-	p = put_hex(p, id, 8);
-	*p++ = '#';
-	for (int i = 0; i < 8; i++)
-		p = put_hex(p, d[i], 2);
-	*p++ = '\n';
-	fwrite(line, 1, (size_t)(p - line), o->f);
+	sim_candump_line(o->f, us, id, d);
 }
 
-/* A measured value: the model's plus sensor noise, as a raw J1939 value
- * clamped to the valid range (never into the error or n/a codes). */
 static uint32_t raw(struct out *o, double v, double noise, double res, double offset, uint32_t max)
 {
-	double x = (v + noise * rng_gauss(&o->noise) - offset) / res + 0.5;
-
-	return x < 0 ? 0 : x > max ? max : (uint32_t)x;
-}
-
-static void put16(uint8_t *d, uint32_t v)
-{
-	d[0] = (uint8_t)v;
-	d[1] = (uint8_t)(v >> 8);
+	return sim_raw(&o->noise, v, noise, res, offset, max);
 }
 
 /* Each message fills the bytes it carries; the rest stay 0xFF. */
@@ -535,19 +441,6 @@ static int run(const struct opts *op, FILE *f)
 	}
 	if (op->labels_path && write_labels(op, ep, op->n_smoke) < 0)
 		return -1;
-	return 0;
-}
-
-static int parse_double(const char *s, double min, double max, double *out)
-{
-	char *end;
-	double v;
-
-	errno = 0;
-	v = strtod(s, &end);
-	if (errno || end == s || *end || !(v >= min && v <= max))
-		return -1;
-	*out = v;
 	return 0;
 }
 
