@@ -90,6 +90,7 @@ enum store_stmt {
 	ST_SYNC_NORMAL,
 	ST_META_GET,
 	ST_META_ADD,
+	ST_META_SET,
 	ST_SEQ_RESERVE,
 	ST_APPEND,
 	ST_FETCH,
@@ -118,6 +119,7 @@ static const char *const store_sql[ST_N] = {
 	[ST_SYNC_NORMAL] = "PRAGMA synchronous=NORMAL",
 	[ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
 	[ST_META_ADD] = "UPDATE meta SET value = value + ?2 WHERE key = ?1",
+	[ST_META_SET] = "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)",
 	/* Reserve from what is stored, not from our copy: even a second process
 	 * on the same file (a mistake) would get a disjoint block. */
 	[ST_SEQ_RESERVE] = "UPDATE meta SET value = value + ?1 WHERE key = 'seq_hwm' RETURNING value",
@@ -336,23 +338,14 @@ static int store_commit(struct store *s)
 	return 0;
 }
 
+/* A key the store itself keeps: missing is an error. */
 static int store_meta_get(struct store *s, const char *key, int64_t *v)
 {
-	sqlite3_stmt *st = s->st[ST_META_GET];
-	int rc;
+	int rc = store_meta_load(s, key, v);
 
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	rc = sqlite3_step(st);
-	if (rc == SQLITE_ROW)
-		*v = sqlite3_column_int64(st, 0);
-	sqlite3_reset(st);
-	if (rc == SQLITE_ROW)
-		return 0;
-	if (rc == SQLITE_DONE)
+	if (rc == 1)
 		log_warnx("store %s: meta key %s missing", s->path, key);
-	else
-		store_err(s, "read meta");
-	return -1;
+	return rc == 0 ? 0 : -1;
 }
 
 static int store_meta_add(struct store *s, const char *key, int64_t delta)
@@ -1110,24 +1103,19 @@ int store_restamp(struct store *s, int64_t offset_ms, const char *src)
 	return sqlite3_changes(s->db);
 }
 
-/* Uplink state in meta: prepared per call, as it changes once a frame at most. */
 int store_meta_load(struct store *s, const char *key, int64_t *v)
 {
-	sqlite3_stmt *st = NULL;
+	sqlite3_stmt *st;
 	int rc;
 
 	if (!s || !key || !v)
 		return -1;
-	if (sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key = ?1", -1, &st, NULL) !=
-	    SQLITE_OK) {
-		store_err(s, "read meta");
-		return -1;
-	}
+	st = s->st[ST_META_GET];
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW)
 		*v = sqlite3_column_int64(st, 0);
-	sqlite3_finalize(st);
+	sqlite3_reset(st);
 	if (rc == SQLITE_ROW)
 		return 0;
 	if (rc == SQLITE_DONE)
@@ -1138,26 +1126,11 @@ int store_meta_load(struct store *s, const char *key, int64_t *v)
 
 int store_meta_save(struct store *s, const char *key, int64_t v)
 {
-	sqlite3_stmt *st = NULL;
-	int rc;
-
 	if (!s || !key || store_begin(s) < 0)
 		return -1;
-	if (sqlite3_prepare_v2(s->db, "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)", -1,
-			       &st, NULL) != SQLITE_OK) {
-		store_err(s, "write meta");
-		return -1;
-	}
-	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
-	sqlite3_bind_int64(st, 2, v);
-	rc = sqlite3_step(st);
-	sqlite3_finalize(st);
-	if (rc != SQLITE_DONE) {
-		store_err(s, "write meta");
-		store_txn_check(s);
-		return -1;
-	}
-	return 0;
+	sqlite3_bind_text(s->st[ST_META_SET], 1, key, -1, SQLITE_STATIC);
+	sqlite3_bind_int64(s->st[ST_META_SET], 2, v);
+	return store_exec(s, ST_META_SET, "write meta");
 }
 
 uint64_t store_rollbacks(const struct store *s)
