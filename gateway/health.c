@@ -36,11 +36,6 @@ void health_reloaded(const char *status)
 	sd_notifyf(0, "READY=1\nSTATUS=%s", status);
 }
 
-void health_status(const char *status)
-{
-	sd_notifyf(0, "STATUS=%s", status);
-}
-
 void health_tick(int64_t now_ms)
 {
 	if (watchdog_interval_ms < 0 || now_ms < watchdog_next_ms)

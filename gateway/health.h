@@ -12,8 +12,6 @@ void health_ready(const char *status);
 /* A reload begins / ended. */
 void health_reloading(void);
 void health_reloaded(const char *status);
-/* One line of status for systemctl status. */
-void health_status(const char *status);
 /* The loop is alive: pet the watchdog when due. */
 void health_tick(int64_t now_ms);
 /* Monotonic ms of the next watchdog message, or -1. */

@@ -23,11 +23,6 @@ void log_set_debug(int on)
 	debug_on = on;
 }
 
-int log_debug_enabled(void)
-{
-	return debug_on;
-}
-
 /* One line, written with a single fprintf so threads do not interleave. */
 static void log_line(int prio, const char *errstr, const char *fmt, va_list ap)
 {

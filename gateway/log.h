@@ -7,8 +7,6 @@
 
 /* Show debug messages when on is non-zero. */
 void log_set_debug(int on);
-/* Current debug setting. */
-int log_debug_enabled(void);
 /* Error with ": strerror(errno)" appended. */
 void log_warn(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 /* Error without errno. */

@@ -27,11 +27,6 @@ struct smoke_eval {
 	int64_t since_ms; /* >= 0: start an episode now, dated back to this tick */
 };
 
-const char *smoke_rule_name(enum smoke_rule r)
-{
-	return (unsigned)r < SMOKE_N_RULES ? smoke_rule_names[r] : "?";
-}
-
 static void smoke_episode_reset(struct smoke_episode *e)
 {
 	e->state = SMOKE_IDLE;

@@ -92,8 +92,6 @@ json_t *smoke_next(struct smoke *s);
  * still waiting for their evidence: the first event, or NULL; smoke_next
  * gives the others. */
 json_t *smoke_finish(struct smoke *s, int64_t now_ms);
-/* "lambda", "opacity", "transient". */
-const char *smoke_rule_name(enum smoke_rule r);
 /* Episodes open now (for status). */
 int smoke_active(const struct smoke *s);
 

@@ -1069,8 +1069,3 @@ json_t *uplink_status_json(const struct uplink *u, const struct store_stats *ss,
 					      u->cert_warning[0] ? u->cert_warning : NULL));
 	return o;
 }
-
-int uplink_inflight(const struct uplink *u)
-{
-	return inflight_used(u->inflight);
-}

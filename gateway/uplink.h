@@ -70,7 +70,5 @@ void uplink_stats(const struct uplink *u, struct uplink_stats *st);
 /* The uplink's part of the status (new reference); ss gives the backlog. */
 json_t *uplink_status_json(const struct uplink *u, const struct store_stats *ss,
 			   int64_t now_wall_ms);
-/* Publications handed to paho and not yet acknowledged. */
-int uplink_inflight(const struct uplink *u);
 
 #endif
