@@ -459,7 +459,7 @@ static int regen_on(const struct opts *op, double t)
 	return 0;
 }
 
-static void apply_faults(const struct opts *op, struct engine *e, struct plan *p, double t, int64_t tick)
+static void apply_faults(const struct opts *op, struct engine *e, struct plan *p, double t)
 {
 	double stuck_end = fault_on(op, F_STUCK_BOOST, t);
 
@@ -472,7 +472,6 @@ static void apply_faults(const struct opts *op, struct engine *e, struct plan *p
 		p->demand_pct = rng_uniform(&p->rng, 90, 98);
 		p->end_tick = s_to_ticks(stuck_end);
 		p->dial_rpm = 0.95 * e->m->rated_rpm;
-		(void)tick;
 	}
 	e->stuck = stuck_end > 0;
 	e->clogged = fault_on(op, F_CLOGGED_FILTER, t);
@@ -544,7 +543,7 @@ static int run(const struct opts *op, FILE *f)
 		if (tick >= plan.end_tick)
 			plan_next(&plan, op->machine, tick);
 		plan.wander = (plan.wander + 0.05 * rng_gauss(&plan.rng)) * 0.995;
-		apply_faults(op, &e, &plan, t, tick);
+		apply_faults(op, &e, &plan, t);
 		engine_step(&e, &plan, &sensor);
 		emit_tick(&o, &e, tick);
 		engine_s += DT;
