@@ -675,6 +675,11 @@ uint64_t store_next_seq(struct store *s)
 
 /* The number store_next_seq would hand out next, without taking it and
  * without I/O: every row stored so far has a smaller seq. */
+uint64_t store_committed_max(const struct store *s)
+{
+	return s ? s->committed_max : 0;
+}
+
 uint64_t store_next_seq_peek(const struct store *s)
 {
 	return s ? s->next_seq : 0;

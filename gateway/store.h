@@ -67,6 +67,9 @@ uint64_t store_next_seq(struct store *s);
 /* The number store_next_seq would hand out next, without taking it or doing
  * I/O; every stored row has a smaller seq. */
 uint64_t store_next_seq_peek(const struct store *s);
+/* The highest seq committed (what readers can see); rows above it are
+ * appended but not yet committed. */
+uint64_t store_committed_max(const struct store *s);
 /* Add a row in the open transaction, of the default class of its kind
  * (records routine, events event). 0 or -1. */
 int store_append(struct store *s, uint64_t seq, enum store_kind kind, int64_t mono_ms,

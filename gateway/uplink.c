@@ -592,7 +592,10 @@ static void uplink_session_start(struct uplink *u)
 	char filter[260];
 
 	inflight_reset(u->inflight);
-	u->live_from = store_next_seq_peek(u->store);
+	/* Rows appended but not yet committed are live, not backlog: the
+	 * backlog pump, which reads committed rows only, would otherwise
+	 * find them missing, call the backlog done, and leave them behind. */
+	u->live_from = store_committed_max(u->store) + 1;
 	u->live_cursor = u->live_from - 1;
 	u->back_cursor = u->cfg.backlog_newest ? u->live_from : 0;
 	u->back_done = 0;

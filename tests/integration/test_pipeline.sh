@@ -23,6 +23,7 @@ speed = $2
 [mqtt]
 host = 127.0.0.1
 port = $PORT
+backlog_rate = ${3:-200}
 [sample]
 period = 1
 EOC
@@ -30,7 +31,9 @@ EOC
 
 # 1. One hour replayed as fast as possible.
 "$TOP/$B/tests/tracegen" --duration 3600 --start 1700000000 --seed 7 -o "$T/hour.log"
-conf "$T/hour.log" 0 >"$T/hour.conf"
+# backlog_rate 0 (no limit): rows made before the first connect must not be
+# left behind when the backlog is called done.
+conf "$T/hour.log" 0 0 >"$T/hour.conf"
 "$EMGWD" -c "$T/hour.conf" --stdout --exit-when-done >"$T/hour.out" 2>"$T/hour.err" &
 EPID=$!; PIDS="$PIDS $EPID"
 wait_for 120 sh -c "! kill -0 $EPID"

@@ -39,6 +39,9 @@ speed = 0
 enabled = $1
 host = 127.0.0.1
 port = ${2:-1883}
+# a flat-out replay makes everything backlog: measure throughput, not the
+# default backlog rate limit (200 records/s)
+backlog_rate = 0
 EOC
 }
 conf no >"$D/off.conf"
