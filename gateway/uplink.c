@@ -113,7 +113,7 @@ struct uplink {
 
 	char status[UPLINK_STATUS_MAX];
 	struct uplink_stats stats;
-	atomic_ullong cmds, cmds_dropped, cmds_retained; /* counted on paho's thread */
+	atomic_ullong cmds, cmds_deferred, cmds_retained; /* counted on paho's thread */
 	struct inflight *inflight;
 
 	pthread_mutex_t lock; /* guards the note and command rings only */
@@ -241,8 +241,10 @@ static int on_tls_error(const char *str, size_t len, void *ctx)
 	return 0;
 }
 
-/* A command: copied off paho's thread into a bounded queue (full: dropped
- * and counted); retained ones are old news and never run. */
+/* A command: copied off paho's thread into a bounded queue; retained ones
+ * are old news and never run.  When the queue is full the message is left
+ * with paho (return 0), which offers it again: a burst of commands waits
+ * for the main thread instead of being lost. */
 static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *msg)
 {
 	struct uplink *u = ctx;
@@ -259,7 +261,11 @@ static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *
 	if (msg->retained) {
 		u->cmds_retained++;
 	} else if (u->cmd_head - u->cmd_tail >= UPLINK_CMDS) {
-		u->cmds_dropped++;
+		u->cmds_deferred++; /* "deferred" in status: paho delivers it again */
+		pthread_mutex_unlock(&u->lock);
+		uplink_wake(u);
+		usleep(10000); /* let the main thread drain before paho retries */
+		return 0;
 	} else {
 		c = &u->cmdq[u->cmd_head++ % UPLINK_CMDS];
 		snprintf(c->name, sizeof(c->name), "%.*s", (int)nlen, name);
@@ -1063,7 +1069,7 @@ json_t *uplink_status_json(const struct uplink *u, const struct store_stats *ss,
 				    : json_null());
 	json_object_set_new(o, "commands",
 			    json_pack("{s:I, s:I, s:I}", "received", (json_int_t)u->cmds,
-				      "dropped", (json_int_t)u->cmds_dropped, "retained_ignored",
+				      "deferred", (json_int_t)u->cmds_deferred, "retained_ignored",
 				      (json_int_t)u->cmds_retained));
 	if (u->cert_file[0])
 		json_object_set_new(o, "cert",
