@@ -179,13 +179,33 @@ const char *clock_src_name(enum ts_src src)
 	return names[src];
 }
 
+/* Days since 1970-01-01 to a civil date (proleptic Gregorian), in 64-bit
+ * integers: gmtime would go through time_t, which is 32 bits on armhf and
+ * ends in 2038.  H. Hinnant's civil_from_days. */
+static void clock_civil(int64_t days, int64_t *y, int *m, int *d)
+{
+	int64_t z = days + 719468;
+	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
+	int64_t doe = z - era * 146097;
+	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
+	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
+	int64_t mp = (5 * doy + 2) / 153;
+
+	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
+	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
+	*y = yoe + era * 400 + (*m <= 2);
+}
+
 void clock_format_iso(int64_t wall_ms, char *buf, int size)
 {
-	time_t s = (time_t)(wall_ms / 1000);
-	struct tm tm;
+	/* floor division: times before 1970 count back from the day's start */
+	int64_t s = wall_ms >= 0 ? wall_ms / 1000 : -((-wall_ms + 999) / 1000);
+	int64_t days = s >= 0 ? s / 86400 : -((-s + 86399) / 86400);
+	int64_t sod = s - days * 86400, y;
+	int m, d;
 
-	gmtime_r(&s, &tm);
-	snprintf(buf, (size_t)size, "%04d-%02d-%02dT%02d:%02d:%02d.%03dZ", tm.tm_year + 1900,
-		 tm.tm_mon + 1, tm.tm_mday, tm.tm_hour, tm.tm_min, tm.tm_sec,
-		 (int)(wall_ms % 1000));
+	clock_civil(days, &y, &m, &d);
+	snprintf(buf, (size_t)size, "%04lld-%02d-%02dT%02d:%02d:%02d.%03dZ", (long long)y, m, d,
+		 (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60),
+		 (int)(wall_ms - s * 1000));
 }
