@@ -872,10 +872,33 @@ static void config_can_defaults(struct config_can *can)
 	can->claim_name = 0xB0003C0000000001ULL;
 }
 
+/*
+ * A slot for a new named section [KIND "name"] among n of at most max:
+ * its index, or -1 after reporting a duplicate (where the first one is) or
+ * one too many.  names points at the first name; stride is the size of the
+ * structs that hold them.
+ */
+static int config_named_slot(struct config_ctx *ctx, const char *kind, const char *many,
+			     const char *name, const char *names, size_t stride, int n, int max,
+			     const struct config_origin *hdr)
+{
+	for (int i = 0; i < n; i++) {
+		if (strcmp(names + (size_t)i * stride, name) == 0) {
+			config_error(ctx, "duplicate section [%s \"%s\"] (first at %s:%d)", kind, name,
+				     hdr[i].file, hdr[i].line);
+			return -1;
+		}
+	}
+	if (n == max) {
+		config_error(ctx, "too many [%s] sections (at most %d)", many, max);
+		return -1;
+	}
+	return n;
+}
+
 static void config_can_open(struct config_ctx *ctx, const char *name)
 {
 	struct config *c = ctx->c;
-	int i;
 
 	ctx->sec = CONFIG_SEC_SKIP;
 	if (!config_valid_name(name) || strlen(name) >= sizeof(c->can[0].name)) {
@@ -883,17 +906,9 @@ static void config_can_open(struct config_ctx *ctx, const char *name)
 			     name, sizeof(c->can[0].name) - 1);
 		return;
 	}
-	for (i = 0; i < c->n_can; i++) {
-		if (strcmp(c->can[i].name, name) == 0) {
-			config_error(ctx, "duplicate section [can \"%s\"] (first at %s:%d)", name,
-				     ctx->can_hdr[i].file, ctx->can_hdr[i].line);
-			return;
-		}
-	}
-	if (c->n_can == CONFIG_MAX_CAN) {
-		config_error(ctx, "too many [can] sections (at most %d)", CONFIG_MAX_CAN);
+	if (config_named_slot(ctx, "can", "can", name, c->can[0].name, sizeof(c->can[0]), c->n_can,
+			      CONFIG_MAX_CAN, ctx->can_hdr) < 0)
 		return;
-	}
 	ctx->can = c->n_can++;
 	config_can_defaults(&c->can[ctx->can]);
 	memcpy(c->can[ctx->can].name, name, strlen(name) + 1);
@@ -1462,17 +1477,9 @@ static void config_bus_open(struct config_ctx *ctx, const char *name)
 	struct config *c = ctx->c;
 	struct config_bus *b;
 
-	for (int i = 0; i < c->n_bus; i++) {
-		if (strcmp(c->bus[i].name, name) == 0) {
-			config_error(ctx, "duplicate section [bus \"%s\"] (first at %s:%d)", name,
-				     ctx->bus_hdr[i].file, ctx->bus_hdr[i].line);
-			return;
-		}
-	}
-	if (c->n_bus == CONFIG_MAX_BUS) {
-		config_error(ctx, "too many [bus] sections (at most %d)", CONFIG_MAX_BUS);
+	if (config_named_slot(ctx, "bus", "bus", name, c->bus[0].name, sizeof(c->bus[0]), c->n_bus,
+			      CONFIG_MAX_BUS, ctx->bus_hdr) < 0)
 		return;
-	}
 	ctx->bus = c->n_bus++;
 	b = &c->bus[ctx->bus];
 	memset(b, 0, sizeof(*b));
@@ -1496,18 +1503,9 @@ static void config_mbdev_open(struct config_ctx *ctx, const char *name)
 	struct config *c = ctx->c;
 	struct config_mbdev *d;
 
-	for (int i = 0; i < c->n_mbdev; i++) {
-		if (strcmp(c->mbdev[i].name, name) == 0) {
-			config_error(ctx, "duplicate section [device \"%s\"] (first at %s:%d)", name,
-				     ctx->mbdev_hdr[i].file, ctx->mbdev_hdr[i].line);
-			return;
-		}
-	}
-	if (c->n_mbdev == CONFIG_MAX_MBDEV) {
-		config_error(ctx, "too many [device \"NAME\"] sections (at most %d)",
-			     CONFIG_MAX_MBDEV);
+	if (config_named_slot(ctx, "device", "device \"NAME\"", name, c->mbdev[0].name,
+			      sizeof(c->mbdev[0]), c->n_mbdev, CONFIG_MAX_MBDEV, ctx->mbdev_hdr) < 0)
 		return;
-	}
 	ctx->mbdev = c->n_mbdev++;
 	d = &c->mbdev[ctx->mbdev];
 	memset(d, 0, sizeof(*d));

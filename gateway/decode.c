@@ -67,13 +67,6 @@ static void decode_put_time(FILE *out, int has_time, int64_t t_us)
 	fprintf(out, "%" PRId64 ".%06" PRId64, t_us / 1000000, t_us % 1000000);
 }
 
-static const char *decode_lamp(enum j1939dm_lamp l)
-{
-	static const char *const names[] = { "off", "on", "error", "na" };
-
-	return names[l & 3];
-}
-
 static void decode_put_signals(FILE *out, const struct candec_msg *m)
 {
 	fputs(",\"signals\":{", out);
@@ -94,8 +87,8 @@ static void decode_put_dm1(FILE *out, const struct j1939dm_dm1 *dm)
 {
 	fprintf(out, ",\"lamps\":{\"mil\":\"%s\",\"red_stop\":\"%s\",\"amber\":\"%s\","
 		     "\"protect\":\"%s\"},\"dtcs\":[",
-		decode_lamp(dm->mil), decode_lamp(dm->red_stop), decode_lamp(dm->amber),
-		decode_lamp(dm->protect));
+		j1939dm_lamp_name(dm->mil), j1939dm_lamp_name(dm->red_stop), j1939dm_lamp_name(dm->amber),
+		j1939dm_lamp_name(dm->protect));
 	for (int i = 0; i < dm->n_dtcs; i++)
 		fprintf(out, "%s{\"spn\":%" PRIu32 ",\"fmi\":%u,\"oc\":%u,\"cm\":%u}",
 			i ? "," : "", dm->dtc[i].spn, dm->dtc[i].fmi, dm->dtc[i].oc, dm->dtc[i].cm);

@@ -31,13 +31,6 @@ static struct diag_ecu *diag_ecu(struct diag *d, uint8_t sa)
 	return free_slot;
 }
 
-static const char *diag_lamp(enum j1939dm_lamp l)
-{
-	static const char *const names[] = { "off", "on", "error", "na" };
-
-	return names[l & 3];
-}
-
 /* A code is the same fault when SPN and FMI agree; the occurrence count
  * moves on its own. */
 static int diag_has(const struct j1939dm_dm1 *dm, const struct j1939dm_dtc *c)
@@ -90,9 +83,9 @@ void diag_dm1(struct diag *d, uint8_t sa, const struct j1939dm_dm1 *dm1)
 	if (json_array_size(appeared) || json_array_size(cleared) || mil_changed) {
 		json_t *ev = json_pack("{s:s, s:i, s:o, s:o, s:o, s:s, s:b, s:s, s:s}", "type", "dtc",
 				       "sa", sa, "appeared", appeared, "cleared", cleared,
-				       "active", diag_active(dm1), "mil", diag_lamp(dm1->mil),
+				       "active", diag_active(dm1), "mil", j1939dm_lamp_name(dm1->mil),
 				       "mil_changed", mil_changed, "red_stop",
-				       diag_lamp(dm1->red_stop), "amber", diag_lamp(dm1->amber));
+				       j1939dm_lamp_name(dm1->red_stop), "amber", j1939dm_lamp_name(dm1->amber));
 		if (ev)
 			d->on_event(d->ctx, ev);
 	} else {
@@ -142,7 +135,7 @@ static json_t *diag_ecu_json(const struct diag_ecu *e)
 		json_object_set_new(o, "function", json_integer(e->name.function));
 	}
 	if (e->have_dm1) {
-		json_object_set_new(o, "mil", json_string(diag_lamp(e->dm1.mil)));
+		json_object_set_new(o, "mil", json_string(j1939dm_lamp_name(e->dm1.mil)));
 		json_object_set_new(o, "dtcs", diag_active(&e->dm1));
 	}
 	return o;

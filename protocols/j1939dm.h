@@ -83,5 +83,7 @@ void j1939dm_name_decode(const uint8_t data[8], struct j1939dm_name *out);
 
 /* Text for a code. */
 const char *j1939dm_strerror(int err);
+/* "off", "on", "error" or "na": a lamp's state as records and --decode name it. */
+const char *j1939dm_lamp_name(enum j1939dm_lamp l);
 
 #endif
