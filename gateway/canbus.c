@@ -18,11 +18,11 @@
 #include "protocols/candec.h"
 #include "protocols/candump.h"
 
-#define CANBUS_RCVBUF (2 * 1024 * 1024) /* ~1 s of a full 1 Mbit/s bus, with skb overhead */
-#define CANBUS_RETRY_MS 5000
-#define CANBUS_REPLAY_BATCH 4096        /* frames per call when replaying flat out */
-#define CANBUS_LOG_LINE 1024            /* a CANboat line carries up to 223 bytes */
-#define CANBUS_MAX_FILTERS 64
+#define CANBUS_RCVBUF	    (2 * 1024 * 1024) /* ~1 s of a full 1 Mbit/s bus, with skb overhead */
+#define CANBUS_RETRY_MS	    5000
+#define CANBUS_REPLAY_BATCH 4096 /* frames per call when replaying flat out */
+#define CANBUS_LOG_LINE	    1024 /* a CANboat line carries up to 223 bytes */
+#define CANBUS_MAX_FILTERS  64
 
 _Static_assert(CANDEC_MAX_OVERRIDES == CONFIG_MAX_OVERRIDES, "override tables differ in size");
 
@@ -32,8 +32,8 @@ struct canbus_sa_stats {
 };
 
 #define CANBUS_CLAIM_WAIT_MS 250 /* J1939-81: no contention within 250 ms = claimed */
-#define CANBUS_PGN_REQUEST 59904u
-#define CANBUS_SA_NULL 254       /* "cannot claim" */
+#define CANBUS_PGN_REQUEST   59904u
+#define CANBUS_SA_NULL	     254 /* "cannot claim" */
 
 enum canbus_claim { CLAIM_OFF, CLAIM_PENDING, CLAIM_HELD, CLAIM_FAILED };
 
@@ -58,7 +58,7 @@ struct canbus {
 	uint8_t my_sa;
 	uint64_t my_name;
 	int request_period_ms;
-	int64_t claim_done_ms;      /* CLAIM_PENDING: held if nobody objects by then */
+	int64_t claim_done_ms; /* CLAIM_PENDING: held if nobody objects by then */
 	int64_t next_request_ms;
 	uint64_t requests_sent;
 
@@ -67,14 +67,14 @@ struct canbus {
 	struct canboat_msg next_cb; /* ... when the line was CANboat */
 	int next_is_cb;
 	int have_next;
-	int64_t log0_us;            /* first frame's log time */
-	int64_t real0_ms;           /* real time it was applied */
+	int64_t log0_us;  /* first frame's log time */
+	int64_t real0_ms; /* real time it was applied */
 	unsigned long line;
 	int warned_bad;
-	int64_t first_raw_us;       /* first time in the file, unshifted */
-	int64_t last_us;            /* latest time applied */
-	int64_t shift_us;           /* added to the file's times when looping */
-	int line_first;             /* first_raw_us is set */
+	int64_t first_raw_us; /* first time in the file, unshifted */
+	int64_t last_us;      /* latest time applied */
+	int64_t shift_us;     /* added to the file's times when looping */
+	int line_first;	      /* first_raw_us is set */
 };
 
 static void canbus_no_event(void *ctx, json_t *ev)
@@ -114,15 +114,14 @@ static void canbus_signals(struct canbus *cb, const struct candec_msg *m, int64_
 			   m->missing[i].error ? TABLE_ERROR : TABLE_NA, mono_ms, cb->source);
 }
 
-static void canbus_send(struct canbus *cb, uint32_t pgn, uint8_t da, const uint8_t *data,
-			int len)
+static void canbus_send(struct canbus *cb, uint32_t pgn, uint8_t da, const uint8_t *data, int len)
 {
-	struct can_frame f = { .can_dlc = (uint8_t)len };
+	struct can_frame f = {.can_dlc = (uint8_t)len};
 	uint32_t pf = (pgn >> 8) & 0xFF;
 
 	/* priority 6; PDU1 PGNs carry the destination in the PS byte */
-	f.can_id = CAN_EFF_FLAG | 6u << 26 | (pf < 240 ? (pgn & 0x3FF00) | da : pgn) << 8 |
-		   cb->my_sa;
+	f.can_id =
+	    CAN_EFF_FLAG | 6u << 26 | (pf < 240 ? (pgn & 0x3FF00) | da : pgn) << 8 | cb->my_sa;
 	memcpy(f.data, data, (size_t)len);
 	if (cb->fd < 0 || write(cb->fd, &f, sizeof(f)) != (ssize_t)sizeof(f))
 		log_debug("can %s: cannot send PGN %u", cb->cfg.name, pgn);
@@ -167,10 +166,11 @@ static void canbus_contend(struct canbus *cb, uint8_t sa, uint64_t their_name)
 
 static void canbus_send_requests(struct canbus *cb)
 {
-	static const uint32_t pgns[] = { 65253, 65260, 65248, 65217 };
+	static const uint32_t pgns[] = {65253, 65260, 65248, 65217};
 
 	for (size_t i = 0; i < sizeof(pgns) / sizeof(pgns[0]); i++) {
-		uint8_t d[3] = { (uint8_t)pgns[i], (uint8_t)(pgns[i] >> 8), (uint8_t)(pgns[i] >> 16) };
+		uint8_t d[3] = {(uint8_t)pgns[i], (uint8_t)(pgns[i] >> 8),
+				(uint8_t)(pgns[i] >> 16)};
 
 		canbus_send(cb, CANBUS_PGN_REQUEST, 0xFF, d, 3);
 		cb->requests_sent++;
@@ -320,7 +320,7 @@ static void canbus_filters(int fd)
  * large enough that a slow loop iteration does not drop frames. */
 static int canbus_socket(const char *ifname)
 {
-	struct sockaddr_can addr = { .can_family = AF_CAN };
+	struct sockaddr_can addr = {.can_family = AF_CAN};
 	int size = CANBUS_RCVBUF, one = 1;
 	int fd;
 
@@ -464,9 +464,9 @@ static int canbus_read_one(struct canbus *cb)
 {
 	char ctl[CMSG_SPACE(sizeof(uint32_t)) * 2];
 	struct can_frame f;
-	struct iovec iov = { .iov_base = &f, .iov_len = sizeof(f) };
-	struct msghdr mh = { .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl,
-			     .msg_controllen = sizeof(ctl) };
+	struct iovec iov = {.iov_base = &f, .iov_len = sizeof(f)};
+	struct msghdr mh = {
+	    .msg_iov = &iov, .msg_iovlen = 1, .msg_control = ctl, .msg_controllen = sizeof(ctl)};
 	ssize_t n = recvmsg(cb->fd, &mh, 0);
 
 	if (n < 0) {
@@ -609,8 +609,9 @@ static void canbus_apply_next(struct canbus *cb)
 		cb->st.frames++;
 		cb->st.last_frame_mono_ms = mono;
 		cb->sa[m->src].frames++;
-		canbus_message(cb, candec_message(&cb->dec, m->pgn, m->src, m->dst, m->data, m->len, &cb->msg),
-			       mono);
+		canbus_message(
+		    cb, candec_message(&cb->dec, m->pgn, m->src, m->dst, m->data, m->len, &cb->msg),
+		    mono);
 	} else if (cb->next.extended && !cb->next.rtr) {
 		canbus_frame(cb, cb->next.can_id, cb->next.data, cb->next.len, mono);
 	} else {
@@ -628,8 +629,8 @@ int64_t canbus_replay(struct canbus *cb, int64_t real_ms)
 		if (!cb->have_next) {
 			if (canbus_read_next(cb) < 0) {
 				cb->st.done = 1;
-				log_info("can %s: end of %s (%llu frames)", cb->cfg.name, cb->cfg.log,
-					 (unsigned long long)cb->st.frames);
+				log_info("can %s: end of %s (%llu frames)", cb->cfg.name,
+					 cb->cfg.log, (unsigned long long)cb->st.frames);
 				return -1;
 			}
 			cb->have_next = 1;
@@ -639,9 +640,9 @@ int64_t canbus_replay(struct canbus *cb, int64_t real_ms)
 			}
 		}
 		if (cb->cfg.speed > 0) {
-			int64_t due = cb->real0_ms +
-				      (int64_t)((double)(cb->next.t_us - cb->log0_us) / 1000.0 /
-						cb->cfg.speed);
+			int64_t due =
+			    cb->real0_ms + (int64_t)((double)(cb->next.t_us - cb->log0_us) /
+						     1000.0 / cb->cfg.speed);
 			if (due > real_ms)
 				return due;
 		} else if (budget-- == 0) {
@@ -675,17 +676,17 @@ static json_t *canbus_sa_status(const struct canbus *cb)
 		snprintf(key, sizeof(key), "%d", sa);
 		json_object_set_new(o, key,
 				    json_pack("{s:I, s:I, s:I, s:I, s:I}", "frames",
-					      (json_int_t)s->frames, "decoded", (json_int_t)s->decoded,
-					      "not_available", (json_int_t)s->na, "errors",
-					      (json_int_t)s->errors, "unknown_pgn",
-					      (json_int_t)s->unknown));
+					      (json_int_t)s->frames, "decoded",
+					      (json_int_t)s->decoded, "not_available",
+					      (json_int_t)s->na, "errors", (json_int_t)s->errors,
+					      "unknown_pgn", (json_int_t)s->unknown));
 	}
 	return o;
 }
 
 static json_t *canbus_claim_status(const struct canbus *cb)
 {
-	static const char *const states[] = { "silent", "claiming", "held", "failed" };
+	static const char *const states[] = {"silent", "claiming", "held", "failed"};
 
 	if (cb->claim == CLAIM_OFF)
 		return json_pack("{s:s}", "state", "silent");
@@ -700,21 +701,25 @@ json_t *canbus_status(const struct canbus *cb, int64_t now_ms)
 	const struct canbus_stats *s = &cb->st;
 
 	return json_pack(
-		"{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o,"
-		" s:{s:I, s:I, s:I, s:I, s:I}, s:{s:I, s:I}, s:o, s:o}",
-		"type", "can", "state", s->done ? "ended" : s->up ? "up" : "down", "bus",
-		s->bus_state, "frames", (json_int_t)s->frames, "decoded", (json_int_t)s->decoded,
-		"unknown_pgn", (json_int_t)s->unknown, "not_available", (json_int_t)s->na, "errors",
-		(json_int_t)s->errors, "bad", (json_int_t)s->bad, "filtered",
-		(json_int_t)s->filtered, "error_frames", (json_int_t)s->err_frames, "overflows",
-		(json_int_t)s->overflows, "last_frame_age_s",
-		s->last_frame_mono_ms < 0 ? json_null()
-					  : json_real((double)(now_ms - s->last_frame_mono_ms) / 1000.0),
-		"by_sa", canbus_sa_status(cb), "transport", "completed", (json_int_t)tp->completed,
-		"aborted", (json_int_t)tp->aborted, "timed_out", (json_int_t)tp->timed_out, "bad",
-		(json_int_t)tp->bad, "orphan", (json_int_t)tp->orphan, "fast_packet", "messages",
-		(json_int_t)fp->messages, "dropped",
-		(json_int_t)(fp->dropped_seq + fp->dropped_timeout + fp->dropped_restart +
-			     fp->dropped_evicted + fp->dropped_short),
-		"engine", diag_status(&cb->diag), "transmit", canbus_claim_status(cb));
+	    "{s:s, s:s, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:o, s:o,"
+	    " s:{s:I, s:I, s:I, s:I, s:I}, s:{s:I, s:I}, s:o, s:o}",
+	    "type", "can", "state",
+	    s->done ? "ended"
+	    : s->up ? "up"
+		    : "down",
+	    "bus", s->bus_state, "frames", (json_int_t)s->frames, "decoded", (json_int_t)s->decoded,
+	    "unknown_pgn", (json_int_t)s->unknown, "not_available", (json_int_t)s->na, "errors",
+	    (json_int_t)s->errors, "bad", (json_int_t)s->bad, "filtered", (json_int_t)s->filtered,
+	    "error_frames", (json_int_t)s->err_frames, "overflows", (json_int_t)s->overflows,
+	    "last_frame_age_s",
+	    s->last_frame_mono_ms < 0
+		? json_null()
+		: json_real((double)(now_ms - s->last_frame_mono_ms) / 1000.0),
+	    "by_sa", canbus_sa_status(cb), "transport", "completed", (json_int_t)tp->completed,
+	    "aborted", (json_int_t)tp->aborted, "timed_out", (json_int_t)tp->timed_out, "bad",
+	    (json_int_t)tp->bad, "orphan", (json_int_t)tp->orphan, "fast_packet", "messages",
+	    (json_int_t)fp->messages, "dropped",
+	    (json_int_t)(fp->dropped_seq + fp->dropped_timeout + fp->dropped_restart +
+			 fp->dropped_evicted + fp->dropped_short),
+	    "engine", diag_status(&cb->diag), "transmit", canbus_claim_status(cb));
 }

@@ -20,18 +20,18 @@ struct canbus;
 typedef void canbus_time_fn(void *ctx);
 
 struct canbus_stats {
-	uint64_t frames;     /* frames seen (error frames not included) */
-	uint64_t decoded;    /* frames of a PGN we decode */
-	uint64_t unknown;    /* frames of other PGNs */
-	uint64_t na;         /* SPNs sent as not available */
-	uint64_t errors;     /* SPNs sent as error, or reserved */
-	uint64_t bad;        /* unreadable log lines or short frames */
-	uint64_t filtered;   /* decoded but dropped by the sa / pgn_sa / ignore_pgn settings */
-	uint64_t err_frames; /* controller error frames */
-	uint64_t overflows;  /* frames the kernel dropped: receive queue full (SO_RXQ_OVFL) */
+	uint64_t frames;       /* frames seen (error frames not included) */
+	uint64_t decoded;      /* frames of a PGN we decode */
+	uint64_t unknown;      /* frames of other PGNs */
+	uint64_t na;	       /* SPNs sent as not available */
+	uint64_t errors;       /* SPNs sent as error, or reserved */
+	uint64_t bad;	       /* unreadable log lines or short frames */
+	uint64_t filtered;     /* decoded but dropped by the sa / pgn_sa / ignore_pgn settings */
+	uint64_t err_frames;   /* controller error frames */
+	uint64_t overflows;    /* frames the kernel dropped: receive queue full (SO_RXQ_OVFL) */
 	const char *bus_state; /* "ok", "warning", "error-passive", "bus-off", "down" */
-	int up;              /* socket open / log readable */
-	int done;            /* replay finished */
+	int up;		       /* socket open / log readable */
+	int done;	       /* replay finished */
 	int64_t last_frame_mono_ms; /* -1 if none yet */
 };
 

@@ -7,18 +7,18 @@
 /* The clock is one per process by nature, so it keeps its state here. */
 static struct {
 	int replay;
-	int64_t base_us;   /* replay: the log's first time */
-	int64_t now_us;    /* replay: the latest log time */
-	int64_t mono0_ms;  /* live: monotonic time at start */
-	int gnss;          /* GNSS time known: wall = mono + gnss_off_ms */
+	int64_t base_us;  /* replay: the log's first time */
+	int64_t now_us;	  /* replay: the latest log time */
+	int64_t mono0_ms; /* live: monotonic time at start */
+	int gnss;	  /* GNSS time known: wall = mono + gnss_off_ms */
 	int64_t gnss_off_ms;
 	int64_t gnss_sync_mono_ms; /* when it was last confirmed */
-	int jump_ref;      /* the jump check has a reference */
+	int jump_ref;		   /* the jump check has a reference */
 	int64_t jump_mono_ms, jump_wall_ms, jump_sys_ms;
 } clk;
 
 #define CLOCK_GNSS_HOLDOVER_MS 3600000 /* a free-running monotonic clock stays within ~0.2 s */
-#define CLOCK_GNSS_STEP_MS 1000        /* a GNSS time this far off is a step, not latency */
+#define CLOCK_GNSS_STEP_MS     1000    /* a GNSS time this far off is a step, not latency */
 
 /* A wall clock earlier than this was never set (no RTC, no NTP yet). */
 #define CLOCK_FLOOR_S 1735689600 /* 2025-01-01 */
@@ -77,7 +77,7 @@ int64_t clock_mono_ms(void)
  * disciplines it; otherwise a plausible time came from an RTC. */
 static enum ts_src live_source(time_t wall_s)
 {
-	struct timex tx = { 0 };
+	struct timex tx = {0};
 	int state = adjtimex(&tx);
 
 	if (state != -1 && state != TIME_ERROR && !(tx.status & STA_UNSYNC))
@@ -170,8 +170,8 @@ int clock_jump_check(const struct clock_now *now, struct clock_jump *j)
 const char *clock_src_name(enum ts_src src)
 {
 	static const char *const names[] = {
-		[TS_UNSYNCED] = "unsynced", [TS_RTC] = "rtc", [TS_NTP] = "ntp",
-		[TS_GNSS] = "gnss",         [TS_REPLAY] = "replay",
+	    [TS_UNSYNCED] = "unsynced", [TS_RTC] = "rtc",	[TS_NTP] = "ntp",
+	    [TS_GNSS] = "gnss",		[TS_REPLAY] = "replay",
 	};
 
 	if ((unsigned)src >= sizeof(names) / sizeof(names[0]))

@@ -9,8 +9,8 @@
 enum ts_src { TS_UNSYNCED, TS_RTC, TS_NTP, TS_GNSS, TS_REPLAY };
 
 struct clock_now {
-	int64_t mono_ms;   /* milliseconds since this start (replay: since the log's start) */
-	int64_t wall_ms;   /* milliseconds since the epoch, UTC */
+	int64_t mono_ms; /* milliseconds since this start (replay: since the log's start) */
+	int64_t wall_ms; /* milliseconds since the epoch, UTC */
 	enum ts_src src;
 };
 
@@ -45,8 +45,8 @@ void clock_gnss_forget(void);
 
 struct clock_jump {
 	int64_t from_ms; /* the wall time expected from monotonic time */
-	int64_t to_ms;   /* the wall time found */
-	int system;      /* 1: the system clock jumped (even if GNSS time is in use) */
+	int64_t to_ms;	 /* the wall time found */
+	int system;	 /* 1: the system clock jumped (even if GNSS time is in use) */
 };
 
 /* Live, once a tick: 1 and *j when the wall time this clock reports, or the

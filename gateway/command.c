@@ -29,8 +29,8 @@ static int command_ping(const struct command_hooks *h, json_t *req, json_t **res
 	return 0;
 }
 
-static int command_status(const struct command_hooks *h, json_t *req, json_t **result,
-			  char *err, size_t errlen)
+static int command_status(const struct command_hooks *h, json_t *req, json_t **result, char *err,
+			  size_t errlen)
 {
 	(void)req;
 	*result = h->status(h->ctx);
@@ -73,8 +73,8 @@ static int command_set_period(const struct command_hooks *h, json_t *req, json_t
 	return 0;
 }
 
-static int command_snapshot(const struct command_hooks *h, json_t *req, json_t **result,
-			    char *err, size_t errlen)
+static int command_snapshot(const struct command_hooks *h, json_t *req, json_t **result, char *err,
+			    size_t errlen)
 {
 	uint64_t seq;
 
@@ -105,17 +105,17 @@ static int command_set_log_level(const struct command_hooks *h, json_t *req, jso
 	return 0;
 }
 
-static const char *const command_no_args[] = { NULL };
-static const char *const command_period_args[] = { "period", NULL };
-static const char *const command_level_args[] = { "level", NULL };
+static const char *const command_no_args[] = {NULL};
+static const char *const command_period_args[] = {"period", NULL};
+static const char *const command_level_args[] = {"level", NULL};
 
 static const struct command command_table[] = {
-	{ "ping", command_no_args, command_ping },
-	{ "status", command_no_args, command_status },
-	{ "get-config", command_no_args, command_get_config },
-	{ "set-sample-period", command_period_args, command_set_period },
-	{ "snapshot", command_no_args, command_snapshot },
-	{ "set-log-level", command_level_args, command_set_log_level },
+    {"ping", command_no_args, command_ping},
+    {"status", command_no_args, command_status},
+    {"get-config", command_no_args, command_get_config},
+    {"set-sample-period", command_period_args, command_set_period},
+    {"snapshot", command_no_args, command_snapshot},
+    {"set-log-level", command_level_args, command_set_log_level},
 };
 
 static const struct command *command_find(const char *name)
@@ -145,7 +145,8 @@ static int command_args_ok(const struct command *c, json_t *req, char *err, size
 	const char *key;
 	json_t *v;
 
-	json_object_foreach(req, key, v) {
+	json_object_foreach(req, key, v)
+	{
 		int known = strcmp(key, "id") == 0;
 
 		for (const char *const *a = c->args; !known && *a; a++)
@@ -199,8 +200,8 @@ static json_t *command_parse(const char *payload, size_t len, size_t full_len, j
 		goto out_free;
 	}
 	if (!command_id_ok(json_string_value(*id))) {
-		snprintf(err, errlen, "\"id\": 1..%d characters of A-Z a-z 0-9 - _ . :",
-			 COMMAND_ID_MAX);
+		snprintf(err, errlen,
+			 "\"id\": 1..%d characters of A-Z a-z 0-9 - _ . :", COMMAND_ID_MAX);
 		goto out_free;
 	}
 	return req;
@@ -211,8 +212,8 @@ out_free:
 	return NULL;
 }
 
-char *command_run(const struct command_hooks *h, const char *name, const char *payload,
-		  size_t len, size_t full_len, char *id)
+char *command_run(const struct command_hooks *h, const char *name, const char *payload, size_t len,
+		  size_t full_len, char *id)
 {
 	const struct command *c;
 	json_t *req, *jid, *result = NULL;

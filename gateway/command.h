@@ -11,16 +11,16 @@
 
 #include "gateway/config.h"
 
-#define COMMAND_ID_MAX 48          /* characters of a request id */
+#define COMMAND_ID_MAX	   48	     /* characters of a request id */
 #define COMMAND_INVALID_ID "invalid" /* answer topic level when the id is unusable */
 
 /* What the daemon lends the commands. */
 struct command_hooks {
 	void *ctx;
-	json_t *(*status)(void *ctx);              /* the status object, new reference */
-	const struct config *(*config)(void *ctx); /* the configuration in force */
+	json_t *(*status)(void *ctx);		     /* the status object, new reference */
+	const struct config *(*config)(void *ctx);   /* the configuration in force */
 	int (*set_period)(void *ctx, int period_ms); /* 0, or -1 (nothing changed) */
-	uint64_t (*snapshot)(void *ctx);           /* seq of a record made now, or 0 */
+	uint64_t (*snapshot)(void *ctx);	     /* seq of a record made now, or 0 */
 };
 
 /*
@@ -32,7 +32,7 @@ struct command_hooks {
  * A malformed or unknown request changes nothing.  NULL only when out of
  * memory.
  */
-char *command_run(const struct command_hooks *h, const char *name, const char *payload,
-		  size_t len, size_t full_len, char *id);
+char *command_run(const struct command_hooks *h, const char *name, const char *payload, size_t len,
+		  size_t full_len, char *id);
 
 #endif

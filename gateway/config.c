@@ -39,23 +39,21 @@ enum config_sec {
 	CONFIG_SEC_SAMPLE,
 	CONFIG_SEC_SMOKE,
 	CONFIG_SEC_GNSS,
-	CONFIG_SEC_ZONES, /* [zones]: prohibited zones (issue 8) */
-	CONFIG_SEC_WATCH, /* [watch]: engine state, tamper and health events */
+	CONFIG_SEC_ZONES,    /* [zones]: prohibited zones (issue 8) */
+	CONFIG_SEC_WATCH,    /* [watch]: engine state, tamper and health events */
 	CONFIG_SEC_PLATFORM, /* [platform]: the HJ 1239 / HJ 1322 link */
-	CONFIG_SEC_BUS,   /* [bus "name"]: a Modbus line or TCP endpoint */
-	CONFIG_SEC_MBDEV, /* [device "name"]: a Modbus device */
-	CONFIG_SEC_POINT, /* [point "name"], in a profile file */
-	CONFIG_SEC_SKIP, /* a bad header, already reported: ignore its keys */
+	CONFIG_SEC_BUS,	     /* [bus "name"]: a Modbus line or TCP endpoint */
+	CONFIG_SEC_MBDEV,    /* [device "name"]: a Modbus device */
+	CONFIG_SEC_POINT,    /* [point "name"], in a profile file */
+	CONFIG_SEC_SKIP,     /* a bad header, already reported: ignore its keys */
 };
 
 static const char *const config_sec_names[] = {
-	[CONFIG_SEC_DEVICE] = "device", [CONFIG_SEC_MQTT] = "mqtt",
-	[CONFIG_SEC_STORE] = "store",   [CONFIG_SEC_SAMPLE] = "sample",
-	[CONFIG_SEC_SMOKE] = "smoke",
-	[CONFIG_SEC_GNSS] = "gnss",
-	[CONFIG_SEC_ZONES] = "zones",
-	[CONFIG_SEC_WATCH] = "watch",
-	[CONFIG_SEC_PLATFORM] = "platform",
+    [CONFIG_SEC_DEVICE] = "device",	[CONFIG_SEC_MQTT] = "mqtt",
+    [CONFIG_SEC_STORE] = "store",	[CONFIG_SEC_SAMPLE] = "sample",
+    [CONFIG_SEC_SMOKE] = "smoke",	[CONFIG_SEC_GNSS] = "gnss",
+    [CONFIG_SEC_ZONES] = "zones",	[CONFIG_SEC_WATCH] = "watch",
+    [CONFIG_SEC_PLATFORM] = "platform",
 };
 
 /* Where something was set; file is NULL while it is not. */
@@ -82,8 +80,8 @@ struct config_key;
 
 /* Parses value into dst (a field of struct config or struct config_can);
  * reports its own errors and returns -1 on one. */
-typedef int (*config_parser)(struct config_ctx *ctx, const struct config_key *k,
-			     const char *v, void *dst);
+typedef int (*config_parser)(struct config_ctx *ctx, const struct config_key *k, const char *v,
+			     void *dst);
 
 struct config_key {
 	enum config_sec sec;
@@ -96,10 +94,12 @@ struct config_key {
 };
 
 static int config_parse_int(struct config_ctx *, const struct config_key *, const char *, void *);
-static int config_parse_double(struct config_ctx *, const struct config_key *, const char *, void *);
+static int config_parse_double(struct config_ctx *, const struct config_key *, const char *,
+			       void *);
 static int config_parse_ms(struct config_ctx *, const struct config_key *, const char *, void *);
 static int config_parse_bool(struct config_ctx *, const struct config_key *, const char *, void *);
-static int config_parse_string(struct config_ctx *, const struct config_key *, const char *, void *);
+static int config_parse_string(struct config_ctx *, const struct config_key *, const char *,
+			       void *);
 static int config_parse_path(struct config_ctx *, const struct config_key *, const char *, void *);
 static int config_parse_id(struct config_ctx *, const struct config_key *, const char *, void *);
 static int config_parse_vin(struct config_ctx *, const struct config_key *, const char *, void *);
@@ -107,228 +107,243 @@ static int config_parse_topic(struct config_ctx *, const struct config_key *, co
 static int config_parse_date(struct config_ctx *, const struct config_key *, const char *, void *);
 /* [can]: source addresses and PGN lists (defined with their checks below). */
 static int config_parse_sa(struct config_ctx *, const struct config_key *, const char *, void *);
-static int config_parse_pgn_sa(struct config_ctx *, const struct config_key *, const char *, void *);
-static int config_parse_pgn_list(struct config_ctx *, const struct config_key *, const char *, void *);
-static int config_parse_overrides(struct config_ctx *, const struct config_key *, const char *, void *);
+static int config_parse_pgn_sa(struct config_ctx *, const struct config_key *, const char *,
+			       void *);
+static int config_parse_pgn_list(struct config_ctx *, const struct config_key *, const char *,
+				 void *);
+static int config_parse_overrides(struct config_ctx *, const struct config_key *, const char *,
+				  void *);
 static int config_parse_name(struct config_ctx *, const struct config_key *, const char *, void *);
 /* [platform] (defined with their checks below). */
-static int config_parse_variant(struct config_ctx *, const struct config_key *, const char *, void *);
+static int config_parse_variant(struct config_ctx *, const struct config_key *, const char *,
+				void *);
 static int config_parse_iccid(struct config_ctx *, const struct config_key *, const char *, void *);
-static int config_parse_chip_id(struct config_ctx *, const struct config_key *, const char *, void *);
-static int config_parse_signal(struct config_ctx *, const struct config_key *, const char *, void *);
+static int config_parse_chip_id(struct config_ctx *, const struct config_key *, const char *,
+				void *);
+static int config_parse_signal(struct config_ctx *, const struct config_key *, const char *,
+			       void *);
 /* [smoke]: a GB 36886 row, three limits (defined with its check below). */
 static int config_parse_klist(struct config_ctx *, const struct config_key *, const char *, void *);
 
 /* Modbus sections (defined with their parsers below). */
-static int config_parse_bus_type(struct config_ctx *, const struct config_key *, const char *, void *);
-static int config_parse_parity(struct config_ctx *, const struct config_key *, const char *, void *);
-static int config_parse_profile(struct config_ctx *, const struct config_key *, const char *, void *);
+static int config_parse_bus_type(struct config_ctx *, const struct config_key *, const char *,
+				 void *);
+static int config_parse_parity(struct config_ctx *, const struct config_key *, const char *,
+			       void *);
+static int config_parse_profile(struct config_ctx *, const struct config_key *, const char *,
+				void *);
 static int config_parse_table(struct config_ctx *, const struct config_key *, const char *, void *);
 static int config_parse_ptype(struct config_ctx *, const struct config_key *, const char *, void *);
 static int config_parse_order(struct config_ctx *, const struct config_key *, const char *, void *);
-static int config_parse_choice(struct config_ctx *, const struct config_key *, const char *, void *);
+static int config_parse_choice(struct config_ctx *, const struct config_key *, const char *,
+			       void *);
 static int config_mb_section(struct config_ctx *ctx, char *s);
 static int config_mb_title(const struct config_ctx *ctx, char *buf, size_t len);
 static struct config_origin *config_mb_origin(struct config_ctx *ctx, const struct config_key *k);
 static char *config_mb_base(struct config_ctx *ctx, enum config_sec sec);
 static void config_check_modbus(struct config_ctx *ctx);
 
-#define CONFIG_BUS_FIELD(f) \
-	offsetof(struct config_bus, f), sizeof(((struct config_bus *)0)->f)
-#define CONFIG_MBDEV_FIELD(f) \
+#define CONFIG_BUS_FIELD(f) offsetof(struct config_bus, f), sizeof(((struct config_bus *)0)->f)
+#define CONFIG_MBDEV_FIELD(f)                                                                      \
 	offsetof(struct config_mbdev, f), sizeof(((struct config_mbdev *)0)->f)
-#define CONFIG_POINT_FIELD(f) \
-	offsetof(struct mbpoint, f), sizeof(((struct mbpoint *)0)->f)
+#define CONFIG_POINT_FIELD(f) offsetof(struct mbpoint, f), sizeof(((struct mbpoint *)0)->f)
 
-#define CONFIG_FIELD(f) offsetof(struct config, f), sizeof(((struct config *)0)->f)
-#define CONFIG_CAN_FIELD(f) \
-	offsetof(struct config_can, f), sizeof(((struct config_can *)0)->f)
+#define CONFIG_FIELD(f)	    offsetof(struct config, f), sizeof(((struct config *)0)->f)
+#define CONFIG_CAN_FIELD(f) offsetof(struct config_can, f), sizeof(((struct config_can *)0)->f)
 
-#define DEV CONFIG_SEC_DEVICE
-#define CAN CONFIG_SEC_CAN
-#define MQTT CONFIG_SEC_MQTT
-#define STORE CONFIG_SEC_STORE
+#define DEV    CONFIG_SEC_DEVICE
+#define CAN    CONFIG_SEC_CAN
+#define MQTT   CONFIG_SEC_MQTT
+#define STORE  CONFIG_SEC_STORE
 #define SAMPLE CONFIG_SEC_SAMPLE
-#define SMOKE CONFIG_SEC_SMOKE
-#define BUS CONFIG_SEC_BUS
-#define MBDEV CONFIG_SEC_MBDEV
-#define POINT CONFIG_SEC_POINT
-#define GNSS CONFIG_SEC_GNSS
+#define SMOKE  CONFIG_SEC_SMOKE
+#define BUS    CONFIG_SEC_BUS
+#define MBDEV  CONFIG_SEC_MBDEV
+#define POINT  CONFIG_SEC_POINT
+#define GNSS   CONFIG_SEC_GNSS
 
 /* Every key the file may hold; the ranges here are the documented ones
  * (config/emgw.conf says the same). */
 static const struct config_key config_keys[] = {
-	{ DEV, "id", config_parse_id, CONFIG_FIELD(id), 1, 0 },
-	{ DEV, "vin", config_parse_vin, CONFIG_FIELD(vin), 0, 0 },
-	{ DEV, "stage", config_parse_int, CONFIG_FIELD(stage), 1, 6 },
-	{ DEV, "rated_power_kw", config_parse_double, CONFIG_FIELD(rated_power_kw), 1, 10000 },
-	{ DEV, "state_dir", config_parse_path, CONFIG_FIELD(state_dir), 1, 0 },
+    {DEV, "id", config_parse_id, CONFIG_FIELD(id), 1, 0},
+    {DEV, "vin", config_parse_vin, CONFIG_FIELD(vin), 0, 0},
+    {DEV, "stage", config_parse_int, CONFIG_FIELD(stage), 1, 6},
+    {DEV, "rated_power_kw", config_parse_double, CONFIG_FIELD(rated_power_kw), 1, 10000},
+    {DEV, "state_dir", config_parse_path, CONFIG_FIELD(state_dir), 1, 0},
 
-	{ CAN, "interface", config_parse_string, CONFIG_CAN_FIELD(interface), 1, 0 },
-	{ CAN, "log", config_parse_path, CONFIG_CAN_FIELD(log), 1, 0 },
-	{ CAN, "speed", config_parse_double, CONFIG_CAN_FIELD(speed), 0, 1000 },
-	{ CAN, "loop", config_parse_bool, CONFIG_CAN_FIELD(loop), 0, 0 },
-	{ CAN, "sa", config_parse_sa, CONFIG_CAN_FIELD(sa), 0, 253 },
-	{ CAN, "pgn_sa", config_parse_pgn_sa, CONFIG_CAN_FIELD(n_pgn_sa), 0, 253 },
-	{ CAN, "ignore_pgn", config_parse_pgn_list, CONFIG_CAN_FIELD(n_ignore), 0, 0 },
-	{ CAN, "spn_override", config_parse_overrides, CONFIG_CAN_FIELD(n_override), 0, 0 },
-	{ CAN, "request", config_parse_bool, CONFIG_CAN_FIELD(request), 0, 0 },
-	{ CAN, "request_period", config_parse_ms, CONFIG_CAN_FIELD(request_period_ms), 1, 86400 },
-	{ CAN, "address", config_parse_int, CONFIG_CAN_FIELD(address), 0, 253 },
-	{ CAN, "claim_name", config_parse_name, CONFIG_CAN_FIELD(claim_name), 0, 0 },
+    {CAN, "interface", config_parse_string, CONFIG_CAN_FIELD(interface), 1, 0},
+    {CAN, "log", config_parse_path, CONFIG_CAN_FIELD(log), 1, 0},
+    {CAN, "speed", config_parse_double, CONFIG_CAN_FIELD(speed), 0, 1000},
+    {CAN, "loop", config_parse_bool, CONFIG_CAN_FIELD(loop), 0, 0},
+    {CAN, "sa", config_parse_sa, CONFIG_CAN_FIELD(sa), 0, 253},
+    {CAN, "pgn_sa", config_parse_pgn_sa, CONFIG_CAN_FIELD(n_pgn_sa), 0, 253},
+    {CAN, "ignore_pgn", config_parse_pgn_list, CONFIG_CAN_FIELD(n_ignore), 0, 0},
+    {CAN, "spn_override", config_parse_overrides, CONFIG_CAN_FIELD(n_override), 0, 0},
+    {CAN, "request", config_parse_bool, CONFIG_CAN_FIELD(request), 0, 0},
+    {CAN, "request_period", config_parse_ms, CONFIG_CAN_FIELD(request_period_ms), 1, 86400},
+    {CAN, "address", config_parse_int, CONFIG_CAN_FIELD(address), 0, 253},
+    {CAN, "claim_name", config_parse_name, CONFIG_CAN_FIELD(claim_name), 0, 0},
 
-	{ MQTT, "enabled", config_parse_bool, CONFIG_FIELD(mqtt.enabled), 0, 0 },
-	{ MQTT, "host", config_parse_string, CONFIG_FIELD(mqtt.host), 1, 0 },
-	{ MQTT, "port", config_parse_int, CONFIG_FIELD(mqtt.port), 1, 65535 },
-	{ MQTT, "client_id", config_parse_string, CONFIG_FIELD(mqtt.client_id), 0, 0 },
-	{ MQTT, "prefix", config_parse_topic, CONFIG_FIELD(mqtt.prefix), 1, 0 },
-	{ MQTT, "keepalive", config_parse_int, CONFIG_FIELD(mqtt.keepalive_s), 5, 3600 },
-	{ MQTT, "qos", config_parse_int, CONFIG_FIELD(mqtt.qos), 0, 1 },
-	{ MQTT, "ca_file", config_parse_path, CONFIG_FIELD(mqtt.ca_file), 0, 0 },
-	{ MQTT, "cert_file", config_parse_path, CONFIG_FIELD(mqtt.cert_file), 0, 0 },
-	{ MQTT, "key_file", config_parse_path, CONFIG_FIELD(mqtt.key_file), 0, 0 },
-	{ MQTT, "tls_verify", config_parse_bool, CONFIG_FIELD(mqtt.tls_verify), 0, 0 },
-	{ MQTT, "username", config_parse_string, CONFIG_FIELD(mqtt.username), 0, 0 },
-	{ MQTT, "password_file", config_parse_path, CONFIG_FIELD(mqtt.password_file), 0, 0 },
-	{ MQTT, "inflight", config_parse_int, CONFIG_FIELD(mqtt.inflight), 1, 1000 },
-	{ MQTT, "reconnect_max", config_parse_int, CONFIG_FIELD(mqtt.reconnect_max_s), 1, 3600 },
-	{ MQTT, "version", config_parse_choice, CONFIG_FIELD(mqtt.version), 0, 0 },
-	{ MQTT, "backlog_rate", config_parse_int, CONFIG_FIELD(mqtt.backlog_rate), 0, 100000 },
-	{ MQTT, "backlog_order", config_parse_choice, CONFIG_FIELD(mqtt.backlog_newest), 0, 0 },
-	{ MQTT, "batch_max", config_parse_int, CONFIG_FIELD(mqtt.batch_max), 1, 100 },
-	{ MQTT, "batch_age", config_parse_ms, CONFIG_FIELD(mqtt.batch_age_ms), 0, 600 },
-	{ MQTT, "compress", config_parse_bool, CONFIG_FIELD(mqtt.compress), 0, 0 },
-	{ MQTT, "cert_warn_days", config_parse_int, CONFIG_FIELD(mqtt.cert_warn_days), 0, 3650 },
+    {MQTT, "enabled", config_parse_bool, CONFIG_FIELD(mqtt.enabled), 0, 0},
+    {MQTT, "host", config_parse_string, CONFIG_FIELD(mqtt.host), 1, 0},
+    {MQTT, "port", config_parse_int, CONFIG_FIELD(mqtt.port), 1, 65535},
+    {MQTT, "client_id", config_parse_string, CONFIG_FIELD(mqtt.client_id), 0, 0},
+    {MQTT, "prefix", config_parse_topic, CONFIG_FIELD(mqtt.prefix), 1, 0},
+    {MQTT, "keepalive", config_parse_int, CONFIG_FIELD(mqtt.keepalive_s), 5, 3600},
+    {MQTT, "qos", config_parse_int, CONFIG_FIELD(mqtt.qos), 0, 1},
+    {MQTT, "ca_file", config_parse_path, CONFIG_FIELD(mqtt.ca_file), 0, 0},
+    {MQTT, "cert_file", config_parse_path, CONFIG_FIELD(mqtt.cert_file), 0, 0},
+    {MQTT, "key_file", config_parse_path, CONFIG_FIELD(mqtt.key_file), 0, 0},
+    {MQTT, "tls_verify", config_parse_bool, CONFIG_FIELD(mqtt.tls_verify), 0, 0},
+    {MQTT, "username", config_parse_string, CONFIG_FIELD(mqtt.username), 0, 0},
+    {MQTT, "password_file", config_parse_path, CONFIG_FIELD(mqtt.password_file), 0, 0},
+    {MQTT, "inflight", config_parse_int, CONFIG_FIELD(mqtt.inflight), 1, 1000},
+    {MQTT, "reconnect_max", config_parse_int, CONFIG_FIELD(mqtt.reconnect_max_s), 1, 3600},
+    {MQTT, "version", config_parse_choice, CONFIG_FIELD(mqtt.version), 0, 0},
+    {MQTT, "backlog_rate", config_parse_int, CONFIG_FIELD(mqtt.backlog_rate), 0, 100000},
+    {MQTT, "backlog_order", config_parse_choice, CONFIG_FIELD(mqtt.backlog_newest), 0, 0},
+    {MQTT, "batch_max", config_parse_int, CONFIG_FIELD(mqtt.batch_max), 1, 100},
+    {MQTT, "batch_age", config_parse_ms, CONFIG_FIELD(mqtt.batch_age_ms), 0, 600},
+    {MQTT, "compress", config_parse_bool, CONFIG_FIELD(mqtt.compress), 0, 0},
+    {MQTT, "cert_warn_days", config_parse_int, CONFIG_FIELD(mqtt.cert_warn_days), 0, 3650},
 
-	{ STORE, "path", config_parse_path, CONFIG_FIELD(store.path), 0, 0 },
-	{ STORE, "retention_days", config_parse_int, CONFIG_FIELD(store.retention_days), 1, 3650 },
-	{ STORE, "max_size_mb", config_parse_int, CONFIG_FIELD(store.max_size_mb), 1, 1048576 },
-	{ STORE, "durability", config_parse_choice, CONFIG_FIELD(store.durability_full), 0, 0 },
-	{ STORE, "commit_interval", config_parse_ms, CONFIG_FIELD(store.commit_interval_ms), 0, 60 },
+    {STORE, "path", config_parse_path, CONFIG_FIELD(store.path), 0, 0},
+    {STORE, "retention_days", config_parse_int, CONFIG_FIELD(store.retention_days), 1, 3650},
+    {STORE, "max_size_mb", config_parse_int, CONFIG_FIELD(store.max_size_mb), 1, 1048576},
+    {STORE, "durability", config_parse_choice, CONFIG_FIELD(store.durability_full), 0, 0},
+    {STORE, "commit_interval", config_parse_ms, CONFIG_FIELD(store.commit_interval_ms), 0, 60},
 
-	{ SAMPLE, "period", config_parse_ms, CONFIG_FIELD(sample.period_ms), 0.1, 60 },
-	{ SAMPLE, "stale", config_parse_ms, CONFIG_FIELD(sample.stale_ms), 0.1, 3600 },
+    {SAMPLE, "period", config_parse_ms, CONFIG_FIELD(sample.period_ms), 0.1, 60},
+    {SAMPLE, "stale", config_parse_ms, CONFIG_FIELD(sample.stale_ms), 0.1, 3600},
 
-	{ SMOKE, "enabled", config_parse_bool, CONFIG_FIELD(smoke.enabled), 0, 0 },
-	{ SMOKE, "lambda_max", config_parse_double, CONFIG_FIELD(smoke.lambda_max), 0.5, 3 },
-	{ SMOKE, "lambda_exit", config_parse_double, CONFIG_FIELD(smoke.lambda_exit), 0.5, 3 },
-	{ SMOKE, "min_load_pct", config_parse_double, CONFIG_FIELD(smoke.min_load_pct), 0, 100 },
-	{ SMOKE, "min_duration", config_parse_ms, CONFIG_FIELD(smoke.min_duration_ms), 0, 3600 },
-	{ SMOKE, "fuel_density", config_parse_double, CONFIG_FIELD(smoke.fuel_density), 0.3, 1.5 },
-	{ SMOKE, "afr_stoich", config_parse_double, CONFIG_FIELD(smoke.afr_stoich), 1, 30 },
-	{ SMOKE, "min_fuel_lph", config_parse_double, CONFIG_FIELD(smoke.min_fuel_lph), 0, 1000 },
-	{ SMOKE, "lambda", config_parse_bool, CONFIG_FIELD(smoke.lambda_enabled), 0, 0 },
-	{ SMOKE, "load_hysteresis_pct", config_parse_double, CONFIG_FIELD(smoke.load_hyst_pct), 0, 100 },
-	{ SMOKE, "update", config_parse_ms, CONFIG_FIELD(smoke.update_ms), 1, 3600 },
-	{ SMOKE, "evidence", config_parse_int, CONFIG_FIELD(smoke.evidence_s), 0, 120 },
-	{ SMOKE, "warmup_c", config_parse_double, CONFIG_FIELD(smoke.warmup_c), -40, 120 },
-	{ SMOKE, "crank_rpm", config_parse_double, CONFIG_FIELD(smoke.crank_rpm), 0, 3000 },
-	{ SMOKE, "regen_exempt", config_parse_bool, CONFIG_FIELD(smoke.regen_exempt), 0, 0 },
-	{ SMOKE, "opacity", config_parse_bool, CONFIG_FIELD(smoke.opacity_enabled), 0, 0 },
-	{ SMOKE, "opacity_path_m", config_parse_double, CONFIG_FIELD(smoke.opacity_path_m), 0.01, 10 },
-	{ SMOKE, "opacity_limit_k", config_parse_double, CONFIG_FIELD(smoke.opacity_limit_k), 0, 20 },
-	{ SMOKE, "opacity_exit_ratio", config_parse_double, CONFIG_FIELD(smoke.opacity_exit_ratio), 0.1, 1 },
-	{ SMOKE, "opacity_min_load_pct", config_parse_double, CONFIG_FIELD(smoke.opacity_min_load_pct), 0, 100 },
-	{ SMOKE, "opacity_min_duration", config_parse_ms, CONFIG_FIELD(smoke.opacity_min_duration_ms), 0, 3600 },
-	{ SMOKE, "gb36886_class1", config_parse_klist, CONFIG_FIELD(smoke.gb36886[0]), 0, 20 },
-	{ SMOKE, "gb36886_class2", config_parse_klist, CONFIG_FIELD(smoke.gb36886[1]), 0, 20 },
-	{ SMOKE, "gb36886_class3", config_parse_klist, CONFIG_FIELD(smoke.gb36886[2]), 0, 20 },
-	{ SMOKE, "transient", config_parse_bool, CONFIG_FIELD(smoke.transient_enabled), 0, 0 },
-	{ SMOKE, "transient_min_load_pct", config_parse_double, CONFIG_FIELD(smoke.transient_min_load_pct), 0, 100 },
-	{ SMOKE, "transient_min_duration", config_parse_ms, CONFIG_FIELD(smoke.transient_min_duration_ms), 0, 3600 },
-	{ SMOKE, "transient_boost_full_kpa", config_parse_double, CONFIG_FIELD(smoke.transient_boost_full_kpa), 10, 1000 },
-	{ SMOKE, "transient_boost_frac", config_parse_double, CONFIG_FIELD(smoke.transient_boost_frac), 0.05, 1 },
-	{ SMOKE, "transient_min_rpm", config_parse_double, CONFIG_FIELD(smoke.transient_min_rpm), 0, 5000 },
-	{ SMOKE, "transient_lag", config_parse_ms, CONFIG_FIELD(smoke.transient_lag_ms), 0.1, 60 },
-	{ SMOKE, "transient_repeat", config_parse_int, CONFIG_FIELD(smoke.transient_repeat), 1, 100 },
-	{ SMOKE, "transient_window", config_parse_ms, CONFIG_FIELD(smoke.transient_window_ms), 1, 3600 },
-	{ SMOKE, "transient_exit", config_parse_ms, CONFIG_FIELD(smoke.transient_exit_ms), 0, 3600 },
+    {SMOKE, "enabled", config_parse_bool, CONFIG_FIELD(smoke.enabled), 0, 0},
+    {SMOKE, "lambda_max", config_parse_double, CONFIG_FIELD(smoke.lambda_max), 0.5, 3},
+    {SMOKE, "lambda_exit", config_parse_double, CONFIG_FIELD(smoke.lambda_exit), 0.5, 3},
+    {SMOKE, "min_load_pct", config_parse_double, CONFIG_FIELD(smoke.min_load_pct), 0, 100},
+    {SMOKE, "min_duration", config_parse_ms, CONFIG_FIELD(smoke.min_duration_ms), 0, 3600},
+    {SMOKE, "fuel_density", config_parse_double, CONFIG_FIELD(smoke.fuel_density), 0.3, 1.5},
+    {SMOKE, "afr_stoich", config_parse_double, CONFIG_FIELD(smoke.afr_stoich), 1, 30},
+    {SMOKE, "min_fuel_lph", config_parse_double, CONFIG_FIELD(smoke.min_fuel_lph), 0, 1000},
+    {SMOKE, "lambda", config_parse_bool, CONFIG_FIELD(smoke.lambda_enabled), 0, 0},
+    {SMOKE, "load_hysteresis_pct", config_parse_double, CONFIG_FIELD(smoke.load_hyst_pct), 0, 100},
+    {SMOKE, "update", config_parse_ms, CONFIG_FIELD(smoke.update_ms), 1, 3600},
+    {SMOKE, "evidence", config_parse_int, CONFIG_FIELD(smoke.evidence_s), 0, 120},
+    {SMOKE, "warmup_c", config_parse_double, CONFIG_FIELD(smoke.warmup_c), -40, 120},
+    {SMOKE, "crank_rpm", config_parse_double, CONFIG_FIELD(smoke.crank_rpm), 0, 3000},
+    {SMOKE, "regen_exempt", config_parse_bool, CONFIG_FIELD(smoke.regen_exempt), 0, 0},
+    {SMOKE, "opacity", config_parse_bool, CONFIG_FIELD(smoke.opacity_enabled), 0, 0},
+    {SMOKE, "opacity_path_m", config_parse_double, CONFIG_FIELD(smoke.opacity_path_m), 0.01, 10},
+    {SMOKE, "opacity_limit_k", config_parse_double, CONFIG_FIELD(smoke.opacity_limit_k), 0, 20},
+    {SMOKE, "opacity_exit_ratio", config_parse_double, CONFIG_FIELD(smoke.opacity_exit_ratio), 0.1,
+     1},
+    {SMOKE, "opacity_min_load_pct", config_parse_double, CONFIG_FIELD(smoke.opacity_min_load_pct),
+     0, 100},
+    {SMOKE, "opacity_min_duration", config_parse_ms, CONFIG_FIELD(smoke.opacity_min_duration_ms), 0,
+     3600},
+    {SMOKE, "gb36886_class1", config_parse_klist, CONFIG_FIELD(smoke.gb36886[0]), 0, 20},
+    {SMOKE, "gb36886_class2", config_parse_klist, CONFIG_FIELD(smoke.gb36886[1]), 0, 20},
+    {SMOKE, "gb36886_class3", config_parse_klist, CONFIG_FIELD(smoke.gb36886[2]), 0, 20},
+    {SMOKE, "transient", config_parse_bool, CONFIG_FIELD(smoke.transient_enabled), 0, 0},
+    {SMOKE, "transient_min_load_pct", config_parse_double,
+     CONFIG_FIELD(smoke.transient_min_load_pct), 0, 100},
+    {SMOKE, "transient_min_duration", config_parse_ms,
+     CONFIG_FIELD(smoke.transient_min_duration_ms), 0, 3600},
+    {SMOKE, "transient_boost_full_kpa", config_parse_double,
+     CONFIG_FIELD(smoke.transient_boost_full_kpa), 10, 1000},
+    {SMOKE, "transient_boost_frac", config_parse_double, CONFIG_FIELD(smoke.transient_boost_frac),
+     0.05, 1},
+    {SMOKE, "transient_min_rpm", config_parse_double, CONFIG_FIELD(smoke.transient_min_rpm), 0,
+     5000},
+    {SMOKE, "transient_lag", config_parse_ms, CONFIG_FIELD(smoke.transient_lag_ms), 0.1, 60},
+    {SMOKE, "transient_repeat", config_parse_int, CONFIG_FIELD(smoke.transient_repeat), 1, 100},
+    {SMOKE, "transient_window", config_parse_ms, CONFIG_FIELD(smoke.transient_window_ms), 1, 3600},
+    {SMOKE, "transient_exit", config_parse_ms, CONFIG_FIELD(smoke.transient_exit_ms), 0, 3600},
 
 #define ZONES CONFIG_SEC_ZONES
-	{ ZONES, "file", config_parse_path, CONFIG_FIELD(zones.file), 0, 0 },
-	{ ZONES, "debounce", config_parse_ms, CONFIG_FIELD(zones.debounce_ms), 0, 3600 },
-	{ ZONES, "violation_after", config_parse_ms, CONFIG_FIELD(zones.violation_ms), 0, 3600 },
+    {ZONES, "file", config_parse_path, CONFIG_FIELD(zones.file), 0, 0},
+    {ZONES, "debounce", config_parse_ms, CONFIG_FIELD(zones.debounce_ms), 0, 3600},
+    {ZONES, "violation_after", config_parse_ms, CONFIG_FIELD(zones.violation_ms), 0, 3600},
 #undef ZONES
 #define WATCH CONFIG_SEC_WATCH
-	{ WATCH, "engine_rpm", config_parse_double, CONFIG_FIELD(watch.engine_rpm), 1, 3000 },
-	{ WATCH, "engine_debounce", config_parse_ms, CONFIG_FIELD(watch.engine_debounce_ms), 0, 600 },
-	{ WATCH, "ecu_silent", config_parse_ms, CONFIG_FIELD(watch.ecu_silent_ms), 1, 3600 },
-	{ WATCH, "has_dpf", config_parse_bool, CONFIG_FIELD(watch.has_dpf), 0, 0 },
-	{ WATCH, "dpf_min_kpa", config_parse_double, CONFIG_FIELD(watch.dpf_min_kpa), 0, 100 },
-	{ WATCH, "dpf_min_load_pct", config_parse_double, CONFIG_FIELD(watch.dpf_min_load_pct), 0, 100 },
-	{ WATCH, "dpf_duration", config_parse_ms, CONFIG_FIELD(watch.dpf_ms), 1, 86400 },
-	{ WATCH, "nox_frozen", config_parse_ms, CONFIG_FIELD(watch.nox_frozen_ms), 1, 86400 },
-	{ WATCH, "gps_lost", config_parse_ms, CONFIG_FIELD(watch.gps_lost_ms), 1, 86400 },
+    {WATCH, "engine_rpm", config_parse_double, CONFIG_FIELD(watch.engine_rpm), 1, 3000},
+    {WATCH, "engine_debounce", config_parse_ms, CONFIG_FIELD(watch.engine_debounce_ms), 0, 600},
+    {WATCH, "ecu_silent", config_parse_ms, CONFIG_FIELD(watch.ecu_silent_ms), 1, 3600},
+    {WATCH, "has_dpf", config_parse_bool, CONFIG_FIELD(watch.has_dpf), 0, 0},
+    {WATCH, "dpf_min_kpa", config_parse_double, CONFIG_FIELD(watch.dpf_min_kpa), 0, 100},
+    {WATCH, "dpf_min_load_pct", config_parse_double, CONFIG_FIELD(watch.dpf_min_load_pct), 0, 100},
+    {WATCH, "dpf_duration", config_parse_ms, CONFIG_FIELD(watch.dpf_ms), 1, 86400},
+    {WATCH, "nox_frozen", config_parse_ms, CONFIG_FIELD(watch.nox_frozen_ms), 1, 86400},
+    {WATCH, "gps_lost", config_parse_ms, CONFIG_FIELD(watch.gps_lost_ms), 1, 86400},
 #undef WATCH
 
-	{ GNSS, "enabled", config_parse_bool, CONFIG_FIELD(gnss.enabled), 0, 0 },
-	{ GNSS, "host", config_parse_string, CONFIG_FIELD(gnss.host), 1, 0 },
-	{ GNSS, "port", config_parse_int, CONFIG_FIELD(gnss.port), 1, 65535 },
-	{ GNSS, "max_age", config_parse_ms, CONFIG_FIELD(gnss.max_age_ms), 0.1, 3600 },
-	{ GNSS, "period_moving", config_parse_ms, CONFIG_FIELD(gnss.period_moving_ms), 0.1, 86400 },
-	{ GNSS, "period_stopped", config_parse_ms, CONFIG_FIELD(gnss.period_stopped_ms), 0.1, 86400 },
-	{ GNSS, "distance_m", config_parse_double, CONFIG_FIELD(gnss.distance_m), 0, 100000 },
-	{ GNSS, "heading_deg", config_parse_double, CONFIG_FIELD(gnss.heading_deg), 0, 180 },
-	{ GNSS, "stopped_kmh", config_parse_double, CONFIG_FIELD(gnss.stopped_kmh), 0, 50 },
-	{ GNSS, "time_floor", config_parse_date, CONFIG_FIELD(gnss.time_floor_s), 0, 0 },
-	{ GNSS, "reconnect_max", config_parse_int, CONFIG_FIELD(gnss.reconnect_max_s), 1, 3600 },
+    {GNSS, "enabled", config_parse_bool, CONFIG_FIELD(gnss.enabled), 0, 0},
+    {GNSS, "host", config_parse_string, CONFIG_FIELD(gnss.host), 1, 0},
+    {GNSS, "port", config_parse_int, CONFIG_FIELD(gnss.port), 1, 65535},
+    {GNSS, "max_age", config_parse_ms, CONFIG_FIELD(gnss.max_age_ms), 0.1, 3600},
+    {GNSS, "period_moving", config_parse_ms, CONFIG_FIELD(gnss.period_moving_ms), 0.1, 86400},
+    {GNSS, "period_stopped", config_parse_ms, CONFIG_FIELD(gnss.period_stopped_ms), 0.1, 86400},
+    {GNSS, "distance_m", config_parse_double, CONFIG_FIELD(gnss.distance_m), 0, 100000},
+    {GNSS, "heading_deg", config_parse_double, CONFIG_FIELD(gnss.heading_deg), 0, 180},
+    {GNSS, "stopped_kmh", config_parse_double, CONFIG_FIELD(gnss.stopped_kmh), 0, 50},
+    {GNSS, "time_floor", config_parse_date, CONFIG_FIELD(gnss.time_floor_s), 0, 0},
+    {GNSS, "reconnect_max", config_parse_int, CONFIG_FIELD(gnss.reconnect_max_s), 1, 3600},
 
 #define PF CONFIG_SEC_PLATFORM
-	{ PF, "enabled", config_parse_bool, CONFIG_FIELD(platform.enabled), 0, 0 },
-	{ PF, "host", config_parse_string, CONFIG_FIELD(platform.host), 1, 0 },
-	{ PF, "port", config_parse_int, CONFIG_FIELD(platform.port), 1, 65535 },
-	{ PF, "variant", config_parse_variant, CONFIG_FIELD(platform.variant), 0, 0 },
-	{ PF, "period", config_parse_ms, CONFIG_FIELD(platform.period_ms), 1, 3600 },
-	{ PF, "diag_period", config_parse_ms, CONFIG_FIELD(platform.diag_period_ms), 1, 86400 },
-	{ PF, "samples_per_frame", config_parse_int, CONFIG_FIELD(platform.samples_per_frame), 1, 15 },
-	{ PF, "sign", config_parse_bool, CONFIG_FIELD(platform.sign), 0, 0 },
-	{ PF, "key_file", config_parse_path, CONFIG_FIELD(platform.key_file), 1, 0 },
-	{ PF, "chip_id", config_parse_chip_id, CONFIG_FIELD(platform.chip_id), 0, 0 },
-	{ PF, "user_id", config_parse_string, CONFIG_FIELD(platform.user_id), 1, 0 },
-	{ PF, "iccid", config_parse_iccid, CONFIG_FIELD(platform.iccid), 0, 0 },
-	{ PF, "time_offset_h", config_parse_int, CONFIG_FIELD(platform.time_offset_h), -12, 14 },
-	{ PF, "egr_cmd_signal", config_parse_signal, CONFIG_FIELD(platform.egr_cmd_signal), 0, 0 },
-	{ PF, "reconnect_max", config_parse_int, CONFIG_FIELD(platform.reconnect_max_s), 1, 3600 },
-	{ PF, "resend_rate", config_parse_int, CONFIG_FIELD(platform.resend_rate), 1, 1000 },
-	{ PF, "sw_version", config_parse_int, CONFIG_FIELD(platform.sw_version), 0, 255 },
-	{ PF, "activate", config_parse_bool, CONFIG_FIELD(platform.activate), 0, 0 },
+    {PF, "enabled", config_parse_bool, CONFIG_FIELD(platform.enabled), 0, 0},
+    {PF, "host", config_parse_string, CONFIG_FIELD(platform.host), 1, 0},
+    {PF, "port", config_parse_int, CONFIG_FIELD(platform.port), 1, 65535},
+    {PF, "variant", config_parse_variant, CONFIG_FIELD(platform.variant), 0, 0},
+    {PF, "period", config_parse_ms, CONFIG_FIELD(platform.period_ms), 1, 3600},
+    {PF, "diag_period", config_parse_ms, CONFIG_FIELD(platform.diag_period_ms), 1, 86400},
+    {PF, "samples_per_frame", config_parse_int, CONFIG_FIELD(platform.samples_per_frame), 1, 15},
+    {PF, "sign", config_parse_bool, CONFIG_FIELD(platform.sign), 0, 0},
+    {PF, "key_file", config_parse_path, CONFIG_FIELD(platform.key_file), 1, 0},
+    {PF, "chip_id", config_parse_chip_id, CONFIG_FIELD(platform.chip_id), 0, 0},
+    {PF, "user_id", config_parse_string, CONFIG_FIELD(platform.user_id), 1, 0},
+    {PF, "iccid", config_parse_iccid, CONFIG_FIELD(platform.iccid), 0, 0},
+    {PF, "time_offset_h", config_parse_int, CONFIG_FIELD(platform.time_offset_h), -12, 14},
+    {PF, "egr_cmd_signal", config_parse_signal, CONFIG_FIELD(platform.egr_cmd_signal), 0, 0},
+    {PF, "reconnect_max", config_parse_int, CONFIG_FIELD(platform.reconnect_max_s), 1, 3600},
+    {PF, "resend_rate", config_parse_int, CONFIG_FIELD(platform.resend_rate), 1, 1000},
+    {PF, "sw_version", config_parse_int, CONFIG_FIELD(platform.sw_version), 0, 255},
+    {PF, "activate", config_parse_bool, CONFIG_FIELD(platform.activate), 0, 0},
 #undef PF
 
-	/* Modbus: buses and devices in the main file, points in profiles. */
-	{ BUS, "type", config_parse_bus_type, CONFIG_BUS_FIELD(type), 0, 0 },
-	{ BUS, "device", config_parse_string, CONFIG_BUS_FIELD(device), 1, 0 },
-	{ BUS, "baud", config_parse_int, CONFIG_BUS_FIELD(baud), 300, 4000000 },
-	{ BUS, "parity", config_parse_parity, CONFIG_BUS_FIELD(parity), 0, 0 },
-	{ BUS, "data_bits", config_parse_int, CONFIG_BUS_FIELD(data_bits), 5, 8 },
-	{ BUS, "stop_bits", config_parse_int, CONFIG_BUS_FIELD(stop_bits), 1, 2 },
-	{ BUS, "rs485", config_parse_bool, CONFIG_BUS_FIELD(rs485), 0, 0 },
-	{ BUS, "frame_delay", config_parse_ms, CONFIG_BUS_FIELD(frame_delay_ms), 0, 1 },
-	{ BUS, "host", config_parse_string, CONFIG_BUS_FIELD(host), 1, 0 },
-	{ BUS, "port", config_parse_int, CONFIG_BUS_FIELD(port), 1, 65535 },
-	{ BUS, "response_timeout", config_parse_ms, CONFIG_BUS_FIELD(response_timeout_ms), 0.01, 10 },
-	{ BUS, "byte_timeout", config_parse_ms, CONFIG_BUS_FIELD(byte_timeout_ms), 0, 10 },
-	{ BUS, "max_gap", config_parse_int, CONFIG_BUS_FIELD(max_gap), 0, MBPLAN_MAX_GAP },
-	{ BUS, "backoff_max", config_parse_ms, CONFIG_BUS_FIELD(backoff_max_ms), 1, 3600 },
+    /* Modbus: buses and devices in the main file, points in profiles. */
+    {BUS, "type", config_parse_bus_type, CONFIG_BUS_FIELD(type), 0, 0},
+    {BUS, "device", config_parse_string, CONFIG_BUS_FIELD(device), 1, 0},
+    {BUS, "baud", config_parse_int, CONFIG_BUS_FIELD(baud), 300, 4000000},
+    {BUS, "parity", config_parse_parity, CONFIG_BUS_FIELD(parity), 0, 0},
+    {BUS, "data_bits", config_parse_int, CONFIG_BUS_FIELD(data_bits), 5, 8},
+    {BUS, "stop_bits", config_parse_int, CONFIG_BUS_FIELD(stop_bits), 1, 2},
+    {BUS, "rs485", config_parse_bool, CONFIG_BUS_FIELD(rs485), 0, 0},
+    {BUS, "frame_delay", config_parse_ms, CONFIG_BUS_FIELD(frame_delay_ms), 0, 1},
+    {BUS, "host", config_parse_string, CONFIG_BUS_FIELD(host), 1, 0},
+    {BUS, "port", config_parse_int, CONFIG_BUS_FIELD(port), 1, 65535},
+    {BUS, "response_timeout", config_parse_ms, CONFIG_BUS_FIELD(response_timeout_ms), 0.01, 10},
+    {BUS, "byte_timeout", config_parse_ms, CONFIG_BUS_FIELD(byte_timeout_ms), 0, 10},
+    {BUS, "max_gap", config_parse_int, CONFIG_BUS_FIELD(max_gap), 0, MBPLAN_MAX_GAP},
+    {BUS, "backoff_max", config_parse_ms, CONFIG_BUS_FIELD(backoff_max_ms), 1, 3600},
 
-	{ MBDEV, "bus", config_parse_string, CONFIG_MBDEV_FIELD(bus_name), 1, 0 },
-	{ MBDEV, "unit", config_parse_int, CONFIG_MBDEV_FIELD(unit), 0, 255 },
-	{ MBDEV, "profile", config_parse_profile, CONFIG_MBDEV_FIELD(profile), 0, 0 },
-	{ MBDEV, "interval", config_parse_ms, CONFIG_MBDEV_FIELD(interval_ms), 0.05, 3600 },
-	{ MBDEV, "instance", config_parse_int, CONFIG_MBDEV_FIELD(instance), 0, 3 },
+    {MBDEV, "bus", config_parse_string, CONFIG_MBDEV_FIELD(bus_name), 1, 0},
+    {MBDEV, "unit", config_parse_int, CONFIG_MBDEV_FIELD(unit), 0, 255},
+    {MBDEV, "profile", config_parse_profile, CONFIG_MBDEV_FIELD(profile), 0, 0},
+    {MBDEV, "interval", config_parse_ms, CONFIG_MBDEV_FIELD(interval_ms), 0.05, 3600},
+    {MBDEV, "instance", config_parse_int, CONFIG_MBDEV_FIELD(instance), 0, 3},
 
-	{ POINT, "table", config_parse_table, CONFIG_POINT_FIELD(table), 0, 0 },
-	{ POINT, "address", config_parse_int, CONFIG_POINT_FIELD(address), 0, 65535 },
-	{ POINT, "type", config_parse_ptype, CONFIG_POINT_FIELD(type), 0, 0 },
-	{ POINT, "count", config_parse_int, CONFIG_POINT_FIELD(count), 1, MBPOINT_MAX_STRING },
-	{ POINT, "bit", config_parse_int, CONFIG_POINT_FIELD(bit), 0, 15 },
-	{ POINT, "order", config_parse_order, 0, sizeof(struct mbpoint), 0, 0 },
-	{ POINT, "word_swap", config_parse_bool, CONFIG_POINT_FIELD(word_swap), 0, 0 },
-	{ POINT, "byte_swap", config_parse_bool, CONFIG_POINT_FIELD(byte_swap), 0, 0 },
-	{ POINT, "scale", config_parse_double, CONFIG_POINT_FIELD(scale), -1e9, 1e9 },
-	{ POINT, "offset", config_parse_double, CONFIG_POINT_FIELD(offset), -1e9, 1e9 },
-	{ POINT, "unit", config_parse_string, CONFIG_POINT_FIELD(unit), 0, 0 },
-	{ POINT, "min", config_parse_double, CONFIG_POINT_FIELD(min), -1e15, 1e15 },
-	{ POINT, "max", config_parse_double, CONFIG_POINT_FIELD(max), -1e15, 1e15 },
+    {POINT, "table", config_parse_table, CONFIG_POINT_FIELD(table), 0, 0},
+    {POINT, "address", config_parse_int, CONFIG_POINT_FIELD(address), 0, 65535},
+    {POINT, "type", config_parse_ptype, CONFIG_POINT_FIELD(type), 0, 0},
+    {POINT, "count", config_parse_int, CONFIG_POINT_FIELD(count), 1, MBPOINT_MAX_STRING},
+    {POINT, "bit", config_parse_int, CONFIG_POINT_FIELD(bit), 0, 15},
+    {POINT, "order", config_parse_order, 0, sizeof(struct mbpoint), 0, 0},
+    {POINT, "word_swap", config_parse_bool, CONFIG_POINT_FIELD(word_swap), 0, 0},
+    {POINT, "byte_swap", config_parse_bool, CONFIG_POINT_FIELD(byte_swap), 0, 0},
+    {POINT, "scale", config_parse_double, CONFIG_POINT_FIELD(scale), -1e9, 1e9},
+    {POINT, "offset", config_parse_double, CONFIG_POINT_FIELD(offset), -1e9, 1e9},
+    {POINT, "unit", config_parse_string, CONFIG_POINT_FIELD(unit), 0, 0},
+    {POINT, "min", config_parse_double, CONFIG_POINT_FIELD(min), -1e15, 1e15},
+    {POINT, "max", config_parse_double, CONFIG_POINT_FIELD(max), -1e15, 1e15},
 };
 
 #undef DEV
@@ -342,7 +357,7 @@ static const struct config_key config_keys[] = {
 #undef POINT
 #undef GNSS
 
-#define CONFIG_N_KEYS (sizeof(config_keys) / sizeof(config_keys[0]))
+#define CONFIG_N_KEYS  (sizeof(config_keys) / sizeof(config_keys[0]))
 #define CONFIG_MB_KEYS 16 /* keys of one Modbus section, at most */
 
 /* The parse state, reached through inih's user pointer (and the reader's). */
@@ -367,9 +382,8 @@ struct config_ctx {
 				   [CONFIG_MB_KEYS];
 };
 
-__attribute__((format(printf, 4, 5)))
-static void config_error_at(struct config_ctx *ctx, const char *file, int line,
-			    const char *fmt, ...)
+__attribute__((format(printf, 4, 5))) static void
+config_error_at(struct config_ctx *ctx, const char *file, int line, const char *fmt, ...)
 {
 	char msg[1024]; /* as long as log.c takes */
 	va_list ap;
@@ -385,12 +399,12 @@ static void config_error_at(struct config_ctx *ctx, const char *file, int line,
 }
 
 /* An error on the line being read. */
-#define config_error(ctx, ...) \
+#define config_error(ctx, ...)                                                                     \
 	config_error_at((ctx), (ctx)->src->name, (ctx)->src->line, __VA_ARGS__)
 
 static struct config_origin config_here(const struct config_ctx *ctx)
 {
-	struct config_origin o = { ctx->src->name, ctx->src->line, 0 };
+	struct config_origin o = {ctx->src->name, ctx->src->line, 0};
 
 	return o;
 }
@@ -422,16 +436,16 @@ static struct config_origin *config_origin_by_name(struct config_ctx *ctx, int c
 
 /* Numbers --------------------------------------------------------------- */
 
-static int config_range_error(struct config_ctx *ctx, const struct config_key *k,
-			      const char *v, const char *unit)
+static int config_range_error(struct config_ctx *ctx, const struct config_key *k, const char *v,
+			      const char *unit)
 {
-	config_error(ctx, "%s: %s is out of range (%.15g..%.15g%s)", k->name, v, k->min,
-		     k->max, unit);
+	config_error(ctx, "%s: %s is out of range (%.15g..%.15g%s)", k->name, v, k->min, k->max,
+		     unit);
 	return -1;
 }
 
-static int config_parse_int(struct config_ctx *ctx, const struct config_key *k,
-			    const char *v, void *dst)
+static int config_parse_int(struct config_ctx *ctx, const struct config_key *k, const char *v,
+			    void *dst)
 {
 	char *end;
 	long n;
@@ -453,8 +467,8 @@ static int config_parse_int(struct config_ctx *ctx, const struct config_key *k,
 }
 
 /* A finite number within [min, max]; unit only shapes the message. */
-static int config_number(struct config_ctx *ctx, const struct config_key *k,
-			 const char *v, const char *unit, double *out)
+static int config_number(struct config_ctx *ctx, const struct config_key *k, const char *v,
+			 const char *unit, double *out)
 {
 	char *end;
 	double d;
@@ -475,15 +489,15 @@ static int config_number(struct config_ctx *ctx, const struct config_key *k,
 	return 0;
 }
 
-static int config_parse_double(struct config_ctx *ctx, const struct config_key *k,
-			       const char *v, void *dst)
+static int config_parse_double(struct config_ctx *ctx, const struct config_key *k, const char *v,
+			       void *dst)
 {
 	return config_number(ctx, k, v, "", dst);
 }
 
 /* Seconds in the file (decimals allowed), milliseconds in struct config. */
-static int config_parse_ms(struct config_ctx *ctx, const struct config_key *k,
-			   const char *v, void *dst)
+static int config_parse_ms(struct config_ctx *ctx, const struct config_key *k, const char *v,
+			   void *dst)
 {
 	double s;
 
@@ -507,7 +521,8 @@ static int config_parse_sa(struct config_ctx *ctx, const struct config_key *k, c
 	errno = 0;
 	n = strtol(v, &end, 0);
 	if (end == v || *end != '\0' || errno || n < 0 || n > 253) {
-		config_error(ctx, "%s: \"%s\" is not a source address (0..253, or any)", k->name, v);
+		config_error(ctx, "%s: \"%s\" is not a source address (0..253, or any)", k->name,
+			     v);
 		return -1;
 	}
 	*(int *)dst = (int)n;
@@ -541,10 +556,11 @@ static const char *config_next_word(const char *p, const char **end)
 }
 
 /* "PGN PGN ...": dst is the count, followed by the array in struct config_can. */
-static int config_parse_pgn_list(struct config_ctx *ctx, const struct config_key *k,
-				 const char *v, void *dst)
+static int config_parse_pgn_list(struct config_ctx *ctx, const struct config_key *k, const char *v,
+				 void *dst)
 {
-	struct config_can *can = (struct config_can *)((char *)dst - offsetof(struct config_can, n_ignore));
+	struct config_can *can =
+	    (struct config_can *)((char *)dst - offsetof(struct config_can, n_ignore));
 	const char *w, *end;
 
 	can->n_ignore = 0;
@@ -561,10 +577,11 @@ static int config_parse_pgn_list(struct config_ctx *ctx, const struct config_key
 }
 
 /* "PGN:SA PGN:SA ...", SA a number or any. */
-static int config_parse_pgn_sa(struct config_ctx *ctx, const struct config_key *k,
-			       const char *v, void *dst)
+static int config_parse_pgn_sa(struct config_ctx *ctx, const struct config_key *k, const char *v,
+			       void *dst)
 {
-	struct config_can *can = (struct config_can *)((char *)dst - offsetof(struct config_can, n_pgn_sa));
+	struct config_can *can =
+	    (struct config_can *)((char *)dst - offsetof(struct config_can, n_pgn_sa));
 	const char *w, *end, *colon;
 	char sa[16];
 
@@ -686,21 +703,25 @@ static int config_parse_override(const char *w, size_t len, struct j1939_overrid
 	return 0;
 }
 
-static int config_parse_overrides(struct config_ctx *ctx, const struct config_key *k,
-				  const char *v, void *dst)
+static int config_parse_overrides(struct config_ctx *ctx, const struct config_key *k, const char *v,
+				  void *dst)
 {
-	struct config_can *can = (struct config_can *)((char *)dst - offsetof(struct config_can, n_override));
+	struct config_can *can =
+	    (struct config_can *)((char *)dst - offsetof(struct config_can, n_override));
 	const char *w, *end;
 
 	can->n_override = 0;
 	for (w = config_next_word(v, &end); w; w = config_next_word(end, &end)) {
 		if (can->n_override == CONFIG_MAX_OVERRIDES) {
-			config_error(ctx, "%s: at most %d overrides", k->name, CONFIG_MAX_OVERRIDES);
+			config_error(ctx, "%s: at most %d overrides", k->name,
+				     CONFIG_MAX_OVERRIDES);
 			return -1;
 		}
-		if (config_parse_override(w, (size_t)(end - w), &can->override[can->n_override]) < 0) {
-			config_error(ctx, "%s: \"%.*s\" is not SPN:BYTE:SIZE:RESOLUTION:OFFSET[:be] "
-					  "(byte 1..8, size 1, 2 or 4 within 8 bytes)",
+		if (config_parse_override(w, (size_t)(end - w), &can->override[can->n_override]) <
+		    0) {
+			config_error(ctx,
+				     "%s: \"%.*s\" is not SPN:BYTE:SIZE:RESOLUTION:OFFSET[:be] "
+				     "(byte 1..8, size 1, 2 or 4 within 8 bytes)",
 				     k->name, (int)(end - w), w);
 			return -1;
 		}
@@ -709,15 +730,15 @@ static int config_parse_overrides(struct config_ctx *ctx, const struct config_ke
 	return 0;
 }
 
-static int config_parse_bool(struct config_ctx *ctx, const struct config_key *k,
-			     const char *v, void *dst)
+static int config_parse_bool(struct config_ctx *ctx, const struct config_key *k, const char *v,
+			     void *dst)
 {
 	static const struct {
 		const char *word;
 		int value;
 	} words[] = {
-		{ "yes", 1 }, { "no", 0 }, { "true", 1 }, { "false", 0 },
-		{ "on", 1 },  { "off", 0 }, { "1", 1 },    { "0", 0 },
+	    {"yes", 1}, {"no", 0},  {"true", 1}, {"false", 0},
+	    {"on", 1},	{"off", 0}, {"1", 1},	 {"0", 0},
 	};
 	size_t i;
 
@@ -727,16 +748,16 @@ static int config_parse_bool(struct config_ctx *ctx, const struct config_key *k,
 			return 0;
 		}
 	}
-	config_error(ctx, "%s: \"%s\" is not a boolean (yes/no, true/false, on/off, 1/0)",
-		     k->name, v);
+	config_error(ctx, "%s: \"%s\" is not a boolean (yes/no, true/false, on/off, 1/0)", k->name,
+		     v);
 	return -1;
 }
 
 /* Strings --------------------------------------------------------------- */
 
 /* Copies v into dst of k->size bytes, refusing what does not fit. */
-static int config_parse_string(struct config_ctx *ctx, const struct config_key *k,
-			       const char *v, void *dst)
+static int config_parse_string(struct config_ctx *ctx, const struct config_key *k, const char *v,
+			       void *dst)
 {
 	size_t len = strlen(v);
 
@@ -756,8 +777,8 @@ static int config_parse_string(struct config_ctx *ctx, const struct config_key *
 /* A relative path is taken relative to the directory of the file it is
  * written in (like include), so the meaning of a file does not depend on
  * the directory the daemon was started from. */
-static int config_parse_path(struct config_ctx *ctx, const struct config_key *k,
-			     const char *v, void *dst)
+static int config_parse_path(struct config_ctx *ctx, const struct config_key *k, const char *v,
+			     void *dst)
 {
 	size_t dirlen = v[0] == '/' || v[0] == '\0' ? 0 : ctx->src->dirlen;
 	size_t len = dirlen + strlen(v);
@@ -765,8 +786,8 @@ static int config_parse_path(struct config_ctx *ctx, const struct config_key *k,
 	if (v[0] == '\0')
 		return config_parse_string(ctx, k, v, dst);
 	if (len >= k->size) {
-		config_error(ctx, "%s: path too long (%zu characters, at most %zu)", k->name,
-			     len, k->size - 1);
+		config_error(ctx, "%s: path too long (%zu characters, at most %zu)", k->name, len,
+			     k->size - 1);
 		return -1;
 	}
 	snprintf(dst, k->size, "%.*s%s", (int)dirlen, ctx->src->name, v);
@@ -784,19 +805,19 @@ static int config_valid_name(const char *s)
 	return 1;
 }
 
-static int config_parse_id(struct config_ctx *ctx, const struct config_key *k,
-			   const char *v, void *dst)
+static int config_parse_id(struct config_ctx *ctx, const struct config_key *k, const char *v,
+			   void *dst)
 {
 	if (*v != '\0' && !config_valid_name(v)) {
-		config_error(ctx, "%s: \"%s\" may contain only A-Z, a-z, 0-9, '_' and '-'",
-			     k->name, v);
+		config_error(ctx, "%s: \"%s\" may contain only A-Z, a-z, 0-9, '_' and '-'", k->name,
+			     v);
 		return -1;
 	}
 	return config_parse_string(ctx, k, v, dst);
 }
 
-static int config_parse_vin(struct config_ctx *ctx, const struct config_key *k,
-			    const char *v, void *dst)
+static int config_parse_vin(struct config_ctx *ctx, const struct config_key *k, const char *v,
+			    void *dst)
 {
 	size_t i, len = strlen(v);
 
@@ -806,20 +827,21 @@ static int config_parse_vin(struct config_ctx *ctx, const struct config_key *k,
 		    !(v[i] >= 'A' && v[i] <= 'Z' && !strchr("IOQ", v[i])))
 			break;
 	if (len != 0 && (len != 17 || i != len)) {
-		config_error(ctx, "%s: \"%s\" is not a VIN (17 characters: 0-9 and A-Z but I, O, Q)",
+		config_error(ctx,
+			     "%s: \"%s\" is not a VIN (17 characters: 0-9 and A-Z but I, O, Q)",
 			     k->name, v);
 		return -1;
 	}
 	return config_parse_string(ctx, k, v, dst);
 }
 
-static int config_parse_topic(struct config_ctx *ctx, const struct config_key *k,
-			      const char *v, void *dst)
+static int config_parse_topic(struct config_ctx *ctx, const struct config_key *k, const char *v,
+			      void *dst)
 {
 	/* A broker refuses to take a publication on a topic with wildcards. */
 	if (strpbrk(v, "+#")) {
-		config_error(ctx, "%s: \"%s\" must not contain the MQTT wildcards + and #",
-			     k->name, v);
+		config_error(ctx, "%s: \"%s\" must not contain the MQTT wildcards + and #", k->name,
+			     v);
 		return -1;
 	}
 	return config_parse_string(ctx, k, v, dst);
@@ -827,10 +849,10 @@ static int config_parse_topic(struct config_ctx *ctx, const struct config_key *k
 
 /* time_floor: "YYYY-MM-DD" (UTC midnight) or seconds since the epoch; 0
  * keeps the default (the build date). */
-static int config_parse_date(struct config_ctx *ctx, const struct config_key *k,
-			     const char *v, void *dst)
+static int config_parse_date(struct config_ctx *ctx, const struct config_key *k, const char *v,
+			     void *dst)
 {
-	struct tm tm = { 0 };
+	struct tm tm = {0};
 	int y, m, d, len = 0;
 	char *end;
 	long long n;
@@ -848,8 +870,10 @@ static int config_parse_date(struct config_ctx *ctx, const struct config_key *k,
 	n = strtoll(v, &end, 10);
 	if (*v == '\0' || end == v || *end != '\0' || errno == ERANGE || n < 0 ||
 	    n > 253402300799LL) {
-		config_error(ctx, "%s: \"%s\" is neither YYYY-MM-DD nor seconds since 1970 (0..253402300799)",
-			     k->name, v);
+		config_error(
+		    ctx,
+		    "%s: \"%s\" is neither YYYY-MM-DD nor seconds since 1970 (0..253402300799)",
+		    k->name, v);
 		return -1;
 	}
 	*(long long *)dst = n;
@@ -884,8 +908,8 @@ static int config_named_slot(struct config_ctx *ctx, const char *kind, const cha
 {
 	for (int i = 0; i < n; i++) {
 		if (strcmp(names + (size_t)i * stride, name) == 0) {
-			config_error(ctx, "duplicate section [%s \"%s\"] (first at %s:%d)", kind, name,
-				     hdr[i].file, hdr[i].line);
+			config_error(ctx, "duplicate section [%s \"%s\"] (first at %s:%d)", kind,
+				     name, hdr[i].file, hdr[i].line);
 			return -1;
 		}
 	}
@@ -902,8 +926,9 @@ static void config_can_open(struct config_ctx *ctx, const char *name)
 
 	ctx->sec = CONFIG_SEC_SKIP;
 	if (!config_valid_name(name) || strlen(name) >= sizeof(c->can[0].name)) {
-		config_error(ctx, "[can \"%s\"]: a name is 1..%zu characters of A-Z, a-z, 0-9, '_' and '-'",
-			     name, sizeof(c->can[0].name) - 1);
+		config_error(
+		    ctx, "[can \"%s\"]: a name is 1..%zu characters of A-Z, a-z, 0-9, '_' and '-'",
+		    name, sizeof(c->can[0].name) - 1);
 		return;
 	}
 	if (config_named_slot(ctx, "can", "can", name, c->can[0].name, sizeof(c->can[0]), c->n_can,
@@ -1035,13 +1060,12 @@ static char *config_reader(char *str, int num, void *stream)
 	return str;
 }
 
-static int config_handler(void *user, const char *section, const char *name,
-			  const char *value);
+static int config_handler(void *user, const char *section, const char *name, const char *value);
 
 /* Reads one opened file (closes it); the section state is the caller's. */
 static void config_read(struct config_ctx *ctx, FILE *fp, const char *name, int depth)
 {
-	struct config_src src = { .fp = fp, .name = name, .depth = depth };
+	struct config_src src = {.fp = fp, .name = name, .depth = depth};
 	struct config_src *parent = ctx->src;
 	const char *slash = strrchr(name, '/');
 
@@ -1059,7 +1083,7 @@ static void config_read(struct config_ctx *ctx, FILE *fp, const char *name, int 
 /* include = FILE: read FILE in the current section, then carry on here. */
 static void config_include(struct config_ctx *ctx, const char *v)
 {
-	const struct config_key k = { .name = "include", .size = PATH_MAX, .min = 1 };
+	const struct config_key k = {.name = "include", .size = PATH_MAX, .min = 1};
 	enum config_sec sec = ctx->sec;
 	int can = ctx->can, bus = ctx->bus, mbdev = ctx->mbdev, point = ctx->point;
 	char *name;
@@ -1102,8 +1126,7 @@ static const char *config_sec_title(const struct config_ctx *ctx, char *buf, siz
 	return buf;
 }
 
-static int config_handler(void *user, const char *section, const char *name,
-			  const char *value)
+static int config_handler(void *user, const char *section, const char *name, const char *value)
 {
 	struct config_ctx *ctx = user;
 	const struct config_key *k;
@@ -1154,8 +1177,8 @@ static int config_handler(void *user, const char *section, const char *name,
 static int config_given(struct config_ctx *ctx, int can, enum config_sec sec, const char *name)
 {
 	const struct config_key *k = config_key_find(sec, name);
-	const char *base = sec == CONFIG_SEC_CAN ? (const char *)&ctx->c->can[can]
-						 : (const char *)ctx->c;
+	const char *base =
+	    sec == CONFIG_SEC_CAN ? (const char *)&ctx->c->can[can] : (const char *)ctx->c;
 
 	return base[k->off] != '\0' || config_origin_of(ctx, can, k)->bad;
 }
@@ -1186,8 +1209,8 @@ static void config_check_smoke(struct config_ctx *ctx)
 	if (!o->file)
 		o = config_origin_by_name(ctx, 0, CONFIG_SEC_SMOKE, "lambda_max");
 	config_error_at(ctx, o->file, o->line,
-			"lambda_exit (%.15g) must not be below lambda_max (%.15g)",
-			s->lambda_exit, s->lambda_max);
+			"lambda_exit (%.15g) must not be below lambda_max (%.15g)", s->lambda_exit,
+			s->lambda_max);
 }
 
 /* Reports [mqtt] key a set while b, which it needs, is empty. */
@@ -1213,8 +1236,8 @@ static void config_check_mqtt(struct config_ctx *ctx)
 
 /* [platform] ------------------------------------------------------------ */
 
-static int config_parse_variant(struct config_ctx *ctx, const struct config_key *k,
-				const char *v, void *dst)
+static int config_parse_variant(struct config_ctx *ctx, const struct config_key *k, const char *v,
+				void *dst)
 {
 	if (strcmp(v, "nrmm") == 0 || strcmp(v, "road") == 0) {
 		*(int *)dst = strcmp(v, "road") == 0;
@@ -1226,8 +1249,8 @@ static int config_parse_variant(struct config_ctx *ctx, const struct config_key 
 
 /* 19 or 20 digits (a 19-digit ICCID is padded with 'F'), "mmcli", or empty
  * (unknown: sent as all ones). */
-static int config_parse_iccid(struct config_ctx *ctx, const struct config_key *k,
-			      const char *v, void *dst)
+static int config_parse_iccid(struct config_ctx *ctx, const struct config_key *k, const char *v,
+			      void *dst)
 {
 	size_t n = strspn(v, "0123456789");
 
@@ -1239,8 +1262,8 @@ static int config_parse_iccid(struct config_ctx *ctx, const struct config_key *k
 	return config_parse_string(ctx, k, v, dst);
 }
 
-static int config_parse_chip_id(struct config_ctx *ctx, const struct config_key *k,
-				const char *v, void *dst)
+static int config_parse_chip_id(struct config_ctx *ctx, const struct config_key *k, const char *v,
+				void *dst)
 {
 	for (const char *p = v; *p; p++) {
 		if (!isgraph((unsigned char)*p) || strlen(v) != 16) {
@@ -1253,8 +1276,8 @@ static int config_parse_chip_id(struct config_ctx *ctx, const struct config_key 
 }
 
 /* A canonical signal name (see emgw.conf), or empty for none. */
-static int config_parse_signal(struct config_ctx *ctx, const struct config_key *k,
-			       const char *v, void *dst)
+static int config_parse_signal(struct config_ctx *ctx, const struct config_key *k, const char *v,
+			       void *dst)
 {
 	if (*v && sig_lookup(v) < 0) {
 		config_error(ctx, "%s: \"%s\" is not a signal name", k->name, v);
@@ -1284,11 +1307,13 @@ static void config_check_platform(struct config_ctx *ctx)
 	if (!p->port && !config_origin_by_name(ctx, 0, CONFIG_SEC_PLATFORM, "port")->bad)
 		config_platform_error(ctx, "port", "enabled needs port");
 	if (!ctx->c->vin[0] && !config_origin_by_name(ctx, 0, CONFIG_SEC_DEVICE, "vin")->bad)
-		config_platform_error(ctx, "enabled", "needs the VIN ([device] vin): frames carry it");
+		config_platform_error(ctx, "enabled",
+				      "needs the VIN ([device] vin): frames carry it");
 	if (p->sign && !config_given(ctx, 0, CONFIG_SEC_PLATFORM, "key_file"))
 		config_platform_error(ctx, "sign", "sign = yes needs key_file");
 	if (p->activate && (!p->sign || !config_given(ctx, 0, CONFIG_SEC_PLATFORM, "chip_id")))
-		config_platform_error(ctx, "activate", "activate = yes needs sign = yes and chip_id");
+		config_platform_error(ctx, "activate",
+				      "activate = yes needs sign = yes and chip_id");
 }
 
 /* Defaults that depend on other keys. */
@@ -1337,11 +1362,11 @@ static int config_key_rel(const struct config_key *k)
 	return (int)(k - first);
 }
 
-static struct config_origin *config_mb_origin_at(struct config_ctx *ctx, enum config_sec sec,
-						 int i, const char *name)
+static struct config_origin *config_mb_origin_at(struct config_ctx *ctx, enum config_sec sec, int i,
+						 const char *name)
 {
 	const struct config_key *k = config_key_find(sec, name);
-	int row = sec == CONFIG_SEC_BUS ? i
+	int row = sec == CONFIG_SEC_BUS	    ? i
 		  : sec == CONFIG_SEC_MBDEV ? CONFIG_MAX_BUS + i
 					    : CONFIG_MAX_BUS + CONFIG_MAX_MBDEV + i;
 
@@ -1350,8 +1375,9 @@ static struct config_origin *config_mb_origin_at(struct config_ctx *ctx, enum co
 
 static struct config_origin *config_mb_origin(struct config_ctx *ctx, const struct config_key *k)
 {
-	int i = k->sec == CONFIG_SEC_BUS ? ctx->bus : k->sec == CONFIG_SEC_MBDEV ? ctx->mbdev
-										  : ctx->point;
+	int i = k->sec == CONFIG_SEC_BUS     ? ctx->bus
+		: k->sec == CONFIG_SEC_MBDEV ? ctx->mbdev
+					     : ctx->point;
 
 	return config_mb_origin_at(ctx, k->sec, i, k->name);
 }
@@ -1383,8 +1409,8 @@ static int config_mb_title(const struct config_ctx *ctx, char *buf, size_t len)
 	return 1;
 }
 
-static int config_parse_bus_type(struct config_ctx *ctx, const struct config_key *k,
-				 const char *v, void *dst)
+static int config_parse_bus_type(struct config_ctx *ctx, const struct config_key *k, const char *v,
+				 void *dst)
 {
 	if (strcasecmp(v, "rtu") == 0)
 		*(int *)dst = CONFIG_BUS_RTU;
@@ -1397,8 +1423,8 @@ static int config_parse_bus_type(struct config_ctx *ctx, const struct config_key
 	return 0;
 }
 
-static int config_parse_parity(struct config_ctx *ctx, const struct config_key *k,
-			       const char *v, void *dst)
+static int config_parse_parity(struct config_ctx *ctx, const struct config_key *k, const char *v,
+			       void *dst)
 {
 	if (strlen(v) == 1 && strchr("NEOneo", v[0]))
 		*(int *)dst = toupper((unsigned char)v[0]);
@@ -1412,8 +1438,8 @@ static int config_parse_parity(struct config_ctx *ctx, const struct config_key *
 	return 0;
 }
 
-static int config_parse_table(struct config_ctx *ctx, const struct config_key *k,
-			      const char *v, void *dst)
+static int config_parse_table(struct config_ctx *ctx, const struct config_key *k, const char *v,
+			      void *dst)
 {
 	if (mbpoint_table_parse(v, dst) == MBPOINT_OK)
 		return 0;
@@ -1421,25 +1447,28 @@ static int config_parse_table(struct config_ctx *ctx, const struct config_key *k
 	return -1;
 }
 
-static int config_parse_ptype(struct config_ctx *ctx, const struct config_key *k,
-			      const char *v, void *dst)
+static int config_parse_ptype(struct config_ctx *ctx, const struct config_key *k, const char *v,
+			      void *dst)
 {
 	if (mbpoint_type_parse(v, dst) == MBPOINT_OK)
 		return 0;
-	config_error(ctx, "%s: \"%s\" is not one of bool, u16, i16, u32, i32, u64, i64, f32, f64, string, bits",
-		     k->name, v);
+	config_error(
+	    ctx,
+	    "%s: \"%s\" is not one of bool, u16, i16, u32, i32, u64, i64, f32, f64, string, bits",
+	    k->name, v);
 	return -1;
 }
 
-static int config_parse_order(struct config_ctx *ctx, const struct config_key *k,
-			      const char *v, void *dst)
+static int config_parse_order(struct config_ctx *ctx, const struct config_key *k, const char *v,
+			      void *dst)
 {
 	struct mbpoint *p = dst;
 
 	if (mbpoint_order_parse(v, &p->word_swap, &p->byte_swap) == MBPOINT_OK)
 		return 0;
-	config_error(ctx, "%s: \"%s\" is not ABCD, CDAB, BADC, DCBA, big, little, word_swap or byte_swap",
-		     k->name, v);
+	config_error(
+	    ctx, "%s: \"%s\" is not ABCD, CDAB, BADC, DCBA, big, little, word_swap or byte_swap",
+	    k->name, v);
 	return -1;
 }
 
@@ -1458,8 +1487,9 @@ static char *config_mb_name(struct config_ctx *ctx, char *s, const char *kind)
 	}
 	*end = '\0';
 	if (!config_valid_name(s + 1) || strlen(s + 1) >= MBPOINT_NAME_MAX) {
-		config_error(ctx, "[%s \"%s\"]: a name is 1..%d characters of A-Z, a-z, 0-9, '_' and '-'",
-			     kind, s + 1, MBPOINT_NAME_MAX - 1);
+		config_error(
+		    ctx, "[%s \"%s\"]: a name is 1..%d characters of A-Z, a-z, 0-9, '_' and '-'",
+		    kind, s + 1, MBPOINT_NAME_MAX - 1);
 		return NULL;
 	}
 	return s + 1;
@@ -1469,7 +1499,8 @@ static int config_mb_kind(const char *s, const char *kind)
 {
 	size_t n = strlen(kind);
 
-	return strncmp(s, kind, n) == 0 && (s[n] == '\0' || s[n] == '"' || isspace((unsigned char)s[n]));
+	return strncmp(s, kind, n) == 0 &&
+	       (s[n] == '\0' || s[n] == '"' || isspace((unsigned char)s[n]));
 }
 
 static void config_bus_open(struct config_ctx *ctx, const char *name)
@@ -1504,7 +1535,8 @@ static void config_mbdev_open(struct config_ctx *ctx, const char *name)
 	struct config_mbdev *d;
 
 	if (config_named_slot(ctx, "device", "device \"NAME\"", name, c->mbdev[0].name,
-			      sizeof(c->mbdev[0]), c->n_mbdev, CONFIG_MAX_MBDEV, ctx->mbdev_hdr) < 0)
+			      sizeof(c->mbdev[0]), c->n_mbdev, CONFIG_MAX_MBDEV,
+			      ctx->mbdev_hdr) < 0)
 		return;
 	ctx->mbdev = c->n_mbdev++;
 	d = &c->mbdev[ctx->mbdev];
@@ -1523,8 +1555,8 @@ static void config_point_open(struct config_ctx *ctx, const char *name)
 
 	for (int i = first; i < c->n_point; i++) {
 		if (strcmp(c->point[i].name, name) == 0) {
-			config_error(ctx, "duplicate section [point \"%s\"] (first at line %d)", name,
-				     ctx->point_hdr[i].line);
+			config_error(ctx, "duplicate section [point \"%s\"] (first at line %d)",
+				     name, ctx->point_hdr[i].line);
 			return;
 		}
 	}
@@ -1549,13 +1581,15 @@ static int config_mb_section(struct config_ctx *ctx, char *s)
 	ctx->sec = CONFIG_SEC_SKIP;
 	if (ctx->in_profile) {
 		if (!config_mb_kind(s, "point"))
-			config_error(ctx, "a profile holds only [point \"NAME\"] sections, not [%s]", s);
+			config_error(ctx,
+				     "a profile holds only [point \"NAME\"] sections, not [%s]", s);
 		else if ((name = config_mb_name(ctx, s, "point")))
 			config_point_open(ctx, name);
 		return 1;
 	}
 	if (config_mb_kind(s, "point")) {
-		config_error(ctx, "[point] belongs in a profile file (profile = FILE in [device \"NAME\"])");
+		config_error(
+		    ctx, "[point] belongs in a profile file (profile = FILE in [device \"NAME\"])");
 		return 1;
 	}
 	if (config_mb_kind(s, "bus")) {
@@ -1610,8 +1644,8 @@ static void config_point_check(struct config_ctx *ctx, int i)
 {
 	struct mbpoint *p = &ctx->c->point[i];
 	const struct config_origin *h = &ctx->point_hdr[i];
-	const char *keys[] = { "table", "address", "type", "count", "bit", "order",
-			       "word_swap", "byte_swap", "scale", "offset", "min", "max" };
+	const char *keys[] = {"table",	   "address",	"type",	 "count",  "bit", "order",
+			      "word_swap", "byte_swap", "scale", "offset", "min", "max"};
 	char buf[128];
 
 	p->has_min = config_mb_origin_at(ctx, CONFIG_SEC_POINT, i, "min")->file != NULL;
@@ -1624,10 +1658,11 @@ static void config_point_check(struct config_ctx *ctx, int i)
 		if (config_mb_origin_at(ctx, CONFIG_SEC_POINT, i, keys[k])->bad)
 			return; /* reported already: the rest would only confuse */
 	if (config_mb_origin_at(ctx, CONFIG_SEC_POINT, i, "order")->file &&
-		 (config_mb_origin_at(ctx, CONFIG_SEC_POINT, i, "word_swap")->file ||
-		  config_mb_origin_at(ctx, CONFIG_SEC_POINT, i, "byte_swap")->file))
+	    (config_mb_origin_at(ctx, CONFIG_SEC_POINT, i, "word_swap")->file ||
+	     config_mb_origin_at(ctx, CONFIG_SEC_POINT, i, "byte_swap")->file))
 		config_error_at(ctx, h->file, h->line,
-				"[point \"%s\"]: give either order or word_swap/byte_swap", p->name);
+				"[point \"%s\"]: give either order or word_swap/byte_swap",
+				p->name);
 	else if (mbpoint_check(p) != MBPOINT_OK)
 		config_error_at(ctx, h->file, h->line, "[point \"%s\"]: %s", p->name,
 				config_point_problem(p, buf, sizeof(buf)));
@@ -1669,11 +1704,11 @@ static void config_profile_read(struct config_ctx *ctx, int index, const char *n
 }
 
 /* profile = FILE: read FILE (once, however many devices use it). */
-static int config_parse_profile(struct config_ctx *ctx, const struct config_key *k,
-				const char *v, void *dst)
+static int config_parse_profile(struct config_ctx *ctx, const struct config_key *k, const char *v,
+				void *dst)
 {
 	struct config *c = ctx->c;
-	const struct config_key pk = { .name = k->name, .size = PATH_MAX, .min = 1 };
+	const struct config_key pk = {.name = k->name, .size = PATH_MAX, .min = 1};
 	char *name;
 
 	if (ctx->n_files == CONFIG_MAX_FILES) {
@@ -1702,9 +1737,9 @@ static int config_parse_profile(struct config_ctx *ctx, const struct config_key 
 /* Keys that make sense for one bus type only. */
 static void config_check_bus(struct config_ctx *ctx, int i)
 {
-	static const char *const rtu_only[] = { "device", "baud", "parity", "data_bits",
-						"stop_bits", "rs485", "byte_timeout" };
-	static const char *const tcp_only[] = { "host", "port" };
+	static const char *const rtu_only[] = {"device",    "baud",  "parity",	    "data_bits",
+					       "stop_bits", "rs485", "byte_timeout"};
+	static const char *const tcp_only[] = {"host", "port"};
 	const struct config_bus *b = &ctx->c->bus[i];
 	const char *const *other = b->type == CONFIG_BUS_TCP ? rtu_only : tcp_only;
 	size_t n = b->type == CONFIG_BUS_TCP ? 7 : 2;
@@ -1713,10 +1748,12 @@ static void config_check_bus(struct config_ctx *ctx, int i)
 	for (size_t k = 0; k < n; k++) {
 		o = config_mb_origin_at(ctx, CONFIG_SEC_BUS, i, other[k]);
 		if (o->file)
-			config_error_at(ctx, o->file, o->line, "%s: does not apply to a type = %s bus",
-					other[k], b->type == CONFIG_BUS_TCP ? "tcp" : "rtu");
+			config_error_at(ctx, o->file, o->line,
+					"%s: does not apply to a type = %s bus", other[k],
+					b->type == CONFIG_BUS_TCP ? "tcp" : "rtu");
 	}
-	o = config_mb_origin_at(ctx, CONFIG_SEC_BUS, i, b->type == CONFIG_BUS_TCP ? "host" : "device");
+	o = config_mb_origin_at(ctx, CONFIG_SEC_BUS, i,
+				b->type == CONFIG_BUS_TCP ? "host" : "device");
 	if (!o->file)
 		config_error_at(ctx, h->file, h->line, "[bus \"%s\"] (type = %s) needs %s", b->name,
 				b->type == CONFIG_BUS_TCP ? "tcp" : "rtu",
@@ -1749,12 +1786,14 @@ static void config_check_mbdev(struct config_ctx *ctx, int i)
 				"unit: %d is out of range (1..247 on an RTU line)", d->unit);
 	for (int j = 0; j < i && d->bus >= 0; j++)
 		if (c->mbdev[j].bus == d->bus && c->mbdev[j].unit == d->unit && o->file)
-			config_error_at(ctx, o->file, o->line, "unit: %d is [device \"%s\"] on the same bus too",
-					d->unit, c->mbdev[j].name);
+			config_error_at(ctx, o->file, o->line,
+					"unit: %d is [device \"%s\"] on the same bus too", d->unit,
+					c->mbdev[j].name);
 	o = config_mb_origin_at(ctx, CONFIG_SEC_MBDEV, i, "interval");
 	if (d->interval_ms >= c->sample.stale_ms && !o->bad)
 		config_error_at(ctx, o->file ? o->file : h->file, o->file ? o->line : h->line,
-				"interval (%.15g s) must be shorter than [sample] stale (%.15g s), or every value goes stale before it is read again",
+				"interval (%.15g s) must be shorter than [sample] stale (%.15g s), "
+				"or every value goes stale before it is read again",
 				d->interval_ms / 1000.0, c->sample.stale_ms / 1000.0);
 }
 
@@ -1769,8 +1808,8 @@ static void config_check_modbus(struct config_ctx *ctx)
 /* [smoke] beyond the lambda rule (issue 8) ------------------------------ */
 
 /* "3.00, 2.00, 1.61": the three power bands of one GB 36886 class. */
-static int config_parse_klist(struct config_ctx *ctx, const struct config_key *k,
-			      const char *v, void *dst)
+static int config_parse_klist(struct config_ctx *ctx, const struct config_key *k, const char *v,
+			      void *dst)
 {
 	double *out = dst, val[3];
 	const char *p = v;
@@ -1780,7 +1819,9 @@ static int config_parse_klist(struct config_ctx *ctx, const struct config_key *k
 		errno = 0;
 		val[i] = strtod(p, &end);
 		if (end == p || errno || !isfinite(val[i]) || val[i] < k->min || val[i] > k->max) {
-			config_error(ctx, "%s: \"%s\" is not three limits in m^-1 (%.15g..%.15g), as \"3.00, 2.00, 1.61\"",
+			config_error(ctx,
+				     "%s: \"%s\" is not three limits in m^-1 (%.15g..%.15g), as "
+				     "\"3.00, 2.00, 1.61\"",
 				     k->name, v, k->min, k->max);
 			return -1;
 		}
@@ -1789,7 +1830,8 @@ static int config_parse_klist(struct config_ctx *ctx, const struct config_key *k
 		if (i < 2 && *end++ != ',')
 			end = NULL;
 		if (!end || (i == 2 && *end != '\0')) {
-			config_error(ctx, "%s: \"%s\": give three limits separated by commas", k->name, v);
+			config_error(ctx, "%s: \"%s\": give three limits separated by commas",
+				     k->name, v);
 			return -1;
 		}
 		p = end;
@@ -1800,8 +1842,7 @@ static int config_parse_klist(struct config_ctx *ctx, const struct config_key *k
 
 static void config_smoke_defaults(struct config_smoke *s)
 {
-	static const double gb[3][3] = { { 3.00, 2.00, 1.61 }, { 2.00, 1.00, 0.80 },
-					 { 0.50, 0.50, 0.50 } };
+	static const double gb[3][3] = {{3.00, 2.00, 1.61}, {2.00, 1.00, 0.80}, {0.50, 0.50, 0.50}};
 
 	s->lambda_enabled = 1;
 	s->load_hyst_pct = 10;
@@ -1943,15 +1984,14 @@ static const struct config_choice {
 	const char *word;
 	int value;
 } config_choices[] = {
-	{ "version", "3.1.1", 4 },       { "version", "5", 5 },
-	{ "backlog_order", "oldest", 0 }, { "backlog_order", "newest", 1 },
-	{ "durability", "normal", 0 },    { "durability", "full", 1 },
+    {"version", "3.1.1", 4},	    {"version", "5", 5},	 {"backlog_order", "oldest", 0},
+    {"backlog_order", "newest", 1}, {"durability", "normal", 0}, {"durability", "full", 1},
 };
 
 #define CONFIG_N_CHOICES (sizeof(config_choices) / sizeof(config_choices[0]))
 
-static int config_parse_choice(struct config_ctx *ctx, const struct config_key *k,
-			       const char *v, void *dst)
+static int config_parse_choice(struct config_ctx *ctx, const struct config_key *k, const char *v,
+			       void *dst)
 {
 	char words[128] = "";
 	size_t i;

@@ -10,34 +10,34 @@
 
 #include "protocols/mbpoint.h"
 
-#define CONFIG_MAX_CAN 4
-#define CONFIG_MAX_PGN_LIST 16
+#define CONFIG_MAX_CAN	     4
+#define CONFIG_MAX_PGN_LIST  16
 #define CONFIG_MAX_OVERRIDES 8
-#define CONFIG_EXIT_BAD 78 /* EX_CONFIG */
-#define CONFIG_MAX_BUS 8        /* Modbus lines and TCP endpoints */
-#define CONFIG_MAX_MBDEV 16     /* Modbus devices, all buses together */
-#define CONFIG_MAX_PROFILES 8   /* distinct profile files */
-#define CONFIG_MAX_POINTS 512   /* points, all profiles together */
+#define CONFIG_EXIT_BAD	     78	 /* EX_CONFIG */
+#define CONFIG_MAX_BUS	     8	 /* Modbus lines and TCP endpoints */
+#define CONFIG_MAX_MBDEV     16	 /* Modbus devices, all buses together */
+#define CONFIG_MAX_PROFILES  8	 /* distinct profile files */
+#define CONFIG_MAX_POINTS    512 /* points, all profiles together */
 
 struct config_can {
-	char name[32];           /* [can "name"] */
-	char interface[16];      /* SocketCAN interface, or "" */
-	char log[PATH_MAX];      /* candump log to replay, or "" */
-	double speed;            /* replay speed: 1 = recorded, 0 = as fast as possible */
-	int loop;                /* replay the log again when it ends */
-	int sa;                  /* take signals only from this source address, or -1: any */
-	int n_pgn_sa;            /* per-PGN source addresses, overriding sa */
+	char name[32];	    /* [can "name"] */
+	char interface[16]; /* SocketCAN interface, or "" */
+	char log[PATH_MAX]; /* candump log to replay, or "" */
+	double speed;	    /* replay speed: 1 = recorded, 0 = as fast as possible */
+	int loop;	    /* replay the log again when it ends */
+	int sa;		    /* take signals only from this source address, or -1: any */
+	int n_pgn_sa;	    /* per-PGN source addresses, overriding sa */
 	struct {
 		unsigned pgn;
 		int sa;
 	} pgn_sa[CONFIG_MAX_PGN_LIST];
-	int n_ignore;            /* PGNs not to decode */
+	int n_ignore; /* PGNs not to decode */
 	unsigned ignore_pgn[CONFIG_MAX_PGN_LIST];
-	int request;             /* ask for on-request PGNs (claims an address first) */
+	int request; /* ask for on-request PGNs (claims an address first) */
 	int request_period_ms;
-	int address;             /* preferred source address for our claim */
+	int address;		       /* preferred source address for our claim */
 	unsigned long long claim_name; /* our J1939 NAME */
-	int n_override;          /* SPN layout corrections for a quirky engine */
+	int n_override;		       /* SPN layout corrections for a quirky engine */
 	struct j1939_override override[CONFIG_MAX_OVERRIDES];
 };
 
@@ -46,31 +46,31 @@ enum config_bus_type { CONFIG_BUS_RTU, CONFIG_BUS_TCP };
 /* [bus "name"]: a Modbus RTU line or a Modbus TCP endpoint. */
 struct config_bus {
 	char name[32];
-	int type;                /* enum config_bus_type */
-	char device[128];        /* RTU: serial device */
+	int type;	  /* enum config_bus_type */
+	char device[128]; /* RTU: serial device */
 	int baud;
-	int parity;              /* 'N', 'E' or 'O' */
+	int parity; /* 'N', 'E' or 'O' */
 	int data_bits;
 	int stop_bits;
-	int rs485;               /* ask the driver for RS-485 mode */
-	int frame_delay_ms;      /* quiet time between transactions */
-	char host[256];          /* TCP */
+	int rs485;	    /* ask the driver for RS-485 mode */
+	int frame_delay_ms; /* quiet time between transactions */
+	char host[256];	    /* TCP */
 	int port;
 	int response_timeout_ms;
-	int byte_timeout_ms;     /* 0: none */
-	int max_gap;             /* registers the planner reads across */
-	int backoff_max_ms;      /* cap of a silent device's back-off */
+	int byte_timeout_ms; /* 0: none */
+	int max_gap;	     /* registers the planner reads across */
+	int backoff_max_ms;  /* cap of a silent device's back-off */
 };
 
 /* [device "name"]: a Modbus slave on a bus, read with a profile. */
 struct config_mbdev {
 	char name[32];
 	char bus_name[32];
-	int bus;                 /* index in config.bus */
-	int unit;                /* slave address / unit id */
-	int profile;             /* index in config.profile */
-	int interval_ms;         /* poll period */
-	int instance;            /* engine instance its signals belong to */
+	int bus;	 /* index in config.bus */
+	int unit;	 /* slave address / unit id */
+	int profile;	 /* index in config.profile */
+	int interval_ms; /* poll period */
+	int instance;	 /* engine instance its signals belong to */
 };
 
 /* A profile file: its points are config.point[first .. first + n). */
@@ -84,134 +84,134 @@ struct config_mqtt {
 	int enabled;
 	char host[256];
 	int port;
-	char client_id[128];     /* default "emgw-<id>" */
-	char prefix[64];         /* topic prefix */
+	char client_id[128]; /* default "emgw-<id>" */
+	char prefix[64];     /* topic prefix */
 	int keepalive_s;
-	int qos;                 /* 0 or 1 */
-	char ca_file[PATH_MAX];  /* TLS when set */
+	int qos;		/* 0 or 1 */
+	char ca_file[PATH_MAX]; /* TLS when set */
 	char cert_file[PATH_MAX];
 	char key_file[PATH_MAX];
-	int tls_verify;          /* verify the server certificate (default 1) */
+	int tls_verify; /* verify the server certificate (default 1) */
 	char username[128];
 	char password_file[PATH_MAX];
-	int inflight;            /* messages in flight at most */
-	int reconnect_max_s;     /* back-off cap */
-	int version;             /* MQTT protocol: 4 (3.1.1) or 5 */
-	int backlog_rate;        /* backlog records sent per second at most; 0: no limit */
-	int backlog_newest;      /* drain the backlog newest first */
-	int batch_max;           /* records per telemetry message; 1: one record, no batch */
-	int batch_age_ms;        /* a live record waits at most this long for a batch */
-	int compress;            /* zlib-compress telemetry, on <prefix>/<id>/telemetry/z */
-	int cert_warn_days;      /* warn this many days before a certificate expires */
+	int inflight;	     /* messages in flight at most */
+	int reconnect_max_s; /* back-off cap */
+	int version;	     /* MQTT protocol: 4 (3.1.1) or 5 */
+	int backlog_rate;    /* backlog records sent per second at most; 0: no limit */
+	int backlog_newest;  /* drain the backlog newest first */
+	int batch_max;	     /* records per telemetry message; 1: one record, no batch */
+	int batch_age_ms;    /* a live record waits at most this long for a batch */
+	int compress;	     /* zlib-compress telemetry, on <prefix>/<id>/telemetry/z */
+	int cert_warn_days;  /* warn this many days before a certificate expires */
 };
 
 struct config_store {
-	char path[PATH_MAX];     /* default <state_dir>/emgw.db */
+	char path[PATH_MAX]; /* default <state_dir>/emgw.db */
 	int retention_days;
 	int max_size_mb;
-	int durability_full;     /* durability = full: fsync every commit */
-	int commit_interval_ms;  /* commit at most this often while no uplink waits */
+	int durability_full;	/* durability = full: fsync every commit */
+	int commit_interval_ms; /* commit at most this often while no uplink waits */
 };
 
 struct config_sample {
 	int period_ms;
-	int stale_ms;            /* a value older than this is left out of records */
+	int stale_ms; /* a value older than this is left out of records */
 };
 
 struct config_smoke {
 	int enabled;
-	double lambda_max;       /* smoke when lambda is below this ... */
-	double lambda_exit;      /* ... and ends when it is back above this (hysteresis) */
-	double min_load_pct;     /* ... while load is above this */
-	int min_duration_ms;     /* ... for at least this long */
-	double fuel_density;     /* kg/L */
-	double afr_stoich;       /* stoichiometric air-fuel ratio of the fuel */
-	double min_fuel_lph;     /* below this no lambda is estimated */
+	double lambda_max;   /* smoke when lambda is below this ... */
+	double lambda_exit;  /* ... and ends when it is back above this (hysteresis) */
+	double min_load_pct; /* ... while load is above this */
+	int min_duration_ms; /* ... for at least this long */
+	double fuel_density; /* kg/L */
+	double afr_stoich;   /* stoichiometric air-fuel ratio of the fuel */
+	double min_fuel_lph; /* below this no lambda is estimated */
 	/* issue 8: three rules, each with its own gates (lambda's are above) */
 	int lambda_enabled;
-	double load_hyst_pct;    /* an episode ends once load is this far below its rule's min */
-	int update_ms;           /* an `update` this often while an episode lasts */
-	int evidence_s;          /* 1 Hz engine data this long before and after, with `end` */
-	double warmup_c;         /* exempt while coolant is below this (cold start) */
-	double crank_rpm;        /* exempt while engine speed is below this (cranking, stopped) */
-	int regen_exempt;        /* exempt while dpf_regen is 1 */
+	double load_hyst_pct; /* an episode ends once load is this far below its rule's min */
+	int update_ms;	      /* an `update` this often while an episode lasts */
+	int evidence_s;	      /* 1 Hz engine data this long before and after, with `end` */
+	double warmup_c;      /* exempt while coolant is below this (cold start) */
+	double crank_rpm;     /* exempt while engine speed is below this (cranking, stopped) */
+	int regen_exempt;     /* exempt while dpf_regen is 1 */
 	int opacity_enabled;
-	double opacity_path_m;   /* the meter's effective optical path length */
-	double opacity_limit_k;  /* m^-1; 0: from the GB 36886 table below */
+	double opacity_path_m;	   /* the meter's effective optical path length */
+	double opacity_limit_k;	   /* m^-1; 0: from the GB 36886 table below */
 	double opacity_exit_ratio; /* an episode ends below limit * this */
 	double opacity_min_load_pct;
 	int opacity_min_duration_ms;
-	double gb36886[3][3];    /* [class I..III][< 19 kW, 19..37 kW, >= 37 kW], m^-1 */
+	double gb36886[3][3]; /* [class I..III][< 19 kW, 19..37 kW, >= 37 kW], m^-1 */
 	int transient_enabled;
 	double transient_min_load_pct;
-	int transient_min_duration_ms; /* a lag this long is an episode by itself */
+	int transient_min_duration_ms;	 /* a lag this long is an episode by itself */
 	double transient_boost_full_kpa; /* boost a healthy turbo gives at 100 % load */
-	double transient_boost_frac; /* lagging: boost below this fraction of that */
-	double transient_min_rpm;  /* below this speed boost is not expected */
-	int transient_lag_ms;      /* a lag longer than this is a failed step ... */
-	int transient_repeat;      /* ... and this many ... */
-	int transient_window_ms;   /* ... within this long are an episode */
-	int transient_exit_ms;     /* an episode ends after this long without a lag */
+	double transient_boost_frac;	 /* lagging: boost below this fraction of that */
+	double transient_min_rpm;	 /* below this speed boost is not expected */
+	int transient_lag_ms;		 /* a lag longer than this is a failed step ... */
+	int transient_repeat;		 /* ... and this many ... */
+	int transient_window_ms;	 /* ... within this long are an episode */
+	int transient_exit_ms;		 /* an episode ends after this long without a lag */
 };
 
 struct config_zones {
-	char file[PATH_MAX];     /* GeoJSON of prohibited zones; "" for none */
-	int debounce_ms;         /* inside (or outside) this long before enter (leave) counts */
-	int violation_ms;        /* engine running inside a prohibiting zone this long: violation */
+	char file[PATH_MAX]; /* GeoJSON of prohibited zones; "" for none */
+	int debounce_ms;     /* inside (or outside) this long before enter (leave) counts */
+	int violation_ms;    /* engine running inside a prohibiting zone this long: violation */
 };
 
 struct config_watch {
-	double engine_rpm;       /* the engine runs above this speed */
-	int engine_debounce_ms;  /* start and stop must hold this long */
-	int ecu_silent_ms;       /* no CAN frame this long: `ecu-silent` */
-	int has_dpf;             /* the machine has a DPF: watch its differential pressure */
-	double dpf_min_kpa;      /* below this ... */
+	double engine_rpm;	 /* the engine runs above this speed */
+	int engine_debounce_ms;	 /* start and stop must hold this long */
+	int ecu_silent_ms;	 /* no CAN frame this long: `ecu-silent` */
+	int has_dpf;		 /* the machine has a DPF: watch its differential pressure */
+	double dpf_min_kpa;	 /* below this ... */
 	double dpf_min_load_pct; /* ... at this load or more ... */
-	int dpf_ms;              /* ... this long: `dpf-low` */
-	int nox_frozen_ms;       /* a NOx reading unchanged this long with the engine running */
-	int gps_lost_ms;         /* no valid fix this long with the engine running */
+	int dpf_ms;		 /* ... this long: `dpf-low` */
+	int nox_frozen_ms;	 /* a NOx reading unchanged this long with the engine running */
+	int gps_lost_ms;	 /* no valid fix this long with the engine running */
 };
 
 struct config_gnss {
 	int enabled;
-	char host[256];          /* gpsd host: a loopback or local name (see gnss.c) */
+	char host[256]; /* gpsd host: a loopback or local name (see gnss.c) */
 	int port;
-	int max_age_ms;          /* a fix older than this is not valid */
-	int period_moving_ms;    /* track point period while moving ... */
-	int period_stopped_ms;   /* ... and while stopped */
-	double distance_m;       /* track point after this distance (0: off) */
-	double heading_deg;      /* track point after this change of course (0: off) */
-	double stopped_kmh;      /* below this speed the machine stands */
-	long long time_floor_s;  /* GNSS time before this is not trusted; 0: build date */
-	int reconnect_max_s;     /* back-off cap */
+	int max_age_ms;		/* a fix older than this is not valid */
+	int period_moving_ms;	/* track point period while moving ... */
+	int period_stopped_ms;	/* ... and while stopped */
+	double distance_m;	/* track point after this distance (0: off) */
+	double heading_deg;	/* track point after this change of course (0: off) */
+	double stopped_kmh;	/* below this speed the machine stands */
+	long long time_floor_s; /* GNSS time before this is not trusted; 0: build date */
+	int reconnect_max_s;	/* back-off cap */
 };
 
 struct config_platform {
 	int enabled;
-	char host[256];          /* numeric address, or a name resolved once at start */
+	char host[256]; /* numeric address, or a name resolved once at start */
 	int port;
-	int variant;             /* 0 nrmm (HJ 1322), 1 road (HJ 1239) */
-	int period_ms;           /* data stream period; 0: 60 s nrmm, 10 s road */
-	int diag_period_ms;      /* diagnostics period */
-	int samples_per_frame;   /* road: samples in one frame */
-	int sign;                /* sign reports with the SM2 key */
+	int variant;		 /* 0 nrmm (HJ 1322), 1 road (HJ 1239) */
+	int period_ms;		 /* data stream period; 0: 60 s nrmm, 10 s road */
+	int diag_period_ms;	 /* diagnostics period */
+	int samples_per_frame;	 /* road: samples in one frame */
+	int sign;		 /* sign reports with the SM2 key */
 	char key_file[PATH_MAX]; /* PEM SM2 private key */
-	char chip_id[17];        /* security chip id, 16 characters */
-	char user_id[65];        /* SM2 distinguishing id; empty: chip_id */
-	char iccid[21];          /* SIM ICCID, or "mmcli" to ask ModemManager */
-	int time_offset_h;       /* platform time = UTC + this */
+	char chip_id[17];	 /* security chip id, 16 characters */
+	char user_id[65];	 /* SM2 distinguishing id; empty: chip_id */
+	char iccid[21];		 /* SIM ICCID, or "mmcli" to ask ModemManager */
+	int time_offset_h;	 /* platform time = UTC + this */
 	char egr_cmd_signal[64]; /* signal of the commanded EGR opening, or "" */
-	int reconnect_max_s;     /* back-off cap */
-	int resend_rate;         /* re-send frames per second at most */
-	int sw_version;          /* terminal software version byte */
-	int activate;            /* send the activation frame (0x07) after login */
+	int reconnect_max_s;	 /* back-off cap */
+	int resend_rate;	 /* re-send frames per second at most */
+	int sw_version;		 /* terminal software version byte */
+	int activate;		 /* send the activation frame (0x07) after login */
 };
 
 struct config {
-	char file[PATH_MAX];     /* the file this came from */
-	char id[64];             /* device id: [A-Za-z0-9_-], goes into topics */
+	char file[PATH_MAX]; /* the file this came from */
+	char id[64];	     /* device id: [A-Za-z0-9_-], goes into topics */
 	char vin[18];
-	int stage;               /* emission stage, 1..4 (China non-road) or 5..6 road */
+	int stage; /* emission stage, 1..4 (China non-road) or 5..6 road */
 	double rated_power_kw;
 	char state_dir[PATH_MAX];
 	struct config_can can[CONFIG_MAX_CAN];

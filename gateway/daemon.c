@@ -33,12 +33,12 @@
 #include "gateway/watch.h"
 #include "gateway/zones.h"
 
-#define DAEMON_STATUS_MS 5000
-#define DAEMON_EVICT_MS 60000
-#define DAEMON_MAX_FDS (2 + CONFIG_MAX_CAN + 2) /* signals, wake, CAN, gpsd, platform */
-#define DAEMON_ECU_SILENT_MS 15000 /* no CAN frame this long: the ECU is gone */
+#define DAEMON_STATUS_MS     5000
+#define DAEMON_EVICT_MS	     60000
+#define DAEMON_MAX_FDS	     (2 + CONFIG_MAX_CAN + 2) /* signals, wake, CAN, gpsd, platform */
+#define DAEMON_ECU_SILENT_MS 15000		      /* no CAN frame this long: the ECU is gone */
 #define DAEMON_SOURCE_MODBUS 100 /* + bus index: a Modbus bus's tag in the table */
-#define DAEMON_SOURCE_GNSS 200                   /* the gnss source's tag in the table */
+#define DAEMON_SOURCE_GNSS   200 /* the gnss source's tag in the table */
 
 struct daemon {
 	struct config cfg;
@@ -50,16 +50,16 @@ struct daemon {
 	struct report report;
 	struct uplink *uplink;
 	struct command_hooks cmd_hooks; /* what remote commands may reach */
-	struct platform *platform; /* NULL when [platform] is off */
+	struct platform *platform;	/* NULL when [platform] is off */
 	struct canbus *can[CONFIG_MAX_CAN];
 	struct fieldbus *mb[CONFIG_MAX_BUS]; /* one a Modbus bus with devices */
 	int n_can;
 	struct smoke smoke;
-	struct watch watch;       /* engine state, tamper and health events */
-	struct zones *zones;      /* prohibited zones (none loaded: empty) */
-	struct gnss *gnss;        /* NULL when [gnss] is off */
-	enum ts_src last_src;     /* time source at the last tick */
-	int64_t next_tick_ms;     /* live: monotonic; replay: wall time of the log */
+	struct watch watch;   /* engine state, tamper and health events */
+	struct zones *zones;  /* prohibited zones (none loaded: empty) */
+	struct gnss *gnss;    /* NULL when [gnss] is off */
+	enum ts_src last_src; /* time source at the last tick */
+	int64_t next_tick_ms; /* live: monotonic; replay: wall time of the log */
 	int64_t next_status_ms;
 	int64_t next_evict_ms;
 	int64_t start_mono_ms;
@@ -94,12 +94,13 @@ static void daemon_check_clock(struct daemon *d, const struct clock_now *now)
 	if (clock_jump_check(now, &j)) {
 		clock_format_iso(j.from_ms, from, sizeof(from));
 		clock_format_iso(j.to_ms, to, sizeof(to));
-		log_notice("clock: %s time jumped from %s to %s", j.system ? "system" : "gnss", from,
-			   to);
+		log_notice("clock: %s time jumped from %s to %s", j.system ? "system" : "gnss",
+			   from, to);
 		daemon_emit_event(d,
-				  json_pack("{s:s, s:s, s:s, s:f, s:s}", "type", "clock", "from", from,
-					    "to", to, "jump_s", (double)(j.to_ms - j.from_ms) / 1000.0,
-					    "clock", j.system ? "system" : "gnss"),
+				  json_pack("{s:s, s:s, s:s, s:f, s:s}", "type", "clock", "from",
+					    from, "to", to, "jump_s",
+					    (double)(j.to_ms - j.from_ms) / 1000.0, "clock",
+					    j.system ? "system" : "gnss"),
 				  now);
 	}
 	if (d->last_src == TS_UNSYNCED && now->src != TS_UNSYNCED) {
@@ -141,11 +142,12 @@ static int daemon_position(struct daemon *d, int64_t mono_ms, double *lat, doubl
 
 /* Engine state, tamper and health: the newest CAN and Modbus data by their
  * table tags (log time when replaying, so a gap in a log is a silence). */
-static void daemon_watch(struct daemon *d, const struct clock_now *now,
-			 struct daemon_tick_ctx *tc)
+static void daemon_watch(struct daemon *d, const struct clock_now *now, struct daemon_tick_ctx *tc)
 {
-	struct watch_input in = { .now_ms = now->mono_ms, .n_can = d->n_can, .can_age_ms = -1,
-				  .gnss_enabled = d->gnss != NULL };
+	struct watch_input in = {.now_ms = now->mono_ms,
+				 .n_can = d->n_can,
+				 .can_age_ms = -1,
+				 .gnss_enabled = d->gnss != NULL};
 	double lat, lon;
 
 	for (int i = 0; i < d->n_can; i++) {
@@ -158,18 +160,18 @@ static void daemon_watch(struct daemon *d, const struct clock_now *now,
 		if (d->mb[b] && in.n_meters < WATCH_MAX_METERS) {
 			in.meter[in.n_meters] = d->cfg.bus[b].name;
 			in.meter_age_ms[in.n_meters++] =
-				table_source_age(&d->table, DAEMON_SOURCE_MODBUS + b, now->mono_ms);
+			    table_source_age(&d->table, DAEMON_SOURCE_MODBUS + b, now->mono_ms);
 		}
 	in.have_fix = daemon_position(d, now->mono_ms, &lat, &lon);
 	watch_tick(&d->watch, &d->table, &in, daemon_on_detector_event, tc);
 }
 
-static void daemon_zones(struct daemon *d, const struct clock_now *now,
-			 struct daemon_tick_ctx *tc)
+static void daemon_zones(struct daemon *d, const struct clock_now *now, struct daemon_tick_ctx *tc)
 {
-	struct zones_input in = { .now_ms = now->mono_ms, .wall_ms = now->wall_ms,
-				  .engine_running = watch_engine_running(&d->watch),
-				  .smoke_starts = d->smoke.starts };
+	struct zones_input in = {.now_ms = now->mono_ms,
+				 .wall_ms = now->wall_ms,
+				 .engine_running = watch_engine_running(&d->watch),
+				 .smoke_starts = d->smoke.starts};
 
 	if (zones_count(d->zones) == 0)
 		return;
@@ -182,7 +184,7 @@ static void daemon_zones(struct daemon *d, const struct clock_now *now,
  * then the record. */
 static void daemon_tick(struct daemon *d, const struct clock_now *now)
 {
-	struct daemon_tick_ctx tc = { d, now };
+	struct daemon_tick_ctx tc = {d, now};
 	json_t *ev, *rec;
 
 	daemon_check_clock(d, now);
@@ -195,9 +197,9 @@ static void daemon_tick(struct daemon *d, const struct clock_now *now)
 	if (rec && d->gnss) {
 		struct gnss_track *tr = gnss_track_of(d->gnss);
 
-		json_object_set_new(rec, "pos",
-				    gnss_track_pos(tr, now->mono_ms,
-						   gnss_track_point(tr, now->mono_ms)));
+		json_object_set_new(
+		    rec, "pos",
+		    gnss_track_pos(tr, now->mono_ms, gnss_track_point(tr, now->mono_ms)));
 	}
 	for (int i = 0; rec && i < CONFIG_MAX_BUS; i++)
 		if (d->mb[i])
@@ -215,8 +217,8 @@ static void daemon_replay_ticks(struct daemon *d, int64_t upto_wall_ms)
 
 	clock_now(&now);
 	if (d->next_tick_ms == 0)
-		d->next_tick_ms = (now.wall_ms / d->cfg.sample.period_ms + 1) *
-				  d->cfg.sample.period_ms;
+		d->next_tick_ms =
+		    (now.wall_ms / d->cfg.sample.period_ms + 1) * d->cfg.sample.period_ms;
 	while (d->next_tick_ms <= upto_wall_ms) {
 		at = now;
 		at.wall_ms = d->next_tick_ms;
@@ -276,13 +278,13 @@ static json_t *daemon_status_gnss(struct daemon *d, int64_t mono_ms)
 
 	gnss_stats(d->gnss, &gs);
 	return json_pack("{s:s, s:s, s:s, s:i, s:I, s:I, s:I, s:b, s:o}", "type", "gnss", "gpsd",
-			 d->cfg.gnss.host, "state", gs.up ? "up" : "down", "port",
-			 d->cfg.gnss.port, "connects", (json_int_t)gs.connects, "reports",
-			 (json_int_t)gs.reports, "fixes", (json_int_t)gs.fixes, "valid",
+			 d->cfg.gnss.host, "state", gs.up ? "up" : "down", "port", d->cfg.gnss.port,
+			 "connects", (json_int_t)gs.connects, "reports", (json_int_t)gs.reports,
+			 "fixes", (json_int_t)gs.fixes, "valid",
 			 gnss_track_valid(gnss_track_of(d->gnss), mono_ms), "last_fix_age_s",
 			 gs.last_fix_mono_ms < 0
-				 ? json_null()
-				 : json_real((double)(mono_ms - gs.last_fix_mono_ms) / 1000.0));
+			     ? json_null()
+			     : json_real((double)(mono_ms - gs.last_fix_mono_ms) / 1000.0));
 }
 
 static json_t *daemon_status_sources(struct daemon *d, int64_t mono_ms)
@@ -299,8 +301,7 @@ static json_t *daemon_status_sources(struct daemon *d, int64_t mono_ms)
 	return src;
 }
 
-static json_t *daemon_status_uplink(struct daemon *d, const struct store_stats *ss,
-				   int64_t wall_ms)
+static json_t *daemon_status_uplink(struct daemon *d, const struct store_stats *ss, int64_t wall_ms)
 {
 	if (!d->uplink)
 		return json_pack("{s:b}", "enabled", 0);
@@ -312,7 +313,8 @@ static void daemon_status_more(json_t *st, const struct store_stats *ss)
 {
 	json_object_set_new(json_object_get(st, "store"), "evicted_by_class",
 			    json_pack("{s:I, s:I, s:I, s:I, s:I}", "routine",
-				      (json_int_t)ss->evicted_class[STORE_CLASS_ROUTINE], "position",
+				      (json_int_t)ss->evicted_class[STORE_CLASS_ROUTINE],
+				      "position",
 				      (json_int_t)ss->evicted_class[STORE_CLASS_POSITION],
 				      "thinned", (json_int_t)ss->thinned, "event",
 				      (json_int_t)ss->evicted_class[STORE_CLASS_EVENT], "alarm",
@@ -333,29 +335,28 @@ static json_t *daemon_status(struct daemon *d)
 	clock_now(&now);
 	clock_format_iso(now.wall_ms, ts, sizeof(ts));
 	store_stats(d->store, &ss);
-	st = json_pack(
-		"{s:i, s:s, s:s, s:s, s:I, s:i, s:s, s:s, s:f, s:I, s:I, s:o, s:{s:I, s:o, s:I, s:I}, s:o}",
-		"v", 1, "dev", d->cfg.id, "state", d->stop ? "stopped" : "online",
-		"version", EMGW_VERSION, "boot",
-		(json_int_t)store_boot(d->store), "pid", (int)getpid(), "ts", ts, "ts_src",
-		clock_src_name(now.src), "uptime_s",
-		(double)(clock_mono_ms() - d->start_mono_ms) / 1000.0, "records",
-		(json_int_t)d->records, "events", (json_int_t)d->events, "sources",
-		daemon_status_sources(d, now.mono_ms), "store", "rows", (json_int_t)ss.rows,
-		"oldest_age_s",
-		ss.oldest_wall_ms ? json_real((double)(now.wall_ms - ss.oldest_wall_ms) / 1000.0)
-				  : json_null(),
-		"evicted", (json_int_t)ss.evicted, "bytes", (json_int_t)ss.bytes, "uplink",
-		daemon_status_uplink(d, &ss, now.wall_ms));
+	st = json_pack("{s:i, s:s, s:s, s:s, s:I, s:i, s:s, s:s, s:f, s:I, s:I, s:o, s:{s:I, s:o, "
+		       "s:I, s:I}, s:o}",
+		       "v", 1, "dev", d->cfg.id, "state", d->stop ? "stopped" : "online", "version",
+		       EMGW_VERSION, "boot", (json_int_t)store_boot(d->store), "pid", (int)getpid(),
+		       "ts", ts, "ts_src", clock_src_name(now.src), "uptime_s",
+		       (double)(clock_mono_ms() - d->start_mono_ms) / 1000.0, "records",
+		       (json_int_t)d->records, "events", (json_int_t)d->events, "sources",
+		       daemon_status_sources(d, now.mono_ms), "store", "rows", (json_int_t)ss.rows,
+		       "oldest_age_s",
+		       ss.oldest_wall_ms
+			   ? json_real((double)(now.wall_ms - ss.oldest_wall_ms) / 1000.0)
+			   : json_null(),
+		       "evicted", (json_int_t)ss.evicted, "bytes", (json_int_t)ss.bytes, "uplink",
+		       daemon_status_uplink(d, &ss, now.wall_ms));
 	if (st)
 		json_object_set_new(st, "platform", platform_status(d->platform));
 	if (st)
-		json_object_set_new(st, "detectors",
-				    json_pack("{s:i, s:I, s:b, s:o}", "smoke_active",
-					      smoke_active(&d->smoke), "smoke_episodes",
-					      (json_int_t)d->smoke.starts, "engine_running",
-					      watch_engine_running(&d->watch), "zones",
-					      zones_status(d->zones)));
+		json_object_set_new(
+		    st, "detectors",
+		    json_pack("{s:i, s:I, s:b, s:o}", "smoke_active", smoke_active(&d->smoke),
+			      "smoke_episodes", (json_int_t)d->smoke.starts, "engine_running",
+			      watch_engine_running(&d->watch), "zones", zones_status(d->zones)));
 	if (st)
 		daemon_status_more(st, &ss);
 	return st;
@@ -438,8 +439,8 @@ static void daemon_commands(struct daemon *d)
 	char *answer;
 
 	while (uplink_next_command(d->uplink, &cmd)) {
-		answer = command_run(&d->cmd_hooks, cmd.name, cmd.payload, cmd.len, cmd.full_len,
-				     id);
+		answer =
+		    command_run(&d->cmd_hooks, cmd.name, cmd.payload, cmd.len, cmd.full_len, id);
 		if (answer && uplink_answer(d->uplink, id, answer) < 0)
 			log_info("command %s: answer not sent (not connected)", cmd.name);
 		free(answer);
@@ -449,10 +450,10 @@ static void daemon_commands(struct daemon *d)
 static void daemon_store_policy(struct daemon *d)
 {
 	struct store_policy p = {
-		.retention_days = d->cfg.store.retention_days,
-		.max_size_mb = d->cfg.store.max_size_mb,
-		.durability_full = d->cfg.store.durability_full,
-		.commit_interval_ms = d->cfg.store.commit_interval_ms,
+	    .retention_days = d->cfg.store.retention_days,
+	    .max_size_mb = d->cfg.store.max_size_mb,
+	    .durability_full = d->cfg.store.durability_full,
+	    .commit_interval_ms = d->cfg.store.commit_interval_ms,
 	};
 
 	store_set_policy(d->store, &p);
@@ -591,7 +592,8 @@ static void daemon_reload(struct daemon *d)
 	if (strcmp(fresh->store.path, d->cfg.store.path) != 0)
 		log_notice("reload: the store stays at %s until restart", d->cfg.store.path);
 	snprintf(fresh->store.path, sizeof(fresh->store.path), "%s", d->cfg.store.path);
-	if (memcmp(fresh->can, d->cfg.can, sizeof(fresh->can)) != 0 || fresh->n_can != d->cfg.n_can) {
+	if (memcmp(fresh->can, d->cfg.can, sizeof(fresh->can)) != 0 ||
+	    fresh->n_can != d->cfg.n_can) {
 		daemon_close_sources(d);
 		d->cfg.n_can = fresh->n_can;
 		memcpy(d->cfg.can, fresh->can, sizeof(d->cfg.can));
@@ -757,15 +759,15 @@ static int daemon_poll(struct daemon *d, int64_t deadline, int64_t mono_ms)
 	int n = 0, timeout, rc, pf_slot;
 	uint64_t junk;
 
-	pfd[n++] = (struct pollfd){ .fd = d->sig_fd, .events = POLLIN };
-	pfd[n++] = (struct pollfd){ .fd = d->wake_fd, .events = POLLIN };
+	pfd[n++] = (struct pollfd){.fd = d->sig_fd, .events = POLLIN};
+	pfd[n++] = (struct pollfd){.fd = d->wake_fd, .events = POLLIN};
 	for (int i = 0; i < d->n_can; i++)
-		pfd[n++] = (struct pollfd){ .fd = canbus_fd(d->can[i]), .events = POLLIN };
+		pfd[n++] = (struct pollfd){.fd = canbus_fd(d->can[i]), .events = POLLIN};
 	/* Always a slot (fd -1 while disconnected: poll ignores it). */
-	pfd[n++] = (struct pollfd){ .fd = gnss_fd(d->gnss), .events = POLLIN };
+	pfd[n++] = (struct pollfd){.fd = gnss_fd(d->gnss), .events = POLLIN};
 	pf_slot = n;
-	pfd[n++] = (struct pollfd){ .fd = platform_fd(d->platform),
-				    .events = platform_events(d->platform) };
+	pfd[n++] =
+	    (struct pollfd){.fd = platform_fd(d->platform), .events = platform_events(d->platform)};
 	timeout = deadline < 0 ? -1 : deadline <= mono_ms ? 0 : (int)(deadline - mono_ms);
 	rc = poll(pfd, (nfds_t)n, timeout);
 	if (rc < 0 && errno != EINTR) {
@@ -883,20 +885,20 @@ static int daemon_init(struct daemon *d)
 	d->zones = zones_open(&d->cfg.zones, d->cfg.stage);
 	if (!d->zones)
 		return -1;
-	d->store = store_open(d->cfg.store.path, daemon_uplink_mask(&d->cfg), d->cfg.store.retention_days,
-			      d->cfg.store.max_size_mb);
+	d->store = store_open(d->cfg.store.path, daemon_uplink_mask(&d->cfg),
+			      d->cfg.store.retention_days, d->cfg.store.max_size_mb);
 	if (!d->store)
 		return -1;
 	daemon_store_policy(d);
-	d->cmd_hooks = (struct command_hooks){ d, daemon_cmd_status, daemon_cmd_config,
-					       daemon_cmd_set_period, daemon_cmd_snapshot };
+	d->cmd_hooks = (struct command_hooks){d, daemon_cmd_status, daemon_cmd_config,
+					      daemon_cmd_set_period, daemon_cmd_snapshot};
 	d->report.store = d->store;
 	d->report.echo = d->opts.echo_stdout;
 	/* Rows left from an earlier run were printed then. */
 	d->report.echoed = store_next_seq_peek(d->store) - 1;
 	snprintf(d->report.dev, sizeof(d->report.dev), "%s", d->cfg.id);
-	if (daemon_open_sources(d) < 0 || daemon_open_fieldbus(d) < 0 || daemon_open_uplink(d) < 0 ||
-	    daemon_open_platform(d) < 0)
+	if (daemon_open_sources(d) < 0 || daemon_open_fieldbus(d) < 0 ||
+	    daemon_open_uplink(d) < 0 || daemon_open_platform(d) < 0)
 		return -1;
 	return 0;
 }

@@ -8,8 +8,8 @@
 
 struct daemon_opts {
 	const char *config_path;
-	int echo_stdout;     /* --stdout */
-	int exit_when_done;  /* --exit-when-done */
+	int echo_stdout;    /* --stdout */
+	int exit_when_done; /* --exit-when-done */
 };
 
 /* Run until SIGTERM/SIGINT (or, with exit_when_done, until every replay has

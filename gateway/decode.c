@@ -17,9 +17,9 @@
 struct decode_stats {
 	unsigned long lines;
 	unsigned long decoded;
-	unsigned long unknown;   /* extended frames with a PGN we do not decode */
-	unsigned long other;     /* standard-id and remote frames */
-	unsigned long bad;       /* unparsable lines and short frames */
+	unsigned long unknown; /* extended frames with a PGN we do not decode */
+	unsigned long other;   /* standard-id and remote frames */
+	unsigned long bad;     /* unparsable lines and short frames */
 };
 
 /* Reassembly state and buffers: too large for the stack. */
@@ -30,8 +30,7 @@ struct decode_ctx {
 };
 
 /* A bad line: the first few on stderr as FILE:LINE: why, all counted. */
-static void decode_bad(struct decode_stats *st, const char *name, const char *why,
-		       uint32_t pgn)
+static void decode_bad(struct decode_stats *st, const char *name, const char *why, uint32_t pgn)
 {
 	st->bad++;
 	if (st->bad > DECODE_MAX_REPORTS)
@@ -85,13 +84,14 @@ static void decode_put_signals(FILE *out, const struct candec_msg *m)
 
 static void decode_put_dm1(FILE *out, const struct j1939dm_dm1 *dm)
 {
-	fprintf(out, ",\"lamps\":{\"mil\":\"%s\",\"red_stop\":\"%s\",\"amber\":\"%s\","
-		     "\"protect\":\"%s\"},\"dtcs\":[",
-		j1939dm_lamp_name(dm->mil), j1939dm_lamp_name(dm->red_stop), j1939dm_lamp_name(dm->amber),
-		j1939dm_lamp_name(dm->protect));
+	fprintf(out,
+		",\"lamps\":{\"mil\":\"%s\",\"red_stop\":\"%s\",\"amber\":\"%s\","
+		"\"protect\":\"%s\"},\"dtcs\":[",
+		j1939dm_lamp_name(dm->mil), j1939dm_lamp_name(dm->red_stop),
+		j1939dm_lamp_name(dm->amber), j1939dm_lamp_name(dm->protect));
 	for (int i = 0; i < dm->n_dtcs; i++)
-		fprintf(out, "%s{\"spn\":%" PRIu32 ",\"fmi\":%u,\"oc\":%u,\"cm\":%u}",
-			i ? "," : "", dm->dtc[i].spn, dm->dtc[i].fmi, dm->dtc[i].oc, dm->dtc[i].cm);
+		fprintf(out, "%s{\"spn\":%" PRIu32 ",\"fmi\":%u,\"oc\":%u,\"cm\":%u}", i ? "," : "",
+			dm->dtc[i].spn, dm->dtc[i].fmi, dm->dtc[i].oc, dm->dtc[i].cm);
 	fputc(']', out);
 	if (dm->n_truncated)
 		fprintf(out, ",\"truncated\":%d", dm->n_truncated);
@@ -177,7 +177,8 @@ static void decode_line(struct decode_ctx *c, const char *line, const char *name
 			decode_bad(st, name, canboat_strerror(rc), 0);
 			return;
 		}
-		rc = candec_message(&c->dec, c->cb.pgn, c->cb.src, c->cb.dst, c->cb.data, c->cb.len, &c->msg);
+		rc = candec_message(&c->dec, c->cb.pgn, c->cb.src, c->cb.dst, c->cb.data, c->cb.len,
+				    &c->msg);
 		decode_result(rc, &c->msg, c->cb.has_time, c->cb.t_us, name, out, st);
 		return;
 	}
@@ -212,7 +213,7 @@ static void decode_summary(const char *name, const struct decode_stats *st)
 
 int decode_file(const char *path, FILE *out)
 {
-	struct decode_stats st = { 0 };
+	struct decode_stats st = {0};
 	struct decode_ctx *ctx;
 	const char *name;
 	char *line = NULL;

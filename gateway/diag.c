@@ -69,7 +69,7 @@ static json_t *diag_active(const struct j1939dm_dm1 *dm)
 void diag_dm1(struct diag *d, uint8_t sa, const struct j1939dm_dm1 *dm1)
 {
 	struct diag_ecu *e = diag_ecu(d, sa);
-	static const struct j1939dm_dm1 none = { .mil = J1939DM_LAMP_OFF };
+	static const struct j1939dm_dm1 none = {.mil = J1939DM_LAMP_OFF};
 	const struct j1939dm_dm1 *old;
 	json_t *appeared, *cleared;
 	int mil_changed;
@@ -81,11 +81,11 @@ void diag_dm1(struct diag *d, uint8_t sa, const struct j1939dm_dm1 *dm1)
 	cleared = diag_diff(old, dm1);
 	mil_changed = old->mil != dm1->mil && e->have_dm1;
 	if (json_array_size(appeared) || json_array_size(cleared) || mil_changed) {
-		json_t *ev = json_pack("{s:s, s:i, s:o, s:o, s:o, s:s, s:b, s:s, s:s}", "type", "dtc",
-				       "sa", sa, "appeared", appeared, "cleared", cleared,
-				       "active", diag_active(dm1), "mil", j1939dm_lamp_name(dm1->mil),
-				       "mil_changed", mil_changed, "red_stop",
-				       j1939dm_lamp_name(dm1->red_stop), "amber", j1939dm_lamp_name(dm1->amber));
+		json_t *ev = json_pack(
+		    "{s:s, s:i, s:o, s:o, s:o, s:s, s:b, s:s, s:s}", "type", "dtc", "sa", sa,
+		    "appeared", appeared, "cleared", cleared, "active", diag_active(dm1), "mil",
+		    j1939dm_lamp_name(dm1->mil), "mil_changed", mil_changed, "red_stop",
+		    j1939dm_lamp_name(dm1->red_stop), "amber", j1939dm_lamp_name(dm1->amber));
 		if (ev)
 			d->on_event(d->ctx, ev);
 	} else {

@@ -45,12 +45,12 @@
 #endif
 
 #define GNSS_BACKOFF_MIN_MS 500
-#define GNSS_JITTER_MIN_M 3.0   /* smallest jitter radius while stopped */
-#define GNSS_JITTER_SIGMAS 2.0  /* radius = this many horizontal errors */
-#define GNSS_UERE_M 5.0         /* range error behind hdop, when eph is missing */
-#define GNSS_ERR_UNKNOWN_M 15.0 /* horizontal error when neither is reported */
-#define GNSS_EARTH_M 6371008.8  /* mean radius */
-#define GNSS_MPS_TO_KMH 3.6
+#define GNSS_JITTER_MIN_M   3.0	      /* smallest jitter radius while stopped */
+#define GNSS_JITTER_SIGMAS  2.0	      /* radius = this many horizontal errors */
+#define GNSS_UERE_M	    5.0	      /* range error behind hdop, when eph is missing */
+#define GNSS_ERR_UNKNOWN_M  15.0      /* horizontal error when neither is reported */
+#define GNSS_EARTH_M	    6371008.8 /* mean radius */
+#define GNSS_MPS_TO_KMH	    3.6
 
 struct gnss {
 	struct config_gnss cfg;
@@ -59,10 +59,10 @@ struct gnss {
 	char port[8];
 	long long floor_s;
 	struct gps_data_t gd;
-	int open;            /* gd holds a connection */
+	int open;	     /* gd holds a connection */
 	int64_t retry_at_ms; /* real ms of the next connect, -1: none due */
 	int backoff_ms;
-	int down_logged;     /* this outage was logged */
+	int down_logged; /* this outage was logged */
 	struct gnss_track track;
 	struct gnss_stats st;
 };
@@ -95,9 +95,9 @@ enum gnss_quality gnss_quality_of(int mode, int status)
 const char *gnss_quality_name(enum gnss_quality q)
 {
 	static const char *const names[] = {
-		[GNSS_Q_NONE] = "none",           [GNSS_Q_GPS] = "gps",
-		[GNSS_Q_DGPS] = "dgps",           [GNSS_Q_RTK_FLOAT] = "rtk_float",
-		[GNSS_Q_RTK_FIXED] = "rtk_fixed", [GNSS_Q_DR] = "dr",
+	    [GNSS_Q_NONE] = "none",	      [GNSS_Q_GPS] = "gps",
+	    [GNSS_Q_DGPS] = "dgps",	      [GNSS_Q_RTK_FLOAT] = "rtk_float",
+	    [GNSS_Q_RTK_FIXED] = "rtk_fixed", [GNSS_Q_DR] = "dr",
 	};
 
 	if ((unsigned)q >= sizeof(names) / sizeof(names[0]))
@@ -135,8 +135,8 @@ long long gnss_time_floor(const struct config_gnss *cfg)
 {
 	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
 	const char *date = __DATE__;
-	char mon[4] = { date[0], date[1], date[2], '\0' };
-	struct tm tm = { 0 };
+	char mon[4] = {date[0], date[1], date[2], '\0'};
+	struct tm tm = {0};
 	const char *m;
 
 	if (cfg->time_floor_s > 0)

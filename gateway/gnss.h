@@ -15,45 +15,45 @@
 struct gps_data_t;
 
 enum gnss_quality {
-	GNSS_Q_NONE,      /* no fix: none, simulated, time only, or unknown */
+	GNSS_Q_NONE, /* no fix: none, simulated, time only, or unknown */
 	GNSS_Q_GPS,
 	GNSS_Q_DGPS,
 	GNSS_Q_RTK_FLOAT,
 	GNSS_Q_RTK_FIXED,
-	GNSS_Q_DR,        /* dead reckoning, alone or aiding GNSS */
+	GNSS_Q_DR, /* dead reckoning, alone or aiding GNSS */
 };
 
 /* One TPV report, in our units. */
 struct gnss_fix {
-	int mode;                 /* 0 not seen, 1 none, 2 2d, 3 3d (gpsd's MODE_*) */
+	int mode; /* 0 not seen, 1 none, 2 2d, 3 3d (gpsd's MODE_*) */
 	enum gnss_quality quality;
-	double lat, lon;          /* degrees; meaningful when quality != GNSS_Q_NONE */
-	double alt_m;             /* above mean sea level; NAN when not reported */
+	double lat, lon; /* degrees; meaningful when quality != GNSS_Q_NONE */
+	double alt_m;	 /* above mean sea level; NAN when not reported */
 	double speed_kmh, course_deg, hdop, eph_m; /* NAN when not reported */
-	int sats_used;            /* < 1 when not reported */
-	int64_t time_ms;          /* receiver time, ms since the epoch; 0 when none */
-	int64_t mono_ms;          /* clock_mono_ms() when it arrived */
+	int sats_used;				   /* < 1 when not reported */
+	int64_t time_ms; /* receiver time, ms since the epoch; 0 when none */
+	int64_t mono_ms; /* clock_mono_ms() when it arrived */
 };
 
 /* Fix state, track points and odometer: no I/O, so unit tests drive it. */
 struct gnss_track {
 	struct config_gnss cfg;
-	struct gnss_fix last;     /* latest report that had a fix */
-	int have_fix;             /* last is set */
-	int fix_now;              /* the latest report had a fix (0 after a no-fix report) */
-	int64_t point_mono_ms;    /* last track point (or start) */
-	int point_valid;          /* it had a valid position ... */
+	struct gnss_fix last;  /* latest report that had a fix */
+	int have_fix;	       /* last is set */
+	int fix_now;	       /* the latest report had a fix (0 after a no-fix report) */
+	int64_t point_mono_ms; /* last track point (or start) */
+	int point_valid;       /* it had a valid position ... */
 	double point_lat, point_lon, point_course; /* ... here, heading so */
-	int have_anchor;          /* odometer: last position counted */
+	int have_anchor;			   /* odometer: last position counted */
 	double anchor_lat, anchor_lon;
 	double odometer_km;
 };
 
 struct gnss_stats {
-	int up;                   /* connected to gpsd */
+	int up; /* connected to gpsd */
 	uint64_t connects;
-	uint64_t reports;         /* TPV reports */
-	uint64_t fixes;           /* of them with a fix */
+	uint64_t reports;	  /* TPV reports */
+	uint64_t fixes;		  /* of them with a fix */
 	int64_t last_fix_mono_ms; /* -1 if none yet */
 };
 

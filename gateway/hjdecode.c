@@ -9,8 +9,8 @@
 
 #define HJDECODE_MAX_INPUT (16 * 1024 * 1024)
 
-static const char *const hjdecode_protocols[] = { "ISO 15765", "ISO 27145", "SAE J1939",
-						  "ISO 15031" };
+static const char *const hjdecode_protocols[] = {"ISO 15765", "ISO 27145", "SAE J1939",
+						 "ISO 15031"};
 
 /* "2023-11-15T06:13:21+08:00", or null when the field is no real time. */
 static json_t *hjdecode_time(const struct hj_time *t, int offset_s)
@@ -82,8 +82,8 @@ static json_t *hjdecode_stream(enum hj_variant v, const struct hj_stream *s)
 		json_object_set_new(o, d->name,
 				    json_pack("{s:o, s:s}", "value",
 					      hj_stream_get(s, (enum hj_field)f, &val) == 0
-						      ? json_real(val)
-						      : json_null(),
+						  ? json_real(val)
+						  : json_null(),
 					      "unit", d->unit));
 	}
 	if (v == HJ_ROAD)
@@ -104,19 +104,19 @@ static json_t *hjdecode_diag(enum hj_variant v, const struct hj_diag *d)
 		char raw[9];
 
 		snprintf(raw, sizeof(raw), "%08x", c);
-		json_array_append_new(dtcs, json_pack("{s:I, s:i, s:i, s:s}", "spn", (json_int_t)spn,
-						      "fmi", (int)(c >> 8 & 0x1F), "oc",
-						      (int)(c & 0x7F), "raw", raw));
+		json_array_append_new(dtcs, json_pack("{s:I, s:i, s:i, s:s}", "spn",
+						      (json_int_t)spn, "fmi", (int)(c >> 8 & 0x1F),
+						      "oc", (int)(c & 0x7F), "raw", raw));
 	}
-	o = json_pack("{s:o, s:o, s:o, s:o}", "protocol",
-		      d->protocol < 4 ? json_string(hjdecode_protocols[d->protocol]) : json_null(),
-		      "mil",
-		      d->mil == 0   ? json_string("off")
-		      : d->mil == 1 ? json_string("on")
-		      : d->mil == 2 ? json_string("flashing")
-				    : json_null(),
-		      "dtc_count", d->n_dtcs == HJ_INVALID_FE ? json_null() : json_integer(d->n_dtcs),
-		      "dtcs", dtcs);
+	o = json_pack(
+	    "{s:o, s:o, s:o, s:o}", "protocol",
+	    d->protocol < 4 ? json_string(hjdecode_protocols[d->protocol]) : json_null(), "mil",
+	    d->mil == 0	  ? json_string("off")
+	    : d->mil == 1 ? json_string("on")
+	    : d->mil == 2 ? json_string("flashing")
+			  : json_null(),
+	    "dtc_count", d->n_dtcs == HJ_INVALID_FE ? json_null() : json_integer(d->n_dtcs), "dtcs",
+	    dtcs);
 	if (v == HJ_ROAD) {
 		json_object_set_new(o, "diag_support", json_integer(d->support));
 		json_object_set_new(o, "diag_readiness", json_integer(d->readiness));
@@ -132,7 +132,7 @@ static json_t *hjdecode_infos(const struct hj_frame *f, int offset_s)
 	for (int i = 0; i < f->n_info; i++) {
 		const struct hj_info *in = &f->info[i];
 		json_t *o = in->type == HJ_INFO_STREAM ? hjdecode_stream(f->variant, &in->u.stream)
-						      : hjdecode_diag(f->variant, &in->u.diag);
+						       : hjdecode_diag(f->variant, &in->u.diag);
 
 		json_object_set_new(o, "type",
 				    json_string(in->type == HJ_INFO_STREAM ? "stream" : "diag"));
@@ -143,8 +143,8 @@ static json_t *hjdecode_infos(const struct hj_frame *f, int offset_s)
 	return a;
 }
 
-static json_t *hjdecode_sig(const struct hj_frame *f, const uint8_t *buf,
-			    struct signer_verifier *v, const char *id)
+static json_t *hjdecode_sig(const struct hj_frame *f, const uint8_t *buf, struct signer_verifier *v,
+			    const char *id)
 {
 	int ok;
 
@@ -159,10 +159,10 @@ static json_t *hjdecode_sig(const struct hj_frame *f, const uint8_t *buf,
 json_t *hjdecode_json(const struct hj_frame *f, const uint8_t *buf, size_t len, int offset_s,
 		      struct signer_verifier *v, const char *id)
 {
-	json_t *o = json_pack("{s:s, s:i, s:o, s:i, s:i, s:i, s:b}", "command",
-			      hj_cmd_name(f->variant, f->cmd), "command_code", f->cmd, "vin",
-			      hjdecode_text(f->vin, HJ_VIN_LEN), "sw_version", f->sw_version,
-			      "encryption", f->encryption, "length", f->data_len, "bcc_ok", f->bcc_ok);
+	json_t *o = json_pack(
+	    "{s:s, s:i, s:o, s:i, s:i, s:i, s:b}", "command", hj_cmd_name(f->variant, f->cmd),
+	    "command_code", f->cmd, "vin", hjdecode_text(f->vin, HJ_VIN_LEN), "sw_version",
+	    f->sw_version, "encryption", f->encryption, "length", f->data_len, "bcc_ok", f->bcc_ok);
 	int timed = !(f->cmd == HJ_CMD_ACTIVATE_ANSWER || f->cmd == HJ_CMD_ROAD_REMOVAL ||
 		      (f->cmd == HJ_CMD_05 && f->variant == HJ_ROAD && !f->has_time));
 
@@ -189,7 +189,8 @@ json_t *hjdecode_json(const struct hj_frame *f, const uint8_t *buf, size_t len, 
 		if (f->variant == HJ_NRMM) {
 			json_object_set_new(o, "serial", json_integer(f->serial));
 			json_object_set_new(o, "position", hjdecode_pos(&f->pos));
-			json_object_set_new(o, "diagnostics_readable", json_boolean(!f->removal_status));
+			json_object_set_new(o, "diagnostics_readable",
+					    json_boolean(!f->removal_status));
 		}
 		break;
 	case HJ_CMD_ACTIVATE:
@@ -204,7 +205,8 @@ json_t *hjdecode_json(const struct hj_frame *f, const uint8_t *buf, size_t len, 
 		json_object_set_new(o, "machine_vin", hjdecode_text(f->act_vin, HJ_VIN_LEN));
 		break;
 	case HJ_CMD_ACTIVATE_ANSWER:
-		json_object_set_new(o, "result", json_string(f->result == 1 ? "success" : "failure"));
+		json_object_set_new(o, "result",
+				    json_string(f->result == 1 ? "success" : "failure"));
 		json_object_set_new(o, "reason", json_integer(f->reason));
 		break;
 	default:
@@ -281,15 +283,15 @@ static void hjdecode_bytes(struct hjdecode_ctx *c, const uint8_t *p, size_t n)
 
 		if (rc > 0) {
 			c->bad += !c->f.bcc_ok;
-			hjdecode_print(c, hjdecode_json(&c->f, p + off, (size_t)len, c->offset_s, c->v,
-							c->id));
+			hjdecode_print(c, hjdecode_json(&c->f, p + off, (size_t)len, c->offset_s,
+							c->v, c->id));
 			off += (size_t)len;
 			continue;
 		}
 		c->bad++;
-		hjdecode_print(c, json_pack("{s:s, s:I, s:o}", "error", hj_strerror(rc), "offset",
-					    (json_int_t)off, "bytes",
-					    hjdecode_hex(p + off, n - off)));
+		hjdecode_print(c,
+			       json_pack("{s:s, s:I, s:o}", "error", hj_strerror(rc), "offset",
+					 (json_int_t)off, "bytes", hjdecode_hex(p + off, n - off)));
 		if (len > 0)
 			off += (size_t)len; /* a whole frame, malformed inside */
 		else if (len == HJ_ESTART)
@@ -360,8 +362,8 @@ static void hjdecode_file(struct hjdecode_ctx *c, uint8_t *data, size_t n)
 	free(bytes);
 }
 
-int hjdecode_run(const char *arg, enum hj_variant variant, const char *pubkey_file,
-		 const char *id, int offset_s, FILE *out)
+int hjdecode_run(const char *arg, enum hj_variant variant, const char *pubkey_file, const char *id,
+		 int offset_s, FILE *out)
 {
 	struct hjdecode_ctx *c = calloc(1, sizeof(*c));
 	struct stat sb;

@@ -23,7 +23,7 @@ json_t *hjdecode_json(const struct hj_frame *f, const uint8_t *buf, size_t len, 
  * else hex on the command line.  One JSON line a frame to out.  pubkey_file
  * (may be NULL): verify signatures with it under id.  0 when every frame
  * decoded with a good BCC, 1 when some did not, -1 when arg could not be read. */
-int hjdecode_run(const char *arg, enum hj_variant variant, const char *pubkey_file,
-		 const char *id, int offset_s, FILE *out);
+int hjdecode_run(const char *arg, enum hj_variant variant, const char *pubkey_file, const char *id,
+		 int offset_s, FILE *out);
 
 #endif

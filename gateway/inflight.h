@@ -7,7 +7,7 @@
 
 #include <stdint.h>
 
-#define INFLIGHT_IDX_BITS 10
+#define INFLIGHT_IDX_BITS  10
 #define INFLIGHT_MAX_SLOTS (1 << INFLIGHT_IDX_BITS)
 
 struct inflight;

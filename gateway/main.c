@@ -65,26 +65,26 @@ enum { OPT_STDOUT = 256, OPT_DECODE, OPT_STATUS, OPT_EXIT_DONE, OPT_POLL_ONCE };
 enum { OPT_HJ_DECODE = 300, OPT_VARIANT, OPT_HJ_PUBKEY, OPT_HJ_ID };
 
 static const struct option long_opts[] = {
-	{ "config", required_argument, NULL, 'c' },
-	{ "check", no_argument, NULL, 'n' },
-	{ "debug", no_argument, NULL, 'd' },
-	{ "stdout", no_argument, NULL, OPT_STDOUT },
-	{ "decode", required_argument, NULL, OPT_DECODE },
-	{ "status", no_argument, NULL, OPT_STATUS },
-	{ "exit-when-done", no_argument, NULL, OPT_EXIT_DONE },
-	{ "poll-once", no_argument, NULL, OPT_POLL_ONCE },
-	{ "hj-decode", required_argument, NULL, OPT_HJ_DECODE },
-	{ "variant", required_argument, NULL, OPT_VARIANT },
-	{ "hj-pubkey", required_argument, NULL, OPT_HJ_PUBKEY },
-	{ "hj-id", required_argument, NULL, OPT_HJ_ID },
-	{ "version", no_argument, NULL, 'V' },
-	{ "help", no_argument, NULL, 'h' },
-	{ NULL, 0, NULL, 0 },
+    {"config", required_argument, NULL, 'c'},
+    {"check", no_argument, NULL, 'n'},
+    {"debug", no_argument, NULL, 'd'},
+    {"stdout", no_argument, NULL, OPT_STDOUT},
+    {"decode", required_argument, NULL, OPT_DECODE},
+    {"status", no_argument, NULL, OPT_STATUS},
+    {"exit-when-done", no_argument, NULL, OPT_EXIT_DONE},
+    {"poll-once", no_argument, NULL, OPT_POLL_ONCE},
+    {"hj-decode", required_argument, NULL, OPT_HJ_DECODE},
+    {"variant", required_argument, NULL, OPT_VARIANT},
+    {"hj-pubkey", required_argument, NULL, OPT_HJ_PUBKEY},
+    {"hj-id", required_argument, NULL, OPT_HJ_ID},
+    {"version", no_argument, NULL, 'V'},
+    {"help", no_argument, NULL, 'h'},
+    {NULL, 0, NULL, 0},
 };
 
 int main(int argc, char **argv)
 {
-	struct daemon_opts opts = { .config_path = DEFAULT_CONFIG };
+	struct daemon_opts opts = {.config_path = DEFAULT_CONFIG};
 	const char *decode = NULL;
 	const char *hj_decode = NULL, *hj_variant = "nrmm", *hj_pubkey = NULL, *hj_id = NULL;
 	int check = 0, status = 0, poll_once = 0, c, errors;
@@ -148,11 +148,14 @@ int main(int argc, char **argv)
 		return decode_file(decode, stdout) < 0 ? 1 : 0;
 	if (hj_decode) {
 		if (strcmp(hj_variant, "nrmm") != 0 && strcmp(hj_variant, "road") != 0) {
-			fprintf(stderr, "emgwd: --variant: \"%s\" is not nrmm or road\n", hj_variant);
+			fprintf(stderr, "emgwd: --variant: \"%s\" is not nrmm or road\n",
+				hj_variant);
 			return 1;
 		}
 		return hjdecode_run(hj_decode, strcmp(hj_variant, "road") == 0 ? HJ_ROAD : HJ_NRMM,
-				    hj_pubkey, hj_id, 8 * 3600, stdout) == 0 ? 0 : 1;
+				    hj_pubkey, hj_id, 8 * 3600, stdout) == 0
+			   ? 0
+			   : 1;
 	}
 
 	errors = config_load(opts.config_path, &cfg);

@@ -40,19 +40,19 @@
 #include "protocols/hjframe.h"
 #include "protocols/signals.h"
 
-#define PF_OUT (64 * 1024)         /* frames queued for the socket */
-#define PF_FRAME_MAX 4096          /* the largest frame we build */
-#define PF_PENDING 1024            /* frames written, not known delivered */
-#define PF_FETCH 64                /* rows read from the store at once */
-#define PF_BUF (256 * 1024)        /* their payloads */
-#define PF_IN 8192                 /* answers from the platform */
+#define PF_OUT		      (64 * 1024)  /* frames queued for the socket */
+#define PF_FRAME_MAX	      4096	   /* the largest frame we build */
+#define PF_PENDING	      1024	   /* frames written, not known delivered */
+#define PF_FETCH	      64	   /* rows read from the store at once */
+#define PF_BUF		      (256 * 1024) /* their payloads */
+#define PF_IN		      8192	   /* answers from the platform */
 #define PF_CONNECT_TIMEOUT_MS 10000
-#define PF_BACKOFF_MIN_MS 500
-#define PF_DRAIN_POLL_MS 20        /* while frames wait for the peer's ACK */
-#define PF_WINDOW_GRACE_MS 1500    /* a window closes this long after its end */
-#define PF_MMCLI_TIMEOUT_MS 5000
-#define PF_MAX_ECUS 8
-#define PF_UNANSWERED_MAX 3        /* road: reconnect after 3 unanswered frames */
+#define PF_BACKOFF_MIN_MS     500
+#define PF_DRAIN_POLL_MS      20   /* while frames wait for the peer's ACK */
+#define PF_WINDOW_GRACE_MS    1500 /* a window closes this long after its end */
+#define PF_MMCLI_TIMEOUT_MS   5000
+#define PF_MAX_ECUS	      8
+#define PF_UNANSWERED_MAX     3 /* road: reconnect after 3 unanswered frames */
 
 enum pf_state { PF_DOWN, PF_CONNECTING, PF_UP };
 
@@ -66,11 +66,11 @@ struct pf_sample {
 struct pf_builder {
 	const char *name;
 	uint8_t cmd;
-	uint64_t cursor;  /* last seq consumed */
-	uint64_t limit;   /* backlog: rows below this seq only; live: 0 */
-	int done;         /* backlog: read to its limit */
+	uint64_t cursor; /* last seq consumed */
+	uint64_t limit;	 /* backlog: rows below this seq only; live: 0 */
+	int done;	 /* backlog: read to its limit */
 	int open;
-	int64_t window;   /* record time / period */
+	int64_t window; /* record time / period */
 	uint64_t first_seq, last_seq;
 	int next_slot;
 	int n;
@@ -79,7 +79,7 @@ struct pf_builder {
 
 struct pf_pending {
 	uint64_t first_seq, last_seq; /* rows it carries (0: none) */
-	uint64_t end_off;             /* bytes queued on this connection up to its end */
+	uint64_t end_off;	      /* bytes queued on this connection up to its end */
 };
 
 /* The engine's diagnostics as the last `dtc` event of each source said. */
@@ -221,8 +221,7 @@ static void pf_write(struct platform *p);
 
 /* Encode f (signed when configured and sign is set), queue it carrying rows
  * first..last.  0 or -1 (logged). */
-static int pf_queue(struct platform *p, struct hj_frame *f, int sign, uint64_t first,
-		    uint64_t last)
+static int pf_queue(struct platform *p, struct hj_frame *f, int sign, uint64_t first, uint64_t last)
 {
 	uint8_t r[SIGNER_PART], s[SIGNER_PART];
 	struct pf_pending *pd;
@@ -325,8 +324,8 @@ static void pf_diag(const struct platform *p, struct hj_diag *d)
 static int pf_emit(struct platform *p, struct pf_builder *b)
 {
 	const struct pf_sample *last = &b->s[b->n - 1];
-	int diag = b == &p->live &&
-		   (p->last_diag_ms == 0 || last->wall_ms - p->last_diag_ms >= p->cfg.diag_period_ms);
+	int diag = b == &p->live && (p->last_diag_ms == 0 ||
+				     last->wall_ms - p->last_diag_ms >= p->cfg.diag_period_ms);
 	struct hj_frame f;
 
 	if (!pf_room(p))
@@ -369,23 +368,23 @@ static const struct {
 	enum hj_field field;
 	enum sig_id sig;
 } pf_map[] = {
-	{ HJ_F_SPEED_KMH, SIG_VEHICLE_SPEED_KMH },
-	{ HJ_F_BARO_KPA, SIG_BARO_KPA },
-	{ HJ_F_TORQUE_PCT, SIG_ENGINE_TORQUE_PCT },
-	{ HJ_F_FRICTION_PCT, SIG_FRICTION_TORQUE_PCT },
-	{ HJ_F_ENGINE_RPM, SIG_ENGINE_SPEED_RPM },
-	{ HJ_F_FUEL_LPH, SIG_FUEL_RATE_LPH },
-	{ HJ_F_NOX_UP_PPM, SIG_NOX_UP_PPM },
-	{ HJ_F_NOX_DOWN_PPM, SIG_NOX_DOWN_PPM },
-	{ HJ_F_DEF_PCT, SIG_DEF_LEVEL_PCT },
-	{ HJ_F_INTAKE_AIR_KGPH, SIG_INTAKE_AIR_KGPH },
-	{ HJ_F_SCR_IN_C, SIG_SCR_IN_C },
-	{ HJ_F_SCR_OUT_C, SIG_SCR_OUT_C },
-	{ HJ_F_DPF_DP_KPA, SIG_DPF_DP_KPA },
-	{ HJ_F_COOLANT_C, SIG_COOLANT_C },
-	{ HJ_F_FUEL_LEVEL_PCT, SIG_FUEL_LEVEL_PCT },
-	{ HJ_F_ODOMETER_KM, SIG_ODOMETER_KM },
-	{ HJ_F_EGR_PCT, SIG_EGR_POS_PCT },
+    {HJ_F_SPEED_KMH, SIG_VEHICLE_SPEED_KMH},
+    {HJ_F_BARO_KPA, SIG_BARO_KPA},
+    {HJ_F_TORQUE_PCT, SIG_ENGINE_TORQUE_PCT},
+    {HJ_F_FRICTION_PCT, SIG_FRICTION_TORQUE_PCT},
+    {HJ_F_ENGINE_RPM, SIG_ENGINE_SPEED_RPM},
+    {HJ_F_FUEL_LPH, SIG_FUEL_RATE_LPH},
+    {HJ_F_NOX_UP_PPM, SIG_NOX_UP_PPM},
+    {HJ_F_NOX_DOWN_PPM, SIG_NOX_DOWN_PPM},
+    {HJ_F_DEF_PCT, SIG_DEF_LEVEL_PCT},
+    {HJ_F_INTAKE_AIR_KGPH, SIG_INTAKE_AIR_KGPH},
+    {HJ_F_SCR_IN_C, SIG_SCR_IN_C},
+    {HJ_F_SCR_OUT_C, SIG_SCR_OUT_C},
+    {HJ_F_DPF_DP_KPA, SIG_DPF_DP_KPA},
+    {HJ_F_COOLANT_C, SIG_COOLANT_C},
+    {HJ_F_FUEL_LEVEL_PCT, SIG_FUEL_LEVEL_PCT},
+    {HJ_F_ODOMETER_KM, SIG_ODOMETER_KM},
+    {HJ_F_EGR_PCT, SIG_EGR_POS_PCT},
 };
 
 static void pf_set(struct hj_stream *st, enum hj_field f, json_t *sig, const char *name)
@@ -434,8 +433,8 @@ static uint32_t pf_dtc_code(json_t *c)
 	uint32_t oc = (uint32_t)json_integer_value(json_object_get(c, "oc"));
 
 	/* J1939-73 DM1 byte order, conversion method 0. */
-	return (spn & 0xFF) << 24 | (spn >> 8 & 0xFF) << 16 | ((spn >> 16 & 0x07) << 5 | (fmi & 0x1F)) << 8 |
-	       (oc & 0x7F);
+	return (spn & 0xFF) << 24 | (spn >> 8 & 0xFF) << 16 |
+	       ((spn >> 16 & 0x07) << 5 | (fmi & 0x1F)) << 8 | (oc & 0x7F);
 }
 
 static const char *pf_str(json_t *v)
@@ -534,8 +533,8 @@ static void pf_pump(struct platform *p, struct pf_builder *b, int final, int64_t
 				at_limit = 1; /* the backlog ends here */
 				break;
 			}
-			if (b->open && row->kind == STORE_RECORD && pf_window(p, row) != b->window &&
-			    budget-- <= 0)
+			if (b->open && row->kind == STORE_RECORD &&
+			    pf_window(p, row) != b->window && budget-- <= 0)
 				return;
 			if (pf_take(p, b, row) < 0)
 				return;
@@ -830,7 +829,8 @@ void platform_process(struct platform *p, int64_t real_ms, const struct clock_no
 	pf_send_alarm(p);
 	pf_pump(p, &p->live, final, INT64_MAX);
 	/* A window of live time has passed without a record to close it. */
-	if (p->live.open && now->wall_ms >= (p->live.window + 1) * p->cfg.period_ms + PF_WINDOW_GRACE_MS)
+	if (p->live.open &&
+	    now->wall_ms >= (p->live.window + 1) * p->cfg.period_ms + PF_WINDOW_GRACE_MS)
 		pf_emit(p, &p->live);
 	/* The backlog: one frame per 1/resend_rate s, after the live ones. */
 	if (!p->backlog.done && real_ms >= p->next_resend_ms) {
@@ -860,7 +860,8 @@ int64_t platform_deadline(const struct platform *p)
 	if (p->pend_head != p->pend_tail)
 		d = p->real_ms + PF_DRAIN_POLL_MS;
 	if (!p->backlog.done && (d < 0 || p->next_resend_ms < d))
-		d = p->next_resend_ms > p->real_ms ? p->next_resend_ms : p->real_ms + PF_DRAIN_POLL_MS;
+		d = p->next_resend_ms > p->real_ms ? p->next_resend_ms
+						   : p->real_ms + PF_DRAIN_POLL_MS;
 	if (p->live.open && d < 0)
 		d = p->real_ms + 500;
 	return d;
@@ -878,8 +879,8 @@ json_t *platform_status(const struct platform *p)
 			 (json_int_t)p->st.resent, "alarms", (json_int_t)p->st.alarms, "rows_acked",
 			 (json_int_t)p->st.rows_acked, "connects", (json_int_t)p->st.connects,
 			 "answers", (json_int_t)p->st.answers, "backlog",
-			 p->state == PF_UP && !p->backlog.done, "login_serial", (int)p->login_serial,
-			 "info_serial", (int)p->info_serial, "in_flight",
+			 p->state == PF_UP && !p->backlog.done, "login_serial",
+			 (int)p->login_serial, "info_serial", (int)p->info_serial, "in_flight",
 			 (json_int_t)(p->pend_head - p->pend_tail), "last_error", p->last_error);
 }
 
@@ -887,7 +888,7 @@ json_t *platform_status(const struct platform *p)
 
 static int pf_resolve(struct platform *p)
 {
-	struct addrinfo hints = { .ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV };
+	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
 	struct addrinfo *res = NULL;
 	char port[16];
 	int rc;
@@ -953,7 +954,7 @@ static int pf_run(char *const argv[], char *out, size_t size, int timeout_ms)
 	}
 	close(fds[1]);
 	while (len + 1 < size && waited < timeout_ms) {
-		struct pollfd pfd = { .fd = fds[0], .events = POLLIN };
+		struct pollfd pfd = {.fd = fds[0], .events = POLLIN};
 		ssize_t n;
 
 		if (poll(&pfd, 1, 100) == 0) {
@@ -995,8 +996,8 @@ static int pf_kv(const char *text, const char *key, char *out, size_t size)
 static int pf_mmcli_iccid(char *iccid, size_t size)
 {
 	char path[4096], sim[256], text[8192];
-	char *modem_argv[] = { path, "-m", "any", "--output-keyvalue", NULL };
-	char *sim_argv[] = { path, "-i", sim, "--output-keyvalue", NULL };
+	char *modem_argv[] = {path, "-m", "any", "--output-keyvalue", NULL};
+	char *sim_argv[] = {path, "-i", sim, "--output-keyvalue", NULL};
 
 	if (pf_which("mmcli", path, sizeof(path)) < 0) {
 		log_warnx("platform: iccid = mmcli, but mmcli is not installed");
@@ -1053,8 +1054,8 @@ struct platform *platform_open(const struct config_platform *cfg, const char *vi
 		p->n_samples = HJ_MAX_INFO - 1; /* room for the diagnostics unit */
 	p->slot_ms = cfg->period_ms / p->n_samples > 0 ? cfg->period_ms / p->n_samples : 1;
 	p->backoff_ms = PF_BACKOFF_MIN_MS;
-	p->live = (struct pf_builder){ .name = "live", .cmd = HJ_CMD_REALTIME };
-	p->backlog = (struct pf_builder){ .name = "backlog", .cmd = HJ_CMD_RESEND, .done = 1 };
+	p->live = (struct pf_builder){.name = "live", .cmd = HJ_CMD_REALTIME};
+	p->backlog = (struct pf_builder){.name = "backlog", .cmd = HJ_CMD_RESEND, .done = 1};
 	snprintf(p->vin, sizeof(p->vin), "%s", vin);
 	hj_pos_unknown(&p->last_pos);
 	if (pf_resolve(p) < 0)
@@ -1090,7 +1091,7 @@ void platform_close(struct platform *p, const struct clock_now *now)
 		for (int i = 0; i < 50 && p->state == PF_UP &&
 				(p->out_len > 0 || p->pend_head != p->pend_tail);
 		     i++) {
-			struct pollfd pfd = { .fd = p->fd, .events = POLLOUT };
+			struct pollfd pfd = {.fd = p->fd, .events = POLLOUT};
 
 			poll(&pfd, 1, PF_DRAIN_POLL_MS);
 			pf_write(p);

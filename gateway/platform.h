@@ -35,8 +35,7 @@ void platform_io(struct platform *p, short revents, const struct clock_now *now)
  * real_ms is real monotonic time (pacing, timers); now is the daemon's clock
  * (frame times).  final: no more rows will come (a replay has ended): close
  * the windows still open. */
-void platform_process(struct platform *p, int64_t real_ms, const struct clock_now *now,
-		      int final);
+void platform_process(struct platform *p, int64_t real_ms, const struct clock_now *now, int final);
 /* Real monotonic ms at which platform_process must run again, or -1. */
 int64_t platform_deadline(const struct platform *p);
 /* The engine ECU is silent (1) or talking (0): silence raises one removal

@@ -28,11 +28,11 @@ static enum store_class report_class(enum store_kind kind, json_t *body)
 				strcmp(type, "zone-violation") == 0 ||
 				strcmp(type, "ecu-silent") == 0 || strcmp(type, "dpf-low") == 0 ||
 				strcmp(type, "nox-frozen") == 0)
-			       ? STORE_CLASS_ALARM
-			       : STORE_CLASS_EVENT;
+			   ? STORE_CLASS_ALARM
+			   : STORE_CLASS_EVENT;
 	/* Every record carries pos once [gnss] is on; only a valid one is track. */
 	return pos && json_is_true(json_object_get(pos, "valid")) ? STORE_CLASS_POSITION
-								   : STORE_CLASS_ROUTINE;
+								  : STORE_CLASS_ROUTINE;
 }
 
 uint64_t report_emit(struct report *r, enum store_kind kind, json_t *body,

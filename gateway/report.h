@@ -16,9 +16,9 @@
 struct report {
 	struct store *store;
 	char dev[64];
-	int echo;            /* also print each committed payload on stdout */
-	uint64_t echoed;     /* highest seq printed */
-	uint64_t emitted;    /* payloads made since start */
+	int echo;	  /* also print each committed payload on stdout */
+	uint64_t echoed;  /* highest seq printed */
+	uint64_t emitted; /* payloads made since start */
 	uint64_t last_seq;
 	char buf[REPORT_MAX_PAYLOAD];
 };

@@ -17,7 +17,8 @@ json_t *sampler_record(const struct table *t, int64_t now_ms)
 			if (inst == 0)
 				snprintf(name, sizeof(name), "%s", sig_name((enum sig_id)s));
 			else
-				snprintf(name, sizeof(name), "%s@%d", sig_name((enum sig_id)s), inst);
+				snprintf(name, sizeof(name), "%s@%d", sig_name((enum sig_id)s),
+					 inst);
 			json_object_set_new(sig, name, json_real(v));
 		}
 	return json_pack("{s:o}", "sig", sig);

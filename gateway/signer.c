@@ -15,7 +15,7 @@
 
 #include "gateway/log.h"
 
-#define SIGNER_ID_MAX 64
+#define SIGNER_ID_MAX  64
 #define SIGNER_DER_MAX 80 /* SEQUENCE of two INTEGERs of up to 33 bytes */
 
 struct signer_soft {
@@ -110,8 +110,7 @@ static void signer_md_free(EVP_MD_CTX *mctx)
 	EVP_PKEY_CTX_free(pctx);
 }
 
-int signer_from_der(const uint8_t *der, size_t len, uint8_t r[SIGNER_PART],
-		    uint8_t s[SIGNER_PART])
+int signer_from_der(const uint8_t *der, size_t len, uint8_t r[SIGNER_PART], uint8_t s[SIGNER_PART])
 {
 	const unsigned char *p = der;
 	ECDSA_SIG *sig = d2i_ECDSA_SIG(NULL, &p, (long)len);

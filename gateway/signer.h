@@ -7,7 +7,7 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define SIGNER_PART 32   /* r and s, each left-padded to 32 bytes */
+#define SIGNER_PART   32 /* r and s, each left-padded to 32 bytes */
 #define SIGNER_PUBKEY 64 /* X || Y */
 
 /* A signer back-end: a software key now, a security chip later. */
@@ -43,7 +43,6 @@ void signer_verifier_close(struct signer_verifier *v);
 int signer_to_der(const uint8_t r[SIGNER_PART], const uint8_t s[SIGNER_PART], uint8_t *out,
 		  size_t size);
 /* A DER signature to r, s, left-padded.  0 or -1. */
-int signer_from_der(const uint8_t *der, size_t len, uint8_t r[SIGNER_PART],
-		    uint8_t s[SIGNER_PART]);
+int signer_from_der(const uint8_t *der, size_t len, uint8_t r[SIGNER_PART], uint8_t s[SIGNER_PART]);
 
 #endif

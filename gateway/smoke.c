@@ -8,22 +8,22 @@
 
 /* The engine signals of an evidence row, in this order. */
 static const enum sig_id smoke_fields[SMOKE_FIELDS] = {
-	SIG_ENGINE_SPEED_RPM, SIG_ENGINE_LOAD_PCT, SIG_ENGINE_TORQUE_PCT, SIG_ACCEL_PEDAL_PCT,
-	SIG_BOOST_KPA,	      SIG_FUEL_RATE_LPH,   SIG_INTAKE_AIR_KGPH,	  SIG_LAMBDA,
-	SIG_OPACITY_K_M1,     SIG_COOLANT_C,	   SIG_EXHAUST_C,	  SIG_DPF_REGEN,
-	SIG_VEHICLE_SPEED_KMH,
+    SIG_ENGINE_SPEED_RPM,  SIG_ENGINE_LOAD_PCT, SIG_ENGINE_TORQUE_PCT, SIG_ACCEL_PEDAL_PCT,
+    SIG_BOOST_KPA,	   SIG_FUEL_RATE_LPH,	SIG_INTAKE_AIR_KGPH,   SIG_LAMBDA,
+    SIG_OPACITY_K_M1,	   SIG_COOLANT_C,	SIG_EXHAUST_C,	       SIG_DPF_REGEN,
+    SIG_VEHICLE_SPEED_KMH,
 };
 
-static const char *const smoke_rule_names[SMOKE_N_RULES] = { "lambda", "opacity", "transient" };
+static const char *const smoke_rule_names[SMOKE_N_RULES] = {"lambda", "opacity", "transient"};
 /* The quantity each rule judges, as named in its events. */
-static const char *const smoke_quantity[SMOKE_N_RULES] = { "lambda", "opacity_k_m1",
-							   "boost_deficit_kpa" };
+static const char *const smoke_quantity[SMOKE_N_RULES] = {"lambda", "opacity_k_m1",
+							  "boost_deficit_kpa"};
 
 /* What a rule saw this tick. */
 struct smoke_eval {
-	int enter;        /* the condition that starts (and continues) a candidate */
-	int stay;         /* the looser condition that keeps an episode open */
-	double q, load;   /* the rule's quantity and the engine load */
+	int enter;	  /* the condition that starts (and continues) a candidate */
+	int stay;	  /* the looser condition that keeps an episode open */
+	double q, load;	  /* the rule's quantity and the engine load */
 	int64_t since_ms; /* >= 0: start an episode now, dated back to this tick */
 };
 
@@ -285,8 +285,8 @@ static const char *smoke_exempt(const struct smoke *s, const struct table *t, in
 	return NULL;
 }
 
-static void smoke_eval_lambda(const struct smoke *s, int have_lambda, double lambda,
-			      int have_load, double load, struct smoke_eval *ev)
+static void smoke_eval_lambda(const struct smoke *s, int have_lambda, double lambda, int have_load,
+			      double load, struct smoke_eval *ev)
 {
 	const struct config_smoke *c = &s->cfg;
 
@@ -298,8 +298,7 @@ static void smoke_eval_lambda(const struct smoke *s, int have_lambda, double lam
 }
 
 /* k from the meter's k, else from its N % and the path length. */
-static int smoke_opacity_k(const struct smoke *s, const struct table *t, int64_t now_ms,
-			   double *k)
+static int smoke_opacity_k(const struct smoke *s, const struct table *t, int64_t now_ms, double *k)
 {
 	double n;
 
@@ -432,7 +431,7 @@ static void smoke_candidate(struct smoke *s, enum smoke_rule r, const struct smo
 
 	if (e->state == SMOKE_CLOSING) {
 		if (quiet)
-			return; /* the `end` waits for its evidence */
+			return;	      /* the `end` waits for its evidence */
 		smoke_send_end(s, r); /* a new candidate: the old end goes now */
 	}
 	if (quiet) {
@@ -494,8 +493,7 @@ static void smoke_rule_tick(struct smoke *s, enum smoke_rule r, const struct smo
 	smoke_candidate(s, r, ev, exempt, now_ms, wall_ms);
 }
 
-static void smoke_ring_push(struct smoke *s, const struct table *t, int64_t now_ms,
-			    int64_t wall_ms)
+static void smoke_ring_push(struct smoke *s, const struct table *t, int64_t now_ms, int64_t wall_ms)
 {
 	smoke_sample_take(t, now_ms, wall_ms, &s->ring[s->ring_next]);
 	s->ring_next = (s->ring_next + 1) % SMOKE_RING;
@@ -512,8 +510,8 @@ json_t *smoke_tick(struct smoke *s, struct table *t, int64_t now_ms, int64_t wal
 	double air, fuel, lambda = 0, load = 0;
 	int have_lambda = 0, have_load;
 	const char *exempt;
-	const int on[SMOKE_N_RULES] = { s->cfg.lambda_enabled, s->cfg.opacity_enabled,
-					s->cfg.transient_enabled };
+	const int on[SMOKE_N_RULES] = {s->cfg.lambda_enabled, s->cfg.opacity_enabled,
+				       s->cfg.transient_enabled};
 
 	if (table_get(t, SIG_INTAKE_AIR_KGPH, 0, now_ms, &air) &&
 	    table_get(t, SIG_FUEL_RATE_LPH, 0, now_ms, &fuel) &&
@@ -527,7 +525,7 @@ json_t *smoke_tick(struct smoke *s, struct table *t, int64_t now_ms, int64_t wal
 	smoke_ring_push(s, t, now_ms, wall_ms);
 	exempt = smoke_exempt(s, t, now_ms);
 	for (int r = 0; r < SMOKE_N_RULES; r++)
-		ev[r] = (struct smoke_eval){ .since_ms = -1 };
+		ev[r] = (struct smoke_eval){.since_ms = -1};
 	smoke_eval_lambda(s, have_lambda, lambda, have_load, load, &ev[SMOKE_LAMBDA]);
 	smoke_eval_opacity(s, t, now_ms, have_load, load, &ev[SMOKE_OPACITY]);
 	smoke_eval_transient(s, t, now_ms, have_load, load, &ev[SMOKE_TRANSIENT]);

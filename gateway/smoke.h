@@ -16,16 +16,16 @@
 #include "gateway/table.h"
 
 #define SMOKE_UPDATE_MS 30000 /* default `update` period (config update = 0) */
-#define SMOKE_FIELDS 13       /* engine signals in an evidence row */
+#define SMOKE_FIELDS	13    /* engine signals in an evidence row */
 /* Evidence memory, fixed: the last SMOKE_RING ticks of every field, and per
  * rule the first SMOKE_HEAD rows of its episode (from evidence_s before the
  * start).  An episode longer than fits keeps its head and its tail; the
  * `end` event says how many seconds in between were left out (skipped_s).
  * At 1 Hz and 13 fields, about 60 bytes a row: an `end` stays under 30 KB. */
-#define SMOKE_RING 256
-#define SMOKE_HEAD 128
-#define SMOKE_QUEUE 8         /* events one tick can raise, all rules together */
-#define SMOKE_STEPS 16        /* failed load steps remembered (transient rule) */
+#define SMOKE_RING  256
+#define SMOKE_HEAD  128
+#define SMOKE_QUEUE 8  /* events one tick can raise, all rules together */
+#define SMOKE_STEPS 16 /* failed load steps remembered (transient rule) */
 
 enum smoke_rule { SMOKE_LAMBDA, SMOKE_OPACITY, SMOKE_TRANSIENT, SMOKE_N_RULES };
 
@@ -43,22 +43,22 @@ struct smoke_episode {
 	enum smoke_state state;
 	int64_t since_ms, since_wall_ms; /* first tick the condition held */
 	int64_t last_update_ms;
-	int64_t clear_ms;                /* first tick of the current clear spell, or -1 */
-	int64_t end_ms, end_wall_ms;     /* CLOSING: the true end */
+	int64_t clear_ms;	     /* first tick of the current clear spell, or -1 */
+	int64_t end_ms, end_wall_ms; /* CLOSING: the true end */
 	const char *end_reason;
 	double q_peak, q_sum, load_sum;
 	int n;
-	int64_t head_last_ms;            /* newest row in head */
+	int64_t head_last_ms; /* newest row in head */
 	int n_head;
 	struct smoke_sample head[SMOKE_HEAD];
 };
 
 struct smoke {
 	struct config_smoke cfg;
-	double limit_k;                  /* opacity limit in force, m^-1 */
+	double limit_k; /* opacity limit in force, m^-1 */
 	struct smoke_episode ep[SMOKE_N_RULES];
 	/* transient rule: the lag spell now, and recent failed steps */
-	int64_t spell_ms;                /* first tick of the current lag spell, or -1 */
+	int64_t spell_ms; /* first tick of the current lag spell, or -1 */
 	int spell_counted;
 	int64_t steps[SMOKE_STEPS];
 	int n_steps;
@@ -68,7 +68,7 @@ struct smoke {
 	/* events waiting for smoke_next */
 	json_t *queue[SMOKE_QUEUE];
 	int q_head, q_n;
-	uint64_t starts;                 /* episodes started since init */
+	uint64_t starts; /* episodes started since init */
 };
 
 /* Start with no episode; the opacity limit of a stage 4, 75 kW machine until

@@ -38,7 +38,8 @@ static void status_print_object(FILE *out, const char *indent, json_t *obj)
 	const char *key;
 	json_t *v;
 
-	json_object_foreach(obj, key, v) {
+	json_object_foreach(obj, key, v)
+	{
 		if (json_is_object(v)) {
 			char sub[64];
 
@@ -68,8 +69,8 @@ int status_print(const char *dir, FILE *out)
 		return 2;
 	}
 	pid = json_object_get(st, "pid");
-	running = json_is_integer(pid) && (kill((pid_t)json_integer_value(pid), 0) == 0 ||
-					   errno == EPERM);
+	running = json_is_integer(pid) &&
+		  (kill((pid_t)json_integer_value(pid), 0) == 0 || errno == EPERM);
 	fprintf(out, "emgwd %s (%s)\n", running ? "running" : "NOT running: last state below",
 		path);
 	status_print_object(out, "  ", st);

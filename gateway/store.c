@@ -41,8 +41,8 @@
 #define STORE_MAX_UPLINKS     32 /* bits of the unsigned uplink mask */
 /* A deferred commit still happens after this many rows: the WAL, and what
  * a power cut can take, stay small even during a fast replay offline. */
-#define STORE_TXN_MAX_ROWS    256
-#define STORE_CAP_EVERY       64 /* appends between size checks within a transaction */
+#define STORE_TXN_MAX_ROWS 256
+#define STORE_CAP_EVERY	   64 /* appends between size checks within a transaction */
 
 /*
  * Schema migrations: store_migrations[v] takes a store from version v to
@@ -50,35 +50,38 @@
  * version written into meta follows from the array's length.
  */
 static const char *const store_migrations[] = {
-	/* v0 -> v1: the first schema. */
-	"CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER) WITHOUT ROWID;"
-	"CREATE TABLE rows(seq INTEGER PRIMARY KEY, kind INTEGER, mono_ms INTEGER,"
-	" wall_ms INTEGER, acked INTEGER NOT NULL DEFAULT 0, payload TEXT);"
-	/* Age eviction and the oldest-row figure must not scan the table;
-	 * rows of unknown time (0) are never evicted by age, so leave them out. */
-	"CREATE INDEX rows_wall ON rows(wall_ms) WHERE wall_ms > 0;"
-	/* seq starts at 1: everything below seq_hwm counts as possibly used. */
-	"INSERT INTO meta(key, value) VALUES ('schema_version', 0), ('seq_hwm', 1),"
-	" ('boot', 0), ('evicted', 0);",
-	/* v1 -> v2: eviction classes (events keep their priority), counters by
-	 * class, and how far position rows have been thinned. */
-	"ALTER TABLE rows ADD COLUMN class INTEGER NOT NULL DEFAULT 0;"
-	"UPDATE rows SET class = 2 WHERE kind = 1;"
-	"CREATE INDEX rows_class ON rows(class, seq);"
-	"INSERT INTO meta(key, value) VALUES ('evicted_routine', 0), ('evicted_position', 0),"
-	" ('evicted_event', 0), ('evicted_alarm', 0), ('thinned', 0), ('thinned_upto', 0);",
-	/* v2 -> v3: no secondary indexes.  At 1 Hz every commit rewrote a leaf
-	 * page of each index besides the table's: most of the bytes written to
-	 * eMMC.  Rows are in seq order, which is time order, so age eviction
-	 * and the oldest row start from the first rows; eviction by class (only
-	 * when the store is full) walks the table in seq order. */
-	"DROP INDEX IF EXISTS rows_wall;"
-	"DROP INDEX IF EXISTS rows_class;",
+    /* v0 -> v1: the first schema. */
+    "CREATE TABLE meta(key TEXT PRIMARY KEY, value INTEGER) WITHOUT ROWID;"
+    "CREATE TABLE rows(seq INTEGER PRIMARY KEY, kind INTEGER, mono_ms INTEGER,"
+    " wall_ms INTEGER, acked INTEGER NOT NULL DEFAULT 0, payload TEXT);"
+    /* Age eviction and the oldest-row figure must not scan the table;
+     * rows of unknown time (0) are never evicted by age, so leave them out. */
+    "CREATE INDEX rows_wall ON rows(wall_ms) WHERE wall_ms > 0;"
+    /* seq starts at 1: everything below seq_hwm counts as possibly used. */
+    "INSERT INTO meta(key, value) VALUES ('schema_version', 0), ('seq_hwm', 1),"
+    " ('boot', 0), ('evicted', 0);",
+    /* v1 -> v2: eviction classes (events keep their priority), counters by
+     * class, and how far position rows have been thinned. */
+    "ALTER TABLE rows ADD COLUMN class INTEGER NOT NULL DEFAULT 0;"
+    "UPDATE rows SET class = 2 WHERE kind = 1;"
+    "CREATE INDEX rows_class ON rows(class, seq);"
+    "INSERT INTO meta(key, value) VALUES ('evicted_routine', 0), ('evicted_position', 0),"
+    " ('evicted_event', 0), ('evicted_alarm', 0), ('thinned', 0), ('thinned_upto', 0);",
+    /* v2 -> v3: no secondary indexes.  At 1 Hz every commit rewrote a leaf
+     * page of each index besides the table's: most of the bytes written to
+     * eMMC.  Rows are in seq order, which is time order, so age eviction
+     * and the oldest row start from the first rows; eviction by class (only
+     * when the store is full) walks the table in seq order. */
+    "DROP INDEX IF EXISTS rows_wall;"
+    "DROP INDEX IF EXISTS rows_class;",
 };
 
 /* meta keys of the eviction counters, by class */
 static const char *const store_class_keys[STORE_N_CLASSES] = {
-	"evicted_routine", "evicted_position", "evicted_event", "evicted_alarm",
+    "evicted_routine",
+    "evicted_position",
+    "evicted_event",
+    "evicted_alarm",
 };
 
 #define STORE_SCHEMA_VERSION ((int64_t)(sizeof(store_migrations) / sizeof(store_migrations[0])))
@@ -111,52 +114,52 @@ enum store_stmt {
 };
 
 static const char *const store_sql[ST_N] = {
-	/* IMMEDIATE takes the write lock at once: a deferred transaction that
-	 * read first could fail with SQLITE_BUSY when it later writes. */
-	[ST_BEGIN] = "BEGIN IMMEDIATE",
-	[ST_COMMIT] = "COMMIT",
-	[ST_SYNC_FULL] = "PRAGMA synchronous=FULL",
-	[ST_SYNC_NORMAL] = "PRAGMA synchronous=NORMAL",
-	[ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
-	[ST_META_ADD] = "UPDATE meta SET value = value + ?2 WHERE key = ?1",
-	[ST_META_SET] = "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)",
-	/* Reserve from what is stored, not from our copy: even a second process
-	 * on the same file (a mistake) would get a disjoint block. */
-	[ST_SEQ_RESERVE] = "UPDATE meta SET value = value + ?1 WHERE key = 'seq_hwm' RETURNING value",
-	[ST_APPEND] = "INSERT INTO rows(seq, kind, mono_ms, wall_ms, payload, class)"
-		      " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
-	[ST_FETCH] = "SELECT seq, kind, mono_ms, wall_ms, payload FROM rows"
-		     " WHERE seq > ?1 AND seq <= ?4 AND (acked & ?2) = 0 ORDER BY seq LIMIT ?3",
-	[ST_FETCH_DESC] = "SELECT seq, kind, mono_ms, wall_ms, payload FROM rows"
-			  " WHERE seq < ?1 AND seq <= ?4 AND (acked & ?2) = 0"
-			  " ORDER BY seq DESC LIMIT ?3",
-	/* The last uplink's ack deletes; any other marks. */
-	[ST_ACK_DELETE] = "DELETE FROM rows WHERE seq = ?1 AND ((acked | ?2) & ?3) = ?3",
-	[ST_ACK_MARK] = "UPDATE rows SET acked = acked | ?2 WHERE seq = ?1",
-	[ST_EVICT_AGE] = "DELETE FROM rows WHERE wall_ms > 0 AND wall_ms < ?1 AND class = ?2",
-	[ST_EVICT_CLASS] = "DELETE FROM rows WHERE seq IN"
-			   " (SELECT seq FROM rows WHERE class = ?1 ORDER BY seq LIMIT ?2)",
-	/* The first row of the newer half of a class: thinning stays below it. */
-	[ST_MEDIAN] = "SELECT seq FROM rows WHERE class = ?1 ORDER BY seq LIMIT 1"
-		      " OFFSET (SELECT count(*) FROM rows WHERE class = ?1) / 2",
-	[ST_THIN_END] = "SELECT max(seq) FROM (SELECT seq FROM rows WHERE class = ?1"
-			" AND seq > ?2 AND seq < ?3 ORDER BY seq LIMIT ?4)",
-	/* Every other row of a span: the 2nd, 4th, ... go. */
-	[ST_THIN] = "DELETE FROM rows WHERE seq IN (SELECT seq FROM (SELECT seq,"
-		    " row_number() OVER (ORDER BY seq) AS rn FROM rows WHERE class = ?1"
-		    " AND seq > ?2 AND seq <= ?3) WHERE rn % 2 = 0)",
-	[ST_PAGE_COUNT] = "PRAGMA page_count",
-	[ST_FREELIST] = "PRAGMA freelist_count",
-	[ST_COUNT] = "SELECT count(*) FROM rows",
-	[ST_OLDEST] = "SELECT wall_ms FROM rows WHERE wall_ms > 0 ORDER BY seq LIMIT 1",
-	/* ?1 offset, ?2 source, ?3 first seq this boot may rewrite.  The time
-	 * text is made from integers (no floating-point seconds): the same
-	 * form clock_format_iso writes. */
-	[ST_RESTAMP] = "UPDATE rows SET wall_ms = mono_ms + ?1, payload = json_set(payload,"
-		       " '$.ts', strftime('%Y-%m-%dT%H:%M:%S', (mono_ms + ?1) / 1000, 'unixepoch')"
-		       " || printf('.%03dZ', (mono_ms + ?1) % 1000), '$.ts_src', ?2)"
-		       " WHERE seq >= ?3 AND acked = 0 AND mono_ms + ?1 >= 0"
-		       " AND json_extract(payload, '$.ts_src') = 'unsynced'",
+    /* IMMEDIATE takes the write lock at once: a deferred transaction that
+     * read first could fail with SQLITE_BUSY when it later writes. */
+    [ST_BEGIN] = "BEGIN IMMEDIATE",
+    [ST_COMMIT] = "COMMIT",
+    [ST_SYNC_FULL] = "PRAGMA synchronous=FULL",
+    [ST_SYNC_NORMAL] = "PRAGMA synchronous=NORMAL",
+    [ST_META_GET] = "SELECT value FROM meta WHERE key = ?1",
+    [ST_META_ADD] = "UPDATE meta SET value = value + ?2 WHERE key = ?1",
+    [ST_META_SET] = "INSERT OR REPLACE INTO meta(key, value) VALUES (?1, ?2)",
+    /* Reserve from what is stored, not from our copy: even a second process
+     * on the same file (a mistake) would get a disjoint block. */
+    [ST_SEQ_RESERVE] = "UPDATE meta SET value = value + ?1 WHERE key = 'seq_hwm' RETURNING value",
+    [ST_APPEND] = "INSERT INTO rows(seq, kind, mono_ms, wall_ms, payload, class)"
+		  " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    [ST_FETCH] = "SELECT seq, kind, mono_ms, wall_ms, payload FROM rows"
+		 " WHERE seq > ?1 AND seq <= ?4 AND (acked & ?2) = 0 ORDER BY seq LIMIT ?3",
+    [ST_FETCH_DESC] = "SELECT seq, kind, mono_ms, wall_ms, payload FROM rows"
+		      " WHERE seq < ?1 AND seq <= ?4 AND (acked & ?2) = 0"
+		      " ORDER BY seq DESC LIMIT ?3",
+    /* The last uplink's ack deletes; any other marks. */
+    [ST_ACK_DELETE] = "DELETE FROM rows WHERE seq = ?1 AND ((acked | ?2) & ?3) = ?3",
+    [ST_ACK_MARK] = "UPDATE rows SET acked = acked | ?2 WHERE seq = ?1",
+    [ST_EVICT_AGE] = "DELETE FROM rows WHERE wall_ms > 0 AND wall_ms < ?1 AND class = ?2",
+    [ST_EVICT_CLASS] = "DELETE FROM rows WHERE seq IN"
+		       " (SELECT seq FROM rows WHERE class = ?1 ORDER BY seq LIMIT ?2)",
+    /* The first row of the newer half of a class: thinning stays below it. */
+    [ST_MEDIAN] = "SELECT seq FROM rows WHERE class = ?1 ORDER BY seq LIMIT 1"
+		  " OFFSET (SELECT count(*) FROM rows WHERE class = ?1) / 2",
+    [ST_THIN_END] = "SELECT max(seq) FROM (SELECT seq FROM rows WHERE class = ?1"
+		    " AND seq > ?2 AND seq < ?3 ORDER BY seq LIMIT ?4)",
+    /* Every other row of a span: the 2nd, 4th, ... go. */
+    [ST_THIN] = "DELETE FROM rows WHERE seq IN (SELECT seq FROM (SELECT seq,"
+		" row_number() OVER (ORDER BY seq) AS rn FROM rows WHERE class = ?1"
+		" AND seq > ?2 AND seq <= ?3) WHERE rn % 2 = 0)",
+    [ST_PAGE_COUNT] = "PRAGMA page_count",
+    [ST_FREELIST] = "PRAGMA freelist_count",
+    [ST_COUNT] = "SELECT count(*) FROM rows",
+    [ST_OLDEST] = "SELECT wall_ms FROM rows WHERE wall_ms > 0 ORDER BY seq LIMIT 1",
+    /* ?1 offset, ?2 source, ?3 first seq this boot may rewrite.  The time
+     * text is made from integers (no floating-point seconds): the same
+     * form clock_format_iso writes. */
+    [ST_RESTAMP] = "UPDATE rows SET wall_ms = mono_ms + ?1, payload = json_set(payload,"
+		   " '$.ts', strftime('%Y-%m-%dT%H:%M:%S', (mono_ms + ?1) / 1000, 'unixepoch')"
+		   " || printf('.%03dZ', (mono_ms + ?1) % 1000), '$.ts_src', ?2)"
+		   " WHERE seq >= ?3 AND acked = 0 AND mono_ms + ?1 >= 0"
+		   " AND json_extract(payload, '$.ts_src') = 'unsynced'",
 };
 
 struct store {
@@ -175,14 +178,14 @@ struct store {
 	int64_t evicted;
 	int64_t evicted_class[STORE_N_CLASSES];
 	int64_t thinned;
-	int64_t thinned_upto;  /* position rows up to this seq were thinned once */
-	int64_t unlogged;      /* evictions not yet logged */
+	int64_t thinned_upto; /* position rows up to this seq were thinned once */
+	int64_t unlogged;     /* evictions not yet logged */
 	struct store_policy policy;
-	int64_t txn_since_ms;  /* when store_flush_due first saw the open transaction, or -1 */
-	uint64_t appended_max; /* highest seq appended, committed or not */
+	int64_t txn_since_ms;	/* when store_flush_due first saw the open transaction, or -1 */
+	uint64_t appended_max;	/* highest seq appended, committed or not */
 	uint64_t committed_max; /* highest seq readers may see */
-	uint64_t rollbacks;    /* transactions SQLite rolled back (disk full) */
-	int64_t nrows;         /* rows in the table, kept so status never counts them */
+	uint64_t rollbacks;	/* transactions SQLite rolled back (disk full) */
+	int64_t nrows;		/* rows in the table, kept so status never counts them */
 	int in_txn;
 	int pending;  /* rows appended in the open transaction */
 	int disk_err; /* SQLite code of the disk trouble we are in, or 0 */
@@ -383,8 +386,7 @@ out_rollback:
 		s->in_txn = 0;
 	}
 out_sync:
-	if (!s->policy.durability_full &&
-	    store_exec(s, ST_SYNC_NORMAL, "synchronous=NORMAL") < 0)
+	if (!s->policy.durability_full && store_exec(s, ST_SYNC_NORMAL, "synchronous=NORMAL") < 0)
 		ret = -1;
 	return ret;
 }
@@ -430,10 +432,11 @@ static int store_migrate(struct store *s)
 		return -1;
 	}
 	/* Read the version inside the transaction: no one else migrates meanwhile. */
-	rc = sqlite3_prepare_v2(s->db,
-				"SELECT (SELECT count(*) FROM sqlite_schema),"
-				" (SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'meta')",
-				-1, &st, NULL);
+	rc = sqlite3_prepare_v2(
+	    s->db,
+	    "SELECT (SELECT count(*) FROM sqlite_schema),"
+	    " (SELECT count(*) FROM sqlite_schema WHERE type = 'table' AND name = 'meta')",
+	    -1, &st, NULL);
 	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
 		objects = sqlite3_column_int64(st, 0);
 		if (sqlite3_column_int64(st, 1) == 0)
@@ -447,8 +450,8 @@ static int store_migrate(struct store *s)
 		goto out_rollback;
 	}
 	if (version < 0) {
-		rc = sqlite3_prepare_v2(s->db, "SELECT value FROM meta WHERE key = 'schema_version'",
-					-1, &st, NULL);
+		rc = sqlite3_prepare_v2(
+		    s->db, "SELECT value FROM meta WHERE key = 'schema_version'", -1, &st, NULL);
 		if (rc == SQLITE_OK && sqlite3_step(st) == SQLITE_ROW)
 			version = sqlite3_column_int64(st, 0);
 		sqlite3_finalize(st);
@@ -774,7 +777,8 @@ void store_set_policy(struct store *s, const struct store_policy *p)
 	s->policy = *p;
 	s->retention_days = p->retention_days;
 	s->max_size_mb = p->max_size_mb;
-	sqlite3_exec(s->db, p->durability_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
+	sqlite3_exec(s->db,
+		     p->durability_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
 		     NULL, NULL, NULL);
 	/* Keep the WAL to about a quarter of a small cap (SQLite's default
 	 * of 1000 pages is 4 MB: more than a 1 MB store on a 2 MB disk). */
@@ -794,8 +798,8 @@ static int store_uplink_ok(const struct store *s, int uplink, int acking)
 	if (uplink >= 0 && uplink < STORE_MAX_UPLINKS &&
 	    (!acking || (s->uplink_mask & (1u << uplink))))
 		return 1;
-	log_warnx("store %s: %s: uplink %d is not in mask 0x%x", s->path,
-		  acking ? "ack" : "fetch", uplink, s->uplink_mask);
+	log_warnx("store %s: %s: uplink %d is not in mask 0x%x", s->path, acking ? "ack" : "fetch",
+		  uplink, s->uplink_mask);
 	return 0;
 }
 
@@ -828,7 +832,8 @@ static int store_fetch_dir(struct store *s, enum store_stmt id, int uplink, uint
 			if (n == 0) {
 				log_warnx("store %s: row %" PRId64 " (%zu bytes) does not fit"
 					  " a %zu-byte buffer",
-					  s->path, (int64_t)sqlite3_column_int64(st, 0), len, bufsize);
+					  s->path, (int64_t)sqlite3_column_int64(st, 0), len,
+					  bufsize);
 				sqlite3_reset(st);
 				return -1;
 			}
@@ -863,8 +868,8 @@ int store_fetch(struct store *s, int uplink, uint64_t after, struct store_row *r
 	return store_fetch_dir(s, ST_FETCH, uplink, after, rows, max, buf, bufsize);
 }
 
-int store_fetch_desc(struct store *s, int uplink, uint64_t before, struct store_row *rows,
-		     int max, char *buf, size_t bufsize)
+int store_fetch_desc(struct store *s, int uplink, uint64_t before, struct store_row *rows, int max,
+		     char *buf, size_t bufsize)
 {
 	return store_fetch_dir(s, ST_FETCH_DESC, uplink, before, rows, max, buf, bufsize);
 }
@@ -1045,8 +1050,8 @@ int store_evict(struct store *s, int64_t now_wall_ms)
 	if (store_begin(s) < 0)
 		return -1;
 	/* Without a wall time we cannot tell age; the size cap still holds. */
-	if (s->retention_days > 0 && now_wall_ms > 0 && store_has_older(s, now_wall_ms -
-					  s->retention_days * STORE_MS_PER_DAY)) {
+	if (s->retention_days > 0 && now_wall_ms > 0 &&
+	    store_has_older(s, now_wall_ms - s->retention_days * STORE_MS_PER_DAY)) {
 		for (int c = 0; c < STORE_N_CLASSES; c++) {
 			sqlite3_bind_int64(s->st[ST_EVICT_AGE], 1,
 					   now_wall_ms - s->retention_days * STORE_MS_PER_DAY);

@@ -27,9 +27,9 @@ enum store_class {
 
 /* What may change while the store is open (reload). */
 struct store_policy {
-	int retention_days;     /* 0: no age limit */
-	int max_size_mb;        /* 0: no size limit */
-	int durability_full;    /* fsync every commit (synchronous=FULL) */
+	int retention_days;	/* 0: no age limit */
+	int max_size_mb;	/* 0: no size limit */
+	int durability_full;	/* fsync every commit (synchronous=FULL) */
 	int commit_interval_ms; /* store_flush_due commits at most this often */
 };
 
@@ -46,10 +46,10 @@ struct store_row {
 struct store_stats {
 	int64_t rows;
 	int64_t oldest_wall_ms; /* 0 when empty */
-	int64_t evicted;        /* rows removed by retention, since the store was made */
+	int64_t evicted;	/* rows removed by retention, since the store was made */
 	int64_t evicted_class[STORE_N_CLASSES]; /* the same, by class (since schema v2) */
-	int64_t thinned;        /* position rows removed by thinning (counted in evicted too) */
-	int64_t bytes;          /* database size */
+	int64_t thinned; /* position rows removed by thinning (counted in evicted too) */
+	int64_t bytes;	 /* database size */
 };
 
 /* Open or create the store at path; uplink_mask is the set of uplink bits
@@ -94,8 +94,8 @@ void store_set_policy(struct store *s, const struct store_policy *p);
 int store_fetch(struct store *s, int uplink, uint64_t after, struct store_row *rows, int max,
 		char *buf, size_t bufsize);
 /* The same, newest first: up to max rows before seq `before` (descending). */
-int store_fetch_desc(struct store *s, int uplink, uint64_t before, struct store_row *rows,
-		     int max, char *buf, size_t bufsize);
+int store_fetch_desc(struct store *s, int uplink, uint64_t before, struct store_row *rows, int max,
+		     char *buf, size_t bufsize);
 /* Uplink `uplink` has row seq; the row goes once every uplink has it. 0 or -1. */
 int store_ack(struct store *s, int uplink, uint64_t seq);
 /* Apply retention (age, size), counting evictions by class.  0 or -1. */

@@ -40,8 +40,7 @@ void table_mark(struct table *t, enum sig_id sig, int instance, enum table_quali
 	e->quality = (uint8_t)q;
 }
 
-int table_get(const struct table *t, enum sig_id sig, int instance, int64_t now_ms,
-	      double *value)
+int table_get(const struct table *t, enum sig_id sig, int instance, int64_t now_ms, double *value)
 {
 	const struct table_entry *e;
 

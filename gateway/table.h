@@ -15,7 +15,7 @@ enum table_quality { TABLE_EMPTY = 0, TABLE_OK, TABLE_NA, TABLE_ERROR };
 struct table_entry {
 	double value;
 	int64_t mono_ms; /* when last written */
-	uint8_t source;  /* index of the source that wrote it */
+	uint8_t source;	 /* index of the source that wrote it */
 	uint8_t quality;
 };
 
@@ -33,8 +33,7 @@ void table_set(struct table *t, enum sig_id sig, int instance, double value, int
 void table_mark(struct table *t, enum sig_id sig, int instance, enum table_quality q,
 		int64_t mono_ms, int source);
 /* 1 and *value when the signal is valid and fresh at now_ms; else 0. */
-int table_get(const struct table *t, enum sig_id sig, int instance, int64_t now_ms,
-	      double *value);
+int table_get(const struct table *t, enum sig_id sig, int instance, int64_t now_ms, double *value);
 /* Age in ms of the newest write by source, or -1 if it never wrote. */
 int64_t table_source_age(const struct table *t, int source, int64_t now_ms);
 

@@ -40,15 +40,15 @@
 #include "gateway/inflight.h"
 #include "gateway/log.h"
 
-#define UPLINK_NOTES (2 * INFLIGHT_MAX_SLOTS + 64) /* one note per publication, at most */
-#define UPLINK_CMDS 16            /* commands waiting for the main thread, at most */
-#define UPLINK_FETCH 128          /* rows read from the store at once */
-#define UPLINK_BUF (512 * 1024)   /* their payloads */
-#define UPLINK_MSG (UPLINK_BUF + 256)
-#define UPLINK_STATUS_MAX 8192
+#define UPLINK_NOTES	      (2 * INFLIGHT_MAX_SLOTS + 64) /* one note per publication, at most */
+#define UPLINK_CMDS	      16	   /* commands waiting for the main thread, at most */
+#define UPLINK_FETCH	      128	   /* rows read from the store at once */
+#define UPLINK_BUF	      (512 * 1024) /* their payloads */
+#define UPLINK_MSG	      (UPLINK_BUF + 256)
+#define UPLINK_STATUS_MAX     8192
 #define UPLINK_BACKOFF_MIN_MS 500
-#define UPLINK_CLOCK_POLL_MS 1000
-#define UPLINK_CERT_CHECK_MS (6 * 3600 * 1000LL)
+#define UPLINK_CLOCK_POLL_MS  1000
+#define UPLINK_CERT_CHECK_MS  (6 * 3600 * 1000LL)
 
 /* What paho's threads tell the main thread. */
 enum uplink_note_type {
@@ -69,10 +69,10 @@ struct uplink_note {
 enum uplink_state { UP_DOWN, UP_CONNECTING, UP_CONNECTED, UP_WAIT_CLOCK };
 
 static const char *const uplink_state_names[] = {
-	[UP_DOWN] = "down",
-	[UP_CONNECTING] = "connecting",
-	[UP_CONNECTED] = "connected",
-	[UP_WAIT_CLOCK] = "waiting_for_clock",
+    [UP_DOWN] = "down",
+    [UP_CONNECTING] = "connecting",
+    [UP_CONNECTED] = "connected",
+    [UP_WAIT_CLOCK] = "waiting_for_clock",
 };
 
 enum uplink_lane { LANE_LIVE, LANE_BACKLOG };
@@ -91,24 +91,24 @@ struct uplink {
 	int v5;
 	int64_t now_ms;
 	int backoff_ms;
-	int64_t retry_at_ms;  /* when to connect again (UP_DOWN, UP_WAIT_CLOCK), or -1 */
-	char tls_error[160];  /* OpenSSL's words for the last handshake failure */
+	int64_t retry_at_ms; /* when to connect again (UP_DOWN, UP_WAIT_CLOCK), or -1 */
+	char tls_error[160]; /* OpenSSL's words for the last handshake failure */
 
 	/* cursors, reset at every connect */
 	uint64_t live_from;
-	uint64_t live_cursor;  /* highest live seq handed over */
-	uint64_t back_cursor;  /* oldest first: highest handed over; newest first: lowest */
+	uint64_t live_cursor; /* highest live seq handed over */
+	uint64_t back_cursor; /* oldest first: highest handed over; newest first: lowest */
 	int back_done;
-	uint64_t rollbacks;    /* the store's count when the cursors were last valid */
-	double tokens;         /* backlog records that may go now */
+	uint64_t rollbacks; /* the store's count when the cursors were last valid */
+	double tokens;	    /* backlog records that may go now */
 	int64_t tokens_ms;
 	int64_t batch_wait_ms; /* a partial live batch waits since, or -1 */
 	int64_t wake_at_ms;    /* batch age or rate limit: pump again then, or -1 */
 
 	/* certificates */
 	int64_t cert_check_ms;
-	int cert_days;         /* days left of the certificate that expires first */
-	char cert_file[64];    /* "client" or "CA" */
+	int cert_days;	    /* days left of the certificate that expires first */
+	char cert_file[64]; /* "client" or "CA" */
 	char cert_warning[192];
 
 	char status[UPLINK_STATUS_MAX];
@@ -147,8 +147,7 @@ static void uplink_wake(struct uplink *u)
 /* Any thread: queue a note and wake the main thread.  The ring holds more
  * than the largest window, and each publication gets one note: none is
  * dropped (the count in status would say otherwise). */
-static void uplink_note(struct uplink *u, enum uplink_note_type type, void *token,
-			const char *text)
+static void uplink_note(struct uplink *u, enum uplink_note_type type, void *token, const char *text)
 {
 	struct uplink_note *n;
 
@@ -313,8 +312,8 @@ static int uplink_cert_days(const char *path, int *days)
  * expires; checked at start and every few hours. */
 static void uplink_check_certs(struct uplink *u)
 {
-	const char *files[2] = { u->cfg.cert_file, u->cfg.ca_file };
-	const char *names[2] = { "client", "CA" };
+	const char *files[2] = {u->cfg.cert_file, u->cfg.ca_file};
+	const char *names[2] = {"client", "CA"};
 	char warning[192] = "";
 	int days;
 
@@ -452,14 +451,14 @@ static int uplink_topics(struct uplink *u, const char *prefix, const char *dev)
 			      prefix, dev) >= sizeof(u->topic_telemetry);
 	n |= (size_t)snprintf(u->topic_telemetry_z, sizeof(u->topic_telemetry_z), "%s/z",
 			      u->topic_telemetry) >= sizeof(u->topic_telemetry_z);
-	n |= (size_t)snprintf(u->topic_event, sizeof(u->topic_event), "%s/%s/event", prefix,
-			      dev) >= sizeof(u->topic_event);
+	n |= (size_t)snprintf(u->topic_event, sizeof(u->topic_event), "%s/%s/event", prefix, dev) >=
+	     sizeof(u->topic_event);
 	n |= (size_t)snprintf(u->topic_status, sizeof(u->topic_status), "%s/%s/status", prefix,
 			      dev) >= sizeof(u->topic_status);
 	n |= (size_t)snprintf(u->topic_cmd, sizeof(u->topic_cmd), "%s/%s/cmd/", prefix, dev) >=
 	     sizeof(u->topic_cmd) - 1;
-	n |= (size_t)snprintf(u->topic_result, sizeof(u->topic_result), "%s/%s/cmd-result/",
-			      prefix, dev) >= sizeof(u->topic_result) - UPLINK_CMD_NAME;
+	n |= (size_t)snprintf(u->topic_result, sizeof(u->topic_result), "%s/%s/cmd-result/", prefix,
+			      dev) >= sizeof(u->topic_result) - UPLINK_CMD_NAME;
 	u->topic_cmd_len = strlen(u->topic_cmd);
 	if (n)
 		log_warnx("mqtt: topic prefix %s/%s too long", prefix, dev);
@@ -493,7 +492,7 @@ static int uplink_create(struct uplink *u)
 /* Files paho reads at every connect: say now, plainly, if one is missing. */
 static void uplink_check_files(const struct uplink *u)
 {
-	const char *files[3] = { u->cfg.ca_file, u->cfg.cert_file, u->cfg.key_file };
+	const char *files[3] = {u->cfg.ca_file, u->cfg.cert_file, u->cfg.key_file};
 
 	for (int i = 0; i < 3; i++)
 		if (files[i][0] && access(files[i], R_OK) < 0)
@@ -737,8 +736,8 @@ static uint64_t uplink_wire_bytes(const struct uplink *u, size_t topic_len, size
 /* The payload of rows[i..j): one row as it is, or a batch in seq order
  * (rows are in fetch order: descending when desc).  Length, or 0 when the
  * batch does not fit (cannot happen: the buffer holds every fetched row). */
-static size_t uplink_payload(struct uplink *u, const struct store_row *rows, int i, int j,
-			     int desc, const char **out)
+static size_t uplink_payload(struct uplink *u, const struct store_row *rows, int i, int j, int desc,
+			     const char **out)
 {
 	size_t len, cap = sizeof(u->msg);
 	int n;
@@ -915,15 +914,15 @@ static int uplink_pump_backlog(struct uplink *u)
 		want = u->cfg.backlog_rate;
 	if (allow < want) {
 		uplink_wake_at(u, u->now_ms + 1 +
-					  (int64_t)((want - u->tokens) * 1000.0 / u->cfg.backlog_rate));
+				      (int64_t)((want - u->tokens) * 1000.0 / u->cfg.backlog_rate));
 		return 0;
 	}
 	if (desc)
 		n = store_fetch_desc(u->store, UPLINK_MQTT, u->back_cursor, u->rows, UPLINK_FETCH,
 				     u->buf, sizeof(u->buf));
 	else
-		n = store_fetch(u->store, UPLINK_MQTT, u->back_cursor, u->rows, UPLINK_FETCH, u->buf,
-				sizeof(u->buf));
+		n = store_fetch(u->store, UPLINK_MQTT, u->back_cursor, u->rows, UPLINK_FETCH,
+				u->buf, sizeof(u->buf));
 	/* Ascending, the backlog ends where the live rows begin. */
 	while (n > 0 && u->rows[n - 1].seq >= u->live_from)
 		n--;
@@ -1031,9 +1030,9 @@ int uplink_answer(struct uplink *u, const char *id, const char *json)
 		return -1;
 	snprintf(topic, sizeof(topic), "%s%s", u->topic_result, id);
 	return MQTTAsync_send(u->client, topic, (int)strlen(json), json, 1, 0, &ro) ==
-			       MQTTASYNC_SUCCESS
-		       ? 0
-		       : -1;
+		       MQTTASYNC_SUCCESS
+		   ? 0
+		   : -1;
 }
 
 void uplink_stats(const struct uplink *u, struct uplink_stats *st)
@@ -1046,27 +1045,26 @@ json_t *uplink_status_json(const struct uplink *u, const struct store_stats *ss,
 			   int64_t now_wall_ms)
 {
 	json_t *o = json_pack(
-		"{s:b, s:b, s:s, s:s, s:i, s:s, s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i,"
-		" s:b, s:i, s:s, s:I, s:s}",
-		"enabled", 1, "connected", u->state == UP_CONNECTED, "state",
-		uplink_state_names[u->state], "broker", u->cfg.host, "port", u->cfg.port, "mqtt",
-		u->v5 ? "5" : "3.1.1", "tls", u->cfg.ca_file[0] != '\0', "mutual_tls",
-		u->cfg.cert_file[0] != '\0', "connects", (json_int_t)u->stats.connects,
-		"published", (json_int_t)u->stats.published, "records",
-		(json_int_t)u->stats.records, "acked", (json_int_t)u->stats.acked, "failed",
-		(json_int_t)u->stats.failed, "wire_bytes", (json_int_t)u->stats.wire_bytes,
-		"inflight", inflight_used(u->inflight), "batch_max", u->cfg.batch_max, "compress",
-		u->cfg.compress, "backlog_rate", u->cfg.backlog_rate, "backlog_order",
-		u->cfg.backlog_newest ? "newest" : "oldest", "notes_dropped",
-		(json_int_t)u->notes_dropped, "last_error", u->stats.last_error);
+	    "{s:b, s:b, s:s, s:s, s:i, s:s, s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i,"
+	    " s:b, s:i, s:s, s:I, s:s}",
+	    "enabled", 1, "connected", u->state == UP_CONNECTED, "state",
+	    uplink_state_names[u->state], "broker", u->cfg.host, "port", u->cfg.port, "mqtt",
+	    u->v5 ? "5" : "3.1.1", "tls", u->cfg.ca_file[0] != '\0', "mutual_tls",
+	    u->cfg.cert_file[0] != '\0', "connects", (json_int_t)u->stats.connects, "published",
+	    (json_int_t)u->stats.published, "records", (json_int_t)u->stats.records, "acked",
+	    (json_int_t)u->stats.acked, "failed", (json_int_t)u->stats.failed, "wire_bytes",
+	    (json_int_t)u->stats.wire_bytes, "inflight", inflight_used(u->inflight), "batch_max",
+	    u->cfg.batch_max, "compress", u->cfg.compress, "backlog_rate", u->cfg.backlog_rate,
+	    "backlog_order", u->cfg.backlog_newest ? "newest" : "oldest", "notes_dropped",
+	    (json_int_t)u->notes_dropped, "last_error", u->stats.last_error);
 
 	if (!o)
 		return NULL;
 	json_object_set_new(o, "backlog_rows", json_integer(ss ? ss->rows : 0));
 	json_object_set_new(o, "backlog_age_s",
 			    ss && ss->oldest_wall_ms && now_wall_ms
-				    ? json_real((double)(now_wall_ms - ss->oldest_wall_ms) / 1000.0)
-				    : json_null());
+				? json_real((double)(now_wall_ms - ss->oldest_wall_ms) / 1000.0)
+				: json_null());
 	json_object_set_new(o, "commands",
 			    json_pack("{s:I, s:I, s:I}", "received", (json_int_t)u->cmds,
 				      "deferred", (json_int_t)u->cmds_deferred, "retained_ignored",

@@ -15,21 +15,21 @@
 #include "gateway/config.h"
 #include "gateway/store.h"
 
-#define UPLINK_MQTT 0         /* this uplink's bit in the store's acknowledgement mask */
-#define UPLINK_CMD_MAX 4096   /* bytes of a command request, at most */
+#define UPLINK_MQTT	0    /* this uplink's bit in the store's acknowledgement mask */
+#define UPLINK_CMD_MAX	4096 /* bytes of a command request, at most */
 #define UPLINK_CMD_NAME 64
 
 struct uplink;
 
 struct uplink_stats {
 	int connected;
-	uint64_t published;   /* messages handed to paho */
-	uint64_t records;     /* rows in them (a batch counts each record) */
-	uint64_t acked;       /* rows acknowledged */
-	uint64_t failed;      /* messages paho reported as not delivered */
+	uint64_t published; /* messages handed to paho */
+	uint64_t records;   /* rows in them (a batch counts each record) */
+	uint64_t acked;	    /* rows acknowledged */
+	uint64_t failed;    /* messages paho reported as not delivered */
 	uint64_t connects;
-	uint64_t bytes;       /* payload bytes handed to paho */
-	uint64_t wire_bytes;  /* PUBLISH packets' bytes (headers + topic + payload) */
+	uint64_t bytes;		  /* payload bytes handed to paho */
+	uint64_t wire_bytes;	  /* PUBLISH packets' bytes (headers + topic + payload) */
 	int64_t last_ack_mono_ms; /* -1 if none yet */
 	char last_error[192];
 };
@@ -38,7 +38,7 @@ struct uplink_stats {
 struct uplink_command {
 	char name[UPLINK_CMD_NAME]; /* the last topic level: cmd/<name> */
 	char payload[UPLINK_CMD_MAX + 1];
-	size_t len;      /* bytes in payload (NUL-terminated) */
+	size_t len;	 /* bytes in payload (NUL-terminated) */
 	size_t full_len; /* bytes received: more than UPLINK_CMD_MAX means cut off */
 };
 

@@ -10,7 +10,7 @@
 #include "gateway/log.h"
 
 #define WATCH_MARKER "running"
-#define WATCH_HASH "config.hash"
+#define WATCH_HASH   "config.hash"
 
 /* ---- start-up: marker and configuration hash ------------------------------ */
 
@@ -60,7 +60,8 @@ static void watch_check_config(struct watch *w, const char *file)
 	char path[PATH_MAX], old[32] = "", now[17];
 	FILE *f;
 
-	if (!file[0] || watch_file_hash(file, now) < 0 || watch_path(w, WATCH_HASH, path, sizeof(path)) < 0)
+	if (!file[0] || watch_file_hash(file, now) < 0 ||
+	    watch_path(w, WATCH_HASH, path, sizeof(path)) < 0)
 		return;
 	f = fopen(path, "r");
 	if (f) {
@@ -94,11 +95,11 @@ void watch_init(struct watch *w, const struct config *cfg)
 	memset(w, 0, sizeof(*w));
 	watch_settings(w, cfg);
 	w->engine_flip_ms = w->engine_since_ms = -1;
-	w->ecu = w->gps = w->dpf = (struct watch_cond){ -1, -1, 0 };
+	w->ecu = w->gps = w->dpf = (struct watch_cond){-1, -1, 0};
 	for (int i = 0; i < 2; i++)
-		w->nox[i] = (struct watch_cond){ -1, -1, 0 };
+		w->nox[i] = (struct watch_cond){-1, -1, 0};
 	for (int i = 0; i < WATCH_MAX_METERS; i++)
-		w->meter[i] = (struct watch_cond){ -1, -1, 0 };
+		w->meter[i] = (struct watch_cond){-1, -1, 0};
 	if (watch_path(w, WATCH_MARKER, path, sizeof(path)) == 0)
 		w->unclean = access(path, F_OK) == 0;
 	snprintf(pid, sizeof(pid), "%ld\n", (long)getpid());
@@ -133,8 +134,7 @@ enum { WATCH_CLEAR = 0, WATCH_HOLDS = 1, WATCH_UNKNOWN = -1 };
 /* +1: the event starts now; -1: it ends now; 0: nothing.  It starts after
  * the condition held on_ms and ends after it was clear off_ms; unknown
  * (no data, engine off) changes nothing once open, and drops a candidate. */
-static int watch_step(struct watch_cond *c, int state, int64_t now, int64_t on_ms,
-		      int64_t off_ms)
+static int watch_step(struct watch_cond *c, int state, int64_t now, int64_t on_ms, int64_t off_ms)
 {
 	if (state == WATCH_UNKNOWN) {
 		if (!c->open)
@@ -265,7 +265,7 @@ static void watch_dpf(struct watch *w, const struct table *t, const struct watch
 	    (table_get(t, SIG_ENGINE_LOAD_PCT, 0, in->now_ms, &load) ||
 	     table_get(t, SIG_ENGINE_TORQUE_PCT, 0, in->now_ms, &load)) &&
 	    load >= w->cfg.dpf_min_load_pct) {
-		st = dp < w->cfg.dpf_min_kpa ? WATCH_HOLDS
+		st = dp < w->cfg.dpf_min_kpa	    ? WATCH_HOLDS
 		     : dp >= 2 * w->cfg.dpf_min_kpa ? WATCH_CLEAR
 						    : WATCH_UNKNOWN;
 		if (st == WATCH_HOLDS && !w->dpf.open) {
@@ -296,7 +296,7 @@ static void watch_dpf(struct watch *w, const struct table *t, const struct watch
 static void watch_nox(struct watch *w, const struct table *t, const struct watch_input *in,
 		      watch_event_fn *emit, void *ctx)
 {
-	static const enum sig_id sig[2] = { SIG_NOX_UP_PPM, SIG_NOX_DOWN_PPM };
+	static const enum sig_id sig[2] = {SIG_NOX_UP_PPM, SIG_NOX_DOWN_PPM};
 
 	for (int i = 0; i < 2; i++) {
 		double v;

@@ -22,9 +22,9 @@ typedef void watch_event_fn(void *ctx, json_t *ev);
 /* What the daemon knows this tick besides the table. */
 struct watch_input {
 	int64_t now_ms;
-	int n_can;                 /* CAN sources configured */
-	int64_t can_age_ms;        /* since the newest CAN data, -1: none yet */
-	int n_meters;              /* Modbus buses with devices */
+	int n_can;	    /* CAN sources configured */
+	int64_t can_age_ms; /* since the newest CAN data, -1: none yet */
+	int n_meters;	    /* Modbus buses with devices */
 	const char *meter[WATCH_MAX_METERS];
 	int64_t meter_age_ms[WATCH_MAX_METERS]; /* -1: never answered */
 	int gnss_enabled;
@@ -33,23 +33,23 @@ struct watch_input {
 
 /* A watched condition with its debounce and its open event. */
 struct watch_cond {
-	int64_t since_ms;          /* first tick it held, -1 */
-	int64_t clear_ms;          /* first tick it did not hold while open, -1 */
+	int64_t since_ms; /* first tick it held, -1 */
+	int64_t clear_ms; /* first tick it did not hold while open, -1 */
 	int open;
 };
 
 struct watch {
 	struct config_watch cfg;
 	char state_dir[PATH_MAX];
-	int engine_on;             /* debounced */
+	int engine_on; /* debounced */
 	int64_t engine_flip_ms, engine_since_ms;
 	struct watch_cond ecu, gps, dpf, nox[2], meter[WATCH_MAX_METERS];
 	double nox_last[2];
 	double dpf_sum, dpf_load_sum;
 	int dpf_n;
-	int started;               /* the restart event went out ... */
-	int64_t first_ms;          /* ... at this tick: uptime for "no CAN data yet" */
-	int unclean;               /* the marker was there at start */
+	int started;	  /* the restart event went out ... */
+	int64_t first_ms; /* ... at this tick: uptime for "no CAN data yet" */
+	int unclean;	  /* the marker was there at start */
 	char hash_old[17], hash_new[17];
 };
 

@@ -17,14 +17,14 @@ struct zones_poly {
 
 struct zone {
 	char name[64];
-	unsigned stages;           /* bit s: stage s may not operate inside */
+	unsigned stages; /* bit s: stage s may not operate inside */
 	int first_poly, n_polys;
 	struct geo_bbox bb;
 	/* state */
-	int inside;                /* debounced */
-	int64_t flip_ms;           /* first tick the raw answer differed, or -1 */
-	int64_t run_ms;            /* engine running inside since, or -1 */
-	int violated;              /* this visit's violation was raised */
+	int inside;	 /* debounced */
+	int64_t flip_ms; /* first tick the raw answer differed, or -1 */
+	int64_t run_ms;	 /* engine running inside since, or -1 */
+	int violated;	 /* this visit's violation was raised */
 	/* totals */
 	double engine_h, fuel_l;
 	uint64_t smoke_events, violations, entries;
@@ -41,7 +41,7 @@ struct zones {
 	int n_polys, cap_polys;
 	struct zone *z;
 	int n;
-	int64_t last_ms;           /* previous tick, or -1 */
+	int64_t last_ms; /* previous tick, or -1 */
 	uint64_t smoke_seen;
 };
 
@@ -71,8 +71,8 @@ struct zones_reader {
 	int cap_pts;
 };
 
-__attribute__((format(printf, 2, 3)))
-static int zones_bad(const struct zones_reader *rd, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static int zones_bad(const struct zones_reader *rd,
+							   const char *fmt, ...)
 {
 	char msg[256];
 	va_list ap;
@@ -97,16 +97,17 @@ static int zones_ring(struct zones_reader *rd, json_t *coords)
 	if (zones_grow((void **)&z->pts, &rd->cap_pts, z->n_pts + (int)n, sizeof(*z->pts)) < 0 ||
 	    zones_grow((void **)&z->rings, &z->cap_rings, z->n_rings + 1, sizeof(*z->rings)) < 0)
 		return zones_bad(rd, "out of memory");
-	z->rings[z->n_rings] = (struct geo_ring){ z->n_pts, (int)n };
-	json_array_foreach(coords, i, pos) {
+	z->rings[z->n_rings] = (struct geo_ring){z->n_pts, (int)n};
+	json_array_foreach(coords, i, pos)
+	{
 		double lon = json_number_value(json_array_get(pos, 0));
 		double lat = json_number_value(json_array_get(pos, 1));
 
 		if (json_array_size(pos) < 2 || !json_is_number(json_array_get(pos, 0)) ||
-		    !json_is_number(json_array_get(pos, 1)) || lon < -180 || lon > 180 || lat < -90 ||
-		    lat > 90)
+		    !json_is_number(json_array_get(pos, 1)) || lon < -180 || lon > 180 ||
+		    lat < -90 || lat > 90)
 			return zones_bad(rd, "position %zu is not [lon, lat] in degrees", i);
-		z->pts[z->n_pts + (int)i] = (struct geo_point){ lon, lat };
+		z->pts[z->n_pts + (int)i] = (struct geo_point){lon, lat};
 	}
 	z->n_pts += (int)n;
 	z->n_rings++;
@@ -124,8 +125,9 @@ static int zones_polygon(struct zones_reader *rd, json_t *rings, struct zone *zn
 		return zones_bad(rd, "a polygon needs an outer ring");
 	if (zones_grow((void **)&z->polys, &z->cap_polys, z->n_polys + 1, sizeof(*z->polys)) < 0)
 		return zones_bad(rd, "out of memory");
-	z->polys[z->n_polys] = (struct zones_poly){ z->n_rings, 0 };
-	json_array_foreach(rings, i, ring) {
+	z->polys[z->n_polys] = (struct zones_poly){z->n_rings, 0};
+	json_array_foreach(rings, i, ring)
+	{
 		if (zones_ring(rd, ring) < 0)
 			return -1;
 		if (i == 0)
@@ -146,7 +148,8 @@ static int zones_stages(struct zones_reader *rd, json_t *props, struct zone *zn)
 		return 0; /* a zone to watch, prohibiting nothing */
 	if (!json_is_array(list))
 		return zones_bad(rd, "prohibited_stages is not a list of stages");
-	json_array_foreach(list, i, v) {
+	json_array_foreach(list, i, v)
+	{
 		json_int_t st = json_integer_value(v);
 
 		if (!json_is_integer(v) || st < 1 || st > 6)
@@ -183,9 +186,7 @@ static int zones_feature(struct zones_reader *rd, json_t *f)
 		if (zones_polygon(rd, coords, zn) < 0)
 			return -1;
 	} else if (type && strcmp(type, "MultiPolygon") == 0 && json_is_array(coords)) {
-		json_array_foreach(coords, i, poly)
-			if (zones_polygon(rd, poly, zn) < 0)
-				return -1;
+		json_array_foreach(coords, i, poly) if (zones_polygon(rd, poly, zn) < 0) return -1;
 	} else {
 		return zones_bad(rd, "geometry is %s: only Polygon and MultiPolygon are zones",
 				 type ? type : "missing");
@@ -196,7 +197,7 @@ static int zones_feature(struct zones_reader *rd, json_t *f)
 
 static int zones_read(struct zones *z, const char *file)
 {
-	struct zones_reader rd = { .z = z, .file = file };
+	struct zones_reader rd = {.z = z, .file = file};
 	json_error_t jerr;
 	json_t *root = json_load_file(file, 0, &jerr), *features, *f;
 	const char *type;
@@ -212,7 +213,8 @@ static int zones_read(struct zones *z, const char *file)
 	if (type && strcmp(type, "Feature") == 0) {
 		rc = zones_feature(&rd, root);
 	} else if (type && strcmp(type, "FeatureCollection") == 0 && json_is_array(features)) {
-		json_array_foreach(features, i, f) {
+		json_array_foreach(features, i, f)
+		{
 			rd.feature = (int)i;
 			if ((rc = zones_feature(&rd, f)) < 0)
 				break;
@@ -380,7 +382,7 @@ static void zones_totals(struct zone *zn, const struct zones_input *in, int64_t 
 
 void zones_tick(struct zones *z, const struct zones_input *in, zones_event_fn *emit, void *ctx)
 {
-	struct geo_point p = { in->lon, in->lat };
+	struct geo_point p = {in->lon, in->lat};
 	int64_t dt = z->last_ms < 0 ? 0 : in->now_ms - z->last_ms;
 	uint64_t new_smoke = in->smoke_starts - z->smoke_seen;
 
@@ -410,13 +412,13 @@ json_t *zones_status(const struct zones *z)
 	for (int i = 0; z && i < z->n; i++) {
 		const struct zone *zn = &z->z[i];
 
-		json_object_set_new(
-			o, zn->name,
-			json_pack("{s:b, s:b, s:f, s:f, s:I, s:I, s:I}", "inside", zn->inside,
-				  "prohibited", zones_prohibits(z, zn), "engine_h", zn->engine_h,
-				  "fuel_l", zn->fuel_l, "smoke_events", (json_int_t)zn->smoke_events,
-				  "violations", (json_int_t)zn->violations, "entries",
-				  (json_int_t)zn->entries));
+		json_object_set_new(o, zn->name,
+				    json_pack("{s:b, s:b, s:f, s:f, s:I, s:I, s:I}", "inside",
+					      zn->inside, "prohibited", zones_prohibits(z, zn),
+					      "engine_h", zn->engine_h, "fuel_l", zn->fuel_l,
+					      "smoke_events", (json_int_t)zn->smoke_events,
+					      "violations", (json_int_t)zn->violations, "entries",
+					      (json_int_t)zn->entries));
 	}
 	return o;
 }

@@ -13,7 +13,7 @@
 
 #include "gateway/config.h"
 
-#define ZONES_MAX 256          /* features in a file */
+#define ZONES_MAX	 256	/* features in a file */
 #define ZONES_MAX_POINTS 200000 /* vertices, all zones together */
 
 typedef void zones_event_fn(void *ctx, json_t *ev);
@@ -21,12 +21,12 @@ typedef void zones_event_fn(void *ctx, json_t *ev);
 /* What the rest of the daemon knows this tick. */
 struct zones_input {
 	int64_t now_ms, wall_ms;
-	int have_pos;              /* a valid fix: lat, lon */
+	int have_pos; /* a valid fix: lat, lon */
 	double lat, lon;
-	int engine_running;        /* debounced (watch) */
+	int engine_running; /* debounced (watch) */
 	int have_fuel;
 	double fuel_lph;
-	uint64_t smoke_starts;     /* smoke episodes started since start (smoke.starts) */
+	uint64_t smoke_starts; /* smoke episodes started since start (smoke.starts) */
 };
 
 struct zones;

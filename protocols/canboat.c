@@ -66,7 +66,7 @@ static int canboat_leap(int y)
 
 static int canboat_mdays(int y, int m)
 {
-	static const unsigned char mdays[12] = { 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	static const unsigned char mdays[12] = {31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 
 	return mdays[m - 1] + (m == 2 && canboat_leap(y));
 }
@@ -177,7 +177,7 @@ static int canboat_parse_data(const char *p, const char *lim, struct canboat_msg
 
 int canboat_parse_line(const char *line, struct canboat_msg *out)
 {
-	static const uint32_t max[5] = { 7, 0x3FFFF, 255, 255, CANBOAT_MAX_DATA };
+	static const uint32_t max[5] = {7, 0x3FFFF, 255, 255, CANBOAT_MAX_DATA};
 	uint32_t v[5];
 	const char *p, *e, *lim;
 	int rc;

@@ -12,22 +12,22 @@
 
 enum {
 	CANBOAT_OK = 0,
-	CANBOAT_SKIP = 1,      /* blank line or '#' comment: nothing to do */
-	CANBOAT_EFORMAT = -1,  /* not a CANboat line (wrong number or shape of fields) */
-	CANBOAT_ETIME = -2,    /* bad timestamp */
-	CANBOAT_ERANGE = -3,   /* priority, PGN, source, destination or length out of range */
-	CANBOAT_EDATA = -4,    /* a data byte not two hex digits */
-	CANBOAT_ECOUNT = -5,   /* number of data bytes differs from the length */
+	CANBOAT_SKIP = 1,     /* blank line or '#' comment: nothing to do */
+	CANBOAT_EFORMAT = -1, /* not a CANboat line (wrong number or shape of fields) */
+	CANBOAT_ETIME = -2,   /* bad timestamp */
+	CANBOAT_ERANGE = -3,  /* priority, PGN, source, destination or length out of range */
+	CANBOAT_EDATA = -4,   /* a data byte not two hex digits */
+	CANBOAT_ECOUNT = -5,  /* number of data bytes differs from the length */
 };
 
 struct canboat_msg {
-	int has_time;  /* 0 when the timestamp field is empty */
-	int64_t t_us;  /* microseconds since the epoch, UTC (if has_time) */
-	uint8_t prio;  /* 0-7 */
-	uint32_t pgn;  /* 0-0x3FFFF */
+	int has_time; /* 0 when the timestamp field is empty */
+	int64_t t_us; /* microseconds since the epoch, UTC (if has_time) */
+	uint8_t prio; /* 0-7 */
+	uint32_t pgn; /* 0-0x3FFFF */
 	uint8_t src;
 	uint8_t dst;
-	uint8_t len;   /* 0-223 */
+	uint8_t len; /* 0-223 */
 	uint8_t data[CANBOAT_MAX_DATA];
 };
 

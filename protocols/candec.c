@@ -114,8 +114,8 @@ static int candec_dm(struct candec_msg *out)
 	}
 }
 
-int candec_message(const struct candec *d, uint32_t pgn, uint8_t sa, uint8_t da, const uint8_t *data, size_t len,
-		   struct candec_msg *out)
+int candec_message(const struct candec *d, uint32_t pgn, uint8_t sa, uint8_t da,
+		   const uint8_t *data, size_t len, struct candec_msg *out)
 {
 	candec_clear(out, pgn, sa, da, data, len);
 	if (pgn == J1939DM_PGN_DM1 || pgn == J1939DM_PGN_VIN || pgn == J1939DM_PGN_ADDR_CLAIM)
@@ -125,8 +125,8 @@ int candec_message(const struct candec *d, uint32_t pgn, uint8_t sa, uint8_t da,
 	return candec_j1939(d, out);
 }
 
-int candec_frame(struct candec *d, uint32_t can_id, const uint8_t *data, size_t len,
-		 int64_t now_ms, struct candec_msg *out)
+int candec_frame(struct candec *d, uint32_t can_id, const uint8_t *data, size_t len, int64_t now_ms,
+		 struct candec_msg *out)
 {
 	struct j1939tp_msg tm;
 	struct n2k_fp_msg fm;
@@ -171,8 +171,8 @@ const struct n2k_fp_stats *candec_fp_stats(const struct candec *d)
 int candec_pgns(uint32_t *pgns, int max)
 {
 	static const uint32_t extra[] = {
-		J1939TP_PGN_CM, J1939TP_PGN_DT, J1939DM_PGN_DM1, J1939DM_PGN_VIN,
-		J1939DM_PGN_ADDR_CLAIM, 127488, 127489, 127497,
+	    J1939TP_PGN_CM,	    J1939TP_PGN_DT, J1939DM_PGN_DM1, J1939DM_PGN_VIN,
+	    J1939DM_PGN_ADDR_CLAIM, 127488,	    127489,	     127497,
 	};
 	int n = 0;
 	uint32_t pgn;

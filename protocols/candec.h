@@ -18,12 +18,12 @@
 #define CANDEC_MAX_VALUES 16
 
 enum candec_kind {
-	CANDEC_NONE = 0,  /* frame taken (a packet of a longer message), nothing complete */
-	CANDEC_SIGNALS,   /* values of canonical signals (J1939 or NMEA 2000) */
-	CANDEC_DM1,       /* active trouble codes and lamps */
-	CANDEC_VIN,       /* vehicle identification number */
-	CANDEC_CLAIM,     /* address claim: the sender's NAME */
-	CANDEC_UNKNOWN,   /* a PGN we do not decode */
+	CANDEC_NONE = 0, /* frame taken (a packet of a longer message), nothing complete */
+	CANDEC_SIGNALS,	 /* values of canonical signals (J1939 or NMEA 2000) */
+	CANDEC_DM1,	 /* active trouble codes and lamps */
+	CANDEC_VIN,	 /* vehicle identification number */
+	CANDEC_CLAIM,	 /* address claim: the sender's NAME */
+	CANDEC_UNKNOWN,	 /* a PGN we do not decode */
 };
 
 enum {
@@ -35,10 +35,10 @@ struct candec_msg {
 	enum candec_kind kind;
 	uint32_t pgn;
 	uint8_t sa, da;
-	int instance;        /* NMEA 2000 engine instance, or -1 */
-	const char *name;    /* short PGN name, NULL if unknown */
-	const char *err;     /* why a frame was refused (CANDEC_EBAD) */
-	int reassembled;     /* came through the transport protocol or fast packet */
+	int instance;	  /* NMEA 2000 engine instance, or -1 */
+	const char *name; /* short PGN name, NULL if unknown */
+	const char *err;  /* why a frame was refused (CANDEC_EBAD) */
+	int reassembled;  /* came through the transport protocol or fast packet */
 	/* CANDEC_SIGNALS */
 	int n;
 	struct {
@@ -73,12 +73,12 @@ struct candec {
 void candec_init(struct candec *d);
 /* One frame with a 29-bit identifier at now_ms: 1 with *out filled, 0 when
  * nothing is complete yet, CANDEC_EBAD (out->err says why). */
-int candec_frame(struct candec *d, uint32_t can_id, const uint8_t *data, size_t len,
-		 int64_t now_ms, struct candec_msg *out);
+int candec_frame(struct candec *d, uint32_t can_id, const uint8_t *data, size_t len, int64_t now_ms,
+		 struct candec_msg *out);
 /* A complete message of pgn from sa to da (CANboat lines carry these):
  * 1 with *out filled, or CANDEC_EBAD.  d may be NULL (no SPN overrides). */
-int candec_message(const struct candec *d, uint32_t pgn, uint8_t sa, uint8_t da, const uint8_t *data, size_t len,
-		   struct candec_msg *out);
+int candec_message(const struct candec *d, uint32_t pgn, uint8_t sa, uint8_t da,
+		   const uint8_t *data, size_t len, struct candec_msg *out);
 /* Every PGN some decoder here wants (for kernel receive filters); returns
  * how many were written to pgns (at most max). */
 int candec_pgns(uint32_t *pgns, int max);

@@ -164,11 +164,10 @@ static int candump_log_data(const char *s, size_t n, struct candump_frame *out)
 }
 
 /* "ID#DATA" then the tail. */
-static int candump_parse_log(struct candump_tok t, const char *rest,
-			     struct candump_frame *out)
+static int candump_parse_log(struct candump_tok t, const char *rest, struct candump_frame *out)
 {
 	const char *hash = memchr(t.s, '#', t.n);
-	struct candump_tok id = { t.s, (size_t)(hash - t.s) };
+	struct candump_tok id = {t.s, (size_t)(hash - t.s)};
 	int rc;
 
 	rc = candump_parse_id(id, out);
@@ -194,8 +193,7 @@ static int candump_screen_len(struct candump_tok t, struct candump_frame *out)
 }
 
 /* "ID  [N]  B0 B1 ..." or "ID  [N]  remote request". */
-static int candump_parse_screen(struct candump_tok t, const char *p,
-				struct candump_frame *out)
+static int candump_parse_screen(struct candump_tok t, const char *p, struct candump_frame *out)
 {
 	static const char remote[] = "remote request";
 	struct candump_tok b;

@@ -8,20 +8,20 @@
 
 enum {
 	CANDUMP_OK = 0,
-	CANDUMP_SKIP = 1,      /* blank line or comment: nothing to do */
-	CANDUMP_EFORMAT = -1,  /* not a candump line */
-	CANDUMP_EID = -2,      /* bad identifier */
-	CANDUMP_EDATA = -3,    /* bad data bytes or length */
-	CANDUMP_ETIME = -4,    /* bad timestamp */
-	CANDUMP_EFD = -5,      /* CAN FD frame (## or [NN]): not decoded */
+	CANDUMP_SKIP = 1,     /* blank line or comment: nothing to do */
+	CANDUMP_EFORMAT = -1, /* not a candump line */
+	CANDUMP_EID = -2,     /* bad identifier */
+	CANDUMP_EDATA = -3,   /* bad data bytes or length */
+	CANDUMP_ETIME = -4,   /* bad timestamp */
+	CANDUMP_EFD = -5,     /* CAN FD frame (## or [NN]): not decoded */
 };
 
 struct candump_frame {
 	int has_time;
-	int64_t t_us;     /* log time, microseconds since the epoch (if has_time) */
+	int64_t t_us; /* log time, microseconds since the epoch (if has_time) */
 	char ifname[16];
-	uint32_t can_id;  /* without flag bits */
-	int extended;     /* 29-bit identifier */
+	uint32_t can_id; /* without flag bits */
+	int extended;	 /* 29-bit identifier */
 	int rtr;
 	uint8_t len;
 	uint8_t data[8];

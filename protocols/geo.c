@@ -11,7 +11,8 @@ static int geo_on_segment(struct geo_point a, struct geo_point b, struct geo_poi
 
 	if (cross * cross > 1e-24 * scale)
 		return 0;
-	return p.lon >= (a.lon < b.lon ? a.lon : b.lon) && p.lon <= (a.lon > b.lon ? a.lon : b.lon) &&
+	return p.lon >= (a.lon < b.lon ? a.lon : b.lon) &&
+	       p.lon <= (a.lon > b.lon ? a.lon : b.lon) &&
 	       p.lat >= (a.lat < b.lat ? a.lat : b.lat) && p.lat <= (a.lat > b.lat ? a.lat : b.lat);
 }
 
@@ -32,7 +33,8 @@ enum geo_where geo_ring_where(const struct geo_point *pts, const struct geo_ring
 		/* p is west of the edge when the cross product has the sign
 		 * of the edge's direction: no division, no cancellation. */
 		if ((b.lat > p.lat) != (a.lat > p.lat)) {
-			double c = (b.lon - a.lon) * (p.lat - a.lat) - (b.lat - a.lat) * (p.lon - a.lon);
+			double c =
+			    (b.lon - a.lon) * (p.lat - a.lat) - (b.lat - a.lat) * (p.lon - a.lon);
 
 			if ((c > 0) == (b.lat > a.lat))
 				inside = !inside;
@@ -54,7 +56,7 @@ int geo_polygon_contains(const struct geo_point *pts, const struct geo_ring *rin
 
 struct geo_bbox geo_bbox_empty(void)
 {
-	return (struct geo_bbox){ 1e9, 1e9, -1e9, -1e9 };
+	return (struct geo_bbox){1e9, 1e9, -1e9, -1e9};
 }
 
 void geo_bbox_add(struct geo_bbox *b, const struct geo_point *pts, const struct geo_ring *r)

@@ -15,24 +15,24 @@ struct hj_field_row {
 };
 
 static const struct hj_field_row hj_fields[HJ_F_COUNT] = {
-	[HJ_F_SPEED_KMH] = { { "vehicle_speed", "km/h", 2, 1.0 / 256, 0 }, 1, 256, 0, 0, 0 },
-	[HJ_F_BARO_KPA] = { { "baro", "kPa", 1, 0.5, 0 }, 1, 2, 0, 2, 2 },
-	[HJ_F_TORQUE_PCT] = { { "engine_torque", "%", 1, 1, -125 }, 1, 1, -125, 3, 3 },
-	[HJ_F_FRICTION_PCT] = { { "friction_torque", "%", 1, 1, -125 }, 1, 1, -125, 4, 4 },
-	[HJ_F_ENGINE_RPM] = { { "engine_speed", "rpm", 2, 0.125, 0 }, 1, 8, 0, 5, 5 },
-	[HJ_F_FUEL_LPH] = { { "fuel_rate", "L/h", 2, 0.05, 0 }, 1, 20, 0, 7, 7 },
-	[HJ_F_NOX_UP_PPM] = { { "nox_up", "ppm", 2, 0.05, -200 }, 1, 20, -200, 9, 9 },
-	[HJ_F_NOX_DOWN_PPM] = { { "nox_down", "ppm", 2, 0.05, -200 }, 1, 20, -200, 11, 11 },
-	[HJ_F_DEF_PCT] = { { "def_level", "%", 1, 0.4, 0 }, 2, 5, 0, 13, 13 },
-	[HJ_F_INTAKE_AIR_KGPH] = { { "intake_air", "kg/h", 2, 0.05, 0 }, 1, 20, 0, 14, 14 },
-	[HJ_F_SCR_IN_C] = { { "scr_in", "degC", 2, 0.03125, -273 }, 1, 32, -273, 16, 16 },
-	[HJ_F_SCR_OUT_C] = { { "scr_out", "degC", 2, 0.03125, -273 }, 1, 32, -273, 18, 18 },
-	[HJ_F_DPF_DP_KPA] = { { "dpf_dp", "kPa", 2, 0.1, 0 }, 1, 10, 0, 20, 20 },
-	[HJ_F_COOLANT_C] = { { "coolant", "degC", 1, 1, -40 }, 1, 1, -40, 22, 22 },
-	[HJ_F_FUEL_LEVEL_PCT] = { { "fuel_level", "%", 1, 0.4, 0 }, 2, 5, 0, 23, 23 },
-	[HJ_F_ODOMETER_KM] = { { "odometer", "km", 4, 0.1, 0 }, 1, 10, 0, 33, -1 },
-	[HJ_F_EGR_PCT] = { { "egr_actual", "%", 2, 0.0025, 0 }, 1, 400, 0, -1, 24 },
-	[HJ_F_EGR_CMD_PCT] = { { "egr_commanded", "%", 2, 0.0025, 0 }, 1, 400, 0, -1, 26 },
+    [HJ_F_SPEED_KMH] = {{"vehicle_speed", "km/h", 2, 1.0 / 256, 0}, 1, 256, 0, 0, 0},
+    [HJ_F_BARO_KPA] = {{"baro", "kPa", 1, 0.5, 0}, 1, 2, 0, 2, 2},
+    [HJ_F_TORQUE_PCT] = {{"engine_torque", "%", 1, 1, -125}, 1, 1, -125, 3, 3},
+    [HJ_F_FRICTION_PCT] = {{"friction_torque", "%", 1, 1, -125}, 1, 1, -125, 4, 4},
+    [HJ_F_ENGINE_RPM] = {{"engine_speed", "rpm", 2, 0.125, 0}, 1, 8, 0, 5, 5},
+    [HJ_F_FUEL_LPH] = {{"fuel_rate", "L/h", 2, 0.05, 0}, 1, 20, 0, 7, 7},
+    [HJ_F_NOX_UP_PPM] = {{"nox_up", "ppm", 2, 0.05, -200}, 1, 20, -200, 9, 9},
+    [HJ_F_NOX_DOWN_PPM] = {{"nox_down", "ppm", 2, 0.05, -200}, 1, 20, -200, 11, 11},
+    [HJ_F_DEF_PCT] = {{"def_level", "%", 1, 0.4, 0}, 2, 5, 0, 13, 13},
+    [HJ_F_INTAKE_AIR_KGPH] = {{"intake_air", "kg/h", 2, 0.05, 0}, 1, 20, 0, 14, 14},
+    [HJ_F_SCR_IN_C] = {{"scr_in", "degC", 2, 0.03125, -273}, 1, 32, -273, 16, 16},
+    [HJ_F_SCR_OUT_C] = {{"scr_out", "degC", 2, 0.03125, -273}, 1, 32, -273, 18, 18},
+    [HJ_F_DPF_DP_KPA] = {{"dpf_dp", "kPa", 2, 0.1, 0}, 1, 10, 0, 20, 20},
+    [HJ_F_COOLANT_C] = {{"coolant", "degC", 1, 1, -40}, 1, 1, -40, 22, 22},
+    [HJ_F_FUEL_LEVEL_PCT] = {{"fuel_level", "%", 1, 0.4, 0}, 2, 5, 0, 23, 23},
+    [HJ_F_ODOMETER_KM] = {{"odometer", "km", 4, 0.1, 0}, 1, 10, 0, 33, -1},
+    [HJ_F_EGR_PCT] = {{"egr_actual", "%", 2, 0.0025, 0}, 1, 400, 0, -1, 24},
+    [HJ_F_EGR_CMD_PCT] = {{"egr_commanded", "%", 2, 0.0025, 0}, 1, 400, 0, -1, 26},
 };
 
 #define HJ_ROAD_POS_OFF 24
@@ -194,7 +194,7 @@ int hj_time_from_unix(int64_t unix_s, int offset_s, struct hj_time *t)
 
 int hj_time_to_unix(const struct hj_time *t, int offset_s, int64_t *unix_s)
 {
-	static const uint8_t mdays[12] = { 31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31 };
+	static const uint8_t mdays[12] = {31, 29, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31};
 	int y = 2000 + t->year;
 	int leap = (y % 4 == 0 && y % 100 != 0) || y % 400 == 0;
 
@@ -245,7 +245,7 @@ static void out_be(struct hj_out *o, uint32_t v, unsigned size)
 /* A fixed-width text field: the string's bytes, zero-padded. */
 static void out_text(struct hj_out *o, const char *s, size_t width)
 {
-	uint8_t buf[32] = { 0 };
+	uint8_t buf[32] = {0};
 	size_t n = strnlen(s, width);
 
 	memcpy(buf, s, n);
@@ -254,7 +254,7 @@ static void out_text(struct hj_out *o, const char *s, size_t width)
 
 static void out_time(struct hj_out *o, const struct hj_time *t)
 {
-	uint8_t b[HJ_TIME_LEN] = { t->year, t->month, t->day, t->hour, t->minute, t->second };
+	uint8_t b[HJ_TIME_LEN] = {t->year, t->month, t->day, t->hour, t->minute, t->second};
 
 	out_bytes(o, b, sizeof(b));
 }
@@ -384,7 +384,7 @@ static void hj_put_sig(struct hj_out *o, const uint8_t *r, const uint8_t *s)
 
 int hj_encode(const struct hj_frame *f, uint8_t *out, size_t size)
 {
-	struct hj_out o = { out, size, 0, 0 };
+	struct hj_out o = {out, size, 0, 0};
 	size_t data_len;
 	int rc;
 
@@ -421,7 +421,7 @@ int hj_append_sig(uint8_t *buf, size_t size, size_t len, const uint8_t r[HJ_SIG_
 
 	if (!buf || !r || !s || len < HJ_HDR_LEN + 1 || len > size)
 		return HJ_EINVAL;
-	o = (struct hj_out){ buf, size, len - 1, 0 }; /* overwrite the BCC */
+	o = (struct hj_out){buf, size, len - 1, 0}; /* overwrite the BCC */
 	hj_put_sig(&o, r, s);
 	if (o.over || o.len + 1 > size)
 		return HJ_ESPACE;
@@ -704,7 +704,7 @@ int hj_decode(const uint8_t *buf, size_t len, enum hj_variant v, struct hj_frame
 	f->encryption = buf[21];
 	f->data_len = (uint16_t)(buf[22] << 8 | buf[23]);
 	f->bcc_ok = hj_bcc(buf + 2, (size_t)total - 3) == buf[total - 1];
-	in = (struct hj_in){ buf + HJ_HDR_LEN, f->data_len, 0 };
+	in = (struct hj_in){buf + HJ_HDR_LEN, f->data_len, 0};
 	rc = hj_decode_body(&in, f, HJ_HDR_LEN);
 	if (rc < 0)
 		return rc;

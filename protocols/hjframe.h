@@ -9,33 +9,33 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define HJ_HDR_LEN      24    /* "##", command, VIN, version, encryption, length */
-#define HJ_MAX_DATA     65531 /* data unit length at most */
-#define HJ_VIN_LEN      17
-#define HJ_ICCID_LEN    20
-#define HJ_CHIPID_LEN   16
-#define HJ_PUBKEY_LEN   64    /* X || Y */
-#define HJ_SIG_PART     32    /* r, s: each left-padded to 32 bytes */
-#define HJ_SIG_LEN      66    /* 0x20 r 0x20 s */
-#define HJ_TIME_LEN     6
-#define HJ_SERIAL_MAX   65531 /* serials run 1..65531, then start at 1 again */
-#define HJ_MAX_INFO     16    /* information units in one report */
-#define HJ_MAX_DTCS     32
-#define HJ_STREAM_ROAD  37    /* data stream body, road */
-#define HJ_STREAM_NRMM  28    /* data stream body, non-road */
-#define HJ_ENC_NONE     0x01  /* encryption flag: not encrypted */
-#define HJ_INVALID_FE   0xFE  /* "invalid" of protocol and DTC count */
+#define HJ_HDR_LEN     24    /* "##", command, VIN, version, encryption, length */
+#define HJ_MAX_DATA    65531 /* data unit length at most */
+#define HJ_VIN_LEN     17
+#define HJ_ICCID_LEN   20
+#define HJ_CHIPID_LEN  16
+#define HJ_PUBKEY_LEN  64 /* X || Y */
+#define HJ_SIG_PART    32 /* r, s: each left-padded to 32 bytes */
+#define HJ_SIG_LEN     66 /* 0x20 r 0x20 s */
+#define HJ_TIME_LEN    6
+#define HJ_SERIAL_MAX  65531 /* serials run 1..65531, then start at 1 again */
+#define HJ_MAX_INFO    16    /* information units in one report */
+#define HJ_MAX_DTCS    32
+#define HJ_STREAM_ROAD 37   /* data stream body, road */
+#define HJ_STREAM_NRMM 28   /* data stream body, non-road */
+#define HJ_ENC_NONE    0x01 /* encryption flag: not encrypted */
+#define HJ_INVALID_FE  0xFE /* "invalid" of protocol and DTC count */
 
 enum {
 	HJ_OK = 0,
-	HJ_ESHORT = -1,    /* fewer bytes than the frame needs (read more) */
-	HJ_ESTART = -2,    /* no "##" start */
-	HJ_ELEN = -3,      /* data unit length does not match its content */
-	HJ_ECMD = -4,      /* unknown command for this variant */
-	HJ_ETYPE = -5,     /* unknown information type (its length is unknown) */
-	HJ_ESPACE = -6,    /* output buffer too small */
-	HJ_EINVAL = -7,    /* bad argument (time out of range, too many units) */
-	HJ_ETOOLONG = -8,  /* data unit longer than 65531 bytes */
+	HJ_ESHORT = -1,	  /* fewer bytes than the frame needs (read more) */
+	HJ_ESTART = -2,	  /* no "##" start */
+	HJ_ELEN = -3,	  /* data unit length does not match its content */
+	HJ_ECMD = -4,	  /* unknown command for this variant */
+	HJ_ETYPE = -5,	  /* unknown information type (its length is unknown) */
+	HJ_ESPACE = -6,	  /* output buffer too small */
+	HJ_EINVAL = -7,	  /* bad argument (time out of range, too many units) */
+	HJ_ETOOLONG = -8, /* data unit longer than 65531 bytes */
 };
 
 enum hj_variant { HJ_NRMM = 0, HJ_ROAD = 1 };
@@ -45,7 +45,7 @@ enum hj_cmd {
 	HJ_CMD_REALTIME = 0x02,
 	HJ_CMD_RESEND = 0x03,
 	HJ_CMD_LOGOUT = 0x04,
-	HJ_CMD_05 = 0x05,          /* nrmm: removal alarm; road: time sync */
+	HJ_CMD_05 = 0x05,	    /* nrmm: removal alarm; road: time sync */
 	HJ_CMD_ROAD_REMOVAL = 0x06, /* road: body not described by the spec: kept raw */
 	HJ_CMD_ACTIVATE = 0x07,
 	HJ_CMD_ACTIVATE_ANSWER = 0x08,
@@ -88,7 +88,7 @@ enum hj_field {
 	HJ_F_COOLANT_C,
 	HJ_F_FUEL_LEVEL_PCT,
 	HJ_F_ODOMETER_KM, /* road only */
-	HJ_F_EGR_PCT,     /* nrmm only: EGR valve opening, actual */
+	HJ_F_EGR_PCT,	  /* nrmm only: EGR valve opening, actual */
 	HJ_F_EGR_CMD_PCT, /* nrmm only: EGR valve opening, commanded */
 	HJ_F_COUNT
 };
@@ -102,17 +102,17 @@ struct hj_stream {
  * adds readiness, VIN, calibration ids, CVN and IUPR, kept as raw bytes. */
 struct hj_diag {
 	uint8_t protocol; /* 0 ISO 15765, 1 ISO 27145, 2 SAE J1939, 3 ISO 15031, 0xFE invalid */
-	uint8_t mil;      /* 0 off, 1 on, 2 flashing; 0xFF unknown */
-	uint16_t support, readiness;     /* road */
-	uint8_t vin[HJ_VIN_LEN];        /* road */
-	uint8_t cal_id[18], cvn[18];     /* road */
-	uint8_t iupr[36];                /* road */
-	uint8_t n_dtcs;                  /* 0xFE: invalid (then no DTC follows) */
-	uint32_t dtc[HJ_MAX_DTCS];       /* 4 bytes each, as on the wire */
+	uint8_t mil;	  /* 0 off, 1 on, 2 flashing; 0xFF unknown */
+	uint16_t support, readiness; /* road */
+	uint8_t vin[HJ_VIN_LEN];     /* road */
+	uint8_t cal_id[18], cvn[18]; /* road */
+	uint8_t iupr[36];	     /* road */
+	uint8_t n_dtcs;		     /* 0xFE: invalid (then no DTC follows) */
+	uint32_t dtc[HJ_MAX_DTCS];   /* 4 bytes each, as on the wire */
 };
 
 struct hj_info {
-	uint8_t type;        /* enum hj_info_type */
+	uint8_t type;	     /* enum hj_info_type */
 	struct hj_time time; /* road: every unit carries its sample's time */
 	union {
 		struct hj_stream stream;
@@ -132,19 +132,19 @@ struct hj_frame {
 	int bcc_ok;
 	size_t sig_off; /* signed: offset of the signature block in the frame */
 
-	struct hj_time time;   /* every command but 0x08 and road 0x05 requests */
-	int has_time;          /* road 0x05: request (0) or answer (1) */
-	uint16_t serial;       /* login, logout, reports, removal alarm */
-	char iccid[HJ_ICCID_LEN + 1];        /* login (bytes as sent; may be non-ASCII) */
-	struct hj_pos pos;     /* nrmm report header, removal alarm */
-	uint8_t removal_status; /* 0 diagnostics readable, 1 not readable */
+	struct hj_time time;	      /* every command but 0x08 and road 0x05 requests */
+	int has_time;		      /* road 0x05: request (0) or answer (1) */
+	uint16_t serial;	      /* login, logout, reports, removal alarm */
+	char iccid[HJ_ICCID_LEN + 1]; /* login (bytes as sent; may be non-ASCII) */
+	struct hj_pos pos;	      /* nrmm report header, removal alarm */
+	uint8_t removal_status;	      /* 0 diagnostics readable, 1 not readable */
 	int n_info;
 	struct hj_info info[HJ_MAX_INFO];
-	char chip_id[HJ_CHIPID_LEN + 1];     /* activation */
-	uint8_t pubkey[HJ_PUBKEY_LEN];      /* activation */
-	char act_vin[HJ_VIN_LEN + 1];       /* activation */
-	uint8_t result, reason;             /* activation answer */
-	const uint8_t *raw_body;            /* road 0x06: the data unit, in the input */
+	char chip_id[HJ_CHIPID_LEN + 1]; /* activation */
+	uint8_t pubkey[HJ_PUBKEY_LEN];	 /* activation */
+	char act_vin[HJ_VIN_LEN + 1];	 /* activation */
+	uint8_t result, reason;		 /* activation answer */
+	const uint8_t *raw_body;	 /* road 0x06: the data unit, in the input */
 	size_t raw_len;
 
 	int has_sig;

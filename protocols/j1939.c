@@ -29,7 +29,7 @@ struct j1939_bits_def {
 /* SPN 3700 DPF active regeneration status: 00 not active, 01 active, 10
  * regeneration needed (not running: 0 too). */
 static const struct j1939_bits_def j1939_bits[] = {
-	{ 64892, 3700, SIG_DPF_REGEN, 1, 0, 2 },
+    {64892, 3700, SIG_DPF_REGEN, 1, 0, 2},
 };
 
 struct j1939_pgn_def {
@@ -38,50 +38,48 @@ struct j1939_pgn_def {
 };
 
 static const struct j1939_pgn_def j1939_pgns[] = {
-	{ 61444, "EEC1" },	{ 61443, "EEC2" },    { 65247, "EEC3" },
-	{ 65262, "ET1" },	{ 65266, "LFE1" },    { 61450, "EGF1" },
-	{ 65270, "IC1" },	{ 65269, "AMB" },     { 65265, "CCVS1" },
-	{ 65253, "HOURS" },	{ 65248, "VD" },      { 65217, "VDHR" },
-	{ 65276, "DD" },	{ 61454, "AT1IG1" },  { 61455, "AT1OG1" },
-	{ 64946, "AT1IMG" },	{ 65110, "AT1T1I" },  { 64830, "AT1SCREGT" },
-	{ 64916, "EEC7" },	{ 64892, "DPFC1" },
+    {61444, "EEC1"},   {61443, "EEC2"},	     {65247, "EEC3"},	{65262, "ET1"},
+    {65266, "LFE1"},   {61450, "EGF1"},	     {65270, "IC1"},	{65269, "AMB"},
+    {65265, "CCVS1"},  {65253, "HOURS"},     {65248, "VD"},	{65217, "VDHR"},
+    {65276, "DD"},     {61454, "AT1IG1"},    {61455, "AT1OG1"}, {64946, "AT1IMG"},
+    {65110, "AT1T1I"}, {64830, "AT1SCREGT"}, {64916, "EEC7"},	{64892, "DPFC1"},
 };
 
 /* From shared/spec/j1939-signals.md; IC1 SPN 81 (DPF inlet) has no signal. */
 static const struct j1939_spn_def j1939_spns[] = {
-	/* pgn    spn   signal                  byte size  res      offset */
-	{ 61444, 512, SIG_DEMAND_TORQUE_PCT, 2, 1, 1, 1, -125 },
-	{ 61444, 513, SIG_ENGINE_TORQUE_PCT, 3, 1, 1, 1, -125 },
-	{ 61444, 190, SIG_ENGINE_SPEED_RPM, 4, 2, 1, 8, 0 },
-	{ 61443, 91, SIG_ACCEL_PEDAL_PCT, 2, 1, 2, 5, 0 },
-	{ 61443, 92, SIG_ENGINE_LOAD_PCT, 3, 1, 1, 1, 0 },
-	{ 65247, 514, SIG_FRICTION_TORQUE_PCT, 1, 1, 1, 1, -125 },
-	{ 65262, 110, SIG_COOLANT_C, 1, 1, 1, 1, -40 },
-	{ 65262, 174, SIG_FUEL_TEMP_C, 2, 1, 1, 1, -40 },
-	{ 65262, 175, SIG_OIL_TEMP_C, 3, 2, 1, 32, -273 },
-	{ 65266, 183, SIG_FUEL_RATE_LPH, 1, 2, 1, 20, 0 },
-	{ 61450, 2659, SIG_EGR_FLOW_KGPH, 1, 2, 1, 20, 0 },
-	{ 61450, 132, SIG_INTAKE_AIR_KGPH, 3, 2, 1, 20, 0 },
-	{ 65270, 102, SIG_BOOST_KPA, 2, 1, 2, 1, 0 },
-	{ 65270, 105, SIG_INTAKE_MANIFOLD_C, 3, 1, 1, 1, -40 },
-	{ 65270, 106, SIG_AIR_INLET_KPA, 4, 1, 2, 1, 0 },
-	{ 65270, 107, SIG_AIR_FILTER_DP_KPA, 5, 1, 1, 20, 0 },
-	{ 65270, 173, SIG_EXHAUST_C, 6, 2, 1, 32, -273 },
-	{ 65269, 108, SIG_BARO_KPA, 1, 1, 1, 2, 0 },
-	{ 65269, 171, SIG_AMBIENT_C, 4, 2, 1, 32, -273 },
-	{ 65269, 172, SIG_AIR_INLET_C, 6, 1, 1, 1, -40 },
-	{ 65265, 84, SIG_VEHICLE_SPEED_KMH, 2, 2, 1, 256, 0 },
-	{ 65253, 247, SIG_ENGINE_HOURS_H, 1, 4, 1, 20, 0 },
-	{ 65248, 245, SIG_ODOMETER_KM, 5, 4, 1, 8, 0 },
-	{ 65217, 917, SIG_ODOMETER_KM, 1, 4, 1, 200, 0 }, /* 5 m */
-	{ 65276, 96, SIG_FUEL_LEVEL_PCT, 2, 1, 2, 5, 0 },
-	{ 61454, 3216, SIG_NOX_UP_PPM, 1, 2, 1, 20, -200 },
-	{ 61455, 3226, SIG_NOX_DOWN_PPM, 1, 2, 1, 20, -200 },
-	{ 64946, 3251, SIG_DPF_DP_KPA, 5, 2, 1, 10, 0 },
-	{ 65110, 1761, SIG_DEF_LEVEL_PCT, 1, 1, 2, 5, 0 },
-	{ 64830, 4360, SIG_SCR_IN_C, 1, 2, 1, 32, -273 },
-	{ 64830, 4363, SIG_SCR_OUT_C, 4, 2, 1, 32, -273 },
-	{ 64916, 27, SIG_EGR_POS_PCT, 1, 2, 1, 400, 0 },
+    /* pgn    spn   signal                  byte size  res      offset */
+    {61444, 512, SIG_DEMAND_TORQUE_PCT, 2, 1, 1, 1, -125},
+    {61444, 513, SIG_ENGINE_TORQUE_PCT, 3, 1, 1, 1, -125},
+    {61444, 190, SIG_ENGINE_SPEED_RPM, 4, 2, 1, 8, 0},
+    {61443, 91, SIG_ACCEL_PEDAL_PCT, 2, 1, 2, 5, 0},
+    {61443, 92, SIG_ENGINE_LOAD_PCT, 3, 1, 1, 1, 0},
+    {65247, 514, SIG_FRICTION_TORQUE_PCT, 1, 1, 1, 1, -125},
+    {65262, 110, SIG_COOLANT_C, 1, 1, 1, 1, -40},
+    {65262, 174, SIG_FUEL_TEMP_C, 2, 1, 1, 1, -40},
+    {65262, 175, SIG_OIL_TEMP_C, 3, 2, 1, 32, -273},
+    {65266, 183, SIG_FUEL_RATE_LPH, 1, 2, 1, 20, 0},
+    {61450, 2659, SIG_EGR_FLOW_KGPH, 1, 2, 1, 20, 0},
+    {61450, 132, SIG_INTAKE_AIR_KGPH, 3, 2, 1, 20, 0},
+    {65270, 102, SIG_BOOST_KPA, 2, 1, 2, 1, 0},
+    {65270, 105, SIG_INTAKE_MANIFOLD_C, 3, 1, 1, 1, -40},
+    {65270, 106, SIG_AIR_INLET_KPA, 4, 1, 2, 1, 0},
+    {65270, 107, SIG_AIR_FILTER_DP_KPA, 5, 1, 1, 20, 0},
+    {65270, 173, SIG_EXHAUST_C, 6, 2, 1, 32, -273},
+    {65269, 108, SIG_BARO_KPA, 1, 1, 1, 2, 0},
+    {65269, 171, SIG_AMBIENT_C, 4, 2, 1, 32, -273},
+    {65269, 172, SIG_AIR_INLET_C, 6, 1, 1, 1, -40},
+    {65265, 84, SIG_VEHICLE_SPEED_KMH, 2, 2, 1, 256, 0},
+    {65253, 247, SIG_ENGINE_HOURS_H, 1, 4, 1, 20, 0},
+    {65248, 245, SIG_ODOMETER_KM, 5, 4, 1, 8, 0},
+    {65217, 917, SIG_ODOMETER_KM, 1, 4, 1, 200, 0}, /* 5 m */
+    {65276, 96, SIG_FUEL_LEVEL_PCT, 2, 1, 2, 5, 0},
+    {61454, 3216, SIG_NOX_UP_PPM, 1, 2, 1, 20, -200},
+    {61455, 3226, SIG_NOX_DOWN_PPM, 1, 2, 1, 20, -200},
+    {64946, 3251, SIG_DPF_DP_KPA, 5, 2, 1, 10, 0},
+    {65110, 1761, SIG_DEF_LEVEL_PCT, 1, 1, 2, 5, 0},
+    {64830, 4360, SIG_SCR_IN_C, 1, 2, 1, 32, -273},
+    {64830, 4363, SIG_SCR_OUT_C, 4, 2, 1, 32, -273},
+    {64916, 27, SIG_EGR_POS_PCT, 1, 2, 1, 400, 0},
 };
 
 #define J1939_NELEM(a) (sizeof(a) / sizeof((a)[0]))
@@ -222,7 +220,7 @@ int j1939_decode(uint32_t pgn, const uint8_t *data, size_t len, struct j1939_fra
 }
 
 static const struct j1939_override *j1939_find_override(const struct j1939_override *ov, int n,
-							 uint16_t spn)
+							uint16_t spn)
 {
 	for (int i = 0; i < n; i++)
 		if (ov[i].spn == spn)
@@ -263,9 +261,9 @@ static void j1939_extract_bits(const struct j1939_bits_def *d, const uint8_t *da
 			       struct j1939_frame *out)
 {
 	uint32_t all = (1u << d->bits) - 1, raw = (uint32_t)(data[d->start - 1] >> d->shift) & all;
-	enum j1939_spn_state state = raw == all ? J1939_SPN_NA
+	enum j1939_spn_state state = raw == all				? J1939_SPN_NA
 				     : raw == all - 1 && d->spn != 3700 ? J1939_SPN_ERROR
-									  : J1939_SPN_VALID;
+									: J1939_SPN_VALID;
 
 	if (state != J1939_SPN_VALID) {
 		if (out->n_missing < J1939_MAX_VALUES) {

@@ -29,7 +29,7 @@ struct j1939_id {
 /* What one SPN of a frame held. */
 enum j1939_spn_state {
 	J1939_SPN_VALID,
-	J1939_SPN_NA,       /* not available (all ones) */
+	J1939_SPN_NA,	    /* not available (all ones) */
 	J1939_SPN_ERROR,    /* error indicator */
 	J1939_SPN_RESERVED, /* reserved range: never a number */
 };
@@ -61,8 +61,8 @@ struct j1939_frame {
  * res_den + offset. */
 struct j1939_override {
 	uint16_t spn;
-	uint8_t start;      /* first byte, 1-based */
-	uint8_t size;       /* 1, 2 or 4 */
+	uint8_t start; /* first byte, 1-based */
+	uint8_t size;  /* 1, 2 or 4 */
 	uint8_t big_endian;
 	int32_t res_num, res_den, offset;
 };

@@ -138,7 +138,7 @@ const char *j1939dm_strerror(int err)
 
 const char *j1939dm_lamp_name(enum j1939dm_lamp l)
 {
-	static const char *const names[] = { "off", "on", "error", "na" };
+	static const char *const names[] = {"off", "on", "error", "na"};
 
 	return names[l & 3];
 }

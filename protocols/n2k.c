@@ -29,21 +29,21 @@ struct n2k_pgn_def {
 };
 
 static const struct n2k_pgn_def n2k_pgns[] = {
-	{ 127488, "Engine Parameters, Rapid Update", 0 },
-	{ 127489, "Engine Parameters, Dynamic", 1 },
-	{ 127497, "Trip Parameters, Engine", 1 },
+    {127488, "Engine Parameters, Rapid Update", 0},
+    {127489, "Engine Parameters, Dynamic", 1},
+    {127497, "Trip Parameters, Engine", 1},
 };
 
 static const struct n2k_field_def n2k_fields[] = {
-	/* pgn    signal               offset type     res         offset */
-	{ 127488, SIG_ENGINE_SPEED_RPM, 1, N2K_U16, 1, 4, 0 },	   /* 0.25 rpm */
-	{ 127488, SIG_BOOST_KPA, 3, N2K_U16, 1, 10, 0 },	   /* 100 Pa */
-	{ 127489, SIG_OIL_TEMP_C, 3, N2K_U16, 10, 100, -27315 },   /* 0.1 K */
-	{ 127489, SIG_COOLANT_C, 5, N2K_U16, 1, 100, -27315 },	   /* 0.01 K */
-	{ 127489, SIG_FUEL_RATE_LPH, 9, N2K_I16, 1, 10, 0 },	   /* 0.1 L/h */
-	{ 127489, SIG_ENGINE_HOURS_H, 11, N2K_U32, 1, 3600, 0 },   /* 1 s */
-	{ 127489, SIG_ENGINE_LOAD_PCT, 24, N2K_I8, 1, 1, 0 },	   /* 1 % */
-	{ 127489, SIG_ENGINE_TORQUE_PCT, 25, N2K_I8, 1, 1, 0 },	   /* 1 % */
+    /* pgn    signal               offset type     res         offset */
+    {127488, SIG_ENGINE_SPEED_RPM, 1, N2K_U16, 1, 4, 0},   /* 0.25 rpm */
+    {127488, SIG_BOOST_KPA, 3, N2K_U16, 1, 10, 0},	   /* 100 Pa */
+    {127489, SIG_OIL_TEMP_C, 3, N2K_U16, 10, 100, -27315}, /* 0.1 K */
+    {127489, SIG_COOLANT_C, 5, N2K_U16, 1, 100, -27315},   /* 0.01 K */
+    {127489, SIG_FUEL_RATE_LPH, 9, N2K_I16, 1, 10, 0},	   /* 0.1 L/h */
+    {127489, SIG_ENGINE_HOURS_H, 11, N2K_U32, 1, 3600, 0}, /* 1 s */
+    {127489, SIG_ENGINE_LOAD_PCT, 24, N2K_I8, 1, 1, 0},	   /* 1 % */
+    {127489, SIG_ENGINE_TORQUE_PCT, 25, N2K_I8, 1, 1, 0},  /* 1 % */
 };
 
 #define N2K_NELEM(a) (sizeof(a) / sizeof((a)[0]))

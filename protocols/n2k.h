@@ -11,10 +11,10 @@
 
 #include "protocols/signals.h"
 
-#define N2K_MAX_VALUES	   16
-#define N2K_FP_MAX	   223 /* 6 bytes in frame 0 + 31 frames of 7 */
-#define N2K_FP_SLOTS	   16  /* messages reassembled at the same time */
-#define N2K_FP_TIMEOUT_MS  750 /* longest gap between two frames of a message */
+#define N2K_MAX_VALUES	  16
+#define N2K_FP_MAX	  223 /* 6 bytes in frame 0 + 31 frames of 7 */
+#define N2K_FP_SLOTS	  16  /* messages reassembled at the same time */
+#define N2K_FP_TIMEOUT_MS 750 /* longest gap between two frames of a message */
 
 enum {
 	N2K_OK = 0,

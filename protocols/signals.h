@@ -7,9 +7,9 @@
 enum sig_id {
 	SIG_VEHICLE_SPEED_KMH,
 	SIG_BARO_KPA,
-	SIG_ENGINE_TORQUE_PCT,   /* actual engine torque, SPN 513 */
+	SIG_ENGINE_TORQUE_PCT,	 /* actual engine torque, SPN 513 */
 	SIG_FRICTION_TORQUE_PCT, /* nominal friction torque, SPN 514 */
-	SIG_DEMAND_TORQUE_PCT,   /* driver's demand torque, SPN 512 */
+	SIG_DEMAND_TORQUE_PCT,	 /* driver's demand torque, SPN 512 */
 	SIG_ENGINE_SPEED_RPM,
 	SIG_FUEL_RATE_LPH,
 	SIG_NOX_UP_PPM,
@@ -38,9 +38,9 @@ enum sig_id {
 	SIG_EGR_POS_PCT,
 	SIG_OPACITY_PCT,
 	SIG_OPACITY_K_M1,
-	SIG_LAMBDA, /* derived: excess-air ratio */
+	SIG_LAMBDA,	     /* derived: excess-air ratio */
 	SIG_GPS_ODOMETER_KM, /* distance from GNSS fixes, jitter while stopped ignored */
-	SIG_DPF_REGEN, /* 1 while the DPF regenerates actively (SPN 3700), else 0 */
+	SIG_DPF_REGEN,	     /* 1 while the DPF regenerates actively (SPN 3700), else 0 */
 	SIG_COUNT
 };
 

@@ -3,10 +3,11 @@
 #include <math.h>
 
 const struct smokecalc_table smokecalc_gb36886 = {
-	.k = {
-		{ 3.00, 2.00, 1.61 }, /* class I */
-		{ 2.00, 1.00, 0.80 }, /* class II */
-		{ 0.50, 0.50, 0.50 }, /* class III */
+    .k =
+	{
+	    {3.00, 2.00, 1.61}, /* class I */
+	    {2.00, 1.00, 0.80}, /* class II */
+	    {0.50, 0.50, 0.50}, /* class III */
 	},
 };
 

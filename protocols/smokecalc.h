@@ -8,7 +8,7 @@
 enum {
 	SMOKECALC_OK = 0,
 	SMOKECALC_EDOMAIN = -1, /* N outside [0, 100), k < 0, or a path length <= 0 */
-	SMOKECALC_ERANGE = -2,  /* stage or power outside the table */
+	SMOKECALC_ERANGE = -2,	/* stage or power outside the table */
 };
 
 #define SMOKECALC_PATH_M 0.430 /* the usual normalised effective optical path length */

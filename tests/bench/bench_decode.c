@@ -74,7 +74,8 @@ int main(int argc, char **argv)
 					 &msg) > 0)
 				sink += (unsigned long)msg.n;
 	t = now_s() - t;
-	printf("decode (candec_frame, in memory):     %8.0f frames/s  (%zu frames x %d passes, %.3f s; %.0f x a 250 kbit/s bus at ~1,900 frames/s)\n",
+	printf("decode (candec_frame, in memory):     %8.0f frames/s  (%zu frames x %d passes, "
+	       "%.3f s; %.0f x a 250 kbit/s bus at ~1,900 frames/s)\n",
 	       (double)n * passes / t, n, passes, t, (double)n * passes / t / 1900);
 	free(f);
 	return sink == 0;

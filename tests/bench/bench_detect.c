@@ -55,8 +55,10 @@ static void write_zones(const char *path)
 	for (int z = 0; z < N_ZONES; z++) {
 		double lon = 120 + 0.05 * (z % 10), lat = 30 + 0.05 * (z / 10);
 
-		fprintf(f, "%s{\"type\":\"Feature\",\"properties\":{\"name\":\"z%d\","
-			   "\"prohibited_stages\":[1,2,3]},\"geometry\":{\"type\":\"%s\",\"coordinates\":[",
+		fprintf(f,
+			"%s{\"type\":\"Feature\",\"properties\":{\"name\":\"z%d\","
+			"\"prohibited_stages\":[1,2,3]},\"geometry\":{\"type\":\"%s\","
+			"\"coordinates\":[",
 			z ? "," : "", z, z == 0 ? "MultiPolygon" : "Polygon");
 		if (z == 0)
 			fputc('[', f);
@@ -91,7 +93,8 @@ int main(int argc, char **argv)
 
 	config_defaults(&cfg);
 	snprintf(cfg.state_dir, sizeof(cfg.state_dir), "%s", dir);
-	snprintf(cfg.zones.file, sizeof(cfg.zones.file), "%s/bench_zones.%d.json", dir, (int)getpid());
+	snprintf(cfg.zones.file, sizeof(cfg.zones.file), "%s/bench_zones.%d.json", dir,
+		 (int)getpid());
 	cfg.stage = 3;
 	cfg.watch.has_dpf = 1;
 	write_zones(cfg.zones.file);
@@ -105,14 +108,17 @@ int main(int argc, char **argv)
 	t0 = now_s();
 	for (long i = 0; i < ticks; i++) {
 		int64_t ms = i * 1000;
-		int smoky = i % 300 > 250;               /* an episode every 5 minutes */
-		double load = 40 + 50 * (i % 17 < 6);   /* dig cycles */
-		struct watch_input wi = { .now_ms = ms, .n_can = 1, .can_age_ms = 10,
-					  .gnss_enabled = 1, .have_fix = 1 };
-		struct zones_input zi = { .now_ms = ms, .wall_ms = ms, .have_pos = 1,
-					  .lat = 30 + 0.25 * (double)(i % 1000) / 1000,
-					  .lon = 120 + 0.5 * (double)(i % 997) / 997, .have_fuel = 1,
-					  .fuel_lph = 30 };
+		int smoky = i % 300 > 250;	      /* an episode every 5 minutes */
+		double load = 40 + 50 * (i % 17 < 6); /* dig cycles */
+		struct watch_input wi = {
+		    .now_ms = ms, .n_can = 1, .can_age_ms = 10, .gnss_enabled = 1, .have_fix = 1};
+		struct zones_input zi = {.now_ms = ms,
+					 .wall_ms = ms,
+					 .have_pos = 1,
+					 .lat = 30 + 0.25 * (double)(i % 1000) / 1000,
+					 .lon = 120 + 0.5 * (double)(i % 997) / 997,
+					 .have_fuel = 1,
+					 .fuel_lph = 30};
 		json_t *ev;
 
 		table_set(&t, SIG_ENGINE_SPEED_RPM, 0, 1800 + (double)(i % 50), ms, 1);

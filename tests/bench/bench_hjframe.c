@@ -82,7 +82,8 @@ static void bench_sign(struct signer *sg, const char *what, enum hj_variant v, i
 
 		if (sg->sign(sg, bench_buf + HJ_HDR_LEN, (size_t)len - HJ_HDR_LEN - 1, r, s) < 0)
 			exit(1);
-		bench_sink += (unsigned)hj_append_sig(bench_buf, sizeof(bench_buf), (size_t)len, r, s);
+		bench_sink +=
+		    (unsigned)hj_append_sig(bench_buf, sizeof(bench_buf), (size_t)len, r, s);
 	}
 	t = bench_now() - t0;
 	printf("hj encode + SM2 sign %-11s %10.0f frames/s\n", what, n / t);

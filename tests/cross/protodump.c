@@ -26,7 +26,8 @@ static void protodump_msg(const struct candec_msg *m)
 		printf(" %s=%.17g", sig_name(m->v[i].sig), m->v[i].value);
 	printf(" na=%d err=%d res=%d", m->n_na, m->n_error, m->n_reserved);
 	if (m->kind == CANDEC_DM1) {
-		printf(" dm1 mil=%d amber=%d n=%d", (int)m->dm1.mil, (int)m->dm1.amber, m->dm1.n_dtcs);
+		printf(" dm1 mil=%d amber=%d n=%d", (int)m->dm1.mil, (int)m->dm1.amber,
+		       m->dm1.n_dtcs);
 		for (int i = 0; i < m->dm1.n_dtcs && i < J1939DM_MAX_DTCS; i++)
 			printf(" spn=%" PRIu32 ",fmi=%u,oc=%u", m->dm1.dtc[i].spn,
 			       (unsigned)m->dm1.dtc[i].fmi, (unsigned)m->dm1.dtc[i].oc);
@@ -44,8 +45,9 @@ int main(int argc, char **argv)
 
 	if (argc > 1 && strcmp(argv[1], "--abi") == 0) {
 		/* What this target's C ABI is, for the report (not compared). */
-		printf("long %zu bytes, time_t %zu bytes, pointer %zu bytes, char %s\n", sizeof(long),
-		       sizeof(time_t), sizeof(void *), CHAR_MIN < 0 ? "signed" : "unsigned");
+		printf("long %zu bytes, time_t %zu bytes, pointer %zu bytes, char %s\n",
+		       sizeof(long), sizeof(time_t), sizeof(void *),
+		       CHAR_MIN < 0 ? "signed" : "unsigned");
 		return 0;
 	}
 	candec_init(&dec);
@@ -59,7 +61,8 @@ int main(int argc, char **argv)
 		rc = candump_parse_line(line, &f);
 		printf("%lu rc=%d", n, rc);
 		if (rc == CANDUMP_OK) {
-			printf(" t=%" PRId64 " id=%08" PRIx32 " len=%u", f.t_us, f.can_id, (unsigned)f.len);
+			printf(" t=%" PRId64 " id=%08" PRIx32 " len=%u", f.t_us, f.can_id,
+			       (unsigned)f.len);
 			if (f.extended && !f.rtr) {
 				rc = candec_frame(&dec, f.can_id, f.data, f.len, f.t_us / 1000, &m);
 				printf(" dec=%d", rc);

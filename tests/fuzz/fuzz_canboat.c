@@ -26,8 +26,8 @@ static void fuzz_roundtrip(const char *line, const struct canboat_msg *m)
 	comma = strchr(p, ',');
 	if (!comma || comma - p > 64)
 		abort(); /* a line that parsed has a timestamp field of <= 35 chars */
-	n = (size_t)snprintf(buf, sizeof(buf), "%.*s,%u,%u,%u,%u,%u", (int)(comma - p), p,
-			     m->prio, (unsigned)m->pgn, m->src, m->dst, m->len);
+	n = (size_t)snprintf(buf, sizeof(buf), "%.*s,%u,%u,%u,%u,%u", (int)(comma - p), p, m->prio,
+			     (unsigned)m->pgn, m->src, m->dst, m->len);
 	for (unsigned i = 0; i < m->len && n < sizeof(buf); i++)
 		n += (size_t)snprintf(buf + n, sizeof(buf) - n, ",%02x", m->data[i]);
 	if (n >= sizeof(buf))

@@ -26,7 +26,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	fuzz_sink += candump_strerror(rc)[0];
 	if (rc == CANDUMP_OK) {
 		/* Invariants the callers rely on. */
-		if (f.len > sizeof(f.data) || strnlen(f.ifname, sizeof(f.ifname)) == sizeof(f.ifname))
+		if (f.len > sizeof(f.data) ||
+		    strnlen(f.ifname, sizeof(f.ifname)) == sizeof(f.ifname))
 			abort();
 		if (f.can_id > (f.extended ? 0x1FFFFFFFu : 0x7FFu))
 			abort();

@@ -36,7 +36,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 		if (want > (int)n - used)
 			want = (int)n - used;
-		rings[nr++] = (struct geo_ring){ used, want };
+		rings[nr++] = (struct geo_ring){used, want};
 		used += want;
 	}
 	for (int r = 0; r < nr; r++) {

@@ -12,8 +12,8 @@ static volatile double fuzz_sink_value;
 static volatile uint64_t fuzz_sink;
 
 static const uint32_t fuzz_pgns[] = {
-	61444, 61443, 65247, 65262, 65266, 61450, 65270, 65269, 65265, 65253,
-	65248, 65217, 65276, 61454, 61455, 64946, 65110, 64830, 64916, 64892,
+    61444, 61443, 65247, 65262, 65266, 61450, 65270, 65269, 65265, 65253,
+    65248, 65217, 65276, 61454, 61455, 64946, 65110, 64830, 64916, 64892,
 };
 
 #define FUZZ_NPGNS (sizeof(fuzz_pgns) / sizeof(fuzz_pgns[0]))

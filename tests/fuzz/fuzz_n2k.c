@@ -19,7 +19,7 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size);
 static volatile double fuzz_sink_value;
 static volatile uint64_t fuzz_sink;
 
-static const uint32_t fuzz_pgns[] = { 127488, 127489, 127497, 127489 };
+static const uint32_t fuzz_pgns[] = {127488, 127489, 127497, 127489};
 
 static void fuzz_decode(uint32_t pgn, const uint8_t *data, size_t len)
 {
@@ -34,8 +34,7 @@ static void fuzz_decode(uint32_t pgn, const uint8_t *data, size_t len)
 		return;
 	}
 	if (!n2k_pgn_name(pgn) || msg.n < 0 || msg.n > N2K_MAX_VALUES || msg.n_na < 0 ||
-	    msg.n_error < 0 || msg.n_missing != msg.n_na + msg.n_error ||
-	    msg.instance != data[0])
+	    msg.n_error < 0 || msg.n_missing != msg.n_na + msg.n_error || msg.instance != data[0])
 		abort();
 	for (int i = 0; i < msg.n; i++) {
 		if ((unsigned)msg.v[i].sig >= SIG_COUNT)
@@ -63,8 +62,8 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 
 	n2k_fp_init(&fp, 0);
 	for (; size >= FUZZ_FRAME; data += FUZZ_FRAME, size -= FUZZ_FRAME) {
-		uint32_t id = (uint32_t)data[0] | (uint32_t)data[1] << 8 |
-			      (uint32_t)data[2] << 16 | (uint32_t)data[3] << 24;
+		uint32_t id = (uint32_t)data[0] | (uint32_t)data[1] << 8 | (uint32_t)data[2] << 16 |
+			      (uint32_t)data[3] << 24;
 		size_t len = data[4] & 0x0F;
 		const uint8_t *frame = data + 5;
 		struct n2k_fp_msg m;

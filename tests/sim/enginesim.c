@@ -33,19 +33,19 @@
 
 #include "tests/sim/simlib.h"
 
-#define MAX_FAULTS 16
-#define MAX_SPANS 512
-#define AFR_STOICH 14.5
-#define FUEL_KG_PER_L 0.835
-#define LAMBDA_LIMIT 1.45
-#define LAMBDA_BLIND 1.05
-#define COLD_ENRICH 1.60 /* fuel a cold engine burns badly, beyond the torque it makes */
-#define COLD_C 35.0
-#define SMOKE_LAMBDA 1.15 /* clearly visible: the detector judges at 1.20 */
-#define HAZE_LAMBDA 1.25 /* between: light smoke, neither required nor false */
-#define SMOKE_LOAD 40.0
-#define SMOKE_MIN_S 3.0
-#define SMOKE_MERGE_S 10.0
+#define MAX_FAULTS     16
+#define MAX_SPANS      512
+#define AFR_STOICH     14.5
+#define FUEL_KG_PER_L  0.835
+#define LAMBDA_LIMIT   1.45
+#define LAMBDA_BLIND   1.05
+#define COLD_ENRICH    1.60 /* fuel a cold engine burns badly, beyond the torque it makes */
+#define COLD_C	       35.0
+#define SMOKE_LAMBDA   1.15 /* clearly visible: the detector judges at 1.20 */
+#define HAZE_LAMBDA    1.25 /* between: light smoke, neither required nor false */
+#define SMOKE_LOAD     40.0
+#define SMOKE_MIN_S    3.0
+#define SMOKE_MERGE_S  10.0
 #define OPACITY_PATH_M 0.430
 
 /* ---- machines ---------------------------------------------------------------- */
@@ -58,15 +58,22 @@ struct machine {
 };
 
 static const struct machine machines[] = {
-	[M_EXCAVATOR] = { "excavator", 700, 2000, 38, 0.45, 200, 1.0 },
-	[M_LOADER] = { "loader", 750, 2200, 45, 0.48, 210, 1.1 },
-	[M_VESSEL] = { "vessel", 600, 1800, 120, 1.55, 190, 1.6 },
+    [M_EXCAVATOR] = {"excavator", 700, 2000, 38, 0.45, 200, 1.0},
+    [M_LOADER] = {"loader", 750, 2200, 45, 0.48, 210, 1.1},
+    [M_VESSEL] = {"vessel", 600, 1800, 120, 1.55, 190, 1.6},
 };
 
-enum fault_kind { F_STUCK_BOOST, F_CLOGGED_FILTER, F_DPF_REMOVED, F_ECU_UNPLUGGED, F_NOX_FROZEN, F_N };
+enum fault_kind {
+	F_STUCK_BOOST,
+	F_CLOGGED_FILTER,
+	F_DPF_REMOVED,
+	F_ECU_UNPLUGGED,
+	F_NOX_FROZEN,
+	F_N
+};
 
-static const char *const fault_names[F_N] = { "stuck-boost", "clogged-filter", "dpf-removed",
-					      "ecu-unplugged", "nox-frozen" };
+static const char *const fault_names[F_N] = {"stuck-boost", "clogged-filter", "dpf-removed",
+					     "ecu-unplugged", "nox-frozen"};
 
 struct fault {
 	enum fault_kind kind;
@@ -90,7 +97,7 @@ struct opts {
 
 struct plan {
 	struct rng rng;
-	int seg;            /* index into the machine's cycle */
+	int seg; /* index into the machine's cycle */
 	int64_t end_tick;
 	double demand_pct, dial_rpm, travel_kmh, wander;
 	int cycles_left, idle;
@@ -115,7 +122,7 @@ static void plan_idle(struct plan *p, int64_t now)
 static void plan_excavator(struct plan *p, int64_t now)
 {
 	static const double seg[4][4] = {
-		{ 5, 7, 80, 100 }, { 3.5, 5, 45, 60 }, { 1.5, 2.5, 25, 35 }, { 4, 5.5, 30, 45 } };
+	    {5, 7, 80, 100}, {3.5, 5, 45, 60}, {1.5, 2.5, 25, 35}, {4, 5.5, 30, 45}};
 
 	p->seg = (p->seg + 1) % 4;
 	if (p->seg == 0 && --p->cycles_left <= 0) {
@@ -128,10 +135,8 @@ static void plan_excavator(struct plan *p, int64_t now)
 /* Wheel loader: fill the bucket, carry, dump, back. */
 static void plan_loader(struct plan *p, int64_t now)
 {
-	static const double seg[4][5] = { { 4, 7, 75, 95, 2 },
-					  { 10, 20, 55, 70, 12 },
-					  { 2, 4, 25, 35, 0 },
-					  { 10, 18, 35, 50, 14 } };
+	static const double seg[4][5] = {
+	    {4, 7, 75, 95, 2}, {10, 20, 55, 70, 12}, {2, 4, 25, 35, 0}, {10, 18, 35, 50, 14}};
 
 	p->seg = (p->seg + 1) % 4;
 	if (p->seg == 0 && --p->cycles_left <= 0) {
@@ -162,7 +167,7 @@ static void plan_next(struct plan *p, enum machine_kind m, int64_t now)
 		p->idle = 0;
 		p->seg = -1;
 		p->cycles_left = m == M_VESSEL ? 3 + (int)rng_uniform(&p->rng, 0, 4)
-						: 6 + (int)rng_uniform(&p->rng, 0, 7);
+					       : 6 + (int)rng_uniform(&p->rng, 0, 7);
 		p->dial_rpm = rng_uniform(&p->rng, 0.9, 1.0) * machines[m].rated_rpm;
 	}
 	if (m == M_EXCAVATOR)
@@ -202,11 +207,13 @@ static void engine_init(struct engine *e, const struct machine *m, struct rng *r
 static void engine_air_fuel(struct engine *e, double rpm_set)
 {
 	const struct machine *m = e->m;
-	double n = e->rpm / m->rated_rpm, target = m->boost_max_kpa * (e->demand_pct / 100) * clamp(n * n, 0, 1.1);
+	double n = e->rpm / m->rated_rpm,
+	       target = m->boost_max_kpa * (e->demand_pct / 100) * clamp(n * n, 0, 1.1);
 	double filter = e->clogged ? 0.65 : 1.0, air_seen, lambda_lim, fuel_max, full;
 
 	lag(&e->boost_kpa, e->stuck ? clamp(target, 0, 60) : target, m->turbo_tau_s);
-	e->air_kgph = m->air_k * e->rpm * (e->baro_kpa + e->boost_kpa) / (e->im_c + 273.15) * filter;
+	e->air_kgph =
+	    m->air_k * e->rpm * (e->baro_kpa + e->boost_kpa) / (e->im_c + 273.15) * filter;
 	if (e->regen)
 		e->air_kgph *= 0.8; /* intake throttled to heat the exhaust */
 	full = m->full_fuel_lph * (e->rpm / m->rated_rpm);
@@ -254,7 +261,9 @@ static void engine_after(struct engine *e, struct rng *r)
 		e->nox_down = 0.08 * e->nox_up + 2 + rng_gauss(r);
 	}
 	/* tailpipe opacity from lambda; a DPF holds back almost all of it */
-	e->k_m1 = 0.03 + (e->lambda > 0 && e->lambda < 1.35 ? 8 * (1.35 - e->lambda) * (1.35 - e->lambda) : 0);
+	e->k_m1 =
+	    0.03 +
+	    (e->lambda > 0 && e->lambda < 1.35 ? 8 * (1.35 - e->lambda) * (1.35 - e->lambda) : 0);
 	if (e->has_dpf && !e->dpf_removed)
 		e->k_m1 *= 0.05;
 }
@@ -366,12 +375,12 @@ static const struct msg {
 	int prio, period_ticks, phase_ticks, dpf_only;
 	void (*fill)(struct out *o, const struct engine *e, uint8_t *d);
 } msgs[] = {
-	{ 61444, 0x00, 3, 2, 0, 0, msg_eec1 },	  { 61443, 0x00, 3, 5, 1, 0, msg_eec2 },
-	{ 61450, 0x00, 3, 5, 3, 0, msg_egf1 },	  { 65266, 0x00, 6, 10, 5, 0, msg_lfe1 },
-	{ 65265, 0x00, 6, 10, 9, 0, msg_ccvs1 },  { 65270, 0x00, 6, 50, 13, 0, msg_ic1 },
-	{ 65262, 0x00, 6, 100, 27, 0, msg_et1 },  { 65269, 0x00, 6, 100, 51, 0, msg_amb },
-	{ 61454, 0x51, 6, 20, 7, 0, msg_nox_up }, { 61455, 0x52, 6, 20, 11, 0, msg_nox_down },
-	{ 64946, 0x00, 6, 50, 33, 1, msg_dpf },	  { 64892, 0x00, 6, 100, 61, 1, msg_dpfc1 },
+    {61444, 0x00, 3, 2, 0, 0, msg_eec1},    {61443, 0x00, 3, 5, 1, 0, msg_eec2},
+    {61450, 0x00, 3, 5, 3, 0, msg_egf1},    {65266, 0x00, 6, 10, 5, 0, msg_lfe1},
+    {65265, 0x00, 6, 10, 9, 0, msg_ccvs1},  {65270, 0x00, 6, 50, 13, 0, msg_ic1},
+    {65262, 0x00, 6, 100, 27, 0, msg_et1},  {65269, 0x00, 6, 100, 51, 0, msg_amb},
+    {61454, 0x51, 6, 20, 7, 0, msg_nox_up}, {61455, 0x52, 6, 20, 11, 0, msg_nox_down},
+    {64946, 0x00, 6, 50, 33, 1, msg_dpf},   {64892, 0x00, 6, 100, 61, 1, msg_dpfc1},
 };
 
 static void emit_tick(struct out *o, const struct engine *e, int64_t tick)
@@ -383,11 +392,13 @@ static void emit_tick(struct out *o, const struct engine *e, int64_t tick)
 	for (size_t i = 0; i < sizeof(msgs) / sizeof(msgs[0]); i++) {
 		uint8_t d[8];
 
-		if (tick % msgs[i].period_ticks != msgs[i].phase_ticks || (msgs[i].dpf_only && !o->dpf))
+		if (tick % msgs[i].period_ticks != msgs[i].phase_ticks ||
+		    (msgs[i].dpf_only && !o->dpf))
 			continue;
 		memset(d, 0xFF, sizeof(d));
 		msgs[i].fill(o, e, d);
-		out_frame(o, tick * TICK_US + slot++ * SLOT_US, msgs[i].prio, msgs[i].pgn, msgs[i].sa, d);
+		out_frame(o, tick * TICK_US + slot++ * SLOT_US, msgs[i].prio, msgs[i].pgn,
+			  msgs[i].sa, d);
 	}
 }
 
@@ -410,7 +421,7 @@ static void spans_note(struct spans *sp, int on, double t)
 		sp->open = t;
 	if (!on && sp->open >= 0) {
 		if (sp->n < MAX_SPANS)
-			sp->s[sp->n++] = (struct span){ sp->open, t };
+			sp->s[sp->n++] = (struct span){sp->open, t};
 		sp->open = -1;
 	}
 }
@@ -494,12 +505,13 @@ static int write_labels(const struct opts *op, struct spans *smoke, struct spans
 	write_smoke(f, op, haze, "haze");
 	for (int i = 0; i < op->n_faults; i++) {
 		const struct fault *fl = &op->faults[i];
-		double b = fl->at_s + fl->len_s < op->duration_s ? fl->at_s + fl->len_s : op->duration_s;
+		double b =
+		    fl->at_s + fl->len_s < op->duration_s ? fl->at_s + fl->len_s : op->duration_s;
 
 		if (fl->kind == F_DPF_REMOVED && !op->dpf)
 			continue;
-		fprintf(f, "fault %s %.2f %.2f\n", fault_names[fl->kind], (double)op->start + fl->at_s,
-			(double)op->start + b);
+		fprintf(f, "fault %s %.2f %.2f\n", fault_names[fl->kind],
+			(double)op->start + fl->at_s, (double)op->start + b);
 	}
 	for (int i = 0; i < cold->n; i++)
 		print_span(f, op, "trap cold", cold->s[i].a, cold->s[i].b);
@@ -520,9 +532,9 @@ static void write_opacity(FILE *f, const struct engine *e, double t)
 static int run(const struct opts *op, FILE *f)
 {
 	static struct spans smoke, haze, cold, regen;
-	struct plan plan = { .rng = { op->seed ^ 0x5eedULL } };
-	struct out o = { .f = f, .start = op->start, .noise = { op->seed * 31 + 7 }, .dpf = op->dpf };
-	struct rng sensor = { op->seed * 77 + 1 };
+	struct plan plan = {.rng = {op->seed ^ 0x5eedULL}};
+	struct out o = {.f = f, .start = op->start, .noise = {op->seed * 31 + 7}, .dpf = op->dpf};
+	struct rng sensor = {op->seed * 77 + 1};
 	struct engine e;
 	FILE *opf = NULL;
 	int64_t last = s_to_ticks(op->duration_s);
@@ -547,10 +559,14 @@ static int run(const struct opts *op, FILE *f)
 		engine_step(&e, &plan, &sensor);
 		emit_tick(&o, &e, tick);
 		engine_s += DT;
-		spans_note(&smoke, e.fuel_lph > 0 && e.lambda < SMOKE_LAMBDA &&
-				   e.torque_pct >= SMOKE_LOAD && !e.cold && !e.regen, t);
-		spans_note(&haze, e.fuel_lph > 0 && e.lambda < HAZE_LAMBDA &&
-				  e.torque_pct >= SMOKE_LOAD && !e.cold && !e.regen, t);
+		spans_note(&smoke,
+			   e.fuel_lph > 0 && e.lambda < SMOKE_LAMBDA &&
+			       e.torque_pct >= SMOKE_LOAD && !e.cold && !e.regen,
+			   t);
+		spans_note(&haze,
+			   e.fuel_lph > 0 && e.lambda < HAZE_LAMBDA && e.torque_pct >= SMOKE_LOAD &&
+			       !e.cold && !e.regen,
+			   t);
 		spans_note(&cold, e.cold, t);
 		spans_note(&regen, e.regen, t);
 		if (opf && tick % 100 == 0)
@@ -610,32 +626,31 @@ static int parse_list(const char *s, double *out, int max, int *n)
 
 static void usage(FILE *f)
 {
-	fprintf(f,
-		"usage: enginesim [options]\n"
-		"  --machine excavator|loader|vessel  (default excavator)\n"
-		"  --duration S          length (default 1200)\n"
-		"  --start EPOCH         time of the first frame (default 1700000000)\n"
-		"  --seed N              random seed (default 1)\n"
-		"  --cold                start from a cold engine\n"
-		"  --dpf                 the machine has a DPF (AT1IMG and DPFC1 on the bus)\n"
-		"  --regen-at S[,S...]   active DPF regenerations (with --dpf)\n"
-		"  --regen-len S         their length (default 300)\n"
-		"  --fault NAME:START:LEN  stuck-boost, clogged-filter, dpf-removed,\n"
-		"                        ecu-unplugged, nox-frozen (repeatable)\n"
-		"  --smoke-at S[,S...]   stuck-boost faults of --smoke-len (default 10) s\n"
-		"  -o FILE               the trace (default stdout)\n"
-		"  --labels FILE         the truth (see the head of enginesim.c)\n"
-		"  --opacity FILE        1 Hz tailpipe opacity: t_s,opacity_pct,k_m1\n");
+	fprintf(f, "usage: enginesim [options]\n"
+		   "  --machine excavator|loader|vessel  (default excavator)\n"
+		   "  --duration S          length (default 1200)\n"
+		   "  --start EPOCH         time of the first frame (default 1700000000)\n"
+		   "  --seed N              random seed (default 1)\n"
+		   "  --cold                start from a cold engine\n"
+		   "  --dpf                 the machine has a DPF (AT1IMG and DPFC1 on the bus)\n"
+		   "  --regen-at S[,S...]   active DPF regenerations (with --dpf)\n"
+		   "  --regen-len S         their length (default 300)\n"
+		   "  --fault NAME:START:LEN  stuck-boost, clogged-filter, dpf-removed,\n"
+		   "                        ecu-unplugged, nox-frozen (repeatable)\n"
+		   "  --smoke-at S[,S...]   stuck-boost faults of --smoke-len (default 10) s\n"
+		   "  -o FILE               the trace (default stdout)\n"
+		   "  --labels FILE         the truth (see the head of enginesim.c)\n"
+		   "  --opacity FILE        1 Hz tailpipe opacity: t_s,opacity_pct,k_m1\n");
 }
 
 static int parse_opts(int argc, char **argv, struct opts *op)
 {
 	static const struct option lo[] = {
-		{ "machine", 1, NULL, 'm' }, { "duration", 1, NULL, 'D' }, { "start", 1, NULL, 'S' },
-		{ "seed", 1, NULL, 's' },    { "cold", 0, NULL, 'c' },	    { "dpf", 0, NULL, 'd' },
-		{ "regen-at", 1, NULL, 'r' }, { "regen-len", 1, NULL, 'R' }, { "fault", 1, NULL, 'f' },
-		{ "smoke-at", 1, NULL, 'a' }, { "smoke-len", 1, NULL, 'l' }, { "labels", 1, NULL, 'L' },
-		{ "opacity", 1, NULL, 'O' },  { "help", 0, NULL, 'h' },	    { NULL, 0, NULL, 0 },
+	    {"machine", 1, NULL, 'm'},	{"duration", 1, NULL, 'D'},  {"start", 1, NULL, 'S'},
+	    {"seed", 1, NULL, 's'},	{"cold", 0, NULL, 'c'},	     {"dpf", 0, NULL, 'd'},
+	    {"regen-at", 1, NULL, 'r'}, {"regen-len", 1, NULL, 'R'}, {"fault", 1, NULL, 'f'},
+	    {"smoke-at", 1, NULL, 'a'}, {"smoke-len", 1, NULL, 'l'}, {"labels", 1, NULL, 'L'},
+	    {"opacity", 1, NULL, 'O'},	{"help", 0, NULL, 'h'},	     {NULL, 0, NULL, 0},
 	};
 	double smoke_at[32], smoke_len = 10, v;
 	int c, n_smoke = 0;
@@ -705,14 +720,14 @@ static int parse_opts(int argc, char **argv, struct opts *op)
 		}
 	}
 	for (int i = 0; i < n_smoke && op->n_faults < MAX_FAULTS; i++)
-		op->faults[op->n_faults++] = (struct fault){ F_STUCK_BOOST, smoke_at[i], smoke_len };
+		op->faults[op->n_faults++] = (struct fault){F_STUCK_BOOST, smoke_at[i], smoke_len};
 	return optind == argc ? 0 : -1;
 }
 
 int main(int argc, char **argv)
 {
 	static char buf[1 << 16];
-	struct opts op = { .duration_s = 1200, .start = 1700000000, .seed = 1, .regen_len_s = 300 };
+	struct opts op = {.duration_s = 1200, .start = 1700000000, .seed = 1, .regen_len_s = 300};
 	FILE *f = stdout;
 	int rc;
 

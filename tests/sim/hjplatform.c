@@ -44,7 +44,8 @@ struct sim {
 
 	long frames, errors, realtime;
 	long info_serial, login_serial; /* last seen, -1 none */
-	int64_t last_rt_unix, last_rs_unix; /* time order: real-time overall, re-send per connection */
+	int64_t last_rt_unix,
+	    last_rs_unix; /* time order: real-time overall, re-send per connection */
 };
 
 static volatile sig_atomic_t sim_stop;
@@ -65,8 +66,9 @@ static int64_t sim_now_ms(void)
 
 static int sim_listen(struct sim *s)
 {
-	struct sockaddr_in a = { .sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK),
-				 .sin_port = htons((uint16_t)s->port) };
+	struct sockaddr_in a = {.sin_family = AF_INET,
+				.sin_addr.s_addr = htonl(INADDR_LOOPBACK),
+				.sin_port = htons((uint16_t)s->port)};
 	socklen_t len = sizeof(a);
 	int one = 1;
 
@@ -92,8 +94,7 @@ static void sim_event(struct sim *s, const char *what)
 	fflush(s->out);
 }
 
-__attribute__((format(printf, 2, 3)))
-static void sim_error(json_t *errs, const char *fmt, ...)
+__attribute__((format(printf, 2, 3))) static void sim_error(json_t *errs, const char *fmt, ...)
 {
 	char buf[160];
 	va_list ap;
@@ -145,7 +146,8 @@ static void sim_check_times(struct sim *s, json_t *errs, int64_t t)
 			continue;
 		}
 		if (u <= prev)
-			sim_error(errs, "sample %d: time not after the one before (%ld)", i, (long)u);
+			sim_error(errs, "sample %d: time not after the one before (%ld)", i,
+				  (long)u);
 		prev = u;
 	}
 }
@@ -171,7 +173,8 @@ static void sim_checks(struct sim *s, json_t *errs)
 		break;
 	case HJ_CMD_LOGOUT:
 		if (f->serial != s->login_serial)
-			sim_error(errs, "logout serial %d, login was %ld", f->serial, s->login_serial);
+			sim_error(errs, "logout serial %d, login was %ld", f->serial,
+				  s->login_serial);
 		break;
 	case HJ_CMD_REALTIME:
 	case HJ_CMD_RESEND:
@@ -229,11 +232,11 @@ static void sim_answer(struct sim *s)
 {
 	struct hj_frame *f = &s->f;
 	struct hj_time now;
-	uint8_t t[6] = { f->time.year, f->time.month, f->time.day,
-			 f->time.hour, f->time.minute, f->time.second };
+	uint8_t t[6] = {f->time.year, f->time.month,  f->time.day,
+			f->time.hour, f->time.minute, f->time.second};
 
 	if (f->cmd == HJ_CMD_ACTIVATE) {
-		uint8_t ans[2] = { 1, 0 };
+		uint8_t ans[2] = {1, 0};
 
 		sim_send(s, HJ_CMD_ACTIVATE_ANSWER, ans, 2);
 		return;
@@ -300,8 +303,10 @@ static int sim_read(struct sim *s)
 		if (len == HJ_ESHORT)
 			break;
 		if (len < 0) {
-			fprintf(s->out, "{\"error\":\"garbage byte\",\"conn\":%d,\"errors\":[\"garbage\"]}\n",
-				s->conn);
+			fprintf(
+			    s->out,
+			    "{\"error\":\"garbage byte\",\"conn\":%d,\"errors\":[\"garbage\"]}\n",
+			    s->conn);
 			s->errors++;
 			off++;
 			continue;
@@ -332,7 +337,7 @@ static void sim_cut(struct sim *s)
 
 	s->cut_done = 1;
 	while (s->cfd >= 0 && sim_read(s) && s->in_len == 0) {
-		struct pollfd pfd = { .fd = s->cfd, .events = POLLIN };
+		struct pollfd pfd = {.fd = s->cfd, .events = POLLIN};
 
 		if (poll(&pfd, 1, 0) <= 0)
 			break;
@@ -361,8 +366,8 @@ static void sim_accept(struct sim *s)
 static int sim_loop(struct sim *s)
 {
 	while (!sim_stop) {
-		struct pollfd pfd[2] = { { .fd = s->lfd, .events = POLLIN },
-					 { .fd = s->cfd, .events = POLLIN } };
+		struct pollfd pfd[2] = {{.fd = s->lfd, .events = POLLIN},
+					{.fd = s->cfd, .events = POLLIN}};
 
 		if (poll(pfd, 2, 200) < 0 && errno != EINTR)
 			return -1;
@@ -375,7 +380,7 @@ static int sim_loop(struct sim *s)
 	}
 	/* What is in the socket still counts. */
 	while (s->cfd >= 0 && sim_read(s)) {
-		struct pollfd pfd = { .fd = s->cfd, .events = POLLIN };
+		struct pollfd pfd = {.fd = s->cfd, .events = POLLIN};
 
 		if (poll(&pfd, 1, 100) <= 0)
 			break;
@@ -397,33 +402,64 @@ static void sim_usage(void)
 int main(int argc, char **argv)
 {
 	static const struct option opts[] = {
-		{ "port", required_argument, NULL, 'p' },   { "variant", required_argument, NULL, 'v' },
-		{ "pubkey", required_argument, NULL, 'k' }, { "id", required_argument, NULL, 'i' },
-		{ "vin", required_argument, NULL, 'V' },    { "cut-after", required_argument, NULL, 'a' },
-		{ "cut-for", required_argument, NULL, 'f' }, { "ready", required_argument, NULL, 'r' },
-		{ "quiet", no_argument, NULL, 'q' },        { "help", no_argument, NULL, 'h' },
-		{ NULL, 0, NULL, 0 },
+	    {"port", required_argument, NULL, 'p'},
+	    {"variant", required_argument, NULL, 'v'},
+	    {"pubkey", required_argument, NULL, 'k'},
+	    {"id", required_argument, NULL, 'i'},
+	    {"vin", required_argument, NULL, 'V'},
+	    {"cut-after", required_argument, NULL, 'a'},
+	    {"cut-for", required_argument, NULL, 'f'},
+	    {"ready", required_argument, NULL, 'r'},
+	    {"quiet", no_argument, NULL, 'q'},
+	    {"help", no_argument, NULL, 'h'},
+	    {NULL, 0, NULL, 0},
 	};
-	static struct sim s = { .lfd = -1, .cfd = -1, .info_serial = -1, .login_serial = -1,
-				.offset_s = 8 * 3600, .id = HJDECODE_DEFAULT_ID };
+	static struct sim s = {.lfd = -1,
+			       .cfd = -1,
+			       .info_serial = -1,
+			       .login_serial = -1,
+			       .offset_s = 8 * 3600,
+			       .id = HJDECODE_DEFAULT_ID};
 	const char *out = NULL, *pubkey = NULL;
-	struct sigaction sa = { .sa_handler = sim_on_signal };
+	struct sigaction sa = {.sa_handler = sim_on_signal};
 	FILE *rf;
 	int c;
 
 	while ((c = getopt_long(argc, argv, "o:h", opts, NULL)) != -1) {
 		switch (c) {
-		case 'p': s.port = atoi(optarg); break;
-		case 'v': s.variant = strcmp(optarg, "road") == 0 ? HJ_ROAD : HJ_NRMM; break;
-		case 'k': pubkey = optarg; break;
-		case 'i': s.id = optarg; break;
-		case 'V': s.vin = optarg; break;
-		case 'a': s.cut_after = atoi(optarg); break;
-		case 'f': s.cut_for_s = atoi(optarg); break;
-		case 'r': s.ready = optarg; break;
-		case 'q': s.quiet = 1; break;
-		case 'o': out = optarg; break;
-		default: sim_usage(); return 2;
+		case 'p':
+			s.port = atoi(optarg);
+			break;
+		case 'v':
+			s.variant = strcmp(optarg, "road") == 0 ? HJ_ROAD : HJ_NRMM;
+			break;
+		case 'k':
+			pubkey = optarg;
+			break;
+		case 'i':
+			s.id = optarg;
+			break;
+		case 'V':
+			s.vin = optarg;
+			break;
+		case 'a':
+			s.cut_after = atoi(optarg);
+			break;
+		case 'f':
+			s.cut_for_s = atoi(optarg);
+			break;
+		case 'r':
+			s.ready = optarg;
+			break;
+		case 'q':
+			s.quiet = 1;
+			break;
+		case 'o':
+			out = optarg;
+			break;
+		default:
+			sim_usage();
+			return 2;
 		}
 	}
 	if (!out) {

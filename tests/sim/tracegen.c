@@ -47,7 +47,7 @@ struct plan {
 
 struct episode {
 	int64_t start_tick, end_tick;
-	int64_t label_end_tick; /* smoke this late still belongs to the episode */
+	int64_t label_end_tick;		 /* smoke this late still belongs to the episode */
 	int64_t first_smoke, last_smoke; /* -1 until seen */
 };
 
@@ -492,23 +492,23 @@ static int check_episodes(const struct opts *op)
 
 static void usage(FILE *f)
 {
-	fprintf(
-	    f,
-	    "usage: tracegen [options]\n"
-	    "Writes a J1939 candump log (candump -l format) of an excavator work cycle.\n"
-	    "  --duration SECONDS   length of the trace (default 600)\n"
-	    "  --start EPOCH        time of the first frame, seconds (default 1700000000)\n"
-	    "  --seed N             random seed (default 1); same options, same bytes\n"
-	    "  --smoke-at S[,S...]  start rich episodes (stuck turbo under load) at these\n"
-	    "                       seconds from the start\n"
-	    "  --smoke-len SECONDS  length of each episode (default 8)\n"
-	    "  --warm               start with the engine warm (default: a cold start)\n"
-	    "  -o FILE              write the trace to FILE (default stdout)\n"
-	    "  --labels FILE        write `smoke START END` (epoch seconds) for each\n"
-	    "                       episode: where lambda < %.1f with load >= %.0f %%\n"
-	    "  -h, --help           this text\n"
-	    "The bundled tests/data/excavator.log is: --duration 300 --seed 1 --smoke-at 6,150 --warm\n",
-	    SMOKE_LAMBDA, SMOKE_LOAD_PCT);
+	fprintf(f,
+		"usage: tracegen [options]\n"
+		"Writes a J1939 candump log (candump -l format) of an excavator work cycle.\n"
+		"  --duration SECONDS   length of the trace (default 600)\n"
+		"  --start EPOCH        time of the first frame, seconds (default 1700000000)\n"
+		"  --seed N             random seed (default 1); same options, same bytes\n"
+		"  --smoke-at S[,S...]  start rich episodes (stuck turbo under load) at these\n"
+		"                       seconds from the start\n"
+		"  --smoke-len SECONDS  length of each episode (default 8)\n"
+		"  --warm               start with the engine warm (default: a cold start)\n"
+		"  -o FILE              write the trace to FILE (default stdout)\n"
+		"  --labels FILE        write `smoke START END` (epoch seconds) for each\n"
+		"                       episode: where lambda < %.1f with load >= %.0f %%\n"
+		"  -h, --help           this text\n"
+		"The bundled tests/data/excavator.log is: --duration 300 --seed 1 --smoke-at 6,150 "
+		"--warm\n",
+		SMOKE_LAMBDA, SMOKE_LOAD_PCT);
 }
 
 static int parse_opts(int argc, char **argv, struct opts *op)

@@ -22,10 +22,10 @@
 #include "gateway/clock.h"
 
 #define EEC1_ID 0x0CF00400u /* prio 3, PGN 61444, SA 0 */
-#define ET1_ID 0x18FEEE00u  /* prio 6, PGN 65262, SA 0 */
-#define SOURCE 1
+#define ET1_ID	0x18FEEE00u /* prio 6, PGN 65262, SA 0 */
+#define SOURCE	1
 
-static const uint8_t eec1_data[8] = { 0x20, 0x7D, 0x87, 0x48, 0x14, 0x00, 0xF0, 0x87 };
+static const uint8_t eec1_data[8] = {0x20, 0x7D, 0x87, 0x48, 0x14, 0x00, 0xF0, 0x87};
 
 /* ---- live ------------------------------------------------------------- */
 
@@ -117,7 +117,7 @@ static void test_live_eec1(void **state)
  * numbers out of the table; demand torque, still valid, stays. */
 static void test_live_not_available(void **state)
 {
-	static const uint8_t na[8] = { 0x20, 0x7E, 0xFF, 0xFF, 0xFF, 0x00, 0xF0, 0x87 };
+	static const uint8_t na[8] = {0x20, 0x7E, 0xFF, 0xFF, 0xFF, 0x00, 0xF0, 0x87};
 	struct live *l = *state;
 	struct canbus_stats st;
 
@@ -139,8 +139,8 @@ static void test_live_not_available(void **state)
  * status and are counted, never decoded as data. */
 static void test_live_error_frames(void **state)
 {
-	static const uint8_t passive[8] = { 0, CAN_ERR_CRTL_RX_PASSIVE, 0, 0, 0, 0, 0, 0 };
-	static const uint8_t none[8] = { 0 };
+	static const uint8_t passive[8] = {0, CAN_ERR_CRTL_RX_PASSIVE, 0, 0, 0, 0, 0, 0};
+	static const uint8_t none[8] = {0};
 	struct live *l = *state;
 	struct canbus_stats st;
 
@@ -194,7 +194,7 @@ static void test_live_requests(void **state)
 	struct live *l = *state;
 	struct can_frame f;
 	int64_t now = clock_real_ms();
-	static const uint32_t want[] = { 65253, 65260, 65248, 65217 };
+	static const uint32_t want[] = {65253, 65260, 65248, 65217};
 
 	canbus_enable_requests(l->cb, 249, 0xB0003C0000000001ULL, 60000);
 	peer_recv(l, &f);
@@ -217,7 +217,7 @@ static void test_live_requests(void **state)
 /* Someone with a lower NAME claims our address: we move to 128 and claim it. */
 static void test_live_claim_contention(void **state)
 {
-	static const uint8_t lower[8] = { 0, 0, 0, 0, 0, 0, 0, 0x10 };
+	static const uint8_t lower[8] = {0, 0, 0, 0, 0, 0, 0, 0x10};
 	struct live *l = *state;
 	struct can_frame f;
 
@@ -253,7 +253,7 @@ static void test_live_short(void **state)
 {
 	struct live *l = *state;
 	struct canbus_stats st;
-	uint8_t stub[4] = { 0 };
+	uint8_t stub[4] = {0};
 
 	bus_send(l, EEC1_ID | CAN_EFF_FLAG, eec1_data, 3);
 	assert_int_equal(write(l->sv[1], stub, sizeof(stub)), (ssize_t)sizeof(stub));
@@ -319,9 +319,9 @@ struct replay {
 	struct table t;
 	struct canbus *cb;
 	int calls;
-	int64_t wall_ms[MAX_CALLS];      /* the clock at each on_time call */
+	int64_t wall_ms[MAX_CALLS]; /* the clock at each on_time call */
 	uint64_t frames_before[MAX_CALLS];
-	int64_t last_wall_ms;            /* loop test: every call */
+	int64_t last_wall_ms; /* loop test: every call */
 	int backwards;
 };
 
@@ -428,9 +428,9 @@ static void test_replay_bad_lines(void **state)
 	struct replay *r = replay_open("# a comment\n"
 				       "(1700000100.000000) can0 0CF00400#207D87481400F087\n"
 				       "this is not candump\n"
-				       "can0 0CF00400#207D87481400F087\n" /* no time */
+				       "can0 0CF00400#207D87481400F087\n"	    /* no time */
 				       "(1700000100.100000) can0 0CF00400#207D87\n" /* short */
-				       "(1700000100.200000) can0 123#1122\n"    /* standard id */
+				       "(1700000100.200000) can0 123#1122\n" /* standard id */
 				       "(1700000100.300000) can0 0CF00400#207D87501400F087\n",
 				       0, 0);
 	struct canbus_stats st;
@@ -497,21 +497,21 @@ static void test_replay_loop(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		/* live first: replay mode, once on, stays on in this process */
-		cmocka_unit_test_setup_teardown(test_live_eec1, live_setup, live_teardown),
-		cmocka_unit_test_setup_teardown(test_live_not_available, live_setup, live_teardown),
-		cmocka_unit_test_setup_teardown(test_live_not_j1939, live_setup, live_teardown),
-		cmocka_unit_test_setup_teardown(test_live_error_frames, live_setup, live_teardown),
-		cmocka_unit_test_setup_teardown(test_live_by_sa, live_setup, live_teardown),
-		cmocka_unit_test_setup_teardown(test_live_requests, live_setup, live_teardown),
-		cmocka_unit_test_setup_teardown(test_live_claim_contention, live_setup, live_teardown),
-		cmocka_unit_test_setup_teardown(test_live_short, live_setup, live_teardown),
-		cmocka_unit_test_setup_teardown(test_live_drain_eagain, live_setup, live_teardown),
-		cmocka_unit_test_setup_teardown(test_live_eof, live_setup, live_teardown),
-		cmocka_unit_test(test_replay_flat_out),
-		cmocka_unit_test(test_replay_bad_lines),
-		cmocka_unit_test(test_replay_paced),
-		cmocka_unit_test(test_replay_loop),
+	    /* live first: replay mode, once on, stays on in this process */
+	    cmocka_unit_test_setup_teardown(test_live_eec1, live_setup, live_teardown),
+	    cmocka_unit_test_setup_teardown(test_live_not_available, live_setup, live_teardown),
+	    cmocka_unit_test_setup_teardown(test_live_not_j1939, live_setup, live_teardown),
+	    cmocka_unit_test_setup_teardown(test_live_error_frames, live_setup, live_teardown),
+	    cmocka_unit_test_setup_teardown(test_live_by_sa, live_setup, live_teardown),
+	    cmocka_unit_test_setup_teardown(test_live_requests, live_setup, live_teardown),
+	    cmocka_unit_test_setup_teardown(test_live_claim_contention, live_setup, live_teardown),
+	    cmocka_unit_test_setup_teardown(test_live_short, live_setup, live_teardown),
+	    cmocka_unit_test_setup_teardown(test_live_drain_eagain, live_setup, live_teardown),
+	    cmocka_unit_test_setup_teardown(test_live_eof, live_setup, live_teardown),
+	    cmocka_unit_test(test_replay_flat_out),
+	    cmocka_unit_test(test_replay_bad_lines),
+	    cmocka_unit_test(test_replay_paced),
+	    cmocka_unit_test(test_replay_loop),
 	};
 
 	/* A read loop that spins instead of returning fails the run. */

@@ -13,7 +13,7 @@
 
 static void sleep_ms(long ms)
 {
-	struct timespec ts = { .tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L };
+	struct timespec ts = {.tv_sec = ms / 1000, .tv_nsec = (ms % 1000) * 1000000L};
 
 	while (nanosleep(&ts, &ts) != 0)
 		;
@@ -25,16 +25,16 @@ static void test_format_iso(void **state)
 		int64_t ms;
 		const char *want;
 	} cases[] = {
-		{ 0, "1970-01-01T00:00:00.000Z" },
-		{ 999, "1970-01-01T00:00:00.999Z" },
-		{ 1000, "1970-01-01T00:00:01.000Z" },
-		{ INT64_C(1700000000000), "2023-11-14T22:13:20.000Z" },
-		{ INT64_C(1700000000007), "2023-11-14T22:13:20.007Z" },
-		{ INT64_C(1582979696789), "2020-02-29T12:34:56.789Z" }, /* leap day */
-		{ INT64_C(1709251199999), "2024-02-29T23:59:59.999Z" }, /* its last ms */
-		{ INT64_C(1709251200000), "2024-03-01T00:00:00.000Z" }, /* and the next */
-		{ INT64_C(951782400000), "2000-02-29T00:00:00.000Z" },  /* 2000 is leap */
-		{ INT64_C(4102444800000), "2100-01-01T00:00:00.000Z" }, /* beyond 2038 */
+	    {0, "1970-01-01T00:00:00.000Z"},
+	    {999, "1970-01-01T00:00:00.999Z"},
+	    {1000, "1970-01-01T00:00:01.000Z"},
+	    {INT64_C(1700000000000), "2023-11-14T22:13:20.000Z"},
+	    {INT64_C(1700000000007), "2023-11-14T22:13:20.007Z"},
+	    {INT64_C(1582979696789), "2020-02-29T12:34:56.789Z"}, /* leap day */
+	    {INT64_C(1709251199999), "2024-02-29T23:59:59.999Z"}, /* its last ms */
+	    {INT64_C(1709251200000), "2024-03-01T00:00:00.000Z"}, /* and the next */
+	    {INT64_C(951782400000), "2000-02-29T00:00:00.000Z"},  /* 2000 is leap */
+	    {INT64_C(4102444800000), "2100-01-01T00:00:00.000Z"}, /* beyond 2038 */
 	};
 	char buf[32];
 
@@ -70,7 +70,7 @@ static void test_src_names(void **state)
 	assert_string_equal(clock_src_name(TS_GNSS), "gnss");
 	assert_string_equal(clock_src_name(TS_REPLAY), "replay");
 	assert_string_equal(clock_src_name((enum ts_src)99), "unsynced");
-	assert_string_equal(clock_src_name((enum ts_src)-1), "unsynced");
+	assert_string_equal(clock_src_name((enum ts_src) - 1), "unsynced");
 }
 
 static void test_live(void **state)
@@ -148,9 +148,9 @@ static void test_replay(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_format_iso), cmocka_unit_test(test_format_iso_size),
-		cmocka_unit_test(test_src_names),  cmocka_unit_test(test_live),
-		cmocka_unit_test(test_replay), /* last: replay mode stays on */
+	    cmocka_unit_test(test_format_iso), cmocka_unit_test(test_format_iso_size),
+	    cmocka_unit_test(test_src_names),  cmocka_unit_test(test_live),
+	    cmocka_unit_test(test_replay), /* last: replay mode stays on */
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

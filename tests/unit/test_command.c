@@ -42,8 +42,8 @@ static uint64_t fake_snapshot(void *ctx)
 	return 42;
 }
 
-static const struct command_hooks hooks = { NULL, fake_status, fake_config, fake_set_period,
-					    fake_snapshot };
+static const struct command_hooks hooks = {NULL, fake_status, fake_config, fake_set_period,
+					   fake_snapshot};
 
 /* Run a request; the answer parsed. */
 static json_t *run(const char *name, const char *payload, size_t full_len, char *id)
@@ -88,7 +88,8 @@ static void test_good(void **state)
 	json_decref(a);
 
 	a = run("snapshot", "{\"id\":\"n\"}", 0, id);
-	assert_int_equal(json_integer_value(json_object_get(json_object_get(a, "result"), "seq")), 42);
+	assert_int_equal(json_integer_value(json_object_get(json_object_get(a, "result"), "seq")),
+			 42);
 	json_decref(a);
 
 	a = run("status", "{\"id\":\"st\"}", 0, id);
@@ -123,24 +124,24 @@ static const struct {
 	const char *name, *payload, *id;
 	size_t full_len;
 } bad[] = {
-	{ "reboot", "{\"id\":\"a\"}", "a", 0 },
-	{ "set-sample-period", "{\"id\":\"b\",\"period\":0.05}", "b", 0 },
-	{ "set-sample-period", "{\"id\":\"c\",\"period\":61}", "c", 0 },
-	{ "set-sample-period", "{\"id\":\"d\",\"period\":\"2\"}", "d", 0 },
-	{ "set-sample-period", "{\"id\":\"e\"}", "e", 0 },
-	{ "set-sample-period", "{\"id\":\"f\",\"period\":2,\"x\":1}", "f", 0 },
-	{ "set-sample-period", "{\"period\":2}", COMMAND_INVALID_ID, 0 },
-	{ "set-sample-period", "{\"id\":7,\"period\":2}", COMMAND_INVALID_ID, 0 },
-	{ "set-sample-period", "{\"id\":\"x/y\",\"period\":2}", COMMAND_INVALID_ID, 0 },
-	{ "set-sample-period", "{\"id\":\"x+\",\"period\":2}", COMMAND_INVALID_ID, 0 },
-	{ "set-sample-period", "{\"id\":\"\",\"period\":2}", COMMAND_INVALID_ID, 0 },
-	{ "set-sample-period", "{\"id\":\"g\",\"id\":\"h\",\"period\":2}", COMMAND_INVALID_ID, 0 },
-	{ "set-sample-period", "{\"id\":\"i\",\"period\":2}", COMMAND_INVALID_ID, 9000 },
-	{ "set-sample-period", "nope", COMMAND_INVALID_ID, 0 },
-	{ "set-sample-period", "[2]", COMMAND_INVALID_ID, 0 },
-	{ "set-sample-period", "", COMMAND_INVALID_ID, 0 },
-	{ "set-log-level", "{\"id\":\"j\",\"level\":\"trace\"}", "j", 0 },
-	{ "", "{\"id\":\"k\"}", "k", 0 },
+    {"reboot", "{\"id\":\"a\"}", "a", 0},
+    {"set-sample-period", "{\"id\":\"b\",\"period\":0.05}", "b", 0},
+    {"set-sample-period", "{\"id\":\"c\",\"period\":61}", "c", 0},
+    {"set-sample-period", "{\"id\":\"d\",\"period\":\"2\"}", "d", 0},
+    {"set-sample-period", "{\"id\":\"e\"}", "e", 0},
+    {"set-sample-period", "{\"id\":\"f\",\"period\":2,\"x\":1}", "f", 0},
+    {"set-sample-period", "{\"period\":2}", COMMAND_INVALID_ID, 0},
+    {"set-sample-period", "{\"id\":7,\"period\":2}", COMMAND_INVALID_ID, 0},
+    {"set-sample-period", "{\"id\":\"x/y\",\"period\":2}", COMMAND_INVALID_ID, 0},
+    {"set-sample-period", "{\"id\":\"x+\",\"period\":2}", COMMAND_INVALID_ID, 0},
+    {"set-sample-period", "{\"id\":\"\",\"period\":2}", COMMAND_INVALID_ID, 0},
+    {"set-sample-period", "{\"id\":\"g\",\"id\":\"h\",\"period\":2}", COMMAND_INVALID_ID, 0},
+    {"set-sample-period", "{\"id\":\"i\",\"period\":2}", COMMAND_INVALID_ID, 9000},
+    {"set-sample-period", "nope", COMMAND_INVALID_ID, 0},
+    {"set-sample-period", "[2]", COMMAND_INVALID_ID, 0},
+    {"set-sample-period", "", COMMAND_INVALID_ID, 0},
+    {"set-log-level", "{\"id\":\"j\",\"level\":\"trace\"}", "j", 0},
+    {"", "{\"id\":\"k\"}", "k", 0},
 };
 
 static void test_bad(void **state)
@@ -162,9 +163,9 @@ static void test_bad(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup(test_good, setup),
-		cmocka_unit_test_setup(test_get_config_hides_secrets, setup),
-		cmocka_unit_test_setup(test_bad, setup),
+	    cmocka_unit_test_setup(test_good, setup),
+	    cmocka_unit_test_setup(test_get_config_hides_secrets, setup),
+	    cmocka_unit_test_setup(test_bad, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

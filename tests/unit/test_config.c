@@ -19,8 +19,8 @@
 struct fixture {
 	char dir[64];
 	char path[PATH_MAX]; /* dir/emgw.conf */
-	char err[8192];      /* what config_load wrote to stderr */
-	int n_lines;         /* lines in err */
+	char err[8192];	     /* what config_load wrote to stderr */
+	int n_lines;	     /* lines in err */
 	struct config c;
 };
 
@@ -119,8 +119,7 @@ static void expect_one(struct fixture *f, const char *text, int line, const char
 	int n = load(f, text);
 
 	if (n != 1 || f->n_lines != 1)
-		fail_msg("%d errors, %d lines, for:\n%s\nstderr:\n%s", n, f->n_lines, text,
-			 f->err);
+		fail_msg("%d errors, %d lines, for:\n%s\nstderr:\n%s", n, f->n_lines, text, f->err);
 	expect_msg(f, "emgw.conf", line, msg);
 }
 
@@ -206,13 +205,15 @@ static void test_derived_defaults(void **state)
 	struct config *c = &f->c;
 
 	assert_int_equal(load(f, "[device]\nid = truck-7\nstate_dir = /srv/e\n"
-				 "[mqtt]\nca_file = /etc/ca.pem\n"), 0);
+				 "[mqtt]\nca_file = /etc/ca.pem\n"),
+			 0);
 	assert_string_equal(c->mqtt.client_id, "emgw-truck-7");
 	assert_string_equal(c->store.path, "/srv/e/emgw.db");
 	assert_int_equal(c->mqtt.port, 8883);
 
 	assert_int_equal(load(f, "[mqtt]\nca_file = /etc/ca.pem\nport = 1884\n"
-				 "client_id = me\n[store]\npath = /x.db\n"), 0);
+				 "client_id = me\n[store]\npath = /x.db\n"),
+			 0);
 	assert_int_equal(c->mqtt.port, 1884);
 	assert_string_equal(c->mqtt.client_id, "me");
 	assert_string_equal(c->store.path, "/x.db");
@@ -230,7 +231,8 @@ static void test_values(void **state)
 				 "[sample]\nperiod = 0.5\nstale = 2.25\n"
 				 "[smoke]\nenabled = Off\nmin_duration = 0\nlambda_max = 1e0\n"
 				 "[can \"a\"]\nlog = t/a.log\nloop = TRUE\nspeed = 0\n"
-				 "[can \"b_2\"]\ninterface = vcan0\n"), 0);
+				 "[can \"b_2\"]\ninterface = vcan0\n"),
+			 0);
 	assert_string_equal(f->err, "");
 	assert_string_equal(c->vin, "LFV2A21K6G3012345");
 	assert_int_equal(c->stage, 6);
@@ -260,74 +262,75 @@ struct bad_case {
 /* One mistake each; the message is what the user reads ('@' stands for the
  * test's directory). */
 static const struct bad_case bad_cases[] = {
-	{ "[mqtt]\nport = 70000\n", 2, "port: 70000 is out of range (1..65535)" },
-	{ "[mqtt]\nport = 0\n", 2, "port: 0 is out of range (1..65535)" },
-	{ "[mqtt]\nport = 12x\n", 2, "port: \"12x\" is not an integer" },
-	{ "[mqtt]\nport = 1.5\n", 2, "port: \"1.5\" is not an integer" },
-	{ "[mqtt]\nport =\n", 2, "port: missing value" },
-	{ "[mqtt]\nkeepalive = 99999999999999999999\n", 2,
-	  "keepalive: 99999999999999999999 is out of range (5..3600)" },
-	{ "[mqtt]\nqos = 2\n", 2, "qos: 2 is out of range (0..1)" },
-	{ "[mqtt]\nenabled = maybe\n", 2,
-	  "enabled: \"maybe\" is not a boolean (yes/no, true/false, on/off, 1/0)" },
-	{ "[mqtt]\nprefix = a/+/b\n", 2, "prefix: \"a/+/b\" must not contain the MQTT wildcards + and #" },
-	{ "[mqtt]\nprefix =\n", 2, "prefix: must not be empty" },
-	{ "[mqtt]\nprefix = 0123456789012345678901234567890123456789012345678901234567890123\n", 2,
-	  "prefix: too long (64 characters, at most 63)" },
-	{ "[mqtt]\nhost =\n", 2, "host: must not be empty" },
-	{ "[mqtt]\nprot = 1883\n", 2, "unknown key \"prot\" in [mqtt]" },
-	{ "\n[device]\nstage = 7\n", 3, "stage: 7 is out of range (1..6)" },
-	{ "[device]\nstage = 0\n", 2, "stage: 0 is out of range (1..6)" },
-	{ "[device]\nrated_power_kw = abc\n", 2, "rated_power_kw: \"abc\" is not a number" },
-	{ "[device]\nrated_power_kw = 0.5\n", 2, "rated_power_kw: 0.5 is out of range (1..10000)" },
-	{ "[device]\nid = a b\n", 2, "id: \"a b\" may contain only A-Z, a-z, 0-9, '_' and '-'" },
-	{ "[device]\nid =\n", 2, "id: must not be empty" },
-	{ "[device]\nid = 0123456789012345678901234567890123456789012345678901234567890123\n", 2,
-	  "id: too long (64 characters, at most 63)" },
-	{ "[device]\nvin = LFV2A21K6G301234\n", 2,
-	  "vin: \"LFV2A21K6G301234\" is not a VIN (17 characters: 0-9 and A-Z but I, O, Q)" },
-	{ "[device]\nvin = LFV2A21K6G30I2345\n", 2,
-	  "vin: \"LFV2A21K6G30I2345\" is not a VIN (17 characters: 0-9 and A-Z but I, O, Q)" },
-	{ "[device]\nstate_dir =\n", 2, "state_dir: must not be empty" },
-	{ "[device]\nstage = 5\nstage = 6\n", 3, "stage: already set at @/emgw.conf:2" },
-	{ "[sample]\nperiod = 0.05\n", 2, "period: 0.05 is out of range (0.1..60 s)" },
-	{ "[sample]\nstale = inf\n", 2, "stale: \"inf\" is not a number" },
-	{ "[smoke]\nlambda_max = nan\n", 2, "lambda_max: \"nan\" is not a number" },
-	{ "[smoke]\nmin_load_pct = 101\n", 2, "min_load_pct: 101 is out of range (0..100)" },
-	{ "[smoke]\nfuel_density = 0.835 # diesel\n", 2,
-	  "fuel_density: \"0.835 # diesel\" is not a number" },
-	{ "[can \"e\"]\ninterface = can0\nspeed = -1\n", 3, "speed: -1 is out of range (0..1000)" },
-	{ "[can \"e\"]\ninterface = can0123456789abc\n", 2,
-	  "interface: too long (16 characters, at most 15)" },
-	{ "[can \"e\"]\ninterface = can0\nbitrate = 250000\n", 3,
-	  "unknown key \"bitrate\" in [can \"e\"]" },
-	{ "[can]\ninterface = can0\n", 1, "[can] needs a name, as in [can \"engine\"]" },
-	{ "[can engine]\ninterface = can0\n", 1, "malformed section header: expected [can \"NAME\"]" },
-	{ "[can \"a b\"]\ninterface = can0\n", 1,
-	  "[can \"a b\"]: a name is 1..31 characters of A-Z, a-z, 0-9, '_' and '-'" },
-	{ "[can \"e\"]\n", 1, "[can \"e\"] needs exactly one of interface and log" },
-	{ "[can \"e\"]\ninterface = can0\nlog = x.log\n", 1,
-	  "[can \"e\"] needs exactly one of interface and log" },
-	{ "[can \"e\"]\ninterface = can0\n[can \"e\"]\ninterface = can1\n", 3,
-	  "duplicate section [can \"e\"] (first at @/emgw.conf:1)" },
-	{ "[mqtt]\nport = 1\n[mqtx]\nport = 2\nhost = x\n", 3, "unknown section [mqtx]" },
-	{ "[mqtt\nport = 1\n", 1, "section header without ']'" },
-	{ "[mqtt] x\n", 1, "unexpected \"x\" after section header" },
-	{ "port = 1883\n", 1, "key \"port\" outside any section" },
-	{ "[mqtt]\nport 1883\n", 2, "expected \"key = value\"" },
-	{ "[mqtt]\n= 1883\n", 2, "missing key name before '='" },
-	{ "[smoke]\nlambda_max = 1.3\nlambda_exit = 1.25\n", 3,
-	  "lambda_exit (1.25) must not be below lambda_max (1.3)" },
-	{ "[smoke]\nlambda_max = 1.4\n", 2, "lambda_exit (1.3) must not be below lambda_max (1.4)" },
-	{ "[mqtt]\nca_file = ca.pem\ncert_file = c.pem\n", 3, "cert_file is set but key_file is not" },
-	{ "[mqtt]\nca_file = ca.pem\nkey_file = c.key\n", 3, "key_file is set but cert_file is not" },
-	{ "[mqtt]\ncert_file = c.pem\nkey_file = c.key\n", 2, "cert_file is set but ca_file is not" },
-	{ "[mqtt]\npassword_file = pw\n", 2, "password_file is set but username is not" },
-	/* a wrong value is reported once, not again as missing */
-	{ "[can \"e\"]\nlog =\n", 2, "log: must not be empty" },
-	{ "[smoke]\nlambda_max = 2.9\nlambda_exit = x\n", 3, "lambda_exit: \"x\" is not a number" },
-	{ "[mqtt]\nca_file = ca\ncert_file = c\nkey_file = 1\nkey_file = 2\n", 5,
-	  "key_file: already set at @/emgw.conf:4" },
+    {"[mqtt]\nport = 70000\n", 2, "port: 70000 is out of range (1..65535)"},
+    {"[mqtt]\nport = 0\n", 2, "port: 0 is out of range (1..65535)"},
+    {"[mqtt]\nport = 12x\n", 2, "port: \"12x\" is not an integer"},
+    {"[mqtt]\nport = 1.5\n", 2, "port: \"1.5\" is not an integer"},
+    {"[mqtt]\nport =\n", 2, "port: missing value"},
+    {"[mqtt]\nkeepalive = 99999999999999999999\n", 2,
+     "keepalive: 99999999999999999999 is out of range (5..3600)"},
+    {"[mqtt]\nqos = 2\n", 2, "qos: 2 is out of range (0..1)"},
+    {"[mqtt]\nenabled = maybe\n", 2,
+     "enabled: \"maybe\" is not a boolean (yes/no, true/false, on/off, 1/0)"},
+    {"[mqtt]\nprefix = a/+/b\n", 2,
+     "prefix: \"a/+/b\" must not contain the MQTT wildcards + and #"},
+    {"[mqtt]\nprefix =\n", 2, "prefix: must not be empty"},
+    {"[mqtt]\nprefix = 0123456789012345678901234567890123456789012345678901234567890123\n", 2,
+     "prefix: too long (64 characters, at most 63)"},
+    {"[mqtt]\nhost =\n", 2, "host: must not be empty"},
+    {"[mqtt]\nprot = 1883\n", 2, "unknown key \"prot\" in [mqtt]"},
+    {"\n[device]\nstage = 7\n", 3, "stage: 7 is out of range (1..6)"},
+    {"[device]\nstage = 0\n", 2, "stage: 0 is out of range (1..6)"},
+    {"[device]\nrated_power_kw = abc\n", 2, "rated_power_kw: \"abc\" is not a number"},
+    {"[device]\nrated_power_kw = 0.5\n", 2, "rated_power_kw: 0.5 is out of range (1..10000)"},
+    {"[device]\nid = a b\n", 2, "id: \"a b\" may contain only A-Z, a-z, 0-9, '_' and '-'"},
+    {"[device]\nid =\n", 2, "id: must not be empty"},
+    {"[device]\nid = 0123456789012345678901234567890123456789012345678901234567890123\n", 2,
+     "id: too long (64 characters, at most 63)"},
+    {"[device]\nvin = LFV2A21K6G301234\n", 2,
+     "vin: \"LFV2A21K6G301234\" is not a VIN (17 characters: 0-9 and A-Z but I, O, Q)"},
+    {"[device]\nvin = LFV2A21K6G30I2345\n", 2,
+     "vin: \"LFV2A21K6G30I2345\" is not a VIN (17 characters: 0-9 and A-Z but I, O, Q)"},
+    {"[device]\nstate_dir =\n", 2, "state_dir: must not be empty"},
+    {"[device]\nstage = 5\nstage = 6\n", 3, "stage: already set at @/emgw.conf:2"},
+    {"[sample]\nperiod = 0.05\n", 2, "period: 0.05 is out of range (0.1..60 s)"},
+    {"[sample]\nstale = inf\n", 2, "stale: \"inf\" is not a number"},
+    {"[smoke]\nlambda_max = nan\n", 2, "lambda_max: \"nan\" is not a number"},
+    {"[smoke]\nmin_load_pct = 101\n", 2, "min_load_pct: 101 is out of range (0..100)"},
+    {"[smoke]\nfuel_density = 0.835 # diesel\n", 2,
+     "fuel_density: \"0.835 # diesel\" is not a number"},
+    {"[can \"e\"]\ninterface = can0\nspeed = -1\n", 3, "speed: -1 is out of range (0..1000)"},
+    {"[can \"e\"]\ninterface = can0123456789abc\n", 2,
+     "interface: too long (16 characters, at most 15)"},
+    {"[can \"e\"]\ninterface = can0\nbitrate = 250000\n", 3,
+     "unknown key \"bitrate\" in [can \"e\"]"},
+    {"[can]\ninterface = can0\n", 1, "[can] needs a name, as in [can \"engine\"]"},
+    {"[can engine]\ninterface = can0\n", 1, "malformed section header: expected [can \"NAME\"]"},
+    {"[can \"a b\"]\ninterface = can0\n", 1,
+     "[can \"a b\"]: a name is 1..31 characters of A-Z, a-z, 0-9, '_' and '-'"},
+    {"[can \"e\"]\n", 1, "[can \"e\"] needs exactly one of interface and log"},
+    {"[can \"e\"]\ninterface = can0\nlog = x.log\n", 1,
+     "[can \"e\"] needs exactly one of interface and log"},
+    {"[can \"e\"]\ninterface = can0\n[can \"e\"]\ninterface = can1\n", 3,
+     "duplicate section [can \"e\"] (first at @/emgw.conf:1)"},
+    {"[mqtt]\nport = 1\n[mqtx]\nport = 2\nhost = x\n", 3, "unknown section [mqtx]"},
+    {"[mqtt\nport = 1\n", 1, "section header without ']'"},
+    {"[mqtt] x\n", 1, "unexpected \"x\" after section header"},
+    {"port = 1883\n", 1, "key \"port\" outside any section"},
+    {"[mqtt]\nport 1883\n", 2, "expected \"key = value\""},
+    {"[mqtt]\n= 1883\n", 2, "missing key name before '='"},
+    {"[smoke]\nlambda_max = 1.3\nlambda_exit = 1.25\n", 3,
+     "lambda_exit (1.25) must not be below lambda_max (1.3)"},
+    {"[smoke]\nlambda_max = 1.4\n", 2, "lambda_exit (1.3) must not be below lambda_max (1.4)"},
+    {"[mqtt]\nca_file = ca.pem\ncert_file = c.pem\n", 3, "cert_file is set but key_file is not"},
+    {"[mqtt]\nca_file = ca.pem\nkey_file = c.key\n", 3, "key_file is set but cert_file is not"},
+    {"[mqtt]\ncert_file = c.pem\nkey_file = c.key\n", 2, "cert_file is set but ca_file is not"},
+    {"[mqtt]\npassword_file = pw\n", 2, "password_file is set but username is not"},
+    /* a wrong value is reported once, not again as missing */
+    {"[can \"e\"]\nlog =\n", 2, "log: must not be empty"},
+    {"[smoke]\nlambda_max = 2.9\nlambda_exit = x\n", 3, "lambda_exit: \"x\" is not a number"},
+    {"[mqtt]\nca_file = ca\ncert_file = c\nkey_file = 1\nkey_file = 2\n", 5,
+     "key_file: already set at @/emgw.conf:4"},
 };
 
 static void test_bad_values(void **state)
@@ -376,16 +379,16 @@ static void test_three_mistakes(void **state)
 
 	assert_int_equal(load(f, "[device]\n"
 				 "id = truck7\n"
-				 "stage = 9\n"           /* 3 */
+				 "stage = 9\n" /* 3 */
 				 "\n"
 				 "[mqtt]\n"
 				 "host = broker\n"
-				 "prot = 1883\n"         /* 7 */
+				 "prot = 1883\n" /* 7 */
 				 "\n"
 				 "[sample]\n"
 				 "period = 1\n"
 				 "stale = 5\n"
-				 "period = 2\n"),        /* 12 */
+				 "period = 2\n"), /* 12 */
 			 3);
 	assert_int_equal(f->n_lines, 3);
 	expect_msg(f, "emgw.conf", 3, "stage: 9 is out of range (1..6)");
@@ -400,8 +403,9 @@ static void test_include(void **state)
 {
 	struct fixture *f = *state;
 
-	put(f, "profiles/truck.conf", "[device]\nrated_power_kw = 120\nstage = 99\n"
-				  "include = tls.conf\n");
+	put(f, "profiles/truck.conf",
+	    "[device]\nrated_power_kw = 120\nstage = 99\n"
+	    "include = tls.conf\n");
 	put(f, "profiles/tls.conf", "[mqtt]\nca_file = ca.pem\n");
 	put(f, "user.conf", "username = u\n");
 	assert_int_equal(load(f, "include = profiles/truck.conf\n"
@@ -471,18 +475,18 @@ static void test_not_found(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test_setup_teardown(test_example, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_example_is_defaults, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_derived_defaults, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_values, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_bad_values, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_line_too_long, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_three_mistakes, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_include, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_include_errors, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_too_many_can, setup, teardown),
-		cmocka_unit_test_setup_teardown(test_not_found, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_example, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_example_is_defaults, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_defaults, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_derived_defaults, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_values, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bad_values, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_line_too_long, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_three_mistakes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_include, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_include_errors, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_too_many_can, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_not_found, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -49,7 +49,7 @@ static void test_dtc_changes(void **state)
 	struct j1939dm_dm1 none = dm1_with(0, J1939DM_LAMP_OFF);
 	struct j1939dm_dm1 one = dm1_with(1, J1939DM_LAMP_ON);
 	struct j1939dm_dm1 one_oc = one, two_mil_off = dm1_with(2, J1939DM_LAMP_OFF);
-	struct sink s = { .n = 0 };
+	struct sink s = {.n = 0};
 	static struct diag d;
 
 	(void)state;
@@ -61,7 +61,7 @@ static void test_dtc_changes(void **state)
 	assert_string_equal(json_string_value(json_object_get(s.ev[0], "type")), "dtc");
 	assert_int_equal(json_array_size(json_object_get(s.ev[0], "appeared")), 1);
 	assert_int_equal(json_integer_value(json_object_get(
-				 json_array_get(json_object_get(s.ev[0], "appeared"), 0), "spn")),
+			     json_array_get(json_object_get(s.ev[0], "appeared"), 0), "spn")),
 			 3226);
 	assert_true(json_is_true(json_object_get(s.ev[0], "mil_changed")));
 	diag_dm1(&d, 0, &one); /* the same broadcast a second later */
@@ -86,7 +86,7 @@ static void test_dtc_changes(void **state)
 
 static void test_vin_mismatch_once(void **state)
 {
-	struct sink s = { .n = 0 };
+	struct sink s = {.n = 0};
 	static struct diag d;
 	json_t *st;
 
@@ -110,7 +110,7 @@ static void test_vin_mismatch_once(void **state)
 
 static void test_no_configured_vin(void **state)
 {
-	struct sink s = { .n = 0 };
+	struct sink s = {.n = 0};
 	static struct diag d;
 
 	(void)state;
@@ -122,9 +122,9 @@ static void test_no_configured_vin(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_dtc_changes),
-		cmocka_unit_test(test_vin_mismatch_once),
-		cmocka_unit_test(test_no_configured_vin),
+	    cmocka_unit_test(test_dtc_changes),
+	    cmocka_unit_test(test_vin_mismatch_once),
+	    cmocka_unit_test(test_no_configured_vin),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -21,22 +21,22 @@
 #include "gateway/gnss.h"
 #include "gateway/store.h"
 
-#define LAT0 30.8700
-#define LON0 120.0900
+#define LAT0	      30.8700
+#define LON0	      120.0900
 #define M_PER_DEG_LAT 111195.0 /* mean earth radius 6371008.8 m */
 
 static struct config_gnss test_cfg(void)
 {
 	struct config_gnss c = {
-		.enabled = 1,
-		.port = 2947,
-		.max_age_ms = 3000,
-		.period_moving_ms = 5000,
-		.period_stopped_ms = 60000,
-		.distance_m = 50,
-		.heading_deg = 20,
-		.stopped_kmh = 3,
-		.reconnect_max_s = 30,
+	    .enabled = 1,
+	    .port = 2947,
+	    .max_age_ms = 3000,
+	    .period_moving_ms = 5000,
+	    .period_stopped_ms = 60000,
+	    .distance_m = 50,
+	    .heading_deg = 20,
+	    .stopped_kmh = 3,
+	    .reconnect_max_s = 30,
 	};
 
 	snprintf(c.host, sizeof(c.host), "localhost");
@@ -47,18 +47,18 @@ static struct config_gnss test_cfg(void)
 static struct gnss_fix fix_at(double lat, double lon, double kmh, double course, int64_t mono_ms)
 {
 	struct gnss_fix f = {
-		.mode = MODE_3D,
-		.quality = GNSS_Q_GPS,
-		.lat = lat,
-		.lon = lon,
-		.alt_m = 12.5,
-		.speed_kmh = kmh,
-		.course_deg = course,
-		.hdop = 0.9,
-		.eph_m = 3.0,
-		.sats_used = 9,
-		.time_ms = 0,
-		.mono_ms = mono_ms,
+	    .mode = MODE_3D,
+	    .quality = GNSS_Q_GPS,
+	    .lat = lat,
+	    .lon = lon,
+	    .alt_m = 12.5,
+	    .speed_kmh = kmh,
+	    .course_deg = course,
+	    .hdop = 0.9,
+	    .eph_m = 3.0,
+	    .sats_used = 9,
+	    .time_ms = 0,
+	    .mono_ms = mono_ms,
 	};
 
 	return f;
@@ -79,25 +79,26 @@ static void test_quality_mapping(void **state)
 		int mode, status;
 		const char *want;
 	} cases[] = {
-		{ MODE_NOT_SEEN, STATUS_FIX, "none" },
-		{ MODE_NO_FIX, STATUS_FIX, "none" },
-		{ MODE_2D, STATUS_NO_FIX, "gps" }, /* a TPV without "status" */
-		{ MODE_3D, STATUS_FIX, "gps" },
-		{ MODE_3D, STATUS_DGPS_FIX, "dgps" },
-		{ MODE_3D, STATUS_RTK_FIX, "rtk_fixed" },
-		{ MODE_3D, STATUS_RTK_FLT, "rtk_float" },
-		{ MODE_3D, STATUS_DR, "dr" },
-		{ MODE_3D, STATUS_GNSSDR, "dr" },
-		{ MODE_3D, STATUS_TIME, "none" },
-		{ MODE_3D, STATUS_SIM, "none" }, /* simulated counts as no fix */
-		{ MODE_2D, STATUS_PPS_FIX, "gps" },
-		{ MODE_3D, 42, "none" },
+	    {MODE_NOT_SEEN, STATUS_FIX, "none"},
+	    {MODE_NO_FIX, STATUS_FIX, "none"},
+	    {MODE_2D, STATUS_NO_FIX, "gps"}, /* a TPV without "status" */
+	    {MODE_3D, STATUS_FIX, "gps"},
+	    {MODE_3D, STATUS_DGPS_FIX, "dgps"},
+	    {MODE_3D, STATUS_RTK_FIX, "rtk_fixed"},
+	    {MODE_3D, STATUS_RTK_FLT, "rtk_float"},
+	    {MODE_3D, STATUS_DR, "dr"},
+	    {MODE_3D, STATUS_GNSSDR, "dr"},
+	    {MODE_3D, STATUS_TIME, "none"},
+	    {MODE_3D, STATUS_SIM, "none"}, /* simulated counts as no fix */
+	    {MODE_2D, STATUS_PPS_FIX, "gps"},
+	    {MODE_3D, 42, "none"},
 	};
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++)
-		assert_string_equal(gnss_quality_name(gnss_quality_of(cases[i].mode, cases[i].status)),
-				    cases[i].want);
+		assert_string_equal(
+		    gnss_quality_name(gnss_quality_of(cases[i].mode, cases[i].status)),
+		    cases[i].want);
 }
 
 static void test_fix_from_gpsd(void **state)
@@ -224,8 +225,8 @@ static void test_fix_age(void **state)
 /* Feed one fix a second from t0 (s) to t1, at speed/course, moving north
  * step_m a second; returns the reasons of the points made, space separated,
  * each with its second ("fix@0 period@5"). */
-static void drive(struct gnss_track *tr, int t0, int t1, double kmh, double course,
-		  double step_m, double *lat, char *out, size_t size)
+static void drive(struct gnss_track *tr, int t0, int t1, double kmh, double course, double step_m,
+		  double *lat, char *out, size_t size)
 {
 	for (int t = t0; t <= t1; t++) {
 		struct gnss_fix f = fix_at(*lat, LON0, kmh, course, (int64_t)t * 1000);
@@ -234,8 +235,8 @@ static void drive(struct gnss_track *tr, int t0, int t1, double kmh, double cour
 		gnss_track_report(tr, &f);
 		why = gnss_track_point(tr, (int64_t)t * 1000);
 		if (why)
-			snprintf(out + strlen(out), size - strlen(out), "%s%s@%d",
-				 *out ? " " : "", why, t);
+			snprintf(out + strlen(out), size - strlen(out), "%s%s@%d", *out ? " " : "",
+				 why, t);
 		*lat += step_m / M_PER_DEG_LAT;
 	}
 }
@@ -447,10 +448,11 @@ static void append_row(struct store *s, int64_t mono, const char *src)
 	uint64_t seq = store_next_seq(s);
 	int n;
 
-	n = snprintf(buf, sizeof(buf),
-		     "{\"v\":1,\"seq\":%llu,\"ts\":\"1970-01-01T00:00:%02d.000Z\",\"ts_src\":\"%s\","
-		     "\"mono_ms\":%lld,\"sig\":{\"x\":12.5,\"y\":1e-05}}",
-		     (unsigned long long)seq, (int)(mono / 1000), src, (long long)mono);
+	n = snprintf(
+	    buf, sizeof(buf),
+	    "{\"v\":1,\"seq\":%llu,\"ts\":\"1970-01-01T00:00:%02d.000Z\",\"ts_src\":\"%s\","
+	    "\"mono_ms\":%lld,\"sig\":{\"x\":12.5,\"y\":1e-05}}",
+	    (unsigned long long)seq, (int)(mono / 1000), src, (long long)mono);
 	assert_int_equal(store_append(s, seq, STORE_RECORD, mono, mono, buf, (size_t)n), 0);
 }
 
@@ -497,8 +499,8 @@ static void test_restamp(void **state)
 	for (int i = 3; i <= 5; i++) {
 		char want[64];
 
-		snprintf(want, sizeof(want), "\"ts\":\"2026-01-01T00:00:%02d.000Z\",\"ts_src\":\"gnss\"",
-			 i);
+		snprintf(want, sizeof(want),
+			 "\"ts\":\"2026-01-01T00:00:%02d.000Z\",\"ts_src\":\"gnss\"", i);
 		assert_non_null(strstr(rows[i].payload, want));
 		assert_true(rows[i].wall_ms == rows[i].mono_ms + off);
 		/* The rest of the payload as it was. */
@@ -518,7 +520,8 @@ static void test_restamp(void **state)
 	assert_int_equal(store_restamp(s, INT64_C(1767225600000), "ntp"), 1);
 	assert_int_equal(store_flush(s), 0);
 	n = store_fetch(s, 30, 0, rows, 16, buf, sizeof(buf));
-	assert_non_null(strstr(rows[n - 1].payload, "\"ts\":\"2026-01-01T00:00:01.234Z\",\"ts_src\":\"ntp\""));
+	assert_non_null(
+	    strstr(rows[n - 1].payload, "\"ts\":\"2026-01-01T00:00:01.234Z\",\"ts_src\":\"ntp\""));
 	append_row(s, 100, "unsynced");
 	assert_int_equal(store_restamp(s, -1000, "ntp"), 0);
 	store_close(s);
@@ -530,21 +533,21 @@ static void test_restamp(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_quality_mapping),
-		cmocka_unit_test(test_fix_from_gpsd),
-		cmocka_unit_test(test_time_floor),
-		cmocka_unit_test(test_distance),
-		cmocka_unit_test(test_fix_age),
-		cmocka_unit_test(test_points_stopped),
-		cmocka_unit_test(test_points_period_moving),
-		cmocka_unit_test(test_points_distance),
-		cmocka_unit_test(test_points_heading),
-		cmocka_unit_test(test_points_without_fix),
-		cmocka_unit_test(test_odometer_jitter),
-		cmocka_unit_test(test_odometer_moving),
-		cmocka_unit_test(test_odometer_creep),
-		cmocka_unit_test(test_clock_gnss),
-		cmocka_unit_test(test_restamp),
+	    cmocka_unit_test(test_quality_mapping),
+	    cmocka_unit_test(test_fix_from_gpsd),
+	    cmocka_unit_test(test_time_floor),
+	    cmocka_unit_test(test_distance),
+	    cmocka_unit_test(test_fix_age),
+	    cmocka_unit_test(test_points_stopped),
+	    cmocka_unit_test(test_points_period_moving),
+	    cmocka_unit_test(test_points_distance),
+	    cmocka_unit_test(test_points_heading),
+	    cmocka_unit_test(test_points_without_fix),
+	    cmocka_unit_test(test_odometer_jitter),
+	    cmocka_unit_test(test_odometer_moving),
+	    cmocka_unit_test(test_odometer_creep),
+	    cmocka_unit_test(test_clock_gnss),
+	    cmocka_unit_test(test_restamp),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

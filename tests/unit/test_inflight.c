@@ -128,12 +128,9 @@ static void test_generations(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_batch_rows),
-		cmocka_unit_test(test_window_full),
-		cmocka_unit_test(test_stale_after_release),
-		cmocka_unit_test(test_stale_after_reset),
-		cmocka_unit_test(test_bad_tokens),
-		cmocka_unit_test(test_generations),
+	    cmocka_unit_test(test_batch_rows),		cmocka_unit_test(test_window_full),
+	    cmocka_unit_test(test_stale_after_release), cmocka_unit_test(test_stale_after_reset),
+	    cmocka_unit_test(test_bad_tokens),		cmocka_unit_test(test_generations),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -13,7 +13,7 @@
 #include "protocols/j1939tp.h"
 
 #define NELEM(a) (sizeof(a) / sizeof((a)[0]))
-#define F 0xFF
+#define F	 0xFF
 
 /* Lamp and flash states in the order protect, amber, red stop, MIL. */
 #define OFF  J1939DM_LAMP_OFF
@@ -40,74 +40,151 @@ struct dm1_case {
 };
 
 static const struct dm1_case dm1_cases[] = {
-	/* The usual "no active fault" frame: SPN 0 / FMI 0, 2 bytes padding. */
-	{ "no fault", 8, { 0x00, F, 0x00, 0x00, 0x00, 0x00, F, F }, J1939DM_OK,
-	  { OFF, OFF, OFF, OFF }, { NONE, NONE, NONE, NONE }, 0, { { 0 } } },
-	/* SPN 0 / FMI 0 with an occurrence count is still no fault */
-	{ "no fault, OC 1", 8, { 0x00, F, 0x00, 0x00, 0x00, 0x01, F, F }, J1939DM_OK,
-	  { OFF, OFF, OFF, OFF }, { NONE, NONE, NONE, NONE }, 0, { { 0 } } },
-	/* all-0xFF entry: padding, not SPN 524287 */
-	{ "no fault, FF padding", 8, { 0x00, F, F, F, F, F, F, F }, J1939DM_OK,
-	  { OFF, OFF, OFF, OFF }, { NONE, NONE, NONE, NONE }, 0, { { 0 } } },
-	/* b1 0x04 = 00 00 01 00: amber on.  SPN 110 = 0x6E -> 6E 00, b3 0x10 =
-	 * SPN bits 16-18 0, FMI 16; b4 0x03 = CM 0, OC 3. */
-	{ "1 DTC SPN 110 FMI 16", 8, { 0x04, F, 0x6E, 0x00, 0x10, 0x03, F, F }, J1939DM_OK,
-	  { OFF, ON, OFF, OFF }, { NONE, NONE, NONE, NONE }, 1, { { 110, 16, 3, 0 } } },
-	/* SPN 520192 = 0x7F000: b1 0x00, b2 0xF0, top 3 bits 7 -> b3 0xE0 | FMI 12
-	 * = 0xEC; OC 1.  Lamp byte 0x40 = MIL on. */
-	{ "1 DTC SPN 520192 FMI 12 (19 bits)", 8, { 0x40, F, 0x00, 0xF0, 0xEC, 0x01, F, F },
-	  J1939DM_OK, { OFF, OFF, OFF, ON }, { NONE, NONE, NONE, NONE }, 1,
-	  { { 520192, 12, 1, 0 } } },
-	/* b1 0xE4 = 11 10 01 00: protect off, amber on, red error, MIL n/a;
-	 * b2 0x1B = 00 01 10 11: protect none, amber reserved, red fast, MIL slow.
-	 * SPN 0 / FMI 0: no fault. */
-	{ "every lamp state", 8, { 0xE4, 0x1B, 0x00, 0x00, 0x00, 0x00, F, F }, J1939DM_OK,
-	  { OFF, ON, ERR, NA }, { NONE, RSVD, FAST, SLOW }, 0, { { 0 } } },
-	/* b1 0x1B = 00 01 10 11: protect n/a, amber error, red on, MIL off;
-	 * b2 0x00: all slow flash. */
-	{ "every lamp state, other way", 8, { 0x1B, 0x00, 0x00, 0x00, 0x00, 0x00, F, F },
-	  J1939DM_OK, { NA, ERR, ON, OFF }, { SLOW, SLOW, SLOW, SLOW }, 0, { { 0 } } },
-	/* CM = 1 (b4 bit 8), version 1 layout: SPN 100 = 0b000 00001100 100 ->
-	 * b1 = bits 11-18 = 0x00, b2 = bits 3-10 = 0x0C, b3 = bits 0-2 (4) << 5 |
-	 * FMI 1 = 0x81; b4 = 0x80 | OC 1.  Read as CM 0 it would be
-	 * 0x0C00 | 4 << 16 = 265216. */
-	{ "CM 1: SPN 100 FMI 1", 8, { 0x04, F, 0x00, 0x0C, 0x81, 0x81, F, F }, J1939DM_OK,
-	  { OFF, ON, OFF, OFF }, { NONE, NONE, NONE, NONE }, 1, { { 100, 1, 1, 1 } } },
-	/* CM = 1: SPN 3226 = 0xC9A: bits 11-18 = 1, bits 3-10 = 0x93, bits 0-2 = 2
-	 * -> 01 93 (2 << 5 | FMI 2 = 0x42) (0x80 | OC 5 = 0x85).
-	 * Check: 1 * 2048 + 0x93 * 8 + 2 = 2048 + 1176 + 2 = 3226. */
-	{ "CM 1: SPN 3226 FMI 2", 8, { 0x04, F, 0x01, 0x93, 0x42, 0x85, F, F }, J1939DM_OK,
-	  { OFF, ON, OFF, OFF }, { NONE, NONE, NONE, NONE }, 1, { { 3226, 2, 5, 1 } } },
-	/* CM 0 and CM 1 in one message (SPN 110 FMI 16 OC 3; SPN 100 FMI 1 OC 1) */
-	{ "CM 0 and CM 1 mixed", 10,
-	  { 0x04, F, 0x6E, 0x00, 0x10, 0x03, 0x00, 0x0C, 0x81, 0x81 }, J1939DM_OK,
-	  { OFF, ON, OFF, OFF }, { NONE, NONE, NONE, NONE }, 2,
-	  { { 110, 16, 3, 0 }, { 100, 1, 1, 1 } } },
-	/* a no-fault entry between two faults is skipped, the rest kept */
-	{ "no-fault entry in the middle", 14,
-	  { 0x04, F, 0x6E, 0x00, 0x10, 0x03, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0C, 0x81, 0x81 },
-	  J1939DM_OK, { OFF, ON, OFF, OFF }, { NONE, NONE, NONE, NONE }, 2,
-	  { { 110, 16, 3, 0 }, { 100, 1, 1, 1 } } },
-	/* 7 bytes: one DTC and 1 byte that is not a whole DTC (ignored) */
-	{ "trailing partial entry", 7, { 0x04, F, 0x6E, 0x00, 0x10, 0x03, 0x6E }, J1939DM_OK,
-	  { OFF, ON, OFF, OFF }, { NONE, NONE, NONE, NONE }, 1, { { 110, 16, 3, 0 } } },
-	/* 6 bytes: the shortest DM1 */
-	{ "6 bytes", 6, { 0x04, F, 0x6E, 0x00, 0x10, 0x03 }, J1939DM_OK,
-	  { OFF, ON, OFF, OFF }, { NONE, NONE, NONE, NONE }, 1, { { 110, 16, 3, 0 } } },
-	/* truncated: lamps but no whole DTC slot; the lamps are not trusted */
-	{ "5 bytes", 5, { 0x04, F, 0x6E, 0x00, 0x10 }, J1939DM_ESHORT,
-	  { NA, NA, NA, NA }, { NONE, NONE, NONE, NONE }, 0, { { 0 } } },
-	{ "2 bytes", 2, { 0x04, F }, J1939DM_ESHORT,
-	  { NA, NA, NA, NA }, { NONE, NONE, NONE, NONE }, 0, { { 0 } } },
-	{ "0 bytes", 0, { 0 }, J1939DM_ESHORT,
-	  { NA, NA, NA, NA }, { NONE, NONE, NONE, NONE }, 0, { { 0 } } },
+    /* The usual "no active fault" frame: SPN 0 / FMI 0, 2 bytes padding. */
+    {"no fault",
+     8,
+     {0x00, F, 0x00, 0x00, 0x00, 0x00, F, F},
+     J1939DM_OK,
+     {OFF, OFF, OFF, OFF},
+     {NONE, NONE, NONE, NONE},
+     0,
+     {{0}}},
+    /* SPN 0 / FMI 0 with an occurrence count is still no fault */
+    {"no fault, OC 1",
+     8,
+     {0x00, F, 0x00, 0x00, 0x00, 0x01, F, F},
+     J1939DM_OK,
+     {OFF, OFF, OFF, OFF},
+     {NONE, NONE, NONE, NONE},
+     0,
+     {{0}}},
+    /* all-0xFF entry: padding, not SPN 524287 */
+    {"no fault, FF padding",
+     8,
+     {0x00, F, F, F, F, F, F, F},
+     J1939DM_OK,
+     {OFF, OFF, OFF, OFF},
+     {NONE, NONE, NONE, NONE},
+     0,
+     {{0}}},
+    /* b1 0x04 = 00 00 01 00: amber on.  SPN 110 = 0x6E -> 6E 00, b3 0x10 =
+     * SPN bits 16-18 0, FMI 16; b4 0x03 = CM 0, OC 3. */
+    {"1 DTC SPN 110 FMI 16",
+     8,
+     {0x04, F, 0x6E, 0x00, 0x10, 0x03, F, F},
+     J1939DM_OK,
+     {OFF, ON, OFF, OFF},
+     {NONE, NONE, NONE, NONE},
+     1,
+     {{110, 16, 3, 0}}},
+    /* SPN 520192 = 0x7F000: b1 0x00, b2 0xF0, top 3 bits 7 -> b3 0xE0 | FMI 12
+     * = 0xEC; OC 1.  Lamp byte 0x40 = MIL on. */
+    {"1 DTC SPN 520192 FMI 12 (19 bits)",
+     8,
+     {0x40, F, 0x00, 0xF0, 0xEC, 0x01, F, F},
+     J1939DM_OK,
+     {OFF, OFF, OFF, ON},
+     {NONE, NONE, NONE, NONE},
+     1,
+     {{520192, 12, 1, 0}}},
+    /* b1 0xE4 = 11 10 01 00: protect off, amber on, red error, MIL n/a;
+     * b2 0x1B = 00 01 10 11: protect none, amber reserved, red fast, MIL slow.
+     * SPN 0 / FMI 0: no fault. */
+    {"every lamp state",
+     8,
+     {0xE4, 0x1B, 0x00, 0x00, 0x00, 0x00, F, F},
+     J1939DM_OK,
+     {OFF, ON, ERR, NA},
+     {NONE, RSVD, FAST, SLOW},
+     0,
+     {{0}}},
+    /* b1 0x1B = 00 01 10 11: protect n/a, amber error, red on, MIL off;
+     * b2 0x00: all slow flash. */
+    {"every lamp state, other way",
+     8,
+     {0x1B, 0x00, 0x00, 0x00, 0x00, 0x00, F, F},
+     J1939DM_OK,
+     {NA, ERR, ON, OFF},
+     {SLOW, SLOW, SLOW, SLOW},
+     0,
+     {{0}}},
+    /* CM = 1 (b4 bit 8), version 1 layout: SPN 100 = 0b000 00001100 100 ->
+     * b1 = bits 11-18 = 0x00, b2 = bits 3-10 = 0x0C, b3 = bits 0-2 (4) << 5 |
+     * FMI 1 = 0x81; b4 = 0x80 | OC 1.  Read as CM 0 it would be
+     * 0x0C00 | 4 << 16 = 265216. */
+    {"CM 1: SPN 100 FMI 1",
+     8,
+     {0x04, F, 0x00, 0x0C, 0x81, 0x81, F, F},
+     J1939DM_OK,
+     {OFF, ON, OFF, OFF},
+     {NONE, NONE, NONE, NONE},
+     1,
+     {{100, 1, 1, 1}}},
+    /* CM = 1: SPN 3226 = 0xC9A: bits 11-18 = 1, bits 3-10 = 0x93, bits 0-2 = 2
+     * -> 01 93 (2 << 5 | FMI 2 = 0x42) (0x80 | OC 5 = 0x85).
+     * Check: 1 * 2048 + 0x93 * 8 + 2 = 2048 + 1176 + 2 = 3226. */
+    {"CM 1: SPN 3226 FMI 2",
+     8,
+     {0x04, F, 0x01, 0x93, 0x42, 0x85, F, F},
+     J1939DM_OK,
+     {OFF, ON, OFF, OFF},
+     {NONE, NONE, NONE, NONE},
+     1,
+     {{3226, 2, 5, 1}}},
+    /* CM 0 and CM 1 in one message (SPN 110 FMI 16 OC 3; SPN 100 FMI 1 OC 1) */
+    {"CM 0 and CM 1 mixed",
+     10,
+     {0x04, F, 0x6E, 0x00, 0x10, 0x03, 0x00, 0x0C, 0x81, 0x81},
+     J1939DM_OK,
+     {OFF, ON, OFF, OFF},
+     {NONE, NONE, NONE, NONE},
+     2,
+     {{110, 16, 3, 0}, {100, 1, 1, 1}}},
+    /* a no-fault entry between two faults is skipped, the rest kept */
+    {"no-fault entry in the middle",
+     14,
+     {0x04, F, 0x6E, 0x00, 0x10, 0x03, 0x00, 0x00, 0x00, 0x00, 0x00, 0x0C, 0x81, 0x81},
+     J1939DM_OK,
+     {OFF, ON, OFF, OFF},
+     {NONE, NONE, NONE, NONE},
+     2,
+     {{110, 16, 3, 0}, {100, 1, 1, 1}}},
+    /* 7 bytes: one DTC and 1 byte that is not a whole DTC (ignored) */
+    {"trailing partial entry",
+     7,
+     {0x04, F, 0x6E, 0x00, 0x10, 0x03, 0x6E},
+     J1939DM_OK,
+     {OFF, ON, OFF, OFF},
+     {NONE, NONE, NONE, NONE},
+     1,
+     {{110, 16, 3, 0}}},
+    /* 6 bytes: the shortest DM1 */
+    {"6 bytes",
+     6,
+     {0x04, F, 0x6E, 0x00, 0x10, 0x03},
+     J1939DM_OK,
+     {OFF, ON, OFF, OFF},
+     {NONE, NONE, NONE, NONE},
+     1,
+     {{110, 16, 3, 0}}},
+    /* truncated: lamps but no whole DTC slot; the lamps are not trusted */
+    {"5 bytes",
+     5,
+     {0x04, F, 0x6E, 0x00, 0x10},
+     J1939DM_ESHORT,
+     {NA, NA, NA, NA},
+     {NONE, NONE, NONE, NONE},
+     0,
+     {{0}}},
+    {"2 bytes", 2, {0x04, F}, J1939DM_ESHORT, {NA, NA, NA, NA}, {NONE, NONE, NONE, NONE}, 0, {{0}}},
+    {"0 bytes", 0, {0}, J1939DM_ESHORT, {NA, NA, NA, NA}, {NONE, NONE, NONE, NONE}, 0, {{0}}},
 };
 
 static void check_dm1(const char *what, const struct j1939dm_dm1 *got, const struct dm1_case *c)
 {
-	const enum j1939dm_lamp lamp[4] = { got->protect, got->amber, got->red_stop, got->mil };
-	const enum j1939dm_flash flash[4] = { got->flash_protect, got->flash_amber,
-					      got->flash_red_stop, got->flash_mil };
+	const enum j1939dm_lamp lamp[4] = {got->protect, got->amber, got->red_stop, got->mil};
+	const enum j1939dm_flash flash[4] = {got->flash_protect, got->flash_amber,
+					     got->flash_red_stop, got->flash_mil};
 
 	for (int k = 0; k < 4; k++) {
 		if (lamp[k] != c->lamp[k] || flash[k] != c->flash[k]) {
@@ -156,7 +233,7 @@ static void test_dm1_cases(void **state)
 /* The raw bytes are kept, for a per-engine conversion override. */
 static void test_dm1_raw_kept(void **state)
 {
-	static const uint8_t d[8] = { 0x04, F, 0x01, 0x93, 0x42, 0x85, F, F };
+	static const uint8_t d[8] = {0x04, F, 0x01, 0x93, 0x42, 0x85, F, F};
 	struct j1939dm_dm1 dm;
 
 	(void)state;
@@ -183,16 +260,21 @@ static void test_dm1_five_by_bam(void **state)
 		uint32_t id;
 		uint8_t d[8];
 	} frames[] = {
-		{ 0x1CECFF00, { 0x20, 0x16, 0x00, 0x04, 0xFF, 0xCA, 0xFE, 0x00 } },
-		{ 0x1CEBFF00, { 0x01, 0x14, 0xFF, 0x90, 0x0C, 0x02, 0x01, 0x9A } },
-		{ 0x1CEBFF00, { 0x02, 0x0C, 0x02, 0x01, 0xE1, 0x06, 0x12, 0x04 } },
-		{ 0x1CEBFF00, { 0x03, 0x0C, 0x11, 0x12, 0x02, 0x00, 0xF0, 0xEC } },
-		{ 0x1CEBFF00, { 0x04, 0x01, F, F, F, F, F, F } },
+	    {0x1CECFF00, {0x20, 0x16, 0x00, 0x04, 0xFF, 0xCA, 0xFE, 0x00}},
+	    {0x1CEBFF00, {0x01, 0x14, 0xFF, 0x90, 0x0C, 0x02, 0x01, 0x9A}},
+	    {0x1CEBFF00, {0x02, 0x0C, 0x02, 0x01, 0xE1, 0x06, 0x12, 0x04}},
+	    {0x1CEBFF00, {0x03, 0x0C, 0x11, 0x12, 0x02, 0x00, 0xF0, 0xEC}},
+	    {0x1CEBFF00, {0x04, 0x01, F, F, F, F, F, F}},
 	};
 	static const struct dm1_case want = {
-		"5 DTCs by BAM", 22, { 0 }, J1939DM_OK,
-		{ OFF, ON, ON, OFF }, { NONE, NONE, NONE, NONE }, 3,
-		{ { 3216, 2, 1, 0 }, { 3226, 2, 1, 0 }, { 1761, 18, 4, 0 } },
+	    "5 DTCs by BAM",
+	    22,
+	    {0},
+	    J1939DM_OK,
+	    {OFF, ON, ON, OFF},
+	    {NONE, NONE, NONE, NONE},
+	    3,
+	    {{3216, 2, 1, 0}, {3226, 2, 1, 0}, {1761, 18, 4, 0}},
 	};
 	struct j1939tp_msg m;
 	struct j1939dm_dm1 dm;
@@ -252,19 +334,21 @@ struct vin_case {
 };
 
 static const struct vin_case vin_cases[] = {
-	{ "with '*'", 18, "1FUJGLDR5CLBP8834*", 32, 17, "1FUJGLDR5CLBP8834" },
-	{ "without '*'", 17, "1FUJGLDR5CLBP8834", 32, 17, "1FUJGLDR5CLBP8834" },
-	{ "bytes after '*' ignored", 20, "1FUJGLDR5CLBP8834*\xFF\x01", 32, 17,
-	  "1FUJGLDR5CLBP8834" },
-	{ "buffer just big enough", 18, "1FUJGLDR5CLBP8834*", 18, 17, "1FUJGLDR5CLBP8834" },
-	{ "buffer one short", 18, "1FUJGLDR5CLBP8834*", 17, J1939DM_ESPACE, "" },
-	{ "short non-standard VIN", 6, "AB 12*", 32, 5, "AB 12" },
-	{ "control character", 17, "1FUJGLDR\x01" "CLBP8834", 32, J1939DM_EVIN, "" },
-	{ "0xFF padding without '*'", 19, "1FUJGLDR5CLBP8834\xFF\xFF", 32, J1939DM_EVIN, "" },
-	{ "DEL", 3, "AB\x7F", 32, J1939DM_EVIN, "" },
-	{ "NUL inside", 4, "AB\0C", 32, J1939DM_EVIN, "" },
-	{ "empty, '*' first", 3, "*AB", 32, J1939DM_EVIN, "" },
-	{ "empty", 0, "", 32, J1939DM_EVIN, "" },
+    {"with '*'", 18, "1FUJGLDR5CLBP8834*", 32, 17, "1FUJGLDR5CLBP8834"},
+    {"without '*'", 17, "1FUJGLDR5CLBP8834", 32, 17, "1FUJGLDR5CLBP8834"},
+    {"bytes after '*' ignored", 20, "1FUJGLDR5CLBP8834*\xFF\x01", 32, 17, "1FUJGLDR5CLBP8834"},
+    {"buffer just big enough", 18, "1FUJGLDR5CLBP8834*", 18, 17, "1FUJGLDR5CLBP8834"},
+    {"buffer one short", 18, "1FUJGLDR5CLBP8834*", 17, J1939DM_ESPACE, ""},
+    {"short non-standard VIN", 6, "AB 12*", 32, 5, "AB 12"},
+    {"control character", 17,
+     "1FUJGLDR\x01"
+     "CLBP8834",
+     32, J1939DM_EVIN, ""},
+    {"0xFF padding without '*'", 19, "1FUJGLDR5CLBP8834\xFF\xFF", 32, J1939DM_EVIN, ""},
+    {"DEL", 3, "AB\x7F", 32, J1939DM_EVIN, ""},
+    {"NUL inside", 4, "AB\0C", 32, J1939DM_EVIN, ""},
+    {"empty, '*' first", 3, "*AB", 32, J1939DM_EVIN, ""},
+    {"empty", 0, "", 32, J1939DM_EVIN, ""},
 };
 
 static void test_vin(void **state)
@@ -289,11 +373,11 @@ static void test_vin(void **state)
 static void test_vin_by_bam(void **state)
 {
 	static struct j1939tp tp;
-	static const uint8_t bam[8] = { 0x20, 0x12, 0x00, 0x03, 0xFF, 0xEC, 0xFE, 0x00 };
+	static const uint8_t bam[8] = {0x20, 0x12, 0x00, 0x03, 0xFF, 0xEC, 0xFE, 0x00};
 	static const uint8_t dt[3][8] = {
-		{ 0x01, '1', 'F', 'U', 'J', 'G', 'L', 'D' },
-		{ 0x02, 'R', '5', 'C', 'L', 'B', 'P', '8' },
-		{ 0x03, '8', '3', '4', '*', F, F, F },
+	    {0x01, '1', 'F', 'U', 'J', 'G', 'L', 'D'},
+	    {0x02, 'R', '5', 'C', 'L', 'B', 'P', '8'},
+	    {0x03, '8', '3', '4', '*', F, F, F},
 	};
 	struct j1939tp_msg m;
 	char vin[18];
@@ -316,31 +400,64 @@ struct name_case {
 	uint32_t identity;
 	uint16_t manufacturer;
 	uint8_t ecu_instance, function_instance, function, reserved, vehicle_system,
-		vehicle_system_instance, industry_group, arbitrary_address;
+	    vehicle_system_instance, industry_group, arbitrary_address;
 };
 
 static const struct name_case name_cases[] = {
-	/*
-	 * identity 0x1A2B3C, manufacturer 0x2C1, ECU instance 5, function
-	 * instance 0x13, function 0x81, reserved 1, vehicle system 0x45,
-	 * vehicle system instance 0xA, industry group 6, AAC 1:
-	 *   bits 0-31  = 0x1A2B3C | 0x2C1 << 21 = 0x001A2B3C | 0x58200000 = 0x583A2B3C
-	 *   byte 4     = 5 | 0x13 << 3 = 0x05 | 0x98 = 0x9D
-	 *   byte 5     = 0x81
-	 *   byte 6     = 1 | 0x45 << 1 = 0x01 | 0x8A = 0x8B
-	 *   byte 7     = 0xA | 6 << 4 | 1 << 7 = 0x0A | 0x60 | 0x80 = 0xEA
-	 * little-endian on the bus: 3C 2B 3A 58 9D 81 8B EA.
-	 */
-	{ "hand-built", { 0x3C, 0x2B, 0x3A, 0x58, 0x9D, 0x81, 0x8B, 0xEA },
-	  0xEA8B819D583A2B3Cull, 0x1A2B3C, 0x2C1, 5, 0x13, 0x81, 1, 0x45, 0xA, 6, 1 },
-	{ "all ones", { F, F, F, F, F, F, F, F }, 0xFFFFFFFFFFFFFFFFull, 0x1FFFFF, 0x7FF, 7, 31,
-	  255, 1, 127, 15, 7, 1 },
-	{ "all zeros", { 0 }, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0 },
-	/* one bit per field boundary: bit 21 (manufacturer LSB), bit 35
-	 * (function instance LSB), bit 49 (vehicle system LSB), bit 60
-	 * (industry group LSB) = 0x1002000800200000 */
-	{ "field boundaries", { 0x00, 0x00, 0x20, 0x00, 0x08, 0x00, 0x02, 0x10 },
-	  0x1002000800200000ull, 0, 1, 0, 1, 0, 0, 1, 0, 1, 0 },
+    /*
+     * identity 0x1A2B3C, manufacturer 0x2C1, ECU instance 5, function
+     * instance 0x13, function 0x81, reserved 1, vehicle system 0x45,
+     * vehicle system instance 0xA, industry group 6, AAC 1:
+     *   bits 0-31  = 0x1A2B3C | 0x2C1 << 21 = 0x001A2B3C | 0x58200000 = 0x583A2B3C
+     *   byte 4     = 5 | 0x13 << 3 = 0x05 | 0x98 = 0x9D
+     *   byte 5     = 0x81
+     *   byte 6     = 1 | 0x45 << 1 = 0x01 | 0x8A = 0x8B
+     *   byte 7     = 0xA | 6 << 4 | 1 << 7 = 0x0A | 0x60 | 0x80 = 0xEA
+     * little-endian on the bus: 3C 2B 3A 58 9D 81 8B EA.
+     */
+    {"hand-built",
+     {0x3C, 0x2B, 0x3A, 0x58, 0x9D, 0x81, 0x8B, 0xEA},
+     0xEA8B819D583A2B3Cull,
+     0x1A2B3C,
+     0x2C1,
+     5,
+     0x13,
+     0x81,
+     1,
+     0x45,
+     0xA,
+     6,
+     1},
+    {"all ones",
+     {F, F, F, F, F, F, F, F},
+     0xFFFFFFFFFFFFFFFFull,
+     0x1FFFFF,
+     0x7FF,
+     7,
+     31,
+     255,
+     1,
+     127,
+     15,
+     7,
+     1},
+    {"all zeros", {0}, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0},
+    /* one bit per field boundary: bit 21 (manufacturer LSB), bit 35
+     * (function instance LSB), bit 49 (vehicle system LSB), bit 60
+     * (industry group LSB) = 0x1002000800200000 */
+    {"field boundaries",
+     {0x00, 0x00, 0x20, 0x00, 0x08, 0x00, 0x02, 0x10},
+     0x1002000800200000ull,
+     0,
+     1,
+     0,
+     1,
+     0,
+     0,
+     1,
+     0,
+     1,
+     0},
 };
 
 static void test_name(void **state)
@@ -373,7 +490,7 @@ static void test_name(void **state)
 
 static void test_bad_arguments(void **state)
 {
-	uint8_t d[8] = { 0 };
+	uint8_t d[8] = {0};
 	struct j1939dm_dm1 dm;
 	char vin[4];
 
@@ -394,14 +511,14 @@ static void test_bad_arguments(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_dm1_cases),
-		cmocka_unit_test(test_dm1_raw_kept),
-		cmocka_unit_test(test_dm1_five_by_bam),
-		cmocka_unit_test(test_dm1_truncated),
-		cmocka_unit_test(test_vin),
-		cmocka_unit_test(test_vin_by_bam),
-		cmocka_unit_test(test_name),
-		cmocka_unit_test(test_bad_arguments),
+	    cmocka_unit_test(test_dm1_cases),
+	    cmocka_unit_test(test_dm1_raw_kept),
+	    cmocka_unit_test(test_dm1_five_by_bam),
+	    cmocka_unit_test(test_dm1_truncated),
+	    cmocka_unit_test(test_vin),
+	    cmocka_unit_test(test_vin_by_bam),
+	    cmocka_unit_test(test_name),
+	    cmocka_unit_test(test_bad_arguments),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

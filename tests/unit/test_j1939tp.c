@@ -16,40 +16,91 @@
 /* Priority 7 TP.CM / TP.DT identifiers: PF 0xEC / 0xEB, PS = destination. */
 #define CM(sa, da) (0x1CEC0000u | (uint32_t)(da) << 8 | (uint32_t)(sa))
 #define DT(sa, da) (0x1CEB0000u | (uint32_t)(da) << 8 | (uint32_t)(sa))
-#define EEC1_ID    0x0CF00400u
+#define EEC1_ID	   0x0CF00400u
 
-#define ENG   0x00 /* engine */
-#define ACM   0x3D /* aftertreatment */
-#define TOOL  0xF9 /* service tool */
-#define GLOB  0xFF
+#define ENG  0x00 /* engine */
+#define ACM  0x3D /* aftertreatment */
+#define TOOL 0xF9 /* service tool */
+#define GLOB 0xFF
 
 /*
  * VIN "1FUJGLDR5CLBP8834*" = 18 bytes (0x12) -> ceil(18 / 7) = 3 packets;
  * PGN 65260 = 0x00FEEC -> EC FE 00.  Packet 3 carries bytes 15-18
  * ("834*") and 3 bytes of 0xFF padding.
  */
-#define VIN_BAM   8, { 0x20, 0x12, 0x00, 0x03, 0xFF, 0xEC, 0xFE, 0x00 }
-#define VIN_RTS   8, { 0x10, 0x12, 0x00, 0x03, 0xFF, 0xEC, 0xFE, 0x00 }
-#define VIN_DT1   8, { 0x01, '1', 'F', 'U', 'J', 'G', 'L', 'D' }
-#define VIN_DT2   8, { 0x02, 'R', '5', 'C', 'L', 'B', 'P', '8' }
-#define VIN_DT3   8, { 0x03, '8', '3', '4', '*', 0xFF, 0xFF, 0xFF }
-#define VIN_TEXT  "1FUJGLDR5CLBP8834*"
+#define VIN_BAM                                                                                    \
+	8,                                                                                         \
+	{                                                                                          \
+		0x20, 0x12, 0x00, 0x03, 0xFF, 0xEC, 0xFE, 0x00                                     \
+	}
+#define VIN_RTS                                                                                    \
+	8,                                                                                         \
+	{                                                                                          \
+		0x10, 0x12, 0x00, 0x03, 0xFF, 0xEC, 0xFE, 0x00                                     \
+	}
+#define VIN_DT1                                                                                    \
+	8,                                                                                         \
+	{                                                                                          \
+		0x01, '1', 'F', 'U', 'J', 'G', 'L', 'D'                                            \
+	}
+#define VIN_DT2                                                                                    \
+	8,                                                                                         \
+	{                                                                                          \
+		0x02, 'R', '5', 'C', 'L', 'B', 'P', '8'                                            \
+	}
+#define VIN_DT3                                                                                    \
+	8,                                                                                         \
+	{                                                                                          \
+		0x03, '8', '3', '4', '*', 0xFF, 0xFF, 0xFF                                         \
+	}
+#define VIN_TEXT "1FUJGLDR5CLBP8834*"
 /* CTS: 2 packets from 1; 1 packet from 3; EOMA: 18 bytes, 3 packets. */
-#define VIN_CTS12 8, { 0x11, 0x02, 0x01, 0xFF, 0xFF, 0xEC, 0xFE, 0x00 }
-#define VIN_CTS3  8, { 0x11, 0x01, 0x03, 0xFF, 0xFF, 0xEC, 0xFE, 0x00 }
-#define VIN_EOMA  8, { 0x13, 0x12, 0x00, 0x03, 0xFF, 0xEC, 0xFE, 0x00 }
+#define VIN_CTS12                                                                                  \
+	8,                                                                                         \
+	{                                                                                          \
+		0x11, 0x02, 0x01, 0xFF, 0xFF, 0xEC, 0xFE, 0x00                                     \
+	}
+#define VIN_CTS3                                                                                   \
+	8,                                                                                         \
+	{                                                                                          \
+		0x11, 0x01, 0x03, 0xFF, 0xFF, 0xEC, 0xFE, 0x00                                     \
+	}
+#define VIN_EOMA                                                                                   \
+	8,                                                                                         \
+	{                                                                                          \
+		0x13, 0x12, 0x00, 0x03, 0xFF, 0xEC, 0xFE, 0x00                                     \
+	}
 /* Abort, reason 3 (timeout), PGN 65260. */
-#define VIN_ABORT 8, { 0xFF, 0x03, 0xFF, 0xFF, 0xFF, 0xEC, 0xFE, 0x00 }
+#define VIN_ABORT                                                                                  \
+	8,                                                                                         \
+	{                                                                                          \
+		0xFF, 0x03, 0xFF, 0xFF, 0xFF, 0xEC, 0xFE, 0x00                                     \
+	}
 
 /*
  * DM1 from the ACM, 10 bytes (0x0A) -> 2 packets; PGN 65226 = 0xFECA:
  * lamps 0x04 (amber on), flash 0xFF, DTC SPN 3216 (0x0C90) FMI 2 OC 1 =
  * 90 0C 02 01, DTC SPN 5246 (0x147E) FMI 0 OC 1 = 7E 14 00 01.
  */
-#define DM1_BAM   8, { 0x20, 0x0A, 0x00, 0x02, 0xFF, 0xCA, 0xFE, 0x00 }
-#define DM1_DT1   8, { 0x01, 0x04, 0xFF, 0x90, 0x0C, 0x02, 0x01, 0x7E }
-#define DM1_DT2   8, { 0x02, 0x14, 0x00, 0x01, 0xFF, 0xFF, 0xFF, 0xFF }
-#define DM1_BYTES { 0x04, 0xFF, 0x90, 0x0C, 0x02, 0x01, 0x7E, 0x14, 0x00, 0x01 }
+#define DM1_BAM                                                                                    \
+	8,                                                                                         \
+	{                                                                                          \
+		0x20, 0x0A, 0x00, 0x02, 0xFF, 0xCA, 0xFE, 0x00                                     \
+	}
+#define DM1_DT1                                                                                    \
+	8,                                                                                         \
+	{                                                                                          \
+		0x01, 0x04, 0xFF, 0x90, 0x0C, 0x02, 0x01, 0x7E                                     \
+	}
+#define DM1_DT2                                                                                    \
+	8,                                                                                         \
+	{                                                                                          \
+		0x02, 0x14, 0x00, 0x01, 0xFF, 0xFF, 0xFF, 0xFF                                     \
+	}
+#define DM1_BYTES                                                                                  \
+	{                                                                                          \
+		0x04, 0xFF, 0x90, 0x0C, 0x02, 0x01, 0x7E, 0x14, 0x00, 0x01                         \
+	}
 
 struct step {
 	int64_t t_ms;
@@ -69,205 +120,216 @@ struct want_msg {
 
 struct scenario {
 	const char *what;
-	struct step steps[16]; /* ends at the first step with id 0 */
+	struct step steps[16];	 /* ends at the first step with id 0 */
 	struct want_msg msgs[2]; /* in the order the J1939TP_DONE steps produce them */
 	struct j1939tp_counters want;
 	int active; /* sessions still open at the end */
 };
 
-#define VIN_MSG(sa, da, bam) { 65260, sa, da, bam, 18, VIN_TEXT }
+#define VIN_MSG(sa, da, bam)                                                                       \
+	{                                                                                          \
+		65260, sa, da, bam, 18, VIN_TEXT                                                   \
+	}
 
 static const struct scenario scenarios[] = {
-	{ "BAM VIN, 3 packets",
-	  { { 0, CM(ENG, GLOB), VIN_BAM, J1939TP_OK },
-	    { 60, DT(ENG, GLOB), VIN_DT1, J1939TP_OK },
-	    { 110, DT(ENG, GLOB), VIN_DT2, J1939TP_OK },
-	    { 160, DT(ENG, GLOB), VIN_DT3, J1939TP_DONE } },
-	  { VIN_MSG(ENG, GLOB, 1) },
-	  { .completed = 1 }, 0 },
-	{ "BAM gap of exactly T1 750 ms is still in time",
-	  { { 0, CM(ENG, GLOB), VIN_BAM, J1939TP_OK },
-	    { 750, DT(ENG, GLOB), VIN_DT1, J1939TP_OK },
-	    { 1500, DT(ENG, GLOB), VIN_DT2, J1939TP_OK },
-	    { 2250, DT(ENG, GLOB), VIN_DT3, J1939TP_DONE } },
-	  { VIN_MSG(ENG, GLOB, 1) },
-	  { .completed = 1 }, 0 },
-	{ "BAM timed out after 751 ms, late packet is an orphan",
-	  { { 0, CM(ENG, GLOB), VIN_BAM, J1939TP_OK },
-	    { 100, DT(ENG, GLOB), VIN_DT1, J1939TP_OK },
-	    { 851, DT(ENG, GLOB), VIN_DT2, J1939TP_ENOSESSION },
-	    { 900, DT(ENG, GLOB), VIN_DT3, J1939TP_ENOSESSION } },
-	  { { 0 } },
-	  { .timed_out = 1, .orphan = 2 }, 0 },
-	{ "RTS/CTS overheard between engine and tool",
-	  { { 0, CM(ENG, TOOL), VIN_RTS, J1939TP_OK },
-	    { 20, CM(TOOL, ENG), VIN_CTS12, J1939TP_OK },
-	    { 30, DT(ENG, TOOL), VIN_DT1, J1939TP_OK },
-	    { 40, DT(ENG, TOOL), VIN_DT2, J1939TP_OK },
-	    { 60, CM(TOOL, ENG), VIN_CTS3, J1939TP_OK },
-	    { 70, DT(ENG, TOOL), VIN_DT3, J1939TP_DONE },
-	    { 90, CM(TOOL, ENG), VIN_EOMA, J1939TP_OK } },
-	  { VIN_MSG(ENG, TOOL, 0) },
-	  { .completed = 1 }, 0 },
-	{ "RTS/CTS waits up to T2 1250 ms for data after a CTS",
-	  { { 0, CM(ENG, TOOL), VIN_RTS, J1939TP_OK },
-	    { 1000, CM(TOOL, ENG), VIN_CTS12, J1939TP_OK },
-	    { 2250, DT(ENG, TOOL), VIN_DT1, J1939TP_OK },
-	    { 2300, DT(ENG, TOOL), VIN_DT2, J1939TP_OK },
-	    /* window done: the receiver's CTS may take T3 1250 ms */
-	    { 3550, CM(TOOL, ENG), VIN_CTS3, J1939TP_OK },
-	    { 3560, DT(ENG, TOOL), VIN_DT3, J1939TP_DONE } },
-	  { VIN_MSG(ENG, TOOL, 0) },
-	  { .completed = 1 }, 0 },
-	{ "RTS/CTS inside a CTS window packets are due within T1",
-	  { { 0, CM(ENG, TOOL), VIN_RTS, J1939TP_OK },
-	    { 10, CM(TOOL, ENG), VIN_CTS12, J1939TP_OK },
-	    { 20, DT(ENG, TOOL), VIN_DT1, J1939TP_OK },
-	    { 771, DT(ENG, TOOL), VIN_DT2, J1939TP_ENOSESSION } },
-	  { { 0 } },
-	  { .timed_out = 1, .orphan = 1 }, 0 },
-	{ "RTS/CTS aborted by the receiver",
-	  { { 0, CM(ENG, TOOL), VIN_RTS, J1939TP_OK },
-	    { 10, CM(TOOL, ENG), VIN_CTS12, J1939TP_OK },
-	    { 20, DT(ENG, TOOL), VIN_DT1, J1939TP_OK },
-	    { 30, CM(TOOL, ENG), VIN_ABORT, J1939TP_OK },
-	    { 40, DT(ENG, TOOL), VIN_DT2, J1939TP_ENOSESSION } },
-	  { { 0 } },
-	  { .aborted = 1, .orphan = 1 }, 0 },
-	{ "RTS/CTS aborted by the sender",
-	  { { 0, CM(ENG, TOOL), VIN_RTS, J1939TP_OK },
-	    { 10, CM(ENG, TOOL), VIN_ABORT, J1939TP_OK } },
-	  { { 0 } },
-	  { .aborted = 1 }, 0 },
-	{ "Abort naming another PGN is ignored",
-	  { { 0, CM(ENG, TOOL), VIN_RTS, J1939TP_OK },
-	    { 10, CM(TOOL, ENG), 8, { 0xFF, 0x03, 0xFF, 0xFF, 0xFF, 0xCA, 0xFE, 0x00 },
-	      J1939TP_OK } },
-	  { { 0 } },
-	  { 0 }, 1 },
-	{ "EOMA while we still miss packet 2: the message is lost",
-	  { { 0, CM(ENG, TOOL), VIN_RTS, J1939TP_OK },
-	    { 10, CM(TOOL, ENG), 8, { 0x11, 0x03, 0x01, 0xFF, 0xFF, 0xEC, 0xFE, 0x00 },
-	      J1939TP_OK },
-	    { 20, DT(ENG, TOOL), VIN_DT1, J1939TP_OK },
-	    { 30, DT(ENG, TOOL), VIN_DT3, J1939TP_OK },
-	    { 50, CM(TOOL, ENG), VIN_EOMA, J1939TP_OK } },
-	  { { 0 } },
-	  { .aborted = 1 }, 0 },
-	{ "interleaved BAMs from engine and ACM",
-	  { { 0, CM(ENG, GLOB), VIN_BAM, J1939TP_OK },
-	    { 5, CM(ACM, GLOB), DM1_BAM, J1939TP_OK },
-	    { 55, DT(ENG, GLOB), VIN_DT1, J1939TP_OK },
-	    { 60, DT(ACM, GLOB), DM1_DT1, J1939TP_OK },
-	    { 105, DT(ENG, GLOB), VIN_DT2, J1939TP_OK },
-	    { 110, DT(ACM, GLOB), DM1_DT2, J1939TP_DONE },
-	    { 155, DT(ENG, GLOB), VIN_DT3, J1939TP_DONE } },
-	  { { 65226, ACM, GLOB, 1, 10, DM1_BYTES }, VIN_MSG(ENG, GLOB, 1) },
-	  { .completed = 2 }, 0 },
-	{ "BAM and RTS from one sender to different receivers",
-	  { { 0, CM(ENG, GLOB), DM1_BAM, J1939TP_OK },
-	    { 5, CM(ENG, TOOL), VIN_RTS, J1939TP_OK },
-	    { 8, CM(TOOL, ENG), VIN_CTS12, J1939TP_OK },
-	    { 10, DT(ENG, TOOL), VIN_DT1, J1939TP_OK },
-	    { 20, DT(ENG, GLOB), DM1_DT1, J1939TP_OK },
-	    { 30, DT(ENG, TOOL), VIN_DT2, J1939TP_OK },
-	    { 40, DT(ENG, GLOB), DM1_DT2, J1939TP_DONE } },
-	  { { 65226, ENG, GLOB, 1, 10, DM1_BYTES } },
-	  { .completed = 1 }, 1 },
-	{ "missing packet 2: never completes, then times out",
-	  { { 0, CM(ENG, GLOB), VIN_BAM, J1939TP_OK },
-	    { 50, DT(ENG, GLOB), VIN_DT1, J1939TP_OK },
-	    { 150, DT(ENG, GLOB), VIN_DT3, J1939TP_OK },
-	    { 900, EEC1_ID, 8, { 0 }, J1939TP_OK }, /* idle 750: still open */
-	    { 901, EEC1_ID, 8, { 0 }, J1939TP_OK } }, /* idle 751: gone */
-	  { { 0 } },
-	  { .timed_out = 1 }, 0 },
-	{ "out of order and duplicate packets",
-	  { { 0, CM(ENG, GLOB), VIN_BAM, J1939TP_OK },
-	    { 10, DT(ENG, GLOB), VIN_DT3, J1939TP_OK },
-	    { 20, DT(ENG, GLOB), VIN_DT3, J1939TP_OK }, /* must not count twice */
-	    { 30, DT(ENG, GLOB), VIN_DT1, J1939TP_OK },
-	    { 40, DT(ENG, GLOB), VIN_DT1, J1939TP_OK },
-	    { 50, DT(ENG, GLOB), VIN_DT2, J1939TP_DONE } },
-	  { VIN_MSG(ENG, GLOB, 1) },
-	  { .completed = 1, .duplicate = 2 }, 0 },
-	{ "new BAM from the same sender replaces an unfinished one",
-	  { { 0, CM(ENG, GLOB), DM1_BAM, J1939TP_OK },
-	    { 10, DT(ENG, GLOB), DM1_DT1, J1939TP_OK },
-	    { 20, CM(ENG, GLOB), VIN_BAM, J1939TP_OK },
-	    { 30, DT(ENG, GLOB), VIN_DT1, J1939TP_OK },
-	    { 40, DT(ENG, GLOB), VIN_DT2, J1939TP_OK },
-	    { 50, DT(ENG, GLOB), VIN_DT3, J1939TP_DONE } },
-	  { VIN_MSG(ENG, GLOB, 1) },
-	  { .completed = 1, .aborted = 1 }, 0 },
-	{ "sequence 0 and sequence past the count",
-	  { { 0, CM(ENG, GLOB), VIN_BAM, J1939TP_OK },
-	    { 10, DT(ENG, GLOB), 8, { 0x00, 1, 2, 3, 4, 5, 6, 7 }, J1939TP_ESEQ },
-	    { 20, DT(ENG, GLOB), 8, { 0x04, 1, 2, 3, 4, 5, 6, 7 }, J1939TP_ESEQ },
-	    { 30, DT(ENG, GLOB), 8, { 0xFF, 1, 2, 3, 4, 5, 6, 7 }, J1939TP_ESEQ },
-	    { 40, DT(ENG, GLOB), VIN_DT1, J1939TP_OK },
-	    { 50, DT(ENG, GLOB), VIN_DT2, J1939TP_OK },
-	    { 60, DT(ENG, GLOB), VIN_DT3, J1939TP_DONE } },
-	  { VIN_MSG(ENG, GLOB, 1) },
-	  { .completed = 1, .bad = 3 }, 0 },
-	{ "malformed TP.CM frames are refused",
-	  {
-		  /* 1786 = 0x06FA bytes: one over the maximum (256 packets) */
-		  { 0, CM(ENG, GLOB), 8, { 0x20, 0xFA, 0x06, 0xFF, 0xFF, 0xEC, 0xFE, 0x00 },
-		    J1939TP_ECM },
-		  /* 18 bytes need 3 packets, not 4 or 2 */
-		  { 1, CM(ENG, GLOB), 8, { 0x20, 0x12, 0x00, 0x04, 0xFF, 0xEC, 0xFE, 0x00 },
-		    J1939TP_ECM },
-		  { 2, CM(ENG, TOOL), 8, { 0x10, 0x12, 0x00, 0x02, 0xFF, 0xEC, 0xFE, 0x00 },
-		    J1939TP_ECM },
-		  /* 8 bytes fit one frame: TP starts at 9 */
-		  { 3, CM(ENG, GLOB), 8, { 0x20, 0x08, 0x00, 0x02, 0xFF, 0xEC, 0xFE, 0x00 },
-		    J1939TP_ECM },
-		  { 4, CM(ENG, GLOB), 8, { 0x20, 0x00, 0x00, 0x00, 0xFF, 0xEC, 0xFE, 0x00 },
-		    J1939TP_ECM },
-		  /* RTS to the global address */
-		  { 5, CM(ENG, GLOB), VIN_RTS, J1939TP_ECM },
-		  /* reserved control byte */
-		  { 6, CM(ENG, GLOB), 8, { 0x15, 0x12, 0x00, 0x03, 0xFF, 0xEC, 0xFE, 0x00 },
-		    J1939TP_ECM },
-		  /* 7 bytes: a TP.CM always has 8 */
-		  { 7, CM(ENG, GLOB), 7, { 0x20, 0x12, 0x00, 0x03, 0xFF, 0xEC, 0xFE }, J1939TP_ESHORT },
-		  { 8, CM(ENG, GLOB), 0, { 0 }, J1939TP_ESHORT },
-		  { 9, DT(ENG, GLOB), VIN_DT1, J1939TP_ENOSESSION },
-	  },
-	  { { 0 } },
-	  { .bad = 9, .orphan = 1 }, 0 },
-	{ "CTS asking for packet 0 or past the count",
-	  { { 0, CM(ENG, TOOL), VIN_RTS, J1939TP_OK },
-	    { 1, CM(TOOL, ENG), 8, { 0x11, 0x01, 0x00, 0xFF, 0xFF, 0xEC, 0xFE, 0x00 },
-	      J1939TP_ECM },
-	    { 2, CM(TOOL, ENG), 8, { 0x11, 0x01, 0x04, 0xFF, 0xFF, 0xEC, 0xFE, 0x00 },
-	      J1939TP_ECM },
-	    /* hold (0 packets): fine */
-	    { 3, CM(TOOL, ENG), 8, { 0x11, 0x00, 0xFF, 0xFF, 0xFF, 0xEC, 0xFE, 0x00 },
-	      J1939TP_OK } },
-	  { { 0 } },
-	  { .bad = 2 }, 1 },
-	{ "last packet without padding; a packet too short for its bytes",
-	  { { 0, CM(ENG, GLOB), VIN_BAM, J1939TP_OK },
-	    { 10, DT(ENG, GLOB), VIN_DT1, J1939TP_OK },
-	    /* packet 2 must carry bytes 8-14: 7 bytes after the sequence */
-	    { 20, DT(ENG, GLOB), 7, { 0x02, 'R', '5', 'C', 'L', 'B', 'P' }, J1939TP_ESHORT },
-	    { 25, DT(ENG, GLOB), 0, { 0 }, J1939TP_ESHORT },
-	    { 30, DT(ENG, GLOB), VIN_DT2, J1939TP_OK },
-	    /* packet 3 holds bytes 15-18 only: 1 + 4 bytes are enough */
-	    { 40, DT(ENG, GLOB), 5, { 0x03, '8', '3', '4', '*' }, J1939TP_DONE } },
-	  { VIN_MSG(ENG, GLOB, 1) },
-	  { .completed = 1, .bad = 2 }, 0 },
-	{ "other PGNs pass untouched; stray CTS, EOMA, Abort are ignored",
-	  { { 0, EEC1_ID, 8, { 0x20, 0x7D, 0x87, 0x48, 0x14, 0x00, 0xF0, 0x87 }, J1939TP_OK },
-	    { 1, CM(TOOL, ENG), VIN_CTS12, J1939TP_OK },
-	    { 2, CM(TOOL, ENG), VIN_EOMA, J1939TP_OK },
-	    { 3, CM(TOOL, ENG), VIN_ABORT, J1939TP_OK },
-	    /* DP = 1 makes it PGN 0x1EC00, not TP.CM */
-	    { 4, 0x1DECFF00u, VIN_BAM, J1939TP_OK } },
-	  { { 0 } },
-	  { 0 }, 0 },
+    {"BAM VIN, 3 packets",
+     {{0, CM(ENG, GLOB), VIN_BAM, J1939TP_OK},
+      {60, DT(ENG, GLOB), VIN_DT1, J1939TP_OK},
+      {110, DT(ENG, GLOB), VIN_DT2, J1939TP_OK},
+      {160, DT(ENG, GLOB), VIN_DT3, J1939TP_DONE}},
+     {VIN_MSG(ENG, GLOB, 1)},
+     {.completed = 1},
+     0},
+    {"BAM gap of exactly T1 750 ms is still in time",
+     {{0, CM(ENG, GLOB), VIN_BAM, J1939TP_OK},
+      {750, DT(ENG, GLOB), VIN_DT1, J1939TP_OK},
+      {1500, DT(ENG, GLOB), VIN_DT2, J1939TP_OK},
+      {2250, DT(ENG, GLOB), VIN_DT3, J1939TP_DONE}},
+     {VIN_MSG(ENG, GLOB, 1)},
+     {.completed = 1},
+     0},
+    {"BAM timed out after 751 ms, late packet is an orphan",
+     {{0, CM(ENG, GLOB), VIN_BAM, J1939TP_OK},
+      {100, DT(ENG, GLOB), VIN_DT1, J1939TP_OK},
+      {851, DT(ENG, GLOB), VIN_DT2, J1939TP_ENOSESSION},
+      {900, DT(ENG, GLOB), VIN_DT3, J1939TP_ENOSESSION}},
+     {{0}},
+     {.timed_out = 1, .orphan = 2},
+     0},
+    {"RTS/CTS overheard between engine and tool",
+     {{0, CM(ENG, TOOL), VIN_RTS, J1939TP_OK},
+      {20, CM(TOOL, ENG), VIN_CTS12, J1939TP_OK},
+      {30, DT(ENG, TOOL), VIN_DT1, J1939TP_OK},
+      {40, DT(ENG, TOOL), VIN_DT2, J1939TP_OK},
+      {60, CM(TOOL, ENG), VIN_CTS3, J1939TP_OK},
+      {70, DT(ENG, TOOL), VIN_DT3, J1939TP_DONE},
+      {90, CM(TOOL, ENG), VIN_EOMA, J1939TP_OK}},
+     {VIN_MSG(ENG, TOOL, 0)},
+     {.completed = 1},
+     0},
+    {"RTS/CTS waits up to T2 1250 ms for data after a CTS",
+     {{0, CM(ENG, TOOL), VIN_RTS, J1939TP_OK},
+      {1000, CM(TOOL, ENG), VIN_CTS12, J1939TP_OK},
+      {2250, DT(ENG, TOOL), VIN_DT1, J1939TP_OK},
+      {2300, DT(ENG, TOOL), VIN_DT2, J1939TP_OK},
+      /* window done: the receiver's CTS may take T3 1250 ms */
+      {3550, CM(TOOL, ENG), VIN_CTS3, J1939TP_OK},
+      {3560, DT(ENG, TOOL), VIN_DT3, J1939TP_DONE}},
+     {VIN_MSG(ENG, TOOL, 0)},
+     {.completed = 1},
+     0},
+    {"RTS/CTS inside a CTS window packets are due within T1",
+     {{0, CM(ENG, TOOL), VIN_RTS, J1939TP_OK},
+      {10, CM(TOOL, ENG), VIN_CTS12, J1939TP_OK},
+      {20, DT(ENG, TOOL), VIN_DT1, J1939TP_OK},
+      {771, DT(ENG, TOOL), VIN_DT2, J1939TP_ENOSESSION}},
+     {{0}},
+     {.timed_out = 1, .orphan = 1},
+     0},
+    {"RTS/CTS aborted by the receiver",
+     {{0, CM(ENG, TOOL), VIN_RTS, J1939TP_OK},
+      {10, CM(TOOL, ENG), VIN_CTS12, J1939TP_OK},
+      {20, DT(ENG, TOOL), VIN_DT1, J1939TP_OK},
+      {30, CM(TOOL, ENG), VIN_ABORT, J1939TP_OK},
+      {40, DT(ENG, TOOL), VIN_DT2, J1939TP_ENOSESSION}},
+     {{0}},
+     {.aborted = 1, .orphan = 1},
+     0},
+    {"RTS/CTS aborted by the sender",
+     {{0, CM(ENG, TOOL), VIN_RTS, J1939TP_OK}, {10, CM(ENG, TOOL), VIN_ABORT, J1939TP_OK}},
+     {{0}},
+     {.aborted = 1},
+     0},
+    {"Abort naming another PGN is ignored",
+     {{0, CM(ENG, TOOL), VIN_RTS, J1939TP_OK},
+      {10, CM(TOOL, ENG), 8, {0xFF, 0x03, 0xFF, 0xFF, 0xFF, 0xCA, 0xFE, 0x00}, J1939TP_OK}},
+     {{0}},
+     {0},
+     1},
+    {"EOMA while we still miss packet 2: the message is lost",
+     {{0, CM(ENG, TOOL), VIN_RTS, J1939TP_OK},
+      {10, CM(TOOL, ENG), 8, {0x11, 0x03, 0x01, 0xFF, 0xFF, 0xEC, 0xFE, 0x00}, J1939TP_OK},
+      {20, DT(ENG, TOOL), VIN_DT1, J1939TP_OK},
+      {30, DT(ENG, TOOL), VIN_DT3, J1939TP_OK},
+      {50, CM(TOOL, ENG), VIN_EOMA, J1939TP_OK}},
+     {{0}},
+     {.aborted = 1},
+     0},
+    {"interleaved BAMs from engine and ACM",
+     {{0, CM(ENG, GLOB), VIN_BAM, J1939TP_OK},
+      {5, CM(ACM, GLOB), DM1_BAM, J1939TP_OK},
+      {55, DT(ENG, GLOB), VIN_DT1, J1939TP_OK},
+      {60, DT(ACM, GLOB), DM1_DT1, J1939TP_OK},
+      {105, DT(ENG, GLOB), VIN_DT2, J1939TP_OK},
+      {110, DT(ACM, GLOB), DM1_DT2, J1939TP_DONE},
+      {155, DT(ENG, GLOB), VIN_DT3, J1939TP_DONE}},
+     {{65226, ACM, GLOB, 1, 10, DM1_BYTES}, VIN_MSG(ENG, GLOB, 1)},
+     {.completed = 2},
+     0},
+    {"BAM and RTS from one sender to different receivers",
+     {{0, CM(ENG, GLOB), DM1_BAM, J1939TP_OK},
+      {5, CM(ENG, TOOL), VIN_RTS, J1939TP_OK},
+      {8, CM(TOOL, ENG), VIN_CTS12, J1939TP_OK},
+      {10, DT(ENG, TOOL), VIN_DT1, J1939TP_OK},
+      {20, DT(ENG, GLOB), DM1_DT1, J1939TP_OK},
+      {30, DT(ENG, TOOL), VIN_DT2, J1939TP_OK},
+      {40, DT(ENG, GLOB), DM1_DT2, J1939TP_DONE}},
+     {{65226, ENG, GLOB, 1, 10, DM1_BYTES}},
+     {.completed = 1},
+     1},
+    {"missing packet 2: never completes, then times out",
+     {{0, CM(ENG, GLOB), VIN_BAM, J1939TP_OK},
+      {50, DT(ENG, GLOB), VIN_DT1, J1939TP_OK},
+      {150, DT(ENG, GLOB), VIN_DT3, J1939TP_OK},
+      {900, EEC1_ID, 8, {0}, J1939TP_OK},  /* idle 750: still open */
+      {901, EEC1_ID, 8, {0}, J1939TP_OK}}, /* idle 751: gone */
+     {{0}},
+     {.timed_out = 1},
+     0},
+    {"out of order and duplicate packets",
+     {{0, CM(ENG, GLOB), VIN_BAM, J1939TP_OK},
+      {10, DT(ENG, GLOB), VIN_DT3, J1939TP_OK},
+      {20, DT(ENG, GLOB), VIN_DT3, J1939TP_OK}, /* must not count twice */
+      {30, DT(ENG, GLOB), VIN_DT1, J1939TP_OK},
+      {40, DT(ENG, GLOB), VIN_DT1, J1939TP_OK},
+      {50, DT(ENG, GLOB), VIN_DT2, J1939TP_DONE}},
+     {VIN_MSG(ENG, GLOB, 1)},
+     {.completed = 1, .duplicate = 2},
+     0},
+    {"new BAM from the same sender replaces an unfinished one",
+     {{0, CM(ENG, GLOB), DM1_BAM, J1939TP_OK},
+      {10, DT(ENG, GLOB), DM1_DT1, J1939TP_OK},
+      {20, CM(ENG, GLOB), VIN_BAM, J1939TP_OK},
+      {30, DT(ENG, GLOB), VIN_DT1, J1939TP_OK},
+      {40, DT(ENG, GLOB), VIN_DT2, J1939TP_OK},
+      {50, DT(ENG, GLOB), VIN_DT3, J1939TP_DONE}},
+     {VIN_MSG(ENG, GLOB, 1)},
+     {.completed = 1, .aborted = 1},
+     0},
+    {"sequence 0 and sequence past the count",
+     {{0, CM(ENG, GLOB), VIN_BAM, J1939TP_OK},
+      {10, DT(ENG, GLOB), 8, {0x00, 1, 2, 3, 4, 5, 6, 7}, J1939TP_ESEQ},
+      {20, DT(ENG, GLOB), 8, {0x04, 1, 2, 3, 4, 5, 6, 7}, J1939TP_ESEQ},
+      {30, DT(ENG, GLOB), 8, {0xFF, 1, 2, 3, 4, 5, 6, 7}, J1939TP_ESEQ},
+      {40, DT(ENG, GLOB), VIN_DT1, J1939TP_OK},
+      {50, DT(ENG, GLOB), VIN_DT2, J1939TP_OK},
+      {60, DT(ENG, GLOB), VIN_DT3, J1939TP_DONE}},
+     {VIN_MSG(ENG, GLOB, 1)},
+     {.completed = 1, .bad = 3},
+     0},
+    {"malformed TP.CM frames are refused",
+     {
+	 /* 1786 = 0x06FA bytes: one over the maximum (256 packets) */
+	 {0, CM(ENG, GLOB), 8, {0x20, 0xFA, 0x06, 0xFF, 0xFF, 0xEC, 0xFE, 0x00}, J1939TP_ECM},
+	 /* 18 bytes need 3 packets, not 4 or 2 */
+	 {1, CM(ENG, GLOB), 8, {0x20, 0x12, 0x00, 0x04, 0xFF, 0xEC, 0xFE, 0x00}, J1939TP_ECM},
+	 {2, CM(ENG, TOOL), 8, {0x10, 0x12, 0x00, 0x02, 0xFF, 0xEC, 0xFE, 0x00}, J1939TP_ECM},
+	 /* 8 bytes fit one frame: TP starts at 9 */
+	 {3, CM(ENG, GLOB), 8, {0x20, 0x08, 0x00, 0x02, 0xFF, 0xEC, 0xFE, 0x00}, J1939TP_ECM},
+	 {4, CM(ENG, GLOB), 8, {0x20, 0x00, 0x00, 0x00, 0xFF, 0xEC, 0xFE, 0x00}, J1939TP_ECM},
+	 /* RTS to the global address */
+	 {5, CM(ENG, GLOB), VIN_RTS, J1939TP_ECM},
+	 /* reserved control byte */
+	 {6, CM(ENG, GLOB), 8, {0x15, 0x12, 0x00, 0x03, 0xFF, 0xEC, 0xFE, 0x00}, J1939TP_ECM},
+	 /* 7 bytes: a TP.CM always has 8 */
+	 {7, CM(ENG, GLOB), 7, {0x20, 0x12, 0x00, 0x03, 0xFF, 0xEC, 0xFE}, J1939TP_ESHORT},
+	 {8, CM(ENG, GLOB), 0, {0}, J1939TP_ESHORT},
+	 {9, DT(ENG, GLOB), VIN_DT1, J1939TP_ENOSESSION},
+     },
+     {{0}},
+     {.bad = 9, .orphan = 1},
+     0},
+    {"CTS asking for packet 0 or past the count",
+     {{0, CM(ENG, TOOL), VIN_RTS, J1939TP_OK},
+      {1, CM(TOOL, ENG), 8, {0x11, 0x01, 0x00, 0xFF, 0xFF, 0xEC, 0xFE, 0x00}, J1939TP_ECM},
+      {2, CM(TOOL, ENG), 8, {0x11, 0x01, 0x04, 0xFF, 0xFF, 0xEC, 0xFE, 0x00}, J1939TP_ECM},
+      /* hold (0 packets): fine */
+      {3, CM(TOOL, ENG), 8, {0x11, 0x00, 0xFF, 0xFF, 0xFF, 0xEC, 0xFE, 0x00}, J1939TP_OK}},
+     {{0}},
+     {.bad = 2},
+     1},
+    {"last packet without padding; a packet too short for its bytes",
+     {{0, CM(ENG, GLOB), VIN_BAM, J1939TP_OK},
+      {10, DT(ENG, GLOB), VIN_DT1, J1939TP_OK},
+      /* packet 2 must carry bytes 8-14: 7 bytes after the sequence */
+      {20, DT(ENG, GLOB), 7, {0x02, 'R', '5', 'C', 'L', 'B', 'P'}, J1939TP_ESHORT},
+      {25, DT(ENG, GLOB), 0, {0}, J1939TP_ESHORT},
+      {30, DT(ENG, GLOB), VIN_DT2, J1939TP_OK},
+      /* packet 3 holds bytes 15-18 only: 1 + 4 bytes are enough */
+      {40, DT(ENG, GLOB), 5, {0x03, '8', '3', '4', '*'}, J1939TP_DONE}},
+     {VIN_MSG(ENG, GLOB, 1)},
+     {.completed = 1, .bad = 2},
+     0},
+    {"other PGNs pass untouched; stray CTS, EOMA, Abort are ignored",
+     {{0, EEC1_ID, 8, {0x20, 0x7D, 0x87, 0x48, 0x14, 0x00, 0xF0, 0x87}, J1939TP_OK},
+      {1, CM(TOOL, ENG), VIN_CTS12, J1939TP_OK},
+      {2, CM(TOOL, ENG), VIN_EOMA, J1939TP_OK},
+      {3, CM(TOOL, ENG), VIN_ABORT, J1939TP_OK},
+      /* DP = 1 makes it PGN 0x1EC00, not TP.CM */
+      {4, 0x1DECFF00u, VIN_BAM, J1939TP_OK}},
+     {{0}},
+     {0},
+     0},
 };
 
 static int counters_equal(const struct j1939tp_counters *a, const struct j1939tp_counters *b)
@@ -343,7 +405,7 @@ static void test_max_size(void **state)
 {
 	static struct j1939tp tp;
 	/* 1785 = 0x06F9, 255 = 0xFF packets, PGN 65226 */
-	static const uint8_t bam[8] = { 0x20, 0xF9, 0x06, 0xFF, 0xFF, 0xCA, 0xFE, 0x00 };
+	static const uint8_t bam[8] = {0x20, 0xF9, 0x06, 0xFF, 0xFF, 0xCA, 0xFE, 0x00};
 	struct j1939tp_msg m;
 	uint8_t d[8];
 
@@ -373,8 +435,8 @@ static void test_max_size(void **state)
 static void test_table_full(void **state)
 {
 	static struct j1939tp tp;
-	static const uint8_t vin_bam[8] = { 0x20, 0x12, 0x00, 0x03, 0xFF, 0xEC, 0xFE, 0x00 };
-	static const uint8_t dt1[8] = { 0x01, '1', 'F', 'U', 'J', 'G', 'L', 'D' };
+	static const uint8_t vin_bam[8] = {0x20, 0x12, 0x00, 0x03, 0xFF, 0xEC, 0xFE, 0x00};
+	static const uint8_t dt1[8] = {0x01, '1', 'F', 'U', 'J', 'G', 'L', 'D'};
 	struct j1939tp_msg m;
 
 	(void)state;
@@ -400,8 +462,8 @@ static void test_table_full(void **state)
 static void test_expire(void **state)
 {
 	static struct j1939tp tp;
-	static const uint8_t vin_bam[8] = { 0x20, 0x12, 0x00, 0x03, 0xFF, 0xEC, 0xFE, 0x00 };
-	static const uint8_t vin_rts[8] = { 0x10, 0x12, 0x00, 0x03, 0xFF, 0xEC, 0xFE, 0x00 };
+	static const uint8_t vin_bam[8] = {0x20, 0x12, 0x00, 0x03, 0xFF, 0xEC, 0xFE, 0x00};
+	static const uint8_t vin_rts[8] = {0x10, 0x12, 0x00, 0x03, 0xFF, 0xEC, 0xFE, 0x00};
 	struct j1939tp_msg m;
 
 	(void)state;
@@ -429,7 +491,7 @@ static void test_expire(void **state)
 static void test_bad_arguments(void **state)
 {
 	static struct j1939tp tp;
-	uint8_t d[8] = { 0 };
+	uint8_t d[8] = {0};
 	struct j1939tp_msg m;
 
 	(void)state;
@@ -449,11 +511,9 @@ static void test_bad_arguments(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_scenarios),
-		cmocka_unit_test(test_max_size),
-		cmocka_unit_test(test_table_full),
-		cmocka_unit_test(test_expire),
-		cmocka_unit_test(test_bad_arguments),
+	    cmocka_unit_test(test_scenarios),	  cmocka_unit_test(test_max_size),
+	    cmocka_unit_test(test_table_full),	  cmocka_unit_test(test_expire),
+	    cmocka_unit_test(test_bad_arguments),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -292,16 +292,16 @@ static void test_exception_keeps_earlier_blocks(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_contiguous),
-		cmocka_unit_test(test_order_of_adding_does_not_matter),
-		cmocka_unit_test(test_gaps),
-		cmocka_unit_test(test_limits),
-		cmocka_unit_test(test_tables_apart),
-		cmocka_unit_test(test_overlap),
-		cmocka_unit_test(test_bad_arguments),
-		cmocka_unit_test(test_exception_split_at_gap),
-		cmocka_unit_test(test_exception_halving),
-		cmocka_unit_test(test_exception_keeps_earlier_blocks),
+	    cmocka_unit_test(test_contiguous),
+	    cmocka_unit_test(test_order_of_adding_does_not_matter),
+	    cmocka_unit_test(test_gaps),
+	    cmocka_unit_test(test_limits),
+	    cmocka_unit_test(test_tables_apart),
+	    cmocka_unit_test(test_overlap),
+	    cmocka_unit_test(test_bad_arguments),
+	    cmocka_unit_test(test_exception_split_at_gap),
+	    cmocka_unit_test(test_exception_halving),
+	    cmocka_unit_test(test_exception_keeps_earlier_blocks),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -32,37 +32,37 @@ struct num_case {
 
 /* The same numbers as the device may keep them: ABCD, CDAB, BADC, DCBA. */
 static const struct num_case num_cases[] = {
-	{ MBPOINT_U16, 0, 0, { 0x1234 }, 4660 },
-	{ MBPOINT_U16, 0, 1, { 0x3412 }, 4660 },
-	{ MBPOINT_U16, 1, 0, { 0x1234 }, 4660 }, /* one word: word swap is nothing */
-	{ MBPOINT_I16, 0, 0, { 0xFFFE }, -2 },
-	{ MBPOINT_I16, 0, 1, { 0xFEFF }, -2 },
-	{ MBPOINT_I16, 0, 0, { 0x8000 }, -32768 },
-	{ MBPOINT_U32, 0, 0, { 0x1234, 0x5678 }, 305419896 },
-	{ MBPOINT_U32, 1, 0, { 0x5678, 0x1234 }, 305419896 },
-	{ MBPOINT_U32, 0, 1, { 0x3412, 0x7856 }, 305419896 },
-	{ MBPOINT_U32, 1, 1, { 0x7856, 0x3412 }, 305419896 },
-	{ MBPOINT_U32, 0, 0, { 0xFFFF, 0xFFFF }, 4294967295.0 },
-	{ MBPOINT_I32, 0, 0, { 0xFFFF, 0xFFFE }, -2 },
-	{ MBPOINT_I32, 1, 0, { 0xFFFE, 0xFFFF }, -2 },
-	{ MBPOINT_I32, 0, 1, { 0xFFFF, 0xFEFF }, -2 },
-	{ MBPOINT_I32, 1, 1, { 0xFEFF, 0xFFFF }, -2 },
-	{ MBPOINT_U64, 0, 0, { 1, 2, 3, 4 }, 281483566841860.0 },
-	{ MBPOINT_U64, 1, 0, { 4, 3, 2, 1 }, 281483566841860.0 },
-	{ MBPOINT_U64, 0, 1, { 0x100, 0x200, 0x300, 0x400 }, 281483566841860.0 },
-	{ MBPOINT_U64, 1, 1, { 0x400, 0x300, 0x200, 0x100 }, 281483566841860.0 },
-	{ MBPOINT_I64, 0, 0, { 0xFFFF, 0xFFFF, 0xFFFF, 0xFFF6 }, -10 },
-	{ MBPOINT_I64, 1, 1, { 0xF6FF, 0xFFFF, 0xFFFF, 0xFFFF }, -10 },
-	{ MBPOINT_F32, 0, 0, { 0x3FC0, 0x0000 }, 1.5 },
-	{ MBPOINT_F32, 1, 0, { 0x0000, 0x3FC0 }, 1.5 },
-	{ MBPOINT_F32, 0, 1, { 0xC03F, 0x0000 }, 1.5 },
-	{ MBPOINT_F32, 1, 1, { 0x0000, 0xC03F }, 1.5 },
-	{ MBPOINT_F32, 0, 0, { 0xC2F6, 0xE979 }, -123.456001281738 },
-	{ MBPOINT_F64, 0, 0, { 0x3FF8, 0, 0, 0 }, 1.5 },
-	{ MBPOINT_F64, 1, 0, { 0, 0, 0, 0x3FF8 }, 1.5 },
-	{ MBPOINT_F64, 0, 1, { 0xF83F, 0, 0, 0 }, 1.5 },
-	{ MBPOINT_F64, 1, 1, { 0, 0, 0, 0xF83F }, 1.5 },
-	{ MBPOINT_F64, 0, 0, { 0xC05E, 0xDD2F, 0x1A9F, 0xBE77 }, -123.456 },
+    {MBPOINT_U16, 0, 0, {0x1234}, 4660},
+    {MBPOINT_U16, 0, 1, {0x3412}, 4660},
+    {MBPOINT_U16, 1, 0, {0x1234}, 4660}, /* one word: word swap is nothing */
+    {MBPOINT_I16, 0, 0, {0xFFFE}, -2},
+    {MBPOINT_I16, 0, 1, {0xFEFF}, -2},
+    {MBPOINT_I16, 0, 0, {0x8000}, -32768},
+    {MBPOINT_U32, 0, 0, {0x1234, 0x5678}, 305419896},
+    {MBPOINT_U32, 1, 0, {0x5678, 0x1234}, 305419896},
+    {MBPOINT_U32, 0, 1, {0x3412, 0x7856}, 305419896},
+    {MBPOINT_U32, 1, 1, {0x7856, 0x3412}, 305419896},
+    {MBPOINT_U32, 0, 0, {0xFFFF, 0xFFFF}, 4294967295.0},
+    {MBPOINT_I32, 0, 0, {0xFFFF, 0xFFFE}, -2},
+    {MBPOINT_I32, 1, 0, {0xFFFE, 0xFFFF}, -2},
+    {MBPOINT_I32, 0, 1, {0xFFFF, 0xFEFF}, -2},
+    {MBPOINT_I32, 1, 1, {0xFEFF, 0xFFFF}, -2},
+    {MBPOINT_U64, 0, 0, {1, 2, 3, 4}, 281483566841860.0},
+    {MBPOINT_U64, 1, 0, {4, 3, 2, 1}, 281483566841860.0},
+    {MBPOINT_U64, 0, 1, {0x100, 0x200, 0x300, 0x400}, 281483566841860.0},
+    {MBPOINT_U64, 1, 1, {0x400, 0x300, 0x200, 0x100}, 281483566841860.0},
+    {MBPOINT_I64, 0, 0, {0xFFFF, 0xFFFF, 0xFFFF, 0xFFF6}, -10},
+    {MBPOINT_I64, 1, 1, {0xF6FF, 0xFFFF, 0xFFFF, 0xFFFF}, -10},
+    {MBPOINT_F32, 0, 0, {0x3FC0, 0x0000}, 1.5},
+    {MBPOINT_F32, 1, 0, {0x0000, 0x3FC0}, 1.5},
+    {MBPOINT_F32, 0, 1, {0xC03F, 0x0000}, 1.5},
+    {MBPOINT_F32, 1, 1, {0x0000, 0xC03F}, 1.5},
+    {MBPOINT_F32, 0, 0, {0xC2F6, 0xE979}, -123.456001281738},
+    {MBPOINT_F64, 0, 0, {0x3FF8, 0, 0, 0}, 1.5},
+    {MBPOINT_F64, 1, 0, {0, 0, 0, 0x3FF8}, 1.5},
+    {MBPOINT_F64, 0, 1, {0xF83F, 0, 0, 0}, 1.5},
+    {MBPOINT_F64, 1, 1, {0, 0, 0, 0xF83F}, 1.5},
+    {MBPOINT_F64, 0, 0, {0xC05E, 0xDD2F, 0x1A9F, 0xBE77}, -123.456},
 };
 
 static void test_types_and_orders(void **state)
@@ -87,9 +87,9 @@ static void test_order_names(void **state)
 	static const struct {
 		const char *name;
 		int ws, bs;
-	} names[] = { { "ABCD", 0, 0 }, { "CDAB", 1, 0 }, { "BADC", 0, 1 }, { "DCBA", 1, 1 },
-		      { "abcd", 0, 0 }, { "big", 0, 0 },  { "little", 1, 1 }, { "word_swap", 1, 0 },
-		      { "byte_swap", 0, 1 } };
+	} names[] = {{"ABCD", 0, 0},   {"CDAB", 1, 0},	    {"BADC", 0, 1},
+		     {"DCBA", 1, 1},   {"abcd", 0, 0},	    {"big", 0, 0},
+		     {"little", 1, 1}, {"word_swap", 1, 0}, {"byte_swap", 0, 1}};
 	int ws, bs;
 
 	(void)state;
@@ -105,7 +105,7 @@ static void test_order_names(void **state)
 static void test_scale_offset(void **state)
 {
 	struct mbpoint p = pt(MBPOINT_INPUT, MBPOINT_U16, 0, 0);
-	uint16_t w[2] = { 1000, 0 };
+	uint16_t w[2] = {1000, 0};
 	struct mbpoint_value v;
 
 	(void)state;
@@ -136,7 +136,7 @@ static void test_scale_offset(void **state)
 static void test_validity(void **state)
 {
 	struct mbpoint p = pt(MBPOINT_HOLDING, MBPOINT_U16, 0, 0);
-	uint16_t w[1] = { 0xFFFF };
+	uint16_t w[1] = {0xFFFF};
 	struct mbpoint_value v;
 
 	(void)state;
@@ -170,8 +170,8 @@ static void test_validity(void **state)
 static void test_float_not_a_number(void **state)
 {
 	struct mbpoint p = pt(MBPOINT_INPUT, MBPOINT_F32, 0, 0);
-	uint16_t nan32[2] = { 0x7FC0, 0 }, inf32[2] = { 0x7F80, 0 };
-	uint16_t nan64[4] = { 0x7FF8, 0, 0, 0 };
+	uint16_t nan32[2] = {0x7FC0, 0}, inf32[2] = {0x7F80, 0};
+	uint16_t nan64[4] = {0x7FF8, 0, 0, 0};
 	struct mbpoint_value v;
 
 	(void)state;
@@ -184,7 +184,7 @@ static void test_float_not_a_number(void **state)
 static void test_bool_and_bits(void **state)
 {
 	struct mbpoint p = pt(MBPOINT_COIL, MBPOINT_BOOL, 0, 0);
-	uint16_t w[1] = { 1 };
+	uint16_t w[1] = {1};
 	struct mbpoint_value v;
 
 	(void)state;
@@ -227,9 +227,9 @@ static void test_bool_and_bits(void **state)
 static void test_strings(void **state)
 {
 	struct mbpoint p = pt(MBPOINT_HOLDING, MBPOINT_STRING, 0, 0);
-	uint16_t w[4] = { 0x4142, 0x4344, 0x2020, 0x0000 }; /* "ABCD  " */
-	uint16_t sw[3] = { 0x4241, 0x4443, 0x0045 };          /* "ABCDE", bytes swapped */
-	uint16_t bad[2] = { 0x4101, 0x42FF };
+	uint16_t w[4] = {0x4142, 0x4344, 0x2020, 0x0000}; /* "ABCD  " */
+	uint16_t sw[3] = {0x4241, 0x4443, 0x0045};	  /* "ABCDE", bytes swapped */
+	uint16_t bad[2] = {0x4101, 0x42FF};
 	struct mbpoint_value v;
 
 	(void)state;
@@ -255,11 +255,11 @@ static void test_width_and_short(void **state)
 {
 	static const struct {
 		int type, count, width;
-	} widths[] = { { MBPOINT_BOOL, 0, 1 }, { MBPOINT_U16, 0, 1 },	  { MBPOINT_I16, 0, 1 },
-		       { MBPOINT_U32, 0, 2 },  { MBPOINT_I32, 2, 2 },	  { MBPOINT_F32, 0, 2 },
-		       { MBPOINT_U64, 0, 4 },  { MBPOINT_I64, 0, 4 },	  { MBPOINT_F64, 4, 4 },
-		       { MBPOINT_STRING, 9, 9 }, { MBPOINT_BITS, 3, 1 } };
-	uint16_t w[4] = { 0 };
+	} widths[] = {{MBPOINT_BOOL, 0, 1},   {MBPOINT_U16, 0, 1}, {MBPOINT_I16, 0, 1},
+		      {MBPOINT_U32, 0, 2},    {MBPOINT_I32, 2, 2}, {MBPOINT_F32, 0, 2},
+		      {MBPOINT_U64, 0, 4},    {MBPOINT_I64, 0, 4}, {MBPOINT_F64, 4, 4},
+		      {MBPOINT_STRING, 9, 9}, {MBPOINT_BITS, 3, 1}};
+	uint16_t w[4] = {0};
 	struct mbpoint_value v;
 
 	(void)state;
@@ -277,25 +277,25 @@ static void test_width_and_short(void **state)
 static void test_inconsistent(void **state)
 {
 	struct mbpoint p;
-	uint16_t w[4] = { 0 };
+	uint16_t w[4] = {0};
 	struct mbpoint_value v;
 
 	(void)state;
-#define BAD(setup)                                                          \
-	do {                                                                \
-		p = pt(MBPOINT_HOLDING, MBPOINT_U16, 0, 0);                 \
-		setup;                                                      \
-		assert_int_equal(mbpoint_check(&p), MBPOINT_EINVAL);        \
-		assert_int_equal(mbpoint_width(&p), 0);                     \
-		assert_int_equal(mbpoint_decode(&p, w, 4, &v), MBPOINT_EINVAL); \
+#define BAD(setup)                                                                                 \
+	do {                                                                                       \
+		p = pt(MBPOINT_HOLDING, MBPOINT_U16, 0, 0);                                        \
+		setup;                                                                             \
+		assert_int_equal(mbpoint_check(&p), MBPOINT_EINVAL);                               \
+		assert_int_equal(mbpoint_width(&p), 0);                                            \
+		assert_int_equal(mbpoint_decode(&p, w, 4, &v), MBPOINT_EINVAL);                    \
 	} while (0)
-	BAD(p.table = MBPOINT_COIL);                         /* a coil is a bool */
+	BAD(p.table = MBPOINT_COIL); /* a coil is a bool */
 	BAD((p.table = MBPOINT_DISCRETE, p.type = MBPOINT_BOOL, p.bit = 1));
-	BAD(p.type = MBPOINT_STRING);                        /* no count */
+	BAD(p.type = MBPOINT_STRING); /* no count */
 	BAD((p.type = MBPOINT_STRING, p.count = MBPOINT_MAX_STRING + 1));
-	BAD(p.type = MBPOINT_BITS);                          /* no width */
+	BAD(p.type = MBPOINT_BITS);			       /* no width */
 	BAD((p.type = MBPOINT_BITS, p.bit = 14, p.count = 4)); /* past bit 15 */
-	BAD(p.bit = 2);                                      /* bit of a u16 */
+	BAD(p.bit = 2);					       /* bit of a u16 */
 	BAD((p.type = MBPOINT_U32, p.count = 3));
 	BAD(p.scale = 0);
 	BAD(p.scale = NAN);
@@ -315,43 +315,75 @@ static void test_inconsistent(void **state)
 /* decode(encode(x)) == x for every type in every order. */
 static void test_round_trip(void **state)
 {
-	static const double values[] = { 0, 1, 2, 100, 1234.5, 65535, 70000, 4294967295.0,
-					 -1, -2, -32768, -100000, 0.25, -0.75 };
-	static const int types[] = { MBPOINT_U16, MBPOINT_I16, MBPOINT_U32, MBPOINT_I32,
-				     MBPOINT_U64, MBPOINT_I64, MBPOINT_F32, MBPOINT_F64 };
+	static const double values[] = {0,  1,	2,	100,	 1234.5, 65535, 70000, 4294967295.0,
+					-1, -2, -32768, -100000, 0.25,	 -0.75};
+	static const int types[] = {MBPOINT_U16, MBPOINT_I16, MBPOINT_U32, MBPOINT_I32,
+				    MBPOINT_U64, MBPOINT_I64, MBPOINT_F32, MBPOINT_F64};
 
 	(void)state;
 	for (size_t t = 0; t < sizeof(types) / sizeof(types[0]); t++)
 		for (int o = 0; o < 4; o++)
 			for (size_t i = 0; i < sizeof(values) / sizeof(values[0]); i++) {
 				struct mbpoint p = pt(MBPOINT_INPUT, types[t], o & 1, o >> 1);
-				uint16_t w[4] = { 0 };
+				uint16_t w[4] = {0};
 				struct mbpoint_value v;
 				double x = values[i], lo = 0, hi = 0;
 
 				switch (types[t]) {
-				case MBPOINT_U16: lo = 0; hi = 65535; x = round(x); break;
-				case MBPOINT_I16: lo = -32768; hi = 32767; x = round(x); break;
-				case MBPOINT_U32: lo = 0; hi = 4294967295.0; x = round(x); break;
-				case MBPOINT_I32: lo = -2147483648.0; hi = 2147483647.0; x = round(x); break;
-				case MBPOINT_U64: lo = 0; hi = 1e19; x = round(x); break;
-				case MBPOINT_I64: lo = -1e18; hi = 1e18; x = round(x); break;
-				case MBPOINT_F32: lo = -1e30; hi = 1e30; x = (float)x; break;
-				default: lo = -1e30; hi = 1e30;
+				case MBPOINT_U16:
+					lo = 0;
+					hi = 65535;
+					x = round(x);
+					break;
+				case MBPOINT_I16:
+					lo = -32768;
+					hi = 32767;
+					x = round(x);
+					break;
+				case MBPOINT_U32:
+					lo = 0;
+					hi = 4294967295.0;
+					x = round(x);
+					break;
+				case MBPOINT_I32:
+					lo = -2147483648.0;
+					hi = 2147483647.0;
+					x = round(x);
+					break;
+				case MBPOINT_U64:
+					lo = 0;
+					hi = 1e19;
+					x = round(x);
+					break;
+				case MBPOINT_I64:
+					lo = -1e18;
+					hi = 1e18;
+					x = round(x);
+					break;
+				case MBPOINT_F32:
+					lo = -1e30;
+					hi = 1e30;
+					x = (float)x;
+					break;
+				default:
+					lo = -1e30;
+					hi = 1e30;
 				}
 				x = x < lo ? lo : x > hi ? hi : x;
-				assert_int_equal(mbpoint_encode(&p, values[i], NULL, w, 4), MBPOINT_OK);
+				assert_int_equal(mbpoint_encode(&p, values[i], NULL, w, 4),
+						 MBPOINT_OK);
 				assert_int_equal(mbpoint_decode(&p, w, 4, &v), MBPOINT_OK);
 				if (fabs(v.value - x) > 1e-9)
 					fail_msg("%s order %d: %g came back as %.17g (want %.17g)",
-						 mbpoint_type_name(types[t]), o, values[i], v.value, x);
+						 mbpoint_type_name(types[t]), o, values[i], v.value,
+						 x);
 			}
 }
 
 static void test_encode_scaled_and_flags(void **state)
 {
 	struct mbpoint p = pt(MBPOINT_HOLDING, MBPOINT_U16, 0, 0);
-	uint16_t w[9] = { 0 };
+	uint16_t w[9] = {0};
 	struct mbpoint_value v;
 
 	(void)state;
@@ -402,18 +434,18 @@ static void test_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_types_and_orders),
-		cmocka_unit_test(test_order_names),
-		cmocka_unit_test(test_scale_offset),
-		cmocka_unit_test(test_validity),
-		cmocka_unit_test(test_float_not_a_number),
-		cmocka_unit_test(test_bool_and_bits),
-		cmocka_unit_test(test_strings),
-		cmocka_unit_test(test_width_and_short),
-		cmocka_unit_test(test_inconsistent),
-		cmocka_unit_test(test_round_trip),
-		cmocka_unit_test(test_encode_scaled_and_flags),
-		cmocka_unit_test(test_names),
+	    cmocka_unit_test(test_types_and_orders),
+	    cmocka_unit_test(test_order_names),
+	    cmocka_unit_test(test_scale_offset),
+	    cmocka_unit_test(test_validity),
+	    cmocka_unit_test(test_float_not_a_number),
+	    cmocka_unit_test(test_bool_and_bits),
+	    cmocka_unit_test(test_strings),
+	    cmocka_unit_test(test_width_and_short),
+	    cmocka_unit_test(test_inconsistent),
+	    cmocka_unit_test(test_round_trip),
+	    cmocka_unit_test(test_encode_scaled_and_flags),
+	    cmocka_unit_test(test_names),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -32,8 +32,8 @@
  *   25   3C           engine torque i8 %    60 %
  */
 static const uint8_t dyn_msg[26] = {
-	0x00, 0xA0, 0x0F, 0x30, 0x0E, 0xED, 0x8A, 0x04, 0x0B, 0xFD, 0x00, 0x28, 0xD0,
-	0x43, 0x00, 0x64, 0x00, 0x90, 0x01, 0xFF, 0x00, 0x00, 0x00, 0x00, 0x4B, 0x3C,
+    0x00, 0xA0, 0x0F, 0x30, 0x0E, 0xED, 0x8A, 0x04, 0x0B, 0xFD, 0x00, 0x28, 0xD0,
+    0x43, 0x00, 0x64, 0x00, 0x90, 0x01, 0xFF, 0x00, 0x00, 0x00, 0x00, 0x4B, 0x3C,
 };
 
 /*
@@ -44,10 +44,10 @@ static const uint8_t dyn_msg[26] = {
  *   frame 3: 0x43, bytes 20-25 and one 0xFF pad (6 + 7 + 7 + 6 = 26)
  */
 static const uint8_t dyn_frames[4][8] = {
-	{ 0x40, 0x1A, 0x00, 0xA0, 0x0F, 0x30, 0x0E, 0xED },
-	{ 0x41, 0x8A, 0x04, 0x0B, 0xFD, 0x00, 0x28, 0xD0 },
-	{ 0x42, 0x43, 0x00, 0x64, 0x00, 0x90, 0x01, 0xFF },
-	{ 0x43, 0x00, 0x00, 0x00, 0x00, 0x4B, 0x3C, 0xFF },
+    {0x40, 0x1A, 0x00, 0xA0, 0x0F, 0x30, 0x0E, 0xED},
+    {0x41, 0x8A, 0x04, 0x0B, 0xFD, 0x00, 0x28, 0xD0},
+    {0x42, 0x43, 0x00, 0x64, 0x00, 0x90, 0x01, 0xFF},
+    {0x43, 0x00, 0x00, 0x00, 0x00, 0x4B, 0x3C, 0xFF},
 };
 
 /* The decoder rounds once, so values match the literal's double; a tiny
@@ -107,8 +107,8 @@ static void test_fp_normal(void **state)
 /* A message of 1-6 bytes fits in frame 0 and completes there. */
 static void test_fp_single_frame(void **state)
 {
-	static const uint8_t f0[8] = { 0xE0, 0x03, 0x11, 0x22, 0x33, 0xFF, 0xFF, 0xFF };
-	static const uint8_t want[3] = { 0x11, 0x22, 0x33 };
+	static const uint8_t f0[8] = {0xE0, 0x03, 0x11, 0x22, 0x33, 0xFF, 0xFF, 0xFF};
+	static const uint8_t want[3] = {0x11, 0x22, 0x33};
 	struct n2k_fp_msg m;
 
 	(void)state;
@@ -157,8 +157,7 @@ static void test_fp_missing(void **state)
 	assert_int_equal(fp.stats.dropped_seq, 1);
 	/* frame 0 lost: everything else is an orphan, nothing completes */
 	for (int i = 1; i < 4; i++)
-		assert_int_equal(n2k_fp_add(&fp, 127489, 1, dyn_frames[i], 8, 3, &m),
-				 N2K_EORPHAN);
+		assert_int_equal(n2k_fp_add(&fp, 127489, 1, dyn_frames[i], 8, 3, &m), N2K_EORPHAN);
 	assert_int_equal(fp.stats.orphans, 3);
 	/* last frame lost, then frame 0 of the same key: restart, counted */
 	for (int i = 0; i < 3; i++)
@@ -180,8 +179,8 @@ static void test_fp_interleaved(void **state)
 	memcpy(a, dyn_msg, 26);
 	memcpy(b, dyn_msg, 26);
 	memcpy(c, dyn_msg, 26);
-	b[0] = 1;	/* instance 1 */
-	c[24] = 0x10;	/* load 16 % */
+	b[0] = 1;     /* instance 1 */
+	c[24] = 0x10; /* load 16 % */
 	assert_int_equal(make_frames(2, a, 26, fa), 4);
 	assert_memory_equal(fa, dyn_frames, sizeof(dyn_frames)); /* helper agrees */
 	make_frames(2, b, 26, fb);
@@ -245,15 +244,16 @@ static void test_fp_length(void **state)
 	static const struct {
 		uint8_t len;
 		int rc;
-	} cases[] = { { 0, N2K_ELENGTH }, { 224, N2K_ELENGTH }, { 0xFF, N2K_ELENGTH },
-		      { 1, 1 }, { 6, 1 }, { 7, 0 }, { 223, 0 } };
+	} cases[] = {
+	    {0, N2K_ELENGTH}, {224, N2K_ELENGTH}, {0xFF, N2K_ELENGTH}, {1, 1}, {6, 1}, {7, 0},
+	    {223, 0}};
 	uint8_t msg[N2K_FP_MAX], frames[32][8];
 	struct n2k_fp_msg m;
 
 	(void)state;
 	n2k_fp_init(&fp, 0);
 	for (size_t i = 0; i < NELEM(cases); i++) {
-		uint8_t f0[8] = { 0x20, cases[i].len, 1, 2, 3, 4, 5, 6 };
+		uint8_t f0[8] = {0x20, cases[i].len, 1, 2, 3, 4, 5, 6};
 
 		assert_int_equal(n2k_fp_add(&fp, 127497, 5, f0, 8, 0, &m), cases[i].rc);
 	}
@@ -303,7 +303,8 @@ static void test_fp_evict(void **state)
 	n2k_fp_init(&fp, 0);
 	for (int sa = 0; sa < N2K_FP_SLOTS; sa++)
 		assert_int_equal(n2k_fp_add(&fp, 127489, (uint8_t)sa, dyn_frames[0], 8,
-					    (uint64_t)(100 + sa), &m), 0);
+					    (uint64_t)(100 + sa), &m),
+				 0);
 	/* source 0 (t 100) is the oldest; source 1 moves on at t 200 */
 	assert_int_equal(n2k_fp_add(&fp, 127489, 1, dyn_frames[1], 8, 200, &m), 0);
 	assert_int_equal(n2k_fp_add(&fp, 127489, 99, dyn_frames[0], 8, 201, &m), 0);
@@ -351,9 +352,9 @@ static void test_decode_dynamic(void **state)
 		enum sig_id sig;
 		double want;
 	} want[] = {
-		{ SIG_OIL_TEMP_C, 90.05 },	  { SIG_COOLANT_C, 82.5 },
-		{ SIG_FUEL_RATE_LPH, 25.3 },	  { SIG_ENGINE_HOURS_H, 1234.5 },
-		{ SIG_ENGINE_LOAD_PCT, 75.0 },	  { SIG_ENGINE_TORQUE_PCT, 60.0 },
+	    {SIG_OIL_TEMP_C, 90.05},	 {SIG_COOLANT_C, 82.5},
+	    {SIG_FUEL_RATE_LPH, 25.3},	 {SIG_ENGINE_HOURS_H, 1234.5},
+	    {SIG_ENGINE_LOAD_PCT, 75.0}, {SIG_ENGINE_TORQUE_PCT, 60.0},
 	};
 	uint8_t d[26];
 	struct n2k_msg msg;
@@ -386,7 +387,7 @@ static void test_decode_dynamic(void **state)
  */
 static void test_decode_rapid(void **state)
 {
-	static const uint8_t d[8] = { 0x01, 0x21, 0x1C, 0xDF, 0x05, 0x7F, 0xFF, 0xFF };
+	static const uint8_t d[8] = {0x01, 0x21, 0x1C, 0xDF, 0x05, 0x7F, 0xFF, 0xFF};
 	struct n2k_msg msg;
 
 	(void)state;
@@ -403,7 +404,7 @@ static void test_decode_rapid(void **state)
 /* 127497: the instance only (nothing maps to a canonical signal). */
 static void test_decode_trip(void **state)
 {
-	static const uint8_t d[9] = { 0x01, 0x10, 0x00, 0x64, 0x00, 0x50, 0x00, 0xFF, 0x7F };
+	static const uint8_t d[9] = {0x01, 0x10, 0x00, 0x64, 0x00, 0x50, 0x00, 0xFF, 0x7F};
 	struct n2k_msg msg;
 
 	(void)state;
@@ -425,51 +426,61 @@ struct special_case {
 };
 
 static const struct special_case special_cases[] = {
-	/* u16 (127488 speed at 1, 0.25 rpm; 127489 oil temp at 3, 0.1 K) */
-	{ "u16 n/a", 127488, 1, { 0xFF, 0xFF }, 2, SIG_ENGINE_SPEED_RPM, N2K_NA, 0 },
-	{ "u16 error", 127488, 1, { 0xFE, 0xFF }, 2, SIG_ENGINE_SPEED_RPM, N2K_ERROR, 0 },
-	/* 0xFFFD = 65533 * 0.25 = 16383.25 rpm, the largest number */
-	{ "u16 max valid", 127488, 1, { 0xFD, 0xFF }, 2, SIG_ENGINE_SPEED_RPM, N2K_VALID,
-	  16383.25 },
-	/* only the whole value counts: 0xFF00 = 65280 * 0.25 = 16320 rpm */
-	{ "u16 0xFF00", 127488, 1, { 0x00, 0xFF }, 2, SIG_ENGINE_SPEED_RPM, N2K_VALID, 16320.0 },
-	{ "u16 boost n/a", 127488, 3, { 0xFF, 0xFF }, 2, SIG_BOOST_KPA, N2K_NA, 0 },
-	{ "u16 oil n/a", 127489, 3, { 0xFF, 0xFF }, 2, SIG_OIL_TEMP_C, N2K_NA, 0 },
-	{ "u16 oil error", 127489, 3, { 0xFE, 0xFF }, 2, SIG_OIL_TEMP_C, N2K_ERROR, 0 },
-	/* 0xFFFD = 65533 * 0.1 = 6553.3 K - 273.15 = 6280.15 C */
-	{ "u16 oil max valid", 127489, 3, { 0xFD, 0xFF }, 2, SIG_OIL_TEMP_C, N2K_VALID, 6280.15 },
-	/* 0 K = -273.15 C */
-	{ "u16 coolant 0", 127489, 5, { 0x00, 0x00 }, 2, SIG_COOLANT_C, N2K_VALID, -273.15 },
-	/* u32 (127489 hours at 11, 1 s) */
-	{ "u32 n/a", 127489, 11, { 0xFF, 0xFF, 0xFF, 0xFF }, 4, SIG_ENGINE_HOURS_H, N2K_NA, 0 },
-	{ "u32 error", 127489, 11, { 0xFE, 0xFF, 0xFF, 0xFF }, 4, SIG_ENGINE_HOURS_H, N2K_ERROR,
-	  0 },
-	/* 0xFFFFFFFD = 4294967293 s / 3600 */
-	{ "u32 max valid", 127489, 11, { 0xFD, 0xFF, 0xFF, 0xFF }, 4, SIG_ENGINE_HOURS_H,
-	  N2K_VALID, 4294967293.0 / 3600 },
-	/* 0xFF000000 = 4278190080 s / 3600 = 1188386.1333... h */
-	{ "u32 0xFF000000", 127489, 11, { 0x00, 0x00, 0x00, 0xFF }, 4, SIG_ENGINE_HOURS_H,
-	  N2K_VALID, 4278190080.0 / 3600 },
-	/* i16 (127489 fuel rate at 9, 0.1 L/h) */
-	{ "i16 n/a", 127489, 9, { 0xFF, 0x7F }, 2, SIG_FUEL_RATE_LPH, N2K_NA, 0 },
-	{ "i16 error", 127489, 9, { 0xFE, 0x7F }, 2, SIG_FUEL_RATE_LPH, N2K_ERROR, 0 },
-	/* 0xFFFF = -1 * 0.1 = -0.1 L/h: a number, not "unknown" */
-	{ "i16 -1", 127489, 9, { 0xFF, 0xFF }, 2, SIG_FUEL_RATE_LPH, N2K_VALID, -0.1 },
-	/* 0xFFFE = -2 -> -0.2 L/h */
-	{ "i16 -2", 127489, 9, { 0xFE, 0xFF }, 2, SIG_FUEL_RATE_LPH, N2K_VALID, -0.2 },
-	/* 0x8000 = -32768 -> -3276.8 L/h */
-	{ "i16 min", 127489, 9, { 0x00, 0x80 }, 2, SIG_FUEL_RATE_LPH, N2K_VALID, -3276.8 },
-	/* 0x7FFD = 32765 -> 3276.5 L/h, the largest number */
-	{ "i16 max valid", 127489, 9, { 0xFD, 0x7F }, 2, SIG_FUEL_RATE_LPH, N2K_VALID, 3276.5 },
-	/* i8 (127489 load at 24, torque at 25, 1 %) */
-	{ "i8 n/a", 127489, 24, { 0x7F }, 1, SIG_ENGINE_LOAD_PCT, N2K_NA, 0 },
-	{ "i8 error", 127489, 24, { 0x7E }, 1, SIG_ENGINE_LOAD_PCT, N2K_ERROR, 0 },
-	{ "i8 -1", 127489, 24, { 0xFF }, 1, SIG_ENGINE_LOAD_PCT, N2K_VALID, -1.0 },
-	{ "i8 min", 127489, 24, { 0x80 }, 1, SIG_ENGINE_LOAD_PCT, N2K_VALID, -128.0 },
-	{ "i8 max valid", 127489, 24, { 0x7D }, 1, SIG_ENGINE_LOAD_PCT, N2K_VALID, 125.0 },
-	{ "i8 torque n/a", 127489, 25, { 0x7F }, 1, SIG_ENGINE_TORQUE_PCT, N2K_NA, 0 },
-	/* 0xF6 = -10 % */
-	{ "i8 torque -10", 127489, 25, { 0xF6 }, 1, SIG_ENGINE_TORQUE_PCT, N2K_VALID, -10.0 },
+    /* u16 (127488 speed at 1, 0.25 rpm; 127489 oil temp at 3, 0.1 K) */
+    {"u16 n/a", 127488, 1, {0xFF, 0xFF}, 2, SIG_ENGINE_SPEED_RPM, N2K_NA, 0},
+    {"u16 error", 127488, 1, {0xFE, 0xFF}, 2, SIG_ENGINE_SPEED_RPM, N2K_ERROR, 0},
+    /* 0xFFFD = 65533 * 0.25 = 16383.25 rpm, the largest number */
+    {"u16 max valid", 127488, 1, {0xFD, 0xFF}, 2, SIG_ENGINE_SPEED_RPM, N2K_VALID, 16383.25},
+    /* only the whole value counts: 0xFF00 = 65280 * 0.25 = 16320 rpm */
+    {"u16 0xFF00", 127488, 1, {0x00, 0xFF}, 2, SIG_ENGINE_SPEED_RPM, N2K_VALID, 16320.0},
+    {"u16 boost n/a", 127488, 3, {0xFF, 0xFF}, 2, SIG_BOOST_KPA, N2K_NA, 0},
+    {"u16 oil n/a", 127489, 3, {0xFF, 0xFF}, 2, SIG_OIL_TEMP_C, N2K_NA, 0},
+    {"u16 oil error", 127489, 3, {0xFE, 0xFF}, 2, SIG_OIL_TEMP_C, N2K_ERROR, 0},
+    /* 0xFFFD = 65533 * 0.1 = 6553.3 K - 273.15 = 6280.15 C */
+    {"u16 oil max valid", 127489, 3, {0xFD, 0xFF}, 2, SIG_OIL_TEMP_C, N2K_VALID, 6280.15},
+    /* 0 K = -273.15 C */
+    {"u16 coolant 0", 127489, 5, {0x00, 0x00}, 2, SIG_COOLANT_C, N2K_VALID, -273.15},
+    /* u32 (127489 hours at 11, 1 s) */
+    {"u32 n/a", 127489, 11, {0xFF, 0xFF, 0xFF, 0xFF}, 4, SIG_ENGINE_HOURS_H, N2K_NA, 0},
+    {"u32 error", 127489, 11, {0xFE, 0xFF, 0xFF, 0xFF}, 4, SIG_ENGINE_HOURS_H, N2K_ERROR, 0},
+    /* 0xFFFFFFFD = 4294967293 s / 3600 */
+    {"u32 max valid",
+     127489,
+     11,
+     {0xFD, 0xFF, 0xFF, 0xFF},
+     4,
+     SIG_ENGINE_HOURS_H,
+     N2K_VALID,
+     4294967293.0 / 3600},
+    /* 0xFF000000 = 4278190080 s / 3600 = 1188386.1333... h */
+    {"u32 0xFF000000",
+     127489,
+     11,
+     {0x00, 0x00, 0x00, 0xFF},
+     4,
+     SIG_ENGINE_HOURS_H,
+     N2K_VALID,
+     4278190080.0 / 3600},
+    /* i16 (127489 fuel rate at 9, 0.1 L/h) */
+    {"i16 n/a", 127489, 9, {0xFF, 0x7F}, 2, SIG_FUEL_RATE_LPH, N2K_NA, 0},
+    {"i16 error", 127489, 9, {0xFE, 0x7F}, 2, SIG_FUEL_RATE_LPH, N2K_ERROR, 0},
+    /* 0xFFFF = -1 * 0.1 = -0.1 L/h: a number, not "unknown" */
+    {"i16 -1", 127489, 9, {0xFF, 0xFF}, 2, SIG_FUEL_RATE_LPH, N2K_VALID, -0.1},
+    /* 0xFFFE = -2 -> -0.2 L/h */
+    {"i16 -2", 127489, 9, {0xFE, 0xFF}, 2, SIG_FUEL_RATE_LPH, N2K_VALID, -0.2},
+    /* 0x8000 = -32768 -> -3276.8 L/h */
+    {"i16 min", 127489, 9, {0x00, 0x80}, 2, SIG_FUEL_RATE_LPH, N2K_VALID, -3276.8},
+    /* 0x7FFD = 32765 -> 3276.5 L/h, the largest number */
+    {"i16 max valid", 127489, 9, {0xFD, 0x7F}, 2, SIG_FUEL_RATE_LPH, N2K_VALID, 3276.5},
+    /* i8 (127489 load at 24, torque at 25, 1 %) */
+    {"i8 n/a", 127489, 24, {0x7F}, 1, SIG_ENGINE_LOAD_PCT, N2K_NA, 0},
+    {"i8 error", 127489, 24, {0x7E}, 1, SIG_ENGINE_LOAD_PCT, N2K_ERROR, 0},
+    {"i8 -1", 127489, 24, {0xFF}, 1, SIG_ENGINE_LOAD_PCT, N2K_VALID, -1.0},
+    {"i8 min", 127489, 24, {0x80}, 1, SIG_ENGINE_LOAD_PCT, N2K_VALID, -128.0},
+    {"i8 max valid", 127489, 24, {0x7D}, 1, SIG_ENGINE_LOAD_PCT, N2K_VALID, 125.0},
+    {"i8 torque n/a", 127489, 25, {0x7F}, 1, SIG_ENGINE_TORQUE_PCT, N2K_NA, 0},
+    /* 0xF6 = -10 % */
+    {"i8 torque -10", 127489, 25, {0xF6}, 1, SIG_ENGINE_TORQUE_PCT, N2K_VALID, -10.0},
 };
 
 static void test_special_values(void **state)
@@ -484,7 +495,7 @@ static void test_special_values(void **state)
 		const struct n2k_value *v;
 
 		if (c->pgn == 127488)
-			memcpy(d, (const uint8_t[8]){ 1, 0x21, 0x1C, 0xDF, 0x05, 0x7F, 0xFF, 0xFF },
+			memcpy(d, (const uint8_t[8]){1, 0x21, 0x1C, 0xDF, 0x05, 0x7F, 0xFF, 0xFF},
 			       8);
 		else
 			memcpy(d, dyn_msg, 26);
@@ -500,8 +511,8 @@ static void test_special_values(void **state)
 			continue;
 		}
 		if (v || msg.n != all - 1 || msg.n_missing != 1 || msg.missing[0].sig != c->sig ||
-		    msg.missing[0].state != c->state ||
-		    msg.n_na != (c->state == N2K_NA) || msg.n_error != (c->state == N2K_ERROR)) {
+		    msg.missing[0].state != c->state || msg.n_na != (c->state == N2K_NA) ||
+		    msg.n_error != (c->state == N2K_ERROR)) {
 			print_error("%s: n %d na %d err %d missing %d\n", c->what, msg.n, msg.n_na,
 				    msg.n_error, msg.n_missing);
 			fail();
@@ -515,8 +526,11 @@ static void test_instance_special(void **state)
 	static const struct {
 		uint8_t raw;
 		enum n2k_state state;
-	} cases[] = { { 0x00, N2K_VALID }, { 0x01, N2K_VALID }, { 0xFD, N2K_VALID },
-		      { 0xFE, N2K_ERROR }, { 0xFF, N2K_NA } };
+	} cases[] = {{0x00, N2K_VALID},
+		     {0x01, N2K_VALID},
+		     {0xFD, N2K_VALID},
+		     {0xFE, N2K_ERROR},
+		     {0xFF, N2K_NA}};
 	uint8_t d[26];
 	struct n2k_msg msg;
 
@@ -540,25 +554,25 @@ static void test_field_read(void **state)
 		enum n2k_state state;
 		int64_t raw;
 	} cases[] = {
-		{ N2K_U8, { 0xFF }, N2K_NA, 255 },
-		{ N2K_U8, { 0xFE }, N2K_ERROR, 254 },
-		{ N2K_U8, { 0xFD }, N2K_VALID, 253 },
-		{ N2K_U8, { 0x00 }, N2K_VALID, 0 },
-		{ N2K_U16, { 0xFF, 0xFF }, N2K_NA, 65535 },
-		{ N2K_U16, { 0xFE, 0xFF }, N2K_ERROR, 65534 },
-		{ N2K_U16, { 0x34, 0x12 }, N2K_VALID, 0x1234 },
-		{ N2K_U32, { 0xFF, 0xFF, 0xFF, 0xFF }, N2K_NA, 0xFFFFFFFF },
-		{ N2K_U32, { 0xFE, 0xFF, 0xFF, 0xFF }, N2K_ERROR, 0xFFFFFFFE },
-		{ N2K_U32, { 0x78, 0x56, 0x34, 0x12 }, N2K_VALID, 0x12345678 },
-		{ N2K_I8, { 0x7F }, N2K_NA, 127 },
-		{ N2K_I8, { 0x7E }, N2K_ERROR, 126 },
-		{ N2K_I8, { 0xFF }, N2K_VALID, -1 },
-		{ N2K_I8, { 0xFE }, N2K_VALID, -2 },
-		{ N2K_I8, { 0x80 }, N2K_VALID, -128 },
-		{ N2K_I16, { 0xFF, 0x7F }, N2K_NA, 32767 },
-		{ N2K_I16, { 0xFE, 0x7F }, N2K_ERROR, 32766 },
-		{ N2K_I16, { 0xFF, 0xFF }, N2K_VALID, -1 },
-		{ N2K_I16, { 0x00, 0x80 }, N2K_VALID, -32768 },
+	    {N2K_U8, {0xFF}, N2K_NA, 255},
+	    {N2K_U8, {0xFE}, N2K_ERROR, 254},
+	    {N2K_U8, {0xFD}, N2K_VALID, 253},
+	    {N2K_U8, {0x00}, N2K_VALID, 0},
+	    {N2K_U16, {0xFF, 0xFF}, N2K_NA, 65535},
+	    {N2K_U16, {0xFE, 0xFF}, N2K_ERROR, 65534},
+	    {N2K_U16, {0x34, 0x12}, N2K_VALID, 0x1234},
+	    {N2K_U32, {0xFF, 0xFF, 0xFF, 0xFF}, N2K_NA, 0xFFFFFFFF},
+	    {N2K_U32, {0xFE, 0xFF, 0xFF, 0xFF}, N2K_ERROR, 0xFFFFFFFE},
+	    {N2K_U32, {0x78, 0x56, 0x34, 0x12}, N2K_VALID, 0x12345678},
+	    {N2K_I8, {0x7F}, N2K_NA, 127},
+	    {N2K_I8, {0x7E}, N2K_ERROR, 126},
+	    {N2K_I8, {0xFF}, N2K_VALID, -1},
+	    {N2K_I8, {0xFE}, N2K_VALID, -2},
+	    {N2K_I8, {0x80}, N2K_VALID, -128},
+	    {N2K_I16, {0xFF, 0x7F}, N2K_NA, 32767},
+	    {N2K_I16, {0xFE, 0x7F}, N2K_ERROR, 32766},
+	    {N2K_I16, {0xFF, 0xFF}, N2K_VALID, -1},
+	    {N2K_I16, {0x00, 0x80}, N2K_VALID, -32768},
 	};
 
 	(void)state;
@@ -577,12 +591,12 @@ static void test_lengths_and_unknown(void **state)
 		size_t len;
 		int rc;
 	} cases[] = {
-		{ 127488, 0, N2K_ESHORT },  { 127488, 4, N2K_ESHORT }, /* boost at 3-4 */
-		{ 127488, 5, N2K_OK },	    { 127488, 8, N2K_OK },
-		{ 127489, 25, N2K_ESHORT }, /* torque at 25 */
-		{ 127489, 26, N2K_OK },	    { 127489, 40, N2K_OK },
-		{ 127497, 0, N2K_ESHORT },  { 127497, 1, N2K_OK },
-		{ 61444, 8, N2K_EUNKNOWN }, { 127490, 8, N2K_EUNKNOWN },
+	    {127488, 0, N2K_ESHORT},  {127488, 4, N2K_ESHORT}, /* boost at 3-4 */
+	    {127488, 5, N2K_OK},      {127488, 8, N2K_OK},
+	    {127489, 25, N2K_ESHORT}, /* torque at 25 */
+	    {127489, 26, N2K_OK},     {127489, 40, N2K_OK},
+	    {127497, 0, N2K_ESHORT},  {127497, 1, N2K_OK},
+	    {61444, 8, N2K_EUNKNOWN}, {127490, 8, N2K_EUNKNOWN},
 	};
 	uint8_t d[40];
 
@@ -603,7 +617,7 @@ static void test_lengths_and_unknown(void **state)
 			assert_int_equal(msg.n + msg.n_na + msg.n_error + msg.n_missing, 0);
 	}
 	assert_int_equal(n2k_decode(127488, d, 8, NULL), N2K_EINVAL);
-	assert_int_equal(n2k_decode(127488, NULL, 8, &(struct n2k_msg){ 0 }), N2K_EINVAL);
+	assert_int_equal(n2k_decode(127488, NULL, 8, &(struct n2k_msg){0}), N2K_EINVAL);
 }
 
 /* The whole path: frames in, signals out. */
@@ -638,26 +652,16 @@ static void test_names(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fp_normal),
-		cmocka_unit_test(test_fp_single_frame),
-		cmocka_unit_test(test_fp_out_of_order),
-		cmocka_unit_test(test_fp_missing),
-		cmocka_unit_test(test_fp_interleaved),
-		cmocka_unit_test(test_fp_timeout),
-		cmocka_unit_test(test_fp_length),
-		cmocka_unit_test(test_fp_short_frames),
-		cmocka_unit_test(test_fp_evict),
-		cmocka_unit_test(test_fp_bad_arguments),
-		cmocka_unit_test(test_is_fast_packet),
-		cmocka_unit_test(test_decode_dynamic),
-		cmocka_unit_test(test_decode_rapid),
-		cmocka_unit_test(test_decode_trip),
-		cmocka_unit_test(test_special_values),
-		cmocka_unit_test(test_instance_special),
-		cmocka_unit_test(test_field_read),
-		cmocka_unit_test(test_lengths_and_unknown),
-		cmocka_unit_test(test_frames_to_signals),
-		cmocka_unit_test(test_names),
+	    cmocka_unit_test(test_fp_normal),	      cmocka_unit_test(test_fp_single_frame),
+	    cmocka_unit_test(test_fp_out_of_order),   cmocka_unit_test(test_fp_missing),
+	    cmocka_unit_test(test_fp_interleaved),    cmocka_unit_test(test_fp_timeout),
+	    cmocka_unit_test(test_fp_length),	      cmocka_unit_test(test_fp_short_frames),
+	    cmocka_unit_test(test_fp_evict),	      cmocka_unit_test(test_fp_bad_arguments),
+	    cmocka_unit_test(test_is_fast_packet),    cmocka_unit_test(test_decode_dynamic),
+	    cmocka_unit_test(test_decode_rapid),      cmocka_unit_test(test_decode_trip),
+	    cmocka_unit_test(test_special_values),    cmocka_unit_test(test_instance_special),
+	    cmocka_unit_test(test_field_read),	      cmocka_unit_test(test_lengths_and_unknown),
+	    cmocka_unit_test(test_frames_to_signals), cmocka_unit_test(test_names),
 	};
 
 	return cmocka_run_group_tests_name("n2k", tests, NULL, NULL);

@@ -156,9 +156,9 @@ static void test_source_age(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_fresh_until_stale), cmocka_unit_test(test_mark_na_removes),
-		cmocka_unit_test(test_instances),         cmocka_unit_test(test_empty),
-		cmocka_unit_test(test_record_values),     cmocka_unit_test(test_source_age),
+	    cmocka_unit_test(test_fresh_until_stale), cmocka_unit_test(test_mark_na_removes),
+	    cmocka_unit_test(test_instances),	      cmocka_unit_test(test_empty),
+	    cmocka_unit_test(test_record_values),     cmocka_unit_test(test_source_age),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -97,7 +97,7 @@ static void test_round_trip(void **state)
 static void test_padding(void **state)
 {
 	/* SEQUENCE { INTEGER 0x11, INTEGER 0x0102 }: both short. */
-	static const uint8_t der[] = { 0x30, 0x07, 0x02, 0x01, 0x11, 0x02, 0x02, 0x01, 0x02 };
+	static const uint8_t der[] = {0x30, 0x07, 0x02, 0x01, 0x11, 0x02, 0x02, 0x01, 0x02};
 	/* An INTEGER with its top bit set gets a 0x00 in DER: 33 bytes. */
 	uint8_t r[32], s[32], out[80], r2[32], s2[32];
 	int n;
@@ -202,11 +202,11 @@ static void test_bad_keys(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_round_trip),
-		cmocka_unit_test(test_padding),
-		cmocka_unit_test(test_short_values_verify),
-		cmocka_unit_test(test_openssl_cli),
-		cmocka_unit_test(test_bad_keys),
+	    cmocka_unit_test(test_round_trip),
+	    cmocka_unit_test(test_padding),
+	    cmocka_unit_test(test_short_values_verify),
+	    cmocka_unit_test(test_openssl_cli),
+	    cmocka_unit_test(test_bad_keys),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

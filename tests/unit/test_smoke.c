@@ -15,20 +15,20 @@
 
 #define WALL0_MS INT64_C(1700000000000) /* 2023-11-14T22:13:20.000Z */
 #define FUEL_LPH 20.0
-#define EPS 1e-9
+#define EPS	 1e-9
 
 /* Diesel, as in the example configuration but with round thresholds. */
 static const struct config_smoke cfg_default = {
-	.enabled = 1,
-	.lambda_max = 1.20,
-	.lambda_exit = 1.30,
-	.min_load_pct = 60,
-	.min_duration_ms = 5000,
-	.fuel_density = 0.835,
-	.afr_stoich = 14.5,
-	.min_fuel_lph = 2.0,
-	.lambda_enabled = 1,
-	.load_hyst_pct = 10,
+    .enabled = 1,
+    .lambda_max = 1.20,
+    .lambda_exit = 1.30,
+    .min_load_pct = 60,
+    .min_duration_ms = 5000,
+    .fuel_density = 0.835,
+    .afr_stoich = 14.5,
+    .min_fuel_lph = 2.0,
+    .lambda_enabled = 1,
+    .load_hyst_pct = 10,
 };
 
 struct fx {
@@ -205,20 +205,19 @@ static void test_min_duration(void **state)
 	struct fx *f = fx_new(&cfg_default);
 
 	(void)state;
-	steps_quiet(f, 0, 9, 1.5, 80);       /* clean */
-	steps_quiet(f, 10, 14, 1.0, 80);     /* 4 s of smoke ... */
-	steps_quiet(f, 15, 15, 1.25, 80);    /* ... broken: the count restarts */
-	steps_quiet(f, 16, 20, 1.0, 80);     /* 16..20: 4 s since 16 */
+	steps_quiet(f, 0, 9, 1.5, 80);	  /* clean */
+	steps_quiet(f, 10, 14, 1.0, 80);  /* 4 s of smoke ... */
+	steps_quiet(f, 15, 15, 1.25, 80); /* ... broken: the count restarts */
+	steps_quiet(f, 16, 20, 1.0, 80);  /* 16..20: 4 s since 16 */
 	/* 16..21: five seconds since the first tick, six samples. */
-	expect_event(step(f, 21, 1.0, 80), "start", "2023-11-14T22:13:36.000Z", 5.0, 1.0, 1.0,
-		     80);
+	expect_event(step(f, 21, 1.0, 80), "start", "2023-11-14T22:13:36.000Z", 5.0, 1.0, 1.0, 80);
 }
 
 /* Field values worked by hand over a whole episode. */
 static void test_episode_fields(void **state)
 {
-	static const double lam[] = { 1.10, 1.00, 1.15, 1.05, 1.10, 1.12 };
-	static const double load[] = { 70, 80, 90, 100, 80, 60 };
+	static const double lam[] = {1.10, 1.00, 1.15, 1.05, 1.10, 1.12};
+	static const double load[] = {70, 80, 90, 100, 80, 60};
 	struct fx *f = fx_new(&cfg_default);
 
 	(void)state;
@@ -235,8 +234,8 @@ static void test_episode_fields(void **state)
 	/* Back above lambda_exit: `end`, with the samples 10..17 (the ending
 	 * tick is not part of the episode).  lambda sum 6.52 + 1.25 + 0.95 =
 	 * 8.72 over 8; load sum 480 + 80 + 55 = 615 over 8. */
-	expect_event(step(f, 18, 1.31, 80), "end", "2023-11-14T22:13:30.000Z", 8.0, 0.95,
-		     8.72 / 8, 615.0 / 8);
+	expect_event(step(f, 18, 1.31, 80), "end", "2023-11-14T22:13:30.000Z", 8.0, 0.95, 8.72 / 8,
+		     615.0 / 8);
 	/* Over: a new dip needs a full min_duration again. */
 	steps_quiet(f, 19, 23, 1.0, 80);
 	expect_any_event(step(f, 24, 1.0, 80));
@@ -331,35 +330,34 @@ static void test_torque_as_load(void **state)
 		     "2023-11-14T22:13:20.000Z", 0, 1.0, 1.0, 75);
 }
 
-
 /* ---- issue 8: the opacity and transient rules, exemptions, evidence ---- */
 
 static const struct config_smoke cfg_rules = {
-	.enabled = 1,
-	.lambda_max = 1.20,
-	.lambda_exit = 1.30,
-	.min_load_pct = 60,
-	.min_duration_ms = 5000,
-	.fuel_density = 0.835,
-	.afr_stoich = 14.5,
-	.min_fuel_lph = 2.0,
-	.load_hyst_pct = 10,
-	.warmup_c = 40,
-	.crank_rpm = 400,
-	.regen_exempt = 1,
-	.opacity_path_m = 0.430,
-	.opacity_exit_ratio = 0.8,
-	.opacity_min_duration_ms = 5000,
-	.gb36886 = { { 3.00, 2.00, 1.61 }, { 2.00, 1.00, 0.80 }, { 0.50, 0.50, 0.50 } },
-	.transient_min_load_pct = 60,
-	.transient_min_duration_ms = 5000,
-	.transient_boost_full_kpa = 150,
-	.transient_boost_frac = 0.5,
-	.transient_min_rpm = 1200,
-	.transient_lag_ms = 2000,
-	.transient_repeat = 3,
-	.transient_window_ms = 60000,
-	.transient_exit_ms = 10000,
+    .enabled = 1,
+    .lambda_max = 1.20,
+    .lambda_exit = 1.30,
+    .min_load_pct = 60,
+    .min_duration_ms = 5000,
+    .fuel_density = 0.835,
+    .afr_stoich = 14.5,
+    .min_fuel_lph = 2.0,
+    .load_hyst_pct = 10,
+    .warmup_c = 40,
+    .crank_rpm = 400,
+    .regen_exempt = 1,
+    .opacity_path_m = 0.430,
+    .opacity_exit_ratio = 0.8,
+    .opacity_min_duration_ms = 5000,
+    .gb36886 = {{3.00, 2.00, 1.61}, {2.00, 1.00, 0.80}, {0.50, 0.50, 0.50}},
+    .transient_min_load_pct = 60,
+    .transient_min_duration_ms = 5000,
+    .transient_boost_full_kpa = 150,
+    .transient_boost_frac = 0.5,
+    .transient_min_rpm = 1200,
+    .transient_lag_ms = 2000,
+    .transient_repeat = 3,
+    .transient_window_ms = 60000,
+    .transient_exit_ms = 10000,
 };
 
 /* Opacity N % for a k at the normalised path. */
@@ -551,8 +549,8 @@ static void test_evidence(void **state)
 	steps_quiet(f, 20, 24, 1.0, 80);
 	expect_any_event(step(f, 25, 1.0, 80)); /* since 20 */
 	steps_quiet(f, 26, 29, 1.0, 80);
-	steps_quiet(f, 30, 34, 1.6, 80);         /* ends at 30: end held back ... */
-	ev = step(f, 35, 1.6, 80);               /* ... until 35 */
+	steps_quiet(f, 30, 34, 1.6, 80); /* ends at 30: end held back ... */
+	ev = step(f, 35, 1.6, 80);	 /* ... until 35 */
 	assert_non_null(ev);
 	assert_string_equal(state_of(ev), "end");
 	assert_float_equal(num(ev, "duration_s"), 10, EPS);
@@ -603,27 +601,17 @@ static void test_evidence_bounded(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_estimate),
-		cmocka_unit_test(test_estimate_low_fuel),
-		cmocka_unit_test(test_low_fuel_no_lambda),
-		cmocka_unit_test(test_lambda_in_table),
-		cmocka_unit_test(test_boundary_lambda),
-		cmocka_unit_test(test_boundary_load),
-		cmocka_unit_test(test_min_duration),
-		cmocka_unit_test(test_episode_fields),
-		cmocka_unit_test(test_hysteresis_load),
-		cmocka_unit_test(test_update),
-		cmocka_unit_test(test_disabled),
-		cmocka_unit_test(test_no_fuel_signal),
-		cmocka_unit_test(test_fuel_goes_stale),
-		cmocka_unit_test(test_torque_as_load),
-		cmocka_unit_test(test_opacity_rule),
-		cmocka_unit_test(test_opacity_class),
-		cmocka_unit_test(test_transient_long),
-		cmocka_unit_test(test_transient_repeat),
-		cmocka_unit_test(test_exemptions),
-		cmocka_unit_test(test_evidence),
-		cmocka_unit_test(test_evidence_bounded),
+	    cmocka_unit_test(test_estimate),	       cmocka_unit_test(test_estimate_low_fuel),
+	    cmocka_unit_test(test_low_fuel_no_lambda), cmocka_unit_test(test_lambda_in_table),
+	    cmocka_unit_test(test_boundary_lambda),    cmocka_unit_test(test_boundary_load),
+	    cmocka_unit_test(test_min_duration),       cmocka_unit_test(test_episode_fields),
+	    cmocka_unit_test(test_hysteresis_load),    cmocka_unit_test(test_update),
+	    cmocka_unit_test(test_disabled),	       cmocka_unit_test(test_no_fuel_signal),
+	    cmocka_unit_test(test_fuel_goes_stale),    cmocka_unit_test(test_torque_as_load),
+	    cmocka_unit_test(test_opacity_rule),       cmocka_unit_test(test_opacity_class),
+	    cmocka_unit_test(test_transient_long),     cmocka_unit_test(test_transient_repeat),
+	    cmocka_unit_test(test_exemptions),	       cmocka_unit_test(test_evidence),
+	    cmocka_unit_test(test_evidence_bounded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -59,16 +59,16 @@ static void test_limits(void **state)
 		int stage;
 		double kw, k;
 	} cases[] = {
-		{ 1, 18.9, 3.00 }, { 2, 19, 2.00 },   { 2, 36.9, 2.00 }, { 1, 37, 1.61 },
-		{ 3, 10, 2.00 },   { 3, 20, 1.00 },   { 3, 75, 0.80 },	 { 4, 10, 0.50 },
-		{ 4, 500, 0.50 },  { 6, 200, 0.50 },
+	    {1, 18.9, 3.00}, {2, 19, 2.00}, {2, 36.9, 2.00}, {1, 37, 1.61},  {3, 10, 2.00},
+	    {3, 20, 1.00},   {3, 75, 0.80}, {4, 10, 0.50},   {4, 500, 0.50}, {6, 200, 0.50},
 	};
 	double k;
 
 	(void)state;
 	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
-		assert_int_equal(smokecalc_limit(&smokecalc_gb36886, cases[i].stage, cases[i].kw, &k),
-				 SMOKECALC_OK);
+		assert_int_equal(
+		    smokecalc_limit(&smokecalc_gb36886, cases[i].stage, cases[i].kw, &k),
+		    SMOKECALC_OK);
 		assert_float_equal(k, cases[i].k, 0);
 	}
 	assert_int_equal(smokecalc_limit(&smokecalc_gb36886, 0, 75, &k), SMOKECALC_ERANGE);
@@ -79,10 +79,10 @@ static void test_limits(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_k_from_n),
-		cmocka_unit_test(test_n_from_k_roundtrip),
-		cmocka_unit_test(test_domain),
-		cmocka_unit_test(test_limits),
+	    cmocka_unit_test(test_k_from_n),
+	    cmocka_unit_test(test_n_from_k_roundtrip),
+	    cmocka_unit_test(test_domain),
+	    cmocka_unit_test(test_limits),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

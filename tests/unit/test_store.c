@@ -94,9 +94,9 @@ static int64_t meta_value(const char *key)
 	int64_t v = -1;
 
 	assert_int_equal(sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = ?1", -1, &st,
-					    NULL),
-			 SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = ?1", -1, &st, NULL),
+	    SQLITE_OK);
 	sqlite3_bind_text(st, 1, key, -1, SQLITE_STATIC);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		v = sqlite3_column_int64(st, 0);
@@ -113,8 +113,10 @@ static int64_t index_count(void)
 	int64_t v = -1;
 
 	assert_int_equal(sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
-	assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM sqlite_schema WHERE"
-					    " type = 'index' AND sql IS NOT NULL", -1, &st, NULL),
+	assert_int_equal(sqlite3_prepare_v2(db,
+					    "SELECT count(*) FROM sqlite_schema WHERE"
+					    " type = 'index' AND sql IS NOT NULL",
+					    -1, &st, NULL),
 			 SQLITE_OK);
 	if (sqlite3_step(st) == SQLITE_ROW)
 		v = sqlite3_column_int64(st, 0);
@@ -389,7 +391,7 @@ static void test_seq_after_crash(void **state)
 	pid = fork();
 	assert_true(pid >= 0);
 	if (pid == 0) {
-		uint64_t v[2] = { 0, 0 };
+		uint64_t v[2] = {0, 0};
 
 		close(pipefd[0]);
 		s = store_open(dbpath, 1, 0, 0);
@@ -491,7 +493,7 @@ static void test_durability(void **state)
 		assert_int_equal(store_append(s, seq, STORE_RECORD, 0, NOW_MS, "r", 1), 0);
 		assert_int_equal(store_flush(s), 0);
 	}
-	assert_int_equal(sync_count, n); /* synchronous=NORMAL: no fsync per commit */
+	assert_int_equal(sync_count, n);     /* synchronous=NORMAL: no fsync per commit */
 	assert_int_equal(store_flush(s), 0); /* nothing open: fine */
 	store_close(s);
 }
@@ -577,7 +579,7 @@ static void test_size_cap(void **state)
 	store_stats(s, &st);
 	assert_true(st.bytes > 2 * 1024 * 1024);
 
-	store_set_policy(s, &(struct store_policy){ .max_size_mb = 1 });
+	store_set_policy(s, &(struct store_policy){.max_size_mb = 1});
 	assert_int_equal(store_evict(s, NOW_MS), 0);
 	assert_int_equal(store_flush(s), 0);
 	store_stats(s, &st);
@@ -707,8 +709,8 @@ static void test_disk_full(void **state)
 	for (i = 0; i < 1000 && !failed; i++) {
 		uint64_t seq = store_next_seq(s);
 
-		if (seq == 0 || store_append(s, seq, STORE_RECORD, 0, NOW_MS, payload,
-					     sizeof(payload)) < 0 ||
+		if (seq == 0 ||
+		    store_append(s, seq, STORE_RECORD, 0, NOW_MS, payload, sizeof(payload)) < 0 ||
 		    (i % 10 == 9 && store_flush(s) < 0))
 			failed = 1;
 	}
@@ -749,7 +751,6 @@ static void test_bad_arguments(void **state)
 	store_close(s);
 }
 
-
 /* Append n rows of class cls with 1000-byte payloads; returns the last seq. */
 static uint64_t add_class(struct store *s, enum store_kind kind, enum store_class cls, int n)
 {
@@ -759,9 +760,8 @@ static uint64_t add_class(struct store *s, enum store_kind kind, enum store_clas
 	memset(payload, 'c', sizeof(payload));
 	for (int i = 0; i < n; i++) {
 		seq = store_next_seq(s);
-		assert_int_equal(store_append_class(s, seq, kind, cls, 0, NOW_MS, payload,
-						    sizeof(payload)),
-				 0);
+		assert_int_equal(
+		    store_append_class(s, seq, kind, cls, 0, NOW_MS, payload, sizeof(payload)), 0);
 	}
 	return seq;
 }
@@ -787,7 +787,7 @@ static void test_evict_by_class(void **state)
 	assert_int_equal(store_flush(s), 0);
 	/* About 1.35 MB against 1 MB: the routine rows (0.3 MB) and some
 	 * thinning of the positions make it fit. */
-	store_set_policy(s, &(struct store_policy){ .max_size_mb = 1 });
+	store_set_policy(s, &(struct store_policy){.max_size_mb = 1});
 	assert_int_equal(store_evict(s, NOW_MS), 0);
 	assert_int_equal(store_flush(s), 0);
 	store_stats(s, &st);
@@ -830,7 +830,7 @@ static void test_flush_due(void **state)
 	(void)state;
 	s = store_open(dbpath, 1, 0, 0);
 	assert_non_null(s);
-	store_set_policy(s, &(struct store_policy){ .commit_interval_ms = 5000 });
+	store_set_policy(s, &(struct store_policy){.commit_interval_ms = 5000});
 	seq = add(s, STORE_RECORD, NOW_MS);
 	assert_int_equal(fetch(s, 0, 0, rows, 8), 0); /* not committed yet */
 	assert_int_equal(store_flush_due(s, 1000, 0), 0);
@@ -859,11 +859,11 @@ static void test_fetch_desc(void **state)
 	b = add(s, STORE_EVENT, NOW_MS);
 	c = add(s, STORE_RECORD, NOW_MS);
 	assert_int_equal(store_flush(s), 0);
-	assert_int_equal(store_fetch_desc(s, 0, c + 1, rows, 8, (char[4096]){ 0 }, 4096), 3);
+	assert_int_equal(store_fetch_desc(s, 0, c + 1, rows, 8, (char[4096]){0}, 4096), 3);
 	assert_int_equal(rows[0].seq, c);
 	assert_int_equal(rows[1].seq, b);
 	assert_int_equal(rows[2].seq, a);
-	assert_int_equal(store_fetch_desc(s, 0, c, rows, 1, (char[4096]){ 0 }, 4096), 1);
+	assert_int_equal(store_fetch_desc(s, 0, c, rows, 1, (char[4096]){0}, 4096), 1);
 	assert_int_equal(rows[0].seq, b);
 	store_close(s);
 }
@@ -903,26 +903,16 @@ static void test_migrate_v1(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		T(test_roundtrip),
-		T(test_two_uplinks),
-		T(test_shrunk_mask_sweeps),
-		T(test_fetch_cursor),
-		T(test_buffer_limits),
-		T(test_seq_across_reopen),
-		T(test_seq_after_crash),
-		T(test_seq_peek),
-		T(test_durability),
-		T(test_retention_age),
-		T(test_size_cap),
-		T(test_size_cap_events),
-		T(test_missing_directory),
-		T(test_refuses_foreign_and_newer),
-		T(test_disk_full),
-		T(test_bad_arguments),
-		T(test_evict_by_class),
-		T(test_flush_due),
-		T(test_fetch_desc),
-		T(test_migrate_v1),
+	    T(test_roundtrip),		T(test_two_uplinks),
+	    T(test_shrunk_mask_sweeps), T(test_fetch_cursor),
+	    T(test_buffer_limits),	T(test_seq_across_reopen),
+	    T(test_seq_after_crash),	T(test_seq_peek),
+	    T(test_durability),		T(test_retention_age),
+	    T(test_size_cap),		T(test_size_cap_events),
+	    T(test_missing_directory),	T(test_refuses_foreign_and_newer),
+	    T(test_disk_full),		T(test_bad_arguments),
+	    T(test_evict_by_class),	T(test_flush_due),
+	    T(test_fetch_desc),		T(test_migrate_v1),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -92,8 +92,8 @@ static void run(struct fx *f, int from, int to, double rpm, int silent, int fix)
 {
 	for (int s = from; s <= to; s++) {
 		int64_t ms = s * 1000;
-		struct watch_input in = { .now_ms = ms, .n_can = 1, .gnss_enabled = 1,
-					  .have_fix = fix };
+		struct watch_input in = {
+		    .now_ms = ms, .n_can = 1, .gnss_enabled = 1, .have_fix = fix};
 
 		if (!silent && rpm > 0)
 			table_set(&f->t, SIG_ENGINE_SPEED_RPM, 0, rpm, ms, 1);
@@ -110,10 +110,10 @@ static void test_engine_debounce(void **state)
 	run(f, 0, 0, 0, 0, 1);
 	assert_int_equal(count(&f->r, "restart", NULL), 1);
 	assert_true(json_is_true(json_object_get(f->r.ev[0], "clean")));
-	run(f, 1, 2, 800, 0, 1);     /* 2 s: a blip, not a start */
+	run(f, 1, 2, 800, 0, 1); /* 2 s: a blip, not a start */
 	run(f, 3, 3, 100, 0, 1);
 	assert_int_equal(count(&f->r, "engine", "start"), 0);
-	run(f, 4, 7, 800, 0, 1);     /* 4..7: 3 s held: start at 7 */
+	run(f, 4, 7, 800, 0, 1); /* 4..7: 3 s held: start at 7 */
 	assert_int_equal(count(&f->r, "engine", "start"), 1);
 	assert_true(watch_engine_running(&f->w));
 	run(f, 8, 100, 1500, 0, 1);
@@ -133,11 +133,11 @@ static void test_ecu_silent(void **state)
 
 	(void)state;
 	run(f, 0, 20, 1500, 0, 1);
-	run(f, 21, 35, 1500, 1, 1);  /* last frame at 20: 15 s at 35 */
+	run(f, 21, 35, 1500, 1, 1); /* last frame at 20: 15 s at 35 */
 	assert_int_equal(count(&f->r, "ecu-silent", "start"), 1);
 	assert_true(json_is_true(json_object_get(f->r.ev[f->r.n - 2], "engine_was_running")) ||
 		    count(&f->r, "engine", "stop") == 1);
-	run(f, 36, 80, 1500, 1, 1);  /* still silent: nothing more */
+	run(f, 36, 80, 1500, 1, 1); /* still silent: nothing more */
 	assert_int_equal(count(&f->r, "ecu-silent", "start"), 1);
 	run(f, 81, 82, 1500, 0, 1);
 	assert_int_equal(count(&f->r, "ecu-silent", "end"), 1);
@@ -203,7 +203,7 @@ static void test_restart_and_config(void **state)
 	fputs("[device]\nid = a\n", fp);
 	fclose(fp);
 	snprintf(f->cfg.file, sizeof(f->cfg.file), "%s", conf);
-	watch_init(&f->w, &f->cfg);  /* the first init's marker is still there */
+	watch_init(&f->w, &f->cfg); /* the first init's marker is still there */
 	run(f, 0, 0, 0, 0, 1);
 	assert_false(json_is_true(json_object_get(f->r.ev[0], "clean")));
 	assert_int_equal(count(&f->r, "config-changed", NULL), 0); /* first hash */
@@ -227,11 +227,11 @@ static void test_restart_and_config(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_engine_debounce),
-		cmocka_unit_test(test_ecu_silent),
-		cmocka_unit_test(test_dpf_low),
-		cmocka_unit_test(test_nox_frozen_and_gps),
-		cmocka_unit_test(test_restart_and_config),
+	    cmocka_unit_test(test_engine_debounce),
+	    cmocka_unit_test(test_ecu_silent),
+	    cmocka_unit_test(test_dpf_low),
+	    cmocka_unit_test(test_nox_frozen_and_gps),
+	    cmocka_unit_test(test_restart_and_config),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -17,15 +17,15 @@
 #define WALL0_MS INT64_C(1700000000000)
 
 static const char geojson[] =
-	"{\"type\":\"FeatureCollection\",\"features\":["
-	"{\"type\":\"Feature\",\"properties\":{\"name\":\"ring5\",\"prohibited_stages\":[1,2,3]},"
-	" \"geometry\":{\"type\":\"Polygon\",\"coordinates\":["
-	"  [[116.0,39.0],[117.0,39.0],[117.0,40.0],[116.0,40.0],[116.0,39.0]],"
-	"  [[116.4,39.4],[116.6,39.4],[116.6,39.6],[116.4,39.6],[116.4,39.4]]]}},"
-	"{\"type\":\"Feature\",\"properties\":{\"name\":\"ports\",\"prohibited_stages\":[4]},"
-	" \"geometry\":{\"type\":\"MultiPolygon\",\"coordinates\":["
-	"  [[[120.0,30.0],[120.1,30.0],[120.1,30.1],[120.0,30.0]]],"
-	"  [[[121.0,31.0],[121.1,31.0],[121.1,31.1],[121.0,31.1],[121.0,31.0]]]]}}]}";
+    "{\"type\":\"FeatureCollection\",\"features\":["
+    "{\"type\":\"Feature\",\"properties\":{\"name\":\"ring5\",\"prohibited_stages\":[1,2,3]},"
+    " \"geometry\":{\"type\":\"Polygon\",\"coordinates\":["
+    "  [[116.0,39.0],[117.0,39.0],[117.0,40.0],[116.0,40.0],[116.0,39.0]],"
+    "  [[116.4,39.4],[116.6,39.4],[116.6,39.6],[116.4,39.6],[116.4,39.4]]]}},"
+    "{\"type\":\"Feature\",\"properties\":{\"name\":\"ports\",\"prohibited_stages\":[4]},"
+    " \"geometry\":{\"type\":\"MultiPolygon\",\"coordinates\":["
+    "  [[[120.0,30.0],[120.1,30.0],[120.1,30.1],[120.0,30.0]]],"
+    "  [[[121.0,31.0],[121.1,31.0],[121.1,31.1],[121.0,31.1],[121.0,31.0]]]]}}]}";
 
 struct rec {
 	json_t *ev[64];
@@ -67,7 +67,7 @@ static void write_file(const char *text)
 
 static struct zones *open_zones(int stage)
 {
-	struct config_zones c = { .debounce_ms = 3000, .violation_ms = 5000 };
+	struct config_zones c = {.debounce_ms = 3000, .violation_ms = 5000};
 
 	snprintf(c.file, sizeof(c.file), "%s", path);
 	return zones_open(&c, stage);
@@ -78,10 +78,15 @@ static void run(struct zones *z, struct rec *r, int from, int to, double lon, do
 		int engine, uint64_t smoke)
 {
 	for (int s = from; s <= to; s++) {
-		struct zones_input in = { .now_ms = s * 1000, .wall_ms = WALL0_MS + s * 1000,
-					  .have_pos = lon != 0, .lat = lat, .lon = lon,
-					  .engine_running = engine, .have_fuel = 1, .fuel_lph = 36,
-					  .smoke_starts = smoke };
+		struct zones_input in = {.now_ms = s * 1000,
+					 .wall_ms = WALL0_MS + s * 1000,
+					 .have_pos = lon != 0,
+					 .lat = lat,
+					 .lon = lon,
+					 .engine_running = engine,
+					 .have_fuel = 1,
+					 .fuel_lph = 36,
+					 .smoke_starts = smoke};
 
 		zones_tick(z, &in, collect, r);
 	}
@@ -89,7 +94,7 @@ static void run(struct zones *z, struct rec *r, int from, int to, double lon, do
 
 static void test_enter_violate_leave(void **state)
 {
-	struct rec r = { 0 };
+	struct rec r = {0};
 	struct zones *z;
 	json_t *st, *ring;
 
@@ -98,30 +103,31 @@ static void test_enter_violate_leave(void **state)
 	z = open_zones(3);
 	assert_non_null(z);
 	assert_int_equal(zones_count(z), 2);
-	run(z, &r, 0, 9, 115.5, 39.5, 1, 0);                 /* outside */
+	run(z, &r, 0, 9, 115.5, 39.5, 1, 0); /* outside */
 	assert_int_equal(r.n, 0);
-	run(z, &r, 10, 12, 116.2, 39.5, 1, 0);               /* inside 2 s: not yet */
+	run(z, &r, 10, 12, 116.2, 39.5, 1, 0); /* inside 2 s: not yet */
 	assert_int_equal(r.n, 0);
-	run(z, &r, 13, 13, 116.2, 39.5, 1, 0);               /* 3 s: enter */
+	run(z, &r, 13, 13, 116.2, 39.5, 1, 0); /* 3 s: enter */
 	assert_int_equal(r.n, 1);
 	assert_string_equal(str(r.ev[0], "type"), "zone");
 	assert_string_equal(str(r.ev[0], "state"), "enter");
 	assert_string_equal(str(r.ev[0], "zone"), "ring5");
 	assert_true(json_is_true(json_object_get(r.ev[0], "prohibited")));
-	run(z, &r, 14, 17, 116.2, 39.5, 1, 2);               /* running since 13: 5 s at 18 */
+	run(z, &r, 14, 17, 116.2, 39.5, 1, 2); /* running since 13: 5 s at 18 */
 	assert_int_equal(r.n, 1);
-	run(z, &r, 18, 60, 116.2, 39.5, 1, 2);               /* one violation, however long */
+	run(z, &r, 18, 60, 116.2, 39.5, 1, 2); /* one violation, however long */
 	assert_int_equal(r.n, 2);
 	assert_string_equal(str(r.ev[1], "type"), "zone-violation");
 	assert_string_equal(str(r.ev[1], "since"), "2023-11-14T22:13:33.000Z");
-	run(z, &r, 61, 70, 116.5, 39.5, 1, 2);               /* into the hole: leave after 3 s */
+	run(z, &r, 61, 70, 116.5, 39.5, 1, 2); /* into the hole: leave after 3 s */
 	assert_int_equal(r.n, 3);
 	assert_string_equal(str(r.ev[2], "state"), "leave");
 	st = zones_status(z);
 	ring = json_object_get(st, "ring5");
 	/* running inside from the enter tick (13) to the leave tick (64) */
 	assert_float_equal(json_real_value(json_object_get(ring, "engine_h")), 51 / 3600.0, 1e-9);
-	assert_float_equal(json_real_value(json_object_get(ring, "fuel_l")), 51 * 36 / 3600.0, 1e-9);
+	assert_float_equal(json_real_value(json_object_get(ring, "fuel_l")), 51 * 36 / 3600.0,
+			   1e-9);
 	assert_int_equal(json_integer_value(json_object_get(ring, "smoke_events")), 2);
 	assert_int_equal(json_integer_value(json_object_get(ring, "violations")), 1);
 	json_decref(st);
@@ -134,7 +140,7 @@ static void test_enter_violate_leave(void **state)
  * MultiPolygon, second part) stage 4 violates; the engine off does not. */
 static void test_stage_and_engine(void **state)
 {
-	struct rec r = { 0 };
+	struct rec r = {0};
 	struct zones *z;
 
 	(void)state;
@@ -163,18 +169,18 @@ static void test_stage_and_engine(void **state)
 static void test_bad_files(void **state)
 {
 	static const char *const bad[] = {
-		"{\"type\":\"FeatureCollection\",\"features\":[{\"type\":\"Feature\",\"properties\":{},"
-		"\"geometry\":{\"type\":\"LineString\",\"coordinates\":[[1,2],[3,4]]}}]}",
-		"{\"type\":\"Feature\",\"properties\":{\"prohibited_stages\":[9]},\"geometry\":"
-		"{\"type\":\"Polygon\",\"coordinates\":[[[0,0],[1,0],[1,1],[0,0]]]}}",
-		"{\"type\":\"Feature\",\"properties\":{},\"geometry\":"
-		"{\"type\":\"Polygon\",\"coordinates\":[[[0,0],[1,0],[1,91],[0,0]]]}}",
-		"{\"type\":\"Feature\",\"properties\":{},\"geometry\":"
-		"{\"type\":\"Polygon\",\"coordinates\":[[[0,0],[1,0]]]}}",
-		"not json",
-		"{\"type\":\"Point\"}",
+	    "{\"type\":\"FeatureCollection\",\"features\":[{\"type\":\"Feature\",\"properties\":{},"
+	    "\"geometry\":{\"type\":\"LineString\",\"coordinates\":[[1,2],[3,4]]}}]}",
+	    "{\"type\":\"Feature\",\"properties\":{\"prohibited_stages\":[9]},\"geometry\":"
+	    "{\"type\":\"Polygon\",\"coordinates\":[[[0,0],[1,0],[1,1],[0,0]]]}}",
+	    "{\"type\":\"Feature\",\"properties\":{},\"geometry\":"
+	    "{\"type\":\"Polygon\",\"coordinates\":[[[0,0],[1,0],[1,91],[0,0]]]}}",
+	    "{\"type\":\"Feature\",\"properties\":{},\"geometry\":"
+	    "{\"type\":\"Polygon\",\"coordinates\":[[[0,0],[1,0]]]}}",
+	    "not json",
+	    "{\"type\":\"Point\"}",
 	};
-	struct config_zones c = { .debounce_ms = 0, .violation_ms = 0 };
+	struct config_zones c = {.debounce_ms = 0, .violation_ms = 0};
 	struct zones *z;
 
 	(void)state;
@@ -203,9 +209,9 @@ static void test_bad_files(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-		cmocka_unit_test(test_enter_violate_leave),
-		cmocka_unit_test(test_stage_and_engine),
-		cmocka_unit_test(test_bad_files),
+	    cmocka_unit_test(test_enter_violate_leave),
+	    cmocka_unit_test(test_stage_and_engine),
+	    cmocka_unit_test(test_bad_files),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
