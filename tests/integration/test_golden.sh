@@ -1,0 +1,18 @@
+#!/bin/bash
+# The wire format holds: the records and events emgwd makes from a fixed set
+# of traces (tests/scripts/golden.sh) are byte for byte the JSON that main
+# made before the payload redesign (tests/data/golden/, made with the same
+# script).  A deliberate change of the format regenerates the golden files:
+#   tests/scripts/golden.sh build/emgwd build/tests DIR; gzip -9n DIR/*.jsonl
+source "$TOP/tests/integration/lib.sh"
+
+"$TOP/tests/scripts/golden.sh" "$EMGWD" "$TOP/$B/tests" "$T/out" ||
+	{ echo "not ok - golden.sh ran"; exit 1; }
+for g in "$TOP"/tests/data/golden/*.jsonl.gz; do
+	name=$(basename "$g" .jsonl.gz)
+	gunzip -c "$g" >"$T/$name.want"
+	n=$(wc -l <"$T/$name.want")
+	check "$name: $n lines, byte for byte the golden JSON" cmp -s "$T/$name.want" "$T/out/$name.jsonl"
+	cmp -s "$T/$name.want" "$T/out/$name.jsonl" || diff "$T/$name.want" "$T/out/$name.jsonl" | head -6 | cut -c1-300
+done
+finish
