@@ -46,6 +46,9 @@ start_mosquitto() {
 		echo "persistence false"
 		echo "log_dest stderr"
 		echo "user root"
+		# A subscriber slowed by a loaded machine must not lose messages:
+		# mosquitto drops QoS 1 messages queued beyond 1000 by default.
+		echo "max_queued_messages 0"
 		for l in "$@"; do echo "$l"; done
 	} >"$T/mosquitto-$port.conf"
 	spawn "$T/mosquitto-$port.log" mosquitto -c "$T/mosquitto-$port.conf"
