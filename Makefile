@@ -99,7 +99,8 @@ FUZZ_BIN  := $(FUZZ_SRC:tests/fuzz/%.c=$(B)/fuzz/%)
 FUZZ_FLAGS := -std=c11 -D_DEFAULT_SOURCE -g -O1 -I. -fsanitize=fuzzer,address,undefined
 $(B)/fuzz/%: tests/fuzz/%.c $(PROTO_SRC)
 	@mkdir -p $(@D)
-	clang $(FUZZ_FLAGS) -o $@ $^ -lm
+	clang $(FUZZ_FLAGS) $(shell $(PKG_CONFIG) --cflags jansson) -o $@ $^ \
+		$(shell $(PKG_CONFIG) --libs jansson) -lm
 fuzz-check: $(FUZZ_BIN)
 	@./tests/scripts/run-fuzz.sh check $(FUZZ_BIN)
 fuzz: $(FUZZ_BIN)

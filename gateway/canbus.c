@@ -77,10 +77,10 @@ struct canbus {
 	int line_first;	      /* first_raw_us is set */
 };
 
-static void canbus_no_event(void *ctx, json_t *ev)
+static void canbus_no_event(void *ctx, struct payload_event *ev)
 {
 	(void)ctx;
-	json_decref(ev);
+	(void)ev;
 }
 
 /* Whether a decoded message's signals are wanted, by the profile's source
@@ -292,7 +292,7 @@ struct canbus *canbus_open_fd(int fd, const char *name, int source, struct table
 	return cb;
 }
 
-void canbus_set_events(struct canbus *cb, const char *vin, diag_event_fn *on_event, void *ctx)
+void canbus_set_events(struct canbus *cb, const char *vin, payload_event_fn *on_event, void *ctx)
 {
 	diag_init(&cb->diag, vin, on_event, ctx);
 }

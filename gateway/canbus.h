@@ -56,7 +56,7 @@ int64_t canbus_replay(struct canbus *cb, int64_t real_ms);
 int64_t canbus_retry(struct canbus *cb, int64_t now_ms);
 /* Send this source's `dtc` and `vin-mismatch` events to on_event(ctx, ev);
  * vin is the configured VIN ("" for none). */
-void canbus_set_events(struct canbus *cb, const char *vin, diag_event_fn *on_event, void *ctx);
+void canbus_set_events(struct canbus *cb, const char *vin, payload_event_fn *on_event, void *ctx);
 /* Per source address counters, reassembly counters, bus state and the
  * engine's identity and faults, for status. */
 json_t *canbus_status(const struct canbus *cb, int64_t now_ms);

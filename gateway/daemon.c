@@ -72,12 +72,12 @@ struct daemon {
 /* ---- sampling ---------------------------------------------------------- */
 
 /* Every event carries the position of its moment. */
-static void daemon_emit_event(struct daemon *d, json_t *ev, const struct clock_now *now)
+static void daemon_emit_event(struct daemon *d, struct payload_event *ev,
+			      const struct clock_now *now)
 {
-	if (d->gnss && ev && !json_object_get(ev, "pos"))
-		json_object_set_new(ev, "pos",
-				    gnss_track_pos(gnss_track_of(d->gnss), now->mono_ms, NULL));
-	if (report_emit(&d->report, STORE_EVENT, ev, now))
+	if (d->gnss && !ev->pos.present)
+		gnss_track_pos(gnss_track_of(d->gnss), now->mono_ms, NULL, &ev->pos);
+	if (report_emit_event(&d->report, ev, now))
 		d->events++;
 }
 
@@ -86,6 +86,7 @@ static void daemon_emit_event(struct daemon *d, json_t *ev, const struct clock_n
 static void daemon_check_clock(struct daemon *d, const struct clock_now *now)
 {
 	struct clock_jump j;
+	struct payload_event ev;
 	char from[32], to[32];
 	int n;
 
@@ -96,12 +97,12 @@ static void daemon_check_clock(struct daemon *d, const struct clock_now *now)
 		clock_format_iso(j.to_ms, to, sizeof(to));
 		log_notice("clock: %s time jumped from %s to %s", j.system ? "system" : "gnss",
 			   from, to);
-		daemon_emit_event(d,
-				  json_pack("{s:s, s:s, s:s, s:f, s:s}", "type", "clock", "from",
-					    from, "to", to, "jump_s",
-					    (double)(j.to_ms - j.from_ms) / 1000.0, "clock",
-					    j.system ? "system" : "gnss"),
-				  now);
+		payload_event_init(&ev, PAYLOAD_EV_CLOCK);
+		ev.from_ms = j.from_ms;
+		ev.to_ms = j.to_ms;
+		ev.jump_s = (double)(j.to_ms - j.from_ms) / 1000.0;
+		snprintf(ev.clock, sizeof(ev.clock), "%s", j.system ? "system" : "gnss");
+		daemon_emit_event(d, &ev, now);
 	}
 	if (d->last_src == TS_UNSYNCED && now->src != TS_UNSYNCED) {
 		n = store_restamp(d->store, now->wall_ms - now->mono_ms, clock_src_name(now->src));
@@ -118,7 +119,7 @@ struct daemon_tick_ctx {
 	const struct clock_now *now;
 };
 
-static void daemon_on_detector_event(void *ctx, json_t *ev)
+static void daemon_on_detector_event(void *ctx, struct payload_event *ev)
 {
 	struct daemon_tick_ctx *tc = ctx;
 
@@ -180,32 +181,37 @@ static void daemon_zones(struct daemon *d, const struct clock_now *now, struct d
 	zones_tick(d->zones, &in, daemon_on_detector_event, tc);
 }
 
+/* The record of this moment: signals, custom values, the position (a track
+ * point only from ticks: track_point). */
+static struct payload_record *daemon_record(struct daemon *d, const struct clock_now *now,
+					    int track_point)
+{
+	struct payload_record *rec = report_record(&d->report);
+
+	sampler_record(&d->table, now->mono_ms, rec);
+	for (int i = 0; i < CONFIG_MAX_BUS; i++)
+		if (d->mb[i])
+			fieldbus_record(d->mb[i], rec, now->mono_ms, d->cfg.sample.stale_ms);
+	if (d->gnss) {
+		struct gnss_track *tr = gnss_track_of(d->gnss);
+
+		gnss_track_pos(tr, now->mono_ms,
+			       track_point ? gnss_track_point(tr, now->mono_ms) : NULL, &rec->pos);
+	}
+	return rec;
+}
+
 /* One sample period ends at `now`: detectors first (smoke derives lambda),
  * then the record. */
 static void daemon_tick(struct daemon *d, const struct clock_now *now)
 {
 	struct daemon_tick_ctx tc = {d, now};
-	json_t *ev, *rec;
 
 	daemon_check_clock(d, now);
-	for (ev = smoke_tick(&d->smoke, &d->table, now->mono_ms, now->wall_ms); ev;
-	     ev = smoke_next(&d->smoke))
-		daemon_emit_event(d, ev, now);
+	smoke_tick(&d->smoke, &d->table, now->mono_ms, now->wall_ms, daemon_on_detector_event, &tc);
 	daemon_watch(d, now, &tc);
 	daemon_zones(d, now, &tc);
-	rec = sampler_record(&d->table, now->mono_ms);
-	if (rec && d->gnss) {
-		struct gnss_track *tr = gnss_track_of(d->gnss);
-
-		json_object_set_new(
-		    rec, "pos",
-		    gnss_track_pos(tr, now->mono_ms, gnss_track_point(tr, now->mono_ms)));
-	}
-	for (int i = 0; rec && i < CONFIG_MAX_BUS; i++)
-		if (d->mb[i])
-			fieldbus_record(d->mb[i], json_object_get(rec, "sig"), now->mono_ms,
-					d->cfg.sample.stale_ms);
-	if (rec && report_emit(&d->report, STORE_RECORD, rec, now))
+	if (report_emit_record(&d->report, daemon_record(d, now, 1), now))
 		d->records++;
 }
 
@@ -259,11 +265,11 @@ static void daemon_live_ticks(struct daemon *d, int64_t mono_ms)
 static void daemon_end_episodes(struct daemon *d)
 {
 	struct clock_now now;
-	json_t *ev = smoke_finish(&d->smoke, clock_mono_ms());
+	struct daemon_tick_ctx tc = {d, &now};
+	int64_t mono = clock_mono_ms();
 
 	clock_now(&now);
-	for (; ev; ev = smoke_next(&d->smoke))
-		daemon_emit_event(d, ev, &now);
+	smoke_finish(&d->smoke, mono, daemon_on_detector_event, &tc);
 	/* Also without one: with no uplink, the last rows are committed (and
 	 * echoed) only here. */
 	store_flush(d->store);
@@ -380,7 +386,7 @@ static void daemon_publish_status(struct daemon *d)
 }
 
 /* A source's one-off event (a DTC change, a VIN mismatch), stamped now. */
-static void daemon_on_source_event(void *ctx, json_t *ev)
+static void daemon_on_source_event(void *ctx, struct payload_event *ev)
 {
 	struct clock_now now;
 
@@ -417,15 +423,13 @@ static uint64_t daemon_cmd_snapshot(void *ctx)
 {
 	struct daemon *d = ctx;
 	struct clock_now now;
-	json_t *rec;
+	struct payload_record *rec;
 	uint64_t seq;
 
 	clock_now(&now);
-	rec = sampler_record(&d->table, now.mono_ms);
-	if (!rec)
-		return 0;
-	json_object_set_new(rec, "trigger", json_string("snapshot"));
-	seq = report_emit(&d->report, STORE_RECORD, rec, &now);
+	rec = daemon_record(d, &now, 0);
+	snprintf(rec->trigger, sizeof(rec->trigger), "snapshot");
+	seq = report_emit_record(&d->report, rec, &now);
 	if (seq)
 		d->records++;
 	return seq;
@@ -651,12 +655,12 @@ static void daemon_reload(struct daemon *d)
 	d->table.stale_ms = d->cfg.sample.stale_ms;
 	if (memcmp(&d->smoke.cfg, &d->cfg.smoke, sizeof(d->cfg.smoke)) != 0) {
 		struct clock_now now;
-		json_t *ev = smoke_finish(&d->smoke, clock_mono_ms());
+		struct daemon_tick_ctx tc = {d, &now};
+		int64_t mono = clock_mono_ms();
 
 		/* An open episode gets its end before the rule changes. */
 		clock_now(&now);
-		for (; ev; ev = smoke_next(&d->smoke))
-			daemon_emit_event(d, ev, &now);
+		smoke_finish(&d->smoke, mono, daemon_on_detector_event, &tc);
 		smoke_init(&d->smoke, &d->cfg.smoke);
 	}
 	smoke_set_machine(&d->smoke, d->cfg.stage, d->cfg.rated_power_kw);

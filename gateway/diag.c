@@ -4,7 +4,7 @@
 #include <stdio.h>
 #include <string.h>
 
-void diag_init(struct diag *d, const char *configured_vin, diag_event_fn *on_event, void *ctx)
+void diag_init(struct diag *d, const char *configured_vin, payload_event_fn *on_event, void *ctx)
 {
 	memset(d, 0, sizeof(*d));
 	snprintf(d->configured_vin, sizeof(d->configured_vin), "%s", configured_vin);
@@ -41,29 +41,20 @@ static int diag_has(const struct j1939dm_dm1 *dm, const struct j1939dm_dtc *c)
 	return 0;
 }
 
-static json_t *diag_dtc_json(const struct j1939dm_dtc *c)
+/* Codes in a but not in b (every code of a when b is NULL). */
+static void diag_diff(const struct j1939dm_dm1 *a, const struct j1939dm_dm1 *b,
+		      struct payload_dtcs *out)
 {
-	return json_pack("{s:I, s:i, s:i}", "spn", (json_int_t)c->spn, "fmi", c->fmi, "oc", c->oc);
-}
-
-/* Codes in a but not in b. */
-static json_t *diag_diff(const struct j1939dm_dm1 *a, const struct j1939dm_dm1 *b)
-{
-	json_t *list = json_array();
-
-	for (int i = 0; i < a->n_dtcs; i++)
+	out->n = 0;
+	for (int i = 0; i < a->n_dtcs && out->n < PAYLOAD_MAX_DTCS; i++)
 		if (!b || !diag_has(b, &a->dtc[i]))
-			json_array_append_new(list, diag_dtc_json(&a->dtc[i]));
-	return list;
+			out->d[out->n++] =
+			    (struct payload_dtc){a->dtc[i].spn, a->dtc[i].fmi, a->dtc[i].oc};
 }
 
-static json_t *diag_active(const struct j1939dm_dm1 *dm)
+static void diag_lamp(char *dst, size_t size, int lamp)
 {
-	json_t *list = json_array();
-
-	for (int i = 0; i < dm->n_dtcs; i++)
-		json_array_append_new(list, diag_dtc_json(&dm->dtc[i]));
-	return list;
+	snprintf(dst, size, "%s", j1939dm_lamp_name(lamp));
 }
 
 void diag_dm1(struct diag *d, uint8_t sa, const struct j1939dm_dm1 *dm1)
@@ -71,26 +62,22 @@ void diag_dm1(struct diag *d, uint8_t sa, const struct j1939dm_dm1 *dm1)
 	struct diag_ecu *e = diag_ecu(d, sa);
 	static const struct j1939dm_dm1 none = {.mil = J1939DM_LAMP_OFF};
 	const struct j1939dm_dm1 *old;
-	json_t *appeared, *cleared;
-	int mil_changed;
+	struct payload_event ev;
 
 	if (!e)
 		return;
 	old = e->have_dm1 ? &e->dm1 : &none;
-	appeared = diag_diff(dm1, old);
-	cleared = diag_diff(old, dm1);
-	mil_changed = old->mil != dm1->mil && e->have_dm1;
-	if (json_array_size(appeared) || json_array_size(cleared) || mil_changed) {
-		json_t *ev = json_pack(
-		    "{s:s, s:i, s:o, s:o, s:o, s:s, s:b, s:s, s:s}", "type", "dtc", "sa", sa,
-		    "appeared", appeared, "cleared", cleared, "active", diag_active(dm1), "mil",
-		    j1939dm_lamp_name(dm1->mil), "mil_changed", mil_changed, "red_stop",
-		    j1939dm_lamp_name(dm1->red_stop), "amber", j1939dm_lamp_name(dm1->amber));
-		if (ev)
-			d->on_event(d->ctx, ev);
-	} else {
-		json_decref(appeared);
-		json_decref(cleared);
+	payload_event_init(&ev, PAYLOAD_EV_DTC);
+	diag_diff(dm1, old, &ev.appeared);
+	diag_diff(old, dm1, &ev.cleared);
+	ev.mil_changed = old->mil != dm1->mil && e->have_dm1;
+	if (ev.appeared.n || ev.cleared.n || ev.mil_changed) {
+		ev.sa = sa;
+		diag_diff(dm1, NULL, &ev.active);
+		diag_lamp(ev.mil, sizeof(ev.mil), dm1->mil);
+		diag_lamp(ev.red_stop, sizeof(ev.red_stop), dm1->red_stop);
+		diag_lamp(ev.amber, sizeof(ev.amber), dm1->amber);
+		d->on_event(d->ctx, &ev);
 	}
 	e->dm1 = *dm1;
 	e->have_dm1 = 1;
@@ -105,10 +92,13 @@ void diag_vin(struct diag *d, uint8_t sa, const char *vin)
 	mismatch = d->configured_vin[0] && strcmp(d->configured_vin, vin) != 0;
 	/* One event per change, not one per broadcast. */
 	if (mismatch && !d->vin_mismatch) {
-		json_t *ev = json_pack("{s:s, s:s, s:s, s:i}", "type", "vin-mismatch", "configured",
-				       d->configured_vin, "engine", vin, "sa", sa);
-		if (ev)
-			d->on_event(d->ctx, ev);
+		struct payload_event ev;
+
+		payload_event_init(&ev, PAYLOAD_EV_VIN_MISMATCH);
+		payload_strlcpy(ev.configured, sizeof(ev.configured), d->configured_vin);
+		payload_strlcpy(ev.engine, sizeof(ev.engine), vin);
+		ev.sa = sa;
+		d->on_event(d->ctx, &ev);
 	}
 	d->vin_mismatch = mismatch;
 }
@@ -121,6 +111,17 @@ void diag_claim(struct diag *d, uint8_t sa, const struct j1939dm_name *name)
 		return;
 	e->name = *name;
 	e->have_name = 1;
+}
+
+static json_t *diag_active_json(const struct j1939dm_dm1 *dm)
+{
+	json_t *list = json_array();
+
+	for (int i = 0; i < dm->n_dtcs; i++)
+		json_array_append_new(list, json_pack("{s:I, s:i, s:i}", "spn",
+						      (json_int_t)dm->dtc[i].spn, "fmi",
+						      dm->dtc[i].fmi, "oc", dm->dtc[i].oc));
+	return list;
 }
 
 static json_t *diag_ecu_json(const struct diag_ecu *e)
@@ -136,7 +137,7 @@ static json_t *diag_ecu_json(const struct diag_ecu *e)
 	}
 	if (e->have_dm1) {
 		json_object_set_new(o, "mil", json_string(j1939dm_lamp_name(e->dm1.mil)));
-		json_object_set_new(o, "dtcs", diag_active(&e->dm1));
+		json_object_set_new(o, "dtcs", diag_active_json(&e->dm1));
 	}
 	return o;
 }

@@ -9,11 +9,9 @@
 #include <stdint.h>
 
 #include "protocols/j1939dm.h"
+#include "protocols/payload.h"
 
 #define DIAG_MAX_ECUS 16 /* source addresses tracked */
-
-/* Receives a new event body (ownership passes to it). */
-typedef void diag_event_fn(void *ctx, json_t *ev);
 
 struct diag_ecu {
 	int used;
@@ -30,12 +28,12 @@ struct diag {
 	int vin_sa;
 	int vin_mismatch;
 	struct diag_ecu ecu[DIAG_MAX_ECUS];
-	diag_event_fn *on_event;
+	payload_event_fn *on_event;
 	void *ctx;
 };
 
 /* Empty state; events go to on_event(ctx, ...).  configured_vin may be "". */
-void diag_init(struct diag *d, const char *configured_vin, diag_event_fn *on_event, void *ctx);
+void diag_init(struct diag *d, const char *configured_vin, payload_event_fn *on_event, void *ctx);
 /* A DM1 from sa: a `dtc` event when codes appear or clear or the MIL changes. */
 void diag_dm1(struct diag *d, uint8_t sa, const struct j1939dm_dm1 *dm1);
 /* The VIN from sa: a `vin-mismatch` event when it differs from the configured one. */

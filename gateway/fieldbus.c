@@ -15,6 +15,7 @@
 #include "gateway/fieldbus.h"
 
 #include <errno.h>
+#include <math.h>
 #include <modbus.h>
 #include <pthread.h>
 #include <stdlib.h>
@@ -590,11 +591,10 @@ void fieldbus_process(struct fieldbus *fb, struct table *t, int64_t now_ms)
 	} while (n == 64);
 }
 
-void fieldbus_record(const struct fieldbus *fb, json_t *sig, int64_t now_ms, int stale_ms)
+void fieldbus_record(const struct fieldbus *fb, struct payload_record *rec, int64_t now_ms,
+		     int stale_ms)
 {
-	char name[64];
-
-	for (int i = 0; sig && i < fb->n_dev; i++) {
+	for (int i = 0; i < fb->n_dev; i++) {
 		const struct fb_dev *d = &fb->dev[i];
 
 		for (int k = 0; k < d->n_pt; k++) {
@@ -602,13 +602,14 @@ void fieldbus_record(const struct fieldbus *fb, json_t *sig, int64_t now_ms, int
 
 			if (val->sig >= 0 || !val->ok || now_ms - val->mono_ms > stale_ms)
 				continue;
-			if (d->instance == 0)
-				snprintf(name, sizeof(name), "%s", d->pt[k].name);
-			else
-				snprintf(name, sizeof(name), "%s@%d", d->pt[k].name, d->instance);
-			json_object_set_new(sig, name,
-					    val->v.is_text ? json_string(val->v.text)
-							   : json_real(val->v.value));
+			/* JSON carries neither text that is not UTF-8 nor inf or
+			 * nan: such a value is absent, as a stale one. */
+			if (val->v.is_text ? !payload_utf8_valid(val->v.text, strlen(val->v.text))
+					   : !isfinite(val->v.value))
+				continue;
+			payload_record_custom(rec, d->pt[k].name, d->instance,
+					      val->v.is_text ? val->v.text : NULL,
+					      val->v.is_text ? 0 : val->v.value);
 		}
 	}
 }

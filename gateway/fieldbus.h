@@ -14,6 +14,7 @@
 
 #include "gateway/config.h"
 #include "gateway/table.h"
+#include "protocols/payload.h"
 
 struct fieldbus;
 
@@ -42,9 +43,10 @@ struct fieldbus *fieldbus_open(const struct config *cfg, int bus, int source, in
 void fieldbus_close(struct fieldbus *fb);
 /* Main thread: apply what the bus thread queued; values are stamped now_ms. */
 void fieldbus_process(struct fieldbus *fb, struct table *t, int64_t now_ms);
-/* Main thread: add the fresh custom values to a record's "sig" object, as
- * "name" (engine instance 0) or "name@N". */
-void fieldbus_record(const struct fieldbus *fb, json_t *sig, int64_t now_ms, int stale_ms);
+/* Main thread: add the fresh custom values to a record, as "name" (engine
+ * instance 0) or "name@N"; text that is not UTF-8 is left out. */
+void fieldbus_record(const struct fieldbus *fb, struct payload_record *rec, int64_t now_ms,
+		     int stale_ms);
 /* Main thread: one status object per device, added to obj under its name. */
 void fieldbus_status(struct fieldbus *fb, json_t *obj, int64_t now_ms);
 /* --poll-once: read every configured device once, print one JSON line per

@@ -269,47 +269,43 @@ const char *gnss_track_point(struct gnss_track *tr, int64_t now_ms)
 	return why;
 }
 
-static void gnss_set_real(json_t *o, const char *key, double v)
+/* gpsd leaves what it did not report as NaN: absent, never an error. */
+static double gnss_real(double v)
 {
-	if (isfinite(v))
-		json_object_set_new(o, key, json_real(v));
+	return isfinite(v) ? v : PAYLOAD_NONE;
 }
 
-json_t *gnss_track_pos(const struct gnss_track *tr, int64_t now_ms, const char *point)
+void gnss_track_pos(const struct gnss_track *tr, int64_t now_ms, const char *point,
+		    struct payload_pos *pos)
 {
 	const struct gnss_fix *f = &tr->last;
 	int valid = gnss_track_valid(tr, now_ms);
-	json_t *o = json_object();
-	char ts[32];
 
-	if (!o)
-		return NULL;
-	json_object_set_new(o, "valid", json_boolean(valid));
+	payload_pos_init(pos);
+	pos->present = 1;
+	pos->valid = valid;
 	if (tr->have_fix) {
-		json_object_set_new(o, "lat", json_real(f->lat));
-		json_object_set_new(o, "lon", json_real(f->lon));
-		json_object_set_new(o, "age_s", json_real((double)(now_ms - f->mono_ms) / 1000.0));
+		pos->lat = gnss_real(f->lat);
+		pos->lon = gnss_real(f->lon);
+		pos->age_s = (double)(now_ms - f->mono_ms) / 1000.0;
 	}
 	if (valid) {
-		gnss_set_real(o, "alt_m", f->alt_m);
-		gnss_set_real(o, "speed_kmh", f->speed_kmh);
-		gnss_set_real(o, "course_deg", f->course_deg);
-		json_object_set_new(o, "fix", json_string(f->mode >= MODE_3D ? "3d" : "2d"));
-		json_object_set_new(o, "quality", json_string(gnss_quality_name(f->quality)));
+		pos->alt_m = gnss_real(f->alt_m);
+		pos->speed_kmh = gnss_real(f->speed_kmh);
+		pos->course_deg = gnss_real(f->course_deg);
+		snprintf(pos->fix, sizeof(pos->fix), "%s", f->mode >= MODE_3D ? "3d" : "2d");
+		snprintf(pos->quality, sizeof(pos->quality), "%s", gnss_quality_name(f->quality));
 		if (f->sats_used > 0)
-			json_object_set_new(o, "sats_used", json_integer(f->sats_used));
-		gnss_set_real(o, "hdop", f->hdop);
-		gnss_set_real(o, "eph_m", f->eph_m);
-		if (f->time_ms > 0) {
-			clock_format_iso(f->time_ms, ts, sizeof(ts));
-			json_object_set_new(o, "fix_ts", json_string(ts));
-		}
+			pos->sats_used = f->sats_used;
+		pos->hdop = gnss_real(f->hdop);
+		pos->eph_m = gnss_real(f->eph_m);
+		if (f->time_ms > 0)
+			pos->fix_ts_ms = f->time_ms;
 	} else {
-		json_object_set_new(o, "fix", json_string("none"));
+		snprintf(pos->fix, sizeof(pos->fix), "%s", "none");
 	}
 	if (point)
-		json_object_set_new(o, "point", json_string(point));
-	return o;
+		snprintf(pos->point, sizeof(pos->point), "%s", point);
 }
 
 /* ---- the gpsd connection ------------------------------------------------- */

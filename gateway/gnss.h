@@ -6,11 +6,11 @@
 #ifndef EMGW_GNSS_H
 #define EMGW_GNSS_H
 
-#include <jansson.h>
 #include <stdint.h>
 
 #include "gateway/config.h"
 #include "gateway/table.h"
+#include "protocols/payload.h"
 
 struct gps_data_t;
 
@@ -96,8 +96,9 @@ int gnss_track_valid(const struct gnss_track *tr, int64_t now_ms);
 /* Once a record: is this a track point?  Returns the reason ("fix",
  * "distance", "heading", "period") and makes it the last point, or NULL. */
 const char *gnss_track_point(struct gnss_track *tr, int64_t now_ms);
-/* The `pos` object at now_ms, with "point" when point is not NULL. */
-json_t *gnss_track_pos(const struct gnss_track *tr, int64_t now_ms, const char *point);
+/* The `pos` object at now_ms into pos, with "point" when point is not NULL. */
+void gnss_track_pos(const struct gnss_track *tr, int64_t now_ms, const char *point,
+		    struct payload_pos *pos);
 /* Great-circle distance in metres. */
 double gnss_distance_m(double lat1, double lon1, double lat2, double lon2);
 

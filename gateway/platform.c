@@ -38,6 +38,7 @@
 #include "gateway/log.h"
 #include "gateway/signer.h"
 #include "protocols/hjframe.h"
+#include "protocols/payload.h"
 #include "protocols/signals.h"
 
 #define PF_OUT		      (64 * 1024)  /* frames queued for the socket */
@@ -94,6 +95,8 @@ struct pf_ecu {
 
 struct platform {
 	struct config_platform cfg;
+	struct payload_record rec; /* the row being read */
+	struct payload_event ev;
 	char vin[HJ_VIN_LEN + 1];
 	char iccid[HJ_ICCID_LEN + 1];
 	struct store *store;
@@ -387,22 +390,20 @@ static const struct {
     {HJ_F_EGR_PCT, SIG_EGR_POS_PCT},
 };
 
-static void pf_set(struct hj_stream *st, enum hj_field f, json_t *sig, const char *name)
+static void pf_set(struct hj_stream *st, enum hj_field f, const struct payload_record *rec,
+		   const char *name)
 {
-	json_t *v = json_object_get(sig, name);
+	double v;
 
-	if (json_is_number(v))
-		hj_stream_set(st, f, json_number_value(v));
+	if (payload_record_value(rec, name, &v))
+		hj_stream_set(st, f, v);
 }
 
 /* A record's position: valid, or the last known flagged invalid. */
-static void pf_record_pos(struct platform *p, json_t *pos, struct hj_pos *out)
+static void pf_record_pos(struct platform *p, const struct payload_pos *pos, struct hj_pos *out)
 {
-	json_t *lat = json_object_get(pos, "lat"), *lon = json_object_get(pos, "lon");
-
-	if (json_is_number(lat) && json_is_number(lon)) {
-		hj_pos_set(&p->last_pos, json_is_true(json_object_get(pos, "valid")),
-			   json_number_value(lat), json_number_value(lon));
+	if (pos->present && !isnan(pos->lat) && !isnan(pos->lon)) {
+		hj_pos_set(&p->last_pos, pos->valid, pos->lat, pos->lon);
 		*out = p->last_pos;
 		return;
 	}
@@ -412,49 +413,44 @@ static void pf_record_pos(struct platform *p, json_t *pos, struct hj_pos *out)
 
 static void pf_sample(struct platform *p, const struct store_row *row, struct pf_sample *s)
 {
-	json_t *rec = json_loadb(row->payload, row->len, 0, NULL);
-	json_t *sig = json_object_get(rec, "sig");
+	struct payload_record *rec = &p->rec;
+	struct payload_header h;
 
+	/* A row that does not decode gives an empty sample, never a stall. */
+	if (payload_decode_record(row->payload, row->len, &h, rec) < 0)
+		payload_record_init(rec);
 	s->wall_ms = row->wall_ms;
 	hj_stream_init(&s->st);
 	for (size_t i = 0; i < sizeof(pf_map) / sizeof(pf_map[0]); i++)
-		pf_set(&s->st, pf_map[i].field, sig, sig_name(pf_map[i].sig));
+		pf_set(&s->st, pf_map[i].field, rec, sig_name(pf_map[i].sig));
 	if (p->cfg.egr_cmd_signal[0])
-		pf_set(&s->st, HJ_F_EGR_CMD_PCT, sig, p->cfg.egr_cmd_signal);
-	pf_record_pos(p, json_object_get(rec, "pos"), &s->pos);
+		pf_set(&s->st, HJ_F_EGR_CMD_PCT, rec, p->cfg.egr_cmd_signal);
+	pf_record_pos(p, &rec->pos, &s->pos);
 	s->st.pos = s->pos;
-	json_decref(rec);
 }
 
-static uint32_t pf_dtc_code(json_t *c)
+static uint32_t pf_dtc_code(const struct payload_dtc *c)
 {
-	uint32_t spn = (uint32_t)json_integer_value(json_object_get(c, "spn"));
-	uint32_t fmi = (uint32_t)json_integer_value(json_object_get(c, "fmi"));
-	uint32_t oc = (uint32_t)json_integer_value(json_object_get(c, "oc"));
+	uint32_t spn = c->spn, fmi = (uint32_t)c->fmi, oc = (uint32_t)c->oc;
 
 	/* J1939-73 DM1 byte order, conversion method 0. */
 	return (spn & 0xFF) << 24 | (spn >> 8 & 0xFF) << 16 |
 	       ((spn >> 16 & 0x07) << 5 | (fmi & 0x1F)) << 8 | (oc & 0x7F);
 }
 
-static const char *pf_str(json_t *v)
-{
-	return json_is_string(v) ? json_string_value(v) : "";
-}
-
 /* A `dtc` event: the newest one of each source address is its state. */
 static void pf_event(struct platform *p, const struct store_row *row)
 {
-	json_t *ev, *active;
+	struct payload_event *ev = &p->ev;
+	struct payload_header h;
 	struct pf_ecu *e = NULL;
 	int sa;
 
-	if (!strstr(row->payload, "\"dtc\""))
+	if (!strstr(row->payload, "\"dtc\"") ||
+	    payload_decode_event(row->payload, row->len, &h, ev, NULL) < 0 ||
+	    ev->type != PAYLOAD_EV_DTC)
 		return;
-	ev = json_loadb(row->payload, row->len, 0, NULL);
-	if (!ev || strcmp(pf_str(json_object_get(ev, "type")), "dtc") != 0)
-		goto out;
-	sa = (int)json_integer_value(json_object_get(ev, "sa"));
+	sa = (int)ev->sa;
 	for (int i = 0; i < PF_MAX_ECUS && !e; i++)
 		if (p->ecu[i].used && p->ecu[i].sa == sa)
 			e = &p->ecu[i];
@@ -462,17 +458,14 @@ static void pf_event(struct platform *p, const struct store_row *row)
 		if (!p->ecu[i].used)
 			e = &p->ecu[i];
 	if (!e || (e->used && e->wall_ms > row->wall_ms))
-		goto out;
+		return;
 	e->used = 1;
 	e->sa = sa;
 	e->wall_ms = row->wall_ms;
-	e->mil = pf_mil_code(pf_str(json_object_get(ev, "mil")));
-	active = json_object_get(ev, "active");
+	e->mil = pf_mil_code(ev->mil);
 	e->n = 0;
-	for (size_t i = 0; i < json_array_size(active) && e->n < HJ_MAX_DTCS; i++)
-		e->dtc[e->n++] = pf_dtc_code(json_array_get(active, i));
-out:
-	json_decref(ev);
+	for (int i = 0; i < ev->active.n && e->n < HJ_MAX_DTCS; i++)
+		e->dtc[e->n++] = pf_dtc_code(&ev->active.d[i]);
 }
 
 static int64_t pf_window(const struct platform *p, const struct store_row *row);

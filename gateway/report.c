@@ -5,70 +5,91 @@
 
 #include "gateway/log.h"
 
-static json_t *report_header(const struct report *r, uint64_t seq, const struct clock_now *now)
-{
-	char ts[32];
+_Static_assert((int)TS_UNSYNCED == (int)PAYLOAD_TS_UNSYNCED && (int)TS_RTC == (int)PAYLOAD_TS_RTC &&
+		   (int)TS_NTP == (int)PAYLOAD_TS_NTP && (int)TS_GNSS == (int)PAYLOAD_TS_GNSS &&
+		   (int)TS_REPLAY == (int)PAYLOAD_TS_REPLAY,
+	       "clock sources and payload ts_src agree");
+_Static_assert((int)STORE_CLASS_ROUTINE == (int)PAYLOAD_CLASS_ROUTINE &&
+		   (int)STORE_CLASS_POSITION == (int)PAYLOAD_CLASS_POSITION &&
+		   (int)STORE_CLASS_EVENT == (int)PAYLOAD_CLASS_EVENT &&
+		   (int)STORE_CLASS_ALARM == (int)PAYLOAD_CLASS_ALARM,
+	       "store classes and payload classes agree");
 
-	clock_format_iso(now->wall_ms, ts, sizeof(ts));
-	return json_pack("{s:i, s:s, s:I, s:I, s:s, s:s, s:I}", "v", 1, "dev", r->dev, "boot",
-			 (json_int_t)store_boot(r->store), "seq", (json_int_t)seq, "ts", ts,
-			 "ts_src", clock_src_name(now->src), "mono_ms", (json_int_t)now->mono_ms);
+struct payload_record *report_record(struct report *r)
+{
+	payload_record_init(&r->rec);
+	return &r->rec;
 }
 
-/* What goes last when the store is full: smoke and tamper events (the
- * reason this box exists) are alarms; records with a position are the
- * track, thinned before they are dropped. */
-static enum store_class report_class(enum store_kind kind, json_t *body)
+static void report_header(const struct report *r, uint64_t seq, const struct clock_now *now,
+			  struct payload_header *h)
 {
-	const char *type = json_string_value(json_object_get(body, "type"));
-	json_t *pos = json_object_get(body, "pos");
-
-	if (kind == STORE_EVENT)
-		return type && (strcmp(type, "smoke") == 0 || strcmp(type, "tamper") == 0 ||
-				strcmp(type, "zone-violation") == 0 ||
-				strcmp(type, "ecu-silent") == 0 || strcmp(type, "dpf-low") == 0 ||
-				strcmp(type, "nox-frozen") == 0)
-			   ? STORE_CLASS_ALARM
-			   : STORE_CLASS_EVENT;
-	/* Every record carries pos once [gnss] is on; only a valid one is track. */
-	return pos && json_is_true(json_object_get(pos, "valid")) ? STORE_CLASS_POSITION
-								  : STORE_CLASS_ROUTINE;
+	h->v = PAYLOAD_VERSION;
+	snprintf(h->dev, sizeof(h->dev), "%s", r->dev);
+	h->boot = store_boot(r->store);
+	h->seq = seq;
+	h->ts_ms = now->wall_ms;
+	h->ts_src = (enum payload_ts_src)now->src;
+	h->mono_ms = now->mono_ms;
 }
 
-uint64_t report_emit(struct report *r, enum store_kind kind, json_t *body,
-		     const struct clock_now *now)
+/* The encoded payload (len, or a negative payload error) into the store. */
+static uint64_t report_store(struct report *r, uint64_t seq, enum store_kind kind,
+			     enum payload_class cls, const char *what, int len,
+			     const struct clock_now *now)
 {
-	char *buf = r->buf;
-	uint64_t seq;
-	json_t *payload;
-	size_t len;
-
-	seq = store_next_seq(r->store);
-	if (seq == 0)
-		goto out_body;
-	payload = report_header(r, seq, now);
-	if (!payload || json_object_update(payload, body) < 0) {
-		log_warnx("report: cannot build payload %llu", (unsigned long long)seq);
-		json_decref(payload);
-		goto out_body;
+	if (len < 0) {
+		log_warnx("report: %s %llu not made: %s", what, (unsigned long long)seq,
+			  payload_strerror(len));
+		r->failed++;
+		return 0;
 	}
-	len = json_dumpb(payload, buf, REPORT_MAX_PAYLOAD - 1, REPORT_JSON_FLAGS);
-	json_decref(payload);
-	if (len == 0 || len >= REPORT_MAX_PAYLOAD - 1) {
-		log_warnx("report: payload %llu too large", (unsigned long long)seq);
-		goto out_body;
+	if (store_append_class(r->store, seq, kind, (enum store_class)cls, now->mono_ms,
+			       now->wall_ms, r->buf, (size_t)len) < 0) {
+		r->failed++;
+		return 0;
 	}
-	buf[len] = '\0';
-	if (store_append_class(r->store, seq, kind, report_class(kind, body), now->mono_ms,
-			       now->wall_ms, buf, len) < 0)
-		goto out_body;
 	r->emitted++;
 	r->last_seq = seq;
-	json_decref(body);
 	return seq;
-out_body:
-	json_decref(body);
-	return 0;
+}
+
+uint64_t report_emit_record(struct report *r, const struct payload_record *rec,
+			    const struct clock_now *now)
+{
+	struct payload_header h;
+	uint64_t seq = store_next_seq(r->store);
+
+	if (seq == 0) {
+		r->failed++;
+		return 0;
+	}
+	if (rec->custom_dropped) {
+		/* Once, not every record: the configuration will not change. */
+		if (r->custom_dropped == 0)
+			log_warnx("report: record %llu: %d named values did not fit (at most %d)",
+				  (unsigned long long)seq, rec->custom_dropped, PAYLOAD_MAX_CUSTOM);
+		r->custom_dropped += (uint64_t)rec->custom_dropped;
+	}
+	report_header(r, seq, now, &h);
+	return report_store(r, seq, STORE_RECORD, payload_record_class(rec), "record",
+			    payload_encode_record(&h, rec, r->buf, sizeof(r->buf)), now);
+}
+
+uint64_t report_emit_event(struct report *r, const struct payload_event *ev,
+			   const struct clock_now *now)
+{
+	struct payload_header h;
+	uint64_t seq = store_next_seq(r->store);
+
+	if (seq == 0) {
+		r->failed++;
+		return 0;
+	}
+	report_header(r, seq, now, &h);
+	return report_store(r, seq, STORE_EVENT, payload_event_class(ev->type),
+			    payload_type_name(ev->type),
+			    payload_encode_event(&h, ev, r->buf, sizeof(r->buf)), now);
 }
 
 void report_echo_committed(struct report *r)

@@ -1,6 +1,8 @@
 /* report: gives every record and event the common header (v, dev, boot, seq,
- * ts, ts_src, mono_ms), stores it, and echoes it on stdout when asked.
- * Owns the payload buffer; the store owns the rows, the uplinks send them. */
+ * ts, ts_src, mono_ms), encodes it (protocols/payload), stores it with the
+ * class its type has, and echoes it on stdout when asked.  Owns the payload
+ * buffer and the record being assembled; the store owns the rows, the
+ * uplinks send them. */
 #ifndef EMGW_REPORT_H
 #define EMGW_REPORT_H
 
@@ -9,6 +11,7 @@
 
 #include "gateway/clock.h"
 #include "gateway/store.h"
+#include "protocols/payload.h"
 
 #define REPORT_MAX_PAYLOAD 65536
 #define REPORT_ECHO_READER 30 /* the store cursor bit of the stdout echo: never acked */
@@ -20,16 +23,23 @@ struct report {
 	uint64_t echoed;  /* highest seq printed */
 	uint64_t emitted; /* payloads made since start */
 	uint64_t last_seq;
+	uint64_t failed;	   /* payloads that could not be encoded or stored */
+	uint64_t custom_dropped;   /* custom values that did not fit a record */
+	struct payload_record rec; /* the record being assembled */
 	char buf[REPORT_MAX_PAYLOAD];
 };
 
-/* Format numbers with this (12 significant digits: no 0.05 * 7 noise). */
+/* Format status numbers with this (12 significant digits, as payloads). */
 #define REPORT_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(12))
 
-/* Stamp body (type-specific fields, consumed) with the header, then store it
- * (echoing it when asked).  The seq used, or 0 on error (logged). */
-uint64_t report_emit(struct report *r, enum store_kind kind, json_t *body,
-		     const struct clock_now *now);
+/* The record to fill for the next report_emit_record, emptied. */
+struct payload_record *report_record(struct report *r);
+/* Stamp rec / ev with the header, encode and store it (echoing it when
+ * asked).  The seq used, or 0 on error (logged and counted in failed). */
+uint64_t report_emit_record(struct report *r, const struct payload_record *rec,
+			    const struct clock_now *now);
+uint64_t report_emit_event(struct report *r, const struct payload_event *ev,
+			   const struct clock_now *now);
 
 /* Print every payload committed since the last call as one JSON line on
  * stdout (when echo is on): only what the store holds, so a line printed is

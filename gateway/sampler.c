@@ -1,25 +1,14 @@
 #include "gateway/sampler.h"
 
-#include <stdio.h>
+#include <math.h>
 
-json_t *sampler_record(const struct table *t, int64_t now_ms)
+void sampler_record(const struct table *t, int64_t now_ms, struct payload_record *rec)
 {
-	json_t *sig = json_object();
-	char name[64];
 	double v;
 
-	if (!sig)
-		return NULL;
 	for (int inst = 0; inst < TABLE_INSTANCES; inst++)
-		for (int s = 0; s < SIG_COUNT; s++) {
-			if (!table_get(t, (enum sig_id)s, inst, now_ms, &v))
-				continue;
-			if (inst == 0)
-				snprintf(name, sizeof(name), "%s", sig_name((enum sig_id)s));
-			else
-				snprintf(name, sizeof(name), "%s@%d", sig_name((enum sig_id)s),
-					 inst);
-			json_object_set_new(sig, name, json_real(v));
-		}
-	return json_pack("{s:o}", "sig", sig);
+		for (int s = 0; s < SIG_COUNT; s++)
+			/* JSON has no inf or nan: such a value is absent, never an error. */
+			if (table_get(t, (enum sig_id)s, inst, now_ms, &v) && isfinite(v))
+				payload_record_set(rec, (enum sig_id)s, inst, v);
 }

@@ -1,6 +1,7 @@
 #include "gateway/smoke.h"
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "gateway/clock.h"
@@ -39,8 +40,6 @@ static void smoke_episode_reset(struct smoke_episode *e)
 
 void smoke_init(struct smoke *s, const struct config_smoke *cfg)
 {
-	for (int i = 0; i < s->q_n; i++)
-		json_decref(s->queue[(s->q_head + i) % SMOKE_QUEUE]);
 	memset(s, 0, sizeof(*s));
 	s->cfg = *cfg;
 	s->spell_ms = -1;
@@ -85,54 +84,37 @@ int smoke_active(const struct smoke *s)
 
 /* ---- events ---------------------------------------------------------------- */
 
-static void smoke_queue(struct smoke *s, json_t *ev)
-{
-	if (!ev)
-		return;
-	if (s->q_n == SMOKE_QUEUE) { /* cannot happen: at most 2 a rule a tick */
-		json_decref(ev);
-		return;
-	}
-	s->queue[(s->q_head + s->q_n++) % SMOKE_QUEUE] = ev;
-}
-
-json_t *smoke_next(struct smoke *s)
-{
-	json_t *ev;
-
-	if (s->q_n == 0)
-		return NULL;
-	ev = s->queue[s->q_head];
-	s->q_head = (s->q_head + 1) % SMOKE_QUEUE;
-	s->q_n--;
-	return ev;
-}
-
-static json_t *smoke_event(const struct smoke *s, enum smoke_rule r, const char *state,
-			   int64_t now_ms)
+/* The event of rule r's episode at now_ms (evidence: the `end`'s, or NULL). */
+static void smoke_event(struct smoke *s, enum smoke_rule r, const char *state, int64_t now_ms,
+			const struct payload_evidence *evidence)
 {
 	const struct smoke_episode *e = &s->ep[r];
-	char since[32];
-	json_t *ev;
+	struct payload_event ev;
 	double mean = e->n ? e->q_sum / e->n : 0;
 
-	clock_format_iso(e->since_wall_ms, since, sizeof(since));
-	ev = json_pack("{s:s, s:s, s:s, s:s, s:f, s:s, s:f, s:f, s:f}", "type", "smoke", "state",
-		       state, "rule", smoke_rule_names[r], "since", since, "duration_s",
-		       (double)(now_ms - e->since_ms) / 1000.0, "quantity", smoke_quantity[r],
-		       "peak", e->q_peak, "mean", mean, "load_mean_pct",
-		       e->n ? e->load_sum / e->n : 0);
-	if (!ev)
-		return NULL;
+	payload_event_init(&ev, PAYLOAD_EV_SMOKE);
+	snprintf(ev.state, sizeof(ev.state), "%s", state);
+	snprintf(ev.rule, sizeof(ev.rule), "%s", smoke_rule_names[r]);
+	ev.since_ms = e->since_wall_ms;
+	ev.duration_s = (double)(now_ms - e->since_ms) / 1000.0;
+	snprintf(ev.quantity, sizeof(ev.quantity), "%s", smoke_quantity[r]);
+	ev.peak = e->q_peak;
+	ev.mean = mean;
+	ev.load_mean_pct = e->n ? e->load_sum / e->n : 0;
 	if (r == SMOKE_LAMBDA) { /* the documented names of the first rule */
-		json_object_set_new(ev, "lambda_min", json_real(e->q_peak));
-		json_object_set_new(ev, "lambda_mean", json_real(mean));
+		ev.lambda_min = e->q_peak;
+		ev.lambda_mean = mean;
 	} else if (r == SMOKE_OPACITY) {
-		json_object_set_new(ev, "k_max_m1", json_real(e->q_peak));
-		json_object_set_new(ev, "k_mean_m1", json_real(mean));
-		json_object_set_new(ev, "limit_k_m1", json_real(s->limit_k));
+		ev.k_max_m1 = e->q_peak;
+		ev.k_mean_m1 = mean;
+		ev.limit_k_m1 = s->limit_k;
 	}
-	return ev;
+	if (evidence) {
+		ev.ended_ms = e->end_wall_ms;
+		snprintf(ev.end_reason, sizeof(ev.end_reason), "%s", e->end_reason);
+		ev.evidence = evidence;
+	}
+	s->emit(s->ctx, &ev);
 }
 
 /* ---- evidence ---------------------------------------------------------------- */
@@ -182,37 +164,39 @@ static void smoke_head_begin(struct smoke *s, struct smoke_episode *e)
 	}
 }
 
-/* Round to what the sensors resolve: shorter rows, no float noise. */
-static json_t *smoke_num(float v)
+static void smoke_row(const struct smoke_sample *x, int64_t from_ms, struct payload_evidence *ev)
 {
-	return json_real(round((double)v * 100.0) / 100.0);
-}
+	struct payload_evidence_row *row;
 
-static json_t *smoke_row(const struct smoke_sample *x, int64_t from_ms)
-{
-	json_t *row = json_array();
-
-	json_array_append_new(row, json_real((double)(x->mono_ms - from_ms) / 1000.0));
-	for (int i = 0; i < SMOKE_FIELDS; i++)
-		json_array_append_new(row, x->have & (1u << i) ? smoke_num(x->v[i]) : json_null());
-	return row;
+	if (ev->n_rows == PAYLOAD_EVIDENCE_ROWS)
+		return; /* cannot happen: head and ring together fit */
+	row = &ev->rows[ev->n_rows++];
+	row->t_s = (double)(x->mono_ms - from_ms) / 1000.0;
+	row->have = 0;
+	for (int i = 0; i < SMOKE_FIELDS; i++) {
+		/* Round to what the sensors resolve: shorter rows, no float
+		 * noise; JSON has no inf or nan, so such a value is missing. */
+		row->v[i] = round((double)x->v[i] * 100.0) / 100.0;
+		if (x->have & (1u << i) && isfinite(row->v[i]))
+			row->have |= 1u << i;
+	}
 }
 
 /* {"from", "fields", "rows":[[t_s, v...]], "skipped_s"}: the head, then what
  * the ring still holds after it, up to evidence_s past the true end. */
-static json_t *smoke_evidence(const struct smoke *s, const struct smoke_episode *e)
+static void smoke_evidence(struct smoke *s, const struct smoke_episode *e)
 {
 	int64_t upto = e->end_ms + (int64_t)s->cfg.evidence_s * 1000, from_ms, last;
-	json_t *fields = json_array(), *rows = json_array();
+	struct payload_evidence *ev = &s->evidence;
 	double skipped = 0;
-	char from[32];
 
 	from_ms = e->n_head ? e->head[0].mono_ms : e->since_ms;
-	clock_format_iso(e->n_head ? e->head[0].wall_ms : e->since_wall_ms, from, sizeof(from));
-	for (int i = 0; i < SMOKE_FIELDS; i++)
-		json_array_append_new(fields, json_string(sig_name(smoke_fields[i])));
+	ev->from_ms = e->n_head ? e->head[0].wall_ms : e->since_wall_ms;
+	ev->n_fields = SMOKE_FIELDS;
+	memcpy(ev->fields, smoke_fields, sizeof(smoke_fields));
+	ev->n_rows = 0;
 	for (int i = 0; i < e->n_head; i++)
-		json_array_append_new(rows, smoke_row(&e->head[i], from_ms));
+		smoke_row(&e->head[i], from_ms, ev);
 	last = e->n_head ? e->head_last_ms : INT64_MIN;
 	for (int age = s->ring_n - 1; age >= 0; age--) {
 		const struct smoke_sample *x = smoke_ring_at(s, age);
@@ -221,27 +205,19 @@ static json_t *smoke_evidence(const struct smoke *s, const struct smoke_episode 
 			continue;
 		if (last != INT64_MIN && x->mono_ms - last > 1500 && !skipped)
 			skipped = (double)(x->mono_ms - last) / 1000.0 - 1;
-		json_array_append_new(rows, smoke_row(x, from_ms));
+		smoke_row(x, from_ms, ev);
 		last = x->mono_ms;
 	}
-	return json_pack("{s:s, s:o, s:o, s:f}", "from", from, "fields", fields, "rows", rows,
-			 "skipped_s", skipped);
+	ev->skipped_s = skipped;
 }
 
 /* The `end` of a closing episode, with its evidence; the rule is idle again. */
 static void smoke_send_end(struct smoke *s, enum smoke_rule r)
 {
 	struct smoke_episode *e = &s->ep[r];
-	json_t *ev = smoke_event(s, r, "end", e->end_ms);
-	char ended[32];
 
-	if (ev) {
-		clock_format_iso(e->end_wall_ms, ended, sizeof(ended));
-		json_object_set_new(ev, "ended", json_string(ended));
-		json_object_set_new(ev, "end_reason", json_string(e->end_reason));
-		json_object_set_new(ev, "evidence", smoke_evidence(s, e));
-	}
-	smoke_queue(s, ev);
+	smoke_evidence(s, e);
+	smoke_event(s, r, "end", e->end_ms, &s->evidence);
 	smoke_episode_reset(e);
 }
 
@@ -420,7 +396,7 @@ static void smoke_activate(struct smoke *s, enum smoke_rule r, int64_t now_ms)
 	e->clear_ms = -1;
 	smoke_head_begin(s, e);
 	s->starts++;
-	smoke_queue(s, smoke_event(s, r, "start", now_ms));
+	smoke_event(s, r, "start", now_ms, NULL);
 }
 
 static void smoke_candidate(struct smoke *s, enum smoke_rule r, const struct smoke_eval *ev,
@@ -467,7 +443,7 @@ static void smoke_active_tick(struct smoke *s, enum smoke_rule r, const struct s
 		smoke_accumulate(e, r, ev->q, ev->load);
 		if (now_ms - e->last_update_ms >= update_ms) {
 			e->last_update_ms = now_ms;
-			smoke_queue(s, smoke_event(s, r, "update", now_ms));
+			smoke_event(s, r, "update", now_ms, NULL);
 		}
 		return;
 	}
@@ -504,7 +480,8 @@ static void smoke_ring_push(struct smoke *s, const struct table *t, int64_t now_
 			smoke_head_add(&s->ep[r], smoke_ring_at(s, 0));
 }
 
-json_t *smoke_tick(struct smoke *s, struct table *t, int64_t now_ms, int64_t wall_ms)
+void smoke_tick(struct smoke *s, struct table *t, int64_t now_ms, int64_t wall_ms,
+		payload_event_fn *emit, void *ctx)
 {
 	struct smoke_eval ev[SMOKE_N_RULES];
 	double air, fuel, lambda = 0, load = 0;
@@ -520,7 +497,9 @@ json_t *smoke_tick(struct smoke *s, struct table *t, int64_t now_ms, int64_t wal
 		table_set(t, SIG_LAMBDA, 0, lambda, now_ms, 0);
 	}
 	if (!s->cfg.enabled)
-		return NULL;
+		return;
+	s->emit = emit;
+	s->ctx = ctx;
 	have_load = smoke_load(t, now_ms, &load);
 	smoke_ring_push(s, t, now_ms, wall_ms);
 	exempt = smoke_exempt(s, t, now_ms);
@@ -533,16 +512,16 @@ json_t *smoke_tick(struct smoke *s, struct table *t, int64_t now_ms, int64_t wal
 		if (on[r] || s->ep[r].state != SMOKE_IDLE)
 			smoke_rule_tick(s, (enum smoke_rule)r, &ev[r], on[r] ? exempt : "disabled",
 					now_ms, wall_ms);
-	return smoke_next(s);
 }
 
-json_t *smoke_finish(struct smoke *s, int64_t now_ms)
+void smoke_finish(struct smoke *s, int64_t now_ms, payload_event_fn *emit, void *ctx)
 {
+	s->emit = emit;
+	s->ctx = ctx;
 	for (int r = 0; r < SMOKE_N_RULES; r++) {
 		if (s->ep[r].state == SMOKE_ACTIVE)
 			smoke_close(s, (enum smoke_rule)r, now_ms, "shutdown");
 		if (s->ep[r].state == SMOKE_CLOSING)
 			smoke_send_end(s, (enum smoke_rule)r);
 	}
-	return smoke_next(s);
 }

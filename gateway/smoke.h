@@ -5,15 +5,15 @@
  * class) and `transient` (boost that fails to follow the load).  Each rule
  * raises `smoke` events (start, update, end) and keeps the 1 Hz evidence
  * that goes with its `end`.  Reads the table and its settings; writes only
- * SIG_LAMBDA; sends nothing itself (the daemon emits what it returns). */
+ * SIG_LAMBDA; hands its events to the callback it is given, sends nothing. */
 #ifndef EMGW_SMOKE_H
 #define EMGW_SMOKE_H
 
-#include <jansson.h>
 #include <stdint.h>
 
 #include "gateway/config.h"
 #include "gateway/table.h"
+#include "protocols/payload.h"
 
 #define SMOKE_UPDATE_MS 30000 /* default `update` period (config update = 0) */
 #define SMOKE_FIELDS	13    /* engine signals in an evidence row */
@@ -24,8 +24,10 @@
  * At 1 Hz and 13 fields, about 60 bytes a row: an `end` stays under 30 KB. */
 #define SMOKE_RING  256
 #define SMOKE_HEAD  128
-#define SMOKE_QUEUE 8  /* events one tick can raise, all rules together */
 #define SMOKE_STEPS 16 /* failed load steps remembered (transient rule) */
+
+_Static_assert(SMOKE_FIELDS == PAYLOAD_EVIDENCE_FIELDS, "an evidence row holds every field");
+_Static_assert(SMOKE_HEAD + SMOKE_RING <= PAYLOAD_EVIDENCE_ROWS, "evidence holds head and ring");
 
 enum smoke_rule { SMOKE_LAMBDA, SMOKE_OPACITY, SMOKE_TRANSIENT, SMOKE_N_RULES };
 
@@ -65,10 +67,11 @@ struct smoke {
 	/* evidence ring */
 	struct smoke_sample ring[SMOKE_RING];
 	int ring_next, ring_n;
-	/* events waiting for smoke_next */
-	json_t *queue[SMOKE_QUEUE];
-	int q_head, q_n;
-	uint64_t starts; /* episodes started since init */
+	/* where this tick's events go (set for the call) */
+	payload_event_fn *emit;
+	void *ctx;
+	struct payload_evidence evidence; /* of the `end` being sent */
+	uint64_t starts;		  /* episodes started since init */
 };
 
 /* Start with no episode; the opacity limit of a stage 4, 75 kW machine until
@@ -82,16 +85,13 @@ int smoke_set_machine(struct smoke *s, int stage, double rated_kw);
  * or -1 when the fuel rate is too small for an estimate (idle, fuel cut). */
 int smoke_lambda_estimate(const struct config_smoke *c, double air_kgph, double fuel_lph,
 			  double *lambda);
-/* One sample tick: writes SIG_LAMBDA into t and returns the first event body
- * ({"type":"smoke",...}) this tick raised, or NULL; smoke_next gives the
- * others. */
-json_t *smoke_tick(struct smoke *s, struct table *t, int64_t now_ms, int64_t wall_ms);
-/* The next event raised and not yet taken, or NULL. */
-json_t *smoke_next(struct smoke *s);
+/* One sample tick: writes SIG_LAMBDA into t and hands the `smoke` events
+ * it raises to emit(ctx, ev), in order. */
+void smoke_tick(struct smoke *s, struct table *t, int64_t now_ms, int64_t wall_ms,
+		payload_event_fn *emit, void *ctx);
 /* End every open episode now (reconfiguration, shutdown), and send the ends
- * still waiting for their evidence: the first event, or NULL; smoke_next
- * gives the others. */
-json_t *smoke_finish(struct smoke *s, int64_t now_ms);
+ * still waiting for their evidence to emit(ctx, ev). */
+void smoke_finish(struct smoke *s, int64_t now_ms, payload_event_fn *emit, void *ctx);
 /* Episodes open now (for status). */
 int smoke_active(const struct smoke *s);
 

@@ -164,19 +164,26 @@ static int watch_step(struct watch_cond *c, int state, int64_t now, int64_t on_m
 	return -1;
 }
 
-static json_t *watch_event(const char *type, int edge, const struct watch_cond *c, int64_t now)
+/* A start with how long the condition held, or an end with how long it
+ * was clear. */
+static void watch_event(struct payload_event *ev, enum payload_type type, int edge,
+			const struct watch_cond *c, int64_t now)
 {
-	return json_pack("{s:s, s:s, s:f}", "type", type, "state", edge > 0 ? "start" : "end",
-			 edge > 0 ? "held_s" : "cleared_s",
-			 (double)(now - (edge > 0 ? c->since_ms : c->clear_ms)) / 1000.0);
+	payload_event_init(ev, type);
+	snprintf(ev->state, sizeof(ev->state), "%s", edge > 0 ? "start" : "end");
+	if (edge > 0)
+		ev->held_s = (double)(now - c->since_ms) / 1000.0;
+	else
+		ev->cleared_s = (double)(now - c->clear_ms) / 1000.0;
 }
 
 static void watch_engine(struct watch *w, const struct table *t, const struct watch_input *in,
-			 watch_event_fn *emit, void *ctx)
+			 payload_event_fn *emit, void *ctx)
 {
 	double rpm = 0;
 	int fresh = table_get(t, SIG_ENGINE_SPEED_RPM, 0, in->now_ms, &rpm);
 	int raw = fresh && rpm > w->cfg.engine_rpm;
+	struct payload_event ev;
 
 	if (raw == w->engine_on) {
 		w->engine_flip_ms = -1;
@@ -187,77 +194,84 @@ static void watch_engine(struct watch *w, const struct table *t, const struct wa
 	if (in->now_ms - w->engine_flip_ms < w->cfg.engine_debounce_ms)
 		return;
 	w->engine_on = raw;
+	payload_event_init(&ev, PAYLOAD_EV_ENGINE);
 	if (raw) {
 		w->engine_since_ms = w->engine_flip_ms;
-		emit(ctx, json_pack("{s:s, s:s, s:f}", "type", "engine", "state", "start",
-				    "engine_speed_rpm", rpm));
+		snprintf(ev.state, sizeof(ev.state), "start");
+		ev.engine_speed_rpm = rpm;
 	} else {
-		emit(ctx, json_pack("{s:s, s:s, s:s, s:f}", "type", "engine", "state", "stop",
-				    "reason", fresh ? "speed" : "no-data", "run_s",
-				    (double)(w->engine_flip_ms - w->engine_since_ms) / 1000.0));
+		snprintf(ev.state, sizeof(ev.state), "stop");
+		snprintf(ev.reason, sizeof(ev.reason), "%s", fresh ? "speed" : "no-data");
+		ev.run_s = (double)(w->engine_flip_ms - w->engine_since_ms) / 1000.0;
 	}
+	emit(ctx, &ev);
 	w->engine_flip_ms = -1;
 }
 
 /* No CAN data this long while the gateway runs: the ECU is unplugged,
  * removed or off (the China removal alarm). */
 static void watch_ecu(struct watch *w, const struct watch_input *in, int64_t up_ms,
-		      watch_event_fn *emit, void *ctx)
+		      payload_event_fn *emit, void *ctx)
 {
 	int64_t age = in->can_age_ms < 0 ? up_ms : in->can_age_ms;
 	int edge;
-	json_t *ev;
+	struct payload_event ev;
 
 	if (in->n_can == 0)
 		return;
 	edge = watch_step(&w->ecu, age >= w->cfg.ecu_silent_ms, in->now_ms, 0, 0);
 	if (!edge)
 		return;
-	ev = json_pack("{s:s, s:s, s:f, s:b}", "type", "ecu-silent", "state",
-		       edge > 0 ? "start" : "end", "last_frame_age_s", (double)age / 1000.0,
-		       "engine_was_running", w->engine_on);
-	emit(ctx, ev);
+	payload_event_init(&ev, PAYLOAD_EV_ECU_SILENT);
+	snprintf(ev.state, sizeof(ev.state), "%s", edge > 0 ? "start" : "end");
+	ev.last_frame_age_s = (double)age / 1000.0;
+	ev.engine_was_running = w->engine_on;
+	emit(ctx, &ev);
 }
 
-static void watch_meters(struct watch *w, const struct watch_input *in, watch_event_fn *emit,
+static void watch_meters(struct watch *w, const struct watch_input *in, payload_event_fn *emit,
 			 void *ctx)
 {
 	for (int i = 0; i < in->n_meters && i < WATCH_MAX_METERS; i++) {
 		int64_t age = in->meter_age_ms[i];
 		int st = age < 0 ? WATCH_UNKNOWN : age >= w->cfg.ecu_silent_ms;
 		int edge = watch_step(&w->meter[i], st, in->now_ms, 0, 0);
-		json_t *ev;
+		struct payload_event ev;
 
 		if (!edge)
 			continue;
-		ev = json_pack("{s:s, s:s, s:s, s:f}", "type", "meter-lost", "state",
-			       edge > 0 ? "start" : "end", "bus", in->meter[i], "last_value_age_s",
-			       (double)age / 1000.0);
-		emit(ctx, ev);
+		payload_event_init(&ev, PAYLOAD_EV_METER_LOST);
+		snprintf(ev.state, sizeof(ev.state), "%s", edge > 0 ? "start" : "end");
+		payload_strlcpy(ev.bus, sizeof(ev.bus), in->meter[i]);
+		ev.last_value_age_s = (double)age / 1000.0;
+		emit(ctx, &ev);
 	}
 }
 
-static void watch_gps(struct watch *w, const struct watch_input *in, watch_event_fn *emit,
+static void watch_gps(struct watch *w, const struct watch_input *in, payload_event_fn *emit,
 		      void *ctx)
 {
 	int st, edge;
+	struct payload_event ev;
 
 	if (!in->gnss_enabled)
 		return;
 	st = in->have_fix ? WATCH_CLEAR : w->engine_on ? WATCH_HOLDS : WATCH_UNKNOWN;
 	edge = watch_step(&w->gps, st, in->now_ms, w->cfg.gps_lost_ms, 0);
-	if (edge)
-		emit(ctx, watch_event("gps-lost", edge, &w->gps, in->now_ms));
+	if (!edge)
+		return;
+	watch_event(&ev, PAYLOAD_EV_GPS_LOST, edge, &w->gps, in->now_ms);
+	emit(ctx, &ev);
 }
 
 /* A DPF's differential pressure near zero under load: removed or cracked.
  * Only loaded seconds are evidence either way. */
 static void watch_dpf(struct watch *w, const struct table *t, const struct watch_input *in,
-		      watch_event_fn *emit, void *ctx)
+		      payload_event_fn *emit, void *ctx)
 {
 	double dp, load;
 	int st = WATCH_UNKNOWN, edge;
-	json_t *ev;
+	struct payload_event ev;
 
 	if (!w->cfg.has_dpf)
 		return;
@@ -281,27 +295,27 @@ static void watch_dpf(struct watch *w, const struct table *t, const struct watch
 	edge = watch_step(&w->dpf, st, in->now_ms, w->cfg.dpf_ms, w->cfg.dpf_ms);
 	if (!edge)
 		return;
-	ev = watch_event("dpf-low", edge, &w->dpf, in->now_ms);
+	watch_event(&ev, PAYLOAD_EV_DPF_LOW, edge, &w->dpf, in->now_ms);
 	if (edge > 0 && w->dpf_n) {
-		json_object_set_new(ev, "dpf_dp_mean_kpa", json_real(w->dpf_sum / w->dpf_n));
-		json_object_set_new(ev, "load_mean_pct", json_real(w->dpf_load_sum / w->dpf_n));
-		json_object_set_new(ev, "limit_kpa", json_real(w->cfg.dpf_min_kpa));
+		ev.dpf_dp_mean_kpa = w->dpf_sum / w->dpf_n;
+		ev.load_mean_pct = w->dpf_load_sum / w->dpf_n;
+		ev.limit_kpa = w->cfg.dpf_min_kpa;
 	}
 	w->dpf_sum = w->dpf_load_sum = w->dpf_n = 0;
-	emit(ctx, ev);
+	emit(ctx, &ev);
 }
 
 /* A NOx sensor whose reading does not move at all with the engine running
  * is stuck or replaced by a fixed value (an emulator). */
 static void watch_nox(struct watch *w, const struct table *t, const struct watch_input *in,
-		      watch_event_fn *emit, void *ctx)
+		      payload_event_fn *emit, void *ctx)
 {
 	static const enum sig_id sig[2] = {SIG_NOX_UP_PPM, SIG_NOX_DOWN_PPM};
 
 	for (int i = 0; i < 2; i++) {
 		double v;
 		int st = WATCH_UNKNOWN, edge;
-		json_t *ev;
+		struct payload_event ev;
 
 		if (w->engine_on && table_get(t, sig[i], 0, in->now_ms, &v)) {
 			st = v == w->nox_last[i] ? WATCH_HOLDS : WATCH_CLEAR;
@@ -310,28 +324,34 @@ static void watch_nox(struct watch *w, const struct table *t, const struct watch
 		edge = watch_step(&w->nox[i], st, in->now_ms, w->cfg.nox_frozen_ms, 0);
 		if (!edge)
 			continue;
-		ev = watch_event("nox-frozen", edge, &w->nox[i], in->now_ms);
-		json_object_set_new(ev, "signal", json_string(sig_name(sig[i])));
-		json_object_set_new(ev, "value", json_real(w->nox_last[i]));
-		emit(ctx, ev);
+		watch_event(&ev, PAYLOAD_EV_NOX_FROZEN, edge, &w->nox[i], in->now_ms);
+		snprintf(ev.signal, sizeof(ev.signal), "%s", sig_name(sig[i]));
+		ev.value = w->nox_last[i];
+		emit(ctx, &ev);
 	}
 }
 
-static void watch_start_events(struct watch *w, watch_event_fn *emit, void *ctx)
+static void watch_start_events(struct watch *w, payload_event_fn *emit, void *ctx)
 {
+	struct payload_event ev;
+
 	if (!w->started) {
 		w->started = 1;
-		emit(ctx, json_pack("{s:s, s:b}", "type", "restart", "clean", !w->unclean));
+		payload_event_init(&ev, PAYLOAD_EV_RESTART);
+		ev.clean = !w->unclean;
+		emit(ctx, &ev);
 	}
 	if (w->hash_new[0]) {
-		emit(ctx, json_pack("{s:s, s:s, s:s}", "type", "config-changed", "from",
-				    w->hash_old, "to", w->hash_new));
+		payload_event_init(&ev, PAYLOAD_EV_CONFIG_CHANGED);
+		snprintf(ev.from_hash, sizeof(ev.from_hash), "%s", w->hash_old);
+		snprintf(ev.to_hash, sizeof(ev.to_hash), "%s", w->hash_new);
+		emit(ctx, &ev);
 		w->hash_new[0] = '\0';
 	}
 }
 
 void watch_tick(struct watch *w, const struct table *t, const struct watch_input *in,
-		watch_event_fn *emit, void *ctx)
+		payload_event_fn *emit, void *ctx)
 {
 	if (!w->started)
 		w->first_ms = in->now_ms;

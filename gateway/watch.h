@@ -9,13 +9,11 @@
 #ifndef EMGW_WATCH_H
 #define EMGW_WATCH_H
 
-#include <jansson.h>
 #include <stdint.h>
 
 #include "gateway/config.h"
 #include "gateway/table.h"
-
-typedef void watch_event_fn(void *ctx, json_t *ev);
+#include "protocols/payload.h"
 
 #define WATCH_MAX_METERS CONFIG_MAX_BUS
 
@@ -62,7 +60,7 @@ void watch_init(struct watch *w, const struct config *cfg);
 void watch_reload(struct watch *w, const struct config *cfg);
 /* One tick. */
 void watch_tick(struct watch *w, const struct table *t, const struct watch_input *in,
-		watch_event_fn *emit, void *ctx);
+		payload_event_fn *emit, void *ctx);
 /* The engine runs (debounced). */
 int watch_engine_running(const struct watch *w);
 /* A clean stop: the marker goes. */

@@ -5,7 +5,6 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "gateway/clock.h"
 #include "gateway/log.h"
 #include "protocols/geo.h"
 
@@ -176,10 +175,12 @@ static int zones_feature(struct zones_reader *rd, json_t *f)
 	zn->bb = geo_bbox_empty();
 	zn->first_poly = z->n_polys;
 	zn->flip_ms = zn->run_ms = -1;
-	if (name)
-		snprintf(zn->name, sizeof(zn->name), "%s", name);
-	else
+	if (!name)
 		snprintf(zn->name, sizeof(zn->name), "zone%d", rd->feature);
+	else if (payload_strlcpy(zn->name, sizeof(zn->name), name))
+		/* Cut between characters: events carry it as JSON. */
+		log_info("%s: feature %d: name cut to %zu bytes", rd->file, rd->feature,
+			 strlen(zn->name));
 	if (zones_stages(rd, props, zn) < 0)
 		return -1;
 	if (type && strcmp(type, "Polygon") == 0) {
@@ -315,18 +316,27 @@ static int zones_prohibits(const struct zones *z, const struct zone *zn)
 	return z->stage >= 1 && z->stage <= 6 && (zn->stages & (1u << z->stage));
 }
 
-static json_t *zones_stage_list(const struct zone *zn)
+static void zones_stage_list(const struct zone *zn, struct payload_stages *out)
 {
-	json_t *a = json_array();
-
-	for (int st = 1; st <= 6; st++)
+	out->n = 0;
+	for (int st = 1; st <= 6 && out->n < PAYLOAD_MAX_STAGES; st++)
 		if (zn->stages & (1u << st))
-			json_array_append_new(a, json_integer(st));
-	return a;
+			out->s[out->n++] = st;
+}
+
+/* What both zone events carry. */
+static void zones_event(struct payload_event *ev, enum payload_type type, const struct zone *zn,
+			const struct zones_input *in)
+{
+	payload_event_init(ev, type);
+	snprintf(ev->zone, sizeof(ev->zone), "%s", zn->name);
+	zones_stage_list(zn, &ev->prohibited_stages);
+	ev->lat = in->lat;
+	ev->lon = in->lon;
 }
 
 static void zones_edge(struct zones *z, struct zone *zn, const struct zones_input *in,
-		       zones_event_fn *emit, void *ctx)
+		       payload_event_fn *emit, void *ctx)
 {
 	zn->inside = !zn->inside;
 	zn->flip_ms = -1;
@@ -336,18 +346,20 @@ static void zones_edge(struct zones *z, struct zone *zn, const struct zones_inpu
 		zn->run_ms = -1;
 		zn->violated = 0;
 	}
-	emit(ctx, json_pack("{s:s, s:s, s:s, s:b, s:o, s:f, s:f}", "type", "zone", "state",
-			    zn->inside ? "enter" : "leave", "zone", zn->name, "prohibited",
-			    zones_prohibits(z, zn), "prohibited_stages", zones_stage_list(zn),
-			    "lat", in->lat, "lon", in->lon));
+	struct payload_event ev;
+
+	zones_event(&ev, PAYLOAD_EV_ZONE, zn, in);
+	snprintf(ev.state, sizeof(ev.state), "%s", zn->inside ? "enter" : "leave");
+	ev.prohibited = zones_prohibits(z, zn);
+	emit(ctx, &ev);
 }
 
 /* Running inside a zone that prohibits this stage, violation_after long:
  * one event a visit (a new one after leaving, or after the engine stopped). */
 static void zones_violation(struct zones *z, struct zone *zn, const struct zones_input *in,
-			    zones_event_fn *emit, void *ctx)
+			    payload_event_fn *emit, void *ctx)
 {
-	char since[32];
+	struct payload_event ev;
 
 	if (!zn->inside || !in->engine_running || !zones_prohibits(z, zn)) {
 		zn->run_ms = -1;
@@ -361,10 +373,10 @@ static void zones_violation(struct zones *z, struct zone *zn, const struct zones
 		return;
 	zn->violated = 1;
 	zn->violations++;
-	clock_format_iso(in->wall_ms - (in->now_ms - zn->run_ms), since, sizeof(since));
-	emit(ctx, json_pack("{s:s, s:s, s:s, s:i, s:o, s:f, s:f}", "type", "zone-violation", "zone",
-			    zn->name, "since", since, "stage", z->stage, "prohibited_stages",
-			    zones_stage_list(zn), "lat", in->lat, "lon", in->lon));
+	zones_event(&ev, PAYLOAD_EV_ZONE_VIOLATION, zn, in);
+	ev.since_ms = in->wall_ms - (in->now_ms - zn->run_ms);
+	ev.stage = z->stage;
+	emit(ctx, &ev);
 }
 
 static void zones_totals(struct zone *zn, const struct zones_input *in, int64_t dt_ms,
@@ -380,7 +392,7 @@ static void zones_totals(struct zone *zn, const struct zones_input *in, int64_t 
 		zn->fuel_l += in->fuel_lph * (double)dt_ms / 3600000.0;
 }
 
-void zones_tick(struct zones *z, const struct zones_input *in, zones_event_fn *emit, void *ctx)
+void zones_tick(struct zones *z, const struct zones_input *in, payload_event_fn *emit, void *ctx)
 {
 	struct geo_point p = {in->lon, in->lat};
 	int64_t dt = z->last_ms < 0 ? 0 : in->now_ms - z->last_ms;

@@ -12,11 +12,10 @@
 #include <stdint.h>
 
 #include "gateway/config.h"
+#include "protocols/payload.h"
 
 #define ZONES_MAX	 256	/* features in a file */
 #define ZONES_MAX_POINTS 200000 /* vertices, all zones together */
-
-typedef void zones_event_fn(void *ctx, json_t *ev);
 
 /* What the rest of the daemon knows this tick. */
 struct zones_input {
@@ -41,7 +40,7 @@ int zones_reload(struct zones **zp, const struct config_zones *cfg, int stage);
 /* Free. */
 void zones_close(struct zones *z);
 /* One tick: events go to emit(ctx, ev). */
-void zones_tick(struct zones *z, const struct zones_input *in, zones_event_fn *emit, void *ctx);
+void zones_tick(struct zones *z, const struct zones_input *in, payload_event_fn *emit, void *ctx);
 /* Zones loaded. */
 int zones_count(const struct zones *z);
 /* Per zone: inside, prohibited, engine_h, fuel_l, smoke_events,

@@ -73,10 +73,10 @@ static void write_zones(const char *path)
 	fclose(f);
 }
 
-static void on_event(void *ctx, json_t *ev)
+static void on_event(void *ctx, struct payload_event *ev)
 {
+	(void)ev;
 	(*(unsigned long *)ctx)++;
-	json_decref(ev);
 }
 
 int main(int argc, char **argv)
@@ -119,7 +119,6 @@ int main(int argc, char **argv)
 					 .lon = 120 + 0.5 * (double)(i % 997) / 997,
 					 .have_fuel = 1,
 					 .fuel_lph = 30};
-		json_t *ev;
 
 		table_set(&t, SIG_ENGINE_SPEED_RPM, 0, 1800 + (double)(i % 50), ms, 1);
 		table_set(&t, SIG_ENGINE_LOAD_PCT, 0, load, ms, 1);
@@ -130,8 +129,7 @@ int main(int argc, char **argv)
 		table_set(&t, SIG_COOLANT_C, 0, 85, ms, 1);
 		table_set(&t, SIG_DPF_DP_KPA, 0, 0.1 * load, ms, 1);
 		table_set(&t, SIG_NOX_UP_PPM, 0, 300 + (double)(i % 7), ms, 1);
-		for (ev = smoke_tick(&s, &t, ms, ms); ev; ev = smoke_next(&s))
-			on_event(&events, ev);
+		smoke_tick(&s, &t, ms, ms, on_event, &events);
 		watch_tick(&w, &t, &wi, on_event, &events);
 		zi.engine_running = watch_engine_running(&w);
 		zi.smoke_starts = s.starts;

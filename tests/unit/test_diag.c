@@ -6,6 +6,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "gateway/diag.h"
 
@@ -14,12 +15,22 @@ struct sink {
 	int n;
 };
 
-static void collect(void *ctx, json_t *ev)
+/* The event as the JSON it goes out as (header zeroed), for the checks. */
+static json_t *ev_json(const struct payload_event *ev)
+{
+	static const struct payload_header h = {.v = 1, .dev = "test"};
+	static char buf[65536];
+
+	assert_true(payload_encode_event(&h, ev, buf, sizeof(buf)) > 0);
+	return json_loads(buf, 0, NULL);
+}
+
+static void collect(void *ctx, struct payload_event *ev)
 {
 	struct sink *s = ctx;
 
 	assert_true(s->n < 8);
-	s->ev[s->n++] = ev;
+	s->ev[s->n++] = ev_json(ev);
 }
 
 static void sink_free(struct sink *s)

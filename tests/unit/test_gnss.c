@@ -7,6 +7,7 @@
 #include <stdint.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include <errno.h>
 #include <gps.h>
@@ -62,6 +63,23 @@ static struct gnss_fix fix_at(double lat, double lon, double kmh, double course,
 	};
 
 	return f;
+}
+
+/* The pos object as it goes out in a record. */
+static json_t *pos_json(const struct gnss_track *tr, int64_t now_ms, const char *point)
+{
+	static struct payload_record rec;
+	static const struct payload_header h = {.v = 1, .dev = "test"};
+	static char buf[4096];
+	json_t *all, *pos;
+
+	payload_record_init(&rec);
+	gnss_track_pos(tr, now_ms, point, &rec.pos);
+	assert_true(payload_encode_record(&h, &rec, buf, sizeof(buf)) > 0);
+	all = json_loads(buf, 0, NULL);
+	pos = json_incref(json_object_get(all, "pos"));
+	json_decref(all);
+	return pos;
 }
 
 static const char *str_of(const json_t *o, const char *key)
@@ -179,7 +197,7 @@ static void test_fix_age(void **state)
 	(void)state;
 	gnss_track_init(&tr, &c, 0);
 	/* Never a fix: invalid, no position at all. */
-	pos = gnss_track_pos(&tr, 5000, NULL);
+	pos = pos_json(&tr, 5000, NULL);
 	assert_false(json_is_true(json_object_get(pos, "valid")));
 	assert_null(json_object_get(pos, "lat"));
 	assert_string_equal(str_of(pos, "fix"), "none");
@@ -187,7 +205,7 @@ static void test_fix_age(void **state)
 
 	assert_int_equal(gnss_track_report(&tr, &f), 1);
 	assert_true(gnss_track_valid(&tr, 10000 + c.max_age_ms));
-	pos = gnss_track_pos(&tr, 11500, NULL);
+	pos = pos_json(&tr, 11500, NULL);
 	assert_true(json_is_true(json_object_get(pos, "valid")));
 	assert_string_equal(str_of(pos, "fix"), "3d");
 	assert_string_equal(str_of(pos, "quality"), "gps");
@@ -197,7 +215,7 @@ static void test_fix_age(void **state)
 
 	/* Older than max_age: the last position, marked invalid, with its age. */
 	assert_false(gnss_track_valid(&tr, 10000 + c.max_age_ms + 1));
-	pos = gnss_track_pos(&tr, 20000, NULL);
+	pos = pos_json(&tr, 20000, NULL);
 	assert_false(json_is_true(json_object_get(pos, "valid")));
 	assert_true(fabs(json_real_value(json_object_get(pos, "lat")) - LAT0) < 1e-12);
 	assert_true(fabs(json_real_value(json_object_get(pos, "age_s")) - 10.0) < 1e-9);
@@ -215,7 +233,7 @@ static void test_fix_age(void **state)
 	f.mode = MODE_NO_FIX;
 	assert_int_equal(gnss_track_report(&tr, &f), 0);
 	assert_false(gnss_track_valid(&tr, 21500));
-	pos = gnss_track_pos(&tr, 21500, NULL);
+	pos = pos_json(&tr, 21500, NULL);
 	assert_true(fabs(json_real_value(json_object_get(pos, "lon")) - LON0) < 1e-12);
 	json_decref(pos);
 }
@@ -321,7 +339,7 @@ static void test_points_without_fix(void **state)
 	why = gnss_track_point(&tr, 60000);
 	assert_non_null(why);
 	assert_string_equal(why, "period");
-	pos = gnss_track_pos(&tr, 60000, why);
+	pos = pos_json(&tr, 60000, why);
 	assert_false(json_is_true(json_object_get(pos, "valid")));
 	assert_string_equal(str_of(pos, "point"), "period");
 	json_decref(pos);

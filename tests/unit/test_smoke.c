@@ -10,6 +10,7 @@
 #include <string.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "gateway/smoke.h"
 
@@ -31,6 +32,47 @@ static const struct config_smoke cfg_default = {
     .load_hyst_pct = 10,
 };
 
+/* The event as the JSON it goes out as (header zeroed), for the checks. */
+static json_t *ev_json(const struct payload_event *ev)
+{
+	static const struct payload_header h = {.v = 1, .dev = "test"};
+	static char buf[65536];
+
+	assert_true(payload_encode_event(&h, ev, buf, sizeof(buf)) > 0);
+	return json_loads(buf, 0, NULL);
+}
+
+/* Events in the order raised, taken one a step as smoke_next gave them. */
+static struct {
+	json_t *ev[64];
+	int head, n;
+} queue;
+
+static void collect(void *ctx, struct payload_event *ev)
+{
+	(void)ctx;
+	assert_true(queue.n < 64);
+	queue.ev[(queue.head + queue.n++) % 64] = ev_json(ev);
+}
+
+static json_t *next_event(void)
+{
+	json_t *ev;
+
+	if (queue.n == 0)
+		return NULL;
+	ev = queue.ev[queue.head];
+	queue.head = (queue.head + 1) % 64;
+	queue.n--;
+	return ev;
+}
+
+static json_t *tick(struct smoke *s, struct table *t, int64_t ms)
+{
+	smoke_tick(s, t, ms, WALL0_MS + ms, collect, NULL);
+	return next_event();
+}
+
 struct fx {
 	struct table t;
 	struct smoke s;
@@ -40,6 +82,8 @@ static struct fx *fx_new(const struct config_smoke *c)
 {
 	static struct fx f;
 
+	while (queue.n)
+		json_decref(next_event());
 	table_init(&f.t, 5000);
 	smoke_init(&f.s, c);
 	return &f;
@@ -62,7 +106,7 @@ static json_t *step_raw(struct fx *f, int sec, double air, double fuel, double l
 		table_set(&f->t, SIG_FUEL_RATE_LPH, 0, fuel, ms, 1);
 	if (load >= 0)
 		table_set(&f->t, SIG_ENGINE_LOAD_PCT, 0, load, ms, 1);
-	return smoke_tick(&f->s, &f->t, ms, WALL0_MS + ms);
+	return tick(&f->s, &f->t, ms);
 }
 
 static json_t *step(struct fx *f, int sec, double lambda, double load)
@@ -374,7 +418,7 @@ static json_t *tick_opacity(struct fx *f, int sec, double k, int as_pct)
 		table_set(&f->t, SIG_OPACITY_PCT, 0, pct_for(k), ms, 1);
 	else
 		table_set(&f->t, SIG_OPACITY_K_M1, 0, k, ms, 1);
-	return smoke_tick(&f->s, &f->t, ms, WALL0_MS + ms);
+	return tick(&f->s, &f->t, ms);
 }
 
 static const char *rule_of(const json_t *ev)
@@ -447,7 +491,7 @@ static json_t *tick_boost(struct fx *f, int sec, double load, double boost)
 	table_set(&f->t, SIG_ENGINE_SPEED_RPM, 0, 1800, ms, 1);
 	table_set(&f->t, SIG_ENGINE_LOAD_PCT, 0, load, ms, 1);
 	table_set(&f->t, SIG_BOOST_KPA, 0, boost, ms, 1);
-	return smoke_tick(&f->s, &f->t, ms, WALL0_MS + ms);
+	return tick(&f->s, &f->t, ms);
 }
 
 /* One long lag: boost 50 kPa at 90 % load (a healthy turbo gives 135,

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "gateway/watch.h"
 
@@ -19,12 +20,22 @@ struct rec {
 	int n;
 };
 
-static void collect(void *ctx, json_t *ev)
+/* The event as the JSON it goes out as (header zeroed), for the checks. */
+static json_t *ev_json(const struct payload_event *ev)
+{
+	static const struct payload_header h = {.v = 1, .dev = "test"};
+	static char buf[65536];
+
+	assert_true(payload_encode_event(&h, ev, buf, sizeof(buf)) > 0);
+	return json_loads(buf, 0, NULL);
+}
+
+static void collect(void *ctx, struct payload_event *ev)
 {
 	struct rec *r = ctx;
 
 	assert_true(r->n < 64);
-	r->ev[r->n++] = ev;
+	r->ev[r->n++] = ev_json(ev);
 }
 
 static void rec_clear(struct rec *r)

@@ -11,6 +11,7 @@
 #include <unistd.h>
 
 #include <cmocka.h>
+#include <jansson.h>
 
 #include "gateway/zones.h"
 
@@ -32,12 +33,22 @@ struct rec {
 	int n;
 };
 
-static void collect(void *ctx, json_t *ev)
+/* The event as the JSON it goes out as (header zeroed), for the checks. */
+static json_t *ev_json(const struct payload_event *ev)
+{
+	static const struct payload_header h = {.v = 1, .dev = "test"};
+	static char buf[65536];
+
+	assert_true(payload_encode_event(&h, ev, buf, sizeof(buf)) > 0);
+	return json_loads(buf, 0, NULL);
+}
+
+static void collect(void *ctx, struct payload_event *ev)
 {
 	struct rec *r = ctx;
 
 	assert_true(r->n < 64);
-	r->ev[r->n++] = ev;
+	r->ev[r->n++] = ev_json(ev);
 }
 
 static void rec_clear(struct rec *r)
@@ -90,6 +101,34 @@ static void run(struct zones *z, struct rec *r, int from, int to, double lon, do
 
 		zones_tick(z, &in, collect, r);
 	}
+}
+
+/* Issue 14 item 7: a name over 63 bytes is cut between characters, and
+ * its events still go out (cut inside one, the event could not be made). */
+static void test_long_utf8_name(void **state)
+{
+	char text[512], name[80] = "";
+	struct rec r = {0};
+	struct zones *z;
+
+	(void)state;
+	for (int i = 0; i < 35; i++)
+		strcat(name, "\xc3\xa9"); /* 70 bytes */
+	snprintf(text, sizeof(text),
+		 "{\"type\":\"Feature\",\"properties\":{\"name\":\"%s\"},\"geometry\":"
+		 "{\"type\":\"Polygon\",\"coordinates\":[[[121.0,31.0],[121.1,31.0],[121.1,31.1],"
+		 "[121.0,31.1],[121.0,31.0]]]}}",
+		 name);
+	write_file(text);
+	z = open_zones(3);
+	assert_non_null(z);
+	run(z, &r, 0, 4, 121.05, 31.05, 1, 0);
+	assert_int_equal(r.n, 1);
+	assert_int_equal(strlen(str(r.ev[0], "zone")), 62);
+	assert_memory_equal(str(r.ev[0], "zone"), name, 62);
+	rec_clear(&r);
+	zones_close(z);
+	unlink(path);
 }
 
 static void test_enter_violate_leave(void **state)
@@ -210,6 +249,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_enter_violate_leave),
+	    cmocka_unit_test(test_long_utf8_name),
 	    cmocka_unit_test(test_stage_and_engine),
 	    cmocka_unit_test(test_bad_files),
 	};
