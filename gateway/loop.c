@@ -221,7 +221,6 @@ int loop_once(struct loop *l)
 	int64_t now = clock_real_ms(), deadline;
 	int n = 0, timeout, rc;
 
-	loop_timers(l, now);
 	deadline = loop_deadline(l, now);
 	loop_sweep(l);
 	for (int h = 0; h < LOOP_MAX_FDS; h++)
@@ -248,6 +247,7 @@ int loop_once(struct loop *l)
 	}
 	if (rc > 0 && pfd[n].revents && l->sig_fn)
 		loop_read_signals(l);
+	loop_timers(l, clock_real_ms());
 	loop_sweep(l);
 	return 0;
 }

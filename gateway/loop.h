@@ -47,7 +47,7 @@ int loop_add_hook(struct loop *l, loop_hook_fn *fn, void *ctx);
 /* Block the signals in set (before any thread starts, so threads inherit it)
  * and deliver them to fn after each wake-up's I/O.  0, or -1 (logged). */
 int loop_signals(struct loop *l, const sigset_t *set, loop_signal_fn *fn, void *ctx);
-/* One round: due timers, hooks, poll, I/O callbacks, then signals.
+/* One round: hooks, poll, I/O callbacks, signals, then due timers.
  * 0, or -1 when poll failed (logged). */
 int loop_once(struct loop *l);
 /* Run rounds until loop_stop; 0, or -1 as loop_once. */
