@@ -306,94 +306,14 @@ static void daemon_end_episodes(struct daemon *d)
 
 /* ---- status -------------------------------------------------------------- */
 
-static json_t *daemon_status_gnss(struct daemon *d, int64_t mono_ms)
-{
-	struct gnss_stats gs;
-
-	gnss_stats(d->gnss, &gs);
-	return json_pack("{s:s, s:s, s:s, s:i, s:I, s:I, s:I, s:b, s:o}", "type", "gnss", "gpsd",
-			 d->cfg.gnss.host, "state", gs.up ? "up" : "down", "port", d->cfg.gnss.port,
-			 "connects", (json_int_t)gs.connects, "reports", (json_int_t)gs.reports,
-			 "fixes", (json_int_t)gs.fixes, "valid",
-			 gnss_track_valid(gnss_track_of(d->gnss), mono_ms), "last_fix_age_s",
-			 gs.last_fix_mono_ms < 0
-			     ? json_null()
-			     : json_real((double)(mono_ms - gs.last_fix_mono_ms) / 1000.0));
-}
-
-static json_t *daemon_status_sources(struct daemon *d, int64_t mono_ms)
-{
-	json_t *src = json_object();
-
-	for (int i = 0; i < d->n_can; i++)
-		json_object_set_new(src, canbus_name(d->can[i]), canbus_status(d->can[i], mono_ms));
-	if (d->gnss)
-		json_object_set_new(src, "gnss", daemon_status_gnss(d, mono_ms));
-	for (int i = 0; i < CONFIG_MAX_BUS; i++)
-		if (d->mb[i])
-			fieldbus_status(d->mb[i], src, mono_ms);
-	return src;
-}
-
-static json_t *daemon_status_uplink(struct daemon *d, const struct store_stats *ss, int64_t wall_ms)
-{
-	if (!d->uplink)
-		return json_pack("{s:b}", "enabled", 0);
-	return uplink_status_json(d->uplink, ss, wall_ms);
-}
-
-/* Evictions by class, and the versions of what emgwd runs on. */
-static void daemon_status_more(json_t *st, const struct store_stats *ss)
-{
-	json_object_set_new(json_object_get(st, "store"), "evicted_by_class",
-			    json_pack("{s:I, s:I, s:I, s:I, s:I}", "routine",
-				      (json_int_t)ss->evicted_class[STORE_CLASS_ROUTINE],
-				      "position",
-				      (json_int_t)ss->evicted_class[STORE_CLASS_POSITION],
-				      "thinned", (json_int_t)ss->thinned, "event",
-				      (json_int_t)ss->evicted_class[STORE_CLASS_EVENT], "alarm",
-				      (json_int_t)ss->evicted_class[STORE_CLASS_ALARM]));
-	json_object_set_new(st, "versions",
-			    json_pack("{s:s, s:s, s:s, s:s, s:s}", "emgwd", EMGW_VERSION, "sqlite",
-				      sqlite3_libversion(), "jansson", JANSSON_VERSION, "zlib",
-				      zlibVersion(), "openssl", OpenSSL_version(OPENSSL_VERSION)));
-}
-
 static json_t *daemon_status(struct daemon *d)
 {
-	struct store_stats ss;
-	struct clock_now now;
-	char ts[32];
-	json_t *st;
+	struct status_parts p = {&d->cfg,    d->store,	d->stop,   d->start_mono_ms,
+				 d->records, d->events, d->can,	   d->n_can,
+				 d->mb,	     d->gnss,	d->uplink, d->platform,
+				 &d->smoke,  &d->watch, d->zones};
 
-	clock_now(&now);
-	clock_format_iso(now.wall_ms, ts, sizeof(ts));
-	store_stats(d->store, &ss);
-	st = json_pack("{s:i, s:s, s:s, s:s, s:I, s:i, s:s, s:s, s:f, s:I, s:I, s:o, s:{s:I, s:o, "
-		       "s:I, s:I}, s:o}",
-		       "v", 1, "dev", d->cfg.id, "state", d->stop ? "stopped" : "online", "version",
-		       EMGW_VERSION, "boot", (json_int_t)store_boot(d->store), "pid", (int)getpid(),
-		       "ts", ts, "ts_src", clock_src_name(now.src), "uptime_s",
-		       (double)(clock_mono_ms() - d->start_mono_ms) / 1000.0, "records",
-		       (json_int_t)d->records, "events", (json_int_t)d->events, "sources",
-		       daemon_status_sources(d, now.mono_ms), "store", "rows", (json_int_t)ss.rows,
-		       "oldest_age_s",
-		       ss.oldest_wall_ms
-			   ? json_real((double)(now.wall_ms - ss.oldest_wall_ms) / 1000.0)
-			   : json_null(),
-		       "evicted", (json_int_t)ss.evicted, "bytes", (json_int_t)ss.bytes, "uplink",
-		       daemon_status_uplink(d, &ss, now.wall_ms));
-	if (st)
-		json_object_set_new(st, "platform", platform_status(d->platform));
-	if (st)
-		json_object_set_new(
-		    st, "detectors",
-		    json_pack("{s:i, s:I, s:b, s:o}", "smoke_active", smoke_active(&d->smoke),
-			      "smoke_episodes", (json_int_t)d->smoke.starts, "engine_running",
-			      watch_engine_running(&d->watch), "zones", zones_status(d->zones)));
-	if (st)
-		daemon_status_more(st, &ss);
-	return st;
+	return status_build(&p);
 }
 
 static void daemon_publish_status(struct daemon *d)
