@@ -880,7 +880,9 @@ static int daemon_loop_init(struct daemon *d)
 		d->h_can[i] = -1;
 	d->t_status = loop_add_timer(d->loop, daemon_on_status, d);
 	d->t_evict = loop_add_timer(d->loop, daemon_on_evict, d);
+	/* Both after the first round: a replay's rows are judged on its clock. */
 	loop_set_timer(d->loop, d->t_status, clock_real_ms());
+	loop_set_timer(d->loop, d->t_evict, clock_real_ms());
 	d->h_gnss = loop_add_fd(d->loop, -1, POLLIN, daemon_on_gnss, d);
 	d->h_platform = loop_add_fd(d->loop, -1, 0, daemon_on_platform, d);
 	return loop_add_hook(d->loop, daemon_work, d);
@@ -912,7 +914,6 @@ static int daemon_init(struct daemon *d)
 	if (!d->store)
 		return -1;
 	daemon_store_policy(d);
-	daemon_on_evict(d, clock_real_ms()); /* at start, before a replay moves the clock */
 	d->cmd_hooks = (struct command_hooks){d, daemon_cmd_status, daemon_cmd_config,
 					      daemon_cmd_set_period, daemon_cmd_snapshot};
 	d->report.store = d->store;

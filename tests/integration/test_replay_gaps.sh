@@ -30,6 +30,9 @@ conf() { # conf NAME LOG [extra can lines]
 		echo "log = $log"
 		echo "speed = 0"
 		for l in "$@"; do echo "$l"; done
+		# retention runs on the log's time: keep what is before the gap
+		echo "[store]"
+		echo "retention_days = 3650"
 		echo "[mqtt]"
 		echo "enabled = no"
 	} >"$T/$name.conf"
