@@ -1,7 +1,7 @@
-/* canbus: the CAN source.  Reads J1939 frames from a SocketCAN interface (or
- * any descriptor carrying struct can_frame) or replays a candump log, and
- * writes the decoded signals into the table.  Knows its bus and the table,
- * nothing else of the daemon. */
+/* canbus: the CAN source.  Decodes J1939 and NMEA 2000 from a back-end
+ * (source.h: SocketCAN, or a candump/CANboat log replayed) into the table,
+ * and keeps the counters, diagnostics and transmit state of its bus.  Knows
+ * its bus and the table, nothing else of the daemon. */
 #ifndef EMGW_CANBUS_H
 #define EMGW_CANBUS_H
 
@@ -15,9 +15,11 @@
 
 struct canbus;
 
-/* Called in replay mode after the clock moved to a frame's time and before
- * the frame is applied, so that sample ticks due before it run first. */
-typedef void canbus_time_fn(void *ctx);
+/* Replay: the next frame of a log. */
+struct canbus_next {
+	int64_t t_us;	/* its log time, microseconds since the epoch */
+	int64_t due_ms; /* real monotonic ms when it is due (<= now: due now) */
+};
 
 struct canbus_stats {
 	uint64_t frames;       /* frames seen (error frames not included) */
@@ -37,8 +39,7 @@ struct canbus_stats {
 
 /* Open the source configured in cfg; `source` is its tag in the table.
  * NULL on error (logged). */
-struct canbus *canbus_open(const struct config_can *cfg, int source, struct table *t,
-			   canbus_time_fn *on_time, void *ctx);
+struct canbus *canbus_open(const struct config_can *cfg, int source, struct table *t);
 /* Use fd (a CAN_RAW socket, or a socketpair end in tests) as a live source. */
 struct canbus *canbus_open_fd(int fd, const char *name, int source, struct table *t);
 /* Close and free. */
@@ -47,10 +48,13 @@ void canbus_close(struct canbus *cb);
 int canbus_fd(const struct canbus *cb);
 /* Live: read every frame waiting on the descriptor. */
 void canbus_read(struct canbus *cb);
-/* Replay: apply every frame due by real monotonic time real_ms; returns the
- * real ms when the next frame is due (real_ms when more work is waiting now),
- * or -1 when the log has ended. */
-int64_t canbus_replay(struct canbus *cb, int64_t real_ms);
+/* Replay: 1 and *n for the log's next frame (read, not applied; the same
+ * until canbus_replay_apply), 0 when the log has ended or this is no replay.
+ * real_ms is clock_real_ms(), for pacing. */
+int canbus_replay_next(struct canbus *cb, int64_t real_ms, struct canbus_next *n);
+/* Replay: apply the frame canbus_replay_next returned, at clock_mono_ms()
+ * (the caller moved the clock to its time). */
+void canbus_replay_apply(struct canbus *cb);
 /* Live: reopen a socket that went away, when due.  Timers here run on real
  * monotonic time (clock_real_ms).  Returns the next retry time, or -1. */
 int64_t canbus_retry(struct canbus *cb, int64_t now_ms);

@@ -7,8 +7,8 @@
 /* The clock is one per process by nature, so it keeps its state here. */
 static struct {
 	int replay;
-	int64_t base_us;  /* replay: the log's first time */
-	int64_t now_us;	  /* replay: the latest log time */
+	int64_t wall_us;  /* replay: the log time in force */
+	int64_t mono_us;  /* replay: log time run forward since the first frame */
 	int64_t mono0_ms; /* live: monotonic time at start */
 	int gnss;	  /* GNSS time known: wall = mono + gnss_off_ms */
 	int64_t gnss_off_ms;
@@ -49,16 +49,33 @@ void clock_init_live(void)
 	clk.jump_ref = 0;
 }
 
-void clock_replay_advance(int64_t log_us)
+enum clock_step clock_replay_advance(int64_t log_us, struct clock_jump *j)
 {
+	int64_t d = log_us - clk.wall_us;
+	enum clock_step step;
+
 	if (!clk.replay) {
 		clk.replay = 1;
-		clk.base_us = log_us;
-		clk.now_us = log_us;
+		clk.wall_us = log_us;
+		clk.mono_us = 0;
+		return CLOCK_STEP_ON;
 	}
-	/* A log that steps back in time must not make time run backwards. */
-	if (log_us > clk.now_us)
-		clk.now_us = log_us;
+	if (d >= 0 && d <= (int64_t)CLOCK_GAP_MS * 1000)
+		step = CLOCK_STEP_ON;
+	else if (d > 0)
+		step = CLOCK_STEP_GAP;
+	else if (d >= -(int64_t)CLOCK_JUMP_MS * 1000)
+		return CLOCK_STEP_HELD; /* merged logs: a frame a little late */
+	else
+		step = CLOCK_STEP_BACK;
+	if (step != CLOCK_STEP_ON && j)
+		*j = (struct clock_jump){.from_ms = clk.wall_us / 1000,
+					 .to_ms = log_us / 1000,
+					 .mono_ms = clk.mono_us / 1000};
+	if (d > 0)
+		clk.mono_us += d;
+	clk.wall_us = log_us;
+	return step;
 }
 
 int clock_is_replay(void)
@@ -69,7 +86,7 @@ int clock_is_replay(void)
 int64_t clock_mono_ms(void)
 {
 	if (clk.replay)
-		return (clk.now_us - clk.base_us) / 1000;
+		return clk.mono_us / 1000;
 	return mono_raw_ms() - clk.mono0_ms;
 }
 
@@ -118,7 +135,7 @@ void clock_now(struct clock_now *now)
 
 	now->mono_ms = clock_mono_ms();
 	if (clk.replay) {
-		now->wall_ms = clk.now_us / 1000;
+		now->wall_ms = clk.wall_us / 1000;
 		now->src = TS_REPLAY;
 		return;
 	}

@@ -16,9 +16,27 @@ struct clock_now {
 
 /* Live mode: monotonic clock and system wall time. */
 void clock_init_live(void);
+/* Replay: how the log's time moved at a frame. */
+enum clock_step {
+	CLOCK_STEP_ON,	 /* forward by at most CLOCK_GAP_MS (or the first frame) */
+	CLOCK_STEP_HELD, /* back by at most CLOCK_JUMP_MS: jitter, the clock stays */
+	CLOCK_STEP_GAP,	 /* forward by more than CLOCK_GAP_MS: the log was not recording */
+	CLOCK_STEP_BACK, /* back by more than CLOCK_JUMP_MS: the logger's clock stepped */
+};
+
+/* A log silent longer than this was not recording: longer than any silence
+ * the detectors judge (ecu_silent 15 s, an ECU unplugged for minutes), short
+ * enough that the ticks run across a silence stay bounded (3000 at 0.1 s). */
+#define CLOCK_GAP_MS 300000
+
+struct clock_jump;
+
 /* Replay mode: from now on the log's time (microseconds since the epoch)
- * drives the clock; call with every frame's time. */
-void clock_replay_advance(int64_t log_us);
+ * drives the clock; call with every frame's time.  Wall time follows the
+ * log (also back, beyond jitter); monotonic time only moves forward, across
+ * a gap too.  For CLOCK_STEP_GAP and CLOCK_STEP_BACK, *j (if not NULL) says
+ * from where to where, and the monotonic time at from_ms. */
+enum clock_step clock_replay_advance(int64_t log_us, struct clock_jump *j);
 /* Non-zero in replay mode. */
 int clock_is_replay(void);
 /* Now. */
@@ -47,6 +65,7 @@ struct clock_jump {
 	int64_t from_ms; /* the wall time expected from monotonic time */
 	int64_t to_ms;	 /* the wall time found */
 	int system;	 /* 1: the system clock jumped (even if GNSS time is in use) */
+	int64_t mono_ms; /* replay: the monotonic time at from_ms */
 };
 
 /* Live, once a tick: 1 and *j when the wall time this clock reports, or the

@@ -7,7 +7,6 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/eventfd.h>
-#include <sys/signalfd.h>
 #include <sys/stat.h>
 #include <unistd.h>
 
@@ -22,6 +21,7 @@
 #include "gateway/gnss.h"
 #include "gateway/health.h"
 #include "gateway/log.h"
+#include "gateway/loop.h"
 #include "gateway/platform.h"
 #include "gateway/report.h"
 #include "gateway/sampler.h"
@@ -35,16 +35,19 @@
 
 #define DAEMON_STATUS_MS     5000
 #define DAEMON_EVICT_MS	     60000
-#define DAEMON_MAX_FDS	     (2 + CONFIG_MAX_CAN + 2) /* signals, wake, CAN, gpsd, platform */
-#define DAEMON_ECU_SILENT_MS 15000		      /* no CAN frame this long: the ECU is gone */
-#define DAEMON_SOURCE_MODBUS 100 /* + bus index: a Modbus bus's tag in the table */
-#define DAEMON_SOURCE_GNSS   200 /* the gnss source's tag in the table */
+#define DAEMON_REPLAY_BUDGET 4096  /* frames and ticks a round when replaying flat out */
+#define DAEMON_ECU_SILENT_MS 15000 /* no CAN frame this long: the ECU is gone */
+#define DAEMON_SOURCE_MODBUS 100   /* + bus index: a Modbus bus's tag in the table */
+#define DAEMON_SOURCE_GNSS   200   /* the gnss source's tag in the table */
 
 struct daemon {
 	struct config cfg;
 	struct daemon_opts opts;
-	int sig_fd;
+	struct loop *loop;
 	int wake_fd;
+	int h_can[CONFIG_MAX_CAN]; /* loop handles */
+	int h_gnss, h_platform;
+	int t_status, t_evict;
 	struct table table;
 	struct store *store;
 	struct report report;
@@ -60,9 +63,8 @@ struct daemon {
 	struct gnss *gnss;    /* NULL when [gnss] is off */
 	enum ts_src last_src; /* time source at the last tick */
 	int64_t next_tick_ms; /* live: monotonic; replay: wall time of the log */
-	int64_t next_status_ms;
-	int64_t next_evict_ms;
 	int64_t start_mono_ms;
+	int replay_src; /* the source whose frame the replay clock is at, or -1 */
 	int replay_done;
 	int stop;
 	int exit_status;
@@ -215,32 +217,64 @@ static void daemon_tick(struct daemon *d, const struct clock_now *now)
 		d->records++;
 }
 
-/* Replay: run every tick whose boundary the log's time has passed.  Ticks
- * sit on whole periods of the log's wall time, stamped with the boundary. */
-static void daemon_replay_ticks(struct daemon *d, int64_t upto_wall_ms)
+/* Replay: the tick at the boundary wall_ms, its monotonic time from a
+ * reference moment (ref_wall_ms, ref_mono_ms) of the same stretch of log. */
+static void daemon_tick_at(struct daemon *d, int64_t wall_ms, int64_t ref_wall_ms,
+			   int64_t ref_mono_ms)
 {
-	struct clock_now now, at;
+	struct clock_now at = {
+	    .wall_ms = wall_ms, .mono_ms = ref_mono_ms - (ref_wall_ms - wall_ms), .src = TS_REPLAY};
+
+	daemon_tick(d, &at);
+	d->next_tick_ms = wall_ms + d->cfg.sample.period_ms;
+}
+
+/* Replay: run the ticks whose boundary the log's time has passed, at most
+ * *budget of them; 1 when some are left.  Ticks sit on whole periods of the
+ * log's wall time, stamped with the boundary. */
+static int daemon_replay_ticks(struct daemon *d, int *budget)
+{
+	struct clock_now now;
 
 	clock_now(&now);
 	if (d->next_tick_ms == 0)
 		d->next_tick_ms =
 		    (now.wall_ms / d->cfg.sample.period_ms + 1) * d->cfg.sample.period_ms;
-	while (d->next_tick_ms <= upto_wall_ms) {
-		at = now;
-		at.wall_ms = d->next_tick_ms;
-		at.mono_ms = now.mono_ms - (now.wall_ms - d->next_tick_ms);
-		daemon_tick(d, &at);
-		d->next_tick_ms += d->cfg.sample.period_ms;
+	for (; d->next_tick_ms <= now.wall_ms; --*budget) {
+		if (*budget <= 0)
+			return 1;
+		daemon_tick_at(d, d->next_tick_ms, now.wall_ms, now.mono_ms);
 	}
+	return 0;
 }
 
-static void daemon_on_replay_time(void *ctx)
+/* A gap in the log, or its time stepping back: an event, not a record a
+ * period across it; the period before it still closes with its record, and
+ * the ticks go on from the frame after it. */
+static void daemon_replay_jump(struct daemon *d, enum clock_step step, const struct clock_jump *j)
 {
-	struct daemon *d = ctx;
+	int64_t period = d->cfg.sample.period_ms;
 	struct clock_now now;
+	char from[32], to[32];
+	json_t *ev;
 
+	if (d->next_tick_ms > 0 && j->from_ms > d->next_tick_ms - period)
+		daemon_tick_at(d, d->next_tick_ms, j->from_ms, j->mono_ms);
 	clock_now(&now);
-	daemon_replay_ticks(d, now.wall_ms);
+	d->next_tick_ms = (now.wall_ms / period + 1) * period;
+	clock_format_iso(j->from_ms, from, sizeof(from));
+	clock_format_iso(j->to_ms, to, sizeof(to));
+	if (step == CLOCK_STEP_GAP) {
+		log_notice("replay: no frame from %s to %s: a gap", from, to);
+		ev = json_pack("{s:s, s:s, s:s, s:f}", "type", "gap", "from", from, "to", to,
+			       "gap_s", (double)(j->to_ms - j->from_ms) / 1000.0);
+	} else {
+		log_notice("replay: the log's time steps back from %s to %s", from, to);
+		ev = json_pack("{s:s, s:s, s:s, s:f, s:s}", "type", "clock", "from", from, "to", to,
+			       "jump_s", (double)(j->to_ms - j->from_ms) / 1000.0, "clock",
+			       "replay");
+	}
+	daemon_emit_event(d, ev, &now);
 }
 
 static void daemon_live_ticks(struct daemon *d, int64_t mono_ms)
@@ -278,94 +312,14 @@ static void daemon_end_episodes(struct daemon *d)
 
 /* ---- status -------------------------------------------------------------- */
 
-static json_t *daemon_status_gnss(struct daemon *d, int64_t mono_ms)
-{
-	struct gnss_stats gs;
-
-	gnss_stats(d->gnss, &gs);
-	return json_pack("{s:s, s:s, s:s, s:i, s:I, s:I, s:I, s:b, s:o}", "type", "gnss", "gpsd",
-			 d->cfg.gnss.host, "state", gs.up ? "up" : "down", "port", d->cfg.gnss.port,
-			 "connects", (json_int_t)gs.connects, "reports", (json_int_t)gs.reports,
-			 "fixes", (json_int_t)gs.fixes, "valid",
-			 gnss_track_valid(gnss_track_of(d->gnss), mono_ms), "last_fix_age_s",
-			 gs.last_fix_mono_ms < 0
-			     ? json_null()
-			     : json_real((double)(mono_ms - gs.last_fix_mono_ms) / 1000.0));
-}
-
-static json_t *daemon_status_sources(struct daemon *d, int64_t mono_ms)
-{
-	json_t *src = json_object();
-
-	for (int i = 0; i < d->n_can; i++)
-		json_object_set_new(src, canbus_name(d->can[i]), canbus_status(d->can[i], mono_ms));
-	if (d->gnss)
-		json_object_set_new(src, "gnss", daemon_status_gnss(d, mono_ms));
-	for (int i = 0; i < CONFIG_MAX_BUS; i++)
-		if (d->mb[i])
-			fieldbus_status(d->mb[i], src, mono_ms);
-	return src;
-}
-
-static json_t *daemon_status_uplink(struct daemon *d, const struct store_stats *ss, int64_t wall_ms)
-{
-	if (!d->uplink)
-		return json_pack("{s:b}", "enabled", 0);
-	return uplink_status_json(d->uplink, ss, wall_ms);
-}
-
-/* Evictions by class, and the versions of what emgwd runs on. */
-static void daemon_status_more(json_t *st, const struct store_stats *ss)
-{
-	json_object_set_new(json_object_get(st, "store"), "evicted_by_class",
-			    json_pack("{s:I, s:I, s:I, s:I, s:I}", "routine",
-				      (json_int_t)ss->evicted_class[STORE_CLASS_ROUTINE],
-				      "position",
-				      (json_int_t)ss->evicted_class[STORE_CLASS_POSITION],
-				      "thinned", (json_int_t)ss->thinned, "event",
-				      (json_int_t)ss->evicted_class[STORE_CLASS_EVENT], "alarm",
-				      (json_int_t)ss->evicted_class[STORE_CLASS_ALARM]));
-	json_object_set_new(st, "versions",
-			    json_pack("{s:s, s:s, s:s, s:s, s:s}", "emgwd", EMGW_VERSION, "sqlite",
-				      sqlite3_libversion(), "jansson", JANSSON_VERSION, "zlib",
-				      zlibVersion(), "openssl", OpenSSL_version(OPENSSL_VERSION)));
-}
-
 static json_t *daemon_status(struct daemon *d)
 {
-	struct store_stats ss;
-	struct clock_now now;
-	char ts[32];
-	json_t *st;
+	struct status_parts p = {&d->cfg,    d->store,	d->stop,   d->start_mono_ms,
+				 d->records, d->events, d->can,	   d->n_can,
+				 d->mb,	     d->gnss,	d->uplink, d->platform,
+				 &d->smoke,  &d->watch, d->zones};
 
-	clock_now(&now);
-	clock_format_iso(now.wall_ms, ts, sizeof(ts));
-	store_stats(d->store, &ss);
-	st = json_pack("{s:i, s:s, s:s, s:s, s:I, s:i, s:s, s:s, s:f, s:I, s:I, s:o, s:{s:I, s:o, "
-		       "s:I, s:I}, s:o}",
-		       "v", 1, "dev", d->cfg.id, "state", d->stop ? "stopped" : "online", "version",
-		       EMGW_VERSION, "boot", (json_int_t)store_boot(d->store), "pid", (int)getpid(),
-		       "ts", ts, "ts_src", clock_src_name(now.src), "uptime_s",
-		       (double)(clock_mono_ms() - d->start_mono_ms) / 1000.0, "records",
-		       (json_int_t)d->records, "events", (json_int_t)d->events, "sources",
-		       daemon_status_sources(d, now.mono_ms), "store", "rows", (json_int_t)ss.rows,
-		       "oldest_age_s",
-		       ss.oldest_wall_ms
-			   ? json_real((double)(now.wall_ms - ss.oldest_wall_ms) / 1000.0)
-			   : json_null(),
-		       "evicted", (json_int_t)ss.evicted, "bytes", (json_int_t)ss.bytes, "uplink",
-		       daemon_status_uplink(d, &ss, now.wall_ms));
-	if (st)
-		json_object_set_new(st, "platform", platform_status(d->platform));
-	if (st)
-		json_object_set_new(
-		    st, "detectors",
-		    json_pack("{s:i, s:I, s:b, s:o}", "smoke_active", smoke_active(&d->smoke),
-			      "smoke_episodes", (json_int_t)d->smoke.starts, "engine_running",
-			      watch_engine_running(&d->watch), "zones", zones_status(d->zones)));
-	if (st)
-		daemon_status_more(st, &ss);
-	return st;
+	return status_build(&p);
 }
 
 static void daemon_publish_status(struct daemon *d)
@@ -468,7 +422,7 @@ static void daemon_store_policy(struct daemon *d)
 static int daemon_open_sources(struct daemon *d)
 {
 	for (int i = 0; i < d->cfg.n_can; i++) {
-		d->can[i] = canbus_open(&d->cfg.can[i], i + 1, &d->table, daemon_on_replay_time, d);
+		d->can[i] = canbus_open(&d->cfg.can[i], i + 1, &d->table);
 		if (d->can[i])
 			canbus_set_events(d->can[i], d->cfg.vin, daemon_on_source_event, d);
 		if (!d->can[i])
@@ -527,8 +481,11 @@ static int daemon_fieldbus_changed(const struct config *a, const struct config *
 
 static void daemon_close_sources(struct daemon *d)
 {
-	for (int i = 0; i < d->n_can; i++)
+	for (int i = 0; i < d->n_can; i++) {
+		loop_del_fd(d->loop, d->h_can[i]);
+		d->h_can[i] = -1;
 		canbus_close(d->can[i]);
+	}
 	d->n_can = 0;
 }
 
@@ -675,40 +632,6 @@ out:
 	free(fresh);
 }
 
-/* ---- the loop ---------------------------------------------------------------- */
-
-static int daemon_signals(struct daemon *d)
-{
-	sigset_t set;
-
-	sigemptyset(&set);
-	sigaddset(&set, SIGTERM);
-	sigaddset(&set, SIGINT);
-	sigaddset(&set, SIGHUP);
-	sigaddset(&set, SIGPIPE);
-	/* Blocked before any thread starts, so paho's threads inherit it. */
-	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0)
-		return -1;
-	sigdelset(&set, SIGPIPE);
-	d->sig_fd = signalfd(-1, &set, SFD_NONBLOCK | SFD_CLOEXEC);
-	return d->sig_fd < 0 ? -1 : 0;
-}
-
-static void daemon_read_signals(struct daemon *d)
-{
-	struct signalfd_siginfo si;
-
-	while (read(d->sig_fd, &si, sizeof(si)) == sizeof(si)) {
-		if (si.ssi_signo == SIGHUP) {
-			log_notice("SIGHUP: reloading %s", d->opts.config_path);
-			daemon_reload(d);
-		} else {
-			log_notice("%s: stopping", strsignal((int)si.ssi_signo));
-			d->stop = 1;
-		}
-	}
-}
-
 static int64_t earliest(int64_t a, int64_t b)
 {
 	if (a < 0)
@@ -718,29 +641,64 @@ static int64_t earliest(int64_t a, int64_t b)
 	return a < b ? a : b;
 }
 
-/* Replay sources run on real time; returns the earliest next due time. */
-static int64_t daemon_run_replays(struct daemon *d, int64_t real_ms)
+/* The log's end: close the last, partial period (if frames came after the
+ * last tick) so the log's final second has its record too. */
+static void daemon_replay_end(struct daemon *d)
 {
-	int64_t next = -1;
-	int active = 0;
 	struct clock_now now;
 
-	for (int i = 0; i < d->n_can; i++) {
-		int64_t due = canbus_replay(d->can[i], real_ms);
+	clock_now(&now);
+	if (now.wall_ms > d->next_tick_ms - d->cfg.sample.period_ms)
+		daemon_tick_at(d, d->next_tick_ms, now.wall_ms, now.mono_ms);
+	d->replay_done = 1;
+}
 
-		if (due >= 0)
+/* Replay: the frames due by real time, in log time order across sources,
+ * each after the ticks due before it; at most DAEMON_REPLAY_BUDGET frames
+ * and ticks a round, so that signals are read in between.  Returns when to
+ * come back (real_ms: work is waiting), or -1. */
+static int64_t daemon_replay(struct daemon *d, int64_t real_ms)
+{
+	int budget = DAEMON_REPLAY_BUDGET, best, active;
+	struct canbus_next n, first = {0};
+	struct clock_jump j;
+	enum clock_step step;
+	int64_t next;
+
+	while (budget > 0) {
+		if (d->replay_src >= 0) {
+			/* the clock is at this frame's time: ticks first */
+			if (daemon_replay_ticks(d, &budget))
+				break;
+			canbus_replay_apply(d->can[d->replay_src]);
+			d->replay_src = -1;
+			budget--;
+		}
+		best = -1;
+		active = 0;
+		next = -1;
+		for (int i = 0; i < d->n_can; i++) {
+			if (!canbus_replay_next(d->can[i], real_ms, &n))
+				continue;
 			active = 1;
-		next = earliest(next, due);
+			if (n.due_ms > real_ms)
+				next = earliest(next, n.due_ms);
+			else if (best < 0 || n.t_us < first.t_us) {
+				best = i;
+				first = n;
+			}
+		}
+		if (best < 0) {
+			if (!active && clock_is_replay() && !d->replay_done)
+				daemon_replay_end(d);
+			return next;
+		}
+		step = clock_replay_advance(first.t_us, &j);
+		if (step == CLOCK_STEP_GAP || step == CLOCK_STEP_BACK)
+			daemon_replay_jump(d, step, &j);
+		d->replay_src = best;
 	}
-	if (!active && clock_is_replay() && !d->replay_done) {
-		/* Close the last, partial period (if frames came after the
-		 * last tick) so the log's final second has its record too. */
-		clock_now(&now);
-		if (now.wall_ms > d->next_tick_ms - d->cfg.sample.period_ms)
-			daemon_replay_ticks(d, d->next_tick_ms);
-		d->replay_done = 1;
-	}
-	return next;
+	return real_ms;
 }
 
 static int daemon_finished(struct daemon *d)
@@ -757,113 +715,181 @@ static int daemon_finished(struct daemon *d)
 	return ss.rows == 0;
 }
 
-static int daemon_poll(struct daemon *d, int64_t deadline, int64_t mono_ms)
+/* ---- the loop ---------------------------------------------------------------- */
+
+/* After the round's I/O, so a reload never meets a stale descriptor. */
+static void daemon_on_signal(void *ctx, int signo)
 {
-	struct pollfd pfd[DAEMON_MAX_FDS];
-	int n = 0, timeout, rc, pf_slot;
+	struct daemon *d = ctx;
+
+	if (signo == SIGHUP) {
+		log_notice("SIGHUP: reloading %s", d->opts.config_path);
+		daemon_reload(d);
+		return;
+	}
+	log_notice("%s: stopping", strsignal(signo));
+	d->stop = 1;
+	loop_stop(d->loop);
+}
+
+static void daemon_on_wake(void *ctx, int fd, short revents)
+{
 	uint64_t junk;
 
-	pfd[n++] = (struct pollfd){.fd = d->sig_fd, .events = POLLIN};
-	pfd[n++] = (struct pollfd){.fd = d->wake_fd, .events = POLLIN};
-	for (int i = 0; i < d->n_can; i++)
-		pfd[n++] = (struct pollfd){.fd = canbus_fd(d->can[i]), .events = POLLIN};
-	/* Always a slot (fd -1 while disconnected: poll ignores it). */
-	pfd[n++] = (struct pollfd){.fd = gnss_fd(d->gnss), .events = POLLIN};
-	pf_slot = n;
-	pfd[n++] =
-	    (struct pollfd){.fd = platform_fd(d->platform), .events = platform_events(d->platform)};
-	timeout = deadline < 0 ? -1 : deadline <= mono_ms ? 0 : (int)(deadline - mono_ms);
-	rc = poll(pfd, (nfds_t)n, timeout);
-	if (rc < 0 && errno != EINTR) {
-		log_warn("poll");
-		return -1;
-	}
-	if (rc <= 0)
-		return 0;
-	if (pfd[0].revents)
-		daemon_read_signals(d);
-	if (pfd[1].revents && read(d->wake_fd, &junk, sizeof(junk)) < 0 && errno != EAGAIN)
+	(void)ctx;
+	(void)revents;
+	if (read(fd, &junk, sizeof(junk)) < 0 && errno != EAGAIN)
 		log_warn("eventfd");
-	for (int i = 0; i < d->n_can; i++)
-		if (pfd[2 + i].revents)
-			canbus_read(d->can[i]);
-	if (pfd[2 + d->n_can].revents && d->gnss)
+}
+
+static void daemon_on_can(void *ctx, int fd, short revents)
+{
+	(void)fd;
+	(void)revents;
+	canbus_read(ctx);
+}
+
+static void daemon_on_gnss(void *ctx, int fd, short revents)
+{
+	struct daemon *d = ctx;
+
+	(void)fd;
+	(void)revents;
+	if (d->gnss)
 		gnss_read(d->gnss);
-	if (pfd[pf_slot].revents && d->platform) {
+}
+
+static void daemon_on_platform(void *ctx, int fd, short revents)
+{
+	struct daemon *d = ctx;
+	struct clock_now now;
+
+	(void)fd;
+	if (!d->platform)
+		return;
+	clock_now(&now);
+	platform_io(d->platform, revents, &now);
+}
+
+/* Descriptors that come and go (a CAN socket reopened, gpsd and the
+ * platform reconnecting): what the loop watches follows them every round. */
+static void daemon_watch_fds(struct daemon *d)
+{
+	for (int i = 0; i < CONFIG_MAX_CAN; i++) {
+		if (i < d->n_can && d->h_can[i] < 0)
+			d->h_can[i] = loop_add_fd(d->loop, -1, POLLIN, daemon_on_can, d->can[i]);
+		if (i < d->n_can)
+			loop_set_fd(d->loop, d->h_can[i], canbus_fd(d->can[i]), POLLIN);
+		else if (d->h_can[i] >= 0) {
+			loop_del_fd(d->loop, d->h_can[i]);
+			d->h_can[i] = -1;
+		}
+	}
+	loop_set_fd(d->loop, d->h_gnss, gnss_fd(d->gnss), POLLIN);
+	loop_set_fd(d->loop, d->h_platform, platform_fd(d->platform), platform_events(d->platform));
+}
+
+static void daemon_on_status(void *ctx, int64_t now_ms)
+{
+	struct daemon *d = ctx;
+
+	daemon_publish_status(d);
+	loop_set_timer(d->loop, d->t_status, now_ms + DAEMON_STATUS_MS);
+}
+
+static void daemon_on_evict(void *ctx, int64_t now_ms)
+{
+	struct daemon *d = ctx;
+	struct clock_now now;
+
+	clock_now(&now);
+	store_evict(d->store, now.wall_ms);
+	loop_set_timer(d->loop, d->t_evict, now_ms + DAEMON_EVICT_MS);
+}
+
+/* Before every sleep: sources, ticks, store, uplinks; the next deadline.
+ * Deadlines on the real monotonic clock (replay pacing, reconnects,
+ * status); live ticks on the daemon clock, the same clock when not
+ * replaying. */
+static int64_t daemon_work(void *ctx, int64_t real)
+{
+	struct daemon *d = ctx;
+	int64_t mono, deadline;
+
+	deadline = daemon_replay(d, real);
+	mono = clock_mono_ms();
+	for (int i = 0; i < CONFIG_MAX_BUS; i++)
+		if (d->mb[i])
+			fieldbus_process(d->mb[i], &d->table, mono);
+	daemon_live_ticks(d, mono);
+	/* Before anything is sent, it is committed (at once when an
+	 * uplink waits for rows, else at most every commit_interval). */
+	store_flush_due(d->store, real, uplink_wants_rows(d->uplink) || d->platform);
+	/* Readers see committed rows only, so the echo prints exactly
+	 * what a crash cannot take back, before the uplink sends it. */
+	report_echo_committed(&d->report);
+	if (d->uplink) {
+		uplink_process(d->uplink, real);
+		daemon_commands(d);
+	}
+	if (d->platform) {
 		struct clock_now now;
 
 		clock_now(&now);
-		platform_io(d->platform, pfd[pf_slot].revents, &now);
+		daemon_check_ecu(d, &now);
+		platform_process(d->platform, real, &now, d->replay_done);
 	}
-	return 0;
+	store_flush_due(d->store, real, 0);
+	health_tick(real);
+	if (daemon_finished(d))
+		loop_stop(d->loop);
+	deadline = earliest(deadline, health_deadline());
+	if (d->uplink)
+		deadline = earliest(deadline, uplink_deadline(d->uplink));
+	deadline = earliest(deadline, store_flush_deadline(d->store));
+	deadline = earliest(deadline, platform_deadline(d->platform));
+	if (!clock_is_replay() && d->next_tick_ms > 0)
+		deadline = earliest(deadline, real + (d->next_tick_ms - mono));
+	for (int i = 0; i < d->n_can; i++)
+		deadline = earliest(earliest(deadline, canbus_retry(d->can[i], real)),
+				    canbus_tick(d->can[i], real));
+	if (d->gnss)
+		deadline = earliest(deadline, gnss_retry(d->gnss, real));
+	if (d->replay_done && d->opts.exit_when_done)
+		deadline = earliest(deadline, real + 100);
+	daemon_watch_fds(d);
+	return deadline;
 }
 
-static int daemon_loop(struct daemon *d)
+/* Signals blocked before any thread starts, so paho's threads inherit it;
+ * SIGPIPE stays blocked and unread. */
+static int daemon_loop_init(struct daemon *d)
 {
-	while (!d->stop) {
-		int64_t real = clock_real_ms(), mono, deadline;
+	sigset_t set;
 
-		deadline = daemon_run_replays(d, real);
-		mono = clock_mono_ms();
-		for (int i = 0; i < CONFIG_MAX_BUS; i++)
-			if (d->mb[i])
-				fieldbus_process(d->mb[i], &d->table, mono);
-		daemon_live_ticks(d, mono);
-		if (real >= d->next_evict_ms) {
-			struct clock_now now;
-
-			clock_now(&now);
-			store_evict(d->store, now.wall_ms);
-			d->next_evict_ms = real + DAEMON_EVICT_MS;
-		}
-		/* Before anything is sent, it is committed (at once when an
-		 * uplink waits for rows, else at most every commit_interval). */
-		store_flush_due(d->store, real, uplink_wants_rows(d->uplink) || d->platform);
-		/* Readers see committed rows only, so the echo prints exactly
-		 * what a crash cannot take back, before the uplink sends it. */
-		report_echo_committed(&d->report);
-		if (d->uplink) {
-			uplink_process(d->uplink, real);
-			daemon_commands(d);
-		}
-		if (d->platform) {
-			struct clock_now now;
-
-			clock_now(&now);
-			daemon_check_ecu(d, &now);
-			platform_process(d->platform, real, &now, d->replay_done);
-		}
-		store_flush_due(d->store, real, 0);
-		if (real >= d->next_status_ms) {
-			daemon_publish_status(d);
-			d->next_status_ms = real + DAEMON_STATUS_MS;
-		}
-		health_tick(real);
-		if (daemon_finished(d))
-			break;
-		/* Deadlines on the real monotonic clock (replay pacing,
-		 * reconnects, status); live ticks on the daemon clock, which
-		 * is the same clock when not replaying. */
-		deadline = earliest(deadline, d->next_status_ms);
-		deadline = earliest(deadline, d->next_evict_ms);
-		deadline = earliest(deadline, health_deadline());
-		if (d->uplink)
-			deadline = earliest(deadline, uplink_deadline(d->uplink));
-		deadline = earliest(deadline, store_flush_deadline(d->store));
-		deadline = earliest(deadline, platform_deadline(d->platform));
-		if (!clock_is_replay() && d->next_tick_ms > 0)
-			deadline = earliest(deadline, real + (d->next_tick_ms - mono));
-		for (int i = 0; i < d->n_can; i++)
-			deadline = earliest(earliest(deadline, canbus_retry(d->can[i], real)),
-					    canbus_tick(d->can[i], real));
-		if (d->gnss)
-			deadline = earliest(deadline, gnss_retry(d->gnss, real));
-		if (d->replay_done && d->opts.exit_when_done)
-			deadline = earliest(deadline, real + 100);
-		if (daemon_poll(d, deadline, real) < 0)
-			return -1;
+	sigemptyset(&set);
+	sigaddset(&set, SIGPIPE);
+	if (sigprocmask(SIG_BLOCK, &set, NULL) < 0) {
+		log_warn("signals");
+		return -1;
 	}
-	return 0;
+	sigemptyset(&set);
+	sigaddset(&set, SIGTERM);
+	sigaddset(&set, SIGINT);
+	sigaddset(&set, SIGHUP);
+	d->loop = loop_new();
+	if (!d->loop || loop_signals(d->loop, &set, daemon_on_signal, d) < 0)
+		return -1;
+	for (int i = 0; i < CONFIG_MAX_CAN; i++)
+		d->h_can[i] = -1;
+	d->t_status = loop_add_timer(d->loop, daemon_on_status, d);
+	d->t_evict = loop_add_timer(d->loop, daemon_on_evict, d);
+	/* Both after the first round: a replay's rows are judged on its clock. */
+	loop_set_timer(d->loop, d->t_status, clock_real_ms());
+	loop_set_timer(d->loop, d->t_evict, clock_real_ms());
+	d->h_gnss = loop_add_fd(d->loop, -1, POLLIN, daemon_on_gnss, d);
+	d->h_platform = loop_add_fd(d->loop, -1, 0, daemon_on_platform, d);
+	return loop_add_hook(d->loop, daemon_work, d);
 }
 
 static int daemon_init(struct daemon *d)
@@ -871,12 +897,10 @@ static int daemon_init(struct daemon *d)
 	clock_init_live();
 	d->start_mono_ms = clock_mono_ms();
 	health_init();
-	if (daemon_signals(d) < 0) {
-		log_warn("signals");
+	if (daemon_loop_init(d) < 0)
 		return -1;
-	}
 	d->wake_fd = eventfd(0, EFD_NONBLOCK | EFD_CLOEXEC);
-	if (d->wake_fd < 0) {
+	if (d->wake_fd < 0 || loop_add_fd(d->loop, d->wake_fd, POLLIN, daemon_on_wake, d) < 0) {
 		log_warn("eventfd");
 		return -1;
 	}
@@ -929,8 +953,7 @@ static void daemon_fini(struct daemon *d)
 	zones_close(d->zones);
 	if (d->wake_fd >= 0)
 		close(d->wake_fd);
-	if (d->sig_fd >= 0)
-		close(d->sig_fd);
+	loop_free(d->loop);
 }
 
 int daemon_run(const struct config *cfg, const struct daemon_opts *opts)
@@ -942,7 +965,8 @@ int daemon_run(const struct config *cfg, const struct daemon_opts *opts)
 		fatal("out of memory");
 	d->cfg = *cfg;
 	d->opts = *opts;
-	d->sig_fd = d->wake_fd = -1;
+	d->wake_fd = -1;
+	d->replay_src = -1;
 	if (opts->echo_stdout)
 		setvbuf(stdout, NULL, _IOLBF, 0);
 	if (daemon_init(d) == 0) {
@@ -950,7 +974,7 @@ int daemon_run(const struct config *cfg, const struct daemon_opts *opts)
 			   cfg->id, (unsigned long long)store_boot(d->store), d->n_can,
 			   d->n_can == 1 ? "" : "s", cfg->mqtt.enabled ? cfg->mqtt.host : "off");
 		health_ready("running");
-		if (daemon_loop(d) == 0)
+		if (loop_run(d->loop) == 0)
 			status = 0;
 		d->stop = 1;
 		daemon_end_episodes(d);

@@ -6,9 +6,9 @@
 #include <stdlib.h>
 #include <string.h>
 
-#include "protocols/canboat.h"
+#include "gateway/canfile.h"
 #include "protocols/candec.h"
-#include "protocols/candump.h"
+#include "protocols/canlog.h"
 #include "protocols/signals.h"
 
 /* Bad lines reported one by one; the rest only in the summary. */
@@ -26,7 +26,8 @@ struct decode_stats {
 struct decode_ctx {
 	struct candec dec;
 	struct candec_msg msg;
-	struct canboat_msg cb;
+	struct canlog_line line;
+	struct canfile file;
 };
 
 /* A bad line: the first few on stderr as FILE:LINE: why, all counted. */
@@ -160,44 +161,36 @@ static void decode_result(int rc, const struct candec_msg *m, int has_time, int6
 	decode_print(out, has_time, t_us, m);
 }
 
-/* One line of the log: candump (either format) or CANboat, told apart per
- * line. */
-static void decode_line(struct decode_ctx *c, const char *line, const char *name, FILE *out,
-			struct decode_stats *st)
+/* One line of the log, as canlog tells it. */
+static void decode_line(struct decode_ctx *c, const char *name, FILE *out, struct decode_stats *st)
 {
-	struct candump_frame f;
+	struct canlog_line *l = &c->line;
 	int64_t now_ms;
 	int rc;
 
-	if (canboat_looks_like(line)) {
-		rc = canboat_parse_line(line, &c->cb);
-		if (rc == CANBOAT_SKIP)
-			return;
-		if (rc < 0) {
-			decode_bad(st, name, canboat_strerror(rc), 0);
-			return;
-		}
-		rc = candec_message(&c->dec, c->cb.pgn, c->cb.src, c->cb.dst, c->cb.data, c->cb.len,
-				    &c->msg);
-		decode_result(rc, &c->msg, c->cb.has_time, c->cb.t_us, name, out, st);
+	switch (l->kind) {
+	case CANLOG_SKIP:
 		return;
+	case CANLOG_BAD:
+		decode_bad(st, name, l->why, 0);
+		return;
+	case CANLOG_N2K:
+		rc = candec_message(&c->dec, l->msg.pgn, l->msg.src, l->msg.dst, l->msg.data,
+				    l->msg.len, &c->msg);
+		decode_result(rc, &c->msg, l->has_time, l->t_us, name, out, st);
+		return;
+	case CANLOG_FRAME:
+		break;
 	}
-	rc = candump_parse_line(line, &f);
-	if (rc == CANDUMP_SKIP)
-		return;
-	if (rc < 0) {
-		decode_bad(st, name, candump_strerror(rc), 0);
-		return;
-	}
-	if (!f.extended || f.rtr) {
+	if (!l->frame.extended || l->frame.rtr) {
 		st->other++;
 		return;
 	}
 	/* Reassembly timeouts run on the log's time; without times, lines
 	 * are taken as 10 ms apart. */
-	now_ms = f.has_time ? f.t_us / 1000 : (int64_t)st->lines * 10;
-	rc = candec_frame(&c->dec, f.can_id, f.data, f.len, now_ms, &c->msg);
-	decode_result(rc, &c->msg, f.has_time, f.t_us, name, out, st);
+	now_ms = l->has_time ? l->t_us / 1000 : (int64_t)st->lines * 10;
+	rc = candec_frame(&c->dec, l->frame.can_id, l->frame.data, l->frame.len, now_ms, &c->msg);
+	decode_result(rc, &c->msg, l->has_time, l->t_us, name, out, st);
 }
 
 static void decode_summary(const char *name, const struct decode_stats *st)
@@ -216,10 +209,8 @@ int decode_file(const char *path, FILE *out)
 	struct decode_stats st = {0};
 	struct decode_ctx *ctx;
 	const char *name;
-	char *line = NULL;
-	size_t cap = 0;
 	FILE *in;
-	int ret = 0;
+	int ret = 0, rc;
 
 	if (!path || !out) {
 		errno = EINVAL;
@@ -244,21 +235,23 @@ int decode_file(const char *path, FILE *out)
 		return -1;
 	}
 	candec_init(&ctx->dec);
+	canfile_init(&ctx->file, in);
 	errno = 0;
-	while (getline(&line, &cap, in) != -1) {
+	while ((rc = canfile_next(&ctx->file)) > 0) {
 		st.lines++;
-		line[strcspn(line, "\r\n")] = '\0';
-		decode_line(ctx, line, name, out, &st);
+		if (rc == CANFILE_LONG)
+			canlog_too_long(&ctx->line);
+		else
+			canlog_parse(ctx->file.text, &ctx->line);
+		decode_line(ctx, name, out, &st);
 		errno = 0;
 	}
 	free(ctx);
-	/* getline also returns -1 when it cannot allocate: not only at EOF. */
-	if (ferror(in) || !feof(in)) {
+	if (rc < 0) {
 		fprintf(stderr, "<3>%s: read error after line %lu: %s\n", name, st.lines,
 			strerror(errno ? errno : EIO));
 		ret = -1;
 	}
-	free(line);
 	if (in != stdin)
 		fclose(in);
 	if (fflush(out) != 0 || ferror(out)) {

@@ -9,7 +9,21 @@
 #include <time.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+#include <sqlite3.h>
+#include <zlib.h>
+
+#include "gateway/canbus.h"
+#include "gateway/clock.h"
+#include "gateway/fieldbus.h"
+#include "gateway/gnss.h"
 #include "gateway/log.h"
+#include "gateway/platform.h"
+#include "gateway/smoke.h"
+#include "gateway/store.h"
+#include "gateway/uplink.h"
+#include "gateway/watch.h"
+#include "gateway/zones.h"
 
 int status_write(const char *dir, const json_t *st)
 {
@@ -76,4 +90,96 @@ int status_print(const char *dir, FILE *out)
 	status_print_object(out, "  ", st);
 	json_decref(st);
 	return running ? 0 : 1;
+}
+
+/* ---- the status object (moved from daemon.c as it was) ---------------- */
+
+static json_t *status_gnss(const struct status_parts *p, int64_t mono_ms)
+{
+	struct gnss_stats gs;
+
+	gnss_stats(p->gnss, &gs);
+	return json_pack("{s:s, s:s, s:s, s:i, s:I, s:I, s:I, s:b, s:o}", "type", "gnss", "gpsd",
+			 p->cfg->gnss.host, "state", gs.up ? "up" : "down", "port",
+			 p->cfg->gnss.port, "connects", (json_int_t)gs.connects, "reports",
+			 (json_int_t)gs.reports, "fixes", (json_int_t)gs.fixes, "valid",
+			 gnss_track_valid(gnss_track_of(p->gnss), mono_ms), "last_fix_age_s",
+			 gs.last_fix_mono_ms < 0
+			     ? json_null()
+			     : json_real((double)(mono_ms - gs.last_fix_mono_ms) / 1000.0));
+}
+
+static json_t *status_sources(const struct status_parts *p, int64_t mono_ms)
+{
+	json_t *src = json_object();
+
+	for (int i = 0; i < p->n_can; i++)
+		json_object_set_new(src, canbus_name(p->can[i]), canbus_status(p->can[i], mono_ms));
+	if (p->gnss)
+		json_object_set_new(src, "gnss", status_gnss(p, mono_ms));
+	for (int i = 0; i < CONFIG_MAX_BUS; i++)
+		if (p->mb[i])
+			fieldbus_status(p->mb[i], src, mono_ms);
+	return src;
+}
+
+static json_t *status_uplink(const struct status_parts *p, const struct store_stats *ss,
+			     int64_t wall_ms)
+{
+	if (!p->uplink)
+		return json_pack("{s:b}", "enabled", 0);
+	return uplink_status_json(p->uplink, ss, wall_ms);
+}
+
+/* Evictions by class, and the versions of what emgwd runs on. */
+static void status_more(json_t *st, const struct store_stats *ss)
+{
+	json_object_set_new(json_object_get(st, "store"), "evicted_by_class",
+			    json_pack("{s:I, s:I, s:I, s:I, s:I}", "routine",
+				      (json_int_t)ss->evicted_class[STORE_CLASS_ROUTINE],
+				      "position",
+				      (json_int_t)ss->evicted_class[STORE_CLASS_POSITION],
+				      "thinned", (json_int_t)ss->thinned, "event",
+				      (json_int_t)ss->evicted_class[STORE_CLASS_EVENT], "alarm",
+				      (json_int_t)ss->evicted_class[STORE_CLASS_ALARM]));
+	json_object_set_new(st, "versions",
+			    json_pack("{s:s, s:s, s:s, s:s, s:s}", "emgwd", EMGW_VERSION, "sqlite",
+				      sqlite3_libversion(), "jansson", JANSSON_VERSION, "zlib",
+				      zlibVersion(), "openssl", OpenSSL_version(OPENSSL_VERSION)));
+}
+
+json_t *status_build(const struct status_parts *p)
+{
+	struct store_stats ss;
+	struct clock_now now;
+	char ts[32];
+	json_t *st;
+
+	clock_now(&now);
+	clock_format_iso(now.wall_ms, ts, sizeof(ts));
+	store_stats(p->store, &ss);
+	st = json_pack(
+	    "{s:i, s:s, s:s, s:s, s:I, s:i, s:s, s:s, s:f, s:I, s:I, s:o, s:{s:I, s:o, "
+	    "s:I, s:I}, s:o}",
+	    "v", 1, "dev", p->cfg->id, "state", p->stop ? "stopped" : "online", "version",
+	    EMGW_VERSION, "boot", (json_int_t)store_boot(p->store), "pid", (int)getpid(), "ts", ts,
+	    "ts_src", clock_src_name(now.src), "uptime_s",
+	    (double)(clock_mono_ms() - p->start_mono_ms) / 1000.0, "records",
+	    (json_int_t)p->records, "events", (json_int_t)p->events, "sources",
+	    status_sources(p, now.mono_ms), "store", "rows", (json_int_t)ss.rows, "oldest_age_s",
+	    ss.oldest_wall_ms ? json_real((double)(now.wall_ms - ss.oldest_wall_ms) / 1000.0)
+			      : json_null(),
+	    "evicted", (json_int_t)ss.evicted, "bytes", (json_int_t)ss.bytes, "uplink",
+	    status_uplink(p, &ss, now.wall_ms));
+	if (st)
+		json_object_set_new(st, "platform", platform_status(p->platform));
+	if (st)
+		json_object_set_new(
+		    st, "detectors",
+		    json_pack("{s:i, s:I, s:b, s:o}", "smoke_active", smoke_active(p->smoke),
+			      "smoke_episodes", (json_int_t)p->smoke->starts, "engine_running",
+			      watch_engine_running(p->watch), "zones", zones_status(p->zones)));
+	if (st)
+		status_more(st, &ss);
+	return st;
 }

@@ -1,12 +1,40 @@
-/* status: the daemon's state as a JSON file in the state directory, for
- * `emgwd --status` and for anyone on the box, also while the uplink is down.
- * Owns only that file. */
+/* status: the daemon's state as a JSON object, assembled from every module's
+ * status, and as a file in the state directory for `emgwd --status` and for
+ * anyone on the box, also while the uplink is down.  Owns only that file;
+ * reads the modules, changes none. */
 #ifndef EMGW_STATUS_H
 #define EMGW_STATUS_H
 
 #include <jansson.h>
 
+#include <stdint.h>
+#include <stdio.h>
+
+#include "gateway/config.h"
+
 #define STATUS_FILE "status.json"
+
+/* What the status object is made of: the daemon's modules, read only. */
+struct status_parts {
+	const struct config *cfg;
+	struct store *store;
+	int stop;
+	int64_t start_mono_ms;
+	uint64_t records, events;
+	struct canbus *const *can;
+	int n_can;
+	struct fieldbus *const *mb; /* CONFIG_MAX_BUS, NULL where none */
+	struct gnss *gnss;
+	struct uplink *uplink;
+	struct platform *platform;
+	struct smoke *smoke;
+	struct watch *watch;
+	struct zones *zones;
+};
+
+/* The status object (`emgwd --status`, the status topic, the `status`
+ * command); NULL when out of memory. */
+json_t *status_build(const struct status_parts *p);
 
 /* Write st (not consumed) to dir/status.json atomically (write, rename).
  * 0 or -1 (logged once per change of outcome). */

@@ -325,9 +325,10 @@ struct replay {
 	int backwards;
 };
 
-static void on_time(void *ctx)
+/* Each frame's time, after the clock moved to it and before it is applied
+ * (where the daemon runs the ticks due before it). */
+static void on_time(struct replay *r)
 {
-	struct replay *r = ctx;
 	struct clock_now now;
 	struct canbus_stats st;
 
@@ -363,7 +364,7 @@ static struct replay *replay_open(const char *log, double speed, int loop)
 	r->cfg.speed = speed;
 	r->cfg.loop = loop;
 	table_init(&r->t, 5000);
-	r->cb = canbus_open(&r->cfg, SOURCE, &r->t, on_time, r);
+	r->cb = canbus_open(&r->cfg, SOURCE, &r->t);
 	assert_non_null(r->cb);
 	assert_int_equal(canbus_fd(r->cb), -1);
 	return r;
@@ -374,6 +375,25 @@ static void replay_close(struct replay *r)
 	canbus_close(r->cb);
 	unlink(r->path);
 	free(r);
+}
+
+/* What the daemon does: every frame due by real_ms, the clock moved to its
+ * time first; at most `batch` frames.  The next due time (real_ms when the
+ * batch ran out), or -1 at the end. */
+static int64_t canbus_replay(struct replay *r, int64_t real_ms, int batch)
+{
+	struct canbus_next n;
+
+	while (canbus_replay_next(r->cb, real_ms, &n)) {
+		if (n.due_ms > real_ms)
+			return n.due_ms;
+		if (batch-- == 0)
+			return real_ms;
+		clock_replay_advance(n.t_us, NULL);
+		on_time(r);
+		canbus_replay_apply(r->cb);
+	}
+	return -1;
 }
 
 static double replay_value(const struct replay *r, enum sig_id sig)
@@ -395,7 +415,7 @@ static void test_replay_flat_out(void **state)
 	struct clock_now now;
 
 	(void)state;
-	assert_int_equal(canbus_replay(r->cb, clock_real_ms()), -1);
+	assert_int_equal(canbus_replay(r, clock_real_ms(), 4096), -1);
 	canbus_stats(r->cb, &st);
 	assert_int_equal(st.frames, 3);
 	assert_int_equal(st.decoded, 3);
@@ -418,7 +438,7 @@ static void test_replay_flat_out(void **state)
 	assert_float_equal(replay_value(r, SIG_ENGINE_SPEED_RPM), 650.0, 0);
 	assert_float_equal(replay_value(r, SIG_COOLANT_C), 85.0, 0);
 	/* ended: further calls do nothing */
-	assert_int_equal(canbus_replay(r->cb, clock_real_ms()), -1);
+	assert_int_equal(canbus_replay(r, clock_real_ms(), 4096), -1);
 	assert_int_equal(r->calls, 3);
 	replay_close(r);
 }
@@ -437,7 +457,7 @@ static void test_replay_bad_lines(void **state)
 	struct clock_now now;
 
 	(void)state;
-	assert_int_equal(canbus_replay(r->cb, clock_real_ms()), -1);
+	assert_int_equal(canbus_replay(r, clock_real_ms(), 4096), -1);
 	canbus_stats(r->cb, &st);
 	assert_int_equal(st.bad, 3); /* two unreadable lines, one short frame */
 	assert_int_equal(st.frames, 4);
@@ -458,13 +478,13 @@ static void test_replay_paced(void **state)
 	struct canbus_stats st;
 
 	(void)state;
-	assert_int_equal(canbus_replay(r->cb, 1000), 1500);
+	assert_int_equal(canbus_replay(r, 1000, 4096), 1500);
 	canbus_stats(r->cb, &st);
 	assert_int_equal(st.frames, 1);
-	assert_int_equal(canbus_replay(r->cb, 1499), 1500);
+	assert_int_equal(canbus_replay(r, 1499, 4096), 1500);
 	canbus_stats(r->cb, &st);
 	assert_int_equal(st.frames, 1);
-	assert_int_equal(canbus_replay(r->cb, 1500), -1);
+	assert_int_equal(canbus_replay(r, 1500, 4096), -1);
 	canbus_stats(r->cb, &st);
 	assert_int_equal(st.frames, 2);
 	assert_int_equal(st.done, 1);
@@ -482,7 +502,7 @@ static void test_replay_loop(void **state)
 	int64_t real = clock_real_ms();
 
 	(void)state;
-	assert_int_equal(canbus_replay(r->cb, real), real);
+	assert_int_equal(canbus_replay(r, real, 4096), real);
 	canbus_stats(r->cb, &st);
 	assert_int_equal(st.done, 0);
 	assert_true(st.frames > 2);
@@ -491,6 +511,32 @@ static void test_replay_loop(void **state)
 	/* the second pass starts 10 ms after the first pass's last frame */
 	assert_int_equal(r->wall_ms[2], INT64_C(1700000300510));
 	assert_int_equal(r->wall_ms[3], INT64_C(1700000301010));
+	replay_close(r);
+}
+
+/* A line longer than any CAN log line is one bad line: no cut of it, at
+ * any buffer size, replays as a frame (the ET1 below would set coolant). */
+static void test_replay_long_line(void **state)
+{
+	static char log[8192];
+	struct canbus_stats st;
+	double v;
+	int n;
+
+	(void)state;
+	n = snprintf(log, sizeof(log), "(1700000400.000000) can0 0CF00400#207D87481400F087\n");
+	memset(log + n, 'X', 4092);
+	n += 4092;
+	n += snprintf(log + n, sizeof(log) - (size_t)n,
+		      "(1700000400.100000) can0 18FEEE00#2AFFFFFFFFFFFFFF%*s\n"
+		      "(1700000400.200000) can0 0CF00400#207D87501400F087\n",
+		      900, "");
+	struct replay *r = replay_open(log, 0, 0);
+	assert_int_equal(canbus_replay(r, clock_real_ms(), 4096), -1);
+	canbus_stats(r->cb, &st);
+	assert_int_equal(st.bad, 1);
+	assert_int_equal(st.frames, 2);
+	assert_false(table_get(&r->t, SIG_COOLANT_C, 0, clock_mono_ms(), &v));
 	replay_close(r);
 }
 
@@ -512,6 +558,7 @@ int main(void)
 	    cmocka_unit_test(test_replay_bad_lines),
 	    cmocka_unit_test(test_replay_paced),
 	    cmocka_unit_test(test_replay_loop),
+	    cmocka_unit_test(test_replay_long_line),
 	};
 
 	/* A read loop that spins instead of returning fails the run. */

@@ -110,7 +110,7 @@ static void test_replay(void **state)
 
 	(void)state;
 	clock_init_live();
-	clock_replay_advance(t0);
+	assert_int_equal(clock_replay_advance(t0, NULL), CLOCK_STEP_ON);
 	assert_int_equal(clock_is_replay(), 1);
 	clock_now(&now);
 	assert_int_equal(now.src, TS_REPLAY);
@@ -123,21 +123,21 @@ static void test_replay(void **state)
 	assert_int_equal(clock_mono_ms(), 0);
 	assert_true(clock_real_ms() - real0 >= 20);
 
-	clock_replay_advance(t0 + 1500000);
+	assert_int_equal(clock_replay_advance(t0 + 1500000, NULL), CLOCK_STEP_ON);
 	clock_now(&now);
 	assert_int_equal(now.mono_ms, 1500);
 	assert_int_equal(now.wall_ms, INT64_C(1700000001623));
 
-	/* a log that steps back does not move time backwards */
-	clock_replay_advance(t0 + 1000000);
+	/* a log that steps back (jitter, up to 2 s) does not move time backwards */
+	assert_int_equal(clock_replay_advance(t0 + 1000000, NULL), CLOCK_STEP_HELD);
 	clock_now(&now);
 	assert_int_equal(now.mono_ms, 1500);
 	assert_int_equal(now.wall_ms, INT64_C(1700000001623));
-	clock_replay_advance(t0);
+	assert_int_equal(clock_replay_advance(t0, NULL), CLOCK_STEP_HELD);
 	assert_int_equal(clock_mono_ms(), 1500);
 
 	/* and forward again from there */
-	clock_replay_advance(t0 + 2000999);
+	assert_int_equal(clock_replay_advance(t0 + 2000999, NULL), CLOCK_STEP_ON);
 	clock_now(&now);
 	assert_int_equal(now.mono_ms, 2000);
 	assert_int_equal(now.wall_ms, INT64_C(1700000002124));
@@ -145,12 +145,51 @@ static void test_replay(void **state)
 	assert_int_equal(clock_is_replay(), 1);
 }
 
+/* Beyond jitter the wall time follows the log back, and a silence longer
+ * than CLOCK_GAP_MS is a gap; monotonic time never runs back. */
+static void test_replay_steps(void **state)
+{
+	const int64_t t0 = INT64_C(1700000100000000);
+	struct clock_jump j;
+	struct clock_now now;
+	int64_t m0;
+
+	(void)state;
+	assert_int_not_equal(clock_replay_advance(t0, NULL), CLOCK_STEP_GAP);
+	m0 = clock_mono_ms();
+	/* 10 s back: the logger's clock stepped */
+	assert_int_equal(clock_replay_advance(t0 - 10000000, &j), CLOCK_STEP_BACK);
+	assert_int_equal(j.from_ms, t0 / 1000);
+	assert_int_equal(j.to_ms, t0 / 1000 - 10000);
+	assert_int_equal(j.mono_ms, m0);
+	clock_now(&now);
+	assert_int_equal(now.wall_ms, t0 / 1000 - 10000);
+	assert_int_equal(now.mono_ms, m0);
+	/* on from the new time */
+	assert_int_equal(clock_replay_advance(t0 - 9000000, NULL), CLOCK_STEP_ON);
+	assert_int_equal(clock_mono_ms(), m0 + 1000);
+	/* exactly CLOCK_GAP_MS is still a silence; one more microsecond a gap */
+	assert_int_equal(clock_replay_advance(t0 - 9000000 + CLOCK_GAP_MS * INT64_C(1000), NULL),
+			 CLOCK_STEP_ON);
+	assert_int_equal(clock_replay_advance(t0 - 9000000 + CLOCK_GAP_MS * INT64_C(2000) + 1, &j),
+			 CLOCK_STEP_GAP);
+	assert_int_equal(j.from_ms, t0 / 1000 - 9000 + CLOCK_GAP_MS);
+	assert_int_equal(j.mono_ms, m0 + 1000 + CLOCK_GAP_MS);
+	/* monotonic time counts the gap: what was fresh before it is stale */
+	assert_int_equal(clock_mono_ms(), m0 + 1000 + 2 * CLOCK_GAP_MS);
+	/* 10^8 s on: one gap, no more */
+	assert_int_equal(clock_replay_advance(t0 + INT64_C(100000000000000), &j), CLOCK_STEP_GAP);
+	clock_now(&now);
+	assert_int_equal(now.wall_ms, t0 / 1000 + INT64_C(100000000000));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_format_iso), cmocka_unit_test(test_format_iso_size),
-	    cmocka_unit_test(test_src_names),  cmocka_unit_test(test_live),
+	    cmocka_unit_test(test_format_iso),	 cmocka_unit_test(test_format_iso_size),
+	    cmocka_unit_test(test_src_names),	 cmocka_unit_test(test_live),
 	    cmocka_unit_test(test_replay), /* last: replay mode stays on */
+	    cmocka_unit_test(test_replay_steps),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
