@@ -256,7 +256,7 @@ static void daemon_replay_jump(struct daemon *d, enum clock_step step, const str
 	int64_t period = d->cfg.sample.period_ms;
 	struct clock_now now;
 	char from[32], to[32];
-	json_t *ev;
+	struct payload_event ev;
 
 	if (d->next_tick_ms > 0 && j->from_ms > d->next_tick_ms - period)
 		daemon_tick_at(d, d->next_tick_ms, j->from_ms, j->mono_ms);
@@ -266,15 +266,17 @@ static void daemon_replay_jump(struct daemon *d, enum clock_step step, const str
 	clock_format_iso(j->to_ms, to, sizeof(to));
 	if (step == CLOCK_STEP_GAP) {
 		log_notice("replay: no frame from %s to %s: a gap", from, to);
-		ev = json_pack("{s:s, s:s, s:s, s:f}", "type", "gap", "from", from, "to", to,
-			       "gap_s", (double)(j->to_ms - j->from_ms) / 1000.0);
+		payload_event_init(&ev, PAYLOAD_EV_GAP);
+		ev.gap_s = (double)(j->to_ms - j->from_ms) / 1000.0;
 	} else {
 		log_notice("replay: the log's time steps back from %s to %s", from, to);
-		ev = json_pack("{s:s, s:s, s:s, s:f, s:s}", "type", "clock", "from", from, "to", to,
-			       "jump_s", (double)(j->to_ms - j->from_ms) / 1000.0, "clock",
-			       "replay");
+		payload_event_init(&ev, PAYLOAD_EV_CLOCK);
+		ev.jump_s = (double)(j->to_ms - j->from_ms) / 1000.0;
+		snprintf(ev.clock, sizeof(ev.clock), "%s", "replay");
 	}
-	daemon_emit_event(d, ev, &now);
+	ev.from_ms = j->from_ms;
+	ev.to_ms = j->to_ms;
+	daemon_emit_event(d, &ev, &now);
 }
 
 static void daemon_live_ticks(struct daemon *d, int64_t mono_ms)

@@ -389,6 +389,12 @@ static const struct pl_field pl_clock[] = {
     EF("clock", K_STR, clock, 0),
 };
 
+static const struct pl_field pl_gap[] = {
+    EF("from", K_TIME, from_ms, 0),
+    EF("to", K_TIME, to_ms, 0),
+    EF("gap_s", K_REAL, gap_s, 0),
+};
+
 static const struct pl_field pl_smoke[] = {
     EF("state", K_STR, state, 0),
     EF("rule", K_STR, rule, 0),
@@ -499,6 +505,7 @@ static const struct pl_type {
 #define T(id, name, cls, list) [id] = {name, cls, list, (int)(sizeof(list) / sizeof(list[0]))}
     [PAYLOAD_RECORD] = {"record", PAYLOAD_CLASS_ROUTINE, NULL, 0},
     T(PAYLOAD_EV_CLOCK, "clock", PAYLOAD_CLASS_EVENT, pl_clock),
+    T(PAYLOAD_EV_GAP, "gap", PAYLOAD_CLASS_EVENT, pl_gap),
     T(PAYLOAD_EV_SMOKE, "smoke", PAYLOAD_CLASS_ALARM, pl_smoke),
     T(PAYLOAD_EV_ZONE, "zone", PAYLOAD_CLASS_EVENT, pl_zone),
     T(PAYLOAD_EV_ZONE_VIOLATION, "zone-violation", PAYLOAD_CLASS_ALARM, pl_zone_violation),

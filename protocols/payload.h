@@ -71,6 +71,7 @@ enum payload_type {
 	PAYLOAD_EV_CONFIG_CHANGED,
 	PAYLOAD_EV_DTC,
 	PAYLOAD_EV_VIN_MISMATCH,
+	PAYLOAD_EV_GAP, /* a replayed log with no frame for a while */
 	PAYLOAD_TYPE_COUNT
 };
 
@@ -160,6 +161,8 @@ struct payload_event {
 	int64_t from_ms, to_ms;
 	double jump_s;
 	char clock[8];
+	/* gap (from_ms, to_ms too) */
+	double gap_s;
 	/* smoke */
 	char rule[12];
 	int64_t since_ms; /* smoke, zone-violation */

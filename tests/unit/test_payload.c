@@ -50,6 +50,13 @@ static void ev_clock(struct payload_event *e)
 	set(e->clock, sizeof(e->clock), "system");
 }
 
+static void ev_gap(struct payload_event *e)
+{
+	e->from_ms = T0;
+	e->to_ms = T0 + 86400000;
+	e->gap_s = 86400.0;
+}
+
 static void ev_smoke_start(struct payload_event *e)
 {
 	set(e->state, sizeof(e->state), "start");
@@ -202,6 +209,9 @@ static const struct ev_case {
      H ",\"type\":\"clock\",\"from\":\"2023-11-14T22:13:20.000Z\",\"to\":\"2023-11-14T22:13:23."
        "500Z\","
        "\"jump_s\":3.5,\"clock\":\"system\"}"},
+    {PAYLOAD_EV_GAP, ev_gap,
+     H ",\"type\":\"gap\",\"from\":\"2023-11-14T22:13:20.000Z\",\"to\":\"2023-11-15T22:13:"
+       "20.000Z\",\"gap_s\":86400.0}"},
     {PAYLOAD_EV_SMOKE, ev_smoke_start,
      H ",\"type\":\"smoke\",\"state\":\"start\",\"rule\":\"lambda\",\"since\":\"2023-11-14T22:13:"
        "27.000Z\","
