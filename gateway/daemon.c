@@ -102,6 +102,9 @@ static void daemon_check_clock(struct daemon *d, const struct clock_now *now)
 					    (double)(j.to_ms - j.from_ms) / 1000.0, "clock",
 					    j.system ? "system" : "gnss"),
 				  now);
+		if (j.system && now->src != TS_GNSS) /* an NTP step corrects rows too */
+			store_restamp_system(d->store, now->wall_ms - now->mono_ms,
+					     clock_src_name(now->src));
 	}
 	if (d->last_src == TS_UNSYNCED && now->src != TS_UNSYNCED) {
 		n = store_restamp(d->store, now->wall_ms - now->mono_ms, clock_src_name(now->src));
@@ -309,8 +312,11 @@ static json_t *daemon_status_uplink(struct daemon *d, const struct store_stats *
 }
 
 /* Evictions by class, and the versions of what emgwd runs on. */
-static void daemon_status_more(json_t *st, const struct store_stats *ss)
+static void daemon_status_more(struct daemon *d, json_t *st, const struct store_stats *ss)
 {
+	json_object_set_new(json_object_get(st, "store"), "id", json_string(store_id(d->store)));
+	json_object_set_new(json_object_get(st, "store"), "mode",
+			    json_string(store_mode(d->store)));
 	json_object_set_new(json_object_get(st, "store"), "evicted_by_class",
 			    json_pack("{s:I, s:I, s:I, s:I, s:I}", "routine",
 				      (json_int_t)ss->evicted_class[STORE_CLASS_ROUTINE],
@@ -358,7 +364,7 @@ static json_t *daemon_status(struct daemon *d)
 			      "smoke_episodes", (json_int_t)d->smoke.starts, "engine_running",
 			      watch_engine_running(&d->watch), "zones", zones_status(d->zones)));
 	if (st)
-		daemon_status_more(st, &ss);
+		daemon_status_more(d, st, &ss);
 	return st;
 }
 
@@ -889,6 +895,13 @@ static int daemon_init(struct daemon *d)
 			      d->cfg.store.retention_days, d->cfg.store.max_size_mb);
 	if (!d->store)
 		return -1;
+	if (store_opened(d->store)->moved_aside[0]) /* issue 14: the lead makes these events */
+		log_warnx("store: %s was unusable (%s): moved aside to %s, a new store started",
+			  d->cfg.store.path, store_opened(d->store)->corrupt_reason,
+			  store_opened(d->store)->moved_aside);
+	if (store_opened(d->store)->ram)
+		log_warnx("store: %s cannot be used (%s): the store is in RAM, a restart loses it",
+			  d->cfg.store.path, store_opened(d->store)->ram_reason);
 	daemon_store_policy(d);
 	d->cmd_hooks = (struct command_hooks){d, daemon_cmd_status, daemon_cmd_config,
 					      daemon_cmd_set_period, daemon_cmd_snapshot};

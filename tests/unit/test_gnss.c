@@ -530,6 +530,63 @@ static void test_restamp(void **state)
 	assert_int_equal(system(path), 0);
 }
 
+/*
+ * Issue 14: an NTP step corrects the system clock; the rows this boot
+ * stamped from it before (unsynced, rtc or ntp) and not yet fetched take the
+ * new time from their monotonic time.  GNSS-stamped rows, earlier boots'
+ * rows and fetched rows keep theirs.
+ */
+static void test_restamp_system(void **state)
+{
+	static char buf[65536];
+	static char dir[] = "/tmp/emgw-test-gnss-sys-XXXXXX";
+	struct store_row rows[16];
+	char path[600];
+	struct store *s;
+	int64_t off = INT64_C(1767225600000);
+	int n;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/emgw.db", dir);
+	s = store_open(path, 1, 0, 0);
+	append_row(s, 500, "ntp"); /* an earlier boot's */
+	store_close(s);
+	s = store_open(path, 1, 0, 0);
+	assert_non_null(s);
+	append_row(s, 1000, "ntp"); /* fetched below */
+	append_row(s, 2000, "ntp");
+	append_row(s, 3000, "rtc");
+	append_row(s, 4000, "unsynced");
+	append_row(s, 5000, "gnss");
+	assert_int_equal(store_flush(s), 0);
+	assert_int_equal(store_fetch(s, 0, 1000, rows, 1, buf, sizeof(buf)), 1);
+
+	assert_int_equal(store_restamp_system(s, off, "ntp"), 3);
+	assert_int_equal(store_flush(s), 0);
+	n = store_fetch(s, 30, 0, rows, 16, buf, sizeof(buf));
+	assert_int_equal(n, 6);
+	assert_true(rows[0].wall_ms == 500);
+	assert_true(rows[1].wall_ms == 1000);
+	for (int i = 2; i <= 4; i++) {
+		char want[64];
+
+		snprintf(want, sizeof(want),
+			 "\"ts\":\"2026-01-01T00:00:%02d.000Z\",\"ts_src\":\"ntp\"", i);
+		assert_non_null(strstr(rows[i].payload, want));
+		assert_true(rows[i].wall_ms == rows[i].mono_ms + off);
+	}
+	assert_non_null(strstr(rows[5].payload, "\"ts_src\":\"gnss\""));
+	assert_true(rows[5].wall_ms == 5000);
+	/* store_restamp (leaving unsynced) still touches only unsynced rows */
+	append_row(s, 6000, "rtc");
+	assert_int_equal(store_restamp(s, off, "gnss"), 0);
+	store_close(s);
+
+	snprintf(path, sizeof(path), "rm -rf %s", dir);
+	assert_int_equal(system(path), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -548,6 +605,7 @@ int main(void)
 	    cmocka_unit_test(test_odometer_creep),
 	    cmocka_unit_test(test_clock_gnss),
 	    cmocka_unit_test(test_restamp),
+	    cmocka_unit_test(test_restamp_system),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
