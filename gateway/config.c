@@ -286,6 +286,7 @@ static const struct config_key config_keys[] = {
     {GNSS, "heading_deg", config_parse_double, CONFIG_FIELD(gnss.heading_deg), 0, 180},
     {GNSS, "stopped_kmh", config_parse_double, CONFIG_FIELD(gnss.stopped_kmh), 0, 50},
     {GNSS, "time_floor", config_parse_date, CONFIG_FIELD(gnss.time_floor_s), 0, 0},
+    {GNSS, "time_ceiling", config_parse_date, CONFIG_FIELD(gnss.time_ceiling_s), 0, 0},
     {GNSS, "reconnect_max", config_parse_int, CONFIG_FIELD(gnss.reconnect_max_s), 1, 3600},
 
 #define PF CONFIG_SEC_PLATFORM
@@ -847,8 +848,9 @@ static int config_parse_topic(struct config_ctx *ctx, const struct config_key *k
 	return config_parse_string(ctx, k, v, dst);
 }
 
-/* time_floor: "YYYY-MM-DD" (UTC midnight) or seconds since the epoch; 0
- * keeps the default (the build date). */
+/* time_floor, time_ceiling: "YYYY-MM-DD" (UTC midnight) or seconds since
+ * the epoch; 0 keeps the default (the build date, plus 5 years for the
+ * ceiling). */
 static int config_parse_date(struct config_ctx *ctx, const struct config_key *k, const char *v,
 			     void *dst)
 {

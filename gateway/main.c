@@ -2,6 +2,7 @@
  * line and hands over to the daemon, the decoder or the status printer. */
 #include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -98,6 +99,28 @@ static int check_readable(const char *what, const char *path)
 	return 1;
 }
 
+/* A missing state_dir the daemon can make (its parent is writable). */
+static int check_creatable(const char *dir)
+{
+	char parent[PATH_MAX];
+	char *slash;
+	int saved = errno;
+
+	if (saved != ENOENT || snprintf(parent, sizeof(parent), "%s", dir) >= (int)sizeof(parent))
+		return 0;
+	slash = strrchr(parent, '/');
+	if (!slash)
+		snprintf(parent, sizeof(parent), ".");
+	else if (slash == parent)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	if (access(parent, W_OK | X_OK) == 0)
+		return 1;
+	errno = saved;
+	return 0;
+}
+
 /*
  * -n: what start-up would find, checked without side effects (nothing made,
  * nothing locked).  None of it stops emgwd from starting (it works around
@@ -109,7 +132,7 @@ static int check_startup(const struct config *cfg)
 	char why[256];
 	int n = 0, rc;
 
-	if (access(cfg->state_dir, W_OK | X_OK) < 0) {
+	if (access(cfg->state_dir, W_OK | X_OK) < 0 && !check_creatable(cfg->state_dir)) {
 		fprintf(stderr,
 			"emgwd: warning: state_dir %s: not writable (%s): the store would"
 			" be kept in RAM\n",

@@ -158,6 +158,39 @@ static void test_time_floor(void **state)
 	assert_true(build <= (long long)time(NULL) + 86400);
 }
 
+/* Issue 14: a receiver dating a 2015 capture 2034 (gpsd 3.22's guess at a
+ * week rollover) does not set the clock unless the system clock confirms. */
+static void test_time_ceiling(void **state)
+{
+	struct config_gnss c = test_cfg();
+	long long floor_s, ceil_s, y2034 = 2020291200LL; /* 2034-01-08 */
+
+	(void)state;
+	floor_s = gnss_time_floor(&c);
+	ceil_s = gnss_time_ceiling(&c);
+	assert_true(ceil_s > floor_s + 4 * 365 * 86400LL);
+	assert_true(ceil_s < floor_s + 6 * 365 * 86400LL);
+	assert_true(ceil_s < y2034); /* built before 2029 */
+	assert_int_equal(gnss_time_trusted(floor_s, ceil_s, y2034 * 1000, 0), 0);
+	assert_int_equal(gnss_time_trusted(floor_s, ceil_s, y2034 * 1000, 1), 1);
+	assert_int_equal(gnss_time_trusted(floor_s, ceil_s, (floor_s + 86400) * 1000, 0), 1);
+	assert_int_equal(gnss_time_trusted(floor_s, ceil_s, (floor_s - 1) * 1000, 1), 0);
+	assert_int_equal(gnss_time_trusted(floor_s, ceil_s, ceil_s * 1000, 0), 0);
+	/* a 2034 date is not what the system clock says, synchronized or not */
+	assert_int_equal(clock_system_confirms(y2034 * 1000), 0);
+	c.time_ceiling_s = 4102444800LL; /* 2100-01-01 */
+	assert_true(gnss_time_ceiling(&c) == 4102444800LL);
+	/* the integer build date agrees with timegm */
+	{
+		struct tm tm;
+		time_t t = (time_t)floor_s;
+
+		gmtime_r(&t, &tm);
+		assert_int_equal(tm.tm_hour + tm.tm_min + tm.tm_sec, 0);
+		assert_true(tm.tm_year + 1900 >= 2025);
+	}
+}
+
 static void test_distance(void **state)
 {
 	(void)state;
@@ -590,21 +623,14 @@ static void test_restamp_system(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_quality_mapping),
-	    cmocka_unit_test(test_fix_from_gpsd),
-	    cmocka_unit_test(test_time_floor),
-	    cmocka_unit_test(test_distance),
-	    cmocka_unit_test(test_fix_age),
-	    cmocka_unit_test(test_points_stopped),
-	    cmocka_unit_test(test_points_period_moving),
-	    cmocka_unit_test(test_points_distance),
-	    cmocka_unit_test(test_points_heading),
-	    cmocka_unit_test(test_points_without_fix),
-	    cmocka_unit_test(test_odometer_jitter),
-	    cmocka_unit_test(test_odometer_moving),
-	    cmocka_unit_test(test_odometer_creep),
-	    cmocka_unit_test(test_clock_gnss),
-	    cmocka_unit_test(test_restamp),
+	    cmocka_unit_test(test_quality_mapping),    cmocka_unit_test(test_fix_from_gpsd),
+	    cmocka_unit_test(test_time_floor),	       cmocka_unit_test(test_time_ceiling),
+	    cmocka_unit_test(test_distance),	       cmocka_unit_test(test_fix_age),
+	    cmocka_unit_test(test_points_stopped),     cmocka_unit_test(test_points_period_moving),
+	    cmocka_unit_test(test_points_distance),    cmocka_unit_test(test_points_heading),
+	    cmocka_unit_test(test_points_without_fix), cmocka_unit_test(test_odometer_jitter),
+	    cmocka_unit_test(test_odometer_moving),    cmocka_unit_test(test_odometer_creep),
+	    cmocka_unit_test(test_clock_gnss),	       cmocka_unit_test(test_restamp),
 	    cmocka_unit_test(test_restamp_system),
 	};
 
