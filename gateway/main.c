@@ -6,6 +6,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include "gateway/config.h"
@@ -161,10 +162,16 @@ static int check_startup(const struct config *cfg)
 	return n;
 }
 
-/* The daemon's lock on its store; exits when another emgwd holds it. */
-static void lock_store(const char *path)
+/* The daemon's lock on its store; exits when another emgwd holds it.  The
+ * state directory is made first (as the daemon would, a moment later): a
+ * first start must hold the lock too. */
+static void lock_store(const char *state_dir, const char *path)
 {
-	int fd = store_lock(path);
+	int fd;
+
+	if (mkdir(state_dir, 0750) < 0 && errno != EEXIST)
+		log_debug("%s: %s", state_dir, strerror(errno));
+	fd = store_lock(path);
 
 	if (fd == -1) {
 		log_warnx("another emgwd is running on the store %s (it holds %s.lock):"
@@ -268,6 +275,6 @@ int main(int argc, char **argv)
 		return fieldbus_poll_once(&cfg, stdout);
 	if (status)
 		return status_print(cfg.state_dir, stdout);
-	lock_store(cfg.store.path);
+	lock_store(cfg.state_dir, cfg.store.path);
 	return daemon_run(&cfg, &opts);
 }
