@@ -101,6 +101,12 @@ $(B)/fuzz/%: tests/fuzz/%.c $(PROTO_SRC)
 	@mkdir -p $(@D)
 	clang $(FUZZ_FLAGS) $(shell $(PKG_CONFIG) --cflags jansson) -o $@ $^ \
 		$(shell $(PKG_CONFIG) --libs jansson) -lm
+# The config parser is gateway code: it links config.c and log.c, and inih.
+FUZZ_CONFIG_PKGS := inih jansson
+$(B)/fuzz/fuzz_config: tests/fuzz/fuzz_config.c gateway/config.c gateway/log.c $(PROTO_SRC)
+	@mkdir -p $(@D)
+	clang $(FUZZ_FLAGS) $(shell $(PKG_CONFIG) --cflags $(FUZZ_CONFIG_PKGS)) -o $@ $^ \
+		$(shell $(PKG_CONFIG) --libs $(FUZZ_CONFIG_PKGS)) -lm
 fuzz-check: $(FUZZ_BIN)
 	@./tests/scripts/run-fuzz.sh check $(FUZZ_BIN)
 fuzz: $(FUZZ_BIN)

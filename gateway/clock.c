@@ -124,6 +124,20 @@ void clock_gnss_sync(int64_t gnss_ms, int64_t mono_ms)
 	clk.gnss_sync_mono_ms = mono_ms;
 }
 
+int clock_system_confirms(int64_t wall_ms)
+{
+	struct timespec ts;
+	int64_t sys;
+
+	if (clk.replay)
+		return 0;
+	clock_gettime(CLOCK_REALTIME, &ts);
+	sys = timespec_ms(&ts);
+	if (wall_ms > sys + CLOCK_CONFIRM_MS || wall_ms < sys - CLOCK_CONFIRM_MS)
+		return 0;
+	return live_source(ts.tv_sec) == TS_NTP;
+}
+
 void clock_gnss_forget(void)
 {
 	clk.gnss = 0;

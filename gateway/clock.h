@@ -56,6 +56,11 @@ void clock_format_iso(int64_t wall_ms, char *buf, int size);
  * mono_ms.  From then on wall = mono + offset and the source is "gnss",
  * for an hour after the last call (holdover), then the system clock again. */
 void clock_gnss_sync(int64_t gnss_ms, int64_t mono_ms);
+/* 1 when the system clock is synchronized (NTP) and within
+ * CLOCK_CONFIRM_MS of wall_ms: it confirms a GNSS time that is past the
+ * trust ceiling.  0 otherwise (also in replay). */
+int clock_system_confirms(int64_t wall_ms);
+#define CLOCK_CONFIRM_MS 10000
 /* Forget GNSS time (tests, and a reload that turns GNSS off). */
 void clock_gnss_forget(void);
 

@@ -20,8 +20,10 @@
 #include <strings.h>
 #include <time.h>
 
+#include <fcntl.h>
 #include <jansson.h>
 #include <sys/stat.h>
+#include <unistd.h>
 
 #include "gateway/log.h"
 #include "protocols/signals.h"
@@ -29,6 +31,9 @@
 
 #define CONFIG_MAX_DEPTH 8  /* include nesting below the main file */
 #define CONFIG_MAX_FILES 32 /* files read by one config_load, main one included */
+/* A configuration file is small: a bigger one (include = /dev/zero, a log
+ * named by mistake) is refused before it eats the memory. */
+#define CONFIG_MAX_FILE_BYTES (1024 * 1024)
 
 enum config_sec {
 	CONFIG_SEC_TOP, /* before the first section header */
@@ -73,6 +78,7 @@ struct config_src {
 	int pending; /* a key line inih has not passed to the handler yet */
 	char *buf;
 	size_t cap;
+	size_t bytes; /* read so far */
 };
 
 struct config_ctx;
@@ -286,6 +292,7 @@ static const struct config_key config_keys[] = {
     {GNSS, "heading_deg", config_parse_double, CONFIG_FIELD(gnss.heading_deg), 0, 180},
     {GNSS, "stopped_kmh", config_parse_double, CONFIG_FIELD(gnss.stopped_kmh), 0, 50},
     {GNSS, "time_floor", config_parse_date, CONFIG_FIELD(gnss.time_floor_s), 0, 0},
+    {GNSS, "time_ceiling", config_parse_date, CONFIG_FIELD(gnss.time_ceiling_s), 0, 0},
     {GNSS, "reconnect_max", config_parse_int, CONFIG_FIELD(gnss.reconnect_max_s), 1, 3600},
 
 #define PF CONFIG_SEC_PLATFORM
@@ -367,8 +374,10 @@ struct config_ctx {
 	enum config_sec sec;
 	int can; /* index of the open [can] section */
 	int errors;
+	int quiet; /* count errors without printing them (a first reading) */
 	int n_files;
 	char files[CONFIG_MAX_FILES][PATH_MAX]; /* names the origins point to */
+	struct stat stamp[CONFIG_MAX_FILES];	/* each file as it was opened */
 	struct config_origin can_hdr[CONFIG_MAX_CAN];
 	/* where each key was set: row 0 for keys outside [can] */
 	struct config_origin set[CONFIG_MAX_CAN][CONFIG_N_KEYS];
@@ -388,6 +397,9 @@ config_error_at(struct config_ctx *ctx, const char *file, int line, const char *
 	char msg[1024]; /* as long as log.c takes */
 	va_list ap;
 
+	ctx->errors++;
+	if (ctx->quiet)
+		return;
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
@@ -395,7 +407,6 @@ config_error_at(struct config_ctx *ctx, const char *file, int line, const char *
 		log_warnx("%s:%d: %s", file, line, msg);
 	else
 		log_warnx("%s: %s", file, msg);
-	ctx->errors++;
 }
 
 /* An error on the line being read. */
@@ -847,8 +858,9 @@ static int config_parse_topic(struct config_ctx *ctx, const struct config_key *k
 	return config_parse_string(ctx, k, v, dst);
 }
 
-/* time_floor: "YYYY-MM-DD" (UTC midnight) or seconds since the epoch; 0
- * keeps the default (the build date). */
+/* time_floor, time_ceiling: "YYYY-MM-DD" (UTC midnight) or seconds since
+ * the epoch; 0 keeps the default (the build date, plus 5 years for the
+ * ceiling). */
 static int config_parse_date(struct config_ctx *ctx, const struct config_key *k, const char *v,
 			     void *dst)
 {
@@ -1030,6 +1042,13 @@ static char *config_reader(char *str, int num, void *stream)
 	if (getline(&src->buf, &src->cap, src->fp) < 0)
 		return NULL;
 	src->line++;
+	src->bytes += strlen(src->buf);
+	if (src->bytes > CONFIG_MAX_FILE_BYTES) {
+		/* it grew while we read it: stop here */
+		config_error(ctx, "file grew past %d bytes while being read",
+			     CONFIG_MAX_FILE_BYTES);
+		return NULL;
+	}
 	p = src->buf;
 	if (src->line == 1 && strncmp(p, "\xEF\xBB\xBF", 3) == 0)
 		p += 3; /* UTF-8 byte order mark */
@@ -1062,6 +1081,51 @@ static char *config_reader(char *str, int num, void *stream)
 
 static int config_handler(void *user, const char *section, const char *name, const char *value);
 
+/*
+ * Open file name (to become ctx->files[ctx->n_files]) for reading: a
+ * regular file of at most CONFIG_MAX_FILE_BYTES.  A FIFO would block us and
+ * /dev/zero never ends.  NULL and why (for the caller's message) on error.
+ */
+static FILE *config_open(struct config_ctx *ctx, const char *name, char *why, size_t len)
+{
+	struct stat *st = &ctx->stamp[ctx->n_files < CONFIG_MAX_FILES ? ctx->n_files : 0];
+	int fd = open(name, O_RDONLY | O_CLOEXEC | O_NOCTTY | O_NONBLOCK);
+	FILE *fp;
+
+	if (fd < 0 || fstat(fd, st) < 0) {
+		snprintf(why, len, "%s", strerror(errno));
+	} else if (!S_ISREG(st->st_mode)) {
+		snprintf(why, len, "not a regular file");
+	} else if (st->st_size > CONFIG_MAX_FILE_BYTES) {
+		snprintf(why, len, "larger than %d bytes", CONFIG_MAX_FILE_BYTES);
+	} else if (fcntl(fd, F_SETFL, 0) < 0 || (fp = fdopen(fd, "r")) == NULL) {
+		snprintf(why, len, "%s", strerror(errno));
+	} else {
+		return fp;
+	}
+	if (fd >= 0)
+		close(fd);
+	return NULL;
+}
+
+/* Whether a file read changed meanwhile (size, time or inode): a reload
+ * that caught `cp` mid-write must not run on half a file. */
+static int config_changed(const struct config_ctx *ctx)
+{
+	struct stat now;
+
+	for (int i = 0; i < ctx->n_files; i++) {
+		const struct stat *was = &ctx->stamp[i];
+
+		if (stat(ctx->files[i], &now) < 0 || now.st_size != was->st_size ||
+		    now.st_ino != was->st_ino || now.st_dev != was->st_dev ||
+		    now.st_mtim.tv_sec != was->st_mtim.tv_sec ||
+		    now.st_mtim.tv_nsec != was->st_mtim.tv_nsec)
+			return 1;
+	}
+	return 0;
+}
+
 /* Reads one opened file (closes it); the section state is the caller's. */
 static void config_read(struct config_ctx *ctx, FILE *fp, const char *name, int depth)
 {
@@ -1086,7 +1150,7 @@ static void config_include(struct config_ctx *ctx, const char *v)
 	const struct config_key k = {.name = "include", .size = PATH_MAX, .min = 1};
 	enum config_sec sec = ctx->sec;
 	int can = ctx->can, bus = ctx->bus, mbdev = ctx->mbdev, point = ctx->point;
-	char *name;
+	char *name, why[128];
 	FILE *fp;
 
 	if (ctx->src->depth >= CONFIG_MAX_DEPTH) {
@@ -1101,9 +1165,9 @@ static void config_include(struct config_ctx *ctx, const char *v)
 	name = ctx->files[ctx->n_files];
 	if (config_parse_path(ctx, &k, v, name) < 0)
 		return;
-	fp = fopen(name, "r");
+	fp = config_open(ctx, name, why, sizeof(why));
 	if (!fp) {
-		config_error(ctx, "include: cannot open %s: %s", name, strerror(errno));
+		config_error(ctx, "include: cannot open %s: %s", name, why);
 		return;
 	}
 	ctx->n_files++;
@@ -1678,13 +1742,14 @@ static void config_profile_read(struct config_ctx *ctx, int index, const char *n
 	struct config_profile *pr = &ctx->c->profile[index];
 	enum config_sec sec = ctx->sec;
 	int point = ctx->point;
-	FILE *fp = fopen(name, "r");
+	char why[128];
+	FILE *fp = config_open(ctx, name, why, sizeof(why));
 
 	if (!fp) {
 		if (ctx->src)
-			config_error(ctx, "profile: cannot open %s: %s", name, strerror(errno));
+			config_error(ctx, "profile: cannot open %s: %s", name, why);
 		else
-			config_error_at(ctx, name, 0, "cannot open: %s", strerror(errno));
+			config_error_at(ctx, name, 0, "cannot open: %s", why);
 		return;
 	}
 	ctx->n_files++;
@@ -1940,12 +2005,33 @@ void config_defaults(struct config *c)
 	c->platform.sw_version = 1;
 }
 
-int config_load(const char *path, struct config *c)
+/* A file that names no device or no source is not a configuration (an
+ * empty file, one caught half-written): its defaults would run a gateway
+ * that sends nothing, as "emgw", to localhost. */
+static void config_check_required(struct config_ctx *ctx)
+{
+	const struct config *c = ctx->c;
+
+	if (ctx->errors)
+		return; /* refused anyway; a bad [can] header would be reported twice */
+	if (!config_origin_by_name(ctx, 0, CONFIG_SEC_DEVICE, "id")->file)
+		config_error_at(ctx, c->file, 0,
+				"[device] id is not set: a configuration must name its device");
+	if (c->n_can == 0 && c->n_mbdev == 0 && !c->gnss.enabled)
+		config_error_at(ctx, c->file, 0,
+				"no source: a configuration needs a [can \"NAME\"], a Modbus"
+				" [device \"NAME\"] or [gnss] enabled = yes");
+}
+
+/* One reading of path into c; *changed when a file read changed meanwhile. */
+static int config_load_once(const char *path, struct config *c, int quiet, int *changed)
 {
 	struct config_ctx *ctx;
+	char why[128];
 	FILE *fp;
 	int errors;
 
+	*changed = 0;
 	config_defaults(c);
 	ctx = calloc(1, sizeof(*ctx));
 	if (!ctx) {
@@ -1953,13 +2039,14 @@ int config_load(const char *path, struct config *c)
 		return 1;
 	}
 	ctx->c = c;
+	ctx->quiet = quiet;
 	if ((size_t)snprintf(c->file, sizeof(c->file), "%s", path) >= sizeof(c->file)) {
 		config_error_at(ctx, path, 0, "cannot open: file name too long");
 		goto out_free_ctx;
 	}
-	fp = fopen(path, "r");
+	fp = config_open(ctx, path, why, sizeof(why));
 	if (!fp) {
-		config_error_at(ctx, path, 0, "cannot open: %s", strerror(errno));
+		config_error_at(ctx, path, 0, "cannot open: %s", why);
 		goto out_free_ctx;
 	}
 	memcpy(ctx->files[0], c->file, sizeof(c->file));
@@ -1970,10 +2057,33 @@ int config_load(const char *path, struct config *c)
 	config_check_mqtt(ctx);
 	config_check_modbus(ctx);
 	config_check_platform(ctx);
+	config_check_required(ctx);
 	config_fill(ctx);
+	*changed = config_changed(ctx);
 out_free_ctx:
 	errors = ctx->errors;
 	free(ctx);
+	return errors;
+}
+
+/*
+ * A file being written while we read it (a reload that caught `cp` halfway)
+ * reads as something else: read quietly first; when the files changed
+ * meanwhile, or there are errors to print, read again, aloud.  Changed the
+ * second time too: an error, and the caller keeps what it runs.
+ */
+int config_load(const char *path, struct config *c)
+{
+	int errors, changed;
+
+	errors = config_load_once(path, c, 1, &changed);
+	if (errors == 0 && !changed)
+		return 0;
+	errors = config_load_once(path, c, 0, &changed);
+	if (changed) {
+		log_warnx("%s: changed while being read, twice: not used", path);
+		errors++;
+	}
 	return errors;
 }
 
@@ -2020,17 +2130,26 @@ static const char *config_choice_word(const char *key, int value)
 
 /* A private key others can read is no longer private: refuse to start (or
  * to reload) with it.  A missing file is the uplink's to report. */
-static void config_check_key_mode(struct config_ctx *ctx)
+/* A secret (private key, password) readable by group or others is refused,
+ * as ssh refuses such a key. */
+static void config_check_secret(struct config_ctx *ctx, enum config_sec sec, const char *key,
+				const char *path)
 {
-	const struct config_origin *o = config_origin_by_name(ctx, 0, CONFIG_SEC_MQTT, "key_file");
-	const char *path = ctx->c->mqtt.key_file;
+	const struct config_origin *o = config_origin_by_name(ctx, 0, sec, key);
 	struct stat st;
 
 	if (!path[0] || stat(path, &st) < 0 || (st.st_mode & 077) == 0)
 		return;
 	config_error_at(ctx, o->file ? o->file : ctx->c->file, o->line,
-			"key_file: %s is readable by group or others (mode %04o): chmod 600 it",
+			"%s: %s is readable by group or others (mode %04o): chmod 600 it", key,
 			path, (unsigned)(st.st_mode & 07777));
+}
+
+static void config_check_key_mode(struct config_ctx *ctx)
+{
+	config_check_secret(ctx, CONFIG_SEC_MQTT, "key_file", ctx->c->mqtt.key_file);
+	config_check_secret(ctx, CONFIG_SEC_MQTT, "password_file", ctx->c->mqtt.password_file);
+	config_check_secret(ctx, CONFIG_SEC_PLATFORM, "key_file", ctx->c->platform.key_file);
 }
 
 /* get-config ----------------------------------------------------------- */

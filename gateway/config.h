@@ -176,14 +176,15 @@ struct config_gnss {
 	int enabled;
 	char host[256]; /* gpsd host: a loopback or local name (see gnss.c) */
 	int port;
-	int max_age_ms;		/* a fix older than this is not valid */
-	int period_moving_ms;	/* track point period while moving ... */
-	int period_stopped_ms;	/* ... and while stopped */
-	double distance_m;	/* track point after this distance (0: off) */
-	double heading_deg;	/* track point after this change of course (0: off) */
-	double stopped_kmh;	/* below this speed the machine stands */
-	long long time_floor_s; /* GNSS time before this is not trusted; 0: build date */
-	int reconnect_max_s;	/* back-off cap */
+	int max_age_ms;		  /* a fix older than this is not valid */
+	int period_moving_ms;	  /* track point period while moving ... */
+	int period_stopped_ms;	  /* ... and while stopped */
+	double distance_m;	  /* track point after this distance (0: off) */
+	double heading_deg;	  /* track point after this change of course (0: off) */
+	double stopped_kmh;	  /* below this speed the machine stands */
+	long long time_floor_s;	  /* GNSS time before this is not trusted; 0: build date */
+	long long time_ceiling_s; /* ... nor from this on, unconfirmed; 0: build date + 5 y */
+	int reconnect_max_s;	  /* back-off cap */
 };
 
 struct config_platform {

@@ -105,6 +105,9 @@ static void daemon_check_clock(struct daemon *d, const struct clock_now *now)
 		ev.jump_s = (double)(j.to_ms - j.from_ms) / 1000.0;
 		snprintf(ev.clock, sizeof(ev.clock), "%s", j.system ? "system" : "gnss");
 		daemon_emit_event(d, &ev, now);
+		if (j.system && now->src != TS_GNSS) /* an NTP step corrects rows too */
+			store_restamp_system(d->store, now->wall_ms - now->mono_ms,
+					     clock_src_name(now->src));
 	}
 	if (d->last_src == TS_UNSYNCED && now->src != TS_UNSYNCED) {
 		n = store_restamp(d->store, now->wall_ms - now->mono_ms, clock_src_name(now->src));
@@ -919,6 +922,13 @@ static int daemon_init(struct daemon *d)
 			      d->cfg.store.retention_days, d->cfg.store.max_size_mb);
 	if (!d->store)
 		return -1;
+	if (store_opened(d->store)->moved_aside[0]) /* issue 14: the lead makes these events */
+		log_warnx("store: %s was unusable (%s): moved aside to %s, a new store started",
+			  d->cfg.store.path, store_opened(d->store)->corrupt_reason,
+			  store_opened(d->store)->moved_aside);
+	if (store_opened(d->store)->ram)
+		log_warnx("store: %s cannot be used (%s): the store is in RAM, a restart loses it",
+			  d->cfg.store.path, store_opened(d->store)->ram_reason);
 	daemon_store_policy(d);
 	d->cmd_hooks = (struct command_hooks){d, daemon_cmd_status, daemon_cmd_config,
 					      daemon_cmd_set_period, daemon_cmd_snapshot};

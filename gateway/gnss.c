@@ -58,6 +58,8 @@ struct gnss {
 	struct table *table;
 	char port[8];
 	long long floor_s;
+	long long ceiling_s;
+	int time_refused; /* receiver time past the ceiling: logged once */
 	struct gps_data_t gd;
 	int open;	     /* gd holds a connection */
 	int64_t retry_at_ms; /* real ms of the next connect, -1: none due */
@@ -129,23 +131,44 @@ void gnss_fix_from_gpsd(const struct gps_data_t *gd, int64_t mono_ms, struct gns
 }
 
 /* __DATE__ ("Nov 28 2026"; SOURCE_DATE_EPOCH fixes it in reproducible
- * builds) as seconds since the epoch: the default trust floor, so a receiver
- * fooled by a GPS week rollover does not take us back 19.6 years. */
-long long gnss_time_floor(const struct config_gnss *cfg)
+ * builds) as seconds since the epoch, in integers (timegm goes through a
+ * 32-bit time_t on armhf). */
+static long long gnss_build_date(void)
 {
 	static const char months[] = "JanFebMarAprMayJunJulAugSepOctNovDec";
+	static const int before[] = {0, 31, 59, 90, 120, 151, 181, 212, 243, 273, 304, 334};
 	const char *date = __DATE__;
 	char mon[4] = {date[0], date[1], date[2], '\0'};
-	struct tm tm = {0};
-	const char *m;
+	const char *m = strstr(months, mon);
+	int mi = m ? (int)(m - months) / 3 : 0;
+	long long y = strtol(date + 7, NULL, 10), d = strtol(date + 4, NULL, 10);
+	long long days = (y - 1970) * 365 + (y - 1969) / 4 - (y - 1901) / 100 + (y - 1601) / 400;
 
-	if (cfg->time_floor_s > 0)
-		return cfg->time_floor_s;
-	m = strstr(months, mon);
-	tm.tm_mon = m ? (int)(m - months) / 3 : 0;
-	tm.tm_mday = (int)strtol(date + 4, NULL, 10);
-	tm.tm_year = (int)strtol(date + 7, NULL, 10) - 1900;
-	return (long long)timegm(&tm);
+	days += before[mi] + d - 1;
+	if (mi >= 2 && y % 4 == 0 && (y % 100 != 0 || y % 400 == 0))
+		days++;
+	return days * 86400;
+}
+
+/* The default trust floor is the build date, so a receiver fooled by a GPS
+ * week rollover does not take us back 19.6 years. */
+long long gnss_time_floor(const struct config_gnss *cfg)
+{
+	return cfg->time_floor_s > 0 ? cfg->time_floor_s : gnss_build_date();
+}
+
+long long gnss_time_ceiling(const struct config_gnss *cfg)
+{
+	if (cfg->time_ceiling_s > 0)
+		return cfg->time_ceiling_s;
+	return gnss_build_date() + GNSS_CEILING_YEARS * 31556952LL; /* Gregorian years */
+}
+
+int gnss_time_trusted(long long floor_s, long long ceiling_s, int64_t time_ms, int confirmed)
+{
+	if (time_ms < floor_s * 1000)
+		return 0;
+	return time_ms < ceiling_s * 1000 || confirmed;
 }
 
 /* ---- track: validity, points, odometer ----------------------------------- */
@@ -369,6 +392,7 @@ struct gnss *gnss_open(const struct config_gnss *cfg, int source, struct table *
 	g->table = t;
 	snprintf(g->port, sizeof(g->port), "%d", cfg->port);
 	g->floor_s = gnss_time_floor(cfg);
+	g->ceiling_s = gnss_time_ceiling(cfg);
 	g->backoff_ms = GNSS_BACKOFF_MIN_MS;
 	g->retry_at_ms = -1;
 	g->st.last_fix_mono_ms = -1;
@@ -405,8 +429,24 @@ static void gnss_on_tpv(struct gnss *g)
 	g->st.fixes++;
 	g->st.last_fix_mono_ms = mono;
 	table_set(g->table, SIG_GPS_ODOMETER_KM, 0, g->track.odometer_km, mono, g->source);
-	if (fix.time_ms >= g->floor_s * 1000)
+	if (gnss_time_trusted(g->floor_s, g->ceiling_s, fix.time_ms,
+			      fix.time_ms >= g->ceiling_s * 1000 &&
+				  clock_system_confirms(fix.time_ms))) {
+		if (g->time_refused)
+			log_notice("gnss: receiver time trusted again");
+		g->time_refused = 0;
 		clock_gnss_sync(fix.time_ms, mono);
+	} else if (fix.time_ms >= g->ceiling_s * 1000 && !g->time_refused) {
+		char ts[32], ceil[32];
+
+		clock_format_iso(fix.time_ms, ts, sizeof(ts));
+		clock_format_iso(g->ceiling_s * 1000, ceil, sizeof(ceil));
+		log_warnx("gnss: receiver time %s is past the trust ceiling %s ([gnss]"
+			  " time_ceiling) and no synchronized system clock confirms it:"
+			  " not used",
+			  ts, ceil);
+		g->time_refused = 1;
+	}
 }
 
 void gnss_read(struct gnss *g)

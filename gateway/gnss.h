@@ -85,6 +85,17 @@ void gnss_fix_from_gpsd(const struct gps_data_t *gd, int64_t mono_ms, struct gns
 /* GNSS time before this (s since the epoch) is not trusted: cfg's
  * time_floor, or the build date when that is 0. */
 long long gnss_time_floor(const struct config_gnss *cfg);
+#define GNSS_CEILING_YEARS 5 /* default ceiling: the build date plus this */
+
+/* GNSS time from this on (s since the epoch) is not trusted unless a
+ * synchronized system clock confirms it: cfg's time_ceiling, or the build
+ * date plus GNSS_CEILING_YEARS when that is 0.  A receiver's guess at a
+ * week rollover (gpsd 3.22 dates a 2015 BeiDou capture 2034) is a jump of
+ * 19.6 years ahead, past it. */
+long long gnss_time_ceiling(const struct config_gnss *cfg);
+/* Whether receiver time time_ms may set the clock: at or after the floor,
+ * and before the ceiling or confirmed (by the system clock). */
+int gnss_time_trusted(long long floor_s, long long ceiling_s, int64_t time_ms, int confirmed);
 
 /* Fresh track state; now_ms starts the period of the first point. */
 void gnss_track_init(struct gnss_track *tr, const struct config_gnss *cfg, int64_t now_ms);

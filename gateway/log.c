@@ -23,20 +23,60 @@ void log_set_debug(int on)
 	debug_on = on;
 }
 
+/*
+ * Copy src into dst (size bytes, NUL-terminated, cut if need be) with every
+ * control character and '\\' escaped: a newline is "\\n", another control
+ * "\\xNN".  Messages carry outside text (command keys, file names, what a
+ * server said); one with a newline and "<0>" in it would otherwise forge a
+ * second, emergency-priority line in the journal.
+ */
+size_t log_escape(char *dst, size_t size, const char *src)
+{
+	static const char hex[] = "0123456789abcdef";
+	size_t n = 0;
+
+	if (size == 0)
+		return 0;
+	for (; *src; src++) {
+		unsigned char c = (unsigned char)*src;
+		char esc[4];
+		size_t len = 0;
+
+		if (c == '\\' || c == '\n') {
+			esc[len++] = '\\';
+			esc[len++] = c == '\n' ? 'n' : '\\';
+		} else if (c < 0x20 || c == 0x7f) {
+			esc[len++] = '\\';
+			esc[len++] = 'x';
+			esc[len++] = hex[c >> 4];
+			esc[len++] = hex[c & 15];
+		} else {
+			esc[len++] = (char)c;
+		}
+		if (n + len >= size)
+			break; /* never half an escape */
+		memcpy(dst + n, esc, len);
+		n += len;
+	}
+	dst[n] = '\0';
+	return n;
+}
+
 /* One line, written with a single fprintf so threads do not interleave. */
 static void log_line(int prio, const char *errstr, const char *fmt, va_list ap)
 {
 	char msg[1024];
-
+	char safe[4 * sizeof(msg)]; /* room for every byte of msg escaped */
 	char pfx[8] = "";
 
 	vsnprintf(msg, sizeof(msg), fmt, ap);
+	log_escape(safe, sizeof(safe), msg);
 	if (log_prefix())
 		snprintf(pfx, sizeof(pfx), "<%d>", prio);
 	if (errstr)
-		fprintf(stderr, "%s%s: %s\n", pfx, msg, errstr);
+		fprintf(stderr, "%s%s: %s\n", pfx, safe, errstr);
 	else
-		fprintf(stderr, "%s%s\n", pfx, msg);
+		fprintf(stderr, "%s%s\n", pfx, safe);
 }
 
 void log_warn(const char *fmt, ...)

@@ -1,9 +1,13 @@
 /* emgwd: the emission telematics gateway daemon.  main() reads the command
  * line and hands over to the daemon, the decoder or the status printer. */
+#include <errno.h>
 #include <getopt.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "gateway/config.h"
 #include "gateway/daemon.h"
@@ -12,6 +16,7 @@
 #include "gateway/fieldbus.h"
 #include "gateway/log.h"
 #include "gateway/status.h"
+#include "gateway/store.h"
 
 #define DEFAULT_CONFIG "/etc/emgw/emgw.conf"
 
@@ -32,7 +37,10 @@ static void usage(FILE *out)
 	      "  -c, --config FILE   configuration file (default " DEFAULT_CONFIG ")\n"
 	      "  -n, --check         check the configuration, print \"configuration OK\"\n"
 	      "                      and exit 0; or list every error as FILE:LINE: text\n"
-	      "                      and exit 78\n"
+	      "                      and exit 78.  Also warns, without touching anything,\n"
+	      "                      of what start-up would work around: a state_dir it\n"
+	      "                      cannot write, a store it would move aside, key files\n"
+	      "                      it cannot read\n"
 	      "  -d, --debug         log debug messages\n"
 	      "      --stdout        also print every record and event as one JSON line\n"
 	      "                      on standard output\n"
@@ -56,7 +64,8 @@ static void usage(FILE *out)
 	      "\n"
 	      "Signals: SIGTERM/SIGINT stop; SIGHUP reloads the configuration (a file\n"
 	      "with errors is refused and the running one kept).\n"
-	      "Exit status: 0 ok, 1 failure, 78 configuration error.\n"
+	      "Exit status: 0 ok, 1 failure, 75 another emgwd runs on the same store,\n"
+	      "78 configuration error.\n"
 	      "See emgwd(8).\n",
 	      out);
 }
@@ -81,6 +90,99 @@ static const struct option long_opts[] = {
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
 };
+
+/* One file start-up reads: a warning when this process cannot. */
+static int check_readable(const char *what, const char *path)
+{
+	if (!path[0] || access(path, R_OK) == 0)
+		return 0;
+	fprintf(stderr, "emgwd: warning: %s %s: cannot be read: %s\n", what, path, strerror(errno));
+	return 1;
+}
+
+/* A missing state_dir the daemon can make (its parent is writable). */
+static int check_creatable(const char *dir)
+{
+	char parent[PATH_MAX];
+	char *slash;
+	int saved = errno;
+
+	if (saved != ENOENT || snprintf(parent, sizeof(parent), "%s", dir) >= (int)sizeof(parent))
+		return 0;
+	slash = strrchr(parent, '/');
+	if (!slash)
+		snprintf(parent, sizeof(parent), ".");
+	else if (slash == parent)
+		slash[1] = '\0';
+	else
+		*slash = '\0';
+	if (access(parent, W_OK | X_OK) == 0)
+		return 1;
+	errno = saved;
+	return 0;
+}
+
+/*
+ * -n: what start-up would find, checked without side effects (nothing made,
+ * nothing locked).  None of it stops emgwd from starting (it works around
+ * each: the store in RAM, a corrupt store moved aside, an uplink that
+ * cannot log in), so these are warnings; the count.
+ */
+static int check_startup(const struct config *cfg)
+{
+	char why[256];
+	int n = 0, rc;
+
+	if (access(cfg->state_dir, W_OK | X_OK) < 0 && !check_creatable(cfg->state_dir)) {
+		fprintf(stderr,
+			"emgwd: warning: state_dir %s: not writable (%s): the store would"
+			" be kept in RAM\n",
+			cfg->state_dir, strerror(errno));
+		n++;
+	}
+	rc = store_check(cfg->store.path, why, sizeof(why));
+	if (rc < 0) {
+		fprintf(stderr,
+			"emgwd: warning: store %s: %s: it would be moved aside and a new"
+			" store started\n",
+			cfg->store.path, why);
+		n++;
+	} else if (rc == 2) {
+		fprintf(stderr, "emgwd: store %s: %s\n", cfg->store.path, why);
+	}
+	if (cfg->mqtt.enabled) {
+		n += check_readable("[mqtt] ca_file", cfg->mqtt.ca_file);
+		n += check_readable("[mqtt] cert_file", cfg->mqtt.cert_file);
+		n += check_readable("[mqtt] key_file", cfg->mqtt.key_file);
+		n += check_readable("[mqtt] password_file", cfg->mqtt.password_file);
+	}
+	if (cfg->platform.enabled && cfg->platform.sign)
+		n += check_readable("[platform] key_file", cfg->platform.key_file);
+	n += check_readable("[zones] file", cfg->zones.file);
+	return n;
+}
+
+/* The daemon's lock on its store; exits when another emgwd holds it.  The
+ * state directory is made first (as the daemon would, a moment later): a
+ * first start must hold the lock too. */
+static void lock_store(const char *state_dir, const char *path)
+{
+	int fd;
+
+	if (mkdir(state_dir, 0750) < 0 && errno != EEXIST)
+		log_debug("%s: %s", state_dir, strerror(errno));
+	fd = store_lock(path);
+
+	if (fd == -1) {
+		log_warnx("another emgwd is running on the store %s (it holds %s.lock):"
+			  " not starting a second one",
+			  path, path);
+		exit(STORE_LOCK_EXIT);
+	}
+	if (fd == -2)
+		log_debug("%s.lock: %s: running without the store lock", path, strerror(errno));
+	/* fd stays open (close-on-exec) while the process lives: that is the lock */
+}
 
 int main(int argc, char **argv)
 {
@@ -165,6 +267,7 @@ int main(int argc, char **argv)
 		return CONFIG_EXIT_BAD;
 	}
 	if (check) {
+		check_startup(&cfg);
 		printf("configuration OK\n");
 		return 0;
 	}
@@ -172,5 +275,6 @@ int main(int argc, char **argv)
 		return fieldbus_poll_once(&cfg, stdout);
 	if (status)
 		return status_print(cfg.state_dir, stdout);
+	lock_store(cfg.state_dir, cfg.store.path);
 	return daemon_run(&cfg, &opts);
 }

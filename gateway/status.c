@@ -132,8 +132,11 @@ static json_t *status_uplink(const struct status_parts *p, const struct store_st
 }
 
 /* Evictions by class, and the versions of what emgwd runs on. */
-static void status_more(json_t *st, const struct store_stats *ss)
+static void status_more(const struct status_parts *p, json_t *st, const struct store_stats *ss)
 {
+	json_object_set_new(json_object_get(st, "store"), "id", json_string(store_id(p->store)));
+	json_object_set_new(json_object_get(st, "store"), "mode",
+			    json_string(store_mode(p->store)));
 	json_object_set_new(json_object_get(st, "store"), "evicted_by_class",
 			    json_pack("{s:I, s:I, s:I, s:I, s:I}", "routine",
 				      (json_int_t)ss->evicted_class[STORE_CLASS_ROUTINE],
@@ -180,6 +183,6 @@ json_t *status_build(const struct status_parts *p)
 			      "smoke_episodes", (json_int_t)p->smoke->starts, "engine_running",
 			      watch_engine_running(p->watch), "zones", zones_status(p->zones)));
 	if (st)
-		status_more(st, &ss);
+		status_more(p, st, &ss);
 	return st;
 }

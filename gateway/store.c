@@ -21,17 +21,38 @@
  * once; meta 'thinned_upto' remembers how far); then position records
  * oldest first; then events; alarms last.  Every removed row is counted, in
  * total and by class, in the same transaction as the delete.
+ *
+ * Age retention removes only rows every uplink has acknowledged, which in
+ * practice means only when there is no uplink at all: an acknowledged row is
+ * deleted at once.  A wall clock stepped ten years ahead (a GNSS receiver's
+ * week-rollover guess, a bad NTP server) must not take unsent data with it;
+ * the size cap alone evicts unsent rows, by class, counted.
+ *
+ * Start-up faults are not fatal (store_open): a file SQLite calls corrupt or
+ * not a database, that fails PRAGMA quick_check, or that is not an emgw
+ * store we can use, is renamed <path>.corrupt-<UTC time> (its WAL with it)
+ * and a new store started; a path we cannot write falls back to a store in
+ * memory (STORE_RAM_MAX_MB at most), which a restart loses.
  */
 #include "gateway/store.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <inttypes.h>
 #include <limits.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/file.h>
+#include <sys/random.h>
+#include <sys/stat.h>
+#include <time.h>
+#include <unistd.h>
 
 #include <sqlite3.h>
 
+#include "gateway/clock.h"
 #include "gateway/log.h"
 
 #define STORE_BUSY_TIMEOUT_MS 5000
@@ -43,6 +64,7 @@
  * a power cut can take, stay small even during a fast replay offline. */
 #define STORE_TXN_MAX_ROWS 256
 #define STORE_CAP_EVERY	   64 /* appends between size checks within a transaction */
+#define STORE_RAM_PATH	   ":memory:"
 
 /*
  * Schema migrations: store_migrations[v] takes a store from version v to
@@ -136,7 +158,10 @@ static const char *const store_sql[ST_N] = {
     /* The last uplink's ack deletes; any other marks. */
     [ST_ACK_DELETE] = "DELETE FROM rows WHERE seq = ?1 AND ((acked | ?2) & ?3) = ?3",
     [ST_ACK_MARK] = "UPDATE rows SET acked = acked | ?2 WHERE seq = ?1",
-    [ST_EVICT_AGE] = "DELETE FROM rows WHERE wall_ms > 0 AND wall_ms < ?1 AND class = ?2",
+    /* ?3 the uplink mask: only rows every uplink has (none, when there is
+     * an uplink: those are deleted at their last ack). */
+    [ST_EVICT_AGE] = "DELETE FROM rows WHERE wall_ms > 0 AND wall_ms < ?1 AND class = ?2"
+		     " AND (acked & ?3) = ?3",
     [ST_EVICT_CLASS] = "DELETE FROM rows WHERE seq IN"
 		       " (SELECT seq FROM rows WHERE class = ?1 ORDER BY seq LIMIT ?2)",
     /* The first row of the newer half of a class: thinning stays below it. */
@@ -152,14 +177,16 @@ static const char *const store_sql[ST_N] = {
     [ST_FREELIST] = "PRAGMA freelist_count",
     [ST_COUNT] = "SELECT count(*) FROM rows",
     [ST_OLDEST] = "SELECT wall_ms FROM rows WHERE wall_ms > 0 ORDER BY seq LIMIT 1",
-    /* ?1 offset, ?2 source, ?3 first seq this boot may rewrite.  The time
-     * text is made from integers (no floating-point seconds): the same
-     * form clock_format_iso writes. */
+    /* ?1 offset, ?2 source, ?3 first seq this boot may rewrite, ?4 also
+     * rows stamped from the system clock (rtc, ntp).  The time text is made
+     * from integers (no floating-point seconds): the same form
+     * clock_format_iso writes. */
     [ST_RESTAMP] = "UPDATE rows SET wall_ms = mono_ms + ?1, payload = json_set(payload,"
 		   " '$.ts', strftime('%Y-%m-%dT%H:%M:%S', (mono_ms + ?1) / 1000, 'unixepoch')"
 		   " || printf('.%03dZ', (mono_ms + ?1) % 1000), '$.ts_src', ?2)"
 		   " WHERE seq >= ?3 AND acked = 0 AND mono_ms + ?1 >= 0"
-		   " AND json_extract(payload, '$.ts_src') = 'unsynced'",
+		   " AND (json_extract(payload, '$.ts_src') = 'unsynced' OR (?4 AND"
+		   " json_extract(payload, '$.ts_src') IN ('rtc', 'ntp')))",
 };
 
 struct store {
@@ -187,9 +214,14 @@ struct store {
 	uint64_t rollbacks;	/* transactions SQLite rolled back (disk full) */
 	int64_t nrows;		/* rows in the table, kept so status never counts them */
 	int in_txn;
-	int pending;  /* rows appended in the open transaction */
-	int disk_err; /* SQLite code of the disk trouble we are in, or 0 */
-	int64_t lost; /* rows rolled back since that trouble began */
+	int pending;		   /* rows appended in the open transaction */
+	int disk_err;		   /* SQLite code of the disk trouble we are in, or 0 */
+	int64_t lost;		   /* rows rolled back since that trouble began */
+	int ram;		   /* in memory: nothing survives a restart */
+	int corrupt;		   /* opening found the file unusable as it is (move it aside) */
+	char why[256];		   /* the last error, for store_open_info */
+	char id[STORE_ID_LEN + 1]; /* store id, hex */
+	struct store_open_info opened; /* what store_open had to do */
 };
 
 /*
@@ -202,12 +234,29 @@ static void store_err(struct store *s, const char *what)
 	int code = sqlite3_extended_errcode(s->db);
 	int disk = (code & 0xff) == SQLITE_FULL || (code & 0xff) == SQLITE_IOERR;
 
+	if ((code & 0xff) == SQLITE_CORRUPT || (code & 0xff) == SQLITE_NOTADB)
+		s->corrupt = 1;
+	snprintf(s->why, sizeof(s->why), "%s: %s", what, sqlite3_errmsg(s->db));
 	if (disk && code == s->disk_err)
 		log_debug("store %s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
 	else
 		log_warnx("store %s: %s: %s", s->path, what, sqlite3_errmsg(s->db));
 	if (disk)
 		s->disk_err = code;
+}
+
+/* The file holds something we must not use as it is (not our schema, a
+ * newer one, a broken meta table): logged, and store_open moves it aside. */
+__attribute__((format(printf, 2, 3))) static void store_refuse(struct store *s, const char *fmt,
+							       ...)
+{
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(s->why, sizeof(s->why), fmt, ap);
+	va_end(ap);
+	s->corrupt = 1;
+	log_warnx("store %s: %s", s->path, s->why);
 }
 
 static int64_t store_meta_quiet(struct store *s, const char *key)
@@ -347,7 +396,7 @@ static int store_meta_get(struct store *s, const char *key, int64_t *v)
 	int rc = store_meta_load(s, key, v);
 
 	if (rc == 1)
-		log_warnx("store %s: meta key %s missing", s->path, key);
+		store_refuse(s, "meta key %s missing", key);
 	return rc == 0 ? 0 : -1;
 }
 
@@ -391,6 +440,51 @@ out_sync:
 	return ret;
 }
 
+/* 128 random bits: from getrandom, or /dev/urandom when the kernel's pool
+ * is not ready yet (early boot): the id must be unique, not secret. */
+static int store_random(uint64_t v[2])
+{
+	int fd;
+	ssize_t n = getrandom(v, 2 * sizeof(v[0]), GRND_NONBLOCK);
+
+	if (n == (ssize_t)(2 * sizeof(v[0])))
+		return 0;
+	fd = open("/dev/urandom", O_RDONLY | O_CLOEXEC);
+	if (fd < 0)
+		return -1;
+	n = read(fd, v, 2 * sizeof(v[0]));
+	close(fd);
+	return n == (ssize_t)(2 * sizeof(v[0])) ? 0 : -1;
+}
+
+/* The store id: made once, with the store (or at the first start of a store
+ * made before ids), kept in meta as two integers (meta values are integers,
+ * and a hex text of digits only would turn into a number). */
+static int store_id_op(struct store *s)
+{
+	int64_t hi = 0, lo = 0;
+	uint64_t r[2];
+	int rc = store_meta_load(s, "store_id_hi", &hi);
+
+	if (rc == 0 && store_meta_get(s, "store_id_lo", &lo) < 0)
+		return -1;
+	if (rc == 1) {
+		if (store_random(r) < 0) {
+			log_warn("store %s: no random bytes for the store id", s->path);
+			return -1;
+		}
+		hi = (int64_t)r[0];
+		lo = (int64_t)r[1];
+		if (store_meta_save(s, "store_id_hi", hi) < 0 ||
+		    store_meta_save(s, "store_id_lo", lo) < 0)
+			return -1;
+	} else if (rc < 0) {
+		return -1;
+	}
+	snprintf(s->id, sizeof(s->id), "%016" PRIx64 "%016" PRIx64, (uint64_t)hi, (uint64_t)lo);
+	return 0;
+}
+
 static int store_boot_op(struct store *s, void *arg)
 {
 	int64_t v;
@@ -399,7 +493,7 @@ static int store_boot_op(struct store *s, void *arg)
 	if (store_meta_add(s, "boot", 1) < 0 || store_meta_get(s, "boot", &v) < 0)
 		return -1;
 	s->boot = (uint64_t)v;
-	return 0;
+	return store_id_op(s);
 }
 
 static int store_seq_op(struct store *s, void *arg)
@@ -456,18 +550,17 @@ static int store_migrate(struct store *s)
 			version = sqlite3_column_int64(st, 0);
 		sqlite3_finalize(st);
 	} else if (objects > 0) {
-		log_warnx("store %s: not an emgw store (tables but no meta); refusing to use it",
-			  s->path);
+		store_refuse(s, "not an emgw store (tables but no meta)");
 		goto out_rollback;
 	}
 	if (version < 0) {
-		log_warnx("store %s: no schema_version in meta; refusing to use it", s->path);
+		store_refuse(s, "no schema_version in meta");
 		goto out_rollback;
 	}
 	if (version > STORE_SCHEMA_VERSION) {
-		log_warnx("store %s: schema version %" PRId64 " is newer than this emgwd knows"
-			  " (%" PRId64 "); refusing to touch it",
-			  s->path, version, STORE_SCHEMA_VERSION);
+		store_refuse(
+		    s, "schema version %" PRId64 " is newer than this emgwd knows (%" PRId64 ")",
+		    version, STORE_SCHEMA_VERSION);
 		goto out_rollback;
 	}
 	for (int64_t v = version; v < STORE_SCHEMA_VERSION; v++) {
@@ -477,9 +570,10 @@ static int store_migrate(struct store *s)
 			 "UPDATE meta SET value = %" PRId64 " WHERE key = 'schema_version'", v + 1);
 		if (sqlite3_exec(s->db, store_migrations[v], NULL, NULL, &err) != SQLITE_OK ||
 		    sqlite3_exec(s->db, sql, NULL, NULL, &err) != SQLITE_OK) {
-			log_warnx("store %s: migrating schema v%" PRId64 " to v%" PRId64 ": %s",
-				  s->path, v, v + 1, err ? err : "?");
+			snprintf(sql, sizeof(sql), "migrating schema v%" PRId64 " to v%" PRId64, v,
+				 v + 1);
 			sqlite3_free(err);
+			store_err(s, sql);
 			goto out_rollback;
 		}
 	}
@@ -508,15 +602,20 @@ static int store_pragmas(struct store *s)
 	 * record is about half a KiB, so 1 KiB pages write a quarter of what
 	 * the 4 KiB default would (an existing file keeps its size). */
 	sqlite3_exec(s->db, "PRAGMA page_size=1024", NULL, NULL, NULL);
+	if (s->ram)
+		return 0; /* no journal to speak of, nothing to sync */
 	/* WAL: commits append, a crash never corrupts, readers never block us. */
-	if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &st, NULL) == SQLITE_OK &&
-	    sqlite3_step(st) == SQLITE_ROW)
-		wal = sqlite3_stricmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
+	if (sqlite3_prepare_v2(s->db, "PRAGMA journal_mode=WAL", -1, &st, NULL) == SQLITE_OK) {
+		if (sqlite3_step(st) == SQLITE_ROW)
+			wal = sqlite3_stricmp((const char *)sqlite3_column_text(st, 0), "wal") == 0;
+		else
+			store_err(s, "journal_mode=WAL");
+	}
 	sqlite3_finalize(st);
 	if (!wal) {
 		/* Our durability argument rests on WAL; do not run without it. */
-		log_warnx("store %s: cannot switch to WAL journal mode: %s", s->path,
-			  sqlite3_errmsg(s->db));
+		if (!s->why[0])
+			store_err(s, "cannot switch to WAL journal mode");
 		return -1;
 	}
 	/* NORMAL: no fsync per commit; a power cut loses the last commits only.
@@ -590,21 +689,45 @@ static int store_page_size(struct store *s)
 	return 0;
 }
 
-struct store *store_open(const char *path, unsigned uplink_mask, int retention_days,
-			 int max_size_mb)
+/* PRAGMA quick_check at open: a page of garbage in the middle is found now,
+ * not months later by the one query that reads it. */
+static int store_quick_check(struct store *s)
+{
+	sqlite3_stmt *st = NULL;
+	int rc, ok = 0;
+
+	rc = sqlite3_prepare_v2(s->db, "PRAGMA quick_check(1)", -1, &st, NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *r = (const char *)sqlite3_column_text(st, 0);
+
+		ok = r && strcmp(r, "ok") == 0;
+		if (!ok)
+			store_refuse(s, "quick_check: %s", r ? r : "?");
+	} else {
+		store_err(s, "quick_check");
+	}
+	sqlite3_finalize(st);
+	return ok ? 0 : -1;
+}
+
+/* One attempt at opening path (or a store in memory): NULL on failure, with
+ * *corrupt set when the file is unusable as it is and why said. */
+static struct store *store_try(const char *path, unsigned uplink_mask, int retention_days,
+			       int max_size_mb, int ram, int *corrupt, char *why, size_t whylen)
 {
 	struct store *s;
 	int64_t v;
 
-	if (!path || !*path || retention_days < 0 || max_size_mb < 0) {
-		log_warnx("store: bad arguments");
-		return NULL;
-	}
+	*corrupt = 0;
 	if ((s = calloc(1, sizeof(*s))) == NULL || (s->path = strdup(path)) == NULL) {
 		log_warn("store %s", path);
+		snprintf(why, whylen, "out of memory");
 		free(s);
 		return NULL;
 	}
+	s->ram = ram;
+	if (ram && (max_size_mb == 0 || max_size_mb > STORE_RAM_MAX_MB))
+		max_size_mb = STORE_RAM_MAX_MB;
 	s->uplink_mask = uplink_mask;
 	s->retention_days = retention_days;
 	s->max_size_mb = max_size_mb;
@@ -623,7 +746,8 @@ struct store *store_open(const char *path, unsigned uplink_mask, int retention_d
 		goto out_free;
 	}
 	sqlite3_extended_result_codes(s->db, 1);
-	if (store_pragmas(s) < 0 || store_migrate(s) < 0 || store_prepare(s) < 0)
+	if (store_pragmas(s) < 0 || (!ram && store_quick_check(s) < 0) || store_migrate(s) < 0 ||
+	    store_prepare(s) < 0)
 		goto out_free;
 	if (store_page_size(s) < 0)
 		goto out_free;
@@ -632,7 +756,7 @@ struct store *store_open(const char *path, unsigned uplink_mask, int retention_d
 	if (store_meta_get(s, "seq_hwm", &v) < 0)
 		goto out_free;
 	if (v < 1) {
-		log_warnx("store %s: bad seq_hwm %" PRId64, path, v);
+		store_refuse(s, "bad seq_hwm %" PRId64, v);
 		goto out_free;
 	}
 	/* Every number below the stored mark may have been handed out before a
@@ -646,11 +770,183 @@ struct store *store_open(const char *path, unsigned uplink_mask, int retention_d
 	store_recount(s);
 	if (store_durable(s, store_boot_op, NULL) < 0)
 		goto out_free;
-	log_info("store %s: boot %" PRIu64 ", next seq %" PRIu64, path, s->boot, s->next_seq);
+	log_info("store %s: id %s, boot %" PRIu64 ", next seq %" PRIu64, path, s->id, s->boot,
+		 s->next_seq);
 	return s;
 out_free:
+	*corrupt = s->corrupt;
+	snprintf(why, whylen, "%s", s->why[0] ? s->why : "cannot open");
 	store_free(s);
 	return NULL;
+}
+
+/* Rename path (and its WAL: it belongs to that file, and replayed into a
+ * new one it would corrupt that) to <path>.corrupt-<UTC time>; aside gets
+ * the new name.  0, or -1 with errno. */
+static int store_move_aside(const char *path, char *aside, size_t size)
+{
+	struct timespec ts;
+	char iso[32], stamp[32], from[PATH_MAX + 8], to[PATH_MAX + 80];
+	size_t j = 0;
+	struct stat st;
+
+	clock_gettime(CLOCK_REALTIME, &ts);
+	clock_format_iso((int64_t)ts.tv_sec * 1000, iso, sizeof(iso));
+	/* "2026-11-28T11:21:25.000Z" -> "20261128T112125Z" */
+	for (const char *p = iso; *p && *p != '.' && j + 2 < sizeof(stamp); p++)
+		if (*p != '-' && *p != ':')
+			stamp[j++] = *p;
+	stamp[j++] = 'Z';
+	stamp[j] = '\0';
+	for (int n = 1;; n++) {
+		int len = n == 1 ? snprintf(aside, size, "%s.corrupt-%s", path, stamp)
+				 : snprintf(aside, size, "%s.corrupt-%s-%d", path, stamp, n);
+
+		if (len < 0 || (size_t)len >= size) {
+			errno = ENAMETOOLONG;
+			return -1;
+		}
+		if (lstat(aside, &st) < 0 && errno == ENOENT)
+			break;
+		if (n == 100) {
+			errno = EEXIST;
+			return -1;
+		}
+	}
+	if (rename(path, aside) < 0)
+		return -1;
+	snprintf(from, sizeof(from), "%s-wal", path);
+	snprintf(to, sizeof(to), "%s-wal", aside);
+	if (rename(from, to) < 0 && errno != ENOENT)
+		unlink(from);
+	snprintf(from, sizeof(from), "%s-shm", path);
+	unlink(from); /* derived from the WAL; SQLite makes a new one */
+	return 0;
+}
+
+struct store *store_open(const char *path, unsigned uplink_mask, int retention_days,
+			 int max_size_mb)
+{
+	struct store_open_info info;
+	struct store *s;
+	char why[256];
+	int corrupt;
+
+	if (!path || !*path || retention_days < 0 || max_size_mb < 0) {
+		log_warnx("store: bad arguments");
+		return NULL;
+	}
+	memset(&info, 0, sizeof(info));
+	s = store_try(path, uplink_mask, retention_days, max_size_mb, 0, &corrupt, why,
+		      sizeof(why));
+	if (!s && corrupt) {
+		snprintf(info.corrupt_reason, sizeof(info.corrupt_reason), "%s", why);
+		if (store_move_aside(path, info.moved_aside, sizeof(info.moved_aside)) == 0) {
+			s = store_try(path, uplink_mask, retention_days, max_size_mb, 0, &corrupt,
+				      why, sizeof(why));
+		} else {
+			snprintf(why, sizeof(why), "corrupt, and cannot be moved aside: %s",
+				 strerror(errno));
+			info.moved_aside[0] = '\0';
+		}
+	}
+	if (!s) {
+		info.ram = 1;
+		snprintf(info.ram_reason, sizeof(info.ram_reason), "%s", why);
+		s = store_try(STORE_RAM_PATH, uplink_mask, retention_days, max_size_mb, 1, &corrupt,
+			      why, sizeof(why));
+	}
+	if (s)
+		s->opened = info;
+	return s;
+}
+
+const struct store_open_info *store_opened(const struct store *s)
+{
+	static const struct store_open_info none;
+
+	return s ? &s->opened : &none;
+}
+
+const char *store_id(const struct store *s)
+{
+	return s ? s->id : "";
+}
+
+const char *store_mode(const struct store *s)
+{
+	return s && s->ram ? "ram" : "file";
+}
+
+int store_check(const char *path, char *why, size_t len)
+{
+	char uri[3 * PATH_MAX + 32], name[PATH_MAX + 8];
+	sqlite3_stmt *st = NULL;
+	sqlite3 *db = NULL;
+	struct stat sb;
+	size_t n;
+	int rc, fd, ret = -1;
+
+	if (stat(path, &sb) < 0) {
+		snprintf(why, len, "%s", strerror(errno));
+		return errno == ENOENT ? 1 : -1;
+	}
+	/* A running emgwd writes it: reading it without locks could see a
+	 * half-written page and call it corrupt. */
+	snprintf(name, sizeof(name), "%s.lock", path);
+	fd = open(name, O_RDONLY | O_CLOEXEC | O_NOFOLLOW);
+	if (fd >= 0 && flock(fd, LOCK_SH | LOCK_NB) < 0 && errno == EWOULDBLOCK) {
+		close(fd);
+		snprintf(why, len, "in use by a running emgwd (not checked)");
+		return 2;
+	}
+	if (fd >= 0)
+		close(fd);
+	/* immutable: no lock, no -wal or -shm made, nothing written */
+	n = (size_t)snprintf(uri, sizeof(uri), "file:");
+	for (const char *p = path; *p && n + 4 < sizeof(uri); p++)
+		n += (size_t)(*p == '?' || *p == '#' || *p == '%'
+				  ? snprintf(uri + n, sizeof(uri) - n, "%%%02X", (unsigned char)*p)
+				  : snprintf(uri + n, sizeof(uri) - n, "%c", *p));
+	snprintf(uri + n, sizeof(uri) - n, "?immutable=1");
+	rc = sqlite3_open_v2(uri, &db, SQLITE_OPEN_READONLY | SQLITE_OPEN_URI, NULL);
+	if (rc == SQLITE_OK)
+		rc = sqlite3_prepare_v2(db, "PRAGMA quick_check(1)", -1, &st, NULL);
+	if (rc == SQLITE_OK && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const char *r = (const char *)sqlite3_column_text(st, 0);
+
+		if (r && strcmp(r, "ok") == 0)
+			ret = 0;
+		else
+			snprintf(why, len, "quick_check: %s", r ? r : "?");
+	} else {
+		snprintf(why, len, "%s", db ? sqlite3_errmsg(db) : "out of memory");
+	}
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return ret;
+}
+
+int store_lock(const char *path)
+{
+	char name[PATH_MAX + 8];
+	int fd;
+
+	if (snprintf(name, sizeof(name), "%s.lock", path) >= (int)sizeof(name)) {
+		errno = ENAMETOOLONG;
+		return -2;
+	}
+	fd = open(name, O_RDWR | O_CREAT | O_CLOEXEC | O_NOFOLLOW, 0640);
+	if (fd < 0)
+		return -2;
+	if (flock(fd, LOCK_EX | LOCK_NB) < 0) {
+		int e = errno;
+
+		close(fd);
+		errno = e;
+		return e == EWOULDBLOCK ? -1 : -2;
+	}
+	return fd;
 }
 
 void store_close(struct store *s)
@@ -775,17 +1071,19 @@ void store_set_policy(struct store *s, const struct store_policy *p)
 		return;
 	store_flush(s);
 	s->policy = *p;
-	s->retention_days = p->retention_days;
-	s->max_size_mb = p->max_size_mb;
+	if (s->ram && (s->policy.max_size_mb == 0 || s->policy.max_size_mb > STORE_RAM_MAX_MB))
+		s->policy.max_size_mb = STORE_RAM_MAX_MB;
+	s->retention_days = s->policy.retention_days;
+	s->max_size_mb = s->policy.max_size_mb;
 	sqlite3_exec(s->db,
 		     p->durability_full ? "PRAGMA synchronous=FULL" : "PRAGMA synchronous=NORMAL",
 		     NULL, NULL, NULL);
 	/* Keep the WAL to about a quarter of a small cap (SQLite's default
 	 * of 1000 pages is 4 MB: more than a 1 MB store on a 2 MB disk). */
 	pages = 1000;
-	if (p->max_size_mb > 0 && s->page_size > 0 &&
-	    (int64_t)p->max_size_mb * 1024 * 1024 / s->page_size / 4 < pages)
-		pages = (int)((int64_t)p->max_size_mb * 1024 * 1024 / s->page_size / 4);
+	if (s->max_size_mb > 0 && s->page_size > 0 &&
+	    (int64_t)s->max_size_mb * 1024 * 1024 / s->page_size / 4 < pages)
+		pages = (int)((int64_t)s->max_size_mb * 1024 * 1024 / s->page_size / 4);
 	sqlite3_wal_autocheckpoint(s->db, pages < 16 ? 16 : pages);
 }
 
@@ -1056,6 +1354,7 @@ int store_evict(struct store *s, int64_t now_wall_ms)
 			sqlite3_bind_int64(s->st[ST_EVICT_AGE], 1,
 					   now_wall_ms - s->retention_days * STORE_MS_PER_DAY);
 			sqlite3_bind_int(s->st[ST_EVICT_AGE], 2, c);
+			sqlite3_bind_int64(s->st[ST_EVICT_AGE], 3, (int64_t)s->uplink_mask);
 			if (store_exec(s, ST_EVICT_AGE, "evict by age") < 0)
 				return -1;
 			if (store_count_evicted(s, c, sqlite3_changes(s->db)) < 0)
@@ -1092,7 +1391,7 @@ void store_stats(struct store *s, struct store_stats *st)
 		return;
 }
 
-int store_restamp(struct store *s, int64_t offset_ms, const char *src)
+static int store_restamp_rows(struct store *s, int64_t offset_ms, const char *src, int system)
 {
 	sqlite3_stmt *st;
 	uint64_t first;
@@ -1108,9 +1407,26 @@ int store_restamp(struct store *s, int64_t offset_ms, const char *src)
 	sqlite3_bind_int64(st, 1, offset_ms);
 	sqlite3_bind_text(st, 2, src, -1, SQLITE_TRANSIENT);
 	sqlite3_bind_int64(st, 3, (int64_t)first);
+	sqlite3_bind_int(st, 4, system);
 	if (store_exec(s, ST_RESTAMP, "restamp") < 0)
 		return -1;
 	return sqlite3_changes(s->db);
+}
+
+int store_restamp(struct store *s, int64_t offset_ms, const char *src)
+{
+	return store_restamp_rows(s, offset_ms, src, 0);
+}
+
+int store_restamp_system(struct store *s, int64_t offset_ms, const char *src)
+{
+	int n = store_restamp_rows(s, offset_ms, src, 1);
+
+	if (n > 0)
+		log_notice("store %s: the system clock was stepped: %d unsent rows restamped"
+			   " (%s time)",
+			   s->path, n, src);
+	return n;
 }
 
 int store_meta_load(struct store *s, const char *key, int64_t *v)

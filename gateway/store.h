@@ -4,10 +4,14 @@
 #ifndef EMGW_STORE_H
 #define EMGW_STORE_H
 
+#include <limits.h>
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_SEQ_BLOCK 1000 /* numbers reserved at once, synced before use */
+#define STORE_SEQ_BLOCK	 1000 /* numbers reserved at once, synced before use */
+#define STORE_ID_LEN	 32   /* hex digits of the store id (128 bits) */
+#define STORE_RAM_MAX_MB 16   /* size cap of a store in memory */
+#define STORE_LOCK_EXIT	 75   /* EX_TEMPFAIL: another emgwd holds the store */
 
 struct store;
 
@@ -52,11 +56,41 @@ struct store_stats {
 	int64_t bytes;	 /* database size */
 };
 
+/* What store_open had to do to come up (for the daemon to report). */
+struct store_open_info {
+	char moved_aside[PATH_MAX + 64]; /* the unusable file's new name, or "" */
+	char corrupt_reason[256];	 /* why it was unusable, or "" */
+	int ram;			 /* the store is in memory: a restart loses it */
+	char ram_reason[256];		 /* why the file could not be used */
+};
+
 /* Open or create the store at path; uplink_mask is the set of uplink bits
  * (1 << uplink id) a row needs before it is deleted.  Increments the boot
- * counter durably.  NULL on error (logged). */
+ * counter durably.  Never fails for the file's sake: a corrupt file (SQLite
+ * says corrupt or not a database, quick_check fails, not our schema) is
+ * renamed <path>.corrupt-<time> and a new store made; a path that cannot be
+ * written gives a store in memory (store_opened says which).  NULL only for
+ * bad arguments or no memory (logged). */
 struct store *store_open(const char *path, unsigned uplink_mask, int retention_days,
 			 int max_size_mb);
+/* What store_open did: moved a file aside, fell back to memory. */
+const struct store_open_info *store_opened(const struct store *s);
+/* The store id: STORE_ID_LEN hex digits, random, made with the store and
+ * never changed.  A new store (lost, recreated, in memory) restarts boot and
+ * seq at 1 but has a new id: (dev, id, boot, seq) never repeats. */
+const char *store_id(const struct store *s);
+/* "file", or "ram" for a store in memory. */
+const char *store_mode(const struct store *s);
+/* emgwd -n: whether the store at path could be opened as it is, without
+ * touching it (read-only, no lock taken, no file made): 0 yes, 1 it does not
+ * exist (a new one will be made), 2 a running emgwd holds it (not checked),
+ * -1 unusable (store_open would move it aside); why says what. */
+int store_check(const char *path, char *why, size_t len);
+/* Take the lock that keeps a second emgwd off the store at path: an
+ * exclusive flock on <path>.lock, held until the process exits.  The
+ * descriptor, -1 when another process holds it, -2 when the lock file
+ * cannot be made (errno; the store will likely be in memory anyway). */
+int store_lock(const char *path);
 /* Commit and close. */
 void store_close(struct store *s);
 /* This start's boot id (1, 2, ...: one more than the last start's). */
@@ -98,7 +132,9 @@ int store_fetch_desc(struct store *s, int uplink, uint64_t before, struct store_
 		     char *buf, size_t bufsize);
 /* Uplink `uplink` has row seq; the row goes once every uplink has it. 0 or -1. */
 int store_ack(struct store *s, int uplink, uint64_t seq);
-/* Apply retention (age, size), counting evictions by class.  0 or -1. */
+/* Apply retention (age, size), counting evictions by class.  Age removes only
+ * rows every uplink has acknowledged (an unsent row is never old enough: the
+ * wall clock may be wrong); the size cap evicts unsent rows too.  0 or -1. */
 int store_evict(struct store *s, int64_t now_wall_ms);
 /* Figures for status. */
 void store_stats(struct store *s, struct store_stats *st);
@@ -111,6 +147,11 @@ uint64_t store_rollbacks(const struct store *s);
  * gets wall_ms = mono_ms + offset_ms, and its payload's ts and ts_src (to
  * src) rewritten, in the open transaction.  Rows changed, or -1. */
 int store_restamp(struct store *s, int64_t offset_ms, const char *src);
+/* The system clock was stepped (NTP corrected it, someone set it): the same
+ * for rows of this boot stamped from it ("unsynced", "rtc" or "ntp"), not
+ * yet fetched; the time after the step is taken as the right one.  Rows
+ * stamped "gnss" keep their time.  Rows changed (logged), or -1. */
+int store_restamp_system(struct store *s, int64_t offset_ms, const char *src);
 /* A named integer of an uplink's own (e.g. serial numbers) in the meta
  * table: 0 and *v, 1 when never saved, -1 on error (logged). */
 int store_meta_load(struct store *s, const char *key, int64_t *v);

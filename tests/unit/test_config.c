@@ -1,6 +1,8 @@
 /* Unit tests of config: the example file, defaults, and that every mistake
  * comes out as the "file:line: message" a user would read. */
 #include <fcntl.h>
+#include <pthread.h>
+#include <sched.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -93,10 +95,38 @@ static int load_path(struct fixture *f, const char *path)
 	return n;
 }
 
-static int load(struct fixture *f, const char *text)
+/* Whether text sets key in any section (a line "key =" or "key:"). */
+static int sets(const char *text, const char *key)
+{
+	size_t n = strlen(key);
+
+	for (const char *p = text; p; p = strchr(p, '\n'), p = p ? p + 1 : NULL) {
+		p += strspn(p, " \t");
+		if (strncmp(p, key, n) == 0 &&
+		    (p[n + strspn(p + n, " \t")] == '=' || p[n + strspn(p + n, " \t")] == ':'))
+			return 1;
+	}
+	return 0;
+}
+
+/* config_load of text as emgw.conf, raw: what a user's file would give. */
+static int load_raw(struct fixture *f, const char *text)
 {
 	put(f, "emgw.conf", text);
 	return load_path(f, f->path);
+}
+
+/* The same, with what every configuration needs (a device id, a source)
+ * added at the end when text lacks it: the tests of other keys stay short,
+ * and their line numbers stay. */
+static int load(struct fixture *f, const char *text)
+{
+	static char buf[65536];
+	int src = strstr(text, "[can") || strstr(text, "[device \"") || strstr(text, "[gnss]");
+
+	snprintf(buf, sizeof(buf), "%s\n%s%s", text, sets(text, "id") ? "" : "[device]\nid = t\n",
+		 src ? "" : "[can \"t\"]\ninterface = can0\n");
+	return load_raw(f, buf);
 }
 
 /* Asserts that one line of stderr reads "<dir>/<file>:<line>: <msg>", after
@@ -146,7 +176,7 @@ static void test_example_is_defaults(void **state)
 	struct fixture *f = *state;
 	struct config d;
 
-	assert_int_equal(load(f, "[can \"engine\"]\ninterface = can0\n"), 0);
+	assert_int_equal(load(f, "[device]\nid = emgw\n[can \"engine\"]\ninterface = can0\n"), 0);
 	memcpy(&d, &f->c, sizeof(d));
 	assert_int_equal(load_path(f, EXAMPLE), 0);
 	memcpy(d.file, f->c.file, sizeof(d.file));
@@ -192,8 +222,8 @@ static void test_defaults(void **state)
 	assert_true(c->smoke.afr_stoich == 14.5);
 	assert_true(c->smoke.min_fuel_lph == 2.0);
 
-	/* an empty file gives the defaults, with those that follow others */
-	assert_int_equal(load(f, ""), 0);
+	/* the least a file holds gives the defaults, with those that follow others */
+	assert_int_equal(load(f, "[device]\nid = emgw\n"), 0);
 	assert_string_equal(c->mqtt.client_id, "emgw-emgw");
 	assert_string_equal(c->store.path, "/var/lib/emgw/emgw.db");
 	assert_int_equal(c->mqtt.port, 1883);
@@ -436,7 +466,7 @@ static void test_include_errors(void **state)
 	expect_one(f, "[mqtt]\ninclude = nope.conf\n", 2, msg);
 
 	put(f, "loop.conf", "\ninclude = emgw.conf\n");
-	assert_int_equal(load(f, "include = loop.conf\n"), 1);
+	assert_int_equal(load_raw(f, "include = loop.conf\n"), 1);
 	/* main (depth 0) -> loop -> main ... -> main at depth 8 */
 	expect_msg(f, "emgw.conf", 1, "include: nested more than 8 deep (does it include itself?)");
 
@@ -472,6 +502,149 @@ static void test_not_found(void **state)
 	expect_msg(f, "missing.conf", 0, "cannot open: No such file or directory");
 }
 
+/* Issue 14: an empty file (a reload that caught `cp` at its start) was
+ * "configuration OK" and ran the defaults: localhost, no CAN source. */
+static void test_required(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(load_raw(f, ""), 2);
+	expect_msg(f, "emgw.conf", 0,
+		   "[device] id is not set: a configuration must name its device");
+	expect_msg(f, "emgw.conf", 0,
+		   "no source: a configuration needs a [can \"NAME\"], a Modbus [device \"NAME\"]"
+		   " or [gnss] enabled = yes");
+	assert_int_equal(load_raw(f, "[device]\nid = x\n[mqtt]\nhost = b\n"), 1);
+	expect_msg(f, "emgw.conf", 0,
+		   "no source: a configuration needs a [can \"NAME\"], a Modbus"
+		   " [device \"NAME\"] or [gnss] enabled = yes");
+	assert_int_equal(load_raw(f, "[can \"a\"]\ninterface = can0\n"), 1);
+	expect_msg(f, "emgw.conf", 0,
+		   "[device] id is not set: a configuration must name its device");
+	assert_int_equal(load_raw(f, "[device]\nid = x\n[gnss]\nenabled = yes\n"), 0);
+	assert_int_equal(load_raw(f, "[device]\nid = x\n[gnss]\nenabled = no\n"), 1);
+}
+
+/* include = /dev/zero read until memory ran out; a FIFO would block. */
+static void test_not_regular_or_too_big(void **state)
+{
+	struct fixture *f = *state;
+	char path[PATH_MAX], msg[PATH_MAX + 64];
+	FILE *fp;
+
+	expect_one(f, "[device]\ninclude = /dev/zero\n", 2,
+		   "include: cannot open /dev/zero: not a regular file");
+	snprintf(path, sizeof(path), "%s/fifo.conf", f->dir);
+	assert_int_equal(mkfifo(path, 0600), 0);
+	assert_int_equal(load_path(f, path), 1);
+	expect_msg(f, "fifo.conf", 0, "cannot open: not a regular file");
+
+	snprintf(path, sizeof(path), "%s/big.conf", f->dir);
+	fp = fopen(path, "w");
+	assert_non_null(fp);
+	while (ftell(fp) <= 1024 * 1024)
+		fputs("# a comment line, one of many, to make a file of more than 1 MiB\n", fp);
+	fclose(fp);
+	snprintf(msg, sizeof(msg), "include: cannot open %s: larger than 1048576 bytes", path);
+	expect_one(f, "[device]\ninclude = big.conf\n", 2, msg);
+}
+
+/* A private key or a password file readable by others is refused, the
+ * platform's and the MQTT password's as the MQTT key was. */
+static void test_secret_modes(void **state)
+{
+	struct fixture *f = *state;
+	char path[PATH_MAX], msg[PATH_MAX + 128];
+
+	put(f, "sm2.pem", "key\n");
+	put(f, "pass", "secret\n");
+	snprintf(path, sizeof(path), "%s/sm2.pem", f->dir);
+	assert_int_equal(chmod(path, 0644), 0);
+	snprintf(msg, sizeof(msg),
+		 "key_file: %s is readable by group or others (mode 0644): chmod 600 it", path);
+	expect_one(f, "[platform]\nkey_file = sm2.pem\n", 2, msg);
+	assert_int_equal(chmod(path, 0600), 0);
+	assert_int_equal(load(f, "[platform]\nkey_file = sm2.pem\n"), 0);
+
+	snprintf(path, sizeof(path), "%s/pass", f->dir);
+	assert_int_equal(chmod(path, 0640), 0);
+	snprintf(msg, sizeof(msg),
+		 "password_file: %s is readable by group or others (mode 0640): chmod 600 it",
+		 path);
+	expect_one(f, "[mqtt]\nusername = u\npassword_file = pass\n", 3, msg);
+	assert_int_equal(chmod(path, 0600), 0);
+	assert_int_equal(load(f, "[mqtt]\nusername = u\npassword_file = pass\n"), 0);
+}
+
+struct writer {
+	const char *path;
+	volatile int stop;
+	int rounds;
+};
+
+/* Rewrites the file, as cp does (truncate, then write), with one of two
+ * valid contents, until told to stop. */
+static void *rewrite(void *arg)
+{
+	struct writer *w = arg;
+	static char text[2][200000];
+
+	for (int k = 0; k < 2; k++) {
+		int n = snprintf(text[k], sizeof(text[k]), "[device]\nid = dev%d\n", k);
+
+		for (int i = 0; n < 150000; i++)
+			n += snprintf(text[k] + n, sizeof(text[k]) - (size_t)n, "# filler %d\n", i);
+		snprintf(text[k] + n, sizeof(text[k]) - (size_t)n,
+			 "[can \"engine\"]\ninterface = can%d\n", k);
+	}
+	while (!w->stop) {
+		const char *t = text[w->rounds++ % 2];
+		int fd = open(w->path, O_WRONLY | O_TRUNC);
+
+		if (fd < 0)
+			break;
+		for (size_t off = 0, len = strlen(t); off < len; off += 4096)
+			if (write(fd, t + off, len - off < 4096 ? len - off : 4096) < 0)
+				break;
+		close(fd);
+	}
+	return NULL;
+}
+
+/* A reload that caught `cp` mid-write ran on half a file: now a file that
+ * changes while it is read is read again, and refused if it keeps changing;
+ * what is accepted is always one whole version. */
+static void test_changing_file(void **state)
+{
+	struct fixture *f = *state;
+	struct writer w = {.path = f->path};
+	pthread_t t;
+	int refused = 0;
+
+	put(f, "emgw.conf", "");
+	assert_int_equal(pthread_create(&t, NULL, rewrite, &w), 0);
+	while (w.rounds < 4)
+		sched_yield();
+	for (int i = 0; i < 20; i++) {
+		int n = load_path(f, f->path);
+
+		if (n == 0) {
+			int k = f->c.id[3] - '0';
+
+			assert_true(strcmp(f->c.id, "dev0") == 0 || strcmp(f->c.id, "dev1") == 0);
+			assert_int_equal(f->c.n_can, 1);
+			assert_int_equal(f->c.can[0].interface[3] - '0', k);
+		} else {
+			/* changed while read, or read whole but cut short (the writer
+			 * paused mid-file): no source, refused either way */
+			refused++;
+		}
+	}
+	w.stop = 1;
+	pthread_join(t, NULL);
+	assert_true(refused > 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -487,6 +660,10 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_include_errors, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_too_many_can, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_not_found, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_required, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_not_regular_or_too_big, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_secret_modes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_changing_file, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -176,6 +176,39 @@ static void test_time_floor(void **state)
 	assert_true(build <= (long long)time(NULL) + 86400);
 }
 
+/* Issue 14: a receiver dating a 2015 capture 2034 (gpsd 3.22's guess at a
+ * week rollover) does not set the clock unless the system clock confirms. */
+static void test_time_ceiling(void **state)
+{
+	struct config_gnss c = test_cfg();
+	long long floor_s, ceil_s, y2034 = 2020291200LL; /* 2034-01-08 */
+
+	(void)state;
+	floor_s = gnss_time_floor(&c);
+	ceil_s = gnss_time_ceiling(&c);
+	assert_true(ceil_s > floor_s + 4 * 365 * 86400LL);
+	assert_true(ceil_s < floor_s + 6 * 365 * 86400LL);
+	assert_true(ceil_s < y2034); /* built before 2029 */
+	assert_int_equal(gnss_time_trusted(floor_s, ceil_s, y2034 * 1000, 0), 0);
+	assert_int_equal(gnss_time_trusted(floor_s, ceil_s, y2034 * 1000, 1), 1);
+	assert_int_equal(gnss_time_trusted(floor_s, ceil_s, (floor_s + 86400) * 1000, 0), 1);
+	assert_int_equal(gnss_time_trusted(floor_s, ceil_s, (floor_s - 1) * 1000, 1), 0);
+	assert_int_equal(gnss_time_trusted(floor_s, ceil_s, ceil_s * 1000, 0), 0);
+	/* a 2034 date is not what the system clock says, synchronized or not */
+	assert_int_equal(clock_system_confirms(y2034 * 1000), 0);
+	c.time_ceiling_s = 4102444800LL; /* 2100-01-01 */
+	assert_true(gnss_time_ceiling(&c) == 4102444800LL);
+	/* the integer build date agrees with timegm */
+	{
+		struct tm tm;
+		time_t t = (time_t)floor_s;
+
+		gmtime_r(&t, &tm);
+		assert_int_equal(tm.tm_hour + tm.tm_min + tm.tm_sec, 0);
+		assert_true(tm.tm_year + 1900 >= 2025);
+	}
+}
+
 static void test_distance(void **state)
 {
 	(void)state;
@@ -548,24 +581,75 @@ static void test_restamp(void **state)
 	assert_int_equal(system(path), 0);
 }
 
+/*
+ * Issue 14: an NTP step corrects the system clock; the rows this boot
+ * stamped from it before (unsynced, rtc or ntp) and not yet fetched take the
+ * new time from their monotonic time.  GNSS-stamped rows, earlier boots'
+ * rows and fetched rows keep theirs.
+ */
+static void test_restamp_system(void **state)
+{
+	static char buf[65536];
+	static char dir[] = "/tmp/emgw-test-gnss-sys-XXXXXX";
+	struct store_row rows[16];
+	char path[600];
+	struct store *s;
+	int64_t off = INT64_C(1767225600000);
+	int n;
+
+	(void)state;
+	assert_non_null(mkdtemp(dir));
+	snprintf(path, sizeof(path), "%s/emgw.db", dir);
+	s = store_open(path, 1, 0, 0);
+	append_row(s, 500, "ntp"); /* an earlier boot's */
+	store_close(s);
+	s = store_open(path, 1, 0, 0);
+	assert_non_null(s);
+	append_row(s, 1000, "ntp"); /* fetched below */
+	append_row(s, 2000, "ntp");
+	append_row(s, 3000, "rtc");
+	append_row(s, 4000, "unsynced");
+	append_row(s, 5000, "gnss");
+	assert_int_equal(store_flush(s), 0);
+	assert_int_equal(store_fetch(s, 0, 1000, rows, 1, buf, sizeof(buf)), 1);
+
+	assert_int_equal(store_restamp_system(s, off, "ntp"), 3);
+	assert_int_equal(store_flush(s), 0);
+	n = store_fetch(s, 30, 0, rows, 16, buf, sizeof(buf));
+	assert_int_equal(n, 6);
+	assert_true(rows[0].wall_ms == 500);
+	assert_true(rows[1].wall_ms == 1000);
+	for (int i = 2; i <= 4; i++) {
+		char want[64];
+
+		snprintf(want, sizeof(want),
+			 "\"ts\":\"2026-01-01T00:00:%02d.000Z\",\"ts_src\":\"ntp\"", i);
+		assert_non_null(strstr(rows[i].payload, want));
+		assert_true(rows[i].wall_ms == rows[i].mono_ms + off);
+	}
+	assert_non_null(strstr(rows[5].payload, "\"ts_src\":\"gnss\""));
+	assert_true(rows[5].wall_ms == 5000);
+	/* store_restamp (leaving unsynced) still touches only unsynced rows */
+	append_row(s, 6000, "rtc");
+	assert_int_equal(store_restamp(s, off, "gnss"), 0);
+	store_close(s);
+
+	snprintf(path, sizeof(path), "rm -rf %s", dir);
+	assert_int_equal(system(path), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_quality_mapping),
-	    cmocka_unit_test(test_fix_from_gpsd),
-	    cmocka_unit_test(test_time_floor),
-	    cmocka_unit_test(test_distance),
-	    cmocka_unit_test(test_fix_age),
-	    cmocka_unit_test(test_points_stopped),
-	    cmocka_unit_test(test_points_period_moving),
-	    cmocka_unit_test(test_points_distance),
-	    cmocka_unit_test(test_points_heading),
-	    cmocka_unit_test(test_points_without_fix),
-	    cmocka_unit_test(test_odometer_jitter),
-	    cmocka_unit_test(test_odometer_moving),
-	    cmocka_unit_test(test_odometer_creep),
-	    cmocka_unit_test(test_clock_gnss),
-	    cmocka_unit_test(test_restamp),
+	    cmocka_unit_test(test_quality_mapping),    cmocka_unit_test(test_fix_from_gpsd),
+	    cmocka_unit_test(test_time_floor),	       cmocka_unit_test(test_time_ceiling),
+	    cmocka_unit_test(test_distance),	       cmocka_unit_test(test_fix_age),
+	    cmocka_unit_test(test_points_stopped),     cmocka_unit_test(test_points_period_moving),
+	    cmocka_unit_test(test_points_distance),    cmocka_unit_test(test_points_heading),
+	    cmocka_unit_test(test_points_without_fix), cmocka_unit_test(test_odometer_jitter),
+	    cmocka_unit_test(test_odometer_moving),    cmocka_unit_test(test_odometer_creep),
+	    cmocka_unit_test(test_clock_gnss),	       cmocka_unit_test(test_restamp),
+	    cmocka_unit_test(test_restamp_system),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

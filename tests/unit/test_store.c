@@ -12,6 +12,7 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/resource.h>
+#include <sys/stat.h>
 #include <sys/syscall.h>
 #include <sys/wait.h>
 #include <unistd.h>
@@ -86,14 +87,15 @@ static int test_teardown(void **state)
 	return 0;
 }
 
-/* A value from the meta table, read through a connection of our own. */
-static int64_t meta_value(const char *key)
+/* A value from the meta table of the store at path, read through a
+ * connection of our own. */
+static int64_t meta_value_in(const char *path, const char *key)
 {
 	sqlite3 *db;
 	sqlite3_stmt *st;
 	int64_t v = -1;
 
-	assert_int_equal(sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
 	assert_int_equal(
 	    sqlite3_prepare_v2(db, "SELECT value FROM meta WHERE key = ?1", -1, &st, NULL),
 	    SQLITE_OK);
@@ -103,6 +105,11 @@ static int64_t meta_value(const char *key)
 	sqlite3_finalize(st);
 	sqlite3_close(db);
 	return v;
+}
+
+static int64_t meta_value(const char *key)
+{
+	return meta_value_in(dbpath, key);
 }
 
 /* Secondary indexes in the file: none since schema v3. */
@@ -498,28 +505,29 @@ static void test_durability(void **state)
 	store_close(s);
 }
 
+/* Without an uplink every row counts as sent: age retention keeps the store
+ * to its days. */
 static void test_retention_age(void **state)
 {
 	struct store_row rows[8];
 	struct store_stats st;
 	struct store *s;
-	uint64_t old1, old2, fresh, unknown, acked;
+	uint64_t old1, old2, fresh, unknown, older;
 
 	(void)state;
-	s = store_open(dbpath, 1, 7, 0);
+	s = store_open(dbpath, 0, 7, 0);
 	assert_non_null(s);
 	old1 = add(s, STORE_RECORD, NOW_MS - 9 * DAY_MS);
 	unknown = add(s, STORE_RECORD, 0);
 	old2 = add(s, STORE_EVENT, NOW_MS - 8 * DAY_MS);
-	acked = add(s, STORE_RECORD, NOW_MS - 10 * DAY_MS);
+	older = add(s, STORE_RECORD, NOW_MS - 10 * DAY_MS);
 	fresh = add(s, STORE_RECORD, NOW_MS - 6 * DAY_MS);
-	assert_int_equal(store_ack(s, 0, acked), 0); /* deleted, not evicted */
 	assert_int_equal(store_flush(s), 0);
 
 	/* No wall time yet: nothing can be judged old. */
 	assert_int_equal(store_evict(s, 0), 0);
 	store_stats(s, &st);
-	assert_int_equal(st.rows, 4);
+	assert_int_equal(st.rows, 5);
 	assert_int_equal(st.oldest_wall_ms, NOW_MS - 9 * DAY_MS);
 
 	assert_int_equal(store_evict(s, NOW_MS), 0);
@@ -529,24 +537,75 @@ static void test_retention_age(void **state)
 	assert_int_equal(rows[1].seq, fresh);
 	store_stats(s, &st);
 	assert_int_equal(st.rows, 2);
-	assert_int_equal(st.evicted, 2);
+	assert_int_equal(st.evicted, 3);
 	assert_int_equal(st.oldest_wall_ms, NOW_MS - 6 * DAY_MS);
 	(void)old1;
 	(void)old2;
+	(void)older;
 
 	/* Running it again evicts nothing more. */
 	assert_int_equal(store_evict(s, NOW_MS), 0);
 	store_stats(s, &st);
-	assert_int_equal(st.evicted, 2);
+	assert_int_equal(st.evicted, 3);
 	store_close(s);
 
 	/* The count is persisted. */
-	s = store_open(dbpath, 1, 7, 0);
+	s = store_open(dbpath, 0, 7, 0);
 	assert_non_null(s);
 	store_stats(s, &st);
-	assert_int_equal(st.evicted, 2);
+	assert_int_equal(st.evicted, 3);
 	store_close(s);
-	assert_int_equal(meta_value("evicted"), 2);
+	assert_int_equal(meta_value("evicted"), 3);
+}
+
+/*
+ * Issue 14: a GNSS or NTP step ten years ahead made every unsent row look
+ * old, and the retention sweep deleted them.  Age retention never touches a
+ * row some uplink has not acknowledged; the size cap still evicts, counted.
+ */
+static void test_retention_never_unsent(void **state)
+{
+	static struct store_row rows[512];
+	static char buf[1 << 20];
+	char payload[900];
+	struct store_stats st;
+	struct store *s;
+	uint64_t half, seq;
+
+	(void)state;
+	s = store_open(dbpath, 3, 7, 0);
+	assert_non_null(s);
+	for (int i = 0; i < 200; i++)
+		add(s, i % 2 ? STORE_EVENT : STORE_RECORD, NOW_MS - (200 - i) * 60000);
+	half = add(s, STORE_RECORD, NOW_MS);
+	assert_int_equal(store_ack(s, 0, half), 0); /* one uplink of two has it */
+	assert_int_equal(store_flush(s), 0);
+
+	assert_int_equal(store_evict(s, NOW_MS + 3650 * DAY_MS), 0); /* ten years on */
+	assert_int_equal(store_flush(s), 0);
+	store_stats(s, &st);
+	assert_int_equal(st.rows, 201);
+	assert_int_equal(st.evicted, 0);
+	assert_int_equal(store_fetch(s, 1, 0, rows, 512, buf, sizeof(buf)), 201);
+	store_close(s);
+
+	/* The size cap alone evicts unsent rows, oldest routine first, counted. */
+	s = store_open(dbpath, 3, 7, 1);
+	assert_non_null(s);
+	memset(payload, 'x', sizeof(payload) - 1);
+	payload[sizeof(payload) - 1] = '\0';
+	for (int i = 0; i < 1500; i++) {
+		seq = store_next_seq(s);
+		assert_int_equal(
+		    store_append(s, seq, STORE_RECORD, 0, NOW_MS, payload, strlen(payload)), 0);
+	}
+	assert_int_equal(store_evict(s, NOW_MS + 3650 * DAY_MS), 0);
+	assert_int_equal(store_flush(s), 0);
+	store_stats(s, &st);
+	assert_true(st.evicted > 0);
+	assert_int_equal(st.evicted, st.evicted_class[STORE_CLASS_ROUTINE]);
+	assert_true(st.bytes <= 1024 * 1024);
+	store_close(s);
 }
 
 static void test_size_cap(void **state)
@@ -639,33 +698,101 @@ static void test_size_cap_events(void **state)
 	store_close(s);
 }
 
-static void test_missing_directory(void **state)
+/* A path that cannot be written gives a store in memory that works (and
+ * says so), instead of no emgwd at all. */
+static void test_unwritable_path_ram(void **state)
 {
+	static const char *const bad[] = {"no/such/dir/store.db", "afile/store.db"};
+	struct store_row rows[4];
+	struct store_stats st;
+	struct store *s;
 	char p[600];
-
-	(void)state;
-	snprintf(p, sizeof(p), "%s/no/such/dir/store.db", tmpdir);
-	assert_null(store_open(p, 1, 0, 0));
-	snprintf(p, sizeof(p), "%s/no", tmpdir);
-	assert_int_equal(access(p, F_OK), -1); /* nor was it created */
-}
-
-static void test_refuses_foreign_and_newer(void **state)
-{
 	FILE *f;
 
 	(void)state;
-	/* A newer schema is left alone. */
+	snprintf(p, sizeof(p), "%s/afile", tmpdir);
+	f = fopen(p, "w"); /* a file where a directory should be: ENOTDIR */
+	assert_non_null(f);
+	fclose(f);
+	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
+		snprintf(p, sizeof(p), "%s/%s", tmpdir, bad[i]);
+		s = store_open(p, 1, 7, 256);
+		assert_non_null(s);
+		assert_string_equal(store_mode(s), "ram");
+		assert_int_equal(store_opened(s)->ram, 1);
+		assert_true(strstr(store_opened(s)->ram_reason, "unable to open") != NULL);
+		assert_string_equal(store_opened(s)->moved_aside, "");
+		assert_int_equal(store_boot(s), 1);
+		assert_int_equal(strlen(store_id(s)), STORE_ID_LEN);
+		add(s, STORE_RECORD, NOW_MS);
+		assert_int_equal(store_flush(s), 0);
+		assert_int_equal(fetch(s, 0, 0, rows, 4), 1);
+		store_stats(s, &st);
+		assert_int_equal(st.rows, 1);
+		store_close(s);
+	}
+	snprintf(p, sizeof(p), "%s/no", tmpdir);
+	assert_int_equal(access(p, F_OK), -1); /* nor was the directory created */
+	snprintf(p, sizeof(p), "%s/afile", tmpdir);
+	unlink(p);
+}
+
+/* The file store_open moved dbpath aside to, checked and removed. */
+static void expect_moved_aside(struct store *s, const char *reason)
+{
+	const struct store_open_info *in = store_opened(s);
+	char want[600];
+
+	snprintf(want, sizeof(want), "%s.corrupt-", dbpath);
+	if (strncmp(in->moved_aside, want, strlen(want)) != 0)
+		fail_msg("moved_aside \"%s\", reason \"%s\"", in->moved_aside, in->corrupt_reason);
+	if (!strstr(in->corrupt_reason, reason))
+		fail_msg("reason \"%s\" lacks \"%s\"", in->corrupt_reason, reason);
+	assert_int_equal(access(in->moved_aside, F_OK), 0); /* kept for forensics */
+	assert_string_equal(store_mode(s), "file");
+	assert_int_equal(in->ram, 0);
+	assert_int_equal(store_boot(s), 1); /* a new store */
+	assert_int_equal(store_next_seq_peek(s), 1);
+}
+
+static void remove_aside(struct store *s)
+{
+	char p[PATH_MAX + 80];
+
+	unlink(store_opened(s)->moved_aside);
+	snprintf(p, sizeof(p), "%s-wal", store_opened(s)->moved_aside);
+	unlink(p);
+	snprintf(p, sizeof(p), "%s-shm", store_opened(s)->moved_aside);
+	unlink(p);
+}
+
+/* Not our store, or a newer one: moved aside, untouched, and a new store
+ * started (a newer emgwd can still read the old file). */
+static void test_foreign_and_newer_moved_aside(void **state)
+{
+	struct store *s;
+	FILE *f;
+
+	(void)state;
 	store_close(store_open(dbpath, 1, 0, 0));
 	sql_exec(dbpath, "UPDATE meta SET value = 99 WHERE key = 'schema_version'");
-	assert_null(store_open(dbpath, 1, 0, 0));
-	assert_int_equal(meta_value("schema_version"), 99);
-	assert_int_equal(meta_value("boot"), 1);
+	s = store_open(dbpath, 1, 0, 0);
+	assert_non_null(s);
+	expect_moved_aside(s, "schema version 99 is newer");
+	/* the aside file is as it was */
+	assert_int_equal(meta_value_in(store_opened(s)->moved_aside, "schema_version"), 99);
+	assert_int_equal(meta_value_in(store_opened(s)->moved_aside, "boot"), 1);
+	remove_aside(s);
+	store_close(s);
 	remove_db();
 
 	/* Somebody else's database. */
 	sql_exec(dbpath, "CREATE TABLE t(x)");
-	assert_null(store_open(dbpath, 1, 0, 0));
+	s = store_open(dbpath, 1, 0, 0);
+	assert_non_null(s);
+	expect_moved_aside(s, "not an emgw store");
+	remove_aside(s);
+	store_close(s);
 	remove_db();
 
 	/* Not a database at all. */
@@ -675,7 +802,143 @@ static void test_refuses_foreign_and_newer(void **state)
 	      "................................................................\n",
 	      f);
 	fclose(f);
-	assert_null(store_open(dbpath, 1, 0, 0));
+	s = store_open(dbpath, 1, 0, 0);
+	assert_non_null(s);
+	expect_moved_aside(s, "not a database");
+	remove_aside(s);
+	store_close(s);
+}
+
+/* A store of a few hundred pages, closed cleanly (WAL checkpointed). */
+static void make_store(void)
+{
+	char payload[700];
+	struct store *s = store_open(dbpath, 1, 0, 0);
+	uint64_t seq;
+
+	assert_non_null(s);
+	memset(payload, 'p', sizeof(payload) - 1);
+	payload[sizeof(payload) - 1] = '\0';
+	for (int i = 0; i < 400; i++) {
+		seq = store_next_seq(s);
+		assert_int_equal(
+		    store_append(s, seq, STORE_RECORD, 0, NOW_MS, payload, strlen(payload)), 0);
+	}
+	store_close(s);
+}
+
+/* Overwrite len bytes at off with bytes from a fixed-seed generator. */
+static void scribble(off_t off, size_t len)
+{
+	FILE *f = fopen(dbpath, "r+b");
+	unsigned x = 12345;
+
+	assert_non_null(f);
+	assert_int_equal(fseeko(f, off, SEEK_SET), 0);
+	for (size_t i = 0; i < len; i++) {
+		x = x * 1103515245u + 12345u;
+		fputc((int)(x >> 16) & 0xff, f);
+	}
+	assert_int_equal(fclose(f), 0);
+}
+
+/* Issue 14: a corrupt store never keeps emgwd down: truncated, a garbage
+ * header, random pages in the middle.  Each is moved aside, a new store
+ * starts, and store_opened says what happened. */
+static void test_corrupt_moved_aside(void **state)
+{
+	struct store_row rows[4];
+	struct store *s;
+	struct stat sb;
+
+	(void)state;
+	for (int how = 0; how < 3; how++) {
+		make_store();
+		assert_int_equal(stat(dbpath, &sb), 0);
+		assert_true(sb.st_size > 200 * 1024);
+		if (how == 0)
+			assert_int_equal(truncate(dbpath, sb.st_size / 2 + 100), 0);
+		else if (how == 1)
+			scribble(0, 100); /* the header */
+		else
+			scribble(sb.st_size / 2 - 4 * 1024, 8 * 1024); /* pages mid-file */
+		s = store_open(dbpath, 1, 0, 0);
+		assert_non_null(s);
+		expect_moved_aside(s, how == 1 ? "not a database" : "");
+		/* and the new store works */
+		add(s, STORE_RECORD, NOW_MS);
+		assert_int_equal(store_flush(s), 0);
+		assert_int_equal(fetch(s, 0, 0, rows, 4), 1);
+		remove_aside(s);
+		store_close(s);
+		remove_db();
+	}
+}
+
+/* The store id: 128 random bits in hex, made with the store, kept across
+ * starts, new for a new store (a lost store restarts boot and seq at 1). */
+static void test_store_id(void **state)
+{
+	char first[STORE_ID_LEN + 1];
+	struct store *s;
+
+	(void)state;
+	s = store_open(dbpath, 1, 0, 0);
+	assert_non_null(s);
+	assert_int_equal(strlen(store_id(s)), STORE_ID_LEN);
+	assert_int_equal(strspn(store_id(s), "0123456789abcdef"), STORE_ID_LEN);
+	memcpy(first, store_id(s), sizeof(first));
+	store_close(s);
+	assert_true(meta_value("store_id_hi") != -1);
+
+	s = store_open(dbpath, 1, 0, 0);
+	assert_string_equal(store_id(s), first);
+	assert_int_equal(store_boot(s), 2);
+	store_close(s);
+
+	remove_db();
+	s = store_open(dbpath, 1, 0, 0);
+	assert_int_equal(store_boot(s), 1);
+	assert_string_not_equal(store_id(s), first);
+	store_close(s);
+}
+
+/* One emgwd per store: the second lock fails while the first is held. */
+static void test_lock(void **state)
+{
+	char p[600];
+	int fd, fd2;
+
+	(void)state;
+	fd = store_lock(dbpath);
+	assert_true(fd >= 0);
+	assert_int_equal(store_lock(dbpath), -1);
+	close(fd);
+	fd2 = store_lock(dbpath);
+	assert_true(fd2 >= 0);
+	close(fd2);
+	snprintf(p, sizeof(p), "%s/no/such/dir/store.db", tmpdir);
+	assert_int_equal(store_lock(p), -2);
+	snprintf(p, sizeof(p), "%s.lock", dbpath);
+	unlink(p);
+}
+
+/* emgwd -n: the check reads without touching (no -wal, -shm or lock made). */
+static void test_check(void **state)
+{
+	char why[256], p[600];
+
+	(void)state;
+	assert_int_equal(store_check(dbpath, why, sizeof(why)), 1);
+	make_store();
+	assert_int_equal(store_check(dbpath, why, sizeof(why)), 0);
+	snprintf(p, sizeof(p), "%s-wal", dbpath);
+	assert_int_equal(access(p, F_OK), -1);
+	snprintf(p, sizeof(p), "%s.lock", dbpath);
+	assert_int_equal(access(p, F_OK), -1);
+	scribble(0, 100);
+	assert_int_equal(store_check(dbpath, why, sizeof(why)), -1);
+	assert_non_null(strstr(why, "not a database"));
 }
 
 /*
@@ -903,16 +1166,31 @@ static void test_migrate_v1(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    T(test_roundtrip),		T(test_two_uplinks),
-	    T(test_shrunk_mask_sweeps), T(test_fetch_cursor),
-	    T(test_buffer_limits),	T(test_seq_across_reopen),
-	    T(test_seq_after_crash),	T(test_seq_peek),
-	    T(test_durability),		T(test_retention_age),
-	    T(test_size_cap),		T(test_size_cap_events),
-	    T(test_missing_directory),	T(test_refuses_foreign_and_newer),
-	    T(test_disk_full),		T(test_bad_arguments),
-	    T(test_evict_by_class),	T(test_flush_due),
-	    T(test_fetch_desc),		T(test_migrate_v1),
+	    T(test_roundtrip),
+	    T(test_two_uplinks),
+	    T(test_shrunk_mask_sweeps),
+	    T(test_fetch_cursor),
+	    T(test_buffer_limits),
+	    T(test_seq_across_reopen),
+	    T(test_seq_after_crash),
+	    T(test_seq_peek),
+	    T(test_durability),
+	    T(test_retention_age),
+	    T(test_size_cap),
+	    T(test_size_cap_events),
+	    T(test_unwritable_path_ram),
+	    T(test_foreign_and_newer_moved_aside),
+	    T(test_retention_never_unsent),
+	    T(test_corrupt_moved_aside),
+	    T(test_store_id),
+	    T(test_lock),
+	    T(test_check),
+	    T(test_disk_full),
+	    T(test_bad_arguments),
+	    T(test_evict_by_class),
+	    T(test_flush_due),
+	    T(test_fetch_desc),
+	    T(test_migrate_v1),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
