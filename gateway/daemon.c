@@ -897,6 +897,35 @@ static int daemon_loop_init(struct daemon *d)
 	return loop_add_hook(d->loop, daemon_work, d);
 }
 
+/* A store that could not be used as it was is said in the log and, as an
+ * alarm, in the new store: the server learns of it too. */
+static void daemon_store_events(struct daemon *d)
+{
+	const struct store_open_info *info = store_opened(d->store);
+	struct payload_event ev;
+	struct clock_now now;
+
+	clock_now(&now);
+	if (info->moved_aside[0]) {
+		log_warnx("store: %s was unusable (%s): moved aside to %s, a new store started",
+			  d->cfg.store.path, info->corrupt_reason, info->moved_aside);
+		payload_event_init(&ev, PAYLOAD_EV_STORE);
+		snprintf(ev.state, sizeof(ev.state), "moved-aside");
+		snprintf(ev.problem, sizeof(ev.problem), "%s", info->corrupt_reason);
+		snprintf(ev.moved_to, sizeof(ev.moved_to), "%.*s", (int)sizeof(ev.moved_to) - 1,
+			 info->moved_aside);
+		daemon_emit_event(d, &ev, &now);
+	}
+	if (info->ram) {
+		log_warnx("store: %s cannot be used (%s): the store is in RAM, a restart loses it",
+			  d->cfg.store.path, info->ram_reason);
+		payload_event_init(&ev, PAYLOAD_EV_STORE);
+		snprintf(ev.state, sizeof(ev.state), "ram");
+		snprintf(ev.problem, sizeof(ev.problem), "%s", info->ram_reason);
+		daemon_emit_event(d, &ev, &now);
+	}
+}
+
 static int daemon_init(struct daemon *d)
 {
 	clock_init_live();
@@ -922,13 +951,6 @@ static int daemon_init(struct daemon *d)
 			      d->cfg.store.retention_days, d->cfg.store.max_size_mb);
 	if (!d->store)
 		return -1;
-	if (store_opened(d->store)->moved_aside[0]) /* issue 14: the lead makes these events */
-		log_warnx("store: %s was unusable (%s): moved aside to %s, a new store started",
-			  d->cfg.store.path, store_opened(d->store)->corrupt_reason,
-			  store_opened(d->store)->moved_aside);
-	if (store_opened(d->store)->ram)
-		log_warnx("store: %s cannot be used (%s): the store is in RAM, a restart loses it",
-			  d->cfg.store.path, store_opened(d->store)->ram_reason);
 	daemon_store_policy(d);
 	d->cmd_hooks = (struct command_hooks){d, daemon_cmd_status, daemon_cmd_config,
 					      daemon_cmd_set_period, daemon_cmd_snapshot};
@@ -937,6 +959,7 @@ static int daemon_init(struct daemon *d)
 	/* Rows left from an earlier run were printed then. */
 	d->report.echoed = store_next_seq_peek(d->store) - 1;
 	snprintf(d->report.dev, sizeof(d->report.dev), "%s", d->cfg.id);
+	daemon_store_events(d);
 	if (daemon_open_sources(d) < 0 || daemon_open_fieldbus(d) < 0 ||
 	    daemon_open_uplink(d) < 0 || daemon_open_platform(d) < 0)
 		return -1;

@@ -26,6 +26,7 @@ static void report_header(const struct report *r, uint64_t seq, const struct clo
 {
 	h->v = PAYLOAD_VERSION;
 	snprintf(h->dev, sizeof(h->dev), "%s", r->dev);
+	snprintf(h->sid, sizeof(h->sid), "%s", store_id(r->store));
 	h->boot = store_boot(r->store);
 	h->seq = seq;
 	h->ts_ms = now->wall_ms;

@@ -395,6 +395,12 @@ static const struct pl_field pl_gap[] = {
     EF("gap_s", K_REAL, gap_s, 0),
 };
 
+static const struct pl_field pl_store[] = {
+    EF("state", K_STR, state, 0),
+    EF("problem", K_STR, problem, 0),
+    EF("moved_to", K_STR, moved_to, 1),
+};
+
 static const struct pl_field pl_smoke[] = {
     EF("state", K_STR, state, 0),
     EF("rule", K_STR, rule, 0),
@@ -506,6 +512,7 @@ static const struct pl_type {
     [PAYLOAD_RECORD] = {"record", PAYLOAD_CLASS_ROUTINE, NULL, 0},
     T(PAYLOAD_EV_CLOCK, "clock", PAYLOAD_CLASS_EVENT, pl_clock),
     T(PAYLOAD_EV_GAP, "gap", PAYLOAD_CLASS_EVENT, pl_gap),
+    T(PAYLOAD_EV_STORE, "store", PAYLOAD_CLASS_ALARM, pl_store),
     T(PAYLOAD_EV_SMOKE, "smoke", PAYLOAD_CLASS_ALARM, pl_smoke),
     T(PAYLOAD_EV_ZONE, "zone", PAYLOAD_CLASS_EVENT, pl_zone),
     T(PAYLOAD_EV_ZONE_VIOLATION, "zone-violation", PAYLOAD_CLASS_ALARM, pl_zone_violation),
@@ -853,6 +860,10 @@ static void pl_enc_header(struct pw *w, const struct payload_header *h)
 	pw_int(w, h->v);
 	pw_lit(w, ",\"dev\":");
 	pw_cstr(w, h->dev, sizeof(h->dev));
+	if (h->sid[0]) {
+		pw_lit(w, ",\"sid\":");
+		pw_cstr(w, h->sid, sizeof(h->sid));
+	}
 	pw_lit(w, ",\"boot\":");
 	pw_int(w, (int64_t)h->boot);
 	pw_lit(w, ",\"seq\":");
@@ -1160,6 +1171,10 @@ static int pl_dec_header(json_t *o, struct payload_header *h)
 	    pl_dec_int(json_object_get(o, "boot"), &v) < 0 || v < 0)
 		return PAYLOAD_E_FIELD;
 	h->boot = (uint64_t)v;
+	/* optional: rows stored before the store had an id carry none */
+	if (json_object_get(o, "sid") &&
+	    pl_dec_str(json_object_get(o, "sid"), h->sid, sizeof(h->sid)) < 0)
+		return PAYLOAD_E_FIELD;
 	if (pl_dec_int(json_object_get(o, "seq"), &v) < 0 || v < 0)
 		return PAYLOAD_E_FIELD;
 	h->seq = (uint64_t)v;

@@ -71,7 +71,8 @@ enum payload_type {
 	PAYLOAD_EV_CONFIG_CHANGED,
 	PAYLOAD_EV_DTC,
 	PAYLOAD_EV_VIN_MISMATCH,
-	PAYLOAD_EV_GAP, /* a replayed log with no frame for a while */
+	PAYLOAD_EV_GAP,	  /* a replayed log with no frame for a while */
+	PAYLOAD_EV_STORE, /* the store was unusable: moved aside, or in RAM */
 	PAYLOAD_TYPE_COUNT
 };
 
@@ -79,6 +80,7 @@ enum payload_type {
 struct payload_header {
 	int64_t v;
 	char dev[64];
+	char sid[40]; /* the store's id (hex); "" in rows made before it existed */
 	uint64_t boot, seq;
 	int64_t ts_ms; /* wall time, written as UTC ISO 8601 with ms */
 	enum payload_ts_src ts_src;
@@ -156,13 +158,16 @@ struct payload_evidence {
  * PAYLOAD_NO_TIME / "" / a NULL evidence, as payload_event_init leaves them. */
 struct payload_event {
 	enum payload_type type;
-	char state[8]; /* start, update, end, stop, enter, leave */
+	char state[12]; /* start, update, end, stop, enter, leave, moved-aside, ram */
 	/* clock */
 	int64_t from_ms, to_ms;
 	double jump_s;
 	char clock[8];
 	/* gap (from_ms, to_ms too) */
 	double gap_s;
+	/* store (state: moved-aside, ram) */
+	char problem[256];
+	char moved_to[256];
 	/* smoke */
 	char rule[12];
 	int64_t since_ms; /* smoke, zone-violation */

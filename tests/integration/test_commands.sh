@@ -19,6 +19,7 @@ mosquitto_pub -p "$PORT" -q 1 -r -t "emgw/$DEV/cmd/set-sample-period" -m '{"id":
 
 "$TOP/$B/tests/tracegen" --duration 600 --start 1700300000 --seed 4 -o "$T/trace.log"
 echo "hunter2-secret" >"$T/pass"
+chmod 600 "$T/pass" # a secret readable by others is refused
 cat >"$T/emgw.conf" <<EOC
 [device]
 id = $DEV

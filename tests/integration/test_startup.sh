@@ -51,6 +51,8 @@ for how in truncated header pages; do
 		grep -q "store: $DB was unusable (.*): moved aside to $DB.corrupt-.*, a new store started" "$T/$how.err"
 	check "$how: the new store starts at boot 1 with a new id ($old_id, now $(jq -r .store.id "$T/state/status.json"))" \
 		sh -c "head -n 1 '$T/$how.out' | grep -q '\"boot\":1,' && test \"\$(jq -r .store.id '$T/state/status.json')\" != '$old_id'"
+	check "$how: a store alarm event in the new store names the moved file" \
+		grep -q '"type":"store","state":"moved-aside","problem":".*","moved_to":"'"$DB"'.corrupt-' "$T/$how.out"
 	check "$how: status says store mode file" \
 		test "$(jq -r .store.mode "$T/state/status.json")" = file
 done
@@ -70,6 +72,8 @@ check "read-only state_dir: emgwd came up and ran (rc $(cat "$T/ro.rc"), $(rows 
 	test "$(cat "$T/ro.rc")" -eq 0 -a "$(rows ro)" -gt 100
 check "read-only state_dir: a warning says the store is in RAM" \
 	grep -q "^store: $T/ro/emgw.db cannot be used (.*): the store is in RAM, a restart loses it" "$T/ro.err"
+check "read-only state_dir: a store event says the store is in RAM" \
+	grep -q '"type":"store","state":"ram","problem":"' "$T/ro.out"
 check "read-only state_dir: nothing was written there" test -z "$(ls -A "$T/ro")"
 chmod 0755 "$T/ro"
 

@@ -57,6 +57,13 @@ static void ev_gap(struct payload_event *e)
 	e->gap_s = 86400.0;
 }
 
+static void ev_store(struct payload_event *e)
+{
+	set(e->state, sizeof(e->state), "moved-aside");
+	set(e->problem, sizeof(e->problem), "file is not a database");
+	set(e->moved_to, sizeof(e->moved_to), "/var/lib/emgw/store.db.corrupt-20231114T221320Z");
+}
+
 static void ev_smoke_start(struct payload_event *e)
 {
 	set(e->state, sizeof(e->state), "start");
@@ -212,6 +219,9 @@ static const struct ev_case {
     {PAYLOAD_EV_GAP, ev_gap,
      H ",\"type\":\"gap\",\"from\":\"2023-11-14T22:13:20.000Z\",\"to\":\"2023-11-15T22:13:"
        "20.000Z\",\"gap_s\":86400.0}"},
+    {PAYLOAD_EV_STORE, ev_store,
+     H ",\"type\":\"store\",\"state\":\"moved-aside\",\"problem\":\"file is not a database\","
+       "\"moved_to\":\"/var/lib/emgw/store.db.corrupt-20231114T221320Z\"}"},
     {PAYLOAD_EV_SMOKE, ev_smoke_start,
      H ",\"type\":\"smoke\",\"state\":\"start\",\"rule\":\"lambda\",\"since\":\"2023-11-14T22:13:"
        "27.000Z\","
@@ -565,6 +575,26 @@ static void test_classes_and_names(void **state)
 	assert_int_equal(payload_type_lookup("nope"), PAYLOAD_E_TYPE);
 }
 
+/* The store id goes after dev when there is one, and comes back. */
+static void test_header_sid(void **state)
+{
+	struct payload_header h = hdr, back;
+	struct payload_event ev, ev2;
+	int n;
+
+	(void)state;
+	snprintf(h.sid, sizeof(h.sid), "%s", "0123456789abcdef0123456789abcdef");
+	payload_event_init(&ev, PAYLOAD_EV_GAP);
+	ev_gap(&ev);
+	n = payload_encode_event(&h, &ev, buf, sizeof(buf));
+	assert_true(n > 0);
+	assert_non_null(
+	    strstr(buf, "{\"v\":1,\"dev\":\"t-1\",\"sid\":\"0123456789abcdef0123456789abcdef\","
+			"\"boot\":3,"));
+	assert_int_equal(payload_decode_event(buf, (size_t)n, &back, &ev2), 0);
+	assert_string_equal(back.sid, h.sid);
+}
+
 static void test_iso(void **state)
 {
 	static const char *const good[] = {"1970-01-01T00:00:00.000Z", "2023-11-14T22:13:20.000Z",
@@ -590,6 +620,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_every_type_has_a_case),
+	    cmocka_unit_test(test_header_sid),
 	    cmocka_unit_test(test_events_encode_exactly),
 	    cmocka_unit_test(test_events_round_trip),
 	    cmocka_unit_test(test_record),
