@@ -67,6 +67,7 @@ struct daemon {
 	int stop;
 	int exit_status;
 	uint64_t records, events;
+	uint64_t cmd_answer_errors; /* command answers that could not be built */
 };
 
 /* ---- sampling ---------------------------------------------------------- */
@@ -351,6 +352,9 @@ static json_t *daemon_status(struct daemon *d)
 		       daemon_status_uplink(d, &ss, now.wall_ms));
 	if (st)
 		json_object_set_new(st, "platform", platform_status(d->platform));
+	if (st)
+		json_object_set_new(st, "command_answer_errors",
+				    json_integer((json_int_t)d->cmd_answer_errors));
 	if (st)
 		json_object_set_new(
 		    st, "detectors",
@@ -890,8 +894,12 @@ static int daemon_init(struct daemon *d)
 	if (!d->store)
 		return -1;
 	daemon_store_policy(d);
-	d->cmd_hooks = (struct command_hooks){d, daemon_cmd_status, daemon_cmd_config,
-					      daemon_cmd_set_period, daemon_cmd_snapshot};
+	d->cmd_hooks = (struct command_hooks){d,
+					      daemon_cmd_status,
+					      daemon_cmd_config,
+					      daemon_cmd_set_period,
+					      daemon_cmd_snapshot,
+					      &d->cmd_answer_errors};
 	d->report.store = d->store;
 	d->report.echo = d->opts.echo_stdout;
 	/* Rows left from an earlier run were printed then. */

@@ -8,6 +8,7 @@
 #include "gateway/clock.h"
 #include "gateway/log.h"
 #include "protocols/geo.h"
+#include "protocols/utf8.h"
 
 #define ZONES_MAX_GAP_MS 10000 /* a longer tick gap does not count into totals */
 
@@ -177,7 +178,8 @@ static int zones_feature(struct zones_reader *rd, json_t *f)
 	zn->first_poly = z->n_polys;
 	zn->flip_ms = zn->run_ms = -1;
 	if (name)
-		snprintf(zn->name, sizeof(zn->name), "%s", name);
+		utf8_trunc(zn->name, sizeof(zn->name),
+			   name); /* whole characters: names go into JSON */
 	else
 		snprintf(zn->name, sizeof(zn->name), "zone%d", rd->feature);
 	if (zones_stages(rd, props, zn) < 0)
