@@ -278,14 +278,14 @@ static json_t *daemon_status_gnss(struct daemon *d, int64_t mono_ms)
 	struct gnss_stats gs;
 
 	gnss_stats(d->gnss, &gs);
-	return json_pack("{s:s, s:s, s:s, s:i, s:I, s:I, s:I, s:b, s:o}", "type", "gnss", "gpsd",
-			 d->cfg.gnss.host, "state", gs.up ? "up" : "down", "port", d->cfg.gnss.port,
-			 "connects", (json_int_t)gs.connects, "reports", (json_int_t)gs.reports,
-			 "fixes", (json_int_t)gs.fixes, "valid",
-			 gnss_track_valid(gnss_track_of(d->gnss), mono_ms), "last_fix_age_s",
-			 gs.last_fix_mono_ms < 0
-			     ? json_null()
-			     : json_real((double)(mono_ms - gs.last_fix_mono_ms) / 1000.0));
+	return json_pack(
+	    "{s:s, s:s, s:s, s:i, s:I, s:I, s:I, s:I, s:b, s:o}", "type", "gnss", "gpsd",
+	    d->cfg.gnss.host, "state", gs.up ? "up" : "down", "port", d->cfg.gnss.port, "connects",
+	    (json_int_t)gs.connects, "reports", (json_int_t)gs.reports, "fixes",
+	    (json_int_t)gs.fixes, "implausible", (json_int_t)gs.implausible, "valid",
+	    gnss_track_valid(gnss_track_of(d->gnss), mono_ms), "last_fix_age_s",
+	    gs.last_fix_mono_ms < 0 ? json_null()
+				    : json_real((double)(mono_ms - gs.last_fix_mono_ms) / 1000.0));
 }
 
 static json_t *daemon_status_sources(struct daemon *d, int64_t mono_ms)
