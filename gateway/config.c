@@ -324,6 +324,8 @@ static const struct config_key config_keys[] = {
     {BUS, "byte_timeout", config_parse_ms, CONFIG_BUS_FIELD(byte_timeout_ms), 0, 10},
     {BUS, "max_gap", config_parse_int, CONFIG_BUS_FIELD(max_gap), 0, MBPLAN_MAX_GAP},
     {BUS, "backoff_max", config_parse_ms, CONFIG_BUS_FIELD(backoff_max_ms), 1, 3600},
+    {BUS, "refused_retry", config_parse_ms, CONFIG_BUS_FIELD(refused_retry_ms), 1, 86400},
+    {BUS, "refused_retry_max", config_parse_ms, CONFIG_BUS_FIELD(refused_retry_max_ms), 1, 86400},
 
     {MBDEV, "bus", config_parse_string, CONFIG_MBDEV_FIELD(bus_name), 1, 0},
     {MBDEV, "unit", config_parse_int, CONFIG_MBDEV_FIELD(unit), 0, 255},
@@ -1525,6 +1527,8 @@ static void config_bus_open(struct config_ctx *ctx, const char *name)
 	b->byte_timeout_ms = 100;
 	b->max_gap = 8;
 	b->backoff_max_ms = 60000;
+	b->refused_retry_ms = 60000;
+	b->refused_retry_max_ms = 3600000;
 	ctx->bus_hdr[ctx->bus] = config_here(ctx);
 	ctx->sec = CONFIG_SEC_BUS;
 }

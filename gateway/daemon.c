@@ -158,11 +158,13 @@ static void daemon_watch(struct daemon *d, const struct clock_now *now, struct d
 			in.can_age_ms = age;
 	}
 	for (int b = 0; b < CONFIG_MAX_BUS; b++)
-		if (d->mb[b] && in.n_meters < WATCH_MAX_METERS) {
-			in.meter[in.n_meters] = d->cfg.bus[b].name;
-			in.meter_age_ms[in.n_meters++] =
-			    table_source_age(&d->table, DAEMON_SOURCE_MODBUS + b, now->mono_ms);
-		}
+		for (int i = 0; d->mb[b] && i < fieldbus_devices(d->mb[b]); i++)
+			if (in.n_meters < WATCH_MAX_METERS) {
+				in.meter[in.n_meters] = fieldbus_device_name(d->mb[b], i);
+				in.meter_bus[in.n_meters] = fieldbus_bus_name(d->mb[b]);
+				in.meter_age_ms[in.n_meters++] =
+				    fieldbus_device_age(d->mb[b], i, now->mono_ms);
+			}
 	in.have_fix = daemon_position(d, now->mono_ms, &lat, &lon);
 	watch_tick(&d->watch, &d->table, &in, daemon_on_detector_event, tc);
 }
@@ -503,6 +505,7 @@ static int daemon_open_fieldbus(struct daemon *d)
 		d->mb[b] = fieldbus_open(&d->cfg, b, DAEMON_SOURCE_MODBUS + b, d->wake_fd);
 		if (!d->mb[b])
 			return -1;
+		fieldbus_set_events(d->mb[b], daemon_on_source_event, d);
 	}
 	return 0;
 }

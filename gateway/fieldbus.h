@@ -17,6 +17,9 @@
 
 struct fieldbus;
 
+/* An event for the daemon (point-lost), a new reference it takes. */
+typedef void fieldbus_event_fn(void *ctx, json_t *ev);
+
 /* One device's counters, as its bus thread last reported them. */
 struct fieldbus_stats {
 	uint64_t scheduled;    /* polls due on the device's grid while it answered */
@@ -30,7 +33,7 @@ struct fieldbus_stats {
 	int responding;	       /* 0 after two failed cycles in a row */
 	int backoff_ms;	       /* current back-off step; 0 while responding */
 	int blocks;	       /* read transactions per cycle in the plan in force */
-	int unreadable;	       /* points the device refuses even alone */
+	int unreadable;	       /* points the device refuses even alone, now */
 	char last_error[64];
 };
 
@@ -47,6 +50,15 @@ void fieldbus_process(struct fieldbus *fb, struct table *t, int64_t now_ms);
 void fieldbus_record(const struct fieldbus *fb, json_t *sig, int64_t now_ms, int stale_ms);
 /* Main thread: one status object per device, added to obj under its name. */
 void fieldbus_status(struct fieldbus *fb, json_t *obj, int64_t now_ms);
+/* Main thread: where `point-lost` events go (start when a point the device
+ * refuses alone is left out, end when it is read again); none before. */
+void fieldbus_set_events(struct fieldbus *fb, fieldbus_event_fn *on_event, void *ctx);
+/* Main thread: the bus's devices, 0 .. fieldbus_devices() - 1: name, the
+ * bus's name, and ms since the device's newest value (-1: none yet). */
+int fieldbus_devices(const struct fieldbus *fb);
+const char *fieldbus_device_name(const struct fieldbus *fb, int i);
+const char *fieldbus_bus_name(const struct fieldbus *fb);
+int64_t fieldbus_device_age(const struct fieldbus *fb, int i, int64_t now_ms);
 /* --poll-once: read every configured device once, print one JSON line per
  * point (value and raw registers, or the error).  0 when every device
  * answered every point, 1 otherwise. */

@@ -230,9 +230,9 @@ static void watch_meters(struct watch *w, const struct watch_input *in, watch_ev
 
 		if (!edge)
 			continue;
-		ev = json_pack("{s:s, s:s, s:s, s:f}", "type", "meter-lost", "state",
-			       edge > 0 ? "start" : "end", "bus", in->meter[i], "last_value_age_s",
-			       (double)age / 1000.0);
+		ev = json_pack("{s:s, s:s, s:s, s:s?, s:f}", "type", "meter-lost", "state",
+			       edge > 0 ? "start" : "end", "device", in->meter[i], "bus",
+			       in->meter_bus[i], "last_value_age_s", (double)age / 1000.0);
 		emit(ctx, ev);
 	}
 }
