@@ -100,6 +100,12 @@ FUZZ_FLAGS := -std=c11 -D_DEFAULT_SOURCE -g -O1 -I. -fsanitize=fuzzer,address,un
 $(B)/fuzz/%: tests/fuzz/%.c $(PROTO_SRC)
 	@mkdir -p $(@D)
 	clang $(FUZZ_FLAGS) -o $@ $^ -lm
+# The zones parser lives in gateway/ (it reads GeoJSON with jansson): its
+# target links zones.c with what it needs.
+$(B)/fuzz/fuzz_zones: tests/fuzz/fuzz_zones.c gateway/zones.c gateway/log.c gateway/clock.c $(PROTO_SRC)
+	@mkdir -p $(@D)
+	clang $(FUZZ_FLAGS) $(shell $(PKG_CONFIG) --cflags jansson) -o $@ $^ \
+		$(shell $(PKG_CONFIG) --libs jansson) -lm
 fuzz-check: $(FUZZ_BIN)
 	@./tests/scripts/run-fuzz.sh check $(FUZZ_BIN)
 fuzz: $(FUZZ_BIN)

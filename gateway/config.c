@@ -105,6 +105,8 @@ static int config_parse_id(struct config_ctx *, const struct config_key *, const
 static int config_parse_vin(struct config_ctx *, const struct config_key *, const char *, void *);
 static int config_parse_topic(struct config_ctx *, const struct config_key *, const char *, void *);
 static int config_parse_date(struct config_ctx *, const struct config_key *, const char *, void *);
+static int config_parse_zones_file(struct config_ctx *, const struct config_key *, const char *,
+				   void *);
 /* [can]: source addresses and PGN lists (defined with their checks below). */
 static int config_parse_sa(struct config_ctx *, const struct config_key *, const char *, void *);
 static int config_parse_pgn_sa(struct config_ctx *, const struct config_key *, const char *,
@@ -260,7 +262,7 @@ static const struct config_key config_keys[] = {
     {SMOKE, "transient_exit", config_parse_ms, CONFIG_FIELD(smoke.transient_exit_ms), 0, 3600},
 
 #define ZONES CONFIG_SEC_ZONES
-    {ZONES, "file", config_parse_path, CONFIG_FIELD(zones.file), 0, 0},
+    {ZONES, "file", config_parse_zones_file, CONFIG_FIELD(zones.file), 0, 0},
     {ZONES, "debounce", config_parse_ms, CONFIG_FIELD(zones.debounce_ms), 0, 3600},
     {ZONES, "violation_after", config_parse_ms, CONFIG_FIELD(zones.violation_ms), 0, 3600},
 #undef ZONES
@@ -794,6 +796,14 @@ static int config_parse_path(struct config_ctx *ctx, const struct config_key *k,
 	}
 	snprintf(dst, k->size, "%.*s%s", (int)dirlen, ctx->src->name, v);
 	return 0;
+}
+
+/* [zones] file: a path, and its line for -n's check of the file itself. */
+static int config_parse_zones_file(struct config_ctx *ctx, const struct config_key *k,
+				   const char *v, void *dst)
+{
+	ctx->c->zones.file_line = ctx->src->line;
+	return config_parse_path(ctx, k, v, dst);
 }
 
 /* Names that go into topics and log lines: [A-Za-z0-9_-]. */

@@ -158,6 +158,7 @@ struct config_smoke {
 
 struct config_zones {
 	char file[PATH_MAX]; /* GeoJSON of prohibited zones; "" for none */
+	int file_line;	     /* where `file` was set, for -n's message */
 	int debounce_ms;     /* inside (or outside) this long before enter (leave) counts */
 	int violation_ms;    /* engine running inside a prohibiting zone this long: violation */
 };

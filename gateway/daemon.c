@@ -176,7 +176,7 @@ static void daemon_zones(struct daemon *d, const struct clock_now *now, struct d
 				 .engine_running = watch_engine_running(&d->watch),
 				 .smoke_starts = d->smoke.starts};
 
-	if (zones_count(d->zones) == 0)
+	if (zones_count(d->zones) == 0 && !zones_disabled(d->zones))
 		return;
 	in.have_pos = daemon_position(d, now->mono_ms, &in.lat, &in.lon);
 	in.have_fuel = table_get(&d->table, SIG_FUEL_RATE_LPH, 0, now->mono_ms, &in.fuel_lph);
