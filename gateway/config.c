@@ -802,7 +802,7 @@ static int config_parse_path(struct config_ctx *ctx, const struct config_key *k,
 static int config_parse_zones_file(struct config_ctx *ctx, const struct config_key *k,
 				   const char *v, void *dst)
 {
-	ctx->c->zones.file_line = ctx->src->line;
+	ctx->c->zones.file_line = v[0] ? ctx->src->line : 0;
 	return config_parse_path(ctx, k, v, dst);
 }
 
