@@ -107,6 +107,12 @@ $(B)/fuzz/fuzz_config: tests/fuzz/fuzz_config.c gateway/config.c gateway/log.c $
 	@mkdir -p $(@D)
 	clang $(FUZZ_FLAGS) $(shell $(PKG_CONFIG) --cflags $(FUZZ_CONFIG_PKGS)) -o $@ $^ \
 		$(shell $(PKG_CONFIG) --libs $(FUZZ_CONFIG_PKGS)) -lm
+# The zones parser lives in gateway/ (it reads GeoJSON with jansson): its
+# target links zones.c with what it needs.
+$(B)/fuzz/fuzz_zones: tests/fuzz/fuzz_zones.c gateway/zones.c gateway/log.c gateway/clock.c $(PROTO_SRC)
+	@mkdir -p $(@D)
+	clang $(FUZZ_FLAGS) $(shell $(PKG_CONFIG) --cflags jansson) -o $@ $^ \
+		$(shell $(PKG_CONFIG) --libs jansson) -lm
 fuzz-check: $(FUZZ_BIN)
 	@./tests/scripts/run-fuzz.sh check $(FUZZ_BIN)
 fuzz: $(FUZZ_BIN)

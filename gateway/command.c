@@ -7,11 +7,14 @@
 #include <ctype.h>
 #include <math.h>
 #include <stdio.h>
+#include <stdlib.h>
 #include <string.h>
 
 #include "gateway/log.h"
+#include "protocols/utf8.h"
 
 #define COMMAND_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(12))
+#define COMMAND_QUOTE_MAX  41 /* bytes of a name or key quoted back, with the NUL */
 
 struct command {
 	const char *name;
@@ -152,14 +155,45 @@ static int command_args_ok(const struct command *c, json_t *req, char *err, size
 		for (const char *const *a = c->args; !known && *a; a++)
 			known = strcmp(*a, key) == 0;
 		if (!known) {
-			snprintf(err, errlen, "%s: unknown argument \"%.40s\"", c->name, key);
+			char k[COMMAND_QUOTE_MAX];
+
+			utf8_trunc(k, sizeof(k), key);
+			snprintf(err, errlen, "%s: unknown argument \"%s\"", c->name, k);
 			return 0;
 		}
 	}
 	return 1;
 }
 
-static char *command_answer(json_t *id, json_t *result, const char *err)
+/* The answer when the real one cannot be built: the id (checked: plain
+ * characters) or null, and a fixed error. */
+static char *command_fallback(const struct command_hooks *h, json_t *id, const char *name)
+{
+	const char *sid = json_string_value(id);
+	char buf[COMMAND_ID_MAX + 96], *text;
+	int n;
+
+	if (h->answer_errors)
+		(*h->answer_errors)++;
+	log_warnx("command %s: the answer could not be built; an error answer instead", name);
+	if (sid && command_id_ok(sid))
+		n = snprintf(buf, sizeof(buf),
+			     "{\"id\":\"%s\",\"ok\":false,\"error\":\"answer could not be built\"}",
+			     sid);
+	else
+		n = snprintf(buf, sizeof(buf),
+			     "{\"id\":null,\"ok\":false,\"error\":\"answer could not be built\"}");
+	text = n > 0 && (size_t)n < sizeof(buf) ? malloc((size_t)n + 1) : NULL;
+	if (text)
+		memcpy(text, buf, (size_t)n + 1);
+	return text;
+}
+
+/* The answer text; never NULL but when out of memory: an answer that
+ * cannot be built (a string that is not UTF-8, a result that does not
+ * serialise) becomes an error answer, counted. */
+static char *command_answer(const struct command_hooks *h, const char *name, json_t *id,
+			    json_t *result, const char *err)
 {
 	json_t *a;
 	char *text;
@@ -170,7 +204,7 @@ static char *command_answer(json_t *id, json_t *result, const char *err)
 		a = json_pack("{s:O?, s:b, s:o}", "id", id, "ok", 1, "result", result);
 	text = a ? json_dumps(a, COMMAND_JSON_FLAGS) : NULL;
 	json_decref(a);
-	return text;
+	return text ? text : command_fallback(h, id, name);
 }
 
 /* Checks up to the id; the request (new reference) or NULL with err set. */
@@ -187,7 +221,10 @@ static json_t *command_parse(const char *payload, size_t len, size_t full_len, j
 	}
 	req = json_loadb(payload, len, JSON_REJECT_DUPLICATES, &jerr);
 	if (!req) {
-		snprintf(err, errlen, "bad JSON: %.80s", jerr.text);
+		char why[81];
+
+		utf8_trunc(why, sizeof(why), jerr.text);
+		snprintf(err, errlen, "bad JSON: %s", why);
 		return NULL;
 	}
 	if (!json_is_object(req)) {
@@ -217,28 +254,30 @@ char *command_run(const struct command_hooks *h, const char *name, const char *p
 {
 	const struct command *c;
 	json_t *req, *jid, *result = NULL;
-	char err[160] = "";
+	char err[160] = "", shown[COMMAND_QUOTE_MAX];
 	char *text;
 
+	/* A name cut inside a character would make the answer unbuildable. */
+	utf8_trunc(shown, sizeof(shown), name);
 	snprintf(id, COMMAND_ID_MAX + 1, "%s", COMMAND_INVALID_ID);
 	req = command_parse(payload, len, full_len, &jid, err, sizeof(err));
 	if (!req) {
-		log_info("command %.40s: refused: %s", name, err);
-		text = command_answer(jid, NULL, err);
+		log_info("command %s: refused: %s", shown, err);
+		text = command_answer(h, shown, jid, NULL, err);
 		json_decref(jid);
 		return text;
 	}
 	snprintf(id, COMMAND_ID_MAX + 1, "%s", json_string_value(jid));
 	c = command_find(name);
 	if (!c)
-		snprintf(err, sizeof(err), "unknown command \"%.40s\"", name);
+		snprintf(err, sizeof(err), "unknown command \"%s\"", shown);
 	else if (command_args_ok(c, req, err, sizeof(err)))
 		c->run(h, req, &result, err, sizeof(err));
 	if (err[0])
-		log_info("command %.40s (id %s): refused: %s", name, id, err);
+		log_info("command %s (id %s): refused: %s", shown, id, err);
 	else
-		log_info("command %s (id %s): done", name, id);
-	text = command_answer(jid, result, err[0] ? err : NULL);
+		log_info("command %s (id %s): done", shown, id);
+	text = command_answer(h, shown, jid, result, err[0] ? err : NULL);
 	json_decref(req);
 	return text;
 }

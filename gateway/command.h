@@ -21,6 +21,7 @@ struct command_hooks {
 	const struct config *(*config)(void *ctx);   /* the configuration in force */
 	int (*set_period)(void *ctx, int period_ms); /* 0, or -1 (nothing changed) */
 	uint64_t (*snapshot)(void *ctx);	     /* seq of a record made now, or 0 */
+	uint64_t *answer_errors; /* answers that could not be built (NULL: not counted) */
 };
 
 /*
@@ -29,8 +30,9 @@ struct command_hooks {
  * level into id (COMMAND_ID_MAX + 1 bytes: the request's id, or
  * COMMAND_INVALID_ID) and returns the answer JSON text, which the caller
  * frees: {"id":..,"ok":true,"result":..} or {"id":..,"ok":false,"error":".."}.
- * A malformed or unknown request changes nothing.  NULL only when out of
- * memory.
+ * A malformed or unknown request changes nothing.  An answer that cannot be
+ * built is an error answer, counted in h->answer_errors.  NULL only when out
+ * of memory.
  */
 char *command_run(const struct command_hooks *h, const char *name, const char *payload, size_t len,
 		  size_t full_len, char *id);

@@ -111,6 +111,8 @@ static int config_parse_id(struct config_ctx *, const struct config_key *, const
 static int config_parse_vin(struct config_ctx *, const struct config_key *, const char *, void *);
 static int config_parse_topic(struct config_ctx *, const struct config_key *, const char *, void *);
 static int config_parse_date(struct config_ctx *, const struct config_key *, const char *, void *);
+static int config_parse_zones_file(struct config_ctx *, const struct config_key *, const char *,
+				   void *);
 /* [can]: source addresses and PGN lists (defined with their checks below). */
 static int config_parse_sa(struct config_ctx *, const struct config_key *, const char *, void *);
 static int config_parse_pgn_sa(struct config_ctx *, const struct config_key *, const char *,
@@ -266,7 +268,7 @@ static const struct config_key config_keys[] = {
     {SMOKE, "transient_exit", config_parse_ms, CONFIG_FIELD(smoke.transient_exit_ms), 0, 3600},
 
 #define ZONES CONFIG_SEC_ZONES
-    {ZONES, "file", config_parse_path, CONFIG_FIELD(zones.file), 0, 0},
+    {ZONES, "file", config_parse_zones_file, CONFIG_FIELD(zones.file), 0, 0},
     {ZONES, "debounce", config_parse_ms, CONFIG_FIELD(zones.debounce_ms), 0, 3600},
     {ZONES, "violation_after", config_parse_ms, CONFIG_FIELD(zones.violation_ms), 0, 3600},
 #undef ZONES
@@ -331,6 +333,8 @@ static const struct config_key config_keys[] = {
     {BUS, "byte_timeout", config_parse_ms, CONFIG_BUS_FIELD(byte_timeout_ms), 0, 10},
     {BUS, "max_gap", config_parse_int, CONFIG_BUS_FIELD(max_gap), 0, MBPLAN_MAX_GAP},
     {BUS, "backoff_max", config_parse_ms, CONFIG_BUS_FIELD(backoff_max_ms), 1, 3600},
+    {BUS, "refused_retry", config_parse_ms, CONFIG_BUS_FIELD(refused_retry_ms), 1, 86400},
+    {BUS, "refused_retry_max", config_parse_ms, CONFIG_BUS_FIELD(refused_retry_max_ms), 1, 86400},
 
     {MBDEV, "bus", config_parse_string, CONFIG_MBDEV_FIELD(bus_name), 1, 0},
     {MBDEV, "unit", config_parse_int, CONFIG_MBDEV_FIELD(unit), 0, 255},
@@ -803,6 +807,14 @@ static int config_parse_path(struct config_ctx *ctx, const struct config_key *k,
 	}
 	snprintf(dst, k->size, "%.*s%s", (int)dirlen, ctx->src->name, v);
 	return 0;
+}
+
+/* [zones] file: a path, and its line for -n's check of the file itself. */
+static int config_parse_zones_file(struct config_ctx *ctx, const struct config_key *k,
+				   const char *v, void *dst)
+{
+	ctx->c->zones.file_line = v[0] ? ctx->src->line : 0;
+	return config_parse_path(ctx, k, v, dst);
 }
 
 /* Names that go into topics and log lines: [A-Za-z0-9_-]. */
@@ -1589,6 +1601,8 @@ static void config_bus_open(struct config_ctx *ctx, const char *name)
 	b->byte_timeout_ms = 100;
 	b->max_gap = 8;
 	b->backoff_max_ms = 60000;
+	b->refused_retry_ms = 60000;
+	b->refused_retry_max_ms = 3600000;
 	ctx->bus_hdr[ctx->bus] = config_here(ctx);
 	ctx->sec = CONFIG_SEC_BUS;
 }

@@ -57,9 +57,11 @@ struct config_bus {
 	char host[256];	    /* TCP */
 	int port;
 	int response_timeout_ms;
-	int byte_timeout_ms; /* 0: none */
-	int max_gap;	     /* registers the planner reads across */
-	int backoff_max_ms;  /* cap of a silent device's back-off */
+	int byte_timeout_ms;	  /* 0: none */
+	int max_gap;		  /* registers the planner reads across */
+	int backoff_max_ms;	  /* cap of a silent device's back-off */
+	int refused_retry_ms;	  /* first retry of a point the device refuses */
+	int refused_retry_max_ms; /* ... doubling up to this */
 };
 
 /* [device "name"]: a Modbus slave on a bus, read with a profile. */
@@ -156,6 +158,7 @@ struct config_smoke {
 
 struct config_zones {
 	char file[PATH_MAX]; /* GeoJSON of prohibited zones; "" for none */
+	int file_line;	     /* where `file` was set, for -n's message */
 	int debounce_ms;     /* inside (or outside) this long before enter (leave) counts */
 	int violation_ms;    /* engine running inside a prohibiting zone this long: violation */
 };

@@ -69,6 +69,7 @@ struct daemon {
 	int stop;
 	int exit_status;
 	uint64_t records, events;
+	uint64_t cmd_answer_errors; /* command answers that could not be built */
 };
 
 /* ---- sampling ---------------------------------------------------------- */
@@ -163,11 +164,13 @@ static void daemon_watch(struct daemon *d, const struct clock_now *now, struct d
 			in.can_age_ms = age;
 	}
 	for (int b = 0; b < CONFIG_MAX_BUS; b++)
-		if (d->mb[b] && in.n_meters < WATCH_MAX_METERS) {
-			in.meter[in.n_meters] = d->cfg.bus[b].name;
-			in.meter_age_ms[in.n_meters++] =
-			    table_source_age(&d->table, DAEMON_SOURCE_MODBUS + b, now->mono_ms);
-		}
+		for (int i = 0; d->mb[b] && i < fieldbus_devices(d->mb[b]); i++)
+			if (in.n_meters < WATCH_MAX_METERS) {
+				in.meter[in.n_meters] = fieldbus_device_name(d->mb[b], i);
+				in.meter_bus[in.n_meters] = fieldbus_bus_name(d->mb[b]);
+				in.meter_age_ms[in.n_meters++] =
+				    fieldbus_device_age(d->mb[b], i, now->mono_ms);
+			}
 	in.have_fix = daemon_position(d, now->mono_ms, &lat, &lon);
 	watch_tick(&d->watch, &d->table, &in, daemon_on_detector_event, tc);
 }
@@ -179,7 +182,7 @@ static void daemon_zones(struct daemon *d, const struct clock_now *now, struct d
 				 .engine_running = watch_engine_running(&d->watch),
 				 .smoke_starts = d->smoke.starts};
 
-	if (zones_count(d->zones) == 0)
+	if (zones_count(d->zones) == 0 && !zones_disabled(d->zones))
 		return;
 	in.have_pos = daemon_position(d, now->mono_ms, &in.lat, &in.lon);
 	in.have_fuel = table_get(&d->table, SIG_FUEL_RATE_LPH, 0, now->mono_ms, &in.fuel_lph);
@@ -319,10 +322,22 @@ static void daemon_end_episodes(struct daemon *d)
 
 static json_t *daemon_status(struct daemon *d)
 {
-	struct status_parts p = {&d->cfg,    d->store,	d->stop,   d->start_mono_ms,
-				 d->records, d->events, d->can,	   d->n_can,
-				 d->mb,	     d->gnss,	d->uplink, d->platform,
-				 &d->smoke,  &d->watch, d->zones};
+	struct status_parts p = {.cfg = &d->cfg,
+				 .store = d->store,
+				 .stop = d->stop,
+				 .start_mono_ms = d->start_mono_ms,
+				 .records = d->records,
+				 .events = d->events,
+				 .cmd_answer_errors = d->cmd_answer_errors,
+				 .can = d->can,
+				 .n_can = d->n_can,
+				 .mb = d->mb,
+				 .gnss = d->gnss,
+				 .uplink = d->uplink,
+				 .platform = d->platform,
+				 .smoke = &d->smoke,
+				 .watch = &d->watch,
+				 .zones = d->zones};
 
 	return status_build(&p);
 }
@@ -462,6 +477,7 @@ static int daemon_open_fieldbus(struct daemon *d)
 		d->mb[b] = fieldbus_open(&d->cfg, b, DAEMON_SOURCE_MODBUS + b, d->wake_fd);
 		if (!d->mb[b])
 			return -1;
+		fieldbus_set_events(d->mb[b], daemon_on_source_event, d);
 	}
 	return 0;
 }
@@ -911,9 +927,8 @@ static void daemon_store_events(struct daemon *d)
 			  d->cfg.store.path, info->corrupt_reason, info->moved_aside);
 		payload_event_init(&ev, PAYLOAD_EV_STORE);
 		snprintf(ev.state, sizeof(ev.state), "moved-aside");
-		snprintf(ev.problem, sizeof(ev.problem), "%s", info->corrupt_reason);
-		snprintf(ev.moved_to, sizeof(ev.moved_to), "%.*s", (int)sizeof(ev.moved_to) - 1,
-			 info->moved_aside);
+		payload_strlcpy(ev.problem, sizeof(ev.problem), info->corrupt_reason);
+		payload_strlcpy(ev.moved_to, sizeof(ev.moved_to), info->moved_aside);
 		daemon_emit_event(d, &ev, &now);
 	}
 	if (info->ram) {
@@ -921,7 +936,7 @@ static void daemon_store_events(struct daemon *d)
 			  d->cfg.store.path, info->ram_reason);
 		payload_event_init(&ev, PAYLOAD_EV_STORE);
 		snprintf(ev.state, sizeof(ev.state), "ram");
-		snprintf(ev.problem, sizeof(ev.problem), "%s", info->ram_reason);
+		payload_strlcpy(ev.problem, sizeof(ev.problem), info->ram_reason);
 		daemon_emit_event(d, &ev, &now);
 	}
 }
@@ -952,8 +967,12 @@ static int daemon_init(struct daemon *d)
 	if (!d->store)
 		return -1;
 	daemon_store_policy(d);
-	d->cmd_hooks = (struct command_hooks){d, daemon_cmd_status, daemon_cmd_config,
-					      daemon_cmd_set_period, daemon_cmd_snapshot};
+	d->cmd_hooks = (struct command_hooks){d,
+					      daemon_cmd_status,
+					      daemon_cmd_config,
+					      daemon_cmd_set_period,
+					      daemon_cmd_snapshot,
+					      &d->cmd_answer_errors};
 	d->report.store = d->store;
 	d->report.echo = d->opts.echo_stdout;
 	/* Rows left from an earlier run were printed then. */

@@ -110,9 +110,21 @@ static void decode_put_claim(FILE *out, const struct j1939dm_name *n)
 		n->arbitrary_address ? "true" : "false");
 }
 
+/* The VIN as a JSON string: printable ASCII (j1939dm_vin_decode checks),
+ * of which '"' and '\\' need escaping. */
+static void decode_put_vin(FILE *out, const char *vin)
+{
+	fputs(",\"vin\":\"", out);
+	for (const char *c = vin; *c; c++) {
+		if (*c == '"' || *c == '\\')
+			fputc('\\', out);
+		fputc(*c, out);
+	}
+	fputc('"', out);
+}
+
 /* One JSON object a decoded message.  Names are fixed identifiers from our
- * own tables and the VIN is printable ASCII without quotes or backslashes
- * (checked below), so plain stdio is enough. */
+ * own tables, so plain stdio is enough. */
 static void decode_print(FILE *out, int has_time, int64_t t_us, const struct candec_msg *m)
 {
 	fputs("{\"t\":", out);
@@ -129,11 +141,7 @@ static void decode_print(FILE *out, int has_time, int64_t t_us, const struct can
 		decode_put_dm1(out, &m->dm1);
 		break;
 	case CANDEC_VIN:
-		fputs(",\"vin\":\"", out);
-		for (const char *c = m->vin; *c; c++)
-			if (*c != '"' && *c != '\\')
-				fputc(*c, out);
-		fputc('"', out);
+		decode_put_vin(out, m->vin);
 		break;
 	case CANDEC_CLAIM:
 		decode_put_claim(out, &m->claim);

@@ -7,7 +7,10 @@
  * responding" and is tried again only after a back-off that doubles (with
  * jitter, capped) at every failed attempt: one timeout per back-off step.
  * An illegal-address exception makes the plan split the block (mbplan
- * learns); the cycle goes on with the new plan at the same block.
+ * learns); the cycle goes on with the new plan at the same block.  A point
+ * refused even alone is left out and tried again after refused_retry,
+ * doubling to refused_retry_max: a device that refused it while booting
+ * gives it back.  The main thread raises `point-lost` for it meanwhile.
  *
  * What the thread learns goes to the main thread through a bounded ring
  * (values) and a one-slot mailbox per device (counters), both under one
@@ -53,6 +56,9 @@ struct fb_dev {
 	int64_t next_due;
 	int fails;
 	unsigned rng;
+	int retry_min_ms, retry_max_ms; /* refused points: first retry, cap */
+	int *retry_ms;			/* per point: current wait, 0 while read */
+	int64_t *retry_at;		/* per point: when to try it again */
 	struct fieldbus_stats st;
 };
 
@@ -70,6 +76,7 @@ struct fb_value {
 	int ok;
 	int64_t mono_ms;
 	struct mbpoint_value v;
+	int64_t lost_ms; /* refused by the device since (point-lost open), or -1 */
 };
 
 /* The main thread's view of a device. */
@@ -87,6 +94,8 @@ struct fieldbus {
 	struct fb_link link;
 	int source;
 	int wake_fd;
+	payload_event_fn *on_event; /* main thread: point-lost */
+	void *event_ctx;
 	int n_dev;
 	struct fb_dev *dev;
 	struct fb_view *view;
@@ -210,8 +219,14 @@ static int fb_dev_init(struct fb_dev *d, const struct config *cfg, int i)
 	d->instance = m->instance;
 	d->n_pt = pr->n;
 	d->pt = calloc((size_t)pr->n, sizeof(*d->pt));
-	if (!d->pt)
+	d->retry_ms = calloc((size_t)pr->n, sizeof(*d->retry_ms));
+	d->retry_at = calloc((size_t)pr->n, sizeof(*d->retry_at));
+	if (!d->pt || !d->retry_ms || !d->retry_at)
 		return -1;
+	d->retry_min_ms = cfg->bus[m->bus].refused_retry_ms;
+	d->retry_max_ms = cfg->bus[m->bus].refused_retry_max_ms;
+	if (d->retry_max_ms < d->retry_min_ms)
+		d->retry_max_ms = d->retry_min_ms;
 	memcpy(d->pt, &cfg->point[pr->first], (size_t)pr->n * sizeof(*d->pt));
 	mbplan_init(&d->plan, cfg->bus[m->bus].max_gap);
 	for (int k = 0; k < d->n_pt; k++)
@@ -235,6 +250,11 @@ static void fb_emit_block(struct fb_dev *d, const struct mbplan_block *b, const 
 		int width = mbpoint_width(&d->pt[i]);
 		int rc = mbpoint_decode(&d->pt[i], raw, (size_t)width, &v);
 
+		if (d->retry_ms[i]) {
+			log_notice("%s: point %s (%s %d) is read again", d->name, d->pt[i].name,
+				   mbpoint_table_name(d->pt[i].table), d->pt[i].address);
+			d->retry_ms[i] = 0;
+		}
 		emit(ctx, d, i, rc, &v, raw, width);
 	}
 }
@@ -242,6 +262,23 @@ static void fb_emit_block(struct fb_dev *d, const struct mbplan_block *b, const 
 static void fb_set_error(struct fb_dev *d, const char *what, int err)
 {
 	snprintf(d->st.last_error, sizeof(d->st.last_error), "%s%s", what, modbus_strerror(err));
+}
+
+/* Point i was refused alone: left out until its retry, the wait doubling at
+ * every refusal.  Logged when it starts, not at every retry. */
+static void fb_refused(struct fb_dev *d, int i, int err)
+{
+	int step = d->retry_ms[i] ? 2 * d->retry_ms[i] : d->retry_min_ms;
+
+	if (step > d->retry_max_ms)
+		step = d->retry_max_ms;
+	if (!d->retry_ms[i])
+		log_warnx("%s: point %s (%s %d): the device refuses it (%s); trying again in "
+			  "%d s, then less and less often",
+			  d->name, d->pt[i].name, mbpoint_table_name(d->pt[i].table),
+			  d->pt[i].address, modbus_strerror(err), step / 1000);
+	d->retry_ms[i] = step;
+	d->retry_at[i] = fb_now_ms() + step;
 }
 
 /* An exception: illegal address or value makes the plan learn (the block is
@@ -257,14 +294,22 @@ static int fb_exception(struct fb_dev *d, int b, int err, fb_emit_fn *emit, void
 	if (mbplan_exception(&d->plan, b, &dropped) != MBPLAN_OK)
 		return b + 1;
 	if (dropped >= 0) {
-		d->st.unreadable++;
-		log_warnx("%s: point %s (%s %d): the device refuses it (%s); no longer read",
-			  d->name, d->pt[dropped].name, mbpoint_table_name(d->pt[dropped].table),
-			  d->pt[dropped].address, modbus_strerror(err));
+		fb_refused(d, dropped, err);
 		emit(ctx, d, dropped, FB_EREFUSED, NULL, NULL, 0);
 	}
+	d->st.unreadable = mbplan_refused(&d->plan);
 	d->st.blocks = d->plan.n_blocks;
 	return b;
+}
+
+/* Refused points whose wait is over go back into the plan for this cycle. */
+static void fb_retry_due(struct fb_dev *d, int64_t now)
+{
+	for (int i = 0; i < d->n_pt; i++)
+		if (d->plan.items[i].bad && now >= d->retry_at[i] &&
+		    mbplan_retry(&d->plan, i) == MBPLAN_OK)
+			log_debug("%s: point %s: trying it again", d->name, d->pt[i].name);
+	d->st.blocks = d->plan.n_blocks;
 }
 
 /* Read every block of d's plan.  FB_DEAD when the device (or the link)
@@ -406,7 +451,9 @@ static void fb_poll(struct fieldbus *fb, struct fb_dev *d, int64_t now)
 	if (d->fails < FB_FAILS_DOWN)
 		fb_grid(d, now);
 	d->st.polls++;
+	fb_retry_due(d, now);
 	out = fb_cycle(&fb->link, d, fb_note, fb);
+	d->st.unreadable = mbplan_refused(&d->plan);
 	fb_after(fb, d, out, fb_now_ms());
 	pthread_mutex_lock(&fb->lock);
 	fb->mail[i] = d->st;
@@ -479,17 +526,26 @@ static int fb_alloc(struct fieldbus *fb, const struct config *cfg, int bus)
 		v->val = calloc((size_t)d->n_pt, sizeof(*v->val));
 		if (!v->val)
 			return -1;
-		for (int k = 0; k < d->n_pt; k++)
+		for (int k = 0; k < d->n_pt; k++) {
 			v->val[k].sig = sig_lookup(d->pt[k].name);
+			v->val[k].lost_ms = -1;
+		}
 		n++;
 	}
 	return 0;
 }
 
+static void fb_dev_free(struct fb_dev *d)
+{
+	free(d->pt);
+	free(d->retry_ms);
+	free(d->retry_at);
+}
+
 static void fb_free(struct fieldbus *fb)
 {
 	for (int i = 0; fb->dev && i < fb->n_dev; i++)
-		free(fb->dev[i].pt);
+		fb_dev_free(&fb->dev[i]);
 	for (int i = 0; fb->view && i < fb->n_dev; i++)
 		free(fb->view[i].val);
 	free(fb->dev);
@@ -551,12 +607,40 @@ void fieldbus_close(struct fieldbus *fb)
 	fb_free(fb);
 }
 
+/* point-lost start (the device refused the point) or end (read again). */
+static void fb_point_event(struct fieldbus *fb, const struct fb_note *n, struct fb_value *val,
+			   int64_t now)
+{
+	const struct fb_dev *d = &fb->dev[n->dev];
+	const struct mbpoint *p = &d->pt[n->point];
+	int start = n->rc == FB_EREFUSED;
+	struct payload_event ev;
+
+	if (start == (val->lost_ms >= 0))
+		return;
+	payload_event_init(&ev, PAYLOAD_EV_POINT_LOST);
+	snprintf(ev.state, sizeof(ev.state), "%s", start ? "start" : "end");
+	payload_strlcpy(ev.device, sizeof(ev.device), d->name);
+	payload_strlcpy(ev.bus, sizeof(ev.bus), fb->link.cfg.name);
+	payload_strlcpy(ev.point, sizeof(ev.point), p->name);
+	payload_strlcpy(ev.table, sizeof(ev.table), mbpoint_table_name(p->table));
+	ev.address = p->address;
+	if (start)
+		payload_strlcpy(ev.problem, sizeof(ev.problem), "refused by the device");
+	else
+		ev.lost_s = (double)(now - val->lost_ms) / 1000.0;
+	val->lost_ms = start ? now : -1;
+	if (fb->on_event)
+		fb->on_event(fb->event_ctx, &ev);
+}
+
 static void fb_apply(struct fieldbus *fb, const struct fb_note *n, struct table *t, int64_t now)
 {
 	struct fb_view *view = &fb->view[n->dev];
 	struct fb_value *val = &view->val[n->point];
 	int inst = fb->dev[n->dev].instance;
 
+	fb_point_event(fb, n, val, now);
 	val->ok = n->rc == MBPOINT_OK;
 	val->mono_ms = now;
 	val->v = n->v;
@@ -629,12 +713,16 @@ void fieldbus_status(struct fieldbus *fb, json_t *obj, int64_t now_ms)
 	for (int i = 0; i < fb->n_dev; i++) {
 		const struct fieldbus_stats *st = &fb->view[i].st;
 		int64_t last = fb->view[i].last_value_ms;
+		json_t *lost = json_array();
 
+		for (int k = 0; k < fb->dev[i].n_pt; k++)
+			if (fb->view[i].val[k].lost_ms >= 0)
+				json_array_append_new(lost, json_string(fb->dev[i].pt[k].name));
 		json_object_set_new(
 		    obj, fb->dev[i].name,
 		    json_pack(
 			"{s:s, s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:f, s:i, "
-			"s:i, s:i, s:s, s:I, s:o}",
+			"s:i, s:i, s:o, s:s, s:I, s:o}",
 			"type", "modbus", "bus", fb->link.cfg.name, "unit", fb->dev[i].unit,
 			"state", fb_state(st), "scheduled", (json_int_t)st->scheduled, "polls",
 			(json_int_t)st->polls, "ok", (json_int_t)st->ok, "transactions",
@@ -642,10 +730,39 @@ void fieldbus_status(struct fieldbus *fb, json_t *obj, int64_t now_ms)
 			"timeouts", (json_int_t)st->timeouts, "crc_errors",
 			(json_int_t)st->crc_errors, "other_errors", (json_int_t)st->other_errors,
 			"backoff_s", st->backoff_ms / 1000.0, "blocks", st->blocks, "points",
-			fb->dev[i].n_pt, "unreadable", st->unreadable, "last_error", st->last_error,
-			"queue_dropped", (json_int_t)dropped, "last_value_age_s",
+			fb->dev[i].n_pt, "unreadable", st->unreadable, "lost_points", lost,
+			"last_error", st->last_error, "queue_dropped", (json_int_t)dropped,
+			"last_value_age_s",
 			last < 0 ? json_null() : json_real((double)(now_ms - last) / 1000.0)));
 	}
+}
+
+void fieldbus_set_events(struct fieldbus *fb, payload_event_fn *on_event, void *ctx)
+{
+	fb->on_event = on_event;
+	fb->event_ctx = ctx;
+}
+
+int fieldbus_devices(const struct fieldbus *fb)
+{
+	return fb->n_dev;
+}
+
+const char *fieldbus_device_name(const struct fieldbus *fb, int i)
+{
+	return fb->dev[i].name;
+}
+
+const char *fieldbus_bus_name(const struct fieldbus *fb)
+{
+	return fb->link.cfg.name;
+}
+
+int64_t fieldbus_device_age(const struct fieldbus *fb, int i, int64_t now_ms)
+{
+	int64_t last = fb->view[i].last_value_ms;
+
+	return last < 0 ? -1 : now_ms - last;
 }
 
 /* ---- --poll-once -------------------------------------------------------------- */
@@ -746,7 +863,7 @@ int fieldbus_poll_once(const struct config *cfg, FILE *out)
 					d->st.last_error[0] ? d->st.last_error : "all read");
 			}
 			if (d)
-				free(d->pt);
+				fb_dev_free(d);
 			free(d);
 		}
 		fb_link_free(&l);

@@ -18,6 +18,8 @@
 
 struct fieldbus;
 
+/* An event for the daemon (point-lost), a new reference it takes. */
+
 /* One device's counters, as its bus thread last reported them. */
 struct fieldbus_stats {
 	uint64_t scheduled;    /* polls due on the device's grid while it answered */
@@ -31,7 +33,7 @@ struct fieldbus_stats {
 	int responding;	       /* 0 after two failed cycles in a row */
 	int backoff_ms;	       /* current back-off step; 0 while responding */
 	int blocks;	       /* read transactions per cycle in the plan in force */
-	int unreadable;	       /* points the device refuses even alone */
+	int unreadable;	       /* points the device refuses even alone, now */
 	char last_error[64];
 };
 
@@ -49,6 +51,15 @@ void fieldbus_record(const struct fieldbus *fb, struct payload_record *rec, int6
 		     int stale_ms);
 /* Main thread: one status object per device, added to obj under its name. */
 void fieldbus_status(struct fieldbus *fb, json_t *obj, int64_t now_ms);
+/* Main thread: where `point-lost` events go (start when a point the device
+ * refuses alone is left out, end when it is read again); none before. */
+void fieldbus_set_events(struct fieldbus *fb, payload_event_fn *on_event, void *ctx);
+/* Main thread: the bus's devices, 0 .. fieldbus_devices() - 1: name, the
+ * bus's name, and ms since the device's newest value (-1: none yet). */
+int fieldbus_devices(const struct fieldbus *fb);
+const char *fieldbus_device_name(const struct fieldbus *fb, int i);
+const char *fieldbus_bus_name(const struct fieldbus *fb);
+int64_t fieldbus_device_age(const struct fieldbus *fb, int i, int64_t now_ms);
 /* --poll-once: read every configured device once, print one JSON line per
  * point (value and raw registers, or the error).  0 when every device
  * answered every point, 1 otherwise. */

@@ -107,6 +107,20 @@ const char *gnss_quality_name(enum gnss_quality q)
 	return names[q];
 }
 
+int gnss_fix_plausible(const struct gnss_fix *fix)
+{
+	/* NAN is "not reported"; an infinity is reported garbage. */
+	if (!isfinite(fix->lat) || !isfinite(fix->lon) || fabs(fix->lat) > 90 ||
+	    fabs(fix->lon) > 180)
+		return 0;
+	if (!isnan(fix->speed_kmh) &&
+	    !(fix->speed_kmh >= 0 && fix->speed_kmh <= GNSS_MAX_SPEED_KMH))
+		return 0;
+	if (!isnan(fix->alt_m) && !(fix->alt_m >= GNSS_MIN_ALT_M && fix->alt_m <= GNSS_MAX_ALT_M))
+		return 0;
+	return 1;
+}
+
 void gnss_fix_from_gpsd(const struct gps_data_t *gd, int64_t mono_ms, struct gnss_fix *fix)
 {
 	const struct gps_fix_t *f = &gd->fix;
@@ -114,8 +128,8 @@ void gnss_fix_from_gpsd(const struct gps_data_t *gd, int64_t mono_ms, struct gns
 	memset(fix, 0, sizeof(*fix));
 	fix->mode = f->mode;
 	fix->quality = gnss_quality_of(f->mode, f->status);
-	if (!isfinite(f->latitude) || !isfinite(f->longitude))
-		fix->quality = GNSS_Q_NONE;
+	if (isnan(f->latitude) || isnan(f->longitude))
+		fix->quality = GNSS_Q_NONE; /* not reported (gpsd drops what is out of range) */
 	fix->lat = f->latitude;
 	fix->lon = f->longitude;
 	fix->alt_m = f->mode >= MODE_3D ? (isfinite(f->altMSL) ? f->altMSL : f->altHAE) : NAN;
@@ -128,6 +142,10 @@ void gnss_fix_from_gpsd(const struct gps_data_t *gd, int64_t mono_ms, struct gns
 	if (f->time.tv_sec > 0)
 		fix->time_ms = (int64_t)f->time.tv_sec * 1000 + f->time.tv_nsec / 1000000;
 	fix->mono_ms = mono_ms;
+	if (fix->quality != GNSS_Q_NONE && !gnss_fix_plausible(fix)) {
+		fix->quality = GNSS_Q_NONE;
+		fix->implausible = 1;
+	}
 }
 
 /* __DATE__ ("Nov 28 2026"; SOURCE_DATE_EPOCH fixes it in reproducible
@@ -179,6 +197,8 @@ double gnss_distance_m(double lat1, double lon1, double lat2, double lon2)
 	double dp = p2 - p1, dl = (lon2 - lon1) * M_PI / 180;
 	double a = sin(dp / 2) * sin(dp / 2) + cos(p1) * cos(p2) * sin(dl / 2) * sin(dl / 2);
 
+	/* Rounding takes a just above 1 near the antipode: sqrt(1 - a) NaN. */
+	a = fmin(fmax(a, 0.0), 1.0);
 	return 2 * GNSS_EARTH_M * atan2(sqrt(a), sqrt(1 - a));
 }
 
@@ -217,6 +237,12 @@ static void gnss_track_odometer(struct gnss_track *tr, const struct gnss_fix *f)
 		return;
 	}
 	d = gnss_distance_m(tr->anchor_lat, tr->anchor_lon, f->lat, f->lon);
+	if (!isfinite(d) || !isfinite(tr->odometer_km + d / 1000.0)) {
+		/* Never NaN: a bad position starts counting afresh from here. */
+		tr->anchor_lat = f->lat;
+		tr->anchor_lon = f->lon;
+		return;
+	}
 	if (!moving && d < gnss_jitter_radius_m(f))
 		return;
 	tr->odometer_km += d / 1000.0;
@@ -226,7 +252,7 @@ static void gnss_track_odometer(struct gnss_track *tr, const struct gnss_fix *f)
 
 int gnss_track_report(struct gnss_track *tr, const struct gnss_fix *fix)
 {
-	tr->fix_now = fix->quality != GNSS_Q_NONE;
+	tr->fix_now = fix->quality != GNSS_Q_NONE && !fix->implausible && gnss_fix_plausible(fix);
 	if (!tr->fix_now)
 		return 0;
 	tr->last = *fix;
@@ -424,6 +450,10 @@ static void gnss_on_tpv(struct gnss *g)
 
 	g->st.reports++;
 	gnss_fix_from_gpsd(&g->gd, mono, &fix);
+	if (fix.implausible && g->st.implausible++ == 0)
+		log_warnx("gnss: an implausible fix (lat %g, lon %g, %g km/h, alt %g m) taken as "
+			  "no fix; further ones counted in status",
+			  fix.lat, fix.lon, fix.speed_kmh, fix.alt_m);
 	if (!gnss_track_report(&g->track, &fix))
 		return;
 	g->st.fixes++;

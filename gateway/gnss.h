@@ -14,6 +14,11 @@
 
 struct gps_data_t;
 
+/* Beyond these a fix is a receiver's (or a spoofer's) garbage. */
+#define GNSS_MAX_SPEED_KMH 300.0 /* no machine of ours drives faster */
+#define GNSS_MIN_ALT_M	   -1000.0
+#define GNSS_MAX_ALT_M	   20000.0
+
 enum gnss_quality {
 	GNSS_Q_NONE, /* no fix: none, simulated, time only, or unknown */
 	GNSS_Q_GPS,
@@ -33,6 +38,7 @@ struct gnss_fix {
 	int sats_used;				   /* < 1 when not reported */
 	int64_t time_ms; /* receiver time, ms since the epoch; 0 when none */
 	int64_t mono_ms; /* clock_mono_ms() when it arrived */
+	int implausible; /* a fix by its mode, but its numbers cannot be: no fix */
 };
 
 /* Fix state, track points and odometer: no I/O, so unit tests drive it. */
@@ -54,6 +60,7 @@ struct gnss_stats {
 	uint64_t connects;
 	uint64_t reports;	  /* TPV reports */
 	uint64_t fixes;		  /* of them with a fix */
+	uint64_t implausible;	  /* of them with a fix whose numbers cannot be (no fix) */
 	int64_t last_fix_mono_ms; /* -1 if none yet */
 };
 
@@ -80,7 +87,12 @@ void gnss_stats(const struct gnss *g, struct gnss_stats *st);
 enum gnss_quality gnss_quality_of(int mode, int status);
 /* "none", "gps", "dgps", "rtk_float", "rtk_fixed", "dr". */
 const char *gnss_quality_name(enum gnss_quality q);
-/* Convert libgps's view after a TPV report, received at mono_ms. */
+/* 1 when a fix's numbers can be true: |lat| <= 90, |lon| <= 180, speed (when
+ * reported) at most GNSS_MAX_SPEED_KMH, altitude (when reported) within
+ * GNSS_MIN_ALT_M .. GNSS_MAX_ALT_M, all finite. */
+int gnss_fix_plausible(const struct gnss_fix *fix);
+/* Convert libgps's view after a TPV report, received at mono_ms.  A fix
+ * that is not plausible is no fix (quality none, implausible set). */
 void gnss_fix_from_gpsd(const struct gps_data_t *gd, int64_t mono_ms, struct gnss_fix *fix);
 /* GNSS time before this (s since the epoch) is not trusted: cfg's
  * time_floor, or the build date when that is 0. */

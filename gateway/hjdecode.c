@@ -272,10 +272,21 @@ static void hjdecode_print(struct hjdecode_ctx *c, json_t *o)
 	json_decref(o);
 }
 
+/* Where the bytes from off that start no frame end: the next "##" (or a
+ * '#' cut off by the end), or n. */
+static size_t hjdecode_skip(const uint8_t *p, size_t n, size_t off)
+{
+	size_t end = off + 1;
+
+	while (end < n && hj_frame_len(p + end, n - end) == HJ_ESTART)
+		end++;
+	return end;
+}
+
 /* Every frame in a byte buffer. */
 static void hjdecode_bytes(struct hjdecode_ctx *c, const uint8_t *p, size_t n)
 {
-	size_t off = 0;
+	size_t off = 0, end;
 
 	while (off < n) {
 		int len = hj_frame_len(p + off, n - off);
@@ -289,15 +300,15 @@ static void hjdecode_bytes(struct hjdecode_ctx *c, const uint8_t *p, size_t n)
 			continue;
 		}
 		c->bad++;
+		/* Garbage is one region up to the next "##": one error for it. */
+		end = len > 0 ? off + (size_t)len : len == HJ_ESTART ? hjdecode_skip(p, n, off) : n;
 		hjdecode_print(c,
-			       json_pack("{s:s, s:I, s:o}", "error", hj_strerror(rc), "offset",
-					 (json_int_t)off, "bytes", hjdecode_hex(p + off, n - off)));
-		if (len > 0)
-			off += (size_t)len; /* a whole frame, malformed inside */
-		else if (len == HJ_ESTART)
-			off++; /* look for the next "##" */
-		else
-			break;
+			       json_pack("{s:s, s:I, s:I, s:o}", "error", hj_strerror(rc), "offset",
+					 (json_int_t)off, "length", (json_int_t)(end - off),
+					 "bytes", hjdecode_hex(p + off, end - off)));
+		if (len <= 0 && len != HJ_ESTART)
+			break; /* cut short: nothing more to find */
+		off = end;
 	}
 }
 

@@ -17,6 +17,7 @@
 #include "gateway/log.h"
 #include "gateway/status.h"
 #include "gateway/store.h"
+#include "gateway/zones.h"
 
 #define DEFAULT_CONFIG "/etc/emgw/emgw.conf"
 
@@ -267,6 +268,15 @@ int main(int argc, char **argv)
 		return CONFIG_EXIT_BAD;
 	}
 	if (check) {
+		/* emgwd starts with zones disabled; the check says why. */
+		char why[ZONES_ERR_MAX];
+
+		if (zones_check(&cfg.zones, why) < 0) {
+			fprintf(stderr,
+				"%s:%d: [zones] file: %s\n%s: 1 error: zones would be disabled\n",
+				opts.config_path, cfg.zones.file_line, why, opts.config_path);
+			return CONFIG_EXIT_BAD;
+		}
 		check_startup(&cfg);
 		printf("configuration OK\n");
 		return 0;

@@ -99,14 +99,14 @@ static json_t *status_gnss(const struct status_parts *p, int64_t mono_ms)
 	struct gnss_stats gs;
 
 	gnss_stats(p->gnss, &gs);
-	return json_pack("{s:s, s:s, s:s, s:i, s:I, s:I, s:I, s:b, s:o}", "type", "gnss", "gpsd",
-			 p->cfg->gnss.host, "state", gs.up ? "up" : "down", "port",
-			 p->cfg->gnss.port, "connects", (json_int_t)gs.connects, "reports",
-			 (json_int_t)gs.reports, "fixes", (json_int_t)gs.fixes, "valid",
-			 gnss_track_valid(gnss_track_of(p->gnss), mono_ms), "last_fix_age_s",
-			 gs.last_fix_mono_ms < 0
-			     ? json_null()
-			     : json_real((double)(mono_ms - gs.last_fix_mono_ms) / 1000.0));
+	return json_pack(
+	    "{s:s, s:s, s:s, s:i, s:I, s:I, s:I, s:I, s:b, s:o}", "type", "gnss", "gpsd",
+	    p->cfg->gnss.host, "state", gs.up ? "up" : "down", "port", p->cfg->gnss.port,
+	    "connects", (json_int_t)gs.connects, "reports", (json_int_t)gs.reports, "fixes",
+	    (json_int_t)gs.fixes, "implausible", (json_int_t)gs.implausible, "valid",
+	    gnss_track_valid(gnss_track_of(p->gnss), mono_ms), "last_fix_age_s",
+	    gs.last_fix_mono_ms < 0 ? json_null()
+				    : json_real((double)(mono_ms - gs.last_fix_mono_ms) / 1000.0));
 }
 
 static json_t *status_sources(const struct status_parts *p, int64_t mono_ms)
@@ -176,6 +176,9 @@ json_t *status_build(const struct status_parts *p)
 	    status_uplink(p, &ss, now.wall_ms));
 	if (st)
 		json_object_set_new(st, "platform", platform_status(p->platform));
+	if (st)
+		json_object_set_new(st, "command_answer_errors",
+				    json_integer((json_int_t)p->cmd_answer_errors));
 	if (st)
 		json_object_set_new(
 		    st, "detectors",

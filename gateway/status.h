@@ -21,6 +21,7 @@ struct status_parts {
 	int stop;
 	int64_t start_mono_ms;
 	uint64_t records, events;
+	uint64_t cmd_answer_errors;
 	struct canbus *const *can;
 	int n_can;
 	struct fieldbus *const *mb; /* CONFIG_MAX_BUS, NULL where none */

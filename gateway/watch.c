@@ -242,7 +242,9 @@ static void watch_meters(struct watch *w, const struct watch_input *in, payload_
 			continue;
 		payload_event_init(&ev, PAYLOAD_EV_METER_LOST);
 		snprintf(ev.state, sizeof(ev.state), "%s", edge > 0 ? "start" : "end");
-		payload_strlcpy(ev.bus, sizeof(ev.bus), in->meter[i]);
+		payload_strlcpy(ev.device, sizeof(ev.device), in->meter[i]);
+		if (in->meter_bus[i])
+			payload_strlcpy(ev.bus, sizeof(ev.bus), in->meter_bus[i]);
 		ev.last_value_age_s = (double)age / 1000.0;
 		emit(ctx, &ev);
 	}

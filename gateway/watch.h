@@ -15,16 +15,17 @@
 #include "gateway/table.h"
 #include "protocols/payload.h"
 
-#define WATCH_MAX_METERS CONFIG_MAX_BUS
+#define WATCH_MAX_METERS CONFIG_MAX_MBDEV
 
 /* What the daemon knows this tick besides the table. */
 struct watch_input {
 	int64_t now_ms;
-	int n_can;	    /* CAN sources configured */
-	int64_t can_age_ms; /* since the newest CAN data, -1: none yet */
-	int n_meters;	    /* Modbus buses with devices */
-	const char *meter[WATCH_MAX_METERS];
-	int64_t meter_age_ms[WATCH_MAX_METERS]; /* -1: never answered */
+	int n_can;				 /* CAN sources configured */
+	int64_t can_age_ms;			 /* since the newest CAN data, -1: none yet */
+	int n_meters;				 /* Modbus devices */
+	const char *meter[WATCH_MAX_METERS];	 /* device names */
+	const char *meter_bus[WATCH_MAX_METERS]; /* ... and their buses */
+	int64_t meter_age_ms[WATCH_MAX_METERS];	 /* since its newest value, -1: none yet */
 	int gnss_enabled;
 	int have_fix;
 };

@@ -1,12 +1,17 @@
 #include "gateway/zones.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
+#include <unistd.h>
 
 #include "gateway/log.h"
 #include "protocols/geo.h"
+#include "protocols/utf8.h"
 
 #define ZONES_MAX_GAP_MS 10000 /* a longer tick gap does not count into totals */
 
@@ -42,6 +47,8 @@ struct zones {
 	int n;
 	int64_t last_ms; /* previous tick, or -1 */
 	uint64_t smoke_seen;
+	char disabled[ZONES_ERR_MAX]; /* why the file was not used, or "" */
+	int disabled_told;	      /* the zones-disabled event went out */
 };
 
 /* ---- reading the file ----------------------------------------------------- */
@@ -68,6 +75,7 @@ struct zones_reader {
 	const char *file;
 	int feature;
 	int cap_pts;
+	char *err; /* ZONES_ERR_MAX bytes: what is wrong */
 };
 
 __attribute__((format(printf, 2, 3))) static int zones_bad(const struct zones_reader *rd,
@@ -79,7 +87,7 @@ __attribute__((format(printf, 2, 3))) static int zones_bad(const struct zones_re
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
-	log_warnx("%s: feature %d: %s", rd->file, rd->feature, msg);
+	snprintf(rd->err, ZONES_ERR_MAX, "%s: feature %d: %s", rd->file, rd->feature, msg);
 	return -1;
 }
 
@@ -196,17 +204,17 @@ static int zones_feature(struct zones_reader *rd, json_t *f)
 	return 0;
 }
 
-static int zones_read(struct zones *z, const char *file)
+int zones_parse(struct zones *z, const char *text, size_t len, const char *file, char *err)
 {
-	struct zones_reader rd = {.z = z, .file = file};
+	struct zones_reader rd = {.z = z, .file = file, .err = err};
 	json_error_t jerr;
-	json_t *root = json_load_file(file, 0, &jerr), *features, *f;
+	json_t *root = json_loadb(text, len, 0, &jerr), *features, *f;
 	const char *type;
 	size_t i;
 	int rc = 0;
 
 	if (!root) {
-		log_warnx("%s:%d: %s", file, jerr.line, jerr.text);
+		snprintf(err, ZONES_ERR_MAX, "%s:%d: %s", file, jerr.line, jerr.text);
 		return -1;
 	}
 	type = json_string_value(json_object_get(root, "type"));
@@ -221,10 +229,64 @@ static int zones_read(struct zones *z, const char *file)
 				break;
 		}
 	} else {
-		log_warnx("%s: not a GeoJSON FeatureCollection or Feature", file);
+		snprintf(err, ZONES_ERR_MAX, "%s: not a GeoJSON FeatureCollection or Feature",
+			 file);
 		rc = -1;
 	}
 	json_decref(root);
+	return rc;
+}
+
+/* The whole file into *text (freed by the caller), its size checked first:
+ * the parser needs some five times a file's size. */
+static int zones_slurp(const char *file, char **text, size_t *len, char *err)
+{
+	struct stat sb;
+	ssize_t got = 0;
+	int fd = open(file, O_RDONLY | O_CLOEXEC);
+
+	*text = NULL;
+	if (fd < 0 || fstat(fd, &sb) < 0) {
+		snprintf(err, ZONES_ERR_MAX, "%s: %s", file, strerror(errno));
+		goto out_close;
+	}
+	if (!S_ISREG(sb.st_mode) || sb.st_size > ZONES_MAX_FILE_BYTES) {
+		snprintf(err, ZONES_ERR_MAX, "%s: %s (at most %d bytes)", file,
+			 S_ISREG(sb.st_mode) ? "too large" : "not a regular file",
+			 ZONES_MAX_FILE_BYTES);
+		goto out_close;
+	}
+	*text = malloc((size_t)sb.st_size + 1);
+	if (!*text) {
+		snprintf(err, ZONES_ERR_MAX, "%s: out of memory", file);
+		goto out_close;
+	}
+	for (*len = 0; *len < (size_t)sb.st_size; *len += (size_t)got) {
+		got = read(fd, *text + *len, (size_t)sb.st_size - *len);
+		if (got <= 0)
+			break; /* an error, or the file shrank: what was read is parsed */
+	}
+	if (got < 0) {
+		snprintf(err, ZONES_ERR_MAX, "%s: %s", file, strerror(errno));
+		free(*text);
+		*text = NULL;
+	}
+out_close:
+	if (fd >= 0)
+		close(fd);
+	return *text ? 0 : -1;
+}
+
+static int zones_read(struct zones *z, const char *file, char *err)
+{
+	char *text;
+	size_t len;
+	int rc;
+
+	if (zones_slurp(file, &text, &len, err) < 0)
+		return -1;
+	rc = zones_parse(z, text, len, file, err);
+	free(text);
 	return rc;
 }
 
@@ -239,33 +301,80 @@ void zones_close(struct zones *z)
 	free(z);
 }
 
-struct zones *zones_open(const struct config_zones *cfg, int stage)
+struct zones *zones_new(const struct config_zones *cfg, int stage)
 {
 	struct zones *z = calloc(1, sizeof(*z));
 
 	if (!z || !(z->z = calloc(ZONES_MAX, sizeof(*z->z)))) {
-		log_warnx("zones: out of memory");
 		zones_close(z);
 		return NULL;
 	}
 	z->cfg = *cfg;
 	z->stage = stage;
 	z->last_ms = -1;
-	if (cfg->file[0] && zones_read(z, cfg->file) < 0) {
+	return z;
+}
+
+/* The zones of cfg's file, or NULL with err set. */
+static struct zones *zones_load(const struct config_zones *cfg, int stage, char *err)
+{
+	struct zones *z = zones_new(cfg, stage);
+
+	if (!z) {
+		snprintf(err, ZONES_ERR_MAX, "zones: out of memory");
+		return NULL;
+	}
+	if (cfg->file[0] && zones_read(z, cfg->file, err) < 0) {
 		zones_close(z);
 		return NULL;
 	}
-	if (cfg->file[0])
-		log_info("zones: %d from %s", z->n, cfg->file);
 	return z;
+}
+
+struct zones *zones_open(const struct config_zones *cfg, int stage)
+{
+	char err[ZONES_ERR_MAX];
+	struct zones *z = zones_load(cfg, stage, err);
+
+	if (z && cfg->file[0])
+		log_info("zones: %d from %s", z->n, cfg->file);
+	if (z)
+		return z;
+	/* A bad zones file must not keep the gateway (and its records) down. */
+	log_warnx("%s; zones disabled", err);
+	z = zones_new(cfg, stage);
+	if (!z) {
+		log_warnx("zones: out of memory");
+		return NULL;
+	}
+	snprintf(z->disabled, sizeof(z->disabled), "%s", err);
+	return z;
+}
+
+int zones_check(const struct config_zones *cfg, char *err)
+{
+	struct zones *z = zones_load(cfg, 0, err);
+
+	zones_close(z);
+	return z ? 0 : -1;
+}
+
+const char *zones_disabled(const struct zones *z)
+{
+	return z && z->disabled[0] ? z->disabled : NULL;
 }
 
 int zones_reload(struct zones **zp, const struct config_zones *cfg, int stage)
 {
-	struct zones *old = *zp, *z = zones_open(cfg, stage);
+	char err[ZONES_ERR_MAX];
+	struct zones *old = *zp, *z = zones_load(cfg, stage, err);
 
-	if (!z)
+	if (!z) {
+		log_warnx("%s", err);
 		return -1;
+	}
+	if (cfg->file[0])
+		log_info("zones: %d from %s", z->n, cfg->file);
 	for (int i = 0; old && i < z->n; i++)
 		for (int j = 0; j < old->n; j++) {
 			struct zone *a = &z->z[i];
@@ -398,6 +507,14 @@ void zones_tick(struct zones *z, const struct zones_input *in, payload_event_fn 
 	int64_t dt = z->last_ms < 0 ? 0 : in->now_ms - z->last_ms;
 	uint64_t new_smoke = in->smoke_starts - z->smoke_seen;
 
+	if (z->disabled[0] && !z->disabled_told) {
+		z->disabled_told = 1;
+		struct payload_event ev;
+
+		payload_event_init(&ev, PAYLOAD_EV_ZONES_DISABLED);
+		payload_strlcpy(ev.problem, sizeof(ev.problem), z->disabled);
+		emit(ctx, &ev);
+	}
 	z->last_ms = in->now_ms;
 	z->smoke_seen = in->smoke_starts;
 	for (int i = 0; i < z->n; i++) {
@@ -421,6 +538,8 @@ json_t *zones_status(const struct zones *z)
 {
 	json_t *o = json_object();
 
+	if (z && z->disabled[0])
+		json_object_set_new(o, "zones-disabled", json_string(z->disabled));
 	for (int i = 0; z && i < z->n; i++) {
 		const struct zone *zn = &z->z[i];
 

@@ -158,6 +158,33 @@ int mbplan_exception(struct mbplan *p, int block, int *dropped)
 	return rc < 0 ? rc : MBPLAN_OK;
 }
 
+int mbplan_retry(struct mbplan *p, int item)
+{
+	int rc;
+
+	if (!p || item < 0 || item >= p->n_items || !p->items[item].bad || !p->sorted)
+		return MBPLAN_EINVAL;
+	p->items[item].bad = 0;
+	for (int k = 0; k < p->n_items; k++)
+		if (p->order[k] == item) {
+			p->cut[k] = 0;
+			if (k + 1 < p->n_items)
+				p->cut[k + 1] = 0;
+			break;
+		}
+	rc = mbplan_build(p);
+	return rc < 0 ? rc : MBPLAN_OK;
+}
+
+int mbplan_refused(const struct mbplan *p)
+{
+	int n = 0;
+
+	for (int i = 0; p && i < p->n_items; i++)
+		n += p->items[i].bad;
+	return n;
+}
+
 const char *mbplan_strerror(int err)
 {
 	switch (err) {

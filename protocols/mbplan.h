@@ -2,7 +2,9 @@
  * fewest read transactions the protocol allows (125 registers, 2000 bits),
  * reading across gaps of at most max_gap unused registers, and learns from
  * illegal-address exceptions: a block the device refuses is split, and the
- * cut is remembered so that later plans keep it.
+ * cut is remembered so that later plans keep it; an item refused alone is
+ * left out until the reader tries it again (mbplan_retry: when is the
+ * reader's business).
  * Pure: no I/O, no allocation, no globals. */
 #ifndef EMGW_MBPLAN_H
 #define EMGW_MBPLAN_H
@@ -68,6 +70,13 @@ int mbplan_build(struct mbplan *p);
  * `block` keep their indices, so a reader can retry at the same index.
  * *dropped is the item dropped, or -1.  MBPLAN_OK or a negative code. */
 int mbplan_exception(struct mbplan *p, int block, int *dropped);
+/* Take item (refused alone, left out) back into the plan, reading it with
+ * its neighbours again as far as the limits allow: the cuts that isolated
+ * it are forgotten (if the device still refuses, mbplan_exception splits
+ * again).  MBPLAN_OK, MBPLAN_EINVAL when the item is not left out. */
+int mbplan_retry(struct mbplan *p, int item);
+/* Items left out (refused alone) now. */
+int mbplan_refused(const struct mbplan *p);
 /* Largest read of a table: 125 registers or 2000 bits. */
 int mbplan_limit(int table);
 /* Text for a negative code. */

@@ -1,4 +1,5 @@
 #include "protocols/payload.h"
+#include "protocols/utf8.h"
 
 #include <inttypes.h>
 #include <stdio.h>
@@ -88,21 +89,7 @@ int payload_utf8_valid(const char *s, size_t len)
 
 int payload_strlcpy(char *dst, size_t size, const char *src)
 {
-	size_t len = strlen(src), cut;
-
-	if (size == 0)
-		return len > 0;
-	if (len < size) {
-		memcpy(dst, src, len + 1);
-		return 0;
-	}
-	cut = size - 1;
-	/* Back off over continuation bytes to the start of the cut character. */
-	while (cut > 0 && ((unsigned char)src[cut] & 0xC0) == 0x80)
-		cut--;
-	memcpy(dst, src, cut);
-	dst[cut] = '\0';
-	return 1;
+	return utf8_trunc(dst, size, src) < strlen(src);
 }
 
 /* ---- time ---------------------------------------------------------------------------- */
@@ -401,6 +388,17 @@ static const struct pl_field pl_store[] = {
     EF("moved_to", K_STR, moved_to, 1),
 };
 
+static const struct pl_field pl_point_lost[] = {
+    EF("state", K_STR, state, 0),    EF("device", K_STR, device, 0),
+    EF("bus", K_STR, bus, 0),	     EF("point", K_STR, point, 0),
+    EF("table", K_STR, table, 0),    EF("address", K_INT, address, 0),
+    EF("lost_s", K_REAL, lost_s, 1), EF("reason", K_STR, problem, 1),
+};
+
+static const struct pl_field pl_zones_disabled[] = {
+    EF("reason", K_STR, problem, 0),
+};
+
 static const struct pl_field pl_smoke[] = {
     EF("state", K_STR, state, 0),
     EF("rule", K_STR, rule, 0),
@@ -450,7 +448,8 @@ static const struct pl_field pl_ecu_silent[] = {
 
 static const struct pl_field pl_meter_lost[] = {
     EF("state", K_STR, state, 0),
-    EF("bus", K_STR, bus, 0),
+    EF("device", K_STR, device, 0),
+    EF("bus", K_STR, bus, 1),
     EF("last_value_age_s", K_REAL, last_value_age_s, 0),
 };
 
@@ -513,6 +512,9 @@ static const struct pl_type {
     T(PAYLOAD_EV_CLOCK, "clock", PAYLOAD_CLASS_EVENT, pl_clock),
     T(PAYLOAD_EV_GAP, "gap", PAYLOAD_CLASS_EVENT, pl_gap),
     T(PAYLOAD_EV_STORE, "store", PAYLOAD_CLASS_ALARM, pl_store),
+    T(PAYLOAD_EV_POINT_LOST, "point-lost", PAYLOAD_CLASS_EVENT, pl_point_lost),
+    /* an alarm: a broken zones file must not be a way to run unwatched */
+    T(PAYLOAD_EV_ZONES_DISABLED, "zones-disabled", PAYLOAD_CLASS_ALARM, pl_zones_disabled),
     T(PAYLOAD_EV_SMOKE, "smoke", PAYLOAD_CLASS_ALARM, pl_smoke),
     T(PAYLOAD_EV_ZONE, "zone", PAYLOAD_CLASS_EVENT, pl_zone),
     T(PAYLOAD_EV_ZONE_VIOLATION, "zone-violation", PAYLOAD_CLASS_ALARM, pl_zone_violation),

@@ -71,8 +71,10 @@ enum payload_type {
 	PAYLOAD_EV_CONFIG_CHANGED,
 	PAYLOAD_EV_DTC,
 	PAYLOAD_EV_VIN_MISMATCH,
-	PAYLOAD_EV_GAP,	  /* a replayed log with no frame for a while */
-	PAYLOAD_EV_STORE, /* the store was unusable: moved aside, or in RAM */
+	PAYLOAD_EV_GAP,		   /* a replayed log with no frame for a while */
+	PAYLOAD_EV_STORE,	   /* the store was unusable: moved aside, or in RAM */
+	PAYLOAD_EV_POINT_LOST,	   /* a Modbus point the device refuses */
+	PAYLOAD_EV_ZONES_DISABLED, /* the zones file could not be used */
 	PAYLOAD_TYPE_COUNT
 };
 
@@ -166,8 +168,14 @@ struct payload_event {
 	/* gap (from_ms, to_ms too) */
 	double gap_s;
 	/* store (state: moved-aside, ram) */
-	char problem[256];
+	char problem[256]; /* store, zones-disabled: why; point-lost: reason */
 	char moved_to[256];
+	/* meter-lost, point-lost */
+	char device[32];
+	char point[40];
+	char table[20];
+	int64_t address;
+	double lost_s;
 	/* smoke */
 	char rule[12];
 	int64_t since_ms; /* smoke, zone-violation */

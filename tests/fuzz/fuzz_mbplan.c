@@ -1,8 +1,8 @@
 /* libFuzzer target: the first byte is the largest gap, then 4 bytes an item
  * (table, address, width) up to a zero byte, then each byte picks a block
- * that answers with an exception.  The plan must keep the protocol limits,
- * read every item that is not dropped exactly once, and each inside its
- * block. */
+ * that answers with an exception, or 0xFF and a byte an item to retry.
+ * The plan must keep the protocol limits, read every item that is not
+ * dropped exactly once, and each inside its block. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -53,9 +53,17 @@ int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 	if (mbplan_build(&p) < 0)
 		abort();
 	fuzz_check(&p);
-	for (i++; i < size && p.n_blocks > 0; i++) {
-		if (mbplan_exception(&p, data[i] % p.n_blocks, &dropped) != MBPLAN_OK)
+	for (i++; i < size && p.n_items > 0; i++) {
+		if (data[i] == 0xFF && i + 1 < size) { /* 0xFF N: retry item N */
+			int it = data[++i] % p.n_items, bad = p.items[it].bad;
+
+			if (mbplan_retry(&p, it) != (bad ? MBPLAN_OK : MBPLAN_EINVAL) ||
+			    p.items[it].bad || mbplan_refused(&p) < 0)
+				abort();
+		} else if (p.n_blocks > 0 &&
+			   mbplan_exception(&p, data[i] % p.n_blocks, &dropped) != MBPLAN_OK) {
 			abort();
+		}
 		fuzz_check(&p);
 	}
 	fuzz_sink += (size_t)p.splits + p.dropped;

@@ -42,8 +42,8 @@ static uint64_t fake_snapshot(void *ctx)
 	return 42;
 }
 
-static const struct command_hooks hooks = {NULL, fake_status, fake_config, fake_set_period,
-					   fake_snapshot};
+static const struct command_hooks hooks = {NULL,	  fake_status, fake_config, fake_set_period,
+					   fake_snapshot, NULL};
 
 /* Run a request; the answer parsed. */
 static json_t *run(const char *name, const char *payload, size_t full_len, char *id)
@@ -160,12 +160,86 @@ static void test_bad(void **state)
 	assert_int_equal(period_calls, 0);
 }
 
+/* A Chinese name or key longer than the 40 bytes quoted back: the answer
+ * is built, the quote cut between characters. */
+static void test_chinese_names(void **state)
+{
+	/* 15 characters, 45 bytes: 40 bytes would end inside the 14th. */
+	const char *name = "挖掘机发动机转速传感器读数命令";
+	char id[COMMAND_ID_MAX + 1], payload[256];
+	const char *e;
+	json_t *a;
+
+	(void)state;
+	a = run(name, "{\"id\":\"c1\"}", 0, id);
+	e = json_string_value(json_object_get(a, "error"));
+	assert_non_null(e);
+	assert_string_equal(e, "unknown command \"挖掘机发动机转速传感器读数\"");
+	json_decref(a);
+
+	snprintf(payload, sizeof(payload), "{\"id\":\"c2\",\"%s\":1}", name);
+	a = run("ping", payload, 0, id);
+	e = json_string_value(json_object_get(a, "error"));
+	assert_non_null(e);
+	assert_string_equal(e, "ping: unknown argument \"挖掘机发动机转速传感器读数\"");
+	json_decref(a);
+
+	/* A name that is not UTF-8 at all is quoted with '?' for its bytes. */
+	a = run("bad\xff\xfe", "{\"id\":\"c3\"}", 0, id);
+	assert_string_equal(json_string_value(json_object_get(a, "error")),
+			    "unknown command \"bad??\"");
+	json_decref(a);
+}
+
+/* A status that cannot be serialised (it holds itself) */
+static json_t *cycle;
+
+static json_t *cyclic_status(void *ctx)
+{
+	json_t *o = json_object();
+
+	(void)ctx;
+	cycle = json_array();
+	json_array_append(cycle, o);
+	json_object_set(o, "loop", cycle); /* our reference stays: the test breaks the loop */
+	return o;
+}
+
+/* An answer that cannot be built is an error answer, counted: never NULL. */
+static void test_unbuildable_answer(void **state)
+{
+	uint64_t errors = 0;
+	struct command_hooks h = {NULL,		 cyclic_status, fake_config, fake_set_period,
+				  fake_snapshot, &errors};
+	const char *req = "{\"id\":\"s-9\"}";
+	char id[COMMAND_ID_MAX + 1];
+	char *text;
+	json_t *a;
+
+	(void)state;
+	text = command_run(&h, "status", req, strlen(req), strlen(req), id);
+	json_array_clear(cycle);
+	json_decref(cycle);
+	assert_non_null(text);
+	a = json_loads(text, 0, NULL);
+	assert_non_null(a);
+	assert_string_equal(json_string_value(json_object_get(a, "id")), "s-9");
+	assert_true(json_is_false(json_object_get(a, "ok")));
+	assert_string_equal(json_string_value(json_object_get(a, "error")),
+			    "answer could not be built");
+	assert_int_equal(errors, 1);
+	json_decref(a);
+	free(text);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup(test_good, setup),
 	    cmocka_unit_test_setup(test_get_config_hides_secrets, setup),
 	    cmocka_unit_test_setup(test_bad, setup),
+	    cmocka_unit_test_setup(test_chinese_names, setup),
+	    cmocka_unit_test_setup(test_unbuildable_answer, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

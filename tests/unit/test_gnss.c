@@ -452,6 +452,110 @@ static void test_odometer_creep(void **state)
 	assert_true(tr.odometer_km > 0.190 && tr.odometer_km <= 0.2001);
 }
 
+/* Antipodal points: rounding must not make the distance NaN. */
+static void test_distance_antipode(void **state)
+{
+	(void)state;
+	for (double lat = -89.9; lat < 90; lat += 0.37)
+		for (double lon = -179.9; lon < 0; lon += 0.53) {
+			double d = gnss_distance_m(lat, lon, -lat, lon + 180);
+
+			assert_true(isfinite(d));
+			assert_true(fabs(d - M_PI * 6371008.8) < 1.0);
+		}
+}
+
+/* gpsd passes on what a receiver says; numbers that cannot be are no fix. */
+static void test_fix_implausible(void **state)
+{
+	struct gps_data_t *gd = calloc(1, sizeof(*gd));
+	struct gnss_fix f;
+
+	(void)state;
+	assert_non_null(gd);
+	gd->fix.mode = MODE_3D;
+	gd->fix.status = STATUS_FIX;
+	gd->fix.latitude = LAT0;
+	gd->fix.longitude = LON0;
+	gd->fix.altMSL = 12.0;
+	gd->fix.speed = 10.0;
+	gnss_fix_from_gpsd(gd, 1, &f);
+	assert_int_equal(f.quality, GNSS_Q_GPS);
+	assert_false(f.implausible);
+
+	gd->fix.latitude = 1e308;
+	gnss_fix_from_gpsd(gd, 1, &f);
+	assert_int_equal(f.quality, GNSS_Q_NONE);
+	assert_true(f.implausible);
+	gd->fix.latitude = 90.0001;
+	gnss_fix_from_gpsd(gd, 1, &f);
+	assert_true(f.implausible);
+	gd->fix.latitude = -90; /* the pole is a place */
+	gnss_fix_from_gpsd(gd, 1, &f);
+	assert_false(f.implausible);
+	gd->fix.latitude = LAT0;
+	gd->fix.longitude = -180.5;
+	gnss_fix_from_gpsd(gd, 1, &f);
+	assert_true(f.implausible);
+	gd->fix.longitude = INFINITY;
+	gnss_fix_from_gpsd(gd, 1, &f);
+	assert_true(f.implausible);
+	gd->fix.longitude = LON0;
+	/* 9999 knots, as a GPRMC can say and gpsd passes on */
+	gd->fix.speed = 5143.93;
+	gnss_fix_from_gpsd(gd, 1, &f);
+	assert_true(f.implausible);
+	gd->fix.speed = 300.0 / 3.6 + 0.01;
+	gnss_fix_from_gpsd(gd, 1, &f);
+	assert_true(f.implausible);
+	gd->fix.speed = NAN; /* not reported: fine */
+	gnss_fix_from_gpsd(gd, 1, &f);
+	assert_false(f.implausible);
+	gd->fix.altMSL = 99999.0;
+	gnss_fix_from_gpsd(gd, 1, &f);
+	assert_true(f.implausible);
+	assert_int_equal(f.quality, GNSS_Q_NONE);
+	gd->fix.altMSL = -1500.0;
+	gnss_fix_from_gpsd(gd, 1, &f);
+	assert_true(f.implausible);
+	gd->fix.altMSL = NAN; /* not reported: altHAE, also absent */
+	gd->fix.altHAE = NAN;
+	gnss_fix_from_gpsd(gd, 1, &f);
+	assert_false(f.implausible);
+	assert_int_equal(f.quality, GNSS_Q_GPS);
+	/* No fix by its mode: nothing to judge. */
+	gd->fix.mode = MODE_NO_FIX;
+	gd->fix.latitude = 1e308;
+	gnss_fix_from_gpsd(gd, 1, &f);
+	assert_false(f.implausible);
+	free(gd);
+}
+
+/* An absurd position (taken as a fix by whoever built it) is not a fix for
+ * the track, and the odometer stays a number, also across the antipode. */
+static void test_odometer_never_nan(void **state)
+{
+	struct config_gnss c = test_cfg();
+	struct gnss_track tr;
+	struct gnss_fix f;
+
+	(void)state;
+	gnss_track_init(&tr, &c, 0);
+	f = fix_at(LAT0, LON0, 36.0, 0, 0);
+	assert_int_equal(gnss_track_report(&tr, &f), 1);
+	f = fix_at(1e308, LON0, 36.0, 0, 1000);
+	assert_int_equal(gnss_track_report(&tr, &f), 0);
+	assert_false(gnss_track_valid(&tr, 1000));
+	assert_true(tr.last.lat == LAT0);
+	f = fix_at(-LAT0, LON0 - 180, 36.0, 0, 2000);
+	assert_int_equal(gnss_track_report(&tr, &f), 1);
+	assert_true(isfinite(tr.odometer_km));
+	f = fix_at(LAT0, LON0, 36.0, 0, 3000);
+	gnss_track_report(&tr, &f);
+	assert_true(isfinite(tr.odometer_km));
+	assert_true(tr.odometer_km > 40000.0 && tr.odometer_km < 40100.0);
+}
+
 /* ---- clock --------------------------------------------------------------- */
 
 static void test_clock_gnss(void **state)
@@ -649,7 +753,8 @@ int main(void)
 	    cmocka_unit_test(test_points_without_fix), cmocka_unit_test(test_odometer_jitter),
 	    cmocka_unit_test(test_odometer_moving),    cmocka_unit_test(test_odometer_creep),
 	    cmocka_unit_test(test_clock_gnss),	       cmocka_unit_test(test_restamp),
-	    cmocka_unit_test(test_restamp_system),
+	    cmocka_unit_test(test_restamp_system),     cmocka_unit_test(test_distance_antipode),
+	    cmocka_unit_test(test_fix_implausible),    cmocka_unit_test(test_odometer_never_nan),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -181,9 +181,11 @@ static void test_bad_arguments(void **state)
 
 /* A device whose register 7 does not exist: reads that cover 7 get an
  * exception.  Runs the planner against it until every block works. */
+static int hole = 7; /* -1: the device refuses nothing (it came back) */
+
 static int refuses(int table, int start, int count)
 {
-	return table == H && start <= 7 && 7 < start + count;
+	return hole >= 0 && table == H && start <= hole && hole < start + count;
 }
 
 static int learn(struct mbplan *p, int *exceptions)
@@ -289,6 +291,57 @@ static void test_exception_keeps_earlier_blocks(void **state)
 	assert_int_equal(mbplan_build(&p), 2);
 }
 
+static int covered(const struct mbplan *p)
+{
+	int n = 0;
+
+	for (int b = 0; b < p->n_blocks; b++)
+		n += p->blocks[b].n;
+	return n;
+}
+
+/* A register refused for a while (a device booting): the point is left out,
+ * and taken back by mbplan_retry, read with its neighbours again. */
+static void test_retry_after_recovery(void **state)
+{
+	struct mbplan p;
+	int exceptions;
+
+	(void)state;
+	mbplan_init(&p, 0);
+	for (int a = 0; a < 16; a++)
+		mbplan_add(&p, H, a, 1);
+	mbplan_build(&p);
+	hole = 7;
+	assert_int_equal(learn(&p, &exceptions), 1);
+	assert_int_equal(mbplan_refused(&p), 1);
+	assert_int_equal(covered(&p), 15);
+	assert_int_equal(mbplan_retry(&p, 6), MBPLAN_EINVAL); /* not left out */
+	assert_int_equal(mbplan_retry(&p, 99), MBPLAN_EINVAL);
+	assert_int_equal(mbplan_retry(NULL, 7), MBPLAN_EINVAL);
+
+	/* Still refused: retried, split again down to it, left out again. */
+	assert_int_equal(mbplan_retry(&p, 7), MBPLAN_OK);
+	assert_int_equal(mbplan_refused(&p), 0);
+	assert_int_equal(covered(&p), 16);
+	assert_int_equal(learn(&p, &exceptions), 1);
+	assert_true(exceptions >= 1);
+	assert_int_equal(mbplan_refused(&p), 1);
+
+	/* The device answers again: 7 is read, with a neighbour in one block. */
+	hole = -1;
+	assert_int_equal(mbplan_retry(&p, 7), MBPLAN_OK);
+	assert_int_equal(mbplan_refused(&p), 0);
+	assert_int_equal(covered(&p), 16);
+	assert_int_equal(learn(&p, &exceptions), 0);
+	assert_int_equal(exceptions, 0);
+	for (int b = 0; b < p.n_blocks; b++)
+		for (int k = p.blocks[b].first; k < p.blocks[b].first + p.blocks[b].n; k++)
+			if (p.order[k] == 7)
+				assert_true(p.blocks[b].n > 1);
+	hole = 7;
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -302,6 +355,7 @@ int main(void)
 	    cmocka_unit_test(test_exception_split_at_gap),
 	    cmocka_unit_test(test_exception_halving),
 	    cmocka_unit_test(test_exception_keeps_earlier_blocks),
+	    cmocka_unit_test(test_retry_after_recovery),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -150,8 +150,25 @@ static void ev_ecu_silent(struct payload_event *e)
 static void ev_meter_lost(struct payload_event *e)
 {
 	set(e->state, sizeof(e->state), "start");
+	set(e->device, sizeof(e->device), "opacity");
 	set(e->bus, sizeof(e->bus), "rs485");
 	e->last_value_age_s = 15.2;
+}
+
+static void ev_point_lost(struct payload_event *e)
+{
+	set(e->state, sizeof(e->state), "start");
+	set(e->device, sizeof(e->device), "opacity");
+	set(e->bus, sizeof(e->bus), "rs485");
+	set(e->point, sizeof(e->point), "opacity_k_m1");
+	set(e->table, sizeof(e->table), "input");
+	e->address = 12;
+	set(e->problem, sizeof(e->problem), "refused by the device");
+}
+
+static void ev_zones_disabled(struct payload_event *e)
+{
+	set(e->problem, sizeof(e->problem), "/etc/emgw/zones.geojson: No such file or directory");
 }
 
 static void ev_gps_lost(struct payload_event *e)
@@ -254,7 +271,15 @@ static const struct ev_case {
      H ",\"type\":\"ecu-silent\",\"state\":\"start\",\"last_frame_age_s\":15.0,"
        "\"engine_was_running\":true}"},
     {PAYLOAD_EV_METER_LOST, ev_meter_lost,
-     H ",\"type\":\"meter-lost\",\"state\":\"start\",\"bus\":\"rs485\",\"last_value_age_s\":15.2}"},
+     H ",\"type\":\"meter-lost\",\"state\":\"start\",\"device\":\"opacity\",\"bus\":\"rs485\","
+       "\"last_value_age_s\":15.2}"},
+    {PAYLOAD_EV_POINT_LOST, ev_point_lost,
+     H ",\"type\":\"point-lost\",\"state\":\"start\",\"device\":\"opacity\",\"bus\":\"rs485\","
+       "\"point\":\"opacity_k_m1\",\"table\":\"input\",\"address\":12,\"reason\":\"refused by the "
+       "device\"}"},
+    {PAYLOAD_EV_ZONES_DISABLED, ev_zones_disabled,
+     H ",\"type\":\"zones-disabled\",\"reason\":\"/etc/emgw/zones.geojson: No such file or "
+       "directory\"}"},
     {PAYLOAD_EV_GPS_LOST, ev_gps_lost,
      H ",\"type\":\"gps-lost\",\"state\":\"end\",\"cleared_s\":0.0}"},
     {PAYLOAD_EV_DPF_LOW, ev_dpf_low,
@@ -566,7 +591,8 @@ static void test_classes_and_names(void **state)
 		const char *n = payload_type_name((enum payload_type)t);
 		int alarm = !strcmp(n, "smoke") || !strcmp(n, "zone-violation") ||
 			    !strcmp(n, "ecu-silent") || !strcmp(n, "dpf-low") ||
-			    !strcmp(n, "nox-frozen");
+			    !strcmp(n, "nox-frozen") || !strcmp(n, "store") ||
+			    !strcmp(n, "zones-disabled");
 
 		assert_int_equal(payload_type_lookup(n), t);
 		assert_int_equal(payload_event_class((enum payload_type)t),
@@ -591,7 +617,7 @@ static void test_header_sid(void **state)
 	assert_non_null(
 	    strstr(buf, "{\"v\":1,\"dev\":\"t-1\",\"sid\":\"0123456789abcdef0123456789abcdef\","
 			"\"boot\":3,"));
-	assert_int_equal(payload_decode_event(buf, (size_t)n, &back, &ev2), 0);
+	assert_int_equal(payload_decode_event(buf, (size_t)n, &back, &ev2, NULL), 0);
 	assert_string_equal(back.sid, h.sid);
 }
 

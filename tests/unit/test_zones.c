@@ -1,7 +1,9 @@
 /* Unit tests of zones: a GeoJSON file (Polygon with a hole, MultiPolygon),
  * positions replayed tick by tick: enter and leave after the debounce, one
  * violation a visit only for a prohibited stage with the engine running,
- * totals, a bad file refused at reload with the old zones kept. */
+ * totals, a bad file refused at reload with the old zones kept; a bad,
+ * missing or huge file at start disables zones (reason in status, one
+ * event) instead of stopping the gateway. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -225,7 +227,11 @@ static void test_bad_files(void **state)
 	(void)state;
 	for (size_t i = 0; i < sizeof(bad) / sizeof(bad[0]); i++) {
 		write_file(bad[i]);
-		assert_null(open_zones(4));
+		z = open_zones(4);
+		assert_non_null(z); /* the gateway runs on, zones disabled */
+		assert_int_equal(zones_count(z), 0);
+		assert_non_null(zones_disabled(z));
+		zones_close(z);
 	}
 	/* a reload with a bad file keeps the zones in force */
 	write_file(geojson);
@@ -245,13 +251,92 @@ static void test_bad_files(void **state)
 	zones_close(z);
 }
 
+/* Start with a file that cannot be used: zones disabled, said once. */
+static void test_disabled_at_start(void **state)
+{
+	struct config_zones c = {.debounce_ms = 0, .violation_ms = 0};
+	char err[ZONES_ERR_MAX];
+	struct rec r = {.n = 0};
+	struct zones *z;
+	json_t *st;
+	FILE *f;
+
+	(void)state;
+	snprintf(c.file, sizeof(c.file), "/nonexistent/zones.geojson");
+	assert_int_equal(zones_check(&c, err), -1);
+	assert_non_null(strstr(err, "/nonexistent/zones.geojson: No such file"));
+	z = zones_open(&c, 4);
+	assert_non_null(z);
+	assert_string_equal(zones_disabled(z), err);
+	st = zones_status(z);
+	assert_string_equal(json_string_value(json_object_get(st, "zones-disabled")), err);
+	json_decref(st);
+	run(z, &r, 0, 3, 116.5, 39.2, 1, 0);
+	assert_int_equal(r.n, 1);
+	assert_string_equal(str(r.ev[0], "type"), "zones-disabled");
+	assert_string_equal(str(r.ev[0], "reason"), err);
+	rec_clear(&r);
+	/* A good file at reload enables them. */
+	write_file(geojson);
+	snprintf(c.file, sizeof(c.file), "%s", path);
+	assert_int_equal(zones_check(&c, err), 0);
+	assert_int_equal(zones_reload(&z, &c, 4), 0);
+	assert_null(zones_disabled(z));
+	assert_int_equal(zones_count(z), 2);
+	zones_close(z);
+
+	/* Larger than the cap: refused before it is read (no 200 MB parse). */
+	f = fopen(path, "w");
+	assert_non_null(f);
+	assert_int_equal(fseek(f, ZONES_MAX_FILE_BYTES, SEEK_SET), 0);
+	fputc(' ', f);
+	fclose(f);
+	assert_int_equal(zones_check(&c, err), -1);
+	assert_non_null(strstr(err, "too large"));
+	z = zones_open(&c, 4);
+	assert_non_null(z);
+	assert_non_null(zones_disabled(z));
+	zones_close(z);
+	/* A directory is not a zones file either. */
+	snprintf(c.file, sizeof(c.file), "/tmp");
+	assert_int_equal(zones_check(&c, err), -1);
+	unlink(path);
+}
+
+/* A name longer than the 63 bytes kept, cut inside a character by bytes:
+ * kept whole characters, so the events with it still build. */
+static void test_long_chinese_name(void **state)
+{
+	struct rec r = {.n = 0};
+	struct zones *z;
+	json_t *st;
+
+	(void)state;
+	write_file("{\"type\":\"Feature\",\"properties\":{\"name\":"
+		   "\"A湖州市中心城区高排放非道路移动机械禁止使用区域第一片区\","
+		   "\"prohibited_stages\":[4]},\"geometry\":{\"type\":\"Polygon\","
+		   "\"coordinates\":[[[116.0,39.0],[117.0,39.0],[117.0,40.0],[116.0,39.0]]]}}");
+	z = open_zones(4);
+	assert_int_equal(zones_count(z), 1);
+	run(z, &r, 0, 10, 116.8, 39.1, 1, 0);
+	assert_true(r.n >= 1);
+	for (int i = 0; i < r.n; i++)
+		assert_non_null(r.ev[i]);
+	assert_string_equal(str(r.ev[0], "zone"), "A湖州市中心城区高排放非道路移动机械禁止使");
+	st = zones_status(z);
+	assert_int_equal(json_object_size(st), 1);
+	json_decref(st);
+	rec_clear(&r);
+	zones_close(z);
+	unlink(path);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_enter_violate_leave),
-	    cmocka_unit_test(test_long_utf8_name),
-	    cmocka_unit_test(test_stage_and_engine),
-	    cmocka_unit_test(test_bad_files),
+	    cmocka_unit_test(test_enter_violate_leave), cmocka_unit_test(test_long_utf8_name),
+	    cmocka_unit_test(test_stage_and_engine),	cmocka_unit_test(test_bad_files),
+	    cmocka_unit_test(test_disabled_at_start),	cmocka_unit_test(test_long_chinese_name),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
