@@ -35,6 +35,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include "gateway/backoff.h"
 #include "gateway/log.h"
 #include "gateway/signer.h"
 #include "protocols/hjframe.h"
@@ -110,7 +111,7 @@ struct platform {
 	int64_t real_ms;
 	int64_t now_wall_ms; /* the daemon's clock */
 	int64_t retry_at_ms, connect_deadline_ms;
-	int backoff_ms;
+	struct backoff backoff;
 	char last_error[128];
 
 	uint8_t out[PF_OUT];
@@ -134,6 +135,7 @@ struct platform {
 	int alarm_pending;
 	int64_t alarm_wall_ms;
 	int ecu_silent;
+	int64_t ecu_event_wall_ms; /* time of the newest ecu-silent event seen */
 
 	struct {
 		uint64_t connects, frames, realtime, resent, alarms, rows_acked, bytes, answers;
@@ -475,6 +477,27 @@ out:
 	json_decref(ev);
 }
 
+static void pf_ecu_silent(struct platform *p, int silent, int64_t wall_ms);
+
+/* watch's `ecu-silent` events decide the ECU's silence (one rule, [watch]
+ * ecu_silent): a start raises the removal alarm, an end ends the episode. */
+static void pf_ecu_event(struct platform *p, const struct store_row *row)
+{
+	json_t *ev;
+
+	if (!strstr(row->payload, "\"ecu-silent\""))
+		return;
+	ev = json_loadb(row->payload, row->len, 0, NULL);
+	/* The backlog reader may meet an older event after the live one. */
+	if (ev && strcmp(pf_str(json_object_get(ev, "type")), "ecu-silent") == 0 &&
+	    row->wall_ms >= p->ecu_event_wall_ms) {
+		p->ecu_event_wall_ms = row->wall_ms;
+		pf_ecu_silent(p, strcmp(pf_str(json_object_get(ev, "state")), "start") == 0,
+			      row->wall_ms);
+	}
+	json_decref(ev);
+}
+
 static int64_t pf_window(const struct platform *p, const struct store_row *row);
 
 /* One row into b's window.  0, or -1 when the window it closes must wait. */
@@ -486,8 +509,9 @@ static int pf_take(struct platform *p, struct pf_builder *b, const struct store_
 	if (row->kind == STORE_EVENT) {
 		/* Events do not go to the platform; dtc events feed diagnostics. */
 		pf_event(p, row);
+		pf_ecu_event(p, row);
 		if (!b->open)
-			store_ack(p->store, UPLINK_PLATFORM, row->seq);
+			store_ack(p->store, PLATFORM_BIT, row->seq);
 		else
 			b->last_seq = row->seq;
 		return 0;
@@ -520,7 +544,7 @@ static int64_t pf_window(const struct platform *p, const struct store_row *row)
 static void pf_pump(struct platform *p, struct pf_builder *b, int final, int64_t budget)
 {
 	while (p->state == PF_UP && !b->done) {
-		int n = store_fetch(p->store, UPLINK_PLATFORM, b->cursor, p->rows, PF_FETCH, p->buf,
+		int n = store_fetch(p->store, PLATFORM_BIT, b->cursor, p->rows, PF_FETCH, p->buf,
 				    sizeof(p->buf));
 		int at_limit = 0;
 
@@ -559,7 +583,7 @@ static void pf_ack_rows(struct platform *p, const struct pf_pending *pd)
 	if (pd->first_seq == 0)
 		return;
 	for (uint64_t seq = pd->first_seq; seq <= pd->last_seq; seq++)
-		if (store_ack(p->store, UPLINK_PLATFORM, seq) == 0)
+		if (store_ack(p->store, PLATFORM_BIT, seq) == 0)
 			p->st.rows_acked++;
 }
 
@@ -596,9 +620,6 @@ static void pf_builder_reset(struct pf_builder *b, uint64_t cursor, uint64_t lim
 
 static void pf_disconnect(struct platform *p, const char *why)
 {
-	int cap = p->cfg.reconnect_max_s * 1000;
-	int jitter = p->backoff_ms / 4 > 0 ? rand() % (p->backoff_ms / 4 + 1) : 0;
-
 	if (p->state == PF_UP || strcmp(p->last_error, why) != 0)
 		log_warnx("platform: %s:%d: %s", p->cfg.host, p->cfg.port, why);
 	snprintf(p->last_error, sizeof(p->last_error), "%s", why);
@@ -612,8 +633,7 @@ static void pf_disconnect(struct platform *p, const char *why)
 	p->pend_head = p->pend_tail = 0;
 	p->in_len = 0;
 	p->live.open = p->backlog.open = 0;
-	p->retry_at_ms = p->real_ms + p->backoff_ms + jitter;
-	p->backoff_ms = p->backoff_ms * 2 > cap ? cap : p->backoff_ms * 2;
+	p->retry_at_ms = p->real_ms + backoff_next(&p->backoff, p->real_ms);
 }
 
 static void pf_connect(struct platform *p)
@@ -643,7 +663,9 @@ static void pf_up(struct platform *p, const struct clock_now *now)
 	live0 = store_next_seq_peek(p->store);
 	p->state = PF_UP;
 	p->st.connects++;
-	p->backoff_ms = PF_BACKOFF_MIN_MS;
+	/* Reset only once the session has lasted: a platform that closes
+	 * every session at once is backed off too. */
+	backoff_up(&p->backoff, p->real_ms);
 	p->queued_total = p->written_total = 0;
 	p->unanswered = p->answered = 0;
 	pf_builder_reset(&p->live, live0 - 1, 0);
@@ -733,12 +755,12 @@ static void pf_read(struct platform *p)
 		p->in_len = 0; /* garbage without a frame: drop it */
 }
 
-int platform_fd(const struct platform *p)
+static int platform_fd(const struct platform *p)
 {
 	return p ? p->fd : -1;
 }
 
-short platform_events(const struct platform *p)
+static short platform_events(const struct platform *p)
 {
 	if (!p || p->fd < 0)
 		return 0;
@@ -747,7 +769,7 @@ short platform_events(const struct platform *p)
 	return POLLIN | (p->out_sent < p->out_len ? POLLOUT : 0);
 }
 
-void platform_io(struct platform *p, short revents, const struct clock_now *now)
+static void platform_io(struct platform *p, short revents, const struct clock_now *now)
 {
 	int err = 0;
 	socklen_t len = sizeof(err);
@@ -771,9 +793,9 @@ void platform_io(struct platform *p, short revents, const struct clock_now *now)
 
 /* ---- removal alarm ---------------------------------------------------------------- */
 
-void platform_ecu_silent(struct platform *p, int silent, const struct clock_now *now)
+static void pf_ecu_silent(struct platform *p, int silent, int64_t wall_ms)
 {
-	if (!p || !p->has_can || silent == p->ecu_silent)
+	if (!p->has_can || silent == p->ecu_silent)
 		return;
 	p->ecu_silent = silent;
 	if (!silent) {
@@ -788,7 +810,7 @@ void platform_ecu_silent(struct platform *p, int silent, const struct clock_now 
 	}
 	log_warnx("platform: engine ECU silent: removal alarm");
 	p->alarm_pending = 1;
-	p->alarm_wall_ms = now->wall_ms;
+	p->alarm_wall_ms = wall_ms;
 }
 
 static void pf_send_alarm(struct platform *p)
@@ -808,7 +830,8 @@ static void pf_send_alarm(struct platform *p)
 
 /* ---- the loop ---------------------------------------------------------------------- */
 
-void platform_process(struct platform *p, int64_t real_ms, const struct clock_now *now, int final)
+static void platform_process(struct platform *p, int64_t real_ms, const struct clock_now *now,
+			     int final)
 {
 	uint64_t resent;
 
@@ -843,7 +866,7 @@ void platform_process(struct platform *p, int64_t real_ms, const struct clock_no
 	pf_check_delivered(p);
 }
 
-int64_t platform_deadline(const struct platform *p)
+static int64_t platform_deadline(const struct platform *p)
 {
 	int64_t d = -1;
 
@@ -867,7 +890,7 @@ int64_t platform_deadline(const struct platform *p)
 	return d;
 }
 
-json_t *platform_status(const struct platform *p)
+static json_t *platform_status(const struct platform *p)
 {
 	if (!p)
 		return json_pack("{s:b}", "enabled", 0);
@@ -1035,8 +1058,8 @@ static void pf_iccid(struct platform *p)
 			p->iccid[i] = 'F';
 }
 
-struct platform *platform_open(const struct config_platform *cfg, const char *vin,
-			       struct store *store, int has_can)
+static struct platform *platform_open(const struct config_platform *cfg, const char *vin,
+				      struct store *store, int has_can)
 {
 	struct platform *p = calloc(1, sizeof(*p));
 
@@ -1053,7 +1076,7 @@ struct platform *platform_open(const struct config_platform *cfg, const char *vi
 	if (p->n_samples > HJ_MAX_INFO - 1)
 		p->n_samples = HJ_MAX_INFO - 1; /* room for the diagnostics unit */
 	p->slot_ms = cfg->period_ms / p->n_samples > 0 ? cfg->period_ms / p->n_samples : 1;
-	p->backoff_ms = PF_BACKOFF_MIN_MS;
+	backoff_init(&p->backoff, PF_BACKOFF_MIN_MS, cfg->reconnect_max_s * 1000, BACKOFF_FULL);
 	p->live = (struct pf_builder){.name = "live", .cmd = HJ_CMD_REALTIME};
 	p->backlog = (struct pf_builder){.name = "backlog", .cmd = HJ_CMD_RESEND, .done = 1};
 	snprintf(p->vin, sizeof(p->vin), "%s", vin);
@@ -1076,7 +1099,7 @@ out_free:
 	return NULL;
 }
 
-void platform_close(struct platform *p, const struct clock_now *now)
+static void platform_close(struct platform *p, const struct clock_now *now)
 {
 	struct hj_frame f;
 
@@ -1105,3 +1128,84 @@ void platform_close(struct platform *p, const struct clock_now *now)
 		p->signer->close(p->signer);
 	free(p);
 }
+
+/* ---- the uplink interface ------------------------------------------------------------- */
+
+static int pf_op_enabled(const struct config *cfg)
+{
+	return cfg->platform.enabled;
+}
+
+static void *pf_op_open(const struct config *cfg, const struct uplink_env *env)
+{
+	return platform_open(&cfg->platform, cfg->vin, env->store, env->has_can);
+}
+
+static void pf_op_close(void *p, const struct clock_now *now)
+{
+	platform_close(p, now);
+}
+
+static int pf_op_fd(const void *p)
+{
+	return platform_fd(p);
+}
+
+static short pf_op_events(const void *p)
+{
+	return platform_events(p);
+}
+
+static void pf_op_io(void *p, short revents, const struct clock_now *now)
+{
+	platform_io(p, revents, now);
+}
+
+static void pf_op_process(void *p, const struct uplink_tick *t)
+{
+	platform_process(p, t->real_ms, &t->now, t->final);
+}
+
+static int64_t pf_op_deadline(const void *p)
+{
+	return platform_deadline(p);
+}
+
+/* Frames are made as rows are committed: always wants them. */
+static int pf_op_wants_rows(const void *p)
+{
+	(void)p;
+	return 1;
+}
+
+static json_t *pf_op_status(const void *p, const struct store_stats *ss, int64_t now_wall_ms)
+{
+	(void)ss;
+	(void)now_wall_ms;
+	return platform_status(p);
+}
+
+/* Any change of [platform] or of the VIN logs in again. */
+static int pf_op_reconfigure(void *p, const struct config *old, const struct config *fresh)
+{
+	(void)p;
+	return memcmp(&old->platform, &fresh->platform, sizeof(old->platform)) != 0 ||
+	       strcmp(old->vin, fresh->vin) != 0;
+}
+
+const struct uplink_ops platform_uplink = {
+    .name = "platform",
+    .status_key = "platform",
+    .bit = PLATFORM_BIT,
+    .enabled = pf_op_enabled,
+    .open = pf_op_open,
+    .close = pf_op_close,
+    .fd = pf_op_fd,
+    .events = pf_op_events,
+    .io = pf_op_io,
+    .process = pf_op_process,
+    .deadline = pf_op_deadline,
+    .wants_rows = pf_op_wants_rows,
+    .status = pf_op_status,
+    .reconfigure = pf_op_reconfigure,
+};

@@ -57,6 +57,9 @@ struct store_stats {
  * counter durably.  NULL on error (logged). */
 struct store *store_open(const char *path, unsigned uplink_mask, int retention_days,
 			 int max_size_mb);
+/* Change the acknowledgement mask (an uplink turned on or off by reload):
+ * rows every uplink of the new mask has acknowledged go at once.  0 or -1. */
+int store_set_mask(struct store *s, unsigned uplink_mask);
 /* Commit and close. */
 void store_close(struct store *s);
 /* This start's boot id (1, 2, ...: one more than the last start's). */
