@@ -502,8 +502,11 @@ static void daemon_close_sources(struct daemon *d)
 
 static int daemon_open_uplinks(struct daemon *d)
 {
-	struct uplink_env env = {
-	    .store = d->store, .wake_fd = d->wake_fd, .has_can = d->cfg.n_can > 0};
+	struct uplink_env env = {.store = d->store,
+				 .wake_fd = d->wake_fd,
+				 .has_can = d->cfg.n_can > 0,
+				 .event = daemon_on_source_event,
+				 .event_ctx = d};
 
 	d->uplinks = uplinks_open(&d->cfg, &env);
 	return d->uplinks ? 0 : -1;

@@ -50,6 +50,7 @@
 #define MQTT_BACKOFF_MIN_MS 500
 #define MQTT_CLOCK_POLL_MS  1000
 #define MQTT_CERT_CHECK_MS  (6 * 3600 * 1000LL)
+#define MQTT_TOO_LARGE	    (-2) /* mqtt_publish: the packet would exceed the limit */
 
 /* What paho's threads tell the main thread. */
 struct mqtt_stats {
@@ -127,6 +128,12 @@ struct mqtt {
 	char status[MQTT_STATUS_MAX];
 	struct mqtt_stats stats;
 	atomic_ullong cmds, cmds_deferred, cmds_retained; /* counted on paho's thread */
+	atomic_int broker_max_packet; /* MQTT 5 CONNACK's Maximum Packet Size, or 0 */
+	int max_packet;		      /* the limit in force this session, or 0 */
+	uint64_t parked;	      /* rows given up on: larger than any packet may be */
+	int status_too_large;	      /* the status was not published: too large */
+	void (*event)(void *ctx, json_t *ev);
+	void *event_ctx;
 	struct inflight *inflight;
 
 	pthread_mutex_t lock; /* guards the note and command rings only */
@@ -177,6 +184,20 @@ static void mqtt_note(struct mqtt *u, enum mqtt_note_type type, void *token, con
 	}
 	pthread_mutex_unlock(&u->lock);
 	mqtt_wake(u);
+}
+
+/* MQTT 5: the CONNACK may say how large a packet the broker takes.  Kept
+ * before the connected callback runs (paho calls onSuccess first). */
+static void on_connect_ok5(void *ctx, MQTTAsync_successData5 *resp)
+{
+	struct mqtt *u = ctx;
+	int max = 0;
+
+	if (resp &&
+	    MQTTProperties_hasProperty(&resp->properties, MQTTPROPERTY_CODE_MAXIMUM_PACKET_SIZE))
+		max = MQTTProperties_getNumericValue(&resp->properties,
+						     MQTTPROPERTY_CODE_MAXIMUM_PACKET_SIZE);
+	u->broker_max_packet = max > 0 ? max : 0;
 }
 
 static void on_connected(void *ctx, char *cause)
@@ -426,10 +447,12 @@ static void mqtt_connect(struct mqtt *u)
 	o->maxInflight = u->cfg.inflight;
 	o->connectTimeout = 10;
 	o->context = u;
-	if (u->v5)
+	if (u->v5) {
 		o->onFailure5 = on_connect_failed5;
-	else
+		o->onSuccess5 = on_connect_ok5;
+	} else {
 		o->onFailure = on_connect_failed;
+	}
 	will.topicName = u->topic_status;
 	will.message = "{\"state\":\"offline\"}";
 	will.retained = 1;
@@ -512,8 +535,8 @@ static void mqtt_check_files(const struct mqtt *u)
 			log_warn("mqtt: %s", files[i]);
 }
 
-static struct mqtt *mqtt_open(const struct config_mqtt *cfg, const char *dev, struct store *store,
-			      int wake_fd)
+static struct mqtt *mqtt_open(const struct config_mqtt *cfg, const char *dev,
+			      const struct uplink_env *env)
 {
 	struct mqtt *u;
 
@@ -525,8 +548,10 @@ static struct mqtt *mqtt_open(const struct config_mqtt *cfg, const char *dev, st
 	u->cfg = *cfg;
 	u->v5 = cfg->version == 5;
 	snprintf(u->dev, sizeof(u->dev), "%s", dev);
-	u->store = store;
-	u->wake_fd = wake_fd;
+	u->store = env->store;
+	u->wake_fd = env->wake_fd;
+	u->event = env->event;
+	u->event_ctx = env->event_ctx;
 	backoff_init(&u->backoff, MQTT_BACKOFF_MIN_MS, cfg->reconnect_max_s * 1000, BACKOFF_FULL);
 	u->retry_at_ms = -1;
 	u->wake_at_ms = -1;
@@ -555,13 +580,28 @@ out_free:
 	return NULL;
 }
 
+static uint64_t mqtt_wire_bytes(const struct mqtt *u, size_t topic_len, size_t len);
+
 static void mqtt_publish_status(struct mqtt *u)
 {
 	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
 
+	size_t len = strlen(u->status);
+	int too_large;
+
 	if (u->state != UP_CONNECTED || !u->status[0])
 		return;
-	MQTTAsync_send(u->client, u->topic_status, (int)strlen(u->status), u->status, 1, 1, &ro);
+	/* A broker drops the connection on a packet over its limit. */
+	too_large = u->max_packet > 0 &&
+		    mqtt_wire_bytes(u, strlen(u->topic_status), len) > (uint64_t)u->max_packet;
+	if (too_large != u->status_too_large)
+		log_warnx("mqtt: the status (%zu bytes) %s", len,
+			  too_large ? "is larger than a packet may be: not published"
+				    : "fits a packet again");
+	u->status_too_large = too_large;
+	if (too_large)
+		return;
+	MQTTAsync_send(u->client, u->topic_status, (int)len, u->status, 1, 1, &ro);
 }
 
 static void mqtt_close(struct mqtt *u)
@@ -622,6 +662,20 @@ static void mqtt_session_start(struct mqtt *u)
 		log_warnx("mqtt: cannot subscribe to %s", filter);
 }
 
+/* The largest packet this session: ours ([mqtt] max_packet, for 3.1.1
+ * brokers, which cannot say) and the broker's (MQTT 5), the smaller. */
+static void mqtt_limit(struct mqtt *u)
+{
+	int broker = u->broker_max_packet, max = u->cfg.max_packet;
+
+	if (broker > 0 && (max == 0 || broker < max))
+		max = broker;
+	if (max != u->max_packet && max > 0)
+		log_info("mqtt: packets of at most %d bytes (%s)", max,
+			 max == broker ? "the broker's Maximum Packet Size" : "max_packet");
+	u->max_packet = max;
+}
+
 static void mqtt_connected(struct mqtt *u)
 {
 	log_notice("mqtt: connected to %s:%d", u->cfg.host, u->cfg.port);
@@ -631,6 +685,7 @@ static void mqtt_connected(struct mqtt *u)
 	/* Reset only once the session has lasted: a broker that closes every
 	 * session at once (a publish it refuses) is backed off too. */
 	backoff_up(&u->backoff, u->now_ms);
+	mqtt_limit(u);
 	mqtt_session_start(u);
 	mqtt_publish_status(u);
 }
@@ -796,9 +851,27 @@ static int mqtt_send(struct mqtt *u, const char *topic, const void *p, size_t le
 	return 0;
 }
 
-/* One message of rows[i..j) (one event, or records); 0 or -1. */
+/* A row no packet may carry: acknowledged for this uplink (it never goes
+ * here), counted, and recorded by an event naming it, so that the rows
+ * behind it are not blocked forever. */
+static void mqtt_park(struct mqtt *u, const struct store_row *r, size_t wire)
+{
+	u->parked++;
+	log_warnx("mqtt: row %" PRIu64 " (%zu bytes a packet) is larger than %d bytes: parked",
+		  r->seq, wire, u->max_packet);
+	store_ack(u->store, MQTT_BIT, r->seq);
+	if (u->event)
+		u->event(u->event_ctx,
+			 json_pack("{s:s, s:s, s:I, s:I, s:i}", "type", "row-too-large", "uplink",
+				   "mqtt", "row_seq", (json_int_t)r->seq, "packet_bytes",
+				   (json_int_t)wire, "max_packet", u->max_packet));
+}
+
+/* One message of rows[i..j) (one event, or records); 0, -1, or
+ * MQTT_TOO_LARGE (*wire: its packet's bytes) when it would exceed the
+ * session's packet limit. */
 static int mqtt_publish(struct mqtt *u, const struct store_row *rows, int i, int j, int desc,
-			enum mqtt_lane lane)
+			enum mqtt_lane lane, size_t *wire)
 {
 	const char *topic = rows[i].kind == STORE_EVENT ? u->topic_event : u->topic_telemetry;
 	const char *p;
@@ -815,6 +888,9 @@ static int mqtt_publish(struct mqtt *u, const struct store_row *rows, int i, int
 		len = zlen;
 		topic = u->topic_telemetry_z;
 	}
+	*wire = mqtt_wire_bytes(u, strlen(topic), len);
+	if (u->max_packet > 0 && *wire > (uint64_t)u->max_packet)
+		return MQTT_TOO_LARGE;
 	slot = inflight_take(u->inflight, lane);
 	if (slot < 0)
 		return -1;
@@ -841,7 +917,8 @@ static int mqtt_publish(struct mqtt *u, const struct store_row *rows, int i, int
 static int mqtt_send_rows(struct mqtt *u, const struct store_row *rows, int n, int desc,
 			  enum mqtt_lane lane, int max_records, int partial_ok)
 {
-	int i = 0, sent = 0;
+	int i = 0, sent = 0, rc;
+	size_t wire = 0;
 
 	while (i < n && inflight_used(u->inflight) < inflight_slots(u->inflight)) {
 		int j = i + 1, cap = u->cfg.batch_max;
@@ -855,10 +932,18 @@ static int mqtt_send_rows(struct mqtt *u, const struct store_row *rows, int n, i
 				j++;
 			if (j == n && j - i < u->cfg.batch_max && !partial_ok)
 				break;
-			sent += j - i;
 		}
-		if (mqtt_publish(u, rows, i, j, desc, lane) < 0)
+		/* Too large a batch is split until it fits; a single row
+		 * that cannot fit is parked. */
+		while ((rc = mqtt_publish(u, rows, i, j, desc, lane, &wire)) == MQTT_TOO_LARGE &&
+		       j - i > 1)
+			j = i + (j - i) / 2;
+		if (rc == MQTT_TOO_LARGE)
+			mqtt_park(u, &rows[i], wire);
+		else if (rc < 0)
 			return i > 0 ? i : -1;
+		if (rows[i].kind != STORE_EVENT)
+			sent += j - i;
 		i = j;
 	}
 	return i;
@@ -1070,6 +1155,8 @@ static json_t *mqtt_status_json(const struct mqtt *u, const struct store_stats *
 
 	if (!o)
 		return NULL;
+	json_object_set_new(o, "parked", json_integer((json_int_t)u->parked));
+	json_object_set_new(o, "max_packet", json_integer(u->max_packet));
 	json_object_set_new(o, "backlog_rows", json_integer(ss ? ss->rows : 0));
 	json_object_set_new(o, "backlog_age_s",
 			    ss && ss->oldest_wall_ms && now_wall_ms
@@ -1096,7 +1183,7 @@ static int mqtt_op_enabled(const struct config *cfg)
 
 static void *mqtt_op_open(const struct config *cfg, const struct uplink_env *env)
 {
-	return mqtt_open(&cfg->mqtt, cfg->id, env->store, env->wake_fd);
+	return mqtt_open(&cfg->mqtt, cfg->id, env);
 }
 
 static void mqtt_op_close(void *u, const struct clock_now *now)

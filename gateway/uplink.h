@@ -22,6 +22,10 @@ struct uplink_env {
 	struct store *store;
 	int wake_fd; /* an eventfd: threads of a back-end wake the loop with it */
 	int has_can; /* an engine CAN source exists */
+	/* Record a back-end's event (a row it had to give up on): stamped now,
+	 * stored like any other event.  ev is a new reference, taken. */
+	void (*event)(void *ctx, json_t *ev);
+	void *event_ctx;
 };
 
 /* One turn of the loop, as a back-end sees it. */
