@@ -38,19 +38,24 @@
 
 #include "gateway/backoff.h"
 #include "gateway/clock.h"
+#include "gateway/command.h"
 #include "gateway/inflight.h"
 #include "gateway/log.h"
 
-#define MQTT_NOTES	    (2 * INFLIGHT_MAX_SLOTS + 64) /* one note per publication, at most */
-#define MQTT_CMDS	    16		 /* commands waiting for the main thread, at most */
-#define MQTT_FETCH	    128		 /* rows read from the store at once */
-#define MQTT_BUF	    (512 * 1024) /* their payloads */
-#define MQTT_MSG	    (MQTT_BUF + 256)
-#define MQTT_STATUS_MAX	    8192
-#define MQTT_BACKOFF_MIN_MS 500
-#define MQTT_CLOCK_POLL_MS  1000
-#define MQTT_CERT_CHECK_MS  (6 * 3600 * 1000LL)
-#define MQTT_TOO_LARGE	    (-2) /* mqtt_publish: the packet would exceed the limit */
+#define MQTT_NOTES	     (2 * INFLIGHT_MAX_SLOTS + 64) /* one note per publication, at most */
+#define MQTT_CMDS	     64		  /* commands waiting for the main thread, at most */
+#define MQTT_OVER	     4096	  /* ids of commands beyond those, to refuse */
+#define MQTT_ANSWERS	     64		  /* answers waiting to be handed to paho, at most */
+#define MQTT_ANSWER_WINDOW   16		  /* answers handed to paho and not yet done, at most */
+#define MQTT_ANSWER_RETRY_MS 20		  /* paho's queue was full: hand it over again then */
+#define MQTT_FETCH	     128	  /* rows read from the store at once */
+#define MQTT_BUF	     (512 * 1024) /* their payloads */
+#define MQTT_MSG	     (MQTT_BUF + 256)
+#define MQTT_STATUS_MAX	     8192
+#define MQTT_BACKOFF_MIN_MS  500
+#define MQTT_CLOCK_POLL_MS   1000
+#define MQTT_CERT_CHECK_MS   (6 * 3600 * 1000LL)
+#define MQTT_TOO_LARGE	     (-2) /* mqtt_publish: the packet would exceed the limit */
 
 /* What paho's threads tell the main thread. */
 struct mqtt_stats {
@@ -63,6 +68,20 @@ struct mqtt_stats {
 	uint64_t wire_bytes;	  /* PUBLISH packets' bytes (headers + topic + payload) */
 	int64_t last_ack_mono_ms; /* -1 if none yet */
 	char last_error[192];
+};
+
+/* A command that came when MQTT_CMDS waited already: kept only to be
+ * refused, its id in a request of its own. */
+struct mqtt_over {
+	char name[UPLINK_CMD_NAME];
+	char payload[COMMAND_ID_MAX * 2 + 16];
+	size_t len;
+};
+
+/* A command's answer waiting for paho. */
+struct mqtt_answer {
+	char id[COMMAND_ID_MAX + 1];
+	char *json;
 };
 
 enum mqtt_note_type {
@@ -134,6 +153,16 @@ struct mqtt {
 	int status_too_large;	      /* the status was not published: too large */
 	void (*event)(void *ctx, json_t *ev);
 	void *event_ctx;
+
+	/* command answers: a queue of their own, and a window of their own in
+	 * paho's buffers, so answers and telemetry never crowd each other out */
+	struct command_limit limit;
+	struct mqtt_answer answers[MQTT_ANSWERS];
+	unsigned ans_head, ans_tail;
+	atomic_int answers_out; /* handed to paho, not done (paho's thread counts down) */
+	atomic_ullong answers_failed;
+	uint64_t answers_sent;
+	int64_t answer_retry_ms; /* paho's queue was full: again then, or -1 */
 	struct inflight *inflight;
 
 	pthread_mutex_t lock; /* guards the note and command rings only */
@@ -142,6 +171,8 @@ struct mqtt {
 	atomic_ullong notes_dropped;
 	struct uplink_command cmdq[MQTT_CMDS];
 	unsigned cmd_head, cmd_tail;
+	struct mqtt_over overq[MQTT_OVER];
+	unsigned over_head, over_tail;
 
 	struct store_row rows[MQTT_FETCH];
 	char buf[MQTT_BUF];
@@ -263,6 +294,39 @@ static void on_publish_failed5(void *ctx, MQTTAsync_failureData5 *resp)
 	mqtt_note(mqtt_self, NOTE_NACK, ctx, NULL);
 }
 
+/* An answer is done (delivered or not): room for the next one. */
+static void mqtt_answer_done(struct mqtt *u, int ok)
+{
+	if (!ok)
+		u->answers_failed++;
+	u->answers_out--;
+	mqtt_wake(u);
+}
+
+static void on_answered(void *ctx, MQTTAsync_successData *resp)
+{
+	(void)resp;
+	mqtt_answer_done(ctx, 1);
+}
+
+static void on_answer_failed(void *ctx, MQTTAsync_failureData *resp)
+{
+	(void)resp;
+	mqtt_answer_done(ctx, 0);
+}
+
+static void on_answered5(void *ctx, MQTTAsync_successData5 *resp)
+{
+	(void)resp;
+	mqtt_answer_done(ctx, 1);
+}
+
+static void on_answer_failed5(void *ctx, MQTTAsync_failureData5 *resp)
+{
+	(void)resp;
+	mqtt_answer_done(ctx, 0);
+}
+
 static int on_tls_error(const char *str, size_t len, void *ctx)
 {
 	char text[160];
@@ -278,6 +342,26 @@ static int on_tls_error(const char *str, size_t len, void *ctx)
  * are old news and never run.  When the queue is full the message is left
  * with paho (return 0), which offers it again: a burst of commands waits
  * for the main thread instead of being lost. */
+/* Keep of an overflowing command what its refusal needs: its name and id
+ * (jansson is safe on any thread for objects of its own). */
+static void mqtt_overflow(struct mqtt_over *o, const char *name, size_t nlen,
+			  const MQTTAsync_message *msg)
+{
+	json_t *req = msg->payloadlen > 0 && msg->payloadlen <= UPLINK_CMD_MAX
+			  ? json_loadb(msg->payload, (size_t)msg->payloadlen, 0, NULL)
+			  : NULL;
+	const char *id = json_string_value(json_object_get(req, "id"));
+	int n = -1;
+
+	snprintf(o->name, sizeof(o->name), "%.*s", (int)nlen, name);
+	if (id && strlen(id) <= COMMAND_ID_MAX && !strpbrk(id, "\"\\"))
+		n = snprintf(o->payload, sizeof(o->payload), "{\"id\":\"%s\"}", id);
+	if (n < 0 || (size_t)n >= sizeof(o->payload))
+		n = snprintf(o->payload, sizeof(o->payload), "{}");
+	o->len = (size_t)n;
+	json_decref(req);
+}
+
 static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *msg)
 {
 	struct mqtt *u = ctx;
@@ -293,6 +377,11 @@ static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *
 	pthread_mutex_lock(&u->lock);
 	if (msg->retained) {
 		u->cmds_retained++;
+	} else if (u->cmd_head - u->cmd_tail >= MQTT_CMDS &&
+		   u->over_head - u->over_tail < MQTT_OVER) {
+		/* More than the loop takes at once: refused unrun, at once. */
+		mqtt_overflow(&u->overq[u->over_head++ % MQTT_OVER], name, nlen, msg);
+		u->cmds++;
 	} else if (u->cmd_head - u->cmd_tail >= MQTT_CMDS) {
 		u->cmds_deferred++; /* "deferred" in status: paho delivers it again */
 		pthread_mutex_unlock(&u->lock);
@@ -444,7 +533,7 @@ static void mqtt_connect(struct mqtt *u)
 	if (mqtt_clock_untrusted(u))
 		return;
 	o->keepAliveInterval = u->cfg.keepalive_s;
-	o->maxInflight = u->cfg.inflight;
+	o->maxInflight = u->cfg.inflight + MQTT_ANSWER_WINDOW;
 	o->connectTimeout = 10;
 	o->context = u;
 	if (u->v5) {
@@ -510,7 +599,8 @@ static int mqtt_create(struct mqtt *u)
 	snprintf(uri, sizeof(uri), "%s://%s:%d", u->cfg.ca_file[0] ? "ssl" : "tcp", u->cfg.host,
 		 u->cfg.port);
 	copts.sendWhileDisconnected = 0;
-	copts.maxBufferedMessages = u->cfg.inflight + 8;
+	/* The window, the answers' window, and room for status and subscribe. */
+	copts.maxBufferedMessages = u->cfg.inflight + MQTT_ANSWER_WINDOW + 8;
 	copts.MQTTVersion = u->v5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1;
 	rc = MQTTAsync_createWithOptions(&u->client, uri, u->cfg.client_id,
 					 MQTTCLIENT_PERSISTENCE_NONE, NULL, &copts);
@@ -557,6 +647,8 @@ static struct mqtt *mqtt_open(const struct config_mqtt *cfg, const char *dev,
 	u->wake_at_ms = -1;
 	u->batch_wait_ms = -1;
 	u->stats.last_ack_mono_ms = -1;
+	u->answer_retry_ms = -1;
+	command_limit_init(&u->limit, cfg->command_rate);
 	pthread_mutex_init(&u->lock, NULL);
 	u->inflight = inflight_new(cfg->inflight, cfg->batch_max);
 	if (!u->inflight) {
@@ -623,6 +715,8 @@ static void mqtt_close(struct mqtt *u)
 	MQTTAsync_destroy(&u->client);
 	if (mqtt_self == u)
 		mqtt_self = NULL;
+	while (u->ans_tail != u->ans_head)
+		free(u->answers[u->ans_tail++ % MQTT_ANSWERS].json);
 	inflight_free(u->inflight);
 	pthread_mutex_destroy(&u->lock);
 	free(u);
@@ -646,6 +740,7 @@ static void mqtt_session_start(struct mqtt *u)
 	char filter[260];
 
 	inflight_reset(u->inflight);
+	u->answers_out = 0; /* the last session's answers are done, one way or the other */
 	/* Rows appended but not yet committed are live, not backlog: the
 	 * backlog pump, which reads committed rows only, would otherwise
 	 * find them missing, call the backlog done, and leave them behind. */
@@ -1064,6 +1159,8 @@ static void mqtt_pump(struct mqtt *u)
 		;
 }
 
+static void mqtt_flush_answers(struct mqtt *u);
+
 /* ---- the rest of the interface ------------------------------------------------------- */
 
 static void mqtt_process(struct mqtt *u, int64_t now_ms)
@@ -1078,6 +1175,7 @@ static void mqtt_process(struct mqtt *u, int64_t now_ms)
 	if (now_ms >= u->cert_check_ms)
 		mqtt_check_certs(u);
 	mqtt_pump(u);
+	mqtt_flush_answers(u);
 }
 
 static int64_t mqtt_deadline(const struct mqtt *u)
@@ -1089,6 +1187,8 @@ static int64_t mqtt_deadline(const struct mqtt *u)
 		d = u->retry_at_ms;
 	if (u->state == UP_CONNECTED && u->wake_at_ms >= 0 && u->wake_at_ms < d)
 		d = u->wake_at_ms;
+	if (u->state == UP_CONNECTED && u->answer_retry_ms >= 0 && u->answer_retry_ms < d)
+		d = u->answer_retry_ms;
 	return d;
 }
 
@@ -1108,31 +1208,99 @@ static int mqtt_next_command(struct mqtt *u, struct uplink_command *cmd)
 {
 	int got = 0;
 
+	/* No room for its answer: the command waits (paho offers it again). */
+	if (u->ans_head - u->ans_tail >= MQTT_ANSWERS)
+		return 0;
 	pthread_mutex_lock(&u->lock);
 	if (u->cmd_tail != u->cmd_head) {
 		*cmd = u->cmdq[u->cmd_tail++ % MQTT_CMDS];
 		got = 1;
+	} else if (u->over_tail != u->over_head) {
+		const struct mqtt_over *o = &u->overq[u->over_tail++ % MQTT_OVER];
+
+		memcpy(cmd->name, o->name, sizeof(cmd->name));
+		memcpy(cmd->payload, o->payload, o->len + 1);
+		cmd->len = cmd->full_len = o->len;
+		got = 2;
 	}
 	pthread_mutex_unlock(&u->lock);
-	return got;
+	cmd->refuse[0] = '\0';
+	if (got == 2)
+		u->limit.refused++; /* beyond even a burst: over the rate */
+	if (got == 2 || (got && !command_limit_take(&u->limit, u->now_ms)))
+		snprintf(cmd->refuse, sizeof(cmd->refuse), "rate limited");
+	return got != 0;
+}
+
+/* Hand queued answers to paho, within their window, after telemetry had
+ * its turn.  An answer too large for a packet becomes a short error. */
+static void mqtt_flush_answers(struct mqtt *u)
+{
+	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
+	char topic[sizeof(u->topic_result) + UPLINK_CMD_NAME], small[160];
+	const char *text;
+	int rc;
+
+	if (u->v5) {
+		ro.onSuccess5 = on_answered5;
+		ro.onFailure5 = on_answer_failed5;
+	} else {
+		ro.onSuccess = on_answered;
+		ro.onFailure = on_answer_failed;
+	}
+	ro.context = u;
+	u->answer_retry_ms = -1;
+	while (u->ans_tail != u->ans_head && u->state == UP_CONNECTED &&
+	       u->answers_out < MQTT_ANSWER_WINDOW) {
+		struct mqtt_answer *a = &u->answers[u->ans_tail % MQTT_ANSWERS];
+		size_t len = strlen(a->json);
+
+		snprintf(topic, sizeof(topic), "%s%s", u->topic_result, a->id);
+		text = a->json;
+		if (u->max_packet > 0 &&
+		    mqtt_wire_bytes(u, strlen(topic), len) > (uint64_t)u->max_packet) {
+			snprintf(small, sizeof(small),
+				 "{\"id\":\"%s\",\"ok\":false,\"error\":\"answer too large (%zu "
+				 "bytes) for the broker's packet limit\"}",
+				 a->id, len);
+			text = small;
+			len = strlen(small);
+		}
+		rc = MQTTAsync_send(u->client, topic, (int)len, text, 1, 0, &ro);
+		if (rc == MQTTASYNC_MAX_BUFFERED_MESSAGES) {
+			u->answer_retry_ms = u->now_ms + MQTT_ANSWER_RETRY_MS;
+			return;
+		}
+		if (rc != MQTTASYNC_SUCCESS) {
+			log_warnx("mqtt: answer %s not sent: %s (code %d)", a->id,
+				  MQTTAsync_strerror(rc), rc);
+			u->answers_failed++;
+		} else {
+			u->answers_out++;
+			u->answers_sent++;
+		}
+		free(a->json);
+		u->ans_tail++;
+	}
 }
 
 static int mqtt_answer(struct mqtt *u, const char *id, const char *json, char *why, size_t whysize)
 {
-	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
-	char topic[sizeof(u->topic_result) + UPLINK_CMD_NAME];
-	int rc;
+	struct mqtt_answer *a;
 
-	if (u->state != UP_CONNECTED) {
-		snprintf(why, whysize, "not connected");
+	if (u->ans_head - u->ans_tail >= MQTT_ANSWERS) {
+		snprintf(why, whysize, "%d answers wait already", MQTT_ANSWERS);
 		return -1;
 	}
-	snprintf(topic, sizeof(topic), "%s%s", u->topic_result, id);
-	rc = MQTTAsync_send(u->client, topic, (int)strlen(json), json, 1, 0, &ro);
-	if (rc != MQTTASYNC_SUCCESS) {
-		snprintf(why, whysize, "%s (code %d)", MQTTAsync_strerror(rc), rc);
+	a = &u->answers[u->ans_head % MQTT_ANSWERS];
+	a->json = strdup(json);
+	if (!a->json) {
+		snprintf(why, whysize, "out of memory");
 		return -1;
 	}
+	snprintf(a->id, sizeof(a->id), "%s", id);
+	u->ans_head++;
+	mqtt_flush_answers(u);
 	return 0;
 }
 
@@ -1163,9 +1331,12 @@ static json_t *mqtt_status_json(const struct mqtt *u, const struct store_stats *
 				? json_real((double)(now_wall_ms - ss->oldest_wall_ms) / 1000.0)
 				: json_null());
 	json_object_set_new(o, "commands",
-			    json_pack("{s:I, s:I, s:I}", "received", (json_int_t)u->cmds,
-				      "deferred", (json_int_t)u->cmds_deferred, "retained_ignored",
-				      (json_int_t)u->cmds_retained));
+			    json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:i}", "received",
+				      (json_int_t)u->cmds, "deferred", (json_int_t)u->cmds_deferred,
+				      "retained_ignored", (json_int_t)u->cmds_retained,
+				      "rate_limited", (json_int_t)u->limit.refused, "answers_sent",
+				      (json_int_t)u->answers_sent, "answers_failed",
+				      (json_int_t)u->answers_failed, "rate_per_s", u->limit.per_s));
 	if (u->cert_file[0])
 		json_object_set_new(o, "cert",
 				    json_pack("{s:s, s:i, s:s?}", "soonest", u->cert_file,

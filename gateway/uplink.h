@@ -41,6 +41,7 @@ struct uplink_command {
 	char payload[UPLINK_CMD_MAX + 1];
 	size_t len;	 /* bytes in payload (NUL-terminated) */
 	size_t full_len; /* bytes received: more than UPLINK_CMD_MAX means cut off */
+	char refuse[32]; /* set: answer with this error, do not run it */
 };
 
 /*
@@ -77,9 +78,11 @@ struct uplink_ops {
 	int (*reconfigure)(void *u, const struct config *old, const struct config *fresh);
 	/* The daemon's status text, to publish (optional). */
 	void (*set_status)(void *u, const char *json);
-	/* The next command received: 1, or 0 when none waits (optional). */
+	/* The next command received: 1, or 0 when none waits or there is no
+	 * room for its answer yet (optional). */
 	int (*next_command)(void *u, struct uplink_command *cmd);
-	/* Send a command's answer; 0, or -1 with the reason in why (optional). */
+	/* Queue a command's answer for sending; 0, or -1 with the reason in
+	 * why (optional). */
 	int (*answer)(void *u, const char *id, const char *json, char *why, size_t whysize);
 };
 

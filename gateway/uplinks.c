@@ -183,8 +183,12 @@ void uplinks_commands(struct uplinks *s, const struct command_hooks *h)
 		if (!s->u[i] || !o->next_command || !o->answer)
 			continue;
 		while (o->next_command(s->u[i], &s->cmd)) {
-			answer = command_run(h, s->cmd.name, s->cmd.payload, s->cmd.len,
-					     s->cmd.full_len, id);
+			if (s->cmd.refuse[0])
+				answer = command_refuse(s->cmd.name, s->cmd.payload, s->cmd.len,
+							s->cmd.full_len, id, s->cmd.refuse);
+			else
+				answer = command_run(h, s->cmd.name, s->cmd.payload, s->cmd.len,
+						     s->cmd.full_len, id);
 			if (answer && o->answer(s->u[i], id, answer, why, sizeof(why)) < 0)
 				log_info("command %s: answer not sent (%s: %s)", s->cmd.name,
 					 o->name, why);

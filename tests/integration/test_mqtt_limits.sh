@@ -12,7 +12,7 @@
 source "$TOP/tests/integration/lib.sh"
 
 PORT=$(free_port)
-start_mosquitto "$PORT" "max_packet_size 5000"
+start_mosquitto "$PORT" "max_packet_size 5000" "max_queued_messages 0"
 "$TOP/$B/tests/tracegen" --duration 300 --start 1700000000 --seed 8 -o "$T/trace.log"
 
 # The backlog: replayed with no uplink (rows stay), then one record made big.
@@ -78,4 +78,62 @@ EOP
 drain v311 3.1.1 "max_packet = 5000"
 drain v5 5
 check "v5: the limit came from the CONNACK" grep -q "packets of at most 5000 bytes (the broker's Maximum Packet Size)" "$T/v5.err"
+
+# ---- 2. 3000 commands at once ----------------------------------------------------
+DEV=load-01
+spawn "$T/load.sub.err" /usr/bin/python3 "$TOP/tests/integration/sub.py" 127.0.0.1 "$PORT" "emgw/$DEV/#" "$T/load.got" "$T/load.ready" load-sub
+wait_for 10 test -e "$T/load.ready" || { echo "not ok - subscriber"; exit 1; }
+cat >"$T/load.conf" <<EOC
+[device]
+id = $DEV
+state_dir = $T/load
+[can "engine"]
+log = $T/trace.log
+speed = 1
+[mqtt]
+host = 127.0.0.1
+port = $PORT
+command_rate = 50
+EOC
+spawn "$T/load.err" "$EMGWD" -c "$T/load.conf"
+EPID=$!
+wait_for 20 grep -q "emgw/$DEV/telemetry" "$T/load.got" || { echo "not ok - no telemetry"; cat "$T/load.err"; exit 1; }
+/usr/bin/python3 - "$PORT" "$DEV" <<'EOP' || echo "not ok - the publisher failed"
+import sys
+import paho.mqtt.client as mqtt
+port, dev = int(sys.argv[1]), sys.argv[2]
+c = mqtt.Client("load-pub")
+c.max_inflight_messages_set(1000)
+c.max_queued_messages_set(0)
+c.connect("127.0.0.1", port)
+c.loop_start()
+infos = [c.publish("emgw/%s/cmd/ping" % dev, '{"id":"c%d"}' % i, qos=1) for i in range(3000)]
+for i in infos:
+    i.wait_for_publish()
+c.disconnect()
+c.loop_stop()
+EOP
+counts() { # ok refused other: answers to the 3000 by kind
+	/usr/bin/python3 - "$T/load.got" "$DEV" <<'EOP'
+import json, sys
+ans = {}
+for line in open(sys.argv[1]):
+    topic, _, payload = line.rstrip("\n").partition("\t")
+    if "/cmd-result/c" in topic:
+        ans[topic.rsplit("/", 1)[1]] = json.loads(payload)
+ok = sum(1 for a in ans.values() if a.get("ok") and a.get("result") == "pong")
+rl = sum(1 for a in ans.values() if not a.get("ok") and a.get("error") == "rate limited")
+print(ok, rl, len(ans) - ok - rl)
+EOP
+}
+all_answered() { set -- $(counts); [ $(( $1 + $2 )) -eq 3000 ]; }
+wait_for 60 all_answered
+set -- $(counts)
+echo "# answered: $1 ran (pong), $2 refused rate limited, $3 other"
+check "every one of 3000 commands is answered: ran or refused \"rate limited\" ($1 + $2)" test $(( $1 + $2 )) -eq 3000
+check "the rate limit let some run ($1) and refused most ($2)" test "$1" -ge 50 -a "$2" -ge 2000
+n0=$(grep -c "emgw/$DEV/telemetry" "$T/load.got")
+check "telemetry keeps flowing after the burst" wait_for 10 sh -c "[ \$(grep -c 'emgw/$DEV/telemetry' '$T/load.got') -gt $n0 ]"
+check "no answer failed to be sent" sh -c "! grep -q 'answer.*not sent' '$T/load.err'"
+stop_pid "$EPID"
 finish
