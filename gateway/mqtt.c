@@ -657,6 +657,9 @@ static struct mqtt *mqtt_open(const struct config_mqtt *cfg, const char *dev,
 	}
 	if (mqtt_topics(u, cfg->prefix, dev) < 0 || mqtt_read_password(u) < 0)
 		goto out_free;
+	if (u->password[0] && !cfg->ca_file[0])
+		log_warnx("mqtt: the password (%s) goes to %s over plain TCP: set ca_file for TLS",
+			  cfg->password_file, cfg->host);
 	mqtt_check_files(u);
 	if (mqtt_create(u) < 0)
 		goto out_free;

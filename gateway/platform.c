@@ -14,10 +14,14 @@
  * again as re-send frames after the next login: nothing is lost, and at most
  * what was in flight is seen twice.
  *
- * The host is resolved once at start (getaddrinfo may block: never in the
- * loop); connect is non-blocking.  Serial numbers restart every (platform
+ * The host is resolved at every connect attempt (a name's address may
+ * change, and DNS may not be up yet at boot), off the loop: glibc's
+ * getaddrinfo_a runs it on a thread of its own and the loop polls for the
+ * answer; a failure backs off like a failed connect.  Connect is
+ * non-blocking.  Serial numbers restart every (platform
  * local) day, run 1..65531, and are kept in the store's meta table.
  */
+#define _GNU_SOURCE /* getaddrinfo_a */
 #include "gateway/platform.h"
 
 #include <errno.h>
@@ -33,6 +37,7 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
 #include "gateway/backoff.h"
@@ -53,9 +58,11 @@
 #define PF_WINDOW_GRACE_MS    1500 /* a window closes this long after its end */
 #define PF_MMCLI_TIMEOUT_MS   5000
 #define PF_MAX_ECUS	      8
-#define PF_UNANSWERED_MAX     3 /* road: reconnect after 3 unanswered frames */
+#define PF_UNANSWERED_MAX     3	    /* road: reconnect after 3 unanswered frames */
+#define PF_RESOLVE_POLL_MS    50    /* while the resolver works */
+#define PF_RESOLVE_TIMEOUT_MS 30000 /* a resolver this slow has failed */
 
-enum pf_state { PF_DOWN, PF_CONNECTING, PF_UP };
+enum pf_state { PF_DOWN, PF_RESOLVING, PF_CONNECTING, PF_UP };
 
 struct pf_sample {
 	int64_t wall_ms;
@@ -106,6 +113,11 @@ struct platform {
 
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
+	char port_text[8];
+	struct addrinfo hints;
+	struct gaicb gai; /* the resolver's request while PF_RESOLVING */
+	int gai_busy;	  /* gai belongs to the resolver */
+	int64_t resolve_deadline_ms;
 	enum pf_state state;
 	int fd;
 	int64_t real_ms;
@@ -636,10 +648,70 @@ static void pf_disconnect(struct platform *p, const char *why)
 	p->retry_at_ms = p->real_ms + backoff_next(&p->backoff, p->real_ms);
 }
 
+/* Is the resolver still at work on the request?  Frees its answer when
+ * it is not. */
+static int pf_resolver_busy(struct platform *p)
+{
+	if (gai_error(&p->gai) == EAI_INPROGRESS)
+		return 1;
+	if (p->gai.ar_result)
+		freeaddrinfo(p->gai.ar_result);
+	p->gai.ar_result = NULL;
+	p->gai_busy = 0;
+	return 0;
+}
+
+/* Start resolving the host (off the loop); pf_resolved goes on. */
 static void pf_connect(struct platform *p)
 {
-	int fd = socket(p->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	struct gaicb *list[1] = {&p->gai};
+	int rc;
 
+	if (p->gai_busy && pf_resolver_busy(p)) {
+		pf_disconnect(p, "the resolver is still busy with the last attempt");
+		return;
+	}
+	memset(&p->gai, 0, sizeof(p->gai));
+	p->gai.ar_name = p->cfg.host;
+	p->gai.ar_service = p->port_text;
+	p->gai.ar_request = &p->hints;
+	rc = getaddrinfo_a(GAI_NOWAIT, list, 1, NULL);
+	if (rc != 0) {
+		pf_disconnect(p, gai_strerror(rc));
+		return;
+	}
+	p->gai_busy = 1;
+	p->state = PF_RESOLVING;
+	p->resolve_deadline_ms = p->real_ms + PF_RESOLVE_TIMEOUT_MS;
+}
+
+/* The resolver's answer, when it has one: connect (non-blocking). */
+static void pf_resolved(struct platform *p)
+{
+	struct addrinfo *res;
+	char why[sizeof(p->last_error)];
+	int rc = gai_error(&p->gai), fd;
+
+	if (rc == EAI_INPROGRESS) {
+		if (p->real_ms < p->resolve_deadline_ms)
+			return;
+		gai_cancel(&p->gai); /* gai_busy stays: pf_connect checks again */
+		pf_disconnect(p, "resolving the host timed out");
+		return;
+	}
+	p->gai_busy = 0;
+	res = p->gai.ar_result;
+	if (rc != 0 || !res) {
+		snprintf(why, sizeof(why), "%s", rc ? gai_strerror(rc) : "no address");
+		if (res)
+			freeaddrinfo(res);
+		pf_disconnect(p, why);
+		return;
+	}
+	memcpy(&p->addr, res->ai_addr, res->ai_addrlen);
+	p->addrlen = res->ai_addrlen;
+	freeaddrinfo(res);
+	fd = socket(p->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		pf_disconnect(p, strerror(errno));
 		return;
@@ -841,6 +913,8 @@ static void platform_process(struct platform *p, int64_t real_ms, const struct c
 	p->now_wall_ms = now->wall_ms;
 	if (p->state == PF_DOWN && real_ms >= p->retry_at_ms)
 		pf_connect(p);
+	if (p->state == PF_RESOLVING)
+		pf_resolved(p);
 	if (p->state == PF_CONNECTING && real_ms >= p->connect_deadline_ms)
 		pf_disconnect(p, "connect timed out");
 	if (p->state != PF_UP)
@@ -875,6 +949,8 @@ static int64_t platform_deadline(const struct platform *p)
 	switch (p->state) {
 	case PF_DOWN:
 		return p->retry_at_ms;
+	case PF_RESOLVING:
+		return p->real_ms + PF_RESOLVE_POLL_MS;
 	case PF_CONNECTING:
 		return p->connect_deadline_ms;
 	case PF_UP:
@@ -909,25 +985,12 @@ static json_t *platform_status(const struct platform *p)
 
 /* ---- start and stop ------------------------------------------------------------------ */
 
-static int pf_resolve(struct platform *p)
+/* What the resolver is asked at every connect: the port as text, TCP. */
+static void pf_resolver_init(struct platform *p)
 {
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
-	struct addrinfo *res = NULL;
-	char port[16];
-	int rc;
-
-	snprintf(port, sizeof(port), "%d", p->cfg.port);
-	rc = getaddrinfo(p->cfg.host, port, &hints, &res);
-	if (rc != 0 || !res) {
-		log_warnx("platform: %s: %s", p->cfg.host, rc ? gai_strerror(rc) : "no address");
-		return -1;
-	}
-	memcpy(&p->addr, res->ai_addr, res->ai_addrlen);
-	p->addrlen = res->ai_addrlen;
-	freeaddrinfo(res);
-	return 0;
+	snprintf(p->port_text, sizeof(p->port_text), "%d", p->cfg.port);
+	p->hints = (struct addrinfo){.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
 }
-
 /* The full path of prog on PATH, or -1 when it is not there. */
 static int pf_which(const char *prog, char *out, size_t size)
 {
@@ -1081,8 +1144,7 @@ static struct platform *platform_open(const struct config_platform *cfg, const c
 	p->backlog = (struct pf_builder){.name = "backlog", .cmd = HJ_CMD_RESEND, .done = 1};
 	snprintf(p->vin, sizeof(p->vin), "%s", vin);
 	hj_pos_unknown(&p->last_pos);
-	if (pf_resolve(p) < 0)
-		goto out_free;
+	pf_resolver_init(p);
 	if (cfg->sign) {
 		p->signer = signer_soft_open(cfg->key_file, cfg->user_id);
 		if (!p->signer)
@@ -1126,6 +1188,17 @@ static void platform_close(struct platform *p, const struct clock_now *now)
 		close(p->fd);
 	if (p->signer)
 		p->signer->close(p->signer);
+	if (p->gai_busy && gai_cancel(&p->gai) == EAI_NOTCANCELED) {
+		const struct gaicb *list[1] = {&p->gai};
+		struct timespec ts = {2, 0};
+
+		gai_suspend(list, 1, &ts);
+	}
+	if (p->gai_busy && pf_resolver_busy(p)) {
+		/* The resolver still holds the request: leave it the memory. */
+		log_warnx("platform: the resolver for %s does not finish", p->cfg.host);
+		return;
+	}
 	free(p);
 }
 

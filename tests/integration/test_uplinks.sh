@@ -97,4 +97,47 @@ check "no acknowledgement was refused (\"not in mask\")" sh -c "! grep -q 'not i
 wait_for 10 sh -c "[ \$(wc -l <'$T/got') -gt \$(( $n_file / 2 )) ]"
 check "the file is no longer written after [file] was turned off" test "$(wc -l <"$T/reload.jsonl")" -eq "$n_file"
 stop_pid "$EPID"
+
+# ---- 3. a platform host that does not resolve (DNS not up yet) -----------------
+# Lookups go to a resolver on loopback where none listens (a mount namespace
+# with its own resolv.conf): nothing leaves the machine.
+echo "nameserver 127.0.0.1" >"$T/resolv.conf"
+if unshare -m sh -c "mount --bind '$T/resolv.conf' /etc/resolv.conf" 2>/dev/null; then
+	echo pw >"$T/pass"
+	cat >"$T/dns.conf" <<EOC
+[device]
+id = dns-01
+vin = LZYTBTD60K1000001
+state_dir = $T/dstate
+[can "engine"]
+log = $T/long.log
+speed = 10
+[mqtt]
+host = 127.0.0.1
+port = $PORT
+username = u
+password_file = $T/pass
+[platform]
+enabled = yes
+host = platform.example.invalid
+port = 9000
+reconnect_max = 1
+EOC
+	spawn "$T/dns.err" unshare -m sh -c "mount --bind '$T/resolv.conf' /etc/resolv.conf && exec '$EMGWD' -c '$T/dns.conf'"
+	DPID=$!
+	pf_err() { /usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["platform"]["last_error"])' "$T/dstate/status.json" 2>/dev/null; }
+	check "an unresolvable platform host: emgwd runs and says why in status" \
+		wait_for 20 sh -c "/usr/bin/python3 -c 'import json; print(json.load(open(\"$T/dstate/status.json\"))[\"platform\"][\"last_error\"])' | grep -qi 'name\|resolution'"
+	echo "# platform last_error: $(pf_err)"
+	check "emgwd is still running" kill -0 "$DPID"
+	check "rows are recorded meanwhile" \
+		wait_for 10 sh -c "[ \$(sqlite3 '$T/dstate/emgw.db' 'select count(*) from rows') -gt 5 ]"
+	check "the failure is logged, naming the host" \
+		wait_for 10 sh -c "[ \$(grep -c 'platform.example.invalid' '$T/dns.err') -ge 1 ]"
+	check "one warning: the MQTT password goes over plain TCP" \
+		test "$(grep -c 'password.*over plain TCP' "$T/dns.err")" -eq 1
+	stop_pid "$DPID"
+else
+	echo "ok - # SKIP no mount namespace for a loopback resolver"
+fi
 finish
