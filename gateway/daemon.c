@@ -32,12 +32,11 @@
 #include "gateway/watch.h"
 #include "gateway/zones.h"
 
-#define DAEMON_STATUS_MS 5000
-#define DAEMON_EVICT_MS	 60000
-#define DAEMON_MAX_FDS                                                                             \
-	(2 + CONFIG_MAX_CAN + 1 + UPLINKS_MAX) /* signals, wake, CAN, gpsd, uplinks */
-#define DAEMON_SOURCE_MODBUS 100	       /* + bus index: a Modbus bus's tag in the table */
-#define DAEMON_SOURCE_GNSS   200	       /* the gnss source's tag in the table */
+#define DAEMON_STATUS_MS     5000
+#define DAEMON_EVICT_MS	     60000
+#define DAEMON_MAX_FDS	     (3 + CONFIG_MAX_CAN + UPLINKS_MAX) /* signals, wake, gpsd, CAN, uplinks */
+#define DAEMON_SOURCE_MODBUS 100 /* + bus index: a Modbus bus's tag in the table */
+#define DAEMON_SOURCE_GNSS   200 /* the gnss source's tag in the table */
 
 struct daemon {
 	struct config cfg;
