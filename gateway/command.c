@@ -5,6 +5,7 @@
 #include "gateway/command.h"
 
 #include <ctype.h>
+#include <inttypes.h>
 #include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -173,7 +174,7 @@ static char *command_fallback(const struct command_hooks *h, json_t *id, const c
 	char buf[COMMAND_ID_MAX + 96], *text;
 	int n;
 
-	if (h->answer_errors)
+	if (h && h->answer_errors)
 		(*h->answer_errors)++;
 	log_warnx("command %s: the answer could not be built; an error answer instead", name);
 	if (sid && command_id_ok(sid))
@@ -279,5 +280,59 @@ char *command_run(const struct command_hooks *h, const char *name, const char *p
 		log_info("command %s (id %s): done", shown, id);
 	text = command_answer(h, shown, jid, result, err[0] ? err : NULL);
 	json_decref(req);
+	return text;
+}
+
+void command_limit_init(struct command_limit *l, int per_s)
+{
+	memset(l, 0, sizeof(*l));
+	l->per_s = per_s > 0 ? per_s : 1;
+	l->tokens = l->per_s;
+	l->at_ms = -1;
+}
+
+int command_limit_take(struct command_limit *l, int64_t now_ms)
+{
+	if (l->at_ms >= 0 && now_ms > l->at_ms)
+		l->tokens += (double)(now_ms - l->at_ms) * l->per_s / 1000.0;
+	if (l->tokens > l->per_s)
+		l->tokens = l->per_s;
+	l->at_ms = now_ms;
+	if (l->tokens >= 1) {
+		l->tokens -= 1;
+		/* A second without a refusal ends the burst. */
+		if (l->limiting && now_ms - l->refused_ms >= 1000)
+			log_notice("commands: below %d a second again (%" PRIu64
+				   " refused as rate limited so far)",
+				   l->per_s, l->refused);
+		if (now_ms - l->refused_ms >= 1000)
+			l->limiting = 0;
+		return 1;
+	}
+	if (!l->limiting)
+		log_warnx("commands: more than %d a second: refusing (\"rate limited\")", l->per_s);
+	l->limiting = 1;
+	l->refused_ms = now_ms;
+	l->refused++;
+	return 0;
+}
+
+char *command_refuse(const char *name, const char *payload, size_t len, size_t full_len, char *id,
+		     const char *reason)
+{
+	json_t *req, *jid;
+	char err[160] = "", shown[41];
+	char *text;
+
+	utf8_trunc(shown, sizeof(shown), name);
+	snprintf(id, COMMAND_ID_MAX + 1, "%s", COMMAND_INVALID_ID);
+	req = command_parse(payload, len, full_len, &jid, err, sizeof(err));
+	if (req)
+		snprintf(id, COMMAND_ID_MAX + 1, "%s", json_string_value(jid));
+	text = command_answer(NULL, shown, jid, NULL, reason);
+	if (req)
+		json_decref(req);
+	else
+		json_decref(jid);
 	return text;
 }

@@ -24,6 +24,23 @@ struct command_hooks {
 	uint64_t *answer_errors; /* answers that could not be built (NULL: not counted) */
 };
 
+/* A per-second budget of commands (a token bucket with a second's burst):
+ * a burst beyond it is answered "rate limited" instead of being run, so a
+ * flood of commands costs the loop little and never starves telemetry. */
+struct command_limit {
+	int per_s;
+	double tokens;
+	int64_t at_ms;
+	uint64_t refused;   /* commands refused by the limit, in all */
+	int limiting;	    /* refusing now (logged once a burst) */
+	int64_t refused_ms; /* when the last was refused */
+};
+
+/* A budget of per_s commands a second. */
+void command_limit_init(struct command_limit *l, int per_s);
+/* May one more command run at now_ms (monotonic)?  1, or 0 (counted). */
+int command_limit_take(struct command_limit *l, int64_t now_ms);
+
 /*
  * Run the request payload (len bytes; full_len as received, more than len
  * when it was cut off) for command name.  Writes the answer topic's last
@@ -36,5 +53,10 @@ struct command_hooks {
  */
 char *command_run(const struct command_hooks *h, const char *name, const char *payload, size_t len,
 		  size_t full_len, char *id);
+
+/* The answer refusing the request without running it, with reason as its
+ * error; id as for command_run.  NULL only when out of memory. */
+char *command_refuse(const char *name, const char *payload, size_t len, size_t full_len, char *id,
+		     const char *reason);
 
 #endif

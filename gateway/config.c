@@ -47,6 +47,7 @@ enum config_sec {
 	CONFIG_SEC_ZONES,    /* [zones]: prohibited zones (issue 8) */
 	CONFIG_SEC_WATCH,    /* [watch]: engine state, tamper and health events */
 	CONFIG_SEC_PLATFORM, /* [platform]: the HJ 1239 / HJ 1322 link */
+	CONFIG_SEC_FILE,     /* [file]: the file uplink */
 	CONFIG_SEC_BUS,	     /* [bus "name"]: a Modbus line or TCP endpoint */
 	CONFIG_SEC_MBDEV,    /* [device "name"]: a Modbus device */
 	CONFIG_SEC_POINT,    /* [point "name"], in a profile file */
@@ -58,7 +59,7 @@ static const char *const config_sec_names[] = {
     [CONFIG_SEC_STORE] = "store",	[CONFIG_SEC_SAMPLE] = "sample",
     [CONFIG_SEC_SMOKE] = "smoke",	[CONFIG_SEC_GNSS] = "gnss",
     [CONFIG_SEC_ZONES] = "zones",	[CONFIG_SEC_WATCH] = "watch",
-    [CONFIG_SEC_PLATFORM] = "platform",
+    [CONFIG_SEC_PLATFORM] = "platform", [CONFIG_SEC_FILE] = "file",
 };
 
 /* Where something was set; file is NULL while it is not. */
@@ -214,6 +215,8 @@ static const struct config_key config_keys[] = {
     {MQTT, "batch_age", config_parse_ms, CONFIG_FIELD(mqtt.batch_age_ms), 0, 600},
     {MQTT, "compress", config_parse_bool, CONFIG_FIELD(mqtt.compress), 0, 0},
     {MQTT, "cert_warn_days", config_parse_int, CONFIG_FIELD(mqtt.cert_warn_days), 0, 3650},
+    {MQTT, "max_packet", config_parse_int, CONFIG_FIELD(mqtt.max_packet), 0, 268435455},
+    {MQTT, "command_rate", config_parse_int, CONFIG_FIELD(mqtt.command_rate), 1, 100000},
 
     {STORE, "path", config_parse_path, CONFIG_FIELD(store.path), 0, 0},
     {STORE, "retention_days", config_parse_int, CONFIG_FIELD(store.retention_days), 1, 3650},
@@ -317,6 +320,12 @@ static const struct config_key config_keys[] = {
     {PF, "sw_version", config_parse_int, CONFIG_FIELD(platform.sw_version), 0, 255},
     {PF, "activate", config_parse_bool, CONFIG_FIELD(platform.activate), 0, 0},
 #undef PF
+
+#define FILEOUT CONFIG_SEC_FILE
+    {FILEOUT, "enabled", config_parse_bool, CONFIG_FIELD(fileout.enabled), 0, 0},
+    {FILEOUT, "path", config_parse_path, CONFIG_FIELD(fileout.path), 1, 0},
+    {FILEOUT, "fsync", config_parse_bool, CONFIG_FIELD(fileout.fsync), 0, 0},
+#undef FILEOUT
 
     /* Modbus: buses and devices in the main file, points in profiles. */
     {BUS, "type", config_parse_bus_type, CONFIG_BUS_FIELD(type), 0, 0},
@@ -1392,6 +1401,17 @@ static void config_check_platform(struct config_ctx *ctx)
 				      "activate = yes needs sign = yes and chip_id");
 }
 
+static void config_check_file(struct config_ctx *ctx)
+{
+	struct config_origin *o;
+
+	if (!ctx->c->fileout.enabled || config_given(ctx, 0, CONFIG_SEC_FILE, "path"))
+		return;
+	o = config_origin_by_name(ctx, 0, CONFIG_SEC_FILE, "enabled");
+	config_error_at(ctx, o->file ? o->file : ctx->c->file, o->line,
+			"[file] enabled needs path");
+}
+
 /* Defaults that depend on other keys. */
 static void config_fill(struct config_ctx *ctx)
 {
@@ -1975,6 +1995,7 @@ void config_defaults(struct config *c)
 	c->mqtt.batch_max = 1;
 	c->mqtt.batch_age_ms = 1000;
 	c->mqtt.cert_warn_days = 30;
+	c->mqtt.command_rate = 50;
 	c->store.retention_days = 7;
 	c->store.max_size_mb = 256;
 	c->store.commit_interval_ms = 5000;
@@ -2011,6 +2032,7 @@ void config_defaults(struct config *c)
 	c->gnss.time_floor_s = 0;
 	c->gnss.reconnect_max_s = 30;
 	c->platform.variant = 0;
+	c->fileout.fsync = 1;
 	c->platform.diag_period_ms = 600000;
 	c->platform.samples_per_frame = 10;
 	c->platform.time_offset_h = 8;
@@ -2072,6 +2094,7 @@ static int config_load_once(const char *path, struct config *c, int quiet, int *
 	config_check_modbus(ctx);
 	config_check_platform(ctx);
 	config_check_required(ctx);
+	config_check_file(ctx);
 	config_fill(ctx);
 	*changed = config_changed(ctx);
 out_free_ctx:

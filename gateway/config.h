@@ -105,6 +105,8 @@ struct config_mqtt {
 	int batch_age_ms;    /* a live record waits at most this long for a batch */
 	int compress;	     /* zlib-compress telemetry, on <prefix>/<id>/telemetry/z */
 	int cert_warn_days;  /* warn this many days before a certificate expires */
+	int max_packet;	     /* bytes of an MQTT packet the broker takes, at most; 0: no limit */
+	int command_rate;    /* commands run per second, at most (more: refused) */
 };
 
 struct config_store {
@@ -211,6 +213,12 @@ struct config_platform {
 	int activate;		 /* send the activation frame (0x07) after login */
 };
 
+struct config_fileout {
+	int enabled;
+	char path[PATH_MAX]; /* each row's JSON appended as one line */
+	int fsync;	     /* fsync before acknowledging (default yes) */
+};
+
 struct config {
 	char file[PATH_MAX]; /* the file this came from */
 	char id[64];	     /* device id: [A-Za-z0-9_-], goes into topics */
@@ -236,6 +244,7 @@ struct config {
 	struct config_watch watch;
 	struct config_gnss gnss;
 	struct config_platform platform;
+	struct config_fileout fileout;
 };
 
 /* Fill c with the defaults. */

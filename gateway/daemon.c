@@ -22,23 +22,21 @@
 #include "gateway/health.h"
 #include "gateway/log.h"
 #include "gateway/loop.h"
-#include "gateway/platform.h"
 #include "gateway/report.h"
 #include "gateway/sampler.h"
 #include "gateway/smoke.h"
 #include "gateway/status.h"
 #include "gateway/store.h"
 #include "gateway/table.h"
-#include "gateway/uplink.h"
+#include "gateway/uplinks.h"
 #include "gateway/watch.h"
 #include "gateway/zones.h"
 
 #define DAEMON_STATUS_MS     5000
 #define DAEMON_EVICT_MS	     60000
-#define DAEMON_REPLAY_BUDGET 4096  /* frames and ticks a round when replaying flat out */
-#define DAEMON_ECU_SILENT_MS 15000 /* no CAN frame this long: the ECU is gone */
-#define DAEMON_SOURCE_MODBUS 100   /* + bus index: a Modbus bus's tag in the table */
-#define DAEMON_SOURCE_GNSS   200   /* the gnss source's tag in the table */
+#define DAEMON_REPLAY_BUDGET 4096 /* frames and ticks a round when replaying flat out */
+#define DAEMON_SOURCE_MODBUS 100  /* + bus index: a Modbus bus's tag in the table */
+#define DAEMON_SOURCE_GNSS   200  /* the gnss source's tag in the table */
 
 struct daemon {
 	struct config cfg;
@@ -46,14 +44,13 @@ struct daemon {
 	struct loop *loop;
 	int wake_fd;
 	int h_can[CONFIG_MAX_CAN]; /* loop handles */
-	int h_gnss, h_platform;
+	int h_gnss, h_uplink[UPLINKS_MAX];
 	int t_status, t_evict;
 	struct table table;
 	struct store *store;
 	struct report report;
-	struct uplink *uplink;
+	struct uplinks *uplinks;	/* MQTT, the HJ platform, a file: the back-ends in force */
 	struct command_hooks cmd_hooks; /* what remote commands may reach */
-	struct platform *platform;	/* NULL when [platform] is off */
 	struct canbus *can[CONFIG_MAX_CAN];
 	struct fieldbus *mb[CONFIG_MAX_BUS]; /* one a Modbus bus with devices */
 	int n_can;
@@ -333,8 +330,7 @@ static json_t *daemon_status(struct daemon *d)
 				 .n_can = d->n_can,
 				 .mb = d->mb,
 				 .gnss = d->gnss,
-				 .uplink = d->uplink,
-				 .platform = d->platform,
+				 .uplinks = d->uplinks,
 				 .smoke = &d->smoke,
 				 .watch = &d->watch,
 				 .zones = d->zones};
@@ -350,10 +346,10 @@ static void daemon_publish_status(struct daemon *d)
 	if (!st)
 		return;
 	status_write(d->cfg.state_dir, st);
-	if (d->uplink) {
+	if (d->uplinks) {
 		text = json_dumps(st, REPORT_JSON_FLAGS);
 		if (text)
-			uplink_set_status(d->uplink, text);
+			uplinks_set_status(d->uplinks, text);
 		free(text);
 	}
 	json_decref(st);
@@ -407,22 +403,6 @@ static uint64_t daemon_cmd_snapshot(void *ctx)
 	if (seq)
 		d->records++;
 	return seq;
-}
-
-/* Commands queued by the uplink, run here on the main thread. */
-static void daemon_commands(struct daemon *d)
-{
-	static struct uplink_command cmd; /* 4 KB: not on the stack */
-	char id[COMMAND_ID_MAX + 1];
-	char *answer;
-
-	while (uplink_next_command(d->uplink, &cmd)) {
-		answer =
-		    command_run(&d->cmd_hooks, cmd.name, cmd.payload, cmd.len, cmd.full_len, id);
-		if (answer && uplink_answer(d->uplink, id, answer) < 0)
-			log_info("command %s: answer not sent (not connected)", cmd.name);
-		free(answer);
-	}
 }
 
 static void daemon_store_policy(struct daemon *d)
@@ -510,47 +490,16 @@ static void daemon_close_sources(struct daemon *d)
 	d->n_can = 0;
 }
 
-static int daemon_open_uplink(struct daemon *d)
+static int daemon_open_uplinks(struct daemon *d)
 {
-	if (!d->cfg.mqtt.enabled)
-		return 0;
-	d->uplink = uplink_open(&d->cfg.mqtt, d->cfg.id, d->store, d->wake_fd);
-	return d->uplink ? 0 : -1;
-}
+	struct uplink_env env = {.store = d->store,
+				 .wake_fd = d->wake_fd,
+				 .has_can = d->cfg.n_can > 0,
+				 .event = daemon_on_source_event,
+				 .event_ctx = d};
 
-static int daemon_open_platform(struct daemon *d)
-{
-	if (!d->cfg.platform.enabled)
-		return 0;
-	d->platform = platform_open(&d->cfg.platform, d->cfg.vin, d->store, d->cfg.n_can > 0);
-	return d->platform ? 0 : -1;
-}
-
-/* The store's acknowledgement mask: every enabled uplink (none: MQTT's bit,
- * so that rows stay until retention takes them, as before). */
-static unsigned daemon_uplink_mask(const struct config *cfg)
-{
-	unsigned mask = (cfg->mqtt.enabled ? 1u << UPLINK_MQTT : 0) |
-			(cfg->platform.enabled ? 1u << UPLINK_PLATFORM : 0);
-
-	return mask ? mask : 1u << UPLINK_MQTT;
-}
-
-/* The engine ECU is silent when no CAN source had a frame for 15 s (live
- * only: a replayed log's clock stops with the log). */
-static void daemon_check_ecu(struct daemon *d, const struct clock_now *now)
-{
-	struct canbus_stats cs;
-	int64_t last = d->start_mono_ms;
-
-	if (!d->platform || d->n_can == 0 || clock_is_replay())
-		return;
-	for (int i = 0; i < d->n_can; i++) {
-		canbus_stats(d->can[i], &cs);
-		if (cs.last_frame_mono_ms > last)
-			last = cs.last_frame_mono_ms;
-	}
-	platform_ecu_silent(d->platform, now->mono_ms - last >= DAEMON_ECU_SILENT_MS, now);
+	d->uplinks = uplinks_open(&d->cfg, &env);
+	return d->uplinks ? 0 : -1;
 }
 
 /* ---- reload ---------------------------------------------------------------- */
@@ -595,31 +544,7 @@ static void daemon_reload(struct daemon *d)
 		if (daemon_open_fieldbus(d) < 0)
 			log_warnx("reload: a Modbus bus did not open");
 	}
-	if (memcmp(&fresh->mqtt, &d->cfg.mqtt, sizeof(fresh->mqtt)) != 0 ||
-	    strcmp(fresh->id, d->cfg.id) != 0) {
-		uplink_close(d->uplink);
-		d->uplink = NULL;
-		d->cfg.mqtt = fresh->mqtt;
-		snprintf(d->cfg.id, sizeof(d->cfg.id), "%s", fresh->id);
-		daemon_open_uplink(d);
-	}
-	if (fresh->platform.enabled != d->cfg.platform.enabled) {
-		/* The store's acknowledgement mask is fixed while it is open. */
-		log_notice("reload: turning [platform] %s takes a restart",
-			   fresh->platform.enabled ? "on" : "off");
-		fresh->platform = d->cfg.platform;
-	} else if (memcmp(&fresh->platform, &d->cfg.platform, sizeof(fresh->platform)) != 0 ||
-		   strcmp(fresh->vin, d->cfg.vin) != 0) {
-		struct clock_now now;
-
-		clock_now(&now);
-		platform_close(d->platform, &now);
-		d->platform = NULL;
-		d->cfg.platform = fresh->platform;
-		snprintf(d->cfg.vin, sizeof(d->cfg.vin), "%s", fresh->vin);
-		if (daemon_open_platform(d) < 0)
-			log_warnx("reload: the platform link did not open");
-	}
+	uplinks_reload(d->uplinks, &d->cfg, fresh);
 	if (memcmp(&fresh->gnss, &d->cfg.gnss, sizeof(fresh->gnss)) != 0) {
 		/* The track (points, odometer) starts again. */
 		daemon_close_gnss(d);
@@ -730,7 +655,7 @@ static int daemon_finished(struct daemon *d)
 	 * store is drained (a backlog drain, as in the bench). */
 	if (!d->opts.exit_when_done || (!d->replay_done && d->cfg.n_can > 0))
 		return 0;
-	if (!d->uplink && !d->platform)
+	if (uplinks_count(d->uplinks) == 0)
 		return 1;
 	store_stats(d->store, &ss);
 	return ss.rows == 0;
@@ -780,16 +705,17 @@ static void daemon_on_gnss(void *ctx, int fd, short revents)
 		gnss_read(d->gnss);
 }
 
-static void daemon_on_platform(void *ctx, int fd, short revents)
+/* An uplink's descriptor: the back-end whose it is. */
+static void daemon_on_uplink(void *ctx, int fd, short revents)
 {
 	struct daemon *d = ctx;
-	struct clock_now now;
+	short events;
 
-	(void)fd;
-	if (!d->platform)
-		return;
-	clock_now(&now);
-	platform_io(d->platform, revents, &now);
+	for (int i = 0; i < UPLINKS_MAX; i++)
+		if (uplinks_fd(d->uplinks, i, &events) == fd) {
+			uplinks_ready(d->uplinks, i, revents);
+			return;
+		}
 }
 
 /* Descriptors that come and go (a CAN socket reopened, gpsd and the
@@ -807,7 +733,12 @@ static void daemon_watch_fds(struct daemon *d)
 		}
 	}
 	loop_set_fd(d->loop, d->h_gnss, gnss_fd(d->gnss), POLLIN);
-	loop_set_fd(d->loop, d->h_platform, platform_fd(d->platform), platform_events(d->platform));
+	for (int i = 0; i < UPLINKS_MAX; i++) {
+		short events;
+		int fd = uplinks_fd(d->uplinks, i, &events);
+
+		loop_set_fd(d->loop, d->h_uplink[i], fd, events);
+	}
 }
 
 static void daemon_on_status(void *ctx, int64_t now_ms)
@@ -845,30 +776,19 @@ static int64_t daemon_work(void *ctx, int64_t real)
 	daemon_live_ticks(d, mono);
 	/* Before anything is sent, it is committed (at once when an
 	 * uplink waits for rows, else at most every commit_interval). */
-	store_flush_due(d->store, real, uplink_wants_rows(d->uplink) || d->platform);
+	store_flush_due(d->store, real, uplinks_wants_rows(d->uplinks));
 	/* Readers see committed rows only, so the echo prints exactly
 	 * what a crash cannot take back, before the uplink sends it. */
 	report_echo_committed(&d->report);
-	if (d->uplink) {
-		uplink_process(d->uplink, real);
-		daemon_commands(d);
-	}
-	if (d->platform) {
-		struct clock_now now;
-
-		clock_now(&now);
-		daemon_check_ecu(d, &now);
-		platform_process(d->platform, real, &now, d->replay_done);
-	}
+	uplinks_process(d->uplinks, real, d->replay_done);
+	uplinks_commands(d->uplinks, &d->cmd_hooks);
 	store_flush_due(d->store, real, 0);
 	health_tick(real);
 	if (daemon_finished(d))
 		loop_stop(d->loop);
 	deadline = earliest(deadline, health_deadline());
-	if (d->uplink)
-		deadline = earliest(deadline, uplink_deadline(d->uplink));
+	deadline = earliest(deadline, uplinks_deadline(d->uplinks));
 	deadline = earliest(deadline, store_flush_deadline(d->store));
-	deadline = earliest(deadline, platform_deadline(d->platform));
 	if (!clock_is_replay() && d->next_tick_ms > 0)
 		deadline = earliest(deadline, real + (d->next_tick_ms - mono));
 	for (int i = 0; i < d->n_can; i++)
@@ -909,7 +829,8 @@ static int daemon_loop_init(struct daemon *d)
 	loop_set_timer(d->loop, d->t_status, clock_real_ms());
 	loop_set_timer(d->loop, d->t_evict, clock_real_ms());
 	d->h_gnss = loop_add_fd(d->loop, -1, POLLIN, daemon_on_gnss, d);
-	d->h_platform = loop_add_fd(d->loop, -1, 0, daemon_on_platform, d);
+	for (int i = 0; i < UPLINKS_MAX; i++)
+		d->h_uplink[i] = loop_add_fd(d->loop, -1, 0, daemon_on_uplink, d);
 	return loop_add_hook(d->loop, daemon_work, d);
 }
 
@@ -962,8 +883,8 @@ static int daemon_init(struct daemon *d)
 	d->zones = zones_open(&d->cfg.zones, d->cfg.stage);
 	if (!d->zones)
 		return -1;
-	d->store = store_open(d->cfg.store.path, daemon_uplink_mask(&d->cfg),
-			      d->cfg.store.retention_days, d->cfg.store.max_size_mb);
+	d->store = store_open(d->cfg.store.path, uplinks_mask(&d->cfg), d->cfg.store.retention_days,
+			      d->cfg.store.max_size_mb);
 	if (!d->store)
 		return -1;
 	daemon_store_policy(d);
@@ -979,8 +900,7 @@ static int daemon_init(struct daemon *d)
 	d->report.echoed = store_next_seq_peek(d->store) - 1;
 	snprintf(d->report.dev, sizeof(d->report.dev), "%s", d->cfg.id);
 	daemon_store_events(d);
-	if (daemon_open_sources(d) < 0 || daemon_open_fieldbus(d) < 0 ||
-	    daemon_open_uplink(d) < 0 || daemon_open_platform(d) < 0)
+	if (daemon_open_sources(d) < 0 || daemon_open_fieldbus(d) < 0 || daemon_open_uplinks(d) < 0)
 		return -1;
 	return 0;
 }
@@ -991,13 +911,7 @@ static void daemon_fini(struct daemon *d)
 	daemon_close_sources(d);
 	daemon_close_fieldbus(d);
 	daemon_close_gnss(d);
-	uplink_close(d->uplink);
-	if (d->platform) {
-		struct clock_now now;
-
-		clock_now(&now);
-		platform_close(d->platform, &now); /* logout */
-	}
+	uplinks_close(d->uplinks); /* goodbyes: MQTT offline status, platform logout */
 	if (d->store) {
 		store_flush(d->store);
 		/* What the last commit made durable is printed too. */

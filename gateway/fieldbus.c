@@ -26,6 +26,7 @@
 #include <time.h>
 #include <unistd.h>
 
+#include "gateway/backoff.h"
 #include "gateway/log.h"
 #include "protocols/mbplan.h"
 
@@ -59,6 +60,7 @@ struct fb_dev {
 	int retry_min_ms, retry_max_ms; /* refused points: first retry, cap */
 	int *retry_ms;			/* per point: current wait, 0 while read */
 	int64_t *retry_at;		/* per point: when to try it again */
+	struct backoff backoff;
 	struct fieldbus_stats st;
 };
 
@@ -235,7 +237,11 @@ static int fb_dev_init(struct fb_dev *d, const struct config *cfg, int i)
 			return -1; /* config_load checked every point */
 	d->st.blocks = mbplan_build(&d->plan);
 	d->st.responding = -1;
-	d->rng = (unsigned)(m->unit * 7919 + i);
+	/* The first step is one interval at least: a back-off shorter than
+	 * the grid would not slow anything down. */
+	backoff_init(&d->backoff,
+		     d->interval_ms > FB_BACKOFF_MIN_MS ? d->interval_ms : FB_BACKOFF_MIN_MS,
+		     cfg->bus[m->bus].backoff_max_ms, BACKOFF_EQUAL);
 	return 0;
 }
 
@@ -416,8 +422,6 @@ static void fb_grid(struct fb_dev *d, int64_t now)
 
 static void fb_after(struct fieldbus *fb, struct fb_dev *d, enum fb_outcome out, int64_t now)
 {
-	int cap = fb->link.cfg.backoff_max_ms, step;
-
 	if (out == FB_DEAD) {
 		if (++d->fails < FB_FAILS_DOWN)
 			return; /* one lost answer is line noise: keep the grid */
@@ -425,11 +429,8 @@ static void fb_after(struct fieldbus *fb, struct fb_dev *d, enum fb_outcome out,
 			log_warnx("%s: not responding (%s, unit %d: %s)", d->name,
 				  fb->link.cfg.name, d->unit, d->st.last_error);
 		d->st.responding = 0;
-		step = d->st.backoff_ms ? 2 * d->st.backoff_ms
-					: (d->interval_ms > FB_BACKOFF_MIN_MS ? d->interval_ms
-									      : FB_BACKOFF_MIN_MS);
-		d->st.backoff_ms = step > cap ? cap : step;
-		d->next_due = now + d->st.backoff_ms + rand_r(&d->rng) % (d->st.backoff_ms / 4 + 1);
+		d->st.backoff_ms = backoff_next(&d->backoff, now);
+		d->next_due = now + d->st.backoff_ms;
 		return;
 	}
 	if (d->st.responding == 0) {
@@ -438,6 +439,7 @@ static void fb_after(struct fieldbus *fb, struct fb_dev *d, enum fb_outcome out,
 	}
 	d->st.responding = 1;
 	d->st.backoff_ms = 0;
+	backoff_reset(&d->backoff);
 	d->fails = 0;
 	if (out == FB_OK)
 		d->st.ok++;

@@ -34,6 +34,7 @@
 #include <string.h>
 #include <time.h>
 
+#include "gateway/backoff.h"
 #include "gateway/clock.h"
 #include "gateway/log.h"
 
@@ -63,7 +64,7 @@ struct gnss {
 	struct gps_data_t gd;
 	int open;	     /* gd holds a connection */
 	int64_t retry_at_ms; /* real ms of the next connect, -1: none due */
-	int backoff_ms;
+	struct backoff backoff;
 	int down_logged; /* this outage was logged */
 	struct gnss_track track;
 	struct gnss_stats st;
@@ -361,10 +362,7 @@ void gnss_track_pos(const struct gnss_track *tr, int64_t now_ms, const char *poi
 
 static void gnss_schedule_retry(struct gnss *g, int64_t real_ms)
 {
-	int cap = g->cfg.reconnect_max_s * 1000;
-
-	g->retry_at_ms = real_ms + g->backoff_ms;
-	g->backoff_ms = g->backoff_ms * 2 > cap ? cap : g->backoff_ms * 2;
+	g->retry_at_ms = real_ms + backoff_next(&g->backoff, real_ms);
 }
 
 static void gnss_disconnect(struct gnss *g)
@@ -401,7 +399,7 @@ static int gnss_connect(struct gnss *g)
 	g->st.up = 1;
 	g->st.connects++;
 	g->down_logged = 0;
-	g->backoff_ms = GNSS_BACKOFF_MIN_MS;
+	backoff_up(&g->backoff, clock_real_ms());
 	return 0;
 }
 
@@ -419,7 +417,7 @@ struct gnss *gnss_open(const struct config_gnss *cfg, int source, struct table *
 	snprintf(g->port, sizeof(g->port), "%d", cfg->port);
 	g->floor_s = gnss_time_floor(cfg);
 	g->ceiling_s = gnss_time_ceiling(cfg);
-	g->backoff_ms = GNSS_BACKOFF_MIN_MS;
+	backoff_init(&g->backoff, GNSS_BACKOFF_MIN_MS, cfg->reconnect_max_s * 1000, BACKOFF_FULL);
 	g->retry_at_ms = -1;
 	g->st.last_fix_mono_ms = -1;
 	gnss_track_init(&g->track, cfg, clock_mono_ms());

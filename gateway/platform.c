@@ -14,10 +14,14 @@
  * again as re-send frames after the next login: nothing is lost, and at most
  * what was in flight is seen twice.
  *
- * The host is resolved once at start (getaddrinfo may block: never in the
- * loop); connect is non-blocking.  Serial numbers restart every (platform
+ * The host is resolved at every connect attempt (a name's address may
+ * change, and DNS may not be up yet at boot), off the loop: glibc's
+ * getaddrinfo_a runs it on a thread of its own and the loop polls for the
+ * answer; a failure backs off like a failed connect.  Connect is
+ * non-blocking.  Serial numbers restart every (platform
  * local) day, run 1..65531, and are kept in the store's meta table.
  */
+#define _GNU_SOURCE /* getaddrinfo_a */
 #include "gateway/platform.h"
 
 #include <errno.h>
@@ -33,8 +37,10 @@
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
+#include <time.h>
 #include <unistd.h>
 
+#include "gateway/backoff.h"
 #include "gateway/log.h"
 #include "gateway/signer.h"
 #include "protocols/hjframe.h"
@@ -53,9 +59,11 @@
 #define PF_WINDOW_GRACE_MS    1500 /* a window closes this long after its end */
 #define PF_MMCLI_TIMEOUT_MS   5000
 #define PF_MAX_ECUS	      8
-#define PF_UNANSWERED_MAX     3 /* road: reconnect after 3 unanswered frames */
+#define PF_UNANSWERED_MAX     3	    /* road: reconnect after 3 unanswered frames */
+#define PF_RESOLVE_POLL_MS    50    /* while the resolver works */
+#define PF_RESOLVE_TIMEOUT_MS 30000 /* a resolver this slow has failed */
 
-enum pf_state { PF_DOWN, PF_CONNECTING, PF_UP };
+enum pf_state { PF_DOWN, PF_RESOLVING, PF_CONNECTING, PF_UP };
 
 struct pf_sample {
 	int64_t wall_ms;
@@ -108,12 +116,17 @@ struct platform {
 
 	struct sockaddr_storage addr;
 	socklen_t addrlen;
+	char port_text[8];
+	struct addrinfo hints;
+	struct gaicb gai; /* the resolver's request while PF_RESOLVING */
+	int gai_busy;	  /* gai belongs to the resolver */
+	int64_t resolve_deadline_ms;
 	enum pf_state state;
 	int fd;
 	int64_t real_ms;
 	int64_t now_wall_ms; /* the daemon's clock */
 	int64_t retry_at_ms, connect_deadline_ms;
-	int backoff_ms;
+	struct backoff backoff;
 	char last_error[128];
 
 	uint8_t out[PF_OUT];
@@ -137,6 +150,7 @@ struct platform {
 	int alarm_pending;
 	int64_t alarm_wall_ms;
 	int ecu_silent;
+	int64_t ecu_event_wall_ms; /* time of the newest ecu-silent event seen */
 
 	struct {
 		uint64_t connects, frames, realtime, resent, alarms, rows_acked, bytes, answers;
@@ -439,33 +453,54 @@ static uint32_t pf_dtc_code(const struct payload_dtc *c)
 }
 
 /* A `dtc` event: the newest one of each source address is its state. */
-static void pf_event(struct platform *p, const struct store_row *row)
+static void pf_dtc_event(struct platform *p, const struct payload_event *ev, int64_t wall_ms)
 {
-	struct payload_event *ev = &p->ev;
-	struct payload_header h;
 	struct pf_ecu *e = NULL;
-	int sa;
+	int sa = (int)ev->sa;
 
-	if (!strstr(row->payload, "\"dtc\"") ||
-	    payload_decode_event(row->payload, row->len, &h, ev, NULL) < 0 ||
-	    ev->type != PAYLOAD_EV_DTC)
-		return;
-	sa = (int)ev->sa;
 	for (int i = 0; i < PF_MAX_ECUS && !e; i++)
 		if (p->ecu[i].used && p->ecu[i].sa == sa)
 			e = &p->ecu[i];
 	for (int i = 0; i < PF_MAX_ECUS && !e; i++)
 		if (!p->ecu[i].used)
 			e = &p->ecu[i];
-	if (!e || (e->used && e->wall_ms > row->wall_ms))
+	if (!e || (e->used && e->wall_ms > wall_ms))
 		return;
 	e->used = 1;
 	e->sa = sa;
-	e->wall_ms = row->wall_ms;
+	e->wall_ms = wall_ms;
 	e->mil = pf_mil_code(ev->mil);
 	e->n = 0;
 	for (int i = 0; i < ev->active.n && e->n < HJ_MAX_DTCS; i++)
 		e->dtc[e->n++] = pf_dtc_code(&ev->active.d[i]);
+}
+
+static void pf_ecu_silent(struct platform *p, int silent, int64_t wall_ms);
+
+/* watch's `ecu-silent` events decide the ECU's silence (one rule, [watch]
+ * ecu_silent): a start raises the removal alarm, an end ends the episode.
+ * The backlog reader may meet an older event after the live one. */
+static void pf_ecu_event(struct platform *p, const struct payload_event *ev, int64_t wall_ms)
+{
+	if (wall_ms < p->ecu_event_wall_ms)
+		return;
+	p->ecu_event_wall_ms = wall_ms;
+	pf_ecu_silent(p, strcmp(ev->state, "start") == 0, wall_ms);
+}
+
+/* The events the platform uses: diagnostics and the ECU's silence. */
+static void pf_event(struct platform *p, const struct store_row *row)
+{
+	struct payload_event *ev = &p->ev;
+	struct payload_header h;
+
+	if ((!strstr(row->payload, "\"dtc\"") && !strstr(row->payload, "\"ecu-silent\"")) ||
+	    payload_decode_event(row->payload, row->len, &h, ev, NULL) < 0)
+		return;
+	if (ev->type == PAYLOAD_EV_DTC)
+		pf_dtc_event(p, ev, row->wall_ms);
+	else if (ev->type == PAYLOAD_EV_ECU_SILENT)
+		pf_ecu_event(p, ev, row->wall_ms);
 }
 
 static int64_t pf_window(const struct platform *p, const struct store_row *row);
@@ -480,7 +515,7 @@ static int pf_take(struct platform *p, struct pf_builder *b, const struct store_
 		/* Events do not go to the platform; dtc events feed diagnostics. */
 		pf_event(p, row);
 		if (!b->open)
-			store_ack(p->store, UPLINK_PLATFORM, row->seq);
+			store_ack(p->store, PLATFORM_BIT, row->seq);
 		else
 			b->last_seq = row->seq;
 		return 0;
@@ -513,7 +548,7 @@ static int64_t pf_window(const struct platform *p, const struct store_row *row)
 static void pf_pump(struct platform *p, struct pf_builder *b, int final, int64_t budget)
 {
 	while (p->state == PF_UP && !b->done) {
-		int n = store_fetch(p->store, UPLINK_PLATFORM, b->cursor, p->rows, PF_FETCH, p->buf,
+		int n = store_fetch(p->store, PLATFORM_BIT, b->cursor, p->rows, PF_FETCH, p->buf,
 				    sizeof(p->buf));
 		int at_limit = 0;
 
@@ -552,7 +587,7 @@ static void pf_ack_rows(struct platform *p, const struct pf_pending *pd)
 	if (pd->first_seq == 0)
 		return;
 	for (uint64_t seq = pd->first_seq; seq <= pd->last_seq; seq++)
-		if (store_ack(p->store, UPLINK_PLATFORM, seq) == 0)
+		if (store_ack(p->store, PLATFORM_BIT, seq) == 0)
 			p->st.rows_acked++;
 }
 
@@ -589,9 +624,6 @@ static void pf_builder_reset(struct pf_builder *b, uint64_t cursor, uint64_t lim
 
 static void pf_disconnect(struct platform *p, const char *why)
 {
-	int cap = p->cfg.reconnect_max_s * 1000;
-	int jitter = p->backoff_ms / 4 > 0 ? rand() % (p->backoff_ms / 4 + 1) : 0;
-
 	if (p->state == PF_UP || strcmp(p->last_error, why) != 0)
 		log_warnx("platform: %s:%d: %s", p->cfg.host, p->cfg.port, why);
 	snprintf(p->last_error, sizeof(p->last_error), "%s", why);
@@ -605,14 +637,73 @@ static void pf_disconnect(struct platform *p, const char *why)
 	p->pend_head = p->pend_tail = 0;
 	p->in_len = 0;
 	p->live.open = p->backlog.open = 0;
-	p->retry_at_ms = p->real_ms + p->backoff_ms + jitter;
-	p->backoff_ms = p->backoff_ms * 2 > cap ? cap : p->backoff_ms * 2;
+	p->retry_at_ms = p->real_ms + backoff_next(&p->backoff, p->real_ms);
 }
 
+/* Is the resolver still at work on the request?  Frees its answer when
+ * it is not. */
+static int pf_resolver_busy(struct platform *p)
+{
+	if (gai_error(&p->gai) == EAI_INPROGRESS)
+		return 1;
+	if (p->gai.ar_result)
+		freeaddrinfo(p->gai.ar_result);
+	p->gai.ar_result = NULL;
+	p->gai_busy = 0;
+	return 0;
+}
+
+/* Start resolving the host (off the loop); pf_resolved goes on. */
 static void pf_connect(struct platform *p)
 {
-	int fd = socket(p->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
+	struct gaicb *list[1] = {&p->gai};
+	int rc;
 
+	if (p->gai_busy && pf_resolver_busy(p)) {
+		pf_disconnect(p, "the resolver is still busy with the last attempt");
+		return;
+	}
+	memset(&p->gai, 0, sizeof(p->gai));
+	p->gai.ar_name = p->cfg.host;
+	p->gai.ar_service = p->port_text;
+	p->gai.ar_request = &p->hints;
+	rc = getaddrinfo_a(GAI_NOWAIT, list, 1, NULL);
+	if (rc != 0) {
+		pf_disconnect(p, gai_strerror(rc));
+		return;
+	}
+	p->gai_busy = 1;
+	p->state = PF_RESOLVING;
+	p->resolve_deadline_ms = p->real_ms + PF_RESOLVE_TIMEOUT_MS;
+}
+
+/* The resolver's answer, when it has one: connect (non-blocking). */
+static void pf_resolved(struct platform *p)
+{
+	struct addrinfo *res;
+	char why[sizeof(p->last_error)];
+	int rc = gai_error(&p->gai), fd;
+
+	if (rc == EAI_INPROGRESS) {
+		if (p->real_ms < p->resolve_deadline_ms)
+			return;
+		gai_cancel(&p->gai); /* gai_busy stays: pf_connect checks again */
+		pf_disconnect(p, "resolving the host timed out");
+		return;
+	}
+	p->gai_busy = 0;
+	res = p->gai.ar_result;
+	if (rc != 0 || !res) {
+		snprintf(why, sizeof(why), "%s", rc ? gai_strerror(rc) : "no address");
+		if (res)
+			freeaddrinfo(res);
+		pf_disconnect(p, why);
+		return;
+	}
+	memcpy(&p->addr, res->ai_addr, res->ai_addrlen);
+	p->addrlen = res->ai_addrlen;
+	freeaddrinfo(res);
+	fd = socket(p->addr.ss_family, SOCK_STREAM | SOCK_NONBLOCK | SOCK_CLOEXEC, 0);
 	if (fd < 0) {
 		pf_disconnect(p, strerror(errno));
 		return;
@@ -636,7 +727,9 @@ static void pf_up(struct platform *p, const struct clock_now *now)
 	live0 = store_next_seq_peek(p->store);
 	p->state = PF_UP;
 	p->st.connects++;
-	p->backoff_ms = PF_BACKOFF_MIN_MS;
+	/* Reset only once the session has lasted: a platform that closes
+	 * every session at once is backed off too. */
+	backoff_up(&p->backoff, p->real_ms);
 	p->queued_total = p->written_total = 0;
 	p->unanswered = p->answered = 0;
 	pf_builder_reset(&p->live, live0 - 1, 0);
@@ -726,12 +819,12 @@ static void pf_read(struct platform *p)
 		p->in_len = 0; /* garbage without a frame: drop it */
 }
 
-int platform_fd(const struct platform *p)
+static int platform_fd(const struct platform *p)
 {
 	return p ? p->fd : -1;
 }
 
-short platform_events(const struct platform *p)
+static short platform_events(const struct platform *p)
 {
 	if (!p || p->fd < 0)
 		return 0;
@@ -740,7 +833,7 @@ short platform_events(const struct platform *p)
 	return POLLIN | (p->out_sent < p->out_len ? POLLOUT : 0);
 }
 
-void platform_io(struct platform *p, short revents, const struct clock_now *now)
+static void platform_io(struct platform *p, short revents, const struct clock_now *now)
 {
 	int err = 0;
 	socklen_t len = sizeof(err);
@@ -764,9 +857,9 @@ void platform_io(struct platform *p, short revents, const struct clock_now *now)
 
 /* ---- removal alarm ---------------------------------------------------------------- */
 
-void platform_ecu_silent(struct platform *p, int silent, const struct clock_now *now)
+static void pf_ecu_silent(struct platform *p, int silent, int64_t wall_ms)
 {
-	if (!p || !p->has_can || silent == p->ecu_silent)
+	if (!p->has_can || silent == p->ecu_silent)
 		return;
 	p->ecu_silent = silent;
 	if (!silent) {
@@ -781,7 +874,7 @@ void platform_ecu_silent(struct platform *p, int silent, const struct clock_now 
 	}
 	log_warnx("platform: engine ECU silent: removal alarm");
 	p->alarm_pending = 1;
-	p->alarm_wall_ms = now->wall_ms;
+	p->alarm_wall_ms = wall_ms;
 }
 
 static void pf_send_alarm(struct platform *p)
@@ -801,7 +894,8 @@ static void pf_send_alarm(struct platform *p)
 
 /* ---- the loop ---------------------------------------------------------------------- */
 
-void platform_process(struct platform *p, int64_t real_ms, const struct clock_now *now, int final)
+static void platform_process(struct platform *p, int64_t real_ms, const struct clock_now *now,
+			     int final)
 {
 	uint64_t resent;
 
@@ -811,6 +905,8 @@ void platform_process(struct platform *p, int64_t real_ms, const struct clock_no
 	p->now_wall_ms = now->wall_ms;
 	if (p->state == PF_DOWN && real_ms >= p->retry_at_ms)
 		pf_connect(p);
+	if (p->state == PF_RESOLVING)
+		pf_resolved(p);
 	if (p->state == PF_CONNECTING && real_ms >= p->connect_deadline_ms)
 		pf_disconnect(p, "connect timed out");
 	if (p->state != PF_UP)
@@ -836,7 +932,7 @@ void platform_process(struct platform *p, int64_t real_ms, const struct clock_no
 	pf_check_delivered(p);
 }
 
-int64_t platform_deadline(const struct platform *p)
+static int64_t platform_deadline(const struct platform *p)
 {
 	int64_t d = -1;
 
@@ -845,6 +941,8 @@ int64_t platform_deadline(const struct platform *p)
 	switch (p->state) {
 	case PF_DOWN:
 		return p->retry_at_ms;
+	case PF_RESOLVING:
+		return p->real_ms + PF_RESOLVE_POLL_MS;
 	case PF_CONNECTING:
 		return p->connect_deadline_ms;
 	case PF_UP:
@@ -860,7 +958,7 @@ int64_t platform_deadline(const struct platform *p)
 	return d;
 }
 
-json_t *platform_status(const struct platform *p)
+static json_t *platform_status(const struct platform *p)
 {
 	if (!p)
 		return json_pack("{s:b}", "enabled", 0);
@@ -879,25 +977,12 @@ json_t *platform_status(const struct platform *p)
 
 /* ---- start and stop ------------------------------------------------------------------ */
 
-static int pf_resolve(struct platform *p)
+/* What the resolver is asked at every connect: the port as text, TCP. */
+static void pf_resolver_init(struct platform *p)
 {
-	struct addrinfo hints = {.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
-	struct addrinfo *res = NULL;
-	char port[16];
-	int rc;
-
-	snprintf(port, sizeof(port), "%d", p->cfg.port);
-	rc = getaddrinfo(p->cfg.host, port, &hints, &res);
-	if (rc != 0 || !res) {
-		log_warnx("platform: %s: %s", p->cfg.host, rc ? gai_strerror(rc) : "no address");
-		return -1;
-	}
-	memcpy(&p->addr, res->ai_addr, res->ai_addrlen);
-	p->addrlen = res->ai_addrlen;
-	freeaddrinfo(res);
-	return 0;
+	snprintf(p->port_text, sizeof(p->port_text), "%d", p->cfg.port);
+	p->hints = (struct addrinfo){.ai_socktype = SOCK_STREAM, .ai_flags = AI_NUMERICSERV};
 }
-
 /* The full path of prog on PATH, or -1 when it is not there. */
 static int pf_which(const char *prog, char *out, size_t size)
 {
@@ -1028,8 +1113,8 @@ static void pf_iccid(struct platform *p)
 			p->iccid[i] = 'F';
 }
 
-struct platform *platform_open(const struct config_platform *cfg, const char *vin,
-			       struct store *store, int has_can)
+static struct platform *platform_open(const struct config_platform *cfg, const char *vin,
+				      struct store *store, int has_can)
 {
 	struct platform *p = calloc(1, sizeof(*p));
 
@@ -1046,13 +1131,12 @@ struct platform *platform_open(const struct config_platform *cfg, const char *vi
 	if (p->n_samples > HJ_MAX_INFO - 1)
 		p->n_samples = HJ_MAX_INFO - 1; /* room for the diagnostics unit */
 	p->slot_ms = cfg->period_ms / p->n_samples > 0 ? cfg->period_ms / p->n_samples : 1;
-	p->backoff_ms = PF_BACKOFF_MIN_MS;
+	backoff_init(&p->backoff, PF_BACKOFF_MIN_MS, cfg->reconnect_max_s * 1000, BACKOFF_FULL);
 	p->live = (struct pf_builder){.name = "live", .cmd = HJ_CMD_REALTIME};
 	p->backlog = (struct pf_builder){.name = "backlog", .cmd = HJ_CMD_RESEND, .done = 1};
 	snprintf(p->vin, sizeof(p->vin), "%s", vin);
 	hj_pos_unknown(&p->last_pos);
-	if (pf_resolve(p) < 0)
-		goto out_free;
+	pf_resolver_init(p);
 	if (cfg->sign) {
 		p->signer = signer_soft_open(cfg->key_file, cfg->user_id);
 		if (!p->signer)
@@ -1069,7 +1153,7 @@ out_free:
 	return NULL;
 }
 
-void platform_close(struct platform *p, const struct clock_now *now)
+static void platform_close(struct platform *p, const struct clock_now *now)
 {
 	struct hj_frame f;
 
@@ -1096,5 +1180,97 @@ void platform_close(struct platform *p, const struct clock_now *now)
 		close(p->fd);
 	if (p->signer)
 		p->signer->close(p->signer);
+	if (p->gai_busy && gai_cancel(&p->gai) == EAI_NOTCANCELED) {
+		const struct gaicb *list[1] = {&p->gai};
+		struct timespec ts = {2, 0};
+
+		gai_suspend(list, 1, &ts);
+	}
+	if (p->gai_busy && pf_resolver_busy(p)) {
+		/* The resolver still holds the request: leave it the memory. */
+		log_warnx("platform: the resolver for %s does not finish", p->cfg.host);
+		return;
+	}
 	free(p);
 }
+
+/* ---- the uplink interface ------------------------------------------------------------- */
+
+static int pf_op_enabled(const struct config *cfg)
+{
+	return cfg->platform.enabled;
+}
+
+static void *pf_op_open(const struct config *cfg, const struct uplink_env *env)
+{
+	return platform_open(&cfg->platform, cfg->vin, env->store, env->has_can);
+}
+
+static void pf_op_close(void *p, const struct clock_now *now)
+{
+	platform_close(p, now);
+}
+
+static int pf_op_fd(const void *p)
+{
+	return platform_fd(p);
+}
+
+static short pf_op_events(const void *p)
+{
+	return platform_events(p);
+}
+
+static void pf_op_io(void *p, short revents, const struct clock_now *now)
+{
+	platform_io(p, revents, now);
+}
+
+static void pf_op_process(void *p, const struct uplink_tick *t)
+{
+	platform_process(p, t->real_ms, &t->now, t->final);
+}
+
+static int64_t pf_op_deadline(const void *p)
+{
+	return platform_deadline(p);
+}
+
+/* Frames are made as rows are committed: always wants them. */
+static int pf_op_wants_rows(const void *p)
+{
+	(void)p;
+	return 1;
+}
+
+static json_t *pf_op_status(const void *p, const struct store_stats *ss, int64_t now_wall_ms)
+{
+	(void)ss;
+	(void)now_wall_ms;
+	return platform_status(p);
+}
+
+/* Any change of [platform] or of the VIN logs in again. */
+static int pf_op_reconfigure(void *p, const struct config *old, const struct config *fresh)
+{
+	(void)p;
+	return memcmp(&old->platform, &fresh->platform, sizeof(old->platform)) != 0 ||
+	       strcmp(old->vin, fresh->vin) != 0;
+}
+
+const struct uplink_ops platform_uplink = {
+    .name = "platform",
+    .status_key = "platform",
+    .bit = PLATFORM_BIT,
+    .enabled = pf_op_enabled,
+    .open = pf_op_open,
+    .close = pf_op_close,
+    .fd = pf_op_fd,
+    .events = pf_op_events,
+    .io = pf_op_io,
+    .process = pf_op_process,
+    .deadline = pf_op_deadline,
+    .wants_rows = pf_op_wants_rows,
+    .status = pf_op_status,
+    .reconfigure = pf_op_reconfigure,
+};

@@ -18,10 +18,9 @@
 #include "gateway/fieldbus.h"
 #include "gateway/gnss.h"
 #include "gateway/log.h"
-#include "gateway/platform.h"
 #include "gateway/smoke.h"
 #include "gateway/store.h"
-#include "gateway/uplink.h"
+#include "gateway/uplinks.h"
 #include "gateway/watch.h"
 #include "gateway/zones.h"
 
@@ -123,14 +122,6 @@ static json_t *status_sources(const struct status_parts *p, int64_t mono_ms)
 	return src;
 }
 
-static json_t *status_uplink(const struct status_parts *p, const struct store_stats *ss,
-			     int64_t wall_ms)
-{
-	if (!p->uplink)
-		return json_pack("{s:b}", "enabled", 0);
-	return uplink_status_json(p->uplink, ss, wall_ms);
-}
-
 /* Evictions by class, and the versions of what emgwd runs on. */
 static void status_more(const struct status_parts *p, json_t *st, const struct store_stats *ss)
 {
@@ -163,7 +154,7 @@ json_t *status_build(const struct status_parts *p)
 	store_stats(p->store, &ss);
 	st = json_pack(
 	    "{s:i, s:s, s:s, s:s, s:I, s:i, s:s, s:s, s:f, s:I, s:I, s:o, s:{s:I, s:o, "
-	    "s:I, s:I}, s:o}",
+	    "s:I, s:I}}",
 	    "v", 1, "dev", p->cfg->id, "state", p->stop ? "stopped" : "online", "version",
 	    EMGW_VERSION, "boot", (json_int_t)store_boot(p->store), "pid", (int)getpid(), "ts", ts,
 	    "ts_src", clock_src_name(now.src), "uptime_s",
@@ -172,10 +163,9 @@ json_t *status_build(const struct status_parts *p)
 	    status_sources(p, now.mono_ms), "store", "rows", (json_int_t)ss.rows, "oldest_age_s",
 	    ss.oldest_wall_ms ? json_real((double)(now.wall_ms - ss.oldest_wall_ms) / 1000.0)
 			      : json_null(),
-	    "evicted", (json_int_t)ss.evicted, "bytes", (json_int_t)ss.bytes, "uplink",
-	    status_uplink(p, &ss, now.wall_ms));
+	    "evicted", (json_int_t)ss.evicted, "bytes", (json_int_t)ss.bytes);
 	if (st)
-		json_object_set_new(st, "platform", platform_status(p->platform));
+		uplinks_status(p->uplinks, st, &ss, now.wall_ms);
 	if (st)
 		json_object_set_new(st, "command_answer_errors",
 				    json_integer((json_int_t)p->cmd_answer_errors));

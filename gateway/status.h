@@ -26,8 +26,7 @@ struct status_parts {
 	int n_can;
 	struct fieldbus *const *mb; /* CONFIG_MAX_BUS, NULL where none */
 	struct gnss *gnss;
-	struct uplink *uplink;
-	struct platform *platform;
+	struct uplinks *uplinks;
 	struct smoke *smoke;
 	struct watch *watch;
 	struct zones *zones;

@@ -673,6 +673,18 @@ static int store_sweep_acked(struct store *s)
 	return 0;
 }
 
+int store_set_mask(struct store *s, unsigned uplink_mask)
+{
+	if (uplink_mask == s->uplink_mask)
+		return 0;
+	log_info("store %s: uplink mask 0x%x (was 0x%x)", s->path, uplink_mask, s->uplink_mask);
+	s->uplink_mask = uplink_mask;
+	if (store_sweep_acked(s) < 0)
+		return -1;
+	store_recount(s);
+	return 0;
+}
+
 static int store_page_size(struct store *s)
 {
 	sqlite3_stmt *st = NULL;

@@ -91,6 +91,9 @@ int store_check(const char *path, char *why, size_t len);
  * descriptor, -1 when another process holds it, -2 when the lock file
  * cannot be made (errno; the store will likely be in memory anyway). */
 int store_lock(const char *path);
+/* Change the acknowledgement mask (an uplink turned on or off by reload):
+ * rows every uplink of the new mask has acknowledged go at once.  0 or -1. */
+int store_set_mask(struct store *s, unsigned uplink_mask);
 /* Commit and close. */
 void store_close(struct store *s);
 /* This start's boot id (1, 2, ...: one more than the last start's). */

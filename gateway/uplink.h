@@ -1,10 +1,8 @@
-/* uplink: the MQTT link (paho MQTTAsync, MQTT 3.1.1 or 5, persistence off:
- * the store is the persistence).  Reads rows through its own store cursors
- * (live rows first, the backlog behind at a bounded rate), publishes them
- * QoS 1, one record or a batch a message, and acknowledges them to the store
- * on PUBACK.  Receives remote commands and hands them out; never executes
- * one.  paho's threads only queue notes and commands for the main thread;
- * everything else runs on the main thread.  Touches no other module's state. */
+/* uplink: what every uplink back-end (MQTT, the HJ platform, a file, ...)
+ * offers the daemon: an ops table.  Each back-end reads the store through
+ * its own bit and cursors and acknowledges what it has delivered; it owns
+ * its connection and never touches another back-end's state.  The set of
+ * back-ends in force is uplinks.c's; this header defines only the shape. */
 #ifndef EMGW_UPLINK_H
 #define EMGW_UPLINK_H
 
@@ -12,63 +10,81 @@
 #include <stddef.h>
 #include <stdint.h>
 
+#include "gateway/clock.h"
 #include "gateway/config.h"
 #include "gateway/store.h"
+#include "protocols/payload.h"
 
-#define UPLINK_MQTT	0    /* this uplink's bit in the store's acknowledgement mask */
 #define UPLINK_CMD_MAX	4096 /* bytes of a command request, at most */
 #define UPLINK_CMD_NAME 64
 
-struct uplink;
-
-struct uplink_stats {
-	int connected;
-	uint64_t published; /* messages handed to paho */
-	uint64_t records;   /* rows in them (a batch counts each record) */
-	uint64_t acked;	    /* rows acknowledged */
-	uint64_t failed;    /* messages paho reported as not delivered */
-	uint64_t connects;
-	uint64_t bytes;		  /* payload bytes handed to paho */
-	uint64_t wire_bytes;	  /* PUBLISH packets' bytes (headers + topic + payload) */
-	int64_t last_ack_mono_ms; /* -1 if none yet */
-	char last_error[192];
+/* What the daemon lends every back-end at open. */
+struct uplink_env {
+	struct store *store;
+	int wake_fd; /* an eventfd: threads of a back-end wake the loop with it */
+	int has_can; /* an engine CAN source exists */
+	/* Record a back-end's event (a row it had to give up on): stamped now,
+	 * stored like any other event. */
+	payload_event_fn *event;
+	void *event_ctx;
 };
 
-/* A command from the server, copied off paho's thread. */
+/* One turn of the loop, as a back-end sees it. */
+struct uplink_tick {
+	int64_t real_ms;      /* real monotonic ms: pacing, retries, deadlines */
+	struct clock_now now; /* the daemon's clock: row and frame times */
+	int final;	      /* no more rows will come (a replay has ended) */
+};
+
+/* A command from the server, copied off the back-end's thread. */
 struct uplink_command {
 	char name[UPLINK_CMD_NAME]; /* the last topic level: cmd/<name> */
 	char payload[UPLINK_CMD_MAX + 1];
 	size_t len;	 /* bytes in payload (NUL-terminated) */
 	size_t full_len; /* bytes received: more than UPLINK_CMD_MAX means cut off */
+	char refuse[32]; /* set: answer with this error, do not run it */
 };
 
-/* A client for cfg, publishing for device dev; notes from paho's threads
- * wake the loop through wake_fd (an eventfd).  Starts connecting (or waits
- * for a trustworthy clock first, with TLS).  NULL on error (logged). */
-struct uplink *uplink_open(const struct config_mqtt *cfg, const char *dev, struct store *store,
-			   int wake_fd);
-/* Publish the offline status, disconnect and free. */
-void uplink_close(struct uplink *u);
-/* Main thread: handle paho's notes, reconnect when due, publish what the
- * store has.  Call after the store is flushed. */
-void uplink_process(struct uplink *u, int64_t now_ms);
-/* Monotonic ms at which uplink_process must run again, or -1. */
-int64_t uplink_deadline(const struct uplink *u);
-/* Non-zero when connected with room in the window: rows committed now
- * would leave at once (the store should not defer its commit). */
-int uplink_wants_rows(const struct uplink *u);
-/* Set the retained status payload; published now if connected, and on
- * every (re)connect. */
-void uplink_set_status(struct uplink *u, const char *json);
-/* The next command received, copied into *cmd: 1, or 0 when none waits. */
-int uplink_next_command(struct uplink *u, struct uplink_command *cmd);
-/* Publish json (QoS 1, not retained) on <prefix>/<dev>/cmd-result/<id>.
- * 0, or -1 when not connected or refused. */
-int uplink_answer(struct uplink *u, const char *id, const char *json);
-/* Figures for status. */
-void uplink_stats(const struct uplink *u, struct uplink_stats *st);
-/* The uplink's part of the status (new reference); ss gives the backlog. */
-json_t *uplink_status_json(const struct uplink *u, const struct store_stats *ss,
-			   int64_t now_wall_ms);
+/*
+ * A back-end.  `bit` is its bit in the store's acknowledgement mask: stored
+ * in every row's acked column, so a bit is never reused for another
+ * back-end.  Optional members may be NULL.  Every call is on the main thread.
+ */
+struct uplink_ops {
+	const char *name;	/* its config section: "mqtt", "platform", "file" */
+	const char *status_key; /* its key in the status object */
+	int bit;
+	/* Does cfg turn it on? */
+	int (*enabled)(const struct config *cfg);
+	/* A back-end for cfg; NULL on error (logged). */
+	void *(*open)(const struct config *cfg, const struct uplink_env *env);
+	/* Say goodbye (briefly waiting for it to leave), close and free. */
+	void (*close)(void *u, const struct clock_now *now);
+	/* The descriptor to poll, or -1, and the events (optional). */
+	int (*fd)(const void *u);
+	short (*events)(const void *u);
+	/* The descriptor is ready (optional). */
+	void (*io)(void *u, short revents, const struct clock_now *now);
+	/* Connect when due, send committed rows, acknowledge what arrived. */
+	void (*process)(void *u, const struct uplink_tick *t);
+	/* Real monotonic ms at which process must run again, or -1. */
+	int64_t (*deadline)(const void *u);
+	/* Non-zero when rows committed now would leave at once (optional). */
+	int (*wants_rows)(const void *u);
+	/* Its part of the status (new reference); ss: the store's figures. */
+	json_t *(*status)(const void *u, const struct store_stats *ss, int64_t now_wall_ms);
+	/* The configuration changes from old to fresh: 0 when nothing of its
+	 * own changed (or it took the change in place), 1 when it must be
+	 * closed and opened again. */
+	int (*reconfigure)(void *u, const struct config *old, const struct config *fresh);
+	/* The daemon's status text, to publish (optional). */
+	void (*set_status)(void *u, const char *json);
+	/* The next command received: 1, or 0 when none waits or there is no
+	 * room for its answer yet (optional). */
+	int (*next_command)(void *u, struct uplink_command *cmd);
+	/* Queue a command's answer for sending; 0, or -1 with the reason in
+	 * why (optional). */
+	int (*answer)(void *u, const char *id, const char *json, char *why, size_t whysize);
+};
 
 #endif

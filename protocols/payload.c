@@ -399,6 +399,13 @@ static const struct pl_field pl_zones_disabled[] = {
     EF("reason", K_STR, problem, 0),
 };
 
+static const struct pl_field pl_row_too_large[] = {
+    EF("uplink", K_STR, uplink, 0),
+    EF("row_seq", K_INT, row_seq, 0),
+    EF("packet_bytes", K_INT, packet_bytes, 0),
+    EF("max_packet", K_INT, max_packet, 0),
+};
+
 static const struct pl_field pl_smoke[] = {
     EF("state", K_STR, state, 0),
     EF("rule", K_STR, rule, 0),
@@ -515,6 +522,7 @@ static const struct pl_type {
     T(PAYLOAD_EV_POINT_LOST, "point-lost", PAYLOAD_CLASS_EVENT, pl_point_lost),
     /* an alarm: a broken zones file must not be a way to run unwatched */
     T(PAYLOAD_EV_ZONES_DISABLED, "zones-disabled", PAYLOAD_CLASS_ALARM, pl_zones_disabled),
+    T(PAYLOAD_EV_ROW_TOO_LARGE, "row-too-large", PAYLOAD_CLASS_EVENT, pl_row_too_large),
     T(PAYLOAD_EV_SMOKE, "smoke", PAYLOAD_CLASS_ALARM, pl_smoke),
     T(PAYLOAD_EV_ZONE, "zone", PAYLOAD_CLASS_EVENT, pl_zone),
     T(PAYLOAD_EV_ZONE_VIOLATION, "zone-violation", PAYLOAD_CLASS_ALARM, pl_zone_violation),

@@ -75,6 +75,7 @@ enum payload_type {
 	PAYLOAD_EV_STORE,	   /* the store was unusable: moved aside, or in RAM */
 	PAYLOAD_EV_POINT_LOST,	   /* a Modbus point the device refuses */
 	PAYLOAD_EV_ZONES_DISABLED, /* the zones file could not be used */
+	PAYLOAD_EV_ROW_TOO_LARGE, /* an uplink could never send a row: parked */
 	PAYLOAD_TYPE_COUNT
 };
 
@@ -176,6 +177,9 @@ struct payload_event {
 	char table[20];
 	int64_t address;
 	double lost_s;
+	/* row-too-large */
+	char uplink[16];
+	int64_t row_seq, packet_bytes, max_packet;
 	/* smoke */
 	char rule[12];
 	int64_t since_ms; /* smoke, zone-violation */

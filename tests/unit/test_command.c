@@ -232,10 +232,38 @@ static void test_unbuildable_answer(void **state)
 	free(text);
 }
 
+/* A second's budget, then "rate limited" until tokens come back. */
+static void test_rate_limit(void **state)
+{
+	struct command_limit l;
+	char id[COMMAND_ID_MAX + 1];
+	char *a;
+	int ran = 0;
+
+	(void)state;
+	command_limit_init(&l, 5);
+	for (int i = 0; i < 20; i++)
+		ran += command_limit_take(&l, 1000);
+	assert_int_equal(ran, 5);
+	assert_int_equal(l.refused, 15);
+	assert_int_equal(command_limit_take(&l, 1100), 0); /* half a token */
+	assert_int_equal(command_limit_take(&l, 1200), 1); /* one back */
+	assert_int_equal(command_limit_take(&l, 5000), 1);
+	a = command_refuse("ping", "{\"id\":\"x1\"}", 11, 11, id, "rate limited");
+	assert_string_equal(id, "x1");
+	assert_string_equal(a, "{\"id\":\"x1\",\"ok\":false,\"error\":\"rate limited\"}");
+	free(a);
+	a = command_refuse("ping", "nope", 4, 4, id, "rate limited");
+	assert_string_equal(id, COMMAND_INVALID_ID);
+	assert_string_equal(a, "{\"id\":null,\"ok\":false,\"error\":\"rate limited\"}");
+	free(a);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup(test_good, setup),
+	    cmocka_unit_test(test_rate_limit),
 	    cmocka_unit_test_setup(test_get_config_hides_secrets, setup),
 	    cmocka_unit_test_setup(test_bad, setup),
 	    cmocka_unit_test_setup(test_chinese_names, setup),

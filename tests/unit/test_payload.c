@@ -64,6 +64,14 @@ static void ev_store(struct payload_event *e)
 	set(e->moved_to, sizeof(e->moved_to), "/var/lib/emgw/store.db.corrupt-20231114T221320Z");
 }
 
+static void ev_row_too_large(struct payload_event *e)
+{
+	set(e->uplink, sizeof(e->uplink), "mqtt");
+	e->row_seq = 4711;
+	e->packet_bytes = 6120;
+	e->max_packet = 5000;
+}
+
 static void ev_smoke_start(struct payload_event *e)
 {
 	set(e->state, sizeof(e->state), "start");
@@ -239,6 +247,9 @@ static const struct ev_case {
     {PAYLOAD_EV_STORE, ev_store,
      H ",\"type\":\"store\",\"state\":\"moved-aside\",\"problem\":\"file is not a database\","
        "\"moved_to\":\"/var/lib/emgw/store.db.corrupt-20231114T221320Z\"}"},
+    {PAYLOAD_EV_ROW_TOO_LARGE, ev_row_too_large,
+     H ",\"type\":\"row-too-large\",\"uplink\":\"mqtt\",\"row_seq\":4711,\"packet_bytes\":6120,"
+       "\"max_packet\":5000}"},
     {PAYLOAD_EV_SMOKE, ev_smoke_start,
      H ",\"type\":\"smoke\",\"state\":\"start\",\"rule\":\"lambda\",\"since\":\"2023-11-14T22:13:"
        "27.000Z\","

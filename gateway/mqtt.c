@@ -1,4 +1,4 @@
-/* uplink: the MQTT link.
+/* mqtt: the MQTT uplink.
  *
  * Order of sending.  At every (re)connect, rows with seq >= live_from (the
  * store's next seq at that moment) are live: they go first, oldest first,
@@ -21,7 +21,7 @@
  * window and sends every unacknowledged row again: the server drops
  * duplicates by (dev, boot, seq).
  */
-#include "gateway/uplink.h"
+#include "gateway/mqtt.h"
 
 #include <MQTTAsync.h>
 #include <errno.h>
@@ -36,22 +36,55 @@
 #include <unistd.h>
 #include <zlib.h>
 
+#include "gateway/backoff.h"
 #include "gateway/clock.h"
+#include "gateway/command.h"
 #include "gateway/inflight.h"
 #include "gateway/log.h"
 
-#define UPLINK_NOTES	      (2 * INFLIGHT_MAX_SLOTS + 64) /* one note per publication, at most */
-#define UPLINK_CMDS	      16	   /* commands waiting for the main thread, at most */
-#define UPLINK_FETCH	      128	   /* rows read from the store at once */
-#define UPLINK_BUF	      (512 * 1024) /* their payloads */
-#define UPLINK_MSG	      (UPLINK_BUF + 256)
-#define UPLINK_STATUS_MAX     8192
-#define UPLINK_BACKOFF_MIN_MS 500
-#define UPLINK_CLOCK_POLL_MS  1000
-#define UPLINK_CERT_CHECK_MS  (6 * 3600 * 1000LL)
+#define MQTT_NOTES	     (2 * INFLIGHT_MAX_SLOTS + 64) /* one note per publication, at most */
+#define MQTT_CMDS	     64		  /* commands waiting for the main thread, at most */
+#define MQTT_OVER	     4096	  /* ids of commands beyond those, to refuse */
+#define MQTT_ANSWERS	     64		  /* answers waiting to be handed to paho, at most */
+#define MQTT_ANSWER_WINDOW   16		  /* answers handed to paho and not yet done, at most */
+#define MQTT_ANSWER_RETRY_MS 20		  /* paho's queue was full: hand it over again then */
+#define MQTT_FETCH	     128	  /* rows read from the store at once */
+#define MQTT_BUF	     (512 * 1024) /* their payloads */
+#define MQTT_MSG	     (MQTT_BUF + 256)
+#define MQTT_STATUS_MAX	     8192
+#define MQTT_BACKOFF_MIN_MS  500
+#define MQTT_CLOCK_POLL_MS   1000
+#define MQTT_CERT_CHECK_MS   (6 * 3600 * 1000LL)
+#define MQTT_TOO_LARGE	     (-2) /* mqtt_publish: the packet would exceed the limit */
 
 /* What paho's threads tell the main thread. */
-enum uplink_note_type {
+struct mqtt_stats {
+	uint64_t published; /* messages handed to paho */
+	uint64_t records;   /* rows in them (a batch counts each record) */
+	uint64_t acked;	    /* rows acknowledged */
+	uint64_t failed;    /* messages paho reported as not delivered */
+	uint64_t connects;
+	uint64_t bytes;		  /* payload bytes handed to paho */
+	uint64_t wire_bytes;	  /* PUBLISH packets' bytes (headers + topic + payload) */
+	int64_t last_ack_mono_ms; /* -1 if none yet */
+	char last_error[192];
+};
+
+/* A command that came when MQTT_CMDS waited already: kept only to be
+ * refused, its id in a request of its own. */
+struct mqtt_over {
+	char name[UPLINK_CMD_NAME];
+	char payload[COMMAND_ID_MAX * 2 + 16];
+	size_t len;
+};
+
+/* A command's answer waiting for paho. */
+struct mqtt_answer {
+	char id[COMMAND_ID_MAX + 1];
+	char *json;
+};
+
+enum mqtt_note_type {
 	NOTE_CONNECTED,
 	NOTE_CONNECT_FAILED,
 	NOTE_LOST,
@@ -60,24 +93,24 @@ enum uplink_note_type {
 	NOTE_TLS_ERROR,
 };
 
-struct uplink_note {
-	enum uplink_note_type type;
+struct mqtt_note {
+	enum mqtt_note_type type;
 	void *token;
 	char text[160];
 };
 
-enum uplink_state { UP_DOWN, UP_CONNECTING, UP_CONNECTED, UP_WAIT_CLOCK };
+enum mqtt_state { UP_DOWN, UP_CONNECTING, UP_CONNECTED, UP_WAIT_CLOCK };
 
-static const char *const uplink_state_names[] = {
+static const char *const mqtt_state_names[] = {
     [UP_DOWN] = "down",
     [UP_CONNECTING] = "connecting",
     [UP_CONNECTED] = "connected",
     [UP_WAIT_CLOCK] = "waiting_for_clock",
 };
 
-enum uplink_lane { LANE_LIVE, LANE_BACKLOG };
+enum mqtt_lane { LANE_LIVE, LANE_BACKLOG };
 
-struct uplink {
+struct mqtt {
 	struct config_mqtt cfg;
 	char dev[64];
 	struct store *store;
@@ -87,10 +120,10 @@ struct uplink {
 	char topic_cmd[256], topic_result[256];
 	size_t topic_cmd_len; /* of the prefix ".../cmd/" */
 	char password[256];
-	enum uplink_state state;
+	enum mqtt_state state;
 	int v5;
 	int64_t now_ms;
-	int backoff_ms;
+	struct backoff backoff;
 	int64_t retry_at_ms; /* when to connect again (UP_DOWN, UP_WAIT_CLOCK), or -1 */
 	char tls_error[160]; /* OpenSSL's words for the last handshake failure */
 
@@ -111,32 +144,50 @@ struct uplink {
 	char cert_file[64]; /* "client" or "CA" */
 	char cert_warning[192];
 
-	char status[UPLINK_STATUS_MAX];
-	struct uplink_stats stats;
+	char status[MQTT_STATUS_MAX];
+	struct mqtt_stats stats;
 	atomic_ullong cmds, cmds_deferred, cmds_retained; /* counted on paho's thread */
+	atomic_int broker_max_packet; /* MQTT 5 CONNACK's Maximum Packet Size, or 0 */
+	int max_packet;		      /* the limit in force this session, or 0 */
+	uint64_t parked;	      /* rows given up on: larger than any packet may be */
+	int status_too_large;	      /* the status was not published: too large */
+	payload_event_fn *event;
+	void *event_ctx;
+
+	/* command answers: a queue of their own, and a window of their own in
+	 * paho's buffers, so answers and telemetry never crowd each other out */
+	struct command_limit limit;
+	struct mqtt_answer answers[MQTT_ANSWERS];
+	unsigned ans_head, ans_tail;
+	atomic_int answers_out; /* handed to paho, not done (paho's thread counts down) */
+	atomic_ullong answers_failed;
+	uint64_t answers_sent;
+	int64_t answer_retry_ms; /* paho's queue was full: again then, or -1 */
 	struct inflight *inflight;
 
 	pthread_mutex_t lock; /* guards the note and command rings only */
-	struct uplink_note notes[UPLINK_NOTES];
+	struct mqtt_note notes[MQTT_NOTES];
 	unsigned note_head, note_tail;
 	atomic_ullong notes_dropped;
-	struct uplink_command cmdq[UPLINK_CMDS];
+	struct uplink_command cmdq[MQTT_CMDS];
 	unsigned cmd_head, cmd_tail;
+	struct mqtt_over overq[MQTT_OVER];
+	unsigned over_head, over_tail;
 
-	struct store_row rows[UPLINK_FETCH];
-	char buf[UPLINK_BUF];
-	char msg[UPLINK_MSG];
-	unsigned char zmsg[UPLINK_MSG + UPLINK_MSG / 1000 + 64]; /* >= compressBound */
+	struct store_row rows[MQTT_FETCH];
+	char buf[MQTT_BUF];
+	char msg[MQTT_MSG];
+	unsigned char zmsg[MQTT_MSG + MQTT_MSG / 1000 + 64]; /* >= compressBound */
 };
 
 /* paho's delivery callbacks carry only one pointer of context, and that
  * is the in-flight token: the uplink they report to is this one (one MQTT
  * uplink per process). */
-static struct uplink *uplink_self;
+static struct mqtt *mqtt_self;
 
 /* ---- paho's threads -------------------------------------------------------- */
 
-static void uplink_wake(struct uplink *u)
+static void mqtt_wake(struct mqtt *u)
 {
 	uint64_t one = 1;
 
@@ -147,42 +198,56 @@ static void uplink_wake(struct uplink *u)
 /* Any thread: queue a note and wake the main thread.  The ring holds more
  * than the largest window, and each publication gets one note: none is
  * dropped (the count in status would say otherwise). */
-static void uplink_note(struct uplink *u, enum uplink_note_type type, void *token, const char *text)
+static void mqtt_note(struct mqtt *u, enum mqtt_note_type type, void *token, const char *text)
 {
-	struct uplink_note *n;
+	struct mqtt_note *n;
 
 	if (!u)
 		return;
 	pthread_mutex_lock(&u->lock);
-	if (u->note_head - u->note_tail >= UPLINK_NOTES) {
+	if (u->note_head - u->note_tail >= MQTT_NOTES) {
 		u->notes_dropped++;
 	} else {
-		n = &u->notes[u->note_head++ % UPLINK_NOTES];
+		n = &u->notes[u->note_head++ % MQTT_NOTES];
 		n->type = type;
 		n->token = token;
 		snprintf(n->text, sizeof(n->text), "%s", text ? text : "");
 	}
 	pthread_mutex_unlock(&u->lock);
-	uplink_wake(u);
+	mqtt_wake(u);
+}
+
+/* MQTT 5: the CONNACK may say how large a packet the broker takes.  Kept
+ * before the connected callback runs (paho calls onSuccess first). */
+static void on_connect_ok5(void *ctx, MQTTAsync_successData5 *resp)
+{
+	struct mqtt *u = ctx;
+	int max = 0;
+
+	if (resp &&
+	    MQTTProperties_hasProperty(&resp->properties, MQTTPROPERTY_CODE_MAXIMUM_PACKET_SIZE))
+		max = MQTTProperties_getNumericValue(&resp->properties,
+						     MQTTPROPERTY_CODE_MAXIMUM_PACKET_SIZE);
+	u->broker_max_packet = max > 0 ? max : 0;
 }
 
 static void on_connected(void *ctx, char *cause)
 {
 	(void)cause;
-	uplink_note(ctx, NOTE_CONNECTED, NULL, NULL);
+	mqtt_note(ctx, NOTE_CONNECTED, NULL, NULL);
 }
 
-static void uplink_note_failure(void *ctx, const char *msg, int code)
+static void mqtt_note_failure(void *ctx, const char *msg, int code)
 {
-	char text[200]; /* cut to a note's size by uplink_note */
+	char text[200]; /* cut to a note's size by mqtt_note */
 
 	snprintf(text, sizeof(text), "%s (code %d)", msg ? msg : "connect failed", code);
-	uplink_note(ctx, NOTE_CONNECT_FAILED, NULL, text);
+	mqtt_note(ctx, NOTE_CONNECT_FAILED, NULL, text);
 }
 
 static void on_connect_failed(void *ctx, MQTTAsync_failureData *resp)
 {
-	uplink_note_failure(ctx, resp ? resp->message : NULL, resp ? resp->code : 0);
+	mqtt_note_failure(ctx, resp ? resp->message : NULL, resp ? resp->code : 0);
 }
 
 static void on_connect_failed5(void *ctx, MQTTAsync_failureData5 *resp)
@@ -192,33 +257,33 @@ static void on_connect_failed5(void *ctx, MQTTAsync_failureData5 *resp)
 	if (resp && resp->reasonCode != MQTTREASONCODE_SUCCESS) {
 		snprintf(text, sizeof(text), "%s: %s", resp->message ? resp->message : "refused",
 			 MQTTReasonCode_toString(resp->reasonCode));
-		uplink_note_failure(ctx, text, resp->code);
+		mqtt_note_failure(ctx, text, resp->code);
 		return;
 	}
-	uplink_note_failure(ctx, resp ? resp->message : NULL, resp ? resp->code : 0);
+	mqtt_note_failure(ctx, resp ? resp->message : NULL, resp ? resp->code : 0);
 }
 
 static void on_lost(void *ctx, char *cause)
 {
-	uplink_note(ctx, NOTE_LOST, NULL, cause ? cause : "connection lost");
+	mqtt_note(ctx, NOTE_LOST, NULL, cause ? cause : "connection lost");
 }
 
 static void on_published(void *ctx, MQTTAsync_successData *resp)
 {
 	(void)resp;
-	uplink_note(uplink_self, NOTE_ACK, ctx, NULL);
+	mqtt_note(mqtt_self, NOTE_ACK, ctx, NULL);
 }
 
 static void on_publish_failed(void *ctx, MQTTAsync_failureData *resp)
 {
 	(void)resp;
-	uplink_note(uplink_self, NOTE_NACK, ctx, NULL);
+	mqtt_note(mqtt_self, NOTE_NACK, ctx, NULL);
 }
 
 static void on_published5(void *ctx, MQTTAsync_successData5 *resp)
 {
 	(void)resp;
-	uplink_note(uplink_self, NOTE_ACK, ctx, NULL);
+	mqtt_note(mqtt_self, NOTE_ACK, ctx, NULL);
 }
 
 /* MQTT 5: a PUBACK with a reason code >= 0x80 (quota, not authorised)
@@ -226,7 +291,40 @@ static void on_published5(void *ctx, MQTTAsync_successData5 *resp)
 static void on_publish_failed5(void *ctx, MQTTAsync_failureData5 *resp)
 {
 	(void)resp;
-	uplink_note(uplink_self, NOTE_NACK, ctx, NULL);
+	mqtt_note(mqtt_self, NOTE_NACK, ctx, NULL);
+}
+
+/* An answer is done (delivered or not): room for the next one. */
+static void mqtt_answer_done(struct mqtt *u, int ok)
+{
+	if (!ok)
+		u->answers_failed++;
+	u->answers_out--;
+	mqtt_wake(u);
+}
+
+static void on_answered(void *ctx, MQTTAsync_successData *resp)
+{
+	(void)resp;
+	mqtt_answer_done(ctx, 1);
+}
+
+static void on_answer_failed(void *ctx, MQTTAsync_failureData *resp)
+{
+	(void)resp;
+	mqtt_answer_done(ctx, 0);
+}
+
+static void on_answered5(void *ctx, MQTTAsync_successData5 *resp)
+{
+	(void)resp;
+	mqtt_answer_done(ctx, 1);
+}
+
+static void on_answer_failed5(void *ctx, MQTTAsync_failureData5 *resp)
+{
+	(void)resp;
+	mqtt_answer_done(ctx, 0);
 }
 
 static int on_tls_error(const char *str, size_t len, void *ctx)
@@ -236,7 +334,7 @@ static int on_tls_error(const char *str, size_t len, void *ctx)
 	snprintf(text, sizeof(text), "%.*s", (int)(len < sizeof(text) ? len : sizeof(text) - 1),
 		 str);
 	text[strcspn(text, "\r\n")] = '\0';
-	uplink_note(ctx, NOTE_TLS_ERROR, NULL, text);
+	mqtt_note(ctx, NOTE_TLS_ERROR, NULL, text);
 	return 0;
 }
 
@@ -244,9 +342,29 @@ static int on_tls_error(const char *str, size_t len, void *ctx)
  * are old news and never run.  When the queue is full the message is left
  * with paho (return 0), which offers it again: a burst of commands waits
  * for the main thread instead of being lost. */
+/* Keep of an overflowing command what its refusal needs: its name and id
+ * (jansson is safe on any thread for objects of its own). */
+static void mqtt_overflow(struct mqtt_over *o, const char *name, size_t nlen,
+			  const MQTTAsync_message *msg)
+{
+	json_t *req = msg->payloadlen > 0 && msg->payloadlen <= UPLINK_CMD_MAX
+			  ? json_loadb(msg->payload, (size_t)msg->payloadlen, 0, NULL)
+			  : NULL;
+	const char *id = json_string_value(json_object_get(req, "id"));
+	int n = -1;
+
+	snprintf(o->name, sizeof(o->name), "%.*s", (int)nlen, name);
+	if (id && strlen(id) <= COMMAND_ID_MAX && !strpbrk(id, "\"\\"))
+		n = snprintf(o->payload, sizeof(o->payload), "{\"id\":\"%s\"}", id);
+	if (n < 0 || (size_t)n >= sizeof(o->payload))
+		n = snprintf(o->payload, sizeof(o->payload), "{}");
+	o->len = (size_t)n;
+	json_decref(req);
+}
+
 static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *msg)
 {
-	struct uplink *u = ctx;
+	struct mqtt *u = ctx;
 	size_t tlen = topic_len > 0 ? (size_t)topic_len : strlen(topic);
 	struct uplink_command *c;
 	const char *name;
@@ -259,14 +377,19 @@ static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *
 	pthread_mutex_lock(&u->lock);
 	if (msg->retained) {
 		u->cmds_retained++;
-	} else if (u->cmd_head - u->cmd_tail >= UPLINK_CMDS) {
+	} else if (u->cmd_head - u->cmd_tail >= MQTT_CMDS &&
+		   u->over_head - u->over_tail < MQTT_OVER) {
+		/* More than the loop takes at once: refused unrun, at once. */
+		mqtt_overflow(&u->overq[u->over_head++ % MQTT_OVER], name, nlen, msg);
+		u->cmds++;
+	} else if (u->cmd_head - u->cmd_tail >= MQTT_CMDS) {
 		u->cmds_deferred++; /* "deferred" in status: paho delivers it again */
 		pthread_mutex_unlock(&u->lock);
-		uplink_wake(u);
+		mqtt_wake(u);
 		usleep(10000); /* let the main thread drain before paho retries */
 		return 0;
 	} else {
-		c = &u->cmdq[u->cmd_head++ % UPLINK_CMDS];
+		c = &u->cmdq[u->cmd_head++ % MQTT_CMDS];
 		snprintf(c->name, sizeof(c->name), "%.*s", (int)nlen, name);
 		if (nlen >= sizeof(c->name))
 			c->name[0] = '\0'; /* too long a name: no command has it */
@@ -278,7 +401,7 @@ static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *
 		u->cmds++;
 	}
 	pthread_mutex_unlock(&u->lock);
-	uplink_wake(u);
+	mqtt_wake(u);
 out:
 	MQTTAsync_freeMessage(&msg);
 	MQTTAsync_free(topic);
@@ -288,7 +411,7 @@ out:
 /* ---- certificates ------------------------------------------------------------ */
 
 /* Days until the certificate(s) in path expire, the soonest; 0 or -1. */
-static int uplink_cert_days(const char *path, int *days)
+static int mqtt_cert_days(const char *path, int *days)
 {
 	FILE *f = fopen(path, "r");
 	X509 *x;
@@ -310,17 +433,17 @@ static int uplink_cert_days(const char *path, int *days)
 
 /* Warn (log and status) cert_warn_days before the client or CA certificate
  * expires; checked at start and every few hours. */
-static void uplink_check_certs(struct uplink *u)
+static void mqtt_check_certs(struct mqtt *u)
 {
 	const char *files[2] = {u->cfg.cert_file, u->cfg.ca_file};
 	const char *names[2] = {"client", "CA"};
 	char warning[192] = "";
 	int days;
 
-	u->cert_check_ms = u->now_ms + UPLINK_CERT_CHECK_MS;
+	u->cert_check_ms = u->now_ms + MQTT_CERT_CHECK_MS;
 	u->cert_file[0] = '\0';
 	for (int i = 0; i < 2; i++) {
-		if (!files[i][0] || uplink_cert_days(files[i], &days) < 0)
+		if (!files[i][0] || mqtt_cert_days(files[i], &days) < 0)
 			continue;
 		if (u->cert_file[0] && days >= u->cert_days)
 			continue;
@@ -341,7 +464,7 @@ static void uplink_check_certs(struct uplink *u)
 
 /* ---- connecting --------------------------------------------------------------- */
 
-static int uplink_read_password(struct uplink *u)
+static int mqtt_read_password(struct mqtt *u)
 {
 	FILE *f;
 	size_t n;
@@ -360,7 +483,7 @@ static int uplink_read_password(struct uplink *u)
 	return 0;
 }
 
-static void uplink_set_error(struct uplink *u, const char *text)
+static void mqtt_set_error(struct mqtt *u, const char *text)
 {
 	if (strcmp(u->stats.last_error, text) != 0 || u->state == UP_CONNECTED)
 		log_warnx("mqtt: %s:%d: %s", u->cfg.host, u->cfg.port, text);
@@ -370,7 +493,7 @@ static void uplink_set_error(struct uplink *u, const char *text)
 /* Certificates are checked against the system clock: a box without RTC
  * that has no time yet (before NTP or GNSS) would fail every handshake and
  * blame the certificate.  Say what is wrong, and wait for time. */
-static int uplink_clock_untrusted(struct uplink *u)
+static int mqtt_clock_untrusted(struct mqtt *u)
 {
 	struct clock_now now;
 
@@ -380,14 +503,14 @@ static int uplink_clock_untrusted(struct uplink *u)
 	if (now.src != TS_UNSYNCED)
 		return 0;
 	if (u->state != UP_WAIT_CLOCK)
-		uplink_set_error(u, "the clock is not set (no NTP, GNSS or RTC time yet): TLS"
-				    " certificates cannot be checked; waiting for time to connect");
+		mqtt_set_error(u, "the clock is not set (no NTP, GNSS or RTC time yet): TLS"
+				  " certificates cannot be checked; waiting for time to connect");
 	u->state = UP_WAIT_CLOCK;
-	u->retry_at_ms = u->now_ms + UPLINK_CLOCK_POLL_MS;
+	u->retry_at_ms = u->now_ms + MQTT_CLOCK_POLL_MS;
 	return 1;
 }
 
-static void uplink_tls_options(struct uplink *u, MQTTAsync_SSLOptions *ssl)
+static void mqtt_tls_options(struct mqtt *u, MQTTAsync_SSLOptions *ssl)
 {
 	ssl->trustStore = u->cfg.ca_file;
 	ssl->keyStore = u->cfg.cert_file[0] ? u->cfg.cert_file : NULL;
@@ -398,7 +521,7 @@ static void uplink_tls_options(struct uplink *u, MQTTAsync_SSLOptions *ssl)
 	ssl->ssl_error_context = u;
 }
 
-static void uplink_connect(struct uplink *u)
+static void mqtt_connect(struct mqtt *u)
 {
 	MQTTAsync_connectOptions opts = MQTTAsync_connectOptions_initializer;
 	MQTTAsync_connectOptions opts5 = MQTTAsync_connectOptions_initializer5;
@@ -407,16 +530,18 @@ static void uplink_connect(struct uplink *u)
 	MQTTAsync_connectOptions *o = u->v5 ? &opts5 : &opts;
 	int rc;
 
-	if (uplink_clock_untrusted(u))
+	if (mqtt_clock_untrusted(u))
 		return;
 	o->keepAliveInterval = u->cfg.keepalive_s;
-	o->maxInflight = u->cfg.inflight;
+	o->maxInflight = u->cfg.inflight + MQTT_ANSWER_WINDOW;
 	o->connectTimeout = 10;
 	o->context = u;
-	if (u->v5)
+	if (u->v5) {
 		o->onFailure5 = on_connect_failed5;
-	else
+		o->onSuccess5 = on_connect_ok5;
+	} else {
 		o->onFailure = on_connect_failed;
+	}
 	will.topicName = u->topic_status;
 	will.message = "{\"state\":\"offline\"}";
 	will.retained = 1;
@@ -427,7 +552,7 @@ static void uplink_connect(struct uplink *u)
 	if (u->password[0])
 		o->password = u->password;
 	if (u->cfg.ca_file[0]) {
-		uplink_tls_options(u, &ssl);
+		mqtt_tls_options(u, &ssl);
 		o->ssl = &ssl;
 	}
 	u->tls_error[0] = '\0';
@@ -437,13 +562,13 @@ static void uplink_connect(struct uplink *u)
 		char text[64];
 
 		snprintf(text, sizeof(text), "connect: %s (code %d)", MQTTAsync_strerror(rc), rc);
-		uplink_set_error(u, text);
+		mqtt_set_error(u, text);
 		u->state = UP_DOWN;
-		u->retry_at_ms = u->now_ms + u->backoff_ms;
+		u->retry_at_ms = u->now_ms + backoff_next(&u->backoff, u->now_ms);
 	}
 }
 
-static int uplink_topics(struct uplink *u, const char *prefix, const char *dev)
+static int mqtt_topics(struct mqtt *u, const char *prefix, const char *dev)
 {
 	size_t n = 0;
 
@@ -465,7 +590,7 @@ static int uplink_topics(struct uplink *u, const char *prefix, const char *dev)
 	return n ? -1 : 0;
 }
 
-static int uplink_create(struct uplink *u)
+static int mqtt_create(struct mqtt *u)
 {
 	MQTTAsync_createOptions copts = MQTTAsync_createOptions_initializer;
 	char uri[512];
@@ -474,7 +599,8 @@ static int uplink_create(struct uplink *u)
 	snprintf(uri, sizeof(uri), "%s://%s:%d", u->cfg.ca_file[0] ? "ssl" : "tcp", u->cfg.host,
 		 u->cfg.port);
 	copts.sendWhileDisconnected = 0;
-	copts.maxBufferedMessages = u->cfg.inflight + 8;
+	/* The window, the answers' window, and room for status and subscribe. */
+	copts.maxBufferedMessages = u->cfg.inflight + MQTT_ANSWER_WINDOW + 8;
 	copts.MQTTVersion = u->v5 ? MQTTVERSION_5 : MQTTVERSION_3_1_1;
 	rc = MQTTAsync_createWithOptions(&u->client, uri, u->cfg.client_id,
 					 MQTTCLIENT_PERSISTENCE_NONE, NULL, &copts);
@@ -490,7 +616,7 @@ static int uplink_create(struct uplink *u)
 }
 
 /* Files paho reads at every connect: say now, plainly, if one is missing. */
-static void uplink_check_files(const struct uplink *u)
+static void mqtt_check_files(const struct mqtt *u)
 {
 	const char *files[3] = {u->cfg.ca_file, u->cfg.cert_file, u->cfg.key_file};
 
@@ -499,10 +625,10 @@ static void uplink_check_files(const struct uplink *u)
 			log_warn("mqtt: %s", files[i]);
 }
 
-struct uplink *uplink_open(const struct config_mqtt *cfg, const char *dev, struct store *store,
-			   int wake_fd)
+static struct mqtt *mqtt_open(const struct config_mqtt *cfg, const char *dev,
+			      const struct uplink_env *env)
 {
-	struct uplink *u;
+	struct mqtt *u;
 
 	u = calloc(1, sizeof(*u));
 	if (!u) {
@@ -512,28 +638,35 @@ struct uplink *uplink_open(const struct config_mqtt *cfg, const char *dev, struc
 	u->cfg = *cfg;
 	u->v5 = cfg->version == 5;
 	snprintf(u->dev, sizeof(u->dev), "%s", dev);
-	u->store = store;
-	u->wake_fd = wake_fd;
-	u->backoff_ms = UPLINK_BACKOFF_MIN_MS;
+	u->store = env->store;
+	u->wake_fd = env->wake_fd;
+	u->event = env->event;
+	u->event_ctx = env->event_ctx;
+	backoff_init(&u->backoff, MQTT_BACKOFF_MIN_MS, cfg->reconnect_max_s * 1000, BACKOFF_FULL);
 	u->retry_at_ms = -1;
 	u->wake_at_ms = -1;
 	u->batch_wait_ms = -1;
 	u->stats.last_ack_mono_ms = -1;
+	u->answer_retry_ms = -1;
+	command_limit_init(&u->limit, cfg->command_rate);
 	pthread_mutex_init(&u->lock, NULL);
 	u->inflight = inflight_new(cfg->inflight, cfg->batch_max);
 	if (!u->inflight) {
 		log_warnx("mqtt: out of memory for the in-flight table");
 		goto out_free;
 	}
-	if (uplink_topics(u, cfg->prefix, dev) < 0 || uplink_read_password(u) < 0)
+	if (mqtt_topics(u, cfg->prefix, dev) < 0 || mqtt_read_password(u) < 0)
 		goto out_free;
-	uplink_check_files(u);
-	if (uplink_create(u) < 0)
+	if (u->password[0] && !cfg->ca_file[0])
+		log_warnx("mqtt: the password (%s) goes to %s over plain TCP: set ca_file for TLS",
+			  cfg->password_file, cfg->host);
+	mqtt_check_files(u);
+	if (mqtt_create(u) < 0)
 		goto out_free;
-	uplink_self = u;
+	mqtt_self = u;
 	u->now_ms = clock_real_ms();
-	uplink_check_certs(u);
-	uplink_connect(u);
+	mqtt_check_certs(u);
+	mqtt_connect(u);
 	return u;
 out_free:
 	inflight_free(u->inflight);
@@ -542,16 +675,31 @@ out_free:
 	return NULL;
 }
 
-static void uplink_publish_status(struct uplink *u)
+static uint64_t mqtt_wire_bytes(const struct mqtt *u, size_t topic_len, size_t len);
+
+static void mqtt_publish_status(struct mqtt *u)
 {
 	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
 
+	size_t len = strlen(u->status);
+	int too_large;
+
 	if (u->state != UP_CONNECTED || !u->status[0])
 		return;
-	MQTTAsync_send(u->client, u->topic_status, (int)strlen(u->status), u->status, 1, 1, &ro);
+	/* A broker drops the connection on a packet over its limit. */
+	too_large = u->max_packet > 0 &&
+		    mqtt_wire_bytes(u, strlen(u->topic_status), len) > (uint64_t)u->max_packet;
+	if (too_large != u->status_too_large)
+		log_warnx("mqtt: the status (%zu bytes) %s", len,
+			  too_large ? "is larger than a packet may be: not published"
+				    : "fits a packet again");
+	u->status_too_large = too_large;
+	if (too_large)
+		return;
+	MQTTAsync_send(u->client, u->topic_status, (int)len, u->status, 1, 1, &ro);
 }
 
-void uplink_close(struct uplink *u)
+static void mqtt_close(struct mqtt *u)
 {
 	MQTTAsync_disconnectOptions dopts = MQTTAsync_disconnectOptions_initializer;
 	MQTTAsync_disconnectOptions dopts5 = MQTTAsync_disconnectOptions_initializer5;
@@ -560,7 +708,7 @@ void uplink_close(struct uplink *u)
 		return;
 	if (u->state == UP_CONNECTED) {
 		snprintf(u->status, sizeof(u->status), "{\"state\":\"offline\"}");
-		uplink_publish_status(u);
+		mqtt_publish_status(u);
 		dopts.timeout = dopts5.timeout = 1000;
 		MQTTAsync_disconnect(u->client, u->v5 ? &dopts5 : &dopts);
 		/* Give the disconnect (and the offline status) a moment to leave. */
@@ -568,35 +716,34 @@ void uplink_close(struct uplink *u)
 			usleep(50000);
 	}
 	MQTTAsync_destroy(&u->client);
-	if (uplink_self == u)
-		uplink_self = NULL;
+	if (mqtt_self == u)
+		mqtt_self = NULL;
+	while (u->ans_tail != u->ans_head)
+		free(u->answers[u->ans_tail++ % MQTT_ANSWERS].json);
 	inflight_free(u->inflight);
 	pthread_mutex_destroy(&u->lock);
 	free(u);
 }
 
-/* Capped exponential back-off with jitter, so a fleet does not reconnect in
- * step after a broker restart.  It never gives up. */
-static void uplink_schedule_retry(struct uplink *u)
+/* Capped exponential back-off with jitter (backoff.c), so a fleet does not
+ * reconnect in step after a broker restart.  It never gives up. */
+static void mqtt_schedule_retry(struct mqtt *u)
 {
-	int cap = u->cfg.reconnect_max_s * 1000;
-	int jitter = u->backoff_ms / 4 > 0 ? rand() % (u->backoff_ms / 4 + 1) : 0;
-
 	u->state = UP_DOWN;
-	u->retry_at_ms = u->now_ms + u->backoff_ms + jitter;
-	u->backoff_ms = u->backoff_ms * 2 > cap ? cap : u->backoff_ms * 2;
+	u->retry_at_ms = u->now_ms + backoff_next(&u->backoff, u->now_ms);
 }
 
 /* ---- the main thread's side of paho's notes ------------------------------------- */
 
 /* A fresh session: whatever was in flight may be lost, so every
  * unacknowledged row is sent again; the rows made from now on are live. */
-static void uplink_session_start(struct uplink *u)
+static void mqtt_session_start(struct mqtt *u)
 {
 	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
 	char filter[260];
 
 	inflight_reset(u->inflight);
+	u->answers_out = 0; /* the last session's answers are done, one way or the other */
 	/* Rows appended but not yet committed are live, not backlog: the
 	 * backlog pump, which reads committed rows only, would otherwise
 	 * find them missing, call the backlog done, and leave them behind. */
@@ -613,18 +760,35 @@ static void uplink_session_start(struct uplink *u)
 		log_warnx("mqtt: cannot subscribe to %s", filter);
 }
 
-static void uplink_connected(struct uplink *u)
+/* The largest packet this session: ours ([mqtt] max_packet, for 3.1.1
+ * brokers, which cannot say) and the broker's (MQTT 5), the smaller. */
+static void mqtt_limit(struct mqtt *u)
+{
+	int broker = u->broker_max_packet, max = u->cfg.max_packet;
+
+	if (broker > 0 && (max == 0 || broker < max))
+		max = broker;
+	if (max != u->max_packet && max > 0)
+		log_info("mqtt: packets of at most %d bytes (%s)", max,
+			 max == broker ? "the broker's Maximum Packet Size" : "max_packet");
+	u->max_packet = max;
+}
+
+static void mqtt_connected(struct mqtt *u)
 {
 	log_notice("mqtt: connected to %s:%d", u->cfg.host, u->cfg.port);
 	u->state = UP_CONNECTED;
 	u->stats.connects++;
 	u->stats.last_error[0] = '\0';
-	u->backoff_ms = UPLINK_BACKOFF_MIN_MS;
-	uplink_session_start(u);
-	uplink_publish_status(u);
+	/* Reset only once the session has lasted: a broker that closes every
+	 * session at once (a publish it refuses) is backed off too. */
+	backoff_up(&u->backoff, u->now_ms);
+	mqtt_limit(u);
+	mqtt_session_start(u);
+	mqtt_publish_status(u);
 }
 
-static void uplink_failed(struct uplink *u, const char *text)
+static void mqtt_failed(struct mqtt *u, const char *text)
 {
 	char buf[sizeof(u->stats.last_error)];
 
@@ -632,12 +796,12 @@ static void uplink_failed(struct uplink *u, const char *text)
 		snprintf(buf, sizeof(buf), "TLS handshake failed: %s", u->tls_error);
 	else
 		snprintf(buf, sizeof(buf), "%s", text);
-	uplink_set_error(u, buf);
+	mqtt_set_error(u, buf);
 	inflight_reset(u->inflight);
-	uplink_schedule_retry(u);
+	mqtt_schedule_retry(u);
 }
 
-static void uplink_acked(struct uplink *u, void *token)
+static void mqtt_acked(struct mqtt *u, void *token)
 {
 	int slot = inflight_resolve(u->inflight, token), n;
 	const uint64_t *seqs;
@@ -646,14 +810,14 @@ static void uplink_acked(struct uplink *u, void *token)
 		return; /* a publication of an earlier session: its rows go again */
 	seqs = inflight_rows(u->inflight, slot, &n);
 	for (int i = 0; i < n; i++)
-		if (store_ack(u->store, UPLINK_MQTT, seqs[i]) == 0)
+		if (store_ack(u->store, MQTT_BIT, seqs[i]) == 0)
 			u->stats.acked++;
 	u->stats.last_ack_mono_ms = u->now_ms;
 	inflight_release(u->inflight, slot);
 }
 
 /* Not delivered: move the cursor that sent these rows back over them. */
-static void uplink_nacked(struct uplink *u, void *token)
+static void mqtt_nacked(struct mqtt *u, void *token)
 {
 	int slot = inflight_resolve(u->inflight, token), n;
 	const uint64_t *seqs;
@@ -681,31 +845,31 @@ static void uplink_nacked(struct uplink *u, void *token)
 	inflight_release(u->inflight, slot);
 }
 
-static void uplink_handle(struct uplink *u, const struct uplink_note *n)
+static void mqtt_handle(struct mqtt *u, const struct mqtt_note *n)
 {
 	switch (n->type) {
 	case NOTE_CONNECTED:
-		uplink_connected(u);
+		mqtt_connected(u);
 		break;
 	case NOTE_CONNECT_FAILED:
 	case NOTE_LOST:
-		uplink_failed(u, n->text);
+		mqtt_failed(u, n->text);
 		break;
 	case NOTE_TLS_ERROR:
 		snprintf(u->tls_error, sizeof(u->tls_error), "%s", n->text);
 		break;
 	case NOTE_ACK:
-		uplink_acked(u, n->token);
+		mqtt_acked(u, n->token);
 		break;
 	case NOTE_NACK:
-		uplink_nacked(u, n->token);
+		mqtt_nacked(u, n->token);
 		break;
 	}
 }
 
-static void uplink_drain_notes(struct uplink *u)
+static void mqtt_drain_notes(struct mqtt *u)
 {
-	struct uplink_note n;
+	struct mqtt_note n;
 
 	for (;;) {
 		pthread_mutex_lock(&u->lock);
@@ -713,9 +877,9 @@ static void uplink_drain_notes(struct uplink *u)
 			pthread_mutex_unlock(&u->lock);
 			return;
 		}
-		n = u->notes[u->note_tail++ % UPLINK_NOTES];
+		n = u->notes[u->note_tail++ % MQTT_NOTES];
 		pthread_mutex_unlock(&u->lock);
-		uplink_handle(u, &n);
+		mqtt_handle(u, &n);
 	}
 }
 
@@ -723,7 +887,7 @@ static void uplink_drain_notes(struct uplink *u)
 
 /* Bytes of a PUBLISH packet: fixed header, remaining length, topic, packet
  * id (QoS 1), properties length (MQTT 5), payload. */
-static uint64_t uplink_wire_bytes(const struct uplink *u, size_t topic_len, size_t len)
+static uint64_t mqtt_wire_bytes(const struct mqtt *u, size_t topic_len, size_t len)
 {
 	size_t rem = 2 + topic_len + (u->cfg.qos ? 2 : 0) + (u->v5 ? 1 : 0) + len;
 	size_t hdr = 2;
@@ -736,8 +900,8 @@ static uint64_t uplink_wire_bytes(const struct uplink *u, size_t topic_len, size
 /* The payload of rows[i..j): one row as it is, or a batch in seq order
  * (rows are in fetch order: descending when desc).  Length, or 0 when the
  * batch does not fit (cannot happen: the buffer holds every fetched row). */
-static size_t uplink_payload(struct uplink *u, const struct store_row *rows, int i, int j, int desc,
-			     const char **out)
+static size_t mqtt_payload(struct mqtt *u, const struct store_row *rows, int i, int j, int desc,
+			   const char **out)
 {
 	size_t len, cap = sizeof(u->msg);
 	int n;
@@ -763,7 +927,7 @@ static size_t uplink_payload(struct uplink *u, const struct store_row *rows, int
 	return len + 2;
 }
 
-static int uplink_send(struct uplink *u, const char *topic, const void *p, size_t len, int slot)
+static int mqtt_send(struct mqtt *u, const char *topic, const void *p, size_t len, int slot)
 {
 	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
 	int rc;
@@ -781,17 +945,40 @@ static int uplink_send(struct uplink *u, const char *topic, const void *p, size_
 		return -1;
 	u->stats.published++;
 	u->stats.bytes += len;
-	u->stats.wire_bytes += uplink_wire_bytes(u, strlen(topic), len);
+	u->stats.wire_bytes += mqtt_wire_bytes(u, strlen(topic), len);
 	return 0;
 }
 
-/* One message of rows[i..j) (one event, or records); 0 or -1. */
-static int uplink_publish(struct uplink *u, const struct store_row *rows, int i, int j, int desc,
-			  enum uplink_lane lane)
+/* A row no packet may carry: acknowledged for this uplink (it never goes
+ * here), counted, and recorded by an event naming it, so that the rows
+ * behind it are not blocked forever. */
+static void mqtt_park(struct mqtt *u, const struct store_row *r, size_t wire)
+{
+	u->parked++;
+	log_warnx("mqtt: row %" PRIu64 " (%zu bytes a packet) is larger than %d bytes: parked",
+		  r->seq, wire, u->max_packet);
+	store_ack(u->store, MQTT_BIT, r->seq);
+	if (u->event) {
+		struct payload_event ev;
+
+		payload_event_init(&ev, PAYLOAD_EV_ROW_TOO_LARGE);
+		snprintf(ev.uplink, sizeof(ev.uplink), "mqtt");
+		ev.row_seq = (int64_t)r->seq;
+		ev.packet_bytes = (int64_t)wire;
+		ev.max_packet = u->max_packet;
+		u->event(u->event_ctx, &ev);
+	}
+}
+
+/* One message of rows[i..j) (one event, or records); 0, -1, or
+ * MQTT_TOO_LARGE (*wire: its packet's bytes) when it would exceed the
+ * session's packet limit. */
+static int mqtt_publish(struct mqtt *u, const struct store_row *rows, int i, int j, int desc,
+			enum mqtt_lane lane, size_t *wire)
 {
 	const char *topic = rows[i].kind == STORE_EVENT ? u->topic_event : u->topic_telemetry;
 	const char *p;
-	size_t len = uplink_payload(u, rows, i, j, desc, &p);
+	size_t len = mqtt_payload(u, rows, i, j, desc, &p);
 	uLongf zlen = sizeof(u->zmsg);
 	int slot;
 
@@ -804,19 +991,22 @@ static int uplink_publish(struct uplink *u, const struct store_row *rows, int i,
 		len = zlen;
 		topic = u->topic_telemetry_z;
 	}
+	*wire = mqtt_wire_bytes(u, strlen(topic), len);
+	if (u->max_packet > 0 && *wire > (uint64_t)u->max_packet)
+		return MQTT_TOO_LARGE;
 	slot = inflight_take(u->inflight, lane);
 	if (slot < 0)
 		return -1;
 	for (int k = i; k < j; k++)
 		inflight_add(u->inflight, slot, rows[k].seq);
-	if (uplink_send(u, topic, p, len, slot) < 0) {
+	if (mqtt_send(u, topic, p, len, slot) < 0) {
 		inflight_release(u->inflight, slot);
 		return -1;
 	}
 	u->stats.records += (uint64_t)(j - i);
 	if (u->cfg.qos == 0) {
 		/* No PUBACK will come: handing it over is all QoS 0 promises. */
-		uplink_acked(u, inflight_token(u->inflight, slot));
+		mqtt_acked(u, inflight_token(u->inflight, slot));
 	}
 	return 0;
 }
@@ -827,10 +1017,11 @@ static int uplink_publish(struct uplink *u, const struct store_row *rows, int i,
  * last, short batch waits (is not sent) unless partial_ok.  Returns the
  * rows consumed, or -1 when paho refused the first message.
  */
-static int uplink_send_rows(struct uplink *u, const struct store_row *rows, int n, int desc,
-			    enum uplink_lane lane, int max_records, int partial_ok)
+static int mqtt_send_rows(struct mqtt *u, const struct store_row *rows, int n, int desc,
+			  enum mqtt_lane lane, int max_records, int partial_ok)
 {
-	int i = 0, sent = 0;
+	int i = 0, sent = 0, rc;
+	size_t wire = 0;
 
 	while (i < n && inflight_used(u->inflight) < inflight_slots(u->inflight)) {
 		int j = i + 1, cap = u->cfg.batch_max;
@@ -844,16 +1035,24 @@ static int uplink_send_rows(struct uplink *u, const struct store_row *rows, int 
 				j++;
 			if (j == n && j - i < u->cfg.batch_max && !partial_ok)
 				break;
-			sent += j - i;
 		}
-		if (uplink_publish(u, rows, i, j, desc, lane) < 0)
+		/* Too large a batch is split until it fits; a single row
+		 * that cannot fit is parked. */
+		while ((rc = mqtt_publish(u, rows, i, j, desc, lane, &wire)) == MQTT_TOO_LARGE &&
+		       j - i > 1)
+			j = i + (j - i) / 2;
+		if (rc == MQTT_TOO_LARGE)
+			mqtt_park(u, &rows[i], wire);
+		else if (rc < 0)
 			return i > 0 ? i : -1;
+		if (rows[i].kind != STORE_EVENT)
+			sent += j - i;
 		i = j;
 	}
 	return i;
 }
 
-static void uplink_wake_at(struct uplink *u, int64_t at)
+static void mqtt_wake_at(struct mqtt *u, int64_t at)
 {
 	if (u->wake_at_ms < 0 || at < u->wake_at_ms)
 		u->wake_at_ms = at;
@@ -861,17 +1060,17 @@ static void uplink_wake_at(struct uplink *u, int64_t at)
 
 /* Live rows: all of them, oldest first; a short batch waits batch_age for
  * company.  1 when more may follow. */
-static int uplink_pump_live(struct uplink *u)
+static int mqtt_pump_live(struct mqtt *u)
 {
 	int n, used, partial_ok;
 
-	n = store_fetch(u->store, UPLINK_MQTT, u->live_cursor, u->rows, UPLINK_FETCH, u->buf,
+	n = store_fetch(u->store, MQTT_BIT, u->live_cursor, u->rows, MQTT_FETCH, u->buf,
 			sizeof(u->buf));
 	if (n <= 0)
 		return 0;
-	partial_ok = u->cfg.batch_max == 1 || n == UPLINK_FETCH || u->cfg.batch_age_ms == 0 ||
+	partial_ok = u->cfg.batch_max == 1 || n == MQTT_FETCH || u->cfg.batch_age_ms == 0 ||
 		     (u->batch_wait_ms >= 0 && u->now_ms - u->batch_wait_ms >= u->cfg.batch_age_ms);
-	used = uplink_send_rows(u, u->rows, n, 0, LANE_LIVE, INT32_MAX, partial_ok);
+	used = mqtt_send_rows(u, u->rows, n, 0, LANE_LIVE, INT32_MAX, partial_ok);
 	if (used > 0)
 		u->live_cursor = u->rows[used - 1].seq;
 	if (used == n) {
@@ -881,13 +1080,13 @@ static int uplink_pump_live(struct uplink *u)
 	if (used >= 0 && inflight_used(u->inflight) < inflight_slots(u->inflight)) {
 		if (u->batch_wait_ms < 0)
 			u->batch_wait_ms = u->now_ms;
-		uplink_wake_at(u, u->batch_wait_ms + u->cfg.batch_age_ms);
+		mqtt_wake_at(u, u->batch_wait_ms + u->cfg.batch_age_ms);
 	}
 	return 0;
 }
 
 /* Backlog records that may go now (a token bucket, a second's burst). */
-static int uplink_backlog_allowance(struct uplink *u)
+static int mqtt_backlog_allowance(struct mqtt *u)
 {
 	double burst;
 
@@ -902,27 +1101,27 @@ static int uplink_backlog_allowance(struct uplink *u)
 }
 
 /* The backlog, behind the live rows, at backlog_rate. */
-static int uplink_pump_backlog(struct uplink *u)
+static int mqtt_pump_backlog(struct mqtt *u)
 {
 	int desc = u->cfg.backlog_newest, n, used, allow, want;
 
 	if (u->back_done)
 		return 0;
-	allow = uplink_backlog_allowance(u);
+	allow = mqtt_backlog_allowance(u);
 	want = u->cfg.batch_max;
 	if (u->cfg.backlog_rate > 0 && u->cfg.backlog_rate < want)
 		want = u->cfg.backlog_rate;
 	if (allow < want) {
-		uplink_wake_at(u, u->now_ms + 1 +
-				      (int64_t)((want - u->tokens) * 1000.0 / u->cfg.backlog_rate));
+		mqtt_wake_at(u, u->now_ms + 1 +
+				    (int64_t)((want - u->tokens) * 1000.0 / u->cfg.backlog_rate));
 		return 0;
 	}
 	if (desc)
-		n = store_fetch_desc(u->store, UPLINK_MQTT, u->back_cursor, u->rows, UPLINK_FETCH,
+		n = store_fetch_desc(u->store, MQTT_BIT, u->back_cursor, u->rows, MQTT_FETCH,
 				     u->buf, sizeof(u->buf));
 	else
-		n = store_fetch(u->store, UPLINK_MQTT, u->back_cursor, u->rows, UPLINK_FETCH,
-				u->buf, sizeof(u->buf));
+		n = store_fetch(u->store, MQTT_BIT, u->back_cursor, u->rows, MQTT_FETCH, u->buf,
+				sizeof(u->buf));
 	/* Ascending, the backlog ends where the live rows begin. */
 	while (n > 0 && u->rows[n - 1].seq >= u->live_from)
 		n--;
@@ -932,7 +1131,7 @@ static int uplink_pump_backlog(struct uplink *u)
 	}
 	/* A short batch at the end of a full fetch waits for the next fetch,
 	 * which starts with it: backlog batches stay full. */
-	used = uplink_send_rows(u, u->rows, n, desc, LANE_BACKLOG, allow, n < UPLINK_FETCH);
+	used = mqtt_send_rows(u, u->rows, n, desc, LANE_BACKLOG, allow, n < MQTT_FETCH);
 	if (used <= 0)
 		return 0;
 	for (int i = 0; i < used; i++)
@@ -945,7 +1144,7 @@ static int uplink_pump_backlog(struct uplink *u)
 /* The store rolled back a transaction (disk full): acknowledgements in it
  * are undone, so rows behind the cursors are unacknowledged again.  Go
  * back over them (the server drops the duplicates). */
-static void uplink_check_rollback(struct uplink *u)
+static void mqtt_check_rollback(struct mqtt *u)
 {
 	if (store_rollbacks(u->store) == u->rollbacks)
 		return;
@@ -956,35 +1155,38 @@ static void uplink_check_rollback(struct uplink *u)
 }
 
 /* Hand paho what the store has, live rows first, within the window. */
-static void uplink_pump(struct uplink *u)
+static void mqtt_pump(struct mqtt *u)
 {
 	u->wake_at_ms = -1;
-	uplink_check_rollback(u);
+	mqtt_check_rollback(u);
 	while (u->state == UP_CONNECTED &&
-	       inflight_used(u->inflight) < inflight_slots(u->inflight) && uplink_pump_live(u))
+	       inflight_used(u->inflight) < inflight_slots(u->inflight) && mqtt_pump_live(u))
 		;
 	while (u->state == UP_CONNECTED &&
-	       inflight_used(u->inflight) < inflight_slots(u->inflight) && uplink_pump_backlog(u))
+	       inflight_used(u->inflight) < inflight_slots(u->inflight) && mqtt_pump_backlog(u))
 		;
 }
+
+static void mqtt_flush_answers(struct mqtt *u);
 
 /* ---- the rest of the interface ------------------------------------------------------- */
 
-void uplink_process(struct uplink *u, int64_t now_ms)
+static void mqtt_process(struct mqtt *u, int64_t now_ms)
 {
 	u->now_ms = now_ms;
-	uplink_drain_notes(u);
+	mqtt_drain_notes(u);
 	if ((u->state == UP_DOWN || u->state == UP_WAIT_CLOCK) && u->retry_at_ms >= 0 &&
 	    now_ms >= u->retry_at_ms) {
 		u->retry_at_ms = -1;
-		uplink_connect(u);
+		mqtt_connect(u);
 	}
 	if (now_ms >= u->cert_check_ms)
-		uplink_check_certs(u);
-	uplink_pump(u);
+		mqtt_check_certs(u);
+	mqtt_pump(u);
+	mqtt_flush_answers(u);
 }
 
-int64_t uplink_deadline(const struct uplink *u)
+static int64_t mqtt_deadline(const struct mqtt *u)
 {
 	int64_t d = u->cert_check_ms;
 
@@ -993,62 +1195,131 @@ int64_t uplink_deadline(const struct uplink *u)
 		d = u->retry_at_ms;
 	if (u->state == UP_CONNECTED && u->wake_at_ms >= 0 && u->wake_at_ms < d)
 		d = u->wake_at_ms;
+	if (u->state == UP_CONNECTED && u->answer_retry_ms >= 0 && u->answer_retry_ms < d)
+		d = u->answer_retry_ms;
 	return d;
 }
 
-int uplink_wants_rows(const struct uplink *u)
+static int mqtt_wants_rows(const struct mqtt *u)
 {
 	return u && u->state == UP_CONNECTED &&
 	       inflight_used(u->inflight) < inflight_slots(u->inflight);
 }
 
-void uplink_set_status(struct uplink *u, const char *json)
+static void mqtt_set_status(struct mqtt *u, const char *json)
 {
 	snprintf(u->status, sizeof(u->status), "%s", json);
-	uplink_publish_status(u);
+	mqtt_publish_status(u);
 }
 
-int uplink_next_command(struct uplink *u, struct uplink_command *cmd)
+static int mqtt_next_command(struct mqtt *u, struct uplink_command *cmd)
 {
 	int got = 0;
 
+	/* No room for its answer: the command waits (paho offers it again). */
+	if (u->ans_head - u->ans_tail >= MQTT_ANSWERS)
+		return 0;
 	pthread_mutex_lock(&u->lock);
 	if (u->cmd_tail != u->cmd_head) {
-		*cmd = u->cmdq[u->cmd_tail++ % UPLINK_CMDS];
+		*cmd = u->cmdq[u->cmd_tail++ % MQTT_CMDS];
 		got = 1;
+	} else if (u->over_tail != u->over_head) {
+		const struct mqtt_over *o = &u->overq[u->over_tail++ % MQTT_OVER];
+
+		memcpy(cmd->name, o->name, sizeof(cmd->name));
+		memcpy(cmd->payload, o->payload, o->len + 1);
+		cmd->len = cmd->full_len = o->len;
+		got = 2;
 	}
 	pthread_mutex_unlock(&u->lock);
-	return got;
+	cmd->refuse[0] = '\0';
+	if (got == 2)
+		u->limit.refused++; /* beyond even a burst: over the rate */
+	if (got == 2 || (got && !command_limit_take(&u->limit, u->now_ms)))
+		snprintf(cmd->refuse, sizeof(cmd->refuse), "rate limited");
+	return got != 0;
 }
 
-int uplink_answer(struct uplink *u, const char *id, const char *json)
+/* Hand queued answers to paho, within their window, after telemetry had
+ * its turn.  An answer too large for a packet becomes a short error. */
+static void mqtt_flush_answers(struct mqtt *u)
 {
 	MQTTAsync_responseOptions ro = MQTTAsync_responseOptions_initializer;
-	char topic[sizeof(u->topic_result) + UPLINK_CMD_NAME];
+	char topic[sizeof(u->topic_result) + UPLINK_CMD_NAME], small[160];
+	const char *text;
+	int rc;
 
-	if (u->state != UP_CONNECTED)
-		return -1;
-	snprintf(topic, sizeof(topic), "%s%s", u->topic_result, id);
-	return MQTTAsync_send(u->client, topic, (int)strlen(json), json, 1, 0, &ro) ==
-		       MQTTASYNC_SUCCESS
-		   ? 0
-		   : -1;
+	if (u->v5) {
+		ro.onSuccess5 = on_answered5;
+		ro.onFailure5 = on_answer_failed5;
+	} else {
+		ro.onSuccess = on_answered;
+		ro.onFailure = on_answer_failed;
+	}
+	ro.context = u;
+	u->answer_retry_ms = -1;
+	while (u->ans_tail != u->ans_head && u->state == UP_CONNECTED &&
+	       u->answers_out < MQTT_ANSWER_WINDOW) {
+		struct mqtt_answer *a = &u->answers[u->ans_tail % MQTT_ANSWERS];
+		size_t len = strlen(a->json);
+
+		snprintf(topic, sizeof(topic), "%s%s", u->topic_result, a->id);
+		text = a->json;
+		if (u->max_packet > 0 &&
+		    mqtt_wire_bytes(u, strlen(topic), len) > (uint64_t)u->max_packet) {
+			snprintf(small, sizeof(small),
+				 "{\"id\":\"%s\",\"ok\":false,\"error\":\"answer too large (%zu "
+				 "bytes) for the broker's packet limit\"}",
+				 a->id, len);
+			text = small;
+			len = strlen(small);
+		}
+		rc = MQTTAsync_send(u->client, topic, (int)len, text, 1, 0, &ro);
+		if (rc == MQTTASYNC_MAX_BUFFERED_MESSAGES) {
+			u->answer_retry_ms = u->now_ms + MQTT_ANSWER_RETRY_MS;
+			return;
+		}
+		if (rc != MQTTASYNC_SUCCESS) {
+			log_warnx("mqtt: answer %s not sent: %s (code %d)", a->id,
+				  MQTTAsync_strerror(rc), rc);
+			u->answers_failed++;
+		} else {
+			u->answers_out++;
+			u->answers_sent++;
+		}
+		free(a->json);
+		u->ans_tail++;
+	}
 }
 
-void uplink_stats(const struct uplink *u, struct uplink_stats *st)
+static int mqtt_answer(struct mqtt *u, const char *id, const char *json, char *why, size_t whysize)
 {
-	*st = u->stats;
-	st->connected = u->state == UP_CONNECTED;
+	struct mqtt_answer *a;
+
+	if (u->ans_head - u->ans_tail >= MQTT_ANSWERS) {
+		snprintf(why, whysize, "%d answers wait already", MQTT_ANSWERS);
+		return -1;
+	}
+	a = &u->answers[u->ans_head % MQTT_ANSWERS];
+	a->json = strdup(json);
+	if (!a->json) {
+		snprintf(why, whysize, "out of memory");
+		return -1;
+	}
+	snprintf(a->id, sizeof(a->id), "%s", id);
+	u->ans_head++;
+	mqtt_flush_answers(u);
+	return 0;
 }
 
-json_t *uplink_status_json(const struct uplink *u, const struct store_stats *ss,
-			   int64_t now_wall_ms)
+static json_t *mqtt_status_json(const struct mqtt *u, const struct store_stats *ss,
+				int64_t now_wall_ms)
 {
 	json_t *o = json_pack(
 	    "{s:b, s:b, s:s, s:s, s:i, s:s, s:b, s:b, s:I, s:I, s:I, s:I, s:I, s:I, s:i, s:i,"
 	    " s:b, s:i, s:s, s:I, s:s}",
 	    "enabled", 1, "connected", u->state == UP_CONNECTED, "state",
-	    uplink_state_names[u->state], "broker", u->cfg.host, "port", u->cfg.port, "mqtt",
+	    mqtt_state_names[u->state], "broker", u->cfg.host, "port", u->cfg.port, "mqtt",
 	    u->v5 ? "5" : "3.1.1", "tls", u->cfg.ca_file[0] != '\0', "mutual_tls",
 	    u->cfg.cert_file[0] != '\0', "connects", (json_int_t)u->stats.connects, "published",
 	    (json_int_t)u->stats.published, "records", (json_int_t)u->stats.records, "acked",
@@ -1060,15 +1331,20 @@ json_t *uplink_status_json(const struct uplink *u, const struct store_stats *ss,
 
 	if (!o)
 		return NULL;
+	json_object_set_new(o, "parked", json_integer((json_int_t)u->parked));
+	json_object_set_new(o, "max_packet", json_integer(u->max_packet));
 	json_object_set_new(o, "backlog_rows", json_integer(ss ? ss->rows : 0));
 	json_object_set_new(o, "backlog_age_s",
 			    ss && ss->oldest_wall_ms && now_wall_ms
 				? json_real((double)(now_wall_ms - ss->oldest_wall_ms) / 1000.0)
 				: json_null());
 	json_object_set_new(o, "commands",
-			    json_pack("{s:I, s:I, s:I}", "received", (json_int_t)u->cmds,
-				      "deferred", (json_int_t)u->cmds_deferred, "retained_ignored",
-				      (json_int_t)u->cmds_retained));
+			    json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:i}", "received",
+				      (json_int_t)u->cmds, "deferred", (json_int_t)u->cmds_deferred,
+				      "retained_ignored", (json_int_t)u->cmds_retained,
+				      "rate_limited", (json_int_t)u->limit.refused, "answers_sent",
+				      (json_int_t)u->answers_sent, "answers_failed",
+				      (json_int_t)u->answers_failed, "rate_per_s", u->limit.per_s));
 	if (u->cert_file[0])
 		json_object_set_new(o, "cert",
 				    json_pack("{s:s, s:i, s:s?}", "soonest", u->cert_file,
@@ -1076,3 +1352,81 @@ json_t *uplink_status_json(const struct uplink *u, const struct store_stats *ss,
 					      u->cert_warning[0] ? u->cert_warning : NULL));
 	return o;
 }
+
+/* ---- the uplink interface ------------------------------------------------------------- */
+
+static int mqtt_op_enabled(const struct config *cfg)
+{
+	return cfg->mqtt.enabled;
+}
+
+static void *mqtt_op_open(const struct config *cfg, const struct uplink_env *env)
+{
+	return mqtt_open(&cfg->mqtt, cfg->id, env);
+}
+
+static void mqtt_op_close(void *u, const struct clock_now *now)
+{
+	(void)now;
+	mqtt_close(u);
+}
+
+static void mqtt_op_process(void *u, const struct uplink_tick *t)
+{
+	mqtt_process(u, t->real_ms);
+}
+
+static int64_t mqtt_op_deadline(const void *u)
+{
+	return mqtt_deadline(u);
+}
+
+static int mqtt_op_wants_rows(const void *u)
+{
+	return mqtt_wants_rows(u);
+}
+
+static json_t *mqtt_op_status(const void *u, const struct store_stats *ss, int64_t now_wall_ms)
+{
+	return mqtt_status_json(u, ss, now_wall_ms);
+}
+
+/* Any change of [mqtt] or of the device id (in the topics) reconnects. */
+static int mqtt_op_reconfigure(void *u, const struct config *old, const struct config *fresh)
+{
+	(void)u;
+	return memcmp(&old->mqtt, &fresh->mqtt, sizeof(old->mqtt)) != 0 ||
+	       strcmp(old->id, fresh->id) != 0;
+}
+
+static void mqtt_op_set_status(void *u, const char *json)
+{
+	mqtt_set_status(u, json);
+}
+
+static int mqtt_op_next_command(void *u, struct uplink_command *cmd)
+{
+	return mqtt_next_command(u, cmd);
+}
+
+static int mqtt_op_answer(void *u, const char *id, const char *json, char *why, size_t whysize)
+{
+	return mqtt_answer(u, id, json, why, whysize);
+}
+
+const struct uplink_ops mqtt_uplink = {
+    .name = "mqtt",
+    .status_key = "uplink",
+    .bit = MQTT_BIT,
+    .enabled = mqtt_op_enabled,
+    .open = mqtt_op_open,
+    .close = mqtt_op_close,
+    .process = mqtt_op_process,
+    .deadline = mqtt_op_deadline,
+    .wants_rows = mqtt_op_wants_rows,
+    .status = mqtt_op_status,
+    .reconfigure = mqtt_op_reconfigure,
+    .set_status = mqtt_op_set_status,
+    .next_command = mqtt_op_next_command,
+    .answer = mqtt_op_answer,
+};

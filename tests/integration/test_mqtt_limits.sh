@@ -1,0 +1,139 @@
+#!/bin/bash
+# MQTT against a broker's packet limit (mosquitto max_packet_size 5000) and
+# a burst of commands.
+# 1. A backlog with one row of ~7 KB (a smoke end event with its evidence is
+#    ~6 KB) and batches of 50 records (~20 KB): with MQTT 3.1.1 and
+#    [mqtt] max_packet = 5000, and with MQTT 5 learning the limit from the
+#    CONNACK, batches are split to fit, the big row is parked (status
+#    "parked", a row-too-large event naming its seq), every other row
+#    arrives, on one connection, and emgwd drains the store and exits.
+# 2. 3000 commands published at once: every one is answered, run or
+#    refused "rate limited", and telemetry keeps flowing.
+source "$TOP/tests/integration/lib.sh"
+
+PORT=$(free_port)
+start_mosquitto "$PORT" "max_packet_size 5000" "max_queued_messages 0"
+"$TOP/$B/tests/tracegen" --duration 300 --start 1700000000 --seed 8 -o "$T/trace.log"
+
+# The backlog: replayed with no uplink (rows stay), then one record made big.
+cat >"$T/fill.conf" <<EOC
+[device]
+id = big-01
+state_dir = $T/fill
+[can "engine"]
+log = $T/trace.log
+speed = 0
+[mqtt]
+enabled = no
+EOC
+timeout 60 "$EMGWD" -c "$T/fill.conf" --exit-when-done 2>"$T/fill.err" || { echo "not ok - fill"; cat "$T/fill.err"; exit 1; }
+BIG=$(sqlite3 "$T/fill/emgw.db" "select seq from rows where kind = 0 order by seq limit 1 offset 100")
+sqlite3 "$T/fill/emgw.db" "update rows set payload = json_set(payload, '\$.evidence', printf('%.7000c', 'x')) where seq = $BIG"
+sqlite3 "$T/fill/emgw.db" "select seq from rows" >"$T/seqs"
+
+drain() { # drain NAME VERSION [extra mqtt lines]: the backlog drained to the broker
+	local name=$1 version=$2; shift 2
+	rm -rf "$T/$name"; cp -r "$T/fill" "$T/$name"
+	spawn "$T/$name.sub.err" /usr/bin/python3 "$TOP/tests/integration/sub.py" 127.0.0.1 "$PORT" "emgw/big-01/#" "$T/$name.got" "$T/$name.ready" "sub-$name"
+	wait_for 10 test -e "$T/$name.ready" || { echo "not ok - subscriber"; exit 1; }
+	{
+		printf '[device]\nid = big-01\nstate_dir = %s\n[store]\nretention_days = 3650\n' "$T/$name"
+		printf '[mqtt]\nhost = 127.0.0.1\nport = %s\nversion = %s\nbatch_max = 50\nbacklog_rate = 0\nreconnect_max = 1\n' "$PORT" "$version"
+		for l in "$@"; do echo "$l"; done
+	} >"$T/$name.conf"
+	timeout 60 "$EMGWD" -c "$T/$name.conf" --exit-when-done 2>"$T/$name.err"
+	rc=$?
+	check "$name: the store drains and emgwd exits 0 (rc=$rc)" test "$rc" -eq 0
+	wait_for 10 grep -q row-too-large "$T/$name.got"
+	/usr/bin/python3 - "$T/$name.got" "$BIG" "$T/seqs" >"$T/$name.res" <<'EOP'
+import json, sys
+seqs, big_events, biggest = [], [], 0
+for line in open(sys.argv[1]):
+    topic, _, payload = line.rstrip("\n").partition("\t")
+    if "/cmd" in topic or topic.endswith("/status"):
+        continue
+    biggest = max(biggest, len(payload))
+    d = json.loads(payload)
+    for r in d.get("records", [d]):
+        seqs.append(r["seq"])
+        if r.get("type") == "row-too-large":
+            big_events.append(r)
+big = int(sys.argv[2])
+stored = {int(l) for l in open(sys.argv[3])}
+print("missing", len(stored - set(seqs) - {big}))
+print("big_sent", int(big in seqs))
+print("big_event", int(any(e.get("row_seq") == big for e in big_events)))
+print("biggest", biggest)
+EOP
+	sed 's/^/# /' "$T/$name.res"
+	check "$name: every row but the big one arrived" grep -qx "missing 0" "$T/$name.res"
+	check "$name: the big row was not sent" grep -qx "big_sent 0" "$T/$name.res"
+	check "$name: a row-too-large event names seq $BIG" grep -qx "big_event 1" "$T/$name.res"
+	check "$name: no message over 5000 bytes" test "$(grep biggest "$T/$name.res" | cut -d' ' -f2)" -lt 5000
+	check "$name: status says parked 1" \
+		test "$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["uplink"]["parked"])' "$T/$name/status.json")" = 1
+	check "$name: one connection (the broker never dropped us)" \
+		test "$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["uplink"]["connects"])' "$T/$name/status.json")" = 1
+}
+drain v311 3.1.1 "max_packet = 5000"
+drain v5 5
+check "v5: the limit came from the CONNACK" grep -q "packets of at most 5000 bytes (the broker's Maximum Packet Size)" "$T/v5.err"
+
+# ---- 2. 3000 commands at once ----------------------------------------------------
+DEV=load-01
+spawn "$T/load.sub.err" /usr/bin/python3 "$TOP/tests/integration/sub.py" 127.0.0.1 "$PORT" "emgw/$DEV/#" "$T/load.got" "$T/load.ready" load-sub
+wait_for 10 test -e "$T/load.ready" || { echo "not ok - subscriber"; exit 1; }
+cat >"$T/load.conf" <<EOC
+[device]
+id = $DEV
+state_dir = $T/load
+[can "engine"]
+log = $T/trace.log
+speed = 1
+[mqtt]
+host = 127.0.0.1
+port = $PORT
+command_rate = 50
+EOC
+spawn "$T/load.err" "$EMGWD" -c "$T/load.conf"
+EPID=$!
+wait_for 20 grep -q "emgw/$DEV/telemetry" "$T/load.got" || { echo "not ok - no telemetry"; cat "$T/load.err"; exit 1; }
+/usr/bin/python3 - "$PORT" "$DEV" <<'EOP' || echo "not ok - the publisher failed"
+import sys
+import paho.mqtt.client as mqtt
+port, dev = int(sys.argv[1]), sys.argv[2]
+c = mqtt.Client("load-pub")
+c.max_inflight_messages_set(1000)
+c.max_queued_messages_set(0)
+c.connect("127.0.0.1", port)
+c.loop_start()
+infos = [c.publish("emgw/%s/cmd/ping" % dev, '{"id":"c%d"}' % i, qos=1) for i in range(3000)]
+for i in infos:
+    i.wait_for_publish()
+c.disconnect()
+c.loop_stop()
+EOP
+counts() { # ok refused other: answers to the 3000 by kind
+	/usr/bin/python3 - "$T/load.got" "$DEV" <<'EOP'
+import json, sys
+ans = {}
+for line in open(sys.argv[1]):
+    topic, _, payload = line.rstrip("\n").partition("\t")
+    if "/cmd-result/c" in topic:
+        ans[topic.rsplit("/", 1)[1]] = json.loads(payload)
+ok = sum(1 for a in ans.values() if a.get("ok") and a.get("result") == "pong")
+rl = sum(1 for a in ans.values() if not a.get("ok") and a.get("error") == "rate limited")
+print(ok, rl, len(ans) - ok - rl)
+EOP
+}
+all_answered() { set -- $(counts); [ $(( $1 + $2 )) -eq 3000 ]; }
+wait_for 60 all_answered
+set -- $(counts)
+echo "# answered: $1 ran (pong), $2 refused rate limited, $3 other"
+check "every one of 3000 commands is answered: ran or refused \"rate limited\" ($1 + $2)" test $(( $1 + $2 )) -eq 3000
+check "the rate limit let some run ($1) and refused most ($2)" test "$1" -ge 50 -a "$2" -ge 2000
+n0=$(grep -c "emgw/$DEV/telemetry" "$T/load.got")
+check "telemetry keeps flowing after the burst" wait_for 10 sh -c "[ \$(grep -c 'emgw/$DEV/telemetry' '$T/load.got') -gt $n0 ]"
+check "no answer failed to be sent" sh -c "! grep -q 'answer.*not sent' '$T/load.err'"
+stop_pid "$EPID"
+finish

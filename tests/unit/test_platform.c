@@ -1,0 +1,268 @@
+/* Unit tests for gateway/platform.c through its uplink ops: a loopback
+ * listener plays the platform; the frames it receives are decoded and
+ * checked (login, a real-time frame carrying a stored record, the removal
+ * alarm raised by watch's ecu-silent event row, logout). */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+
+#include <cmocka.h>
+
+#include <arpa/inet.h>
+#include <netinet/in.h>
+#include <poll.h>
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <sys/socket.h>
+#include <unistd.h>
+
+#include "gateway/clock.h"
+#include "gateway/platform.h"
+#include "protocols/payload.h"
+#include "gateway/store.h"
+#include "protocols/hjframe.h"
+
+#define VIN "LZYTBTD60K1000001"
+
+struct fx {
+	char db[64];
+	struct store *store;
+	int lfd, peer;
+	void *p;
+	struct config cfg;
+	uint8_t in[16384];
+	size_t in_len;
+};
+
+static int fx_setup(void **state)
+{
+	struct fx *f = calloc(1, sizeof(*f));
+	struct sockaddr_in a = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t alen = sizeof(a);
+
+	snprintf(f->db, sizeof(f->db), "/tmp/test_platform.%d.db", (int)getpid());
+	unlink(f->db);
+	f->store = store_open(f->db, 1u << PLATFORM_BIT, 0, 0);
+	f->lfd = socket(AF_INET, SOCK_STREAM, 0);
+	assert_int_equal(bind(f->lfd, (struct sockaddr *)&a, sizeof(a)), 0);
+	assert_int_equal(listen(f->lfd, 1), 0);
+	getsockname(f->lfd, (struct sockaddr *)&a, &alen);
+	config_defaults(&f->cfg);
+	snprintf(f->cfg.vin, sizeof(f->cfg.vin), VIN);
+	f->cfg.platform.enabled = 1;
+	snprintf(f->cfg.platform.host, sizeof(f->cfg.platform.host), "127.0.0.1");
+	f->cfg.platform.port = ntohs(a.sin_port);
+	f->cfg.platform.period_ms = 10000;
+	f->peer = -1;
+	*state = f;
+	return 0;
+}
+
+static int fx_teardown(void **state)
+{
+	struct fx *f = *state;
+
+	if (f->p) {
+		struct clock_now now;
+
+		clock_now(&now);
+		platform_uplink.close(f->p, &now);
+	}
+	if (f->peer >= 0)
+		close(f->peer);
+	close(f->lfd);
+	store_close(f->store);
+	unlink(f->db);
+	free(f);
+	return 0;
+}
+
+/* Run the platform's side until cond(f) or 3 s pass. */
+static int fx_run(struct fx *f, int (*cond)(struct fx *), int final)
+{
+	for (int i = 0; i < 300; i++) {
+		struct uplink_tick t = {.real_ms = clock_real_ms(), .final = final};
+		struct pollfd pfd = {.fd = platform_uplink.fd(f->p),
+				     .events = platform_uplink.events(f->p)};
+		ssize_t n;
+
+		clock_now(&t.now);
+		platform_uplink.process(f->p, &t);
+		if (pfd.fd >= 0 && poll(&pfd, 1, 10) > 0)
+			platform_uplink.io(f->p, pfd.revents, &t.now);
+		else if (pfd.fd < 0)
+			usleep(10000);
+		if (f->peer < 0) {
+			struct pollfd l = {.fd = f->lfd, .events = POLLIN};
+
+			if (poll(&l, 1, 0) > 0)
+				f->peer = accept(f->lfd, NULL, NULL);
+		}
+		if (f->peer >= 0) {
+			n = recv(f->peer, f->in + f->in_len, sizeof(f->in) - f->in_len,
+				 MSG_DONTWAIT);
+			if (n > 0)
+				f->in_len += (size_t)n;
+		}
+		if (cond(f))
+			return 1;
+	}
+	return 0;
+}
+
+/* The k-th whole frame received, decoded into *fr: 1, or 0. */
+static int fx_frame(struct fx *f, int k, struct hj_frame *fr)
+{
+	size_t off = 0;
+
+	for (int i = 0; off < f->in_len; i++) {
+		int len = hj_frame_len(f->in + off, f->in_len - off);
+
+		if (len <= 0)
+			return 0;
+		if (i == k)
+			return hj_decode(f->in + off, (size_t)len, HJ_NRMM, fr) > 0;
+		off += (size_t)len;
+	}
+	return 0;
+}
+
+static int fx_frames(struct fx *f)
+{
+	struct hj_frame fr;
+	int n = 0;
+
+	while (fx_frame(f, n, &fr))
+		n++;
+	return n;
+}
+
+static int have_1(struct fx *f)
+{
+	return fx_frames(f) >= 1;
+}
+
+static int have_2(struct fx *f)
+{
+	return fx_frames(f) >= 2;
+}
+
+/* The index of the first frame of command cmd, or -1. */
+static int fx_find(struct fx *f, int cmd)
+{
+	struct hj_frame fr;
+
+	for (int i = 0; fx_frame(f, i, &fr); i++)
+		if (fr.cmd == cmd)
+			return i;
+	return -1;
+}
+
+static int have_alarm(struct fx *f)
+{
+	return fx_find(f, HJ_CMD_05) >= 0;
+}
+
+static void fx_append(struct fx *f, enum store_kind kind, int64_t wall_ms, const char *payload)
+{
+	uint64_t seq = store_next_seq(f->store);
+
+	assert_int_equal(
+	    store_append(f->store, seq, kind, clock_mono_ms(), wall_ms, payload, strlen(payload)),
+	    0);
+	assert_int_equal(store_flush(f->store), 0);
+}
+
+/* watch's event as report stores it: header and body through the codec. */
+static void fx_append_ecu_silent(struct fx *f, int64_t wall_ms, const char *state)
+{
+	struct payload_header h = {.v = 1, .dev = "t", .boot = 1, .ts_ms = wall_ms};
+	struct payload_event ev;
+	char buf[1024];
+
+	payload_event_init(&ev, PAYLOAD_EV_ECU_SILENT);
+	snprintf(ev.state, sizeof(ev.state), "%s", state);
+	ev.last_frame_age_s = 15.0;
+	h.seq = store_next_seq_peek(f->store);
+	assert_true(payload_encode_event(&h, &ev, buf, sizeof(buf)) > 0);
+	fx_append(f, STORE_EVENT, wall_ms, buf);
+}
+
+static void test_login_record_alarm(void **state)
+{
+	struct fx *f = *state;
+	struct uplink_env env = {.store = f->store, .wake_fd = -1, .has_can = 1};
+	struct hj_frame fr;
+	struct store_stats ss;
+	struct clock_now cn;
+	int64_t now;
+
+	clock_now(&cn);
+	now = cn.wall_ms;
+	f->p = platform_uplink.open(&f->cfg, &env);
+	assert_non_null(f->p);
+	assert_true(fx_run(f, have_1, 0));
+	assert_true(fx_frame(f, 0, &fr));
+	assert_int_equal(fr.cmd, HJ_CMD_LOGIN);
+	assert_memory_equal(fr.vin, VIN, 17);
+
+	/* A record of the last window: with final, a real-time frame. */
+	fx_append(f, STORE_RECORD, now - 20000,
+		  "{\"sig\":{\"engine_speed_rpm\":1500,\"coolant_c\":80},\"pos\":{}}");
+	assert_true(fx_run(f, have_2, 1));
+	assert_true(fx_frame(f, 1, &fr));
+	assert_int_equal(fr.cmd, HJ_CMD_REALTIME);
+
+	/* No alarm without the event ... */
+	fx_run(f, have_alarm, 1);
+	assert_int_equal(fx_find(f, HJ_CMD_05), -1);
+	/* ... watch's ecu-silent start raises the removal alarm (nrmm 0x05). */
+	fx_append_ecu_silent(f, now - 1000, "start");
+	assert_true(fx_run(f, have_alarm, 1));
+	assert_true(fx_frame(f, fx_find(f, HJ_CMD_05), &fr));
+	assert_int_equal(fr.removal_status, 1);
+
+	/* Once the frames left the socket, their rows are acknowledged. */
+	for (int i = 0; i < 100; i++) {
+		store_stats(f->store, &ss);
+		if (ss.rows == 0)
+			break;
+		fx_run(f, have_2, 1);
+	}
+	assert_int_equal(ss.rows, 0);
+}
+
+/* A link that cannot connect does not fail the open: it backs off and says
+ * why.  (An unresolvable name is tested in test_uplinks.sh, where lookups go
+ * to a resolver on loopback: here one would leave the machine.) */
+static void test_open_without_peer(void **state)
+{
+	struct fx *f = *state;
+	struct uplink_env env = {.store = f->store, .wake_fd = -1, .has_can = 0};
+	json_t *st;
+
+	snprintf(f->cfg.platform.host, sizeof(f->cfg.platform.host), "localhost");
+	close(f->lfd); /* nothing listens on the port now */
+	f->lfd = socket(AF_INET, SOCK_STREAM, 0);
+	f->p = platform_uplink.open(&f->cfg, &env);
+	assert_non_null(f->p);
+	fx_run(f, have_1, 0);
+	st = platform_uplink.status(f->p, NULL, 0);
+	assert_string_not_equal(json_string_value(json_object_get(st, "last_error")), "");
+	assert_false(json_is_true(json_object_get(st, "connected")));
+	assert_true(platform_uplink.deadline(f->p) > clock_real_ms());
+	json_decref(st);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test_setup_teardown(test_login_record_alarm, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_open_without_peer, fx_setup, fx_teardown),
+	};
+
+	clock_init_live();
+	return cmocka_run_group_tests(tests, NULL, NULL);
+}
