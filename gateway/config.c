@@ -2093,8 +2093,8 @@ static int config_load_once(const char *path, struct config *c, int quiet, int *
 	config_check_mqtt(ctx);
 	config_check_modbus(ctx);
 	config_check_platform(ctx);
-	config_check_required(ctx);
 	config_check_file(ctx);
+	config_check_required(ctx);
 	config_fill(ctx);
 	*changed = config_changed(ctx);
 out_free_ctx:

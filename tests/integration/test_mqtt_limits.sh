@@ -38,6 +38,8 @@ drain() { # drain NAME VERSION [extra mqtt lines]: the backlog drained to the br
 	wait_for 10 test -e "$T/$name.ready" || { echo "not ok - subscriber"; exit 1; }
 	{
 		printf '[device]\nid = big-01\nstate_dir = %s\n[store]\nretention_days = 3650\n' "$T/$name"
+		# a configuration names a source: gpsd, where none listens (a drain only)
+		printf '[gnss]\nenabled = yes\nhost = 127.0.0.1\nport = %s\n' "$(free_port)"
 		printf '[mqtt]\nhost = 127.0.0.1\nport = %s\nversion = %s\nbatch_max = 50\nbacklog_rate = 0\nreconnect_max = 1\n' "$PORT" "$version"
 		for l in "$@"; do echo "$l"; done
 	} >"$T/$name.conf"

@@ -46,10 +46,11 @@ check "status counts the rows written" \
 	test "$(/usr/bin/python3 -c 'import json,sys; f=json.load(open(sys.argv[1]))["file"]; print(f["enabled"], f["rows"])' "$T/fstate/status.json")" = "True $(wc -l <"$T/rows.jsonl")"
 check "the store is empty (every row acknowledged)" \
 	test "$(sqlite3 "$T/fstate/emgw.db" 'select count(*) from rows')" -eq 0
-"$EMGWD" -n -c /dev/stdin <<EOC >"$T/nopath.out" 2>&1
+cat >"$T/nopath.conf" <<EOC
 [file]
 enabled = yes
 EOC
+"$EMGWD" -n -c "$T/nopath.conf" >"$T/nopath.out" 2>&1
 check "[file] enabled without path is refused with its line" grep -q ':2: \[file\] enabled needs path' "$T/nopath.out"
 
 # ---- 2. turning uplinks on and off by reload ----------------------------------
@@ -104,6 +105,7 @@ stop_pid "$EPID"
 echo "nameserver 127.0.0.1" >"$T/resolv.conf"
 if unshare -m sh -c "mount --bind '$T/resolv.conf' /etc/resolv.conf" 2>/dev/null; then
 	echo pw >"$T/pass"
+	chmod 600 "$T/pass" # a secret readable by others is refused
 	cat >"$T/dns.conf" <<EOC
 [device]
 id = dns-01

@@ -33,8 +33,9 @@ drain() { # drain BATCH COMPRESS ROWS: a store of ROWS records drained; prints a
 		"$TOP/$B/bench/bench_fill" "$D/state/emgw.db" "$rows" >/dev/null 2>&1
 	fi
 	# The backlog's times are from 2026-01-01: keep them (retention_days).
-	printf '[device]\nid = bench\nstate_dir = %s\n[mqtt]\nhost = 127.0.0.1\nport = %s\nbacklog_rate = 0\ninflight = 100\nbatch_max = %s\ncompress = %s\n[store]\nmax_size_mb = 1024\nretention_days = 3650\n' \
-		"$D/state" "$PORT" "$batch" "$z" >"$D/drain.conf"
+	# A drain only: the one source named is a gpsd where none listens.
+	printf '[device]\nid = bench\nstate_dir = %s\n[gnss]\nenabled = yes\nhost = 127.0.0.1\nport = %s\n[mqtt]\nhost = 127.0.0.1\nport = %s\nbacklog_rate = 0\ninflight = 100\nbatch_max = %s\ncompress = %s\n[store]\nmax_size_mb = 1024\nretention_days = 3650\n' \
+		"$D/state" "$((PORT + 1))" "$PORT" "$batch" "$z" >"$D/drain.conf"
 	s=$(date +%s.%N)
 	"$TOP/$B/emgwd" -c "$D/drain.conf" --exit-when-done >/dev/null 2>"$D/drain.err"
 	e=$(date +%s.%N)

@@ -5,7 +5,7 @@ set -eu
 PKGS="build-essential pkg-config libmodbus-dev libpaho-mqtt-dev libgps-dev libcmocka-dev
 libsqlite3-dev libsystemd-dev libssl-dev libinih-dev libjansson-dev zlib1g-dev mosquitto
 mosquitto-clients gpsd gpsd-clients socat can-utils openssl clang libclang-rt-14-dev valgrind
-python3-pymodbus python3-serial-asyncio python3-paho-mqtt systemd time jq bc clang-format"
+python3-pymodbus python3-serial-asyncio python3-paho-mqtt systemd time jq bc clang-format sqlite3"
 missing=""
 for p in $PKGS; do
 	dpkg-query -W -f='${Status}' "$p" 2>/dev/null | grep -q "install ok installed" ||
