@@ -38,7 +38,7 @@ def show_record(r):
 def show_event(e):
     details = ", ".join("%s %s" % (k, round(v, 2) if isinstance(v, float) else v)
                         for k, v in e.items()
-                        if k not in ("v", "dev", "boot", "seq", "ts", "ts_src", "mono_ms", "type", "state", "pos"))
+                        if k not in ("v", "dev", "sid", "boot", "seq", "ts", "ts_src", "mono_ms", "type", "state", "pos"))
     print("%s%s  EVENT %s %s: %s%s" % (RED, e.get("ts", "?")[11:19], e.get("type", "?").upper(),
                                         e.get("state", ""), details, END), flush=True)
 
