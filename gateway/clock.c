@@ -1,5 +1,7 @@
 #include "gateway/clock.h"
 
+#include "protocols/payload.h"
+
 #include <stdio.h>
 #include <sys/timex.h>
 #include <time.h>
@@ -210,33 +212,9 @@ const char *clock_src_name(enum ts_src src)
 	return names[src];
 }
 
-/* Days since 1970-01-01 to a civil date (proleptic Gregorian), in 64-bit
- * integers: gmtime would go through time_t, which is 32 bits on armhf and
- * ends in 2038.  H. Hinnant's civil_from_days. */
-static void clock_civil(int64_t days, int64_t *y, int *m, int *d)
-{
-	int64_t z = days + 719468;
-	int64_t era = (z >= 0 ? z : z - 146096) / 146097;
-	int64_t doe = z - era * 146097;
-	int64_t yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365;
-	int64_t doy = doe - (365 * yoe + yoe / 4 - yoe / 100);
-	int64_t mp = (5 * doy + 2) / 153;
-
-	*d = (int)(doy - (153 * mp + 2) / 5 + 1);
-	*m = (int)(mp < 10 ? mp + 3 : mp - 9);
-	*y = yoe + era * 400 + (*m <= 2);
-}
-
+/* In 64-bit integers (gmtime would go through time_t, which is 32 bits on
+ * armhf and ends in 2038): the payload codec's one implementation. */
 void clock_format_iso(int64_t wall_ms, char *buf, int size)
 {
-	/* floor division: times before 1970 count back from the day's start */
-	int64_t s = wall_ms >= 0 ? wall_ms / 1000 : -((-wall_ms + 999) / 1000);
-	int64_t days = s >= 0 ? s / 86400 : -((-s + 86399) / 86400);
-	int64_t sod = s - days * 86400, y;
-	int m, d;
-
-	clock_civil(days, &y, &m, &d);
-	snprintf(buf, (size_t)size, "%04lld-%02d-%02dT%02d:%02d:%02d.%03dZ", (long long)y, m, d,
-		 (int)(sod / 3600), (int)(sod / 60 % 60), (int)(sod % 60),
-		 (int)(wall_ms - s * 1000));
+	payload_format_iso(wall_ms, buf, size > 0 ? (size_t)size : 0);
 }

@@ -55,16 +55,27 @@ static uint64_t report_store(struct report *r, uint64_t seq, enum store_kind kin
 	return seq;
 }
 
+/* The next seq and the header for it; 0 (counted) when no seq is left. */
+static uint64_t report_begin(struct report *r, const struct clock_now *now,
+			     struct payload_header *h)
+{
+	uint64_t seq = store_next_seq(r->store);
+
+	if (seq == 0)
+		r->failed++;
+	else
+		report_header(r, seq, now, h);
+	return seq;
+}
+
 uint64_t report_emit_record(struct report *r, const struct payload_record *rec,
 			    const struct clock_now *now)
 {
 	struct payload_header h;
-	uint64_t seq = store_next_seq(r->store);
+	uint64_t seq = report_begin(r, now, &h);
 
-	if (seq == 0) {
-		r->failed++;
+	if (seq == 0)
 		return 0;
-	}
 	if (rec->custom_dropped) {
 		/* Once, not every record: the configuration will not change. */
 		if (r->custom_dropped == 0)
@@ -72,7 +83,6 @@ uint64_t report_emit_record(struct report *r, const struct payload_record *rec,
 				  (unsigned long long)seq, rec->custom_dropped, PAYLOAD_MAX_CUSTOM);
 		r->custom_dropped += (uint64_t)rec->custom_dropped;
 	}
-	report_header(r, seq, now, &h);
 	return report_store(r, seq, STORE_RECORD, payload_record_class(rec), "record",
 			    payload_encode_record(&h, rec, r->buf, sizeof(r->buf)), now);
 }
@@ -81,13 +91,10 @@ uint64_t report_emit_event(struct report *r, const struct payload_event *ev,
 			   const struct clock_now *now)
 {
 	struct payload_header h;
-	uint64_t seq = store_next_seq(r->store);
+	uint64_t seq = report_begin(r, now, &h);
 
-	if (seq == 0) {
-		r->failed++;
+	if (seq == 0)
 		return 0;
-	}
-	report_header(r, seq, now, &h);
 	return report_store(r, seq, STORE_EVENT, payload_event_class(ev->type),
 			    payload_type_name(ev->type),
 			    payload_encode_event(&h, ev, r->buf, sizeof(r->buf)), now);
