@@ -1,6 +1,8 @@
-/* daemon: the running gateway.  Owns the one poll() loop, the configuration
- * in force, and every module's handle; wires sources -> table -> sampler and
- * detectors -> report -> store -> uplink, in that one direction. */
+/* daemon: the running gateway, wiring only.  Owns the one poll() loop, the
+ * configuration in force, and every module's handle; wires sources -> table
+ * -> core (sampler and detectors) -> report -> store -> uplinks, in that one
+ * direction.  Sets no other module's fields: a reload hands each module the
+ * old and new configuration and it reconfigures itself. */
 #ifndef EMGW_DAEMON_H
 #define EMGW_DAEMON_H
 

@@ -267,6 +267,15 @@ int gnss_track_valid(const struct gnss_track *tr, int64_t now_ms)
 	return tr->have_fix && tr->fix_now && now_ms - tr->last.mono_ms <= tr->cfg.max_age_ms;
 }
 
+int gnss_track_position(const struct gnss_track *tr, int64_t now_ms, double *lat, double *lon)
+{
+	if (!tr->have_fix || !gnss_track_valid(tr, now_ms))
+		return 0;
+	*lat = tr->last.lat;
+	*lon = tr->last.lon;
+	return 1;
+}
+
 static int gnss_track_moving(const struct gnss_track *tr)
 {
 	return isfinite(tr->last.speed_kmh) && tr->last.speed_kmh >= tr->cfg.stopped_kmh;

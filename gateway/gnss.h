@@ -116,6 +116,8 @@ void gnss_track_init(struct gnss_track *tr, const struct config_gnss *cfg, int64
 int gnss_track_report(struct gnss_track *tr, const struct gnss_fix *fix);
 /* 1 when the latest report had a fix no older than max_age at now_ms. */
 int gnss_track_valid(const struct gnss_track *tr, int64_t now_ms);
+/* 1 and the valid fix's position at now_ms into lat, lon; else 0. */
+int gnss_track_position(const struct gnss_track *tr, int64_t now_ms, double *lat, double *lon);
 /* Once a record: is this a track point?  Returns the reason ("fix",
  * "distance", "heading", "period") and makes it the last point, or NULL. */
 const char *gnss_track_point(struct gnss_track *tr, int64_t now_ms);

@@ -15,6 +15,19 @@ _Static_assert((int)STORE_CLASS_ROUTINE == (int)PAYLOAD_CLASS_ROUTINE &&
 		   (int)STORE_CLASS_ALARM == (int)PAYLOAD_CLASS_ALARM,
 	       "store classes and payload classes agree");
 
+void report_init(struct report *r, struct store *store, const char *dev, int echo)
+{
+	r->store = store;
+	r->echo = echo;
+	r->echoed = store_next_seq_peek(store) - 1;
+	report_set_dev(r, dev);
+}
+
+void report_set_dev(struct report *r, const char *dev)
+{
+	snprintf(r->dev, sizeof(r->dev), "%s", dev);
+}
+
 struct payload_record *report_record(struct report *r)
 {
 	payload_record_init(&r->rec);

@@ -32,6 +32,11 @@ struct report {
 /* Format status numbers with this (12 significant digits, as payloads). */
 #define REPORT_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(12))
 
+/* Report into store as device dev, printing each committed payload on
+ * stdout when echo is set (rows left from an earlier run were printed then). */
+void report_init(struct report *r, struct store *store, const char *dev, int echo);
+/* The device id in the header from now on (a reload). */
+void report_set_dev(struct report *r, const char *dev);
 /* The record to fill for the next report_emit_record, emptied. */
 struct payload_record *report_record(struct report *r);
 /* Stamp rec / ev with the header, encode and store it (echoing it when

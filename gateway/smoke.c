@@ -73,6 +73,22 @@ int smoke_lambda_estimate(const struct config_smoke *c, double air_kgph, double 
 	return 0;
 }
 
+void smoke_reconfigure(struct smoke *s, const struct config *cfg, int64_t now_ms,
+		       payload_event_fn *emit, void *ctx)
+{
+	if (memcmp(&s->cfg, &cfg->smoke, sizeof(s->cfg)) != 0) {
+		/* An open episode gets its end before the rule changes. */
+		smoke_finish(s, now_ms, emit, ctx);
+		smoke_init(s, &cfg->smoke);
+	}
+	smoke_set_machine(s, cfg->stage, cfg->rated_power_kw);
+}
+
+uint64_t smoke_episodes(const struct smoke *s)
+{
+	return s->starts;
+}
+
 int smoke_active(const struct smoke *s)
 {
 	int n = 0;

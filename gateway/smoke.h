@@ -92,7 +92,14 @@ void smoke_tick(struct smoke *s, struct table *t, int64_t now_ms, int64_t wall_m
 /* End every open episode now (reconfiguration, shutdown), and send the ends
  * still waiting for their evidence to emit(ctx, ev). */
 void smoke_finish(struct smoke *s, int64_t now_ms, payload_event_fn *emit, void *ctx);
+/* A reload: when the rules (cfg->smoke) differ from those in force, every
+ * open episode ends now (its events to emit(ctx, ev)) and the detector
+ * starts again under the new rules; the machine's limit follows cfg. */
+void smoke_reconfigure(struct smoke *s, const struct config *cfg, int64_t now_ms,
+		       payload_event_fn *emit, void *ctx);
 /* Episodes open now (for status). */
 int smoke_active(const struct smoke *s);
+/* Episodes started since smoke_init (for status and zones). */
+uint64_t smoke_episodes(const struct smoke *s);
 
 #endif

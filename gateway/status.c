@@ -170,11 +170,12 @@ json_t *status_build(const struct status_parts *p)
 		json_object_set_new(st, "command_answer_errors",
 				    json_integer((json_int_t)p->cmd_answer_errors));
 	if (st)
-		json_object_set_new(
-		    st, "detectors",
-		    json_pack("{s:i, s:I, s:b, s:o}", "smoke_active", smoke_active(p->smoke),
-			      "smoke_episodes", (json_int_t)p->smoke->starts, "engine_running",
-			      watch_engine_running(p->watch), "zones", zones_status(p->zones)));
+		json_object_set_new(st, "detectors",
+				    json_pack("{s:i, s:I, s:b, s:o}", "smoke_active",
+					      smoke_active(p->smoke), "smoke_episodes",
+					      (json_int_t)smoke_episodes(p->smoke),
+					      "engine_running", watch_engine_running(p->watch),
+					      "zones", zones_status(p->zones)));
 	if (st)
 		status_more(p, st, &ss);
 	return st;

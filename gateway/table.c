@@ -8,6 +8,11 @@ void table_init(struct table *t, int stale_ms)
 	t->stale_ms = stale_ms;
 }
 
+void table_set_stale(struct table *t, int stale_ms)
+{
+	t->stale_ms = stale_ms;
+}
+
 static struct table_entry *table_entry(struct table *t, enum sig_id sig, int instance)
 {
 	if ((unsigned)sig >= SIG_COUNT || instance < 0 || instance >= TABLE_INSTANCES)

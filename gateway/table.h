@@ -26,6 +26,8 @@ struct table {
 
 /* Empty table; values older than stale_ms are not fresh. */
 void table_init(struct table *t, int stale_ms);
+/* Values older than stale_ms are not fresh from now on (a reload). */
+void table_set_stale(struct table *t, int stale_ms);
 /* Store a valid value. */
 void table_set(struct table *t, enum sig_id sig, int instance, double value, int64_t mono_ms,
 	       int source);

@@ -257,6 +257,38 @@ static void test_min_duration(void **state)
 	expect_event(step(f, 21, 1.0, 80), "start", "2023-11-14T22:13:36.000Z", 5.0, 1.0, 1.0, 80);
 }
 
+/* A reload: the same rules keep the open episode; changed rules end it
+ * first (its `end` event) and the detector starts again under them. */
+static void test_reconfigure(void **state)
+{
+	static struct config cfg;
+	struct fx *f = fx_new(&cfg_default);
+	json_t *ev;
+
+	(void)state;
+	cfg.smoke = cfg_default;
+	cfg.stage = 4;
+	cfg.rated_power_kw = 75;
+	steps_quiet(f, 0, 9, 1.5, 80);
+	steps_quiet(f, 10, 14, 1.0, 80);
+	ev = step(f, 15, 1.0, 80);
+	assert_non_null(ev);
+	json_decref(ev);
+	assert_int_equal(smoke_active(&f->s), 1);
+	assert_int_equal(smoke_episodes(&f->s), 1);
+	smoke_reconfigure(&f->s, &cfg, 16000, collect, NULL);
+	assert_null(next_event());
+	assert_int_equal(smoke_active(&f->s), 1);
+	cfg.smoke.lambda_max = 1.10;
+	smoke_reconfigure(&f->s, &cfg, 16000, collect, NULL);
+	ev = next_event();
+	assert_non_null(ev);
+	assert_string_equal(json_string_value(json_object_get(ev, "state")), "end");
+	json_decref(ev);
+	assert_int_equal(smoke_active(&f->s), 0);
+	assert_int_equal(smoke_episodes(&f->s), 0);
+}
+
 /* Field values worked by hand over a whole episode. */
 static void test_episode_fields(void **state)
 {
@@ -655,7 +687,7 @@ int main(void)
 	    cmocka_unit_test(test_opacity_rule),       cmocka_unit_test(test_opacity_class),
 	    cmocka_unit_test(test_transient_long),     cmocka_unit_test(test_transient_repeat),
 	    cmocka_unit_test(test_exemptions),	       cmocka_unit_test(test_evidence),
-	    cmocka_unit_test(test_evidence_bounded),
+	    cmocka_unit_test(test_evidence_bounded),   cmocka_unit_test(test_reconfigure),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

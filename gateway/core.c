@@ -1,0 +1,435 @@
+#include "gateway/core.h"
+
+#include <stdio.h>
+#include <stdlib.h>
+
+#include "gateway/log.h"
+#include "gateway/sampler.h"
+
+#define CORE_REPLAY_BUDGET 4096 /* frames and ticks a round when replaying flat out */
+
+struct core {
+	struct table *table;
+	struct report *report;
+	struct store *store;
+	struct sources *src; /* NULL until core_attach */
+	int period_ms, stale_ms;
+	struct smoke smoke;
+	struct watch watch;   /* engine state, tamper and health events */
+	struct zones *zones;  /* prohibited zones (none loaded: empty) */
+	enum ts_src last_src; /* time source at the last tick */
+	int64_t next_tick_ms; /* live: monotonic; replay: wall time of the log */
+	int replay_src;	      /* the source whose frame the replay clock is at, or -1 */
+	int replay_done;
+	uint64_t records, events;
+};
+
+struct core *core_open(const struct config *cfg, struct table *t, struct report *r)
+{
+	struct core *c = calloc(1, sizeof(*c));
+
+	if (!c) {
+		log_warn("core");
+		return NULL;
+	}
+	c->table = t;
+	c->report = r;
+	c->period_ms = cfg->sample.period_ms;
+	c->stale_ms = cfg->sample.stale_ms;
+	c->replay_src = -1;
+	smoke_init(&c->smoke, &cfg->smoke);
+	smoke_set_machine(&c->smoke, cfg->stage, cfg->rated_power_kw);
+	watch_init(&c->watch, cfg);
+	c->zones = zones_open(&cfg->zones, cfg->stage);
+	if (!c->zones) {
+		free(c);
+		return NULL;
+	}
+	return c;
+}
+
+void core_attach(struct core *c, struct store *store, struct sources *src)
+{
+	c->store = store;
+	c->src = src;
+}
+
+void core_close(struct core *c)
+{
+	if (!c)
+		return;
+	zones_close(c->zones);
+	free(c);
+}
+
+static struct gnss *core_gnss(const struct core *c)
+{
+	return c->src ? sources_gnss(c->src) : NULL;
+}
+
+/* ---- events ---------------------------------------------------------------- */
+
+void core_emit_event(struct core *c, struct payload_event *ev, const struct clock_now *now)
+{
+	struct gnss *g = core_gnss(c);
+
+	if (g && !ev->pos.present)
+		gnss_track_pos(gnss_track_of(g), now->mono_ms, NULL, &ev->pos);
+	if (report_emit_event(c->report, ev, now))
+		c->events++;
+}
+
+void core_on_event(void *ctx, struct payload_event *ev)
+{
+	struct clock_now now;
+
+	clock_now(&now);
+	core_emit_event(ctx, ev, &now);
+}
+
+/* A detector's event, stamped with the tick being run. */
+struct core_tick_ctx {
+	struct core *c;
+	const struct clock_now *now;
+};
+
+static void core_on_detector_event(void *ctx, struct payload_event *ev)
+{
+	struct core_tick_ctx *tc = ctx;
+
+	core_emit_event(tc->c, ev, tc->now);
+}
+
+/* ---- the tick ---------------------------------------------------------------- */
+
+/* Live time, once a tick: a jump of the wall time is a `clock` event, and
+ * trusted time arriving restamps the rows still waiting with unsynced times. */
+static void core_check_clock(struct core *c, const struct clock_now *now)
+{
+	struct clock_jump j;
+	struct payload_event ev;
+	char from[32], to[32];
+	int n;
+
+	if (now->src == TS_REPLAY)
+		return;
+	if (clock_jump_check(now, &j)) {
+		clock_format_iso(j.from_ms, from, sizeof(from));
+		clock_format_iso(j.to_ms, to, sizeof(to));
+		log_notice("clock: %s time jumped from %s to %s", j.system ? "system" : "gnss",
+			   from, to);
+		payload_event_init(&ev, PAYLOAD_EV_CLOCK);
+		ev.from_ms = j.from_ms;
+		ev.to_ms = j.to_ms;
+		ev.jump_s = (double)(j.to_ms - j.from_ms) / 1000.0;
+		snprintf(ev.clock, sizeof(ev.clock), "%s", j.system ? "system" : "gnss");
+		core_emit_event(c, &ev, now);
+		if (j.system && now->src != TS_GNSS) /* an NTP step corrects rows too */
+			store_restamp_system(c->store, now->wall_ms - now->mono_ms,
+					     clock_src_name(now->src));
+	}
+	if (c->last_src == TS_UNSYNCED && now->src != TS_UNSYNCED) {
+		n = store_restamp(c->store, now->wall_ms - now->mono_ms, clock_src_name(now->src));
+		if (n > 0)
+			log_notice("clock: %s time: %d unsent rows restamped",
+				   clock_src_name(now->src), n);
+	}
+	c->last_src = now->src;
+}
+
+/* The position for zones and watch: the GNSS track's fix while it is valid. */
+static int core_position(const struct core *c, int64_t mono_ms, double *lat, double *lon)
+{
+	struct gnss *g = core_gnss(c);
+
+	return g && gnss_track_position(gnss_track_of(g), mono_ms, lat, lon);
+}
+
+/* Engine state, tamper and health: the newest CAN and Modbus data by their
+ * table tags (log time when replaying, so a gap in a log is a silence). */
+static void core_watch_tick(struct core *c, const struct clock_now *now, struct core_tick_ctx *tc)
+{
+	struct fieldbus *const *mb = sources_buses(c->src);
+	struct watch_input in = {.now_ms = now->mono_ms,
+				 .n_can = sources_n_can(c->src),
+				 .can_age_ms = sources_can_age(c->src, now->mono_ms),
+				 .gnss_enabled = core_gnss(c) != NULL};
+	double lat, lon;
+
+	for (int b = 0; b < CONFIG_MAX_BUS; b++)
+		for (int i = 0; mb[b] && i < fieldbus_devices(mb[b]); i++)
+			if (in.n_meters < WATCH_MAX_METERS) {
+				in.meter[in.n_meters] = fieldbus_device_name(mb[b], i);
+				in.meter_bus[in.n_meters] = fieldbus_bus_name(mb[b]);
+				in.meter_age_ms[in.n_meters++] =
+				    fieldbus_device_age(mb[b], i, now->mono_ms);
+			}
+	in.have_fix = core_position(c, now->mono_ms, &lat, &lon);
+	watch_tick(&c->watch, c->table, &in, core_on_detector_event, tc);
+}
+
+static void core_zones_tick(struct core *c, const struct clock_now *now, struct core_tick_ctx *tc)
+{
+	struct zones_input in = {.now_ms = now->mono_ms,
+				 .wall_ms = now->wall_ms,
+				 .engine_running = watch_engine_running(&c->watch),
+				 .smoke_starts = smoke_episodes(&c->smoke)};
+
+	if (zones_count(c->zones) == 0 && !zones_disabled(c->zones))
+		return;
+	in.have_pos = core_position(c, now->mono_ms, &in.lat, &in.lon);
+	in.have_fuel = table_get(c->table, SIG_FUEL_RATE_LPH, 0, now->mono_ms, &in.fuel_lph);
+	zones_tick(c->zones, &in, core_on_detector_event, tc);
+}
+
+/* The record of this moment: signals, custom values, the position (a track
+ * point only from ticks: track_point). */
+static struct payload_record *core_record(struct core *c, const struct clock_now *now,
+					  int track_point)
+{
+	struct payload_record *rec = report_record(c->report);
+	struct fieldbus *const *mb = sources_buses(c->src);
+	struct gnss *g = core_gnss(c);
+
+	sampler_record(c->table, now->mono_ms, rec);
+	for (int i = 0; i < CONFIG_MAX_BUS; i++)
+		if (mb[i])
+			fieldbus_record(mb[i], rec, now->mono_ms, c->stale_ms);
+	if (g) {
+		struct gnss_track *tr = gnss_track_of(g);
+
+		gnss_track_pos(tr, now->mono_ms,
+			       track_point ? gnss_track_point(tr, now->mono_ms) : NULL, &rec->pos);
+	}
+	return rec;
+}
+
+/* One sample period ends at `now`: detectors first (smoke derives lambda),
+ * then the record. */
+static void core_tick(struct core *c, const struct clock_now *now)
+{
+	struct core_tick_ctx tc = {c, now};
+
+	core_check_clock(c, now);
+	smoke_tick(&c->smoke, c->table, now->mono_ms, now->wall_ms, core_on_detector_event, &tc);
+	core_watch_tick(c, now, &tc);
+	core_zones_tick(c, now, &tc);
+	if (report_emit_record(c->report, core_record(c, now, 1), now))
+		c->records++;
+}
+
+uint64_t core_snapshot(struct core *c)
+{
+	struct clock_now now;
+	struct payload_record *rec;
+	uint64_t seq;
+
+	clock_now(&now);
+	rec = core_record(c, &now, 0);
+	snprintf(rec->trigger, sizeof(rec->trigger), "snapshot");
+	seq = report_emit_record(c->report, rec, &now);
+	if (seq)
+		c->records++;
+	return seq;
+}
+
+/* ---- live ---------------------------------------------------------------------- */
+
+void core_live(struct core *c, int64_t mono_ms)
+{
+	struct clock_now now;
+
+	if (clock_is_replay())
+		return;
+	if (c->next_tick_ms == 0)
+		c->next_tick_ms = mono_ms + c->period_ms;
+	if (mono_ms < c->next_tick_ms)
+		return;
+	clock_now(&now);
+	core_tick(c, &now);
+	c->next_tick_ms += c->period_ms;
+	/* After a long stall, do not fire a burst of catch-up ticks. */
+	if (c->next_tick_ms <= mono_ms)
+		c->next_tick_ms = mono_ms + c->period_ms;
+}
+
+int64_t core_deadline(const struct core *c, int64_t real_ms, int64_t mono_ms)
+{
+	if (clock_is_replay() || c->next_tick_ms <= 0)
+		return -1;
+	return real_ms + (c->next_tick_ms - mono_ms);
+}
+
+void core_set_period(struct core *c, int period_ms)
+{
+	c->period_ms = period_ms;
+	if (!clock_is_replay() && c->next_tick_ms > 0)
+		c->next_tick_ms = clock_mono_ms() + period_ms;
+}
+
+/* ---- replay -------------------------------------------------------------------- */
+
+/* Replay: the tick at the boundary wall_ms, its monotonic time from a
+ * reference moment (ref_wall_ms, ref_mono_ms) of the same stretch of log. */
+static void core_tick_at(struct core *c, int64_t wall_ms, int64_t ref_wall_ms, int64_t ref_mono_ms)
+{
+	struct clock_now at = {
+	    .wall_ms = wall_ms, .mono_ms = ref_mono_ms - (ref_wall_ms - wall_ms), .src = TS_REPLAY};
+
+	core_tick(c, &at);
+	c->next_tick_ms = wall_ms + c->period_ms;
+}
+
+/* Replay: run the ticks whose boundary the log's time has passed, at most
+ * *budget of them; 1 when some are left.  Ticks sit on whole periods of the
+ * log's wall time, stamped with the boundary. */
+static int core_replay_ticks(struct core *c, int *budget)
+{
+	struct clock_now now;
+
+	clock_now(&now);
+	if (c->next_tick_ms == 0)
+		c->next_tick_ms = (now.wall_ms / c->period_ms + 1) * c->period_ms;
+	for (; c->next_tick_ms <= now.wall_ms; --*budget) {
+		if (*budget <= 0)
+			return 1;
+		core_tick_at(c, c->next_tick_ms, now.wall_ms, now.mono_ms);
+	}
+	return 0;
+}
+
+/* A gap in the log, or its time stepping back: an event, not a record a
+ * period across it; the period before it still closes with its record, and
+ * the ticks go on from the frame after it. */
+static void core_replay_jump(struct core *c, enum clock_step step, const struct clock_jump *j)
+{
+	int64_t period = c->period_ms;
+	struct clock_now now;
+	char from[32], to[32];
+	struct payload_event ev;
+
+	if (c->next_tick_ms > 0 && j->from_ms > c->next_tick_ms - period)
+		core_tick_at(c, c->next_tick_ms, j->from_ms, j->mono_ms);
+	clock_now(&now);
+	c->next_tick_ms = (now.wall_ms / period + 1) * period;
+	clock_format_iso(j->from_ms, from, sizeof(from));
+	clock_format_iso(j->to_ms, to, sizeof(to));
+	if (step == CLOCK_STEP_GAP) {
+		log_notice("replay: no frame from %s to %s: a gap", from, to);
+		payload_event_init(&ev, PAYLOAD_EV_GAP);
+		ev.gap_s = (double)(j->to_ms - j->from_ms) / 1000.0;
+	} else {
+		log_notice("replay: the log's time steps back from %s to %s", from, to);
+		payload_event_init(&ev, PAYLOAD_EV_CLOCK);
+		ev.jump_s = (double)(j->to_ms - j->from_ms) / 1000.0;
+		snprintf(ev.clock, sizeof(ev.clock), "%s", "replay");
+	}
+	ev.from_ms = j->from_ms;
+	ev.to_ms = j->to_ms;
+	core_emit_event(c, &ev, &now);
+}
+
+/* The log's end: close the last, partial period (if frames came after the
+ * last tick) so the log's final second has its record too. */
+static void core_replay_end(struct core *c)
+{
+	struct clock_now now;
+
+	clock_now(&now);
+	if (now.wall_ms > c->next_tick_ms - c->period_ms)
+		core_tick_at(c, c->next_tick_ms, now.wall_ms, now.mono_ms);
+	c->replay_done = 1;
+}
+
+int64_t core_replay(struct core *c, int64_t real_ms)
+{
+	int budget = CORE_REPLAY_BUDGET, best, active;
+	struct canbus_next first = {0};
+	struct clock_jump j;
+	enum clock_step step;
+	int64_t next;
+
+	while (budget > 0) {
+		if (c->replay_src >= 0) {
+			/* the clock is at this frame's time: ticks first */
+			if (core_replay_ticks(c, &budget))
+				break;
+			sources_replay_apply(c->src, c->replay_src);
+			c->replay_src = -1;
+			budget--;
+		}
+		best = sources_replay_due(c->src, real_ms, &first, &next, &active);
+		if (best < 0) {
+			if (!active && clock_is_replay() && !c->replay_done)
+				core_replay_end(c);
+			return next;
+		}
+		step = clock_replay_advance(first.t_us, &j);
+		if (step == CLOCK_STEP_GAP || step == CLOCK_STEP_BACK)
+			core_replay_jump(c, step, &j);
+		c->replay_src = best;
+	}
+	return real_ms;
+}
+
+int core_replay_done(const struct core *c)
+{
+	return c->replay_done;
+}
+
+/* ---- reload and stop ---------------------------------------------------------- */
+
+void core_reconfigure(struct core *c, const struct config *fresh)
+{
+	struct clock_now now;
+	struct core_tick_ctx tc = {c, &now};
+	int64_t mono = clock_mono_ms();
+
+	clock_now(&now);
+	c->period_ms = fresh->sample.period_ms;
+	c->stale_ms = fresh->sample.stale_ms;
+	smoke_reconfigure(&c->smoke, fresh, mono, core_on_detector_event, &tc);
+	if (zones_reload(&c->zones, &fresh->zones, fresh->stage) < 0)
+		log_warnx("reload: keeping the %d zones in force", zones_count(c->zones));
+	watch_reload(&c->watch, fresh);
+}
+
+void core_finish(struct core *c)
+{
+	struct clock_now now;
+	struct core_tick_ctx tc = {c, &now};
+	int64_t mono = clock_mono_ms();
+
+	clock_now(&now);
+	smoke_finish(&c->smoke, mono, core_on_detector_event, &tc);
+}
+
+void core_stop(struct core *c)
+{
+	watch_stop(&c->watch);
+}
+
+uint64_t core_records(const struct core *c)
+{
+	return c->records;
+}
+
+uint64_t core_events(const struct core *c)
+{
+	return c->events;
+}
+
+struct smoke *core_smoke(struct core *c)
+{
+	return &c->smoke;
+}
+
+struct watch *core_watch(struct core *c)
+{
+	return &c->watch;
+}
+
+struct zones *core_zones(struct core *c)
+{
+	return c->zones;
+}

@@ -1,0 +1,245 @@
+#include "gateway/sources.h"
+
+#include <stdlib.h>
+#include <string.h>
+
+#include "gateway/clock.h"
+#include "gateway/log.h"
+
+#define SOURCES_TAG_CAN	   1   /* + CAN index: a CAN source's tag in the table */
+#define SOURCES_TAG_MODBUS 100 /* + bus index: a Modbus bus's tag */
+#define SOURCES_TAG_GNSS   200 /* the gnss source's tag */
+
+struct sources {
+	struct table *table;
+	int wake_fd;
+	payload_event_fn *on_event;
+	void *ctx;
+	struct canbus *can[CONFIG_MAX_CAN];
+	int n_can;
+	struct fieldbus *mb[CONFIG_MAX_BUS]; /* one a Modbus bus with devices */
+	struct gnss *gnss;		     /* NULL when [gnss] is off */
+};
+
+static int sources_open_can(struct sources *s, const struct config *cfg)
+{
+	for (int i = 0; i < cfg->n_can; i++) {
+		s->can[i] = canbus_open(&cfg->can[i], SOURCES_TAG_CAN + i, s->table);
+		if (!s->can[i])
+			return -1;
+		canbus_set_events(s->can[i], cfg->vin, s->on_event, s->ctx);
+		s->n_can = i + 1;
+	}
+	return 0;
+}
+
+static void sources_close_can(struct sources *s)
+{
+	for (int i = 0; i < s->n_can; i++)
+		canbus_close(s->can[i]);
+	s->n_can = 0;
+}
+
+/* One thread a Modbus bus that has devices. */
+static int sources_open_buses(struct sources *s, const struct config *cfg)
+{
+	for (int b = 0; b < cfg->n_bus; b++) {
+		int used = 0;
+
+		for (int i = 0; i < cfg->n_mbdev; i++)
+			used |= cfg->mbdev[i].bus == b;
+		if (!used)
+			continue;
+		s->mb[b] = fieldbus_open(cfg, b, SOURCES_TAG_MODBUS + b, s->wake_fd);
+		if (!s->mb[b])
+			return -1;
+		fieldbus_set_events(s->mb[b], s->on_event, s->ctx);
+	}
+	return 0;
+}
+
+static void sources_close_buses(struct sources *s)
+{
+	for (int b = 0; b < CONFIG_MAX_BUS; b++) {
+		fieldbus_close(s->mb[b]);
+		s->mb[b] = NULL;
+	}
+}
+
+static int sources_open_gnss(struct sources *s, const struct config *cfg)
+{
+	if (cfg->gnss.enabled && !s->gnss)
+		s->gnss = gnss_open(&cfg->gnss, SOURCES_TAG_GNSS, s->table);
+	return cfg->gnss.enabled && !s->gnss ? -1 : 0;
+}
+
+static void sources_close_gnss(struct sources *s)
+{
+	gnss_close(s->gnss);
+	s->gnss = NULL;
+	clock_gnss_forget();
+}
+
+struct sources *sources_open(const struct config *cfg, struct table *t, int wake_fd,
+			     payload_event_fn *on_event, void *ctx)
+{
+	struct sources *s = calloc(1, sizeof(*s));
+
+	if (!s) {
+		log_warn("sources");
+		return NULL;
+	}
+	s->table = t;
+	s->wake_fd = wake_fd;
+	s->on_event = on_event;
+	s->ctx = ctx;
+	if (sources_open_can(s, cfg) < 0 || sources_open_gnss(s, cfg) < 0 ||
+	    sources_open_buses(s, cfg) < 0) {
+		sources_close(s);
+		return NULL;
+	}
+	return s;
+}
+
+void sources_close(struct sources *s)
+{
+	if (!s)
+		return;
+	sources_close_can(s);
+	sources_close_buses(s);
+	sources_close_gnss(s);
+	free(s);
+}
+
+/* Has anything Modbus changed between a and b? */
+static int sources_buses_changed(const struct config *a, const struct config *b)
+{
+	return a->n_bus != b->n_bus || a->n_mbdev != b->n_mbdev || a->n_point != b->n_point ||
+	       memcmp(a->bus, b->bus, sizeof(a->bus)) != 0 ||
+	       memcmp(a->mbdev, b->mbdev, sizeof(a->mbdev)) != 0 ||
+	       memcmp(a->profile, b->profile, sizeof(a->profile)) != 0 ||
+	       memcmp(a->point, b->point, sizeof(a->point)) != 0;
+}
+
+void sources_reconfigure(struct sources *s, const struct config *old, const struct config *fresh)
+{
+	if (fresh->n_can != old->n_can || memcmp(fresh->can, old->can, sizeof(fresh->can)) != 0) {
+		sources_close_can(s);
+		if (sources_open_can(s, fresh) < 0)
+			log_warnx("reload: a CAN source did not open");
+	}
+	if (sources_buses_changed(old, fresh)) {
+		sources_close_buses(s);
+		if (sources_open_buses(s, fresh) < 0)
+			log_warnx("reload: a Modbus bus did not open");
+	}
+	if (memcmp(&fresh->gnss, &old->gnss, sizeof(fresh->gnss)) != 0) {
+		sources_close_gnss(s);
+		if (sources_open_gnss(s, fresh) < 0)
+			log_warnx("reload: the gnss source did not open");
+	}
+}
+
+int sources_fd(const struct sources *s, int i)
+{
+	if (i < s->n_can)
+		return canbus_fd(s->can[i]);
+	return i == CONFIG_MAX_CAN ? gnss_fd(s->gnss) : -1;
+}
+
+void sources_ready(struct sources *s, int i)
+{
+	if (i < s->n_can)
+		canbus_read(s->can[i]);
+	else if (i == CONFIG_MAX_CAN && s->gnss)
+		gnss_read(s->gnss);
+}
+
+void sources_process(struct sources *s, int64_t mono_ms)
+{
+	for (int i = 0; i < CONFIG_MAX_BUS; i++)
+		if (s->mb[i])
+			fieldbus_process(s->mb[i], s->table, mono_ms);
+}
+
+static int64_t earliest(int64_t a, int64_t b)
+{
+	if (a < 0)
+		return b;
+	if (b < 0)
+		return a;
+	return a < b ? a : b;
+}
+
+int64_t sources_deadline(struct sources *s, int64_t real_ms)
+{
+	int64_t deadline = -1;
+
+	for (int i = 0; i < s->n_can; i++)
+		deadline = earliest(earliest(deadline, canbus_retry(s->can[i], real_ms)),
+				    canbus_tick(s->can[i], real_ms));
+	if (s->gnss)
+		deadline = earliest(deadline, gnss_retry(s->gnss, real_ms));
+	return deadline;
+}
+
+int sources_replay_due(struct sources *s, int64_t real_ms, struct canbus_next *first, int64_t *next,
+		       int *active)
+{
+	struct canbus_next n;
+	int best = -1;
+
+	*active = 0;
+	*next = -1;
+	for (int i = 0; i < s->n_can; i++) {
+		if (!canbus_replay_next(s->can[i], real_ms, &n))
+			continue;
+		*active = 1;
+		if (n.due_ms > real_ms)
+			*next = earliest(*next, n.due_ms);
+		else if (best < 0 || n.t_us < first->t_us) {
+			best = i;
+			*first = n;
+		}
+	}
+	return best;
+}
+
+void sources_replay_apply(struct sources *s, int i)
+{
+	if (i >= 0 && i < s->n_can)
+		canbus_replay_apply(s->can[i]);
+}
+
+int64_t sources_can_age(const struct sources *s, int64_t now_ms)
+{
+	int64_t newest = -1;
+
+	for (int i = 0; i < s->n_can; i++) {
+		int64_t age = table_source_age(s->table, SOURCES_TAG_CAN + i, now_ms);
+
+		if (age >= 0 && (newest < 0 || age < newest))
+			newest = age;
+	}
+	return newest;
+}
+
+int sources_n_can(const struct sources *s)
+{
+	return s->n_can;
+}
+
+struct canbus *const *sources_can(const struct sources *s)
+{
+	return s->can;
+}
+
+struct fieldbus *const *sources_buses(const struct sources *s)
+{
+	return s->mb;
+}
+
+struct gnss *sources_gnss(const struct sources *s)
+{
+	return s->gnss;
+}
