@@ -317,6 +317,16 @@ int command_limit_take(struct command_limit *l, int64_t now_ms)
 	return 0;
 }
 
+void command_limit_count_refused(struct command_limit *l)
+{
+	l->refused++;
+}
+
+uint64_t command_limit_refused(const struct command_limit *l)
+{
+	return l->refused;
+}
+
 char *command_refuse(const char *name, const char *payload, size_t len, size_t full_len, char *id,
 		     const char *reason)
 {

@@ -40,6 +40,10 @@ struct command_limit {
 void command_limit_init(struct command_limit *l, int per_s);
 /* May one more command run at now_ms (monotonic)?  1, or 0 (counted). */
 int command_limit_take(struct command_limit *l, int64_t now_ms);
+/* A command refused before it reached the budget (a full queue): counted. */
+void command_limit_count_refused(struct command_limit *l);
+/* Commands refused in all. */
+uint64_t command_limit_refused(const struct command_limit *l);
 
 /*
  * Run the request payload (len bytes; full_len as received, more than len

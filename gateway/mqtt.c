@@ -1234,7 +1234,7 @@ static int mqtt_next_command(struct mqtt *u, struct uplink_command *cmd)
 	pthread_mutex_unlock(&u->lock);
 	cmd->refuse[0] = '\0';
 	if (got == 2)
-		u->limit.refused++; /* beyond even a burst: over the rate */
+		command_limit_count_refused(&u->limit); /* beyond even a burst: over the rate */
 	if (got == 2 || (got && !command_limit_take(&u->limit, u->now_ms)))
 		snprintf(cmd->refuse, sizeof(cmd->refuse), "rate limited");
 	return got != 0;
@@ -1342,8 +1342,8 @@ static json_t *mqtt_status_json(const struct mqtt *u, const struct store_stats *
 			    json_pack("{s:I, s:I, s:I, s:I, s:I, s:I, s:i}", "received",
 				      (json_int_t)u->cmds, "deferred", (json_int_t)u->cmds_deferred,
 				      "retained_ignored", (json_int_t)u->cmds_retained,
-				      "rate_limited", (json_int_t)u->limit.refused, "answers_sent",
-				      (json_int_t)u->answers_sent, "answers_failed",
+				      "rate_limited", (json_int_t)command_limit_refused(&u->limit),
+				      "answers_sent", (json_int_t)u->answers_sent, "answers_failed",
 				      (json_int_t)u->answers_failed, "rate_per_s", u->limit.per_s));
 	if (u->cert_file[0])
 		json_object_set_new(o, "cert",
