@@ -4,7 +4,7 @@
 set -eu
 PKGS="build-essential pkg-config libmodbus-dev libpaho-mqtt-dev libgps-dev libcmocka-dev
 libsqlite3-dev libsystemd-dev libssl-dev libinih-dev libjansson-dev zlib1g-dev mosquitto
-mosquitto-clients gpsd gpsd-clients socat can-utils openssl clang libclang-rt-14-dev valgrind
+mosquitto-clients gpsd gpsd-clients socat can-utils openssl clang clang-format libclang-rt-14-dev valgrind
 python3-pymodbus python3-serial-asyncio python3-paho-mqtt systemd time"
 missing=""
 for p in $PKGS; do
