@@ -44,7 +44,7 @@ BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(B)/bench/%)
 FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
 .PHONY: all deps check unit integration bench demo install clean asan fuzz fuzz-check \
-	format format-check
+	format format-check soak
 
 all: $(B)/emgwd $(SIM_BIN)
 
@@ -103,9 +103,18 @@ demo: deps all
 	@./tests/scripts/demo.sh $(B) $(DURATION)
 
 # Sanitizer build: every test under ASan/UBSan.
+ASAN_MAKE = $(MAKE) --no-print-directory B=build-asan \
+	OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" LDFLAGS="-fsanitize=address,undefined"
 asan:
-	$(MAKE) --no-print-directory B=build-asan OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
-		LDFLAGS="-fsanitize=address,undefined" unit
+	$(ASAN_MAKE) unit
+
+# Soak (not part of check): emgwd from the ASan build for SOAK_SECONDS against
+# restarting servers, reloads, commands and hostile input; RSS, descriptors,
+# sanitizer reports and records lost are the verdict (tests/scripts/soak.sh).
+SOAK_SECONDS ?= 600
+soak: deps
+	$(ASAN_MAKE) all
+	@./tests/scripts/soak.sh build-asan $(SOAK_SECONDS)
 
 # Fuzz targets (libFuzzer, clang): fuzz-check runs each over its seed corpus,
 # fuzz runs each for FUZZ_SECONDS.
