@@ -5,11 +5,13 @@
 # script has its own temp dir and free ports and prints its own checks; its
 # log goes to $B/NAME.log.  Results are printed in name order as they come:
 # name, ok/FAILED, seconds, the check lines, the log's tail on failure.
-# The longest scripts of the last run start first ($B/integration.times).
+# The longest scripts of the last run start first ($B/integration.times); a
+# script still running after TEST_TIMEOUT seconds (600) is stopped and fails.
 set -u
 B=${1:-build}
 shift $(($# > 0 ? 1 : 0))
 JOBS=${JOBS:-$(($(nproc) + 1))}
+TIMEOUT=${TEST_TIMEOUT:-600} # seconds a script may take
 export B EMGWD="$PWD/$B/emgwd" TOP="$PWD"
 TIMES=$B/integration.times
 
@@ -41,6 +43,7 @@ report() { # report NAME: its line, its checks, the tail of its log on failure
 	printf '%-28s %-6s %3ss\n' "$name" "$res" "${secs_of[$name]}"
 	grep -E '^(ok|not ok|skip)' "$B/$name.log" | sed 's/^/    /'
 	[ "$res" = ok ] || tail -n 40 "$B/$name.log" | sed 's/^/    | /'
+	[ "${rc_of[$name]}" -ne 124 ] || echo "    timed out after $TIMEOUT s (TEST_TIMEOUT)"
 }
 
 next=0
@@ -49,7 +52,7 @@ while [ ${#pending[@]} -gt 0 ] || [ ${#job_of[@]} -gt 0 ]; do
 	for name in "${pending[@]}"; do
 		g=$(group_of "$name")
 		if [ ${#job_of[@]} -lt "$JOBS" ] && { [ -z "$g" ] || [ -z "${busy[$g]:-}" ]; }; then
-			bash "tests/integration/$name.sh" >"$B/$name.log" 2>&1 &
+			timeout -k 10 "$TIMEOUT" bash "tests/integration/$name.sh" >"$B/$name.log" 2>&1 &
 			job_of[$!]=$name
 			started[$name]=$(date +%s)
 			[ -z "$g" ] || busy[$g]=$name
