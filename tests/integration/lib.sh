@@ -6,9 +6,14 @@ set -u
 T=$(mktemp -d /tmp/emgw-test.XXXXXX)
 PIDS=""
 FAILS=0
+AT_EXIT=""
+
+# at_exit CMD: run CMD (a string) first thing when the test exits.
+at_exit() { AT_EXIT="$AT_EXIT $1;"; }
 
 cleanup() {
 	local status=$?
+	eval "$AT_EXIT"
 	for p in $PIDS; do kill "$p" 2>/dev/null; done
 	for p in $PIDS; do
 		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done

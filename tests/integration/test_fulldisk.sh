@@ -79,7 +79,7 @@ drain cap
 
 mkdir -p "$T/tmpfs"
 if mount -t tmpfs -o size=2m tmpfs "$T/tmpfs" 2>"$T/mount.err"; then
-	trap 'umount "$T/tmpfs" 2>/dev/null; cleanup' EXIT
+	at_exit 'umount "$T/tmpfs" 2>/dev/null'
 	run tmpfs "$T/tmpfs/emgw.db"
 	check_full tmpfs
 	check "tmpfs: no appended row lost to the full disk" sh -c "! grep 'rolled back, [1-9]' '$T/tmpfs.err'"
