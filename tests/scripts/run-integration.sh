@@ -7,6 +7,9 @@
 # name, ok/FAILED, seconds, the check lines, the log's tail on failure.
 # The longest scripts of the last run start first ($B/integration.times); a
 # script still running after TEST_TIMEOUT seconds (600) is stopped and fails.
+# None needs to run alone: two gpsd scripts at once share gpsd's
+# shared-memory segment, which emgwd does not read (it talks to gpsd over
+# TCP), so one script removing it harms the other's gpsd in nothing.
 set -u
 B=${1:-build}
 shift $(($# > 0 ? 1 : 0))
@@ -14,13 +17,6 @@ JOBS=${JOBS:-$(($(nproc) + 1))}
 TIMEOUT=${TEST_TIMEOUT:-600} # seconds a script may take
 export B EMGWD="$PWD/$B/emgwd" TOP="$PWD"
 TIMES=$B/integration.times
-
-# Scripts of one group never run at the same time.
-group_of() {
-	case $1 in
-	*) echo "" ;;
-	esac
-}
 
 if [ $# -gt 0 ]; then
 	names=("$@")
@@ -34,7 +30,7 @@ mapfile -t pending < <(for n in "${names[@]}"; do
 	echo "${s:-9999} $n"
 done | sort -k1,1nr -k2,2 | cut -d' ' -f2)
 
-declare -A job_of=() started=() rc_of=() secs_of=() busy=()
+declare -A job_of=() started=() rc_of=() secs_of=()
 trap 'kill "${!job_of[@]}" 2>/dev/null; exit 130' INT TERM
 
 report() { # report NAME: its line, its checks, the tail of its log on failure
@@ -48,25 +44,17 @@ report() { # report NAME: its line, its checks, the tail of its log on failure
 
 next=0
 while [ ${#pending[@]} -gt 0 ] || [ ${#job_of[@]} -gt 0 ]; do
-	rest=()
-	for name in "${pending[@]}"; do
-		g=$(group_of "$name")
-		if [ ${#job_of[@]} -lt "$JOBS" ] && { [ -z "$g" ] || [ -z "${busy[$g]:-}" ]; }; then
-			timeout -k 10 "$TIMEOUT" bash "tests/integration/$name.sh" >"$B/$name.log" 2>&1 &
-			job_of[$!]=$name
-			started[$name]=$(date +%s)
-			[ -z "$g" ] || busy[$g]=$name
-		else
-			rest+=("$name")
-		fi
+	while [ ${#pending[@]} -gt 0 ] && [ ${#job_of[@]} -lt "$JOBS" ]; do
+		name=${pending[0]}
+		pending=("${pending[@]:1}")
+		timeout -k 10 "$TIMEOUT" bash "tests/integration/$name.sh" >"$B/$name.log" 2>&1 &
+		job_of[$!]=$name
+		started[$name]=$(date +%s)
 	done
-	pending=("${rest[@]}")
 	wait -n -p pid
 	rc=$?
 	name=${job_of[$pid]}
 	unset "job_of[$pid]"
-	g=$(group_of "$name")
-	[ -z "$g" ] || unset "busy[$g]"
 	rc_of[$name]=$rc
 	secs_of[$name]=$(($(date +%s) - started[$name]))
 	while [ "$next" -lt ${#names[@]} ] && [ -n "${rc_of[${names[$next]}]:-}" ]; do
