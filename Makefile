@@ -43,7 +43,8 @@ BENCH_SRC := $(sort $(wildcard tests/bench/*.c))
 BENCH_BIN := $(BENCH_SRC:tests/bench/%.c=$(B)/bench/%)
 FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
-.PHONY: all deps check unit integration bench demo install clean asan fuzz fuzz-check
+.PHONY: all deps check unit integration bench demo install clean asan fuzz fuzz-check \
+	format format-check soak
 
 all: $(B)/emgwd $(SIM_BIN)
 
@@ -73,8 +74,22 @@ unit: $(UNIT_BIN)
 integration: all
 	@./tests/scripts/run-integration.sh $(B)
 
-# check: install what is missing, build with warnings as errors, run every test.
+# Every C file is clang-formatted (.clang-format): format rewrites them,
+# format-check lists the ones that differ and fails.
+FMT_SRC = $(shell find gateway protocols tests -name '*.[ch]' | sort)
+format:
+	clang-format -i $(FMT_SRC)
+format-check:
+	@command -v clang-format >/dev/null || { echo "format-check: no clang-format (make deps)"; exit 1; }
+	@bad=$$(clang-format --dry-run $(FMT_SRC) 2>&1 | \
+		sed -n 's/^\([^:]*\):[0-9]*:[0-9]*: warning: code should be clang-formatted.*/\1/p' | sort -u); \
+	if [ -n "$$bad" ]; then echo "format-check: not clang-formatted (make format):"; \
+		echo "$$bad" | sed 's/^/  /'; exit 1; fi
+
+# check: install what is missing, check the format, build with warnings as
+# errors, run every test.
 check: deps
+	@$(MAKE) --no-print-directory format-check
 	$(MAKE) --no-print-directory WERROR=1 all $(UNIT_BIN)
 	@./tests/scripts/run-unit.sh $(UNIT_BIN)
 	$(MAKE) --no-print-directory WERROR=1 fuzz-check
@@ -88,9 +103,18 @@ demo: deps all
 	@./tests/scripts/demo.sh $(B) $(DURATION)
 
 # Sanitizer build: every test under ASan/UBSan.
+ASAN_MAKE = $(MAKE) --no-print-directory B=build-asan \
+	OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" LDFLAGS="-fsanitize=address,undefined"
 asan:
-	$(MAKE) --no-print-directory B=build-asan OPT="-O1 -g -fsanitize=address,undefined -fno-omit-frame-pointer" \
-		LDFLAGS="-fsanitize=address,undefined" unit
+	$(ASAN_MAKE) unit
+
+# Soak (not part of check): emgwd from the ASan build for SOAK_SECONDS against
+# restarting servers, reloads, commands and hostile input; RSS, descriptors,
+# sanitizer reports and records lost are the verdict (tests/scripts/soak.sh).
+SOAK_SECONDS ?= 600
+soak: deps
+	$(ASAN_MAKE) all
+	@./tests/scripts/soak.sh build-asan $(SOAK_SECONDS)
 
 # Fuzz targets (libFuzzer, clang): fuzz-check runs each over its seed corpus,
 # fuzz runs each for FUZZ_SECONDS.

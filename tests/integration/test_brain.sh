@@ -10,7 +10,6 @@
 #   the position; status counts it in the zone's totals;
 # - engine start and the restart event came too.
 source "$TOP/tests/integration/lib.sh"
-trap 'cleanup; ipcrm -M 0x47505344 2>/dev/null' EXIT
 for tool in gpsd socat mosquitto; do
 	command -v $tool >/dev/null || { echo "skip - $tool not installed"; exit 0; }
 done
@@ -18,8 +17,7 @@ PY=/usr/bin/python3
 
 PORT=$(free_port)
 start_mosquitto "$PORT"
-spawn "$T/sub.log" $PY "$TOP/tests/integration/sub.py" 127.0.0.1 "$PORT" 'emgw/+/#' "$T/got" "$T/ready"
-wait_for 10 test -e "$T/ready" || { echo "not ok - subscriber"; exit 1; }
+start_sub "$PORT" 'emgw/+/#' "$T/got"
 
 # A receiver standing still at 30.8705 N 120.0912 E (Huzhou), 3D fix.
 $PY - "$T/fix.nmea" <<'EOP'
@@ -33,11 +31,8 @@ open(sys.argv[1], "w").write("\n".join([
     s("GPRMC,120000.00,A,3052.2300,N,12005.4720,E,0.0,0.0,281126,,,A"),
 ]) + "\n")
 EOP
-spawn "$T/socat.log" socat pty,raw,echo=0,link="$T/gps_dev" pty,raw,echo=0,link="$T/gps_feed"
-wait_for 10 test -e "$T/gps_feed" || { echo "not ok - socat pty"; exit 1; }
 GPORT=$(free_port)
-spawn "$T/gpsd.log" gpsd -N -n -b -S "$GPORT" "$T/gps_dev"
-wait_for 10 port_open "$GPORT" || { echo "not ok - gpsd"; exit 1; }
+start_gpsd "$T" "$GPORT"
 spawn "$T/feed.log" $PY "$TOP/tests/scripts/nmea_feed.py" --pace 0.2 --loop --now "$T/gps_feed" "$T/fix.nmea"
 
 cat >"$T/zones.geojson" <<'EOZ'
@@ -78,8 +73,7 @@ EOC
 "$EMGWD" -n -c "$T/emgw.conf" >/dev/null || { echo "not ok - config"; exit 1; }
 "$EMGWD" -c "$T/emgw.conf" --exit-when-done >"$T/out" 2>"$T/err" &
 EPID=$!; PIDS="$PIDS $EPID"
-wait_for 60 sh -c "! kill -0 $EPID"
-wait "$EPID"; rc=$?
+wait_exit 60 "$EPID"
 check "emgwd exits 0 after the replay is sent (rc=$rc)" test "$rc" -eq 0
 wait_for 10 grep -q '"type":"smoke","state":"end"' "$T/got"
 

@@ -105,7 +105,7 @@ check "a bad spn_override is refused with file:line (rc=$rc)" \
 
 # A real SocketCAN interface where the kernel has vcan.
 if modprobe vcan 2>/dev/null && ip link add dev emgwvcan0 type vcan 2>/dev/null; then
-	trap 'ip link del emgwvcan0 2>/dev/null; cleanup' EXIT
+	at_exit 'ip link del emgwvcan0 2>/dev/null'
 	ip link set up emgwvcan0
 	cat >"$T/vcan.conf" <<EOC
 [device]

@@ -7,8 +7,7 @@ source "$TOP/tests/integration/lib.sh"
 PORT=$(free_port)
 start_mosquitto "$PORT"
 DEV=cmd-01
-spawn "$T/sub.log" /usr/bin/python3 "$TOP/tests/integration/sub.py" 127.0.0.1 "$PORT" "emgw/$DEV/#" "$T/got" "$T/ready" cmd-sub
-wait_for 10 test -e "$T/ready" || { echo "not ok - subscriber"; exit 1; }
+start_sub "$PORT" "emgw/$DEV/#" "$T/got" cmd-sub
 pub() { mosquitto_pub -p "$PORT" -q 1 -t "emgw/$DEV/cmd/$1" -m "$2"; }
 answer() { grep -P "^emgw/$DEV/cmd-result/$1\t" "$T/got" | tail -1 | cut -f2; }
 answered() { [ -n "$(answer "$1")" ]; }

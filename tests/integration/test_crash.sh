@@ -6,8 +6,7 @@ source "$TOP/tests/integration/lib.sh"
 
 PORT=$(free_port)
 start_mosquitto "$PORT"
-spawn "$T/sub.log" /usr/bin/python3 "$TOP/tests/integration/sub.py" 127.0.0.1 "$PORT" 'emgw/+/#' "$T/got" "$T/ready"
-wait_for 10 test -e "$T/ready" || { echo "not ok - subscriber"; exit 1; }
+start_sub "$PORT" 'emgw/+/#' "$T/got"
 
 "$TOP/$B/tests/tracegen" --duration 1200 --seed 5 --smoke-at 100,600 -o "$T/trace.log"
 cat >"$T/emgw.conf" <<EOC
@@ -38,16 +37,14 @@ done
 check "every run was still running when killed ($early ended early)" test "$early" -eq 0
 "$EMGWD" -c "$T/emgw.conf" --stdout --exit-when-done >"$T/final.out" 2>"$T/final.err" &
 EPID=$!; PIDS="$PIDS $EPID"
-wait_for 120 sh -c "! kill -0 $EPID"
-wait "$EPID"; rc=$?
+wait_exit 120 "$EPID"
 check "last run exits 0 with the store drained (rc=$rc)" test "$rc" -eq 0
 
-cat "$T"/run-*.out "$T/final.out" | grep -o '"boot":[0-9]*,"seq":[0-9]*' | sort >"$T/made"
+cat "$T"/run-*.out "$T/final.out" >"$T/all.out"
+grep -o '"boot":[0-9]*,"seq":[0-9]*' "$T/all.out" | sort >"$T/made"
 check "$CYCLES crashes: rows were made in each boot" test "$(cut -d, -f1 "$T/made" | sort -u | wc -l)" -ge "$((CYCLES / 2))"
 dups=$(cut -d, -f2 "$T/made" | sort | uniq -d | wc -l)
 check "no seq reused across boots ($(wc -l <"$T/made") rows, $dups reused)" test "$dups" -eq 0
-sleep 1
-grep -o '"boot":[0-9]*,"seq":[0-9]*' "$T/got" | sort -u >"$T/arrived"
-missing=$(comm -23 "$T/made" "$T/arrived" | wc -l)
-check "every committed row reached the broker (missing $missing)" test "$missing" -eq 0
+wait_for 10 seq_arrival "$T/all.out" "$T/got" boot
+check "every committed row reached the broker (missing $MISSING)" test "$MISSING" -eq 0
 finish

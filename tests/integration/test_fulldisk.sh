@@ -9,7 +9,6 @@ source "$TOP/tests/integration/lib.sh"
 PORT=$(free_port) # nothing listens yet: the broker is down
 "$TOP/$B/tests/tracegen" --duration 7200 --start 1700600000 --seed 6 \
 	--smoke-at 300,2000,4000,6500 -o "$T/trace.log"
-jget() { /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$@" 2>/dev/null; }
 
 run() { # run NAME STORE_PATH: replay with the broker down, then bring it up
 	local name=$1 db=$2 st="$T/state-$1"
@@ -58,9 +57,8 @@ check_full() { # check_full NAME
 drain() { # drain NAME: broker up, everything left arrives, counts add up
 	local j="$T/$1-full.json" made evicted got_rec got_ev
 	start_mosquitto "$PORT"
-	spawn "$T/sub-$1.log" /usr/bin/python3 "$TOP/tests/integration/sub.py" 127.0.0.1 "$PORT" 'emgw/#' "$T/got-$1" "$T/ready-$1" "sub-$1"
-	wait_for 60 sh -c "! kill -0 $EPID" || { echo "# emgwd did not exit:"; tail -5 "$T/$1.err"; kill "$EPID"; }
-	wait "$EPID"; rc=$?
+	start_sub "$PORT" 'emgw/#' "$T/got-$1" "sub-$1"
+	wait_exit 60 "$EPID" || { echo "# emgwd did not exit:"; tail -5 "$T/$1.err"; }
 	check "$1: drained once the broker is back, exit 0 (rc=$rc)" test "$rc" -eq 0
 	# The final status (written at exit): evictions until the end count.
 	made=$(jget "$T/state-$1/status.json" 'd["records"]')
@@ -81,7 +79,7 @@ drain cap
 
 mkdir -p "$T/tmpfs"
 if mount -t tmpfs -o size=2m tmpfs "$T/tmpfs" 2>"$T/mount.err"; then
-	trap 'umount "$T/tmpfs" 2>/dev/null; cleanup' EXIT
+	at_exit 'umount "$T/tmpfs" 2>/dev/null'
 	run tmpfs "$T/tmpfs/emgw.db"
 	check_full tmpfs
 	check "tmpfs: no appended row lost to the full disk" sh -c "! grep 'rolled back, [1-9]' '$T/tmpfs.err'"

@@ -16,7 +16,6 @@
 # - gpsd killed and restarted mid-run: emgwd reconnects and positions resume.
 # Runs with no [can] section: the clock stays live.
 source "$TOP/tests/integration/lib.sh"
-trap 'cleanup; ipcrm -M 0x47505344 2>/dev/null' EXIT
 
 DATA=$TOP/tests/data/gps
 [ -r "$DATA/nmea-rtk.log.chk" ] || DATA=$TOP/../shared/data/gps
@@ -32,15 +31,8 @@ FEED="$TOP/tests/scripts/nmea_feed.py"
 
 # start_gps NAME PORT: a pty pair ($T/NAME/gps_dev <-> gps_feed) and gpsd on it
 start_gps() {
-	local d=$T/$1
-	mkdir -p "$d"
-	rm -f "$d/gps_dev" "$d/gps_feed"
-	spawn "$d/socat.log" socat pty,raw,echo=0,link="$d/gps_dev" pty,raw,echo=0,link="$d/gps_feed"
-	eval "SOCAT_$1=$!"
-	wait_for 10 test -e "$d/gps_feed" || { echo "not ok - socat pty for $1"; exit 1; }
-	spawn "$d/gpsd.log" gpsd -N -n -b -S "$2" "$d/gps_dev"
-	eval "GPSD_$1=$!"
-	wait_for 10 port_open "$2" || { echo "not ok - gpsd for $1"; cat "$d/gpsd.log"; exit 1; }
+	start_gpsd "$T/$1" "$2"
+	eval "SOCAT_$1=$SOCAT_PID GPSD_$1=$GPSD_PID"
 }
 
 # start_emgw NAME PORT [extra [gnss] lines]: emgwd with only a [gnss] source

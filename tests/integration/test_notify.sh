@@ -77,8 +77,7 @@ check "good reload: READY=1 a third time" wait_for 10 at_least READY=1 3
 check "good reload: still running" alive
 
 kill -TERM "$EPID"
-wait_for 10 sh -c "! kill -0 $EPID"
-wait "$EPID"; rc=$?
+wait_exit 10 "$EPID"
 check "SIGTERM: exit status 0 (rc=$rc)" test "$rc" -eq 0
 check "SIGTERM: STOPPING=1" wait_for 5 at_least STOPPING=1 1
 check "SIGTERM: logged" logged "stopping"

@@ -8,8 +8,7 @@ source "$TOP/tests/integration/lib.sh"
 PORT=$(free_port)
 start_mosquitto "$PORT" "persistence true" "persistence_location $T/" "autosave_interval 1"
 sed -i 's/^persistence false$//' "$T/mosquitto-$PORT.conf"
-spawn "$T/sub.log" /usr/bin/python3 "$TOP/tests/integration/sub.py" 127.0.0.1 "$PORT" 'emgw/+/#' "$T/got" "$T/ready" outage-sub
-wait_for 10 test -e "$T/ready" || { echo "not ok - subscriber"; exit 1; }
+start_sub "$PORT" 'emgw/+/#' "$T/got" outage-sub
 
 "$TOP/$B/tests/tracegen" --duration 1800 --start 1700200000 --seed 9 --smoke-at 200,900 -o "$T/trace.log"
 cat >"$T/emgw.conf" <<EOC
@@ -41,14 +40,12 @@ during=$(( $(nrec) - at_stop ))
 check "the broker was down while $during records were made (>= 600)" test "$during" -ge 600
 spawn "$T/mosquitto-2.log" mosquitto -c "$T/mosquitto-$PORT.conf"
 MOSQ_PID=$!
-wait_for 90 sh -c "! kill -0 $EPID"
-wait "$EPID"; rc=$?
+wait_exit 90 "$EPID"
 check "emgwd drains the store and exits 0 (rc=$rc)" test "$rc" -eq 0
 check "emgwd logged the loss and the reconnect" grep -q 'mqtt: connected' "$T/emgw.err"
 check "telemetry went compressed on .../telemetry/z" grep -q '^emgw/outage-01/telemetry/z' "$T/got"
 check "records went in batches" grep -q '"records":\[' "$T/got"
-summary() { /usr/bin/python3 "$TOP/tests/integration/records.py" "$T/emgw.out" "$T/got"; }
-wait_for 20 summary
-echo "# $(summary)"
-check "every record and event made arrived; duplicates identical" summary
+wait_for 20 records_arrived "$T/emgw.out" "$T/got"
+echo "# $(records_arrived "$T/emgw.out" "$T/got")"
+check "every record and event made arrived; duplicates identical" records_arrived "$T/emgw.out" "$T/got"
 finish

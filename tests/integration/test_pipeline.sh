@@ -9,8 +9,7 @@ MOSQ_PERSIST=("persistence true" "persistence_location $T/" "autosave_interval 1
 start_mosquitto "$PORT" "${MOSQ_PERSIST[@]}"
 sed -i 's/^persistence false$//' "$T/mosquitto-$PORT.conf"
 
-spawn "$T/sub.log" /usr/bin/python3 "$TOP/tests/integration/sub.py" 127.0.0.1 "$PORT" 'emgw/+/#' "$T/got" "$T/ready"
-wait_for 10 test -e "$T/ready" || { echo "not ok - subscriber"; exit 1; }
+start_sub "$PORT" 'emgw/+/#' "$T/got"
 
 conf() { # conf LOG SPEED
 	cat <<EOC
@@ -36,8 +35,7 @@ EOC
 conf "$T/hour.log" 0 0 >"$T/hour.conf"
 "$EMGWD" -c "$T/hour.conf" --stdout --exit-when-done >"$T/hour.out" 2>"$T/hour.err" &
 EPID=$!; PIDS="$PIDS $EPID"
-wait_for 120 sh -c "! kill -0 $EPID"
-wait "$EPID"; rc=$?
+wait_exit 120 "$EPID"
 check "emgwd exits 0 after the replay is sent (rc=$rc)" test "$rc" -eq 0
 nrec=$(grep -c '"sig"' "$T/hour.out")
 check "one hour gives 3600 records (got $nrec)" test "$nrec" -eq 3600
@@ -46,11 +44,8 @@ last=$(grep '"sig"' "$T/hour.out" | tail -1 | sed 's/.*"ts":"\([^"]*\)".*/\1/')
 check "records carry the log's times ($first .. $last)" \
 	test "$first" = "2023-11-14T22:13:21.000Z" -a "$last" = "2023-11-14T23:13:20.000Z"
 check "ts_src is replay" sh -c "! grep '\"sig\"' '$T/hour.out' | grep -vq '\"ts_src\":\"replay\"'"
-wait_for 20 sh -c "test \$(grep -c 'telemetry' '$T/got') -ge 3600"
-made=$(grep -o '"seq":[0-9]*' "$T/hour.out" | sort -u)
-got=$(grep -o '"seq":[0-9]*' "$T/got" | sort -u)
-missing=$(comm -23 <(echo "$made") <(echo "$got") | wc -l)
-check "every record made arrived at the broker (missing: $missing)" test "$missing" -eq 0
+wait_for 20 seq_arrival "$T/hour.out" "$T/got"
+check "every record made arrived at the broker (missing: $MISSING)" test "$MISSING" -eq 0
 
 # 2. The broker stops and restarts while emgw sends.
 : >"$T/got"
@@ -64,14 +59,10 @@ stop_pid "$MOSQ_PID"
 sleep 3 # the outage itself: records pile up in the store meanwhile
 spawn "$T/mosquitto-2.log" mosquitto -c "$T/mosquitto-$PORT.conf"
 MOSQ_PID=$!
-wait_for 60 sh -c "! kill -0 $EPID"
-wait "$EPID"; rc=$?
+wait_exit 60 "$EPID"
 check "emgwd survives the broker restart and exits 0 (rc=$rc)" test "$rc" -eq 0
 check "emgwd logged the loss and the reconnect" grep -q 'mqtt: connected' "$T/ten.err"
-made=$(grep -o '"seq":[0-9]*' "$T/ten.out" | sort -u)
-wait_for 20 sh -c "test \$(grep -c telemetry '$T/got') -ge $(echo "$made" | wc -l)"
-got=$(grep -o '"seq":[0-9]*' "$T/got" | sort -u)
-missing=$(comm -23 <(echo "$made") <(echo "$got") | wc -l)
-check "600 records, broker restarted: none missing (made $(echo "$made" | wc -l), missing $missing)" \
-	test "$missing" -eq 0 -a "$(echo "$made" | wc -l)" -ge 600
+wait_for 20 seq_arrival "$T/ten.out" "$T/got"
+check "600 records, broker restarted: none missing (made $MADE_N, missing $MISSING)" \
+	test "$MISSING" -eq 0 -a "$MADE_N" -ge 600
 finish

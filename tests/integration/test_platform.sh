@@ -119,8 +119,7 @@ conf cut "$T/cut.log" 60 nrmm 10 no "activate = yes" >"$T/cut.conf"
 "$EMGWD" -n -c "$T/cut.conf" >/dev/null || { echo "not ok - config"; exit 1; }
 "$EMGWD" -c "$T/cut.conf" --stdout --exit-when-done >"$T/cut.out" 2>"$T/cut.emgw.err" &
 EPID=$!; PIDS="$PIDS $EPID"
-wait_for 100 sh -c "! kill -0 $EPID"
-wait "$EPID"; rc=$?
+wait_exit 100 "$EPID"
 check "emgwd sends everything and exits 0 after the outage (rc=$rc)" test "$rc" -eq 0
 stop_pid "$SIM_PID"
 check "the link was cut and restored" grep -q '"event":"restored"' "$T/cut.jsonl"
@@ -154,8 +153,7 @@ check "--hj-decode: a bad BCC is reported, exit 1 (rc=$rc)" \
 MQTT_PORT=$(free_port)
 SIM_PORT=$(free_port)
 start_mosquitto "$MQTT_PORT"
-spawn "$T/sub.log" /usr/bin/python3 "$TOP/tests/integration/sub.py" 127.0.0.1 "$MQTT_PORT" 'emgw/+/#' "$T/got" "$T/sub.ready"
-wait_for 10 test -e "$T/sub.ready" || { echo "not ok - subscriber"; exit 1; }
+start_sub "$MQTT_PORT" 'emgw/+/#' "$T/got"
 "$TOP/$B/tests/tracegen" --duration 600 --start 1700100000 --seed 9 -o "$T/both.log"
 conf both "$T/both.log" 20 road 10 yes "samples_per_frame = 10" >"$T/both.conf"
 # The platform is not there yet: MQTT takes everything, the store keeps it.
@@ -175,15 +173,12 @@ stop_pid "$MOSQ_PID"
 wait_for 20 sh -c "test \$(grep -c '\"command\":\"realtime\"' '$T/both.jsonl') -ge 5"
 spawn "$T/mosquitto-2.log" mosquitto -c "$T/mosquitto-$MQTT_PORT.conf"
 MOSQ_PID=$!
-wait_for 90 sh -c "! kill -0 $EPID"
-wait "$EPID"; rc=$?
+wait_exit 90 "$EPID"
 check "emgwd exits 0 once both uplinks have everything (rc=$rc)" test "$rc" -eq 0
 check "the broker outage was seen (connected twice)" test "$(grep -c 'mqtt: connected' "$T/both.emgw.err")" -ge 2
-made=$(grep '"sig"' "$T/both.out" | grep -o '"seq":[0-9]*' | sort -u)
-wait_for 20 sh -c "test \$(grep -c telemetry '$T/got') -ge 1"
-got=$(grep -o '"seq":[0-9]*' "$T/got" | sort -u)
-missing=$(comm -23 <(echo "$made") <(echo "$got") | wc -l)
-check "MQTT: every record arrived (made $(echo "$made" | wc -l), missing $missing)" test "$missing" -eq 0
+grep '"sig"' "$T/both.out" >"$T/both.records"
+wait_for 20 seq_arrival "$T/both.records" "$T/got"
+check "MQTT: every record arrived (made $MADE_N, missing $MISSING)" test "$MISSING" -eq 0
 stop_pid "$SIM_PID"
 analyse "$T/both.jsonl" "$T/both.out" 10 >"$T/both.res"
 sed 's/^/# /' "$T/both.res"

@@ -55,8 +55,7 @@ check "running: the broker named" has "$T/run.out" '^ +broker +"127.0.0.1"$'
 check "the daemon is still running" kill -0 "$EPID"
 
 kill -TERM "$EPID"
-wait_for 10 sh -c "! kill -0 $EPID"
-wait "$EPID"; rc=$?
+wait_exit 10 "$EPID"
 check "the daemon stops with exit 0 (rc=$rc)" test "$rc" -eq 0
 status "$T/stopped.out"
 check "stopped: exit 1" rc_is "$T/stopped.out" 1

@@ -30,10 +30,8 @@ MTLS_PORT=$(free_port); MPLAIN_PORT=$(free_port)
 start_mosquitto "$MTLS_PORT" "cafile $C/ca.pem" "certfile $C/server.pem" "keyfile $C/server.key" \
 	"require_certificate true" "listener $MPLAIN_PORT 127.0.0.1"
 # Subscribers on plain listeners of each broker.
-spawn "$T/sub.log" /usr/bin/python3 "$TOP/tests/integration/sub.py" 127.0.0.1 "$PLAIN_PORT" 'emgw/#' "$T/got" "$T/ready" tls-sub
-spawn "$T/sub2.log" /usr/bin/python3 "$TOP/tests/integration/sub.py" 127.0.0.1 "$MPLAIN_PORT" 'emgw/#' "$T/got-m" "$T/ready-m" mtls-sub
-wait_for 10 test -e "$T/ready" -a -e "$T/ready-m" || { echo "not ok - subscriber"; exit 1; }
-jget() { /usr/bin/python3 -c 'import json,sys; d=json.load(open(sys.argv[1])); print(eval(sys.argv[2]))' "$@" 2>/dev/null; }
+start_sub "$PLAIN_PORT" 'emgw/#' "$T/got" tls-sub
+start_sub "$MPLAIN_PORT" 'emgw/#' "$T/got-m" mtls-sub
 
 "$TOP/$B/tests/tracegen" --duration 120 --start 1700400000 --seed 2 -o "$T/short.log"
 "$TOP/$B/tests/tracegen" --duration 600 --start 1700500000 --seed 3 -o "$T/long.log"
@@ -47,10 +45,9 @@ conf() { # conf ID PORT LOG SPEED [extra [mqtt] lines]
 run_done() { # run_done NAME: emgwd --stdout --exit-when-done; rc in $rc
 	"$EMGWD" -c "$T/$1.conf" --stdout --exit-when-done >"$T/$1.out" 2>"$T/$1.err" &
 	local pid=$!; PIDS="$PIDS $pid"
-	wait_for 60 sh -c "! kill -0 $pid"
-	wait "$pid"; rc=$?
+	wait_exit 60 "$pid"
 }
-arrived() { /usr/bin/python3 "$TOP/tests/integration/records.py" "$T/$1.out" "$T/${2:-got}"; }
+arrived() { records_arrived "$T/$1.out" "$T/${2:-got}"; }
 
 # 1. Server verification (the default).
 conf tls-01 "$TLS_PORT" "$T/short.log" 0 >"$T/tls.conf"
@@ -101,8 +98,7 @@ stop_pid "$TLS_PID"
 wait_for 10 grep -q 'mqtt: .*' "$T/restart.err"
 sleep 2 # the outage: rows pile up in the store
 spawn "$T/mosquitto-tls-2.log" mosquitto -c "$T/mosquitto-$TLS_PORT.conf"
-wait_for 60 sh -c "! kill -0 $RPID"
-wait "$RPID"; rc=$?
+wait_exit 60 "$RPID"
 check "broker restart under TLS: emgwd exits 0 with the store drained (rc=$rc)" test "$rc" -eq 0
 check "broker restart under TLS: emgwd reconnected" test "$(grep -c 'mqtt: connected' "$T/restart.err")" -ge 2
 wait_for 20 arrived restart
