@@ -75,7 +75,7 @@ enum payload_type {
 	PAYLOAD_EV_STORE,	   /* the store was unusable: moved aside, or in RAM */
 	PAYLOAD_EV_POINT_LOST,	   /* a Modbus point the device refuses */
 	PAYLOAD_EV_ZONES_DISABLED, /* the zones file could not be used */
-	PAYLOAD_EV_ROW_TOO_LARGE, /* an uplink could never send a row: parked */
+	PAYLOAD_EV_ROW_TOO_LARGE,  /* an uplink could never send a row: parked */
 	PAYLOAD_TYPE_COUNT
 };
 
