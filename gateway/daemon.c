@@ -46,15 +46,6 @@ struct daemon {
 	uint64_t cmd_answer_errors; /* command answers that could not be built */
 };
 
-static int64_t earliest(int64_t a, int64_t b)
-{
-	if (a < 0)
-		return b;
-	if (b < 0)
-		return a;
-	return a < b ? a : b;
-}
-
 /* ---- status -------------------------------------------------------------- */
 
 static json_t *daemon_status(struct daemon *d)
@@ -338,13 +329,13 @@ static int64_t daemon_work(void *ctx, int64_t real)
 	health_tick(real);
 	if (daemon_finished(d))
 		loop_stop(d->loop);
-	deadline = earliest(deadline, health_deadline());
-	deadline = earliest(deadline, uplinks_deadline(d->uplinks));
-	deadline = earliest(deadline, store_flush_deadline(d->store));
-	deadline = earliest(deadline, core_deadline(d->core, real, mono));
-	deadline = earliest(deadline, sources_deadline(d->src, real));
+	deadline = loop_earliest(deadline, health_deadline());
+	deadline = loop_earliest(deadline, uplinks_deadline(d->uplinks));
+	deadline = loop_earliest(deadline, store_flush_deadline(d->store));
+	deadline = loop_earliest(deadline, core_deadline(d->core, real, mono));
+	deadline = loop_earliest(deadline, sources_deadline(d->src, real));
 	if (core_replay_done(d->core) && d->opts.exit_when_done)
-		deadline = earliest(deadline, real + 100);
+		deadline = loop_earliest(deadline, real + 100);
 	daemon_watch_fds(d);
 	return deadline;
 }

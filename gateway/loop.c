@@ -148,7 +148,7 @@ void loop_stop(struct loop *l)
 	l->stop = 1;
 }
 
-static int64_t loop_earliest(int64_t a, int64_t b)
+int64_t loop_earliest(int64_t a, int64_t b)
 {
 	if (a < 0)
 		return b;

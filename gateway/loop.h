@@ -55,4 +55,7 @@ int loop_run(struct loop *l);
 /* Make loop_run return after the current round (no sleep before). */
 void loop_stop(struct loop *l);
 
+/* The earlier of two deadlines, where -1 is none. */
+int64_t loop_earliest(int64_t a, int64_t b);
+
 #endif

@@ -5,6 +5,7 @@
 
 #include "gateway/clock.h"
 #include "gateway/log.h"
+#include "gateway/loop.h"
 
 #define SOURCES_TAG_CAN	   1   /* + CAN index: a CAN source's tag in the table */
 #define SOURCES_TAG_MODBUS 100 /* + bus index: a Modbus bus's tag */
@@ -162,24 +163,15 @@ void sources_process(struct sources *s, int64_t mono_ms)
 			fieldbus_process(s->mb[i], s->table, mono_ms);
 }
 
-static int64_t earliest(int64_t a, int64_t b)
-{
-	if (a < 0)
-		return b;
-	if (b < 0)
-		return a;
-	return a < b ? a : b;
-}
-
 int64_t sources_deadline(struct sources *s, int64_t real_ms)
 {
 	int64_t deadline = -1;
 
 	for (int i = 0; i < s->n_can; i++)
-		deadline = earliest(earliest(deadline, canbus_retry(s->can[i], real_ms)),
-				    canbus_tick(s->can[i], real_ms));
+		deadline = loop_earliest(loop_earliest(deadline, canbus_retry(s->can[i], real_ms)),
+					 canbus_tick(s->can[i], real_ms));
 	if (s->gnss)
-		deadline = earliest(deadline, gnss_retry(s->gnss, real_ms));
+		deadline = loop_earliest(deadline, gnss_retry(s->gnss, real_ms));
 	return deadline;
 }
 
@@ -196,7 +188,7 @@ int sources_replay_due(struct sources *s, int64_t real_ms, struct canbus_next *f
 			continue;
 		*active = 1;
 		if (n.due_ms > real_ms)
-			*next = earliest(*next, n.due_ms);
+			*next = loop_earliest(*next, n.due_ms);
 		else if (best < 0 || n.t_us < first->t_us) {
 			best = i;
 			*first = n;
