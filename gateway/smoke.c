@@ -462,7 +462,7 @@ static void smoke_step_failed(struct smoke *s, int64_t at_ms)
 	s->steps[s->n_steps++] = at_ms;
 }
 
-/* Lagging: above transient_min_rpm and the load, boost is below
+/* Lagging: above transient_min_rpm and the load (or the demand), boost is below
  * boost_frac of what a healthy turbo gives at this load.  A normal turbo lag
  * lasts a second or two after a step; a lag longer than transient_lag is a
  * failed step; `repeat` of them within the window, or one lasting
@@ -471,10 +471,18 @@ static void smoke_eval_transient(struct smoke *s, const struct table *t, int64_t
 				 int have_load, double load, struct smoke_eval *ev)
 {
 	const struct config_smoke *c = &s->cfg;
-	double rpm, boost, want;
-	int ok = have_load && smoke_get(s, t, SIG_ENGINE_SPEED_RPM, now_ms, &rpm) &&
-		 smoke_get(s, t, SIG_BOOST_KPA, now_ms, &boost) && rpm >= c->transient_min_rpm;
-	int lag, lag_loose;
+	double rpm, boost, want, demand;
+	int ok, lag, lag_loose;
+
+	/* What was asked for (driver's demand, SPN 512) where it is sent: a
+	 * smoke limiter holding the torque back hides the step in the load. */
+	if (smoke_get(s, t, SIG_DEMAND_TORQUE_PCT, now_ms, &demand) &&
+	    (!have_load || demand > load)) {
+		load = demand;
+		have_load = 1;
+	}
+	ok = have_load && smoke_get(s, t, SIG_ENGINE_SPEED_RPM, now_ms, &rpm) &&
+	     smoke_get(s, t, SIG_BOOST_KPA, now_ms, &boost) && rpm >= c->transient_min_rpm;
 
 	want = ok ? c->transient_boost_full_kpa * load / 100.0 * c->transient_boost_frac : 0;
 	lag = ok && load >= c->transient_min_load_pct && boost < want;
