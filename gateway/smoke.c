@@ -65,6 +65,9 @@ void smoke_init(struct smoke *s, const struct config_smoke *cfg)
 	s->cfg = *cfg;
 	s->spell_ms = -1;
 	s->running_ms = -1;
+	memset(s->slot, -1, sizeof(s->slot));
+	for (int i = 0; i < SMOKE_INPUTS; i++)
+		s->slot[smoke_inputs[i]] = (int8_t)i;
 	for (int r = 0; r < SMOKE_N_RULES; r++)
 		smoke_spell_reset(&s->rule[r]);
 	smoke_episode_reset(&s->ep);
@@ -123,21 +126,15 @@ static int smoke_get(struct smoke *s, const struct table *t, enum sig_id sig, in
 		     double *v)
 {
 	int64_t at = t->e[sig][0].mono_ms;
+	struct smoke_input *in = s->slot[sig] >= 0 ? &s->in[s->slot[sig]] : NULL;
 
-	for (int i = 0; i < SMOKE_INPUTS; i++) {
-		struct smoke_input *in = &s->in[i];
-
-		if (smoke_inputs[i] != sig)
-			continue;
-		if (at != in->last_ms) {
-			if (in->last_ms > 0 && at > in->last_ms)
-				in->period_ms = at - in->last_ms;
-			in->last_ms = at;
-		}
-		if (in->period_ms > 0 && now_ms - at > 3 * in->period_ms)
-			return 0;
-		break;
+	if (in && at != in->last_ms) {
+		if (in->last_ms > 0 && at > in->last_ms)
+			in->period_ms = at - in->last_ms;
+		in->last_ms = at;
 	}
+	if (in && in->period_ms > 0 && now_ms - at > 3 * in->period_ms)
+		return 0;
 	return table_get(t, sig, 0, now_ms, v);
 }
 

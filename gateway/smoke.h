@@ -84,8 +84,9 @@ struct smoke {
 	struct smoke_spell rule[SMOKE_N_RULES];
 	struct smoke_episode ep; /* the physical episode */
 	struct smoke_input in[SMOKE_INPUTS];
-	int was_stopped;    /* the engine was seen below crank_rpm ... */
-	int64_t running_ms; /* ... and has run since (start exemption), or -1 */
+	int8_t slot[SIG_COUNT]; /* a signal's index in `in`, or -1 */
+	int was_stopped;	/* the engine was seen below crank_rpm ... */
+	int64_t running_ms;	/* ... and has run since (start exemption), or -1 */
 	/* transient rule: the lag spell now, and recent failed steps */
 	int64_t spell_ms; /* first tick of the current lag spell, or -1 */
 	int spell_counted;
