@@ -845,6 +845,52 @@ static void test_one_event_per_episode(void **state)
 	assert_int_equal(ends, 1);
 }
 
+/* Boost lagging alone is a `turbo-lag` diagnostic; when lambda then
+ * confirms, the lag ends into one `smoke` episode naming both rules. */
+static void test_turbo_lag_then_smoke(void **state)
+{
+	struct config_smoke c = cfg_truth;
+	struct fx *f;
+	struct engine lag = {1.4, 80, 1800, 85, -1}, rich = {1.0, 80, 1800, 85, -1};
+	const char *want[][3] = {
+	    {"turbo-lag", "start", NULL}, {"turbo-lag", "end", "smoke"}, {"smoke", "start", NULL}};
+	json_t *ev;
+	int n = 0;
+
+	(void)state;
+	c.transient_enabled = 1;
+	c.transient_min_load_pct = 60;
+	c.transient_min_duration_ms = 5000;
+	c.transient_boost_full_kpa = 150;
+	c.transient_boost_frac = 0.5;
+	c.transient_min_rpm = 1200;
+	c.transient_lag_ms = 2000;
+	c.transient_repeat = 3;
+	c.transient_window_ms = 60000;
+	c.transient_exit_ms = 10000;
+	f = fx_new(&c);
+	table_set(&f->t, SIG_BOOST_KPA, 0, 20, 0, 1); /* far below 0.5 x 120 */
+	for (int64_t ms = 0; ms < 15000; ms += 20) {
+		if (ms % 500 == 0)
+			table_set(&f->t, SIG_BOOST_KPA, 0, 20, ms, 1);
+		frame(f, ms, ms < 8000 ? &lag : &rich);
+	}
+	while ((ev = next_event())) {
+		assert_true(n < 3);
+		assert_string_equal(type_of(ev), want[n][0]);
+		assert_string_equal(state_of(ev), want[n][1]);
+		if (want[n][2])
+			assert_string_equal(json_string_value(json_object_get(ev, "end_reason")),
+					    want[n][2]);
+		if (n == 2)
+			assert_string_equal(json_string_value(json_object_get(ev, "rules")),
+					    "lambda,transient");
+		json_decref(ev);
+		n++;
+	}
+	assert_int_equal(n, 3);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -874,6 +920,7 @@ int main(void)
 	    cmocka_unit_test(test_cold_heavy_load),
 	    cmocka_unit_test(test_stale_input),
 	    cmocka_unit_test(test_one_event_per_episode),
+	    cmocka_unit_test(test_turbo_lag_then_smoke),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
