@@ -41,6 +41,7 @@ static void smoke_spell_reset(struct smoke_spell *e)
 	e->state = SMOKE_IDLE;
 	e->since_ms = -1;
 	e->clear_ms = -1;
+	e->miss_ms = -1;
 	e->lag_event = 0;
 	e->n = 0;
 	e->q_sum = e->load_sum = e->q_peak = 0;
@@ -621,12 +622,25 @@ static void smoke_candidate(struct smoke *s, enum smoke_rule r, const struct smo
 {
 	struct smoke_spell *sp = &s->rule[r];
 
+	if (!exempt && !ev->enter && sp->since_ms >= 0) {
+		if (sp->miss_ms < 0)
+			sp->miss_ms = now_ms;
+		if (now_ms - sp->miss_ms < SMOKE_GAP_MS)
+			return; /* a frame or two of noise: the candidate holds */
+	}
 	if (exempt || !ev->enter) {
 		sp->since_ms = -1;
+		sp->miss_ms = -1;
 		sp->n = 0;
 		sp->q_sum = sp->load_sum = 0;
 		return;
 	}
+	if (sp->miss_ms >= 0 && now_ms - sp->miss_ms >= SMOKE_GAP_MS) {
+		sp->since_ms = -1; /* it failed longer than noise: a new candidate */
+		sp->n = 0;
+		sp->q_sum = sp->load_sum = 0;
+	}
+	sp->miss_ms = -1;
 	if (ev->since_ms >= 0 && (sp->since_ms < 0 || ev->since_ms < sp->since_ms)) {
 		sp->since_ms = ev->since_ms;
 		sp->since_wall_ms = wall_ms - (now_ms - ev->since_ms);

@@ -28,6 +28,9 @@
 #define SMOKE_RING  256
 #define SMOKE_HEAD  128
 #define SMOKE_STEPS 16 /* failed load steps remembered (transient rule) */
+/* A candidate survives its condition failing this briefly: sensor noise
+ * around a threshold (a frame or two), not a new episode. */
+#define SMOKE_GAP_MS 250
 
 _Static_assert(SMOKE_FIELDS == PAYLOAD_EVIDENCE_FIELDS, "an evidence row holds every field");
 _Static_assert(SMOKE_HEAD + SMOKE_RING <= PAYLOAD_EVIDENCE_ROWS, "evidence holds head and ring");
@@ -48,6 +51,7 @@ struct smoke_spell {
 	enum smoke_state state;		 /* IDLE or ACTIVE */
 	int64_t since_ms, since_wall_ms; /* first evaluation the condition held */
 	int64_t clear_ms;		 /* first evaluation of the current clear spell, or -1 */
+	int64_t miss_ms;		 /* candidate: first evaluation it did not hold, or -1 */
 	int lag_event;			 /* transient: a `turbo-lag` start went out */
 	double q_peak, q_sum, load_sum;	 /* turbo-lag's numbers */
 	int n;

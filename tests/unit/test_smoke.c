@@ -891,6 +891,30 @@ static void test_turbo_lag_then_smoke(void **state)
 	assert_int_equal(n, 3);
 }
 
+/* 2.5 s of smoke with a break of break_ms (lambda 1.25) 1.2 s in. */
+static int broken_starts(int64_t break_ms)
+{
+	struct fx *f = fx_new(&cfg_truth);
+	struct engine clean = {1.6, 60, 1500, 85, -1}, rich = {1.0, 60, 1500, 85, -1},
+		      noise = {1.25, 60, 1500, 85, -1};
+
+	frames(f, 0, 10000, &clean);
+	frames(f, 10000, 11200, &rich);
+	frames(f, 11200, 11200 + break_ms, &noise);
+	frames(f, 11200 + break_ms, 12500 + break_ms, &rich);
+	frames(f, 12500 + break_ms, 20000, &clean);
+	return smoke_starts(NULL, 0);
+}
+
+/* Sensor noise around the threshold (a frame above it) does not split an
+ * episode; a break of 400 ms does, and neither half is 2 s. */
+static void test_noise_gap(void **state)
+{
+	(void)state;
+	assert_int_equal(broken_starts(20), 1);
+	assert_int_equal(broken_starts(400), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -921,6 +945,7 @@ int main(void)
 	    cmocka_unit_test(test_stale_input),
 	    cmocka_unit_test(test_one_event_per_episode),
 	    cmocka_unit_test(test_turbo_lag_then_smoke),
+	    cmocka_unit_test(test_noise_gap),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
