@@ -136,8 +136,11 @@ struct config_smoke {
 	double load_hyst_pct; /* an episode ends once load is this far below its rule's min */
 	int update_ms;	      /* an `update` this often while an episode lasts */
 	int evidence_s;	      /* 1 Hz engine data this long before and after, with `end` */
-	double warmup_c;      /* exempt while coolant is below this (cold start) */
+	double warmup_c;      /* exempt while coolant is below this (cold start) ... */
+	double cold_load_pct; /* ... and the load below this (cold idle, not cold smoke) */
 	double crank_rpm;     /* exempt while engine speed is below this (cranking, stopped) */
+	int start_exempt_ms;  /* and this long after it rose above crank_rpm */
+	int fuel_cut_exempt;  /* exempt while the fuel rate is below min_fuel_lph */
 	int regen_exempt;     /* exempt while dpf_regen is 1 */
 	int opacity_enabled;
 	double opacity_path_m;	   /* the meter's effective optical path length */

@@ -233,6 +233,17 @@ uint64_t core_snapshot(struct core *c)
 	return seq;
 }
 
+/* Signal rate: the smoke rules judge the table as the frames just applied
+ * left it, at the clock's time (a replayed frame's own time). */
+static void core_signal(struct core *c)
+{
+	struct clock_now now;
+	struct core_tick_ctx tc = {c, &now};
+
+	clock_now(&now);
+	smoke_frame(&c->smoke, c->table, now.mono_ms, now.wall_ms, core_on_detector_event, &tc);
+}
+
 /* ---- live ---------------------------------------------------------------------- */
 
 void core_live(struct core *c, int64_t mono_ms)
@@ -241,6 +252,8 @@ void core_live(struct core *c, int64_t mono_ms)
 
 	if (clock_is_replay())
 		return;
+	/* the frames read since the last round, judged together */
+	core_signal(c);
 	if (c->next_tick_ms == 0)
 		c->next_tick_ms = mono_ms + c->period_ms;
 	if (mono_ms < c->next_tick_ms)
@@ -355,6 +368,7 @@ int64_t core_replay(struct core *c, int64_t real_ms)
 			if (core_replay_ticks(c, &budget))
 				break;
 			sources_replay_apply(c->src, c->replay_src);
+			core_signal(c);
 			c->replay_src = -1;
 			budget--;
 		}

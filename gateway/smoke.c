@@ -28,13 +28,35 @@ struct smoke_eval {
 	int64_t since_ms; /* >= 0: start an episode now, dated back to this tick */
 };
 
-static void smoke_episode_reset(struct smoke_episode *e)
+/* The inputs whose freshness is judged by their own period. */
+static const enum sig_id smoke_inputs[SMOKE_INPUTS] = {
+    SIG_ENGINE_SPEED_RPM, SIG_ENGINE_LOAD_PCT, SIG_ENGINE_TORQUE_PCT,
+    SIG_INTAKE_AIR_KGPH,  SIG_FUEL_RATE_LPH,   SIG_BOOST_KPA,
+    SIG_OPACITY_K_M1,	  SIG_OPACITY_PCT,     SIG_COOLANT_C,
+    SIG_DPF_REGEN,	  SIG_LAMBDA,	       SIG_EXHAUST_C,
+};
+
+static void smoke_spell_reset(struct smoke_spell *e)
 {
 	e->state = SMOKE_IDLE;
 	e->since_ms = -1;
 	e->clear_ms = -1;
+	e->miss_ms = -1;
+	e->lag_event = 0;
 	e->n = 0;
 	e->q_sum = e->load_sum = e->q_peak = 0;
+}
+
+static void smoke_episode_reset(struct smoke_episode *e)
+{
+	e->state = SMOKE_IDLE;
+	e->rules = 0;
+	e->n_load = 0;
+	e->load_sum = 0;
+	for (int r = 0; r < SMOKE_N_RULES; r++) {
+		e->n[r] = 0;
+		e->q_sum[r] = e->q_peak[r] = 0;
+	}
 	e->n_head = 0;
 }
 
@@ -43,8 +65,13 @@ void smoke_init(struct smoke *s, const struct config_smoke *cfg)
 	memset(s, 0, sizeof(*s));
 	s->cfg = *cfg;
 	s->spell_ms = -1;
+	s->running_ms = -1;
+	memset(s->slot, -1, sizeof(s->slot));
+	for (int i = 0; i < SMOKE_INPUTS; i++)
+		s->slot[smoke_inputs[i]] = (int8_t)i;
 	for (int r = 0; r < SMOKE_N_RULES; r++)
-		smoke_episode_reset(&s->ep[r]);
+		smoke_spell_reset(&s->rule[r]);
+	smoke_episode_reset(&s->ep);
 	smoke_set_machine(s, 4, 75);
 }
 
@@ -91,44 +118,104 @@ uint64_t smoke_episodes(const struct smoke *s)
 
 int smoke_active(const struct smoke *s)
 {
-	int n = 0;
+	return s->ep.state == SMOKE_ACTIVE;
+}
 
-	for (int r = 0; r < SMOKE_N_RULES; r++)
-		n += s->ep[r].state == SMOKE_ACTIVE;
-	return n;
+/* A table value at signal rate: valid, fresh by the table's staleness and
+ * no older than three of its own periods (seen between its writes). */
+static int smoke_get(struct smoke *s, const struct table *t, enum sig_id sig, int64_t now_ms,
+		     double *v)
+{
+	int64_t at = t->e[sig][0].mono_ms;
+	struct smoke_input *in = s->slot[sig] >= 0 ? &s->in[s->slot[sig]] : NULL;
+
+	if (in && at != in->last_ms) {
+		if (in->last_ms > 0 && at > in->last_ms)
+			in->period_ms = at - in->last_ms;
+		in->last_ms = at;
+	}
+	if (in && in->period_ms > 0 && now_ms - at > 3 * in->period_ms)
+		return 0;
+	return table_get(t, sig, 0, now_ms, v);
 }
 
 /* ---- events ---------------------------------------------------------------- */
 
-/* The event of rule r's episode at now_ms (evidence: the `end`'s, or NULL). */
-static void smoke_event(struct smoke *s, enum smoke_rule r, const char *state, int64_t now_ms,
+static void smoke_rules_text(unsigned rules, char *buf, size_t size)
+{
+	size_t n = 0;
+
+	buf[0] = 0;
+	for (int r = 0; r < SMOKE_N_RULES; r++)
+		if (rules & (1u << r))
+			n += (size_t)snprintf(buf + n, size - n, "%s%s", n ? "," : "",
+					      smoke_rule_names[r]);
+}
+
+/* high: two independent measurements (lambda and opacity) agree; medium:
+ * one of them with boost lagging the load; low: one measurement alone. */
+static const char *smoke_confidence(unsigned rules)
+{
+	unsigned both = (1u << SMOKE_LAMBDA) | (1u << SMOKE_OPACITY);
+
+	if ((rules & both) == both)
+		return "high";
+	return rules & (1u << SMOKE_TRANSIENT) ? "medium" : "low";
+}
+
+/* The event of the episode at now_ms (evidence: the `end`'s, or NULL). */
+static void smoke_event(struct smoke *s, const char *state, int64_t now_ms,
 			const struct payload_evidence *evidence)
 {
-	const struct smoke_episode *e = &s->ep[r];
+	const struct smoke_episode *e = &s->ep;
 	struct payload_event ev;
-	double mean = e->n ? e->q_sum / e->n : 0;
+	int r = e->first;
 
 	payload_event_init(&ev, PAYLOAD_EV_SMOKE);
 	snprintf(ev.state, sizeof(ev.state), "%s", state);
 	snprintf(ev.rule, sizeof(ev.rule), "%s", smoke_rule_names[r]);
+	smoke_rules_text(e->rules, ev.rules, sizeof(ev.rules));
+	snprintf(ev.confidence, sizeof(ev.confidence), "%s", smoke_confidence(e->rules));
 	ev.since_ms = e->since_wall_ms;
 	ev.duration_s = (double)(now_ms - e->since_ms) / 1000.0;
 	snprintf(ev.quantity, sizeof(ev.quantity), "%s", smoke_quantity[r]);
-	ev.peak = e->q_peak;
-	ev.mean = mean;
-	ev.load_mean_pct = e->n ? e->load_sum / e->n : 0;
-	if (r == SMOKE_LAMBDA) { /* the documented names of the first rule */
-		ev.lambda_min = e->q_peak;
-		ev.lambda_mean = mean;
-	} else if (r == SMOKE_OPACITY) {
-		ev.k_max_m1 = e->q_peak;
-		ev.k_mean_m1 = mean;
+	ev.peak = e->q_peak[r];
+	ev.mean = e->n[r] ? e->q_sum[r] / e->n[r] : 0;
+	ev.load_mean_pct = e->n_load ? e->load_sum / e->n_load : 0;
+	if (e->n[SMOKE_LAMBDA]) { /* the documented names of each rule's numbers */
+		ev.lambda_min = e->q_peak[SMOKE_LAMBDA];
+		ev.lambda_mean = e->q_sum[SMOKE_LAMBDA] / e->n[SMOKE_LAMBDA];
+	}
+	if (e->n[SMOKE_OPACITY]) {
+		ev.k_max_m1 = e->q_peak[SMOKE_OPACITY];
+		ev.k_mean_m1 = e->q_sum[SMOKE_OPACITY] / e->n[SMOKE_OPACITY];
 		ev.limit_k_m1 = s->limit_k;
 	}
+	if (e->n[SMOKE_TRANSIENT])
+		ev.boost_deficit_kpa = e->q_peak[SMOKE_TRANSIENT];
 	if (evidence) {
 		ev.ended_ms = e->end_wall_ms;
 		snprintf(ev.end_reason, sizeof(ev.end_reason), "%s", e->end_reason);
 		ev.evidence = evidence;
+	}
+	s->emit(s->ctx, &ev);
+}
+
+/* Boost trailing the load with no smoke to confirm it: a diagnostic. */
+static void smoke_lag_event(struct smoke *s, const char *state, int64_t now_ms, const char *why)
+{
+	const struct smoke_spell *e = &s->rule[SMOKE_TRANSIENT];
+	struct payload_event ev;
+
+	payload_event_init(&ev, PAYLOAD_EV_TURBO_LAG);
+	snprintf(ev.state, sizeof(ev.state), "%s", state);
+	ev.since_ms = e->since_wall_ms;
+	ev.duration_s = (double)(now_ms - e->since_ms) / 1000.0;
+	ev.boost_deficit_kpa = e->q_peak;
+	ev.load_mean_pct = e->n ? e->load_sum / e->n : 0;
+	if (why) {
+		ev.ended_ms = e->since_wall_ms + (now_ms - e->since_ms);
+		snprintf(ev.end_reason, sizeof(ev.end_reason), "%s", why);
 	}
 	s->emit(s->ctx, &ev);
 }
@@ -227,52 +314,88 @@ static void smoke_evidence(struct smoke *s, const struct smoke_episode *e)
 	ev->skipped_s = skipped;
 }
 
-/* The `end` of a closing episode, with its evidence; the rule is idle again. */
-static void smoke_send_end(struct smoke *s, enum smoke_rule r)
+/* The `end` of the closing episode, with its evidence; none is open again. */
+static void smoke_send_end(struct smoke *s)
 {
-	struct smoke_episode *e = &s->ep[r];
+	struct smoke_episode *e = &s->ep;
 
 	smoke_evidence(s, e);
-	smoke_event(s, r, "end", e->end_ms, &s->evidence);
+	smoke_event(s, "end", e->end_ms, &s->evidence);
 	smoke_episode_reset(e);
 }
 
-/* The episode is over at end_ms; its `end` waits for evidence_s more. */
+/* Rule r has left at end_ms.  A turbo-lag it announced ends; the episode
+ * ends once no confirming rule (lambda, opacity) is left in it, its `end`
+ * waiting for evidence_s more. */
 static void smoke_close(struct smoke *s, enum smoke_rule r, int64_t end_ms, const char *why)
 {
-	struct smoke_episode *e = &s->ep[r];
+	struct smoke_spell *sp = &s->rule[r];
+	struct smoke_episode *e = &s->ep;
 
+	if (sp->lag_event)
+		smoke_lag_event(s, "end", end_ms, why);
+	if (r == SMOKE_TRANSIENT)
+		s->n_steps = 0; /* the failed steps belonged to this spell */
+	smoke_spell_reset(sp);
+	if (e->state != SMOKE_ACTIVE || s->rule[SMOKE_LAMBDA].state == SMOKE_ACTIVE ||
+	    s->rule[SMOKE_OPACITY].state == SMOKE_ACTIVE || r == SMOKE_TRANSIENT)
+		return;
 	e->state = SMOKE_CLOSING;
 	e->end_ms = end_ms;
 	e->end_wall_ms = e->since_wall_ms + (end_ms - e->since_ms);
 	e->end_reason = why;
-	if (r == SMOKE_TRANSIENT)
-		s->n_steps = 0; /* the failed steps belonged to this episode */
 	if (s->cfg.evidence_s == 0)
-		smoke_send_end(s, r);
+		smoke_send_end(s);
 }
 
 /* ---- the rules ------------------------------------------------------------ */
 
 /* Engine load: SPN 92 where the engine sends it, else actual torque. */
-static int smoke_load(const struct table *t, int64_t now_ms, double *load)
+static int smoke_load(struct smoke *s, const struct table *t, int64_t now_ms, double *load)
 {
-	return table_get(t, SIG_ENGINE_LOAD_PCT, 0, now_ms, load) ||
-	       table_get(t, SIG_ENGINE_TORQUE_PCT, 0, now_ms, load);
+	return smoke_get(s, t, SIG_ENGINE_LOAD_PCT, now_ms, load) ||
+	       smoke_get(s, t, SIG_ENGINE_TORQUE_PCT, now_ms, load);
 }
 
-/* Why no rule may judge now: cranking or stopped, a cold engine, an active
- * DPF regeneration (each only where the signal is there), or NULL. */
-static const char *smoke_exempt(const struct smoke *s, const struct table *t, int64_t now_ms)
+/* The engine's start: below crank_rpm it is cranking or stopped; once above,
+ * the first start_exempt_ms are still the start (rich by design). */
+static const char *smoke_starting(struct smoke *s, const struct table *t, int64_t now_ms)
 {
+	double rpm;
+
+	if (s->cfg.crank_rpm <= 0 || !smoke_get(s, t, SIG_ENGINE_SPEED_RPM, now_ms, &rpm))
+		return NULL;
+	if (rpm < s->cfg.crank_rpm) {
+		s->was_stopped = 1;
+		s->running_ms = -1;
+		return "cranking";
+	}
+	if (s->was_stopped && s->running_ms < 0)
+		s->running_ms = now_ms;
+	if (s->running_ms >= 0 && now_ms - s->running_ms < s->cfg.start_exempt_ms)
+		return "start";
+	return NULL;
+}
+
+/* Why no rule may judge now: cranking or the first seconds after start,
+ * fuel cut, a cold engine at low load (cold-idle enrichment; under load a
+ * cold engine's smoke is real), an active DPF regeneration (each only where
+ * the signal is there), or NULL. */
+static const char *smoke_exempt(struct smoke *s, const struct table *t, int64_t now_ms,
+				int have_load, double load)
+{
+	const char *why = smoke_starting(s, t, now_ms);
 	double v;
 
-	if (s->cfg.crank_rpm > 0 && table_get(t, SIG_ENGINE_SPEED_RPM, 0, now_ms, &v) &&
-	    v < s->cfg.crank_rpm)
-		return "cranking";
-	if (table_get(t, SIG_COOLANT_C, 0, now_ms, &v) && v < s->cfg.warmup_c)
+	if (why)
+		return why;
+	if (s->cfg.fuel_cut_exempt && smoke_get(s, t, SIG_FUEL_RATE_LPH, now_ms, &v) &&
+	    v < s->cfg.min_fuel_lph)
+		return "fuel-cut";
+	if (smoke_get(s, t, SIG_COOLANT_C, now_ms, &v) && v < s->cfg.warmup_c &&
+	    (!have_load || load < s->cfg.cold_load_pct))
 		return "warmup";
-	if (s->cfg.regen_exempt && table_get(t, SIG_DPF_REGEN, 0, now_ms, &v) && v >= 0.5)
+	if (s->cfg.regen_exempt && smoke_get(s, t, SIG_DPF_REGEN, now_ms, &v) && v >= 0.5)
 		return "regeneration";
 	return NULL;
 }
@@ -290,17 +413,17 @@ static void smoke_eval_lambda(const struct smoke *s, int have_lambda, double lam
 }
 
 /* k from the meter's k, else from its N % and the path length. */
-static int smoke_opacity_k(const struct smoke *s, const struct table *t, int64_t now_ms, double *k)
+static int smoke_opacity_k(struct smoke *s, const struct table *t, int64_t now_ms, double *k)
 {
 	double n;
 
-	if (table_get(t, SIG_OPACITY_K_M1, 0, now_ms, k))
+	if (smoke_get(s, t, SIG_OPACITY_K_M1, now_ms, k))
 		return 1;
-	return table_get(t, SIG_OPACITY_PCT, 0, now_ms, &n) &&
+	return smoke_get(s, t, SIG_OPACITY_PCT, now_ms, &n) &&
 	       smokecalc_k_from_n(n, s->cfg.opacity_path_m, k) == SMOKECALC_OK;
 }
 
-static void smoke_eval_opacity(const struct smoke *s, const struct table *t, int64_t now_ms,
+static void smoke_eval_opacity(struct smoke *s, const struct table *t, int64_t now_ms,
 			       int have_load, double load, struct smoke_eval *ev)
 {
 	const struct config_smoke *c = &s->cfg;
@@ -337,19 +460,27 @@ static void smoke_step_failed(struct smoke *s, int64_t at_ms)
 	s->steps[s->n_steps++] = at_ms;
 }
 
-/* Lagging: above transient_min_rpm and the load, boost is below
+/* Lagging: above transient_min_rpm and the load (or the demand), boost is below
  * boost_frac of what a healthy turbo gives at this load.  A normal turbo lag
  * lasts a second or two after a step; a lag longer than transient_lag is a
  * failed step; `repeat` of them within the window, or one lasting
- * transient_min_duration, is an episode. */
+ * transient_min_duration, is a spell. */
 static void smoke_eval_transient(struct smoke *s, const struct table *t, int64_t now_ms,
 				 int have_load, double load, struct smoke_eval *ev)
 {
 	const struct config_smoke *c = &s->cfg;
-	double rpm, boost, want;
-	int ok = have_load && table_get(t, SIG_ENGINE_SPEED_RPM, 0, now_ms, &rpm) &&
-		 table_get(t, SIG_BOOST_KPA, 0, now_ms, &boost) && rpm >= c->transient_min_rpm;
-	int lag, lag_loose;
+	double rpm, boost, want, demand;
+	int ok, lag, lag_loose;
+
+	/* What was asked for (driver's demand, SPN 512) where it is sent: a
+	 * smoke limiter holding the torque back hides the step in the load. */
+	if (smoke_get(s, t, SIG_DEMAND_TORQUE_PCT, now_ms, &demand) &&
+	    (!have_load || demand > load)) {
+		load = demand;
+		have_load = 1;
+	}
+	ok = have_load && smoke_get(s, t, SIG_ENGINE_SPEED_RPM, now_ms, &rpm) &&
+	     smoke_get(s, t, SIG_BOOST_KPA, now_ms, &boost) && rpm >= c->transient_min_rpm;
 
 	want = ok ? c->transient_boost_full_kpa * load / 100.0 * c->transient_boost_frac : 0;
 	lag = ok && load >= c->transient_min_load_pct && boost < want;
@@ -373,17 +504,54 @@ static void smoke_eval_transient(struct smoke *s, const struct table *t, int64_t
 		ev->since_ms = s->steps[s->n_steps - c->transient_repeat];
 }
 
-/* ---- the episode machine, the same for every rule ------------------------- */
+/* ---- the spell machine, the same for every rule, and the episode ---------- */
 
-static void smoke_accumulate(struct smoke_episode *e, enum smoke_rule r, double q, double load)
+static void smoke_peak(double *peak, int n, enum smoke_rule r, double q)
 {
 	int lower = r == SMOKE_LAMBDA; /* lambda's worst is its minimum */
 
-	if (e->n == 0 || (lower ? q < e->q_peak : q > e->q_peak))
-		e->q_peak = q;
-	e->q_sum += q;
-	e->load_sum += load;
-	e->n++;
+	if (n == 0 || (lower ? q < *peak : q > *peak))
+		*peak = q;
+}
+
+/* Rule r holds with q at load: its spell's numbers (from its candidate's
+ * first moment), and the episode's when it is a member. */
+static void smoke_accumulate(struct smoke *s, enum smoke_rule r, double q, double load)
+{
+	struct smoke_episode *e = &s->ep;
+	struct smoke_spell *sp = &s->rule[r];
+
+	smoke_peak(&sp->q_peak, sp->n, r, q);
+	sp->q_sum += q;
+	sp->load_sum += load;
+	sp->n++;
+	if (e->state != SMOKE_ACTIVE || !(e->rules & (1u << r)))
+		return;
+	smoke_peak(&e->q_peak[r], e->n[r], r, q);
+	e->q_sum[r] += q;
+	e->n[r]++;
+	if (r != SMOKE_TRANSIENT) {
+		e->load_sum += load;
+		e->n_load++;
+	}
+}
+
+/* Rule r joins the open episode with what its spell has seen so far. */
+static void smoke_join(struct smoke *s, enum smoke_rule r)
+{
+	struct smoke_episode *e = &s->ep;
+	const struct smoke_spell *sp = &s->rule[r];
+
+	if (e->rules & (1u << r) || sp->n == 0)
+		return;
+	e->rules |= 1u << r;
+	e->q_peak[r] = sp->q_peak;
+	e->q_sum[r] = sp->q_sum;
+	e->n[r] = sp->n;
+	if (r != SMOKE_TRANSIENT) {
+		e->load_sum += sp->load_sum;
+		e->n_load += sp->n;
+	}
 }
 
 static int smoke_exit_ms(const struct smoke *s, enum smoke_rule r)
@@ -403,86 +571,113 @@ static int smoke_min_ms(const struct smoke *s, enum smoke_rule r)
 	}
 }
 
-static void smoke_activate(struct smoke *s, enum smoke_rule r, int64_t now_ms)
+/* A confirming rule holds and no episode is open: one starts, dated from
+ * the rule's first moment; a turbo-lag running alone ends into it. */
+static void smoke_episode_start(struct smoke *s, enum smoke_rule r, int64_t now_ms)
 {
-	struct smoke_episode *e = &s->ep[r];
+	struct smoke_episode *e = &s->ep;
+	struct smoke_spell *lag = &s->rule[SMOKE_TRANSIENT];
 
+	if (e->state == SMOKE_CLOSING)
+		smoke_send_end(s); /* the old end goes now */
 	e->state = SMOKE_ACTIVE;
+	e->first = r;
+	e->since_ms = s->rule[r].since_ms;
+	e->since_wall_ms = s->rule[r].since_wall_ms;
 	e->last_update_ms = now_ms;
-	e->clear_ms = -1;
+	if (lag->state == SMOKE_ACTIVE) {
+		smoke_join(s, SMOKE_TRANSIENT);
+		if (lag->lag_event) {
+			smoke_lag_event(s, "end", now_ms, "smoke");
+			lag->lag_event = 0;
+		}
+	}
 	smoke_head_begin(s, e);
 	s->starts++;
-	smoke_event(s, r, "start", now_ms, NULL);
+}
+
+static void smoke_activate(struct smoke *s, enum smoke_rule r, int64_t now_ms)
+{
+	struct smoke_spell *sp = &s->rule[r];
+	int fresh;
+
+	sp->state = SMOKE_ACTIVE;
+	sp->clear_ms = -1;
+	if (r == SMOKE_TRANSIENT && s->ep.state != SMOKE_ACTIVE) {
+		/* evidence, not proof: a diagnostic until lambda or opacity agree */
+		sp->lag_event = 1;
+		smoke_lag_event(s, "start", now_ms, NULL);
+		return;
+	}
+	fresh = s->ep.state != SMOKE_ACTIVE;
+	if (fresh)
+		smoke_episode_start(s, r, now_ms);
+	smoke_join(s, r);
+	if (fresh)
+		smoke_event(s, "start", now_ms, NULL);
 }
 
 static void smoke_candidate(struct smoke *s, enum smoke_rule r, const struct smoke_eval *ev,
 			    const char *exempt, int64_t now_ms, int64_t wall_ms)
 {
-	struct smoke_episode *e = &s->ep[r];
-	int quiet = exempt || !ev->enter;
+	struct smoke_spell *sp = &s->rule[r];
 
-	if (e->state == SMOKE_CLOSING) {
-		if (quiet)
-			return;	      /* the `end` waits for its evidence */
-		smoke_send_end(s, r); /* a new candidate: the old end goes now */
+	if (!exempt && !ev->enter && sp->since_ms >= 0) {
+		if (sp->miss_ms < 0)
+			sp->miss_ms = now_ms;
+		if (now_ms - sp->miss_ms < SMOKE_GAP_MS)
+			return; /* a frame or two of noise: the candidate holds */
 	}
-	if (quiet) {
-		e->since_ms = -1;
-		e->n = 0;
-		e->q_sum = e->load_sum = 0;
+	if (exempt || !ev->enter) {
+		sp->since_ms = -1;
+		sp->miss_ms = -1;
+		sp->n = 0;
+		sp->q_sum = sp->load_sum = 0;
 		return;
 	}
-	if (ev->since_ms >= 0 && (e->since_ms < 0 || ev->since_ms < e->since_ms)) {
-		e->since_ms = ev->since_ms;
-		e->since_wall_ms = wall_ms - (now_ms - ev->since_ms);
-	} else if (e->since_ms < 0) {
-		e->since_ms = now_ms;
-		e->since_wall_ms = wall_ms;
+	if (sp->miss_ms >= 0 && now_ms - sp->miss_ms >= SMOKE_GAP_MS) {
+		sp->since_ms = -1; /* it failed longer than noise: a new candidate */
+		sp->n = 0;
+		sp->q_sum = sp->load_sum = 0;
 	}
-	if (ev->enter)
-		smoke_accumulate(e, r, ev->q, ev->load);
-	if (ev->since_ms >= 0 || now_ms - e->since_ms >= smoke_min_ms(s, r)) {
-		if (e->n == 0)
-			smoke_accumulate(e, r, ev->q, ev->load);
+	sp->miss_ms = -1;
+	if (ev->since_ms >= 0 && (sp->since_ms < 0 || ev->since_ms < sp->since_ms)) {
+		sp->since_ms = ev->since_ms;
+		sp->since_wall_ms = wall_ms - (now_ms - ev->since_ms);
+	} else if (sp->since_ms < 0) {
+		sp->since_ms = now_ms;
+		sp->since_wall_ms = wall_ms;
+	}
+	smoke_accumulate(s, r, ev->q, ev->load);
+	if (ev->since_ms >= 0 || now_ms - sp->since_ms >= smoke_min_ms(s, r))
 		smoke_activate(s, r, now_ms);
-	}
 }
 
-static void smoke_active_tick(struct smoke *s, enum smoke_rule r, const struct smoke_eval *ev,
+static void smoke_active_eval(struct smoke *s, enum smoke_rule r, const struct smoke_eval *ev,
 			      const char *exempt, int64_t now_ms)
 {
-	struct smoke_episode *e = &s->ep[r];
-	int update_ms = s->cfg.update_ms > 0 ? s->cfg.update_ms : SMOKE_UPDATE_MS;
+	struct smoke_spell *sp = &s->rule[r];
 
 	if (!exempt && ev->stay) {
-		e->clear_ms = -1;
-		smoke_accumulate(e, r, ev->q, ev->load);
-		if (now_ms - e->last_update_ms >= update_ms) {
-			e->last_update_ms = now_ms;
-			smoke_event(s, r, "update", now_ms, NULL);
-		}
+		sp->clear_ms = -1;
+		smoke_accumulate(s, r, ev->q, ev->load);
 		return;
 	}
-	if (e->clear_ms < 0)
-		e->clear_ms = now_ms;
+	if (sp->clear_ms < 0)
+		sp->clear_ms = now_ms;
 	if (exempt)
-		smoke_close(s, r, e->clear_ms, exempt);
-	else if (now_ms - e->clear_ms >= smoke_exit_ms(s, r))
-		smoke_close(s, r, e->clear_ms, "clear");
+		smoke_close(s, r, sp->clear_ms, exempt);
+	else if (now_ms - sp->clear_ms >= smoke_exit_ms(s, r))
+		smoke_close(s, r, sp->clear_ms, "clear");
 }
 
-static void smoke_rule_tick(struct smoke *s, enum smoke_rule r, const struct smoke_eval *ev,
+static void smoke_rule_eval(struct smoke *s, enum smoke_rule r, const struct smoke_eval *ev,
 			    const char *exempt, int64_t now_ms, int64_t wall_ms)
 {
-	struct smoke_episode *e = &s->ep[r];
-
-	if (e->state == SMOKE_ACTIVE) {
-		smoke_active_tick(s, r, ev, exempt, now_ms);
-		return;
-	}
-	if (e->state == SMOKE_CLOSING && now_ms >= e->end_ms + (int64_t)s->cfg.evidence_s * 1000)
-		smoke_send_end(s, r);
-	smoke_candidate(s, r, ev, exempt, now_ms, wall_ms);
+	if (s->rule[r].state == SMOKE_ACTIVE)
+		smoke_active_eval(s, r, ev, exempt, now_ms);
+	else
+		smoke_candidate(s, r, ev, exempt, now_ms, wall_ms);
 }
 
 static void smoke_ring_push(struct smoke *s, const struct table *t, int64_t now_ms, int64_t wall_ms)
@@ -491,53 +686,83 @@ static void smoke_ring_push(struct smoke *s, const struct table *t, int64_t now_
 	s->ring_next = (s->ring_next + 1) % SMOKE_RING;
 	if (s->ring_n < SMOKE_RING)
 		s->ring_n++;
-	for (int r = 0; r < SMOKE_N_RULES; r++)
-		if (s->ep[r].state != SMOKE_IDLE)
-			smoke_head_add(&s->ep[r], smoke_ring_at(s, 0));
+	if (s->ep.state != SMOKE_IDLE)
+		smoke_head_add(&s->ep, smoke_ring_at(s, 0));
 }
 
-void smoke_tick(struct smoke *s, struct table *t, int64_t now_ms, int64_t wall_ms,
-		payload_event_fn *emit, void *ctx)
+/* Lambda from the table's air and fuel at now_ms; 1 and *lambda, or 0. */
+static int smoke_lambda_now(struct smoke *s, const struct table *t, int64_t now_ms, double *lambda)
+{
+	double air, fuel;
+
+	return smoke_get(s, t, SIG_INTAKE_AIR_KGPH, now_ms, &air) &&
+	       smoke_get(s, t, SIG_FUEL_RATE_LPH, now_ms, &fuel) &&
+	       smoke_lambda_estimate(&s->cfg, air, fuel, lambda) == 0;
+}
+
+/* Every rule judges the table at now_ms. */
+static void smoke_judge(struct smoke *s, const struct table *t, int64_t now_ms, int64_t wall_ms)
 {
 	struct smoke_eval ev[SMOKE_N_RULES];
-	double air, fuel, lambda = 0, load = 0;
-	int have_lambda = 0, have_load;
+	double lambda = 0, load = 0;
+	int have_lambda = smoke_lambda_now(s, t, now_ms, &lambda), have_load;
 	const char *exempt;
 	const int on[SMOKE_N_RULES] = {s->cfg.lambda_enabled, s->cfg.opacity_enabled,
 				       s->cfg.transient_enabled};
+	int update_ms = s->cfg.update_ms > 0 ? s->cfg.update_ms : SMOKE_UPDATE_MS;
 
-	if (table_get(t, SIG_INTAKE_AIR_KGPH, 0, now_ms, &air) &&
-	    table_get(t, SIG_FUEL_RATE_LPH, 0, now_ms, &fuel) &&
-	    smoke_lambda_estimate(&s->cfg, air, fuel, &lambda) == 0) {
-		have_lambda = 1;
-		table_set(t, SIG_LAMBDA, 0, lambda, now_ms, 0);
-	}
-	if (!s->cfg.enabled)
-		return;
-	s->emit = emit;
-	s->ctx = ctx;
-	have_load = smoke_load(t, now_ms, &load);
-	smoke_ring_push(s, t, now_ms, wall_ms);
-	exempt = smoke_exempt(s, t, now_ms);
+	if (s->ep.state == SMOKE_CLOSING &&
+	    now_ms >= s->ep.end_ms + (int64_t)s->cfg.evidence_s * 1000)
+		smoke_send_end(s);
+	have_load = smoke_load(s, t, now_ms, &load);
+	exempt = smoke_exempt(s, t, now_ms, have_load, load);
 	for (int r = 0; r < SMOKE_N_RULES; r++)
 		ev[r] = (struct smoke_eval){.since_ms = -1};
 	smoke_eval_lambda(s, have_lambda, lambda, have_load, load, &ev[SMOKE_LAMBDA]);
 	smoke_eval_opacity(s, t, now_ms, have_load, load, &ev[SMOKE_OPACITY]);
 	smoke_eval_transient(s, t, now_ms, have_load, load, &ev[SMOKE_TRANSIENT]);
 	for (int r = 0; r < SMOKE_N_RULES; r++)
-		if (on[r] || s->ep[r].state != SMOKE_IDLE)
-			smoke_rule_tick(s, (enum smoke_rule)r, &ev[r], on[r] ? exempt : "disabled",
+		if (on[r] || s->rule[r].state != SMOKE_IDLE)
+			smoke_rule_eval(s, (enum smoke_rule)r, &ev[r], on[r] ? exempt : "disabled",
 					now_ms, wall_ms);
+	if (s->ep.state == SMOKE_ACTIVE && now_ms - s->ep.last_update_ms >= update_ms) {
+		s->ep.last_update_ms = now_ms;
+		smoke_event(s, "update", now_ms, NULL);
+	}
+}
+
+void smoke_frame(struct smoke *s, const struct table *t, int64_t now_ms, int64_t wall_ms,
+		 payload_event_fn *emit, void *ctx)
+{
+	if (!s->cfg.enabled)
+		return;
+	s->emit = emit;
+	s->ctx = ctx;
+	smoke_judge(s, t, now_ms, wall_ms);
+}
+
+void smoke_tick(struct smoke *s, struct table *t, int64_t now_ms, int64_t wall_ms,
+		payload_event_fn *emit, void *ctx)
+{
+	double lambda;
+
+	if (smoke_lambda_now(s, t, now_ms, &lambda))
+		table_set(t, SIG_LAMBDA, 0, lambda, now_ms, 0);
+	if (!s->cfg.enabled)
+		return;
+	s->emit = emit;
+	s->ctx = ctx;
+	smoke_ring_push(s, t, now_ms, wall_ms);
+	smoke_judge(s, t, now_ms, wall_ms);
 }
 
 void smoke_finish(struct smoke *s, int64_t now_ms, payload_event_fn *emit, void *ctx)
 {
 	s->emit = emit;
 	s->ctx = ctx;
-	for (int r = 0; r < SMOKE_N_RULES; r++) {
-		if (s->ep[r].state == SMOKE_ACTIVE)
+	for (int r = 0; r < SMOKE_N_RULES; r++)
+		if (s->rule[r].state == SMOKE_ACTIVE)
 			smoke_close(s, (enum smoke_rule)r, now_ms, "shutdown");
-		if (s->ep[r].state == SMOKE_CLOSING)
-			smoke_send_end(s, (enum smoke_rule)r);
-	}
+	if (s->ep.state == SMOKE_CLOSING)
+		smoke_send_end(s);
 }

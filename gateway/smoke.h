@@ -1,11 +1,14 @@
-/* smoke: the black-smoke detector.  Three rules read the signal table once a
- * sample period: `lambda` (excess-air ratio from intake air and fuel rate,
- * which it writes into the table as SIG_LAMBDA), `opacity` (an opacity
- * meter's k, or N % converted, against the GB 36886 limit of the machine's
- * class) and `transient` (boost that fails to follow the load).  Each rule
- * raises `smoke` events (start, update, end) and keeps the 1 Hz evidence
- * that goes with its `end`.  Reads the table and its settings; writes only
- * SIG_LAMBDA; hands its events to the callback it is given, sends nothing. */
+/* smoke: the black-smoke detector.  Three rules read the signal table at
+ * signal rate (after every applied frame, smoke_frame) and on the sample
+ * tick: `lambda` (excess-air ratio from intake air and fuel rate, written
+ * into the table as SIG_LAMBDA on the tick), `opacity` (an opacity meter's k,
+ * or N % converted, against the GB 36886 limit of the machine's class) and
+ * `transient` (boost that fails to follow the load).  One physical episode
+ * is one `smoke` event (start, update, end) naming every rule that agreed;
+ * transient alone is evidence, not proof: a `turbo-lag` event.  Keeps the
+ * 1 Hz evidence that goes with the `end`.  Reads the table and its
+ * settings; writes only SIG_LAMBDA; hands its events to the callback it is
+ * given, sends nothing. */
 #ifndef EMGW_SMOKE_H
 #define EMGW_SMOKE_H
 
@@ -25,6 +28,9 @@
 #define SMOKE_RING  256
 #define SMOKE_HEAD  128
 #define SMOKE_STEPS 16 /* failed load steps remembered (transient rule) */
+/* A candidate survives its condition failing this briefly: sensor noise
+ * around a threshold (a frame or two), not a new episode. */
+#define SMOKE_GAP_MS 250
 
 _Static_assert(SMOKE_FIELDS == PAYLOAD_EVIDENCE_FIELDS, "an evidence row holds every field");
 _Static_assert(SMOKE_HEAD + SMOKE_RING <= PAYLOAD_EVIDENCE_ROWS, "evidence holds head and ring");
@@ -40,25 +46,51 @@ struct smoke_sample {
 
 enum smoke_state { SMOKE_IDLE, SMOKE_ACTIVE, SMOKE_CLOSING };
 
-/* One rule's episode. */
+/* One rule's spell: a candidate (IDLE with since_ms >= 0) or ACTIVE. */
+struct smoke_spell {
+	enum smoke_state state;		 /* IDLE or ACTIVE */
+	int64_t since_ms, since_wall_ms; /* first evaluation the condition held */
+	int64_t clear_ms;		 /* first evaluation of the current clear spell, or -1 */
+	int64_t miss_ms;		 /* candidate: first evaluation it did not hold, or -1 */
+	int lag_event;			 /* transient: a `turbo-lag` start went out */
+	double q_peak, q_sum, load_sum;	 /* turbo-lag's numbers */
+	int n;
+};
+
+/* The physical episode: one `smoke` event from the first rule that holds to
+ * the last that leaves; per rule the numbers it saw while a member. */
 struct smoke_episode {
 	enum smoke_state state;
-	int64_t since_ms, since_wall_ms; /* first tick the condition held */
+	int first;	/* the rule that started it */
+	unsigned rules; /* bit r: rule r agreed at some point */
+	int64_t since_ms, since_wall_ms;
 	int64_t last_update_ms;
-	int64_t clear_ms;	     /* first tick of the current clear spell, or -1 */
 	int64_t end_ms, end_wall_ms; /* CLOSING: the true end */
 	const char *end_reason;
-	double q_peak, q_sum, load_sum;
-	int n;
+	double q_peak[SMOKE_N_RULES], q_sum[SMOKE_N_RULES];
+	int n[SMOKE_N_RULES];
+	double load_sum;
+	int n_load;
 	int64_t head_last_ms; /* newest row in head */
 	int n_head;
 	struct smoke_sample head[SMOKE_HEAD];
 };
 
+/* An input's freshness at signal rate: its period seen between writes. */
+#define SMOKE_INPUTS 12
+struct smoke_input {
+	int64_t last_ms, period_ms;
+};
+
 struct smoke {
 	struct config_smoke cfg;
 	double limit_k; /* opacity limit in force, m^-1 */
-	struct smoke_episode ep[SMOKE_N_RULES];
+	struct smoke_spell rule[SMOKE_N_RULES];
+	struct smoke_episode ep; /* the physical episode */
+	struct smoke_input in[SMOKE_INPUTS];
+	int8_t slot[SIG_COUNT]; /* a signal's index in `in`, or -1 */
+	int was_stopped;	/* the engine was seen below crank_rpm ... */
+	int64_t running_ms;	/* ... and has run since (start exemption), or -1 */
 	/* transient rule: the lag spell now, and recent failed steps */
 	int64_t spell_ms; /* first tick of the current lag spell, or -1 */
 	int spell_counted;
@@ -85,10 +117,16 @@ int smoke_set_machine(struct smoke *s, int stage, double rated_kw);
  * or -1 when the fuel rate is too small for an estimate (idle, fuel cut). */
 int smoke_lambda_estimate(const struct config_smoke *c, double air_kgph, double fuel_lph,
 			  double *lambda);
-/* One sample tick: writes SIG_LAMBDA into t and hands the `smoke` events
- * it raises to emit(ctx, ev), in order. */
+/* One sample tick: writes SIG_LAMBDA into t, keeps the 1 Hz evidence row
+ * and judges; hands the `smoke` / `turbo-lag` events it raises to
+ * emit(ctx, ev), in order. */
 void smoke_tick(struct smoke *s, struct table *t, int64_t now_ms, int64_t wall_ms,
 		payload_event_fn *emit, void *ctx);
+/* Signal rate: the rules judge the table as it is after a frame applied
+ * at now_ms (signal time); durations are measured to the frame.  Events as
+ * smoke_tick; writes nothing into t. */
+void smoke_frame(struct smoke *s, const struct table *t, int64_t now_ms, int64_t wall_ms,
+		 payload_event_fn *emit, void *ctx);
 /* End every open episode now (reconfiguration, shutdown), and send the ends
  * still waiting for their evidence to emit(ctx, ev). */
 void smoke_finish(struct smoke *s, int64_t now_ms, payload_event_fn *emit, void *ctx);

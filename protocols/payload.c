@@ -409,6 +409,8 @@ static const struct pl_field pl_row_too_large[] = {
 static const struct pl_field pl_smoke[] = {
     EF("state", K_STR, state, 0),
     EF("rule", K_STR, rule, 0),
+    EF("rules", K_STR, rules, 0),
+    EF("confidence", K_STR, confidence, 0),
     EF("since", K_TIME, since_ms, 0),
     EF("duration_s", K_REAL, duration_s, 0),
     EF("quantity", K_STR, quantity, 0),
@@ -420,9 +422,22 @@ static const struct pl_field pl_smoke[] = {
     EF("k_max_m1", K_REAL, k_max_m1, 1),
     EF("k_mean_m1", K_REAL, k_mean_m1, 1),
     EF("limit_k_m1", K_REAL, limit_k_m1, 1),
+    EF("boost_deficit_kpa", K_REAL, boost_deficit_kpa, 1),
     EF("ended", K_TIME, ended_ms, 1),
     EF("end_reason", K_STR, end_reason, 1),
     EF("evidence", K_EVIDENCE, evidence, 1),
+};
+
+/* Boost trailing a load step with neither lambda nor opacity confirming
+ * smoke: a diagnostic of the turbo, not an alarm. */
+static const struct pl_field pl_turbo_lag[] = {
+    EF("state", K_STR, state, 0),
+    EF("since", K_TIME, since_ms, 0),
+    EF("duration_s", K_REAL, duration_s, 0),
+    EF("boost_deficit_kpa", K_REAL, boost_deficit_kpa, 0),
+    EF("load_mean_pct", K_REAL, load_mean_pct, 0),
+    EF("ended", K_TIME, ended_ms, 1),
+    EF("end_reason", K_STR, end_reason, 1),
 };
 
 static const struct pl_field pl_zone[] = {
@@ -524,6 +539,7 @@ static const struct pl_type {
     T(PAYLOAD_EV_ZONES_DISABLED, "zones-disabled", PAYLOAD_CLASS_ALARM, pl_zones_disabled),
     T(PAYLOAD_EV_ROW_TOO_LARGE, "row-too-large", PAYLOAD_CLASS_EVENT, pl_row_too_large),
     T(PAYLOAD_EV_SMOKE, "smoke", PAYLOAD_CLASS_ALARM, pl_smoke),
+    T(PAYLOAD_EV_TURBO_LAG, "turbo-lag", PAYLOAD_CLASS_EVENT, pl_turbo_lag),
     T(PAYLOAD_EV_ZONE, "zone", PAYLOAD_CLASS_EVENT, pl_zone),
     T(PAYLOAD_EV_ZONE_VIOLATION, "zone-violation", PAYLOAD_CLASS_ALARM, pl_zone_violation),
     T(PAYLOAD_EV_ENGINE, "engine", PAYLOAD_CLASS_EVENT, pl_engine),

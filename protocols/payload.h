@@ -76,6 +76,7 @@ enum payload_type {
 	PAYLOAD_EV_POINT_LOST,	   /* a Modbus point the device refuses */
 	PAYLOAD_EV_ZONES_DISABLED, /* the zones file could not be used */
 	PAYLOAD_EV_ROW_TOO_LARGE,  /* an uplink could never send a row: parked */
+	PAYLOAD_EV_TURBO_LAG,	   /* boost trailing the load, no smoke confirms it */
 	PAYLOAD_TYPE_COUNT
 };
 
@@ -190,6 +191,9 @@ struct payload_event {
 	int64_t ended_ms;
 	char end_reason[16];
 	const struct payload_evidence *evidence; /* not owned */
+	char rules[32];		  /* smoke: every rule that agreed, comma-separated */
+	char confidence[8];	  /* smoke: high, medium, low */
+	double boost_deficit_kpa; /* smoke (transient agreed), turbo-lag */
 	/* zone, zone-violation */
 	char zone[64];
 	int prohibited;

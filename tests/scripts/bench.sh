@@ -82,9 +82,12 @@ fi
 # instructions per tick from callgrind (3000 ticks minus 1000).
 "$TOP/$B/bench/bench_detect" 100000 "$D"
 if command -v valgrind >/dev/null; then
-	dt() { valgrind --tool=callgrind --callgrind-out-file="$D/cg.out" "$TOP/$B/bench/bench_detect" "$1" "$D" 2>&1 | awk '/Collected/ {print $NF}'; }
+	dt() { valgrind --tool=callgrind --callgrind-out-file="$D/cg.out" "$TOP/$B/bench/bench_detect" "$1" "$D" ${2:+"$2"} 2>&1 | awk '/Collected/ {print $NF}'; }
 	d1=$(dt 1000); d3=$(dt 3000)
 	printf 'detector cost (callgrind):            %8.0f instructions/tick\n' "$(echo "($d3 - $d1) / 2000" | bc -l)"
+	# smoke at signal rate: a full bus (1900 frames/s) against none, 300 ticks
+	f0=$(dt 300 0); f1=$(dt 300 1900)
+	printf 'smoke cost per CAN frame (callgrind): %8.0f instructions/frame\n' "$(echo "($f1 - $f0) / (300 * 1900)" | bc -l)"
 fi
 
 # 4. The store alone.

@@ -216,8 +216,12 @@ static void test_defaults(void **state)
 	assert_int_equal(c->smoke.enabled, 1);
 	assert_true(c->smoke.lambda_max == 1.20);
 	assert_true(c->smoke.lambda_exit == 1.30);
-	assert_true(c->smoke.min_load_pct == 40);
-	assert_int_equal(c->smoke.min_duration_ms, 3000);
+	assert_true(c->smoke.min_load_pct == 20); /* issue 15: spec/smoke.md's truth */
+	assert_int_equal(c->smoke.min_duration_ms, 2000);
+	assert_true(c->smoke.crank_rpm == 600);
+	assert_true(c->smoke.cold_load_pct == 20);
+	assert_int_equal(c->smoke.start_exempt_ms, 5000);
+	assert_int_equal(c->smoke.fuel_cut_exempt, 1);
 	assert_true(c->smoke.fuel_density == 0.835);
 	assert_true(c->smoke.afr_stoich == 14.5);
 	assert_true(c->smoke.min_fuel_lph == 2.0);

@@ -76,6 +76,8 @@ static void ev_smoke_start(struct payload_event *e)
 {
 	set(e->state, sizeof(e->state), "start");
 	set(e->rule, sizeof(e->rule), "lambda");
+	set(e->rules, sizeof(e->rules), "lambda");
+	set(e->confidence, sizeof(e->confidence), "low");
 	e->since_ms = T0 + 7000;
 	e->duration_s = 3;
 	set(e->quantity, sizeof(e->quantity), "lambda");
@@ -84,10 +86,24 @@ static void ev_smoke_start(struct payload_event *e)
 	e->load_mean_pct = 85.5;
 }
 
+static void ev_turbo_lag(struct payload_event *e)
+{
+	set(e->state, sizeof(e->state), "end");
+	e->since_ms = T0 + 7000;
+	e->duration_s = 6;
+	e->boost_deficit_kpa = 62.5;
+	e->load_mean_pct = 80;
+	e->ended_ms = T0 + 13000;
+	set(e->end_reason, sizeof(e->end_reason), "clear");
+}
+
 static void ev_smoke_end(struct payload_event *e)
 {
 	set(e->state, sizeof(e->state), "end");
 	set(e->rule, sizeof(e->rule), "opacity");
+	set(e->rules, sizeof(e->rules), "opacity,transient");
+	set(e->confidence, sizeof(e->confidence), "medium");
+	e->boost_deficit_kpa = 40;
 	e->since_ms = T0 + 7000;
 	e->duration_s = 12;
 	set(e->quantity, sizeof(e->quantity), "opacity_k_m1");
@@ -251,21 +267,27 @@ static const struct ev_case {
      H ",\"type\":\"row-too-large\",\"uplink\":\"mqtt\",\"row_seq\":4711,\"packet_bytes\":6120,"
        "\"max_packet\":5000}"},
     {PAYLOAD_EV_SMOKE, ev_smoke_start,
-     H ",\"type\":\"smoke\",\"state\":\"start\",\"rule\":\"lambda\",\"since\":\"2023-11-14T22:13:"
+     H ",\"type\":\"smoke\",\"state\":\"start\",\"rule\":\"lambda\",\"rules\":\"lambda\","
+       "\"confidence\":\"low\",\"since\":\"2023-11-14T22:13:"
        "27.000Z\","
        "\"duration_s\":3.0,\"quantity\":\"lambda\",\"peak\":1.05,\"mean\":1.06,\"load_mean_pct\":"
        "85.5,"
        "\"lambda_min\":1.05,\"lambda_mean\":1.06}"},
     {PAYLOAD_EV_SMOKE, ev_smoke_end,
-     H
-     ",\"type\":\"smoke\",\"state\":\"end\",\"rule\":\"opacity\",\"since\":\"2023-11-14T22:13:27."
-     "000Z\","
-     "\"duration_s\":12.0,\"quantity\":\"opacity_k_m1\",\"peak\":3.2,\"mean\":2.8,\"load_mean_"
-     "pct\":70.0,"
-     "\"k_max_m1\":3.2,\"k_mean_m1\":2.8,\"limit_k_m1\":2.5,\"ended\":\"2023-11-14T22:13:39.000Z\","
-     "\"end_reason\":\"clear\",\"evidence\":{\"from\":\"2023-11-14T22:13:22.000Z\","
-     "\"fields\":[\"engine_speed_rpm\",\"lambda\"],\"rows\":[[0.0,1800.0,null],[1.0,1801.5,1.1]],"
-     "\"skipped_s\":0.0}}"},
+     H ",\"type\":\"smoke\",\"state\":\"end\",\"rule\":\"opacity\",\"rules\":"
+       "\"opacity,transient\",\"confidence\":\"medium\",\"since\":\"2023-11-14T22:13:27."
+       "000Z\","
+       "\"duration_s\":12.0,\"quantity\":\"opacity_k_m1\",\"peak\":3.2,\"mean\":2.8,\"load_mean_"
+       "pct\":70.0,"
+       "\"k_max_m1\":3.2,\"k_mean_m1\":2.8,\"limit_k_m1\":2.5,\"boost_deficit_kpa\":40.0,\"ended\":"
+       "\"2023-11-14T22:13:39.000Z\","
+       "\"end_reason\":\"clear\",\"evidence\":{\"from\":\"2023-11-14T22:13:22.000Z\","
+       "\"fields\":[\"engine_speed_rpm\",\"lambda\"],\"rows\":[[0.0,1800.0,null],[1.0,1801.5,1.1]],"
+       "\"skipped_s\":0.0}}"},
+    {PAYLOAD_EV_TURBO_LAG, ev_turbo_lag,
+     H ",\"type\":\"turbo-lag\",\"state\":\"end\",\"since\":\"2023-11-14T22:13:27.000Z\","
+       "\"duration_s\":6.0,\"boost_deficit_kpa\":62.5,\"load_mean_pct\":80.0,"
+       "\"ended\":\"2023-11-14T22:13:33.000Z\",\"end_reason\":\"clear\"}"},
     {PAYLOAD_EV_ZONE, ev_zone,
      H ",\"type\":\"zone\",\"state\":\"enter\",\"zone\":\"Zon\xc3\xa9 "
        "\\\"1\\\"\",\"prohibited\":true,"

@@ -458,6 +458,11 @@ static const char *rule_of(const json_t *ev)
 	return json_string_value(json_object_get(ev, "rule"));
 }
 
+static const char *type_of(const json_t *ev)
+{
+	return json_string_value(json_object_get(ev, "type"));
+}
+
 static const char *state_of(const json_t *ev)
 {
 	return json_string_value(json_object_get(ev, "state"));
@@ -542,14 +547,15 @@ static void test_transient_long(void **state)
 	for (int sec = 10; sec < 15; sec++)
 		assert_null(tick_boost(f, sec, 90, 50));
 	ev = tick_boost(f, 15, 90, 50);
-	assert_non_null(ev);
-	assert_string_equal(rule_of(ev), "transient");
-	assert_float_equal(num(ev, "peak"), 85, EPS); /* 135 - 50 */
+	assert_non_null(ev); /* no lambda or opacity confirms: a diagnostic */
+	assert_string_equal(type_of(ev), "turbo-lag");
+	assert_float_equal(num(ev, "boost_deficit_kpa"), 85, EPS); /* 135 - 50 */
 	json_decref(ev);
 	for (int sec = 16; sec < 26; sec++)
 		assert_null(tick_boost(f, sec, 90, 140));
 	ev = tick_boost(f, 26, 90, 140);
 	assert_non_null(ev);
+	assert_string_equal(type_of(ev), "turbo-lag");
 	assert_string_equal(state_of(ev), "end");
 	assert_string_equal(json_string_value(json_object_get(ev, "ended")),
 			    "2023-11-14T22:13:36.000Z");
@@ -588,6 +594,7 @@ static void test_exemptions(void **state)
 
 	(void)state;
 	c.warmup_c = 40;
+	c.cold_load_pct = 95; /* cold below 95 % load: this run's load is cold idle */
 	c.crank_rpm = 400;
 	c.regen_exempt = 1;
 	c.min_duration_ms = 0;
@@ -674,20 +681,271 @@ static void test_evidence_bounded(void **state)
 	json_decref(ev);
 }
 
+/* ---- issue 15: signal rate, truth-based defaults, one event an episode ---- */
+
+/* The defaults of config.c (spec/smoke.md's truth), evidence off. */
+static const struct config_smoke cfg_truth = {
+    .enabled = 1,
+    .lambda_max = 1.20,
+    .lambda_exit = 1.30,
+    .min_load_pct = 20,
+    .min_duration_ms = 2000,
+    .fuel_density = 0.835,
+    .afr_stoich = 14.5,
+    .min_fuel_lph = 2.0,
+    .lambda_enabled = 1,
+    .load_hyst_pct = 10,
+    .warmup_c = 40,
+    .cold_load_pct = 20,
+    .crank_rpm = 600,
+    .start_exempt_ms = 5000,
+    .fuel_cut_exempt = 1,
+    .regen_exempt = 1,
+    .opacity_enabled = 1,
+    .opacity_path_m = 0.430,
+    .opacity_limit_k = 0.5,
+    .opacity_exit_ratio = 0.8,
+    .opacity_min_duration_ms = 2000,
+    .gb36886 = {{3.00, 2.00, 1.61}, {2.00, 1.00, 0.80}, {0.50, 0.50, 0.50}},
+};
+
+/* What the engine does at one moment. */
+struct engine {
+	double lambda, load, rpm, coolant, k; /* k < 0: no opacity meter */
+};
+
+/* One EEC1-rate frame at ms: every input written, then the rules judge. */
+static void frame(struct fx *f, int64_t ms, const struct engine *e)
+{
+	table_set(&f->t, SIG_INTAKE_AIR_KGPH, 0, air_for(e->lambda), ms, 1);
+	table_set(&f->t, SIG_FUEL_RATE_LPH, 0, FUEL_LPH, ms, 1);
+	table_set(&f->t, SIG_ENGINE_TORQUE_PCT, 0, e->load, ms, 1);
+	table_set(&f->t, SIG_ENGINE_SPEED_RPM, 0, e->rpm, ms, 1);
+	table_set(&f->t, SIG_COOLANT_C, 0, e->coolant, ms, 1);
+	if (e->k >= 0)
+		table_set(&f->t, SIG_OPACITY_K_M1, 0, e->k, ms, 1);
+	smoke_frame(&f->s, &f->t, ms, WALL0_MS + ms, collect, NULL);
+}
+
+/* 20 ms frames over [from_ms, to_ms) of engine e. */
+static void frames(struct fx *f, int64_t from_ms, int64_t to_ms, const struct engine *e)
+{
+	for (int64_t ms = from_ms; ms < to_ms; ms += 20)
+		frame(f, ms, e);
+}
+
+/* Smoke starts among the events queued (all freed); the first's since. */
+static int smoke_starts(char *since, size_t size)
+{
+	json_t *ev;
+	int n = 0;
+
+	while ((ev = next_event())) {
+		if (!strcmp(type_of(ev), "smoke") && !strcmp(state_of(ev), "start")) {
+			if (n++ == 0 && since)
+				snprintf(since, size, "%s",
+					 json_string_value(json_object_get(ev, "since")));
+		}
+		json_decref(ev);
+	}
+	return n;
+}
+
+/* A warm engine at 60 %, clean; a dip of dip_ms to lambda 1.0 at 10 s. */
+static int dip_starts(int64_t dip_ms, char *since, size_t size)
+{
+	struct fx *f = fx_new(&cfg_truth);
+	struct engine clean = {1.6, 60, 1500, 85, -1}, rich = {1.0, 60, 1500, 85, -1};
+
+	frames(f, 0, 10000, &clean);
+	frames(f, 10000, 10000 + dip_ms, &rich);
+	frames(f, 10000 + dip_ms, 20000, &clean);
+	return smoke_starts(since, size);
+}
+
+/* At 20 ms frames: 2.1 s of smoke is found, dated to its first frame; 1.8 s
+ * is not; one frame never is. */
+static void test_signal_rate_duration(void **state)
+{
+	char since[32] = "";
+
+	(void)state;
+	assert_int_equal(dip_starts(2100, since, sizeof(since)), 1);
+	assert_string_equal(since, "2023-11-14T22:13:30.000Z");
+	assert_int_equal(dip_starts(1800, NULL, 0), 0);
+	assert_int_equal(dip_starts(20, NULL, 0), 0);
+}
+
+/* A cold engine under heavy load smokes for real: found; cranking and the
+ * first seconds after start at the same coolant are not. */
+static void test_cold_heavy_load(void **state)
+{
+	struct fx *f = fx_new(&cfg_truth);
+	struct engine crank = {0.9, 40, 250, 20, -1}, started = {0.9, 30, 900, 20, -1},
+		      idle = {1.1, 10, 800, 20, -1}, heavy = {0.8, 85, 1600, 20, -1};
+
+	(void)state;
+	frames(f, 0, 3000, &crank);
+	frames(f, 3000, 7000, &started); /* rich, loaded, but within start_exempt */
+	frames(f, 7000, 20000, &idle);	 /* cold idle, rich: below the load */
+	assert_int_equal(smoke_starts(NULL, 0), 0);
+	frames(f, 20000, 26000, &heavy);
+	assert_int_equal(smoke_starts(NULL, 0), 1);
+}
+
+/* An input older than three of its periods is not there: fuel rate that
+ * stopped (LFE every 100 ms) gives no lambda, though the table still holds
+ * it for its 5 s. */
+static void test_stale_input(void **state)
+{
+	struct fx *f = fx_new(&cfg_truth);
+	int64_t ms;
+
+	(void)state;
+	for (ms = 0; ms < 8000; ms += 20) {
+		if (ms < 1000 && ms % 100 == 0)
+			table_set(&f->t, SIG_FUEL_RATE_LPH, 0, FUEL_LPH, ms, 1);
+		table_set(&f->t, SIG_INTAKE_AIR_KGPH, 0, air_for(ms < 1000 ? 1.6 : 0.9), ms, 1);
+		table_set(&f->t, SIG_ENGINE_TORQUE_PCT, 0, 70, ms, 1);
+		table_set(&f->t, SIG_ENGINE_SPEED_RPM, 0, 1500, ms, 1);
+		smoke_frame(&f->s, &f->t, ms, WALL0_MS + ms, collect, NULL);
+	}
+	assert_int_equal(smoke_starts(NULL, 0), 0);
+}
+
+/* Lambda and opacity on one puff: one `smoke` episode naming both, high
+ * confidence; its end after both left. */
+static void test_one_event_per_episode(void **state)
+{
+	struct fx *f = fx_new(&cfg_truth);
+	struct engine clean = {1.6, 60, 1500, 85, 0.1}, puff = {1.0, 80, 1500, 85, 1.2};
+	json_t *ev;
+	int starts = 0, ends = 0;
+
+	(void)state;
+	frames(f, 0, 5000, &clean);
+	frames(f, 5000, 10000, &puff);
+	frames(f, 10000, 15000, &clean);
+	while ((ev = next_event())) {
+		assert_string_equal(type_of(ev), "smoke");
+		if (!strcmp(state_of(ev), "start"))
+			starts++;
+		if (!strcmp(state_of(ev), "end")) {
+			ends++;
+			assert_string_equal(json_string_value(json_object_get(ev, "rules")),
+					    "lambda,opacity");
+			assert_string_equal(json_string_value(json_object_get(ev, "confidence")),
+					    "high");
+			assert_string_equal(json_string_value(json_object_get(ev, "ended")),
+					    "2023-11-14T22:13:30.000Z");
+		}
+		json_decref(ev);
+	}
+	assert_int_equal(starts, 1);
+	assert_int_equal(ends, 1);
+}
+
+/* Boost lagging alone is a `turbo-lag` diagnostic; when lambda then
+ * confirms, the lag ends into one `smoke` episode naming both rules. */
+static void test_turbo_lag_then_smoke(void **state)
+{
+	struct config_smoke c = cfg_truth;
+	struct fx *f;
+	struct engine lag = {1.4, 80, 1800, 85, -1}, rich = {1.0, 80, 1800, 85, -1};
+	const char *want[][3] = {
+	    {"turbo-lag", "start", NULL}, {"turbo-lag", "end", "smoke"}, {"smoke", "start", NULL}};
+	json_t *ev;
+	int n = 0;
+
+	(void)state;
+	c.transient_enabled = 1;
+	c.transient_min_load_pct = 60;
+	c.transient_min_duration_ms = 5000;
+	c.transient_boost_full_kpa = 150;
+	c.transient_boost_frac = 0.5;
+	c.transient_min_rpm = 1200;
+	c.transient_lag_ms = 2000;
+	c.transient_repeat = 3;
+	c.transient_window_ms = 60000;
+	c.transient_exit_ms = 10000;
+	f = fx_new(&c);
+	table_set(&f->t, SIG_BOOST_KPA, 0, 20, 0, 1); /* far below 0.5 x 120 */
+	for (int64_t ms = 0; ms < 15000; ms += 20) {
+		if (ms % 500 == 0)
+			table_set(&f->t, SIG_BOOST_KPA, 0, 20, ms, 1);
+		frame(f, ms, ms < 8000 ? &lag : &rich);
+	}
+	while ((ev = next_event())) {
+		assert_true(n < 3);
+		assert_string_equal(type_of(ev), want[n][0]);
+		assert_string_equal(state_of(ev), want[n][1]);
+		if (want[n][2])
+			assert_string_equal(json_string_value(json_object_get(ev, "end_reason")),
+					    want[n][2]);
+		if (n == 2)
+			assert_string_equal(json_string_value(json_object_get(ev, "rules")),
+					    "lambda,transient");
+		json_decref(ev);
+		n++;
+	}
+	assert_int_equal(n, 3);
+}
+
+/* 2.5 s of smoke with a break of break_ms (lambda 1.25) 1.2 s in. */
+static int broken_starts(int64_t break_ms)
+{
+	struct fx *f = fx_new(&cfg_truth);
+	struct engine clean = {1.6, 60, 1500, 85, -1}, rich = {1.0, 60, 1500, 85, -1},
+		      noise = {1.25, 60, 1500, 85, -1};
+
+	frames(f, 0, 10000, &clean);
+	frames(f, 10000, 11200, &rich);
+	frames(f, 11200, 11200 + break_ms, &noise);
+	frames(f, 11200 + break_ms, 12500 + break_ms, &rich);
+	frames(f, 12500 + break_ms, 20000, &clean);
+	return smoke_starts(NULL, 0);
+}
+
+/* Sensor noise around the threshold (a frame above it) does not split an
+ * episode; a break of 400 ms does, and neither half is 2 s. */
+static void test_noise_gap(void **state)
+{
+	(void)state;
+	assert_int_equal(broken_starts(20), 1);
+	assert_int_equal(broken_starts(400), 0);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_estimate),	       cmocka_unit_test(test_estimate_low_fuel),
-	    cmocka_unit_test(test_low_fuel_no_lambda), cmocka_unit_test(test_lambda_in_table),
-	    cmocka_unit_test(test_boundary_lambda),    cmocka_unit_test(test_boundary_load),
-	    cmocka_unit_test(test_min_duration),       cmocka_unit_test(test_episode_fields),
-	    cmocka_unit_test(test_hysteresis_load),    cmocka_unit_test(test_update),
-	    cmocka_unit_test(test_disabled),	       cmocka_unit_test(test_no_fuel_signal),
-	    cmocka_unit_test(test_fuel_goes_stale),    cmocka_unit_test(test_torque_as_load),
-	    cmocka_unit_test(test_opacity_rule),       cmocka_unit_test(test_opacity_class),
-	    cmocka_unit_test(test_transient_long),     cmocka_unit_test(test_transient_repeat),
-	    cmocka_unit_test(test_exemptions),	       cmocka_unit_test(test_evidence),
-	    cmocka_unit_test(test_evidence_bounded),   cmocka_unit_test(test_reconfigure),
+	    cmocka_unit_test(test_estimate),
+	    cmocka_unit_test(test_estimate_low_fuel),
+	    cmocka_unit_test(test_low_fuel_no_lambda),
+	    cmocka_unit_test(test_lambda_in_table),
+	    cmocka_unit_test(test_boundary_lambda),
+	    cmocka_unit_test(test_boundary_load),
+	    cmocka_unit_test(test_min_duration),
+	    cmocka_unit_test(test_episode_fields),
+	    cmocka_unit_test(test_hysteresis_load),
+	    cmocka_unit_test(test_update),
+	    cmocka_unit_test(test_disabled),
+	    cmocka_unit_test(test_no_fuel_signal),
+	    cmocka_unit_test(test_fuel_goes_stale),
+	    cmocka_unit_test(test_torque_as_load),
+	    cmocka_unit_test(test_opacity_rule),
+	    cmocka_unit_test(test_opacity_class),
+	    cmocka_unit_test(test_transient_long),
+	    cmocka_unit_test(test_transient_repeat),
+	    cmocka_unit_test(test_exemptions),
+	    cmocka_unit_test(test_evidence),
+	    cmocka_unit_test(test_evidence_bounded),
+	    cmocka_unit_test(test_reconfigure),
+	    cmocka_unit_test(test_signal_rate_duration),
+	    cmocka_unit_test(test_cold_heavy_load),
+	    cmocka_unit_test(test_stale_input),
+	    cmocka_unit_test(test_one_event_per_episode),
+	    cmocka_unit_test(test_turbo_lag_then_smoke),
+	    cmocka_unit_test(test_noise_gap),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
