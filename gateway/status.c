@@ -92,6 +92,15 @@ static const char *status_str(json_t *o, const char *key)
 	return v ? v : "?";
 }
 
+/* ", last_error" when there is one, for the end of a summary line. */
+static const char *status_error(json_t *o, char *buf, size_t len)
+{
+	const char *e = json_string_value(json_object_get(o, "last_error"));
+
+	snprintf(buf, len, "%s%s", e && e[0] ? ", " : "", e && e[0] ? e : "");
+	return buf;
+}
+
 static double status_num(json_t *o, const char *key)
 {
 	json_t *v = json_object_get(o, key);
@@ -102,7 +111,7 @@ static double status_num(json_t *o, const char *key)
 static void status_summary_source(FILE *out, const char *name, json_t *src)
 {
 	const char *type = status_str(src, "type"), *state = status_str(src, "state");
-	char part[40];
+	char part[40], err[160];
 	double age = status_num(src, "last_frame_age_s");
 
 	snprintf(part, sizeof(part), "%s %s", type, name);
@@ -113,10 +122,9 @@ static void status_summary_source(FILE *out, const char *name, json_t *src)
 			    "%s, bus %s, %.0f frames, last %.0f s ago", state,
 			    status_str(src, "bus"), status_num(src, "frames"), age);
 	else if (strcmp(type, "modbus") == 0)
-		status_line(out, part, strcmp(state, "responding") == 0, "bus %s unit %.0f: %s%s%s",
+		status_line(out, part, strcmp(state, "responding") == 0, "bus %s unit %.0f: %s%s",
 			    status_str(src, "bus"), status_num(src, "unit"), state,
-			    *status_str(src, "last_error") != '?' ? ", " : "",
-			    status_str(src, "last_error"));
+			    status_error(src, err, sizeof(err)));
 	else if (strcmp(type, "gnss") == 0)
 		status_line(out, "gnss", json_is_true(json_object_get(src, "valid")),
 			    "gpsd %s, %s, last fix %.0f s ago", state,
@@ -127,13 +135,16 @@ static void status_summary_source(FILE *out, const char *name, json_t *src)
 static void status_summary_uplink(FILE *out, const char *name, json_t *u)
 {
 	json_t *connected = json_object_get(u, "connected");
+	char err[160];
 
 	if (!json_is_true(json_object_get(u, "enabled")))
 		return;
-	status_line(out, name, !connected || json_is_true(connected), "%s%s%s",
+	/* the MQTT uplink's status key is "uplink" (it came first) */
+	status_line(out, strcmp(name, "uplink") == 0 ? "mqtt" : name,
+		    !connected || json_is_true(connected), "%s%s",
 		    connected ? (json_is_true(connected) ? "connected" : "not connected")
 			      : "enabled",
-		    *status_str(u, "last_error") != '?' ? ", " : "", status_str(u, "last_error"));
+		    status_error(u, err, sizeof(err)));
 }
 
 /* The status object as one line a part, for a person at a glance. */

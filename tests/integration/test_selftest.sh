@@ -155,4 +155,19 @@ hj
 
 run again
 check "everything back: exit 0 again" rc_is again 0
+
+# --status opens with the same one-line-a-part summary; --json is the object.
+spawn "$T/emgwd.log" "$EMGWD" -c "$T/emgw.conf"
+EPID=$!
+connected() { [ "$(jget "$T/state/status.json" '(d["uplink"]["connected"], d["sources"]["gnss"]["valid"], d["sources"]["opacity"]["state"])')" = "(True, True, 'responding')" ]; }
+check "the daemon's status: broker connected, a fix, the meter responding" wait_for 20 connected
+"$EMGWD" --status -c "$T/emgw.conf" >"$T/status.out" 2>&1
+sed 's/^/# /' "$T/status.out" | head -12
+check "--status: the summary first, one line a part" \
+	sh -c "sed -n 2,8p '$T/status.out' | cut -c1-23 | tr -s ' ' | paste -sd'|' |
+	       grep -qx 'can engine ok |gnss ok |modbus opacity ok |clock ok |store ok |mqtt ok |platform ok '"
+check "--status: the figures below it as before" grep -qE '^ +state +"online"$' "$T/status.out"
+"$EMGWD" --status --json -c "$T/emgw.conf" >"$T/status.json.out" 2>&1
+check "--status --json: the status object" test "$(jget "$T/status.json.out" 'd["dev"]')" = selftest-01
+stop_pid "$EPID"
 finish
