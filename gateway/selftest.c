@@ -11,6 +11,7 @@
 #include <string.h>
 #include <sys/socket.h>
 #include <sys/statvfs.h>
+#include <sys/time.h>
 #include <time.h>
 #include <unistd.h>
 
@@ -76,6 +77,17 @@ static int64_t st_now_ms(void)
 
 /* ---- network steps: DNS, TCP --------------------------------------------------- */
 
+/* Blocking from now on, but no read or write waits longer than a step: a
+ * server that takes the connection and says nothing must not hang us. */
+static void st_blocking(int fd)
+{
+	struct timeval tv = {.tv_sec = ST_STEP_MS / 1000};
+
+	fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+	setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+	setsockopt(fd, SOL_SOCKET, SO_SNDTIMEO, &tv, sizeof(tv));
+}
+
 /* Resolve host:port and connect within ST_STEP_MS.  The descriptor
  * (blocking), or -1 with why saying which step failed. */
 static int st_connect(const char *host, int port, char *why, size_t len)
@@ -113,7 +125,7 @@ static int st_connect(const char *host, int port, char *why, size_t len)
 	if (fd < 0)
 		snprintf(why, len, "TCP %s:%d: %s", host, port, strerror(err));
 	else
-		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) & ~O_NONBLOCK);
+		st_blocking(fd);
 	return fd;
 }
 
@@ -533,7 +545,7 @@ static void st_store(struct selftest *s)
 
 /* ---- MQTT --------------------------------------------------------------------- */
 
-/* Certificate expiry as "expires in N days", and whether it has. */
+/* Certificate expiry as "expires in N days"; -1 when it has expired. */
 static int st_cert_days(SSL *ssl, char *out, size_t len)
 {
 	X509 *cert = SSL_get1_peer_certificate(ssl);
@@ -549,22 +561,42 @@ static int st_cert_days(SSL *ssl, char *out, size_t len)
 	return days < 0 || (days == 0 && secs < 0) ? -1 : days;
 }
 
-/* The TLS handshake with the configured CA and client certificate: 0 and
- * the expiry in out, or -1 and why. */
-static int st_tls(const struct config_mqtt *m, int fd, char *out, size_t len)
+static const char *st_tls_handshake(SSL *ssl, char *out, size_t len)
+{
+	long v;
+
+	if (SSL_connect(ssl) == 1)
+		return st_cert_days(ssl, out, len) < 0 ? "the broker's certificate has expired: "
+							 "renew it (or set the clock right)"
+						       : NULL;
+	v = SSL_get_verify_result(ssl);
+	if (v == X509_V_OK) {
+		snprintf(out, len, "TLS handshake failed (no TLS answer)");
+		return "is [mqtt] port the broker's TLS listener (usually 8883)?";
+	}
+	snprintf(out, len, "TLS handshake: %s", X509_verify_cert_error_string(v));
+	return "[mqtt] ca_file must be the CA that signed the broker's certificate, for the name"
+	       " in [mqtt] host; the clock must be right";
+}
+
+/* The TLS handshake with the configured CA and client certificate: NULL
+ * and the expiry in out, or the next step and why in out. */
+static const char *st_tls(const struct config_mqtt *m, int fd, char *out, size_t len)
 {
 	SSL_CTX *ctx = SSL_CTX_new(TLS_client_method());
 	SSL *ssl = NULL;
-	int rc = -1;
+	const char *next = "out of memory";
 
 	if (!ctx || SSL_CTX_load_verify_locations(ctx, m->ca_file, NULL) != 1) {
 		snprintf(out, len, "TLS: cannot load ca_file %.300s", m->ca_file);
+		next = "[mqtt] ca_file: a PEM file the emgw user can read";
 		goto out_free;
 	}
 	if (m->cert_file[0] &&
 	    (SSL_CTX_use_certificate_chain_file(ctx, m->cert_file) != 1 ||
 	     SSL_CTX_use_PrivateKey_file(ctx, m->key_file, SSL_FILETYPE_PEM) != 1)) {
 		snprintf(out, len, "TLS: cannot load cert_file / key_file");
+		next = "[mqtt] cert_file and key_file: the client's PEM certificate and its key";
 		goto out_free;
 	}
 	SSL_CTX_set_verify(ctx, m->tls_verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
@@ -572,19 +604,12 @@ static int st_tls(const struct config_mqtt *m, int fd, char *out, size_t len)
 	if (!ssl || SSL_set_fd(ssl, fd) != 1 || SSL_set_tlsext_host_name(ssl, m->host) != 1 ||
 	    (m->tls_verify && SSL_set1_host(ssl, m->host) != 1))
 		goto out_free;
-	if (SSL_connect(ssl) != 1) {
-		long v = SSL_get_verify_result(ssl);
-
-		snprintf(out, len, "TLS handshake: %s",
-			 v != X509_V_OK ? X509_verify_cert_error_string(v) : "failed");
-		goto out_free;
-	}
-	rc = st_cert_days(ssl, out, len) < 0 ? -1 : 0;
+	next = st_tls_handshake(ssl, out, len);
 	SSL_shutdown(ssl);
 out_free:
 	SSL_free(ssl);
 	SSL_CTX_free(ctx);
-	return rc;
+	return next;
 }
 
 struct st_mqtt {
@@ -730,6 +755,7 @@ static void st_mqtt(struct selftest *s)
 {
 	const struct config_mqtt *m = &s->cfg->mqtt;
 	char why[256], tls[400] = "plain TCP", rt[256];
+	const char *next;
 	int64_t t0 = st_now_ms();
 	int fd;
 
@@ -748,12 +774,10 @@ static void st_mqtt(struct selftest *s)
 		       "%s", why);
 		return;
 	}
-	if (m->ca_file[0] && st_tls(m, fd, tls, sizeof(tls)) < 0) {
+	next = m->ca_file[0] ? st_tls(m, fd, tls, sizeof(tls)) : NULL;
+	if (next) {
 		close(fd);
-		st_add(s, "mqtt", ST_FAIL,
-		       "[mqtt] ca_file must be the CA that signed the broker's certificate, for"
-		       " the name in [mqtt] host; the clock must be right",
-		       "%s:%d: %s", m->host, m->port, tls);
+		st_add(s, "mqtt", ST_FAIL, next, "%s:%d: %s", m->host, m->port, tls);
 		return;
 	}
 	close(fd);

@@ -118,6 +118,10 @@ run wrongca "$T/wrongca.conf"
 check "wrong CA: exit 1" rc_is wrongca 1
 check "wrong CA: mqtt alone fails, the CA named" failed_alone wrongca mqtt 'certificate.*ca_file must be the CA'
 check "wrong CA: same shape" same_shape wrongca
+sed -e "/^prefix/a ca_file = $C/ca.pem" "$T/emgw.conf" >"$T/plainport.conf"
+run plainport "$T/plainport.conf"
+check "TLS against the plain port: mqtt alone fails, asks for the TLS port" \
+	failed_alone plainport mqtt "TLS handshake failed.*-> is \[mqtt\] port the broker's TLS listener"
 
 stop_pid "$MOSQ_PID"
 run nobroker
