@@ -149,6 +149,28 @@ check "Modbus slave silent: that device alone fails, no answer at all" \
 check "Modbus slave silent: same shape" same_shape silent
 rm -f "$T/mute"
 
+# A wrong baud rate on an RTU line: answers arrive garbled (CRC errors).
+spawn "$T/garble.log" /usr/bin/python3 "$TOP/tests/integration/rtu_garble.py" "$T"
+wait_for 10 test -e "$T/rtu_sim" || { echo "not ok - rtu_garble.py"; cat "$T/garble.log"; exit 1; }
+spawn "$T/mbrtu.log" "$TOP/$B/tests/mbsim" --rtu "$T/rtu_sim" --ready "$T/rtu.ready" \
+	--unit "1:$TOP/config/profiles/opacity-meter.conf"
+wait_for 10 test -e "$T/rtu.ready" || { echo "not ok - mbsim --rtu"; cat "$T/mbrtu.log"; exit 1; }
+sed -e "s/^type = tcp$/type = rtu\ndevice = $(echo "$T" | sed 's|/|\\/|g')\/rtu_dev\nbaud = 9600/" \
+	-e '/^host = 127.0.0.1$/{N;/\nport = '"$MB_PORT"'$/d}' "$T/emgw.conf" >"$T/rtu.conf"
+run crc "$T/rtu.conf"
+check "RTU at the wrong baud rate: the device alone fails, CRC errors, baud or parity" \
+	failed_alone crc "modbus opacity" '[1-9][0-9]* CRC errors.*-> CRC errors: baud rate, parity'
+
+# A register the profile names but the device does not have: an exception.
+MB2_PORT=$(free_port)
+spawn "$T/mbsim2.log" "$TOP/$B/tests/mbsim" --tcp "$MB2_PORT" --hole 1:input:1 \
+	--unit "1:$TOP/config/profiles/opacity-meter.conf"
+wait_for 10 port_open "$MB2_PORT" || { echo "not ok - mbsim --hole"; cat "$T/mbsim2.log"; exit 1; }
+sed "s/^port = $MB_PORT$/port = $MB2_PORT/" "$T/emgw.conf" >"$T/hole.conf"
+run hole "$T/hole.conf"
+check "a register the device refuses: the device alone fails, the profile's map" \
+	failed_alone hole "modbus opacity" '[1-9][0-9]* exceptions.*-> the device refuses registers'
+
 stop_pid "$HJ_PID"
 run noplatform
 check "platform refusing: exit 1" rc_is noplatform 1
