@@ -136,6 +136,7 @@ struct st_can {
 	double span_s;
 	int engine_speed, coolant; /* seen */
 	char sas[96], vin[24], mil[16], bitrate[32];
+	char link[64]; /* live: "bitrate N, bus STATE" */
 };
 
 /* Replay: read the log (not paced) for at most `seconds` of its time. */
@@ -241,7 +242,7 @@ static void st_can_verdict(struct selftest *s, const struct config_can *cc, cons
 			   : "check [can] log: it holds no candump frames",
 		       "%s: no frames in %.0f s, %llu error frames%s%s",
 		       cc->interface[0] ? cc->interface : "log", c->span_s,
-		       (unsigned long long)c->err_frames, c->bitrate[0] ? ", " : "", c->bitrate);
+		       (unsigned long long)c->err_frames, c->link[0] ? ", " : "", c->link);
 		return;
 	}
 	st_add(s, part, c->engine_speed ? ST_OK : ST_FAIL,
@@ -252,7 +253,19 @@ static void st_can_verdict(struct selftest *s, const struct config_can *cc, cons
 	       cc->interface[0] ? cc->interface : "log", fps, (unsigned long long)c->err_frames,
 	       c->sas[0] ? c->sas : "-", c->engine_speed ? "seen" : "NOT seen",
 	       c->coolant ? "seen" : "not seen", vin, c->mil[0] ? ", MIL " : "", c->mil,
-	       c->bitrate[0] ? ", " : "", c->bitrate);
+	       c->link[0] ? ", " : "", c->link);
+}
+
+static void st_can_down(struct selftest *s, const struct config_can *cc)
+{
+	char part[40], next[160];
+
+	snprintf(part, sizeof(part), "can %s", cc->name);
+	snprintf(next, sizeof(next),
+		 "ip link set %s up type can bitrate 250000, and a systemd-networkd .network"
+		 " file to keep it (README)",
+		 cc->interface);
+	st_add(s, part, ST_FAIL, next, "%s: no such CAN interface, or down", cc->interface);
 }
 
 static void st_can_one(struct selftest *s, const struct config_can *cc, int64_t deadline)
@@ -261,15 +274,24 @@ static void st_can_one(struct selftest *s, const struct config_can *cc, int64_t 
 	struct canbus_stats cs;
 	struct st_can c = {0};
 	struct canbus *cb;
+	char part[40];
 	double v;
 
 	table_init(&t, 24 * 3600 * 1000);
 	cb = canbus_open(cc, 0, &t);
+	if (!cb && cc->interface[0]) {
+		st_can_down(s, cc);
+		return;
+	}
 	if (!cb) {
-		st_add(s, "can", ST_FAIL,
-		       "the interface does not exist or is down: ip link set can0 up type can"
-		       " bitrate 250000",
-		       "%s: cannot open", cc->interface[0] ? cc->interface : cc->log);
+		snprintf(part, sizeof(part), "can %s", cc->name);
+		st_add(s, part, ST_FAIL, "[can] log: a candump log the emgw user can read",
+		       "%s: cannot be read", cc->log);
+		return;
+	}
+	if (cc->interface[0] && canbus_fd(cb) < 0) {
+		canbus_close(cb);
+		st_can_down(s, cc);
 		return;
 	}
 	if (cc->interface[0]) {
@@ -281,6 +303,9 @@ static void st_can_one(struct selftest *s, const struct config_can *cc, int64_t 
 	canbus_stats(cb, &cs);
 	c.frames = cs.frames;
 	c.err_frames = cs.err_frames;
+	if (cc->interface[0])
+		snprintf(c.link, sizeof(c.link), "%s, bus %s", c.bitrate,
+			 cs.bus_state ? cs.bus_state : "?");
 	c.engine_speed = table_get(&t, SIG_ENGINE_SPEED_RPM, 0, clock_mono_ms(), &v);
 	c.coolant = table_get(&t, SIG_COOLANT_C, 0, clock_mono_ms(), &v);
 	st_can_identity(cb, &c);

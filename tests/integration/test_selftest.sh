@@ -123,6 +123,12 @@ run plainport "$T/plainport.conf"
 check "TLS against the plain port: mqtt alone fails, asks for the TLS port" \
 	failed_alone plainport mqtt "TLS handshake failed.*-> is \[mqtt\] port the broker's TLS listener"
 
+sed 's|^log = .*|interface = emgwtest9|' "$T/emgw.conf" >"$T/nocan.conf"
+run nocan "$T/nocan.conf"
+check "no CAN interface: can alone fails, bring it up" \
+	failed_alone nocan "can engine" 'emgwtest9: no such CAN interface, or down -> ip link set emgwtest9 up type can bitrate 250000'
+check "no CAN interface: same shape" same_shape nocan
+
 stop_pid "$MOSQ_PID"
 run nobroker
 check "broker stopped: exit 1" rc_is nobroker 1
