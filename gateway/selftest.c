@@ -5,6 +5,7 @@
 #include <math.h>
 #include <netdb.h>
 #include <poll.h>
+#include <signal.h>
 #include <stdarg.h>
 #include <stdatomic.h>
 #include <stdlib.h>
@@ -26,11 +27,13 @@
 #include "gateway/clock.h"
 #include "gateway/fieldbus.h"
 #include "gateway/gnss.h"
+#include "gateway/status.h"
 #include "gateway/store.h"
 
 #define ST_MAX_LINES   (CONFIG_MAX_CAN + CONFIG_MAX_MBDEV + 8)
 #define ST_STEP_MS     5000 /* one network step (connect, handshake) at most */
 #define ST_MIN_FREE_MB 64   /* less free space than this beside the store fails */
+#define ST_FRESH_S     5    /* a running daemon's Modbus value older than 3 polls + this: stale */
 
 enum st_verdict { ST_OK, ST_FAIL, ST_SKIP };
 
@@ -46,7 +49,8 @@ struct selftest {
 	int seconds;
 	struct st_line line[ST_MAX_LINES];
 	int n;
-	int gnss_time; /* GNSS gave a time the clock would trust */
+	int gnss_time;	/* GNSS gave a time the clock would trust */
+	json_t *daemon; /* the running daemon's status object, or NULL */
 };
 
 static const char *const st_verdict_name[] = {"ok", "FAIL", "skip"};
@@ -342,6 +346,39 @@ static const char *st_modbus_hint(const struct fieldbus_probe *p)
 	return "values outside their range: scale or word order in the profile";
 }
 
+/* An RTU line is one bus: a second master on it would garble the running
+ * daemon's polls and its own.  While a daemon runs, the devices of an RTU
+ * line are judged by its counters instead.  1 when done so. */
+static int st_modbus_from_daemon(struct selftest *s, int i, const char *part)
+{
+	const struct config_mbdev *m = &s->cfg->mbdev[i];
+	json_t *d = json_object_get(json_object_get(s->daemon, "sources"), m->name);
+	const char *state = json_string_value(json_object_get(d, "state"));
+	const char *err = json_string_value(json_object_get(d, "last_error"));
+	struct fieldbus_probe p = {0};
+	json_t *age;
+	int fresh;
+
+	if (!state || s->cfg->bus[m->bus].type != CONFIG_BUS_RTU)
+		return 0;
+	p.st.timeouts = (uint64_t)json_integer_value(json_object_get(d, "timeouts"));
+	p.st.crc_errors = (uint64_t)json_integer_value(json_object_get(d, "crc_errors"));
+	p.st.exceptions = (uint64_t)json_integer_value(json_object_get(d, "exceptions"));
+	p.st.other_errors = (uint64_t)json_integer_value(json_object_get(d, "other_errors"));
+	p.st.unreadable = (int)json_integer_value(json_object_get(d, "unreadable"));
+	age = json_object_get(d, "last_value_age_s");
+	fresh = json_is_number(age) &&
+		json_number_value(age) < 3.0 * m->interval_ms / 1000.0 + ST_FRESH_S;
+	st_add(s, part, strcmp(state, "responding") == 0 && fresh ? ST_OK : ST_FAIL,
+	       st_modbus_hint(&p),
+	       "bus %s unit %d, the running emgwd's counters: %s, %s, %llu timeouts, %llu CRC"
+	       " errors, %llu exceptions%s%s",
+	       m->bus_name, m->unit, state, fresh ? "values fresh" : "NO fresh values",
+	       (unsigned long long)p.st.timeouts, (unsigned long long)p.st.crc_errors,
+	       (unsigned long long)p.st.exceptions, err && err[0] ? ": " : "", err ? err : "");
+	return 1;
+}
+
 static void st_modbus_one(struct selftest *s, int i)
 {
 	const struct config_mbdev *m = &s->cfg->mbdev[i];
@@ -350,6 +387,8 @@ static void st_modbus_one(struct selftest *s, int i)
 	int ok;
 
 	snprintf(part, sizeof(part), "modbus %s", m->name);
+	if (st_modbus_from_daemon(s, i, part))
+		return;
 	if (fieldbus_probe(s->cfg, i, &p) < 0) {
 		st_add(s, part, ST_FAIL, "out of memory", "cannot read");
 		return;
@@ -906,6 +945,22 @@ static void st_print_json(const struct selftest *s, int fails, FILE *out)
 	json_decref(o);
 }
 
+/* The running daemon's status object, or NULL when none runs. */
+static json_t *st_daemon_status(const struct config *cfg)
+{
+	char path[PATH_MAX + 16];
+	json_t *st, *pid;
+
+	snprintf(path, sizeof(path), "%s/%s", cfg->state_dir, STATUS_FILE);
+	st = json_load_file(path, 0, NULL);
+	pid = json_object_get(st, "pid");
+	if (json_is_integer(pid) &&
+	    (kill((pid_t)json_integer_value(pid), 0) == 0 || errno == EPERM))
+		return st;
+	json_decref(st);
+	return NULL;
+}
+
 int selftest_run(const struct config *cfg, int seconds, int json, FILE *out)
 {
 	static struct selftest s;
@@ -915,6 +970,7 @@ int selftest_run(const struct config *cfg, int seconds, int json, FILE *out)
 	s.cfg = cfg;
 	s.seconds = seconds > 0 ? seconds : SELFTEST_SECONDS;
 	clock_init_live();
+	s.daemon = st_daemon_status(cfg);
 	st_can(&s);
 	st_modbus(&s);
 	st_gnss(&s);
@@ -930,5 +986,6 @@ int selftest_run(const struct config *cfg, int seconds, int json, FILE *out)
 	else
 		st_print_text(&s, fails, out);
 	fflush(out);
+	json_decref(s.daemon);
 	return fails ? 1 : 0;
 }

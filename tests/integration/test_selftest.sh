@@ -202,4 +202,15 @@ check "--status: the figures below it as before" grep -qE '^ +state +"online"$' 
 "$EMGWD" --status --json -c "$T/emgw.conf" >"$T/status.json.out" 2>&1
 check "--status --json: the status object" test "$(jget "$T/status.json.out" 'd["dev"]')" = selftest-01
 stop_pid "$EPID"
+
+# While emgwd runs, an RTU line is not polled by a second master (it would
+# garble the daemon's polls): its devices are judged by the daemon's counters.
+spawn "$T/emgwd-rtu.log" "$EMGWD" -c "$T/rtu.conf"
+EPID=$!
+crc_seen() { [ "$(jget "$T/state/status.json" '(d["pid"], d["sources"]["opacity"]["crc_errors"] > 0)')" = "($EPID, True)" ]; }
+check "the daemon on the garbled RTU line counts CRC errors" wait_for 20 crc_seen
+run rtudaemon "$T/rtu.conf"
+check "RTU while emgwd runs: the daemon's counters, the CRC hint" \
+	failed_alone rtudaemon "modbus opacity" "the running emgwd's counters: .*NO fresh values, .*[1-9][0-9]* CRC errors.*-> CRC errors: baud rate"
+stop_pid "$EPID"
 finish
