@@ -912,16 +912,30 @@ static void st_systemd(struct selftest *s)
 
 /* ---- output ------------------------------------------------------------------- */
 
+/* The part column: 18 wide, wider when a configured name needs it, so that
+ * the verdicts stay in one column. */
+static int st_part_width(const struct selftest *s)
+{
+	int w = 18;
+
+	for (int i = 0; i < s->n; i++)
+		if ((int)strlen(s->line[i].part) > w)
+			w = (int)strlen(s->line[i].part);
+	return w;
+}
+
 static void st_print_text(const struct selftest *s, int fails, FILE *out)
 {
+	int w = st_part_width(s);
+
 	for (int i = 0; i < s->n; i++) {
 		const struct st_line *l = &s->line[i];
 
-		fprintf(out, "%-18s %-4s %s%s%s\n", l->part, st_verdict_name[l->verdict], l->detail,
-			l->next[0] ? " -> " : "", l->next);
+		fprintf(out, "%-*s %-4s %s%s%s\n", w, l->part, st_verdict_name[l->verdict],
+			l->detail, l->next[0] ? " -> " : "", l->next);
 	}
-	fprintf(out, "%-18s %-4s %d part%s checked, %d failed\n", "selftest", fails ? "FAIL" : "ok",
-		s->n, s->n == 1 ? "" : "s", fails);
+	fprintf(out, "%-*s %-4s %d part%s checked, %d failed\n", w, "selftest",
+		fails ? "FAIL" : "ok", s->n, s->n == 1 ? "" : "s", fails);
 }
 
 static void st_print_json(const struct selftest *s, int fails, FILE *out)
