@@ -873,3 +873,44 @@ int fieldbus_poll_once(const struct config *cfg, FILE *out)
 	fflush(out);
 	return o.errors ? 1 : 0;
 }
+
+/* ---- --selftest ------------------------------------------------------------- */
+
+static void fb_probe_emit(void *ctx, struct fb_dev *d, int point, int rc,
+			  const struct mbpoint_value *v, const uint16_t *raw, int width)
+{
+	struct fieldbus_probe *p = ctx;
+
+	(void)d, (void)point, (void)v, (void)raw, (void)width;
+	if (rc == MBPOINT_OK)
+		p->read++;
+	else if (rc == MBPOINT_ERANGE)
+		p->out_of_range++;
+}
+
+int fieldbus_probe(const struct config *cfg, int dev, struct fieldbus_probe *p)
+{
+	struct fb_link l = {0};
+	struct fb_dev *d;
+	int rc = -1;
+
+	memset(p, 0, sizeof(*p));
+	d = calloc(1, sizeof(*d));
+	if (!d)
+		return -1;
+	if (fb_link_open(&l, &cfg->bus[cfg->mbdev[dev].bus]) < 0) {
+		snprintf(p->st.last_error, sizeof(p->st.last_error), "cannot open the bus");
+		goto out_free_dev;
+	}
+	if (fb_dev_init(d, cfg, dev) == 0) {
+		p->points = d->n_pt;
+		fb_cycle(&l, d, fb_probe_emit, p);
+		p->st = d->st;
+		rc = 0;
+	}
+	fb_dev_free(d);
+	fb_link_free(&l);
+out_free_dev:
+	free(d);
+	return rc;
+}

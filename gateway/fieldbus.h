@@ -65,4 +65,15 @@ int64_t fieldbus_device_age(const struct fieldbus *fb, int i, int64_t now_ms);
  * answered every point, 1 otherwise. */
 int fieldbus_poll_once(const struct config *cfg, FILE *out);
 
+/* What one read of a device gave (--selftest). */
+struct fieldbus_probe {
+	int points;	  /* in its profile */
+	int read;	  /* read, in range */
+	int out_of_range; /* read, outside their validity range */
+	struct fieldbus_stats st;
+};
+/* --selftest: read device `dev` of cfg once (its own connection, reads
+ * only).  0 and *p (st.last_error says what failed), -1 out of memory. */
+int fieldbus_probe(const struct config *cfg, int dev, struct fieldbus_probe *p);
+
 #endif

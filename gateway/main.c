@@ -15,6 +15,7 @@
 #include "gateway/hjdecode.h"
 #include "gateway/fieldbus.h"
 #include "gateway/log.h"
+#include "gateway/selftest.h"
 #include "gateway/status.h"
 #include "gateway/store.h"
 #include "gateway/zones.h"
@@ -27,7 +28,8 @@ static void usage(FILE *out)
 	      "       emgwd -n [-c FILE]\n"
 	      "       emgwd --decode FILE\n"
 	      "       emgwd --hj-decode [--variant nrmm|road] [--hj-pubkey FILE] HEX_OR_FILE\n"
-	      "       emgwd --status [-c FILE]\n"
+	      "       emgwd --status [-c FILE] [--json]\n"
+	      "       emgwd --selftest [-c FILE] [--seconds N] [--json]\n"
 	      "       emgwd --poll-once [-c FILE]\n"
 	      "\n"
 	      "Emission telematics gateway: reads the engine (J1939 over SocketCAN, or a\n"
@@ -57,6 +59,11 @@ static void usage(FILE *out)
 	      "      --hj-id ID      SM2 user id for --hj-pubkey (default the chip id\n"
 	      "                      of GM/T 0009, 1234567812345678)\n"
 	      "      --status        print the running daemon's state and exit\n"
+	      "      --json          --status, --selftest: print one JSON object\n"
+	      "      --selftest      check every configured part (CAN, Modbus, GNSS, clock,\n"
+	      "                      store, MQTT, platform, systemd), one line a part with\n"
+	      "                      ok/FAIL/skip and the next step; exit 0 if all pass\n"
+	      "      --seconds N     time each --selftest part may take (default 15)\n"
 	      "      --poll-once     read every configured Modbus device once and print\n"
 	      "                      each point as one JSON line (value, unit, raw\n"
 	      "                      registers, or the error); exit 0 if all answered\n"
@@ -73,6 +80,7 @@ static void usage(FILE *out)
 
 enum { OPT_STDOUT = 256, OPT_DECODE, OPT_STATUS, OPT_EXIT_DONE, OPT_POLL_ONCE };
 enum { OPT_HJ_DECODE = 300, OPT_VARIANT, OPT_HJ_PUBKEY, OPT_HJ_ID };
+enum { OPT_SELFTEST = 400, OPT_SECONDS, OPT_JSON };
 
 static const struct option long_opts[] = {
     {"config", required_argument, NULL, 'c'},
@@ -87,6 +95,9 @@ static const struct option long_opts[] = {
     {"variant", required_argument, NULL, OPT_VARIANT},
     {"hj-pubkey", required_argument, NULL, OPT_HJ_PUBKEY},
     {"hj-id", required_argument, NULL, OPT_HJ_ID},
+    {"selftest", no_argument, NULL, OPT_SELFTEST},
+    {"seconds", required_argument, NULL, OPT_SECONDS},
+    {"json", no_argument, NULL, OPT_JSON},
     {"version", no_argument, NULL, 'V'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -191,6 +202,8 @@ int main(int argc, char **argv)
 	const char *decode = NULL;
 	const char *hj_decode = NULL, *hj_variant = "nrmm", *hj_pubkey = NULL, *hj_id = NULL;
 	int check = 0, status = 0, poll_once = 0, c, errors;
+	int selftest = 0, seconds = SELFTEST_SECONDS, json = 0;
+	char *end;
 	static struct config cfg;
 
 	while ((c = getopt_long(argc, argv, "c:ndVh", long_opts, NULL)) != -1) {
@@ -230,6 +243,20 @@ int main(int argc, char **argv)
 			break;
 		case OPT_EXIT_DONE:
 			opts.exit_when_done = 1;
+			break;
+		case OPT_SELFTEST:
+			selftest = 1;
+			break;
+		case OPT_SECONDS:
+			errno = 0;
+			seconds = (int)strtol(optarg, &end, 10);
+			if (errno || end == optarg || *end || seconds < 1 || seconds > 600) {
+				fprintf(stderr, "emgwd: --seconds: \"%s\" is not 1..600\n", optarg);
+				return 1;
+			}
+			break;
+		case OPT_JSON:
+			json = 1;
 			break;
 		case 'V':
 			printf("emgwd %s\n", EMGW_VERSION);
@@ -283,8 +310,10 @@ int main(int argc, char **argv)
 	}
 	if (poll_once)
 		return fieldbus_poll_once(&cfg, stdout);
+	if (selftest)
+		return selftest_run(&cfg, seconds, json, stdout);
 	if (status)
-		return status_print(cfg.state_dir, stdout);
+		return status_print(cfg.state_dir, json, stdout);
 	lock_store(cfg.state_dir, cfg.store.path);
 	return daemon_run(&cfg, &opts);
 }

@@ -2,6 +2,7 @@
 
 #include <errno.h>
 #include <signal.h>
+#include <stdarg.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -68,7 +69,102 @@ static void status_print_object(FILE *out, const char *indent, json_t *obj)
 	}
 }
 
-int status_print(const char *dir, FILE *out)
+/* ---- the summary on top of --status: one line a part --------------------- */
+
+static void status_line(FILE *out, const char *part, int ok, const char *fmt, ...)
+    __attribute__((format(printf, 4, 5)));
+
+static void status_line(FILE *out, const char *part, int ok, const char *fmt, ...)
+{
+	va_list ap;
+
+	fprintf(out, "%-18s %-4s ", part, ok ? "ok" : "FAIL");
+	va_start(ap, fmt);
+	vfprintf(out, fmt, ap);
+	va_end(ap);
+	fputc('\n', out);
+}
+
+static const char *status_str(json_t *o, const char *key)
+{
+	const char *v = json_string_value(json_object_get(o, key));
+
+	return v ? v : "?";
+}
+
+/* ", last_error" when there is one, for the end of a summary line. */
+static const char *status_error(json_t *o, char *buf, size_t len)
+{
+	const char *e = json_string_value(json_object_get(o, "last_error"));
+
+	snprintf(buf, len, "%s%s", e && e[0] ? ", " : "", e && e[0] ? e : "");
+	return buf;
+}
+
+static double status_num(json_t *o, const char *key)
+{
+	json_t *v = json_object_get(o, key);
+
+	return json_is_number(v) ? json_number_value(v) : -1;
+}
+
+static void status_summary_source(FILE *out, const char *name, json_t *src)
+{
+	const char *type = status_str(src, "type"), *state = status_str(src, "state");
+	char part[40], err[160];
+	double age = status_num(src, "last_frame_age_s");
+
+	snprintf(part, sizeof(part), "%s %s", type, name);
+	if (strcmp(type, "can") == 0)
+		status_line(out, part,
+			    strcmp(state, "ended") == 0 ||
+				(strcmp(state, "up") == 0 && age >= 0 && age < 10),
+			    "%s, bus %s, %.0f frames, last %.0f s ago", state,
+			    status_str(src, "bus"), status_num(src, "frames"), age);
+	else if (strcmp(type, "modbus") == 0)
+		status_line(out, part, strcmp(state, "responding") == 0, "bus %s unit %.0f: %s%s",
+			    status_str(src, "bus"), status_num(src, "unit"), state,
+			    status_error(src, err, sizeof(err)));
+	else if (strcmp(type, "gnss") == 0)
+		status_line(out, "gnss", json_is_true(json_object_get(src, "valid")),
+			    "gpsd %s, %s, last fix %.0f s ago", state,
+			    json_is_true(json_object_get(src, "valid")) ? "valid fix" : "no fix",
+			    status_num(src, "last_fix_age_s"));
+}
+
+static void status_summary_uplink(FILE *out, const char *name, json_t *u)
+{
+	json_t *connected = json_object_get(u, "connected");
+	char err[160];
+
+	if (!json_is_true(json_object_get(u, "enabled")))
+		return;
+	/* the MQTT uplink's status key is "uplink" (it came first) */
+	status_line(out, strcmp(name, "uplink") == 0 ? "mqtt" : name,
+		    !connected || json_is_true(connected), "%s%s",
+		    connected ? (json_is_true(connected) ? "connected" : "not connected")
+			      : "enabled",
+		    status_error(u, err, sizeof(err)));
+}
+
+/* The status object as one line a part, for a person at a glance. */
+static void status_summary(json_t *st, FILE *out)
+{
+	json_t *store = json_object_get(st, "store"), *src;
+	const char *key, *ts = status_str(st, "ts_src");
+
+	json_object_foreach(json_object_get(st, "sources"), key, src)
+	    status_summary_source(out, key, src);
+	status_line(out, "clock", strcmp(ts, "unsynced") != 0, "ts_src %s", ts);
+	status_line(out, "store", 1, "%.0f rows waiting, oldest %.0f s, %s",
+		    status_num(store, "rows"), status_num(store, "oldest_age_s"),
+		    status_str(store, "mode"));
+	json_object_foreach(st, key,
+			    src) if (json_is_object(src) && json_object_get(src, "enabled"))
+	    status_summary_uplink(out, key, src);
+}
+
+int status_print(const char *dir, int json, FILE *out)
 {
 	char path[4096];
 	json_error_t err;
@@ -84,9 +180,16 @@ int status_print(const char *dir, FILE *out)
 	pid = json_object_get(st, "pid");
 	running = json_is_integer(pid) &&
 		  (kill((pid_t)json_integer_value(pid), 0) == 0 || errno == EPERM);
-	fprintf(out, "emgwd %s (%s)\n", running ? "running" : "NOT running: last state below",
-		path);
-	status_print_object(out, "  ", st);
+	if (json) {
+		json_dumpf(st, out, JSON_INDENT(1) | JSON_REAL_PRECISION(12));
+		fputc('\n', out);
+	} else {
+		fprintf(out, "emgwd %s (%s)\n",
+			running ? "running" : "NOT running: last state below", path);
+		status_summary(st, out);
+		fputc('\n', out);
+		status_print_object(out, "  ", st);
+	}
 	json_decref(st);
 	return running ? 0 : 1;
 }

@@ -39,8 +39,9 @@ json_t *status_build(const struct status_parts *p);
 /* Write st (not consumed) to dir/status.json atomically (write, rename).
  * 0 or -1 (logged once per change of outcome). */
 int status_write(const char *dir, const json_t *st);
-/* `emgwd --status`: print the state in dir for a person.  Exit status: 0 when
+/* `emgwd --status`: print the state in dir for a person (one line a part,
+ * then every figure), or with json as the JSON object.  Exit status: 0 when
  * a running daemon wrote it, 1 when none runs, 2 when there is no file. */
-int status_print(const char *dir, FILE *out);
+int status_print(const char *dir, int json, FILE *out);
 
 #endif

@@ -8,6 +8,10 @@
 #     `emgwd -n -c /etc/emgw/emgw.conf`; purge removes files and state.
 #   round 2, with systemd installed (not running) and /proc mounted: the same
 #     through systemd-sysusers and systemd-tmpfiles, and the unit enabled.
+#   the README's field path in round 1, as a new user would: edit the three
+#     things in /etc/emgw/emgw.conf (id, the CAN source: a replayed log, as
+#     there is no bus here; the broker: a mosquitto on loopback), `emgwd -n`,
+#     `emgwd --selftest` as the emgw user passes and its broker line is ok.
 #   round 3, systemd installed but no /proc (as in image builds), where
 #     systemd-tmpfiles refuses to run: the postinst falls back.
 # For the other architectures' packages, the file list (dpkg -c) must equal
@@ -52,7 +56,8 @@ MIRROR=$(mirror | head -n 1)
 T=$(mktemp -d /var/tmp/emgw-debtest.XXXXXX)
 R=$T/root
 unmount_proc() { ! mountpoint -q "$R/proc" || umount "$R/proc"; }
-trap 'unmount_proc; rm -rf --one-file-system "$T"' EXIT
+MOSQ_PID=
+trap 'unmount_proc; [ -z "$MOSQ_PID" ] || kill "$MOSQ_PID"; rm -rf --one-file-system "$T"' EXIT
 
 check() { # check "description" CMD...
 	local d=$1; shift
@@ -127,6 +132,34 @@ purge_checks() {
 		'[ ! -e "$R/usr/sbin/emgwd" ] && [ ! -e "$R/etc/emgw/emgw.conf" ] && [ ! -e "$R/var/lib/emgw" ]'
 }
 
+# The README's field path, steps 7 and 8, against a broker on loopback (the
+# root shares this machine's network): the three edits, -n, --selftest.
+field_path() {
+	local port
+	port=$(/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])')
+	printf 'listener %s 127.0.0.1\nallow_anonymous true\n' "$port" >"$T/mosquitto.conf"
+	mosquitto -c "$T/mosquitto.conf" >"$T/mosquitto.log" 2>&1 &
+	MOSQ_PID=$!
+	for _ in $(seq 50); do (exec 3<>"/dev/tcp/127.0.0.1/$port") 2>/dev/null && break; sleep 0.1; done
+	cp "$TOP/tests/data/excavator.log" "$R/tmp/engine.log"
+	chmod 644 "$R/tmp/engine.log"
+	sed -i -e 's/^id = emgw$/id = field-01/' -e 's/^vin =$/vin = LDEMXEXCAVATR0001/' \
+		-e 's|^interface = can0$|;interface = can0|' -e 's|^;log = .*|log = /tmp/engine.log|' \
+		-e "/^\[mqtt\]/,/^\[/ s/^port = 1883\$/port = $port/" "$R/etc/emgw/emgw.conf"
+	check "field path: emgwd -n after the three edits: configuration OK" eval \
+		'in_root emgwd -n | grep -qx "configuration OK"'
+	check "field path: emgwd --selftest as user emgw: exit 0" eval \
+		'chroot --userspec=emgw:emgw "$R" /usr/sbin/emgwd --selftest --seconds 3 >"$T/selftest.out" 2>&1 ||
+		{ cat "$T/selftest.out"; false; }'
+	check "field path: the engine heard, the broker's round trip on emgw/field-01/selftest" eval \
+		'grep -q "^can engine .* ok .*engine speed seen" "$T/selftest.out" &&
+		grep -q "^mqtt .* ok .*localhost:$port: plain TCP, CONNACK ok, round trip on emgw/field-01/selftest" "$T/selftest.out" ||
+		{ cat "$T/selftest.out"; false; }'
+	kill "$MOSQ_PID"
+	wait "$MOSQ_PID" 2>/dev/null
+	MOSQ_PID=
+}
+
 # Round 1: a minbase root has no systemd.
 echo "# round 1: no systemd in the root (postinst fallbacks)"
 in_root dpkg -i /tmp/emgw.deb >"$T/dpkg1.log" 2>&1 || true
@@ -137,6 +170,7 @@ check "round 1: apt-get install -f pulls the libraries and configures emgw" \
 	in_root apt-get install -f -y -q --no-install-recommends
 installed_checks "round 1"
 check "round 1: systemd not in the root (fallback path taken)" eval '! in_root sh -c "command -v systemd-sysusers"'
+field_path
 purge_checks "round 1"
 
 # Round 2: with systemd (not running): sysusers and tmpfiles work offline.
