@@ -1324,11 +1324,14 @@ static void config_check_mqtt(struct config_ctx *ctx)
 static int config_parse_variant(struct config_ctx *ctx, const struct config_key *k, const char *v,
 				void *dst)
 {
-	if (strcmp(v, "nrmm") == 0 || strcmp(v, "road") == 0) {
-		*(int *)dst = strcmp(v, "road") == 0;
-		return 0;
-	}
-	config_error(ctx, "%s: \"%s\" is not nrmm or road", k->name, v);
+	static const char *const names[] = {"nrmm", "road", "gb17691"}; /* enum hj_variant */
+
+	for (int i = 0; i < 3; i++)
+		if (strcmp(v, names[i]) == 0) {
+			*(int *)dst = i;
+			return 0;
+		}
+	config_error(ctx, "%s: \"%s\" is not nrmm, road or gb17691", k->name, v);
 	return -1;
 }
 

@@ -196,7 +196,7 @@ struct config_platform {
 	int enabled;
 	char host[256]; /* numeric address, or a name resolved once at start */
 	int port;
-	int variant;		 /* 0 nrmm (HJ 1322), 1 road (HJ 1239) */
+	int variant;		 /* 0 nrmm (HJ 1322), 1 road (HJ 1239), 2 gb17691 (Annex Q) */
 	int period_ms;		 /* data stream period; 0: 60 s nrmm, 10 s road */
 	int diag_period_ms;	 /* diagnostics period */
 	int samples_per_frame;	 /* road: samples in one frame */

@@ -6,7 +6,8 @@
  * - live: rows stored after the current connection came up, sent as
  *   real-time frames (0x02) as soon as their window closes;
  * - backlog: rows stored before it and not acknowledged by this uplink, sent
- *   as re-send frames (0x03) with their original times, at most resend_rate
+ *   as re-send frames (0x03) with their original sample times (HJ 1239: the
+ *   header carries the send time, each unit its sample's), at most resend_rate
  *   frames a second and only after live frames: live data never waits.
  * A frame is delivered once written and acknowledged by the peer's TCP
  * (the bytes left our send queue: SIOCOUTQ); its rows are acknowledged then.
@@ -271,7 +272,7 @@ static int pf_queue(struct platform *p, struct hj_frame *f, int sign, uint64_t f
 	pd->end_off = p->queued_total;
 	p->st.frames++;
 	p->st.bytes += (uint64_t)len;
-	if (p->variant == HJ_ROAD && f->cmd <= HJ_CMD_ROAD_REMOVAL)
+	if (hj_variant_road(p->variant) && f->cmd <= HJ_CMD_ROAD_REMOVAL)
 		p->unanswered++;
 	pf_write(p);
 	return 0;
@@ -347,18 +348,25 @@ static int pf_emit(struct platform *p, struct pf_builder *b)
 
 	if (!pf_room(p))
 		return -1;
-	pf_frame_init(p, &f, b->cmd, last->wall_ms);
+	/* HJ 1239 re-sends: the header says when the frame is sent, each unit
+	 * its sample's time (what two independent platforms expect).  Where the
+	 * units carry no time (nrmm, GB 17691 Q1) the header keeps the sample's. */
+	pf_frame_init(p, &f, b->cmd,
+		      b->cmd == HJ_CMD_RESEND && p->variant == HJ_ROAD ? p->now_wall_ms
+								       : last->wall_ms);
 	f.serial = pf_serial_next(p, &p->info_serial, "hj_info_serial");
 	f.pos = last->pos;
 	for (int i = 0; i < b->n; i++) {
 		f.info[i].type = HJ_INFO_STREAM;
+		f.info[i].serial = f.serial; /* GB 17691 Q1: the report's serial, every unit */
 		hj_time_from_unix(b->s[i].wall_ms / 1000, pf_offset_s(p), &f.info[i].time);
 		f.info[i].u.stream = b->s[i].st;
 	}
 	f.n_info = b->n;
-	if (diag && p->variant == HJ_ROAD) {
+	if (diag && hj_variant_road(p->variant)) {
 		f.info[f.n_info].type = HJ_INFO_DIAG;
 		f.info[f.n_info].time = f.time;
+		f.info[f.n_info].serial = f.serial;
 		pf_diag(p, &f.info[f.n_info++].u.diag);
 	}
 	if (pf_queue(p, &f, p->cfg.sign, b->first_seq, b->last_seq) < 0)
@@ -736,7 +744,7 @@ static void pf_up(struct platform *p, const struct clock_now *now)
 	pf_builder_reset(&p->backlog, 0, live0);
 	p->next_resend_ms = p->real_ms;
 	log_notice("platform: connected to %s:%d (%s), logging in", p->cfg.host, p->cfg.port,
-		   p->variant == HJ_ROAD ? "road" : "nrmm");
+		   hj_variant_name(p->variant));
 	pf_queue_login(p, now->wall_ms);
 	if (p->cfg.activate && !p->activated)
 		pf_queue_activation(p, now->wall_ms);
@@ -770,7 +778,7 @@ static void pf_answer(struct platform *p, const struct hj_frame *f)
 		} else {
 			log_warnx("platform: activation refused (reason %u)", f->reason);
 		}
-	} else if (f->cmd == HJ_CMD_05 && p->variant == HJ_ROAD && f->has_time) {
+	} else if (f->cmd == HJ_CMD_05 && hj_variant_road(p->variant) && f->has_time) {
 		log_info("platform: time sync answer %04d-%02d-%02d %02d:%02d:%02d",
 			 2000 + f->time.year, f->time.month, f->time.day, f->time.hour,
 			 f->time.minute, f->time.second);
@@ -866,7 +874,7 @@ static void pf_ecu_silent(struct platform *p, int silent, int64_t wall_ms)
 		log_notice("platform: engine ECU talking again");
 		return;
 	}
-	if (p->variant == HJ_ROAD) {
+	if (hj_variant_road(p->variant)) {
 		/* The spec gives no body for the road alarm (0x06): send nothing
 		 * rather than guess. */
 		log_warnx("platform: engine ECU silent (no removal alarm in the road variant)");
@@ -911,7 +919,7 @@ static void platform_process(struct platform *p, int64_t real_ms, const struct c
 		pf_disconnect(p, "connect timed out");
 	if (p->state != PF_UP)
 		return;
-	if (p->variant == HJ_ROAD && p->answered && p->unanswered >= PF_UNANSWERED_MAX) {
+	if (hj_variant_road(p->variant) && p->answered && p->unanswered >= PF_UNANSWERED_MAX) {
 		pf_disconnect(p, "three frames unanswered");
 		return;
 	}
@@ -965,7 +973,7 @@ static json_t *platform_status(const struct platform *p)
 	return json_pack("{s:b, s:b, s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:i,"
 			 " s:i, s:I, s:s}",
 			 "enabled", 1, "connected", p->state == PF_UP, "host", p->cfg.host, "port",
-			 p->cfg.port, "variant", p->variant == HJ_ROAD ? "road" : "nrmm", "frames",
+			 p->cfg.port, "variant", hj_variant_name(p->variant), "frames",
 			 (json_int_t)p->st.frames, "realtime", (json_int_t)p->st.realtime, "resent",
 			 (json_int_t)p->st.resent, "alarms", (json_int_t)p->st.alarms, "rows_acked",
 			 (json_int_t)p->st.rows_acked, "connects", (json_int_t)p->st.connects,
@@ -1126,7 +1134,8 @@ static struct platform *platform_open(const struct config_platform *cfg, const c
 	p->store = store;
 	p->has_can = has_can;
 	p->fd = -1;
-	p->variant = cfg->variant ? HJ_ROAD : HJ_NRMM;
+	p->variant = cfg->variant == 2 ? HJ_GB17691 : cfg->variant ? HJ_ROAD : HJ_NRMM;
+	/* Q1 units carry no time of their own: one sample a frame. */
 	p->n_samples = p->variant == HJ_ROAD ? cfg->samples_per_frame : 1;
 	if (p->n_samples > HJ_MAX_INFO - 1)
 		p->n_samples = HJ_MAX_INFO - 1; /* room for the diagnostics unit */
@@ -1145,7 +1154,9 @@ static struct platform *platform_open(const struct config_platform *cfg, const c
 	pf_iccid(p);
 	pf_serial_load(p);
 	log_info("platform: %s:%d, %s, a frame every %d s%s", cfg->host, cfg->port,
-		 p->variant == HJ_ROAD ? "road (HJ 1239)" : "non-road (HJ 1322)",
+		 p->variant == HJ_GB17691 ? "road (GB 17691 Annex Q)"
+		 : p->variant == HJ_ROAD  ? "road (HJ 1239)"
+					  : "non-road (HJ 1322)",
 		 cfg->period_ms / 1000, cfg->sign ? ", signed" : "");
 	return p;
 out_free:

@@ -27,6 +27,7 @@
 
 struct sim {
 	enum hj_variant variant;
+	int layout; /* gb17691: 0 Q1 then Q2, 1 Q1, 2 Q2 (hjdecode_variant) */
 	int port;
 	FILE *out;
 	const char *ready;
@@ -113,10 +114,14 @@ static void sim_check_serial(json_t *errs, const char *what, long *prev, long go
 	*prev = got;
 }
 
+/* Time order.  Real-time frames: by their header time.  Re-send frames of
+ * HJ 1239: by their samples' times, the header carrying either the last
+ * sample's time or the (later) send time, both in use; other layouts have
+ * no per-unit time: by the header, which is the sample's. */
 static void sim_check_times(struct sim *s, json_t *errs, int64_t t)
 {
 	struct hj_frame *f = &s->f;
-	int64_t prev = -1, u;
+	int64_t prev = -1, first = -1, u;
 	int stream = 0;
 
 	for (int i = 0; i < f->n_info; i++)
@@ -126,17 +131,6 @@ static void sim_check_times(struct sim *s, json_t *errs, int64_t t)
 		if (t < (f->cmd == HJ_CMD_REALTIME ? s->last_rt_unix : s->last_rs_unix))
 			sim_error(errs, "diagnostics at %ld before the data before it", (long)t);
 		return;
-	}
-	if (f->cmd == HJ_CMD_REALTIME) {
-		if (t <= s->last_rt_unix)
-			sim_error(errs, "real-time frame at %ld not after %ld", (long)t,
-				  (long)s->last_rt_unix);
-		s->last_rt_unix = t;
-	} else {
-		if (t <= s->last_rs_unix)
-			sim_error(errs, "re-send frame at %ld not after %ld", (long)t,
-				  (long)s->last_rs_unix);
-		s->last_rs_unix = t;
 	}
 	for (int i = 0; i < f->n_info && f->variant == HJ_ROAD; i++) {
 		if (f->info[i].type != HJ_INFO_STREAM)
@@ -148,7 +142,28 @@ static void sim_check_times(struct sim *s, json_t *errs, int64_t t)
 		if (u <= prev)
 			sim_error(errs, "sample %d: time not after the one before (%ld)", i,
 				  (long)u);
+		if (first < 0)
+			first = u;
 		prev = u;
+	}
+	if (prev > t)
+		sim_error(errs, "header time %ld before its last sample (%ld)", (long)t,
+			  (long)prev);
+	if (f->cmd == HJ_CMD_REALTIME) {
+		if (t <= s->last_rt_unix)
+			sim_error(errs, "real-time frame at %ld not after %ld", (long)t,
+				  (long)s->last_rt_unix);
+		s->last_rt_unix = t;
+	} else if (first >= 0) {
+		if (first <= s->last_rs_unix)
+			sim_error(errs, "re-send frame's samples from %ld not after %ld",
+				  (long)first, (long)s->last_rs_unix);
+		s->last_rs_unix = prev;
+	} else {
+		if (t <= s->last_rs_unix)
+			sim_error(errs, "re-send frame at %ld not after %ld", (long)t,
+				  (long)s->last_rs_unix);
+		s->last_rs_unix = t;
 	}
 }
 
@@ -156,7 +171,10 @@ static void sim_checks(struct sim *s, json_t *errs)
 {
 	struct hj_frame *f = &s->f;
 	int64_t t = 0;
-	int timed = f->cmd != HJ_CMD_ACTIVATE_ANSWER && !(f->variant == HJ_ROAD && f->cmd >= 5);
+	int timed =
+	    f->cmd != HJ_CMD_ACTIVATE_ANSWER && !(hj_variant_road(f->variant) && f->cmd >= 5);
+	/* GB 17691 Q1 has no report serial: its units carry one each. */
+	int q1 = f->variant == HJ_GB17691 && !f->unit_sig;
 
 	if (!f->bcc_ok)
 		sim_error(errs, "bad BCC");
@@ -178,7 +196,12 @@ static void sim_checks(struct sim *s, json_t *errs)
 		break;
 	case HJ_CMD_REALTIME:
 	case HJ_CMD_RESEND:
-		sim_check_serial(errs, "info", &s->info_serial, f->serial);
+		sim_check_serial(errs, "info", &s->info_serial,
+				 q1 && f->n_info > 0 ? f->info[0].serial : f->serial);
+		for (int i = 1; q1 && i < f->n_info; i++)
+			if (f->info[i].serial != f->info[0].serial)
+				sim_error(errs, "unit %d serial %d, unit 0 has %d", i,
+					  f->info[i].serial, f->info[0].serial);
 		sim_check_times(s, errs, t);
 		break;
 	case HJ_CMD_05:
@@ -241,7 +264,7 @@ static void sim_answer(struct sim *s)
 		sim_send(s, HJ_CMD_ACTIVATE_ANSWER, ans, 2);
 		return;
 	}
-	if (s->variant != HJ_ROAD || f->cmd > HJ_CMD_ROAD_REMOVAL)
+	if (!hj_variant_road(s->variant) || f->cmd > HJ_CMD_ROAD_REMOVAL)
 		return;
 	if (f->cmd == HJ_CMD_05 && !f->has_time) {
 		hj_time_from_unix(time(NULL), s->offset_s, &now);
@@ -254,8 +277,12 @@ static void sim_answer(struct sim *s)
 static void sim_frame(struct sim *s, const uint8_t *p, size_t n)
 {
 	json_t *errs = json_array(), *o;
-	int rc = hj_decode(p, n, s->variant, &s->f);
+	int rc = hj_decode_opt(p, n, s->variant, s->layout == 2 ? HJ_DEC_UNIT_SIG : 0, &s->f);
 	char *text;
+
+	if (rc < 0 && s->variant == HJ_GB17691 && s->layout == 0 &&
+	    hj_decode_opt(p, n, s->variant, HJ_DEC_UNIT_SIG, &s->f) > 0)
+		rc = (int)n; /* Q2 */
 
 	s->frames++;
 	if (rc < 0) {
@@ -390,13 +417,14 @@ static int sim_loop(struct sim *s)
 
 static void sim_usage(void)
 {
-	fputs("usage: hjplatform [--port N] [--variant nrmm|road] [--pubkey PEM] [--id ID]\n"
-	      "                  [--vin VIN] [--cut-after FRAMES --cut-for SECONDS] [--quiet]\n"
-	      "                  [--ready FILE] -o FILE\n"
-	      "A test platform for HJ 1322 / HJ 1239 frames on 127.0.0.1: checks and records\n"
-	      "every frame as one JSON line in FILE; --ready FILE gets the port once listening.\n"
-	      "SIGTERM stops it; exit status 1 when a frame had an error.\n",
-	      stderr);
+	fputs(
+	    "usage: hjplatform [--port N] [--variant nrmm|road|gb17691] [--pubkey PEM] [--id ID]\n"
+	    "                  [--vin VIN] [--cut-after FRAMES --cut-for SECONDS] [--quiet]\n"
+	    "                  [--ready FILE] -o FILE\n"
+	    "A test platform for HJ 1322 / HJ 1239 frames on 127.0.0.1: checks and records\n"
+	    "every frame as one JSON line in FILE; --ready FILE gets the port once listening.\n"
+	    "SIGTERM stops it; exit status 1 when a frame had an error.\n",
+	    stderr);
 }
 
 int main(int argc, char **argv)
@@ -431,7 +459,10 @@ int main(int argc, char **argv)
 			s.port = atoi(optarg);
 			break;
 		case 'v':
-			s.variant = strcmp(optarg, "road") == 0 ? HJ_ROAD : HJ_NRMM;
+			if (hjdecode_variant(optarg, &s.variant, &s.layout) < 0) {
+				sim_usage();
+				return 2;
+			}
 			break;
 		case 'k':
 			pubkey = optarg;
@@ -476,7 +507,7 @@ int main(int argc, char **argv)
 		fclose(rf);
 	}
 	fprintf(stderr, "hjplatform: listening on 127.0.0.1:%d (%s)\n", s.port,
-		s.variant == HJ_ROAD ? "road" : "nrmm");
+		hj_variant_name(s.variant));
 	sim_loop(&s);
 	fprintf(stderr, "hjplatform: %ld frames, %ld with errors\n", s.frames, s.errors);
 	signer_verifier_close(s.v);
