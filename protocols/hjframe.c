@@ -416,10 +416,17 @@ int hj_encode(const struct hj_frame *f, uint8_t *out, size_t size)
 	out_u8(&o, f->sw_version);
 	out_u8(&o, f->encryption);
 	out_be(&o, 0, 2); /* the length, filled in below */
-	rc = hj_encode_body(f, &o);
-	if (rc < 0)
-		return rc;
-	if (f->has_sig)
+	if (f->encrypted) {
+		if (!f->raw_body && f->raw_len)
+			return HJ_EINVAL;
+		if (f->raw_len)
+			out_bytes(&o, f->raw_body, f->raw_len); /* ciphertext as it came */
+	} else {
+		rc = hj_encode_body(f, &o);
+		if (rc < 0)
+			return rc;
+	}
+	if (f->has_sig && !f->encrypted)
 		hj_put_sig(&o, f->sig_r, f->sig_s);
 	if (o.over || o.len + 1 > size)
 		return HJ_ESPACE;

@@ -141,7 +141,7 @@ struct hj_info {
 struct hj_frame {
 	enum hj_variant variant;
 	int unit_sig;  /* gb17691: the Q2 layout (set by hj_decode_opt, read by hj_encode) */
-	int encrypted; /* decoded: encryption flag 0x02..0x05, body kept raw (raw_body) */
+	int encrypted; /* encryption flag 0x02..0x05: the data unit is raw_body, raw_len */
 	uint8_t cmd;
 	char vin[HJ_VIN_LEN + 1];
 	uint8_t sw_version;

@@ -921,6 +921,13 @@ static void test_encrypted(void **state)
 	assert_int_equal(fr.raw_len, 28);
 	assert_ptr_equal(fr.raw_body, buf + HJ_HDR_LEN);
 	assert_int_equal(fr.serial, 0); /* not parsed */
+	{
+		uint8_t out[sizeof(buf)];
+
+		/* Encoded again: the ciphertext as it came, BCC and all. */
+		assert_int_equal(hj_encode(&fr, out, sizeof(out)), (int)sizeof(buf));
+		assert_memory_equal(out, buf, sizeof(buf));
+	}
 	/* 0x01 and 0xFE/0xFF are not "encrypted". */
 	assert_int_equal(hj_decode(nrmm_login, sizeof(nrmm_login), HJ_NRMM, &fr),
 			 (int)sizeof(nrmm_login));
