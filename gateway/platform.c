@@ -311,12 +311,17 @@ static uint8_t pf_mil_code(const char *mil)
 	return HJ_INVALID_FE; /* error, not available: not a lamp state */
 }
 
-/* The diagnostics unit: from the `dtc` events seen, else invalid. */
+/* The diagnostics unit: MIL and DTCs from the `dtc` events seen, the VIN
+ * from [device] vin (which the platform link needs, and which diag compares
+ * with the bus's: a vin-mismatch event says when they differ); the rest
+ * (support, readiness, CAL ID, CVN, IUPR) invalid: DM5/DM19/DM20 do not
+ * reach the stored rows this uplink reads yet, and nothing is invented. */
 static void pf_diag(const struct platform *p, struct hj_diag *d)
 {
 	int seen = 0;
 
 	memset(d, 0xFF, sizeof(*d));
+	memcpy(d->vin, p->vin, sizeof(d->vin));
 	d->protocol = p->has_can ? 2 : HJ_INVALID_FE; /* SAE J1939 */
 	d->mil = HJ_INVALID_FE;
 	d->n_dtcs = HJ_INVALID_FE;
