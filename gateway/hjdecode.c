@@ -267,8 +267,9 @@ json_t *hjdecode_json(const struct hj_frame *f, const uint8_t *buf, size_t len, 
 	    "{s:s, s:i, s:o, s:i, s:i, s:i, s:b}", "command", hj_cmd_name(f->variant, f->cmd),
 	    "command_code", f->cmd, "vin", hjdecode_text(f->vin, HJ_VIN_LEN), "sw_version",
 	    f->sw_version, "encryption", f->encryption, "length", f->data_len, "bcc_ok", f->bcc_ok);
-	int timed = !(f->cmd == HJ_CMD_ACTIVATE_ANSWER || f->cmd == HJ_CMD_ROAD_REMOVAL ||
-		      (f->cmd == HJ_CMD_05 && hj_variant_road(f->variant) && !f->has_time));
+	int timed =
+	    !(f->cmd == HJ_CMD_ACTIVATE_ANSWER || (f->cmd == HJ_CMD_ROAD_REMOVAL && !f->has_time) ||
+	      (f->cmd == HJ_CMD_05 && hj_variant_road(f->variant) && !f->has_time));
 
 	(void)len;
 	json_object_set_new(o, "variant", json_string(hj_variant_name(f->variant)));
@@ -323,6 +324,14 @@ json_t *hjdecode_json(const struct hj_frame *f, const uint8_t *buf, size_t len, 
 				    json_string(f->result == 1 ? "success" : "failure"));
 		json_object_set_new(o, "reason", json_integer(f->reason));
 		break;
+	case HJ_CMD_ROAD_REMOVAL:
+		if (f->has_time) {
+			json_object_set_new(o, "serial", json_integer(f->serial));
+			json_object_set_new(o, "position", hjdecode_pos(&f->pos));
+			json_object_set_new(o, "diagnostics_readable",
+					    json_boolean(!f->removal_status));
+		}
+		/* fall through - the bytes too: the layout is our choice */
 	default:
 		json_object_set_new(o, "body", hjdecode_hex(f->raw_body, f->raw_len));
 		break;

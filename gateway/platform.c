@@ -879,12 +879,6 @@ static void pf_ecu_silent(struct platform *p, int silent, int64_t wall_ms)
 		log_notice("platform: engine ECU talking again");
 		return;
 	}
-	if (hj_variant_road(p->variant)) {
-		/* The spec gives no body for the road alarm (0x06): send nothing
-		 * rather than guess. */
-		log_warnx("platform: engine ECU silent (no removal alarm in the road variant)");
-		return;
-	}
 	log_warnx("platform: engine ECU silent: removal alarm");
 	p->alarm_pending = 1;
 	p->alarm_wall_ms = wall_ms;
@@ -896,7 +890,9 @@ static void pf_send_alarm(struct platform *p)
 
 	if (!p->alarm_pending || !pf_room(p))
 		return;
-	pf_frame_init(p, &f, HJ_CMD_05, p->alarm_wall_ms);
+	/* nrmm: 0x05; road: 0x06 with the nrmm body (hjframe.h says why) */
+	pf_frame_init(p, &f, hj_variant_road(p->variant) ? HJ_CMD_ROAD_REMOVAL : HJ_CMD_05,
+		      p->alarm_wall_ms);
 	f.serial = pf_serial_next(p, &p->info_serial, "hj_info_serial");
 	f.pos = p->last_pos;
 	f.removal_status = 1; /* diagnostics not readable */

@@ -382,12 +382,18 @@ static int hj_encode_body(const struct hj_frame *f, struct hj_out *o)
 		out_u8(o, f->reason);
 		return HJ_OK;
 	case HJ_CMD_ROAD_REMOVAL:
-		if (hj_variant_road(f->variant) && (f->raw_body || f->raw_len == 0)) {
-			if (f->raw_len)
-				out_bytes(o, f->raw_body, f->raw_len);
+		if (!hj_variant_road(f->variant) || (!f->raw_body && f->raw_len))
+			return HJ_ECMD;
+		if (f->raw_body) { /* as decoded, or a platform's echo */
+			out_bytes(o, f->raw_body, f->raw_len);
 			return HJ_OK;
 		}
-		return HJ_ECMD;
+		/* Our alarm: the HJ 1322 removal alarm's body (see the header). */
+		out_time(o, &f->time);
+		out_be(o, f->serial, 2);
+		out_pos(o, &f->pos);
+		out_u8(o, f->removal_status);
+		return HJ_OK;
 	default:
 		return HJ_ECMD;
 	}
@@ -714,6 +720,13 @@ static int hj_decode_body(struct hj_in *in, struct hj_frame *f, size_t base)
 			return HJ_ECMD;
 		f->raw_body = in->p + in->pos;
 		f->raw_len = in_left(in);
+		if (f->raw_len == HJ_ALARM_LEN) {
+			in_time(in, &f->time);
+			f->has_time = 1;
+			f->serial = (uint16_t)in_be(in, 2);
+			in_pos(in, &f->pos);
+			f->removal_status = (uint8_t)in_be(in, 1);
+		}
 		in->pos = in->len;
 		return HJ_OK;
 	default:

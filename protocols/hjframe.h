@@ -26,6 +26,7 @@
 #define HJ_STREAM_NRMM 28   /* data stream body, non-road */
 #define HJ_ENC_NONE    0x01 /* encryption flag: not encrypted */
 #define HJ_INVALID_FE  0xFE /* "invalid" of protocol and DTC count */
+#define HJ_ALARM_LEN   18   /* removal alarm body: time, serial, position, status */
 
 enum {
 	HJ_OK = 0,
@@ -56,8 +57,12 @@ enum hj_cmd {
 	HJ_CMD_REALTIME = 0x02,
 	HJ_CMD_RESEND = 0x03,
 	HJ_CMD_LOGOUT = 0x04,
-	HJ_CMD_05 = 0x05,	    /* nrmm: removal alarm; road: time sync */
-	HJ_CMD_ROAD_REMOVAL = 0x06, /* road: body not described by the spec: kept raw */
+	HJ_CMD_05 = 0x05, /* nrmm: removal alarm; road: time sync */
+	/* road: the spec gives no body.  We send HJ 1322's removal alarm body
+	 * (time, serial, position, status: HJ_ALARM_LEN bytes), the one removal
+	 * body a standard describes; decoded: that body parsed when it has that
+	 * length (has_time set), and always kept raw (raw_body) */
+	HJ_CMD_ROAD_REMOVAL = 0x06,
 	HJ_CMD_ACTIVATE = 0x07,
 	HJ_CMD_ACTIVATE_ANSWER = 0x08,
 };
@@ -163,7 +168,8 @@ struct hj_frame {
 	uint8_t pubkey[HJ_PUBKEY_LEN];	 /* activation */
 	char act_vin[HJ_VIN_LEN + 1];	 /* activation */
 	uint8_t result, reason;		 /* activation answer */
-	const uint8_t *raw_body;	 /* road 0x06, encrypted: the data unit, in the input */
+	const uint8_t *raw_body;	 /* road 0x06, encrypted: the data unit, in the input;
+					  * NULL: encode road 0x06 from time, serial, pos, status */
 	size_t raw_len;
 
 	int has_sig;

@@ -934,6 +934,37 @@ static void test_encrypted(void **state)
 	assert_false(fr.encrypted);
 }
 
+/* Road removal alarm 0x06: the HJ 1322 alarm body (our choice, hjframe.h),
+ * serial 5, position never known, diagnostics not readable; 43 bytes, BCC
+ * 0x29 worked by hand. */
+static void test_road_removal_alarm(void **state)
+{
+	static const uint8_t want[] = {
+	    0x23, 0x23, 0x06, 0x4C, 0x5A, 0x59, 0x54, 0x42, 0x54, 0x44, 0x36,
+	    0x30, 0x4B, 0x31, 0x30, 0x30, 0x30, 0x30, 0x30, 0x31, 0x01, 0x01,
+	    0x00, 0x12, 0x17, 0x0B, 0x0F, 0x06, 0x0D, 0x14, 0x00, 0x05, 0x01,
+	    0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01, 0x29,
+	};
+
+	(void)state;
+	for (int v = HJ_ROAD; v <= HJ_GB17691; v++) {
+		frame_init(&fr, (enum hj_variant)v, HJ_CMD_ROAD_REMOVAL);
+		fr.serial = 5;
+		hj_pos_unknown(&fr.pos);
+		fr.removal_status = 1;
+		check_encode(&fr, want, sizeof(want));
+		assert_int_equal(hj_decode(want, sizeof(want), (enum hj_variant)v, &fr),
+				 (int)sizeof(want));
+		assert_true(fr.bcc_ok && fr.has_time);
+		assert_int_equal(fr.serial, 5);
+		assert_int_equal(fr.removal_status, 1);
+		assert_int_equal(fr.time.second, 20);
+		assert_int_equal(fr.raw_len, HJ_ALARM_LEN);
+	}
+	/* nrmm has no 0x06. */
+	assert_int_equal(hj_decode(want, sizeof(want), HJ_NRMM, &fr), HJ_ECMD);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -955,6 +986,7 @@ int main(void)
 	    cmocka_unit_test(test_gb17691_public),
 	    cmocka_unit_test(test_cross_variant),
 	    cmocka_unit_test(test_encrypted),
+	    cmocka_unit_test(test_road_removal_alarm),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -166,6 +166,11 @@ static int have_alarm(struct fx *f)
 	return fx_find(f, HJ_CMD_05) >= 0;
 }
 
+static int have_road_alarm(struct fx *f)
+{
+	return fx_find(f, HJ_CMD_ROAD_REMOVAL) >= 0;
+}
+
 static void fx_append(struct fx *f, enum store_kind kind, int64_t wall_ms, const char *payload)
 {
 	uint64_t seq = store_next_seq(f->store);
@@ -275,6 +280,27 @@ static void test_gb17691_obd_unit(void **state)
 	assert_memory_equal(d->iupr, ff, 36);
 }
 
+/* road: watch's ecu-silent start sends the removal alarm 0x06. */
+static void test_road_removal_alarm(void **state)
+{
+	struct fx *f = *state;
+	struct uplink_env env = {.store = f->store, .wake_fd = -1, .has_can = 1};
+	struct hj_frame fr;
+	struct clock_now cn;
+
+	f->cfg.platform.variant = 1;
+	clock_now(&cn);
+	f->p = platform_uplink.open(&f->cfg, &env);
+	assert_non_null(f->p);
+	assert_true(fx_run(f, have_1, 0));
+	fx_append_ecu_silent(f, cn.wall_ms - 1000, "start");
+	assert_true(fx_run(f, have_road_alarm, 1));
+	assert_true(fx_frame(f, fx_find(f, HJ_CMD_ROAD_REMOVAL), &fr));
+	assert_true(fr.has_time);
+	assert_int_equal(fr.removal_status, 1);
+	assert_int_equal(fr.serial, 1);
+}
+
 /* A link that cannot connect does not fail the open: it backs off and says
  * why.  (An unresolvable name is tested in test_uplinks.sh, where lookups go
  * to a resolver on loopback: here one would leave the machine.) */
@@ -303,6 +329,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_login_record_alarm, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_open_without_peer, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_gb17691_obd_unit, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_road_removal_alarm, fx_setup, fx_teardown),
 	};
 
 	clock_init_live();
