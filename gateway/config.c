@@ -319,6 +319,11 @@ static const struct config_key config_keys[] = {
     {PF, "resend_rate", config_parse_int, CONFIG_FIELD(platform.resend_rate), 1, 1000},
     {PF, "sw_version", config_parse_int, CONFIG_FIELD(platform.sw_version), 0, 255},
     {PF, "activate", config_parse_bool, CONFIG_FIELD(platform.activate), 0, 0},
+    {PF, "tls", config_parse_bool, CONFIG_FIELD(platform.tls), 0, 0},
+    {PF, "tls_verify", config_parse_bool, CONFIG_FIELD(platform.tls_verify), 0, 0},
+    {PF, "ca_file", config_parse_path, CONFIG_FIELD(platform.ca_file), 1, 0},
+    {PF, "cert_file", config_parse_path, CONFIG_FIELD(platform.cert_file), 1, 0},
+    {PF, "cert_key_file", config_parse_path, CONFIG_FIELD(platform.cert_key_file), 1, 0},
 #undef PF
 
 #define FILEOUT CONFIG_SEC_FILE
@@ -1402,6 +1407,9 @@ static void config_check_platform(struct config_ctx *ctx)
 	if (p->activate && (!p->sign || !config_given(ctx, 0, CONFIG_SEC_PLATFORM, "chip_id")))
 		config_platform_error(ctx, "activate",
 				      "activate = yes needs sign = yes and chip_id");
+	if (!p->cert_file[0] != !p->cert_key_file[0])
+		config_platform_error(ctx, p->cert_file[0] ? "cert_file" : "cert_key_file",
+				      "cert_file and cert_key_file go together");
 }
 
 static void config_check_file(struct config_ctx *ctx)
@@ -2042,6 +2050,7 @@ void config_defaults(struct config *c)
 	c->platform.reconnect_max_s = 60;
 	c->platform.resend_rate = 5;
 	c->platform.sw_version = 1;
+	c->platform.tls_verify = 1;
 }
 
 /* A file that names no device or no source is not a configuration (an

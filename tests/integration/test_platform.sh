@@ -258,4 +258,43 @@ check "gb17691: one Q1 frame per 10 s window, none missing" \
 	test "$(val windows_missing "$T/gb.res")" -eq 0 -a "$(val twice "$T/gb.res")" -eq 0
 check "gb17691: Q1 layout, unit serials, the OBD unit in the frame" \
 	sh -c "jq -se '[.[] | select(.command == \"realtime\")] | (all(.layout == \"Q1\" and (.info[0].serial > 0))) and any(.info[] | .type == \"diag\")' '$T/gb.jsonl' >/dev/null"
+
+# ---- 5. TLS: each variant over TLS with a real CA; a wrong CA is refused -----
+mkcert() { # mkcert NAME: a CA NAME-ca.pem and, signed by it, a server NAME-srv.pem for 127.0.0.1
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+		-keyout "$T/$1-ca.key" -out "$T/$1-ca.pem" -subj "/CN=emgw test $1 CA" 2>/dev/null &&
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+		-keyout "$T/$1-srv.key" -out "$T/$1-srv.csr" -subj "/CN=127.0.0.1" 2>/dev/null &&
+	printf 'subjectAltName=IP:127.0.0.1\n' >"$T/$1-ext" &&
+	openssl x509 -req -in "$T/$1-srv.csr" -CA "$T/$1-ca.pem" -CAkey "$T/$1-ca.key" \
+		-CAcreateserial -days 2 -extfile "$T/$1-ext" -out "$T/$1-srv.pem" 2>/dev/null
+}
+mkcert good && mkcert other || { echo "not ok - openssl could not make the test certificates"; exit 1; }
+"$TOP/$B/tests/tracegen" --duration 60 --start 1700300000 --seed 13 -o "$T/tls.log"
+for v in nrmm road gb17691; do
+	SIM_PORT=$(free_port)
+	start_sim "tls-$v" --variant "$v" --pubkey "$T/pub.pem" --id "$CHIP" \
+		--tls-cert "$T/good-srv.pem" --tls-key "$T/good-srv.key"
+	conf "tls-$v" "$T/tls.log" 20 "$v" 10 no "tls = yes" "ca_file = $T/good-ca.pem" >"$T/tls-$v.conf"
+	"$EMGWD" -c "$T/tls-$v.conf" --stdout --exit-when-done >"$T/tls-$v.out" 2>"$T/tls-$v.emgw.err" &
+	EPID=$!; PIDS="$PIDS $EPID"
+	wait_exit 60 "$EPID"
+	stop_pid "$SIM_PID"
+	analyse "$T/tls-$v.jsonl" "$T/tls-$v.out" 10 >"$T/tls-$v.res"
+	check "TLS $v: emgwd sends everything over TLS and exits 0 (rc=$rc)" \
+		sh -c "test $rc -eq 0 && grep -q connected_tls '$T/tls-$v.jsonl' && grep -q 'platform: TLS' '$T/tls-$v.emgw.err'"
+	check "TLS $v: every frame passed the simulator's checks, none missing" \
+		test "$(val errors "$T/tls-$v.res")" -eq 0 -a "$(val windows_missing "$T/tls-$v.res")" -eq 0 -a "$(val samples "$T/tls-$v.res")" -gt 0
+done
+# The platform's certificate from another CA: refused, nothing sent.
+SIM_PORT=$(free_port)
+start_sim tls-wrong --tls-cert "$T/other-srv.pem" --tls-key "$T/other-srv.key"
+conf tls-wrong "$T/tls.log" 20 nrmm 10 no "tls = yes" "ca_file = $T/good-ca.pem" >"$T/tls-wrong.conf"
+"$EMGWD" -c "$T/tls-wrong.conf" >"$T/tls-wrong.out" 2>"$T/tls-wrong.emgw.err" &
+EPID=$!; PIDS="$PIDS $EPID"
+wait_for 20 grep -q 'certificate' "$T/tls-wrong.emgw.err"
+stop_pid "$EPID"
+stop_pid "$SIM_PID"
+check "TLS: a certificate from another CA is refused ($(grep -m1 -o 'TLS handshake.*' "$T/tls-wrong.emgw.err"))" \
+	sh -c "grep -q 'TLS handshake: certificate' '$T/tls-wrong.emgw.err' && ! grep -q '\"command\"' '$T/tls-wrong.jsonl'"
 finish

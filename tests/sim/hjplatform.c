@@ -7,7 +7,10 @@
  * conn and the errors found) to a file.  It can cut the link after N
  * real-time frames for S seconds, refusing connections meanwhile. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -38,6 +41,8 @@ struct sim {
 	int cut_after, cut_for_s, cut_done;
 	int quiet;
 
+	SSL_CTX *tls_ctx; /* --tls-cert: TLS server */
+	SSL *ssl;
 	int lfd, cfd, conn;
 	uint8_t in[SIM_BUF];
 	size_t in_len;
@@ -243,7 +248,8 @@ static void sim_send(struct sim *s, uint8_t cmd, const void *data, size_t n)
 	if (len > 0) {
 		buf[2] = cmd; /* ... under the command it answers */
 		buf[len - 1] = hj_bcc(buf + 2, (size_t)len - 3);
-		if (send(s->cfd, buf, (size_t)len, MSG_NOSIGNAL) < 0)
+		if (s->ssl ? SSL_write(s->ssl, buf, len) <= 0
+			   : send(s->cfd, buf, (size_t)len, MSG_NOSIGNAL) < 0)
 			perror("hjplatform: send");
 	}
 	free(a);
@@ -316,13 +322,23 @@ static void sim_frame(struct sim *s, const uint8_t *p, size_t n)
 /* Read what the client sent; 0 at EOF or error. */
 static int sim_read(struct sim *s)
 {
-	ssize_t n = recv(s->cfd, s->in + s->in_len, sizeof(s->in) - s->in_len, MSG_DONTWAIT);
+	ssize_t n;
 	size_t off = 0;
 
-	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+	if (s->ssl) {
+		int r = SSL_read(s->ssl, s->in + s->in_len, (int)(sizeof(s->in) - s->in_len));
+		int e = r > 0 ? SSL_ERROR_NONE : SSL_get_error(s->ssl, r);
+
+		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+			return 1;
+		n = r > 0 ? r : 0;
+	} else {
+		n = recv(s->cfd, s->in + s->in_len, sizeof(s->in) - s->in_len, MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return 1;
+	}
+	if (n <= 0)
 		return 0;
-	if (n < 0)
-		return 1;
 	s->in_len += (size_t)n;
 	while (off < s->in_len) {
 		int len = hj_frame_len(s->in + off, s->in_len - off);
@@ -350,6 +366,8 @@ static void sim_close_client(struct sim *s, const char *why)
 {
 	if (s->cfd < 0)
 		return;
+	SSL_free(s->ssl);
+	s->ssl = NULL;
 	close(s->cfd);
 	s->cfd = -1;
 	s->in_len = 0;
@@ -385,9 +403,31 @@ static void sim_accept(struct sim *s)
 	if (fd < 0)
 		return;
 	sim_close_client(s, "replaced");
+	if (s->tls_ctx) {
+		/* The handshake blocks (a test server, one client); then the
+		 * socket reads without blocking, as the plain one does. */
+		SSL *ssl = SSL_new(s->tls_ctx);
+		struct timeval tv = {5, 0}; /* a client that never speaks */
+
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+
+		if (!ssl || !SSL_set_fd(ssl, fd) || SSL_accept(ssl) != 1) {
+			unsigned long e = ERR_get_error();
+
+			fprintf(s->out, "{\"event\":\"tls_refused\",\"why\":\"%s\"}\n",
+				e ? ERR_reason_error_string(e) : "handshake failed");
+			fflush(s->out);
+			ERR_clear_error();
+			SSL_free(ssl);
+			close(fd);
+			return;
+		}
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+		s->ssl = ssl;
+	}
 	s->cfd = fd;
 	s->conn++;
-	sim_event(s, "connected");
+	sim_event(s, s->ssl ? "connected_tls" : "connected");
 }
 
 static int sim_loop(struct sim *s)
@@ -420,6 +460,7 @@ static void sim_usage(void)
 	fputs(
 	    "usage: hjplatform [--port N] [--variant nrmm|road|gb17691] [--pubkey PEM] [--id ID]\n"
 	    "                  [--vin VIN] [--cut-after FRAMES --cut-for SECONDS] [--quiet]\n"
+	    "                  [--tls-cert PEM [--tls-key PEM]]\n"
 	    "                  [--ready FILE] -o FILE\n"
 	    "A test platform for HJ 1322 / HJ 1239 frames on 127.0.0.1: checks and records\n"
 	    "every frame as one JSON line in FILE; --ready FILE gets the port once listening.\n"
@@ -438,6 +479,8 @@ int main(int argc, char **argv)
 	    {"cut-after", required_argument, NULL, 'a'},
 	    {"cut-for", required_argument, NULL, 'f'},
 	    {"ready", required_argument, NULL, 'r'},
+	    {"tls-cert", required_argument, NULL, 'C'},
+	    {"tls-key", required_argument, NULL, 'K'},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -448,7 +491,7 @@ int main(int argc, char **argv)
 			       .login_serial = -1,
 			       .offset_s = 8 * 3600,
 			       .id = HJDECODE_DEFAULT_ID};
-	const char *out = NULL, *pubkey = NULL;
+	const char *out = NULL, *pubkey = NULL, *tls_cert = NULL, *tls_key = NULL;
 	struct sigaction sa = {.sa_handler = sim_on_signal};
 	FILE *rf;
 	int c;
@@ -485,6 +528,12 @@ int main(int argc, char **argv)
 		case 'q':
 			s.quiet = 1;
 			break;
+		case 'C':
+			tls_cert = optarg;
+			break;
+		case 'K':
+			tls_key = optarg;
+			break;
 		case 'o':
 			out = optarg;
 			break;
@@ -496,6 +545,16 @@ int main(int argc, char **argv)
 	if (!out) {
 		sim_usage();
 		return 2;
+	}
+	if (tls_cert) {
+		s.tls_ctx = SSL_CTX_new(TLS_server_method());
+		if (!s.tls_ctx || SSL_CTX_use_certificate_chain_file(s.tls_ctx, tls_cert) != 1 ||
+		    SSL_CTX_use_PrivateKey_file(s.tls_ctx, tls_key ? tls_key : tls_cert,
+						SSL_FILETYPE_PEM) != 1) {
+			fprintf(stderr, "hjplatform: %s: cannot load the TLS certificate\n",
+				tls_cert);
+			return 1;
+		}
 	}
 	s.out = strcmp(out, "-") == 0 ? stdout : fopen(out, "a");
 	if (!s.out || (pubkey && !(s.v = signer_verifier_open(pubkey))) || sim_listen(&s) < 0)
@@ -511,6 +570,7 @@ int main(int argc, char **argv)
 	sim_loop(&s);
 	fprintf(stderr, "hjplatform: %ld frames, %ld with errors\n", s.frames, s.errors);
 	signer_verifier_close(s.v);
+	SSL_CTX_free(s.tls_ctx);
 	if (s.out != stdout)
 		fclose(s.out);
 	return s.errors ? 1 : 0;

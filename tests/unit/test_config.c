@@ -588,6 +588,7 @@ static void test_platform_variant(void **state)
 	assert_int_equal(f->c.platform.variant, 1);
 	expect_one(f, "[platform]\nvariant = gb\n", 2,
 		   "variant: \"gb\" is not nrmm, road or gb17691");
+	assert_int_equal(f->c.platform.tls_verify, 1); /* verification on by default */
 }
 
 struct writer {
