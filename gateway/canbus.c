@@ -133,7 +133,8 @@ static void canbus_contend(struct canbus *cb, uint8_t sa, uint64_t their_name)
 
 static void canbus_send_requests(struct canbus *cb)
 {
-	static const uint32_t pgns[] = {65253, 65260, 65248, 65217};
+	/* HOURS, VI, VD, VDHR; DM5, DM19, DM20 for the China OBD unit */
+	static const uint32_t pgns[] = {65253, 65260, 65248, 65217, 65230, 54016, 49664};
 
 	for (size_t i = 0; i < sizeof(pgns) / sizeof(pgns[0]); i++) {
 		uint8_t d[3] = {(uint8_t)pgns[i], (uint8_t)(pgns[i] >> 8),
@@ -207,6 +208,15 @@ static void canbus_message(struct canbus *cb, int rc, int64_t mono_ms)
 		break;
 	case CANDEC_VIN:
 		diag_vin(&cb->diag, m->sa, m->vin);
+		break;
+	case CANDEC_DM5:
+		diag_dm5(&cb->diag, m->sa, &m->dm5);
+		break;
+	case CANDEC_DM19:
+		diag_dm19(&cb->diag, m->sa, &m->dm19);
+		break;
+	case CANDEC_DM20:
+		diag_dm20(&cb->diag, m->sa, &m->dm20);
 		break;
 	case CANDEC_CLAIM:
 		diag_claim(&cb->diag, m->sa, &m->claim);

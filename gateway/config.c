@@ -322,6 +322,11 @@ static const struct config_key config_keys[] = {
     {PF, "resend_rate", config_parse_int, CONFIG_FIELD(platform.resend_rate), 1, 1000},
     {PF, "sw_version", config_parse_int, CONFIG_FIELD(platform.sw_version), 0, 255},
     {PF, "activate", config_parse_bool, CONFIG_FIELD(platform.activate), 0, 0},
+    {PF, "tls", config_parse_bool, CONFIG_FIELD(platform.tls), 0, 0},
+    {PF, "tls_verify", config_parse_bool, CONFIG_FIELD(platform.tls_verify), 0, 0},
+    {PF, "ca_file", config_parse_path, CONFIG_FIELD(platform.ca_file), 1, 0},
+    {PF, "cert_file", config_parse_path, CONFIG_FIELD(platform.cert_file), 1, 0},
+    {PF, "cert_key_file", config_parse_path, CONFIG_FIELD(platform.cert_key_file), 1, 0},
 #undef PF
 
 #define FILEOUT CONFIG_SEC_FILE
@@ -1327,11 +1332,14 @@ static void config_check_mqtt(struct config_ctx *ctx)
 static int config_parse_variant(struct config_ctx *ctx, const struct config_key *k, const char *v,
 				void *dst)
 {
-	if (strcmp(v, "nrmm") == 0 || strcmp(v, "road") == 0) {
-		*(int *)dst = strcmp(v, "road") == 0;
-		return 0;
-	}
-	config_error(ctx, "%s: \"%s\" is not nrmm or road", k->name, v);
+	static const char *const names[] = {"nrmm", "road", "gb17691"}; /* enum hj_variant */
+
+	for (int i = 0; i < 3; i++)
+		if (strcmp(v, names[i]) == 0) {
+			*(int *)dst = i;
+			return 0;
+		}
+	config_error(ctx, "%s: \"%s\" is not nrmm, road or gb17691", k->name, v);
 	return -1;
 }
 
@@ -1402,6 +1410,9 @@ static void config_check_platform(struct config_ctx *ctx)
 	if (p->activate && (!p->sign || !config_given(ctx, 0, CONFIG_SEC_PLATFORM, "chip_id")))
 		config_platform_error(ctx, "activate",
 				      "activate = yes needs sign = yes and chip_id");
+	if (!p->cert_file[0] != !p->cert_key_file[0])
+		config_platform_error(ctx, p->cert_file[0] ? "cert_file" : "cert_key_file",
+				      "cert_file and cert_key_file go together");
 }
 
 static void config_check_file(struct config_ctx *ctx)
@@ -2045,6 +2056,7 @@ void config_defaults(struct config *c)
 	c->platform.reconnect_max_s = 60;
 	c->platform.resend_rate = 5;
 	c->platform.sw_version = 1;
+	c->platform.tls_verify = 1;
 }
 
 /* A file that names no device or no source is not a configuration (an

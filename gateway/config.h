@@ -199,21 +199,26 @@ struct config_platform {
 	int enabled;
 	char host[256]; /* numeric address, or a name resolved once at start */
 	int port;
-	int variant;		 /* 0 nrmm (HJ 1322), 1 road (HJ 1239) */
-	int period_ms;		 /* data stream period; 0: 60 s nrmm, 10 s road */
-	int diag_period_ms;	 /* diagnostics period */
-	int samples_per_frame;	 /* road: samples in one frame */
-	int sign;		 /* sign reports with the SM2 key */
-	char key_file[PATH_MAX]; /* PEM SM2 private key */
-	char chip_id[17];	 /* security chip id, 16 characters */
-	char user_id[65];	 /* SM2 distinguishing id; empty: chip_id */
-	char iccid[21];		 /* SIM ICCID, or "mmcli" to ask ModemManager */
-	int time_offset_h;	 /* platform time = UTC + this */
-	char egr_cmd_signal[64]; /* signal of the commanded EGR opening, or "" */
-	int reconnect_max_s;	 /* back-off cap */
-	int resend_rate;	 /* re-send frames per second at most */
-	int sw_version;		 /* terminal software version byte */
-	int activate;		 /* send the activation frame (0x07) after login */
+	int variant;		      /* 0 nrmm (HJ 1322), 1 road (HJ 1239), 2 gb17691 (Annex Q) */
+	int period_ms;		      /* data stream period; 0: 60 s nrmm, 10 s road */
+	int diag_period_ms;	      /* diagnostics period */
+	int samples_per_frame;	      /* road: samples in one frame */
+	int sign;		      /* sign reports with the SM2 key */
+	char key_file[PATH_MAX];      /* PEM SM2 private key */
+	char chip_id[17];	      /* security chip id, 16 characters */
+	char user_id[65];	      /* SM2 distinguishing id; empty: chip_id */
+	char iccid[21];		      /* SIM ICCID, or "mmcli" to ask ModemManager */
+	int time_offset_h;	      /* platform time = UTC + this */
+	char egr_cmd_signal[64];      /* signal of the commanded EGR opening, or "" */
+	int reconnect_max_s;	      /* back-off cap */
+	int resend_rate;	      /* re-send frames per second at most */
+	int sw_version;		      /* terminal software version byte */
+	int activate;		      /* send the activation frame (0x07) after login */
+	int tls;		      /* TLS on the link */
+	int tls_verify;		      /* verify the platform's certificate (default yes) */
+	char ca_file[PATH_MAX];	      /* CA certificates (PEM); empty: the system's */
+	char cert_file[PATH_MAX];     /* client certificate (PEM), optional */
+	char cert_key_file[PATH_MAX]; /* its private key */
 };
 
 struct config_fileout {

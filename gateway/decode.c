@@ -98,6 +98,69 @@ static void decode_put_dm1(FILE *out, const struct j1939dm_dm1 *dm)
 		fprintf(out, ",\"truncated\":%d", dm->n_truncated);
 }
 
+static void decode_put_dm5(FILE *out, const struct j1939dm_dm5 *d)
+{
+	uint16_t support, readiness;
+
+	j1939dm_dm5_obd_words(d, &support, &readiness);
+	fprintf(out,
+		",\"dm5\":{\"active\":%u,\"previously_active\":%u,\"obd_compliance\":%u,"
+		"\"continuous\":%u,\"nc_support\":%u,\"nc_status\":%u,\"obd_support\":%u,"
+		"\"obd_readiness\":%u}",
+		d->active, d->previously_active, d->obd_compliance, d->continuous, d->nc_support,
+		d->nc_status, support, readiness);
+}
+
+/* Calibration ids are free text from the ECU: printable ASCII kept,
+ * padding (NUL, spaces) dropped, anything else as \u00XX. */
+static void decode_put_calid(FILE *out, const char *s)
+{
+	size_t n = strnlen(s, 16);
+
+	while (n > 0 && s[n - 1] == ' ')
+		n--;
+	fputc('"', out);
+	for (size_t i = 0; i < n; i++) {
+		unsigned char c = (unsigned char)s[i];
+
+		if (c == '"' || c == '\\')
+			fprintf(out, "\\%c", c);
+		else if (c < 0x20 || c > 0x7E)
+			fprintf(out, "\\u%04x", c);
+		else
+			fputc(c, out);
+	}
+	fputc('"', out);
+}
+
+static void decode_put_dm19(FILE *out, const struct j1939dm_dm19 *d)
+{
+	fputs(",\"calibrations\":[", out);
+	for (int i = 0; i < d->n; i++) {
+		const uint8_t *c = d->cal[i].cvn;
+
+		/* CVN sent least significant byte first: shown as its number. */
+		fprintf(out, "%s{\"cal_id\":", i ? "," : "");
+		decode_put_calid(out, d->cal[i].cal_id);
+		fprintf(out, ",\"cvn\":\"%02X%02X%02X%02X\"}", c[3], c[2], c[1], c[0]);
+	}
+	fputc(']', out);
+	if (d->n_truncated)
+		fprintf(out, ",\"truncated\":%d", d->n_truncated);
+}
+
+static void decode_put_dm20(FILE *out, const struct j1939dm_dm20 *d)
+{
+	fprintf(out, ",\"ign_cycles\":%u,\"obd_conditions\":%u,\"ratios\":[", d->ign_cycles,
+		d->obd_conditions);
+	for (int i = 0; i < d->n; i++)
+		fprintf(out, "%s{\"spn\":%" PRIu32 ",\"num\":%u,\"den\":%u}", i ? "," : "",
+			d->r[i].spn, d->r[i].num, d->r[i].den);
+	fputc(']', out);
+	if (d->n_truncated)
+		fprintf(out, ",\"truncated\":%d", d->n_truncated);
+}
+
 static void decode_put_claim(FILE *out, const struct j1939dm_name *n)
 {
 	fprintf(out,
@@ -145,6 +208,15 @@ static void decode_print(FILE *out, int has_time, int64_t t_us, const struct can
 		break;
 	case CANDEC_CLAIM:
 		decode_put_claim(out, &m->claim);
+		break;
+	case CANDEC_DM5:
+		decode_put_dm5(out, &m->dm5);
+		break;
+	case CANDEC_DM19:
+		decode_put_dm19(out, &m->dm19);
+		break;
+	case CANDEC_DM20:
+		decode_put_dm20(out, &m->dm20);
 		break;
 	default:
 		break;

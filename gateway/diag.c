@@ -103,6 +103,36 @@ void diag_vin(struct diag *d, uint8_t sa, const char *vin)
 	d->vin_mismatch = mismatch;
 }
 
+void diag_dm5(struct diag *d, uint8_t sa, const struct j1939dm_dm5 *dm5)
+{
+	struct diag_ecu *e = diag_ecu(d, sa);
+
+	if (!e)
+		return;
+	e->dm5 = *dm5;
+	e->have_dm5 = 1;
+}
+
+void diag_dm19(struct diag *d, uint8_t sa, const struct j1939dm_dm19 *dm19)
+{
+	struct diag_ecu *e = diag_ecu(d, sa);
+
+	if (!e)
+		return;
+	e->dm19 = *dm19;
+	e->have_dm19 = 1;
+}
+
+void diag_dm20(struct diag *d, uint8_t sa, const struct j1939dm_dm20 *dm20)
+{
+	struct diag_ecu *e = diag_ecu(d, sa);
+
+	if (!e)
+		return;
+	e->dm20 = *dm20;
+	e->have_dm20 = 1;
+}
+
 void diag_claim(struct diag *d, uint8_t sa, const struct j1939dm_name *name)
 {
 	struct diag_ecu *e = diag_ecu(d, sa);
@@ -124,6 +154,51 @@ static json_t *diag_active_json(const struct j1939dm_dm1 *dm)
 	return list;
 }
 
+/* DM5, DM19, DM20 as the GB 17691 / HJ OBD unit would carry them. */
+static void diag_obd_json(const struct diag_ecu *e, json_t *o)
+{
+	if (e->have_dm5) {
+		uint16_t support, readiness;
+
+		j1939dm_dm5_obd_words(&e->dm5, &support, &readiness);
+		json_object_set_new(o, "obd_support", json_integer(support));
+		json_object_set_new(o, "obd_readiness", json_integer(readiness));
+	}
+	if (e->have_dm19) {
+		json_t *cals = json_array();
+
+		for (int i = 0; i < e->dm19.n; i++) {
+			const uint8_t *c = e->dm19.cal[i].cvn;
+			char cvn[9], id[17];
+			size_t n = strnlen(e->dm19.cal[i].cal_id, 16);
+
+			snprintf(cvn, sizeof(cvn), "%02X%02X%02X%02X", c[3], c[2], c[1], c[0]);
+			memcpy(id, e->dm19.cal[i].cal_id, n);
+			while (n > 0 && id[n - 1] == ' ')
+				n--;
+			for (size_t j = 0; j < n; j++)
+				if (id[j] < 0x20 || id[j] > 0x7E)
+					id[j] = '?'; /* status JSON stays text */
+			id[n] = '\0';
+			json_array_append_new(cals,
+					      json_pack("{s:s, s:s}", "cal_id", id, "cvn", cvn));
+		}
+		json_object_set_new(o, "calibrations", cals);
+	}
+	if (e->have_dm20) {
+		json_t *r = json_array();
+
+		for (int i = 0; i < e->dm20.n; i++)
+			json_array_append_new(
+			    r, json_pack("{s:I, s:i, s:i}", "spn", (json_int_t)e->dm20.r[i].spn,
+					 "num", e->dm20.r[i].num, "den", e->dm20.r[i].den));
+		json_object_set_new(o, "iupr",
+				    json_pack("{s:i, s:i, s:o}", "ign_cycles", e->dm20.ign_cycles,
+					      "obd_conditions", e->dm20.obd_conditions, "ratios",
+					      r));
+	}
+}
+
 static json_t *diag_ecu_json(const struct diag_ecu *e)
 {
 	json_t *o = json_object();
@@ -139,6 +214,7 @@ static json_t *diag_ecu_json(const struct diag_ecu *e)
 		json_object_set_new(o, "mil", json_string(j1939dm_lamp_name(e->dm1.mil)));
 		json_object_set_new(o, "dtcs", diag_active_json(&e->dm1));
 	}
+	diag_obd_json(e, o);
 	return o;
 }
 

@@ -1,6 +1,7 @@
 /* diag: what the engine's controllers say about themselves, as the CAN source
- * overhears it: DM1 lamps and active trouble codes per source address, the
- * VIN, and address claims (NAMEs).  Raises `dtc` and `vin-mismatch` events
+ * overhears it: DM1 lamps and active trouble codes per source address, DM5
+ * readiness, DM19 calibrations, DM20 ratios, the VIN, and address claims
+ * (NAMEs).  Raises `dtc` and `vin-mismatch` events
  * through a callback; owns only this state. */
 #ifndef EMGW_DIAG_H
 #define EMGW_DIAG_H
@@ -20,6 +21,10 @@ struct diag_ecu {
 	struct j1939dm_dm1 dm1; /* the last DM1, as the active list */
 	int have_name;
 	struct j1939dm_name name;
+	int have_dm5, have_dm19, have_dm20; /* the last of each, as sent */
+	struct j1939dm_dm5 dm5;
+	struct j1939dm_dm19 dm19;
+	struct j1939dm_dm20 dm20;
 };
 
 struct diag {
@@ -38,9 +43,15 @@ void diag_init(struct diag *d, const char *configured_vin, payload_event_fn *on_
 void diag_dm1(struct diag *d, uint8_t sa, const struct j1939dm_dm1 *dm1);
 /* The VIN from sa: a `vin-mismatch` event when it differs from the configured one. */
 void diag_vin(struct diag *d, uint8_t sa, const char *vin);
+/* The last DM5, DM19, DM20 from sa: kept, shown by diag_status. */
+void diag_dm5(struct diag *d, uint8_t sa, const struct j1939dm_dm5 *dm5);
+void diag_dm19(struct diag *d, uint8_t sa, const struct j1939dm_dm19 *dm19);
+void diag_dm20(struct diag *d, uint8_t sa, const struct j1939dm_dm20 *dm20);
 /* An address claim by sa. */
 void diag_claim(struct diag *d, uint8_t sa, const struct j1939dm_name *name);
-/* {"vin":..., "ecus":{"0":{"name":..., "mil":..., "dtcs":[...]}}} for status. */
+/* {"vin":..., "ecus":{"0":{"name":..., "mil":..., "dtcs":[...], "obd_support":...,
+ * "obd_readiness":..., "calibrations":[{"cal_id","cvn"}], "iupr":{...}}}}
+ * for status. */
 json_t *diag_status(const struct diag *d);
 
 #endif

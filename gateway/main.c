@@ -27,7 +27,8 @@ static void usage(FILE *out)
 	fputs("Usage: emgwd [-d] [-c FILE] [--stdout] [--exit-when-done]\n"
 	      "       emgwd -n [-c FILE]\n"
 	      "       emgwd --decode FILE\n"
-	      "       emgwd --hj-decode [--variant nrmm|road] [--hj-pubkey FILE] HEX_OR_FILE\n"
+	      "       emgwd --hj-decode [--variant nrmm|road|gb17691] [--hj-pubkey FILE] "
+	      "HEX_OR_FILE\n"
 	      "       emgwd --status [-c FILE] [--json]\n"
 	      "       emgwd --selftest [-c FILE] [--seconds N] [--json]\n"
 	      "       emgwd --poll-once [-c FILE]\n"
@@ -54,7 +55,9 @@ static void usage(FILE *out)
 	      "      --hj-decode HEX_OR_FILE  decode HJ 1322 / HJ 1239 platform frames (hex\n"
 	      "                      on the command line, or a file of hex lines or raw\n"
 	      "                      bytes): one JSON line per frame; exit 1 if any is bad\n"
-	      "      --variant nrmm|road  frame layout for --hj-decode (default nrmm)\n"
+	      "      --variant nrmm|road|gb17691  frame layout for --hj-decode (default\n"
+	      "                      nrmm): road is HJ 1239, gb17691 GB 17691 Annex Q\n"
+	      "                      (gb17691-q1 / gb17691-q2 force one of its layouts)\n"
 	      "      --hj-pubkey FILE  verify signatures with this SM2 public key (PEM)\n"
 	      "      --hj-id ID      SM2 user id for --hj-pubkey (default the chip id\n"
 	      "                      of GM/T 0009, 1234567812345678)\n"
@@ -91,7 +94,7 @@ static const struct option long_opts[] = {
     {"status", no_argument, NULL, OPT_STATUS},
     {"exit-when-done", no_argument, NULL, OPT_EXIT_DONE},
     {"poll-once", no_argument, NULL, OPT_POLL_ONCE},
-    {"hj-decode", required_argument, NULL, OPT_HJ_DECODE},
+    {"hj-decode", no_argument, NULL, OPT_HJ_DECODE}, /* HEX_OR_FILE: the operand */
     {"variant", required_argument, NULL, OPT_VARIANT},
     {"hj-pubkey", required_argument, NULL, OPT_HJ_PUBKEY},
     {"hj-id", required_argument, NULL, OPT_HJ_ID},
@@ -230,7 +233,7 @@ int main(int argc, char **argv)
 			poll_once = 1;
 			break;
 		case OPT_HJ_DECODE:
-			hj_decode = optarg;
+			hj_decode = "";
 			break;
 		case OPT_VARIANT:
 			hj_variant = optarg;
@@ -269,6 +272,8 @@ int main(int argc, char **argv)
 			return 1;
 		}
 	}
+	if (hj_decode && optind + 1 == argc)
+		hj_decode = argv[optind++]; /* options in any order around it */
 	if (optind < argc) {
 		fprintf(stderr, "emgwd: unexpected argument \"%s\"\n", argv[optind]);
 		usage(stderr);
@@ -277,13 +282,11 @@ int main(int argc, char **argv)
 	if (decode)
 		return decode_file(decode, stdout) < 0 ? 1 : 0;
 	if (hj_decode) {
-		if (strcmp(hj_variant, "nrmm") != 0 && strcmp(hj_variant, "road") != 0) {
-			fprintf(stderr, "emgwd: --variant: \"%s\" is not nrmm or road\n",
-				hj_variant);
+		if (!hj_decode[0]) {
+			fprintf(stderr, "emgwd: --hj-decode needs HEX_OR_FILE\n");
 			return 1;
 		}
-		return hjdecode_run(hj_decode, strcmp(hj_variant, "road") == 0 ? HJ_ROAD : HJ_NRMM,
-				    hj_pubkey, hj_id, 8 * 3600, stdout) == 0
+		return hjdecode_run(hj_decode, hj_variant, hj_pubkey, hj_id, 8 * 3600, stdout) == 0
 			   ? 0
 			   : 1;
 	}

@@ -6,7 +6,8 @@
  * - live: rows stored after the current connection came up, sent as
  *   real-time frames (0x02) as soon as their window closes;
  * - backlog: rows stored before it and not acknowledged by this uplink, sent
- *   as re-send frames (0x03) with their original times, at most resend_rate
+ *   as re-send frames (0x03) with their original sample times (HJ 1239: the
+ *   header carries the send time, each unit its sample's), at most resend_rate
  *   frames a second and only after live frames: live data never waits.
  * A frame is delivered once written and acknowledged by the peer's TCP
  * (the bytes left our send queue: SIOCOUTQ); its rows are acknowledged then.
@@ -34,6 +35,10 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <arpa/inet.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
+#include <openssl/x509v3.h>
 #include <sys/ioctl.h>
 #include <sys/socket.h>
 #include <sys/wait.h>
@@ -63,7 +68,7 @@
 #define PF_RESOLVE_POLL_MS    50    /* while the resolver works */
 #define PF_RESOLVE_TIMEOUT_MS 30000 /* a resolver this slow has failed */
 
-enum pf_state { PF_DOWN, PF_RESOLVING, PF_CONNECTING, PF_UP };
+enum pf_state { PF_DOWN, PF_RESOLVING, PF_CONNECTING, PF_HANDSHAKE, PF_UP };
 
 struct pf_sample {
 	int64_t wall_ms;
@@ -89,6 +94,7 @@ struct pf_builder {
 struct pf_pending {
 	uint64_t first_seq, last_seq; /* rows it carries (0: none) */
 	uint64_t end_off;	      /* bytes queued on this connection up to its end */
+	uint64_t raw_end;	      /* TLS: bytes on the wire once it was written (0: not yet) */
 };
 
 /* The engine's diagnostics as the last `dtc` event of each source said. */
@@ -123,6 +129,10 @@ struct platform {
 	int64_t resolve_deadline_ms;
 	enum pf_state state;
 	int fd;
+	SSL_CTX *tls_ctx; /* [platform] tls */
+	SSL *tls;	  /* this connection's */
+	int tls_want_write;
+	unsigned pend_mapped; /* TLS: pending frames given their raw_end */
 	int64_t real_ms;
 	int64_t now_wall_ms; /* the daemon's clock */
 	int64_t retry_at_ms, connect_deadline_ms;
@@ -271,7 +281,7 @@ static int pf_queue(struct platform *p, struct hj_frame *f, int sign, uint64_t f
 	pd->end_off = p->queued_total;
 	p->st.frames++;
 	p->st.bytes += (uint64_t)len;
-	if (p->variant == HJ_ROAD && f->cmd <= HJ_CMD_ROAD_REMOVAL)
+	if (hj_variant_road(p->variant) && f->cmd <= HJ_CMD_ROAD_REMOVAL)
 		p->unanswered++;
 	pf_write(p);
 	return 0;
@@ -310,12 +320,17 @@ static uint8_t pf_mil_code(const char *mil)
 	return HJ_INVALID_FE; /* error, not available: not a lamp state */
 }
 
-/* The diagnostics unit: from the `dtc` events seen, else invalid. */
+/* The diagnostics unit: MIL and DTCs from the `dtc` events seen, the VIN
+ * from [device] vin (which the platform link needs, and which diag compares
+ * with the bus's: a vin-mismatch event says when they differ); the rest
+ * (support, readiness, CAL ID, CVN, IUPR) invalid: DM5/DM19/DM20 do not
+ * reach the stored rows this uplink reads yet, and nothing is invented. */
 static void pf_diag(const struct platform *p, struct hj_diag *d)
 {
 	int seen = 0;
 
 	memset(d, 0xFF, sizeof(*d));
+	memcpy(d->vin, p->vin, sizeof(d->vin));
 	d->protocol = p->has_can ? 2 : HJ_INVALID_FE; /* SAE J1939 */
 	d->mil = HJ_INVALID_FE;
 	d->n_dtcs = HJ_INVALID_FE;
@@ -347,18 +362,25 @@ static int pf_emit(struct platform *p, struct pf_builder *b)
 
 	if (!pf_room(p))
 		return -1;
-	pf_frame_init(p, &f, b->cmd, last->wall_ms);
+	/* HJ 1239 re-sends: the header says when the frame is sent, each unit
+	 * its sample's time (what two independent platforms expect).  Where the
+	 * units carry no time (nrmm, GB 17691 Q1) the header keeps the sample's. */
+	pf_frame_init(p, &f, b->cmd,
+		      b->cmd == HJ_CMD_RESEND && p->variant == HJ_ROAD ? p->now_wall_ms
+								       : last->wall_ms);
 	f.serial = pf_serial_next(p, &p->info_serial, "hj_info_serial");
 	f.pos = last->pos;
 	for (int i = 0; i < b->n; i++) {
 		f.info[i].type = HJ_INFO_STREAM;
+		f.info[i].serial = f.serial; /* GB 17691 Q1: the report's serial, every unit */
 		hj_time_from_unix(b->s[i].wall_ms / 1000, pf_offset_s(p), &f.info[i].time);
 		f.info[i].u.stream = b->s[i].st;
 	}
 	f.n_info = b->n;
-	if (diag && p->variant == HJ_ROAD) {
+	if (diag && hj_variant_road(p->variant)) {
 		f.info[f.n_info].type = HJ_INFO_DIAG;
 		f.info[f.n_info].time = f.time;
+		f.info[f.n_info].serial = f.serial;
 		pf_diag(p, &f.info[f.n_info++].u.diag);
 	}
 	if (pf_queue(p, &f, p->cfg.sign, b->first_seq, b->last_seq) < 0)
@@ -601,11 +623,13 @@ static void pf_check_delivered(struct platform *p)
 		return;
 	if (ioctl(p->fd, SIOCOUTQ, &outq) < 0)
 		return;
-	delivered = p->written_total - (uint64_t)outq;
+	/* TLS: the queue holds records, not frames: compare wire bytes. */
+	delivered =
+	    (p->tls ? BIO_number_written(SSL_get_wbio(p->tls)) : p->written_total) - (uint64_t)outq;
 	while (p->pend_tail != p->pend_head) {
 		struct pf_pending *pd = &p->pending[p->pend_tail % PF_PENDING];
 
-		if (pd->end_off > delivered)
+		if (p->tls ? pd->raw_end == 0 || pd->raw_end > delivered : pd->end_off > delivered)
 			break;
 		pf_ack_rows(p, pd);
 		p->pend_tail++;
@@ -631,6 +655,8 @@ static void pf_disconnect(struct platform *p, const char *why)
 		pf_check_delivered(p); /* what the peer has, it has */
 		close(p->fd);
 	}
+	SSL_free(p->tls);
+	p->tls = NULL;
 	p->fd = -1;
 	p->state = PF_DOWN;
 	p->out_len = p->out_sent = 0;
@@ -731,30 +757,85 @@ static void pf_up(struct platform *p, const struct clock_now *now)
 	 * every session at once is backed off too. */
 	backoff_up(&p->backoff, p->real_ms);
 	p->queued_total = p->written_total = 0;
+	p->pend_mapped = p->pend_tail;
 	p->unanswered = p->answered = 0;
 	pf_builder_reset(&p->live, live0 - 1, 0);
 	pf_builder_reset(&p->backlog, 0, live0);
 	p->next_resend_ms = p->real_ms;
 	log_notice("platform: connected to %s:%d (%s), logging in", p->cfg.host, p->cfg.port,
-		   p->variant == HJ_ROAD ? "road" : "nrmm");
+		   hj_variant_name(p->variant));
 	pf_queue_login(p, now->wall_ms);
 	if (p->cfg.activate && !p->activated)
 		pf_queue_activation(p, now->wall_ms);
 }
 
+/* Why the TLS call that returned r failed (OpenSSL's queue, or errno). */
+static void pf_tls_fail(struct platform *p, const char *what)
+{
+	char why[sizeof(p->last_error)];
+	unsigned long e = ERR_get_error();
+	long vr = p->tls ? SSL_get_verify_result(p->tls) : X509_V_OK;
+
+	if (vr != X509_V_OK)
+		snprintf(why, sizeof(why), "TLS %s: certificate: %s", what,
+			 X509_verify_cert_error_string(vr));
+	else
+		snprintf(why, sizeof(why), "TLS %s: %s", what,
+			 e	 ? ERR_reason_error_string(e)
+			 : errno ? strerror(errno)
+				 : "closed");
+	ERR_clear_error();
+	pf_disconnect(p, why);
+}
+
+/* Send n bytes: how many went, 0 when the socket is full, -1 when the link
+ * broke (disconnected, logged). */
+static ssize_t pf_send(struct platform *p, const uint8_t *buf, size_t n)
+{
+	ssize_t r;
+	int e;
+
+	if (!p->tls) {
+		r = send(p->fd, buf, n, MSG_NOSIGNAL | MSG_DONTWAIT);
+		if (r >= 0 || errno == EAGAIN || errno == EINTR)
+			return r < 0 ? 0 : r;
+		pf_disconnect(p, strerror(errno));
+		return -1;
+	}
+	ERR_clear_error();
+	r = SSL_write(p->tls, buf, n > INT_MAX ? INT_MAX : (int)n);
+	if (r > 0) {
+		p->tls_want_write = 0;
+		return r;
+	}
+	e = SSL_get_error(p->tls, (int)r);
+	if (e == SSL_ERROR_WANT_WRITE || e == SSL_ERROR_WANT_READ) {
+		p->tls_want_write = e == SSL_ERROR_WANT_WRITE;
+		return 0;
+	}
+	pf_tls_fail(p, "write");
+	return -1;
+}
+
 static void pf_write(struct platform *p)
 {
 	while (p->state == PF_UP && p->out_sent < p->out_len) {
-		ssize_t n = send(p->fd, p->out + p->out_sent, p->out_len - p->out_sent,
-				 MSG_NOSIGNAL | MSG_DONTWAIT);
+		ssize_t n = pf_send(p, p->out + p->out_sent, p->out_len - p->out_sent);
 
-		if (n < 0) {
-			if (errno != EAGAIN && errno != EINTR)
-				pf_disconnect(p, strerror(errno));
+		if (n <= 0)
 			return;
-		}
 		p->out_sent += (size_t)n;
 		p->written_total += (uint64_t)n;
+		/* A TLS record is on the wire once SSL_write returned it: the
+		 * frames it ends are delivered when the wire bytes are. */
+		while (p->tls && p->pend_mapped != p->pend_head) {
+			struct pf_pending *pd = &p->pending[p->pend_mapped % PF_PENDING];
+
+			if (pd->end_off > p->written_total)
+				break;
+			pd->raw_end = BIO_number_written(SSL_get_wbio(p->tls));
+			p->pend_mapped++;
+		}
 	}
 	if (p->out_sent == p->out_len)
 		p->out_sent = p->out_len = 0;
@@ -770,7 +851,7 @@ static void pf_answer(struct platform *p, const struct hj_frame *f)
 		} else {
 			log_warnx("platform: activation refused (reason %u)", f->reason);
 		}
-	} else if (f->cmd == HJ_CMD_05 && p->variant == HJ_ROAD && f->has_time) {
+	} else if (f->cmd == HJ_CMD_05 && hj_variant_road(p->variant) && f->has_time) {
 		log_info("platform: time sync answer %04d-%02d-%02d %02d:%02d:%02d",
 			 2000 + f->time.year, f->time.month, f->time.day, f->time.hour,
 			 f->time.minute, f->time.second);
@@ -780,9 +861,29 @@ static void pf_answer(struct platform *p, const struct hj_frame *f)
 static void pf_read(struct platform *p)
 {
 	struct hj_frame *f = &p->rx;
-	ssize_t n = recv(p->fd, p->in + p->in_len, sizeof(p->in) - p->in_len, MSG_DONTWAIT);
+	ssize_t n;
 	size_t off = 0;
 
+	if (p->tls) {
+		int r, e;
+
+		ERR_clear_error();
+		r = SSL_read(p->tls, p->in + p->in_len, (int)(sizeof(p->in) - p->in_len));
+		e = r > 0 ? SSL_ERROR_NONE : SSL_get_error(p->tls, r);
+		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+			return;
+		if (e == SSL_ERROR_ZERO_RETURN) {
+			pf_disconnect(p, "closed by the platform");
+			return;
+		}
+		if (r <= 0) {
+			pf_tls_fail(p, "read");
+			return;
+		}
+		n = r;
+	} else {
+		n = recv(p->fd, p->in + p->in_len, sizeof(p->in) - p->in_len, MSG_DONTWAIT);
+	}
 	if (n == 0) {
 		pf_disconnect(p, "closed by the platform");
 		return;
@@ -830,7 +931,93 @@ static short platform_events(const struct platform *p)
 		return 0;
 	if (p->state == PF_CONNECTING)
 		return POLLOUT;
-	return POLLIN | (p->out_sent < p->out_len ? POLLOUT : 0);
+	if (p->state == PF_HANDSHAKE)
+		return p->tls_want_write ? POLLOUT : POLLIN;
+	return POLLIN | (p->out_sent < p->out_len || p->tls_want_write ? POLLOUT : 0);
+}
+
+/* One step of the TLS handshake; connected once it is done. */
+static void pf_handshake(struct platform *p, const struct clock_now *now)
+{
+	int r, e;
+
+	ERR_clear_error();
+	r = SSL_do_handshake(p->tls);
+	if (r == 1) {
+		p->tls_want_write = 0;
+		log_info("platform: TLS %s, %s", SSL_get_version(p->tls),
+			 SSL_get_cipher_name(p->tls));
+		pf_up(p, now);
+		return;
+	}
+	e = SSL_get_error(p->tls, r);
+	if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE) {
+		p->tls_want_write = e == SSL_ERROR_WANT_WRITE;
+		return;
+	}
+	pf_tls_fail(p, "handshake");
+}
+
+/* TCP is up: start TLS on it, checking the certificate names the host. */
+static void pf_tls_start(struct platform *p, const struct clock_now *now)
+{
+	struct in6_addr a6;
+	struct in_addr a4;
+
+	p->tls = SSL_new(p->tls_ctx);
+	if (!p->tls || SSL_set_fd(p->tls, p->fd) != 1) {
+		pf_tls_fail(p, "setup");
+		return;
+	}
+	SSL_set_mode(p->tls, SSL_MODE_ENABLE_PARTIAL_WRITE | SSL_MODE_ACCEPT_MOVING_WRITE_BUFFER);
+	if (inet_pton(AF_INET, p->cfg.host, &a4) == 1 || inet_pton(AF_INET6, p->cfg.host, &a6) == 1)
+		X509_VERIFY_PARAM_set1_ip_asc(SSL_get0_param(p->tls), p->cfg.host);
+	else if (SSL_set_tlsext_host_name(p->tls, p->cfg.host) != 1 ||
+		 SSL_set1_host(p->tls, p->cfg.host) != 1) {
+		pf_tls_fail(p, "setup");
+		return;
+	}
+	SSL_set_connect_state(p->tls);
+	p->state = PF_HANDSHAKE;
+	pf_handshake(p, now);
+}
+
+/* The TLS context of [platform] tls: CA, verification, client certificate.
+ * 0, or -1 (logged). */
+static int pf_tls_open(struct platform *p)
+{
+	const struct config_platform *c = &p->cfg;
+
+	p->tls_ctx = SSL_CTX_new(TLS_client_method());
+	if (!p->tls_ctx)
+		goto out_err;
+	SSL_CTX_set_min_proto_version(p->tls_ctx, TLS1_2_VERSION);
+	SSL_CTX_set_verify(p->tls_ctx, c->tls_verify ? SSL_VERIFY_PEER : SSL_VERIFY_NONE, NULL);
+	if (c->ca_file[0] ? SSL_CTX_load_verify_locations(p->tls_ctx, c->ca_file, NULL) != 1
+			  : SSL_CTX_set_default_verify_paths(p->tls_ctx) != 1) {
+		log_warnx("platform: ca_file %s: %s", c->ca_file[0] ? c->ca_file : "(system)",
+			  ERR_reason_error_string(ERR_get_error()));
+		goto out_free;
+	}
+	if (c->cert_file[0] &&
+	    (SSL_CTX_use_certificate_chain_file(p->tls_ctx, c->cert_file) != 1 ||
+	     SSL_CTX_use_PrivateKey_file(p->tls_ctx, c->cert_key_file, SSL_FILETYPE_PEM) != 1 ||
+	     SSL_CTX_check_private_key(p->tls_ctx) != 1)) {
+		log_warnx("platform: cert_file %s / cert_key_file %s: %s", c->cert_file,
+			  c->cert_key_file, ERR_reason_error_string(ERR_get_error()));
+		goto out_free;
+	}
+	if (!c->tls_verify)
+		log_warnx("platform: tls_verify = no: the platform's certificate is not checked");
+	return 0;
+out_free:
+	SSL_CTX_free(p->tls_ctx);
+	p->tls_ctx = NULL;
+	ERR_clear_error();
+	return -1;
+out_err:
+	log_warnx("platform: TLS: %s", ERR_reason_error_string(ERR_get_error()));
+	return -1;
 }
 
 static void platform_io(struct platform *p, short revents, const struct clock_now *now)
@@ -845,8 +1032,14 @@ static void platform_io(struct platform *p, short revents, const struct clock_no
 			err = errno;
 		if (err)
 			pf_disconnect(p, strerror(err));
+		else if (p->tls_ctx)
+			pf_tls_start(p, now);
 		else
 			pf_up(p, now);
+		return;
+	}
+	if (p->state == PF_HANDSHAKE) {
+		pf_handshake(p, now);
 		return;
 	}
 	if (revents & (POLLIN | POLLERR | POLLHUP))
@@ -866,12 +1059,6 @@ static void pf_ecu_silent(struct platform *p, int silent, int64_t wall_ms)
 		log_notice("platform: engine ECU talking again");
 		return;
 	}
-	if (p->variant == HJ_ROAD) {
-		/* The spec gives no body for the road alarm (0x06): send nothing
-		 * rather than guess. */
-		log_warnx("platform: engine ECU silent (no removal alarm in the road variant)");
-		return;
-	}
 	log_warnx("platform: engine ECU silent: removal alarm");
 	p->alarm_pending = 1;
 	p->alarm_wall_ms = wall_ms;
@@ -883,7 +1070,9 @@ static void pf_send_alarm(struct platform *p)
 
 	if (!p->alarm_pending || !pf_room(p))
 		return;
-	pf_frame_init(p, &f, HJ_CMD_05, p->alarm_wall_ms);
+	/* nrmm: 0x05; road: 0x06 with the nrmm body (hjframe.h says why) */
+	pf_frame_init(p, &f, hj_variant_road(p->variant) ? HJ_CMD_ROAD_REMOVAL : HJ_CMD_05,
+		      p->alarm_wall_ms);
 	f.serial = pf_serial_next(p, &p->info_serial, "hj_info_serial");
 	f.pos = p->last_pos;
 	f.removal_status = 1; /* diagnostics not readable */
@@ -907,11 +1096,12 @@ static void platform_process(struct platform *p, int64_t real_ms, const struct c
 		pf_connect(p);
 	if (p->state == PF_RESOLVING)
 		pf_resolved(p);
-	if (p->state == PF_CONNECTING && real_ms >= p->connect_deadline_ms)
+	if ((p->state == PF_CONNECTING || p->state == PF_HANDSHAKE) &&
+	    real_ms >= p->connect_deadline_ms)
 		pf_disconnect(p, "connect timed out");
 	if (p->state != PF_UP)
 		return;
-	if (p->variant == HJ_ROAD && p->answered && p->unanswered >= PF_UNANSWERED_MAX) {
+	if (hj_variant_road(p->variant) && p->answered && p->unanswered >= PF_UNANSWERED_MAX) {
 		pf_disconnect(p, "three frames unanswered");
 		return;
 	}
@@ -944,6 +1134,7 @@ static int64_t platform_deadline(const struct platform *p)
 	case PF_RESOLVING:
 		return p->real_ms + PF_RESOLVE_POLL_MS;
 	case PF_CONNECTING:
+	case PF_HANDSHAKE:
 		return p->connect_deadline_ms;
 	case PF_UP:
 		break;
@@ -965,7 +1156,7 @@ static json_t *platform_status(const struct platform *p)
 	return json_pack("{s:b, s:b, s:s, s:i, s:s, s:I, s:I, s:I, s:I, s:I, s:I, s:I, s:b, s:i,"
 			 " s:i, s:I, s:s}",
 			 "enabled", 1, "connected", p->state == PF_UP, "host", p->cfg.host, "port",
-			 p->cfg.port, "variant", p->variant == HJ_ROAD ? "road" : "nrmm", "frames",
+			 p->cfg.port, "variant", hj_variant_name(p->variant), "frames",
 			 (json_int_t)p->st.frames, "realtime", (json_int_t)p->st.realtime, "resent",
 			 (json_int_t)p->st.resent, "alarms", (json_int_t)p->st.alarms, "rows_acked",
 			 (json_int_t)p->st.rows_acked, "connects", (json_int_t)p->st.connects,
@@ -1126,7 +1317,8 @@ static struct platform *platform_open(const struct config_platform *cfg, const c
 	p->store = store;
 	p->has_can = has_can;
 	p->fd = -1;
-	p->variant = cfg->variant ? HJ_ROAD : HJ_NRMM;
+	p->variant = cfg->variant == 2 ? HJ_GB17691 : cfg->variant ? HJ_ROAD : HJ_NRMM;
+	/* Q1 units carry no time of their own: one sample a frame. */
 	p->n_samples = p->variant == HJ_ROAD ? cfg->samples_per_frame : 1;
 	if (p->n_samples > HJ_MAX_INFO - 1)
 		p->n_samples = HJ_MAX_INFO - 1; /* room for the diagnostics unit */
@@ -1142,12 +1334,19 @@ static struct platform *platform_open(const struct config_platform *cfg, const c
 		if (!p->signer)
 			goto out_free;
 	}
+	if (cfg->tls && pf_tls_open(p) < 0)
+		goto out_signer;
 	pf_iccid(p);
 	pf_serial_load(p);
 	log_info("platform: %s:%d, %s, a frame every %d s%s", cfg->host, cfg->port,
-		 p->variant == HJ_ROAD ? "road (HJ 1239)" : "non-road (HJ 1322)",
+		 p->variant == HJ_GB17691 ? "road (GB 17691 Annex Q)"
+		 : p->variant == HJ_ROAD  ? "road (HJ 1239)"
+					  : "non-road (HJ 1322)",
 		 cfg->period_ms / 1000, cfg->sign ? ", signed" : "");
 	return p;
+out_signer:
+	if (p->signer)
+		p->signer->close(p->signer);
 out_free:
 	free(p);
 	return NULL;
@@ -1176,6 +1375,10 @@ static void platform_close(struct platform *p, const struct clock_now *now)
 		}
 		store_flush(p->store);
 	}
+	if (p->tls && p->state == PF_UP)
+		SSL_shutdown(p->tls); /* close_notify, not waiting for the answer */
+	SSL_free(p->tls);
+	SSL_CTX_free(p->tls_ctx);
 	if (p->fd >= 0)
 		close(p->fd);
 	if (p->signer)

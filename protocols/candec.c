@@ -97,6 +97,27 @@ static int candec_dm(struct candec_msg *out)
 			return candec_bad(out, j1939dm_strerror(rc));
 		out->kind = CANDEC_DM1;
 		return 1;
+	case J1939DM_PGN_DM5:
+		out->name = "DM5";
+		rc = j1939dm_dm5_decode(out->data, out->len, &out->dm5);
+		if (rc < 0)
+			return candec_bad(out, j1939dm_strerror(rc));
+		out->kind = CANDEC_DM5;
+		return 1;
+	case J1939DM_PGN_DM19:
+		out->name = "DM19";
+		rc = j1939dm_dm19_decode(out->data, out->len, &out->dm19);
+		if (rc < 0)
+			return candec_bad(out, j1939dm_strerror(rc));
+		out->kind = CANDEC_DM19;
+		return 1;
+	case J1939DM_PGN_DM20:
+		out->name = "DM20";
+		rc = j1939dm_dm20_decode(out->data, out->len, &out->dm20);
+		if (rc < 0)
+			return candec_bad(out, j1939dm_strerror(rc));
+		out->kind = CANDEC_DM20;
+		return 1;
 	case J1939DM_PGN_VIN:
 		out->name = "VI";
 		rc = j1939dm_vin_decode(out->data, out->len, out->vin, sizeof(out->vin));
@@ -118,7 +139,8 @@ int candec_message(const struct candec *d, uint32_t pgn, uint8_t sa, uint8_t da,
 		   const uint8_t *data, size_t len, struct candec_msg *out)
 {
 	candec_clear(out, pgn, sa, da, data, len);
-	if (pgn == J1939DM_PGN_DM1 || pgn == J1939DM_PGN_VIN || pgn == J1939DM_PGN_ADDR_CLAIM)
+	if (pgn == J1939DM_PGN_DM1 || pgn == J1939DM_PGN_VIN || pgn == J1939DM_PGN_ADDR_CLAIM ||
+	    pgn == J1939DM_PGN_DM5 || pgn == J1939DM_PGN_DM19 || pgn == J1939DM_PGN_DM20)
 		return candec_dm(out);
 	if (n2k_pgn_name(pgn))
 		return candec_n2k(out);
@@ -171,8 +193,9 @@ const struct n2k_fp_stats *candec_fp_stats(const struct candec *d)
 int candec_pgns(uint32_t *pgns, int max)
 {
 	static const uint32_t extra[] = {
-	    J1939TP_PGN_CM,	    J1939TP_PGN_DT, J1939DM_PGN_DM1, J1939DM_PGN_VIN,
-	    J1939DM_PGN_ADDR_CLAIM, 127488,	    127489,	     127497,
+	    J1939TP_PGN_CM,	    J1939TP_PGN_DT,   J1939DM_PGN_DM1,	J1939DM_PGN_VIN,
+	    J1939DM_PGN_ADDR_CLAIM, 127488,	      127489,		127497,
+	    J1939DM_PGN_DM5,	    J1939DM_PGN_DM19, J1939DM_PGN_DM20,
 	};
 	int n = 0;
 	uint32_t pgn;

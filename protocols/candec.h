@@ -23,6 +23,9 @@ enum candec_kind {
 	CANDEC_DM1,	 /* active trouble codes and lamps */
 	CANDEC_VIN,	 /* vehicle identification number */
 	CANDEC_CLAIM,	 /* address claim: the sender's NAME */
+	CANDEC_DM5,	 /* diagnostic readiness */
+	CANDEC_DM19,	 /* calibration ids and CVNs */
+	CANDEC_DM20,	 /* monitor performance ratios (IUPR) */
 	CANDEC_UNKNOWN,	 /* a PGN we do not decode */
 };
 
@@ -55,6 +58,10 @@ struct candec_msg {
 	struct j1939dm_dm1 dm1;
 	char vin[32];
 	struct j1939dm_name claim;
+	/* CANDEC_DM5, CANDEC_DM19, CANDEC_DM20 */
+	struct j1939dm_dm5 dm5;
+	struct j1939dm_dm19 dm19;
+	struct j1939dm_dm20 dm20;
 	/* the payload */
 	const uint8_t *data;
 	size_t len;

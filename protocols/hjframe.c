@@ -37,6 +37,16 @@ static const struct hj_field_row hj_fields[HJ_F_COUNT] = {
 
 #define HJ_ROAD_POS_OFF 24
 
+int hj_variant_road(enum hj_variant v)
+{
+	return v == HJ_ROAD || v == HJ_GB17691;
+}
+
+const char *hj_variant_name(enum hj_variant v)
+{
+	return v == HJ_GB17691 ? "gb17691" : v == HJ_ROAD ? "road" : "nrmm";
+}
+
 /* ---- fields ------------------------------------------------------------ */
 
 const struct hj_field_def *hj_field(enum hj_field f)
@@ -50,7 +60,7 @@ int hj_field_in(enum hj_variant v, enum hj_field f)
 {
 	if ((unsigned)f >= HJ_F_COUNT)
 		return 0;
-	return (v == HJ_ROAD ? hj_fields[f].road_off : hj_fields[f].nrmm_off) >= 0;
+	return (hj_variant_road(v) ? hj_fields[f].road_off : hj_fields[f].nrmm_off) >= 0;
 }
 
 uint32_t hj_field_invalid(enum hj_field f)
@@ -270,7 +280,7 @@ static void out_stream(struct hj_out *o, enum hj_variant v, const struct hj_stre
 {
 	for (int f = 0; f <= HJ_F_FUEL_LEVEL_PCT; f++)
 		out_be(o, s->raw[f], hj_fields[f].def.size);
-	if (v == HJ_ROAD) {
+	if (hj_variant_road(v)) {
 		out_pos(o, &s->pos);
 		out_be(o, s->raw[HJ_F_ODOMETER_KM], 4);
 	} else {
@@ -285,7 +295,7 @@ static void out_diag(struct hj_out *o, enum hj_variant v, const struct hj_diag *
 
 	out_u8(o, d->protocol);
 	out_u8(o, d->mil);
-	if (v == HJ_ROAD) {
+	if (hj_variant_road(v)) {
 		out_be(o, d->support, 2);
 		out_be(o, d->readiness, 2);
 		out_bytes(o, d->vin, sizeof(d->vin));
@@ -302,12 +312,17 @@ static void out_diag(struct hj_out *o, enum hj_variant v, const struct hj_diag *
 		out_be(o, d->dtc[i], 4);
 }
 
+static void hj_put_sig(struct hj_out *o, const uint8_t *r, const uint8_t *s);
+
 static int hj_encode_report(const struct hj_frame *f, struct hj_out *o)
 {
+	int q1 = f->variant == HJ_GB17691 && !f->unit_sig;
+
 	if (f->n_info < 0 || f->n_info > HJ_MAX_INFO || (f->variant == HJ_NRMM && f->n_info != 1))
 		return HJ_EINVAL;
 	out_time(o, &f->time);
-	out_be(o, f->serial, 2);
+	if (!q1)
+		out_be(o, f->serial, 2);
 	if (f->variant == HJ_NRMM)
 		out_pos(o, &f->pos);
 	for (int i = 0; i < f->n_info; i++) {
@@ -316,12 +331,16 @@ static int hj_encode_report(const struct hj_frame *f, struct hj_out *o)
 		out_u8(o, in->type);
 		if (f->variant == HJ_ROAD)
 			out_time(o, &in->time);
+		if (q1)
+			out_be(o, in->serial, 2);
 		if (in->type == HJ_INFO_STREAM)
 			out_stream(o, f->variant, &in->u.stream);
 		else if (in->type == HJ_INFO_DIAG)
 			out_diag(o, f->variant, &in->u.diag);
 		else
 			return HJ_ETYPE;
+		if (f->variant == HJ_GB17691 && f->unit_sig)
+			hj_put_sig(o, in->sig_r, in->sig_s);
 	}
 	return HJ_OK;
 }
@@ -342,7 +361,7 @@ static int hj_encode_body(const struct hj_frame *f, struct hj_out *o)
 	case HJ_CMD_RESEND:
 		return hj_encode_report(f, o);
 	case HJ_CMD_05:
-		if (f->variant == HJ_ROAD) {
+		if (hj_variant_road(f->variant)) {
 			if (f->has_time)
 				out_time(o, &f->time);
 			return HJ_OK;
@@ -363,12 +382,18 @@ static int hj_encode_body(const struct hj_frame *f, struct hj_out *o)
 		out_u8(o, f->reason);
 		return HJ_OK;
 	case HJ_CMD_ROAD_REMOVAL:
-		if (f->variant == HJ_ROAD && (f->raw_body || f->raw_len == 0)) {
-			if (f->raw_len)
-				out_bytes(o, f->raw_body, f->raw_len);
+		if (!hj_variant_road(f->variant) || (!f->raw_body && f->raw_len))
+			return HJ_ECMD;
+		if (f->raw_body) { /* as decoded, or a platform's echo */
+			out_bytes(o, f->raw_body, f->raw_len);
 			return HJ_OK;
 		}
-		return HJ_ECMD;
+		/* Our alarm: the HJ 1322 removal alarm's body (see the header). */
+		out_time(o, &f->time);
+		out_be(o, f->serial, 2);
+		out_pos(o, &f->pos);
+		out_u8(o, f->removal_status);
+		return HJ_OK;
 	default:
 		return HJ_ECMD;
 	}
@@ -397,10 +422,17 @@ int hj_encode(const struct hj_frame *f, uint8_t *out, size_t size)
 	out_u8(&o, f->sw_version);
 	out_u8(&o, f->encryption);
 	out_be(&o, 0, 2); /* the length, filled in below */
-	rc = hj_encode_body(f, &o);
-	if (rc < 0)
-		return rc;
-	if (f->has_sig)
+	if (f->encrypted) {
+		if (!f->raw_body && f->raw_len)
+			return HJ_EINVAL;
+		if (f->raw_len)
+			out_bytes(&o, f->raw_body, f->raw_len); /* ciphertext as it came */
+	} else {
+		rc = hj_encode_body(f, &o);
+		if (rc < 0)
+			return rc;
+	}
+	if (f->has_sig && !f->encrypted)
 		hj_put_sig(&o, f->sig_r, f->sig_s);
 	if (o.over || o.len + 1 > size)
 		return HJ_ESPACE;
@@ -496,12 +528,12 @@ static void in_pos(struct hj_in *in, struct hj_pos *p)
 
 static int in_stream(struct hj_in *in, enum hj_variant v, struct hj_stream *s)
 {
-	if (in_left(in) < (v == HJ_ROAD ? HJ_STREAM_ROAD : HJ_STREAM_NRMM))
+	if (in_left(in) < (hj_variant_road(v) ? HJ_STREAM_ROAD : HJ_STREAM_NRMM))
 		return HJ_ELEN;
 	hj_stream_init(s);
 	for (int f = 0; f <= HJ_F_FUEL_LEVEL_PCT; f++)
 		s->raw[f] = in_be(in, hj_fields[f].def.size);
-	if (v == HJ_ROAD) {
+	if (hj_variant_road(v)) {
 		in_pos(in, &s->pos);
 		s->raw[HJ_F_ODOMETER_KM] = in_be(in, 4);
 	} else {
@@ -513,7 +545,7 @@ static int in_stream(struct hj_in *in, enum hj_variant v, struct hj_stream *s)
 
 static int in_diag(struct hj_in *in, enum hj_variant v, struct hj_diag *d)
 {
-	size_t fixed = v == HJ_ROAD ? 2 + 4 + 17 + 18 + 18 + 36 + 1 : 3;
+	size_t fixed = hj_variant_road(v) ? 2 + 4 + 17 + 18 + 18 + 36 + 1 : 3;
 	int n;
 
 	memset(d, 0, sizeof(*d));
@@ -521,7 +553,7 @@ static int in_diag(struct hj_in *in, enum hj_variant v, struct hj_diag *d)
 		return HJ_ELEN;
 	d->protocol = (uint8_t)in_be(in, 1);
 	d->mil = (uint8_t)in_be(in, 1);
-	if (v == HJ_ROAD) {
+	if (hj_variant_road(v)) {
 		d->support = (uint16_t)in_be(in, 2);
 		d->readiness = (uint16_t)in_be(in, 2);
 		in_bytes(in, d->vin, sizeof(d->vin));
@@ -556,15 +588,38 @@ static void in_sig(struct hj_in *in, struct hj_frame *f, size_t base)
 	f->has_sig = 1;
 }
 
+/* A signature block at the cursor (anywhere, not only at the end). */
+static int hj_at_sig(const struct hj_in *in)
+{
+	return in_left(in) >= HJ_SIG_LEN && in->p[in->pos] == HJ_SIG_PART &&
+	       in->p[in->pos + 1 + HJ_SIG_PART] == HJ_SIG_PART;
+}
+
+/* Q2: the signature block that must follow a unit. */
+static int in_unit_sig(struct hj_in *in, struct hj_info *info, size_t base)
+{
+	if (!hj_at_sig(in))
+		return HJ_ELEN;
+	info->sig_off = base + in->pos;
+	in->pos++;
+	in_bytes(in, info->sig_r, HJ_SIG_PART);
+	in->pos++;
+	in_bytes(in, info->sig_s, HJ_SIG_PART);
+	info->has_sig = 1;
+	return HJ_OK;
+}
+
 static int hj_decode_report(struct hj_in *in, struct hj_frame *f, size_t base)
 {
-	size_t head = f->variant == HJ_NRMM ? 17 : 8;
+	int q1 = f->variant == HJ_GB17691 && !f->unit_sig;
+	size_t head = f->variant == HJ_NRMM ? 17 : q1 ? 6 : 8;
 	int rc;
 
 	if (in_left(in) < head)
 		return HJ_ELEN;
 	in_time(in, &f->time);
-	f->serial = (uint16_t)in_be(in, 2);
+	if (!q1)
+		f->serial = (uint16_t)in_be(in, 2);
 	if (f->variant == HJ_NRMM)
 		in_pos(in, &f->pos);
 	while (in_left(in) > 0 && !hj_is_sig(in)) {
@@ -573,12 +628,16 @@ static int hj_decode_report(struct hj_in *in, struct hj_frame *f, size_t base)
 		if (f->n_info == HJ_MAX_INFO)
 			return HJ_ELEN;
 		info->type = (uint8_t)in_be(in, 1);
+		info->time = f->time;
 		if (f->variant == HJ_ROAD) {
 			if (in_left(in) < HJ_TIME_LEN)
 				return HJ_ELEN;
 			in_time(in, &info->time);
-		} else {
-			info->time = f->time;
+		}
+		if (q1) {
+			if (in_left(in) < 2)
+				return HJ_ELEN;
+			info->serial = (uint16_t)in_be(in, 2);
 		}
 		if (info->type == HJ_INFO_STREAM)
 			rc = in_stream(in, f->variant, &info->u.stream);
@@ -586,6 +645,8 @@ static int hj_decode_report(struct hj_in *in, struct hj_frame *f, size_t base)
 			rc = in_diag(in, f->variant, &info->u.diag);
 		else
 			rc = HJ_ETYPE;
+		if (rc == HJ_OK && f->variant == HJ_GB17691 && f->unit_sig)
+			rc = in_unit_sig(in, info, base);
 		if (rc < 0)
 			return rc;
 		f->n_info++;
@@ -623,7 +684,7 @@ static int hj_decode_body(struct hj_in *in, struct hj_frame *f, size_t base)
 	case HJ_CMD_RESEND:
 		return hj_decode_report(in, f, base);
 	case HJ_CMD_05:
-		if (f->variant == HJ_ROAD) {
+		if (hj_variant_road(f->variant)) {
 			if (in_left(in) != 0 && in_left(in) != HJ_TIME_LEN)
 				return HJ_ELEN;
 			f->has_time = in_left(in) == HJ_TIME_LEN;
@@ -655,10 +716,17 @@ static int hj_decode_body(struct hj_in *in, struct hj_frame *f, size_t base)
 		f->reason = (uint8_t)in_be(in, 1);
 		return HJ_OK;
 	case HJ_CMD_ROAD_REMOVAL:
-		if (f->variant != HJ_ROAD)
+		if (!hj_variant_road(f->variant))
 			return HJ_ECMD;
 		f->raw_body = in->p + in->pos;
 		f->raw_len = in_left(in);
+		if (f->raw_len == HJ_ALARM_LEN) {
+			in_time(in, &f->time);
+			f->has_time = 1;
+			f->serial = (uint16_t)in_be(in, 2);
+			in_pos(in, &f->pos);
+			f->removal_status = (uint8_t)in_be(in, 1);
+		}
 		in->pos = in->len;
 		return HJ_OK;
 	default:
@@ -687,6 +755,12 @@ int hj_frame_len(const uint8_t *buf, size_t len)
 
 int hj_decode(const uint8_t *buf, size_t len, enum hj_variant v, struct hj_frame *f)
 {
+	return hj_decode_opt(buf, len, v, 0, f);
+}
+
+int hj_decode_opt(const uint8_t *buf, size_t len, enum hj_variant v, unsigned flags,
+		  struct hj_frame *f)
+{
 	struct hj_in in;
 	int total, rc;
 
@@ -697,6 +771,7 @@ int hj_decode(const uint8_t *buf, size_t len, enum hj_variant v, struct hj_frame
 		return total;
 	memset(f, 0, sizeof(*f));
 	f->variant = v;
+	f->unit_sig = v == HJ_GB17691 && (flags & HJ_DEC_UNIT_SIG);
 	f->cmd = buf[2];
 	memcpy(f->vin, buf + 3, HJ_VIN_LEN);
 	f->vin[HJ_VIN_LEN] = '\0';
@@ -705,6 +780,13 @@ int hj_decode(const uint8_t *buf, size_t len, enum hj_variant v, struct hj_frame
 	f->data_len = (uint16_t)(buf[22] << 8 | buf[23]);
 	f->bcc_ok = hj_bcc(buf + 2, (size_t)total - 3) == buf[total - 1];
 	in = (struct hj_in){buf + HJ_HDR_LEN, f->data_len, 0};
+	if (HJ_ENC_ENCRYPTED(f->encryption)) {
+		/* Ciphertext: parsing it as plain would print noise as values. */
+		f->encrypted = 1;
+		f->raw_body = in.p;
+		f->raw_len = f->data_len;
+		return total;
+	}
 	rc = hj_decode_body(&in, f, HJ_HDR_LEN);
 	if (rc < 0)
 		return rc;
@@ -725,9 +807,9 @@ const char *hj_cmd_name(enum hj_variant v, uint8_t cmd)
 	case HJ_CMD_LOGOUT:
 		return "logout";
 	case HJ_CMD_05:
-		return v == HJ_ROAD ? "time_sync" : "removal_alarm";
+		return hj_variant_road(v) ? "time_sync" : "removal_alarm";
 	case HJ_CMD_ROAD_REMOVAL:
-		return v == HJ_ROAD ? "removal_alarm" : "unknown";
+		return hj_variant_road(v) ? "removal_alarm" : "unknown";
 	case HJ_CMD_ACTIVATE:
 		return "activation";
 	case HJ_CMD_ACTIVATE_ANSWER:

@@ -1,5 +1,6 @@
 /* hjframe: frames of the China remote emission protocols, HJ 1322 (non-road
- * machinery, "nrmm") and HJ 1239 (road vehicles): header, BCC, every command
+ * machinery, "nrmm"), HJ 1239 (road vehicles) and the GB 17691-2018 Annex Q
+ * road layouts ("gb17691"): header, BCC, every command
  * body, the data stream and diagnostics information units, the signature
  * block.  Pure: bytes in, values out; no I/O, no allocation, no globals.
  * The layouts are those of shared/spec/china-remote-emission-protocol.md. */
@@ -25,6 +26,7 @@
 #define HJ_STREAM_NRMM 28   /* data stream body, non-road */
 #define HJ_ENC_NONE    0x01 /* encryption flag: not encrypted */
 #define HJ_INVALID_FE  0xFE /* "invalid" of protocol and DTC count */
+#define HJ_ALARM_LEN   18   /* removal alarm body: time, serial, position, status */
 
 enum {
 	HJ_OK = 0,
@@ -38,15 +40,29 @@ enum {
 	HJ_ETOOLONG = -8, /* data unit longer than 65531 bytes */
 };
 
-enum hj_variant { HJ_NRMM = 0, HJ_ROAD = 1 };
+/* Report layouts.  HJ_ROAD (HJ 1239): time + serial + {type + time + body}...
+ * HJ_GB17691 (GB 17691-2018 Annex Q as road terminals implement it): time +
+ * {type + unit serial + body}... ("Q1"), or, with unit signatures, time +
+ * serial + {type + body + signature}... ("Q2").  Both road layouts share the
+ * road data stream, diagnostics unit and commands. */
+enum hj_variant { HJ_NRMM = 0, HJ_ROAD = 1, HJ_GB17691 = 2 };
+
+/* hj_decode_opt flags. */
+#define HJ_DEC_UNIT_SIG 0x01 /* gb17691: the Q2 layout (a signature after each unit) */
+
+#define HJ_ENC_ENCRYPTED(e) ((e) >= 0x02 && (e) <= 0x05) /* RSA, SM2, ...: body not plain */
 
 enum hj_cmd {
 	HJ_CMD_LOGIN = 0x01,
 	HJ_CMD_REALTIME = 0x02,
 	HJ_CMD_RESEND = 0x03,
 	HJ_CMD_LOGOUT = 0x04,
-	HJ_CMD_05 = 0x05,	    /* nrmm: removal alarm; road: time sync */
-	HJ_CMD_ROAD_REMOVAL = 0x06, /* road: body not described by the spec: kept raw */
+	HJ_CMD_05 = 0x05, /* nrmm: removal alarm; road: time sync */
+	/* road: the spec gives no body.  We send HJ 1322's removal alarm body
+	 * (time, serial, position, status: HJ_ALARM_LEN bytes), the one removal
+	 * body a standard describes; decoded: that body parsed when it has that
+	 * length (has_time set), and always kept raw (raw_body) */
+	HJ_CMD_ROAD_REMOVAL = 0x06,
 	HJ_CMD_ACTIVATE = 0x07,
 	HJ_CMD_ACTIVATE_ANSWER = 0x08,
 };
@@ -113,7 +129,13 @@ struct hj_diag {
 
 struct hj_info {
 	uint8_t type;	     /* enum hj_info_type */
-	struct hj_time time; /* road: every unit carries its sample's time */
+	struct hj_time time; /* road: every unit carries its sample's time; else the frame's */
+	uint16_t serial;     /* gb17691 Q1: the unit's own serial */
+	/* gb17691 Q2: the signature after the unit, over the frame's data unit
+	 * from its time to the end of this unit's body (sig_off: its offset) */
+	int has_sig;
+	size_t sig_off;
+	uint8_t sig_r[HJ_SIG_PART], sig_s[HJ_SIG_PART];
 	union {
 		struct hj_stream stream;
 		struct hj_diag diag;
@@ -123,6 +145,8 @@ struct hj_info {
 /* One frame, either way.  Which body fields count depends on cmd. */
 struct hj_frame {
 	enum hj_variant variant;
+	int unit_sig;  /* gb17691: the Q2 layout (set by hj_decode_opt, read by hj_encode) */
+	int encrypted; /* encryption flag 0x02..0x05: the data unit is raw_body, raw_len */
 	uint8_t cmd;
 	char vin[HJ_VIN_LEN + 1];
 	uint8_t sw_version;
@@ -144,7 +168,8 @@ struct hj_frame {
 	uint8_t pubkey[HJ_PUBKEY_LEN];	 /* activation */
 	char act_vin[HJ_VIN_LEN + 1];	 /* activation */
 	uint8_t result, reason;		 /* activation answer */
-	const uint8_t *raw_body;	 /* road 0x06: the data unit, in the input */
+	const uint8_t *raw_body;	 /* road 0x06, encrypted: the data unit, in the input;
+					  * NULL: encode road 0x06 from time, serial, pos, status */
 	size_t raw_len;
 
 	int has_sig;
@@ -208,6 +233,14 @@ int hj_frame_len(const uint8_t *buf, size_t len);
  * says whether the BCC matched), HJ_ESHORT when more bytes are needed, or a
  * negative code when the frame is malformed.  f may point into buf (raw_body). */
 int hj_decode(const uint8_t *buf, size_t len, enum hj_variant v, struct hj_frame *f);
+/* Decode with flags (HJ_DEC_*): as hj_decode.  A frame whose encryption
+ * flag says encrypted is not parsed: f->encrypted, f->raw_body and raw_len. */
+int hj_decode_opt(const uint8_t *buf, size_t len, enum hj_variant v, unsigned flags,
+		  struct hj_frame *f);
+/* HJ 1239 or GB 17691 (the road data stream and diagnostics unit)? */
+int hj_variant_road(enum hj_variant v);
+/* "nrmm", "road", "gb17691". */
+const char *hj_variant_name(enum hj_variant v);
 /* Command name ("login", "realtime", "removal_alarm", "time_sync", ...). */
 const char *hj_cmd_name(enum hj_variant v, uint8_t cmd);
 /* Text for a negative code. */

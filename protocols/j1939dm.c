@@ -73,6 +73,79 @@ int j1939dm_dm1_decode(const uint8_t *data, size_t len, struct j1939dm_dm1 *out)
 	return J1939DM_OK;
 }
 
+int j1939dm_dm5_decode(const uint8_t *data, size_t len, struct j1939dm_dm5 *out)
+{
+	if (!out || (!data && len > 0))
+		return J1939DM_EINVAL;
+	memset(out, 0, sizeof(*out));
+	if (len < 8)
+		return J1939DM_ESHORT;
+	out->active = data[0];
+	out->previously_active = data[1];
+	out->obd_compliance = data[2];
+	out->continuous = data[3];
+	out->nc_support = (uint16_t)(data[4] | data[5] << 8);
+	out->nc_status = (uint16_t)(data[6] | data[7] << 8);
+	return J1939DM_OK;
+}
+
+void j1939dm_dm5_obd_words(const struct j1939dm_dm5 *dm5, uint16_t *support, uint16_t *readiness)
+{
+	/* 13 non-continuous monitors (byte 5 bits 1-8, byte 6 bits 1-5), then
+	 * the 3 continuous ones (byte 4 bits 1-3 supported, 5-7 status). */
+	*support = (uint16_t)((dm5->nc_support & 0x1FFF) | (dm5->continuous & 7) << 13);
+	*readiness = (uint16_t)((dm5->nc_status & 0x1FFF) | (dm5->continuous >> 4 & 7) << 13);
+}
+
+int j1939dm_dm19_decode(const uint8_t *data, size_t len, struct j1939dm_dm19 *out)
+{
+	if (!out || (!data && len > 0))
+		return J1939DM_EINVAL;
+	memset(out, 0, sizeof(*out));
+	if (len < 20)
+		return J1939DM_ESHORT;
+	for (size_t off = 0; len - off >= 20; off += 20) {
+		struct j1939dm_cal *c;
+
+		if (out->n >= J1939DM_MAX_CALS) {
+			out->n_truncated++;
+			continue;
+		}
+		c = &out->cal[out->n++];
+		memcpy(c->cvn, data + off, 4);
+		memcpy(c->cal_id, data + off + 4, 16);
+		c->cal_id[16] = '\0';
+	}
+	return J1939DM_OK;
+}
+
+int j1939dm_dm20_decode(const uint8_t *data, size_t len, struct j1939dm_dm20 *out)
+{
+	if (!out || (!data && len > 0))
+		return J1939DM_EINVAL;
+	memset(out, 0, sizeof(*out));
+	if (len < 4)
+		return J1939DM_ESHORT;
+	out->ign_cycles = (uint16_t)(data[0] | data[1] << 8);
+	out->obd_conditions = (uint16_t)(data[2] | data[3] << 8);
+	for (size_t off = 4; len - off >= 7; off += 7) {
+		const uint8_t *b = data + off;
+		struct j1939dm_ratio *r;
+
+		if (b[0] == 0xFF && b[1] == 0xFF && b[2] == 0xFF)
+			continue; /* padding */
+		if (out->n >= J1939DM_MAX_RATIOS) {
+			out->n_truncated++;
+			continue;
+		}
+		r = &out->r[out->n++];
+		r->spn = dm1_spn(b, 0);
+		r->num = (uint16_t)(b[3] | b[4] << 8);
+		r->den = (uint16_t)(b[5] | b[6] << 8);
+	}
+	return J1939DM_OK;
+}
+
 int j1939dm_vin_decode(const uint8_t *data, size_t len, char *vin, size_t vinsize)
 {
 	size_t n = 0;

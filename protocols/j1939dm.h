@@ -1,5 +1,7 @@
 /* j1939dm: J1939 diagnostic and identity payloads: DM1 active trouble codes
- * (PGN 65226), the VIN (PGN 65260) and the address-claim NAME (PGN 60928).
+ * (PGN 65226), DM5 diagnostic readiness (65230), DM19 calibration
+ * information (54016), DM20 monitor performance ratios (49664), the VIN
+ * (PGN 65260) and the address-claim NAME (PGN 60928).
  * Pure: bytes in, values out; no I/O, no allocation.  Multi-frame payloads
  * come reassembled from j1939tp. */
 #ifndef EMGW_J1939DM_H
@@ -12,6 +14,11 @@
 #define J1939DM_PGN_VIN	       65260u
 #define J1939DM_PGN_ADDR_CLAIM 60928u
 #define J1939DM_MAX_DTCS       64
+#define J1939DM_PGN_DM5	       65230u
+#define J1939DM_PGN_DM19       54016u
+#define J1939DM_PGN_DM20       49664u
+#define J1939DM_MAX_CALS       8  /* DM19 calibrations kept */
+#define J1939DM_MAX_RATIOS     32 /* DM20 monitors kept */
 
 enum {
 	J1939DM_OK = 0,
@@ -67,6 +74,55 @@ struct j1939dm_name {
 	uint8_t industry_group;		 /* 3 bits */
 	uint8_t arbitrary_address;	 /* 1 bit: arbitrary address capable */
 };
+
+/* DM5, diagnostic readiness 1 (J1939-73 5.7.5): 8 bytes. */
+struct j1939dm_dm5 {
+	uint8_t active, previously_active; /* DTC counts (0xFF: not available) */
+	uint8_t obd_compliance;		   /* 0xFF: not available */
+	uint8_t continuous;		   /* byte 4: bits 0-2 supported, 4-6 not complete */
+	uint16_t nc_support; /* bytes 5-6: non-continuous monitors supported, byte 5 low */
+	uint16_t nc_status;  /* bytes 7-8: 1 = not complete, byte 7 low */
+};
+
+/* One DM19 calibration: CVN (4 bytes as sent, least significant first) and
+ * the calibration id (16 characters, NUL/space padding kept). */
+struct j1939dm_cal {
+	uint8_t cvn[4];
+	char cal_id[17];
+};
+
+struct j1939dm_dm19 {
+	int n;
+	struct j1939dm_cal cal[J1939DM_MAX_CALS];
+	int n_truncated;
+};
+
+/* DM20 (J1939-73 5.7.20): counters, then one ratio per monitor. */
+struct j1939dm_ratio {
+	uint32_t spn; /* 19 bits, J1939-73 version 4 layout */
+	uint16_t num, den;
+};
+
+struct j1939dm_dm20 {
+	uint16_t ign_cycles;	 /* ignition cycle counter */
+	uint16_t obd_conditions; /* OBD monitoring conditions encountered */
+	int n;
+	struct j1939dm_ratio r[J1939DM_MAX_RATIOS];
+	int n_truncated;
+};
+
+/* DM5 from data (8 bytes at least).  J1939DM_OK or J1939DM_ESHORT. */
+int j1939dm_dm5_decode(const uint8_t *data, size_t len, struct j1939dm_dm5 *out);
+/* DM19: every whole 20-byte entry.  J1939DM_ESHORT without one. */
+int j1939dm_dm19_decode(const uint8_t *data, size_t len, struct j1939dm_dm19 *out);
+/* DM20: 4 bytes of counters, then every whole 7-byte ratio.  J1939DM_ESHORT
+ * under 4 bytes. */
+int j1939dm_dm20_decode(const uint8_t *data, size_t len, struct j1939dm_dm20 *out);
+/* The GB 17691 / HJ 1239 "diagnostic support" and "readiness" words from a
+ * DM5: bits 0-12 the non-continuous monitors in DM5 order (catalyst ...
+ * NMHC catalyst), bits 13-15 misfire, fuel system, comprehensive
+ * components.  Readiness bits are DM5's: 1 = not complete. */
+void j1939dm_dm5_obd_words(const struct j1939dm_dm5 *dm5, uint16_t *support, uint16_t *readiness);
 
 /* Decode a DM1 payload (a single 8-byte frame or a reassembled one) of len
  * bytes into out.  "No active fault" entries (SPN 0 / FMI 0) and padding

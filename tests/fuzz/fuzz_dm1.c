@@ -1,5 +1,6 @@
 /* libFuzzer target: the input as a DM1 payload, as a VIN (output buffer
- * size from the first byte) and, from 8 bytes on, as a NAME. */
+ * size from the first byte), as DM5, DM19 and DM20 and, from 8 bytes on, as
+ * a NAME. */
 #include <stddef.h>
 #include <stdint.h>
 #include <stdlib.h>
@@ -68,9 +69,45 @@ static void fuzz_vin(const uint8_t *data, size_t size)
 			abort();
 }
 
+static void fuzz_dm5_19_20(const uint8_t *data, size_t size)
+{
+	static struct j1939dm_dm19 dm19;
+	static struct j1939dm_dm20 dm20;
+	struct j1939dm_dm5 dm5;
+	uint16_t sup, rdy;
+
+	if (j1939dm_dm5_decode(data, size, &dm5) == J1939DM_OK) {
+		j1939dm_dm5_obd_words(&dm5, &sup, &rdy);
+		fuzz_sink += sup + rdy;
+	} else if (size >= 8) {
+		abort();
+	}
+	if (j1939dm_dm19_decode(data, size, &dm19) == J1939DM_OK) {
+		if (dm19.n < 1 || dm19.n > J1939DM_MAX_CALS ||
+		    (size_t)(dm19.n + dm19.n_truncated) != size / 20)
+			abort();
+		for (int i = 0; i < dm19.n; i++)
+			if (strlen(dm19.cal[i].cal_id) > 16)
+				abort();
+	} else if (size >= 20) {
+		abort();
+	}
+	if (j1939dm_dm20_decode(data, size, &dm20) == J1939DM_OK) {
+		if (dm20.n < 0 || dm20.n > J1939DM_MAX_RATIOS ||
+		    (size_t)(dm20.n + dm20.n_truncated) > (size - 4) / 7)
+			abort();
+		for (int i = 0; i < dm20.n; i++)
+			if (dm20.r[i].spn > 0x7FFFF)
+				abort();
+	} else if (size >= 4) {
+		abort();
+	}
+}
+
 int LLVMFuzzerTestOneInput(const uint8_t *data, size_t size)
 {
 	fuzz_dm1(data, size);
+	fuzz_dm5_19_20(data, size);
 	fuzz_vin(data, size);
 	if (size >= 8) {
 		struct j1939dm_name n;

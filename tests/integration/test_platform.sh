@@ -61,6 +61,12 @@ print("records_missing", len(set(rec_times) - set(times)))
 print("samples_not_records", len(set(times) - set(rec_times)))
 resent = [f for f in data if f["command"] == "resend"]
 print("resent", len(resent))
+# HJ 1239 re-sends: the header carries the send time, after the samples
+def last_sample(f):
+    return max(i["time_unix"] for i in f["info"] if i["type"] == "stream")
+timed = [f for f in resent if any(i["type"] == "stream" for i in f["info"])]
+print("resend_send_time", sum(1 for f in timed if f["time_unix"] > last_sample(f)))
+print("resend_header_early", sum(1 for f in timed if f["time_unix"] < last_sample(f)))
 cut = [i for i, f in enumerate(frames) if f.get("event") == "cut"]
 if cut:
     c = cut[0]
@@ -148,6 +154,15 @@ check "--hj-decode: a login frame, BCC good, Beijing time (rc=$rc)" \
 "$EMGWD" --hj-decode "${LOGIN%2E}2F" >"$T/login-bad.json"; rc=$?
 check "--hj-decode: a bad BCC is reported, exit 1 (rc=$rc)" \
 	sh -c "test $rc -eq 1 && jq -e '.bcc_ok == false' '$T/login-bad.json' >/dev/null"
+# The order the usage line prints; a public GB 17691 (Annex Q, Q1) frame, P2 of
+# shared/spec/hj-public-frames.md.
+P2=2323024C47444348413147384D41313237373333010100AD15080E082F230100010100ABDEA9D64C47444348413147384D4131323737333359435933303136352D363020202020200000EC40A1BF000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000000007145600AFE00200AFE06200AFE00900AF204700AF245500AFE01200AF0200010000C57D830000000000000000610000FEFFFEFFFEFF3D000006AFD31701EA55FE000000289F
+"$EMGWD" --hj-decode --variant gb17691 "$P2" >"$T/p2.json"; rc=$?
+check "--hj-decode --variant gb17691 HEX: options in the usage line's order (rc=$rc)" \
+	sh -c "test $rc -eq 0 && jq -e '.info[0].dtcs[0].code == \"P1456-00\" and .info[0].cal_id == \"YCY30165-60\"' '$T/p2.json' >/dev/null"
+"$EMGWD" --hj-decode "$P2" --variant road >"$T/p2-road.json"; rc=$?
+check "--hj-decode: a GB 17691 frame given as road is refused with a hint (rc=$rc)" \
+	sh -c "test $rc -eq 1 && jq -e '.hint | contains(\"gb17691\")' '$T/p2-road.json' >/dev/null"
 
 # ---- 2. road: MQTT and platform together ------------------------------------
 MQTT_PORT=$(free_port)
@@ -188,4 +203,98 @@ check "platform: 600 records, every one a sample (missing $(val records_missing 
 check "platform: no sample twice" test "$(val twice "$T/both.res")" -eq 0
 check "platform: what it missed came as re-send frames" test "$(val resent "$T/both.res")" -ge 1
 check "road: the platform's echoes were read" sh -c "jq -e '.platform.answers > 0' '$T/both-state/status.json' >/dev/null"
+check "road: re-send headers carry the send time, after their samples ($(val resend_send_time "$T/both.res") of $(val resent "$T/both.res"))" \
+	test "$(val resend_send_time "$T/both.res")" -ge 1 -a "$(val resend_header_early "$T/both.res")" -eq 0
+
+# ---- 3. the simulator takes both re-send header styles -----------------------
+# HJ 1239 re-send frames built field by field: one whose header is its last
+# sample's time (older terminals), one whose header is the send time.
+SIM_PORT=$(free_port)
+start_sim styles --variant road
+/usr/bin/python3 - "$SIM_PORT" "$VIN" <<'EOP'
+import socket, struct, sys
+port, vin = int(sys.argv[1]), sys.argv[2].encode()
+def bj(y, mo, d, h, mi, s): return bytes([y, mo, d, h, mi, s])
+def frame(cmd, data):
+    h = b"##" + bytes([cmd]) + vin + bytes([1, 1]) + struct.pack(">H", len(data)) + data
+    b = 0
+    for x in h[2:]: b ^= x
+    return h + bytes([b])
+stream = b"\xff" * 24 + bytes([1]) + b"\xff" * 12
+def unit(t): return bytes([2]) + t + stream
+s = socket.create_connection(("127.0.0.1", port))
+s.sendall(frame(1, bj(23, 11, 15, 8, 0, 0) + struct.pack(">H", 1) + b"8" * 20))
+# samples 06:00:00, 06:00:01; header = the last sample's time
+s.sendall(frame(3, bj(23, 11, 15, 6, 0, 1) + struct.pack(">H", 1) + unit(bj(23, 11, 15, 6, 0, 0)) + unit(bj(23, 11, 15, 6, 0, 1))))
+# samples 06:00:02, 06:00:03; header = the send time 08:00:05
+s.sendall(frame(3, bj(23, 11, 15, 8, 0, 5) + struct.pack(">H", 2) + unit(bj(23, 11, 15, 6, 0, 2)) + unit(bj(23, 11, 15, 6, 0, 3))))
+# samples 06:00:04, 06:00:05; header = the send time again (same second)
+s.sendall(frame(3, bj(23, 11, 15, 8, 0, 5) + struct.pack(">H", 3) + unit(bj(23, 11, 15, 6, 0, 4)) + unit(bj(23, 11, 15, 6, 0, 5))))
+s.shutdown(socket.SHUT_WR)
+s.recv(4096)
+s.close()
+EOP
+wait_for 10 sh -c "test \$(grep -c '\"command\":\"resend\"' '$T/styles.jsonl') -ge 3"
+stop_pid "$SIM_PID"
+check "the simulator takes re-send headers with the sample time and with the send time" \
+	sh -c "test \$(grep -c '\"command\":\"resend\".*\"errors\":\[\]' '$T/styles.jsonl') -eq 3"
+
+# ---- 4. gb17691 (GB 17691 Annex Q, layout Q1), signed ------------------------
+SIM_PORT=$(free_port)
+"$TOP/$B/tests/tracegen" --duration 120 --start 1700200000 --seed 11 -o "$T/gb.log"
+start_sim gb --variant gb17691 --pubkey "$T/pub.pem" --id "$CHIP"
+conf gb "$T/gb.log" 20 gb17691 10 no >"$T/gb.conf"
+"$EMGWD" -n -c "$T/gb.conf" >/dev/null || echo "not ok - gb17691 config"
+"$EMGWD" -c "$T/gb.conf" --stdout --exit-when-done >"$T/gb.out" 2>"$T/gb.emgw.err" &
+EPID=$!; PIDS="$PIDS $EPID"
+wait_exit 60 "$EPID"
+check "gb17691: emgwd sends everything and exits 0 (rc=$rc)" test "$rc" -eq 0
+stop_pid "$SIM_PID"
+analyse "$T/gb.jsonl" "$T/gb.out" 10 >"$T/gb.res"
+sed 's/^/# /' "$T/gb.res"
+check "gb17691: every frame passed the simulator's checks" test "$(val errors "$T/gb.res")" -eq 0
+check "gb17691: every data frame is signed and verifies" test "$(val unsigned "$T/gb.res")" -eq 0
+check "gb17691: one Q1 frame per 10 s window, none missing" \
+	test "$(val windows_missing "$T/gb.res")" -eq 0 -a "$(val twice "$T/gb.res")" -eq 0
+check "gb17691: Q1 layout, unit serials, the OBD unit in the frame" \
+	sh -c "jq -se '[.[] | select(.command == \"realtime\")] | (all(.layout == \"Q1\" and (.info[0].serial > 0))) and any(.info[] | .type == \"diag\")' '$T/gb.jsonl' >/dev/null"
+
+# ---- 5. TLS: each variant over TLS with a real CA; a wrong CA is refused -----
+mkcert() { # mkcert NAME: a CA NAME-ca.pem and, signed by it, a server NAME-srv.pem for 127.0.0.1
+	openssl req -x509 -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes -days 2 \
+		-keyout "$T/$1-ca.key" -out "$T/$1-ca.pem" -subj "/CN=emgw test $1 CA" 2>/dev/null &&
+	openssl req -newkey ec -pkeyopt ec_paramgen_curve:prime256v1 -nodes \
+		-keyout "$T/$1-srv.key" -out "$T/$1-srv.csr" -subj "/CN=127.0.0.1" 2>/dev/null &&
+	printf 'subjectAltName=IP:127.0.0.1\n' >"$T/$1-ext" &&
+	openssl x509 -req -in "$T/$1-srv.csr" -CA "$T/$1-ca.pem" -CAkey "$T/$1-ca.key" \
+		-CAcreateserial -days 2 -extfile "$T/$1-ext" -out "$T/$1-srv.pem" 2>/dev/null
+}
+mkcert good && mkcert other || { echo "not ok - openssl could not make the test certificates"; exit 1; }
+"$TOP/$B/tests/tracegen" --duration 60 --start 1700300000 --seed 13 -o "$T/tls.log"
+for v in nrmm road gb17691; do
+	SIM_PORT=$(free_port)
+	start_sim "tls-$v" --variant "$v" --pubkey "$T/pub.pem" --id "$CHIP" \
+		--tls-cert "$T/good-srv.pem" --tls-key "$T/good-srv.key"
+	conf "tls-$v" "$T/tls.log" 20 "$v" 10 no "tls = yes" "ca_file = $T/good-ca.pem" >"$T/tls-$v.conf"
+	"$EMGWD" -c "$T/tls-$v.conf" --stdout --exit-when-done >"$T/tls-$v.out" 2>"$T/tls-$v.emgw.err" &
+	EPID=$!; PIDS="$PIDS $EPID"
+	wait_exit 60 "$EPID"
+	stop_pid "$SIM_PID"
+	analyse "$T/tls-$v.jsonl" "$T/tls-$v.out" 10 >"$T/tls-$v.res"
+	check "TLS $v: emgwd sends everything over TLS and exits 0 (rc=$rc)" \
+		sh -c "test $rc -eq 0 && grep -q connected_tls '$T/tls-$v.jsonl' && grep -q 'platform: TLS' '$T/tls-$v.emgw.err'"
+	check "TLS $v: every frame passed the simulator's checks, none missing" \
+		test "$(val errors "$T/tls-$v.res")" -eq 0 -a "$(val windows_missing "$T/tls-$v.res")" -eq 0 -a "$(val samples "$T/tls-$v.res")" -gt 0
+done
+# The platform's certificate from another CA: refused, nothing sent.
+SIM_PORT=$(free_port)
+start_sim tls-wrong --tls-cert "$T/other-srv.pem" --tls-key "$T/other-srv.key"
+conf tls-wrong "$T/tls.log" 20 nrmm 10 no "tls = yes" "ca_file = $T/good-ca.pem" >"$T/tls-wrong.conf"
+"$EMGWD" -c "$T/tls-wrong.conf" >"$T/tls-wrong.out" 2>"$T/tls-wrong.emgw.err" &
+EPID=$!; PIDS="$PIDS $EPID"
+wait_for 20 grep -q 'certificate' "$T/tls-wrong.emgw.err"
+stop_pid "$EPID"
+stop_pid "$SIM_PID"
+check "TLS: a certificate from another CA is refused ($(grep -m1 -o 'TLS handshake.*' "$T/tls-wrong.emgw.err"))" \
+	sh -c "grep -q 'TLS handshake: certificate' '$T/tls-wrong.emgw.err' && ! grep -q '\"command\"' '$T/tls-wrong.jsonl'"
 finish

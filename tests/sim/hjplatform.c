@@ -7,7 +7,10 @@
  * conn and the errors found) to a file.  It can cut the link after N
  * real-time frames for S seconds, refusing connections meanwhile. */
 #include <errno.h>
+#include <fcntl.h>
 #include <getopt.h>
+#include <openssl/err.h>
+#include <openssl/ssl.h>
 #include <netinet/in.h>
 #include <poll.h>
 #include <signal.h>
@@ -27,6 +30,7 @@
 
 struct sim {
 	enum hj_variant variant;
+	int layout; /* gb17691: 0 Q1 then Q2, 1 Q1, 2 Q2 (hjdecode_variant) */
 	int port;
 	FILE *out;
 	const char *ready;
@@ -37,6 +41,8 @@ struct sim {
 	int cut_after, cut_for_s, cut_done;
 	int quiet;
 
+	SSL_CTX *tls_ctx; /* --tls-cert: TLS server */
+	SSL *ssl;
 	int lfd, cfd, conn;
 	uint8_t in[SIM_BUF];
 	size_t in_len;
@@ -113,10 +119,14 @@ static void sim_check_serial(json_t *errs, const char *what, long *prev, long go
 	*prev = got;
 }
 
+/* Time order.  Real-time frames: by their header time.  Re-send frames of
+ * HJ 1239: by their samples' times, the header carrying either the last
+ * sample's time or the (later) send time, both in use; other layouts have
+ * no per-unit time: by the header, which is the sample's. */
 static void sim_check_times(struct sim *s, json_t *errs, int64_t t)
 {
 	struct hj_frame *f = &s->f;
-	int64_t prev = -1, u;
+	int64_t prev = -1, first = -1, u;
 	int stream = 0;
 
 	for (int i = 0; i < f->n_info; i++)
@@ -126,17 +136,6 @@ static void sim_check_times(struct sim *s, json_t *errs, int64_t t)
 		if (t < (f->cmd == HJ_CMD_REALTIME ? s->last_rt_unix : s->last_rs_unix))
 			sim_error(errs, "diagnostics at %ld before the data before it", (long)t);
 		return;
-	}
-	if (f->cmd == HJ_CMD_REALTIME) {
-		if (t <= s->last_rt_unix)
-			sim_error(errs, "real-time frame at %ld not after %ld", (long)t,
-				  (long)s->last_rt_unix);
-		s->last_rt_unix = t;
-	} else {
-		if (t <= s->last_rs_unix)
-			sim_error(errs, "re-send frame at %ld not after %ld", (long)t,
-				  (long)s->last_rs_unix);
-		s->last_rs_unix = t;
 	}
 	for (int i = 0; i < f->n_info && f->variant == HJ_ROAD; i++) {
 		if (f->info[i].type != HJ_INFO_STREAM)
@@ -148,7 +147,28 @@ static void sim_check_times(struct sim *s, json_t *errs, int64_t t)
 		if (u <= prev)
 			sim_error(errs, "sample %d: time not after the one before (%ld)", i,
 				  (long)u);
+		if (first < 0)
+			first = u;
 		prev = u;
+	}
+	if (prev > t)
+		sim_error(errs, "header time %ld before its last sample (%ld)", (long)t,
+			  (long)prev);
+	if (f->cmd == HJ_CMD_REALTIME) {
+		if (t <= s->last_rt_unix)
+			sim_error(errs, "real-time frame at %ld not after %ld", (long)t,
+				  (long)s->last_rt_unix);
+		s->last_rt_unix = t;
+	} else if (first >= 0) {
+		if (first <= s->last_rs_unix)
+			sim_error(errs, "re-send frame's samples from %ld not after %ld",
+				  (long)first, (long)s->last_rs_unix);
+		s->last_rs_unix = prev;
+	} else {
+		if (t <= s->last_rs_unix)
+			sim_error(errs, "re-send frame at %ld not after %ld", (long)t,
+				  (long)s->last_rs_unix);
+		s->last_rs_unix = t;
 	}
 }
 
@@ -156,7 +176,10 @@ static void sim_checks(struct sim *s, json_t *errs)
 {
 	struct hj_frame *f = &s->f;
 	int64_t t = 0;
-	int timed = f->cmd != HJ_CMD_ACTIVATE_ANSWER && !(f->variant == HJ_ROAD && f->cmd >= 5);
+	int timed =
+	    f->cmd != HJ_CMD_ACTIVATE_ANSWER && !(hj_variant_road(f->variant) && f->cmd >= 5);
+	/* GB 17691 Q1 has no report serial: its units carry one each. */
+	int q1 = f->variant == HJ_GB17691 && !f->unit_sig;
 
 	if (!f->bcc_ok)
 		sim_error(errs, "bad BCC");
@@ -178,7 +201,12 @@ static void sim_checks(struct sim *s, json_t *errs)
 		break;
 	case HJ_CMD_REALTIME:
 	case HJ_CMD_RESEND:
-		sim_check_serial(errs, "info", &s->info_serial, f->serial);
+		sim_check_serial(errs, "info", &s->info_serial,
+				 q1 && f->n_info > 0 ? f->info[0].serial : f->serial);
+		for (int i = 1; q1 && i < f->n_info; i++)
+			if (f->info[i].serial != f->info[0].serial)
+				sim_error(errs, "unit %d serial %d, unit 0 has %d", i,
+					  f->info[i].serial, f->info[0].serial);
 		sim_check_times(s, errs, t);
 		break;
 	case HJ_CMD_05:
@@ -220,7 +248,8 @@ static void sim_send(struct sim *s, uint8_t cmd, const void *data, size_t n)
 	if (len > 0) {
 		buf[2] = cmd; /* ... under the command it answers */
 		buf[len - 1] = hj_bcc(buf + 2, (size_t)len - 3);
-		if (send(s->cfd, buf, (size_t)len, MSG_NOSIGNAL) < 0)
+		if (s->ssl ? SSL_write(s->ssl, buf, len) <= 0
+			   : send(s->cfd, buf, (size_t)len, MSG_NOSIGNAL) < 0)
 			perror("hjplatform: send");
 	}
 	free(a);
@@ -241,7 +270,7 @@ static void sim_answer(struct sim *s)
 		sim_send(s, HJ_CMD_ACTIVATE_ANSWER, ans, 2);
 		return;
 	}
-	if (s->variant != HJ_ROAD || f->cmd > HJ_CMD_ROAD_REMOVAL)
+	if (!hj_variant_road(s->variant) || f->cmd > HJ_CMD_ROAD_REMOVAL)
 		return;
 	if (f->cmd == HJ_CMD_05 && !f->has_time) {
 		hj_time_from_unix(time(NULL), s->offset_s, &now);
@@ -254,8 +283,12 @@ static void sim_answer(struct sim *s)
 static void sim_frame(struct sim *s, const uint8_t *p, size_t n)
 {
 	json_t *errs = json_array(), *o;
-	int rc = hj_decode(p, n, s->variant, &s->f);
+	int rc = hj_decode_opt(p, n, s->variant, s->layout == 2 ? HJ_DEC_UNIT_SIG : 0, &s->f);
 	char *text;
+
+	if (rc < 0 && s->variant == HJ_GB17691 && s->layout == 0 &&
+	    hj_decode_opt(p, n, s->variant, HJ_DEC_UNIT_SIG, &s->f) > 0)
+		rc = (int)n; /* Q2 */
 
 	s->frames++;
 	if (rc < 0) {
@@ -289,13 +322,23 @@ static void sim_frame(struct sim *s, const uint8_t *p, size_t n)
 /* Read what the client sent; 0 at EOF or error. */
 static int sim_read(struct sim *s)
 {
-	ssize_t n = recv(s->cfd, s->in + s->in_len, sizeof(s->in) - s->in_len, MSG_DONTWAIT);
+	ssize_t n;
 	size_t off = 0;
 
-	if (n == 0 || (n < 0 && errno != EAGAIN && errno != EINTR))
+	if (s->ssl) {
+		int r = SSL_read(s->ssl, s->in + s->in_len, (int)(sizeof(s->in) - s->in_len));
+		int e = r > 0 ? SSL_ERROR_NONE : SSL_get_error(s->ssl, r);
+
+		if (e == SSL_ERROR_WANT_READ || e == SSL_ERROR_WANT_WRITE)
+			return 1;
+		n = r > 0 ? r : 0;
+	} else {
+		n = recv(s->cfd, s->in + s->in_len, sizeof(s->in) - s->in_len, MSG_DONTWAIT);
+		if (n < 0 && (errno == EAGAIN || errno == EINTR))
+			return 1;
+	}
+	if (n <= 0)
 		return 0;
-	if (n < 0)
-		return 1;
 	s->in_len += (size_t)n;
 	while (off < s->in_len) {
 		int len = hj_frame_len(s->in + off, s->in_len - off);
@@ -323,6 +366,8 @@ static void sim_close_client(struct sim *s, const char *why)
 {
 	if (s->cfd < 0)
 		return;
+	SSL_free(s->ssl);
+	s->ssl = NULL;
 	close(s->cfd);
 	s->cfd = -1;
 	s->in_len = 0;
@@ -358,9 +403,31 @@ static void sim_accept(struct sim *s)
 	if (fd < 0)
 		return;
 	sim_close_client(s, "replaced");
+	if (s->tls_ctx) {
+		/* The handshake blocks (a test server, one client); then the
+		 * socket reads without blocking, as the plain one does. */
+		SSL *ssl = SSL_new(s->tls_ctx);
+		struct timeval tv = {5, 0}; /* a client that never speaks */
+
+		setsockopt(fd, SOL_SOCKET, SO_RCVTIMEO, &tv, sizeof(tv));
+
+		if (!ssl || !SSL_set_fd(ssl, fd) || SSL_accept(ssl) != 1) {
+			unsigned long e = ERR_get_error();
+
+			fprintf(s->out, "{\"event\":\"tls_refused\",\"why\":\"%s\"}\n",
+				e ? ERR_reason_error_string(e) : "handshake failed");
+			fflush(s->out);
+			ERR_clear_error();
+			SSL_free(ssl);
+			close(fd);
+			return;
+		}
+		fcntl(fd, F_SETFL, fcntl(fd, F_GETFL) | O_NONBLOCK);
+		s->ssl = ssl;
+	}
 	s->cfd = fd;
 	s->conn++;
-	sim_event(s, "connected");
+	sim_event(s, s->ssl ? "connected_tls" : "connected");
 }
 
 static int sim_loop(struct sim *s)
@@ -390,13 +457,15 @@ static int sim_loop(struct sim *s)
 
 static void sim_usage(void)
 {
-	fputs("usage: hjplatform [--port N] [--variant nrmm|road] [--pubkey PEM] [--id ID]\n"
-	      "                  [--vin VIN] [--cut-after FRAMES --cut-for SECONDS] [--quiet]\n"
-	      "                  [--ready FILE] -o FILE\n"
-	      "A test platform for HJ 1322 / HJ 1239 frames on 127.0.0.1: checks and records\n"
-	      "every frame as one JSON line in FILE; --ready FILE gets the port once listening.\n"
-	      "SIGTERM stops it; exit status 1 when a frame had an error.\n",
-	      stderr);
+	fputs(
+	    "usage: hjplatform [--port N] [--variant nrmm|road|gb17691] [--pubkey PEM] [--id ID]\n"
+	    "                  [--vin VIN] [--cut-after FRAMES --cut-for SECONDS] [--quiet]\n"
+	    "                  [--tls-cert PEM [--tls-key PEM]]\n"
+	    "                  [--ready FILE] -o FILE\n"
+	    "A test platform for HJ 1322 / HJ 1239 frames on 127.0.0.1: checks and records\n"
+	    "every frame as one JSON line in FILE; --ready FILE gets the port once listening.\n"
+	    "SIGTERM stops it; exit status 1 when a frame had an error.\n",
+	    stderr);
 }
 
 int main(int argc, char **argv)
@@ -410,6 +479,8 @@ int main(int argc, char **argv)
 	    {"cut-after", required_argument, NULL, 'a'},
 	    {"cut-for", required_argument, NULL, 'f'},
 	    {"ready", required_argument, NULL, 'r'},
+	    {"tls-cert", required_argument, NULL, 'C'},
+	    {"tls-key", required_argument, NULL, 'K'},
 	    {"quiet", no_argument, NULL, 'q'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
@@ -420,7 +491,7 @@ int main(int argc, char **argv)
 			       .login_serial = -1,
 			       .offset_s = 8 * 3600,
 			       .id = HJDECODE_DEFAULT_ID};
-	const char *out = NULL, *pubkey = NULL;
+	const char *out = NULL, *pubkey = NULL, *tls_cert = NULL, *tls_key = NULL;
 	struct sigaction sa = {.sa_handler = sim_on_signal};
 	FILE *rf;
 	int c;
@@ -431,7 +502,10 @@ int main(int argc, char **argv)
 			s.port = atoi(optarg);
 			break;
 		case 'v':
-			s.variant = strcmp(optarg, "road") == 0 ? HJ_ROAD : HJ_NRMM;
+			if (hjdecode_variant(optarg, &s.variant, &s.layout) < 0) {
+				sim_usage();
+				return 2;
+			}
 			break;
 		case 'k':
 			pubkey = optarg;
@@ -454,6 +528,12 @@ int main(int argc, char **argv)
 		case 'q':
 			s.quiet = 1;
 			break;
+		case 'C':
+			tls_cert = optarg;
+			break;
+		case 'K':
+			tls_key = optarg;
+			break;
 		case 'o':
 			out = optarg;
 			break;
@@ -466,6 +546,16 @@ int main(int argc, char **argv)
 		sim_usage();
 		return 2;
 	}
+	if (tls_cert) {
+		s.tls_ctx = SSL_CTX_new(TLS_server_method());
+		if (!s.tls_ctx || SSL_CTX_use_certificate_chain_file(s.tls_ctx, tls_cert) != 1 ||
+		    SSL_CTX_use_PrivateKey_file(s.tls_ctx, tls_key ? tls_key : tls_cert,
+						SSL_FILETYPE_PEM) != 1) {
+			fprintf(stderr, "hjplatform: %s: cannot load the TLS certificate\n",
+				tls_cert);
+			return 1;
+		}
+	}
 	s.out = strcmp(out, "-") == 0 ? stdout : fopen(out, "a");
 	if (!s.out || (pubkey && !(s.v = signer_verifier_open(pubkey))) || sim_listen(&s) < 0)
 		return 1;
@@ -476,10 +566,11 @@ int main(int argc, char **argv)
 		fclose(rf);
 	}
 	fprintf(stderr, "hjplatform: listening on 127.0.0.1:%d (%s)\n", s.port,
-		s.variant == HJ_ROAD ? "road" : "nrmm");
+		hj_variant_name(s.variant));
 	sim_loop(&s);
 	fprintf(stderr, "hjplatform: %ld frames, %ld with errors\n", s.frames, s.errors);
 	signer_verifier_close(s.v);
+	SSL_CTX_free(s.tls_ctx);
 	if (s.out != stdout)
 		fclose(s.out);
 	return s.errors ? 1 : 0;

@@ -188,13 +188,14 @@ static void peer_recv(struct live *l, struct can_frame *f)
 }
 
 /* request = yes: claim 249 with our NAME (J1939-81), and once nobody
- * objected for 250 ms, request HOURS, VI, VD and VDHR from everyone. */
+ * objected for 250 ms, request HOURS, VI, VD, VDHR, DM5, DM19 and DM20 from
+ * everyone. */
 static void test_live_requests(void **state)
 {
 	struct live *l = *state;
 	struct can_frame f;
 	int64_t now = clock_real_ms();
-	static const uint32_t want[] = {65253, 65260, 65248, 65217};
+	static const uint32_t want[] = {65253, 65260, 65248, 65217, 65230, 54016, 49664};
 
 	canbus_enable_requests(l->cb, 249, 0xB0003C0000000001ULL, 60000);
 	peer_recv(l, &f);
@@ -206,7 +207,7 @@ static void test_live_requests(void **state)
 	/* within the 250 ms no request goes out */
 	assert_true(canbus_tick(l->cb, now) >= now);
 	assert_true(canbus_tick(l->cb, now + 300) > now + 300);
-	for (int i = 0; i < 4; i++) {
+	for (int i = 0; i < 7; i++) {
 		peer_recv(l, &f);
 		assert_int_equal(f.can_id, CAN_EFF_FLAG | 0x18EAFFF9u); /* Request, global */
 		assert_int_equal(f.can_dlc, 3);

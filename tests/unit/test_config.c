@@ -580,6 +580,21 @@ static void test_secret_modes(void **state)
 	assert_int_equal(load(f, "[mqtt]\nusername = u\npassword_file = pass\n"), 0);
 }
 
+/* [platform] variant: the three layouts by name, anything else refused. */
+static void test_platform_variant(void **state)
+{
+	struct fixture *f = *state;
+
+	assert_int_equal(load(f, "[platform]\nvariant = gb17691\n"), 0);
+	assert_int_equal(f->c.platform.variant, 2);
+	assert_int_equal(f->c.platform.period_ms, 10000);
+	assert_int_equal(load(f, "[platform]\nvariant = road\n"), 0);
+	assert_int_equal(f->c.platform.variant, 1);
+	expect_one(f, "[platform]\nvariant = gb\n", 2,
+		   "variant: \"gb\" is not nrmm, road or gb17691");
+	assert_int_equal(f->c.platform.tls_verify, 1); /* verification on by default */
+}
+
 struct writer {
 	const char *path;
 	volatile int stop;
@@ -667,6 +682,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_required, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_not_regular_or_too_big, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_secret_modes, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_platform_variant, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_changing_file, setup, teardown),
 	};
 

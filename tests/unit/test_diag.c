@@ -130,12 +130,59 @@ static void test_no_configured_vin(void **state)
 	assert_int_equal(s.n, 0);
 }
 
+/* DM5, DM19, DM20 kept per source and shown in status; no event. */
+static void test_obd_state(void **state)
+{
+	static const uint8_t dm5b[8] = {0x02, 0x01, 0x13, 0x37, 0xE1, 0x1C, 0x41, 0x08};
+	static const uint8_t dm20b[11] = {0x23, 0x01, 0x45, 0x00, 0xF2, 0x0B,
+					  0x00, 0x05, 0x00, 0x0A, 0x00};
+	uint8_t dm19b[20];
+	struct sink s = {.n = 0};
+	static struct diag d;
+	struct j1939dm_dm5 dm5;
+	struct j1939dm_dm19 dm19;
+	struct j1939dm_dm20 dm20;
+	json_t *st, *e;
+
+	(void)state;
+	memcpy(dm19b,
+	       "\xBF\xA1\x40\xEC"
+	       "YCY30165-60     ",
+	       20);
+	assert_int_equal(j1939dm_dm5_decode(dm5b, 8, &dm5), 0);
+	assert_int_equal(j1939dm_dm19_decode(dm19b, 20, &dm19), 0);
+	assert_int_equal(j1939dm_dm20_decode(dm20b, 11, &dm20), 0);
+	diag_init(&d, "", collect, &s);
+	st = diag_status(&d);
+	assert_int_equal(json_object_size(json_object_get(st, "ecus")), 0);
+	json_decref(st);
+	diag_dm5(&d, 0, &dm5);
+	diag_dm19(&d, 0, &dm19);
+	diag_dm20(&d, 0, &dm20);
+	assert_int_equal(s.n, 0);
+	st = diag_status(&d);
+	e = json_object_get(json_object_get(st, "ecus"), "0");
+	assert_int_equal(json_integer_value(json_object_get(e, "obd_support")), 0xFCE1);
+	assert_int_equal(json_integer_value(json_object_get(e, "obd_readiness")), 0x6841);
+	assert_string_equal(json_string_value(json_object_get(
+				json_array_get(json_object_get(e, "calibrations"), 0), "cal_id")),
+			    "YCY30165-60");
+	assert_string_equal(json_string_value(json_object_get(
+				json_array_get(json_object_get(e, "calibrations"), 0), "cvn")),
+			    "EC40A1BF");
+	assert_int_equal(
+	    json_integer_value(json_object_get(json_object_get(e, "iupr"), "ign_cycles")), 0x123);
+	json_decref(st);
+	sink_free(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_dtc_changes),
 	    cmocka_unit_test(test_vin_mismatch_once),
 	    cmocka_unit_test(test_no_configured_vin),
+	    cmocka_unit_test(test_obd_state),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -9,6 +9,7 @@
 #include <cmocka.h>
 
 #include <math.h>
+#include <stdio.h>
 #include <string.h>
 
 #include "protocols/hjframe.h"
@@ -117,6 +118,80 @@ static const uint8_t road_diag[] = {
     0x0E, 0x0F, 0x10, 0x11, 0x12, 0x13, 0x14, 0x15, 0x16, 0x17, 0x18, 0x19, 0x1A, 0x1B, 0x1C, 0x1D,
     0x1E, 0x1F, 0x20, 0x21, 0x22, 0x23, 0xFE, 0xDB,
 };
+
+/* GB 17691 Annex Q frames, field by field from the layouts (Q1: time +
+ * {type + unit serial + body}; Q2: time + serial + {type + body + 0x20 r 0x20
+ * s}), BCC the XOR of bytes 2..n-2.  The stream is the one of stream_fill();
+ * the diagnostics unit: J1939, MIL on, support 1, readiness 2, VIN, CAL ID
+ * "CAL-1", CVN "CVN-1" (zero-padded), IUPR invalid, 1 DTC 0x64000105. */
+/* gb_q1: 71 bytes, BCC 0x40 */
+static const uint8_t gb_q1[] = {
+    0x23, 0x23, 0x02, 0x4C, 0x5A, 0x59, 0x54, 0x42, 0x54, 0x44, 0x36, 0x30, 0x4B, 0x31, 0x30,
+    0x30, 0x30, 0x30, 0x30, 0x31, 0x01, 0x01, 0x00, 0x2E, 0x17, 0x0B, 0x0F, 0x06, 0x0D, 0x14,
+    0x02, 0x00, 0x07, 0x0C, 0x80, 0xC8, 0xAF, 0x87, 0x2E, 0xE0, 0x01, 0x33, 0x23, 0x28, 0xFF,
+    0xFF, 0xC8, 0x2E, 0xE0, 0x47, 0xA0, 0xFF, 0xFF, 0x00, 0x19, 0x7D, 0x7D, 0x00, 0x07, 0x3D,
+    0x8A, 0xA5, 0x01, 0xDC, 0x89, 0xD0, 0x00, 0x01, 0xE2, 0x40, 0x40,
+};
+/* gb_q1_resend: 174 bytes, BCC 0xBD */
+static const uint8_t gb_q1_resend[] = {
+    0x23, 0x23, 0x03, 0x4C, 0x5A, 0x59, 0x54, 0x42, 0x54, 0x44, 0x36, 0x30, 0x4B, 0x31, 0x30, 0x30,
+    0x30, 0x30, 0x30, 0x31, 0x01, 0x01, 0x00, 0x95, 0x17, 0x0B, 0x0F, 0x06, 0x0D, 0x14, 0x01, 0x00,
+    0x08, 0x02, 0x01, 0x00, 0x01, 0x00, 0x02, 0x4C, 0x5A, 0x59, 0x54, 0x42, 0x54, 0x44, 0x36, 0x30,
+    0x4B, 0x31, 0x30, 0x30, 0x30, 0x30, 0x30, 0x31, 0x43, 0x41, 0x4C, 0x2D, 0x31, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x43, 0x56, 0x4E, 0x2D, 0x31, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0xFF, 0xFF, 0xFF, 0xFF,
+    0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    0x01, 0x64, 0x00, 0x01, 0x05, 0x02, 0x00, 0x09, 0x0C, 0x80, 0xC8, 0xAF, 0x87, 0x2E, 0xE0, 0x01,
+    0x33, 0x23, 0x28, 0xFF, 0xFF, 0xC8, 0x2E, 0xE0, 0x47, 0xA0, 0xFF, 0xFF, 0x00, 0x19, 0x7D, 0x7D,
+    0x00, 0x07, 0x3D, 0x8A, 0xA5, 0x01, 0xDC, 0x89, 0xD0, 0x00, 0x01, 0xE2, 0x40, 0xBD,
+};
+/* gb_q2: 304 bytes, BCC 0x36 */
+static const uint8_t gb_q2[] = {
+    0x23, 0x23, 0x02, 0x4C, 0x5A, 0x59, 0x54, 0x42, 0x54, 0x44, 0x36, 0x30, 0x4B, 0x31, 0x30, 0x30,
+    0x30, 0x30, 0x30, 0x31, 0x01, 0x01, 0x01, 0x17, 0x17, 0x0B, 0x0F, 0x06, 0x0D, 0x14, 0x00, 0x08,
+    0x02, 0x0C, 0x80, 0xC8, 0xAF, 0x87, 0x2E, 0xE0, 0x01, 0x33, 0x23, 0x28, 0xFF, 0xFF, 0xC8, 0x2E,
+    0xE0, 0x47, 0xA0, 0xFF, 0xFF, 0x00, 0x19, 0x7D, 0x7D, 0x00, 0x07, 0x3D, 0x8A, 0xA5, 0x01, 0xDC,
+    0x89, 0xD0, 0x00, 0x01, 0xE2, 0x40, 0x20, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11,
+    0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11,
+    0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x11, 0x20, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22,
+    0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22,
+    0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x22, 0x01, 0x02, 0x01, 0x00, 0x01, 0x00, 0x02, 0x4C,
+    0x5A, 0x59, 0x54, 0x42, 0x54, 0x44, 0x36, 0x30, 0x4B, 0x31, 0x30, 0x30, 0x30, 0x30, 0x30, 0x31,
+    0x43, 0x41, 0x4C, 0x2D, 0x31, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x43, 0x56, 0x4E, 0x2D, 0x31, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00, 0x00,
+    0x00, 0x00, 0x00, 0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+    0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01, 0x64, 0x00, 0x01, 0x05, 0x20, 0x33, 0x33,
+    0x33, 0x33, 0x33, 0x33, 0x33, 0x33, 0x33, 0x33, 0x33, 0x33, 0x33, 0x33, 0x33, 0x33, 0x33, 0x33,
+    0x33, 0x33, 0x33, 0x33, 0x33, 0x33, 0x33, 0x33, 0x33, 0x33, 0x33, 0x33, 0x33, 0x33, 0x20, 0x44,
+    0x44, 0x44, 0x44, 0x44, 0x44, 0x44, 0x44, 0x44, 0x44, 0x44, 0x44, 0x44, 0x44, 0x44, 0x44, 0x44,
+    0x44, 0x44, 0x44, 0x44, 0x44, 0x44, 0x44, 0x44, 0x44, 0x44, 0x44, 0x44, 0x44, 0x44, 0x44, 0x36,
+};
+
+/* PUB_P2: 198 bytes (shared/spec/hj-public-frames.md) */
+#define PUB_P2                                                                                     \
+	"2323024C47444348413147384D41313237373333010100AD15080E082F230100010100ABDEA9D64C"         \
+	"47444348413147384D4131323737333359435933303136352D363020202020200000EC40A1BF0000"         \
+	"00000000000000000000000000000000000000000000000000000000000000000000000000000000"         \
+	"000000000000000007145600AFE00200AFE06200AFE00900AF204700AF245500AFE01200AF020001"         \
+	"0000C57D830000000000000000610000FEFFFEFFFEFF3D000006AFD31701EA55FE000000289F"
+/* PUB_P5: 130 bytes (shared/spec/hj-public-frames.md) */
+#define PUB_P5                                                                                     \
+	"2323024C4349414D4D42453447303030343637310201006914051D0D341E0100010000000000004C"         \
+	"4349414D4D4245344730303034363731303030303030303030303030303030303030303030303030"         \
+	"30303030303030303030303030303030303030303030303030303030303030303030303030303030"         \
+	"30303030303030300043"
+/* PUB_P4: 300 bytes (shared/spec/hj-public-frames.md) */
+#define PUB_P4                                                                                     \
+	"2323024C57485445535431323334353637383935110101131306030F193B000401010000EB00804C"         \
+	"574854455354313233343536373839353630313630332D4532303030303030303030545A57483030"         \
+	"30305830303030303030303031303230313032300000000000000000000000000000000000000000"         \
+	"00000000000000000020313130303033414242303333464641414344303338394343454431323945"         \
+	"4400203232303042433033414242303333464641414344453830383943434544314544022621CA98"         \
+	"B41B5601631CA8109AAA00172BAA2A2204A25B54000686C1D7020D043F00002AFD20313130303033"         \
+	"41424230333346464141434430333839434345443132394544002032323030424330334142423033"         \
+	"334646414143444538303839434345443145445F"
 
 static struct hj_frame fr; /* large: keep it off the stack */
 
@@ -590,6 +665,306 @@ static void test_malformed(void **state)
 	assert_string_equal(hj_strerror(-99), "unknown error");
 }
 
+static size_t unhex(const char *h, uint8_t *out, size_t size)
+{
+	size_t n = strlen(h) / 2;
+
+	assert_true(n <= size);
+	for (size_t i = 0; i < n; i++) {
+		unsigned v;
+
+		assert_int_equal(sscanf(h + 2 * i, "%2x", &v), 1);
+		out[i] = (uint8_t)v;
+	}
+	return n;
+}
+
+static void gb_diag_fill(struct hj_diag *d)
+{
+	memset(d, 0, sizeof(*d));
+	d->protocol = 2;
+	d->mil = 1;
+	d->support = 1;
+	d->readiness = 2;
+	memcpy(d->vin, VIN, HJ_VIN_LEN);
+	memcpy(d->cal_id, "CAL-1", 5);
+	memcpy(d->cvn, "CVN-1", 5);
+	memset(d->iupr, 0xFF, sizeof(d->iupr));
+	d->n_dtcs = 1;
+	d->dtc[0] = 0x64000105;
+}
+
+static void test_gb17691_q1(void **state)
+{
+	double val;
+
+	(void)state;
+	frame_init(&fr, HJ_GB17691, HJ_CMD_REALTIME);
+	fr.n_info = 1;
+	fr.info[0].type = HJ_INFO_STREAM;
+	fr.info[0].serial = 7;
+	stream_fill(&fr.info[0].u.stream);
+	hj_pos_set(&fr.info[0].u.stream.pos, 1, 31.230416, 121.473701);
+	check_encode(&fr, gb_q1, sizeof(gb_q1));
+	check_round_trip(gb_q1, sizeof(gb_q1), HJ_GB17691);
+	assert_int_equal(fr.n_info, 1);
+	assert_int_equal(fr.info[0].serial, 7);
+	assert_false(fr.unit_sig);
+	assert_int_equal(hj_stream_get(&fr.info[0].u.stream, HJ_F_ODOMETER_KM, &val), 0);
+	assert_true(fabs(val - 12345.6) < 1e-9);
+
+	/* Re-send, a diagnostics unit then a stream unit, each its own serial. */
+	frame_init(&fr, HJ_GB17691, HJ_CMD_RESEND);
+	fr.n_info = 2;
+	fr.info[0].type = HJ_INFO_DIAG;
+	fr.info[0].serial = 8;
+	gb_diag_fill(&fr.info[0].u.diag);
+	fr.info[1].type = HJ_INFO_STREAM;
+	fr.info[1].serial = 9;
+	stream_fill(&fr.info[1].u.stream);
+	check_encode(&fr, gb_q1_resend, sizeof(gb_q1_resend));
+	check_round_trip(gb_q1_resend, sizeof(gb_q1_resend), HJ_GB17691);
+	assert_int_equal(fr.info[0].u.diag.dtc[0], 0x64000105);
+	assert_memory_equal(fr.info[0].u.diag.cal_id, "CAL-1\0", 6);
+}
+
+static void test_gb17691_q2(void **state)
+{
+	uint8_t buf[1024];
+
+	(void)state;
+	frame_init(&fr, HJ_GB17691, HJ_CMD_REALTIME);
+	fr.unit_sig = 1;
+	fr.serial = 8;
+	fr.n_info = 2;
+	fr.info[0].type = HJ_INFO_STREAM;
+	stream_fill(&fr.info[0].u.stream);
+	memset(fr.info[0].sig_r, 0x11, HJ_SIG_PART);
+	memset(fr.info[0].sig_s, 0x22, HJ_SIG_PART);
+	fr.info[1].type = HJ_INFO_DIAG;
+	gb_diag_fill(&fr.info[1].u.diag);
+	memset(fr.info[1].sig_r, 0x33, HJ_SIG_PART);
+	memset(fr.info[1].sig_s, 0x44, HJ_SIG_PART);
+	check_encode(&fr, gb_q2, sizeof(gb_q2));
+
+	assert_int_equal(hj_decode_opt(gb_q2, sizeof(gb_q2), HJ_GB17691, HJ_DEC_UNIT_SIG, &fr),
+			 (int)sizeof(gb_q2));
+	assert_true(fr.bcc_ok);
+	assert_true(fr.unit_sig);
+	assert_int_equal(fr.serial, 8);
+	assert_int_equal(fr.n_info, 2);
+	assert_true(fr.info[0].has_sig && fr.info[1].has_sig);
+	/* Each signature covers the data unit from its time to its unit's end. */
+	assert_int_equal(fr.info[0].sig_off, HJ_HDR_LEN + 6 + 2 + 1 + 37);
+	assert_int_equal(fr.info[1].sig_off, HJ_HDR_LEN + 6 + 2 + 1 + 37 + 66 + 1 + 100);
+	assert_int_equal(fr.info[0].sig_r[0], 0x11);
+	assert_int_equal(fr.info[1].sig_s[31], 0x44);
+	assert_false(fr.has_sig);
+	assert_int_equal(hj_encode(&fr, buf, sizeof(buf)), (int)sizeof(gb_q2));
+	assert_memory_equal(buf, gb_q2, sizeof(gb_q2));
+	/* Without the option the Q1 reader does not take it. */
+	assert_true(hj_decode(gb_q2, sizeof(gb_q2), HJ_GB17691, &fr) < 0);
+}
+
+static void test_gb17691_public(void **state)
+{
+	static uint8_t buf[512];
+	const struct hj_diag *d;
+	const struct hj_stream *st;
+	double val, lat, lon;
+	size_t n;
+
+	(void)state;
+	/* P2 (Q1): OBD unit with 7 ISO 27145 DTCs, stream unit. */
+	n = unhex(PUB_P2, buf, sizeof(buf));
+	assert_int_equal(hj_decode(buf, n, HJ_GB17691, &fr), (int)n);
+	assert_true(fr.bcc_ok);
+	assert_int_equal(fr.data_len, 173);
+	assert_int_equal(fr.time.year, 21);
+	assert_int_equal(fr.time.month, 8);
+	assert_int_equal(fr.time.day, 14);
+	assert_int_equal(fr.time.hour, 8);
+	assert_int_equal(fr.time.minute, 47);
+	assert_int_equal(fr.time.second, 35);
+	assert_int_equal(fr.n_info, 2);
+	d = &fr.info[0].u.diag;
+	assert_int_equal(fr.info[0].type, HJ_INFO_DIAG);
+	assert_int_equal(fr.info[0].serial, 1);
+	assert_int_equal(d->protocol, 1);
+	assert_int_equal(d->mil, 0);
+	assert_int_equal(d->support, 0xABDE);
+	assert_int_equal(d->readiness, 0xA9D6);
+	assert_memory_equal(d->vin, "LGDCHA1G8MA127733", 17);
+	assert_memory_equal(d->cal_id, "YCY30165-60     \0\0", 18);
+	assert_int_equal(d->n_dtcs, 7);
+	assert_int_equal(d->dtc[0], 0x145600AF);
+	st = &fr.info[1].u.stream;
+	assert_int_equal(fr.info[1].type, HJ_INFO_STREAM);
+	assert_int_equal(fr.info[1].serial, 1);
+	assert_int_equal(hj_stream_get(st, HJ_F_SPEED_KMH, &val), 0);
+	assert_true(val == 0);
+	assert_int_equal(hj_stream_get(st, HJ_F_BARO_KPA, &val), 0);
+	assert_true(fabs(val - 98.5) < 1e-9);
+	assert_int_equal(hj_stream_get(st, HJ_F_FRICTION_PCT, &val), 0);
+	assert_true(fabs(val - 6) < 1e-9);
+	assert_int_equal(hj_stream_get(st, HJ_F_DEF_PCT, &val), 0);
+	assert_true(fabs(val - 38.8) < 1e-9);
+	assert_int_equal(hj_stream_get(st, HJ_F_SCR_IN_C, &val), -1);
+	assert_int_equal(hj_stream_get(st, HJ_F_SCR_OUT_C, &val), -1);
+	assert_int_equal(hj_stream_get(st, HJ_F_DPF_DP_KPA, &val), -1);
+	assert_int_equal(hj_stream_get(st, HJ_F_COOLANT_C, &val), 0);
+	assert_true(fabs(val - 21) < 1e-9);
+	assert_int_equal(st->pos.status, 0);
+	assert_int_equal(hj_pos_get(&st->pos, &lat, &lon), 0);
+	assert_true(fabs(lon - 112.186135) < 1e-9 && fabs(lat - 32.134654) < 1e-9);
+	assert_int_equal(hj_stream_get(st, HJ_F_ODOMETER_KM, &val), 0);
+	assert_true(fabs(val - 4.0) < 1e-9);
+	/* HJ 1239's layout refuses it. */
+	assert_true(hj_decode(buf, n, HJ_ROAD, &fr) < 0);
+	assert_true(hj_decode(buf, n, HJ_NRMM, &fr) < 0);
+
+	/* P5 (Q1): one OBD unit. */
+	n = unhex(PUB_P5, buf, sizeof(buf));
+	assert_int_equal(hj_decode(buf, n, HJ_GB17691, &fr), (int)n);
+	assert_true(fr.bcc_ok);
+	assert_int_equal(fr.time.year, 20);
+	assert_int_equal(fr.time.month, 5);
+	assert_int_equal(fr.time.day, 29);
+	assert_int_equal(fr.time.hour, 13);
+	assert_int_equal(fr.time.minute, 52);
+	assert_int_equal(fr.time.second, 30);
+	assert_int_equal(fr.n_info, 1);
+	assert_int_equal(fr.info[0].serial, 1);
+	d = &fr.info[0].u.diag;
+	assert_memory_equal(d->vin, "LCIAMMBE4G0004671", 17);
+	assert_memory_equal(d->cal_id, "000000000000000000", 18);
+	assert_memory_equal(d->cvn, "000000000000000000", 18);
+	assert_int_equal(d->n_dtcs, 0);
+	assert_true(hj_decode(buf, n, HJ_ROAD, &fr) < 0);
+
+	/* P4 (Q2): OBD unit + signature, stream unit + signature; 275 bytes. */
+	n = unhex(PUB_P4, buf, sizeof(buf));
+	assert_true(hj_decode(buf, n, HJ_GB17691, &fr) < 0);
+	assert_int_equal(hj_decode_opt(buf, n, HJ_GB17691, HJ_DEC_UNIT_SIG, &fr), (int)n);
+	assert_true(fr.bcc_ok);
+	assert_int_equal(fr.data_len, 275);
+	assert_int_equal(fr.time.year, 19);
+	assert_int_equal(fr.time.month, 6);
+	assert_int_equal(fr.time.day, 3);
+	assert_int_equal(fr.time.hour, 15);
+	assert_int_equal(fr.time.minute, 25);
+	assert_int_equal(fr.time.second, 59);
+	assert_int_equal(fr.serial, 4);
+	assert_int_equal(fr.n_info, 2);
+	d = &fr.info[0].u.diag;
+	assert_memory_equal(d->vin, "LWHTEST1234567895", 17);
+	assert_memory_equal(d->cal_id, "601603-E2000000000", 18);
+	assert_memory_equal(d->cvn, "TZWH0000X000000000", 18);
+	assert_int_equal(d->support, 0x00EB);
+	assert_int_equal(d->readiness, 0x0080);
+	assert_true(fr.info[0].has_sig && fr.info[1].has_sig);
+	assert_int_equal(fr.info[0].sig_r[0], '1');
+	assert_int_equal(fr.info[1].type, HJ_INFO_STREAM);
+	assert_true(hj_decode(buf, n, HJ_ROAD, &fr) < 0);
+	assert_true(hj_decode(buf, n, HJ_NRMM, &fr) < 0);
+}
+
+/* A frame of each variant given to the others is refused. */
+static void test_cross_variant(void **state)
+{
+	static const struct {
+		const uint8_t *v;
+		size_t n;
+		enum hj_variant var;
+	} frames[] = {
+	    {nrmm_realtime, sizeof(nrmm_realtime), HJ_NRMM},
+	    {nrmm_diag, sizeof(nrmm_diag), HJ_NRMM},
+	    {road_realtime, sizeof(road_realtime), HJ_ROAD},
+	    {road_diag, sizeof(road_diag), HJ_ROAD},
+	    {gb_q1, sizeof(gb_q1), HJ_GB17691},
+	    {gb_q1_resend, sizeof(gb_q1_resend), HJ_GB17691},
+	};
+	static const enum hj_variant all[] = {HJ_NRMM, HJ_ROAD, HJ_GB17691};
+
+	(void)state;
+	for (size_t i = 0; i < sizeof(frames) / sizeof(frames[0]); i++)
+		for (size_t j = 0; j < 3; j++) {
+			int rc = hj_decode(frames[i].v, frames[i].n, all[j], &fr);
+
+			if (all[j] == frames[i].var)
+				assert_int_equal(rc, (int)frames[i].n);
+			else
+				assert_true(rc < 0);
+			if (all[j] == HJ_GB17691 && frames[i].var != HJ_GB17691)
+				assert_true(hj_decode_opt(frames[i].v, frames[i].n, HJ_GB17691,
+							  HJ_DEC_UNIT_SIG, &fr) < 0);
+		}
+	assert_string_equal(hj_variant_name(HJ_GB17691), "gb17691");
+	assert_true(hj_variant_road(HJ_GB17691) && hj_variant_road(HJ_ROAD));
+	assert_false(hj_variant_road(HJ_NRMM));
+}
+
+/* Encryption flags 0x02..0x05: the body is not parsed, it is handed back. */
+static void test_encrypted(void **state)
+{
+	uint8_t buf[sizeof(nrmm_login)];
+
+	(void)state;
+	memcpy(buf, nrmm_login, sizeof(buf));
+	buf[21] = 0x03;
+	buf[sizeof(buf) - 1] ^= 0x01 ^ 0x03; /* the BCC, by hand */
+	buf[30] = 0xEE;			     /* would be a serial: anything goes in ciphertext */
+	buf[sizeof(buf) - 1] ^= 0x00 ^ 0xEE;
+	assert_int_equal(hj_decode(buf, sizeof(buf), HJ_NRMM, &fr), (int)sizeof(buf));
+	assert_true(fr.bcc_ok);
+	assert_true(fr.encrypted);
+	assert_int_equal(fr.raw_len, 28);
+	assert_ptr_equal(fr.raw_body, buf + HJ_HDR_LEN);
+	assert_int_equal(fr.serial, 0); /* not parsed */
+	{
+		uint8_t out[sizeof(buf)];
+
+		/* Encoded again: the ciphertext as it came, BCC and all. */
+		assert_int_equal(hj_encode(&fr, out, sizeof(out)), (int)sizeof(buf));
+		assert_memory_equal(out, buf, sizeof(buf));
+	}
+	/* 0x01 and 0xFE/0xFF are not "encrypted". */
+	assert_int_equal(hj_decode(nrmm_login, sizeof(nrmm_login), HJ_NRMM, &fr),
+			 (int)sizeof(nrmm_login));
+	assert_false(fr.encrypted);
+}
+
+/* Road removal alarm 0x06: the HJ 1322 alarm body (our choice, hjframe.h),
+ * serial 5, position never known, diagnostics not readable; 43 bytes, BCC
+ * 0x29 worked by hand. */
+static void test_road_removal_alarm(void **state)
+{
+	static const uint8_t want[] = {
+	    0x23, 0x23, 0x06, 0x4C, 0x5A, 0x59, 0x54, 0x42, 0x54, 0x44, 0x36,
+	    0x30, 0x4B, 0x31, 0x30, 0x30, 0x30, 0x30, 0x30, 0x31, 0x01, 0x01,
+	    0x00, 0x12, 0x17, 0x0B, 0x0F, 0x06, 0x0D, 0x14, 0x00, 0x05, 0x01,
+	    0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x01, 0x29,
+	};
+
+	(void)state;
+	for (int v = HJ_ROAD; v <= HJ_GB17691; v++) {
+		frame_init(&fr, (enum hj_variant)v, HJ_CMD_ROAD_REMOVAL);
+		fr.serial = 5;
+		hj_pos_unknown(&fr.pos);
+		fr.removal_status = 1;
+		check_encode(&fr, want, sizeof(want));
+		assert_int_equal(hj_decode(want, sizeof(want), (enum hj_variant)v, &fr),
+				 (int)sizeof(want));
+		assert_true(fr.bcc_ok && fr.has_time);
+		assert_int_equal(fr.serial, 5);
+		assert_int_equal(fr.removal_status, 1);
+		assert_int_equal(fr.time.second, 20);
+		assert_int_equal(fr.raw_len, HJ_ALARM_LEN);
+	}
+	/* nrmm has no 0x06. */
+	assert_int_equal(hj_decode(want, sizeof(want), HJ_NRMM, &fr), HJ_ECMD);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -606,6 +981,12 @@ int main(void)
 	    cmocka_unit_test(test_invalid_out_of_range),
 	    cmocka_unit_test(test_invalid_position_and_fe),
 	    cmocka_unit_test(test_malformed),
+	    cmocka_unit_test(test_gb17691_q1),
+	    cmocka_unit_test(test_gb17691_q2),
+	    cmocka_unit_test(test_gb17691_public),
+	    cmocka_unit_test(test_cross_variant),
+	    cmocka_unit_test(test_encrypted),
+	    cmocka_unit_test(test_road_removal_alarm),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

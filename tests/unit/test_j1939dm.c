@@ -508,6 +508,78 @@ static void test_bad_arguments(void **state)
 	assert_string_equal(j1939dm_strerror(1), "unknown error");
 }
 
+/* DM5 by hand: active 2, previously 1, compliance 0x13, byte 4 0x37 (misfire,
+ * fuel, comprehensive supported; misfire and fuel not complete), bytes 5-6
+ * E1 1C, 7-8 41 08.  HJ words: support 0x1CE1 | 7 << 13 = 0xFCE1, readiness
+ * 0x0841 | 3 << 13 = 0x6841. */
+static void test_dm5(void **state)
+{
+	static const uint8_t d[8] = {0x02, 0x01, 0x13, 0x37, 0xE1, 0x1C, 0x41, 0x08};
+	struct j1939dm_dm5 dm5;
+	uint16_t sup, rdy;
+
+	(void)state;
+	assert_int_equal(j1939dm_dm5_decode(d, 8, &dm5), J1939DM_OK);
+	assert_int_equal(dm5.active, 2);
+	assert_int_equal(dm5.previously_active, 1);
+	assert_int_equal(dm5.obd_compliance, 0x13);
+	assert_int_equal(dm5.nc_support, 0x1CE1);
+	assert_int_equal(dm5.nc_status, 0x0841);
+	j1939dm_dm5_obd_words(&dm5, &sup, &rdy);
+	assert_int_equal(sup, 0xFCE1);
+	assert_int_equal(rdy, 0x6841);
+	assert_int_equal(j1939dm_dm5_decode(d, 7, &dm5), J1939DM_ESHORT);
+}
+
+/* DM19: two 20-byte entries (as reassembled by TP) and 5 stray bytes. */
+static void test_dm19(void **state)
+{
+	uint8_t d[45];
+	struct j1939dm_dm19 dm19;
+
+	(void)state;
+	memset(d, 0, sizeof(d));
+	memcpy(d,
+	       "\xBF\xA1\x40\xEC"
+	       "YCY30165-60     ",
+	       20);
+	memcpy(d + 20,
+	       "\x01\x02\x03\x04"
+	       "ABC",
+	       7);
+	memset(d + 40, 0xAA, 5);
+	assert_int_equal(j1939dm_dm19_decode(d, sizeof(d), &dm19), J1939DM_OK);
+	assert_int_equal(dm19.n, 2);
+	assert_memory_equal(dm19.cal[0].cvn, "\xBF\xA1\x40\xEC", 4);
+	assert_string_equal(dm19.cal[0].cal_id, "YCY30165-60     ");
+	assert_memory_equal(dm19.cal[1].cvn, "\x01\x02\x03\x04", 4);
+	assert_string_equal(dm19.cal[1].cal_id, "ABC");
+	assert_int_equal(j1939dm_dm19_decode(d, 19, &dm19), J1939DM_ESHORT);
+}
+
+/* DM20: ignition cycles 0x0123, conditions 0x0045; SPN 3058 (F2 0B 00) 5/10,
+ * a padding entry, SPN 3936 (60 0F 00) 0xFFFF/0, 3 stray bytes. */
+static void test_dm20(void **state)
+{
+	static const uint8_t d[] = {0x23, 0x01, 0x45, 0x00, 0xF2, 0x0B, 0x00, 0x05, 0x00, 0x0A,
+				    0x00, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0x60, 0x0F,
+				    0x00, 0xFF, 0xFF, 0x00, 0x00, 0x01, 0x02, 0x03};
+	struct j1939dm_dm20 dm20;
+
+	(void)state;
+	assert_int_equal(j1939dm_dm20_decode(d, sizeof(d), &dm20), J1939DM_OK);
+	assert_int_equal(dm20.ign_cycles, 0x0123);
+	assert_int_equal(dm20.obd_conditions, 0x45);
+	assert_int_equal(dm20.n, 2);
+	assert_int_equal(dm20.r[0].spn, 3058);
+	assert_int_equal(dm20.r[0].num, 5);
+	assert_int_equal(dm20.r[0].den, 10);
+	assert_int_equal(dm20.r[1].spn, 3936);
+	assert_int_equal(dm20.r[1].num, 0xFFFF);
+	assert_int_equal(dm20.r[1].den, 0);
+	assert_int_equal(j1939dm_dm20_decode(d, 3, &dm20), J1939DM_ESHORT);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -519,6 +591,9 @@ int main(void)
 	    cmocka_unit_test(test_vin_by_bam),
 	    cmocka_unit_test(test_name),
 	    cmocka_unit_test(test_bad_arguments),
+	    cmocka_unit_test(test_dm5),
+	    cmocka_unit_test(test_dm19),
+	    cmocka_unit_test(test_dm20),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

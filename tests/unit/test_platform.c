@@ -123,7 +123,8 @@ static int fx_frame(struct fx *f, int k, struct hj_frame *fr)
 		if (len <= 0)
 			return 0;
 		if (i == k)
-			return hj_decode(f->in + off, (size_t)len, HJ_NRMM, fr) > 0;
+			return hj_decode(f->in + off, (size_t)len,
+					 (enum hj_variant)f->cfg.platform.variant, fr) > 0;
 		off += (size_t)len;
 	}
 	return 0;
@@ -163,6 +164,11 @@ static int fx_find(struct fx *f, int cmd)
 static int have_alarm(struct fx *f)
 {
 	return fx_find(f, HJ_CMD_05) >= 0;
+}
+
+static int have_road_alarm(struct fx *f)
+{
+	return fx_find(f, HJ_CMD_ROAD_REMOVAL) >= 0;
 }
 
 static void fx_append(struct fx *f, enum store_kind kind, int64_t wall_ms, const char *payload)
@@ -234,6 +240,67 @@ static void test_login_record_alarm(void **state)
 	assert_int_equal(ss.rows, 0);
 }
 
+/* gb17691: a Q1 real-time frame whose units carry the report's serial; its
+ * OBD unit has the configured VIN, J1939 as the protocol, the MIL invalid
+ * until a DM1 said something, and everything the bus has not given invalid. */
+static void test_gb17691_obd_unit(void **state)
+{
+	struct fx *f = *state;
+	struct uplink_env env = {.store = f->store, .wake_fd = -1, .has_can = 1};
+	struct hj_frame fr;
+	const struct hj_diag *d = NULL;
+	struct clock_now cn;
+	uint8_t ff[36];
+
+	f->cfg.platform.variant = 2;
+	clock_now(&cn);
+	f->p = platform_uplink.open(&f->cfg, &env);
+	assert_non_null(f->p);
+	assert_true(fx_run(f, have_1, 0));
+	fx_append(f, STORE_RECORD, cn.wall_ms - 20000,
+		  "{\"sig\":{\"engine_speed_rpm\":1500,\"coolant_c\":80},\"pos\":{}}");
+	assert_true(fx_run(f, have_2, 1));
+	assert_true(fx_frame(f, 1, &fr));
+	assert_int_equal(fr.cmd, HJ_CMD_REALTIME);
+	assert_false(fr.unit_sig);
+	assert_int_equal(fr.n_info, 2);
+	for (int i = 0; i < fr.n_info; i++) {
+		assert_int_equal(fr.info[i].serial, 1);
+		if (fr.info[i].type == HJ_INFO_DIAG)
+			d = &fr.info[i].u.diag;
+	}
+	assert_non_null(d);
+	assert_memory_equal(d->vin, VIN, 17);
+	assert_int_equal(d->protocol, 2);
+	assert_int_equal(d->mil, HJ_INVALID_FE);
+	assert_int_equal(d->support, 0xFFFF);
+	memset(ff, 0xFF, sizeof(ff));
+	assert_memory_equal(d->cal_id, ff, 18);
+	assert_memory_equal(d->cvn, ff, 18);
+	assert_memory_equal(d->iupr, ff, 36);
+}
+
+/* road: watch's ecu-silent start sends the removal alarm 0x06. */
+static void test_road_removal_alarm(void **state)
+{
+	struct fx *f = *state;
+	struct uplink_env env = {.store = f->store, .wake_fd = -1, .has_can = 1};
+	struct hj_frame fr;
+	struct clock_now cn;
+
+	f->cfg.platform.variant = 1;
+	clock_now(&cn);
+	f->p = platform_uplink.open(&f->cfg, &env);
+	assert_non_null(f->p);
+	assert_true(fx_run(f, have_1, 0));
+	fx_append_ecu_silent(f, cn.wall_ms - 1000, "start");
+	assert_true(fx_run(f, have_road_alarm, 1));
+	assert_true(fx_frame(f, fx_find(f, HJ_CMD_ROAD_REMOVAL), &fr));
+	assert_true(fr.has_time);
+	assert_int_equal(fr.removal_status, 1);
+	assert_int_equal(fr.serial, 1);
+}
+
 /* A link that cannot connect does not fail the open: it backs off and says
  * why.  (An unresolvable name is tested in test_uplinks.sh, where lookups go
  * to a resolver on loopback: here one would leave the machine.) */
@@ -261,6 +328,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_login_record_alarm, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_open_without_peer, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_gb17691_obd_unit, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_road_removal_alarm, fx_setup, fx_teardown),
 	};
 
 	clock_init_live();
