@@ -17,6 +17,8 @@
 #include "gateway/log.h"
 #include "gateway/loop.h"
 #include "gateway/report.h"
+#include "gateway/seal.h"
+#include "gateway/signer.h"
 #include "gateway/sources.h"
 #include "gateway/status.h"
 #include "gateway/store.h"
@@ -39,6 +41,8 @@ struct daemon {
 	struct core *core;   /* the tick: clock, detectors, records */
 	struct store *store;
 	struct report report;
+	struct signer *seal_key;	/* <state_dir>/seal.key */
+	struct seal *seal;		/* NULL: rows go unsealed (logged at start) */
 	struct uplinks *uplinks;	/* MQTT, the HJ platform, a file: the back-ends in force */
 	struct command_hooks cmd_hooks; /* what remote commands may reach */
 	int stop;
@@ -313,6 +317,36 @@ static void daemon_on_evict(void *ctx, int64_t now_ms)
 	loop_set_timer(d->loop, d->t_evict, now_ms + DAEMON_EVICT_MS);
 }
 
+/* Seal what was committed, before an uplink can fetch it; force: the
+ * open range now (a replay's end, a stop). */
+static void daemon_seal(struct daemon *d, int force)
+{
+	struct clock_now now;
+
+	if (!d->seal)
+		return;
+	clock_now(&now);
+	seal_step(d->seal, &now, force);
+}
+
+/* The seal key, made on the first start; without it rows go unsealed. */
+static void daemon_seal_open(struct daemon *d)
+{
+	char path[PATH_MAX + 16];
+
+	snprintf(path, sizeof(path), "%s/%s", d->cfg.state_dir, SEAL_KEY_FILE);
+	if (signer_soft_generate(path) == 1)
+		log_notice("seal: new key %s", path);
+	d->seal_key = signer_soft_open(path, SEAL_SM2_ID);
+	if (d->seal_key)
+		d->seal =
+		    seal_open(d->store, &d->report, d->seal_key, SEAL_EVERY_ROWS, SEAL_EVERY_MS);
+	if (!d->seal)
+		log_warnx("seal: no seal key: rows are not sealed");
+	else
+		log_info("seal: key %s", seal_key(d->seal));
+}
+
 /* Before every sleep: sources, ticks, store, uplinks; the next deadline.
  * Deadlines on the real monotonic clock (replay pacing, reconnects,
  * status); live ticks on the daemon clock, the same clock when not
@@ -332,6 +366,7 @@ static int64_t daemon_work(void *ctx, int64_t real)
 	/* Readers see committed rows only, so the echo prints exactly
 	 * what a crash cannot take back, before the uplink sends it. */
 	report_echo_committed(&d->report);
+	daemon_seal(d, core_replay_done(d->core) && d->cfg.n_can > 0);
 	uplinks_process(d->uplinks, real, core_replay_done(d->core));
 	uplinks_commands(d->uplinks, &d->cmd_hooks);
 	store_flush_due(d->store, real, 0);
@@ -410,6 +445,7 @@ static int daemon_init(struct daemon *d)
 					      daemon_cmd_snapshot,
 					      &d->cmd_answer_errors};
 	report_init(&d->report, d->store, d->cfg.id, d->opts.echo_stdout);
+	daemon_seal_open(d);
 	daemon_store_events(d);
 	d->src = sources_open(&d->cfg, &d->table, d->wake_fd, core_on_event, d->core);
 	if (!d->src)
@@ -430,6 +466,9 @@ static void daemon_fini(struct daemon *d)
 		store_close(d->store);
 	}
 	core_close(d->core);
+	seal_close(d->seal);
+	if (d->seal_key)
+		d->seal_key->close(d->seal_key);
 	if (d->wake_fd >= 0)
 		close(d->wake_fd);
 	loop_free(d->loop);
@@ -459,6 +498,8 @@ int daemon_run(const struct config *cfg, const struct daemon_opts *opts)
 		/* Open episodes end; also without an uplink, the last rows are
 		 * committed (and echoed) here. */
 		core_finish(d->core);
+		store_flush(d->store);
+		daemon_seal(d, 1); /* every stop ends with a seal */
 		store_flush(d->store);
 		report_echo_committed(&d->report);
 		daemon_publish_status(d);

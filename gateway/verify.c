@@ -484,3 +484,29 @@ int verify_report(struct verify *v, FILE *out)
 		fprintf(out, "proven: %zu rows, every one sealed, chained and unchanged\n", v->n);
 	return v->problems ? 1 : 0;
 }
+
+int verify_run(const char *file, const char *key_pem, FILE *out)
+{
+	struct signer_verifier *key = signer_verifier_open(key_pem);
+	FILE *f = strcmp(file, "-") == 0 ? stdin : fopen(file, "r");
+	struct verify *v = key ? verify_new(key) : NULL;
+	char *line = NULL;
+	size_t size = 0;
+	ssize_t n;
+	int rc = 2;
+
+	if (!f)
+		log_warn("verify: %s", file);
+	if (f && v) {
+		while ((n = getline(&line, &size, f)) >= 0)
+			verify_line(v, line, (size_t)n);
+		rc = ferror(f) ? 2 : verify_report(v, out);
+	}
+	free(line);
+	if (f && f != stdin)
+		fclose(f);
+	verify_free(v);
+	if (key)
+		signer_verifier_close(key);
+	return rc;
+}

@@ -22,5 +22,8 @@ int verify_line(struct verify *v, const char *line, size_t len);
  * 0 when all is proven, 1 when not. */
 int verify_report(struct verify *v, FILE *out);
 void verify_free(struct verify *v);
+/* emgwd --verify: the lines of file ("-": stdin) against the public key in
+ * key_pem; findings to out.  0 all proven, 1 not, 2 unusable input or key. */
+int verify_run(const char *file, const char *key_pem, FILE *out);
 
 #endif
