@@ -16,7 +16,8 @@ struct verify;
 struct verify *verify_new(struct signer_verifier *key);
 /* One input line: a payload, a batch {"v":1,"dev":..,"records":[..]}, or
  * either after "topic<TAB>" / "topic " (as a subscriber prints them).  Rows
- * taken, or -1 when the line is not one of these (counted as a problem). */
+ * taken (0: a JSON object without a seq, such as status, left out), or -1
+ * when the line is not one of these (counted as a problem). */
 int verify_line(struct verify *v, const char *line, size_t len);
 /* Check everything read and write the findings to out, one line each:
  * 0 when all is proven, 1 when not. */

@@ -325,7 +325,16 @@ static void test_batches(void **state)
 	snprintf(batch + k, len - (size_t)k, "]}");
 	lines[0] = batch;
 	replace(12, "{", "emgw/t-1/event {");
+	free(lines[1]);
+	lines[1] = strdup("emgw/t-1/status\t{\"v\":1,\"dev\":\"t-1\",\"state\":\"running\"}");
 	assert_int_equal(check(key_pem), 0);
+	assert_non_null(strstr(out, "1 JSON objects without a seq left out"));
+	free(lines[2]);
+	lines[2] = strdup("emgw/t-1/status\t{\"v\":1,");
+	assert_int_equal(check(key_pem), 1);
+	assert_non_null(strstr(out, "1 lines are not rows"));
+	free(lines[2]);
+	lines[2] = NULL;
 	replace(0, "\"gap_s\":3", "\"gap_s\":4");
 	assert_int_equal(check(key_pem), 1);
 }
