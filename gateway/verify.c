@@ -102,7 +102,7 @@ static struct verify_seal *verify_seal_parse(json_t *o)
 	    verify_str(o, "hash", s->hash, sizeof(s->hash)) < 0 ||
 	    verify_str(o, "prev", s->prev, sizeof(s->prev)) < 0 ||
 	    verify_str(o, "key", s->key, sizeof(s->key)) < 0 ||
-	    verify_str(o, "sig", s->sig, sizeof(s->sig)) < 0) {
+	    verify_str(o, "signature", s->sig, sizeof(s->sig)) < 0) {
 		free(s);
 		return NULL;
 	}

@@ -413,7 +413,7 @@ static const struct pl_field pl_seal[] = {
     EF("hash", K_STR, seal_hash, 0),
     EF("prev", K_STR, seal_prev, 0),
     EF("key", K_STR, seal_key, 0),
-    EF("sig", K_STR, seal_sig, 0),
+    EF("signature", K_STR, seal_sig, 0),
 };
 
 static const struct pl_field pl_smoke[] = {

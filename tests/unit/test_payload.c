@@ -263,7 +263,7 @@ static const struct ev_case {
        "\"max_packet\":5000}"},
     {PAYLOAD_EV_SEAL, ev_seal,
      H ",\"type\":\"seal\",\"sealed_boot\":3,\"from\":1140,\"to\":1206,\"hash\":\"ab01\","
-       "\"prev\":\"cd02\",\"key\":\"0123456789abcdef\",\"sig\":\"ef03\"}"},
+       "\"prev\":\"cd02\",\"key\":\"0123456789abcdef\",\"signature\":\"ef03\"}"},
     {PAYLOAD_EV_SMOKE, ev_smoke_start,
      H ",\"type\":\"smoke\",\"state\":\"start\",\"rule\":\"lambda\",\"since\":\"2023-11-14T22:13:"
        "27.000Z\","
