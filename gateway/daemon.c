@@ -78,8 +78,14 @@ static json_t *daemon_status(struct daemon *d)
 				 .smoke = core_smoke(d->core),
 				 .watch = core_watch(d->core),
 				 .zones = core_zones(d->core)};
+	json_t *st = status_build(&p);
 
-	return status_build(&p);
+	/* The seal key's id: what the server's copy of the public key must give. */
+	if (st && d->seal)
+		json_object_set_new(st, "seal",
+				    json_pack("{s:s, s:I}", "key", seal_key(d->seal), "seals",
+					      (json_int_t)seal_count(d->seal)));
+	return st;
 }
 
 static void daemon_publish_status(struct daemon *d)

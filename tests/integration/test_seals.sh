@@ -54,6 +54,8 @@ check "telemetry came batched and compressed" grep -q $'^emgw/sl-01/telemetry/z\
 
 "$EMGWD" -c "$T/emgw.conf" --pubkey >"$T/pub.pem"
 check "--pubkey prints a PEM public key" grep -q 'BEGIN PUBLIC KEY' "$T/pub.pem"
+key=$(grep -o '"type":"seal".*"key":"[0-9a-f]*"' "$T/got.ev" | tail -1 | sed 's/.*"key":"//; s/"//')
+check "status names the seal key ($key)" test "$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["seal"]["key"])' "$T/state/status.json")" = "$key"
 check "the key file is 0600" test "$(stat -c %a "$T/state/seal.key")" = 600
 "$EMGWD" --verify "$T/got" --key "$T/pub.pem" >"$T/v.out" 2>&1
 rc=$?
