@@ -27,6 +27,7 @@
 
 #define DAEMON_STATUS_MS 5000
 #define DAEMON_EVICT_MS	 60000
+#define DAEMON_DRAIN_MS	 3000 /* a stop's time for the uplinks to send what is committed */
 
 struct daemon {
 	struct config cfg;
@@ -46,6 +47,8 @@ struct daemon {
 	struct uplinks *uplinks;	/* MQTT, the HJ platform, a file: the back-ends in force */
 	struct command_hooks cmd_hooks; /* what remote commands may reach */
 	int stop;
+	int draining;	     /* stopping: only the uplinks run */
+	int64_t drain_until; /* real ms the drain ends, -1: when the store is empty */
 	int64_t start_mono_ms;
 	uint64_t cmd_answer_errors; /* command answers that could not be built */
 };
@@ -357,11 +360,36 @@ static void daemon_seal_open(struct daemon *d)
  * Deadlines on the real monotonic clock (replay pacing, reconnects,
  * status); live ticks on the daemon clock, the same clock when not
  * replaying. */
+/* A stop's drain: no source read, no tick; the uplinks send what is
+ * committed until the store is empty or the drain's time is up. */
+static int64_t daemon_drain(struct daemon *d, int64_t real)
+{
+	struct store_stats ss;
+	int64_t deadline;
+
+	store_flush_due(d->store, real, 1);
+	daemon_seal(d, 1);
+	uplinks_process(d->uplinks, real, 1);
+	store_flush_due(d->store, real, 0);
+	store_stats(d->store, &ss);
+	if (ss.rows == 0 || (d->drain_until >= 0 && real >= d->drain_until)) {
+		if (ss.rows)
+			log_notice("stopping with %llu rows unsent (sent on the next start)",
+				   (unsigned long long)ss.rows);
+		loop_stop(d->loop);
+		return -1;
+	}
+	deadline = earliest(uplinks_deadline(d->uplinks), store_flush_deadline(d->store));
+	return earliest(deadline, d->drain_until >= 0 ? d->drain_until : real + 100);
+}
+
 static int64_t daemon_work(void *ctx, int64_t real)
 {
 	struct daemon *d = ctx;
 	int64_t mono, deadline;
 
+	if (d->draining)
+		return daemon_drain(d, real);
 	deadline = core_replay(d->core, real);
 	mono = clock_mono_ms();
 	sources_process(d->src, mono);
@@ -500,6 +528,10 @@ int daemon_run(const struct config *cfg, const struct daemon_opts *opts)
 		health_ready("running");
 		if (loop_run(d->loop) == 0)
 			status = 0;
+		/* A signal gives the drain DAEMON_DRAIN_MS; --exit-when-done's
+		 * own end waits until everything is sent. */
+		d->drain_until =
+		    d->opts.exit_when_done && !d->stop ? -1 : clock_real_ms() + DAEMON_DRAIN_MS;
 		d->stop = 1;
 		/* Open episodes end; also without an uplink, the last rows are
 		 * committed (and echoed) here. */
@@ -508,6 +540,10 @@ int daemon_run(const struct config *cfg, const struct daemon_opts *opts)
 		daemon_seal(d, 1); /* every stop ends with a seal */
 		store_flush(d->store);
 		report_echo_committed(&d->report);
+		if (uplinks_count(d->uplinks) > 0) {
+			d->draining = 1;
+			loop_run(d->loop);
+		}
 		daemon_publish_status(d);
 		core_stop(d->core); /* a clean stop */
 	}
