@@ -83,12 +83,21 @@ static int seal_sm3(struct seal_hash *h, const void *a, size_t na, const void *b
 	return 0;
 }
 
-int seal_fold(struct seal_hash *h, uint8_t acc[SEAL_HASH], const char *row, size_t len)
+int seal_fold_hash(struct seal_hash *h, uint8_t acc[SEAL_HASH], const uint8_t row_hash[SEAL_HASH])
 {
 	uint8_t in[SEAL_HASH];
 
 	memcpy(in, acc, SEAL_HASH);
-	return seal_sm3(h, in, SEAL_HASH, row, len, acc);
+	return seal_sm3(h, in, SEAL_HASH, row_hash, SEAL_HASH, acc);
+}
+
+int seal_fold(struct seal_hash *h, uint8_t acc[SEAL_HASH], const char *row, size_t len)
+{
+	uint8_t d[SEAL_HASH];
+
+	if (seal_sm3(h, row, len, NULL, 0, d) < 0)
+		return -1;
+	return seal_fold_hash(h, acc, d);
 }
 
 int seal_digest(struct seal_hash *h, const void *p, size_t n, uint8_t out[SEAL_HASH])

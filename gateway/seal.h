@@ -30,9 +30,13 @@ struct seal_hash;
 /* NULL on error (logged). */
 struct seal_hash *seal_hash_new(void);
 void seal_hash_free(struct seal_hash *h);
-/* acc = SM3(acc || row): a row's canonical bytes are its payload exactly as
- * stored and sent.  A range's hash starts from 32 zero bytes.  0 or -1. */
+/* acc = SM3(acc || SM3(row)): a row's canonical bytes are its payload
+ * exactly as stored and sent.  A range's hash starts from 32 zero bytes.
+ * The row's own hash in between lets a row that is gone (evicted) be
+ * stood for by its hash.  0 or -1. */
 int seal_fold(struct seal_hash *h, uint8_t acc[SEAL_HASH], const char *row, size_t len);
+/* The same with the row's hash, SM3(row), already made.  0 or -1. */
+int seal_fold_hash(struct seal_hash *h, uint8_t acc[SEAL_HASH], const uint8_t row_hash[SEAL_HASH]);
 /* out = SM3(p[n]).  0 or -1. */
 int seal_digest(struct seal_hash *h, const void *p, size_t n, uint8_t out[SEAL_HASH]);
 
