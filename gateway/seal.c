@@ -345,7 +345,10 @@ int seal_step(struct seal *s, const struct clock_now *now, int force)
 
 	if (s->r_boot != s->boot && (made = seal_recover(s, now)) < 0)
 		return -1;
-	while ((n = store_fetch(s->store, SEAL_READER, s->cursor, s->rows, SEAL_BATCH, s->buf,
+	/* Most loop turns commit nothing: no query then. */
+	n = 0;
+	while (store_committed_max(s->store) > s->cursor &&
+	       (n = store_fetch(s->store, SEAL_READER, s->cursor, s->rows, SEAL_BATCH, s->buf,
 				sizeof(s->buf))) > 0) {
 		for (int i = 0; i < n; i++) {
 			if (seal_take(s, &s->rows[i], now->mono_ms) < 0)

@@ -80,6 +80,9 @@ rc=$?
 check "everything delivered is proven (rc=$rc)" test "$rc" -eq 0
 grep -q '^proven' "$T/v.out" || cat "$T/v.out"
 check "every boot is reported" test "$(grep -c ' boot [0-9]*: [0-9]* rows' "$T/v.out")" -eq "$L"
+"$EMGWD" --verify "$T/got" --key "$T/none.pem" >/dev/null 2>&1
+rc=$?
+check "a key that cannot be read: exit 2 (rc=$rc)" test "$rc" -eq 2
 check "-c FILE finds the key" "$EMGWD" -c "$T/emgw.conf" --verify "$T/got"
 check "--verify - reads stdin" sh -c "'$EMGWD' --verify - --key '$T/pub.pem' <'$T/got' >/dev/null"
 
