@@ -17,6 +17,8 @@
 #include "gateway/log.h"
 #include "gateway/loop.h"
 #include "gateway/report.h"
+#include "gateway/seal.h"
+#include "gateway/signer.h"
 #include "gateway/sources.h"
 #include "gateway/status.h"
 #include "gateway/store.h"
@@ -25,6 +27,7 @@
 
 #define DAEMON_STATUS_MS 5000
 #define DAEMON_EVICT_MS	 60000
+#define DAEMON_DRAIN_MS	 3000 /* a stop's time for the uplinks to send what is committed */
 
 struct daemon {
 	struct config cfg;
@@ -39,9 +42,13 @@ struct daemon {
 	struct core *core;   /* the tick: clock, detectors, records */
 	struct store *store;
 	struct report report;
+	struct signer *seal_key;	/* <state_dir>/seal.key */
+	struct seal *seal;		/* NULL: rows go unsealed (logged at start) */
 	struct uplinks *uplinks;	/* MQTT, the HJ platform, a file: the back-ends in force */
 	struct command_hooks cmd_hooks; /* what remote commands may reach */
 	int stop;
+	int draining;	     /* stopping: only the uplinks run */
+	int64_t drain_until; /* real ms the drain ends, -1: when the store is empty */
 	int64_t start_mono_ms;
 	uint64_t cmd_answer_errors; /* command answers that could not be built */
 };
@@ -65,8 +72,14 @@ static json_t *daemon_status(struct daemon *d)
 				 .smoke = core_smoke(d->core),
 				 .watch = core_watch(d->core),
 				 .zones = core_zones(d->core)};
+	json_t *st = status_build(&p);
 
-	return status_build(&p);
+	/* The seal key's id: what the server's copy of the public key must give. */
+	if (st && d->seal)
+		json_object_set_new(st, "seal",
+				    json_pack("{s:s, s:I}", "key", seal_key(d->seal), "seals",
+					      (json_int_t)seal_count(d->seal)));
+	return st;
 }
 
 static void daemon_publish_status(struct daemon *d)
@@ -304,15 +317,70 @@ static void daemon_on_evict(void *ctx, int64_t now_ms)
 	loop_set_timer(d->loop, d->t_evict, now_ms + DAEMON_EVICT_MS);
 }
 
+/* Seal what was committed, before an uplink can fetch it; force: the
+ * open range now (a replay's end, a stop). */
+static void daemon_seal(struct daemon *d, int force)
+{
+	struct clock_now now;
+
+	if (!d->seal)
+		return;
+	clock_now(&now);
+	seal_step(d->seal, &now, force);
+}
+
+/* The seal key, made on the first start; without it rows go unsealed. */
+static void daemon_seal_open(struct daemon *d)
+{
+	char path[PATH_MAX + 16];
+
+	snprintf(path, sizeof(path), "%s/%s", d->cfg.state_dir, SEAL_KEY_FILE);
+	if (signer_soft_generate(path) == 1)
+		log_notice("seal: new key %s", path);
+	d->seal_key = signer_soft_open(path, SEAL_SM2_ID);
+	if (d->seal_key)
+		d->seal =
+		    seal_open(d->store, &d->report, d->seal_key, SEAL_EVERY_ROWS, SEAL_EVERY_MS);
+	if (!d->seal)
+		log_warnx("seal: no seal key: rows are not sealed");
+	else
+		log_info("seal: key %s", seal_key(d->seal));
+}
+
 /* Before every sleep: sources, ticks, store, uplinks; the next deadline.
  * Deadlines on the real monotonic clock (replay pacing, reconnects,
  * status); live ticks on the daemon clock, the same clock when not
  * replaying. */
+/* A stop's drain: no source read, no tick; the uplinks send what is
+ * committed until the store is empty or the drain's time is up. */
+static int64_t daemon_drain(struct daemon *d, int64_t real)
+{
+	struct store_stats ss;
+	int64_t deadline;
+
+	store_flush_due(d->store, real, 1);
+	daemon_seal(d, 1);
+	uplinks_process(d->uplinks, real, 1);
+	store_flush_due(d->store, real, 0);
+	store_stats(d->store, &ss);
+	if (ss.rows == 0 || (d->drain_until >= 0 && real >= d->drain_until)) {
+		if (ss.rows)
+			log_notice("stopping with %llu rows unsent (sent on the next start)",
+				   (unsigned long long)ss.rows);
+		loop_stop(d->loop);
+		return -1;
+	}
+	deadline = loop_earliest(uplinks_deadline(d->uplinks), store_flush_deadline(d->store));
+	return loop_earliest(deadline, d->drain_until >= 0 ? d->drain_until : real + 100);
+}
+
 static int64_t daemon_work(void *ctx, int64_t real)
 {
 	struct daemon *d = ctx;
 	int64_t mono, deadline;
 
+	if (d->draining)
+		return daemon_drain(d, real);
 	deadline = core_replay(d->core, real);
 	mono = clock_mono_ms();
 	sources_process(d->src, mono);
@@ -323,6 +391,7 @@ static int64_t daemon_work(void *ctx, int64_t real)
 	/* Readers see committed rows only, so the echo prints exactly
 	 * what a crash cannot take back, before the uplink sends it. */
 	report_echo_committed(&d->report);
+	daemon_seal(d, core_replay_done(d->core) && d->cfg.n_can > 0);
 	uplinks_process(d->uplinks, real, core_replay_done(d->core));
 	uplinks_commands(d->uplinks, &d->cmd_hooks);
 	store_flush_due(d->store, real, 0);
@@ -401,6 +470,7 @@ static int daemon_init(struct daemon *d)
 					      daemon_cmd_snapshot,
 					      &d->cmd_answer_errors};
 	report_init(&d->report, d->store, d->cfg.id, d->opts.echo_stdout);
+	daemon_seal_open(d);
 	daemon_store_events(d);
 	d->src = sources_open(&d->cfg, &d->table, d->wake_fd, core_on_event, d->core);
 	if (!d->src)
@@ -421,6 +491,9 @@ static void daemon_fini(struct daemon *d)
 		store_close(d->store);
 	}
 	core_close(d->core);
+	seal_close(d->seal);
+	if (d->seal_key)
+		d->seal_key->close(d->seal_key);
 	if (d->wake_fd >= 0)
 		close(d->wake_fd);
 	loop_free(d->loop);
@@ -446,12 +519,22 @@ int daemon_run(const struct config *cfg, const struct daemon_opts *opts)
 		health_ready("running");
 		if (loop_run(d->loop) == 0)
 			status = 0;
+		/* A signal gives the drain DAEMON_DRAIN_MS; --exit-when-done's
+		 * own end waits until everything is sent. */
+		d->drain_until =
+		    d->opts.exit_when_done && !d->stop ? -1 : clock_real_ms() + DAEMON_DRAIN_MS;
 		d->stop = 1;
 		/* Open episodes end; also without an uplink, the last rows are
 		 * committed (and echoed) here. */
 		core_finish(d->core);
 		store_flush(d->store);
+		daemon_seal(d, 1); /* every stop ends with a seal */
+		store_flush(d->store);
 		report_echo_committed(&d->report);
+		if (uplinks_count(d->uplinks) > 0) {
+			d->draining = 1;
+			loop_run(d->loop);
+		}
 		daemon_publish_status(d);
 		core_stop(d->core); /* a clean stop */
 	}

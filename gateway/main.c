@@ -16,8 +16,11 @@
 #include "gateway/fieldbus.h"
 #include "gateway/log.h"
 #include "gateway/selftest.h"
+#include "gateway/seal.h"
+#include "gateway/signer.h"
 #include "gateway/status.h"
 #include "gateway/store.h"
+#include "gateway/verify.h"
 #include "gateway/zones.h"
 
 #define DEFAULT_CONFIG "/etc/emgw/emgw.conf"
@@ -32,6 +35,8 @@ static void usage(FILE *out)
 	      "       emgwd --status [-c FILE] [--json]\n"
 	      "       emgwd --selftest [-c FILE] [--seconds N] [--json]\n"
 	      "       emgwd --poll-once [-c FILE]\n"
+	      "       emgwd --pubkey [-c FILE]\n"
+	      "       emgwd --verify [--key PUB.pem | -c FILE] FILE|-\n"
 	      "\n"
 	      "Emission telematics gateway: reads the engine (J1939 over SocketCAN, or a\n"
 	      "candump log), samples a record every period, detects black smoke, keeps\n"
@@ -70,6 +75,12 @@ static void usage(FILE *out)
 	      "      --poll-once     read every configured Modbus device once and print\n"
 	      "                      each point as one JSON line (value, unit, raw\n"
 	      "                      registers, or the error); exit 0 if all answered\n"
+	      "      --pubkey        print the public key of the seal key (PEM) and exit\n"
+	      "      --verify FILE   prove saved messages (JSON lines, - for stdin)\n"
+	      "                      against their seals: exit 0 only when every row is\n"
+	      "                      there, unchanged, sealed and chained\n"
+	      "      --key PUB.pem   the device's seal public key for --verify (default\n"
+	      "                      the seal key under the state_dir of -c FILE)\n"
 	      "  -V, --version       print the version and exit\n"
 	      "  -h, --help          print this help and exit\n"
 	      "\n"
@@ -83,7 +94,7 @@ static void usage(FILE *out)
 
 enum { OPT_STDOUT = 256, OPT_DECODE, OPT_STATUS, OPT_EXIT_DONE, OPT_POLL_ONCE };
 enum { OPT_HJ_DECODE = 300, OPT_VARIANT, OPT_HJ_PUBKEY, OPT_HJ_ID };
-enum { OPT_SELFTEST = 400, OPT_SECONDS, OPT_JSON };
+enum { OPT_SELFTEST = 400, OPT_SECONDS, OPT_JSON, OPT_PUBKEY, OPT_VERIFY, OPT_KEY };
 
 static const struct option long_opts[] = {
     {"config", required_argument, NULL, 'c'},
@@ -101,6 +112,9 @@ static const struct option long_opts[] = {
     {"selftest", no_argument, NULL, OPT_SELFTEST},
     {"seconds", required_argument, NULL, OPT_SECONDS},
     {"json", no_argument, NULL, OPT_JSON},
+    {"pubkey", no_argument, NULL, OPT_PUBKEY},
+    {"verify", required_argument, NULL, OPT_VERIFY},
+    {"key", required_argument, NULL, OPT_KEY},
     {"version", no_argument, NULL, 'V'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -204,7 +218,9 @@ int main(int argc, char **argv)
 	struct daemon_opts opts = {.config_path = DEFAULT_CONFIG};
 	const char *decode = NULL;
 	const char *hj_decode = NULL, *hj_variant = "nrmm", *hj_pubkey = NULL, *hj_id = NULL;
-	int check = 0, status = 0, poll_once = 0, c, errors;
+	const char *verify = NULL, *key = NULL;
+	char key_path[PATH_MAX + 16];
+	int check = 0, status = 0, poll_once = 0, pubkey = 0, c, errors;
 	int selftest = 0, seconds = SELFTEST_SECONDS, json = 0;
 	char *end;
 	static struct config cfg;
@@ -243,6 +259,15 @@ int main(int argc, char **argv)
 			break;
 		case OPT_HJ_ID:
 			hj_id = optarg;
+			break;
+		case OPT_PUBKEY:
+			pubkey = 1;
+			break;
+		case OPT_VERIFY:
+			verify = optarg;
+			break;
+		case OPT_KEY:
+			key = optarg;
 			break;
 		case OPT_EXIT_DONE:
 			opts.exit_when_done = 1;
@@ -290,6 +315,8 @@ int main(int argc, char **argv)
 			   ? 0
 			   : 1;
 	}
+	if (verify && key)
+		return verify_run(verify, key, stdout);
 
 	errors = config_load(opts.config_path, &cfg);
 	if (errors) {
@@ -311,6 +338,11 @@ int main(int argc, char **argv)
 		printf("configuration OK\n");
 		return 0;
 	}
+	snprintf(key_path, sizeof(key_path), "%s/%s", cfg.state_dir, SEAL_KEY_FILE);
+	if (verify)
+		return verify_run(verify, key_path, stdout);
+	if (pubkey)
+		return signer_print_pubkey(key_path, stdout) < 0 ? 1 : 0;
 	if (poll_once)
 		return fieldbus_poll_once(&cfg, stdout);
 	if (selftest)

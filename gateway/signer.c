@@ -3,9 +3,12 @@
  * public key: the id is set on the key context before the digest starts. */
 #include "gateway/signer.h"
 
+#include <errno.h>
+#include <fcntl.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include <openssl/core_names.h>
 #include <openssl/ec.h>
@@ -274,4 +277,53 @@ void signer_verifier_close(struct signer_verifier *v)
 		return;
 	EVP_PKEY_free(v->key);
 	free(v);
+}
+
+int signer_soft_generate(const char *key_file)
+{
+	char err[256];
+	EVP_PKEY *key;
+	FILE *f;
+	int fd, ok;
+
+	if (access(key_file, F_OK) == 0)
+		return 0;
+	key = EVP_PKEY_Q_keygen(NULL, NULL, "SM2");
+	if (!key) {
+		log_warnx("signer: %s: key generation: %s", key_file,
+			  signer_ssl_err(err, sizeof(err)));
+		return -1;
+	}
+	/* O_EXCL: two starts never write one file; 0600 from the first byte. */
+	fd = open(key_file, O_WRONLY | O_CREAT | O_EXCL | O_CLOEXEC, 0600);
+	if (fd < 0) {
+		EVP_PKEY_free(key);
+		if (errno == EEXIST)
+			return 0;
+		log_warn("signer: %s", key_file);
+		return -1;
+	}
+	f = fdopen(fd, "w");
+	ok = f && PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL) == 1;
+	if (f ? fclose(f) != 0 : close(fd) != 0)
+		ok = 0;
+	EVP_PKEY_free(key);
+	if (!ok) {
+		log_warnx("signer: %s: could not be written", key_file);
+		unlink(key_file);
+		return -1;
+	}
+	return 1;
+}
+
+int signer_print_pubkey(const char *pem_file, FILE *f)
+{
+	EVP_PKEY *key = signer_load(pem_file, 0);
+	int ok;
+
+	if (!key)
+		return -1;
+	ok = PEM_write_PUBKEY(f, key) == 1;
+	EVP_PKEY_free(key);
+	return ok ? 0 : -1;
 }

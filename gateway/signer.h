@@ -6,6 +6,7 @@
 
 #include <stddef.h>
 #include <stdint.h>
+#include <stdio.h>
 
 #define SIGNER_PART   32 /* r and s, each left-padded to 32 bytes */
 #define SIGNER_PUBKEY 64 /* X || Y */
@@ -24,6 +25,14 @@ struct signer {
 /* Software back-end: an SM2 private key from a PEM file; id is the SM2
  * distinguishing identifier (the security chip's id).  NULL on error (logged). */
 struct signer *signer_soft_open(const char *key_file, const char *id);
+
+/* Make a new SM2 private key in PEM at key_file (mode 0600, created
+ * exclusively) unless the file exists.  1 made, 0 it was there, -1 on error
+ * (logged). */
+int signer_soft_generate(const char *key_file);
+/* Write the public key of a PEM file (public or private key) as a PUBLIC
+ * KEY PEM to f.  0 or -1 (logged). */
+int signer_print_pubkey(const char *pem_file, FILE *f);
 
 struct signer_verifier;
 

@@ -1441,6 +1441,12 @@ int store_restamp_system(struct store *s, int64_t offset_ms, const char *src)
 	return n;
 }
 
+void store_freeze(struct store *s, uint64_t seq)
+{
+	if (s && seq > s->fetched)
+		s->fetched = seq;
+}
+
 int store_meta_load(struct store *s, const char *key, int64_t *v)
 {
 	sqlite3_stmt *st;

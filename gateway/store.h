@@ -155,6 +155,9 @@ int store_restamp(struct store *s, int64_t offset_ms, const char *src);
  * yet fetched; the time after the step is taken as the right one.  Rows
  * stamped "gnss" keep their time.  Rows changed (logged), or -1. */
 int store_restamp_system(struct store *s, int64_t offset_ms, const char *src);
+/* Rows up to seq are sealed (gateway/seal.c has hashed them): the restamps
+ * leave them as they are, as they leave a row an uplink has fetched. */
+void store_freeze(struct store *s, uint64_t seq);
 /* A named integer of an uplink's own (e.g. serial numbers) in the meta
  * table: 0 and *v, 1 when never saved, -1 on error (logged). */
 int store_meta_load(struct store *s, const char *key, int64_t *v);

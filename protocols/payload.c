@@ -406,6 +406,16 @@ static const struct pl_field pl_row_too_large[] = {
     EF("max_packet", K_INT, max_packet, 0),
 };
 
+static const struct pl_field pl_seal[] = {
+    EF("sealed_boot", K_INT, sealed_boot, 0),
+    EF("from", K_INT, sealed_from, 0),
+    EF("to", K_INT, sealed_to, 0),
+    EF("hash", K_STR, seal_hash, 0),
+    EF("prev", K_STR, seal_prev, 0),
+    EF("key", K_STR, seal_key, 0),
+    EF("signature", K_STR, seal_sig, 0),
+};
+
 static const struct pl_field pl_smoke[] = {
     EF("state", K_STR, state, 0),
     EF("rule", K_STR, rule, 0),
@@ -538,6 +548,8 @@ static const struct pl_type {
     /* an alarm: a broken zones file must not be a way to run unwatched */
     T(PAYLOAD_EV_ZONES_DISABLED, "zones-disabled", PAYLOAD_CLASS_ALARM, pl_zones_disabled),
     T(PAYLOAD_EV_ROW_TOO_LARGE, "row-too-large", PAYLOAD_CLASS_EVENT, pl_row_too_large),
+    /* an alarm: the proof of every other row is evicted last */
+    T(PAYLOAD_EV_SEAL, "seal", PAYLOAD_CLASS_ALARM, pl_seal),
     T(PAYLOAD_EV_SMOKE, "smoke", PAYLOAD_CLASS_ALARM, pl_smoke),
     T(PAYLOAD_EV_TURBO_LAG, "turbo-lag", PAYLOAD_CLASS_EVENT, pl_turbo_lag),
     T(PAYLOAD_EV_ZONE, "zone", PAYLOAD_CLASS_EVENT, pl_zone),

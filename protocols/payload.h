@@ -77,6 +77,7 @@ enum payload_type {
 	PAYLOAD_EV_ZONES_DISABLED, /* the zones file could not be used */
 	PAYLOAD_EV_ROW_TOO_LARGE,  /* an uplink could never send a row: parked */
 	PAYLOAD_EV_TURBO_LAG,	   /* boost trailing the load, no smoke confirms it */
+	PAYLOAD_EV_SEAL,	   /* a signed hash of a seq range of a boot (seal.h) */
 	PAYLOAD_TYPE_COUNT
 };
 
@@ -217,6 +218,10 @@ struct payload_event {
 	char mil[8], red_stop[8], amber[8];
 	int mil_changed;
 	char configured[20], engine[32];
+	/* seal: rows sealed_from..sealed_to of boot sealed_boot; hex hashes,
+	 * key id, hex r || s */
+	int64_t sealed_boot, sealed_from, sealed_to;
+	char seal_hash[72], seal_prev[72], seal_key[24], seal_sig[136];
 	/* every event, with [gnss] */
 	struct payload_pos pos;
 };

@@ -72,6 +72,17 @@ static void ev_row_too_large(struct payload_event *e)
 	e->max_packet = 5000;
 }
 
+static void ev_seal(struct payload_event *e)
+{
+	e->sealed_boot = 3;
+	e->sealed_from = 1140;
+	e->sealed_to = 1206;
+	set(e->seal_hash, sizeof(e->seal_hash), "ab01");
+	set(e->seal_prev, sizeof(e->seal_prev), "cd02");
+	set(e->seal_key, sizeof(e->seal_key), "0123456789abcdef");
+	set(e->seal_sig, sizeof(e->seal_sig), "ef03");
+}
+
 static void ev_smoke_start(struct payload_event *e)
 {
 	set(e->state, sizeof(e->state), "start");
@@ -266,6 +277,9 @@ static const struct ev_case {
     {PAYLOAD_EV_ROW_TOO_LARGE, ev_row_too_large,
      H ",\"type\":\"row-too-large\",\"uplink\":\"mqtt\",\"row_seq\":4711,\"packet_bytes\":6120,"
        "\"max_packet\":5000}"},
+    {PAYLOAD_EV_SEAL, ev_seal,
+     H ",\"type\":\"seal\",\"sealed_boot\":3,\"from\":1140,\"to\":1206,\"hash\":\"ab01\","
+       "\"prev\":\"cd02\",\"key\":\"0123456789abcdef\",\"signature\":\"ef03\"}"},
     {PAYLOAD_EV_SMOKE, ev_smoke_start,
      H ",\"type\":\"smoke\",\"state\":\"start\",\"rule\":\"lambda\",\"rules\":\"lambda\","
        "\"confidence\":\"low\",\"since\":\"2023-11-14T22:13:"
@@ -625,7 +639,7 @@ static void test_classes_and_names(void **state)
 		int alarm = !strcmp(n, "smoke") || !strcmp(n, "zone-violation") ||
 			    !strcmp(n, "ecu-silent") || !strcmp(n, "dpf-low") ||
 			    !strcmp(n, "nox-frozen") || !strcmp(n, "store") ||
-			    !strcmp(n, "zones-disabled");
+			    !strcmp(n, "zones-disabled") || !strcmp(n, "seal");
 
 		assert_int_equal(payload_type_lookup(n), t);
 		assert_int_equal(payload_event_class((enum payload_type)t),

@@ -10,6 +10,7 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/stat.h>
 #include <unistd.h>
 
 #include <openssl/evp.h>
@@ -199,6 +200,40 @@ static void test_bad_keys(void **state)
 	assert_null(signer_soft_open(pub_pem, ID));
 }
 
+/* A key is made once, 0600, and is a usable SM2 key; its public PEM prints. */
+static void test_generate(void **state)
+{
+	char path[300], out[300];
+	struct signer *sg;
+	struct stat st;
+	uint8_t xy[SIGNER_PUBKEY], xy2[SIGNER_PUBKEY];
+	struct signer_verifier *v;
+	FILE *f;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/gen.pem", dir);
+	snprintf(out, sizeof(out), "%s/gen.pub", dir);
+	assert_int_equal(signer_soft_generate(path), 1);
+	assert_int_equal(stat(path, &st), 0);
+	assert_int_equal(st.st_mode & 0777, 0600);
+	assert_int_equal(signer_soft_generate(path), 0); /* kept, not replaced */
+	sg = signer_soft_open(path, ID);
+	assert_non_null(sg);
+	assert_int_equal(sg->pubkey(sg, xy), 0);
+	sg->close(sg);
+	f = fopen(out, "w");
+	assert_non_null(f);
+	assert_int_equal(signer_print_pubkey(path, f), 0);
+	fclose(f);
+	v = signer_verifier_open(out);
+	assert_non_null(v);
+	assert_int_equal(signer_verifier_pubkey(v, xy2), 0);
+	assert_memory_equal(xy, xy2, sizeof(xy));
+	signer_verifier_close(v);
+	snprintf(path, sizeof(path), "%s/no/such/dir.pem", dir);
+	assert_int_equal(signer_soft_generate(path), -1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -207,6 +242,7 @@ int main(void)
 	    cmocka_unit_test(test_short_values_verify),
 	    cmocka_unit_test(test_openssl_cli),
 	    cmocka_unit_test(test_bad_keys),
+	    cmocka_unit_test(test_generate),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);

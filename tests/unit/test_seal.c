@@ -1,0 +1,197 @@
+/* seal: a seal every 60 rows and after 60 s, naming its range, the previous
+ * seal and the key; none on a timer for a range of seals only; a sealed row
+ * is frozen (a restamp leaves it, so its seal still holds); the range hash is
+ * SM3 folded row by row (a known answer); hex round trip. */
+#include <setjmp.h>
+#include <stdarg.h>
+#include <stddef.h>
+#include <stdint.h>
+#include <cmocka.h>
+
+#include <stdio.h>
+#include <stdlib.h>
+#include <string.h>
+#include <unistd.h>
+
+#include "gateway/report.h"
+#include "gateway/seal.h"
+#include "gateway/signer.h"
+#include "gateway/store.h"
+
+static char dir[] = "/tmp/emgw-seal.XXXXXX";
+static char key_pem[300], db[300];
+static struct report rep;
+static struct store *st;
+static struct signer *sg;
+static struct seal *seal;
+static struct clock_now now;
+
+static int setup(void **state)
+{
+	(void)state;
+	if (!mkdtemp(dir))
+		return -1;
+	snprintf(key_pem, sizeof(key_pem), "%s/seal.key", dir);
+	return signer_soft_generate(key_pem) == 1 ? 0 : -1;
+}
+
+static int teardown(void **state)
+{
+	char cmd[400];
+
+	(void)state;
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", dir);
+	return system(cmd) == 0 ? 0 : -1;
+}
+
+static void open_all(const char *name, enum ts_src src)
+{
+	snprintf(db, sizeof(db), "%s/%s.db", dir, name);
+	st = store_open(db, 1, 0, 0);
+	assert_non_null(st);
+	sg = signer_soft_open(key_pem, SEAL_SM2_ID);
+	assert_non_null(sg);
+	report_init(&rep, st, "t-1", 0);
+	seal = seal_open(st, &rep, sg, 60, 60000);
+	assert_non_null(seal);
+	now = (struct clock_now){0, INT64_C(1700000000000), src};
+}
+
+static void close_all(void)
+{
+	seal_close(seal);
+	sg->close(sg);
+	store_close(st);
+}
+
+static void emit(int n)
+{
+	for (int i = 0; i < n; i++) {
+		struct payload_event ev;
+
+		payload_event_init(&ev, PAYLOAD_EV_GAP);
+		ev.from_ms = now.wall_ms;
+		ev.to_ms = now.wall_ms + 1;
+		ev.gap_s = 0.001;
+		now.mono_ms += 100;
+		now.wall_ms += 100;
+		assert_true(report_emit_event(&rep, &ev, &now) > 0);
+	}
+	assert_int_equal(store_flush(st), 0);
+}
+
+/* The committed row at seq. */
+static void row_at(uint64_t seq, char *out, size_t size)
+{
+	struct store_row r;
+	static char buf[1 << 16];
+
+	assert_int_equal(store_fetch(st, 27, seq - 1, &r, 1, buf, sizeof(buf)), 1);
+	assert_int_equal(r.seq, seq);
+	snprintf(out, size, "%s", r.payload);
+}
+
+static void test_every_60_rows(void **state)
+{
+	char row[4096], hex[SEAL_HEX];
+	uint8_t acc[SEAL_HASH] = {0};
+	struct seal_hash *h = seal_hash_new();
+
+	(void)state;
+	open_all("n", TS_REPLAY);
+	emit(59);
+	assert_int_equal(seal_step(seal, &now, 0), 0);
+	emit(1);
+	assert_int_equal(seal_step(seal, &now, 0), 1);
+	assert_int_equal(store_flush(st), 0);
+	row_at(61, row, sizeof(row));
+	assert_non_null(strstr(row, ",\"type\":\"seal\",\"sealed_boot\":1,\"from\":1,\"to\":60,"));
+	assert_non_null(strstr(row,
+			       "\"prev\":\"" /* the first seal: zeros */
+			       "0000000000000000000000000000000000000000000000000000000000000000"));
+	assert_non_null(strstr(row, seal_key(seal)));
+	/* the hash is SM3 folded over rows 1..60 as stored */
+	for (uint64_t s = 1; s <= 60; s++) {
+		char r[4096];
+
+		row_at(s, r, sizeof(r));
+		assert_int_equal(seal_fold(h, acc, r, strlen(r)), 0);
+	}
+	seal_hex(acc, SEAL_HASH, hex);
+	assert_non_null(strstr(row, hex));
+	/* a range of the seal alone is not sealed on a timer, even much later */
+	now.mono_ms += 600000;
+	assert_int_equal(seal_step(seal, &now, 0), 0);
+	assert_int_equal(seal_step(seal, &now, 1), 0);
+	/* one more row: sealed once 60 s have passed since it came */
+	emit(1);
+	assert_int_equal(seal_step(seal, &now, 0), 0);
+	now.mono_ms += 60000;
+	assert_int_equal(seal_step(seal, &now, 0), 1);
+	assert_int_equal(seal_count(seal), 2);
+	seal_hash_free(h);
+	close_all();
+}
+
+/* Rows sealed are frozen: time arriving later does not restamp them. */
+static void test_sealed_rows_frozen(void **state)
+{
+	char before[4096], after[4096];
+
+	(void)state;
+	open_all("frozen", TS_UNSYNCED);
+	emit(5);
+	row_at(3, before, sizeof(before));
+	assert_non_null(strstr(before, "\"ts_src\":\"unsynced\""));
+	assert_int_equal(seal_step(seal, &now, 0), 0); /* read and folded */
+	assert_int_equal(store_restamp(st, 5000, "gnss"), 0);
+	assert_int_equal(store_flush(st), 0);
+	row_at(3, after, sizeof(after));
+	assert_string_equal(before, after);
+	/* rows not folded yet are restamped as before */
+	emit(2);
+	assert_int_equal(store_restamp(st, 5000, "gnss"), 2);
+	close_all();
+}
+
+static void test_hex(void **state)
+{
+	uint8_t b[4] = {0x00, 0xab, 0x7f, 0xff}, c[4];
+	char hex[9];
+
+	(void)state;
+	seal_hex(b, 4, hex);
+	assert_string_equal(hex, "00ab7fff");
+	assert_int_equal(seal_unhex(hex, c, 4), 0);
+	assert_memory_equal(b, c, 4);
+	assert_int_equal(seal_unhex("00AB7FFF", c, 4), -1);
+	assert_int_equal(seal_unhex("00ab7ff", c, 4), -1);
+}
+
+/* SM3("abc"), GB/T 32905's example. */
+static void test_sm3_known_answer(void **state)
+{
+	struct seal_hash *h = seal_hash_new();
+	uint8_t d[SEAL_HASH];
+	char hex[SEAL_HEX];
+
+	(void)state;
+	assert_non_null(h);
+	assert_int_equal(seal_digest(h, "abc", 3, d), 0);
+	seal_hex(d, SEAL_HASH, hex);
+	assert_string_equal(hex,
+			    "66c7f0f462eeedd9d1f2d46bdc10e4e24167c4875cf2f7a2297da02b8f4ba8e0");
+	seal_hash_free(h);
+}
+
+int main(void)
+{
+	const struct CMUnitTest tests[] = {
+	    cmocka_unit_test(test_every_60_rows),
+	    cmocka_unit_test(test_sealed_rows_frozen),
+	    cmocka_unit_test(test_hex),
+	    cmocka_unit_test(test_sm3_known_answer),
+	};
+
+	return cmocka_run_group_tests(tests, setup, teardown);
+}
