@@ -23,8 +23,11 @@ mkcert server ca 365 "subjectAltName=DNS:localhost,IP:127.0.0.1"
 mkcert client ca 10 # expires within cert_warn_days: a warning
 
 TLS_PORT=$(free_port); PLAIN_PORT=$(free_port)
+# Persistent, so the subscriber's session (and what arrives for it while it
+# reconnects) survives the broker restart in part 5.
 start_mosquitto "$TLS_PORT" "cafile $C/ca.pem" "certfile $C/server.pem" "keyfile $C/server.key" \
-	"listener $PLAIN_PORT 127.0.0.1"
+	"listener $PLAIN_PORT 127.0.0.1" "persistence true" "persistence_location $T/" "autosave_interval 1"
+sed -i 's/^persistence false$//' "$T/mosquitto-$TLS_PORT.conf"
 TLS_PID=$MOSQ_PID
 MTLS_PORT=$(free_port); MPLAIN_PORT=$(free_port)
 start_mosquitto "$MTLS_PORT" "cafile $C/ca.pem" "certfile $C/server.pem" "keyfile $C/server.key" \
