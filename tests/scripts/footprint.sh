@@ -6,7 +6,10 @@
 #   emgw Modbus-only   5 registers at 1 Hz to MQTT (when emgwd has Modbus)
 #   collectd           the same Modbus-only job: Debian's collectd-core with
 #                      its modbus and mqtt plugins
-# and reports for each: peak RSS (VmHWM), threads (most seen), CPU seconds
+# and reports for each: peak RSS (VmHWM), PSS and USS at the end (from
+# /proc/PID/smaps_rollup: USS = private clean + private dirty), wake-ups a
+# second (voluntary context switches of all threads, /proc/PID/task/*/status,
+# over the window), threads (most seen), CPU seconds
 # per hour of data (utime+stime over the window, scaled), disk bytes written
 # per hour (/proc/PID/io write_bytes, scaled), messages at the broker, and
 # binary size; then the collectd/emgw ratios.  The window is
@@ -236,9 +239,16 @@ done
 cpu_ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; } # utime+stime
 io_write() { awk '$1 == "write_bytes:" { print $2 }' "/proc/$1/io"; }
 status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
+# Voluntary context switches of every live thread: each is one sleep, so a
+# wake-up.  Threads that end inside the window are not counted.
+vcsw() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '$1 == "voluntary_ctxt_switches:" { n += $2 } END { print n + 0 }'; }
+rollup_kb() { # rollup_kb PID Pss|Uss
+	awk -v k="$2" '$1 == "Pss:" { p = $2 } $1 ~ /^Private_(Clean|Dirty):$/ { u += $2 }
+		END { print (k == "Pss" ? p : u) + 0 }' "/proc/$1/smaps_rollup"
+}
 for j in $JOBS; do
 	pid=PID_$j topic=TOPIC_$j
-	eval "cpu0_$j=$(cpu_ticks "${!pid}") io0_$j=$(io_write "${!pid}") msg0_$j=$(published "${!topic}") thr_$j=0"
+	eval "cpu0_$j=$(cpu_ticks "${!pid}") io0_$j=$(io_write "${!pid}") msg0_$j=$(published "${!topic}") cs0_$j=$(vcsw "${!pid}") thr_$j=0"
 done
 echo "footprint: measuring $JOBS for $SECS s (recorded speed: 1 s of window = 1 s of data)"
 end=$(($(date +%s) + SECS))
@@ -261,10 +271,14 @@ bin_collectd=$(( $(strip_size /usr/sbin/collectd) + $(stat -c %s /usr/lib/collec
 	$(stat -c %s /usr/lib/collectd/mqtt.so) + $(stat -c %s /usr/lib/collectd/logfile.so) ))
 
 printf '\nfootprint, %d s of data at recorded speed, scaled to one hour:\n' "$SECS"
-printf '%-40s %10s %8s %10s %14s %8s %10s\n' job "peak RSS" threads "CPU s/h" "disk bytes/h" "msgs/s" "binary"
+printf '%-40s %10s %9s %9s %8s %8s %8s %12s %7s %9s\n' job "peak RSS" PSS USS wakeup/s threads "CPU s/h" \
+	"disk bytes/h" "msgs/s" "binary"
 for j in $JOBS; do
-	pid=PID_$j topic=TOPIC_$j cpu0=cpu0_$j io0=io0_$j msg0=msg0_$j thr=thr_$j bin=bin_$j
+	pid=PID_$j topic=TOPIC_$j cpu0=cpu0_$j io0=io0_$j msg0=msg0_$j thr=thr_$j bin=bin_$j cs0=cs0_$j
 	hwm=$(status_kb "${!pid}" VmHWM)
+	pss=$(rollup_kb "${!pid}" Pss)
+	uss=$(rollup_kb "${!pid}" Uss)
+	wak=$(echo "($(vcsw "${!pid}") - ${!cs0}) / $SECS" | bc -l)
 	cpu=$(echo "($(cpu_ticks "${!pid}") - ${!cpu0}) / $HZ * 3600 / $SECS" | bc -l)
 	io=$(( ($(io_write "${!pid}") - ${!io0}) * 3600 / SECS ))
 	msgs=$(echo "($(published "${!topic}") - ${!msg0}) / $SECS" | bc -l)
@@ -273,8 +287,9 @@ for j in $JOBS; do
 	mbonly) name="emgw Modbus-only (5 reg, 1 Hz)" ;;
 	collectd) name="collectd Modbus-only (5 reg, 1 Hz)" ;;
 	esac
-	printf '%-40s %6d KiB %8d %10.1f %14d %8.1f %10d\n' "$name" "$hwm" "${!thr}" "$cpu" "$io" "$msgs" "${!bin}"
-	eval "hwm_$j=$hwm cpuh_$j=$cpu ioh_$j=$io"
+	printf '%-40s %6d KiB %5d KiB %5d KiB %8.1f %8d %8.1f %12d %7.1f %9d\n' "$name" "$hwm" "$pss" "$uss" "$wak" \
+		"${!thr}" "$cpu" "$io" "$msgs" "${!bin}"
+	eval "hwm_$j=$hwm pss_$j=$pss uss_$j=$uss wak_$j=$wak cpuh_$j=$cpu ioh_$j=$io"
 done
 echo "(binary: stripped executable; collectd: collectd + modbus.so + mqtt.so + logfile.so;" \
 	"shared libraries not counted; emgw stores every record in SQLite, collectd stores nothing)"
@@ -284,10 +299,14 @@ for j in $JOBS; do
 	topic=TOPIC_$j
 	grep -a "^${!topic}" "$D/sub.log" | grep -av '/status ' | tail -n 1 | cut -c 1-160 | sed 's/^/  /'
 done
+ratio() { echo "$1 / ($2 + 0.001)" | bc -l; }
 if [ "$have_modbus" = yes ]; then
-	printf 'collectd / emgw, Modbus-only job: peak RSS %.2f x, CPU %.2f x, threads %d vs %d\n' \
-		"$(echo "$hwm_collectd / $hwm_mbonly" | bc -l)" \
-		"$(echo "$cpuh_collectd / ($cpuh_mbonly + 0.001)" | bc -l)" "$thr_collectd" "$thr_mbonly"
+	for j in mbonly demo; do
+		printf 'emgw %-8s / collectd: peak RSS %.2f x, PSS %.2f x, USS %.2f x, wake-ups %.2f x, CPU %.2f x, threads %d vs %d\n' \
+			"$j" "$(eval ratio "\$hwm_$j" "$hwm_collectd")" "$(eval ratio "\$pss_$j" "$pss_collectd")" \
+			"$(eval ratio "\$uss_$j" "$uss_collectd")" "$(eval ratio "\$wak_$j" "$wak_collectd")" \
+			"$(eval ratio "\$cpuh_$j" "$cpuh_collectd")" "$(eval echo "\$thr_$j")" "$thr_collectd"
+	done
 else
 	echo "emgw Modbus-only job: not measured: $why_no_modbus"
 	printf 'collectd Modbus-only / emgw demo job (until emgw has Modbus): peak RSS %.2f x, CPU %.2f x\n' \
