@@ -72,14 +72,19 @@ static json_t *daemon_status(struct daemon *d)
 	return status_build(&p);
 }
 
+/* Rewritten in the run directory (RAM under systemd); the clean stop's last
+ * copy also goes to the state directory, replacing the link to the run copy. */
 static void daemon_publish_status(struct daemon *d)
 {
 	json_t *st = daemon_status(d);
+	const char *run_dir = status_run_dir(d->cfg);
 	char *text;
 
 	if (!st)
 		return;
-	status_write(d->cfg->state_dir, st);
+	status_write(run_dir, st);
+	if (d->stop && strcmp(run_dir, d->cfg->state_dir) != 0)
+		status_write(d->cfg->state_dir, st);
 	if (d->uplinks) {
 		text = json_dumps(st, REPORT_JSON_FLAGS);
 		if (text)
@@ -202,6 +207,7 @@ static void daemon_reload(struct daemon *d)
 	report_set_dev(&d->report, d->cfg->id);
 	table_set_stale(&d->table, d->cfg->sample.stale_ms);
 	core_reconfigure(d->core, d->cfg);
+	status_link(status_run_dir(d->cfg), d->cfg->state_dir);
 	log_notice("reload: %s in force", d->opts.config_path);
 out:
 	health_reloaded("running");
@@ -405,6 +411,9 @@ static int daemon_init(struct daemon *d)
 	}
 	if (mkdir(d->cfg->state_dir, 0750) < 0 && errno != EEXIST)
 		log_warn("%s", d->cfg->state_dir);
+	if (mkdir(status_run_dir(d->cfg), 0755) < 0 && errno != EEXIST)
+		log_warn("%s", status_run_dir(d->cfg));
+	status_link(status_run_dir(d->cfg), d->cfg->state_dir);
 	table_init(&d->table, d->cfg->sample.stale_ms);
 	d->core = core_open(d->cfg, &d->table, &d->report);
 	if (!d->core)

@@ -284,7 +284,7 @@ int main(int argc, char **argv)
 	if (poll_once)
 		return fieldbus_poll_once(&cfg, stdout);
 	if (status)
-		return status_print(cfg.state_dir, stdout);
+		return status_print(status_read_dir(&cfg), stdout);
 	lock_store(cfg.state_dir, cfg.store.path);
 	return daemon_run(&cfg, &opts);
 }
