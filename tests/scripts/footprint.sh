@@ -12,7 +12,7 @@
 # over the window), threads (most seen), CPU seconds
 # per hour of data (utime+stime over the window, scaled), disk bytes written
 # per hour (/proc/PID/io write_bytes, scaled), messages at the broker, and
-# binary size; then the collectd/emgw ratios.  The window is
+# binary size; then the ratios emgw/collectd for both jobs.  The window is
 # FOOTPRINT_SECONDS (default 60) after the first message of every job, at
 # recorded speed, so a second of window is a second of data.
 # Prints figures; fails only when a job does not run or publishes nothing.
@@ -299,10 +299,12 @@ for j in $JOBS; do
 	topic=TOPIC_$j
 	grep -a "^${!topic}" "$D/sub.log" | grep -av '/status ' | tail -n 1 | cut -c 1-160 | sed 's/^/  /'
 done
-ratio() { echo "$1 / ($2 + 0.001)" | bc -l; }
+# ratio A B: A/B to two places, "n/a" when B is 0 (collectd's CPU over a
+# short window can be under one clock tick).
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'; }
 if [ "$have_modbus" = yes ]; then
 	for j in mbonly demo; do
-		printf 'emgw %-8s / collectd: peak RSS %.2f x, PSS %.2f x, USS %.2f x, wake-ups %.2f x, CPU %.2f x, threads %d vs %d\n' \
+		printf 'emgw %-8s / collectd: peak RSS %s x, PSS %s x, USS %s x, wake-ups %s x, CPU %s x, threads %d vs %d\n' \
 			"$j" "$(eval ratio "\$hwm_$j" "$hwm_collectd")" "$(eval ratio "\$pss_$j" "$pss_collectd")" \
 			"$(eval ratio "\$uss_$j" "$uss_collectd")" "$(eval ratio "\$wak_$j" "$wak_collectd")" \
 			"$(eval ratio "\$cpuh_$j" "$cpuh_collectd")" "$(eval echo "\$thr_$j")" "$thr_collectd"
