@@ -23,6 +23,9 @@ SECS=${FOOTPRINT_SECONDS:-60}
 HZ=$(getconf CLK_TCK)
 # On disk, not tmpfs: write_bytes counts what reaches the block layer.
 D=$(mktemp -d /var/tmp/emgw-footprint.XXXXXX)
+# The run directory systemd's RuntimeDirectory= gives the shipped unit (RAM):
+# emgwd rewrites status.json there, as deployed.
+RUNDIR=$(mktemp -d /dev/shm/emgw-footprint.XXXXXX)
 PIDS=""
 cleanup() {
 	local p
@@ -31,7 +34,7 @@ cleanup() {
 		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
 		kill -9 "$p" 2>/dev/null || true
 	done
-	rm -rf "$D"
+	rm -rf "$D" "$RUNDIR"
 }
 trap cleanup EXIT
 
@@ -213,11 +216,12 @@ collectd -t -C "$D/collectd.conf" >"$D/collectd.check" 2>&1 || { cat "$D/collect
 
 # --- Start the jobs.
 JOBS="demo"
-spawn "$D/demo.log" "$TOP/$B/emgwd" -c "$D/demo.conf"
+mkdir -p "$RUNDIR/demo" "$RUNDIR/mbonly"
+spawn "$D/demo.log" env RUNTIME_DIRECTORY="$RUNDIR/demo" "$TOP/$B/emgwd" -c "$D/demo.conf"
 PID_demo=$SPAWNED TOPIC_demo="emgw/fp-demo/"
 if [ "$have_modbus" = yes ]; then
 	JOBS="$JOBS mbonly"
-	spawn "$D/mbonly.log" "$TOP/$B/emgwd" -c "$D/mbonly.conf"
+	spawn "$D/mbonly.log" env RUNTIME_DIRECTORY="$RUNDIR/mbonly" "$TOP/$B/emgwd" -c "$D/mbonly.conf"
 	PID_mbonly=$SPAWNED TOPIC_mbonly="emgw/fp-modbus/"
 fi
 JOBS="$JOBS collectd"
