@@ -179,6 +179,7 @@ static const struct config_key config_keys[] = {
     {DEV, "stage", config_parse_int, CONFIG_FIELD(stage), 1, 6},
     {DEV, "rated_power_kw", config_parse_double, CONFIG_FIELD(rated_power_kw), 1, 10000},
     {DEV, "state_dir", config_parse_path, CONFIG_FIELD(state_dir), 1, 0},
+    {DEV, "run_dir", config_parse_path, CONFIG_FIELD(run_dir), 0, 0},
 
     {CAN, "interface", config_parse_string, CONFIG_CAN_FIELD(interface), 1, 0},
     {CAN, "log", config_parse_path, CONFIG_CAN_FIELD(log), 1, 0},

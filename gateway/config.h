@@ -234,6 +234,7 @@ struct config {
 	int stage; /* emission stage, 1..4 (China non-road) or 5..6 road */
 	double rated_power_kw;
 	char state_dir[PATH_MAX];
+	char run_dir[PATH_MAX]; /* live status.json; "": $RUNTIME_DIRECTORY or state_dir */
 	struct config_can can[CONFIG_MAX_CAN];
 	int n_can;
 	struct config_bus bus[CONFIG_MAX_BUS];

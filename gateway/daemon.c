@@ -1,6 +1,7 @@
 #include "gateway/daemon.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -25,12 +26,13 @@
 #include "gateway/table.h"
 #include "gateway/uplinks.h"
 
-#define DAEMON_STATUS_MS 5000
-#define DAEMON_EVICT_MS	 60000
-#define DAEMON_DRAIN_MS	 3000 /* a stop's time for the uplinks to send what is committed */
+#define DAEMON_STATUS_MS  5000
+#define DAEMON_EVICT_MS	  60000
+#define DAEMON_DRAIN_MS	  3000	       /* a stop's time for the uplinks to send what is committed */
+#define DAEMON_TRIM_BYTES (128 * 1024) /* freed heap growth that is a burst */
 
 struct daemon {
-	struct config cfg;
+	struct config *cfg; /* main's, the one copy: changed in place on reload */
 	struct daemon_opts opts;
 	struct loop *loop;
 	int wake_fd;
@@ -51,13 +53,14 @@ struct daemon {
 	int64_t drain_until; /* real ms the drain ends, -1: when the store is empty */
 	int64_t start_mono_ms;
 	uint64_t cmd_answer_errors; /* command answers that could not be built */
+	size_t heap_free_low;	    /* least free heap seen since the last trim */
 };
 
 /* ---- status -------------------------------------------------------------- */
 
 static json_t *daemon_status(struct daemon *d)
 {
-	struct status_parts p = {.cfg = &d->cfg,
+	struct status_parts p = {.cfg = d->cfg,
 				 .store = d->store,
 				 .stop = d->stop,
 				 .start_mono_ms = d->start_mono_ms,
@@ -82,14 +85,19 @@ static json_t *daemon_status(struct daemon *d)
 	return st;
 }
 
+/* Rewritten in the run directory (RAM under systemd); the clean stop's last
+ * copy also goes to the state directory, replacing the link to the run copy. */
 static void daemon_publish_status(struct daemon *d)
 {
 	json_t *st = daemon_status(d);
+	const char *run_dir = status_run_dir(d->cfg);
 	char *text;
 
 	if (!st)
 		return;
-	status_write(d->cfg.state_dir, st);
+	status_write(run_dir, st);
+	if (d->stop && strcmp(run_dir, d->cfg->state_dir) != 0)
+		status_write(d->cfg->state_dir, st);
 	if (d->uplinks) {
 		text = json_dumps(st, REPORT_JSON_FLAGS);
 		if (text)
@@ -108,7 +116,7 @@ static json_t *daemon_cmd_status(void *ctx)
 
 static const struct config *daemon_cmd_config(void *ctx)
 {
-	return &((struct daemon *)ctx)->cfg;
+	return ((struct daemon *)ctx)->cfg;
 }
 
 /* Until the next restart or reload; live ticks move to the new period. */
@@ -116,8 +124,8 @@ static int daemon_cmd_set_period(void *ctx, int period_ms)
 {
 	struct daemon *d = ctx;
 
-	log_notice("command: sample period %d ms (was %d ms)", period_ms, d->cfg.sample.period_ms);
-	d->cfg.sample.period_ms = period_ms;
+	log_notice("command: sample period %d ms (was %d ms)", period_ms, d->cfg->sample.period_ms);
+	d->cfg->sample.period_ms = period_ms;
 	core_set_period(d->core, period_ms);
 	return 0;
 }
@@ -133,10 +141,10 @@ static uint64_t daemon_cmd_snapshot(void *ctx)
 static void daemon_store_policy(struct daemon *d)
 {
 	struct store_policy p = {
-	    .retention_days = d->cfg.store.retention_days,
-	    .max_size_mb = d->cfg.store.max_size_mb,
-	    .durability_full = d->cfg.store.durability_full,
-	    .commit_interval_ms = d->cfg.store.commit_interval_ms,
+	    .retention_days = d->cfg->store.retention_days,
+	    .max_size_mb = d->cfg->store.max_size_mb,
+	    .durability_full = d->cfg->store.durability_full,
+	    .commit_interval_ms = d->cfg->store.commit_interval_ms,
 	};
 
 	store_set_policy(d->store, &p);
@@ -153,7 +161,7 @@ static void daemon_store_events(struct daemon *d)
 	clock_now(&now);
 	if (info->moved_aside[0]) {
 		log_warnx("store: %s was unusable (%s): moved aside to %s, a new store started",
-			  d->cfg.store.path, info->corrupt_reason, info->moved_aside);
+			  d->cfg->store.path, info->corrupt_reason, info->moved_aside);
 		payload_event_init(&ev, PAYLOAD_EV_STORE);
 		snprintf(ev.state, sizeof(ev.state), "moved-aside");
 		payload_strlcpy(ev.problem, sizeof(ev.problem), info->corrupt_reason);
@@ -162,7 +170,7 @@ static void daemon_store_events(struct daemon *d)
 	}
 	if (info->ram) {
 		log_warnx("store: %s cannot be used (%s): the store is in RAM, a restart loses it",
-			  d->cfg.store.path, info->ram_reason);
+			  d->cfg->store.path, info->ram_reason);
 		payload_event_init(&ev, PAYLOAD_EV_STORE);
 		snprintf(ev.state, sizeof(ev.state), "ram");
 		payload_strlcpy(ev.problem, sizeof(ev.problem), info->ram_reason);
@@ -174,11 +182,11 @@ static int daemon_open_uplinks(struct daemon *d)
 {
 	struct uplink_env env = {.store = d->store,
 				 .wake_fd = d->wake_fd,
-				 .has_can = d->cfg.n_can > 0,
+				 .has_can = d->cfg->n_can > 0,
 				 .event = core_on_event,
 				 .event_ctx = d->core};
 
-	d->uplinks = uplinks_open(&d->cfg, &env);
+	d->uplinks = uplinks_open(d->cfg, &env);
 	return d->uplinks ? 0 : -1;
 }
 
@@ -202,16 +210,17 @@ static void daemon_reload(struct daemon *d)
 			  d->opts.config_path, errors, errors == 1 ? "" : "s");
 		goto out;
 	}
-	if (strcmp(fresh->store.path, d->cfg.store.path) != 0)
-		log_notice("reload: the store stays at %s until restart", d->cfg.store.path);
-	snprintf(fresh->store.path, sizeof(fresh->store.path), "%s", d->cfg.store.path);
-	sources_reconfigure(d->src, &d->cfg, fresh);
-	uplinks_reload(d->uplinks, &d->cfg, fresh);
-	d->cfg = *fresh;
+	if (strcmp(fresh->store.path, d->cfg->store.path) != 0)
+		log_notice("reload: the store stays at %s until restart", d->cfg->store.path);
+	snprintf(fresh->store.path, sizeof(fresh->store.path), "%s", d->cfg->store.path);
+	sources_reconfigure(d->src, d->cfg, fresh);
+	uplinks_reload(d->uplinks, d->cfg, fresh);
+	*d->cfg = *fresh;
 	daemon_store_policy(d);
-	report_set_dev(&d->report, d->cfg.id);
-	table_set_stale(&d->table, d->cfg.sample.stale_ms);
-	core_reconfigure(d->core, &d->cfg);
+	report_set_dev(&d->report, d->cfg->id);
+	table_set_stale(&d->table, d->cfg->sample.stale_ms);
+	core_reconfigure(d->core, d->cfg);
+	status_link(status_run_dir(d->cfg), d->cfg->state_dir);
 	log_notice("reload: %s in force", d->opts.config_path);
 out:
 	health_reloaded("running");
@@ -224,7 +233,7 @@ static int daemon_finished(struct daemon *d)
 
 	/* Without a CAN source there is no log to wait for: done once the
 	 * store is drained (a backlog drain, as in the bench). */
-	if (!d->opts.exit_when_done || (!core_replay_done(d->core) && d->cfg.n_can > 0))
+	if (!d->opts.exit_when_done || (!core_replay_done(d->core) && d->cfg->n_can > 0))
 		return 0;
 	if (uplinks_count(d->uplinks) == 0)
 		return 1;
@@ -299,11 +308,28 @@ static void daemon_watch_fds(struct daemon *d)
 	}
 }
 
+/* A burst (start-up, a backlog drain, a reload, a large answer) leaves
+ * freed heap that glibc keeps resident; once free heap has grown by
+ * DAEMON_TRIM_BYTES over its low point, it goes back to the kernel.  In the
+ * steady state free heap does not grow, so this costs one mallinfo2 a tick. */
+static void daemon_trim(struct daemon *d)
+{
+	size_t free_now = mallinfo2().fordblks;
+
+	if (free_now < d->heap_free_low)
+		d->heap_free_low = free_now;
+	if (free_now < d->heap_free_low + DAEMON_TRIM_BYTES)
+		return;
+	malloc_trim(0);
+	d->heap_free_low = mallinfo2().fordblks;
+}
+
 static void daemon_on_status(void *ctx, int64_t now_ms)
 {
 	struct daemon *d = ctx;
 
 	daemon_publish_status(d);
+	daemon_trim(d);
 	loop_set_timer(d->loop, d->t_status, now_ms + DAEMON_STATUS_MS);
 }
 
@@ -334,7 +360,7 @@ static void daemon_seal_open(struct daemon *d)
 {
 	char path[PATH_MAX + 16];
 
-	snprintf(path, sizeof(path), "%s/%s", d->cfg.state_dir, SEAL_KEY_FILE);
+	snprintf(path, sizeof(path), "%s/%s", d->cfg->state_dir, SEAL_KEY_FILE);
 	if (signer_soft_generate(path) == 1)
 		log_notice("seal: new key %s", path);
 	d->seal_key = signer_soft_open(path, SEAL_SM2_ID);
@@ -391,7 +417,7 @@ static int64_t daemon_work(void *ctx, int64_t real)
 	/* Readers see committed rows only, so the echo prints exactly
 	 * what a crash cannot take back, before the uplink sends it. */
 	report_echo_committed(&d->report);
-	daemon_seal(d, core_replay_done(d->core) && d->cfg.n_can > 0);
+	daemon_seal(d, core_replay_done(d->core) && d->cfg->n_can > 0);
 	uplinks_process(d->uplinks, real, core_replay_done(d->core));
 	uplinks_commands(d->uplinks, &d->cmd_hooks);
 	store_flush_due(d->store, real, 0);
@@ -452,14 +478,17 @@ static int daemon_init(struct daemon *d)
 		log_warn("eventfd");
 		return -1;
 	}
-	if (mkdir(d->cfg.state_dir, 0750) < 0 && errno != EEXIST)
-		log_warn("%s", d->cfg.state_dir);
-	table_init(&d->table, d->cfg.sample.stale_ms);
-	d->core = core_open(&d->cfg, &d->table, &d->report);
+	if (mkdir(d->cfg->state_dir, 0750) < 0 && errno != EEXIST)
+		log_warn("%s", d->cfg->state_dir);
+	if (mkdir(status_run_dir(d->cfg), 0755) < 0 && errno != EEXIST)
+		log_warn("%s", status_run_dir(d->cfg));
+	status_link(status_run_dir(d->cfg), d->cfg->state_dir);
+	table_init(&d->table, d->cfg->sample.stale_ms);
+	d->core = core_open(d->cfg, &d->table, &d->report);
 	if (!d->core)
 		return -1;
-	d->store = store_open(d->cfg.store.path, uplinks_mask(&d->cfg), d->cfg.store.retention_days,
-			      d->cfg.store.max_size_mb);
+	d->store = store_open(d->cfg->store.path, uplinks_mask(d->cfg),
+			      d->cfg->store.retention_days, d->cfg->store.max_size_mb);
 	if (!d->store)
 		return -1;
 	daemon_store_policy(d);
@@ -469,10 +498,10 @@ static int daemon_init(struct daemon *d)
 					      daemon_cmd_set_period,
 					      daemon_cmd_snapshot,
 					      &d->cmd_answer_errors};
-	report_init(&d->report, d->store, d->cfg.id, d->opts.echo_stdout);
+	report_init(&d->report, d->store, d->cfg->id, d->opts.echo_stdout);
 	daemon_seal_open(d);
 	daemon_store_events(d);
-	d->src = sources_open(&d->cfg, &d->table, d->wake_fd, core_on_event, d->core);
+	d->src = sources_open(d->cfg, &d->table, d->wake_fd, core_on_event, d->core);
 	if (!d->src)
 		return -1;
 	core_attach(d->core, d->store, d->src);
@@ -499,14 +528,14 @@ static void daemon_fini(struct daemon *d)
 	loop_free(d->loop);
 }
 
-int daemon_run(const struct config *cfg, const struct daemon_opts *opts)
+int daemon_run(struct config *cfg, const struct daemon_opts *opts)
 {
 	struct daemon *d = calloc(1, sizeof(*d));
 	int status = 1;
 
 	if (!d)
 		fatal("out of memory");
-	d->cfg = *cfg;
+	d->cfg = cfg;
 	d->opts = *opts;
 	d->wake_fd = -1;
 	if (opts->echo_stdout)

@@ -15,8 +15,9 @@ struct daemon_opts {
 };
 
 /* Run until SIGTERM/SIGINT (or, with exit_when_done, until every replay has
- * ended and everything is sent).  cfg is the checked configuration.
- * Returns the process exit status. */
-int daemon_run(const struct config *cfg, const struct daemon_opts *opts);
+ * ended and everything is sent).  cfg is the checked configuration; the
+ * daemon uses it in place (no copy of the large struct) and rewrites it on
+ * reload, so it must outlive the call.  Returns the process exit status. */
+int daemon_run(struct config *cfg, const struct daemon_opts *opts);
 
 #endif

@@ -30,7 +30,12 @@
 #include "gateway/log.h"
 #include "protocols/mbplan.h"
 
-#define FB_RING		  1024	 /* queued values per bus */
+#define FB_RING_CYCLES 4  /* full cycles of every device the ring holds */
+#define FB_RING_MIN    64 /* queued values per bus, at least */
+/* The thread's stack: resident use measured at 12-16 KiB; the margin is for
+ * getaddrinfo's NSS modules at a TCP (re)connect and the log's 5 KiB of
+ * buffers.  glibc's default would reserve 8 MiB of address space. */
+#define FB_STACK	  (256 * 1024)
 #define FB_BACKOFF_MIN_MS 1000	 /* first back-off step, unless interval is longer */
 #define FB_FAILS_DOWN	  2	 /* failed cycles in a row that make "not responding" */
 #define FB_EREFUSED	  (-100) /* point refused by the device even alone */
@@ -107,7 +112,8 @@ struct fieldbus {
 	pthread_mutex_t lock; /* guards what follows */
 	pthread_cond_t cond;
 	int stop;
-	struct fb_note ring[FB_RING];
+	struct fb_note *ring;
+	unsigned ring_size; /* a power of two, so head and tail may wrap */
 	unsigned head, tail;
 	uint64_t dropped;
 	struct fieldbus_stats *mail; /* latest counters per device */
@@ -397,10 +403,10 @@ static void fb_note(void *ctx, struct fb_dev *d, int point, int rc, const struct
 	(void)raw;
 	(void)width;
 	pthread_mutex_lock(&fb->lock);
-	if (fb->head - fb->tail >= FB_RING) {
+	if (fb->head - fb->tail >= fb->ring_size) {
 		fb->dropped++;
 	} else {
-		n = &fb->ring[fb->head++ % FB_RING];
+		n = &fb->ring[fb->head++ & (fb->ring_size - 1)];
 		n->dev = (uint16_t)(d - fb->dev);
 		n->point = (uint16_t)point;
 		n->rc = rc;
@@ -500,6 +506,25 @@ static void *fb_thread(void *arg)
 
 /* ---- the main thread's side -------------------------------------------------- */
 
+/* The ring holds FB_RING_CYCLES full cycles of every device on the bus: the
+ * main thread drains it at each wake-up, so more would only sit unused
+ * (1024 slots for 5 points cost ~100 KB). */
+static int fb_ring_alloc(struct fieldbus *fb)
+{
+	size_t need = FB_RING_MIN / FB_RING_CYCLES;
+	size_t pts = 0;
+
+	for (int i = 0; i < fb->n_dev; i++)
+		pts += (size_t)fb->dev[i].n_pt;
+	if (pts > need)
+		need = pts;
+	fb->ring_size = 1;
+	while (fb->ring_size < need * FB_RING_CYCLES)
+		fb->ring_size <<= 1;
+	fb->ring = calloc(fb->ring_size, sizeof(*fb->ring));
+	return fb->ring ? 0 : -1;
+}
+
 static int fb_alloc(struct fieldbus *fb, const struct config *cfg, int bus)
 {
 	int64_t now = fb_now_ms();
@@ -534,7 +559,7 @@ static int fb_alloc(struct fieldbus *fb, const struct config *cfg, int bus)
 		}
 		n++;
 	}
-	return 0;
+	return fb_ring_alloc(fb);
 }
 
 static void fb_dev_free(struct fb_dev *d)
@@ -554,10 +579,25 @@ static void fb_free(struct fieldbus *fb)
 	free(fb->view);
 	free(fb->mail);
 	free(fb->mail_new);
+	free(fb->ring);
 	fb_link_free(&fb->link);
 	pthread_cond_destroy(&fb->cond);
 	pthread_mutex_destroy(&fb->lock);
 	free(fb);
+}
+
+static int fb_start(struct fieldbus *fb)
+{
+	pthread_attr_t attr;
+	int rc;
+
+	if (pthread_attr_init(&attr) != 0)
+		return -1;
+	rc = pthread_attr_setstacksize(&attr, FB_STACK);
+	if (rc == 0)
+		rc = pthread_create(&fb->thread, &attr, fb_thread, fb);
+	pthread_attr_destroy(&attr);
+	return rc;
 }
 
 struct fieldbus *fieldbus_open(const struct config *cfg, int bus, int source, int wake_fd)
@@ -582,7 +622,7 @@ struct fieldbus *fieldbus_open(const struct config *cfg, int bus, int source, in
 	}
 	if (fb_link_open(&fb->link, &cfg->bus[bus]) < 0)
 		goto out_free;
-	if (pthread_create(&fb->thread, NULL, fb_thread, fb) != 0) {
+	if (fb_start(fb) != 0) {
 		log_warnx("modbus bus %s: cannot start its thread", cfg->bus[bus].name);
 		goto out_free;
 	}
@@ -665,7 +705,7 @@ void fieldbus_process(struct fieldbus *fb, struct table *t, int64_t now_ms)
 		n = 0;
 		pthread_mutex_lock(&fb->lock);
 		while (n < 64 && fb->tail != fb->head)
-			batch[n++] = fb->ring[fb->tail++ % FB_RING];
+			batch[n++] = fb->ring[fb->tail++ & (fb->ring_size - 1)];
 		for (int i = 0; i < fb->n_dev; i++) {
 			if (fb->mail_new[i])
 				fb->view[i].st = fb->mail[i];

@@ -348,7 +348,7 @@ int main(int argc, char **argv)
 	if (selftest)
 		return selftest_run(&cfg, seconds, json, stdout);
 	if (status)
-		return status_print(cfg.state_dir, json, stdout);
+		return status_print(status_read_dir(&cfg), json, stdout);
 	lock_store(cfg.state_dir, cfg.store.path);
 	return daemon_run(&cfg, &opts);
 }

@@ -47,6 +47,50 @@ int status_write(const char *dir, const json_t *st)
 	return 0;
 }
 
+const char *status_run_dir(const struct config *cfg)
+{
+	static char env_dir[PATH_MAX];
+	const char *env = getenv("RUNTIME_DIRECTORY");
+
+	if (cfg->run_dir[0])
+		return cfg->run_dir;
+	/* systemd lists several RuntimeDirectory= joined by ':'. */
+	if (env && env[0] == '/' && strcspn(env, ":") < sizeof(env_dir)) {
+		snprintf(env_dir, sizeof(env_dir), "%.*s", (int)strcspn(env, ":"), env);
+		return env_dir;
+	}
+	return cfg->state_dir;
+}
+
+int status_link(const char *run_dir, const char *state_dir)
+{
+	char target[PATH_MAX + 16], path[PATH_MAX + 16], tmp[PATH_MAX + 16];
+
+	if (strcmp(run_dir, state_dir) == 0)
+		return 0;
+	if ((size_t)snprintf(target, sizeof(target), "%s/%s", run_dir, STATUS_FILE) >=
+		sizeof(target) ||
+	    (size_t)snprintf(path, sizeof(path), "%s/%s", state_dir, STATUS_FILE) >= sizeof(path) ||
+	    (size_t)snprintf(tmp, sizeof(tmp), "%s/.%s.lnk", state_dir, STATUS_FILE) >= sizeof(tmp))
+		return -1;
+	unlink(tmp);
+	if (symlink(target, tmp) < 0 || rename(tmp, path) < 0) {
+		log_warn("status: cannot link %s to %s", path, target);
+		unlink(tmp);
+		return -1;
+	}
+	return 0;
+}
+
+const char *status_read_dir(const struct config *cfg)
+{
+	const char *run = status_run_dir(cfg);
+	char path[PATH_MAX + 16];
+
+	snprintf(path, sizeof(path), "%s/%s", run, STATUS_FILE);
+	return access(path, R_OK) == 0 ? run : cfg->state_dir;
+}
+
 static void status_print_object(FILE *out, const char *indent, json_t *obj)
 {
 	const char *key;

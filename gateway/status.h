@@ -39,6 +39,18 @@ json_t *status_build(const struct status_parts *p);
 /* Write st (not consumed) to dir/status.json atomically (write, rename).
  * 0 or -1 (logged once per change of outcome). */
 int status_write(const char *dir, const json_t *st);
+/* The directory status.json is rewritten in while the daemon runs: [device]
+ * run_dir, else $RUNTIME_DIRECTORY (systemd's RuntimeDirectory=, the first
+ * one), else state_dir. */
+const char *status_run_dir(const struct config *cfg);
+/* At start, when the run directory is not the state directory: make
+ * state_dir/status.json a symbolic link to the run copy, so whoever reads
+ * the state directory (also `emgwd --status` without run_dir) sees the live
+ * state.  0 or -1 (logged). */
+int status_link(const char *run_dir, const char *state_dir);
+/* The directory `emgwd --status` reads: the run directory when it holds a
+ * status.json, else state_dir (the last copy of a clean stop). */
+const char *status_read_dir(const struct config *cfg);
 /* `emgwd --status`: print the state in dir for a person (one line a part,
  * then every figure), or with json as the JSON object.  Exit status: 0 when
  * a running daemon wrote it, 1 when none runs, 2 when there is no file. */

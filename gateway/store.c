@@ -63,8 +63,12 @@
 /* A deferred commit still happens after this many rows: the WAL, and what
  * a power cut can take, stay small even during a fast replay offline. */
 #define STORE_TXN_MAX_ROWS 256
-#define STORE_CAP_EVERY	   64 /* appends between size checks within a transaction */
-#define STORE_RAM_PATH	   ":memory:"
+/* A transaction of acknowledgements alone waits this long for rows to ride
+ * with (or STORE_TXN_MAX_ROWS acks): a crash before it commits sends those
+ * rows again (duplicates the server drops), it loses nothing. */
+#define STORE_ACK_HOLD_MS 30000
+#define STORE_CAP_EVERY	  64 /* appends between size checks within a transaction */
+#define STORE_RAM_PATH	  ":memory:"
 
 /*
  * Schema migrations: store_migrations[v] takes a store from version v to
@@ -215,6 +219,8 @@ struct store {
 	int64_t nrows;		/* rows in the table, kept so status never counts them */
 	int in_txn;
 	int pending;		   /* rows appended in the open transaction */
+	int64_t txn_changes0;	   /* sqlite3_total_changes64 when it began */
+	int64_t txn_acks;	   /* rows it deleted or marked for acks */
 	int disk_err;		   /* SQLite code of the disk trouble we are in, or 0 */
 	int64_t lost;		   /* rows rolled back since that trouble began */
 	int ram;		   /* in memory: nothing survives a restart */
@@ -363,7 +369,17 @@ static int store_begin(struct store *s)
 		return -1;
 	s->in_txn = 1;
 	s->pending = 0;
+	s->txn_changes0 = sqlite3_total_changes64(s->db);
+	s->txn_acks = 0;
 	return 0;
+}
+
+/* The open transaction holds acknowledgements and nothing else: no
+ * reader waits for it, so it rides on the next commit of rows. */
+static int store_acks_only(const struct store *s)
+{
+	return s->pending == 0 && s->txn_acks > 0 &&
+	       sqlite3_total_changes64(s->db) - s->txn_changes0 == s->txn_acks;
 }
 
 /*
@@ -1031,6 +1047,8 @@ int store_append_class(struct store *s, uint64_t seq, enum store_kind kind, enum
 		return -1;
 	}
 	sqlite3_bind_null(st, 5);
+	if (s->pending == 0)
+		s->txn_since_ms = -1; /* the commit interval starts with the first row */
 	s->pending++;
 	s->nrows++;
 	if (seq > s->appended_max)
@@ -1062,6 +1080,11 @@ int store_flush_due(struct store *s, int64_t now_ms, int urgent)
 		return 1;
 	if (s->txn_since_ms < 0)
 		s->txn_since_ms = now_ms;
+	if (store_acks_only(s))
+		return s->txn_acks < STORE_TXN_MAX_ROWS &&
+			       now_ms - s->txn_since_ms < STORE_ACK_HOLD_MS
+			   ? 0
+			   : (store_flush(s) < 0 ? -1 : 1);
 	if (!urgent && s->pending < STORE_TXN_MAX_ROWS &&
 	    now_ms - s->txn_since_ms < s->policy.commit_interval_ms)
 		return 0;
@@ -1072,6 +1095,8 @@ int64_t store_flush_deadline(const struct store *s)
 {
 	if (!s || !s->in_txn || s->txn_since_ms < 0)
 		return -1;
+	if (store_acks_only(s))
+		return s->txn_since_ms + STORE_ACK_HOLD_MS;
 	return s->txn_since_ms + s->policy.commit_interval_ms;
 }
 
@@ -1206,13 +1231,17 @@ int store_ack(struct store *s, int uplink, uint64_t seq)
 		return -1;
 	if (sqlite3_changes(s->db) > 0) {
 		s->nrows--;
+		s->txn_acks += sqlite3_changes(s->db);
 		return 0;
 	}
 	/* Not the last uplink, or the row is gone already (evicted): mark. */
 	st = s->st[ST_ACK_MARK];
 	sqlite3_bind_int64(st, 1, (int64_t)seq);
 	sqlite3_bind_int64(st, 2, bit);
-	return store_exec(s, ST_ACK_MARK, "ack");
+	if (store_exec(s, ST_ACK_MARK, "ack") < 0)
+		return -1;
+	s->txn_acks += sqlite3_changes(s->db);
+	return 0;
 }
 
 /* Database bytes in use: pages minus the free list (the file never shrinks). */

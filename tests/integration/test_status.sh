@@ -30,6 +30,7 @@ status() {
 }
 rc_is() { [ "$(cat "$1.rc")" -eq "$2" ]; }
 has() { grep -qE -- "$2" "$1"; }
+jget_is() { [ "$(jget "$1" "$2")" = "$3" ]; }
 # The store has rows: records pile up while the uplink is down.
 has_rows() { status "$T/poll.out" && grep -qE '^ +rows +[1-9][0-9]* *$' "$T/poll.out"; }
 
@@ -68,7 +69,44 @@ check "no status file: exit 2" rc_is "$T/none.out" 2
 check "no status file: says so" has "$T/none.out" "no status in $T/nothing/status.json"
 check "no status file: no running claim" sh -c "! grep -q 'running (' '$T/none.out'"
 
-for f in "$T"/run.out "$T"/stopped.out "$T"/none.out "$T"/emgwd.log; do
+# In a run directory (systemd's RuntimeDirectory= sets $RUNTIME_DIRECTORY):
+# status.json is rewritten there, in RAM, not in the state directory, whose
+# status.json is a link to it; a clean stop writes the last copy to the state
+# directory.  Then [device] run_dir names it in the configuration.
+conf "$T/state2" >"$T/run.conf"
+mkdir -p "$T/run"
+spawn "$T/emgwd2.log" env RUNTIME_DIRECTORY="$T/run" "$EMGWD" -c "$T/run.conf"
+EPID=$!
+check "RUNTIME_DIRECTORY: status.json written there" wait_for 10 test -s "$T/run/status.json"
+check "RUNTIME_DIRECTORY: state_dir/status.json links to it" \
+	test "$(readlink "$T/state2/status.json")" = "$T/run/status.json"
+status "$T/run2.out" "$T/run.conf"
+check "RUNTIME_DIRECTORY: --status without it reads the live copy through the link" \
+	has "$T/run2.out" "^emgwd running \\($T/state2/status.json\\)$"
+RUNTIME_DIRECTORY="$T/run" status "$T/run3.out" "$T/run.conf"
+check "RUNTIME_DIRECTORY: --status with it reads the run copy" \
+	has "$T/run3.out" "^emgwd running \\($T/run/status.json\\)$"
+check "RUNTIME_DIRECTORY: this daemon's pid" has "$T/run3.out" "^ +pid +$EPID$"
+kill -TERM "$EPID"
+wait_exit 10 "$EPID"
+check "RUNTIME_DIRECTORY: the daemon stops with exit 0 (rc=$rc)" test "$rc" -eq 0
+check "clean stop: the state directory holds the last copy, a file" \
+	sh -c "test -f '$T/state2/status.json' && ! test -L '$T/state2/status.json'"
+check "clean stop: the last copy says stopped" jget_is "$T/state2/status.json" 'd["state"]' stopped
+rm -f "$T/run/status.json" # as systemd removes the run directory at stop
+status "$T/stopped2.out" "$T/run.conf"
+check "clean stop: --status reads the state copy: NOT running" \
+	has "$T/stopped2.out" "^emgwd NOT running: last state below \\($T/state2/status.json\\)$"
+
+sed "s|^state_dir = .*|state_dir = $T/state3\nrun_dir = $T/rundir|" "$T/emgw.conf" >"$T/rundir.conf"
+spawn "$T/emgwd3.log" "$EMGWD" -c "$T/rundir.conf"
+EPID=$!
+check "[device] run_dir: status.json written there" wait_for 10 test -s "$T/rundir/status.json"
+status "$T/run4.out" "$T/rundir.conf"
+check "[device] run_dir: --status reads it" has "$T/run4.out" "^emgwd running \\($T/rundir/status.json\\)$"
+stop_pid "$EPID"
+
+for f in "$T"/run.out "$T"/stopped.out "$T"/none.out "$T"/emgwd.log "$T"/run2.out "$T"/emgwd2.log; do
 	echo "--- $f"; cat "$f"
 done
 finish

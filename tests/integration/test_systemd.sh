@@ -56,6 +56,8 @@ check "unit has no @PLACEHOLDER@ left" \
 check "unit checks, then starts /usr/sbin/emgwd with /etc/emgw/emgw.conf" \
 	eval 'grep -qx "ExecStartPre=/usr/sbin/emgwd -n -c /etc/emgw/emgw.conf" "$R/lib/systemd/system/emgw.service" &&
 	grep -qx "ExecStart=/usr/sbin/emgwd -c /etc/emgw/emgw.conf" "$R/lib/systemd/system/emgw.service"'
+check "unit keeps status.json in RAM: RuntimeDirectory=emgw" \
+	grep -qx "RuntimeDirectory=emgw" "$R/lib/systemd/system/emgw.service"
 check "man page renders without warnings" \
 	quiet groff -ww -man -Tutf8 -z "$R/usr/share/man/man8/emgwd.8"
 

@@ -6,10 +6,13 @@
 #   emgw Modbus-only   5 registers at 1 Hz to MQTT (when emgwd has Modbus)
 #   collectd           the same Modbus-only job: Debian's collectd-core with
 #                      its modbus and mqtt plugins
-# and reports for each: peak RSS (VmHWM), threads (most seen), CPU seconds
+# and reports for each: peak RSS (VmHWM), PSS and USS at the end (from
+# /proc/PID/smaps_rollup: USS = private clean + private dirty), wake-ups a
+# second (voluntary context switches of all threads, /proc/PID/task/*/status,
+# over the window), threads (most seen), CPU seconds
 # per hour of data (utime+stime over the window, scaled), disk bytes written
 # per hour (/proc/PID/io write_bytes, scaled), messages at the broker, and
-# binary size; then the collectd/emgw ratios.  The window is
+# binary size; then the ratios emgw/collectd for both jobs.  The window is
 # FOOTPRINT_SECONDS (default 60) after the first message of every job, at
 # recorded speed, so a second of window is a second of data.
 # Prints figures; fails only when a job does not run or publishes nothing.
@@ -20,6 +23,9 @@ SECS=${FOOTPRINT_SECONDS:-60}
 HZ=$(getconf CLK_TCK)
 # On disk, not tmpfs: write_bytes counts what reaches the block layer.
 D=$(mktemp -d /var/tmp/emgw-footprint.XXXXXX)
+# The run directory systemd's RuntimeDirectory= gives the shipped unit (RAM):
+# emgwd rewrites status.json there, as deployed.
+RUNDIR=$(mktemp -d /dev/shm/emgw-footprint.XXXXXX)
 PIDS=""
 cleanup() {
 	local p
@@ -28,7 +34,7 @@ cleanup() {
 		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
 		kill -9 "$p" 2>/dev/null || true
 	done
-	rm -rf "$D"
+	rm -rf "$D" "$RUNDIR"
 }
 trap cleanup EXIT
 
@@ -210,11 +216,12 @@ collectd -t -C "$D/collectd.conf" >"$D/collectd.check" 2>&1 || { cat "$D/collect
 
 # --- Start the jobs.
 JOBS="demo"
-spawn "$D/demo.log" "$TOP/$B/emgwd" -c "$D/demo.conf"
+mkdir -p "$RUNDIR/demo" "$RUNDIR/mbonly"
+spawn "$D/demo.log" env RUNTIME_DIRECTORY="$RUNDIR/demo" "$TOP/$B/emgwd" -c "$D/demo.conf"
 PID_demo=$SPAWNED TOPIC_demo="emgw/fp-demo/"
 if [ "$have_modbus" = yes ]; then
 	JOBS="$JOBS mbonly"
-	spawn "$D/mbonly.log" "$TOP/$B/emgwd" -c "$D/mbonly.conf"
+	spawn "$D/mbonly.log" env RUNTIME_DIRECTORY="$RUNDIR/mbonly" "$TOP/$B/emgwd" -c "$D/mbonly.conf"
 	PID_mbonly=$SPAWNED TOPIC_mbonly="emgw/fp-modbus/"
 fi
 JOBS="$JOBS collectd"
@@ -236,9 +243,16 @@ done
 cpu_ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; } # utime+stime
 io_write() { awk '$1 == "write_bytes:" { print $2 }' "/proc/$1/io"; }
 status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
+# Voluntary context switches of every live thread: each is one sleep, so a
+# wake-up.  Threads that end inside the window are not counted.
+vcsw() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '$1 == "voluntary_ctxt_switches:" { n += $2 } END { print n + 0 }'; }
+rollup_kb() { # rollup_kb PID Pss|Uss
+	awk -v k="$2" '$1 == "Pss:" { p = $2 } $1 ~ /^Private_(Clean|Dirty):$/ { u += $2 }
+		END { print (k == "Pss" ? p : u) + 0 }' "/proc/$1/smaps_rollup"
+}
 for j in $JOBS; do
 	pid=PID_$j topic=TOPIC_$j
-	eval "cpu0_$j=$(cpu_ticks "${!pid}") io0_$j=$(io_write "${!pid}") msg0_$j=$(published "${!topic}") thr_$j=0"
+	eval "cpu0_$j=$(cpu_ticks "${!pid}") io0_$j=$(io_write "${!pid}") msg0_$j=$(published "${!topic}") cs0_$j=$(vcsw "${!pid}") thr_$j=0"
 done
 echo "footprint: measuring $JOBS for $SECS s (recorded speed: 1 s of window = 1 s of data)"
 end=$(($(date +%s) + SECS))
@@ -261,10 +275,14 @@ bin_collectd=$(( $(strip_size /usr/sbin/collectd) + $(stat -c %s /usr/lib/collec
 	$(stat -c %s /usr/lib/collectd/mqtt.so) + $(stat -c %s /usr/lib/collectd/logfile.so) ))
 
 printf '\nfootprint, %d s of data at recorded speed, scaled to one hour:\n' "$SECS"
-printf '%-40s %10s %8s %10s %14s %8s %10s\n' job "peak RSS" threads "CPU s/h" "disk bytes/h" "msgs/s" "binary"
+printf '%-40s %10s %9s %9s %8s %8s %8s %12s %7s %9s\n' job "peak RSS" PSS USS wakeup/s threads "CPU s/h" \
+	"disk bytes/h" "msgs/s" "binary"
 for j in $JOBS; do
-	pid=PID_$j topic=TOPIC_$j cpu0=cpu0_$j io0=io0_$j msg0=msg0_$j thr=thr_$j bin=bin_$j
+	pid=PID_$j topic=TOPIC_$j cpu0=cpu0_$j io0=io0_$j msg0=msg0_$j thr=thr_$j bin=bin_$j cs0=cs0_$j
 	hwm=$(status_kb "${!pid}" VmHWM)
+	pss=$(rollup_kb "${!pid}" Pss)
+	uss=$(rollup_kb "${!pid}" Uss)
+	wak=$(echo "($(vcsw "${!pid}") - ${!cs0}) / $SECS" | bc -l)
 	cpu=$(echo "($(cpu_ticks "${!pid}") - ${!cpu0}) / $HZ * 3600 / $SECS" | bc -l)
 	io=$(( ($(io_write "${!pid}") - ${!io0}) * 3600 / SECS ))
 	msgs=$(echo "($(published "${!topic}") - ${!msg0}) / $SECS" | bc -l)
@@ -273,8 +291,9 @@ for j in $JOBS; do
 	mbonly) name="emgw Modbus-only (5 reg, 1 Hz)" ;;
 	collectd) name="collectd Modbus-only (5 reg, 1 Hz)" ;;
 	esac
-	printf '%-40s %6d KiB %8d %10.1f %14d %8.1f %10d\n' "$name" "$hwm" "${!thr}" "$cpu" "$io" "$msgs" "${!bin}"
-	eval "hwm_$j=$hwm cpuh_$j=$cpu ioh_$j=$io"
+	printf '%-40s %6d KiB %5d KiB %5d KiB %8.1f %8d %8.1f %12d %7.1f %9d\n' "$name" "$hwm" "$pss" "$uss" "$wak" \
+		"${!thr}" "$cpu" "$io" "$msgs" "${!bin}"
+	eval "hwm_$j=$hwm pss_$j=$pss uss_$j=$uss wak_$j=$wak cpuh_$j=$cpu ioh_$j=$io"
 done
 echo "(binary: stripped executable; collectd: collectd + modbus.so + mqtt.so + logfile.so;" \
 	"shared libraries not counted; emgw stores every record in SQLite, collectd stores nothing)"
@@ -284,10 +303,16 @@ for j in $JOBS; do
 	topic=TOPIC_$j
 	grep -a "^${!topic}" "$D/sub.log" | grep -av '/status ' | tail -n 1 | cut -c 1-160 | sed 's/^/  /'
 done
+# ratio A B: A/B to two places, "n/a" when B is 0 (collectd's CPU over a
+# short window can be under one clock tick).
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'; }
 if [ "$have_modbus" = yes ]; then
-	printf 'collectd / emgw, Modbus-only job: peak RSS %.2f x, CPU %.2f x, threads %d vs %d\n' \
-		"$(echo "$hwm_collectd / $hwm_mbonly" | bc -l)" \
-		"$(echo "$cpuh_collectd / ($cpuh_mbonly + 0.001)" | bc -l)" "$thr_collectd" "$thr_mbonly"
+	for j in mbonly demo; do
+		printf 'emgw %-8s / collectd: peak RSS %s x, PSS %s x, USS %s x, wake-ups %s x, CPU %s x, threads %d vs %d\n' \
+			"$j" "$(eval ratio "\$hwm_$j" "$hwm_collectd")" "$(eval ratio "\$pss_$j" "$pss_collectd")" \
+			"$(eval ratio "\$uss_$j" "$uss_collectd")" "$(eval ratio "\$wak_$j" "$wak_collectd")" \
+			"$(eval ratio "\$cpuh_$j" "$cpuh_collectd")" "$(eval echo "\$thr_$j")" "$thr_collectd"
+	done
 else
 	echo "emgw Modbus-only job: not measured: $why_no_modbus"
 	printf 'collectd Modbus-only / emgw demo job (until emgw has Modbus): peak RSS %.2f x, CPU %.2f x\n' \

@@ -1109,6 +1109,59 @@ static void test_flush_due(void **state)
 	store_close(s);
 }
 
+/* Rows in the file as another process sees it: committed ones only. */
+static int64_t rows_on_disk(void)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int64_t v = -1;
+
+	assert_int_equal(sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db, "SELECT count(*) FROM rows", -1, &st, NULL),
+			 SQLITE_OK);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+/* Acknowledgements alone are no reason to commit, also when an uplink waits
+ * (urgent): their deletes ride on the next commit of rows, or go after
+ * 30 s; nothing acked is handed out again meanwhile. */
+static void test_acks_ride(void **state)
+{
+	struct store_row rows[8];
+	struct store *s;
+	uint64_t a, b;
+
+	(void)state;
+	s = store_open(dbpath, 1, 0, 0);
+	assert_non_null(s);
+	store_set_policy(s, &(struct store_policy){.commit_interval_ms = 1000});
+	a = add(s, STORE_RECORD, NOW_MS);
+	assert_int_equal(store_flush_due(s, 1000, 1), 1);
+	assert_int_equal(rows_on_disk(), 1);
+	assert_int_equal(store_ack(s, 0, a), 0);
+	assert_int_equal(store_flush_due(s, 1001, 1), 0); /* acks only: held */
+	assert_int_equal(store_flush_deadline(s), 1001 + 30000);
+	assert_int_equal(store_flush_due(s, 5000, 1), 0);
+	assert_int_equal(rows_on_disk(), 1);	      /* the delete is not on disk */
+	assert_int_equal(fetch(s, 0, 0, rows, 8), 0); /* but a is not sent again */
+	b = add(s, STORE_RECORD, NOW_MS);	      /* a row: the usual interval */
+	assert_int_equal(store_flush_due(s, 5001, 0), 0);
+	assert_int_equal(store_flush_deadline(s), 6001);
+	assert_int_equal(store_flush_due(s, 6001, 0), 1); /* one commit: b, a's delete */
+	assert_int_equal(rows_on_disk(), 1);
+	assert_int_equal(fetch(s, 0, 0, rows, 8), 1);
+	assert_int_equal(rows[0].seq, b);
+	assert_int_equal(store_ack(s, 0, b), 0);
+	assert_int_equal(store_flush_due(s, 7000, 1), 0);
+	assert_int_equal(store_flush_due(s, 7000 + 30000, 0), 1); /* at most 30 s held */
+	assert_int_equal(rows_on_disk(), 0);
+	store_close(s);
+}
+
 static void test_fetch_desc(void **state)
 {
 	struct store_row rows[8];
@@ -1189,6 +1242,7 @@ int main(void)
 	    T(test_bad_arguments),
 	    T(test_evict_by_class),
 	    T(test_flush_due),
+	    T(test_acks_ride),
 	    T(test_fetch_desc),
 	    T(test_migrate_v1),
 	};
