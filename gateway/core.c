@@ -447,3 +447,28 @@ struct zones *core_zones(struct core *c)
 {
 	return c->zones;
 }
+
+void core_store_events(struct core *c, const struct store_open_info *info, const char *path)
+{
+	struct payload_event ev;
+	struct clock_now now;
+
+	clock_now(&now);
+	if (info->moved_aside[0]) {
+		log_warnx("store: %s was unusable (%s): moved aside to %s, a new store started",
+			  path, info->corrupt_reason, info->moved_aside);
+		payload_event_init(&ev, PAYLOAD_EV_STORE);
+		snprintf(ev.state, sizeof(ev.state), "moved-aside");
+		payload_strlcpy(ev.problem, sizeof(ev.problem), info->corrupt_reason);
+		payload_strlcpy(ev.moved_to, sizeof(ev.moved_to), info->moved_aside);
+		core_emit_event(c, &ev, &now);
+	}
+	if (info->ram) {
+		log_warnx("store: %s cannot be used (%s): the store is in RAM, a restart loses it",
+			  path, info->ram_reason);
+		payload_event_init(&ev, PAYLOAD_EV_STORE);
+		snprintf(ev.state, sizeof(ev.state), "ram");
+		payload_strlcpy(ev.problem, sizeof(ev.problem), info->ram_reason);
+		core_emit_event(c, &ev, &now);
+	}
+}

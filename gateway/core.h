@@ -12,6 +12,7 @@
 #include <stdint.h>
 
 #include "gateway/clock.h"
+#include "gateway/store.h"
 #include "gateway/config.h"
 #include "gateway/report.h"
 #include "gateway/smoke.h"
@@ -32,6 +33,9 @@ void core_attach(struct core *c, struct store *store, struct sources *src);
 void core_close(struct core *c);
 /* Stamp ev with the position at now, report it; counted. */
 void core_emit_event(struct core *c, struct payload_event *ev, const struct clock_now *now);
+/* A store that could not be used as it was (moved aside, in RAM): logged,
+ * and a `store` alarm in the new store, so the server learns of it too. */
+void core_store_events(struct core *c, const struct store_open_info *info, const char *path);
 /* payload_event_fn for a source's one-off event (ctx: the core): stamped now. */
 void core_on_event(void *ctx, struct payload_event *ev);
 /* Replaying: the frames due by real_ms, in log time order across sources,

@@ -1,7 +1,6 @@
 #include "gateway/daemon.h"
 
 #include <errno.h>
-#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -19,17 +18,15 @@
 #include "gateway/loop.h"
 #include "gateway/report.h"
 #include "gateway/seal.h"
-#include "gateway/signer.h"
 #include "gateway/sources.h"
 #include "gateway/status.h"
 #include "gateway/store.h"
 #include "gateway/table.h"
 #include "gateway/uplinks.h"
 
-#define DAEMON_STATUS_MS  5000
-#define DAEMON_EVICT_MS	  60000
-#define DAEMON_DRAIN_MS	  3000	       /* a stop's time for the uplinks to send what is committed */
-#define DAEMON_TRIM_BYTES (128 * 1024) /* freed heap growth that is a burst */
+#define DAEMON_STATUS_MS 5000
+#define DAEMON_EVICT_MS	 60000
+#define DAEMON_DRAIN_MS	 3000 /* a stop's time for the uplinks to send what is committed */
 
 struct daemon {
 	struct config *cfg; /* main's, the one copy: changed in place on reload */
@@ -44,7 +41,6 @@ struct daemon {
 	struct core *core;   /* the tick: clock, detectors, records */
 	struct store *store;
 	struct report report;
-	struct signer *seal_key;	/* <state_dir>/seal.key */
 	struct seal *seal;		/* NULL: rows go unsealed (logged at start) */
 	struct uplinks *uplinks;	/* MQTT, the HJ platform, a file: the back-ends in force */
 	struct command_hooks cmd_hooks; /* what remote commands may reach */
@@ -53,7 +49,6 @@ struct daemon {
 	int64_t drain_until; /* real ms the drain ends, -1: when the store is empty */
 	int64_t start_mono_ms;
 	uint64_t cmd_answer_errors; /* command answers that could not be built */
-	size_t heap_free_low;	    /* least free heap seen since the last trim */
 };
 
 /* ---- status -------------------------------------------------------------- */
@@ -74,36 +69,24 @@ static json_t *daemon_status(struct daemon *d)
 				 .uplinks = d->uplinks,
 				 .smoke = core_smoke(d->core),
 				 .watch = core_watch(d->core),
-				 .zones = core_zones(d->core)};
-	json_t *st = status_build(&p);
+				 .zones = core_zones(d->core),
+				 .seal = d->seal};
 
-	/* The seal key's id: what the server's copy of the public key must give. */
-	if (st && d->seal)
-		json_object_set_new(st, "seal",
-				    json_pack("{s:s, s:I}", "key", seal_key(d->seal), "seals",
-					      (json_int_t)seal_count(d->seal)));
-	return st;
+	return status_build(&p);
 }
 
-/* Rewritten in the run directory (RAM under systemd); the clean stop's last
- * copy also goes to the state directory, replacing the link to the run copy. */
 static void daemon_publish_status(struct daemon *d)
 {
 	json_t *st = daemon_status(d);
-	const char *run_dir = status_run_dir(d->cfg);
 	char *text;
 
 	if (!st)
 		return;
-	status_write(run_dir, st);
-	if (d->stop && strcmp(run_dir, d->cfg->state_dir) != 0)
-		status_write(d->cfg->state_dir, st);
-	if (d->uplinks) {
-		text = json_dumps(st, REPORT_JSON_FLAGS);
-		if (text)
-			uplinks_set_status(d->uplinks, text);
-		free(text);
-	}
+	status_publish(d->cfg, st, d->stop);
+	text = d->uplinks ? json_dumps(st, REPORT_JSON_FLAGS) : NULL;
+	if (text)
+		uplinks_set_status(d->uplinks, text);
+	free(text);
 	json_decref(st);
 }
 
@@ -148,34 +131,6 @@ static void daemon_store_policy(struct daemon *d)
 	};
 
 	store_set_policy(d->store, &p);
-}
-
-/* A store that could not be used as it was is said in the log and, as an
- * alarm, in the new store: the server learns of it too. */
-static void daemon_store_events(struct daemon *d)
-{
-	const struct store_open_info *info = store_opened(d->store);
-	struct payload_event ev;
-	struct clock_now now;
-
-	clock_now(&now);
-	if (info->moved_aside[0]) {
-		log_warnx("store: %s was unusable (%s): moved aside to %s, a new store started",
-			  d->cfg->store.path, info->corrupt_reason, info->moved_aside);
-		payload_event_init(&ev, PAYLOAD_EV_STORE);
-		snprintf(ev.state, sizeof(ev.state), "moved-aside");
-		payload_strlcpy(ev.problem, sizeof(ev.problem), info->corrupt_reason);
-		payload_strlcpy(ev.moved_to, sizeof(ev.moved_to), info->moved_aside);
-		core_emit_event(d->core, &ev, &now);
-	}
-	if (info->ram) {
-		log_warnx("store: %s cannot be used (%s): the store is in RAM, a restart loses it",
-			  d->cfg->store.path, info->ram_reason);
-		payload_event_init(&ev, PAYLOAD_EV_STORE);
-		snprintf(ev.state, sizeof(ev.state), "ram");
-		payload_strlcpy(ev.problem, sizeof(ev.problem), info->ram_reason);
-		core_emit_event(d->core, &ev, &now);
-	}
 }
 
 static int daemon_open_uplinks(struct daemon *d)
@@ -308,28 +263,12 @@ static void daemon_watch_fds(struct daemon *d)
 	}
 }
 
-/* A burst (start-up, a backlog drain, a reload, a large answer) leaves
- * freed heap that glibc keeps resident; once free heap has grown by
- * DAEMON_TRIM_BYTES over its low point, it goes back to the kernel.  In the
- * steady state free heap does not grow, so this costs one mallinfo2 a tick. */
-static void daemon_trim(struct daemon *d)
-{
-	size_t free_now = mallinfo2().fordblks;
-
-	if (free_now < d->heap_free_low)
-		d->heap_free_low = free_now;
-	if (free_now < d->heap_free_low + DAEMON_TRIM_BYTES)
-		return;
-	malloc_trim(0);
-	d->heap_free_low = mallinfo2().fordblks;
-}
-
 static void daemon_on_status(void *ctx, int64_t now_ms)
 {
 	struct daemon *d = ctx;
 
 	daemon_publish_status(d);
-	daemon_trim(d);
+	health_trim_heap();
 	loop_set_timer(d->loop, d->t_status, now_ms + DAEMON_STATUS_MS);
 }
 
@@ -353,24 +292,6 @@ static void daemon_seal(struct daemon *d, int force)
 		return;
 	clock_now(&now);
 	seal_step(d->seal, &now, force);
-}
-
-/* The seal key, made on the first start; without it rows go unsealed. */
-static void daemon_seal_open(struct daemon *d)
-{
-	char path[PATH_MAX + 16];
-
-	snprintf(path, sizeof(path), "%s/%s", d->cfg->state_dir, SEAL_KEY_FILE);
-	if (signer_soft_generate(path) == 1)
-		log_notice("seal: new key %s", path);
-	d->seal_key = signer_soft_open(path, SEAL_SM2_ID);
-	if (d->seal_key)
-		d->seal =
-		    seal_open(d->store, &d->report, d->seal_key, SEAL_EVERY_ROWS, SEAL_EVERY_MS);
-	if (!d->seal)
-		log_warnx("seal: no seal key: rows are not sealed");
-	else
-		log_info("seal: key %s", seal_key(d->seal));
 }
 
 /* Before every sleep: sources, ticks, store, uplinks; the next deadline.
@@ -499,8 +420,8 @@ static int daemon_init(struct daemon *d)
 					      daemon_cmd_snapshot,
 					      &d->cmd_answer_errors};
 	report_init(&d->report, d->store, d->cfg->id, d->opts.echo_stdout);
-	daemon_seal_open(d);
-	daemon_store_events(d);
+	d->seal = seal_open_keyed(d->store, &d->report, d->cfg->state_dir);
+	core_store_events(d->core, store_opened(d->store), d->cfg->store.path);
 	d->src = sources_open(d->cfg, &d->table, d->wake_fd, core_on_event, d->core);
 	if (!d->src)
 		return -1;
@@ -521,8 +442,6 @@ static void daemon_fini(struct daemon *d)
 	}
 	core_close(d->core);
 	seal_close(d->seal);
-	if (d->seal_key)
-		d->seal_key->close(d->seal_key);
 	if (d->wake_fd >= 0)
 		close(d->wake_fd);
 	loop_free(d->loop);

@@ -1,5 +1,8 @@
 #include "gateway/health.h"
 
+#include <malloc.h>
+#include <stdint.h>
+
 #include <stdio.h>
 #include <systemd/sd-daemon.h>
 
@@ -52,4 +55,19 @@ int64_t health_deadline(void)
 void health_stopping(void)
 {
 	sd_notify(0, "STOPPING=1");
+}
+
+#define HEALTH_TRIM_BYTES (128 * 1024) /* freed heap growth that is a burst */
+
+void health_trim_heap(void)
+{
+	static size_t free_low = SIZE_MAX; /* least free heap seen since the last trim */
+	size_t free_now = mallinfo2().fordblks;
+
+	if (free_now < free_low)
+		free_low = free_now;
+	if (free_now < free_low + HEALTH_TRIM_BYTES)
+		return;
+	malloc_trim(0);
+	free_low = mallinfo2().fordblks;
 }

@@ -1,5 +1,6 @@
 /* health: tells systemd how the daemon is (sd_notify READY, STATUS, WATCHDOG,
- * RELOADING, STOPPING).  A no-op outside systemd.  Owns the watchdog period. */
+ * RELOADING, STOPPING; a no-op outside systemd), and gives heap a burst
+ * freed back to the kernel.  Owns the watchdog period and the heap mark. */
 #ifndef EMGW_HEALTH_H
 #define EMGW_HEALTH_H
 
@@ -18,5 +19,10 @@ void health_tick(int64_t now_ms);
 int64_t health_deadline(void);
 /* Shutting down. */
 void health_stopping(void);
+
+/* A burst (start-up, a backlog drain, a reload, a large answer) leaves freed
+ * heap that glibc keeps resident: once free heap has grown 128 KiB over its
+ * low point, it goes back to the kernel.  Cheap: one mallinfo2 a call. */
+void health_trim_heap(void);
 
 #endif

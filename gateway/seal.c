@@ -8,6 +8,7 @@
 #include "gateway/seal.h"
 
 #include <inttypes.h>
+#include <limits.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -41,6 +42,7 @@ struct seal {
 	uint8_t prev[SEAL_HASH]; /* SM3 of the last seal's message */
 	uint64_t made;
 	int dirty;
+	int owns_sg; /* seal_open_keyed's signer: closed with the sealer */
 	struct store_row rows[SEAL_BATCH];
 	char buf[SEAL_BUF];
 };
@@ -412,10 +414,35 @@ uint64_t seal_count(const struct seal *s)
 	return s ? s->made : 0;
 }
 
+struct seal *seal_open_keyed(struct store *store, struct report *report, const char *state_dir)
+{
+	char path[PATH_MAX + 16];
+	struct signer *sg;
+	struct seal *s = NULL;
+
+	snprintf(path, sizeof(path), "%s/%s", state_dir, SEAL_KEY_FILE);
+	if (signer_soft_generate(path) == 1)
+		log_notice("seal: new key %s", path);
+	sg = signer_soft_open(path, SEAL_SM2_ID);
+	if (sg)
+		s = seal_open(store, report, sg, SEAL_EVERY_ROWS, SEAL_EVERY_MS);
+	if (!s) {
+		log_warnx("seal: no seal key: rows are not sealed");
+		if (sg)
+			sg->close(sg);
+		return NULL;
+	}
+	s->owns_sg = 1;
+	log_info("seal: key %s", seal_key(s));
+	return s;
+}
+
 void seal_close(struct seal *s)
 {
 	if (!s)
 		return;
+	if (s->owns_sg)
+		s->sg->close(s->sg);
 	seal_hash_free(s->h);
 	free(s);
 }

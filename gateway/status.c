@@ -1,5 +1,7 @@
 #include "gateway/status.h"
 
+#include "gateway/seal.h"
+
 #include <errno.h>
 #include <signal.h>
 #include <stdarg.h>
@@ -289,6 +291,15 @@ static void status_more(const struct status_parts *p, json_t *st, const struct s
 				      zlibVersion(), "openssl", OpenSSL_version(OPENSSL_VERSION)));
 }
 
+void status_publish(const struct config *cfg, const json_t *st, int final)
+{
+	const char *run_dir = status_run_dir(cfg);
+
+	status_write(run_dir, st);
+	if (final && strcmp(run_dir, cfg->state_dir) != 0)
+		status_write(cfg->state_dir, st);
+}
+
 json_t *status_build(const struct status_parts *p)
 {
 	struct store_stats ss;
@@ -325,5 +336,10 @@ json_t *status_build(const struct status_parts *p)
 					      "zones", zones_status(p->zones)));
 	if (st)
 		status_more(p, st, &ss);
+	/* The seal key's id: what the server's copy of the public key must give. */
+	if (st && p->seal)
+		json_object_set_new(st, "seal",
+				    json_pack("{s:s, s:I}", "key", seal_key(p->seal), "seals",
+					      (json_int_t)seal_count(p->seal)));
 	return st;
 }

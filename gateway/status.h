@@ -30,6 +30,7 @@ struct status_parts {
 	struct smoke *smoke;
 	struct watch *watch;
 	struct zones *zones;
+	struct seal *seal; /* NULL: rows are not sealed */
 };
 
 /* The status object (`emgwd --status`, the status topic, the `status`
@@ -39,6 +40,10 @@ json_t *status_build(const struct status_parts *p);
 /* Write st (not consumed) to dir/status.json atomically (write, rename).
  * 0 or -1 (logged once per change of outcome). */
 int status_write(const char *dir, const json_t *st);
+/* Write st where it lives while emgwd runs (the run directory, RAM under
+ * systemd); final: a clean stop, whose last copy also goes to the state
+ * directory, replacing the link to the run copy. */
+void status_publish(const struct config *cfg, const json_t *st, int final);
 /* The directory status.json is rewritten in while the daemon runs: [device]
  * run_dir, else $RUNTIME_DIRECTORY (systemd's RuntimeDirectory=, the first
  * one), else state_dir. */
