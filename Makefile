@@ -88,10 +88,13 @@ format-check:
 
 # check: install what is missing, check the format, build with warnings as
 # errors, run every test.
+# Builds run on every core (NPROC); the steps themselves in order.
+NPROC     ?= $(shell nproc 2>/dev/null || echo 2)
 check: deps
 	@$(MAKE) --no-print-directory format-check
-	$(MAKE) --no-print-directory WERROR=1 all $(UNIT_BIN)
+	$(MAKE) --no-print-directory -j$(NPROC) WERROR=1 all $(UNIT_BIN)
 	@./tests/scripts/run-unit.sh $(UNIT_BIN)
+	$(MAKE) --no-print-directory -j$(NPROC) WERROR=1 $(FUZZ_BIN)
 	$(MAKE) --no-print-directory WERROR=1 fuzz-check
 	@./tests/scripts/run-integration.sh $(B)
 
