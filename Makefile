@@ -45,6 +45,10 @@ FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
 .PHONY: all deps check unit integration bench demo install clean asan fuzz fuzz-check \
 	format format-check soak
+# Keep every object: deleted as intermediates after a first build, they were
+# remade (and the simulators relinked under running tests) by the next make,
+# which knows them from their .d files.
+.SECONDARY:
 
 all: $(B)/emgwd $(SIM_BIN)
 
