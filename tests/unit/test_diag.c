@@ -7,38 +7,9 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include "tests/unit/event_sink.h"
 
 #include "gateway/diag.h"
-
-struct sink {
-	json_t *ev[8];
-	int n;
-};
-
-/* The event as the JSON it goes out as (header zeroed), for the checks. */
-static json_t *ev_json(const struct payload_event *ev)
-{
-	static const struct payload_header h = {.v = 1, .dev = "test"};
-	static char buf[65536];
-
-	assert_true(payload_encode_event(&h, ev, buf, sizeof(buf)) > 0);
-	return json_loads(buf, 0, NULL);
-}
-
-static void collect(void *ctx, struct payload_event *ev)
-{
-	struct sink *s = ctx;
-
-	assert_true(s->n < 8);
-	s->ev[s->n++] = ev_json(ev);
-}
-
-static void sink_free(struct sink *s)
-{
-	for (int i = 0; i < s->n; i++)
-		json_decref(s->ev[i]);
-	s->n = 0;
-}
 
 static struct j1939dm_dm1 dm1_with(int n, enum j1939dm_lamp mil)
 {
@@ -60,11 +31,11 @@ static void test_dtc_changes(void **state)
 	struct j1939dm_dm1 none = dm1_with(0, J1939DM_LAMP_OFF);
 	struct j1939dm_dm1 one = dm1_with(1, J1939DM_LAMP_ON);
 	struct j1939dm_dm1 one_oc = one, two_mil_off = dm1_with(2, J1939DM_LAMP_OFF);
-	struct sink s = {.n = 0};
+	struct event_sink s = {.n = 0};
 	static struct diag d;
 
 	(void)state;
-	diag_init(&d, "", collect, &s);
+	diag_init(&d, "", event_sink_collect, &s);
 	diag_dm1(&d, 0, &none);
 	assert_int_equal(s.n, 0); /* first DM1 without faults: nothing to say */
 	diag_dm1(&d, 0, &one);
@@ -92,17 +63,17 @@ static void test_dtc_changes(void **state)
 	diag_dm1(&d, 0x3D, &one);
 	assert_int_equal(s.n, 4);
 	assert_int_equal(json_integer_value(json_object_get(s.ev[3], "sa")), 0x3D);
-	sink_free(&s);
+	event_sink_clear(&s);
 }
 
 static void test_vin_mismatch_once(void **state)
 {
-	struct sink s = {.n = 0};
+	struct event_sink s = {.n = 0};
 	static struct diag d;
 	json_t *st;
 
 	(void)state;
-	diag_init(&d, "LZZ1EXCA7PN654321", collect, &s);
+	diag_init(&d, "LZZ1EXCA7PN654321", event_sink_collect, &s);
 	diag_vin(&d, 0, "LZZ1EXCA7PN654321");
 	assert_int_equal(s.n, 0);
 	diag_vin(&d, 0, "LZZ1EXCA7PN123456");
@@ -116,16 +87,16 @@ static void test_vin_mismatch_once(void **state)
 	diag_vin(&d, 0, "LZZ1EXCA7PN654321"); /* back to the right engine */
 	diag_vin(&d, 0, "LZZ1EXCA7PN123456"); /* and away again: a new event */
 	assert_int_equal(s.n, 2);
-	sink_free(&s);
+	event_sink_clear(&s);
 }
 
 static void test_no_configured_vin(void **state)
 {
-	struct sink s = {.n = 0};
+	struct event_sink s = {.n = 0};
 	static struct diag d;
 
 	(void)state;
-	diag_init(&d, "", collect, &s);
+	diag_init(&d, "", event_sink_collect, &s);
 	diag_vin(&d, 0, "LZZ1EXCA7PN123456");
 	assert_int_equal(s.n, 0);
 }
@@ -137,7 +108,7 @@ static void test_obd_state(void **state)
 	static const uint8_t dm20b[11] = {0x23, 0x01, 0x45, 0x00, 0xF2, 0x0B,
 					  0x00, 0x05, 0x00, 0x0A, 0x00};
 	uint8_t dm19b[20];
-	struct sink s = {.n = 0};
+	struct event_sink s = {.n = 0};
 	static struct diag d;
 	struct j1939dm_dm5 dm5;
 	struct j1939dm_dm19 dm19;
@@ -152,7 +123,7 @@ static void test_obd_state(void **state)
 	assert_int_equal(j1939dm_dm5_decode(dm5b, 8, &dm5), 0);
 	assert_int_equal(j1939dm_dm19_decode(dm19b, 20, &dm19), 0);
 	assert_int_equal(j1939dm_dm20_decode(dm20b, 11, &dm20), 0);
-	diag_init(&d, "", collect, &s);
+	diag_init(&d, "", event_sink_collect, &s);
 	st = diag_status(&d);
 	assert_int_equal(json_object_size(json_object_get(st, "ecus")), 0);
 	json_decref(st);
@@ -173,7 +144,7 @@ static void test_obd_state(void **state)
 	assert_int_equal(
 	    json_integer_value(json_object_get(json_object_get(e, "iupr"), "ign_cycles")), 0x123);
 	json_decref(st);
-	sink_free(&s);
+	event_sink_clear(&s);
 }
 
 int main(void)

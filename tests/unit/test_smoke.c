@@ -11,6 +11,7 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include "tests/unit/event_sink.h"
 
 #include "gateway/smoke.h"
 
@@ -31,16 +32,6 @@ static const struct config_smoke cfg_default = {
     .lambda_enabled = 1,
     .load_hyst_pct = 10,
 };
-
-/* The event as the JSON it goes out as (header zeroed), for the checks. */
-static json_t *ev_json(const struct payload_event *ev)
-{
-	static const struct payload_header h = {.v = 1, .dev = "test"};
-	static char buf[65536];
-
-	assert_true(payload_encode_event(&h, ev, buf, sizeof(buf)) > 0);
-	return json_loads(buf, 0, NULL);
-}
 
 /* Events in the order raised, taken one a step as smoke_next gave them. */
 static struct {

@@ -12,38 +12,9 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include "tests/unit/event_sink.h"
 
 #include "gateway/watch.h"
-
-struct rec {
-	json_t *ev[64];
-	int n;
-};
-
-/* The event as the JSON it goes out as (header zeroed), for the checks. */
-static json_t *ev_json(const struct payload_event *ev)
-{
-	static const struct payload_header h = {.v = 1, .dev = "test"};
-	static char buf[65536];
-
-	assert_true(payload_encode_event(&h, ev, buf, sizeof(buf)) > 0);
-	return json_loads(buf, 0, NULL);
-}
-
-static void collect(void *ctx, struct payload_event *ev)
-{
-	struct rec *r = ctx;
-
-	assert_true(r->n < 64);
-	r->ev[r->n++] = ev_json(ev);
-}
-
-static void rec_clear(struct rec *r)
-{
-	for (int i = 0; i < r->n; i++)
-		json_decref(r->ev[i]);
-	r->n = 0;
-}
 
 static const char *str(const json_t *ev, const char *k)
 {
@@ -51,7 +22,7 @@ static const char *str(const json_t *ev, const char *k)
 }
 
 /* Events of this type and state so far. */
-static int count(const struct rec *r, const char *type, const char *st)
+static int count(const struct event_sink *r, const char *type, const char *st)
 {
 	int n = 0;
 
@@ -65,7 +36,7 @@ struct fx {
 	struct config cfg;
 	struct watch w;
 	struct table t;
-	struct rec r;
+	struct event_sink r;
 	char dir[64];
 };
 
@@ -73,7 +44,7 @@ static struct fx *fx_new(void)
 {
 	static struct fx f;
 
-	rec_clear(&f.r);
+	event_sink_clear(&f.r);
 	memset(&f, 0, sizeof(f));
 	config_defaults(&f.cfg);
 	snprintf(f.dir, sizeof(f.dir), "/tmp/test_watch.XXXXXX");
@@ -92,7 +63,7 @@ static void fx_done(struct fx *f)
 {
 	char cmd[128];
 
-	rec_clear(&f->r);
+	event_sink_clear(&f->r);
 	snprintf(cmd, sizeof(cmd), "rm -rf %s", f->dir);
 	assert_int_equal(system(cmd), 0);
 }
@@ -109,7 +80,7 @@ static void run(struct fx *f, int from, int to, double rpm, int silent, int fix)
 		if (!silent && rpm > 0)
 			table_set(&f->t, SIG_ENGINE_SPEED_RPM, 0, rpm, ms, 1);
 		in.can_age_ms = table_source_age(&f->t, 1, ms);
-		watch_tick(&f->w, &f->t, &in, collect, &f->r);
+		watch_tick(&f->w, &f->t, &in, event_sink_collect, &f->r);
 	}
 }
 
@@ -222,7 +193,7 @@ static void test_restart_and_config(void **state)
 	fp = fopen(conf, "w");
 	fputs("[device]\nid = b\n", fp);
 	fclose(fp);
-	rec_clear(&f->r);
+	event_sink_clear(&f->r);
 	watch_init(&f->w, &f->cfg);
 	run(f, 1, 1, 0, 0, 1);
 	assert_true(json_is_true(json_object_get(f->r.ev[0], "clean")));

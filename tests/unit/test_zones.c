@@ -14,6 +14,7 @@
 
 #include <cmocka.h>
 #include <jansson.h>
+#include "tests/unit/event_sink.h"
 
 #include "gateway/zones.h"
 
@@ -29,36 +30,6 @@ static const char geojson[] =
     " \"geometry\":{\"type\":\"MultiPolygon\",\"coordinates\":["
     "  [[[120.0,30.0],[120.1,30.0],[120.1,30.1],[120.0,30.0]]],"
     "  [[[121.0,31.0],[121.1,31.0],[121.1,31.1],[121.0,31.1],[121.0,31.0]]]]}}]}";
-
-struct rec {
-	json_t *ev[64];
-	int n;
-};
-
-/* The event as the JSON it goes out as (header zeroed), for the checks. */
-static json_t *ev_json(const struct payload_event *ev)
-{
-	static const struct payload_header h = {.v = 1, .dev = "test"};
-	static char buf[65536];
-
-	assert_true(payload_encode_event(&h, ev, buf, sizeof(buf)) > 0);
-	return json_loads(buf, 0, NULL);
-}
-
-static void collect(void *ctx, struct payload_event *ev)
-{
-	struct rec *r = ctx;
-
-	assert_true(r->n < 64);
-	r->ev[r->n++] = ev_json(ev);
-}
-
-static void rec_clear(struct rec *r)
-{
-	for (int i = 0; i < r->n; i++)
-		json_decref(r->ev[i]);
-	r->n = 0;
-}
 
 static const char *str(const json_t *ev, const char *k)
 {
@@ -87,7 +58,7 @@ static struct zones *open_zones(int stage)
 }
 
 /* Seconds from..to at (lon, lat) with the engine so. */
-static void run(struct zones *z, struct rec *r, int from, int to, double lon, double lat,
+static void run(struct zones *z, struct event_sink *r, int from, int to, double lon, double lat,
 		int engine, uint64_t smoke)
 {
 	for (int s = from; s <= to; s++) {
@@ -101,7 +72,7 @@ static void run(struct zones *z, struct rec *r, int from, int to, double lon, do
 					 .fuel_lph = 36,
 					 .smoke_starts = smoke};
 
-		zones_tick(z, &in, collect, r);
+		zones_tick(z, &in, event_sink_collect, r);
 	}
 }
 
@@ -110,7 +81,7 @@ static void run(struct zones *z, struct rec *r, int from, int to, double lon, do
 static void test_long_utf8_name(void **state)
 {
 	char text[512], name[80] = "";
-	struct rec r = {0};
+	struct event_sink r = {0};
 	struct zones *z;
 
 	(void)state;
@@ -128,14 +99,14 @@ static void test_long_utf8_name(void **state)
 	assert_int_equal(r.n, 1);
 	assert_int_equal(strlen(str(r.ev[0], "zone")), 62);
 	assert_memory_equal(str(r.ev[0], "zone"), name, 62);
-	rec_clear(&r);
+	event_sink_clear(&r);
 	zones_close(z);
 	unlink(path);
 }
 
 static void test_enter_violate_leave(void **state)
 {
-	struct rec r = {0};
+	struct event_sink r = {0};
 	struct zones *z;
 	json_t *st, *ring;
 
@@ -172,7 +143,7 @@ static void test_enter_violate_leave(void **state)
 	assert_int_equal(json_integer_value(json_object_get(ring, "smoke_events")), 2);
 	assert_int_equal(json_integer_value(json_object_get(ring, "violations")), 1);
 	json_decref(st);
-	rec_clear(&r);
+	event_sink_clear(&r);
 	zones_close(z);
 	unlink(path);
 }
@@ -181,7 +152,7 @@ static void test_enter_violate_leave(void **state)
  * MultiPolygon, second part) stage 4 violates; the engine off does not. */
 static void test_stage_and_engine(void **state)
 {
-	struct rec r = {0};
+	struct event_sink r = {0};
 	struct zones *z;
 
 	(void)state;
@@ -202,7 +173,7 @@ static void test_stage_and_engine(void **state)
 	/* no fix: the state stays, no leave */
 	run(z, &r, 77, 120, 0, 0, 1, 0);
 	assert_int_equal(r.n, 5);
-	rec_clear(&r);
+	event_sink_clear(&r);
 	zones_close(z);
 	unlink(path);
 }
@@ -256,7 +227,7 @@ static void test_disabled_at_start(void **state)
 {
 	struct config_zones c = {.debounce_ms = 0, .violation_ms = 0};
 	char err[ZONES_ERR_MAX];
-	struct rec r = {.n = 0};
+	struct event_sink r = {.n = 0};
 	struct zones *z;
 	json_t *st;
 	FILE *f;
@@ -275,7 +246,7 @@ static void test_disabled_at_start(void **state)
 	assert_int_equal(r.n, 1);
 	assert_string_equal(str(r.ev[0], "type"), "zones-disabled");
 	assert_string_equal(str(r.ev[0], "reason"), err);
-	rec_clear(&r);
+	event_sink_clear(&r);
 	/* A good file at reload enables them. */
 	write_file(geojson);
 	snprintf(c.file, sizeof(c.file), "%s", path);
@@ -307,7 +278,7 @@ static void test_disabled_at_start(void **state)
  * kept whole characters, so the events with it still build. */
 static void test_long_chinese_name(void **state)
 {
-	struct rec r = {.n = 0};
+	struct event_sink r = {.n = 0};
 	struct zones *z;
 	json_t *st;
 
@@ -326,7 +297,7 @@ static void test_long_chinese_name(void **state)
 	st = zones_status(z);
 	assert_int_equal(json_object_size(st), 1);
 	json_decref(st);
-	rec_clear(&r);
+	event_sink_clear(&r);
 	zones_close(z);
 	unlink(path);
 }
