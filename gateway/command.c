@@ -11,6 +11,7 @@
 #include <stdlib.h>
 #include <string.h>
 
+#include "gateway/clock.h"
 #include "gateway/log.h"
 #include "protocols/utf8.h"
 
@@ -109,9 +110,33 @@ static int command_set_log_level(const struct command_hooks *h, json_t *req, jso
 	return 0;
 }
 
+/* Signed (remote.h): a whole configuration or the zones file. */
+static int command_set_config(const struct command_hooks *h, json_t *req, json_t **result,
+			      char *err, size_t errlen)
+{
+	if (!h->remote) {
+		snprintf(err, errlen, "set-config: unavailable");
+		return -1;
+	}
+	return remote_set_config(h->remote, req, remote_wall_ms(), clock_real_ms(), result, err,
+				 errlen);
+}
+
+/* Signed: the pushed configuration works; it stays. */
+static int command_confirm_config(const struct command_hooks *h, json_t *req, json_t **result,
+				  char *err, size_t errlen)
+{
+	if (!h->remote) {
+		snprintf(err, errlen, "confirm-config: unavailable");
+		return -1;
+	}
+	return remote_confirm(h->remote, req, remote_wall_ms(), result, err, errlen);
+}
+
 static const char *const command_no_args[] = {NULL};
 static const char *const command_period_args[] = {"period", NULL};
 static const char *const command_level_args[] = {"level", NULL};
+static const char *const command_signed_args[] = {"ts", "nonce", "payload", "sig", NULL};
 
 static const struct command command_table[] = {
     {"ping", command_no_args, command_ping},
@@ -120,6 +145,8 @@ static const struct command command_table[] = {
     {"set-sample-period", command_period_args, command_set_period},
     {"snapshot", command_no_args, command_snapshot},
     {"set-log-level", command_level_args, command_set_log_level},
+    {"set-config", command_signed_args, command_set_config},
+    {"confirm-config", command_signed_args, command_confirm_config},
 };
 
 static const struct command *command_find(const char *name)
@@ -192,14 +219,17 @@ static char *command_fallback(const struct command_hooks *h, json_t *id, const c
 
 /* The answer text; never NULL but when out of memory: an answer that
  * cannot be built (a string that is not UTF-8, a result that does not
- * serialise) becomes an error answer, counted. */
+ * serialise) becomes an error answer, counted.  Takes result. */
 static char *command_answer(const struct command_hooks *h, const char *name, json_t *id,
 			    json_t *result, const char *err)
 {
 	json_t *a;
 	char *text;
 
-	if (err)
+	if (err && result)
+		a = json_pack("{s:O?, s:b, s:s, s:o}", "id", id, "ok", 0, "error", err, "detail",
+			      result);
+	else if (err)
 		a = json_pack("{s:O?, s:b, s:s}", "id", id, "ok", 0, "error", err);
 	else
 		a = json_pack("{s:O?, s:b, s:o}", "id", id, "ok", 1, "result", result);

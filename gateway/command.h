@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "gateway/config.h"
+#include "gateway/remote.h"
 
 #define COMMAND_ID_MAX	   48	     /* characters of a request id */
 #define COMMAND_INVALID_ID "invalid" /* answer topic level when the id is unusable */
@@ -22,6 +23,7 @@ struct command_hooks {
 	int (*set_period)(void *ctx, int period_ms); /* 0, or -1 (nothing changed) */
 	uint64_t (*snapshot)(void *ctx);	     /* seq of a record made now, or 0 */
 	uint64_t *answer_errors; /* answers that could not be built (NULL: not counted) */
+	struct remote *remote;	 /* set-config, confirm-config (NULL: refused) */
 };
 
 /* A per-second budget of commands (a token bucket with a second's burst):
@@ -50,7 +52,8 @@ uint64_t command_limit_refused(const struct command_limit *l);
  * when it was cut off) for command name.  Writes the answer topic's last
  * level into id (COMMAND_ID_MAX + 1 bytes: the request's id, or
  * COMMAND_INVALID_ID) and returns the answer JSON text, which the caller
- * frees: {"id":..,"ok":true,"result":..} or {"id":..,"ok":false,"error":".."}.
+ * frees: {"id":..,"ok":true,"result":..} or {"id":..,"ok":false,"error":".."}
+ * (with "detail":.. where a refusal has more to say, as set-config's errors).
  * A malformed or unknown request changes nothing.  An answer that cannot be
  * built is an error answer, counted in h->answer_errors.  NULL only when out
  * of memory.

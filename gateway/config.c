@@ -218,6 +218,8 @@ static const struct config_key config_keys[] = {
     {MQTT, "cert_warn_days", config_parse_int, CONFIG_FIELD(mqtt.cert_warn_days), 0, 3650},
     {MQTT, "max_packet", config_parse_int, CONFIG_FIELD(mqtt.max_packet), 0, 268435455},
     {MQTT, "command_rate", config_parse_int, CONFIG_FIELD(mqtt.command_rate), 1, 100000},
+    {MQTT, "operator_key", config_parse_path, CONFIG_FIELD(mqtt.operator_key), 0, 0},
+    {MQTT, "confirm_window", config_parse_ms, CONFIG_FIELD(mqtt.confirm_window_ms), 5, 3600},
 
     {STORE, "path", config_parse_path, CONFIG_FIELD(store.path), 0, 0},
     {STORE, "retention_days", config_parse_int, CONFIG_FIELD(store.retention_days), 1, 3650},
@@ -396,7 +398,9 @@ struct config_ctx {
 	enum config_sec sec;
 	int can; /* index of the open [can] section */
 	int errors;
-	int quiet; /* count errors without printing them (a first reading) */
+	int quiet;		  /* count errors without printing them (a first reading) */
+	config_report_fn *report; /* errors go here instead of the log, or NULL */
+	void *report_arg;
 	int n_files;
 	char files[CONFIG_MAX_FILES][PATH_MAX]; /* names the origins point to */
 	struct stat stamp[CONFIG_MAX_FILES];	/* each file as it was opened */
@@ -425,6 +429,10 @@ config_error_at(struct config_ctx *ctx, const char *file, int line, const char *
 	va_start(ap, fmt);
 	vsnprintf(msg, sizeof(msg), fmt, ap);
 	va_end(ap);
+	if (ctx->report) {
+		ctx->report(ctx->report_arg, file, line, msg);
+		return;
+	}
 	if (line > 0)
 		log_warnx("%s:%d: %s", file, line, msg);
 	else
@@ -2014,6 +2022,7 @@ void config_defaults(struct config *c)
 	c->mqtt.batch_age_ms = 1000;
 	c->mqtt.cert_warn_days = 30;
 	c->mqtt.command_rate = 50;
+	c->mqtt.confirm_window_ms = 120000;
 	c->store.retention_days = 7;
 	c->store.max_size_mb = 256;
 	c->store.commit_interval_ms = 5000;
@@ -2079,7 +2088,8 @@ static void config_check_required(struct config_ctx *ctx)
 }
 
 /* One reading of path into c; *changed when a file read changed meanwhile. */
-static int config_load_once(const char *path, struct config *c, int quiet, int *changed)
+static int config_load_once(const char *path, struct config *c, int quiet, int *changed,
+			    config_report_fn *report, void *arg)
 {
 	struct config_ctx *ctx;
 	char why[128];
@@ -2095,6 +2105,8 @@ static int config_load_once(const char *path, struct config *c, int quiet, int *
 	}
 	ctx->c = c;
 	ctx->quiet = quiet;
+	ctx->report = report;
+	ctx->report_arg = arg;
 	if ((size_t)snprintf(c->file, sizeof(c->file), "%s", path) >= sizeof(c->file)) {
 		config_error_at(ctx, path, 0, "cannot open: file name too long");
 		goto out_free_ctx;
@@ -2128,19 +2140,27 @@ out_free_ctx:
  * meanwhile, or there are errors to print, read again, aloud.  Changed the
  * second time too: an error, and the caller keeps what it runs.
  */
-int config_load(const char *path, struct config *c)
+int config_load_report(const char *path, struct config *c, config_report_fn *report, void *arg)
 {
 	int errors, changed;
 
-	errors = config_load_once(path, c, 1, &changed);
+	errors = config_load_once(path, c, 1, &changed, NULL, NULL);
 	if (errors == 0 && !changed)
 		return 0;
-	errors = config_load_once(path, c, 0, &changed);
+	errors = config_load_once(path, c, 0, &changed, report, arg);
 	if (changed) {
-		log_warnx("%s: changed while being read, twice: not used", path);
+		if (report)
+			report(arg, path, 0, "changed while being read, twice: not used");
+		else
+			log_warnx("%s: changed while being read, twice: not used", path);
 		errors++;
 	}
 	return errors;
+}
+
+int config_load(const char *path, struct config *c)
+{
+	return config_load_report(path, c, NULL, NULL);
 }
 
 /* Keys with a word for a value (uplink and store: issue 7) ------------- */

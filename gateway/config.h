@@ -107,6 +107,8 @@ struct config_mqtt {
 	int cert_warn_days;  /* warn this many days before a certificate expires */
 	int max_packet;	     /* bytes of an MQTT packet the broker takes, at most; 0: no limit */
 	int command_rate;    /* commands run per second, at most (more: refused) */
+	char operator_key[PATH_MAX]; /* PEM public key signing set-config, or "" */
+	int confirm_window_ms;	     /* a pushed configuration's time to be confirmed */
 };
 
 struct config_store {
@@ -261,6 +263,11 @@ void config_defaults(struct config *c);
 /* Parse path into c (defaults first).  Every error is printed to stderr as
  * "file:line: what is wrong"; returns the number of errors (0: usable). */
 int config_load(const char *path, struct config *c);
+/* Where config_load_report hands each error (file, line (0: none), message). */
+typedef void config_report_fn(void *arg, const char *file, int line, const char *msg);
+/* config_load, each error handed to report instead of printed (NULL:
+ * printed): a remote set-config answers with them. */
+int config_load_report(const char *path, struct config *c, config_report_fn *report, void *arg);
 /* Read one Modbus profile file alone into c->profile[0] and c->point (for
  * the simulator and tools); errors as config_load. */
 int config_load_profile(const char *path, struct config *c);

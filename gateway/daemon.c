@@ -16,6 +16,7 @@
 #include "gateway/health.h"
 #include "gateway/log.h"
 #include "gateway/loop.h"
+#include "gateway/remote.h"
 #include "gateway/report.h"
 #include "gateway/seal.h"
 #include "gateway/sources.h"
@@ -44,6 +45,7 @@ struct daemon {
 	struct seal *seal;		/* NULL: rows go unsealed (logged at start) */
 	struct uplinks *uplinks;	/* MQTT, the HJ platform, a file: the back-ends in force */
 	struct command_hooks cmd_hooks; /* what remote commands may reach */
+	struct remote *remote;		/* pushed configurations */
 	int stop;
 	int draining;	     /* stopping: only the uplinks run */
 	int64_t drain_until; /* real ms the drain ends, -1: when the store is empty */
@@ -72,7 +74,11 @@ static json_t *daemon_status(struct daemon *d)
 				 .zones = core_zones(d->core),
 				 .seal = d->seal};
 
-	return status_build(&p);
+	json_t *st = status_build(&p);
+
+	if (st && d->remote)
+		json_object_set_new(st, "config", remote_status(d->remote, clock_real_ms()));
+	return st;
 }
 
 static void daemon_publish_status(struct daemon *d)
@@ -149,14 +155,14 @@ static int daemon_open_uplinks(struct daemon *d)
 
 /* Each module follows the change from the configuration in force to the
  * fresh one itself; the store stays open where it is. */
-static void daemon_reload(struct daemon *d)
+static int daemon_reload(struct daemon *d)
 {
 	struct config *fresh = malloc(sizeof(*fresh));
 	int errors;
 
 	if (!fresh) {
 		log_warn("reload");
-		return;
+		return -1;
 	}
 	health_reloading();
 	errors = config_load(d->opts.config_path, fresh);
@@ -169,7 +175,8 @@ static void daemon_reload(struct daemon *d)
 		log_notice("reload: the store stays at %s until restart", d->cfg->store.path);
 	snprintf(fresh->store.path, sizeof(fresh->store.path), "%s", d->cfg->store.path);
 	sources_reconfigure(d->src, d->cfg, fresh);
-	uplinks_reload(d->uplinks, d->cfg, fresh);
+	if (uplinks_reload(d->uplinks, d->cfg, fresh) > 0)
+		errors = 1; /* in force all the same: a pushed one is taken back */
 	*d->cfg = *fresh;
 	daemon_store_policy(d);
 	report_set_dev(&d->report, d->cfg->id);
@@ -180,6 +187,15 @@ static void daemon_reload(struct daemon *d)
 out:
 	health_reloaded("running");
 	free(fresh);
+	return errors ? -1 : 0;
+}
+
+/* A pushed configuration in place, or taken back: reloaded now (an apply,
+ * then perhaps the rollback of a reload that failed). */
+static void daemon_remote(struct daemon *d)
+{
+	while (d->remote && remote_reload_due(d->remote, clock_real_ms()))
+		remote_reloaded(d->remote, daemon_reload(d) == 0);
 }
 
 static int daemon_finished(struct daemon *d)
@@ -205,7 +221,7 @@ static void daemon_on_signal(void *ctx, int signo)
 
 	if (signo == SIGHUP) {
 		log_notice("SIGHUP: reloading %s", d->opts.config_path);
-		daemon_reload(d);
+		remote_reloaded(d->remote, daemon_reload(d) == 0);
 		return;
 	}
 	log_notice("%s: stopping", strsignal(signo));
@@ -341,6 +357,7 @@ static int64_t daemon_work(void *ctx, int64_t real)
 	daemon_seal(d, core_replay_done(d->core) && d->cfg->n_can > 0);
 	uplinks_process(d->uplinks, real, core_replay_done(d->core));
 	uplinks_commands(d->uplinks, &d->cmd_hooks);
+	daemon_remote(d);
 	store_flush_due(d->store, real, 0);
 	health_tick(real);
 	if (daemon_finished(d))
@@ -350,6 +367,7 @@ static int64_t daemon_work(void *ctx, int64_t real)
 	deadline = loop_earliest(deadline, store_flush_deadline(d->store));
 	deadline = loop_earliest(deadline, core_deadline(d->core, real, mono));
 	deadline = loop_earliest(deadline, sources_deadline(d->src, real));
+	deadline = loop_earliest(deadline, remote_deadline(d->remote));
 	if (core_replay_done(d->core) && d->opts.exit_when_done)
 		deadline = loop_earliest(deadline, real + 100);
 	daemon_watch_fds(d);
@@ -418,7 +436,8 @@ static int daemon_init(struct daemon *d)
 					      daemon_cmd_config,
 					      daemon_cmd_set_period,
 					      daemon_cmd_snapshot,
-					      &d->cmd_answer_errors};
+					      &d->cmd_answer_errors,
+					      NULL};
 	report_init(&d->report, d->store, d->cfg->id, d->opts.echo_stdout);
 	d->seal = seal_open_keyed(d->store, &d->report, d->cfg->state_dir);
 	core_store_events(d->core, store_opened(d->store), d->cfg->store.path);
@@ -426,7 +445,12 @@ static int daemon_init(struct daemon *d)
 	if (!d->src)
 		return -1;
 	core_attach(d->core, d->store, d->src);
-	return daemon_open_uplinks(d);
+	if (daemon_open_uplinks(d) < 0)
+		return -1;
+	/* After the uplinks: a rollback's event is stored like any other. */
+	d->remote = remote_open(d->cfg, core_on_event, d->core, remote_wall_ms(), clock_real_ms());
+	d->cmd_hooks.remote = d->remote;
+	return d->remote ? 0 : -1;
 }
 
 static void daemon_fini(struct daemon *d)
@@ -440,6 +464,7 @@ static void daemon_fini(struct daemon *d)
 		report_echo_committed(&d->report);
 		store_close(d->store);
 	}
+	remote_close(d->remote);
 	core_close(d->core);
 	seal_close(d->seal);
 	if (d->wake_fd >= 0)

@@ -399,6 +399,12 @@ static const struct pl_field pl_zones_disabled[] = {
     EF("reason", K_STR, problem, 0),
 };
 
+static const struct pl_field pl_config_rollback[] = {
+    EF("reason", K_STR, problem, 0),
+    EF("old", K_STR, old_sha256, 0),
+    EF("new", K_STR, new_sha256, 0),
+};
+
 static const struct pl_field pl_row_too_large[] = {
     EF("uplink", K_STR, uplink, 0),
     EF("row_seq", K_INT, row_seq, 0),
@@ -562,6 +568,8 @@ static const struct pl_type {
     T(PAYLOAD_EV_NOX_FROZEN, "nox-frozen", PAYLOAD_CLASS_ALARM, pl_nox_frozen),
     T(PAYLOAD_EV_RESTART, "restart", PAYLOAD_CLASS_EVENT, pl_restart),
     T(PAYLOAD_EV_CONFIG_CHANGED, "config-changed", PAYLOAD_CLASS_EVENT, pl_config_changed),
+    /* an alarm: a push that broke the link must be seen */
+    T(PAYLOAD_EV_CONFIG_ROLLBACK, "config-rollback", PAYLOAD_CLASS_ALARM, pl_config_rollback),
     T(PAYLOAD_EV_DTC, "dtc", PAYLOAD_CLASS_EVENT, pl_dtc),
     T(PAYLOAD_EV_VIN_MISMATCH, "vin-mismatch", PAYLOAD_CLASS_EVENT, pl_vin_mismatch),
 #undef T

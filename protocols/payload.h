@@ -78,6 +78,8 @@ enum payload_type {
 	PAYLOAD_EV_ROW_TOO_LARGE,  /* an uplink could never send a row: parked */
 	PAYLOAD_EV_TURBO_LAG,	   /* boost trailing the load, no smoke confirms it */
 	PAYLOAD_EV_SEAL,	   /* a signed hash of a seq range of a boot (seal.h) */
+	/* a pushed configuration taken back (remote.h) */
+	PAYLOAD_EV_CONFIG_ROLLBACK,
 	PAYLOAD_TYPE_COUNT
 };
 
@@ -222,6 +224,9 @@ struct payload_event {
 	 * key id, hex r || s */
 	int64_t sealed_boot, sealed_from, sealed_to;
 	char seal_hash[72], seal_prev[72], seal_key[24], seal_sig[136];
+	/* config-rollback (problem: why): sha256 of the file in force
+	 * before and of the one taken back, hex */
+	char old_sha256[65], new_sha256[65];
 	/* every event, with [gnss] */
 	struct payload_pos pos;
 };

@@ -206,6 +206,15 @@ static void ev_zones_disabled(struct payload_event *e)
 	set(e->problem, sizeof(e->problem), "/etc/emgw/zones.geojson: No such file or directory");
 }
 
+static void ev_config_rollback(struct payload_event *e)
+{
+	set(e->problem, sizeof(e->problem), "not confirmed within 120 s");
+	set(e->old_sha256, sizeof(e->old_sha256),
+	    "0000000000000000000000000000000000000000000000000000000000000001");
+	set(e->new_sha256, sizeof(e->new_sha256),
+	    "ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff");
+}
+
 static void ev_gps_lost(struct payload_event *e)
 {
 	set(e->state, sizeof(e->state), "end");
@@ -327,6 +336,10 @@ static const struct ev_case {
     {PAYLOAD_EV_ZONES_DISABLED, ev_zones_disabled,
      H ",\"type\":\"zones-disabled\",\"reason\":\"/etc/emgw/zones.geojson: No such file or "
        "directory\"}"},
+    {PAYLOAD_EV_CONFIG_ROLLBACK, ev_config_rollback,
+     H ",\"type\":\"config-rollback\",\"reason\":\"not confirmed within 120 s\","
+       "\"old\":\"0000000000000000000000000000000000000000000000000000000000000001\","
+       "\"new\":\"ffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffffff\"}"},
     {PAYLOAD_EV_GPS_LOST, ev_gps_lost,
      H ",\"type\":\"gps-lost\",\"state\":\"end\",\"cleared_s\":0.0}"},
     {PAYLOAD_EV_DPF_LOW, ev_dpf_low,
@@ -639,7 +652,8 @@ static void test_classes_and_names(void **state)
 		int alarm = !strcmp(n, "smoke") || !strcmp(n, "zone-violation") ||
 			    !strcmp(n, "ecu-silent") || !strcmp(n, "dpf-low") ||
 			    !strcmp(n, "nox-frozen") || !strcmp(n, "store") ||
-			    !strcmp(n, "zones-disabled") || !strcmp(n, "seal");
+			    !strcmp(n, "zones-disabled") || !strcmp(n, "seal") ||
+			    !strcmp(n, "config-rollback");
 
 		assert_int_equal(payload_type_lookup(n), t);
 		assert_int_equal(payload_event_class((enum payload_type)t),
