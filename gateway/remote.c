@@ -703,8 +703,8 @@ static void remote_rollback(struct remote *r, const char *reason)
 	if (rename(prev, r->target) < 0 || remote_sync_dir(r->target) < 0)
 		log_warn("remote: rollback: %s", prev);
 	else
-		log_warnx("remote: configuration %.12s %s: back to %.12s", r->new_hash, reason,
-			  r->old_hash);
+		log_warnx("remote: configuration %.12s taken back (%s): %.12s in force again",
+			  r->new_hash, reason, r->old_hash);
 	remote_pending_clear(r);
 	r->pending = 0;
 	r->reload = 1;

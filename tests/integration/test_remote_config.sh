@@ -23,9 +23,10 @@ answered() { [ -n "$(answer "$1")" ]; }
 field() { /usr/bin/python3 -c 'import json,sys; d=json.loads(sys.argv[1]); print(eval(sys.argv[2]))' "$1" "$2"; }
 sha() { sha256sum "$1" | cut -d' ' -f1; }
 
-openssl genpkey -algorithm ED25519 -out "$T/op.key" 2>/dev/null
+ALG=${KEY_ALG:-ED25519} # the operator key's algorithm: ED25519 or SM2
+openssl genpkey -algorithm "$ALG" -out "$T/op.key" 2>/dev/null
 openssl pkey -in "$T/op.key" -pubout -out "$T/op.pub"
-openssl genpkey -algorithm ED25519 -out "$T/other.key" 2>/dev/null
+openssl genpkey -algorithm "$ALG" -out "$T/other.key" 2>/dev/null
 "$TOP/$B/tests/tracegen" --duration 3600 --start 1700300000 --seed 4 -o "$T/trace.log"
 
 # conf MQTT_PORT PERIOD [EXTRA LINE]: a configuration's text.
