@@ -196,8 +196,8 @@ void remote_reconfigure(struct remote *r)
 }
 
 /* 1 when sig is the operator key's signature of msg, else 0.  SM2 signs
- * with SM3 and the default distinguishing id, as `openssl pkeyutl -sign
- * -rawin -digest sm3` does; Ed25519 signs the message itself. */
+ * with SM3 and OpenSSL's default distinguishing id (none set), as `openssl
+ * pkeyutl -sign -rawin -digest sm3` does; Ed25519 signs the message itself. */
 static int remote_sig_ok(EVP_PKEY *key, const unsigned char *sig, size_t siglen, const char *msg,
 			 size_t len)
 {
