@@ -579,11 +579,15 @@ static int remote_install(struct remote *r, const char *path, const char *fresh,
 		snprintf(err, errlen, "%s: %s", r->pending_path, strerror(errno));
 		return -1;
 	}
-	if (rename(fresh, path) < 0 || remote_sync_dir(path) < 0) {
+	if (rename(fresh, path) < 0) {
 		snprintf(err, errlen, "%s: %s", path, strerror(errno));
 		remote_pending_clear(r);
 		return -1;
 	}
+	/* In place now, pending recorded: a rename not yet durable is
+	 * resolved by the next start as any other crash. */
+	if (remote_sync_dir(path) < 0)
+		log_warn("remote: %s: sync", path);
 	return 0;
 }
 
@@ -700,17 +704,23 @@ static void remote_rollback(struct remote *r, const char *reason)
 	char prev[REMOTE_PATH];
 
 	snprintf(prev, sizeof(prev), "%s.previous", r->target);
-	if (rename(prev, r->target) < 0 || remote_sync_dir(r->target) < 0)
-		log_warn("remote: rollback: %s", prev);
-	else
+	payload_event_init(&ev, PAYLOAD_EV_CONFIG_ROLLBACK);
+	if (rename(prev, r->target) < 0) {
+		/* Said in the event too: the server must know the push stays. */
+		snprintf(ev.problem, sizeof(ev.problem),
+			 "%s; the previous file cannot be restored: %s", reason, strerror(errno));
+		log_warnx("remote: configuration %.12s: %s (%s)", r->new_hash, ev.problem, prev);
+	} else {
+		snprintf(ev.problem, sizeof(ev.problem), "%s", reason);
+		if (remote_sync_dir(r->target) < 0)
+			log_warn("remote: %s: sync", r->target);
 		log_warnx("remote: configuration %.12s taken back (%s): %.12s in force again",
 			  r->new_hash, reason, r->old_hash);
+	}
 	remote_pending_clear(r);
 	r->pending = 0;
 	r->reload = 1;
 	r->rolled_back = 1;
-	payload_event_init(&ev, PAYLOAD_EV_CONFIG_ROLLBACK);
-	snprintf(ev.problem, sizeof(ev.problem), "%s", reason);
 	snprintf(ev.old_sha256, sizeof(ev.old_sha256), "%s", r->old_hash);
 	snprintf(ev.new_sha256, sizeof(ev.new_sha256), "%s", r->new_hash);
 	r->event(r->event_ctx, &ev);
