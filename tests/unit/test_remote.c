@@ -395,6 +395,59 @@ static void test_refused_config(void **state)
 	remote_close(r);
 }
 
+#define ZONE_FMT                                                                                   \
+	"{\"type\":\"FeatureCollection\",\"features\":[{\"type\":\"Feature\","                     \
+	"\"properties\":{\"name\":\"z%d\",\"prohibited_stages\":[1]},"                             \
+	"\"geometry\":{\"type\":\"Polygon\",\"coordinates\":[[[116.0,39.0],"                       \
+	"[117.0,39.0],[117.0,40.0],[116.0,39.0]]]}}]}"
+
+/* The [zones] file, pushed with "file":"zones": checked as -n checks it,
+ * replaced, and taken back like the configuration. */
+static void test_zones_push(void **state)
+{
+	char zpath[96], text[1024], old[REMOTE_HEX], now[REMOTE_HEX], err[160];
+	const char *bodies[2] = {"{\"type\":\"Point\"}", text};
+	struct remote *r;
+	int rc[2];
+
+	(void)state;
+	setup_key("ED25519");
+	snprintf(zpath, sizeof(zpath), "%s/zones.json", dir);
+	snprintf(text, sizeof(text), ZONE_FMT, 1);
+	write_file(zpath, text);
+	snprintf(text, sizeof(text), "%s[zones]\nfile = %s\n", conf_text(1), zpath);
+	write_file(conf_path, text);
+	assert_int_equal(config_load(conf_path, &cfg), 0);
+	assert_int_equal(remote_file_sha256(zpath, old), 0);
+	r = open_remote(0);
+	snprintf(text, sizeof(text), ZONE_FMT, 2);
+	for (int i = 0; i < 2; i++) {
+		json_t *payload = json_pack("{s:s, s:s, s:s}", "file", "zones", "text", bodies[i],
+					    "replaces", old);
+		char *p = json_dumps(payload, JSON_COMPACT), nonce[16];
+		json_t *req, *result = NULL;
+
+		snprintf(nonce, sizeof(nonce), "zones-%03d", i);
+		req = sign("set-config", NOW_MS / 1000, nonce, p);
+		rc[i] = remote_set_config(r, req, NOW_MS, 0, &result, err, sizeof(err));
+		if (i == 0)
+			assert_int_equal(json_array_size(json_object_get(result, "errors")), 1);
+		json_decref(result);
+		json_decref(req);
+		json_decref(payload);
+		free(p);
+	}
+	assert_int_equal(rc[0], -1);
+	assert_int_equal(rc[1], 0);
+	assert_int_equal(remote_file_sha256(zpath, now), 0);
+	assert_string_not_equal(now, old);
+	remote_reloaded(r, 1);
+	assert_true(remote_reload_due(r, 10000));
+	assert_int_equal(remote_file_sha256(zpath, now), 0);
+	assert_string_equal(now, old);
+	remote_close(r);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -407,6 +460,7 @@ int main(void)
 	    cmocka_unit_test(test_pending_forgotten),
 	    cmocka_unit_test(test_confirm_and_failed_reload),
 	    cmocka_unit_test(test_refused_config),
+	    cmocka_unit_test(test_zones_push),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
