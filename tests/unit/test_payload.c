@@ -636,6 +636,12 @@ static void test_decode_errors(void **state)
 	       "500Z\",\"jump_s\":1.0,\"clock\":\"gnss\"}",
 	     PAYLOAD_E_FIELD},
 	    {H ",\"type\":\"engine\",\"state\":\"stop\",\"reason\":\"\"}", PAYLOAD_E_FIELD},
+	    {H ",\"type\":\"obd\",\"sa\":0,\"protocol\":\"sae-j1939\",\"ratios\":[1]}",
+	     PAYLOAD_E_FIELD},
+	    {H ",\"type\":\"obd\",\"sa\":0,\"protocol\":\"sae-j1939\",\"ratios\":[{\"spn\":-1,"
+	       "\"num\":0,\"den\":0}]}",
+	     PAYLOAD_E_FIELD},
+	    {H ",\"type\":\"obd\",\"sa\":0}", PAYLOAD_E_FIELD},
 	};
 	static struct payload_event ev;
 	static struct payload_record rec;
