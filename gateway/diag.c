@@ -132,7 +132,7 @@ static void diag_obd_of(const struct diag_ecu *e, struct diag_obd *o)
 	}
 	if (e->have_dm19 && e->dm19.n > 0) {
 		o->have_cal = 1;
-		diag_cal_text(&e->dm19.cal[0], o->cal_id, o->cvn);
+		o->cal_is_text = diag_cal_text(&e->dm19.cal[0], o->cal_id, o->cvn);
 	}
 	if (e->have_dm20) {
 		o->have_dm20 = 1;
@@ -143,11 +143,11 @@ static void diag_obd_of(const struct diag_ecu *e, struct diag_obd *o)
 	}
 }
 
+/* The `obd` event of o, with e's MIL and the bus's VIN as they are now. */
 static void diag_obd_event(struct diag *d, const struct diag_obd *o, uint8_t sa,
 			   const struct diag_ecu *e)
 {
 	struct payload_event ev;
-	char id[17], cvn[9];
 
 	payload_event_init(&ev, PAYLOAD_EV_OBD);
 	ev.sa = sa;
@@ -159,11 +159,10 @@ static void diag_obd_event(struct diag *d, const struct diag_obd *o, uint8_t sa,
 		ev.obd_support = o->support;
 		ev.obd_readiness = o->readiness;
 	}
-	/* A CAL ID that is not text is left out rather than changed. */
-	if (o->have_cal && diag_cal_text(&e->dm19.cal[0], id, cvn)) {
-		payload_strlcpy(ev.cal_id, sizeof(ev.cal_id), id);
-		payload_strlcpy(ev.cvn, sizeof(ev.cvn), cvn);
-	} else if (o->have_cal) {
+	if (o->have_cal) {
+		/* A CAL ID that is not text is left out rather than changed. */
+		if (o->cal_is_text)
+			payload_strlcpy(ev.cal_id, sizeof(ev.cal_id), o->cal_id);
 		payload_strlcpy(ev.cvn, sizeof(ev.cvn), o->cvn);
 	}
 	if (o->have_dm20) {

@@ -18,6 +18,7 @@
  * kept to tell a change from a repeat. */
 struct diag_obd {
 	int have_dm5, have_cal, have_dm20;
+	int cal_is_text; /* cal_id is printable ASCII */
 	uint16_t support, readiness;
 	char cal_id[17], cvn[9];
 	uint16_t ign_cycles, obd_conditions;

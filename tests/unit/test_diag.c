@@ -243,6 +243,12 @@ static void test_obd_events(void **state)
 	assert_int_equal(s.n, 5);
 	assert_int_equal(ev_int(s.ev[4], "sa"), 0x3D);
 	assert_null(json_object_get(s.ev[4], "mil"));
+	/* a CAL ID that is not text is left out, its CVN kept */
+	dm19.cal[0].cal_id[3] = (char)0x80;
+	diag_dm19(&d, 0, &dm19);
+	assert_int_equal(s.n, 6);
+	assert_null(json_object_get(s.ev[5], "cal_id"));
+	assert_string_equal(ev_str(s.ev[5], "cvn"), "1A2B3C4D");
 	event_sink_clear(&s);
 }
 
