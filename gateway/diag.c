@@ -103,6 +103,91 @@ void diag_vin(struct diag *d, uint8_t sa, const char *vin)
 	d->vin_mismatch = mismatch;
 }
 
+/* A calibration as text: the CAL ID without its NUL/space padding, and
+ * the CVN in hex, most significant byte first (DM19 sends it least
+ * significant first).  1 when the CAL ID is printable ASCII, else 0. */
+static int diag_cal_text(const struct j1939dm_cal *c, char id[17], char cvn[9])
+{
+	size_t n = strnlen(c->cal_id, 16);
+	int printable = 1;
+
+	snprintf(cvn, 9, "%02X%02X%02X%02X", c->cvn[3], c->cvn[2], c->cvn[1], c->cvn[0]);
+	memcpy(id, c->cal_id, n);
+	while (n > 0 && id[n - 1] == ' ')
+		n--;
+	id[n] = '\0';
+	for (size_t j = 0; j < n; j++)
+		printable &= id[j] >= 0x20 && id[j] <= 0x7E;
+	return printable;
+}
+
+/* What e's DM5, DM19 (its first calibration) and DM20 say, zeroed around
+ * so that two of them compare with memcmp. */
+static void diag_obd_of(const struct diag_ecu *e, struct diag_obd *o)
+{
+	memset(o, 0, sizeof(*o));
+	if (e->have_dm5) {
+		o->have_dm5 = 1;
+		j1939dm_dm5_obd_words(&e->dm5, &o->support, &o->readiness);
+	}
+	if (e->have_dm19 && e->dm19.n > 0) {
+		o->have_cal = 1;
+		o->cal_is_text = diag_cal_text(&e->dm19.cal[0], o->cal_id, o->cvn);
+	}
+	if (e->have_dm20) {
+		o->have_dm20 = 1;
+		o->ign_cycles = e->dm20.ign_cycles;
+		o->obd_conditions = e->dm20.obd_conditions;
+		for (int i = 0; i < e->dm20.n && o->n < PAYLOAD_MAX_RATIOS; i++)
+			o->r[o->n++] = e->dm20.r[i];
+	}
+}
+
+/* The `obd` event of o, with e's MIL and the bus's VIN as they are now. */
+static void diag_obd_event(struct diag *d, const struct diag_obd *o, uint8_t sa,
+			   const struct diag_ecu *e)
+{
+	struct payload_event ev;
+
+	payload_event_init(&ev, PAYLOAD_EV_OBD);
+	ev.sa = sa;
+	payload_strlcpy(ev.protocol, sizeof(ev.protocol), "sae-j1939");
+	if (e->have_dm1)
+		diag_lamp(ev.mil, sizeof(ev.mil), e->dm1.mil);
+	payload_strlcpy(ev.engine, sizeof(ev.engine), d->vin);
+	if (o->have_dm5) {
+		ev.obd_support = o->support;
+		ev.obd_readiness = o->readiness;
+	}
+	if (o->have_cal) {
+		/* A CAL ID that is not text is left out rather than changed. */
+		if (o->cal_is_text)
+			payload_strlcpy(ev.cal_id, sizeof(ev.cal_id), o->cal_id);
+		payload_strlcpy(ev.cvn, sizeof(ev.cvn), o->cvn);
+	}
+	if (o->have_dm20) {
+		ev.ign_cycles = o->ign_cycles;
+		ev.obd_conditions = o->obd_conditions;
+		for (int i = 0; i < o->n; i++)
+			ev.ratios.r[i] =
+			    (struct payload_ratio){o->r[i].spn, o->r[i].num, o->r[i].den};
+		ev.ratios.n = o->n;
+	}
+	d->on_event(d->ctx, &ev);
+}
+
+/* One `obd` event per change of what e's DM5/DM19/DM20 say, none for a repeat. */
+static void diag_obd_changed(struct diag *d, struct diag_ecu *e)
+{
+	struct diag_obd now;
+
+	diag_obd_of(e, &now);
+	if (memcmp(&now, &e->obd_sent, sizeof(now)) == 0)
+		return;
+	memcpy(&e->obd_sent, &now, sizeof(now)); /* padding too: memcmp above */
+	diag_obd_event(d, &now, e->sa, e);
+}
+
 void diag_dm5(struct diag *d, uint8_t sa, const struct j1939dm_dm5 *dm5)
 {
 	struct diag_ecu *e = diag_ecu(d, sa);
@@ -111,6 +196,7 @@ void diag_dm5(struct diag *d, uint8_t sa, const struct j1939dm_dm5 *dm5)
 		return;
 	e->dm5 = *dm5;
 	e->have_dm5 = 1;
+	diag_obd_changed(d, e);
 }
 
 void diag_dm19(struct diag *d, uint8_t sa, const struct j1939dm_dm19 *dm19)
@@ -121,6 +207,7 @@ void diag_dm19(struct diag *d, uint8_t sa, const struct j1939dm_dm19 *dm19)
 		return;
 	e->dm19 = *dm19;
 	e->have_dm19 = 1;
+	diag_obd_changed(d, e);
 }
 
 void diag_dm20(struct diag *d, uint8_t sa, const struct j1939dm_dm20 *dm20)
@@ -131,6 +218,7 @@ void diag_dm20(struct diag *d, uint8_t sa, const struct j1939dm_dm20 *dm20)
 		return;
 	e->dm20 = *dm20;
 	e->have_dm20 = 1;
+	diag_obd_changed(d, e);
 }
 
 void diag_claim(struct diag *d, uint8_t sa, const struct j1939dm_name *name)
@@ -168,18 +256,12 @@ static void diag_obd_json(const struct diag_ecu *e, json_t *o)
 		json_t *cals = json_array();
 
 		for (int i = 0; i < e->dm19.n; i++) {
-			const uint8_t *c = e->dm19.cal[i].cvn;
 			char cvn[9], id[17];
-			size_t n = strnlen(e->dm19.cal[i].cal_id, 16);
 
-			snprintf(cvn, sizeof(cvn), "%02X%02X%02X%02X", c[3], c[2], c[1], c[0]);
-			memcpy(id, e->dm19.cal[i].cal_id, n);
-			while (n > 0 && id[n - 1] == ' ')
-				n--;
-			for (size_t j = 0; j < n; j++)
-				if (id[j] < 0x20 || id[j] > 0x7E)
-					id[j] = '?'; /* status JSON stays text */
-			id[n] = '\0';
+			if (!diag_cal_text(&e->dm19.cal[i], id, cvn))
+				for (char *c = id; *c; c++)
+					if (*c < 0x20 || *c > 0x7E)
+						*c = '?'; /* status JSON stays text */
 			json_array_append_new(cals,
 					      json_pack("{s:s, s:s}", "cal_id", id, "cvn", cvn));
 		}

@@ -97,14 +97,23 @@ struct pf_pending {
 	uint64_t raw_end;	      /* TLS: bytes on the wire once it was written (0: not yet) */
 };
 
-/* The engine's diagnostics as the last `dtc` event of each source said. */
+/* One controller's diagnostics as its newest `dtc` and `obd` events said
+ * (the backlog reader may meet older ones after them: each part keeps the
+ * time of the event it came from). */
 struct pf_ecu {
 	int used;
 	int sa;
-	int64_t wall_ms;
+	int64_t dtc_ms, mil_ms, obd_ms;
+	int have_mil;
 	uint8_t mil;
 	int n;
 	uint32_t dtc[HJ_MAX_DTCS];
+	int have_dm5, have_cvn, have_dm20;
+	uint16_t support, readiness;
+	char cal_id[20], cvn[12]; /* cal_id "" when not text */
+	uint16_t ign_cycles, obd_conditions;
+	int n_ratios;
+	uint16_t num[HJ_IUPR_PAIRS], den[HJ_IUPR_PAIRS];
 };
 
 struct platform {
@@ -152,6 +161,8 @@ struct platform {
 	int64_t next_resend_ms;
 	int64_t last_diag_ms; /* record time of the last diagnostics sent */
 	struct pf_ecu ecu[PF_MAX_ECUS];
+	char bus_vin[32]; /* the VIN the engine gave (obd, vin-mismatch events) */
+	int64_t bus_vin_ms;
 	struct hj_pos last_pos;
 
 	int64_t serial_day;
@@ -320,34 +331,88 @@ static uint8_t pf_mil_code(const char *mil)
 	return HJ_INVALID_FE; /* error, not available: not a lamp state */
 }
 
-/* The diagnostics unit: MIL and DTCs from the `dtc` events seen, the VIN
- * from [device] vin (which the platform link needs, and which diag compares
- * with the bus's: a vin-mismatch event says when they differ); the rest
- * (support, readiness, CAL ID, CVN, IUPR) invalid: DM5/DM19/DM20 do not
- * reach the stored rows this uplink reads yet, and nothing is invented. */
-static void pf_diag(const struct platform *p, struct hj_diag *d)
+/* The controller (lowest source address: the engine is 0) that gave what
+ * has(e) asks, or NULL. */
+static const struct pf_ecu *pf_ecu_with(const struct platform *p, int (*has)(const struct pf_ecu *))
 {
-	int seen = 0;
+	const struct pf_ecu *best = NULL;
 
-	memset(d, 0xFF, sizeof(*d));
-	memcpy(d->vin, p->vin, sizeof(d->vin));
-	d->protocol = p->has_can ? 2 : HJ_INVALID_FE; /* SAE J1939 */
-	d->mil = HJ_INVALID_FE;
-	d->n_dtcs = HJ_INVALID_FE;
+	for (int i = 0; i < PF_MAX_ECUS; i++)
+		if (p->ecu[i].used && has(&p->ecu[i]) && (!best || p->ecu[i].sa < best->sa))
+			best = &p->ecu[i];
+	return best;
+}
+
+static int pf_has_dm5(const struct pf_ecu *e)
+{
+	return e->have_dm5;
+}
+
+static int pf_has_cvn(const struct pf_ecu *e)
+{
+	return e->have_cvn;
+}
+
+static int pf_has_dm20(const struct pf_ecu *e)
+{
+	return e->have_dm20;
+}
+
+/* MIL and DTCs: the MIL is on when one controller says so; the codes of
+ * every controller; both invalid until a DM1 was heard. */
+static void pf_diag_dm1(const struct platform *p, struct hj_diag *d)
+{
 	for (int i = 0; i < PF_MAX_ECUS; i++) {
 		const struct pf_ecu *e = &p->ecu[i];
 
-		if (!e->used)
+		if (!e->used || !e->have_mil)
 			continue;
-		if (!seen) {
+		if (d->n_dtcs == HJ_INVALID_FE)
 			d->n_dtcs = 0;
-			d->mil = e->mil;
-		}
-		seen = 1;
 		if (e->mil == 1 || (d->mil == HJ_INVALID_FE && e->mil == 0))
 			d->mil = e->mil;
 		for (int j = 0; j < e->n && d->n_dtcs < HJ_MAX_DTCS; j++)
 			d->dtc[d->n_dtcs++] = e->dtc[j];
+	}
+}
+
+/* The diagnostics unit from the `dtc`, `obd` and `vin-mismatch` events
+ * seen (README, "OBD unit"): what was not heard stays invalid (0xFF..., the
+ * protocol, MIL and DTC count 0xFE), nothing is invented.  The protocol is
+ * SAE J1939 once a J1939 diagnostic message was heard: the only one the
+ * gateway can hear (ISO 15765 / 27145 would need requests on 11-bit CAN). */
+static void pf_diag(const struct platform *p, struct hj_diag *d)
+{
+	const struct pf_ecu *e;
+
+	memset(d, 0xFF, sizeof(*d));
+	d->protocol = HJ_INVALID_FE;
+	d->mil = HJ_INVALID_FE;
+	d->n_dtcs = HJ_INVALID_FE;
+	for (int i = 0; i < PF_MAX_ECUS; i++)
+		if (p->ecu[i].used)
+			d->protocol = 2; /* SAE J1939 */
+	pf_diag_dm1(p, d);
+	/* The engine's VIN when it gave one that fits, else [device] vin. */
+	if (strlen(p->bus_vin) == HJ_VIN_LEN)
+		memcpy(d->vin, p->bus_vin, HJ_VIN_LEN);
+	else
+		memcpy(d->vin, p->vin, sizeof(d->vin));
+	if ((e = pf_ecu_with(p, pf_has_dm5))) {
+		d->support = e->support;
+		d->readiness = e->readiness;
+	}
+	if ((e = pf_ecu_with(p, pf_has_cvn))) {
+		hj_diag_text(d->cal_id, sizeof(d->cal_id), e->cal_id[0] ? e->cal_id : NULL);
+		hj_diag_text(d->cvn, sizeof(d->cvn), e->cvn);
+	}
+	if ((e = pf_ecu_with(p, pf_has_dm20))) {
+		hj_diag_iupr_set(d, HJ_IUPR_OBD_COND, e->obd_conditions);
+		hj_diag_iupr_set(d, HJ_IUPR_IGN_CYCLES, e->ign_cycles);
+		for (int i = 0; i < e->n_ratios; i++) {
+			hj_diag_iupr_set(d, HJ_IUPR_MONITORS + 2 * i, e->num[i]);
+			hj_diag_iupr_set(d, HJ_IUPR_MONITORS + 2 * i + 1, e->den[i]);
+		}
 	}
 }
 
@@ -474,11 +539,10 @@ static uint32_t pf_dtc_code(const struct payload_dtc *c)
 	       ((spn >> 16 & 0x07) << 5 | (fmi & 0x1F)) << 8 | (oc & 0x7F);
 }
 
-/* A `dtc` event: the newest one of each source address is its state. */
-static void pf_dtc_event(struct platform *p, const struct payload_event *ev, int64_t wall_ms)
+/* The slot of source address sa (a free one when new), or NULL when full. */
+static struct pf_ecu *pf_ecu_of(struct platform *p, int64_t sa)
 {
 	struct pf_ecu *e = NULL;
-	int sa = (int)ev->sa;
 
 	for (int i = 0; i < PF_MAX_ECUS && !e; i++)
 		if (p->ecu[i].used && p->ecu[i].sa == sa)
@@ -486,15 +550,71 @@ static void pf_dtc_event(struct platform *p, const struct payload_event *ev, int
 	for (int i = 0; i < PF_MAX_ECUS && !e; i++)
 		if (!p->ecu[i].used)
 			e = &p->ecu[i];
-	if (!e || (e->used && e->wall_ms > wall_ms))
+	if (e && !e->used) {
+		memset(e, 0, sizeof(*e));
+		e->used = 1;
+		e->sa = (int)sa;
+	}
+	return e;
+}
+
+static void pf_mil(struct pf_ecu *e, const char *mil, int64_t wall_ms)
+{
+	if (!mil[0] || wall_ms < e->mil_ms)
 		return;
-	e->used = 1;
-	e->sa = sa;
-	e->wall_ms = wall_ms;
-	e->mil = pf_mil_code(ev->mil);
+	e->have_mil = 1;
+	e->mil = pf_mil_code(mil);
+	e->mil_ms = wall_ms;
+}
+
+/* The engine's VIN from an event: the newest one counts. */
+static void pf_bus_vin(struct platform *p, const char *vin, int64_t wall_ms)
+{
+	if (!vin[0] || wall_ms < p->bus_vin_ms)
+		return;
+	snprintf(p->bus_vin, sizeof(p->bus_vin), "%s", vin);
+	p->bus_vin_ms = wall_ms;
+}
+
+/* A `dtc` event: the newest one of each source address is its state. */
+static void pf_dtc_event(struct platform *p, const struct payload_event *ev, int64_t wall_ms)
+{
+	struct pf_ecu *e = pf_ecu_of(p, ev->sa);
+
+	if (!e || wall_ms < e->dtc_ms)
+		return;
+	e->dtc_ms = wall_ms;
+	pf_mil(e, ev->mil, wall_ms);
 	e->n = 0;
 	for (int i = 0; i < ev->active.n && e->n < HJ_MAX_DTCS; i++)
 		e->dtc[e->n++] = pf_dtc_code(&ev->active.d[i]);
+}
+
+/* An `obd` event: DM5, DM19 and DM20 of one source as they are now.  IUPR
+ * takes the first HJ_IUPR_PAIRS ratios in DM20's order (README). */
+static void pf_obd_event(struct platform *p, const struct payload_event *ev, int64_t wall_ms)
+{
+	struct pf_ecu *e = pf_ecu_of(p, ev->sa);
+
+	if (!e || wall_ms < e->obd_ms)
+		return;
+	e->obd_ms = wall_ms;
+	pf_mil(e, ev->mil, wall_ms);
+	pf_bus_vin(p, ev->engine, wall_ms);
+	e->have_dm5 = ev->obd_support != PAYLOAD_NO_INT && ev->obd_readiness != PAYLOAD_NO_INT;
+	e->support = (uint16_t)ev->obd_support;
+	e->readiness = (uint16_t)ev->obd_readiness;
+	e->have_cvn = ev->cvn[0] != '\0';
+	snprintf(e->cal_id, sizeof(e->cal_id), "%s", ev->cal_id);
+	snprintf(e->cvn, sizeof(e->cvn), "%s", ev->cvn);
+	e->have_dm20 = ev->ign_cycles != PAYLOAD_NO_INT && ev->obd_conditions != PAYLOAD_NO_INT;
+	e->ign_cycles = (uint16_t)ev->ign_cycles;
+	e->obd_conditions = (uint16_t)ev->obd_conditions;
+	e->n_ratios = 0;
+	for (int i = 0; i < ev->ratios.n && e->n_ratios < HJ_IUPR_PAIRS; i++) {
+		e->num[e->n_ratios] = (uint16_t)ev->ratios.r[i].num;
+		e->den[e->n_ratios++] = (uint16_t)ev->ratios.r[i].den;
+	}
 }
 
 static void pf_ecu_silent(struct platform *p, int silent, int64_t wall_ms);
@@ -513,14 +633,24 @@ static void pf_ecu_event(struct platform *p, const struct payload_event *ev, int
 /* The events the platform uses: diagnostics and the ECU's silence. */
 static void pf_event(struct platform *p, const struct store_row *row)
 {
+	static const char *const used[] = {"\"dtc\"", "\"obd\"", "\"vin-mismatch\"",
+					   "\"ecu-silent\""};
 	struct payload_event *ev = &p->ev;
 	struct payload_header h;
+	size_t i = 0;
 
-	if ((!strstr(row->payload, "\"dtc\"") && !strstr(row->payload, "\"ecu-silent\"")) ||
+	/* Most rows are other events: a look at the text first. */
+	while (i < sizeof(used) / sizeof(used[0]) && !strstr(row->payload, used[i]))
+		i++;
+	if (i == sizeof(used) / sizeof(used[0]) ||
 	    payload_decode_event(row->payload, row->len, &h, ev, NULL) < 0)
 		return;
 	if (ev->type == PAYLOAD_EV_DTC)
 		pf_dtc_event(p, ev, row->wall_ms);
+	else if (ev->type == PAYLOAD_EV_OBD)
+		pf_obd_event(p, ev, row->wall_ms);
+	else if (ev->type == PAYLOAD_EV_VIN_MISMATCH)
+		pf_bus_vin(p, ev->engine, row->wall_ms);
 	else if (ev->type == PAYLOAD_EV_ECU_SILENT)
 		pf_ecu_event(p, ev, row->wall_ms);
 }
@@ -534,7 +664,8 @@ static int pf_take(struct platform *p, struct pf_builder *b, const struct store_
 	int slot;
 
 	if (row->kind == STORE_EVENT) {
-		/* Events do not go to the platform; dtc events feed diagnostics. */
+		/* Events do not go to the platform; dtc, obd, vin-mismatch
+		 * events feed diagnostics. */
 		pf_event(p, row);
 		if (!b->open)
 			store_ack(p->store, PLATFORM_BIT, row->seq);

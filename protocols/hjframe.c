@@ -121,6 +121,23 @@ int hj_stream_get(const struct hj_stream *s, enum hj_field f, double *value)
 
 /* ---- position ------------------------------------------------------------ */
 
+void hj_diag_text(uint8_t *field, size_t n, const char *text)
+{
+	size_t len = text ? strnlen(text, n) : 0;
+
+	memset(field, text ? 0x00 : 0xFF, n);
+	if (len)
+		memcpy(field, text, len);
+}
+
+void hj_diag_iupr_set(struct hj_diag *d, int i, uint16_t v)
+{
+	if (i < 0 || i >= HJ_IUPR_COUNTERS)
+		return;
+	d->iupr[2 * i] = (uint8_t)(v >> 8);
+	d->iupr[2 * i + 1] = (uint8_t)v;
+}
+
 void hj_pos_unknown(struct hj_pos *p)
 {
 	p->status = HJ_POS_INVALID;

@@ -127,6 +127,17 @@ struct hj_diag {
 	uint32_t dtc[HJ_MAX_DTCS];   /* 4 bytes each, as on the wire */
 };
 
+/* IUPR counters (hj_diag.iupr), in the order of SAE J1979 InfoType 0x0B:
+ * OBD conditions, ignition cycles, then a (completions, conditions) pair for
+ * each of 8 monitor groups. */
+enum {
+	HJ_IUPR_OBD_COND = 0,
+	HJ_IUPR_IGN_CYCLES = 1,
+	HJ_IUPR_MONITORS = 2, /* the first pair */
+	HJ_IUPR_PAIRS = 8,
+	HJ_IUPR_COUNTERS = 18,
+};
+
 struct hj_info {
 	uint8_t type;	     /* enum hj_info_type */
 	struct hj_time time; /* road: every unit carries its sample's time; else the frame's */
@@ -200,6 +211,12 @@ void hj_stream_init(struct hj_stream *s);
 int hj_stream_set(struct hj_stream *s, enum hj_field f, double value);
 /* The physical value of f: 0 and *value, or -1 when f is invalid. */
 int hj_stream_get(const struct hj_stream *s, enum hj_field f, double *value);
+
+/* A text field of the diagnostics unit (VIN, CAL ID, CVN: n bytes): text
+ * copied, the rest NUL; 0xFF (invalid) throughout when text is NULL. */
+void hj_diag_text(uint8_t *field, size_t n, const char *text);
+/* IUPR counter i (HJ_IUPR_*) of d, big-endian like every number. */
+void hj_diag_iupr_set(struct hj_diag *d, int i, uint16_t v);
 
 /* Position from degrees; valid = 0 keeps the numbers but flags them invalid
  * (the spec: send the last valid position with the invalid bit set). */

@@ -330,7 +330,7 @@ static void pw_fail(struct pw *w, int err)
 
 /* ---- the field table ----------------------------------------------------------------- */
 
-enum pl_kind { K_STR, K_REAL, K_INT, K_BOOL, K_TIME, K_STAGES, K_DTCS, K_EVIDENCE };
+enum pl_kind { K_STR, K_REAL, K_INT, K_BOOL, K_TIME, K_STAGES, K_DTCS, K_RATIOS, K_EVIDENCE };
 
 /* One field: its key, what it is, where it lives in its struct and whether
  * it may be absent (then as PAYLOAD_NONE / _NO_INT / _NO_TIME / "" / NULL). */
@@ -538,6 +538,22 @@ static const struct pl_field pl_vin_mismatch[] = {
     EF("sa", K_INT, sa, 0),
 };
 
+/* What one controller's DM5, DM19 and DM20 say, the OBD unit of the China
+ * platforms (raised when one of them changes; mil and vin are the state then). */
+static const struct pl_field pl_obd[] = {
+    EF("sa", K_INT, sa, 0),
+    EF("protocol", K_STR, protocol, 0),
+    EF("mil", K_STR, mil, 1),
+    EF("vin", K_STR, engine, 1),
+    EF("support", K_INT, obd_support, 1),
+    EF("readiness", K_INT, obd_readiness, 1),
+    EF("cal_id", K_STR, cal_id, 1),
+    EF("cvn", K_STR, cvn, 1),
+    EF("ign_cycles", K_INT, ign_cycles, 1),
+    EF("obd_conditions", K_INT, obd_conditions, 1),
+    EF("ratios", K_RATIOS, ratios, 1),
+};
+
 /* The one table of event types: name, store class, fields in wire order. */
 static const struct pl_type {
 	const char *name;
@@ -572,6 +588,7 @@ static const struct pl_type {
     T(PAYLOAD_EV_CONFIG_ROLLBACK, "config-rollback", PAYLOAD_CLASS_ALARM, pl_config_rollback),
     T(PAYLOAD_EV_DTC, "dtc", PAYLOAD_CLASS_EVENT, pl_dtc),
     T(PAYLOAD_EV_VIN_MISMATCH, "vin-mismatch", PAYLOAD_CLASS_EVENT, pl_vin_mismatch),
+    T(PAYLOAD_EV_OBD, "obd", PAYLOAD_CLASS_EVENT, pl_obd),
 #undef T
 };
 
@@ -769,6 +786,25 @@ static void pl_enc_dtcs(struct pw *w, const struct payload_dtcs *l)
 	pw_lit(w, "]");
 }
 
+static void pl_enc_ratios(struct pw *w, const struct payload_ratios *l)
+{
+	if (l->n < 0 || l->n > PAYLOAD_MAX_RATIOS) {
+		pw_fail(w, PAYLOAD_E_VALUE);
+		return;
+	}
+	pw_lit(w, "[");
+	for (int i = 0; i < l->n; i++) {
+		pw_lit(w, i ? ",{\"spn\":" : "{\"spn\":");
+		pw_int(w, l->r[i].spn);
+		pw_lit(w, ",\"num\":");
+		pw_int(w, l->r[i].num);
+		pw_lit(w, ",\"den\":");
+		pw_int(w, l->r[i].den);
+		pw_lit(w, "}");
+	}
+	pw_lit(w, "]");
+}
+
 static void pl_enc_stages(struct pw *w, const struct payload_stages *l)
 {
 	if (l->n < 0 || l->n > PAYLOAD_MAX_STAGES) {
@@ -870,6 +906,12 @@ static void pl_enc_fields(struct pw *w, int *first, const void *base, const stru
 		case K_DTCS:
 			pw_key(w, first, f[i].key);
 			pl_enc_dtcs(w, (const struct payload_dtcs *)p);
+			break;
+		case K_RATIOS: /* optional: absent when empty */
+			if (f[i].opt && ((const struct payload_ratios *)p)->n == 0)
+				continue;
+			pw_key(w, first, f[i].key);
+			pl_enc_ratios(w, (const struct payload_ratios *)p);
 			break;
 		case K_EVIDENCE:
 			if (!*(const struct payload_evidence *const *)p) {
@@ -1066,6 +1108,30 @@ static int pl_dec_dtcs(json_t *v, struct payload_dtcs *l)
 	return 0;
 }
 
+static int pl_dec_ratios(json_t *v, struct payload_ratios *l)
+{
+	size_t i;
+	json_t *c;
+	int64_t spn;
+
+	if (!json_is_array(v) || json_array_size(v) > PAYLOAD_MAX_RATIOS)
+		return PAYLOAD_E_FIELD;
+	l->n = 0;
+	json_array_foreach(v, i, c)
+	{
+		struct payload_ratio *r = &l->r[l->n];
+
+		if (!json_is_object(c) || pl_dec_int(json_object_get(c, "spn"), &spn) < 0 ||
+		    spn < 0 || spn > UINT32_MAX ||
+		    pl_dec_int(json_object_get(c, "num"), &r->num) < 0 ||
+		    pl_dec_int(json_object_get(c, "den"), &r->den) < 0)
+			return PAYLOAD_E_FIELD;
+		r->spn = (uint32_t)spn;
+		l->n++;
+	}
+	return 0;
+}
+
 static int pl_dec_stages(json_t *v, struct payload_stages *l)
 {
 	size_t i;
@@ -1176,6 +1242,9 @@ static int pl_dec_fields(json_t *obj, void *base, const struct pl_field *f, int 
 			break;
 		case K_DTCS:
 			rc = pl_dec_dtcs(v, (struct payload_dtcs *)p);
+			break;
+		case K_RATIOS:
+			rc = pl_dec_ratios(v, (struct payload_ratios *)p);
 			break;
 		case K_EVIDENCE:
 			if (!evb)

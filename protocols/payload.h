@@ -19,6 +19,7 @@
 #define PAYLOAD_CUSTOM_NAME	40  /* a custom value's name, with '\0' */
 #define PAYLOAD_TEXT_MAX	72  /* a custom text value, with '\0' */
 #define PAYLOAD_MAX_DTCS	64  /* codes in one dtc list */
+#define PAYLOAD_MAX_RATIOS	16  /* monitor ratios in one obd event */
 #define PAYLOAD_MAX_STAGES	6
 #define PAYLOAD_EVIDENCE_FIELDS 13
 #define PAYLOAD_EVIDENCE_ROWS	384 /* the head (128) and the ring (256) of smoke */
@@ -80,6 +81,7 @@ enum payload_type {
 	PAYLOAD_EV_SEAL,	   /* a signed hash of a seq range of a boot (seal.h) */
 	/* a pushed configuration taken back (remote.h) */
 	PAYLOAD_EV_CONFIG_ROLLBACK,
+	PAYLOAD_EV_OBD, /* a controller's DM5/DM19/DM20 changed (diag.h) */
 	PAYLOAD_TYPE_COUNT
 };
 
@@ -136,6 +138,17 @@ struct payload_dtc {
 struct payload_dtcs {
 	int n;
 	struct payload_dtc d[PAYLOAD_MAX_DTCS];
+};
+
+/* A DM20 monitor's in-use performance ratio. */
+struct payload_ratio {
+	uint32_t spn;
+	int64_t num, den;
+};
+
+struct payload_ratios {
+	int n;
+	struct payload_ratio r[PAYLOAD_MAX_RATIOS];
 };
 
 struct payload_stages {
@@ -220,6 +233,12 @@ struct payload_event {
 	char mil[8], red_stop[8], amber[8];
 	int mil_changed;
 	char configured[20], engine[32];
+	/* obd (sa, mil too; engine: the bus VIN): a controller's OBD data */
+	char protocol[12];
+	int64_t obd_support, obd_readiness;
+	char cal_id[20], cvn[12];
+	int64_t ign_cycles, obd_conditions;
+	struct payload_ratios ratios;
 	/* seal: rows sealed_from..sealed_to of boot sealed_boot; hex hashes,
 	 * key id, hex r || s */
 	int64_t sealed_boot, sealed_from, sealed_to;

@@ -5,7 +5,9 @@
  * variant expects answers (road: echoes; nrmm: the activation answer), and
  * writes one JSON line per frame (gateway/hjdecode.c's rendering plus rx_ms,
  * conn and the errors found) to a file.  It can cut the link after N
- * real-time frames for S seconds, refusing connections meanwhile. */
+ * real-time frames for S seconds, refusing connections meanwhile.  With
+ * --expect-obd FILE it checks every diagnostics unit field by field against
+ * FILE's `key value` lines (see sim_obd_value for the keys and forms). */
 #include <errno.h>
 #include <fcntl.h>
 #include <getopt.h>
@@ -26,7 +28,17 @@
 #include "gateway/signer.h"
 #include "protocols/hjframe.h"
 
-#define SIM_BUF 65536
+#define SIM_BUF	      65536
+#define SIM_OBD_KEYS  12
+#define SIM_OBD_VALUE 256
+
+/* --expect-obd: the values a diagnostics unit must carry. */
+struct sim_obd {
+	int n;
+	char key[SIM_OBD_KEYS][16];
+	char want[SIM_OBD_KEYS][SIM_OBD_VALUE];
+	long units, matched, failed_after_match;
+};
 
 struct sim {
 	enum hj_variant variant;
@@ -40,6 +52,7 @@ struct sim {
 	int offset_s;
 	int cut_after, cut_for_s, cut_done;
 	int quiet;
+	struct sim_obd obd;
 
 	SSL_CTX *tls_ctx; /* --tls-cert: TLS server */
 	SSL *ssl;
@@ -219,6 +232,135 @@ static void sim_checks(struct sim *s, json_t *errs)
 		sim_error(errs, "not signed");
 }
 
+/* A text field (VIN, CAL ID, CVN) without its NUL/space padding, or
+ * "invalid" when all 0xFF. */
+static void sim_obd_text(const uint8_t *p, size_t n, char *out, size_t size)
+{
+	size_t len = n;
+	int all_ff = 1;
+
+	for (size_t i = 0; i < n; i++)
+		all_ff &= p[i] == 0xFF;
+	while (len > 0 && (p[len - 1] == 0 || p[len - 1] == ' '))
+		len--;
+	if (all_ff)
+		snprintf(out, size, "invalid");
+	else
+		snprintf(out, size, "%.*s", (int)len, (const char *)p);
+}
+
+/* The value of key in d as the expectation file writes it: numbers in
+ * decimal, iupr as 18 comma-separated counters, dtcs as comma-separated
+ * 8-digit hex codes ("" none, "invalid" when the count is 0xFE).  0, or -1
+ * for a key that is not in this variant's unit or not known. */
+static int sim_obd_value(enum hj_variant v, const struct hj_diag *d, const char *key, char *out,
+			 size_t size)
+{
+	size_t off = 0;
+
+	if (strcmp(key, "protocol") == 0)
+		snprintf(out, size, "%u", d->protocol);
+	else if (strcmp(key, "mil") == 0)
+		snprintf(out, size, "%u", d->mil);
+	else if (strcmp(key, "dtcs") == 0) {
+		out[0] = '\0';
+		if (d->n_dtcs == HJ_INVALID_FE)
+			snprintf(out, size, "invalid");
+		for (int i = 0; d->n_dtcs != HJ_INVALID_FE && i < d->n_dtcs && off + 10 < size; i++)
+			off += (size_t)snprintf(out + off, size - off, "%s%08X", i ? "," : "",
+						(unsigned)d->dtc[i]);
+	} else if (!hj_variant_road(v))
+		return -1;
+	else if (strcmp(key, "support") == 0)
+		snprintf(out, size, "%u", d->support);
+	else if (strcmp(key, "readiness") == 0)
+		snprintf(out, size, "%u", d->readiness);
+	else if (strcmp(key, "vin") == 0)
+		sim_obd_text(d->vin, sizeof(d->vin), out, size);
+	else if (strcmp(key, "cal_id") == 0)
+		sim_obd_text(d->cal_id, sizeof(d->cal_id), out, size);
+	else if (strcmp(key, "cvn") == 0)
+		sim_obd_text(d->cvn, sizeof(d->cvn), out, size);
+	else if (strcmp(key, "iupr") == 0)
+		for (int i = 0; i < 18 && off + 8 < size; i++)
+			off += (size_t)snprintf(out + off, size - off, "%s%u", i ? "," : "",
+						(unsigned)d->iupr[2 * i] << 8 | d->iupr[2 * i + 1]);
+	else
+		return -1;
+	return 0;
+}
+
+/* Every diagnostics unit of the frame against --expect-obd: the mismatches
+ * go into the frame's "obd_mismatch"; one after a unit that matched is an
+ * error (what was heard does not go away). */
+static void sim_check_obd(struct sim *s, json_t *o, json_t *errs)
+{
+	struct sim_obd *x = &s->obd;
+	char got[SIM_OBD_VALUE], msg[2 * SIM_OBD_VALUE + 40];
+
+	for (int i = 0; x->n > 0 && i < s->f.n_info; i++) {
+		json_t *bad = json_array();
+
+		if (s->f.info[i].type != HJ_INFO_DIAG) {
+			json_decref(bad);
+			continue;
+		}
+		for (int k = 0; k < x->n; k++) {
+			if (sim_obd_value(s->f.variant, &s->f.info[i].u.diag, x->key[k], got,
+					  sizeof(got)) < 0 ||
+			    strcmp(got, x->want[k]) == 0)
+				continue;
+			snprintf(msg, sizeof(msg), "%s: got %s, want %s", x->key[k], got,
+				 x->want[k]);
+			json_array_append_new(bad, json_string(msg));
+		}
+		x->units++;
+		if (json_array_size(bad) == 0)
+			x->matched++;
+		else if (x->matched > 0) {
+			x->failed_after_match++;
+			sim_error(errs, "diagnostics unit differs after one matched");
+		}
+		json_object_set_new(o, "obd_mismatch", bad);
+	}
+}
+
+/* Read --expect-obd FILE: `key value` lines, # comments.  0 or -1. */
+static int sim_obd_load(struct sim_obd *x, const char *path)
+{
+	FILE *f = fopen(path, "r");
+	char line[SIM_OBD_VALUE + 32];
+	char tmp[SIM_OBD_VALUE];
+	struct hj_diag d;
+
+	if (!f) {
+		perror(path);
+		return -1;
+	}
+	memset(&d, 0, sizeof(d));
+	while (fgets(line, sizeof(line), f)) {
+		char *sp;
+
+		line[strcspn(line, "\r\n")] = '\0';
+		if (!line[0] || line[0] == '#')
+			continue;
+		sp = strchr(line, ' ');
+		if (x->n >= SIM_OBD_KEYS || !sp || sp - line >= (long)sizeof(x->key[0]))
+			goto bad;
+		*sp = '\0';
+		if (sim_obd_value(HJ_ROAD, &d, line, tmp, sizeof(tmp)) < 0)
+			goto bad; /* not a key */
+		memcpy(x->key[x->n], line, (size_t)(sp - line) + 1);
+		snprintf(x->want[x->n++], sizeof(x->want[0]), "%s", sp + 1);
+	}
+	fclose(f);
+	return 0;
+bad:
+	fprintf(stderr, "hjplatform: %s: bad line \"%s\"\n", path, line);
+	fclose(f);
+	return -1;
+}
+
 static void sim_send(struct sim *s, uint8_t cmd, const void *data, size_t n)
 {
 	struct hj_frame *a = calloc(1, sizeof(*a));
@@ -297,6 +439,7 @@ static void sim_frame(struct sim *s, const uint8_t *p, size_t n)
 	} else {
 		o = hjdecode_json(&s->f, p, n, s->offset_s, s->v, s->id);
 		sim_checks(s, errs);
+		sim_check_obd(s, o, errs);
 		if (s->f.has_sig && s->v &&
 		    !json_is_true(json_object_get(json_object_get(o, "signature"), "verified")))
 			sim_error(errs, "signature does not verify");
@@ -460,11 +603,14 @@ static void sim_usage(void)
 	fputs(
 	    "usage: hjplatform [--port N] [--variant nrmm|road|gb17691] [--pubkey PEM] [--id ID]\n"
 	    "                  [--vin VIN] [--cut-after FRAMES --cut-for SECONDS] [--quiet]\n"
-	    "                  [--tls-cert PEM [--tls-key PEM]]\n"
+	    "                  [--tls-cert PEM [--tls-key PEM]] [--expect-obd FILE]\n"
 	    "                  [--ready FILE] -o FILE\n"
 	    "A test platform for HJ 1322 / HJ 1239 frames on 127.0.0.1: checks and records\n"
 	    "every frame as one JSON line in FILE; --ready FILE gets the port once listening.\n"
-	    "SIGTERM stops it; exit status 1 when a frame had an error.\n",
+	    "--expect-obd FILE: every diagnostics unit is checked against FILE's `key value`\n"
+	    "lines (protocol, mil, dtcs, support, readiness, vin, cal_id, cvn, iupr).\n"
+	    "SIGTERM stops it; exit status 1 when a frame had an error, or with --expect-obd\n"
+	    "when no diagnostics unit matched.\n",
 	    stderr);
 }
 
@@ -482,6 +628,7 @@ int main(int argc, char **argv)
 	    {"tls-cert", required_argument, NULL, 'C'},
 	    {"tls-key", required_argument, NULL, 'K'},
 	    {"quiet", no_argument, NULL, 'q'},
+	    {"expect-obd", required_argument, NULL, 'O'},
 	    {"help", no_argument, NULL, 'h'},
 	    {NULL, 0, NULL, 0},
 	};
@@ -537,6 +684,10 @@ int main(int argc, char **argv)
 		case 'o':
 			out = optarg;
 			break;
+		case 'O':
+			if (sim_obd_load(&s.obd, optarg) < 0)
+				return 2;
+			break;
 		default:
 			sim_usage();
 			return 2;
@@ -569,9 +720,12 @@ int main(int argc, char **argv)
 		hj_variant_name(s.variant));
 	sim_loop(&s);
 	fprintf(stderr, "hjplatform: %ld frames, %ld with errors\n", s.frames, s.errors);
+	if (s.obd.n > 0)
+		fprintf(stderr, "hjplatform: %ld diagnostics units, %ld as expected\n", s.obd.units,
+			s.obd.matched);
 	signer_verifier_close(s.v);
 	SSL_CTX_free(s.tls_ctx);
 	if (s.out != stdout)
 		fclose(s.out);
-	return s.errors ? 1 : 0;
+	return s.errors || (s.obd.n > 0 && s.obd.matched == 0) ? 1 : 0;
 }

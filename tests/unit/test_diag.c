@@ -1,4 +1,5 @@
-/* diag: which DM1 changes raise `dtc` events, and VIN mismatches. */
+/* diag: which DM1 changes raise `dtc` events, which DM5/DM19/DM20 changes
+ * raise `obd` events, and VIN mismatches. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -130,7 +131,7 @@ static void test_obd_state(void **state)
 	diag_dm5(&d, 0, &dm5);
 	diag_dm19(&d, 0, &dm19);
 	diag_dm20(&d, 0, &dm20);
-	assert_int_equal(s.n, 0);
+	assert_int_equal(s.n, 3); /* each one told something new: test_obd_events */
 	st = diag_status(&d);
 	e = json_object_get(json_object_get(st, "ecus"), "0");
 	assert_int_equal(json_integer_value(json_object_get(e, "obd_support")), 0xFCE1);
@@ -147,13 +148,116 @@ static void test_obd_state(void **state)
 	event_sink_clear(&s);
 }
 
+static json_int_t ev_int(json_t *ev, const char *key)
+{
+	json_t *v = json_object_get(ev, key);
+
+	assert_non_null(v);
+	return json_integer_value(v);
+}
+
+static const char *ev_str(json_t *ev, const char *key)
+{
+	json_t *v = json_object_get(ev, key);
+
+	assert_non_null(v);
+	return json_string_value(v);
+}
+
+/* An `obd` event per change of DM5, DM19 or DM20, none for a repeat or for
+ * a DM1 or VIN alone; each carries everything known of its source then. */
+static void test_obd_events(void **state)
+{
+	static const uint8_t dm5b[8] = {0x00, 0x00, 0x13, 0x07, 0x19, 0x00, 0x08, 0x00};
+	/* ign 1200, cond 345, SPN 3050 40/100, SPN 3058 7/9 */
+	static const uint8_t dm20b[18] = {0xB0, 0x04, 0x59, 0x01, 0xEA, 0x0B, 0x00, 0x28, 0x00,
+					  0x64, 0x00, 0xF2, 0x0B, 0x00, 0x07, 0x00, 0x09, 0x00};
+	struct j1939dm_dm1 mil_on = dm1_with(1, J1939DM_LAMP_ON);
+	struct event_sink s = {.n = 0};
+	static struct diag d;
+	struct j1939dm_dm5 dm5;
+	struct j1939dm_dm19 dm19;
+	struct j1939dm_dm20 dm20;
+	uint8_t dm19b[20];
+	json_t *r;
+
+	(void)state;
+	memcpy(dm19b,
+	       "\x4D\x3C\x2B\x1A"
+	       "ECU-CAL-A1\0\0\0\0\0\0",
+	       20);
+	assert_int_equal(j1939dm_dm5_decode(dm5b, 8, &dm5), 0);
+	assert_int_equal(j1939dm_dm19_decode(dm19b, 20, &dm19), 0);
+	assert_int_equal(j1939dm_dm20_decode(dm20b, 18, &dm20), 0);
+	diag_init(&d, "", event_sink_collect, &s);
+	diag_dm1(&d, 0, &mil_on);
+	diag_vin(&d, 0, "LZZ1EXCA7PN123456");
+	assert_int_equal(s.n, 1); /* the dtc event; no obd event yet */
+	event_sink_clear(&s);
+
+	diag_dm5(&d, 0, &dm5);
+	assert_int_equal(s.n, 1);
+	assert_string_equal(ev_str(s.ev[0], "type"), "obd");
+	assert_int_equal(ev_int(s.ev[0], "sa"), 0);
+	assert_string_equal(ev_str(s.ev[0], "protocol"), "sae-j1939");
+	assert_string_equal(ev_str(s.ev[0], "mil"), "on");
+	assert_string_equal(ev_str(s.ev[0], "vin"), "LZZ1EXCA7PN123456");
+	/* bits 0-12 from bytes 5-6, 13-15 from byte 4's low (support) and
+	 * high (status) bits: 0x0019 | 7 << 13; 0x0008 | 0 << 13 */
+	assert_int_equal(ev_int(s.ev[0], "support"), 0xE019);
+	assert_int_equal(ev_int(s.ev[0], "readiness"), 0x0008);
+	assert_null(json_object_get(s.ev[0], "cal_id"));
+	assert_null(json_object_get(s.ev[0], "ign_cycles"));
+	assert_null(json_object_get(s.ev[0], "ratios"));
+	diag_dm5(&d, 0, &dm5); /* the same DM5 again */
+	assert_int_equal(s.n, 1);
+
+	diag_dm19(&d, 0, &dm19);
+	assert_int_equal(s.n, 2);
+	assert_string_equal(ev_str(s.ev[1], "cal_id"), "ECU-CAL-A1");
+	assert_string_equal(ev_str(s.ev[1], "cvn"), "1A2B3C4D");
+	assert_int_equal(ev_int(s.ev[1], "support"), 0xE019);
+	diag_dm19(&d, 0, &dm19);
+	assert_int_equal(s.n, 2);
+
+	diag_dm20(&d, 0, &dm20);
+	assert_int_equal(s.n, 3);
+	assert_int_equal(ev_int(s.ev[2], "ign_cycles"), 1200);
+	assert_int_equal(ev_int(s.ev[2], "obd_conditions"), 345);
+	r = json_object_get(s.ev[2], "ratios");
+	assert_int_equal(json_array_size(r), 2);
+	assert_int_equal(ev_int(json_array_get(r, 0), "spn"), 3050);
+	assert_int_equal(ev_int(json_array_get(r, 0), "num"), 40);
+	assert_int_equal(ev_int(json_array_get(r, 0), "den"), 100);
+	assert_int_equal(ev_int(json_array_get(r, 1), "spn"), 3058);
+	diag_dm20(&d, 0, &dm20);
+	diag_dm1(&d, 0, &mil_on);
+	assert_int_equal(s.n, 3);
+
+	dm20.ign_cycles++; /* a counter moved: news */
+	diag_dm20(&d, 0, &dm20);
+	assert_int_equal(s.n, 4);
+	assert_int_equal(ev_int(s.ev[3], "ign_cycles"), 1201);
+	/* another controller's DM5 is its own */
+	diag_dm5(&d, 0x3D, &dm5);
+	assert_int_equal(s.n, 5);
+	assert_int_equal(ev_int(s.ev[4], "sa"), 0x3D);
+	assert_null(json_object_get(s.ev[4], "mil"));
+	/* a CAL ID that is not text is left out, its CVN kept */
+	dm19.cal[0].cal_id[3] = (char)0x80;
+	diag_dm19(&d, 0, &dm19);
+	assert_int_equal(s.n, 6);
+	assert_null(json_object_get(s.ev[5], "cal_id"));
+	assert_string_equal(ev_str(s.ev[5], "cvn"), "1A2B3C4D");
+	event_sink_clear(&s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_dtc_changes),
-	    cmocka_unit_test(test_vin_mismatch_once),
-	    cmocka_unit_test(test_no_configured_vin),
-	    cmocka_unit_test(test_obd_state),
+	    cmocka_unit_test(test_dtc_changes),	      cmocka_unit_test(test_vin_mismatch_once),
+	    cmocka_unit_test(test_no_configured_vin), cmocka_unit_test(test_obd_state),
+	    cmocka_unit_test(test_obd_events),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -965,10 +965,36 @@ static void test_road_removal_alarm(void **state)
 	assert_int_equal(hj_decode(want, sizeof(want), HJ_NRMM, &fr), HJ_ECMD);
 }
 
+/* The OBD unit's text fields and IUPR counters as the wire has them. */
+static void test_diag_fields(void **state)
+{
+	struct hj_diag d;
+	uint8_t want[18];
+
+	(void)state;
+	memset(&d, 0xFF, sizeof(d));
+	hj_diag_text(d.cvn, sizeof(d.cvn), "1A2B3C4D");
+	memset(want, 0, sizeof(want));
+	memcpy(want, "1A2B3C4D", 8);
+	assert_memory_equal(d.cvn, want, 18);
+	hj_diag_text(d.cal_id, sizeof(d.cal_id), "ABCDEFGHIJKLMNOPQRSTUVWXYZ"); /* cut at 18 */
+	assert_memory_equal(d.cal_id, "ABCDEFGHIJKLMNOPQR", 18);
+	hj_diag_text(d.cal_id, sizeof(d.cal_id), NULL);
+	memset(want, 0xFF, sizeof(want));
+	assert_memory_equal(d.cal_id, want, 18);
+	hj_diag_iupr_set(&d, HJ_IUPR_IGN_CYCLES, 0x04B0);
+	hj_diag_iupr_set(&d, HJ_IUPR_COUNTERS, 0); /* out of range: ignored */
+	assert_int_equal(d.iupr[0], 0xFF);
+	assert_int_equal(d.iupr[2], 0x04);
+	assert_int_equal(d.iupr[3], 0xB0);
+	assert_int_equal(d.iupr[35], 0xFF);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_bcc),
+	    cmocka_unit_test(test_diag_fields),
 	    cmocka_unit_test(test_time),
 	    cmocka_unit_test(test_login_logout),
 	    cmocka_unit_test(test_nrmm_realtime_resend),

@@ -268,6 +268,21 @@ static void ev_vin_mismatch(struct payload_event *e)
 	e->sa = 0;
 }
 
+static void ev_obd(struct payload_event *e)
+{
+	e->sa = 0;
+	set(e->protocol, sizeof(e->protocol), "sae-j1939");
+	set(e->mil, sizeof(e->mil), "on");
+	set(e->engine, sizeof(e->engine), "LZZ1EXCA7PN123456");
+	e->obd_support = 0x6019;
+	e->obd_readiness = 0x0008;
+	set(e->cal_id, sizeof(e->cal_id), "ECU-CAL-A1");
+	set(e->cvn, sizeof(e->cvn), "1A2B3C4D");
+	e->ign_cycles = 1200;
+	e->obd_conditions = 345;
+	e->ratios = (struct payload_ratios){2, {{3050, 40, 100}, {524287, 0, 65535}}};
+}
+
 static const struct ev_case {
 	enum payload_type type;
 	void (*fill)(struct payload_event *e);
@@ -358,6 +373,12 @@ static const struct ev_case {
     {PAYLOAD_EV_VIN_MISMATCH, ev_vin_mismatch,
      H ",\"type\":\"vin-mismatch\",\"configured\":\"LZZ1EXCA7PN654321\","
        "\"engine\":\"LZZ1EXCA7PN000000\",\"sa\":0}"},
+    {PAYLOAD_EV_OBD, ev_obd,
+     H ",\"type\":\"obd\",\"sa\":0,\"protocol\":\"sae-j1939\",\"mil\":\"on\","
+       "\"vin\":\"LZZ1EXCA7PN123456\",\"support\":24601,\"readiness\":8,"
+       "\"cal_id\":\"ECU-CAL-A1\",\"cvn\":\"1A2B3C4D\",\"ign_cycles\":1200,"
+       "\"obd_conditions\":345,\"ratios\":[{\"spn\":3050,\"num\":40,\"den\":100},"
+       "{\"spn\":524287,\"num\":0,\"den\":65535}]}"},
 };
 
 #define N_CASES (sizeof(ev_cases) / sizeof(ev_cases[0]))
@@ -628,6 +649,12 @@ static void test_decode_errors(void **state)
 	       "500Z\",\"jump_s\":1.0,\"clock\":\"gnss\"}",
 	     PAYLOAD_E_FIELD},
 	    {H ",\"type\":\"engine\",\"state\":\"stop\",\"reason\":\"\"}", PAYLOAD_E_FIELD},
+	    {H ",\"type\":\"obd\",\"sa\":0,\"protocol\":\"sae-j1939\",\"ratios\":[1]}",
+	     PAYLOAD_E_FIELD},
+	    {H ",\"type\":\"obd\",\"sa\":0,\"protocol\":\"sae-j1939\",\"ratios\":[{\"spn\":-1,"
+	       "\"num\":0,\"den\":0}]}",
+	     PAYLOAD_E_FIELD},
+	    {H ",\"type\":\"obd\",\"sa\":0}", PAYLOAD_E_FIELD},
 	};
 	static struct payload_event ev;
 	static struct payload_record rec;

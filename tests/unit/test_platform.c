@@ -181,19 +181,60 @@ static void fx_append(struct fx *f, enum store_kind kind, int64_t wall_ms, const
 	assert_int_equal(store_flush(f->store), 0);
 }
 
-/* watch's event as report stores it: header and body through the codec. */
-static void fx_append_ecu_silent(struct fx *f, int64_t wall_ms, const char *state)
+/* An event as report stores it: header and body through the codec. */
+static void fx_append_event(struct fx *f, int64_t wall_ms, const struct payload_event *ev)
 {
 	struct payload_header h = {.v = 1, .dev = "t", .boot = 1, .ts_ms = wall_ms};
+	char buf[4096];
+
+	h.seq = store_next_seq_peek(f->store);
+	assert_true(payload_encode_event(&h, ev, buf, sizeof(buf)) > 0);
+	fx_append(f, STORE_EVENT, wall_ms, buf);
+}
+
+/* watch's event. */
+static void fx_append_ecu_silent(struct fx *f, int64_t wall_ms, const char *state)
+{
 	struct payload_event ev;
-	char buf[1024];
 
 	payload_event_init(&ev, PAYLOAD_EV_ECU_SILENT);
 	snprintf(ev.state, sizeof(ev.state), "%s", state);
 	ev.last_frame_age_s = 15.0;
-	h.seq = store_next_seq_peek(f->store);
-	assert_true(payload_encode_event(&h, &ev, buf, sizeof(buf)) > 0);
-	fx_append(f, STORE_EVENT, wall_ms, buf);
+	fx_append_event(f, wall_ms, &ev);
+}
+
+/* diag's events for a source: a dtc event with one code, the MIL on. */
+static void fx_append_dtc(struct fx *f, int64_t wall_ms, int sa)
+{
+	struct payload_event ev;
+
+	payload_event_init(&ev, PAYLOAD_EV_DTC);
+	ev.sa = sa;
+	ev.appeared = ev.active = (struct payload_dtcs){1, {{3226, 2, 1}}};
+	snprintf(ev.mil, sizeof(ev.mil), "on");
+	snprintf(ev.red_stop, sizeof(ev.red_stop), "off");
+	snprintf(ev.amber, sizeof(ev.amber), "on");
+	fx_append_event(f, wall_ms, &ev);
+}
+
+/* An obd event of source sa: support and ignition cycles distinguish them. */
+static void fx_append_obd(struct fx *f, int64_t wall_ms, int sa, int support, int ign)
+{
+	struct payload_event ev;
+
+	payload_event_init(&ev, PAYLOAD_EV_OBD);
+	ev.sa = sa;
+	snprintf(ev.protocol, sizeof(ev.protocol), "sae-j1939");
+	snprintf(ev.mil, sizeof(ev.mil), "on");
+	snprintf(ev.engine, sizeof(ev.engine), "LZZ1EXCA7PN123456");
+	ev.obd_support = support;
+	ev.obd_readiness = 0x0008;
+	snprintf(ev.cal_id, sizeof(ev.cal_id), "ECU-CAL-A1");
+	snprintf(ev.cvn, sizeof(ev.cvn), "1A2B3C4D");
+	ev.ign_cycles = ign;
+	ev.obd_conditions = 345;
+	ev.ratios = (struct payload_ratios){2, {{3050, 40, 100}, {3058, 7, 9}}};
+	fx_append_event(f, wall_ms, &ev);
 }
 
 static void test_login_record_alarm(void **state)
@@ -241,8 +282,9 @@ static void test_login_record_alarm(void **state)
 }
 
 /* gb17691: a Q1 real-time frame whose units carry the report's serial; its
- * OBD unit has the configured VIN, J1939 as the protocol, the MIL invalid
- * until a DM1 said something, and everything the bus has not given invalid. */
+ * OBD unit has the configured VIN; protocol, MIL and DTC count invalid
+ * until a J1939 diagnostic said something, and everything the bus has not
+ * given invalid. */
 static void test_gb17691_obd_unit(void **state)
 {
 	struct fx *f = *state;
@@ -271,13 +313,95 @@ static void test_gb17691_obd_unit(void **state)
 	}
 	assert_non_null(d);
 	assert_memory_equal(d->vin, VIN, 17);
-	assert_int_equal(d->protocol, 2);
+	assert_int_equal(d->protocol, HJ_INVALID_FE); /* no J1939 diagnostic heard */
 	assert_int_equal(d->mil, HJ_INVALID_FE);
+	assert_int_equal(d->n_dtcs, HJ_INVALID_FE);
 	assert_int_equal(d->support, 0xFFFF);
 	memset(ff, 0xFF, sizeof(ff));
 	assert_memory_equal(d->cal_id, ff, 18);
 	assert_memory_equal(d->cvn, ff, 18);
 	assert_memory_equal(d->iupr, ff, 36);
+}
+
+/* The diagnostics unit of the k-th frame, or NULL. */
+static const struct hj_diag *fx_diag(struct fx *f, int k, struct hj_frame *fr)
+{
+	if (!fx_frame(f, k, fr))
+		return NULL;
+	for (int i = 0; i < fr->n_info; i++)
+		if (fr->info[i].type == HJ_INFO_DIAG)
+			return &fr->info[i].u.diag;
+	return NULL;
+}
+
+/* road: the OBD unit filled from diag's events, field by field: the
+ * engine's (sa 0) DM5/DM19/DM20 rather than another controller's, the
+ * newest event rather than an older one met later, the bus's VIN. */
+static void test_road_obd_unit_filled(void **state)
+{
+	static const uint8_t iupr[36] = {0x01, 0x59, 0x04, 0xB0, 0x00, 0x28, 0x00, 0x64, 0x00,
+					 0x07, 0x00, 0x09, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+					 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF,
+					 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF, 0xFF};
+	struct fx *f = *state;
+	struct uplink_env env = {.store = f->store, .wake_fd = -1, .has_can = 1};
+	struct hj_frame fr;
+	const struct hj_diag *d;
+	struct clock_now cn;
+
+	f->cfg.platform.variant = 1;
+	clock_now(&cn);
+	f->p = platform_uplink.open(&f->cfg, &env);
+	assert_non_null(f->p);
+	assert_true(fx_run(f, have_1, 0));
+	fx_append_dtc(f, cn.wall_ms - 25000, 0);
+	fx_append_obd(f, cn.wall_ms - 24000, 0x3D, 0x1111, 1);
+	fx_append_obd(f, cn.wall_ms - 23000, 0, 0xE019, 1200);
+	fx_append_obd(f, cn.wall_ms - 24500, 0, 0x2222, 2); /* older, met later */
+	fx_append(f, STORE_RECORD, cn.wall_ms - 20000,
+		  "{\"sig\":{\"engine_speed_rpm\":1500,\"coolant_c\":80},\"pos\":{}}");
+	assert_true(fx_run(f, have_2, 1));
+	d = fx_diag(f, 1, &fr);
+	assert_non_null(d);
+	assert_int_equal(d->protocol, 2);
+	assert_int_equal(d->mil, 1);
+	assert_int_equal(d->support, 0xE019);
+	assert_int_equal(d->readiness, 0x0008);
+	assert_memory_equal(d->vin, "LZZ1EXCA7PN123456", 17);
+	assert_memory_equal(d->cal_id, "ECU-CAL-A1\0\0\0\0\0\0\0\0", 18);
+	assert_memory_equal(d->cvn, "1A2B3C4D\0\0\0\0\0\0\0\0\0\0", 18);
+	assert_memory_equal(d->iupr, iupr, 36);
+	assert_int_equal(d->n_dtcs, 1);
+	/* SPN 3226 = 0x000C9A, FMI 2, OC 1 in DM1's byte order */
+	assert_int_equal(d->dtc[0], 0x9A0C0201u);
+}
+
+/* nrmm: its diagnostics frame carries protocol, lamp and codes from the bus. */
+static void test_nrmm_obd_unit_filled(void **state)
+{
+	struct fx *f = *state;
+	struct uplink_env env = {.store = f->store, .wake_fd = -1, .has_can = 1};
+	struct hj_frame fr;
+	const struct hj_diag *d = NULL;
+	struct clock_now cn;
+
+	clock_now(&cn);
+	f->p = platform_uplink.open(&f->cfg, &env);
+	assert_non_null(f->p);
+	assert_true(fx_run(f, have_1, 0));
+	fx_append_dtc(f, cn.wall_ms - 25000, 0);
+	fx_append(f, STORE_RECORD, cn.wall_ms - 20000,
+		  "{\"sig\":{\"engine_speed_rpm\":1500,\"coolant_c\":80},\"pos\":{}}");
+	for (int i = 0; i < 50 && !d; i++) {
+		fx_run(f, have_2, 1);
+		for (int k = 1; !d && fx_frame(f, k, &fr); k++)
+			d = fx_diag(f, k, &fr);
+	}
+	assert_non_null(d);
+	assert_int_equal(d->protocol, 2);
+	assert_int_equal(d->mil, 1);
+	assert_int_equal(d->n_dtcs, 1);
+	assert_int_equal(d->dtc[0], 0x9A0C0201u);
 }
 
 /* road: watch's ecu-silent start sends the removal alarm 0x06. */
@@ -330,6 +454,8 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_open_without_peer, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_gb17691_obd_unit, fx_setup, fx_teardown),
 	    cmocka_unit_test_setup_teardown(test_road_removal_alarm, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_road_obd_unit_filled, fx_setup, fx_teardown),
+	    cmocka_unit_test_setup_teardown(test_nrmm_obd_unit_filled, fx_setup, fx_teardown),
 	};
 
 	clock_init_live();
