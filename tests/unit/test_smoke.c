@@ -906,6 +906,132 @@ static void test_noise_gap(void **state)
 	assert_int_equal(broken_starts(400), 0);
 }
 
+/* ---- the episode's inputs at signal rate ---------------------------------- */
+
+/* Engine speed at frame k: a different value every frame, a spike and a
+ * dip where asked (k < 0: none). */
+static double rpm_at(int k, int spike, int dip)
+{
+	if (k == spike)
+		return 2500;
+	if (k == dip)
+		return 900;
+	return 1500 + (k % 50) * 0.125;
+}
+
+/* Clean 10 s, rich for rich_ms, clean 2 s, at 20 ms frames (frame k at 20 k
+ * ms); speed as rpm_at.  The `end` (evidence_s 0: at the first clean frame). */
+static json_t *raw_episode(int64_t rich_ms, int spike, int dip)
+{
+	struct fx *f = fx_new(&cfg_truth);
+	json_t *ev, *end = NULL;
+	int k = 0;
+
+	for (int64_t ms = 0; ms < 12000 + rich_ms; ms += 20, k++) {
+		int rich = ms >= 10000 && ms < 10000 + rich_ms;
+
+		table_set(&f->t, SIG_INTAKE_AIR_KGPH, 0, air_for(rich ? 1.0 : 1.6), ms, 1);
+		table_set(&f->t, SIG_FUEL_RATE_LPH, 0, FUEL_LPH, ms, 1);
+		table_set(&f->t, SIG_ENGINE_TORQUE_PCT, 0, 70, ms, 1);
+		table_set(&f->t, SIG_ENGINE_SPEED_RPM, 0, rpm_at(k, spike, dip), ms, 1);
+		smoke_frame(&f->s, &f->t, ms, WALL0_MS + ms, collect, NULL);
+	}
+	while ((ev = next_event())) {
+		if (!strcmp(state_of(ev), "end") && !end)
+			end = ev;
+		else
+			json_decref(ev);
+	}
+	assert_non_null(end);
+	return end;
+}
+
+/* The raw part of an end's evidence: the rows of field name, *received. */
+static json_t *raw_rows(json_t *end, const char *name, int64_t *received)
+{
+	json_t *raw = json_object_get(json_object_get(end, "evidence"), "raw");
+	json_t *fields = json_object_get(raw, "fields"), *x;
+	size_t i;
+
+	assert_non_null(raw);
+	json_array_foreach(fields, i, x)
+	{
+		if (!strcmp(json_string_value(x), name)) {
+			*received =
+			    json_integer_value(json_array_get(json_object_get(raw, "received"), i));
+			return json_array_get(json_object_get(raw, "rows"), i);
+		}
+	}
+	fail_msg("no raw field %s", name);
+	return NULL;
+}
+
+/* A 2.1 s episode at 20 ms frames: every frame's speed from its start to
+ * its end, at the frame's time (from `from`, here the start), as sent. */
+static void test_raw_signal_rate(void **state)
+{
+	json_t *end = raw_episode(2100, -1, -1), *rows, *raw;
+	int64_t received = 0;
+
+	(void)state;
+	rows = raw_rows(end, "engine_speed_rpm", &received);
+	/* frames 500 (10.00 s, the start) .. 605 (12.10 s, the end) */
+	assert_int_equal(json_array_size(rows), 106);
+	assert_int_equal(received, 106);
+	for (int i = 0; i < 106; i++) {
+		json_t *row = json_array_get(rows, (size_t)i);
+
+		assert_float_equal(json_number_value(json_array_get(row, 0)), i * 0.02, 1e-9);
+		assert_float_equal(json_number_value(json_array_get(row, 1)),
+				   rpm_at(500 + i, -1, -1), 1e-9);
+	}
+	rows = raw_rows(end, "intake_air_kgph", &received);
+	assert_float_equal(json_number_value(json_array_get(json_array_get(rows, 0), 1)),
+			   air_for(1.0), 1e-9);
+	assert_float_equal(json_number_value(json_array_get(json_array_get(rows, 105), 1)),
+			   air_for(1.6), 1e-9);
+	/* inputs that never came have no field */
+	raw = json_object_get(json_object_get(end, "evidence"), "raw");
+	assert_int_equal(json_array_size(json_object_get(raw, "fields")), 4);
+	json_decref(end);
+}
+
+/* A 60 s episode (3001 frames): at most SMOKE_RAW_POINTS a field, each a
+ * frame's own time and value, in time order, its spike and dip kept. */
+static void test_raw_bounded(void **state)
+{
+	json_t *end = raw_episode(60000, 500 + 1234, 500 + 2345), *rows, *x;
+	int64_t received = 0;
+	int spike = 0, dip = 0;
+	double last = -1;
+	size_t i;
+	char *text;
+
+	(void)state;
+	rows = raw_rows(end, "engine_speed_rpm", &received);
+	assert_int_equal(received, 3001);
+	assert_true(json_array_size(rows) <= SMOKE_RAW_POINTS);
+	assert_true(json_array_size(rows) >= SMOKE_RAW_POINTS / 2);
+	json_array_foreach(rows, i, x)
+	{
+		double t = json_number_value(json_array_get(x, 0));
+		double v = json_number_value(json_array_get(x, 1));
+		int k = (int)lround(t / 0.02) + 500;
+
+		assert_true(t > last);
+		last = t;
+		assert_float_equal(v, rpm_at(k, 500 + 1234, 500 + 2345), 1e-9);
+		spike += v == 2500;
+		dip += v == 900;
+	}
+	assert_int_equal(spike, 1);
+	assert_int_equal(dip, 1);
+	text = json_dumps(end, JSON_COMPACT);
+	assert_true(strlen(text) < 16000);
+	free(text);
+	json_decref(end);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -937,6 +1063,8 @@ int main(void)
 	    cmocka_unit_test(test_one_event_per_episode),
 	    cmocka_unit_test(test_turbo_lag_then_smoke),
 	    cmocka_unit_test(test_noise_gap),
+	    cmocka_unit_test(test_raw_signal_rate),
+	    cmocka_unit_test(test_raw_bounded),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
