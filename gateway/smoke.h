@@ -37,7 +37,8 @@
  * its start to its end: at most SMOKE_RAW_POINTS a field.  When full, every
  * four kept become their lowest and highest (in time order), and from then
  * on each 2 x `per` values received give their lowest and highest: bounded,
- * evenly thinned, the extremes kept.  About 17 KB in an `end` at most. */
+ * evenly thinned, the extremes kept.  At most ~11 KB in an `end`, which
+ * then still fits REPORT_MAX_PAYLOAD with every 1 Hz row kept. */
 #define SMOKE_RAW_FIELDS 8
 #define SMOKE_RAW_POINTS PAYLOAD_RAW_POINTS
 

@@ -23,7 +23,7 @@
 #define PAYLOAD_EVIDENCE_FIELDS 13
 #define PAYLOAD_EVIDENCE_ROWS	384 /* the head (128) and the ring (256) of smoke */
 #define PAYLOAD_RAW_FIELDS	8   /* signals an evidence keeps at signal rate */
-#define PAYLOAD_RAW_POINTS	128 /* values a raw field keeps (thinned beyond) */
+#define PAYLOAD_RAW_POINTS	64  /* values a raw field keeps (thinned beyond) */
 
 /* An optional number, integer or time that is absent. */
 #define PAYLOAD_NONE	NAN
