@@ -15,6 +15,12 @@ static const enum sig_id smoke_fields[SMOKE_FIELDS] = {
     SIG_VEHICLE_SPEED_KMH,
 };
 
+/* The inputs kept at signal rate for the episode, in this order. */
+static const enum sig_id smoke_raw_fields[SMOKE_RAW_FIELDS] = {
+    SIG_ENGINE_SPEED_RPM, SIG_ENGINE_TORQUE_PCT, SIG_ENGINE_LOAD_PCT, SIG_BOOST_KPA,
+    SIG_INTAKE_AIR_KGPH,  SIG_FUEL_RATE_LPH,	 SIG_OPACITY_K_M1,    SIG_OPACITY_PCT,
+};
+
 static const char *const smoke_rule_names[SMOKE_N_RULES] = {"lambda", "opacity", "transient"};
 /* The quantity each rule judges, as named in its events. */
 static const char *const smoke_quantity[SMOKE_N_RULES] = {"lambda", "opacity_k_m1",
@@ -312,6 +318,153 @@ static void smoke_evidence(struct smoke *s, const struct smoke_episode *e)
 		last = x->mono_ms;
 	}
 	ev->skipped_s = skipped;
+	for (int i = 0; i < ev->raw.n_fields; i++)
+		for (int k = 0; k < ev->raw.n[i]; k++)
+			ev->raw.p[i][k].t_s = (ev->raw.p[i][k].t_s - (double)from_ms) / 1000.0;
+}
+
+/* ---- evidence at signal rate ------------------------------------------------ */
+
+/* Every four points kept become their lowest and highest, in time order. */
+static void smoke_raw_compact(struct smoke_raw *r)
+{
+	int kept = 0;
+
+	for (int g = 0; g < r->n; g += 4) {
+		int lo = g, hi = g, end = g + 4 < r->n ? g + 4 : r->n;
+
+		for (int i = g + 1; i < end; i++) {
+			if (r->p[i].v < r->p[lo].v)
+				lo = i;
+			if (r->p[i].v > r->p[hi].v)
+				hi = i;
+		}
+		r->p[kept++] = r->p[lo < hi ? lo : hi];
+		if (lo != hi)
+			r->p[kept++] = r->p[lo < hi ? hi : lo];
+	}
+	r->n = kept;
+	r->per *= 2;
+}
+
+static void smoke_raw_append(struct smoke_raw *r, const struct smoke_raw_point *x)
+{
+	if (r->n == SMOKE_RAW_POINTS)
+		smoke_raw_compact(r);
+	r->p[r->n++] = *x;
+}
+
+/* The open bucket's extremes join the points kept. */
+static void smoke_raw_flush(struct smoke_raw *r)
+{
+	if (r->in_bucket == 0)
+		return;
+	r->in_bucket = 0;
+	smoke_raw_append(r, r->lo.mono_ms <= r->hi.mono_ms ? &r->lo : &r->hi);
+	if (r->lo.mono_ms != r->hi.mono_ms)
+		smoke_raw_append(r, r->lo.mono_ms <= r->hi.mono_ms ? &r->hi : &r->lo);
+}
+
+static void smoke_raw_add(struct smoke_raw *r, int64_t mono_ms, double v)
+{
+	struct smoke_raw_point x = {mono_ms, v};
+
+	r->received++;
+	if (r->per == 1) {
+		smoke_raw_append(r, &x);
+		return;
+	}
+	if (r->in_bucket == 0 || v < r->lo.v)
+		r->lo = x;
+	if (r->in_bucket == 0 || v > r->hi.v)
+		r->hi = x;
+	if (++r->in_bucket == 2 * r->per)
+		smoke_raw_flush(r);
+}
+
+/* Recording starts: each input from its newest value. */
+static void smoke_raw_begin(struct smoke *s, const struct table *t)
+{
+	for (int i = 0; i < SMOKE_RAW_FIELDS; i++) {
+		struct smoke_raw *r = &s->raw[i];
+		const struct table_entry *x = &t->e[smoke_raw_fields[i]][0];
+
+		r->n = r->in_bucket = 0;
+		r->received = 0;
+		r->per = 1;
+		if (x->quality == TABLE_OK && x->mono_ms > 0)
+			smoke_raw_add(r, x->mono_ms, x->value);
+	}
+	s->raw_on = 1;
+}
+
+/* The values written since the last look, each with its table time. */
+static void smoke_raw_take(struct smoke *s, const struct table *t)
+{
+	for (int i = 0; i < SMOKE_RAW_FIELDS; i++) {
+		struct smoke_raw *r = &s->raw[i];
+		const struct table_entry *x = &t->e[smoke_raw_fields[i]][0];
+
+		if (x->mono_ms == r->seen_ms)
+			continue;
+		r->seen_ms = x->mono_ms;
+		if (s->raw_on && x->quality == TABLE_OK)
+			smoke_raw_add(r, x->mono_ms, x->value);
+	}
+}
+
+/* Record while a confirming rule's candidate or an episode is open. */
+static void smoke_raw_follow(struct smoke *s, const struct table *t)
+{
+	int on = s->ep.state == SMOKE_ACTIVE || s->rule[SMOKE_LAMBDA].since_ms >= 0 ||
+		 s->rule[SMOKE_OPACITY].since_ms >= 0;
+
+	if (on && !s->raw_on)
+		smoke_raw_begin(s, t);
+	s->raw_on = on;
+}
+
+/* The episode starts at since_ms: what came before its start goes. */
+static void smoke_raw_trim(struct smoke *s, int64_t since_ms)
+{
+	for (int i = 0; i < SMOKE_RAW_FIELDS; i++) {
+		struct smoke_raw *r = &s->raw[i];
+		int drop = 0;
+
+		while (drop < r->n && r->p[drop].mono_ms < since_ms)
+			drop++;
+		memmove(r->p, r->p + drop, sizeof(r->p[0]) * (size_t)(r->n - drop));
+		r->n -= drop;
+		r->received -= (int64_t)drop * r->per;
+		if (r->received < r->n)
+			r->received = r->n;
+	}
+}
+
+/* The episode closed at end_ms: its raw values into the evidence of its
+ * `end` (t_s holds the monotonic ms until smoke_evidence knows `from`). */
+static void smoke_raw_close(struct smoke *s, const struct smoke_episode *e)
+{
+	struct payload_raw *out = &s->evidence.raw;
+
+	out->n_fields = 0;
+	for (int i = 0; i < SMOKE_RAW_FIELDS; i++) {
+		struct smoke_raw *r = &s->raw[i];
+		int f = out->n_fields, n = 0;
+
+		smoke_raw_flush(r);
+		for (int k = 0; k < r->n; k++)
+			if (r->p[k].mono_ms >= e->since_ms && r->p[k].mono_ms <= e->end_ms)
+				out->p[f][n++] =
+				    (struct payload_raw_point){(double)r->p[k].mono_ms, r->p[k].v};
+		if (n == 0)
+			continue;
+		out->fields[f] = smoke_raw_fields[i];
+		out->n[f] = n;
+		out->received[f] = r->received < n ? n : r->received;
+		out->n_fields++;
+	}
+	s->raw_on = 0; /* a new candidate records afresh */
 }
 
 /* The `end` of the closing episode, with its evidence; none is open again. */
@@ -344,6 +497,7 @@ static void smoke_close(struct smoke *s, enum smoke_rule r, int64_t end_ms, cons
 	e->end_ms = end_ms;
 	e->end_wall_ms = e->since_wall_ms + (end_ms - e->since_ms);
 	e->end_reason = why;
+	smoke_raw_close(s, e);
 	if (s->cfg.evidence_s == 0)
 		smoke_send_end(s);
 }
@@ -593,6 +747,7 @@ static void smoke_episode_start(struct smoke *s, enum smoke_rule r, int64_t now_
 		}
 	}
 	smoke_head_begin(s, e);
+	smoke_raw_trim(s, e->since_ms);
 	s->starts++;
 }
 
@@ -714,6 +869,7 @@ static void smoke_judge(struct smoke *s, const struct table *t, int64_t now_ms, 
 	if (s->ep.state == SMOKE_CLOSING &&
 	    now_ms >= s->ep.end_ms + (int64_t)s->cfg.evidence_s * 1000)
 		smoke_send_end(s);
+	smoke_raw_take(s, t);
 	have_load = smoke_load(s, t, now_ms, &load);
 	exempt = smoke_exempt(s, t, now_ms, have_load, load);
 	for (int r = 0; r < SMOKE_N_RULES; r++)
@@ -725,6 +881,7 @@ static void smoke_judge(struct smoke *s, const struct table *t, int64_t now_ms, 
 		if (on[r] || s->rule[r].state != SMOKE_IDLE)
 			smoke_rule_eval(s, (enum smoke_rule)r, &ev[r], on[r] ? exempt : "disabled",
 					now_ms, wall_ms);
+	smoke_raw_follow(s, t);
 	if (s->ep.state == SMOKE_ACTIVE && now_ms - s->ep.last_update_ms >= update_ms) {
 		s->ep.last_update_ms = now_ms;
 		smoke_event(s, "update", now_ms, NULL);

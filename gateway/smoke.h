@@ -6,7 +6,8 @@
  * `transient` (boost that fails to follow the load).  One physical episode
  * is one `smoke` event (start, update, end) naming every rule that agreed;
  * transient alone is evidence, not proof: a `turbo-lag` event.  Keeps the
- * 1 Hz evidence that goes with the `end`.  Reads the table and its
+ * 1 Hz evidence that goes with the `end`, and the episode's raw inputs at
+ * signal rate.  Reads the table and its
  * settings; writes only SIG_LAMBDA; hands its events to the callback it is
  * given, sends nothing. */
 #ifndef EMGW_SMOKE_H
@@ -32,7 +33,17 @@
  * around a threshold (a frame or two), not a new episode. */
 #define SMOKE_GAP_MS 250
 
+/* The episode's inputs at signal rate, each value with its own time, from
+ * its start to its end: at most SMOKE_RAW_POINTS a field.  When full, every
+ * four kept become their lowest and highest (in time order), and from then
+ * on each 2 x `per` values received give their lowest and highest: bounded,
+ * evenly thinned, the extremes kept.  At most ~11 KB in an `end`, which
+ * then still fits REPORT_MAX_PAYLOAD with every 1 Hz row kept. */
+#define SMOKE_RAW_FIELDS 8
+#define SMOKE_RAW_POINTS PAYLOAD_RAW_POINTS
+
 _Static_assert(SMOKE_FIELDS == PAYLOAD_EVIDENCE_FIELDS, "an evidence row holds every field");
+_Static_assert(SMOKE_RAW_FIELDS <= PAYLOAD_RAW_FIELDS, "evidence holds every raw field");
 _Static_assert(SMOKE_HEAD + SMOKE_RING <= PAYLOAD_EVIDENCE_ROWS, "evidence holds head and ring");
 
 enum smoke_rule { SMOKE_LAMBDA, SMOKE_OPACITY, SMOKE_TRANSIENT, SMOKE_N_RULES };
@@ -76,6 +87,21 @@ struct smoke_episode {
 	struct smoke_sample head[SMOKE_HEAD];
 };
 
+struct smoke_raw_point {
+	int64_t mono_ms;
+	double v;
+};
+
+/* One input's values while a candidate or an episode is open. */
+struct smoke_raw {
+	int64_t seen_ms;	       /* the table's time of the newest value seen */
+	int64_t received;	       /* values received while recording */
+	int n, per;		       /* points kept; values received a point (1, 2, 4 ...) */
+	int in_bucket;		       /* values in the open bucket (per > 1) ... */
+	struct smoke_raw_point lo, hi; /* ... and its extremes */
+	struct smoke_raw_point p[SMOKE_RAW_POINTS];
+};
+
 /* An input's freshness at signal rate: its period seen between writes. */
 #define SMOKE_INPUTS 12
 struct smoke_input {
@@ -96,6 +122,9 @@ struct smoke {
 	int spell_counted;
 	int64_t steps[SMOKE_STEPS];
 	int n_steps;
+	/* signal-rate evidence, recorded while raw_on */
+	struct smoke_raw raw[SMOKE_RAW_FIELDS];
+	int raw_on;
 	/* evidence ring */
 	struct smoke_sample ring[SMOKE_RING];
 	int ring_next, ring_n;

@@ -820,6 +820,43 @@ static void pl_enc_stages(struct pw *w, const struct payload_stages *l)
 	pw_lit(w, "]");
 }
 
+/* ,"raw":{"fields":[names],"rows":[[[t_s,v],...] a field],"received":[n]} */
+static void pl_enc_raw(struct pw *w, const struct payload_raw *r)
+{
+	if (r->n_fields < 0 || r->n_fields > PAYLOAD_RAW_FIELDS) {
+		pw_fail(w, PAYLOAD_E_VALUE);
+		return;
+	}
+	pw_lit(w, ",\"raw\":{\"fields\":[");
+	for (int i = 0; i < r->n_fields; i++) {
+		if ((unsigned)r->fields[i] >= SIG_COUNT || r->n[i] < 0 ||
+		    r->n[i] > PAYLOAD_RAW_POINTS) {
+			pw_fail(w, PAYLOAD_E_VALUE);
+			return;
+		}
+		pw_lit(w, i ? "," : "");
+		pw_cstr(w, sig_name(r->fields[i]), 64);
+	}
+	pw_lit(w, "],\"rows\":[");
+	for (int i = 0; i < r->n_fields; i++) {
+		pw_lit(w, i ? ",[" : "[");
+		for (int k = 0; k < r->n[i]; k++) {
+			pw_lit(w, k ? ",[" : "[");
+			pw_real(w, r->p[i][k].t_s);
+			pw_lit(w, ",");
+			pw_real(w, r->p[i][k].v);
+			pw_lit(w, "]");
+		}
+		pw_lit(w, "]");
+	}
+	pw_lit(w, "],\"received\":[");
+	for (int i = 0; i < r->n_fields; i++) {
+		pw_lit(w, i ? "," : "");
+		pw_int(w, r->received[i]);
+	}
+	pw_lit(w, "]}");
+}
+
 static void pl_enc_evidence(struct pw *w, const struct payload_evidence *e)
 {
 	if (e->n_fields < 0 || e->n_fields > PAYLOAD_EVIDENCE_FIELDS || e->n_rows < 0 ||
@@ -856,6 +893,8 @@ static void pl_enc_evidence(struct pw *w, const struct payload_evidence *e)
 	}
 	pw_lit(w, "],\"skipped_s\":");
 	pw_real(w, e->skipped_s);
+	if (e->raw.n_fields)
+		pl_enc_raw(w, &e->raw);
 	pw_lit(w, "}");
 }
 
@@ -1171,6 +1210,55 @@ static int pl_dec_row(json_t *a, int n_fields, struct payload_evidence_row *row)
 	return 0;
 }
 
+static int pl_dec_raw_field(json_t *rows, json_t *n, struct payload_raw *r, int i)
+{
+	size_t k;
+	json_t *x;
+
+	if (!json_is_array(rows) || json_array_size(rows) > PAYLOAD_RAW_POINTS ||
+	    pl_dec_int(n, &r->received[i]) < 0)
+		return PAYLOAD_E_FIELD;
+	r->n[i] = 0;
+	json_array_foreach(rows, k, x)
+	{
+		json_t *t = json_array_get(x, 0), *v = json_array_get(x, 1);
+
+		if (!json_is_array(x) || json_array_size(x) != 2 || !json_is_number(t) ||
+		    !json_is_number(v))
+			return PAYLOAD_E_FIELD;
+		r->p[i][k] = (struct payload_raw_point){json_number_value(t), json_number_value(v)};
+		r->n[i]++;
+	}
+	return 0;
+}
+
+/* The optional raw part of an evidence (absent: n_fields 0). */
+static int pl_dec_raw(json_t *v, struct payload_raw *r)
+{
+	json_t *fields = json_object_get(v, "fields"), *rows = json_object_get(v, "rows");
+	json_t *received = json_object_get(v, "received"), *x;
+	size_t i, n;
+	int s;
+
+	r->n_fields = 0;
+	if (!v)
+		return 0;
+	n = json_array_size(fields);
+	if (!json_is_object(v) || !json_is_array(fields) || n > PAYLOAD_RAW_FIELDS ||
+	    json_array_size(rows) != n || json_array_size(received) != n)
+		return PAYLOAD_E_FIELD;
+	json_array_foreach(fields, i, x)
+	{
+		if (!json_is_string(x) || (s = sig_lookup(json_string_value(x))) < 0 ||
+		    pl_dec_raw_field(json_array_get(rows, i), json_array_get(received, i), r,
+				     (int)i) < 0)
+			return PAYLOAD_E_FIELD;
+		r->fields[i] = (enum sig_id)s;
+		r->n_fields++;
+	}
+	return 0;
+}
+
 static int pl_dec_evidence(json_t *v, struct payload_evidence *e)
 {
 	json_t *fields = json_object_get(v, "fields"), *rows = json_object_get(v, "rows"), *x;
@@ -1198,7 +1286,7 @@ static int pl_dec_evidence(json_t *v, struct payload_evidence *e)
 		e->n_rows++;
 	}
 	e->skipped_s = json_number_value(skipped);
-	return 0;
+	return pl_dec_raw(json_object_get(v, "raw"), &e->raw);
 }
 
 /* The fields of f[n] from obj into base (evidence into evb, or skipped). */

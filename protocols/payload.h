@@ -23,6 +23,8 @@
 #define PAYLOAD_MAX_STAGES	6
 #define PAYLOAD_EVIDENCE_FIELDS 13
 #define PAYLOAD_EVIDENCE_ROWS	384 /* the head (128) and the ring (256) of smoke */
+#define PAYLOAD_RAW_FIELDS	8   /* signals an evidence keeps at signal rate */
+#define PAYLOAD_RAW_POINTS	64  /* values a raw field keeps (thinned beyond) */
 
 /* An optional number, integer or time that is absent. */
 #define PAYLOAD_NONE	NAN
@@ -157,11 +159,26 @@ struct payload_stages {
 };
 
 /* A smoke episode's 1 Hz evidence: rows of [t_s, v...], null where the
- * bit of `have` is clear. */
+ * bit of `have` is clear; and its raw inputs at signal rate. */
 struct payload_evidence_row {
 	double t_s;
 	double v[PAYLOAD_EVIDENCE_FIELDS];
 	uint32_t have;
+};
+
+/* One value as received, at its own time (t_s from the evidence's from). */
+struct payload_raw_point {
+	double t_s, v;
+};
+
+/* The episode's inputs at signal rate: per field the values kept and how
+ * many were received (more than kept: thinned, extremes kept). */
+struct payload_raw {
+	int n_fields; /* 0: no raw part */
+	enum sig_id fields[PAYLOAD_RAW_FIELDS];
+	int n[PAYLOAD_RAW_FIELDS];
+	int64_t received[PAYLOAD_RAW_FIELDS];
+	struct payload_raw_point p[PAYLOAD_RAW_FIELDS][PAYLOAD_RAW_POINTS];
 };
 
 struct payload_evidence {
@@ -171,6 +188,7 @@ struct payload_evidence {
 	int n_rows;
 	struct payload_evidence_row rows[PAYLOAD_EVIDENCE_ROWS];
 	double skipped_s;
+	struct payload_raw raw;
 };
 
 /* One event: `type` says which members are its fields (payload.c's table);

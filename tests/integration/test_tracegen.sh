@@ -140,6 +140,32 @@ check "bundled labels: episodes at 6 s and 150 s" \
 check "bundled trace: lambda agrees with the labels" \
 	lambda_story "$T/bundled.labels" "$DATA"
 
+# --opacity: the meter's script follows the same engine (trace unchanged):
+# k above the 0.5 m^-1 class III limit only within a labelled episode (+1.5 s
+# for the meter's delay, response and 0.5 s steps), and for at least 5 s in each.
+opacity_story() {
+	/usr/bin/python3 - "$1" "$2" 1700000000 <<'EOP'
+import sys
+labels = [tuple(float(x) - float(sys.argv[3]) for x in l.split()[1:3]) for l in open(sys.argv[1])]
+steps = [l.split() for l in open(sys.argv[2]) if l[0].isdigit()]
+k = [(float(s[0]), float(dict(p.split("=") for p in s[1:]).get("opacity_k_m1", "nan"))) for s in steps]
+k = [(t, v) for t, v in k if v == v]
+above = {i: 0.0 for i in range(len(labels))}
+for (t, v), (t2, _) in zip(k, k[1:] + [(300.0, 0)]):
+    if v <= 0.5:
+        continue
+    inside = [i for i, (a, b) in enumerate(labels) if a <= t and t2 <= b + 1.5]
+    assert inside, "k %.2f at %.2f s outside the episodes %s" % (v, t, labels)
+    above[inside[0]] += t2 - t
+assert all(d >= 5 for d in above.values()), above
+EOP
+}
+check "--opacity: the trace is the same bytes" \
+	"$G" $BUNDLED -o "$T/bundled2.log" --opacity "$T/bundled.opacity"
+check "--opacity: trace unchanged" cmp "$T/bundled2.log" "$DATA"
+check "--opacity: the meter's k is above the limit in each episode, only there" \
+	opacity_story "$T/bundled.labels" "$T/bundled.opacity"
+
 t0=$(date +%s%N)
 check "an hour of trace with three episodes" \
 	"$G" --duration 3600 --seed 7 --start 1750000000 --smoke-at 300,1800,3500 \

@@ -32,12 +32,13 @@ spawn "$D/hjplatform.log" "$TOP/$B/tests/hjplatform" --variant road --pubkey "$D
 wait_for 10 test -s "$D/hj.ready" || { echo "demo: the platform simulator did not start"; exit 1; }
 HJ_PORT=$(cat "$D/hj.ready")
 
-# The in-exhaust opacity meter, on Modbus TCP: mbsim serves its registers
-# with a black-smoke episode (k 1.6 m^-1) every 40 s.
+# One engine run makes both the J1939 trace and the opacity meter's script
+# (tracegen --opacity): the bundled excavator (the options of
+# tests/data/excavator.log, the same bytes), whose stuck turbo at 6 s and
+# 150 s makes black smoke that lambda and the meter both see.
+"$TOP/$B/tests/tracegen" --duration 300 --seed 1 --smoke-at 6,150 --warm \
+	-o "$D/excavator.log" --opacity "$D/opacity.script" || { echo "demo: tracegen failed"; exit 1; }
 MB_PORT=$(free_port)
-spawn "$D/mbsim.log" "$TOP/$B/tests/mbsim" --tcp "$MB_PORT" --period 40 \
-	--unit "1:$TOP/config/profiles/opacity-meter.conf:$TOP/tests/data/opacity-meter.script"
-wait_for 10 port_open "$MB_PORT" || { echo "demo: mbsim did not start"; exit 1; }
 
 cat >"$D/emgw.conf" <<EOC
 # The demo machine: an excavator whose engine speaks J1939 (replayed trace).
@@ -48,7 +49,7 @@ rated_power_kw = 110
 vin = LDEMXEXCAVATR0001
 state_dir = $D/state
 [can "engine"]
-log = $TOP/tests/data/excavator.log
+log = $D/excavator.log
 speed = 1
 loop = yes
 [mqtt]
@@ -71,6 +72,11 @@ sign = yes
 key_file = $D/sm2.key
 chip_id = DEMOCHIP00000001
 iccid = 89860012345678901234
+# A short demo shows a whole episode: updates every 5 s, the end (with its
+# evidence) 5 s after the smoke cleared (the defaults: 30 s and 30 s).
+[smoke]
+update = 5
+evidence = 5
 [bus "meter"]
 type = tcp
 host = 127.0.0.1
@@ -87,10 +93,11 @@ EOC
 PIDS="$PIDS $!"
 wait_for 10 test -e "$D/ready"
 
-echo "demo: mosquitto on 127.0.0.1:$PORT, emgwd replaying tests/data/excavator.log (Ctrl-C stops)"
+echo "demo: mosquitto on 127.0.0.1:$PORT, emgwd replaying the excavator of tests/data/excavator.log (Ctrl-C stops)"
 echo "demo: gpsd on 127.0.0.1:$GPSD_PORT playing tests/data/huzhou-route.nmea (a loop near Huzhou)"
 echo "demo: HJ 1239 platform simulator on 127.0.0.1:$HJ_PORT (frames in $D/platform.jsonl)"
-echo "demo: opacity meter (mbsim, Modbus TCP) on 127.0.0.1:$MB_PORT; try: $B/emgwd --poll-once -c $D/emgw.conf"
+echo "demo: opacity meter (mbsim, Modbus TCP) on 127.0.0.1:$MB_PORT, its smoke the engine's ($D/opacity.script)"
+echo "demo: smoke at about 8 s and 152 s (then every 300 s): lambda, k and the smoke event agree; try: $B/emgwd --poll-once -c $D/emgw.conf"
 /usr/bin/python3 -u -c '
 import json, sys, time
 f = open(sys.argv[1])
@@ -111,6 +118,11 @@ while True:
 ' "$D/platform.jsonl" &
 PIDS="$PIDS $!"
 echo "demo: emgwd's log is in $D/emgwd.log; try: $B/emgwd --status -c $D/emgw.conf"
+# The meter's script starts with the replay (its period the trace's loop:
+# 300 s and the 10 ms the replay leaves between two passes).
+spawn "$D/mbsim.log" "$TOP/$B/tests/mbsim" --tcp "$MB_PORT" --period 300.01 \
+	--unit "1:$TOP/config/profiles/opacity-meter.conf:$D/opacity.script"
+wait_for 10 port_open "$MB_PORT" || { echo "demo: mbsim did not start"; exit 1; }
 "$TOP/$B/emgwd" -c "$D/emgw.conf" 2>"$D/emgwd.log" &
 EPID=$!
 PIDS="$EPID $PIDS"

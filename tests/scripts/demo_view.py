@@ -38,7 +38,13 @@ def show_record(r):
 def show_event(e):
     details = ", ".join("%s %s" % (k, round(v, 2) if isinstance(v, float) else v)
                         for k, v in e.items()
-                        if k not in ("v", "dev", "sid", "boot", "seq", "ts", "ts_src", "mono_ms", "type", "state", "pos"))
+                        if k not in ("v", "dev", "sid", "boot", "seq", "ts", "ts_src", "mono_ms", "type", "state", "pos",
+                                     "evidence"))
+    w = e.get("evidence")
+    if w:  # a smoke end's evidence: its size, not its numbers
+        raw = w.get("raw", {})
+        details += ", evidence %d rows at 1 Hz, at signal rate %s" % (len(w.get("rows", [])), ", ".join(
+            "%s %d" % (f, len(r)) for f, r in zip(raw.get("fields", []), raw.get("rows", []))) or "none")
     print("%s%s  EVENT %s %s: %s%s" % (RED, e.get("ts", "?")[11:19], e.get("type", "?").upper(),
                                         e.get("state", ""), details, END), flush=True)
 

@@ -133,6 +133,17 @@ static void ev_smoke_end(struct payload_event *e)
 	evidence.rows[0] = (struct payload_evidence_row){0, {1800, 0}, 1};
 	evidence.rows[1] = (struct payload_evidence_row){1, {1801.5, 1.1}, 3};
 	evidence.skipped_s = 0;
+	/* the inputs at signal rate: speed thinned (5 received, 2 kept) */
+	evidence.raw.n_fields = 2;
+	evidence.raw.fields[0] = SIG_ENGINE_SPEED_RPM;
+	evidence.raw.fields[1] = SIG_OPACITY_K_M1;
+	evidence.raw.n[0] = 2;
+	evidence.raw.n[1] = 1;
+	evidence.raw.received[0] = 5;
+	evidence.raw.received[1] = 1;
+	evidence.raw.p[0][0] = (struct payload_raw_point){5.02, 1800.125};
+	evidence.raw.p[0][1] = (struct payload_raw_point){5.06, 1812};
+	evidence.raw.p[1][0] = (struct payload_raw_point){5.2, 3.2};
 	e->evidence = &evidence;
 }
 
@@ -321,7 +332,8 @@ static const struct ev_case {
        "\"2023-11-14T22:13:39.000Z\","
        "\"end_reason\":\"clear\",\"evidence\":{\"from\":\"2023-11-14T22:13:22.000Z\","
        "\"fields\":[\"engine_speed_rpm\",\"lambda\"],\"rows\":[[0.0,1800.0,null],[1.0,1801.5,1.1]],"
-       "\"skipped_s\":0.0}}"},
+       "\"skipped_s\":0.0,\"raw\":{\"fields\":[\"engine_speed_rpm\",\"opacity_k_m1\"],"
+       "\"rows\":[[[5.02,1800.125],[5.06,1812.0]],[[5.2,3.2]]],\"received\":[5,1]}}}"},
     {PAYLOAD_EV_TURBO_LAG, ev_turbo_lag,
      H ",\"type\":\"turbo-lag\",\"state\":\"end\",\"since\":\"2023-11-14T22:13:27.000Z\","
        "\"duration_s\":6.0,\"boost_deficit_kpa\":62.5,\"load_mean_pct\":80.0,"

@@ -13,6 +13,7 @@
 #include <jansson.h>
 #include "tests/unit/event_sink.h"
 
+#include "gateway/report.h"
 #include "gateway/smoke.h"
 
 #define WALL0_MS INT64_C(1700000000000) /* 2023-11-14T22:13:20.000Z */
@@ -906,6 +907,205 @@ static void test_noise_gap(void **state)
 	assert_int_equal(broken_starts(400), 0);
 }
 
+/* ---- the episode's inputs at signal rate ---------------------------------- */
+
+/* Engine speed at frame k: a different value every frame, a spike and a
+ * dip where asked (k < 0: none). */
+static double rpm_at(int k, int spike, int dip)
+{
+	if (k == spike)
+		return 2500;
+	if (k == dip)
+		return 900;
+	return 1500 + (k % 50) * 0.125;
+}
+
+/* Clean 10 s, rich for rich_ms, clean 2 s: speed and torque at 20 ms
+ * frames (frame k at 20 k ms, speed as rpm_at), air and fuel at 100 ms (as
+ * LFE).  The `end` (evidence_s 0: at the first clean frame). */
+static json_t *raw_episode(int64_t rich_ms, int spike, int dip)
+{
+	struct fx *f = fx_new(&cfg_truth);
+	json_t *ev, *end = NULL;
+	int k = 0;
+
+	for (int64_t ms = 0; ms < 12000 + rich_ms; ms += 20, k++) {
+		int rich = ms >= 10000 && ms < 10000 + rich_ms;
+
+		if (ms % 100 == 0) {
+			table_set(&f->t, SIG_INTAKE_AIR_KGPH, 0, air_for(rich ? 1.0 : 1.6), ms, 1);
+			table_set(&f->t, SIG_FUEL_RATE_LPH, 0, FUEL_LPH + k % 7, ms, 1);
+		}
+		table_set(&f->t, SIG_ENGINE_TORQUE_PCT, 0, 70, ms, 1);
+		table_set(&f->t, SIG_ENGINE_SPEED_RPM, 0, rpm_at(k, spike, dip), ms, 1);
+		smoke_frame(&f->s, &f->t, ms, WALL0_MS + ms, collect, NULL);
+	}
+	while ((ev = next_event())) {
+		if (!strcmp(state_of(ev), "end") && !end)
+			end = ev;
+		else
+			json_decref(ev);
+	}
+	assert_non_null(end);
+	return end;
+}
+
+/* The raw part of an end's evidence: the rows of field name, *received. */
+static json_t *raw_rows(json_t *end, const char *name, int64_t *received)
+{
+	json_t *raw = json_object_get(json_object_get(end, "evidence"), "raw");
+	json_t *fields = json_object_get(raw, "fields"), *x;
+	size_t i;
+
+	assert_non_null(raw);
+	json_array_foreach(fields, i, x)
+	{
+		if (!strcmp(json_string_value(x), name)) {
+			*received =
+			    json_integer_value(json_array_get(json_object_get(raw, "received"), i));
+			return json_array_get(json_object_get(raw, "rows"), i);
+		}
+	}
+	fail_msg("no raw field %s", name);
+	return NULL;
+}
+
+/* Every kept value of a raw field is a frame's: its time and its value
+ * (value_at the frame number), in time order; how many are kept. */
+static int raw_check(json_t *rows, double (*value_at)(int k))
+{
+	double last = -1;
+	json_t *x;
+	size_t i;
+
+	json_array_foreach(rows, i, x)
+	{
+		double t = json_number_value(json_array_get(x, 0));
+		int k = (int)lround(t / 0.02) + 500; /* from = the start, frame 500 */
+
+		assert_float_equal(t, (k - 500) * 0.02, 1e-9);
+		assert_true(t > last);
+		last = t;
+		assert_float_equal(json_number_value(json_array_get(x, 1)), value_at(k), 1e-9);
+	}
+	return (int)json_array_size(rows);
+}
+
+static double fuel_at(int k)
+{
+	return FUEL_LPH + k % 7;
+}
+
+static double rpm_plain(int k)
+{
+	return rpm_at(k, -1, -1);
+}
+
+/* A 2.1 s episode: the fuel rate (100 ms) is every value from the start to
+ * the end, at its frame's time; the speed (20 ms, 106 values) is thinned to
+ * the bound, every one kept still a frame's time and value. */
+static void test_raw_signal_rate(void **state)
+{
+	json_t *end = raw_episode(2100, -1, -1), *rows, *raw;
+	int64_t received = 0;
+
+	(void)state;
+	rows = raw_rows(end, "fuel_rate_lph", &received);
+	/* frames 500 (10.00 s, the start) .. 605 (12.10 s, the end): 22 at 100 ms */
+	assert_int_equal(received, 22);
+	assert_int_equal(raw_check(rows, fuel_at), 22);
+	assert_float_equal(json_number_value(json_array_get(json_array_get(rows, 21), 0)), 2.1,
+			   1e-9);
+	rows = raw_rows(end, "intake_air_kgph", &received);
+	assert_float_equal(json_number_value(json_array_get(json_array_get(rows, 0), 1)),
+			   air_for(1.0), 1e-9);
+	assert_float_equal(json_number_value(json_array_get(json_array_get(rows, 21), 1)),
+			   air_for(1.6), 1e-9);
+	rows = raw_rows(end, "engine_speed_rpm", &received);
+	assert_int_equal(received, 106);
+	assert_in_range(raw_check(rows, rpm_plain), SMOKE_RAW_POINTS / 2, SMOKE_RAW_POINTS);
+	/* inputs that never came have no field */
+	raw = json_object_get(json_object_get(end, "evidence"), "raw");
+	assert_int_equal(json_array_size(json_object_get(raw, "fields")), 4);
+	json_decref(end);
+}
+
+static double rpm_spiky(int k)
+{
+	return rpm_at(k, 500 + 1234, 500 + 2345);
+}
+
+/* A 60 s episode (3001 frames): at most SMOKE_RAW_POINTS a field, each a
+ * frame's own time and value, in time order, its spike and dip kept. */
+static void test_raw_bounded(void **state)
+{
+	json_t *end = raw_episode(60000, 500 + 1234, 500 + 2345), *rows, *x;
+	int64_t received = 0;
+	int spike = 0, dip = 0;
+	size_t i;
+
+	(void)state;
+	rows = raw_rows(end, "engine_speed_rpm", &received);
+	assert_int_equal(received, 3001);
+	assert_in_range(raw_check(rows, rpm_spiky), SMOKE_RAW_POINTS / 2, SMOKE_RAW_POINTS);
+	json_array_foreach(rows, i, x)
+	{
+		spike += json_number_value(json_array_get(x, 1)) == 2500;
+		dip += json_number_value(json_array_get(x, 1)) == 900;
+	}
+	assert_int_equal(spike, 1);
+	assert_int_equal(dip, 1);
+	json_decref(end);
+}
+
+/* The largest `end` there can be (every 1 Hz row and raw point kept, wide
+ * values, a long episode's times) fits a stored row with room to spare. */
+static void test_largest_end_fits(void **state)
+{
+	static struct payload_evidence w;
+	static char out[REPORT_MAX_PAYLOAD];
+	static const struct payload_header h = {.v = 1, .dev = "a-device-id-of-32-characters-xx"};
+	struct payload_event ev;
+	int n;
+
+	(void)state;
+	payload_event_init(&ev, PAYLOAD_EV_SMOKE);
+	snprintf(ev.state, sizeof(ev.state), "end");
+	snprintf(ev.rule, sizeof(ev.rule), "lambda");
+	snprintf(ev.rules, sizeof(ev.rules), "lambda,opacity,transient");
+	snprintf(ev.confidence, sizeof(ev.confidence), "high");
+	snprintf(ev.quantity, sizeof(ev.quantity), "lambda");
+	snprintf(ev.end_reason, sizeof(ev.end_reason), "regeneration");
+	ev.since_ms = WALL0_MS;
+	ev.ended_ms = WALL0_MS + 99000000;
+	ev.duration_s = ev.peak = ev.mean = ev.load_mean_pct = 99000.125;
+	ev.lambda_min = ev.lambda_mean = ev.k_max_m1 = ev.k_mean_m1 = ev.limit_k_m1 = 1.23456;
+	ev.boost_deficit_kpa = 123.456;
+	w.from_ms = WALL0_MS;
+	w.n_fields = SMOKE_FIELDS;
+	for (int i = 0; i < SMOKE_FIELDS; i++)
+		w.fields[i] = SIG_ENGINE_SPEED_RPM;
+	w.n_rows = PAYLOAD_EVIDENCE_ROWS;
+	for (int r = 0; r < w.n_rows; r++) {
+		w.rows[r].t_s = 99000 + r;
+		w.rows[r].have = (1u << SMOKE_FIELDS) - 1;
+		for (int i = 0; i < SMOKE_FIELDS; i++)
+			w.rows[r].v[i] = -1234.56;
+	}
+	w.raw.n_fields = SMOKE_RAW_FIELDS;
+	for (int i = 0; i < SMOKE_RAW_FIELDS; i++) {
+		w.raw.fields[i] = SIG_INTAKE_AIR_KGPH;
+		w.raw.n[i] = SMOKE_RAW_POINTS;
+		w.raw.received[i] = INT64_C(9999999);
+		for (int k = 0; k < SMOKE_RAW_POINTS; k++)
+			w.raw.p[i][k] = (struct payload_raw_point){99000.123 + k, 1234.875};
+	}
+	ev.evidence = &w;
+	n = payload_encode_event(&h, &ev, out, sizeof(out));
+	print_message("largest smoke end: %d bytes\n", n);
+	assert_true(n > 0 && n < REPORT_MAX_PAYLOAD);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -937,6 +1137,9 @@ int main(void)
 	    cmocka_unit_test(test_one_event_per_episode),
 	    cmocka_unit_test(test_turbo_lag_then_smoke),
 	    cmocka_unit_test(test_noise_gap),
+	    cmocka_unit_test(test_raw_signal_rate),
+	    cmocka_unit_test(test_raw_bounded),
+	    cmocka_unit_test(test_largest_end_fits),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
