@@ -7,7 +7,7 @@
 # EMGW_AEDES_DIR overrides the directory.
 set -eu
 AEDES_VERSION=1.2.0
-DIR=${EMGW_AEDES_DIR:-${XDG_CACHE_HOME:-$HOME/.cache}/emgw/aedes-$AEDES_VERSION}
+DIR=${EMGW_AEDES_DIR:-${XDG_CACHE_HOME:-${HOME:-/var/tmp}/.cache}/emgw/aedes-$AEDES_VERSION}
 
 have() { # the cached install holds aedes $AEDES_VERSION
 	[ -f "$DIR/node_modules/aedes/package.json" ] &&
