@@ -21,6 +21,7 @@
  * three more a line, and room for the rest of the answer. */
 #define COMMAND_LOG_TEXT    ((COMMAND_ANSWER_MAX - 3 * COMMAND_LOG_LINES - 512) / 2)
 #define COMMAND_LOG_DEFAULT 50 /* get-log lines when "lines" is not given */
+_Static_assert(COMMAND_LOG_LINES <= LOG_RING_LINES, "get-log asks for no more than the ring keeps");
 
 struct command {
 	const char *name;
