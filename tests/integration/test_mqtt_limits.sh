@@ -167,7 +167,7 @@ check "... and emgwd says why: $(grep -m1 -o 'refused: request too large ([0-9]*
 check "emgwd still runs" kill -0 "$EPID"
 RSS1=$(rss_kb)
 echo "# emgwd VmRSS before: $RSS0 kB, after: $RSS1 kB (grew $((RSS1 - RSS0)) kB)"
-check "resident memory grew by at most 8 MB under the flood ($((RSS1 - RSS0)) kB)" test $((RSS1 - RSS0)) -le 8192
+check "resident memory grew by at most 8 MB under the flood (VmRSS $RSS0 kB before, $RSS1 kB after: +$((RSS1 - RSS0)) kB)" test $((RSS1 - RSS0)) -le 8192
 n0=$(grep -c "emgw/$DEV/telemetry" "$T/load.got")
 check "telemetry keeps flowing after the burst" wait_for 10 sh -c "[ \$(grep -c 'emgw/$DEV/telemetry' '$T/load.got') -gt $n0 ]"
 check "no answer failed to be sent" sh -c "! grep -q 'answer.*not sent' '$T/load.err'"
