@@ -52,8 +52,11 @@ FUZZ_SRC  := $(sort $(wildcard tests/fuzz/fuzz_*.c))
 
 all: $(B)/emgwd $(SIM_BIN)
 
+# aedes, the second MQTT broker of test_broker2.sh: from the npm registry
+# into a cache outside the tree, once; without it that test skips.
 deps:
 	@./tests/scripts/install-deps.sh
+	@./tests/scripts/install-aedes.sh >/dev/null || echo "deps: no aedes: test_broker2 will skip"
 
 $(B)/%.o: %.c
 	@mkdir -p $(@D)

@@ -17,6 +17,11 @@
 
 #define COMMAND_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(12))
 #define COMMAND_QUOTE_MAX  41 /* bytes of a name or key quoted back, with the NUL */
+/* get-log's text: each byte at most two in JSON ('"' and '\\' are escaped),
+ * three more a line, and room for the rest of the answer. */
+#define COMMAND_LOG_TEXT    ((COMMAND_ANSWER_MAX - 3 * COMMAND_LOG_LINES - 512) / 2)
+#define COMMAND_LOG_DEFAULT 50 /* get-log lines when "lines" is not given */
+_Static_assert(COMMAND_LOG_LINES <= LOG_RING_LINES, "get-log asks for no more than the ring keeps");
 
 struct command {
 	const char *name;
@@ -25,6 +30,9 @@ struct command {
 	int (*run)(const struct command_hooks *h, json_t *req, json_t **result, char *err,
 		   size_t errlen);
 };
+
+/* Commands with large answers: within the hooks' bulk budget too. */
+static const char *const command_bulk[] = {"get-log", "poll-once", NULL};
 
 static int command_ping(const struct command_hooks *h, json_t *req, json_t **result, char *err,
 			size_t errlen)
@@ -133,10 +141,103 @@ static int command_confirm_config(const struct command_hooks *h, json_t *req, js
 	return remote_confirm(h->remote, req, remote_wall_ms(), result, err, errlen);
 }
 
+/* The newest lines of emgwd's own log, oldest first: as many as asked
+ * (1..COMMAND_LOG_LINES) that fit in COMMAND_LOG_TEXT bytes. */
+static int command_get_log(const struct command_hooks *h, json_t *req, json_t **result, char *err,
+			   size_t errlen)
+{
+	char text[COMMAND_LOG_TEXT];
+	json_t *v = json_object_get(req, "lines"), *lines;
+	json_int_t want = COMMAND_LOG_DEFAULT;
+	int kept, n;
+
+	(void)h;
+	if (v && !json_is_integer(v)) {
+		snprintf(err, errlen, "lines: a whole number is required");
+		return -1;
+	}
+	if (v)
+		want = json_integer_value(v);
+	if (want < 1 || want > COMMAND_LOG_LINES) {
+		snprintf(err, errlen, "lines: %" JSON_INTEGER_FORMAT " is out of range (1..%d)",
+			 want, COMMAND_LOG_LINES);
+		return -1;
+	}
+	n = log_recent(text, sizeof(text), (int)want, &kept);
+	lines = json_array();
+	for (char *l = text, *nl; lines && (nl = strchr(l, '\n')); l = nl + 1)
+		json_array_append_new(lines, json_stringn(l, (size_t)(nl - l)));
+	/* "cut": the size bound gave fewer lines than asked and kept */
+	*result =
+	    json_pack("{s:o, s:i, s:b}", "lines", lines, "kept", kept, "cut", n < want && n < kept);
+	if (!*result)
+		snprintf(err, errlen, "out of memory");
+	return *result ? 0 : -1;
+}
+
+/* Keep of result's devices' points, in order, as many as fit in max bytes
+ * of JSON; the number left out. */
+static size_t command_fit_points(json_t *result, size_t max)
+{
+	json_t *devs = json_object_get(result, "devices"), *dev, *all = json_array();
+	size_t i, used, cut = 0;
+
+	if (!all || json_dumpb(result, NULL, 0, COMMAND_JSON_FLAGS) <= max) {
+		json_decref(all);
+		return 0;
+	}
+	/* The result without its points, then point by point while they fit. */
+	json_array_foreach(devs, i, dev)
+	{
+		json_array_append(all, json_object_get(dev, "points"));
+		json_object_set_new(dev, "points", json_array());
+	}
+	used = json_dumpb(result, NULL, 0, COMMAND_JSON_FLAGS) + 64; /* + "points_left_out" */
+	json_array_foreach(devs, i, dev)
+	{
+		json_t *pts = json_array_get(all, i), *p, *keep = json_object_get(dev, "points");
+		size_t k;
+
+		json_array_foreach(pts, k, p)
+		{
+			size_t len = json_dumpb(p, NULL, 0, COMMAND_JSON_FLAGS) + 1;
+
+			if (cut == 0 && used + len <= max) {
+				json_array_append(keep, p);
+				used += len;
+			} else {
+				cut++;
+			}
+		}
+	}
+	json_decref(all);
+	return cut;
+}
+
+/* The latest of every Modbus point as the bus threads last read it: no
+ * request goes to a device, the answer at most COMMAND_ANSWER_MAX bytes. */
+static int command_poll_once(const struct command_hooks *h, json_t *req, json_t **result, char *err,
+			     size_t errlen)
+{
+	size_t cut;
+
+	(void)req;
+	*result = h->modbus ? h->modbus(h->ctx) : NULL;
+	if (!*result) {
+		snprintf(err, errlen, "Modbus values unavailable");
+		return -1;
+	}
+	cut = command_fit_points(*result, COMMAND_ANSWER_MAX - 256);
+	if (cut)
+		json_object_set_new(*result, "points_left_out", json_integer((json_int_t)cut));
+	return 0;
+}
+
 static const char *const command_no_args[] = {NULL};
 static const char *const command_period_args[] = {"period", NULL};
 static const char *const command_level_args[] = {"level", NULL};
 static const char *const command_signed_args[] = {"ts", "nonce", "payload", "sig", NULL};
+static const char *const command_log_args[] = {"lines", NULL};
 
 static const struct command command_table[] = {
     {"ping", command_no_args, command_ping},
@@ -147,6 +248,8 @@ static const struct command command_table[] = {
     {"set-log-level", command_level_args, command_set_log_level},
     {"set-config", command_signed_args, command_set_config},
     {"confirm-config", command_signed_args, command_confirm_config},
+    {"get-log", command_log_args, command_get_log},
+    {"poll-once", command_no_args, command_poll_once},
 };
 
 static const struct command *command_find(const char *name)
@@ -155,6 +258,20 @@ static const struct command *command_find(const char *name)
 		if (strcmp(command_table[i].name, name) == 0)
 			return &command_table[i];
 	return NULL;
+}
+
+/* Run c unless it has a large answer and the bulk budget is spent. */
+static void command_call(const struct command_hooks *h, const struct command *c, json_t *req,
+			 json_t **result, char *err, size_t errlen)
+{
+	int bulk = 0;
+
+	for (const char *const *b = command_bulk; *b; b++)
+		bulk |= strcmp(*b, c->name) == 0;
+	if (bulk && h->bulk && !command_limit_take(h->bulk, clock_real_ms()))
+		snprintf(err, errlen, "rate limited");
+	else
+		c->run(h, req, result, err, errlen);
 }
 
 /* An id goes into a topic level: no '/', '+', '#', nothing invisible. */
@@ -303,7 +420,7 @@ char *command_run(const struct command_hooks *h, const char *name, const char *p
 	if (!c)
 		snprintf(err, sizeof(err), "unknown command \"%s\"", shown);
 	else if (command_args_ok(c, req, err, sizeof(err)))
-		c->run(h, req, &result, err, sizeof(err));
+		command_call(h, c, req, &result, err, sizeof(err));
 	if (err[0])
 		log_info("command %s (id %s): refused: %s", shown, id, err);
 	else
@@ -316,6 +433,7 @@ char *command_run(const struct command_hooks *h, const char *name, const char *p
 void command_limit_init(struct command_limit *l, int per_s)
 {
 	memset(l, 0, sizeof(*l));
+	l->what = "commands";
 	l->per_s = per_s > 0 ? per_s : 1;
 	l->tokens = l->per_s;
 	l->at_ms = -1;
@@ -332,15 +450,16 @@ int command_limit_take(struct command_limit *l, int64_t now_ms)
 		l->tokens -= 1;
 		/* A second without a refusal ends the burst. */
 		if (l->limiting && now_ms - l->refused_ms >= 1000)
-			log_notice("commands: below %d a second again (%" PRIu64
+			log_notice("%s: below %d a second again (%" PRIu64
 				   " refused as rate limited so far)",
-				   l->per_s, l->refused);
+				   l->what, l->per_s, l->refused);
 		if (now_ms - l->refused_ms >= 1000)
 			l->limiting = 0;
 		return 1;
 	}
 	if (!l->limiting)
-		log_warnx("commands: more than %d a second: refusing (\"rate limited\")", l->per_s);
+		log_warnx("%s: more than %d a second: refusing (\"rate limited\")", l->what,
+			  l->per_s);
 	l->limiting = 1;
 	l->refused_ms = now_ms;
 	l->refused++;

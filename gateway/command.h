@@ -12,8 +12,13 @@
 #include "gateway/config.h"
 #include "gateway/remote.h"
 
-#define COMMAND_ID_MAX	   48	     /* characters of a request id */
-#define COMMAND_INVALID_ID "invalid" /* answer topic level when the id is unusable */
+#define COMMAND_ID_MAX	   48	       /* characters of a request id */
+#define COMMAND_INVALID_ID "invalid"   /* answer topic level when the id is unusable */
+#define COMMAND_ANSWER_MAX (32 * 1024) /* bytes of a get-log or poll-once answer, at most */
+#define COMMAND_LOG_LINES  200	       /* get-log: lines asked for, at most */
+#define COMMAND_BULK_PER_S 2	       /* get-log and poll-once a second, at most */
+
+struct command_limit;
 
 /* What the daemon lends the commands. */
 struct command_hooks {
@@ -24,12 +29,19 @@ struct command_hooks {
 	uint64_t (*snapshot)(void *ctx);	     /* seq of a record made now, or 0 */
 	uint64_t *answer_errors; /* answers that could not be built (NULL: not counted) */
 	struct remote *remote;	 /* set-config, confirm-config (NULL: refused) */
+	/* poll-once: {"devices": [...]} as fieldbus_latest words them, a new
+	 * reference (NULL: unavailable). */
+	json_t *(*modbus)(void *ctx);
+	/* The budget of the commands with large answers (get-log, poll-once),
+	 * besides the uplink's (NULL: none). */
+	struct command_limit *bulk;
 };
 
 /* A per-second budget of commands (a token bucket with a second's burst):
  * a burst beyond it is answered "rate limited" instead of being run, so a
  * flood of commands costs the loop little and never starves telemetry. */
 struct command_limit {
+	const char *what; /* in its log lines: "commands" unless set after init */
 	int per_s;
 	double tokens;
 	int64_t at_ms;

@@ -13,6 +13,7 @@
 #include "gateway/clock.h"
 #include "gateway/command.h"
 #include "gateway/core.h"
+#include "gateway/fieldbus.h"
 #include "gateway/health.h"
 #include "gateway/log.h"
 #include "gateway/loop.h"
@@ -50,7 +51,8 @@ struct daemon {
 	int draining;	     /* stopping: only the uplinks run */
 	int64_t drain_until; /* real ms the drain ends, -1: when the store is empty */
 	int64_t start_mono_ms;
-	uint64_t cmd_answer_errors; /* command answers that could not be built */
+	uint64_t cmd_answer_errors;    /* command answers that could not be built */
+	struct command_limit cmd_bulk; /* get-log, poll-once: their own budget */
 };
 
 /* ---- status -------------------------------------------------------------- */
@@ -117,6 +119,19 @@ static int daemon_cmd_set_period(void *ctx, int period_ms)
 	d->cfg->sample.period_ms = period_ms;
 	core_set_period(d->core, period_ms);
 	return 0;
+}
+
+/* poll-once: every Modbus device's latest, as the bus threads read it. */
+static json_t *daemon_cmd_modbus(void *ctx)
+{
+	struct daemon *d = ctx;
+	struct fieldbus *const *mb = sources_buses(d->src);
+	json_t *devices = json_array();
+
+	for (int b = 0; devices && b < CONFIG_MAX_BUS; b++)
+		if (mb[b])
+			fieldbus_latest(mb[b], devices, clock_mono_ms());
+	return devices ? json_pack("{s:o}", "devices", devices) : NULL;
 }
 
 /* A record now, outside the period, marked as such. */
@@ -437,7 +452,11 @@ static int daemon_init(struct daemon *d)
 					      daemon_cmd_set_period,
 					      daemon_cmd_snapshot,
 					      &d->cmd_answer_errors,
-					      NULL};
+					      NULL,
+					      daemon_cmd_modbus,
+					      &d->cmd_bulk};
+	command_limit_init(&d->cmd_bulk, COMMAND_BULK_PER_S);
+	d->cmd_bulk.what = "get-log and poll-once";
 	report_init(&d->report, d->store, d->cfg->id, d->opts.echo_stdout);
 	d->seal = seal_open_keyed(d->store, &d->report, d->cfg->state_dir);
 	core_store_events(d->core, store_opened(d->store), d->cfg->store.path);

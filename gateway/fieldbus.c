@@ -81,6 +81,7 @@ struct fb_note {
 struct fb_value {
 	int sig; /* canonical signal, or -1: a custom value */
 	int ok;
+	int rc; /* as in struct fb_note; FB_EREAD before the first read */
 	int64_t mono_ms;
 	struct mbpoint_value v;
 	int64_t lost_ms; /* refused by the device since (point-lost open), or -1 */
@@ -555,6 +556,7 @@ static int fb_alloc(struct fieldbus *fb, const struct config *cfg, int bus)
 			return -1;
 		for (int k = 0; k < d->n_pt; k++) {
 			v->val[k].sig = sig_lookup(d->pt[k].name);
+			v->val[k].rc = FB_EREAD;
 			v->val[k].lost_ms = -1;
 		}
 		n++;
@@ -684,6 +686,7 @@ static void fb_apply(struct fieldbus *fb, const struct fb_note *n, struct table 
 
 	fb_point_event(fb, n, val, now);
 	val->ok = n->rc == MBPOINT_OK;
+	val->rc = n->rc;
 	val->mono_ms = now;
 	val->v = n->v;
 	if (val->ok)
@@ -809,6 +812,69 @@ int64_t fieldbus_device_age(const struct fieldbus *fb, int i, int64_t now_ms)
 
 /* ---- --poll-once -------------------------------------------------------------- */
 
+/* A point as --poll-once and the poll-once command word it: where it is,
+ * its raw registers (when raw is not NULL), its value (also one outside its
+ * validity range) and unit, the error. */
+static json_t *fb_point_json(const struct fb_dev *d, int point, int rc,
+			     const struct mbpoint_value *v, const uint16_t *raw, int width)
+{
+	const struct mbpoint *p = &d->pt[point];
+	json_t *line = json_pack("{s:s, s:s, s:s, s:i}", "device", d->name, "point", p->name,
+				 "table", mbpoint_table_name(p->table), "address", p->address);
+
+	if (raw) {
+		json_t *regs = json_array();
+
+		for (int i = 0; i < width; i++)
+			json_array_append_new(regs, json_integer(raw[i]));
+		json_object_set_new(line, "raw", regs);
+	}
+
+	if (rc == MBPOINT_OK || rc == MBPOINT_ERANGE)
+		json_object_set_new(line, "value",
+				    v->is_text ? json_string(v->text) : json_real(v->value));
+	if (p->unit[0])
+		json_object_set_new(line, "unit", json_string(p->unit));
+	if (rc != MBPOINT_OK)
+		json_object_set_new(line, "error",
+				    json_string(rc == FB_EREFUSED ? "refused by the device"
+						: rc == FB_EREAD  ? "not read yet"
+								  : mbpoint_strerror(rc)));
+	return line;
+}
+
+void fieldbus_latest(const struct fieldbus *fb, json_t *devices, int64_t now_ms)
+{
+	for (int i = 0; i < fb->n_dev; i++) {
+		const struct fb_dev *d = &fb->dev[i];
+		const struct fb_view *view = &fb->view[i];
+		json_t *points = json_array();
+
+		for (int k = 0; k < d->n_pt; k++) {
+			const struct fb_value *val = &view->val[k];
+			json_t *p = fb_point_json(d, k, val->rc, &val->v, NULL, 0);
+
+			json_object_del(p, "device"); /* said once, by the device */
+			json_object_set_new(p, "valid", json_boolean(val->rc == MBPOINT_OK));
+			json_object_set_new(
+			    p, "age_s",
+			    val->rc == FB_EREAD
+				? json_null()
+				: json_real((double)(now_ms - val->mono_ms) / 1000.0));
+			json_array_append_new(points, p);
+		}
+		json_array_append_new(
+		    devices,
+		    json_pack("{s:s, s:s, s:i, s:s, s:s, s:o, s:o}", "device", d->name, "bus",
+			      fb->link.cfg.name, "unit", d->unit, "state", fb_state(&view->st),
+			      "last_error", view->st.last_error, "last_value_age_s",
+			      view->last_value_ms < 0
+				  ? json_null()
+				  : json_real((double)(now_ms - view->last_value_ms) / 1000.0),
+			      "points", points));
+	}
+}
+
 struct fb_once {
 	FILE *out;
 	int errors;
@@ -831,25 +897,10 @@ static void fb_once_emit(void *ctx, struct fb_dev *d, int point, int rc,
 			 const struct mbpoint_value *v, const uint16_t *raw, int width)
 {
 	struct fb_once *o = ctx;
-	const struct mbpoint *p = &d->pt[point];
-	json_t *line = json_pack("{s:s, s:s, s:s, s:i}", "device", d->name, "point", p->name,
-				 "table", mbpoint_table_name(p->table), "address", p->address);
-	json_t *regs = json_array();
+	json_t *line = fb_point_json(d, point, rc, v, raw, width);
 
-	for (int i = 0; i < width; i++)
-		json_array_append_new(regs, json_integer(raw[i]));
-	json_object_set_new(line, "raw", regs);
-	if (rc == MBPOINT_OK || rc == MBPOINT_ERANGE)
-		json_object_set_new(line, "value",
-				    v->is_text ? json_string(v->text) : json_real(v->value));
-	if (p->unit[0])
-		json_object_set_new(line, "unit", json_string(p->unit));
-	if (rc != MBPOINT_OK) {
-		json_object_set_new(line, "error",
-				    json_string(rc == FB_EREFUSED ? "refused by the device"
-								  : mbpoint_strerror(rc)));
+	if (rc != MBPOINT_OK)
 		o->errors++;
-	}
 	fb_once_print(o, point, line);
 }
 

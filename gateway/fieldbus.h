@@ -60,6 +60,12 @@ int fieldbus_devices(const struct fieldbus *fb);
 const char *fieldbus_device_name(const struct fieldbus *fb, int i);
 const char *fieldbus_bus_name(const struct fieldbus *fb);
 int64_t fieldbus_device_age(const struct fieldbus *fb, int i, int64_t now_ms);
+/* Main thread: what the bus thread last read, appended to devices (an
+ * array), a device an object: name, bus, unit, state, last_error,
+ * last_value_age_s and its points as --poll-once words them (no raw
+ * registers: the main thread has only the values), each with "valid" and
+ * "age_s" (null before the first read).  Opens no connection. */
+void fieldbus_latest(const struct fieldbus *fb, json_t *devices, int64_t now_ms);
 /* --poll-once: read every configured device once, print one JSON line per
  * point (value and raw registers, or the error).  0 when every device
  * answered every point, 1 otherwise. */

@@ -1,5 +1,6 @@
 /* log: messages to stderr with <N> syslog priority prefixes (journald reads them).
- * Owns the log level; touches nothing else. */
+ * Owns the log level and a small ring of the newest lines (get-log); touches
+ * nothing else. */
 #ifndef EMGW_LOG_H
 #define EMGW_LOG_H
 
@@ -22,6 +23,15 @@ void log_debug(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
  * characters and '\\' escaped ("\\n", "\\xNN", "\\\\"), as every log line is;
  * returns the length written. */
 size_t log_escape(char *dst, size_t size, const char *src);
+#define LOG_RING_LINES 200 /* newest lines kept for get-log */
+#define LOG_RING_LINE  256 /* bytes kept of a line (time, priority, text), with the NUL */
+
+/* Copy the newest lines kept (at most max_lines), oldest first, each
+ * ended by '\n', into buf (size bytes, NUL-terminated): as many of the
+ * newest as fit whole.  Each line is UTF-8 without control characters:
+ * "2026-12-02T06:01:33.123Z notice: text".  Returns the lines copied; *kept
+ * (if not NULL) is how many the ring holds.  Any thread. */
+int log_recent(char *buf, size_t size, int max_lines, int *kept);
 /* Critical error, then exit(1): only at start-up or for a broken invariant. */
 noreturn void fatal(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
 

@@ -71,6 +71,23 @@ start_mosquitto() {
 	wait_for 10 port_open "$port" || { echo "not ok - mosquitto did not start"; cat "$T/mosquitto-$port.log"; exit 1; }
 }
 
+# start_aedes PORT [tests/sim/aedes-broker.js options]: aedes, a second
+# broker (MQTT 3.1.1 only; sessions and retained messages in memory), on
+# loopback, installed from the npm registry by tests/scripts/install-aedes.sh
+# on first use.  Where it cannot be installed, prints "skip: ..." and ends
+# the test with exit 0.  PID in AEDES_PID; its output in $T/aedes-PORT.log.
+start_aedes() {
+	local port=$1; shift
+	if [ -z "${AEDES_DIR:-}" ]; then
+		AEDES_DIR=$("$TOP/tests/scripts/install-aedes.sh" 2>"$T/install-aedes.err") ||
+			{ echo "skip: aedes cannot be installed ($(cat "$T/install-aedes.err"))"; exit 0; }
+	fi
+	spawn "$T/aedes-$port.log" node "$TOP/tests/sim/aedes-broker.js" --modules "$AEDES_DIR" --port "$port" "$@"
+	AEDES_PID=$!
+	wait_for 10 grep -q "^ready $port\$" "$T/aedes-$port.log" ||
+		{ echo "not ok - aedes did not start"; cat "$T/aedes-$port.log"; exit 1; }
+}
+
 # start_sub PORT TOPIC OUT [CLIENT_ID]: tests/integration/sub.py on the broker
 # at PORT, appending every message on TOPIC to OUT as topic<TAB>payload (a
 # persistent QoS 1 session); returns once it has subscribed.  PID in SUB_PID.

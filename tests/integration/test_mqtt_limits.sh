@@ -7,8 +7,11 @@
 #    CONNACK, batches are split to fit, the big row is parked (status
 #    "parked", a row-too-large event naming its seq), every other row
 #    arrives, on one connection, and emgwd drains the store and exits.
-# 2. 3000 commands published at once: every one is answered, run or
-#    refused "rate limited", and telemetry keeps flowing.
+# 2. Abuse, on a broker without that packet limit: ten commands of 1 MB,
+#    3000 pings and a flood of 1000 get-log and poll-once (answers of up to
+#    32 KiB) published at once: every one is answered (run, refused "rate
+#    limited", or "request too large"), emgwd keeps running and telemetry
+#    flowing, and its resident memory grows by at most 8 MB (VmRSS printed).
 source "$TOP/tests/integration/lib.sh"
 
 PORT=$(free_port)
@@ -81,8 +84,10 @@ drain v311 3.1.1 "max_packet = 5000"
 drain v5 5
 check "v5: the limit came from the CONNACK" grep -q "packets of at most 5000 bytes (the broker's Maximum Packet Size)" "$T/v5.err"
 
-# ---- 2. 3000 commands at once ----------------------------------------------------
+# ---- 2. 1 MB commands and a flood ------------------------------------------------
 DEV=load-01
+PORT=$(free_port)
+start_mosquitto "$PORT"
 spawn "$T/load.sub.err" /usr/bin/python3 "$TOP/tests/integration/sub.py" 127.0.0.1 "$PORT" "emgw/$DEV/#" "$T/load.got" "$T/load.ready" load-sub
 wait_for 10 test -e "$T/load.ready" || { echo "not ok - subscriber"; exit 1; }
 cat >"$T/load.conf" <<EOC
@@ -100,6 +105,25 @@ EOC
 spawn "$T/load.err" "$EMGWD" -c "$T/load.conf"
 EPID=$!
 wait_for 20 grep -q "emgw/$DEV/telemetry" "$T/load.got" || { echo "not ok - no telemetry"; cat "$T/load.err"; exit 1; }
+counts() { # PREFIX: ok refused other: answers to the commands c* (pings) or f* (flood) by kind
+	/usr/bin/python3 - "$T/load.got" "$1" <<'EOP'
+import json, sys
+ans = {}
+for line in open(sys.argv[1]):
+    topic, _, payload = line.rstrip("\n").partition("\t")
+    if "/cmd-result/" + sys.argv[2] in topic:
+        ans[topic.rsplit("/", 1)[1]] = json.loads(payload)
+ok = sum(1 for a in ans.values() if a.get("ok") and (sys.argv[2] == "f" or a.get("result") == "pong"))
+rl = sum(1 for a in ans.values() if not a.get("ok") and a.get("error") == "rate limited")
+print(ok, rl, len(ans) - ok - rl)
+EOP
+}
+big_answers() { grep -cP "^emgw/$DEV/cmd-result/invalid\t.*\"error\":\"(request too large \(1048576 bytes\)|rate limited)\"" "$T/load.got"; }
+rss_kb() { awk '/^VmRSS:/ {print $2}' "/proc/$EPID/status"; }
+# The baseline once the daemon runs steadily: telemetry and a few commands answered.
+for i in 1 2 3; do mosquitto_pub -p "$PORT" -q 1 -t "emgw/$DEV/cmd/get-log" -m "{\"id\":\"w$i\",\"lines\":200}"; done
+wait_for 10 sh -c "grep -q 'cmd-result/w3' '$T/load.got'"
+RSS0=$(rss_kb)
 /usr/bin/python3 - "$PORT" "$DEV" <<'EOP' || echo "not ok - the publisher failed"
 import sys
 import paho.mqtt.client as mqtt
@@ -109,31 +133,41 @@ c.max_inflight_messages_set(1000)
 c.max_queued_messages_set(0)
 c.connect("127.0.0.1", port)
 c.loop_start()
-infos = [c.publish("emgw/%s/cmd/ping" % dev, '{"id":"c%d"}' % i, qos=1) for i in range(3000)]
+def big(i):  # a request of exactly 1 MiB
+    head = '{"id":"big%d","pad":"' % i
+    return head + "x" * (1024 * 1024 - len(head) - 2) + '"}'
+infos = [c.publish("emgw/%s/cmd/%s" % (dev, ("ping", "get-log", "poll-once", "status")[i % 4]),
+                   big(i), qos=1) for i in range(10)]
+infos += [c.publish("emgw/%s/cmd/ping" % dev, '{"id":"c%d"}' % i, qos=1) for i in range(3000)]
+infos += [c.publish("emgw/%s/cmd/%s" % (dev, "poll-once" if i % 2 else "get-log"),
+                    '{"id":"f%d","lines":200}' % i if i % 2 == 0 else '{"id":"f%d"}' % i, qos=1)
+          for i in range(1000)]
 for i in infos:
     i.wait_for_publish()
 c.disconnect()
 c.loop_stop()
 EOP
-counts() { # ok refused other: answers to the 3000 by kind
-	/usr/bin/python3 - "$T/load.got" "$DEV" <<'EOP'
-import json, sys
-ans = {}
-for line in open(sys.argv[1]):
-    topic, _, payload = line.rstrip("\n").partition("\t")
-    if "/cmd-result/c" in topic:
-        ans[topic.rsplit("/", 1)[1]] = json.loads(payload)
-ok = sum(1 for a in ans.values() if a.get("ok") and a.get("result") == "pong")
-rl = sum(1 for a in ans.values() if not a.get("ok") and a.get("error") == "rate limited")
-print(ok, rl, len(ans) - ok - rl)
-EOP
+all_answered() {
+	set -- $(counts c); [ $(( $1 + $2 )) -eq 3000 ] || return 1
+	set -- $(counts f); [ $(( $1 + $2 )) -eq 1000 ] || return 1
+	[ "$(big_answers)" -eq 10 ]
 }
-all_answered() { set -- $(counts); [ $(( $1 + $2 )) -eq 3000 ]; }
-wait_for 60 all_answered
-set -- $(counts)
-echo "# answered: $1 ran (pong), $2 refused rate limited, $3 other"
-check "every one of 3000 commands is answered: ran or refused \"rate limited\" ($1 + $2)" test $(( $1 + $2 )) -eq 3000
+wait_for 90 all_answered
+set -- $(counts c)
+echo "# pings answered: $1 ran (pong), $2 refused rate limited, $3 other"
+check "every one of 3000 pings is answered: ran or refused \"rate limited\" ($1 + $2)" test $(( $1 + $2 )) -eq 3000
 check "the rate limit let some run ($1) and refused most ($2)" test "$1" -ge 50 -a "$2" -ge 2000
+set -- $(counts f)
+echo "# get-log and poll-once flood answered: $1 ran, $2 refused rate limited, $3 other"
+check "every one of 1000 get-log and poll-once is answered: ran or refused ($1 + $2)" test $(( $1 + $2 )) -eq 1000
+check "their own budget (2 a second) let few run ($1)" test "$1" -ge 1 -a "$1" -le 200
+check "the ten 1 MB commands are answered: too large, or refused unread ($(big_answers))" test "$(big_answers)" -eq 10
+check "... and emgwd says why: $(grep -m1 -o 'refused: request too large ([0-9]* bytes)' "$T/load.err")" \
+	grep -q 'refused: request too large (1048576 bytes)' "$T/load.err"
+check "emgwd still runs" kill -0 "$EPID"
+RSS1=$(rss_kb)
+echo "# emgwd VmRSS before: $RSS0 kB, after: $RSS1 kB (grew $((RSS1 - RSS0)) kB)"
+check "resident memory grew by at most 8 MB under the flood (VmRSS $RSS0 kB before, $RSS1 kB after: +$((RSS1 - RSS0)) kB)" test $((RSS1 - RSS0)) -le 8192
 n0=$(grep -c "emgw/$DEV/telemetry" "$T/load.got")
 check "telemetry keeps flowing after the burst" wait_for 10 sh -c "[ \$(grep -c 'emgw/$DEV/telemetry' '$T/load.got') -gt $n0 ]"
 check "no answer failed to be sent" sh -c "! grep -q 'answer.*not sent' '$T/load.err'"

@@ -1,5 +1,6 @@
 /* Unit tests for gateway/command.c: requests checked whole, refusals change
  * nothing, answers well-formed. */
+#include <fcntl.h>
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -7,11 +8,14 @@
 
 #include <cmocka.h>
 
+#include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <unistd.h>
 
 #include "gateway/command.h"
 #include "gateway/config.h"
+#include "gateway/log.h"
 
 static struct config cfg;
 static int period_calls, period_ms;
@@ -42,8 +46,30 @@ static uint64_t fake_snapshot(void *ctx)
 	return 42;
 }
 
-static const struct command_hooks hooks = {NULL,	  fake_status, fake_config, fake_set_period,
-					   fake_snapshot, NULL,	       NULL};
+static int fake_devices = 1, fake_points = 2; /* what fake_modbus returns */
+
+/* fieldbus_latest's shape: devices, each with its points. */
+static json_t *fake_modbus(void *ctx)
+{
+	json_t *devs = json_array();
+
+	(void)ctx;
+	for (int i = 0; i < fake_devices; i++) {
+		json_t *pts = json_array();
+
+		for (int k = 0; k < fake_points; k++)
+			json_array_append_new(pts,
+					      json_pack("{s:s, s:i, s:f, s:b, s:f}", "point",
+							"active_power_total_kw", "address", k,
+							"value", 12.5, "valid", 1, "age_s", 0.25));
+		json_array_append_new(devs, json_pack("{s:s, s:s, s:o}", "device", "meter", "state",
+						      "responding", "points", pts));
+	}
+	return json_pack("{s:o}", "devices", devs);
+}
+
+static const struct command_hooks hooks = {
+    NULL, fake_status, fake_config, fake_set_period, fake_snapshot, NULL, NULL, fake_modbus, NULL};
 
 /* Run a request; the answer parsed. */
 static json_t *run(const char *name, const char *payload, size_t full_len, char *id)
@@ -210,7 +236,8 @@ static void test_unbuildable_answer(void **state)
 {
 	uint64_t errors = 0;
 	struct command_hooks h = {NULL,		 cyclic_status, fake_config, fake_set_period,
-				  fake_snapshot, &errors,	NULL};
+				  fake_snapshot, &errors,	NULL,	     NULL,
+				  NULL};
 	const char *req = "{\"id\":\"s-9\"}";
 	char id[COMMAND_ID_MAX + 1];
 	char *text;
@@ -259,6 +286,160 @@ static void test_rate_limit(void **state)
 	free(a);
 }
 
+/* Run a request with hooks h; the answer's text (its size checked by the
+ * caller) and, parsed, in *a. */
+static char *run_with(const struct command_hooks *h, const char *name, const char *payload,
+		      json_t **a)
+{
+	char id[COMMAND_ID_MAX + 1];
+	char *text = command_run(h, name, payload, strlen(payload), strlen(payload), id);
+
+	assert_non_null(text);
+	*a = json_loads(text, 0, NULL);
+	assert_non_null(*a);
+	return text;
+}
+
+/* get-log: the newest lines, oldest first, as many as asked; a bad count
+ * refused. */
+static void test_get_log(void **state)
+{
+	json_t *a, *lines;
+	char *text;
+
+	(void)state;
+	for (int i = 0; i < 5; i++)
+		log_info("get-log test line %d", i);
+	text = run_with(&hooks, "get-log", "{\"id\":\"gl1\",\"lines\":3}", &a);
+	assert_true(json_is_true(json_object_get(a, "ok")));
+	lines = json_object_get(json_object_get(a, "result"), "lines");
+	assert_int_equal(json_array_size(lines), 3);
+	assert_non_null(strstr(json_string_value(json_array_get(lines, 0)), "get-log test line 2"));
+	assert_non_null(
+	    strstr(json_string_value(json_array_get(lines, 2)), "info: get-log test line 4"));
+	assert_true(json_is_false(json_object_get(json_object_get(a, "result"), "cut")));
+	json_decref(a);
+	free(text);
+	static const char *const refused[] = {
+	    "{\"id\":\"g\",\"lines\":0}", "{\"id\":\"g\",\"lines\":201}",
+	    "{\"id\":\"g\",\"lines\":\"5\"}", "{\"id\":\"g\",\"lines\":2.5}", NULL};
+
+	for (const char *const *req = refused; *req; req++) {
+		text = run_with(&hooks, "get-log", *req, &a);
+		assert_true(json_is_false(json_object_get(a, "ok")));
+		assert_non_null(strstr(json_string_value(json_object_get(a, "error")), "lines:"));
+		json_decref(a);
+		free(text);
+	}
+}
+
+/* Lines that JSON doubles (every byte a quote): the answer stays within
+ * COMMAND_ANSWER_MAX and says it was cut. */
+static void test_get_log_bounded(void **state)
+{
+	char quotes[300];
+	json_t *a, *r;
+	char *text;
+
+	(void)state;
+	memset(quotes, '"', sizeof(quotes) - 1);
+	quotes[sizeof(quotes) - 1] = '\0';
+	int null = open("/dev/null", O_WRONLY), saved = dup(2);
+
+	assert_true(null >= 0 && saved >= 0);
+	fflush(stderr);
+	dup2(null, 2); /* 400 lines of quotes are for the ring, not the test's output */
+	for (int i = 0; i < 2 * LOG_RING_LINES; i++)
+		log_info("%s", quotes);
+	fflush(stderr);
+	dup2(saved, 2);
+	close(saved);
+	close(null);
+	text = run_with(&hooks, "get-log", "{\"id\":\"gl2\",\"lines\":200}", &a);
+	r = json_object_get(a, "result");
+	printf("# get-log of 200 lines of quotes: %zu bytes, %zu lines\n", strlen(text),
+	       json_array_size(json_object_get(r, "lines")));
+	assert_true(strlen(text) <= COMMAND_ANSWER_MAX);
+	assert_true(json_array_size(json_object_get(r, "lines")) > 10);
+	assert_true(json_array_size(json_object_get(r, "lines")) < 200);
+	assert_true(json_is_true(json_object_get(r, "cut")));
+	json_decref(a);
+	free(text);
+}
+
+/* poll-once: the Modbus view as it is; a large one cut to the bound, the
+ * points kept in order and the rest counted. */
+static void test_poll_once(void **state)
+{
+	struct command_hooks none = hooks;
+	json_t *a, *r, *pts;
+	char *text;
+
+	(void)state;
+	fake_devices = 2, fake_points = 3;
+	text = run_with(&hooks, "poll-once", "{\"id\":\"po1\"}", &a);
+	r = json_object_get(a, "result");
+	assert_true(json_is_true(json_object_get(a, "ok")));
+	assert_int_equal(json_array_size(json_object_get(r, "devices")), 2);
+	assert_null(json_object_get(r, "points_left_out"));
+	json_decref(a);
+	free(text);
+
+	fake_devices = 16, fake_points = 32; /* 512 points, the configuration's most */
+	text = run_with(&hooks, "poll-once", "{\"id\":\"po2\"}", &a);
+	r = json_object_get(a, "result");
+	printf("# poll-once of 512 points: %zu bytes, %" JSON_INTEGER_FORMAT " left out\n",
+	       strlen(text), json_integer_value(json_object_get(r, "points_left_out")));
+	assert_true(strlen(text) <= COMMAND_ANSWER_MAX);
+	assert_true(json_integer_value(json_object_get(r, "points_left_out")) > 0);
+	assert_int_equal(json_array_size(json_object_get(r, "devices")), 16);
+	pts = json_object_get(json_array_get(json_object_get(r, "devices"), 0), "points");
+	assert_int_equal(json_array_size(pts), 32); /* the first devices whole */
+	assert_int_equal(json_integer_value(json_object_get(json_array_get(pts, 31), "address")),
+			 31);
+	json_decref(a);
+	free(text);
+
+	none.modbus = NULL;
+	text = run_with(&none, "poll-once", "{\"id\":\"po3\"}", &a);
+	assert_true(json_is_false(json_object_get(a, "ok")));
+	json_decref(a);
+	free(text);
+	fake_devices = 1, fake_points = 2;
+}
+
+/* get-log and poll-once share a budget of their own: beyond it "rate
+ * limited"; other commands are not held by it. */
+static void test_bulk_limit(void **state)
+{
+	struct command_limit bulk;
+	struct command_hooks h = hooks;
+	const char *names[] = {"get-log", "poll-once", "get-log"};
+	json_t *a;
+	char *text;
+
+	(void)state;
+	command_limit_init(&bulk, 2);
+	h.bulk = &bulk;
+	for (int i = 0; i < 3; i++) {
+		text = run_with(&h, names[i], "{\"id\":\"b1\"}", &a);
+		if (i < 2) {
+			assert_true(json_is_true(json_object_get(a, "ok")));
+		} else {
+			assert_true(json_is_false(json_object_get(a, "ok")));
+			assert_string_equal(json_string_value(json_object_get(a, "error")),
+					    "rate limited");
+		}
+		json_decref(a);
+		free(text);
+	}
+	text = run_with(&h, "ping", "{\"id\":\"b2\"}", &a);
+	assert_true(json_is_true(json_object_get(a, "ok")));
+	json_decref(a);
+	free(text);
+	assert_int_equal(command_limit_refused(&bulk), 1);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -268,6 +449,10 @@ int main(void)
 	    cmocka_unit_test_setup(test_bad, setup),
 	    cmocka_unit_test_setup(test_chinese_names, setup),
 	    cmocka_unit_test_setup(test_unbuildable_answer, setup),
+	    cmocka_unit_test_setup(test_get_log, setup),
+	    cmocka_unit_test_setup(test_get_log_bounded, setup),
+	    cmocka_unit_test_setup(test_poll_once, setup),
+	    cmocka_unit_test_setup(test_bulk_limit, setup),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
