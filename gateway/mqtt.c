@@ -44,6 +44,7 @@
 
 #define MQTT_NOTES	     (2 * INFLIGHT_MAX_SLOTS + 64) /* one note per publication, at most */
 #define MQTT_CMDS	     64		  /* commands waiting for the main thread, at most */
+#define MQTT_LARGE	     2		  /* of them set-config requests beyond UPLINK_CMD_MAX */
 #define MQTT_OVER	     4096	  /* ids of commands beyond those, to refuse */
 #define MQTT_ANSWERS	     64		  /* answers waiting to be handed to paho, at most */
 #define MQTT_ANSWER_WINDOW   16		  /* answers handed to paho and not yet done, at most */
@@ -171,6 +172,7 @@ struct mqtt {
 	atomic_ullong notes_dropped;
 	struct uplink_command cmdq[MQTT_CMDS];
 	unsigned cmd_head, cmd_tail;
+	int large_waiting; /* commands in cmdq with a heap copy (`large`) */
 	struct mqtt_over overq[MQTT_OVER];
 	unsigned over_head, over_tail;
 
@@ -362,6 +364,26 @@ static void mqtt_overflow(struct mqtt_over *o, const char *name, size_t nlen,
 	json_decref(req);
 }
 
+/* A whole configuration (set-config) is larger than other commands: it is
+ * copied to the heap, at most MQTT_LARGE of them waiting, so a flood of
+ * large requests costs bounded memory (the rest are refused as too large). */
+static char *mqtt_take_large(struct mqtt *u, struct uplink_command *c, const MQTTAsync_message *msg)
+{
+	char *copy;
+
+	if (c->full_len <= UPLINK_CMD_MAX || c->full_len > UPLINK_CONFIG_MAX ||
+	    strcmp(c->name, "set-config") != 0 || u->large_waiting >= MQTT_LARGE)
+		return NULL;
+	copy = malloc(c->full_len + 1);
+	if (!copy)
+		return NULL;
+	memcpy(copy, msg->payload, c->full_len);
+	copy[c->full_len] = '\0';
+	c->len = c->full_len;
+	u->large_waiting++;
+	return copy;
+}
+
 static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *msg)
 {
 	struct mqtt *u = ctx;
@@ -395,9 +417,10 @@ static int on_message(void *ctx, char *topic, int topic_len, MQTTAsync_message *
 			c->name[0] = '\0'; /* too long a name: no command has it */
 		c->full_len = msg->payloadlen > 0 ? (size_t)msg->payloadlen : 0;
 		c->len = c->full_len > UPLINK_CMD_MAX ? 0 : c->full_len;
-		if (c->len)
+		c->large = mqtt_take_large(u, c, msg);
+		if (c->len && !c->large)
 			memcpy(c->payload, msg->payload, c->len);
-		c->payload[c->len] = '\0';
+		c->payload[c->large ? 0 : c->len] = '\0';
 		u->cmds++;
 	}
 	pthread_mutex_unlock(&u->lock);
@@ -741,6 +764,8 @@ static void mqtt_close(struct mqtt *u)
 		mqtt_self = NULL;
 	while (u->ans_tail != u->ans_head)
 		free(u->answers[u->ans_tail++ % MQTT_ANSWERS].json);
+	while (u->cmd_tail != u->cmd_head)
+		free(u->cmdq[u->cmd_tail++ % MQTT_CMDS].large);
 	inflight_free(u->inflight);
 	pthread_mutex_destroy(&u->lock);
 	free(u);
@@ -1243,12 +1268,15 @@ static int mqtt_next_command(struct mqtt *u, struct uplink_command *cmd)
 	pthread_mutex_lock(&u->lock);
 	if (u->cmd_tail != u->cmd_head) {
 		*cmd = u->cmdq[u->cmd_tail++ % MQTT_CMDS];
+		if (cmd->large)
+			u->large_waiting--; /* the taker frees it */
 		got = 1;
 	} else if (u->over_tail != u->over_head) {
 		const struct mqtt_over *o = &u->overq[u->over_tail++ % MQTT_OVER];
 
 		memcpy(cmd->name, o->name, sizeof(cmd->name));
 		memcpy(cmd->payload, o->payload, o->len + 1);
+		cmd->large = NULL;
 		cmd->len = cmd->full_len = o->len;
 		got = 2;
 	}

@@ -15,8 +15,10 @@
 #include "gateway/store.h"
 #include "protocols/payload.h"
 
-#define UPLINK_CMD_MAX	4096 /* bytes of a command request, at most */
-#define UPLINK_CMD_NAME 64
+#define UPLINK_CMD_MAX 4096 /* bytes of a command request, at most */
+/* bytes of a set-config request (a whole commented configuration), at most */
+#define UPLINK_CONFIG_MAX (256 * 1024)
+#define UPLINK_CMD_NAME	  64
 
 /* What the daemon lends every back-end at open. */
 struct uplink_env {
@@ -41,7 +43,10 @@ struct uplink_command {
 	char name[UPLINK_CMD_NAME]; /* the last topic level: cmd/<name> */
 	char payload[UPLINK_CMD_MAX + 1];
 	size_t len;	 /* bytes in payload (NUL-terminated) */
-	size_t full_len; /* bytes received: more than UPLINK_CMD_MAX means cut off */
+	size_t full_len; /* bytes received: more than len means cut off */
+	/* A set-config beyond UPLINK_CMD_MAX: its whole text on the heap (len
+	 * bytes), freed by whoever takes the command; else NULL. */
+	char *large;
 	char refuse[32]; /* set: answer with this error, do not run it */
 };
 

@@ -182,12 +182,16 @@ void uplinks_commands(struct uplinks *s, const struct command_hooks *h)
 		if (!s->u[i] || !o->next_command || !o->answer)
 			continue;
 		while (o->next_command(s->u[i], &s->cmd)) {
+			const char *text = s->cmd.large ? s->cmd.large : s->cmd.payload;
+
 			if (s->cmd.refuse[0])
-				answer = command_refuse(s->cmd.name, s->cmd.payload, s->cmd.len,
+				answer = command_refuse(s->cmd.name, text, s->cmd.len,
 							s->cmd.full_len, id, s->cmd.refuse);
 			else
-				answer = command_run(h, s->cmd.name, s->cmd.payload, s->cmd.len,
+				answer = command_run(h, s->cmd.name, text, s->cmd.len,
 						     s->cmd.full_len, id);
+			free(s->cmd.large);
+			s->cmd.large = NULL;
 			if (answer && o->answer(s->u[i], id, answer, why, sizeof(why)) < 0)
 				log_info("command %s: answer not sent (%s: %s)", s->cmd.name,
 					 o->name, why);

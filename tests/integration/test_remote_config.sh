@@ -95,10 +95,12 @@ check "a set-config 1000 s old is refused ($(field "$(answer k1)" 'd["error"]'))
 check "nothing changed" test "$(sha "$T/emgw.conf")" = "$H0"
 
 # -- a good configuration, pushed and confirmed ----------------------------
+# Commented as a shipped file is (~50 KB): beyond the 4 KiB of other commands.
+for i in $(seq 800); do echo "# comment $i: what a shipped configuration explains, line by line"; done >>"$T/good.conf"
 H1=$(sha "$T/good.conf")
 push g1 "$T/good.conf"
 wait_for 10 answered g1
-check "set-config answered ok with the old and new hashes" \
+check "set-config of $(wc -c <"$T/good.conf") bytes answered ok with the old and new hashes" \
 	test "$(field "$(answer g1)" 'd["ok"], d["result"]["old"], d["result"]["new"]')" = "(True, '$H0', '$H1')"
 check "the file is the pushed one, the old one kept as .previous" \
 	test "$(sha "$T/emgw.conf") $(sha "$T/emgw.conf.previous")" = "$H1 $H0"
