@@ -15,6 +15,7 @@
 #include "gateway/hjdecode.h"
 #include "gateway/fieldbus.h"
 #include "gateway/log.h"
+#include "gateway/remote.h"
 #include "gateway/selftest.h"
 #include "gateway/seal.h"
 #include "gateway/signer.h"
@@ -319,6 +320,9 @@ int main(int argc, char **argv)
 		return verify_run(verify, key, stdout);
 
 	errors = config_load(opts.config_path, &cfg);
+	/* A pushed configuration that does not even start goes back (remote.h). */
+	if (errors && !check && remote_rescue(opts.config_path, errors) == 0)
+		errors = config_load(opts.config_path, &cfg);
 	if (errors) {
 		fprintf(stderr, "%s: %d error%s: refusing to start\n", opts.config_path, errors,
 			errors == 1 ? "" : "s");

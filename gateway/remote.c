@@ -50,6 +50,7 @@ struct remote {
 	char target[PATH_MAX]; /* the file it replaced */
 	char old_hash[REMOTE_HEX], new_hash[REMOTE_HEX];
 	int64_t deadline_wall_ms, deadline_mono_ms;
+	char failed[96]; /* the pushed file did not load at start (remote_rescue) */
 	int reload;	 /* a reload is due */
 	int rolled_back; /* ... and it is a rollback's */
 
@@ -395,8 +396,9 @@ static int remote_pending_save(const struct remote *r)
 	char buf[PATH_MAX + 256];
 	int n;
 
-	n = snprintf(buf, sizeof(buf), "target %s\nold %s\nnew %s\ndeadline_ms %" PRId64 "\n",
-		     r->target, r->old_hash, r->new_hash, r->deadline_wall_ms);
+	n = snprintf(buf, sizeof(buf), "target %s\nold %s\nnew %s\ndeadline_ms %" PRId64 "\n%s%s%s",
+		     r->target, r->old_hash, r->new_hash, r->deadline_wall_ms,
+		     r->failed[0] ? "failed " : "", r->failed, r->failed[0] ? "\n" : "");
 	if (n < 0 || (size_t)n >= sizeof(buf))
 		return -1;
 	return remote_replace(r->pending_path, buf, (size_t)n);
@@ -448,10 +450,20 @@ static int remote_pending_load(struct remote *r)
 			r->deadline_wall_ms = strtoll(v, &end, 10);
 			if (!errno && end != v && !*end)
 				got |= 8;
+		} else if (strcmp(line, "failed") == 0) {
+			snprintf(r->failed, sizeof(r->failed), "%s", v);
 		}
 	}
 	fclose(f);
 	return got == 15 ? 0 : -1;
+}
+
+/* The config-rollback event of the pending configuration. */
+static void remote_tell_rollback(struct remote *r, struct payload_event *ev)
+{
+	snprintf(ev->old_sha256, sizeof(ev->old_sha256), "%s", r->old_hash);
+	snprintf(ev->new_sha256, sizeof(ev->new_sha256), "%s", r->new_hash);
+	r->event(r->event_ctx, ev);
 }
 
 /* At start: what a previous run left half done. */
@@ -465,6 +477,16 @@ static void remote_pending_resume(struct remote *r, int64_t now_wall_ms, int64_t
 	if (remote_pending_load(r) < 0 || remote_file_sha256(r->target, now) < 0) {
 		log_warnx("remote: %s: unreadable pending state: removed", r->pending_path);
 		remote_pending_clear(r);
+		return;
+	}
+	if (r->failed[0] && strcmp(now, r->old_hash) == 0) {
+		struct payload_event ev;
+
+		/* remote_rescue took it back before the daemon could start. */
+		payload_event_init(&ev, PAYLOAD_EV_CONFIG_ROLLBACK);
+		snprintf(ev.problem, sizeof(ev.problem), "%s", r->failed);
+		remote_pending_clear(r);
+		remote_tell_rollback(r, &ev);
 		return;
 	}
 	if (strcmp(now, r->new_hash) != 0) {
@@ -721,9 +743,7 @@ static void remote_rollback(struct remote *r, const char *reason)
 	r->pending = 0;
 	r->reload = 1;
 	r->rolled_back = 1;
-	snprintf(ev.old_sha256, sizeof(ev.old_sha256), "%s", r->old_hash);
-	snprintf(ev.new_sha256, sizeof(ev.new_sha256), "%s", r->new_hash);
-	r->event(r->event_ctx, &ev);
+	remote_tell_rollback(r, &ev);
 }
 
 int remote_reload_due(struct remote *r, int64_t now_mono_ms)
@@ -800,4 +820,43 @@ void remote_close(struct remote *r)
 		return;
 	EVP_PKEY_free(r->key);
 	free(r);
+}
+
+/* Quiet: remote_rescue only asks whether the previous file loads. */
+static void remote_ignore(void *arg, const char *file, int line, const char *msg)
+{
+	(void)arg, (void)file, (void)line, (void)msg;
+}
+
+int remote_rescue(const char *path, int errors)
+{
+	struct config *prev_cfg = calloc(1, sizeof(*prev_cfg));
+	struct remote *r = calloc(1, sizeof(*r));
+	char prev[REMOTE_PATH], now[REMOTE_HEX];
+	int done = -1;
+
+	snprintf(prev, sizeof(prev), "%s.previous", path);
+	if (!prev_cfg || !r || access(prev, F_OK) < 0 ||
+	    config_load_report(prev, prev_cfg, remote_ignore, NULL) != 0)
+		goto out;
+	/* Only a push still waiting for its confirmation is taken back: a file
+	 * the operator edited is theirs to mend. */
+	snprintf(r->pending_path, sizeof(r->pending_path), "%s/%s", prev_cfg->state_dir,
+		 REMOTE_PENDING);
+	if (remote_pending_load(r) < 0 || strcmp(r->target, path) != 0 ||
+	    remote_file_sha256(path, now) < 0 || strcmp(now, r->new_hash) != 0)
+		goto out;
+	snprintf(r->failed, sizeof(r->failed), "did not load at start (%d error%s)", errors,
+		 errors == 1 ? "" : "s");
+	if (remote_pending_save(r) < 0 || rename(prev, path) < 0 || remote_sync_dir(path) < 0) {
+		log_warn("remote: %s: cannot take back the pushed configuration", path);
+		goto out;
+	}
+	log_warnx("remote: configuration %.12s %s: %.12s in force again", r->new_hash, r->failed,
+		  r->old_hash);
+	done = 0;
+out:
+	free(prev_cfg);
+	free(r);
+	return done;
 }

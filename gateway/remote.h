@@ -65,6 +65,13 @@ int64_t remote_deadline(const struct remote *r);
 /* {"hash":..,"pending":null|{"old","new","confirm_within_s"}}: new reference. */
 json_t *remote_status(const struct remote *r, int64_t now_mono_ms);
 
+/* At start, when the configuration file at path does not load (errors
+ * of them) and it is a pushed one still waiting for its confirmation: the
+ * previous file goes back in its place, and the pending state says why (the
+ * next remote_open raises the config-rollback event).  0 when it did (load
+ * path again), -1 when there is nothing to take back. */
+int remote_rescue(const char *path, int errors);
+
 /* The system's wall clock, ms (a replay's clock is the log's): signed
  * commands' ts and the pending window are judged against it. */
 int64_t remote_wall_ms(void);
