@@ -33,6 +33,8 @@ struct canbus {
 	struct candec dec;
 	struct candec_msg msg;
 	struct diag diag;
+	canbus_frame_fn *on_frame; /* live: after each data frame, or NULL */
+	void *frame_ctx;
 
 	/* transmit (request = yes) */
 	enum canbus_claim claim;
@@ -244,6 +246,23 @@ void canbus_n2k(struct canbus *cb, const struct canboat_msg *m, int64_t mono_ms)
 	canbus_message(cb,
 		       candec_message(&cb->dec, m->pgn, m->src, m->dst, m->data, m->len, &cb->msg),
 		       mono_ms);
+}
+
+void canbus_applied(struct canbus *cb, int64_t mono_ms)
+{
+	if (cb->on_frame)
+		cb->on_frame(cb->frame_ctx, mono_ms);
+}
+
+void canbus_set_frame_hook(struct canbus *cb, canbus_frame_fn *fn, void *ctx)
+{
+	cb->on_frame = fn;
+	cb->frame_ctx = ctx;
+}
+
+int canbus_batch_ms(const struct canbus *cb)
+{
+	return cb->ops->batch_ms ? cb->ops->batch_ms(cb->be) : CANBUS_BATCH_MS;
 }
 
 struct canbus_stats *canbus_counters(struct canbus *cb)
