@@ -22,7 +22,7 @@
 #define CANSOCK_RETRY_MS     5000
 #define CANSOCK_MAX_FILTERS  64
 #define CANSOCK_BATCH	     64	   /* frames a recvmmsg call */
-#define CANSOCK_SKB_BYTES    512   /* receive buffer a queued CAN frame takes, with skb overhead */
+#define CANSOCK_SKB_BYTES    768   /* receive buffer a queued CAN frame takes, with skb overhead */
 #define CANSOCK_MAX_FPS	     8000  /* a full 1 Mbit/s bus */
 #define CANSOCK_STAMP_MAX_MS 10000 /* a stamp older than this: the system clock stepped */
 
@@ -31,8 +31,8 @@ struct cansock_batch {
 	struct mmsghdr mh[CANSOCK_BATCH];
 	struct iovec iov[CANSOCK_BATCH];
 	struct can_frame f[CANSOCK_BATCH];
-	char ctl[CANSOCK_BATCH][CMSG_SPACE(sizeof(struct timeval)) + CMSG_SPACE(sizeof(uint32_t)) +
-				CMSG_SPACE(3 * sizeof(struct timespec))];
+	_Alignas(struct cmsghdr) char ctl[CANSOCK_BATCH][CMSG_SPACE(sizeof(struct timeval)) +
+							 CMSG_SPACE(sizeof(uint32_t))];
 };
 
 struct source {
@@ -211,7 +211,7 @@ static void cansock_error_frame(struct source *s, const struct can_frame *f)
 		canbus_set_state(s->cb, "ok");
 }
 
-void cansock_meta(struct msghdr *mh, struct cansock_meta *m)
+void cansock_read_meta(struct msghdr *mh, struct cansock_meta *m)
 {
 	m->stamp_us = -1;
 	m->has_drops = 0;
@@ -330,7 +330,7 @@ static int cansock_read_batch(struct source *s)
 			s->net_down = 0;
 			canbus_set_state(s->cb, "ok");
 		}
-		cansock_meta(&s->b.mh[i].msg_hdr, &m);
+		cansock_read_meta(&s->b.mh[i].msg_hdr, &m);
 		cansock_drops(s, &m);
 		s->last_mono_ms = cansock_frame_ms(m.stamp_us, wall_us, mono_ms, s->last_mono_ms);
 		cansock_record(s, &s->b.f[i], s->b.mh[i].msg_len, s->last_mono_ms);

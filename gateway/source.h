@@ -49,7 +49,7 @@ struct cansock_meta {
 	int has_drops;	  /* ... when the kernel said */
 };
 /* Read the control messages of one received frame into *m. */
-void cansock_meta(struct msghdr *mh, struct cansock_meta *m);
+void cansock_read_meta(struct msghdr *mh, struct cansock_meta *m);
 /* A frame's monotonic ms from its wall-time stamp (-1: none), given the
  * wall time (us) and monotonic time (ms) of the read and the previous
  * frame's time (frames never go back). */

@@ -435,13 +435,13 @@ static void test_live_cmsgs(void **state)
 	c->cmsg_type = SO_RXQ_OVFL;
 	c->cmsg_len = CMSG_LEN(sizeof(drops));
 	memcpy(CMSG_DATA(c), &drops, sizeof(drops));
-	cansock_meta(&mh, &m);
+	cansock_read_meta(&mh, &m);
 	assert_int_equal(m.stamp_us, INT64_C(1700000000250000));
 	assert_int_equal(m.has_drops, 1);
 	assert_int_equal(m.drops, 7);
 	/* none: no stamp, no count */
 	mh.msg_controllen = 0;
-	cansock_meta(&mh, &m);
+	cansock_read_meta(&mh, &m);
 	assert_int_equal(m.stamp_us, -1);
 	assert_int_equal(m.has_drops, 0);
 }
