@@ -54,9 +54,15 @@ struct canbus *canbus_open_fd(int fd, const char *name, int source, struct table
 void canbus_close(struct canbus *cb);
 /* Descriptor to poll for input, or -1 (replay, or socket down). */
 int canbus_fd(const struct canbus *cb);
+/* Live: the descriptor for the loop to poll: canbus_fd, but -1 while the
+ * socket rests after a read (until canbus_retry ends the rest). */
+int canbus_poll_fd(const struct canbus *cb);
 /* Live: read every frame waiting on the descriptor, each applied at its
- * kernel receive time. */
+ * kernel receive time; then the socket rests canbus_batch_ms. */
 void canbus_read(struct canbus *cb);
+/* Live: while the socket rests, read what waits all the same (a wake-up
+ * for something else, before a tick); the rest ends when it would have. */
+void canbus_catch_up(struct canbus *cb);
 /* How long input may wait unread (ms): CANBUS_BATCH_MS, less when a live
  * socket's receive buffer would not hold that much of a full bus. */
 int canbus_batch_ms(const struct canbus *cb);
@@ -70,8 +76,9 @@ int canbus_replay_next(struct canbus *cb, int64_t real_ms, struct canbus_next *n
 /* Replay: apply the frame canbus_replay_next returned, at clock_mono_ms()
  * (the caller moved the clock to its time). */
 void canbus_replay_apply(struct canbus *cb);
-/* Live: reopen a socket that went away, when due.  Timers here run on real
- * monotonic time (clock_real_ms).  Returns the next retry time, or -1. */
+/* Live: reopen a socket that went away, end a rest after a read, when
+ * due.  Timers here run on real monotonic time (clock_real_ms).  Returns
+ * the next such time, or -1. */
 int64_t canbus_retry(struct canbus *cb, int64_t now_ms);
 /* Send this source's `dtc` and `vin-mismatch` events to on_event(ctx, ev);
  * vin is the configured VIN ("" for none). */

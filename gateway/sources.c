@@ -17,7 +17,6 @@ struct sources {
 	payload_event_fn *on_event;
 	void *ctx;
 	struct canbus *can[CONFIG_MAX_CAN];
-	int64_t hold_until[CONFIG_MAX_CAN]; /* live: not polled until then (real ms), -1: polled */
 	int n_can;
 	canbus_frame_fn *on_frame; /* set on every CAN source */
 	void *frame_ctx;
@@ -33,7 +32,6 @@ static int sources_open_can(struct sources *s, const struct config *cfg)
 			return -1;
 		canbus_set_events(s->can[i], cfg->vin, s->on_event, s->ctx);
 		canbus_set_frame_hook(s->can[i], s->on_frame, s->frame_ctx);
-		s->hold_until[i] = -1;
 		s->n_can = i + 1;
 	}
 	return 0;
@@ -157,31 +155,24 @@ void sources_set_frame_hook(struct sources *s, canbus_frame_fn *fn, void *ctx)
 int sources_fd(const struct sources *s, int i)
 {
 	if (i < s->n_can)
-		return s->hold_until[i] >= 0 ? -1 : canbus_fd(s->can[i]);
+		return canbus_poll_fd(s->can[i]);
 	return i == CONFIG_MAX_CAN ? gnss_fd(s->gnss) : -1;
 }
 
 void sources_ready(struct sources *s, int i)
 {
-	if (i < s->n_can) {
-		/* Drained: the kernel buffers (and stamps) what comes next
-		 * until the batch is up, so a full bus costs a wake-up a
-		 * batch, not one a frame. */
+	if (i < s->n_can)
 		canbus_read(s->can[i]);
-		s->hold_until[i] = clock_real_ms() + canbus_batch_ms(s->can[i]);
-	} else if (i == CONFIG_MAX_CAN && s->gnss)
+	else if (i == CONFIG_MAX_CAN && s->gnss)
 		gnss_read(s->gnss);
 }
 
 void sources_process(struct sources *s, int64_t mono_ms)
 {
 	/* CAN sockets resting a batch: what they hold, so a tick sees every
-	 * frame received before it; a batch starts again from this wake-up */
+	 * frame received before it */
 	for (int i = 0; i < s->n_can; i++)
-		if (s->hold_until[i] >= 0) {
-			canbus_read(s->can[i]);
-			s->hold_until[i] = clock_real_ms() + canbus_batch_ms(s->can[i]);
-		}
+		canbus_catch_up(s->can[i]);
 	for (int i = 0; i < CONFIG_MAX_BUS; i++)
 		if (s->mb[i])
 			fieldbus_process(s->mb[i], s->table, mono_ms);
@@ -191,13 +182,9 @@ int64_t sources_deadline(struct sources *s, int64_t real_ms)
 {
 	int64_t deadline = -1;
 
-	for (int i = 0; i < s->n_can; i++) {
-		if (s->hold_until[i] >= 0 && real_ms >= s->hold_until[i])
-			s->hold_until[i] = -1;
-		deadline = loop_earliest(deadline, s->hold_until[i]);
+	for (int i = 0; i < s->n_can; i++)
 		deadline = loop_earliest(loop_earliest(deadline, canbus_retry(s->can[i], real_ms)),
 					 canbus_tick(s->can[i], real_ms));
-	}
 	if (s->gnss)
 		deadline = loop_earliest(deadline, gnss_retry(s->gnss, real_ms));
 	return deadline;

@@ -408,6 +408,40 @@ static void test_live_batches(void **state)
 	assert_int_equal(st.up, 1);
 }
 
+/* After a read the socket rests: not polled (the kernel buffers and stamps
+ * what comes) until the batch is up; a catch-up read meanwhile takes what
+ * waits without making the rest longer; a quiet bus then costs no timer. */
+static void test_live_rest(void **state)
+{
+	struct live *l = *state;
+	struct canbus_stats st;
+	int64_t before = clock_real_ms(), until;
+
+	assert_int_equal(canbus_poll_fd(l->cb), l->sv[0]);
+	send_rpm(l, 5192);
+	canbus_read(l->cb);
+	assert_int_equal(canbus_poll_fd(l->cb), -1);
+	assert_int_equal(canbus_fd(l->cb), l->sv[0]); /* the socket itself stays */
+	until = canbus_retry(l->cb, before);
+	assert_true(until >= before + canbus_batch_ms(l->cb));
+	assert_true(canbus_batch_ms(l->cb) > 0 && canbus_batch_ms(l->cb) <= CANBUS_BATCH_MS);
+	send_rpm(l, 5200);
+	canbus_catch_up(l->cb);
+	canbus_stats(l->cb, &st);
+	assert_int_equal(st.frames, 2);
+	assert_float_equal(now_value(l, SIG_ENGINE_SPEED_RPM), 650.0, 0);
+	assert_true(canbus_retry(l->cb, before) == until);
+	assert_int_equal(canbus_poll_fd(l->cb), -1);
+	/* the batch is up: polled again, and nothing more to wake for */
+	assert_int_equal(canbus_retry(l->cb, until), -1);
+	assert_int_equal(canbus_poll_fd(l->cb), l->sv[0]);
+	/* not resting: a catch-up reads nothing */
+	send_rpm(l, 5208);
+	canbus_catch_up(l->cb);
+	canbus_stats(l->cb, &st);
+	assert_int_equal(st.frames, 2);
+}
+
 /* The control messages of a received frame: the receive time and the
  * kernel's count of frames dropped (SO_RXQ_OVFL: a socketpair never
  * drops, so the message is built here). */
@@ -708,6 +742,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_live_eof, live_setup, live_teardown),
 	    cmocka_unit_test_setup_teardown(test_live_batch_times, live_setup, live_teardown),
 	    cmocka_unit_test_setup_teardown(test_live_batches, live_setup, live_teardown),
+	    cmocka_unit_test_setup_teardown(test_live_rest, live_setup, live_teardown),
 	    cmocka_unit_test(test_live_cmsgs),
 	    cmocka_unit_test(test_live_frame_ms),
 	    cmocka_unit_test(test_replay_flat_out),
