@@ -79,6 +79,13 @@ for i in 0 1 2 3 4; do printf '[point "r%d"]\ntable = holding\naddress = %d\ntyp
 vcs_main() { awk '$1 == "voluntary_ctxt_switches:" { print $2 }' "/proc/$1/task/$1/status"; }
 vcs_all() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '$1 == "voluntary_ctxt_switches:" { n += $2 } END { print n + 0 }'; }
 
+per_thread() { # TID, voluntary switches, name: one line a thread
+	local t
+	for t in /proc/"$1"/task/*; do
+		echo "${t##*/} $(awk '$1 == "voluntary_ctxt_switches:" { print $2 }' "$t/status") $(cat "$t/comm")"
+	done 2>/dev/null
+}
+
 measure() { # measure NAME TITLE: job NAME's config is $D/NAME.conf
 	local name=$1 title=$2 conf=$D/$1.conf pid m0 a0 m1 a1 t0 t1
 	"$TOP/$B/emgwd" -n -c "$conf" >"$D/$name.check" 2>&1 || { cat "$D/$name.check"; die "$name: config refused"; }
@@ -87,11 +94,17 @@ measure() { # measure NAME TITLE: job NAME's config is $D/NAME.conf
 	sleep 5 # warm-up: connected, first records sent
 	kill -0 "$pid" 2>/dev/null || { tail -n 20 "$D/$name.log"; die "$name: emgwd died"; }
 	m0=$(vcs_main "$pid") a0=$(vcs_all "$pid") t0=$(date +%s.%N)
+	per_thread "$pid" >"$D/$name.t0"
 	sleep "$SECS"
 	m1=$(vcs_main "$pid") a1=$(vcs_all "$pid") t1=$(date +%s.%N)
+	per_thread "$pid" >"$D/$name.t1"
 	kill "$pid"
-	awk -v n="$title" -v m=$((m1 - m0)) -v a=$((a1 - a0)) -v t0="$t0" -v t1="$t1" -v th="$(ls /proc/"$pid"/task 2>/dev/null | wc -l)" \
+	awk -v n="$title" -v m=$((m1 - m0)) -v a=$((a1 - a0)) -v t0="$t0" -v t1="$t1" -v th="$(wc -l <"$D/$name.t1")" \
 		'BEGIN { printf "wake-ups %-28s main thread %6.1f/s   all %d threads %6.1f/s\n", n, m / (t1 - t0), th, a / (t1 - t0) }'
+	# each thread's share (paho's threads, the Modbus thread), by TID
+	awk -v t0="$t0" -v t1="$t1" 'NR == FNR { v[$1] = $2; next }
+		($1 in v) { printf "%s %s %.1f/s", (n++ ? "," : "         per thread (TID name rate):"), $1 " " $3, ($2 - v[$1]) / (t1 - t0) }
+		END { print "" }' "$D/$name.t0" "$D/$name.t1"
 }
 echo "wake-ups: voluntary context switches over $SECS s (emgwd $B, store on, MQTT plain)"
 measure can "full bus (${rate} frames/s, speed 1)"
