@@ -362,8 +362,15 @@ void canbus_read(struct canbus *cb)
 
 void canbus_catch_up(struct canbus *cb)
 {
-	if (cb->rest_until >= 0 && cb->ops->read)
-		cb->ops->read(cb->be);
+	if (cb->rest_until < 0 || !cb->ops->read)
+		return;
+	/* Up: the poll that follows reads (and rests again) if anything
+	 * waits; read here, the next frame alone would wake the loop. */
+	if (clock_real_ms() >= cb->rest_until) {
+		cb->rest_until = -1;
+		return;
+	}
+	cb->ops->read(cb->be);
 }
 
 int64_t canbus_retry(struct canbus *cb, int64_t now_ms)

@@ -61,7 +61,8 @@ int canbus_poll_fd(const struct canbus *cb);
  * kernel receive time; then the socket rests canbus_batch_ms. */
 void canbus_read(struct canbus *cb);
 /* Live: while the socket rests, read what waits all the same (a wake-up
- * for something else, before a tick); the rest ends when it would have. */
+ * for something else, before a tick); the rest ends when it would have,
+ * and once it is up this only ends it (the poll reads what waits). */
 void canbus_catch_up(struct canbus *cb);
 /* How long input may wait unread (ms): CANBUS_BATCH_MS, less when a live
  * socket's receive buffer would not hold that much of a full bus. */

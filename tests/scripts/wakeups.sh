@@ -6,6 +6,8 @@
 #              bus: tracegen's excavator plus proprietary frames) replayed
 #              at recorded speed
 #   Modbus     5 holding registers at 1 Hz (footprint_mbserver.py)
+# and, when built (make bench), bench_canlive: the live SocketCAN read path
+# at ~1,900 frames/s through a socketpair.
 # A wake-up is a voluntary context switch (/proc/PID/task/TID/status): one
 # per sleep.  Printed per second over WAKEUPS_SECONDS (default 20) after a
 # warm-up: the main thread (the poll loop) and all threads (paho's and the
@@ -109,3 +111,8 @@ measure() { # measure NAME TITLE: job NAME's config is $D/NAME.conf
 echo "wake-ups: voluntary context switches over $SECS s (emgwd $B, store on, MQTT plain)"
 measure can "full bus (${rate} frames/s, speed 1)"
 measure mb "Modbus only (5 regs at 1 Hz)"
+# The live SocketCAN path on a full bus, through a socketpair (no CAN in
+# this kernel): tests/bench/bench_canlive.c, batches then per frame.
+if [ -x "$TOP/$B/bench/bench_canlive" ]; then
+	"$TOP/$B/bench/bench_canlive" 10 1900 2>/dev/null | sed 's/^/wake-ups /'
+fi

@@ -410,7 +410,8 @@ static void test_live_batches(void **state)
 
 /* After a read the socket rests: not polled (the kernel buffers and stamps
  * what comes) until the batch is up; a catch-up read meanwhile takes what
- * waits without making the rest longer; a quiet bus then costs no timer. */
+ * waits without making the rest longer; a quiet bus then costs no timer.
+ * (The pause: a rest runs on the real clock.) */
 static void test_live_rest(void **state)
 {
 	struct live *l = *state;
@@ -440,6 +441,16 @@ static void test_live_rest(void **state)
 	canbus_catch_up(l->cb);
 	canbus_stats(l->cb, &st);
 	assert_int_equal(st.frames, 2);
+	/* a rest that is up: a catch-up only ends it, the poll reads (a
+	 * read here would leave the next frame alone to wake the loop) */
+	canbus_read(l->cb);
+	assert_int_equal(canbus_poll_fd(l->cb), -1);
+	send_rpm(l, 5216);
+	pause_ms(canbus_batch_ms(l->cb) + 2);
+	canbus_catch_up(l->cb);
+	canbus_stats(l->cb, &st);
+	assert_int_equal(st.frames, 3);
+	assert_int_equal(canbus_poll_fd(l->cb), l->sv[0]);
 }
 
 /* The control messages of a received frame: the receive time and the
