@@ -107,6 +107,7 @@ check: deps
 
 bench: deps all $(BENCH_BIN)
 	@./tests/scripts/bench.sh $(B)
+	@./tests/scripts/wakeups.sh $(B)
 
 DURATION ?= 0
 demo: deps all

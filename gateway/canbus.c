@@ -33,6 +33,9 @@ struct canbus {
 	struct candec dec;
 	struct candec_msg msg;
 	struct diag diag;
+	int64_t rest_until;	   /* live: not polled until then (real ms), -1: polled */
+	canbus_frame_fn *on_frame; /* live: after each data frame, or NULL */
+	void *frame_ctx;
 
 	/* transmit (request = yes) */
 	enum canbus_claim claim;
@@ -246,6 +249,23 @@ void canbus_n2k(struct canbus *cb, const struct canboat_msg *m, int64_t mono_ms)
 		       mono_ms);
 }
 
+void canbus_applied(struct canbus *cb, int64_t mono_ms)
+{
+	if (cb->on_frame)
+		cb->on_frame(cb->frame_ctx, mono_ms);
+}
+
+void canbus_set_frame_hook(struct canbus *cb, canbus_frame_fn *fn, void *ctx)
+{
+	cb->on_frame = fn;
+	cb->frame_ctx = ctx;
+}
+
+int canbus_batch_ms(const struct canbus *cb)
+{
+	return cb->ops->batch_ms ? cb->ops->batch_ms(cb->be) : CANBUS_BATCH_MS;
+}
+
 struct canbus_stats *canbus_counters(struct canbus *cb)
 {
 	return &cb->st;
@@ -265,6 +285,7 @@ static struct canbus *canbus_new(const char *name, int source, struct table *t)
 	cb->table = t;
 	cb->st.last_frame_mono_ms = -1;
 	cb->st.bus_state = "ok";
+	cb->rest_until = -1;
 	candec_init(&cb->dec);
 	diag_init(&cb->diag, "", canbus_no_event, NULL);
 	return cb;
@@ -323,15 +344,44 @@ int canbus_fd(const struct canbus *cb)
 	return cb->ops->fd(cb->be);
 }
 
+int canbus_poll_fd(const struct canbus *cb)
+{
+	return cb->rest_until >= 0 ? -1 : canbus_fd(cb);
+}
+
+/* Drained: the kernel buffers (and stamps) what comes next until the batch
+ * is up, so a full bus costs a wake-up a batch, not one a frame. */
 void canbus_read(struct canbus *cb)
 {
-	if (cb->ops->read)
-		cb->ops->read(cb->be);
+	if (!cb->ops->read)
+		return;
+	cb->ops->read(cb->be);
+	/* gone (end of input): retry's time, not a rest */
+	cb->rest_until = canbus_fd(cb) >= 0 ? clock_real_ms() + canbus_batch_ms(cb) : -1;
+}
+
+void canbus_catch_up(struct canbus *cb)
+{
+	if (cb->rest_until < 0 || !cb->ops->read)
+		return;
+	/* Up: the poll that follows reads (and rests again) if anything
+	 * waits; read here, the next frame alone would wake the loop. */
+	if (clock_real_ms() >= cb->rest_until) {
+		cb->rest_until = -1;
+		return;
+	}
+	cb->ops->read(cb->be);
 }
 
 int64_t canbus_retry(struct canbus *cb, int64_t now_ms)
 {
-	return cb->ops->retry ? cb->ops->retry(cb->be, now_ms) : -1;
+	int64_t retry = cb->ops->retry ? cb->ops->retry(cb->be, now_ms) : -1;
+
+	if (cb->rest_until >= 0 && now_ms >= cb->rest_until)
+		cb->rest_until = -1;
+	if (cb->rest_until >= 0 && (retry < 0 || cb->rest_until < retry))
+		return cb->rest_until;
+	return retry;
 }
 
 int canbus_replay_next(struct canbus *cb, int64_t real_ms, struct canbus_next *n)

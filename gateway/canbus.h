@@ -15,6 +15,14 @@
 
 struct canbus;
 
+/* Input waits this long unread at most: the loop reads a live socket and
+ * releases a paced replay's frames in batches, each frame at its own
+ * time, so a full bus wakes the daemon a few times a second, not per frame. */
+#define CANBUS_BATCH_MS 200
+
+/* Live: a frame was applied at mono_ms, its kernel receive time. */
+typedef void canbus_frame_fn(void *ctx, int64_t mono_ms);
+
 /* Replay: the next frame of a log. */
 struct canbus_next {
 	int64_t t_us;	/* its log time, microseconds since the epoch */
@@ -46,8 +54,22 @@ struct canbus *canbus_open_fd(int fd, const char *name, int source, struct table
 void canbus_close(struct canbus *cb);
 /* Descriptor to poll for input, or -1 (replay, or socket down). */
 int canbus_fd(const struct canbus *cb);
-/* Live: read every frame waiting on the descriptor. */
+/* Live: the descriptor for the loop to poll: canbus_fd, but -1 while the
+ * socket rests after a read (until canbus_retry ends the rest). */
+int canbus_poll_fd(const struct canbus *cb);
+/* Live: read every frame waiting on the descriptor, each applied at its
+ * kernel receive time; then the socket rests canbus_batch_ms. */
 void canbus_read(struct canbus *cb);
+/* Live: while the socket rests, read what waits all the same (a wake-up
+ * for something else, before a tick); the rest ends when it would have,
+ * and once it is up this only ends it (the poll reads what waits). */
+void canbus_catch_up(struct canbus *cb);
+/* How long input may wait unread (ms): CANBUS_BATCH_MS, less when a live
+ * socket's receive buffer would not hold that much of a full bus. */
+int canbus_batch_ms(const struct canbus *cb);
+/* Live: call fn(ctx, mono_ms) after each data frame applied, with the
+ * frame's own time (signal-rate detectors judge at it); NULL: none. */
+void canbus_set_frame_hook(struct canbus *cb, canbus_frame_fn *fn, void *ctx);
 /* Replay: 1 and *n for the log's next frame (read, not applied; the same
  * until canbus_replay_apply), 0 when the log has ended or this is no replay.
  * real_ms is clock_real_ms(), for pacing. */
@@ -55,8 +77,9 @@ int canbus_replay_next(struct canbus *cb, int64_t real_ms, struct canbus_next *n
 /* Replay: apply the frame canbus_replay_next returned, at clock_mono_ms()
  * (the caller moved the clock to its time). */
 void canbus_replay_apply(struct canbus *cb);
-/* Live: reopen a socket that went away, when due.  Timers here run on real
- * monotonic time (clock_real_ms).  Returns the next retry time, or -1. */
+/* Live: reopen a socket that went away, end a rest after a read, when
+ * due.  Timers here run on real monotonic time (clock_real_ms).  Returns
+ * the next such time, or -1. */
 int64_t canbus_retry(struct canbus *cb, int64_t now_ms);
 /* Send this source's `dtc` and `vin-mismatch` events to on_event(ctx, ev);
  * vin is the configured VIN ("" for none). */

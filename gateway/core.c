@@ -7,6 +7,10 @@
 #include "gateway/sampler.h"
 
 #define CORE_REPLAY_BUDGET 4096 /* frames and ticks a round when replaying flat out */
+/* Live: a tick runs in a wake-up this close to its time, before or after,
+ * instead of waking the daemon on its own (a Modbus poll's answer, a batch
+ * of CAN frames); the schedule itself stays on whole periods. */
+#define CORE_TICK_SLACK_MS 50
 
 struct core {
 	struct table *table;
@@ -22,6 +26,9 @@ struct core {
 	int replay_src;	      /* the source whose frame the replay clock is at, or -1 */
 	int replay_done;
 	uint64_t records, events;
+	int64_t frame_off_ms, frame_off_at; /* live frames: wall - mono, and when it was taken */
+	enum ts_src frame_src;
+	int64_t judged_ms; /* live: the latest time the smoke rules judged at */
 };
 
 struct core *core_open(const struct config *cfg, struct table *t, struct report *r)
@@ -48,10 +55,14 @@ struct core *core_open(const struct config *cfg, struct table *t, struct report 
 	return c;
 }
 
+static void core_on_frame(void *ctx, int64_t mono_ms);
+
 void core_attach(struct core *c, struct store *store, struct sources *src)
 {
 	c->store = store;
 	c->src = src;
+	c->frame_off_at = -1;
+	sources_set_frame_hook(src, core_on_frame, c);
 }
 
 void core_close(struct core *c)
@@ -241,10 +252,40 @@ static void core_signal(struct core *c)
 	struct core_tick_ctx tc = {c, &now};
 
 	clock_now(&now);
+	c->judged_ms = now.mono_ms;
+	smoke_frame(&c->smoke, c->table, now.mono_ms, now.wall_ms, core_on_detector_event, &tc);
+}
+
+/* Live CAN: the smoke rules judge each frame at its kernel receive time,
+ * so durations are measured to frames, not to the batch's read. */
+static void core_on_frame(void *ctx, int64_t mono_ms)
+{
+	struct core *c = ctx;
+	struct clock_now now;
+	struct core_tick_ctx tc = {c, &now};
+
+	/* the wall offset moves only with a clock step or a GNSS sync */
+	if (c->frame_off_at < 0 || mono_ms - c->frame_off_at > 1000 || mono_ms < c->frame_off_at) {
+		clock_now(&now);
+		c->frame_off_ms = now.wall_ms - now.mono_ms;
+		c->frame_off_at = mono_ms;
+		c->frame_src = now.src;
+	}
+	/* a frame that came in while the last round judged: judged then */
+	if (mono_ms < c->judged_ms)
+		mono_ms = c->judged_ms;
+	c->judged_ms = mono_ms;
+	now = (struct clock_now){mono_ms, mono_ms + c->frame_off_ms, c->frame_src};
 	smoke_frame(&c->smoke, c->table, now.mono_ms, now.wall_ms, core_on_detector_event, &tc);
 }
 
 /* ---- live ---------------------------------------------------------------------- */
+
+/* At most a twentieth of the period either way. */
+static int64_t core_tick_slack(const struct core *c)
+{
+	return c->period_ms / 20 < CORE_TICK_SLACK_MS ? c->period_ms / 20 : CORE_TICK_SLACK_MS;
+}
 
 void core_live(struct core *c, int64_t mono_ms)
 {
@@ -252,11 +293,12 @@ void core_live(struct core *c, int64_t mono_ms)
 
 	if (clock_is_replay())
 		return;
-	/* the frames read since the last round, judged together */
+	/* Modbus values since the last round (CAN frames are judged each
+	 * at its own time: core_on_frame) */
 	core_signal(c);
 	if (c->next_tick_ms == 0)
 		c->next_tick_ms = mono_ms + c->period_ms;
-	if (mono_ms < c->next_tick_ms)
+	if (mono_ms < c->next_tick_ms - core_tick_slack(c))
 		return;
 	clock_now(&now);
 	core_tick(c, &now);
@@ -270,7 +312,7 @@ int64_t core_deadline(const struct core *c, int64_t real_ms, int64_t mono_ms)
 {
 	if (clock_is_replay() || c->next_tick_ms <= 0)
 		return -1;
-	return real_ms + (c->next_tick_ms - mono_ms);
+	return real_ms + (c->next_tick_ms + core_tick_slack(c) - mono_ms);
 }
 
 void core_set_period(struct core *c, int period_ms)

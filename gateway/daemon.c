@@ -300,7 +300,9 @@ static void daemon_on_status(void *ctx, int64_t now_ms)
 
 	daemon_publish_status(d);
 	health_trim_heap();
-	loop_set_timer(d->loop, d->t_status, now_ms + DAEMON_STATUS_MS);
+	/* Rides on the next wake-up within the slack (a tick, a batch of
+	 * frames); an idle daemon wakes for it at most every 1.5 periods. */
+	loop_set_timer_slack(d->loop, d->t_status, now_ms + DAEMON_STATUS_MS, DAEMON_STATUS_MS / 2);
 }
 
 static void daemon_on_evict(void *ctx, int64_t now_ms)
@@ -310,7 +312,7 @@ static void daemon_on_evict(void *ctx, int64_t now_ms)
 
 	clock_now(&now);
 	store_evict(d->store, now.wall_ms);
-	loop_set_timer(d->loop, d->t_evict, now_ms + DAEMON_EVICT_MS);
+	loop_set_timer_slack(d->loop, d->t_evict, now_ms + DAEMON_EVICT_MS, DAEMON_EVICT_MS);
 }
 
 /* Seal what was committed, before an uplink can fetch it; force: the

@@ -21,7 +21,8 @@ struct loop_fd {
 
 struct loop_timer {
 	enum loop_slot slot;
-	int64_t at_ms; /* -1: off */
+	int64_t at_ms;	 /* -1: off */
+	int64_t wake_ms; /* when the loop wakes for it: at_ms + slack */
 	loop_timer_fn *fn;
 	void *ctx;
 };
@@ -97,7 +98,7 @@ int loop_add_timer(struct loop *l, loop_timer_fn *fn, void *ctx)
 {
 	for (int h = 0; h < LOOP_MAX_TIMERS; h++)
 		if (l->timers[h].slot == LOOP_FREE) {
-			l->timers[h] = (struct loop_timer){LOOP_LIVE, -1, fn, ctx};
+			l->timers[h] = (struct loop_timer){LOOP_LIVE, -1, -1, fn, ctx};
 			return h;
 		}
 	log_warnx("loop: more than %d timers", LOOP_MAX_TIMERS);
@@ -106,8 +107,15 @@ int loop_add_timer(struct loop *l, loop_timer_fn *fn, void *ctx)
 
 void loop_set_timer(struct loop *l, int h, int64_t at_ms)
 {
-	if (h >= 0 && l->timers[h].slot == LOOP_LIVE)
+	loop_set_timer_slack(l, h, at_ms, 0);
+}
+
+void loop_set_timer_slack(struct loop *l, int h, int64_t at_ms, int64_t slack_ms)
+{
+	if (h >= 0 && l->timers[h].slot == LOOP_LIVE) {
 		l->timers[h].at_ms = at_ms;
+		l->timers[h].wake_ms = at_ms < 0 ? -1 : at_ms + slack_ms;
+	}
 }
 
 void loop_del_timer(struct loop *l, int h)
@@ -190,8 +198,8 @@ static int64_t loop_deadline(struct loop *l, int64_t now)
 	for (int i = 0; i < l->n_hooks; i++)
 		deadline = loop_earliest(deadline, l->hooks[i].fn(l->hooks[i].ctx, now));
 	for (int h = 0; h < LOOP_MAX_TIMERS; h++)
-		if (l->timers[h].slot == LOOP_LIVE)
-			deadline = loop_earliest(deadline, l->timers[h].at_ms);
+		if (l->timers[h].slot == LOOP_LIVE && l->timers[h].at_ms >= 0)
+			deadline = loop_earliest(deadline, l->timers[h].wake_ms);
 	return deadline;
 }
 

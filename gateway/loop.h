@@ -40,6 +40,10 @@ void loop_del_fd(struct loop *l, int h);
 int loop_add_timer(struct loop *l, loop_timer_fn *fn, void *ctx);
 /* Fire handle h at at_ms (-1: off).  Due timers fire in deadline order. */
 void loop_set_timer(struct loop *l, int h, int64_t at_ms);
+/* Fire handle h in the first round at or after at_ms, but wake the loop
+ * for it only at at_ms + slack_ms: work that may wait rides on a wake-up
+ * something else causes (housekeeping need not wake an idle daemon). */
+void loop_set_timer_slack(struct loop *l, int h, int64_t at_ms, int64_t slack_ms);
 /* Remove a timer; safe from any callback. */
 void loop_del_timer(struct loop *l, int h);
 /* A hook run before every sleep, in the order added; 0, or -1 when full. */

@@ -27,6 +27,8 @@ struct source_ops {
 	int (*next)(struct source *s, int64_t real_ms, struct canbus_next *n);
 	/* Replay: apply the frame next() returned. */
 	void (*apply)(struct source *s);
+	/* Live: how long input may wait unread (NULL: CANBUS_BATCH_MS). */
+	int (*batch_ms)(const struct source *s);
 	/* Live: reopen when due; the next retry time, or -1. */
 	int64_t (*retry)(struct source *s, int64_t real_ms);
 	/* Transmit one frame; -1 when it cannot (NULL: never can). */
@@ -39,10 +41,27 @@ extern const struct source_ops canreplay_ops;
 /* SocketCAN on a descriptor already open (tests: a socketpair end). */
 struct source *cansock_adopt(int fd, struct canbus *cb);
 
+struct msghdr;
+/* What the kernel says of a received frame in its control messages. */
+struct cansock_meta {
+	int64_t stamp_us; /* SO_TIMESTAMP: wall time of reception, us; -1: none */
+	uint32_t drops;	  /* SO_RXQ_OVFL: frames dropped so far ... */
+	int has_drops;	  /* ... when the kernel said */
+};
+/* Read the control messages of one received frame into *m. */
+void cansock_read_meta(struct msghdr *mh, struct cansock_meta *m);
+/* A frame's monotonic ms from its wall-time stamp (-1: none), given the
+ * wall time (us) and monotonic time (ms) of the read and the previous
+ * frame's time (frames never go back). */
+int64_t cansock_frame_ms(int64_t stamp_us, int64_t read_wall_us, int64_t read_mono_ms,
+			 int64_t last_mono_ms);
+
 /* What a back-end hands to the CAN core (canbus.c). */
 void canbus_frame(struct canbus *cb, uint32_t can_id, const uint8_t *data, int len,
 		  int64_t mono_ms);
 void canbus_n2k(struct canbus *cb, const struct canboat_msg *m, int64_t mono_ms);
+/* Live: a frame was applied at mono_ms (its own time, not the read's). */
+void canbus_applied(struct canbus *cb, int64_t mono_ms);
 /* The counters and state a back-end keeps up to date. */
 struct canbus_stats *canbus_counters(struct canbus *cb);
 /* A new bus state ("ok", "bus-off", ...), logged when it changes. */

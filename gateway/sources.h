@@ -32,17 +32,24 @@ void sources_close(struct sources *s);
  * source (its track starts again) reopen when their settings changed; one
  * that does not open is logged and left out. */
 void sources_reconfigure(struct sources *s, const struct config *old, const struct config *fresh);
-/* Descriptor i (< SOURCES_FDS) to poll for input, or -1. */
+/* Live CAN: fn(ctx, mono_ms) after each data frame, at the frame's time
+ * (also on the CAN sources a reload opens). */
+void sources_set_frame_hook(struct sources *s, canbus_frame_fn *fn, void *ctx);
+/* Descriptor i (< SOURCES_FDS) to poll for input, or -1 (a CAN socket
+ * just read: -1 until its batch is up, see sources_deadline). */
 int sources_fd(const struct sources *s, int i);
-/* Descriptor i is readable: read what waits. */
+/* Descriptor i is readable: read what waits (CAN: then rest a batch). */
 void sources_ready(struct sources *s, int i);
-/* Main thread: write what the Modbus threads queued into the table. */
+/* Main thread: write what the Modbus threads queued into the table, and
+ * what waits on CAN sockets resting a batch. */
 void sources_process(struct sources *s, int64_t mono_ms);
-/* Run reconnects and transmit timers due at real_ms; the next deadline or -1. */
+/* Run reconnects and transmit timers due at real_ms, end CAN batches that
+ * are up; the next deadline or -1. */
 int64_t sources_deadline(struct sources *s, int64_t real_ms);
 /* Replaying: the CAN source whose frame due by real_ms comes first in log
- * time (that frame in *first), or -1; *next: the earliest real time a frame
- * not yet due is due (-1: none); *active: 0 once every log has ended. */
+ * time (that frame in *first), or -1; *next: when to look again for a frame
+ * not yet due, at least CANBUS_BATCH_MS from real_ms (-1: none); *active:
+ * 0 once every log has ended. */
 int sources_replay_due(struct sources *s, int64_t real_ms, struct canbus_next *first, int64_t *next,
 		       int *active);
 /* Replaying: apply source i's frame, the one sources_replay_due gave. */

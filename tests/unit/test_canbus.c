@@ -14,12 +14,15 @@
 #include <stdlib.h>
 #include <string.h>
 #include <sys/socket.h>
+#include <sys/time.h>
+#include <time.h>
 #include <unistd.h>
 
 #include <cmocka.h>
 
 #include "gateway/canbus.h"
 #include "gateway/clock.h"
+#include "gateway/source.h"
 
 #define EEC1_ID 0x0CF00400u /* prio 3, PGN 61444, SA 0 */
 #define ET1_ID	0x18FEEE00u /* prio 6, PGN 65262, SA 0 */
@@ -310,6 +313,199 @@ static void test_live_eof(void **state)
 	assert_int_equal(st.frames, 1);
 }
 
+/* What the detectors are handed, frame by frame (the core's frame hook). */
+#define MAX_SEEN 256
+struct seen {
+	const struct live *l;
+	int n;
+	int64_t mono_ms[MAX_SEEN];
+	double rpm[MAX_SEEN]; /* the table's speed at that frame's time */
+};
+
+static void on_frame(void *ctx, int64_t mono_ms)
+{
+	struct seen *s = ctx;
+
+	if (s->n < MAX_SEEN) {
+		s->mono_ms[s->n] = mono_ms;
+		if (!table_get(&s->l->t, SIG_ENGINE_SPEED_RPM, 0, mono_ms, &s->rpm[s->n]))
+			s->rpm[s->n] = -1;
+	}
+	s->n++;
+}
+
+static void pause_ms(int ms)
+{
+	struct timespec ts = {0, ms * 1000000L};
+
+	while (nanosleep(&ts, &ts) < 0)
+		;
+}
+
+/* EEC1 with speed rpm8 / 8 rpm. */
+static void send_rpm(struct live *l, unsigned rpm8)
+{
+	uint8_t d[8];
+
+	memcpy(d, eec1_data, sizeof(d));
+	d[3] = (uint8_t)rpm8;
+	d[4] = (uint8_t)(rpm8 >> 8);
+	bus_send(l, EEC1_ID | CAN_EFF_FLAG, d, 8);
+}
+
+/* Three frames sent 60 ms apart wait in the socket and come in one read:
+ * all applied in order, each handed to the detectors at its kernel receive
+ * time (SO_TIMESTAMP, stamped at send on a socketpair), not at the read's:
+ * a rule's duration is measured between frames. */
+static void test_live_batch_times(void **state)
+{
+	struct live *l = *state;
+	struct seen s = {.l = l};
+	int64_t read_ms;
+
+	canbus_set_frame_hook(l->cb, on_frame, &s);
+	send_rpm(l, 5192); /* 649 rpm */
+	pause_ms(60);
+	send_rpm(l, 5200); /* 650 rpm */
+	pause_ms(60);
+	send_rpm(l, 5208); /* 651 rpm */
+	pause_ms(60);
+	read_ms = clock_mono_ms();
+	canbus_read(l->cb);
+	assert_int_equal(s.n, 3);
+	assert_float_equal(s.rpm[0], 649.0, 0);
+	assert_float_equal(s.rpm[1], 650.0, 0);
+	assert_float_equal(s.rpm[2], 651.0, 0);
+	/* 60 ms apart, less a millisecond of rounding each side */
+	assert_true(s.mono_ms[1] - s.mono_ms[0] >= 58);
+	assert_true(s.mono_ms[2] - s.mono_ms[1] >= 58);
+	assert_true(read_ms - s.mono_ms[2] >= 58);
+	/* the table holds the last frame at its own time, not the read's */
+	assert_true(table_source_age(&l->t, SOURCE, read_ms) >= 58);
+}
+
+/* More than a recvmmsg batch (64) waiting: one read takes them all, in
+ * order, their times never going back. */
+static void test_live_batches(void **state)
+{
+	struct live *l = *state;
+	static struct seen s;
+	struct canbus_stats st;
+
+	s = (struct seen){.l = l};
+	canbus_set_frame_hook(l->cb, on_frame, &s);
+	for (unsigned i = 0; i < 150; i++)
+		send_rpm(l, 4000 + i);
+	canbus_read(l->cb);
+	canbus_stats(l->cb, &st);
+	assert_int_equal(st.frames, 150);
+	assert_int_equal(s.n, 150);
+	for (int i = 0; i < 150; i++) {
+		assert_float_equal(s.rpm[i], (4000 + i) / 8.0, 0);
+		if (i > 0)
+			assert_true(s.mono_ms[i] >= s.mono_ms[i - 1]);
+	}
+	assert_int_equal(st.up, 1);
+}
+
+/* After a read the socket rests: not polled (the kernel buffers and stamps
+ * what comes) until the batch is up; a catch-up read meanwhile takes what
+ * waits without making the rest longer; a quiet bus then costs no timer.
+ * (The pause: a rest runs on the real clock.) */
+static void test_live_rest(void **state)
+{
+	struct live *l = *state;
+	struct canbus_stats st;
+	int64_t before = clock_real_ms(), until;
+
+	assert_int_equal(canbus_poll_fd(l->cb), l->sv[0]);
+	send_rpm(l, 5192);
+	canbus_read(l->cb);
+	assert_int_equal(canbus_poll_fd(l->cb), -1);
+	assert_int_equal(canbus_fd(l->cb), l->sv[0]); /* the socket itself stays */
+	until = canbus_retry(l->cb, before);
+	assert_true(until >= before + canbus_batch_ms(l->cb));
+	assert_true(canbus_batch_ms(l->cb) > 0 && canbus_batch_ms(l->cb) <= CANBUS_BATCH_MS);
+	send_rpm(l, 5200);
+	canbus_catch_up(l->cb);
+	canbus_stats(l->cb, &st);
+	assert_int_equal(st.frames, 2);
+	assert_float_equal(now_value(l, SIG_ENGINE_SPEED_RPM), 650.0, 0);
+	assert_true(canbus_retry(l->cb, before) == until);
+	assert_int_equal(canbus_poll_fd(l->cb), -1);
+	/* the batch is up: polled again, and nothing more to wake for */
+	assert_int_equal(canbus_retry(l->cb, until), -1);
+	assert_int_equal(canbus_poll_fd(l->cb), l->sv[0]);
+	/* not resting: a catch-up reads nothing */
+	send_rpm(l, 5208);
+	canbus_catch_up(l->cb);
+	canbus_stats(l->cb, &st);
+	assert_int_equal(st.frames, 2);
+	/* a rest that is up: a catch-up only ends it, the poll reads (a
+	 * read here would leave the next frame alone to wake the loop) */
+	canbus_read(l->cb);
+	assert_int_equal(canbus_poll_fd(l->cb), -1);
+	send_rpm(l, 5216);
+	pause_ms(canbus_batch_ms(l->cb) + 2);
+	canbus_catch_up(l->cb);
+	canbus_stats(l->cb, &st);
+	assert_int_equal(st.frames, 3);
+	assert_int_equal(canbus_poll_fd(l->cb), l->sv[0]);
+}
+
+/* The control messages of a received frame: the receive time and the
+ * kernel's count of frames dropped (SO_RXQ_OVFL: a socketpair never
+ * drops, so the message is built here). */
+static void test_live_cmsgs(void **state)
+{
+	union {
+		char buf[CMSG_SPACE(sizeof(struct timeval)) + CMSG_SPACE(sizeof(uint32_t))];
+		struct cmsghdr align;
+	} ctl;
+	struct msghdr mh = {.msg_control = ctl.buf, .msg_controllen = sizeof(ctl.buf)};
+	struct timeval tv = {1700000000, 250000};
+	uint32_t drops = 7;
+	struct cansock_meta m;
+	struct cmsghdr *c;
+
+	(void)state;
+	memset(&ctl, 0, sizeof(ctl));
+	c = CMSG_FIRSTHDR(&mh);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SCM_TIMESTAMP;
+	c->cmsg_len = CMSG_LEN(sizeof(tv));
+	memcpy(CMSG_DATA(c), &tv, sizeof(tv));
+	c = CMSG_NXTHDR(&mh, c);
+	c->cmsg_level = SOL_SOCKET;
+	c->cmsg_type = SO_RXQ_OVFL;
+	c->cmsg_len = CMSG_LEN(sizeof(drops));
+	memcpy(CMSG_DATA(c), &drops, sizeof(drops));
+	cansock_read_meta(&mh, &m);
+	assert_int_equal(m.stamp_us, INT64_C(1700000000250000));
+	assert_int_equal(m.has_drops, 1);
+	assert_int_equal(m.drops, 7);
+	/* none: no stamp, no count */
+	mh.msg_controllen = 0;
+	cansock_read_meta(&mh, &m);
+	assert_int_equal(m.stamp_us, -1);
+	assert_int_equal(m.has_drops, 0);
+}
+
+/* A stamp's wall time mapped onto the monotonic clock at the read. */
+static void test_live_frame_ms(void **state)
+{
+	const int64_t wall = INT64_C(1700000000000000), mono = 50000;
+
+	(void)state;
+	assert_int_equal(cansock_frame_ms(wall - 120000, wall, mono, 0), mono - 120);
+	assert_int_equal(cansock_frame_ms(-1, wall, mono, 0), mono);	      /* none */
+	assert_int_equal(cansock_frame_ms(wall + 5000, wall, mono, 0), mono); /* future */
+	/* older than any batch: the system clock stepped */
+	assert_int_equal(cansock_frame_ms(wall - INT64_C(60000000), wall, mono, 0), mono);
+	/* never before the frame before */
+	assert_int_equal(cansock_frame_ms(wall - 120000, wall, mono, mono - 100), mono - 100);
+}
+
 /* ---- replay ----------------------------------------------------------- */
 
 #define MAX_CALLS 8
@@ -555,6 +751,11 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_live_short, live_setup, live_teardown),
 	    cmocka_unit_test_setup_teardown(test_live_drain_eagain, live_setup, live_teardown),
 	    cmocka_unit_test_setup_teardown(test_live_eof, live_setup, live_teardown),
+	    cmocka_unit_test_setup_teardown(test_live_batch_times, live_setup, live_teardown),
+	    cmocka_unit_test_setup_teardown(test_live_batches, live_setup, live_teardown),
+	    cmocka_unit_test_setup_teardown(test_live_rest, live_setup, live_teardown),
+	    cmocka_unit_test(test_live_cmsgs),
+	    cmocka_unit_test(test_live_frame_ms),
 	    cmocka_unit_test(test_replay_flat_out),
 	    cmocka_unit_test(test_replay_bad_lines),
 	    cmocka_unit_test(test_replay_paced),

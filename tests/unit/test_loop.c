@@ -174,6 +174,32 @@ static void test_timers(void **state)
 	loop_free(r.l);
 }
 
+/* A timer with slack does not wake the loop at its time: it fires in the
+ * first round after it that something else wakes (here a plain timer 40 ms
+ * later), or at its time + slack. */
+static void test_timer_slack(void **state)
+{
+	struct rec r = {.l = loop_new()};
+	int64_t t0 = clock_real_ms();
+	int x, y;
+
+	(void)state;
+	x = loop_add_timer(r.l, on_timer_x, &r);
+	y = loop_add_timer(r.l, on_timer_y, &r);
+	loop_set_timer_slack(r.l, x, t0 + 20, 60000);
+	loop_set_timer(r.l, y, t0 + 60);
+	assert_int_equal(loop_once(r.l), 0);
+	assert_true(clock_real_ms() - t0 >= 59);
+	assert_string_equal(r.order, "xy");
+	/* alone, it wakes the loop at its time + slack */
+	t0 = clock_real_ms();
+	loop_set_timer_slack(r.l, x, t0, 30);
+	assert_int_equal(loop_once(r.l), 0);
+	assert_true(clock_real_ms() - t0 >= 29);
+	assert_string_equal(r.order, "xyx");
+	loop_free(r.l);
+}
+
 static int64_t hook_deadline;
 
 static int64_t on_hook(void *ctx, int64_t now)
@@ -231,9 +257,9 @@ static void test_signal_after_io(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_dispatch),	    cmocka_unit_test(test_remove_during_dispatch),
-	    cmocka_unit_test(test_timers),	    cmocka_unit_test(test_hooks),
-	    cmocka_unit_test(test_signal_after_io),
+	    cmocka_unit_test(test_dispatch), cmocka_unit_test(test_remove_during_dispatch),
+	    cmocka_unit_test(test_timers),   cmocka_unit_test(test_timer_slack),
+	    cmocka_unit_test(test_hooks),    cmocka_unit_test(test_signal_after_io),
 	};
 
 	alarm(30);

@@ -103,10 +103,55 @@ static void test_replay_order(void **state)
 	unlink(paths[1]);
 }
 
+/* At recorded speed, frames are released a batch at a time: a frame due
+ * 50 ms after the first waits for the wake-up a batch later (it is still
+ * applied at its own log time), one due later than a batch is looked for
+ * at its own time. */
+static void test_replay_batches(void **state)
+{
+	static struct config cfg;
+	static struct table t;
+	struct canbus_next first;
+	struct sources *s;
+	int64_t next, real = 1000000;
+	int active;
+
+	(void)state;
+	write_log(0, "(1700000010.000000) can0 0CF00400#207D87481400F087\n"
+		     "(1700000010.050000) can0 0CF00400#207D87501400F087\n"
+		     "(1700000010.950000) can0 0CF00400#207D87581400F087\n");
+	config_defaults(&cfg);
+	cfg.gnss.enabled = 0;
+	cfg.n_bus = cfg.n_mbdev = 0;
+	cfg.n_can = 1;
+	snprintf(cfg.can[0].name, sizeof(cfg.can[0].name), "can0");
+	snprintf(cfg.can[0].log, sizeof(cfg.can[0].log), "%s", paths[0]);
+	cfg.can[0].sa = -1;
+	cfg.can[0].speed = 1;
+	table_init(&t, 5000);
+	s = sources_open(&cfg, &t, -1, on_event, NULL);
+	assert_non_null(s);
+	assert_int_equal(sources_replay_due(s, real, &first, &next, &active), 0);
+	sources_replay_apply(s, 0);
+	/* the second is due at +50 ms: looked for a batch from now */
+	assert_int_equal(sources_replay_due(s, real, &first, &next, &active), -1);
+	assert_int_equal(active, 1);
+	assert_true(next == real + CANBUS_BATCH_MS);
+	assert_int_equal(sources_replay_due(s, real + CANBUS_BATCH_MS, &first, &next, &active), 0);
+	assert_true(first.t_us == INT64_C(1700000010050000));
+	sources_replay_apply(s, 0);
+	/* the third, due beyond a batch: at its own time */
+	assert_int_equal(sources_replay_due(s, real + CANBUS_BATCH_MS, &first, &next, &active), -1);
+	assert_true(next == real + 950);
+	sources_close(s);
+	unlink(paths[0]);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_replay_order),
+	    cmocka_unit_test(test_replay_batches),
 	};
 
 	clock_init_live();
