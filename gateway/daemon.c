@@ -128,6 +128,7 @@ static void daemon_store_policy(struct daemon *d)
 	    .max_size_mb = d->cfg->store.max_size_mb,
 	    .durability_full = d->cfg->store.durability_full,
 	    .commit_interval_ms = d->cfg->store.commit_interval_ms,
+	    .keep_sent_days = d->cfg->store.keep_sent_days,
 	};
 
 	store_set_policy(d->store, &p);
