@@ -10,6 +10,7 @@
 #include <stdint.h>
 
 #include "gateway/config.h"
+#include "gateway/store.h"
 
 #define COMMAND_ID_MAX	   48	     /* characters of a request id */
 #define COMMAND_INVALID_ID "invalid" /* answer topic level when the id is unusable */
@@ -22,7 +23,11 @@ struct command_hooks {
 	int (*set_period)(void *ctx, int period_ms); /* 0, or -1 (nothing changed) */
 	uint64_t (*snapshot)(void *ctx);	     /* seq of a record made now, or 0 */
 	uint64_t *answer_errors; /* answers that could not be built (NULL: not counted) */
+	struct store *store;	 /* read by get-events (NULL: not available) */
 };
+
+#define COMMAND_EVENTS_MAX   64	   /* events in a get-events answer, at most */
+#define COMMAND_EVENTS_BYTES 49152 /* and bytes of them (an answer under 64 KiB) */
 
 /* A per-second budget of commands (a token bucket with a second's burst):
  * a burst beyond it is answered "rate limited" instead of being run, so a

@@ -419,7 +419,8 @@ static int daemon_init(struct daemon *d)
 					      daemon_cmd_config,
 					      daemon_cmd_set_period,
 					      daemon_cmd_snapshot,
-					      &d->cmd_answer_errors};
+					      &d->cmd_answer_errors,
+					      d->store};
 	report_init(&d->report, d->store, d->cfg->id, d->opts.echo_stdout);
 	d->seal = seal_open_keyed(d->store, &d->report, d->cfg->state_dir);
 	core_store_events(d->core, store_opened(d->store), d->cfg->store.path);
