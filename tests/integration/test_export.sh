@@ -176,5 +176,29 @@ check "--export beside a running emgwd exits 0 (rc=$rc)" test "$rc" -eq 0
 check "emgwd was running meanwhile" kill -0 "$EPID"
 check "... and the export is the same, proven" sh -c \
 	"cmp -s '$T/export.jsonl' '$T/export2.jsonl' && '$EMGWD' -c '$T/emgw.conf' --verify '$T/export2.jsonl' >/dev/null"
+# get-events on the running emgwd, through the broker: the smoke events of
+# the episode (sent, and kept), one, then the rest.
+mosquitto_pub -p "$PORT" -q 1 -t emgw/ex-01/cmd/get-events \
+	-m "{\"id\":\"ge-1\",\"from\":\"$FROM\",\"to\":$((ET + 120)),\"type\":\"smoke\",\"limit\":1}"
+wait_for 10 grep -q $'^emgw/ex-01/cmd-result/ge-1\t' "$T/got"
+grep $'^emgw/ex-01/cmd-result/ge-1\t' "$T/got" | cut -f2 >"$T/ge-1"
+after=$($PY -c 'import json,sys; print(json.load(open(sys.argv[1]))["result"].get("next_after_seq", ""))' "$T/ge-1")
+check "get-events answers one smoke event (limit 1), cut, with where to go on ($after)" $PY - "$T/ge-1" <<'EOP'
+import json, sys
+a = json.load(open(sys.argv[1]))
+r = a["result"]
+assert a["ok"] and r["count"] == 1 and r["truncated"] and r["next_after_seq"], a
+assert all(e["type"] == "smoke" for e in r["events"]), r
+EOP
+mosquitto_pub -p "$PORT" -q 1 -t emgw/ex-01/cmd/get-events \
+	-m "{\"id\":\"ge-2\",\"from\":\"$FROM\",\"to\":$((ET + 120)),\"type\":\"smoke\",\"after_seq\":${after:-0}}"
+wait_for 10 grep -q $'^emgw/ex-01/cmd-result/ge-2\t' "$T/got"
+grep $'^emgw/ex-01/cmd-result/ge-2\t' "$T/got" | cut -f2 >"$T/ge-2"
+check "... and the rest, up to the smoke end" $PY - "$T/ge-2" <<'EOP'
+import json, sys
+r = json.load(open(sys.argv[1]))["result"]
+assert not r["truncated"] and r["count"] >= 1, r["count"]
+assert any(e["state"] == "end" and "evidence" in e for e in r["events"])
+EOP
 stop_pid "$EPID"
 finish
