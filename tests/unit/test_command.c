@@ -43,7 +43,7 @@ static uint64_t fake_snapshot(void *ctx)
 }
 
 static const struct command_hooks hooks = {NULL,	  fake_status, fake_config, fake_set_period,
-					   fake_snapshot, NULL};
+					   fake_snapshot, NULL,	       NULL};
 
 /* Run a request; the answer parsed. */
 static json_t *run(const char *name, const char *payload, size_t full_len, char *id)
@@ -210,7 +210,7 @@ static void test_unbuildable_answer(void **state)
 {
 	uint64_t errors = 0;
 	struct command_hooks h = {NULL,		 cyclic_status, fake_config, fake_set_period,
-				  fake_snapshot, &errors};
+				  fake_snapshot, &errors,	NULL};
 	const char *req = "{\"id\":\"s-9\"}";
 	char id[COMMAND_ID_MAX + 1];
 	char *text;
