@@ -23,13 +23,18 @@
  * total and by class, in the same transaction as the delete.
  *
  * Sent rows (keep_sent): a row every uplink has acknowledged is deleted at
- * once, or, with keep_sent, marked sent (acked = -1) by the same one-row
- * write the delete would have been, riding on the same commit: no reader
- * fetches it again (every bit of -1 is set, for any uplink added later
- * too), and it stays for an export (emgwd --export, get-events).  Sent rows
- * are the first to go when the size cap is reached (before any unsent row,
- * and not counted as evicted: nothing is lost), and go after keep_sent days
- * in one delete of the rows older than the first young row.
+ * once, or, with keep_sent, kept as sent for an export (emgwd --export,
+ * get-events) without writing to it: in the common case (rows acknowledged
+ * in seq order) a boundary moves, meta 'sent_upto', and every row up to it
+ * is sent; that one meta value rides on the next commit, whose meta page is
+ * written anyway (the seal chain head).  A row acknowledged while an older
+ * one still waits (a backlog sent newest first, a second uplink behind) is
+ * marked sent instead (acked = -1), one row written as its delete was.  No
+ * reader fetches a sent row again (every bit of -1 is set, and fetches stay
+ * above the boundary), nor an uplink added later.  Sent rows are the first
+ * to go when the size cap is reached (before any unsent row, and not
+ * counted as evicted: nothing is lost), and go after keep_sent days in one
+ * delete of the rows older than the first young row.
  *
  * Age retention removes only rows every uplink has acknowledged, which in
  * practice means only when there is no uplink at all: an acknowledged row is
@@ -136,6 +141,8 @@ enum store_stmt {
 	ST_ACK_DELETE,
 	ST_ACK_MARK,
 	ST_ACK_SENT,
+	ST_ACK_GET,
+	ST_UNSENT_BETWEEN,
 	ST_SENT_EVICT,
 	ST_SENT_BEFORE,
 	ST_FIRST_YOUNG,
@@ -170,23 +177,28 @@ static const char *const store_sql[ST_N] = {
     [ST_SEQ_RESERVE] = "UPDATE meta SET value = value + ?1 WHERE key = 'seq_hwm' RETURNING value",
     [ST_APPEND] = "INSERT INTO rows(seq, kind, mono_ms, wall_ms, payload, class)"
 		  " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    /* ?5: the sent boundary (keep_sent): rows up to it are sent. */
     [ST_FETCH] = "SELECT seq, kind, mono_ms, wall_ms, payload FROM rows"
-		 " WHERE seq > ?1 AND seq <= ?4 AND (acked & ?2) = 0 ORDER BY seq LIMIT ?3",
+		 " WHERE seq > ?1 AND seq > ?5 AND seq <= ?4 AND (acked & ?2) = 0"
+		 " ORDER BY seq LIMIT ?3",
     [ST_FETCH_DESC] = "SELECT seq, kind, mono_ms, wall_ms, payload FROM rows"
-		      " WHERE seq < ?1 AND seq <= ?4 AND (acked & ?2) = 0"
+		      " WHERE seq < ?1 AND seq > ?5 AND seq <= ?4 AND (acked & ?2) = 0"
 		      " ORDER BY seq DESC LIMIT ?3",
     /* The last uplink's ack deletes; any other marks. */
     [ST_ACK_DELETE] = "DELETE FROM rows WHERE seq = ?1 AND ((acked | ?2) & ?3) = ?3",
     [ST_ACK_MARK] = "UPDATE rows SET acked = acked | ?2 WHERE seq = ?1 AND acked != -1",
     /* keep_sent: the last uplink's ack marks the row sent instead. */
-    [ST_ACK_SENT] = "UPDATE rows SET acked = -1 WHERE seq = ?1 AND acked != -1"
-		    " AND ((acked | ?2) & ?3) = ?3",
-    [ST_SENT_EVICT] = "DELETE FROM rows WHERE seq IN"
-		      " (SELECT seq FROM rows WHERE acked = -1 ORDER BY seq LIMIT ?1)",
-    [ST_SENT_BEFORE] = "DELETE FROM rows WHERE seq < ?1 AND acked = -1",
+    [ST_ACK_SENT] = "UPDATE rows SET acked = -1 WHERE seq = ?1 AND acked != -1",
+    [ST_ACK_GET] = "SELECT acked FROM rows WHERE seq = ?1",
+    /* A row between the boundary and ?2 not yet sent: the boundary stays. */
+    [ST_UNSENT_BETWEEN] = "SELECT seq FROM rows WHERE seq > ?1 AND seq < ?2 AND acked != -1"
+			  " LIMIT 1",
+    [ST_SENT_EVICT] = "DELETE FROM rows WHERE seq IN (SELECT seq FROM rows"
+		      " WHERE seq <= ?2 OR acked = -1 ORDER BY seq LIMIT ?1)",
+    [ST_SENT_BEFORE] = "DELETE FROM rows WHERE seq < ?1 AND (seq <= ?2 OR acked = -1)",
     /* Rows are in time order: the first young row bounds the old ones. */
     [ST_FIRST_YOUNG] = "SELECT seq FROM rows WHERE wall_ms >= ?1 ORDER BY seq LIMIT 1",
-    [ST_COUNT_SENT] = "SELECT count(*) FROM rows WHERE acked = -1",
+    [ST_COUNT_SENT] = "SELECT count(*) FROM rows WHERE seq <= ?1 OR acked = -1",
     [ST_OLDEST_UNSENT] = "SELECT seq, wall_ms FROM rows WHERE seq >= ?1 AND wall_ms > 0"
 			 " AND acked != -1 ORDER BY seq LIMIT 1",
     [ST_READ] = "SELECT seq, kind, mono_ms, wall_ms, payload FROM rows"
@@ -197,9 +209,9 @@ static const char *const store_sql[ST_N] = {
     /* ?3 the uplink mask: only rows every uplink has (none, when there is
      * an uplink: those are deleted at their last ack). */
     [ST_EVICT_AGE] = "DELETE FROM rows WHERE wall_ms > 0 AND wall_ms < ?1 AND class = ?2"
-		     " AND (acked & ?3) = ?3 AND acked != -1",
+		     " AND (acked & ?3) = ?3 AND acked != -1 AND seq > ?4",
     [ST_EVICT_CLASS] = "DELETE FROM rows WHERE seq IN (SELECT seq FROM rows WHERE class = ?1"
-		       " AND acked != -1 ORDER BY seq LIMIT ?2)",
+		       " AND acked != -1 AND seq > ?3 ORDER BY seq LIMIT ?2)",
     /* The first row of the newer half of a class: thinning stays below it. */
     [ST_MEDIAN] = "SELECT seq FROM rows WHERE class = ?1 ORDER BY seq LIMIT 1"
 		  " OFFSET (SELECT count(*) FROM rows WHERE class = ?1) / 2",
@@ -243,7 +255,9 @@ struct store {
 	int64_t thinned;
 	int64_t thinned_upto; /* position rows up to this seq were thinned once */
 	int64_t unlogged;     /* evictions not yet logged */
-	int64_t nsent;	      /* rows marked sent (acked = -1) */
+	int64_t nsent;	      /* sent rows: up to sent_upto, or acked = -1 */
+	uint64_t sent_upto;   /* keep_sent: every row up to here is sent */
+	uint64_t sent_saved;  /* sent_upto as in meta */
 	uint64_t unsent_from; /* rows below are sent or of no time (status' oldest) */
 	struct store_policy policy;
 	int64_t txn_since_ms;	/* when store_flush_due first saw the open transaction, or -1 */
@@ -255,6 +269,7 @@ struct store {
 	int pending;		   /* rows appended in the open transaction */
 	int64_t txn_changes0;	   /* sqlite3_total_changes64 when it began */
 	int64_t txn_acks;	   /* rows it deleted or marked for acks */
+	int64_t txn_marks;	   /* acks that moved the sent boundary (no row written) */
 	int disk_err;		   /* SQLite code of the disk trouble we are in, or 0 */
 	int64_t lost;		   /* rows rolled back since that trouble began */
 	int ram;		   /* in memory: nothing survives a restart */
@@ -319,6 +334,7 @@ static void store_load_counters(struct store *s)
 		s->evicted_class[c] = store_meta_quiet(s, store_class_keys[c]);
 	s->thinned = store_meta_quiet(s, "thinned");
 	s->thinned_upto = store_meta_quiet(s, "thinned_upto");
+	s->sent_upto = s->sent_saved = (uint64_t)store_meta_quiet(s, "sent_upto");
 }
 
 /*
@@ -356,6 +372,7 @@ static void store_recount(struct store *s)
 {
 	if (store_exec_int(s, ST_COUNT, "count rows", &s->nrows) < 0)
 		s->nrows = 0;
+	sqlite3_bind_int64(s->st[ST_COUNT_SENT], 1, (int64_t)s->sent_upto);
 	if (store_exec_int(s, ST_COUNT_SENT, "count sent rows", &s->nsent) < 0)
 		s->nsent = 0;
 	s->unsent_from = 0; /* a rolled-back ack makes a row unsent again */
@@ -408,6 +425,7 @@ static int store_begin(struct store *s)
 	s->pending = 0;
 	s->txn_changes0 = sqlite3_total_changes64(s->db);
 	s->txn_acks = 0;
+	s->txn_marks = 0;
 	return 0;
 }
 
@@ -415,7 +433,7 @@ static int store_begin(struct store *s)
  * reader waits for it, so it rides on the next commit of rows. */
 static int store_acks_only(const struct store *s)
 {
-	return s->pending == 0 && s->txn_acks > 0 &&
+	return s->pending == 0 && s->txn_acks + s->txn_marks > 0 &&
 	       sqlite3_total_changes64(s->db) - s->txn_changes0 == s->txn_acks;
 }
 
@@ -428,8 +446,12 @@ static int store_commit(struct store *s)
 {
 	if (!s->in_txn)
 		return 0;
+	if (s->sent_upto != s->sent_saved &&
+	    store_meta_save(s, "sent_upto", (int64_t)s->sent_upto) < 0)
+		return -1;
 	if (store_exec(s, ST_COMMIT, "commit") < 0)
 		return -1;
+	s->sent_saved = s->sent_upto;
 	s->in_txn = 0;
 	s->pending = 0;
 	s->txn_since_ms = -1;
@@ -734,8 +756,11 @@ static int store_drop_sent(struct store *s)
 {
 	if (s->policy.keep_sent_days > 0 || s->nsent == 0)
 		return 0;
-	if (sqlite3_exec(s->db, "DELETE FROM rows WHERE acked = -1", NULL, NULL, NULL) !=
-	    SQLITE_OK) {
+	char sql[96];
+
+	snprintf(sql, sizeof(sql), "DELETE FROM rows WHERE acked = -1 OR seq <= %" PRIu64,
+		 s->sent_upto);
+	if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
 		store_err(s, "drop sent rows");
 		return -1;
 	}
@@ -1083,7 +1108,9 @@ int store_append_class(struct store *s, uint64_t seq, enum store_kind kind, enum
 	sqlite3_stmt *st;
 
 	if (!s || seq == 0 || seq > INT64_MAX || (kind != STORE_RECORD && kind != STORE_EVENT) ||
-	    (unsigned)cls >= STORE_N_CLASSES || (!payload && len) || len > INT_MAX) {
+	    (unsigned)cls >= STORE_N_CLASSES || (!payload && len) || len > INT_MAX ||
+	    seq <= s->sent_upto) {
+		/* (a seq at or below the sent boundary would never be sent) */
 		log_warnx("store%s%s: append: bad arguments", s ? " " : "", s ? s->path : "");
 		return -1;
 	}
@@ -1136,7 +1163,7 @@ int store_flush_due(struct store *s, int64_t now_ms, int urgent)
 	if (s->txn_since_ms < 0)
 		s->txn_since_ms = now_ms;
 	if (store_acks_only(s))
-		return s->txn_acks < STORE_TXN_MAX_ROWS &&
+		return s->txn_acks + s->txn_marks < STORE_TXN_MAX_ROWS &&
 			       now_ms - s->txn_since_ms < STORE_ACK_HOLD_MS
 			   ? 0
 			   : (store_flush(s) < 0 ? -1 : 1);
@@ -1215,6 +1242,7 @@ static int store_fetch_dir(struct store *s, enum store_stmt id, int uplink, uint
 	sqlite3_bind_int64(st, 2, (int64_t)1 << uplink);
 	sqlite3_bind_int(st, 3, max);
 	sqlite3_bind_int64(st, 4, (int64_t)s->committed_max);
+	sqlite3_bind_int64(st, 5, (int64_t)s->sent_upto);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const unsigned char *p = sqlite3_column_text(st, 4);
 		size_t len = (size_t)sqlite3_column_bytes(st, 4);
@@ -1266,9 +1294,47 @@ int store_fetch_desc(struct store *s, int uplink, uint64_t before, struct store_
 	return store_fetch_dir(s, ST_FETCH_DESC, uplink, before, rows, max, buf, bufsize);
 }
 
+/* keep_sent: the last uplink's ack moves the sent boundary when no older
+ * row waits (nothing written but the boundary, at commit), else marks the
+ * row sent; another uplink's ack marks its bit, as without keep_sent. */
+static int store_ack_keep(struct store *s, int64_t bit, uint64_t seq)
+{
+	int64_t acked = -2, waiting = 0;
+	enum store_stmt id;
+
+	if (seq <= s->sent_upto)
+		return 0;
+	sqlite3_bind_int64(s->st[ST_ACK_GET], 1, (int64_t)seq);
+	if (store_exec_int(s, ST_ACK_GET, "ack", &acked) < 0)
+		return -1;
+	if (acked == -2 || acked == -1 || (acked & bit))
+		return 0; /* gone (evicted), or sent, or acknowledged already */
+	if (((acked | bit) & (int64_t)s->uplink_mask) != (int64_t)s->uplink_mask) {
+		id = ST_ACK_MARK;
+	} else {
+		sqlite3_bind_int64(s->st[ST_UNSENT_BETWEEN], 1, (int64_t)s->sent_upto);
+		sqlite3_bind_int64(s->st[ST_UNSENT_BETWEEN], 2, (int64_t)seq);
+		if (store_exec_int(s, ST_UNSENT_BETWEEN, "ack", &waiting) < 0)
+			return -1;
+		s->nsent++;
+		if (waiting == 0) {
+			s->sent_upto = seq;
+			s->txn_marks++;
+			return 0;
+		}
+		id = ST_ACK_SENT;
+	}
+	sqlite3_bind_int64(s->st[id], 1, (int64_t)seq);
+	if (id == ST_ACK_MARK)
+		sqlite3_bind_int64(s->st[id], 2, bit);
+	if (store_exec(s, id, "ack") < 0)
+		return -1;
+	s->txn_acks += sqlite3_changes(s->db);
+	return 0;
+}
+
 int store_ack(struct store *s, int uplink, uint64_t seq)
 {
-	enum store_stmt id;
 	sqlite3_stmt *st;
 	int64_t bit;
 
@@ -1281,19 +1347,16 @@ int store_ack(struct store *s, int uplink, uint64_t seq)
 	if (store_begin(s) < 0)
 		return -1;
 	bit = (int64_t)1 << uplink;
-	/* The last ack deletes, or marks sent: one row written either way. */
-	id = s->policy.keep_sent_days > 0 ? ST_ACK_SENT : ST_ACK_DELETE;
-	st = s->st[id];
+	if (s->policy.keep_sent_days > 0)
+		return store_ack_keep(s, bit, seq);
+	st = s->st[ST_ACK_DELETE];
 	sqlite3_bind_int64(st, 1, (int64_t)seq);
 	sqlite3_bind_int64(st, 2, bit);
 	sqlite3_bind_int64(st, 3, (int64_t)s->uplink_mask);
-	if (store_exec(s, id, "ack") < 0)
+	if (store_exec(s, ST_ACK_DELETE, "ack") < 0)
 		return -1;
 	if (sqlite3_changes(s->db) > 0) {
-		if (id == ST_ACK_DELETE)
-			s->nrows--;
-		else
-			s->nsent++;
+		s->nrows--;
 		s->txn_acks += sqlite3_changes(s->db);
 		return 0;
 	}
@@ -1360,6 +1423,7 @@ static int store_evict_class(struct store *s, enum store_class cls, int64_t limi
 	while ((chunk = store_excess_rows(s, limit)) > 0) {
 		sqlite3_bind_int(s->st[ST_EVICT_CLASS], 1, cls);
 		sqlite3_bind_int64(s->st[ST_EVICT_CLASS], 2, chunk);
+		sqlite3_bind_int64(s->st[ST_EVICT_CLASS], 3, (int64_t)s->sent_upto);
 		if (store_exec(s, ST_EVICT_CLASS, "evict by size") < 0)
 			return -1;
 		if (sqlite3_changes(s->db) == 0)
@@ -1378,6 +1442,7 @@ static int store_evict_sent(struct store *s, int64_t limit)
 
 	while (s->nsent > 0 && (chunk = store_excess_rows(s, limit)) > 0) {
 		sqlite3_bind_int64(s->st[ST_SENT_EVICT], 1, chunk);
+		sqlite3_bind_int64(s->st[ST_SENT_EVICT], 2, (int64_t)s->sent_upto);
 		if (store_exec(s, ST_SENT_EVICT, "evict sent rows") < 0)
 			return -1;
 		n = sqlite3_changes(s->db);
@@ -1398,6 +1463,7 @@ static int store_age_sent(struct store *s, int64_t cutoff)
 	if (store_exec_int(s, ST_FIRST_YOUNG, "first young row", &young) < 0)
 		return -1;
 	sqlite3_bind_int64(s->st[ST_SENT_BEFORE], 1, young);
+	sqlite3_bind_int64(s->st[ST_SENT_BEFORE], 2, (int64_t)s->sent_upto);
 	if (store_exec(s, ST_SENT_BEFORE, "age out sent rows") < 0)
 		return -1;
 	s->nrows -= sqlite3_changes(s->db);
@@ -1501,6 +1567,7 @@ int store_evict(struct store *s, int64_t now_wall_ms)
 					   now_wall_ms - s->retention_days * STORE_MS_PER_DAY);
 			sqlite3_bind_int(s->st[ST_EVICT_AGE], 2, c);
 			sqlite3_bind_int64(s->st[ST_EVICT_AGE], 3, (int64_t)s->uplink_mask);
+			sqlite3_bind_int64(s->st[ST_EVICT_AGE], 4, (int64_t)s->sent_upto);
 			if (store_exec(s, ST_EVICT_AGE, "evict by age") < 0)
 				return -1;
 			if (store_count_evicted(s, c, sqlite3_changes(s->db)) < 0)
@@ -1529,7 +1596,8 @@ static void store_oldest_unsent(struct store *s, int64_t *wall_ms)
 	sqlite3_stmt *st = s->st[ST_OLDEST_UNSENT];
 	int rc;
 
-	sqlite3_bind_int64(st, 1, (int64_t)s->unsent_from);
+	sqlite3_bind_int64(
+	    st, 1, (int64_t)(s->unsent_from > s->sent_upto ? s->unsent_from : s->sent_upto + 1));
 	rc = sqlite3_step(st);
 	if (rc == SQLITE_ROW) {
 		s->unsent_from = (uint64_t)sqlite3_column_int64(st, 0);

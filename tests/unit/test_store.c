@@ -1218,6 +1218,26 @@ static void test_migrate_v1(void **state)
 
 static const struct store_policy keep7 = {.keep_sent_days = 7};
 
+/* The acked column of a row, read through a connection of our own; -2
+ * when there is no such row. */
+static int64_t row_acked(uint64_t seq)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int64_t v = -2;
+
+	assert_int_equal(sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_prepare_v2(db, "SELECT acked FROM rows WHERE seq = ?1", -1, &st, NULL),
+	    SQLITE_OK);
+	sqlite3_bind_int64(st, 1, (int64_t)seq);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
 /* Every row matching q (store_read), from the start. */
 static int read_all(struct store *s, int64_t from_ms, int64_t to_ms, struct store_row *rows,
 		    int max)
@@ -1252,6 +1272,9 @@ static void test_keep_sent(void **state)
 	assert_int_equal(store_ack(s, 0, b), 0);
 	assert_int_equal(store_ack(s, 0, b), 0); /* again: a no-op */
 	assert_int_equal(store_flush(s), 0);
+	/* In seq order: the sent boundary moved, no row was written. */
+	assert_int_equal(meta_value("sent_upto"), (int64_t)b);
+	assert_int_equal(row_acked(a), 0);
 	assert_int_equal(fetch(s, 0, 0, rows, 8), 1);
 	assert_int_equal(rows[0].seq, c);
 	assert_int_equal(fetch(s, 30, 0, rows, 8), 1); /* a local reader neither */
@@ -1288,6 +1311,51 @@ static void test_keep_sent(void **state)
 	assert_int_equal(store_ack(s, 1, c), 0);
 	assert_int_equal(store_flush(s), 0);
 	assert_int_equal(read_all(s, 0, INT64_MAX, rows, 8), 0);
+	store_close(s);
+}
+
+/* An ack while an older row still waits (a backlog sent newest first):
+ * that row is marked sent, the boundary stays below the waiting one, and
+ * moves past both once it is sent. */
+static void test_keep_sent_out_of_order(void **state)
+{
+	struct store_row rows[8];
+	struct store_stats st;
+	struct store *s;
+	uint64_t a, b, c;
+
+	(void)state;
+	s = store_open(dbpath, 1, 0, 0);
+	assert_non_null(s);
+	store_set_policy(s, &keep7);
+	a = add(s, STORE_RECORD, NOW_MS);
+	b = add(s, STORE_RECORD, NOW_MS);
+	c = add(s, STORE_RECORD, NOW_MS);
+	assert_int_equal(store_flush(s), 0);
+	assert_int_equal(store_ack(s, 0, c), 0);
+	assert_int_equal(store_flush(s), 0);
+	assert_int_equal(row_acked(c), -1);
+	assert_true(meta_value("sent_upto") < (int64_t)a);
+	assert_int_equal(fetch(s, 0, 0, rows, 8), 2);
+	assert_int_equal(store_ack(s, 0, a), 0);
+	assert_int_equal(store_ack(s, 0, b), 0);
+	assert_int_equal(store_flush(s), 0);
+	assert_int_equal(meta_value("sent_upto"), (int64_t)b);
+	assert_int_equal(fetch(s, 0, 0, rows, 8), 0);
+	store_stats(s, &st);
+	assert_int_equal(st.rows, 0);
+	assert_int_equal(st.sent, 3);
+	/* An ack of a sent row again changes nothing. */
+	assert_int_equal(store_ack(s, 0, c), 0);
+	assert_int_equal(store_ack(s, 0, a), 0);
+	store_stats(s, &st);
+	assert_int_equal(st.sent, 3);
+	store_close(s);
+	/* Counted again at open, boundary and marks together. */
+	s = store_open(dbpath, 1, 0, 0);
+	store_stats(s, &st);
+	assert_int_equal(st.sent, 3);
+	assert_int_equal(st.rows, 0);
 	store_close(s);
 }
 
@@ -1336,6 +1404,7 @@ int main(void)
 	    T(test_roundtrip),
 	    T(test_two_uplinks),
 	    T(test_keep_sent),
+	    T(test_keep_sent_out_of_order),
 	    T(test_keep_sent_evicted_first),
 	    T(test_shrunk_mask_sweeps),
 	    T(test_fetch_cursor),
