@@ -1,4 +1,5 @@
-/* store: every record and event, in SQLite (WAL), until every uplink has it.
+/* store: every record and event, in SQLite (WAL), until every uplink has it
+ * (and keep_sent days more, as sent, for an export).
  * Owns the database handle, the sequence high-water mark and the boot counter;
  * knows nothing of MQTT or JSON beyond storing payload text. */
 #ifndef EMGW_STORE_H
@@ -136,8 +137,8 @@ int store_fetch(struct store *s, int uplink, uint64_t after, struct store_row *r
 int store_fetch_desc(struct store *s, int uplink, uint64_t before, struct store_row *rows, int max,
 		     char *buf, size_t bufsize);
 /* Uplink `uplink` has row seq; once every uplink has it the row goes, or,
- * with keep_sent, is marked sent (acked = -1: no reader fetches it again)
- * and kept for an export.  0 or -1. */
+ * with keep_sent, is kept as sent (no reader fetches it again): below the
+ * sent boundary when no older row waits, else marked.  0 or -1. */
 int store_ack(struct store *s, int uplink, uint64_t seq);
 /* Apply retention (age, size), counting evictions by class.  Age removes only
  * rows every uplink has acknowledged (an unsent row is never old enough: the
