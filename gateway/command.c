@@ -12,7 +12,9 @@
 #include <string.h>
 
 #include "gateway/clock.h"
+#include "gateway/export.h"
 #include "gateway/log.h"
+#include "gateway/report.h"
 #include "protocols/utf8.h"
 
 #define COMMAND_JSON_FLAGS (JSON_COMPACT | JSON_REAL_PRECISION(12))
@@ -233,7 +235,105 @@ static int command_poll_once(const struct command_hooks *h, json_t *req, json_t 
 	return 0;
 }
 
+/* A time argument: ISO 8601 UTC text or epoch seconds (a number). */
+static int command_time(json_t *req, const char *key, int64_t *ms, char *err, size_t errlen)
+{
+	json_t *v = json_object_get(req, key);
+
+	if (json_is_integer(v) && json_integer_value(v) >= 0 &&
+	    json_integer_value(v) < INT64_MAX / 1000) {
+		*ms = (int64_t)json_integer_value(v) * 1000;
+		return 0;
+	}
+	if (json_is_string(v) && export_parse_time(json_string_value(v), ms) == 0)
+		return 0;
+	snprintf(err, errlen, "%s: an ISO 8601 UTC time or epoch seconds is required", key);
+	return -1;
+}
+
+/* The events, oldest first, as objects, while they fit the answer's bounds. */
+static int command_fill_events(const struct command_hooks *h, struct store_query *q, int limit,
+			       json_t *events, uint64_t *last, int *more)
+{
+	struct store_row rows[COMMAND_EVENTS_MAX + 1];
+	/* Room for the bound and one more row of the largest size: a read the
+	 * buffer stops has passed the bound, so the loop below says more. */
+	size_t bytes = 0,
+	       bufsize = COMMAND_EVENTS_BYTES + REPORT_MAX_PAYLOAD + COMMAND_EVENTS_MAX + 1;
+	char *buf = malloc(bufsize);
+	int n;
+
+	if (!buf)
+		return -1;
+	/* One more than asked: whether the answer is the whole range. */
+	n = store_read(h->store, q, rows, limit + 1, buf, bufsize);
+	*more = 0;
+	for (int i = 0; i < n; i++) {
+		json_t *ev;
+
+		if (i == limit || (i > 0 && bytes + rows[i].len > COMMAND_EVENTS_BYTES)) {
+			*more = 1;
+			break;
+		}
+		ev = json_loadb(rows[i].payload, rows[i].len, 0, NULL);
+		if (!ev || json_array_append_new(events, ev) < 0)
+			continue;
+		bytes += rows[i].len;
+		*last = rows[i].seq;
+	}
+	free(buf);
+	return n < 0 ? -1 : 0;
+}
+
+/* Events of a time range from the store (sent ones too, as [store]
+ * keep_sent keeps them), bounded; a cut answer says where to go on. */
+static int command_get_events(const struct command_hooks *h, json_t *req, json_t **result,
+			      char *err, size_t errlen)
+{
+	json_t *jt = json_object_get(req, "type"), *jl = json_object_get(req, "limit"),
+	       *ja = json_object_get(req, "after_seq"), *events;
+	struct store_query q = {.to_seq = UINT64_MAX, .kind = STORE_EVENT};
+	uint64_t last = 0;
+	int limit = COMMAND_EVENTS_MAX, more = 0;
+
+	if (!h->store) {
+		snprintf(err, errlen, "the store is not available");
+		return -1;
+	}
+	if (command_time(req, "from", &q.from_ms, err, errlen) < 0 ||
+	    command_time(req, "to", &q.to_ms, err, errlen) < 0)
+		return -1;
+	if (jt && !(q.type = json_string_value(jt))) {
+		snprintf(err, errlen, "type: a string is required");
+		return -1;
+	}
+	if (jl && (!json_is_integer(jl) || json_integer_value(jl) < 1 ||
+		   json_integer_value(jl) > COMMAND_EVENTS_MAX)) {
+		snprintf(err, errlen, "limit: 1..%d", COMMAND_EVENTS_MAX);
+		return -1;
+	}
+	if (jl)
+		limit = (int)json_integer_value(jl);
+	if (ja && (!json_is_integer(ja) || json_integer_value(ja) < 0)) {
+		snprintf(err, errlen, "after_seq: a seq is required");
+		return -1;
+	}
+	q.from_seq = ja ? (uint64_t)json_integer_value(ja) + 1 : 0;
+	events = json_array();
+	if (!events || command_fill_events(h, &q, limit, events, &last, &more) < 0) {
+		json_decref(events);
+		snprintf(err, errlen, "the store could not be read");
+		return -1;
+	}
+	*result = json_pack("{s:o, s:i, s:b}", "events", events, "count",
+			    (int)json_array_size(events), "truncated", more);
+	if (*result && more)
+		json_object_set_new(*result, "next_after_seq", json_integer((json_int_t)last));
+	return *result ? 0 : -1;
+}
+
 static const char *const command_no_args[] = {NULL};
+static const char *const command_events_args[] = {"from", "to", "type", "limit", "after_seq", NULL};
 static const char *const command_period_args[] = {"period", NULL};
 static const char *const command_level_args[] = {"level", NULL};
 static const char *const command_signed_args[] = {"ts", "nonce", "payload", "sig", NULL};
@@ -250,6 +350,7 @@ static const struct command command_table[] = {
     {"confirm-config", command_signed_args, command_confirm_config},
     {"get-log", command_log_args, command_get_log},
     {"poll-once", command_no_args, command_poll_once},
+    {"get-events", command_events_args, command_get_events},
 };
 
 static const struct command *command_find(const char *name)

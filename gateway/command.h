@@ -11,6 +11,7 @@
 
 #include "gateway/config.h"
 #include "gateway/remote.h"
+#include "gateway/store.h"
 
 #define COMMAND_ID_MAX	   48	       /* characters of a request id */
 #define COMMAND_INVALID_ID "invalid"   /* answer topic level when the id is unusable */
@@ -35,7 +36,11 @@ struct command_hooks {
 	/* The budget of the commands with large answers (get-log, poll-once),
 	 * besides the uplink's (NULL: none). */
 	struct command_limit *bulk;
+	struct store *store; /* read by get-events (NULL: not available) */
 };
+
+#define COMMAND_EVENTS_MAX   64	   /* events in a get-events answer, at most */
+#define COMMAND_EVENTS_BYTES 49152 /* and bytes of them (an answer under 64 KiB) */
 
 /* A per-second budget of commands (a token bucket with a second's burst):
  * a burst beyond it is answered "rate limited" instead of being run, so a

@@ -223,6 +223,7 @@ static const struct config_key config_keys[] = {
 
     {STORE, "path", config_parse_path, CONFIG_FIELD(store.path), 0, 0},
     {STORE, "retention_days", config_parse_int, CONFIG_FIELD(store.retention_days), 1, 3650},
+    {STORE, "keep_sent", config_parse_int, CONFIG_FIELD(store.keep_sent_days), 0, 3650},
     {STORE, "max_size_mb", config_parse_int, CONFIG_FIELD(store.max_size_mb), 1, 1048576},
     {STORE, "durability", config_parse_choice, CONFIG_FIELD(store.durability_full), 0, 0},
     {STORE, "commit_interval", config_parse_ms, CONFIG_FIELD(store.commit_interval_ms), 0, 60},
@@ -2025,6 +2026,7 @@ void config_defaults(struct config *c)
 	c->mqtt.confirm_window_ms = 120000;
 	c->store.retention_days = 7;
 	c->store.max_size_mb = 256;
+	c->store.keep_sent_days = 7;
 	c->store.commit_interval_ms = 5000;
 	c->sample.period_ms = 1000;
 	c->sample.stale_ms = 5000;

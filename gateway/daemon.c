@@ -149,6 +149,7 @@ static void daemon_store_policy(struct daemon *d)
 	    .max_size_mb = d->cfg->store.max_size_mb,
 	    .durability_full = d->cfg->store.durability_full,
 	    .commit_interval_ms = d->cfg->store.commit_interval_ms,
+	    .keep_sent_days = d->cfg->store.keep_sent_days,
 	};
 
 	store_set_policy(d->store, &p);
@@ -456,7 +457,8 @@ static int daemon_init(struct daemon *d)
 					      &d->cmd_answer_errors,
 					      NULL,
 					      daemon_cmd_modbus,
-					      &d->cmd_bulk};
+					      &d->cmd_bulk,
+					      d->store};
 	command_limit_init(&d->cmd_bulk, COMMAND_BULK_PER_S);
 	d->cmd_bulk.what = "get-log and poll-once";
 	report_init(&d->report, d->store, d->cfg->id, d->opts.echo_stdout);

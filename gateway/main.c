@@ -3,6 +3,7 @@
 #include <errno.h>
 #include <getopt.h>
 #include <limits.h>
+#include <math.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -12,6 +13,7 @@
 #include "gateway/config.h"
 #include "gateway/daemon.h"
 #include "gateway/decode.h"
+#include "gateway/export.h"
 #include "gateway/hjdecode.h"
 #include "gateway/fieldbus.h"
 #include "gateway/log.h"
@@ -38,6 +40,8 @@ static void usage(FILE *out)
 	      "       emgwd --poll-once [-c FILE]\n"
 	      "       emgwd --pubkey [-c FILE]\n"
 	      "       emgwd --verify [--key PUB.pem | -c FILE] FILE|-\n"
+	      "       emgwd --export --from TIME --to TIME [--type TYPE] [-c FILE] [-o FILE]\n"
+	      "       emgwd --export --svg SEQ|last [-c FILE] [-o FILE]\n"
 	      "\n"
 	      "Emission telematics gateway: reads the engine (J1939 over SocketCAN, or a\n"
 	      "candump log), samples a record every period, detects black smoke, keeps\n"
@@ -82,6 +86,20 @@ static void usage(FILE *out)
 	      "                      there, unchanged, sealed and chained\n"
 	      "      --key PUB.pem   the device's seal public key for --verify (default\n"
 	      "                      the seal key under the state_dir of -c FILE)\n"
+	      "      --export        write the rows of a time range from the store (sent or\n"
+	      "                      not, as [store] keep_sent keeps them) as JSON lines,\n"
+	      "                      widened to whole seal ranges with their seals, so\n"
+	      "                      that --verify proves the file; works beside a\n"
+	      "                      running emgwd (reads the store read-only)\n"
+	      "      --from TIME, --to TIME  the range (inclusive), ISO 8601 UTC\n"
+	      "                      (2026-12-02T06:00:00Z) or epoch seconds\n"
+	      "      --type TYPE     only rows of this type (smoke, zone-violation, ...)\n"
+	      "                      choose the seal ranges written\n"
+	      "      --svg SEQ|last  instead, draw the smoke end event at seq SEQ (or the\n"
+	      "                      last one) as SVG: lambda, opacity, torque, boost and\n"
+	      "                      speed against time, the episode shaded, the\n"
+	      "                      threshold drawn, position and seal status under it\n"
+	      "  -o, --output FILE   --export: write to FILE (default standard output)\n"
 	      "  -V, --version       print the version and exit\n"
 	      "  -h, --help          print this help and exit\n"
 	      "\n"
@@ -96,6 +114,7 @@ static void usage(FILE *out)
 enum { OPT_STDOUT = 256, OPT_DECODE, OPT_STATUS, OPT_EXIT_DONE, OPT_POLL_ONCE };
 enum { OPT_HJ_DECODE = 300, OPT_VARIANT, OPT_HJ_PUBKEY, OPT_HJ_ID };
 enum { OPT_SELFTEST = 400, OPT_SECONDS, OPT_JSON, OPT_PUBKEY, OPT_VERIFY, OPT_KEY };
+enum { OPT_EXPORT = 500, OPT_FROM, OPT_TO, OPT_TYPE, OPT_SVG };
 
 static const struct option long_opts[] = {
     {"config", required_argument, NULL, 'c'},
@@ -116,6 +135,12 @@ static const struct option long_opts[] = {
     {"pubkey", no_argument, NULL, OPT_PUBKEY},
     {"verify", required_argument, NULL, OPT_VERIFY},
     {"key", required_argument, NULL, OPT_KEY},
+    {"export", no_argument, NULL, OPT_EXPORT},
+    {"from", required_argument, NULL, OPT_FROM},
+    {"to", required_argument, NULL, OPT_TO},
+    {"type", required_argument, NULL, OPT_TYPE},
+    {"svg", required_argument, NULL, OPT_SVG},
+    {"output", required_argument, NULL, 'o'},
     {"version", no_argument, NULL, 'V'},
     {"help", no_argument, NULL, 'h'},
     {NULL, 0, NULL, 0},
@@ -192,6 +217,32 @@ static int check_startup(const struct config *cfg)
 	return n;
 }
 
+/* emgwd --export: the store and seal key of cfg, to output ("-": stdout). */
+static int run_export(struct export_opts *eo, const struct config *cfg, const char *key_path,
+		      const char *output)
+{
+	FILE *out = stdout;
+	int rc;
+
+	if (!eo->svg && (eo->from_ms == INT64_MIN || eo->to_ms == INT64_MIN)) {
+		fprintf(stderr, "emgwd: --export needs --from and --to (or --svg)\n");
+		return 1;
+	}
+	eo->store_path = cfg->store.path;
+	eo->key_path = key_path;
+	eo->lambda_max = cfg->smoke.lambda_enabled ? cfg->smoke.lambda_max : NAN;
+	if (output && strcmp(output, "-") != 0 && !(out = fopen(output, "w"))) {
+		fprintf(stderr, "emgwd: %s: %s\n", output, strerror(errno));
+		return 2;
+	}
+	rc = export_run(eo, out);
+	if (out != stdout && fclose(out) != 0) {
+		fprintf(stderr, "emgwd: %s: %s\n", output, strerror(errno));
+		rc = 2;
+	}
+	return rc;
+}
+
 /* The daemon's lock on its store; exits when another emgwd holds it.  The
  * state directory is made first (as the daemon would, a moment later): a
  * first start must hold the lock too. */
@@ -219,14 +270,16 @@ int main(int argc, char **argv)
 	struct daemon_opts opts = {.config_path = DEFAULT_CONFIG};
 	const char *decode = NULL;
 	const char *hj_decode = NULL, *hj_variant = "nrmm", *hj_pubkey = NULL, *hj_id = NULL;
-	const char *verify = NULL, *key = NULL;
+	const char *verify = NULL, *key = NULL, *output = NULL;
+	struct export_opts eo = {.from_ms = INT64_MIN, .to_ms = INT64_MIN};
+	int export = 0;
 	char key_path[PATH_MAX + 16];
 	int check = 0, status = 0, poll_once = 0, pubkey = 0, c, errors;
 	int selftest = 0, seconds = SELFTEST_SECONDS, json = 0;
 	char *end;
 	static struct config cfg;
 
-	while ((c = getopt_long(argc, argv, "c:ndVh", long_opts, NULL)) != -1) {
+	while ((c = getopt_long(argc, argv, "c:ndVho:", long_opts, NULL)) != -1) {
 		switch (c) {
 		case 'c':
 			opts.config_path = optarg;
@@ -269,6 +322,29 @@ int main(int argc, char **argv)
 			break;
 		case OPT_KEY:
 			key = optarg;
+			break;
+		case OPT_EXPORT:
+			export = 1;
+			break;
+		case OPT_FROM:
+		case OPT_TO:
+			if (export_parse_time(optarg, c == OPT_FROM ? &eo.from_ms : &eo.to_ms) <
+			    0) {
+				fprintf(stderr,
+					"emgwd: --%s: \"%s\" is not an ISO 8601 UTC time"
+					" (2026-12-02T06:00:00Z) or epoch seconds\n",
+					c == OPT_FROM ? "from" : "to", optarg);
+				return 1;
+			}
+			break;
+		case OPT_TYPE:
+			eo.type = optarg;
+			break;
+		case OPT_SVG:
+			eo.svg = optarg;
+			break;
+		case 'o':
+			output = optarg;
 			break;
 		case OPT_EXIT_DONE:
 			opts.exit_when_done = 1;
@@ -345,6 +421,8 @@ int main(int argc, char **argv)
 	snprintf(key_path, sizeof(key_path), "%s/%s", cfg.state_dir, SEAL_KEY_FILE);
 	if (verify)
 		return verify_run(verify, key_path, stdout);
+	if (export)
+		return run_export(&eo, &cfg, key_path, output);
 	if (pubkey)
 		return signer_print_pubkey(key_path, stdout) < 0 ? 1 : 0;
 	if (poll_once)

@@ -22,9 +22,23 @@
  * oldest first; then events; alarms last.  Every removed row is counted, in
  * total and by class, in the same transaction as the delete.
  *
+ * Sent rows (keep_sent): a row every uplink has acknowledged is deleted at
+ * once, or, with keep_sent, kept as sent for an export (emgwd --export,
+ * get-events) without writing to it: in the common case (rows acknowledged
+ * in seq order) a boundary moves, meta 'sent_upto', and every row up to it
+ * is sent; that one meta value rides on the next commit, whose meta page is
+ * written anyway (the seal chain head).  A row acknowledged while an older
+ * one still waits (a backlog sent newest first, a second uplink behind) is
+ * marked sent instead (acked = -1), one row written as its delete was.  No
+ * reader fetches a sent row again (every bit of -1 is set, and fetches stay
+ * above the boundary), nor an uplink added later.  Sent rows are the first
+ * to go when the size cap is reached (before any unsent row, and not
+ * counted as evicted: nothing is lost), and go after keep_sent days in one
+ * delete of the rows older than the first young row.
+ *
  * Age retention removes only rows every uplink has acknowledged, which in
  * practice means only when there is no uplink at all: an acknowledged row is
- * deleted at once.  A wall clock stepped ten years ahead (a GNSS receiver's
+ * deleted (or marked sent) at once.  A wall clock stepped ten years ahead (a GNSS receiver's
  * week-rollover guess, a bad NTP server) must not take unsent data with it;
  * the size cap alone evicts unsent rows, by class, counted.
  *
@@ -126,6 +140,15 @@ enum store_stmt {
 	ST_FETCH_DESC,
 	ST_ACK_DELETE,
 	ST_ACK_MARK,
+	ST_ACK_SENT,
+	ST_ACK_GET,
+	ST_UNSENT_BETWEEN,
+	ST_SENT_EVICT,
+	ST_SENT_BEFORE,
+	ST_FIRST_YOUNG,
+	ST_COUNT_SENT,
+	ST_OLDEST_UNSENT,
+	ST_READ,
 	ST_EVICT_AGE,
 	ST_EVICT_CLASS,
 	ST_MEDIAN,
@@ -154,20 +177,41 @@ static const char *const store_sql[ST_N] = {
     [ST_SEQ_RESERVE] = "UPDATE meta SET value = value + ?1 WHERE key = 'seq_hwm' RETURNING value",
     [ST_APPEND] = "INSERT INTO rows(seq, kind, mono_ms, wall_ms, payload, class)"
 		  " VALUES (?1, ?2, ?3, ?4, ?5, ?6)",
+    /* ?5: the sent boundary (keep_sent): rows up to it are sent. */
     [ST_FETCH] = "SELECT seq, kind, mono_ms, wall_ms, payload FROM rows"
-		 " WHERE seq > ?1 AND seq <= ?4 AND (acked & ?2) = 0 ORDER BY seq LIMIT ?3",
+		 " WHERE seq > ?1 AND seq > ?5 AND seq <= ?4 AND (acked & ?2) = 0"
+		 " ORDER BY seq LIMIT ?3",
     [ST_FETCH_DESC] = "SELECT seq, kind, mono_ms, wall_ms, payload FROM rows"
-		      " WHERE seq < ?1 AND seq <= ?4 AND (acked & ?2) = 0"
+		      " WHERE seq < ?1 AND seq > ?5 AND seq <= ?4 AND (acked & ?2) = 0"
 		      " ORDER BY seq DESC LIMIT ?3",
     /* The last uplink's ack deletes; any other marks. */
     [ST_ACK_DELETE] = "DELETE FROM rows WHERE seq = ?1 AND ((acked | ?2) & ?3) = ?3",
-    [ST_ACK_MARK] = "UPDATE rows SET acked = acked | ?2 WHERE seq = ?1",
+    [ST_ACK_MARK] = "UPDATE rows SET acked = acked | ?2 WHERE seq = ?1 AND acked != -1",
+    /* keep_sent: the last uplink's ack marks the row sent instead. */
+    [ST_ACK_SENT] = "UPDATE rows SET acked = -1 WHERE seq = ?1 AND acked != -1",
+    [ST_ACK_GET] = "SELECT acked FROM rows WHERE seq = ?1",
+    /* A row between the boundary and ?2 not yet sent: the boundary stays. */
+    [ST_UNSENT_BETWEEN] = "SELECT seq FROM rows WHERE seq > ?1 AND seq < ?2 AND acked != -1"
+			  " LIMIT 1",
+    [ST_SENT_EVICT] = "DELETE FROM rows WHERE seq IN (SELECT seq FROM rows"
+		      " WHERE seq <= ?2 OR acked = -1 ORDER BY seq LIMIT ?1)",
+    [ST_SENT_BEFORE] = "DELETE FROM rows WHERE seq < ?1 AND (seq <= ?2 OR acked = -1)",
+    /* Rows are in time order: the first young row bounds the old ones. */
+    [ST_FIRST_YOUNG] = "SELECT seq FROM rows WHERE wall_ms >= ?1 ORDER BY seq LIMIT 1",
+    [ST_COUNT_SENT] = "SELECT count(*) FROM rows WHERE seq <= ?1 OR acked = -1",
+    [ST_OLDEST_UNSENT] = "SELECT seq, wall_ms FROM rows WHERE seq >= ?1 AND wall_ms > 0"
+			 " AND acked != -1 ORDER BY seq LIMIT 1",
+    [ST_READ] = "SELECT seq, kind, mono_ms, wall_ms, payload FROM rows"
+		" WHERE seq >= ?1 AND seq <= ?2 AND wall_ms >= ?3 AND wall_ms <= ?4"
+		" AND (?5 < 0 OR kind = ?5)"
+		" AND (?6 IS NULL OR json_extract(payload, '$.type') = ?6)"
+		" ORDER BY seq LIMIT ?7",
     /* ?3 the uplink mask: only rows every uplink has (none, when there is
      * an uplink: those are deleted at their last ack). */
     [ST_EVICT_AGE] = "DELETE FROM rows WHERE wall_ms > 0 AND wall_ms < ?1 AND class = ?2"
-		     " AND (acked & ?3) = ?3",
-    [ST_EVICT_CLASS] = "DELETE FROM rows WHERE seq IN"
-		       " (SELECT seq FROM rows WHERE class = ?1 ORDER BY seq LIMIT ?2)",
+		     " AND (acked & ?3) = ?3 AND acked != -1 AND seq > ?4",
+    [ST_EVICT_CLASS] = "DELETE FROM rows WHERE seq IN (SELECT seq FROM rows WHERE class = ?1"
+		       " AND acked != -1 AND seq > ?3 ORDER BY seq LIMIT ?2)",
     /* The first row of the newer half of a class: thinning stays below it. */
     [ST_MEDIAN] = "SELECT seq FROM rows WHERE class = ?1 ORDER BY seq LIMIT 1"
 		  " OFFSET (SELECT count(*) FROM rows WHERE class = ?1) / 2",
@@ -211,6 +255,10 @@ struct store {
 	int64_t thinned;
 	int64_t thinned_upto; /* position rows up to this seq were thinned once */
 	int64_t unlogged;     /* evictions not yet logged */
+	int64_t nsent;	      /* sent rows: up to sent_upto, or acked = -1 */
+	uint64_t sent_upto;   /* keep_sent: every row up to here is sent */
+	uint64_t sent_saved;  /* sent_upto as in meta */
+	uint64_t unsent_from; /* rows below are sent or of no time (status' oldest) */
 	struct store_policy policy;
 	int64_t txn_since_ms;	/* when store_flush_due first saw the open transaction, or -1 */
 	uint64_t appended_max;	/* highest seq appended, committed or not */
@@ -221,6 +269,7 @@ struct store {
 	int pending;		   /* rows appended in the open transaction */
 	int64_t txn_changes0;	   /* sqlite3_total_changes64 when it began */
 	int64_t txn_acks;	   /* rows it deleted or marked for acks */
+	int64_t txn_marks;	   /* acks that moved the sent boundary (no row written) */
 	int disk_err;		   /* SQLite code of the disk trouble we are in, or 0 */
 	int64_t lost;		   /* rows rolled back since that trouble began */
 	int ram;		   /* in memory: nothing survives a restart */
@@ -285,6 +334,7 @@ static void store_load_counters(struct store *s)
 		s->evicted_class[c] = store_meta_quiet(s, store_class_keys[c]);
 	s->thinned = store_meta_quiet(s, "thinned");
 	s->thinned_upto = store_meta_quiet(s, "thinned_upto");
+	s->sent_upto = s->sent_saved = (uint64_t)store_meta_quiet(s, "sent_upto");
 }
 
 /*
@@ -322,6 +372,10 @@ static void store_recount(struct store *s)
 {
 	if (store_exec_int(s, ST_COUNT, "count rows", &s->nrows) < 0)
 		s->nrows = 0;
+	sqlite3_bind_int64(s->st[ST_COUNT_SENT], 1, (int64_t)s->sent_upto);
+	if (store_exec_int(s, ST_COUNT_SENT, "count sent rows", &s->nsent) < 0)
+		s->nsent = 0;
+	s->unsent_from = 0; /* a rolled-back ack makes a row unsent again */
 }
 
 /* Run a statement that returns no rows (or whose rows we ignore). */
@@ -371,6 +425,7 @@ static int store_begin(struct store *s)
 	s->pending = 0;
 	s->txn_changes0 = sqlite3_total_changes64(s->db);
 	s->txn_acks = 0;
+	s->txn_marks = 0;
 	return 0;
 }
 
@@ -378,7 +433,7 @@ static int store_begin(struct store *s)
  * reader waits for it, so it rides on the next commit of rows. */
 static int store_acks_only(const struct store *s)
 {
-	return s->pending == 0 && s->txn_acks > 0 &&
+	return s->pending == 0 && s->txn_acks + s->txn_marks > 0 &&
 	       sqlite3_total_changes64(s->db) - s->txn_changes0 == s->txn_acks;
 }
 
@@ -391,8 +446,12 @@ static int store_commit(struct store *s)
 {
 	if (!s->in_txn)
 		return 0;
+	if (s->sent_upto != s->sent_saved &&
+	    store_meta_save(s, "sent_upto", (int64_t)s->sent_upto) < 0)
+		return -1;
 	if (store_exec(s, ST_COMMIT, "commit") < 0)
 		return -1;
+	s->sent_saved = s->sent_upto;
 	s->in_txn = 0;
 	s->pending = 0;
 	s->txn_since_ms = -1;
@@ -677,15 +736,36 @@ static int store_sweep_acked(struct store *s)
 
 	if (s->uplink_mask == 0)
 		return 0;
-	snprintf(sql, sizeof(sql), "DELETE FROM rows WHERE (acked & %u) = %u", s->uplink_mask,
-		 s->uplink_mask);
+	/* Marked sent, not deleted: with keep_sent = 0, store_drop_sent then
+	 * deletes them (at open the policy is not known yet). */
+	snprintf(sql, sizeof(sql),
+		 "UPDATE rows SET acked = -1 WHERE acked != -1 AND (acked & %u) = %u",
+		 s->uplink_mask, s->uplink_mask);
 	if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
 		store_err(s, "sweep acknowledged rows");
 		return -1;
 	}
 	if (sqlite3_changes(s->db) > 0)
-		log_info("store %s: dropped %d rows acknowledged by every uplink", s->path,
+		log_info("store %s: %d rows acknowledged by every uplink marked sent", s->path,
 			 sqlite3_changes(s->db));
+	return 0;
+}
+
+/* keep_sent = 0: rows marked sent go (today's behaviour: deleted at ack). */
+static int store_drop_sent(struct store *s)
+{
+	if (s->policy.keep_sent_days > 0 || s->nsent == 0)
+		return 0;
+	char sql[96];
+
+	snprintf(sql, sizeof(sql), "DELETE FROM rows WHERE acked = -1 OR seq <= %" PRIu64,
+		 s->sent_upto);
+	if (sqlite3_exec(s->db, sql, NULL, NULL, NULL) != SQLITE_OK) {
+		store_err(s, "drop sent rows");
+		return -1;
+	}
+	s->nrows -= sqlite3_changes(s->db);
+	s->nsent = 0;
 	return 0;
 }
 
@@ -698,7 +778,7 @@ int store_set_mask(struct store *s, unsigned uplink_mask)
 	if (store_sweep_acked(s) < 0)
 		return -1;
 	store_recount(s);
-	return 0;
+	return store_drop_sent(s);
 }
 
 static int store_page_size(struct store *s)
@@ -1028,7 +1108,9 @@ int store_append_class(struct store *s, uint64_t seq, enum store_kind kind, enum
 	sqlite3_stmt *st;
 
 	if (!s || seq == 0 || seq > INT64_MAX || (kind != STORE_RECORD && kind != STORE_EVENT) ||
-	    (unsigned)cls >= STORE_N_CLASSES || (!payload && len) || len > INT_MAX) {
+	    (unsigned)cls >= STORE_N_CLASSES || (!payload && len) || len > INT_MAX ||
+	    seq <= s->sent_upto) {
+		/* (a seq at or below the sent boundary would never be sent) */
 		log_warnx("store%s%s: append: bad arguments", s ? " " : "", s ? s->path : "");
 		return -1;
 	}
@@ -1081,7 +1163,7 @@ int store_flush_due(struct store *s, int64_t now_ms, int urgent)
 	if (s->txn_since_ms < 0)
 		s->txn_since_ms = now_ms;
 	if (store_acks_only(s))
-		return s->txn_acks < STORE_TXN_MAX_ROWS &&
+		return s->txn_acks + s->txn_marks < STORE_TXN_MAX_ROWS &&
 			       now_ms - s->txn_since_ms < STORE_ACK_HOLD_MS
 			   ? 0
 			   : (store_flush(s) < 0 ? -1 : 1);
@@ -1104,10 +1186,12 @@ void store_set_policy(struct store *s, const struct store_policy *p)
 {
 	int pages;
 
-	if (!s || !p || p->retention_days < 0 || p->max_size_mb < 0 || p->commit_interval_ms < 0)
+	if (!s || !p || p->retention_days < 0 || p->max_size_mb < 0 || p->commit_interval_ms < 0 ||
+	    p->keep_sent_days < 0)
 		return;
 	store_flush(s);
 	s->policy = *p;
+	store_drop_sent(s);
 	if (s->ram && (s->policy.max_size_mb == 0 || s->policy.max_size_mb > STORE_RAM_MAX_MB))
 		s->policy.max_size_mb = STORE_RAM_MAX_MB;
 	s->retention_days = s->policy.retention_days;
@@ -1158,6 +1242,7 @@ static int store_fetch_dir(struct store *s, enum store_stmt id, int uplink, uint
 	sqlite3_bind_int64(st, 2, (int64_t)1 << uplink);
 	sqlite3_bind_int(st, 3, max);
 	sqlite3_bind_int64(st, 4, (int64_t)s->committed_max);
+	sqlite3_bind_int64(st, 5, (int64_t)s->sent_upto);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
 		const unsigned char *p = sqlite3_column_text(st, 4);
 		size_t len = (size_t)sqlite3_column_bytes(st, 4);
@@ -1209,6 +1294,45 @@ int store_fetch_desc(struct store *s, int uplink, uint64_t before, struct store_
 	return store_fetch_dir(s, ST_FETCH_DESC, uplink, before, rows, max, buf, bufsize);
 }
 
+/* keep_sent: the last uplink's ack moves the sent boundary when no older
+ * row waits (nothing written but the boundary, at commit), else marks the
+ * row sent; another uplink's ack marks its bit, as without keep_sent. */
+static int store_ack_keep(struct store *s, int64_t bit, uint64_t seq)
+{
+	int64_t acked = -2, waiting = 0;
+	enum store_stmt id;
+
+	if (seq <= s->sent_upto)
+		return 0;
+	sqlite3_bind_int64(s->st[ST_ACK_GET], 1, (int64_t)seq);
+	if (store_exec_int(s, ST_ACK_GET, "ack", &acked) < 0)
+		return -1;
+	if (acked == -2 || acked == -1 || (acked & bit))
+		return 0; /* gone (evicted), or sent, or acknowledged already */
+	if (((acked | bit) & (int64_t)s->uplink_mask) != (int64_t)s->uplink_mask) {
+		id = ST_ACK_MARK;
+	} else {
+		sqlite3_bind_int64(s->st[ST_UNSENT_BETWEEN], 1, (int64_t)s->sent_upto);
+		sqlite3_bind_int64(s->st[ST_UNSENT_BETWEEN], 2, (int64_t)seq);
+		if (store_exec_int(s, ST_UNSENT_BETWEEN, "ack", &waiting) < 0)
+			return -1;
+		s->nsent++;
+		if (waiting == 0) {
+			s->sent_upto = seq;
+			s->txn_marks++;
+			return 0;
+		}
+		id = ST_ACK_SENT;
+	}
+	sqlite3_bind_int64(s->st[id], 1, (int64_t)seq);
+	if (id == ST_ACK_MARK)
+		sqlite3_bind_int64(s->st[id], 2, bit);
+	if (store_exec(s, id, "ack") < 0)
+		return -1;
+	s->txn_acks += sqlite3_changes(s->db);
+	return 0;
+}
+
 int store_ack(struct store *s, int uplink, uint64_t seq)
 {
 	sqlite3_stmt *st;
@@ -1223,6 +1347,8 @@ int store_ack(struct store *s, int uplink, uint64_t seq)
 	if (store_begin(s) < 0)
 		return -1;
 	bit = (int64_t)1 << uplink;
+	if (s->policy.keep_sent_days > 0)
+		return store_ack_keep(s, bit, seq);
 	st = s->st[ST_ACK_DELETE];
 	sqlite3_bind_int64(st, 1, (int64_t)seq);
 	sqlite3_bind_int64(st, 2, bit);
@@ -1297,6 +1423,7 @@ static int store_evict_class(struct store *s, enum store_class cls, int64_t limi
 	while ((chunk = store_excess_rows(s, limit)) > 0) {
 		sqlite3_bind_int(s->st[ST_EVICT_CLASS], 1, cls);
 		sqlite3_bind_int64(s->st[ST_EVICT_CLASS], 2, chunk);
+		sqlite3_bind_int64(s->st[ST_EVICT_CLASS], 3, (int64_t)s->sent_upto);
 		if (store_exec(s, ST_EVICT_CLASS, "evict by size") < 0)
 			return -1;
 		if (sqlite3_changes(s->db) == 0)
@@ -1304,6 +1431,45 @@ static int store_evict_class(struct store *s, enum store_class cls, int64_t limi
 		if (store_count_evicted(s, cls, sqlite3_changes(s->db)) < 0)
 			return -1;
 	}
+	return 0;
+}
+
+/* Sent rows first, oldest first, before any unsent row (not counted as
+ * evicted: every uplink has them). */
+static int store_evict_sent(struct store *s, int64_t limit)
+{
+	int64_t chunk, n;
+
+	while (s->nsent > 0 && (chunk = store_excess_rows(s, limit)) > 0) {
+		sqlite3_bind_int64(s->st[ST_SENT_EVICT], 1, chunk);
+		sqlite3_bind_int64(s->st[ST_SENT_EVICT], 2, (int64_t)s->sent_upto);
+		if (store_exec(s, ST_SENT_EVICT, "evict sent rows") < 0)
+			return -1;
+		n = sqlite3_changes(s->db);
+		s->nrows -= n;
+		s->nsent = n == 0 ? 0 : s->nsent - n;
+	}
+	return 0;
+}
+
+/* keep_sent: sent rows older than the first row younger than cutoff go. */
+static int store_age_sent(struct store *s, int64_t cutoff)
+{
+	int64_t young = INT64_MAX;
+
+	if (s->nsent == 0)
+		return 0;
+	sqlite3_bind_int64(s->st[ST_FIRST_YOUNG], 1, cutoff);
+	if (store_exec_int(s, ST_FIRST_YOUNG, "first young row", &young) < 0)
+		return -1;
+	sqlite3_bind_int64(s->st[ST_SENT_BEFORE], 1, young);
+	sqlite3_bind_int64(s->st[ST_SENT_BEFORE], 2, (int64_t)s->sent_upto);
+	if (store_exec(s, ST_SENT_BEFORE, "age out sent rows") < 0)
+		return -1;
+	s->nrows -= sqlite3_changes(s->db);
+	s->nsent -= sqlite3_changes(s->db);
+	if (s->nsent < 0)
+		s->nsent = 0;
 	return 0;
 }
 
@@ -1360,7 +1526,8 @@ static int store_enforce_cap(struct store *s)
 		return 0;
 	if (store_begin(s) < 0)
 		return -1;
-	if (store_evict_class(s, STORE_CLASS_ROUTINE, limit) < 0 || store_thin(s, limit) < 0)
+	if (store_evict_sent(s, limit) < 0 ||
+	    store_evict_class(s, STORE_CLASS_ROUTINE, limit) < 0 || store_thin(s, limit) < 0)
 		return -1;
 	for (int c = STORE_CLASS_POSITION; c < STORE_N_CLASSES; c++)
 		if (store_evict_class(s, c, limit) < 0)
@@ -1384,9 +1551,13 @@ int store_evict(struct store *s, int64_t now_wall_ms)
 
 	if (!s)
 		return -1;
-	if (s->retention_days == 0 && s->max_size_mb == 0)
+	if (s->retention_days == 0 && s->max_size_mb == 0 &&
+	    (s->policy.keep_sent_days == 0 || s->nsent == 0))
 		return 0;
 	if (store_begin(s) < 0)
+		return -1;
+	if (s->policy.keep_sent_days > 0 && now_wall_ms > 0 &&
+	    store_age_sent(s, now_wall_ms - s->policy.keep_sent_days * STORE_MS_PER_DAY) < 0)
 		return -1;
 	/* Without a wall time we cannot tell age; the size cap still holds. */
 	if (s->retention_days > 0 && now_wall_ms > 0 &&
@@ -1396,6 +1567,7 @@ int store_evict(struct store *s, int64_t now_wall_ms)
 					   now_wall_ms - s->retention_days * STORE_MS_PER_DAY);
 			sqlite3_bind_int(s->st[ST_EVICT_AGE], 2, c);
 			sqlite3_bind_int64(s->st[ST_EVICT_AGE], 3, (int64_t)s->uplink_mask);
+			sqlite3_bind_int64(s->st[ST_EVICT_AGE], 4, (int64_t)s->sent_upto);
 			if (store_exec(s, ST_EVICT_AGE, "evict by age") < 0)
 				return -1;
 			if (store_count_evicted(s, c, sqlite3_changes(s->db)) < 0)
@@ -1416,6 +1588,28 @@ int store_evict(struct store *s, int64_t now_wall_ms)
 	return ret;
 }
 
+/* The oldest row still needed, from where the last look found it (rows
+ * become sent, never unsent but by a rollback, which resets unsent_from):
+ * a week of sent rows before it is not read again at every status. */
+static void store_oldest_unsent(struct store *s, int64_t *wall_ms)
+{
+	sqlite3_stmt *st = s->st[ST_OLDEST_UNSENT];
+	int rc;
+
+	sqlite3_bind_int64(
+	    st, 1, (int64_t)(s->unsent_from > s->sent_upto ? s->unsent_from : s->sent_upto + 1));
+	rc = sqlite3_step(st);
+	if (rc == SQLITE_ROW) {
+		s->unsent_from = (uint64_t)sqlite3_column_int64(st, 0);
+		*wall_ms = sqlite3_column_int64(st, 1);
+	}
+	sqlite3_reset(st);
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		store_err(s, "oldest unsent row");
+		store_txn_check(s);
+	}
+}
+
 void store_stats(struct store *s, struct store_stats *st)
 {
 	if (!st)
@@ -1426,10 +1620,10 @@ void store_stats(struct store *s, struct store_stats *st)
 	st->evicted = s->evicted;
 	memcpy(st->evicted_class, s->evicted_class, sizeof(st->evicted_class));
 	st->thinned = s->thinned;
-	st->rows = s->nrows;
-	if (store_exec_int(s, ST_OLDEST, "oldest row", &st->oldest_wall_ms) < 0 ||
-	    store_used_bytes(s, &st->bytes) < 0)
-		return;
+	st->rows = s->nrows - s->nsent;
+	st->sent = s->nsent;
+	store_oldest_unsent(s, &st->oldest_wall_ms);
+	store_used_bytes(s, &st->bytes);
 }
 
 static int store_restamp_rows(struct store *s, int64_t offset_ms, const char *src, int system)
@@ -1451,6 +1645,7 @@ static int store_restamp_rows(struct store *s, int64_t offset_ms, const char *sr
 	sqlite3_bind_int(st, 4, system);
 	if (store_exec(s, ST_RESTAMP, "restamp") < 0)
 		return -1;
+	s->unsent_from = 0; /* a row of no time may have one now */
 	return sqlite3_changes(s->db);
 }
 
@@ -1509,4 +1704,93 @@ int store_meta_save(struct store *s, const char *key, int64_t v)
 uint64_t store_rollbacks(const struct store *s)
 {
 	return s ? s->rollbacks : 0;
+}
+
+int store_read(struct store *s, const struct store_query *q, struct store_row *rows, int max,
+	       char *buf, size_t bufsize)
+{
+	sqlite3_stmt *st;
+	uint64_t to;
+	size_t used = 0;
+	int n = 0, rc;
+
+	if (!s || !q || !rows || max < 0 || !buf || q->from_seq > INT64_MAX) {
+		log_warnx("store%s%s: read: bad arguments", s ? " " : "", s ? s->path : "");
+		return -1;
+	}
+	/* Only committed rows: what a power cut cannot take back. */
+	to = q->to_seq < s->committed_max ? q->to_seq : s->committed_max;
+	if (max == 0 || to > INT64_MAX || q->from_seq > to)
+		return 0;
+	st = s->st[ST_READ];
+	sqlite3_bind_int64(st, 1, (int64_t)q->from_seq);
+	sqlite3_bind_int64(st, 2, (int64_t)to);
+	sqlite3_bind_int64(st, 3, q->from_ms);
+	sqlite3_bind_int64(st, 4, q->to_ms);
+	sqlite3_bind_int(st, 5, q->kind);
+	if (q->type)
+		sqlite3_bind_text(st, 6, q->type, -1, SQLITE_STATIC);
+	else
+		sqlite3_bind_null(st, 6);
+	sqlite3_bind_int(st, 7, max);
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
+		const unsigned char *p = sqlite3_column_text(st, 4);
+		size_t len = (size_t)sqlite3_column_bytes(st, 4);
+		struct store_row *r = &rows[n];
+
+		if (len + 1 > bufsize - used) {
+			if (n == 0) {
+				log_warnx("store %s: row %" PRId64 " (%zu bytes) does not fit"
+					  " a %zu-byte buffer",
+					  s->path, (int64_t)sqlite3_column_int64(st, 0), len,
+					  bufsize);
+				rc = SQLITE_ERROR;
+			}
+			break;
+		}
+		r->seq = (uint64_t)sqlite3_column_int64(st, 0);
+		r->kind = sqlite3_column_int(st, 1) == STORE_EVENT ? STORE_EVENT : STORE_RECORD;
+		r->mono_ms = sqlite3_column_int64(st, 2);
+		r->wall_ms = sqlite3_column_int64(st, 3);
+		r->payload = buf + used;
+		r->len = len;
+		if (len)
+			memcpy(r->payload, p, len);
+		r->payload[len] = '\0';
+		used += len + 1;
+		n++;
+	}
+	sqlite3_bind_null(st, 6);
+	sqlite3_reset(st);
+	if (rc == SQLITE_ERROR && n == 0)
+		return -1;
+	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+		store_err(s, "read");
+		store_txn_check(s);
+		return -1;
+	}
+	return n;
+}
+
+struct store *store_open_reader(const char *path, char *why, size_t len)
+{
+	struct store *s = NULL;
+
+	if (!path || (s = calloc(1, sizeof(*s))) == NULL || (s->path = strdup(path)) == NULL) {
+		snprintf(why, len, "%s", path ? "out of memory" : "no path");
+		free(s);
+		return NULL;
+	}
+	s->committed_max = INT64_MAX; /* the daemon's commits are what we see */
+	/* READONLY: nothing written, no lock taken; WAL lets the daemon write
+	 * meanwhile, and the busy timeout covers its checkpoints. */
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+	    sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS) != SQLITE_OK ||
+	    sqlite3_prepare_v3(s->db, store_sql[ST_READ], -1, SQLITE_PREPARE_PERSISTENT,
+			       &s->st[ST_READ], NULL) != SQLITE_OK) {
+		snprintf(why, len, "%s", s->db ? sqlite3_errmsg(s->db) : "out of memory");
+		store_free(s);
+		return NULL;
+	}
+	return s;
 }

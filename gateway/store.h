@@ -1,4 +1,5 @@
-/* store: every record and event, in SQLite (WAL), until every uplink has it.
+/* store: every record and event, in SQLite (WAL), until every uplink has it
+ * (and keep_sent days more, as sent, for an export).
  * Owns the database handle, the sequence high-water mark and the boot counter;
  * knows nothing of MQTT or JSON beyond storing payload text. */
 #ifndef EMGW_STORE_H
@@ -35,6 +36,7 @@ struct store_policy {
 	int max_size_mb;	/* 0: no size limit */
 	int durability_full;	/* fsync every commit (synchronous=FULL) */
 	int commit_interval_ms; /* store_flush_due commits at most this often */
+	int keep_sent_days;	/* rows every uplink has are kept this long (0: deleted) */
 };
 
 /* One stored row as read back for an uplink. */
@@ -48,8 +50,9 @@ struct store_row {
 };
 
 struct store_stats {
-	int64_t rows;
-	int64_t oldest_wall_ms; /* 0 when empty */
+	int64_t rows;		/* rows some uplink still needs */
+	int64_t sent;		/* rows every uplink has, kept for keep_sent */
+	int64_t oldest_wall_ms; /* of the rows still needed; 0 when none */
 	int64_t evicted;	/* rows removed by retention, since the store was made */
 	int64_t evicted_class[STORE_N_CLASSES]; /* the same, by class (since schema v2) */
 	int64_t thinned; /* position rows removed by thinning (counted in evicted too) */
@@ -133,11 +136,15 @@ int store_fetch(struct store *s, int uplink, uint64_t after, struct store_row *r
 /* The same, newest first: up to max rows before seq `before` (descending). */
 int store_fetch_desc(struct store *s, int uplink, uint64_t before, struct store_row *rows, int max,
 		     char *buf, size_t bufsize);
-/* Uplink `uplink` has row seq; the row goes once every uplink has it. 0 or -1. */
+/* Uplink `uplink` has row seq; once every uplink has it the row goes, or,
+ * with keep_sent, is kept as sent (no reader fetches it again): below the
+ * sent boundary when no older row waits, else marked.  0 or -1. */
 int store_ack(struct store *s, int uplink, uint64_t seq);
 /* Apply retention (age, size), counting evictions by class.  Age removes only
  * rows every uplink has acknowledged (an unsent row is never old enough: the
- * wall clock may be wrong); the size cap evicts unsent rows too.  0 or -1. */
+ * wall clock may be wrong); sent rows go after keep_sent days.  The size cap
+ * takes sent rows first (not counted as evicted: nothing is lost), then
+ * unsent rows by class.  0 or -1. */
 int store_evict(struct store *s, int64_t now_wall_ms);
 /* Figures for status. */
 void store_stats(struct store *s, struct store_stats *st);
@@ -158,6 +165,26 @@ int store_restamp_system(struct store *s, int64_t offset_ms, const char *src);
 /* Rows up to seq are sealed (gateway/seal.c has hashed them): the restamps
  * leave them as they are, as they leave a row an uplink has fetched. */
 void store_freeze(struct store *s, uint64_t seq);
+/* Which rows store_read returns: wall time from_ms..to_ms (inclusive) and
+ * seq from_seq..to_seq (inclusive); kind -1 any; type NULL any, else the
+ * payload's "type" (events: "smoke", "seal", ...).  Sent rows too. */
+struct store_query {
+	int64_t from_ms, to_ms;
+	uint64_t from_seq, to_seq;
+	int kind;
+	const char *type;
+};
+
+/* Up to max committed rows matching q, ascending by seq, payloads in buf as
+ * store_fetch.  The number of rows (fewer than max when buf is full: go on
+ * after the last seq), or -1. */
+int store_read(struct store *s, const struct store_query *q, struct store_row *rows, int max,
+	       char *buf, size_t bufsize);
+/* A store opened read-only for store_read alone (emgwd --export, beside a
+ * running daemon: WAL lets it read while the daemon writes).  NULL when it
+ * cannot be opened (why says). */
+struct store *store_open_reader(const char *path, char *why, size_t len);
+
 /* A named integer of an uplink's own (e.g. serial numbers) in the meta
  * table: 0 and *v, 1 when never saved, -1 on error (logged). */
 int store_meta_load(struct store *s, const char *key, int64_t *v);

@@ -68,8 +68,11 @@ static json_t *fake_modbus(void *ctx)
 	return json_pack("{s:o}", "devices", devs);
 }
 
-static const struct command_hooks hooks = {
-    NULL, fake_status, fake_config, fake_set_period, fake_snapshot, NULL, NULL, fake_modbus, NULL};
+static const struct command_hooks hooks = {.status = fake_status,
+					   .config = fake_config,
+					   .set_period = fake_set_period,
+					   .snapshot = fake_snapshot,
+					   .modbus = fake_modbus};
 
 /* Run a request; the answer parsed. */
 static json_t *run(const char *name, const char *payload, size_t full_len, char *id)
@@ -235,9 +238,11 @@ static json_t *cyclic_status(void *ctx)
 static void test_unbuildable_answer(void **state)
 {
 	uint64_t errors = 0;
-	struct command_hooks h = {NULL,		 cyclic_status, fake_config, fake_set_period,
-				  fake_snapshot, &errors,	NULL,	     NULL,
-				  NULL};
+	struct command_hooks h = {.status = cyclic_status,
+				  .config = fake_config,
+				  .set_period = fake_set_period,
+				  .snapshot = fake_snapshot,
+				  .answer_errors = &errors};
 	const char *req = "{\"id\":\"s-9\"}";
 	char id[COMMAND_ID_MAX + 1];
 	char *text;

@@ -1216,11 +1216,196 @@ static void test_migrate_v1(void **state)
 
 #define T(f) cmocka_unit_test_setup_teardown(f, test_setup, test_teardown)
 
+static const struct store_policy keep7 = {.keep_sent_days = 7};
+
+/* The acked column of a row, read through a connection of our own; -2
+ * when there is no such row. */
+static int64_t row_acked(uint64_t seq)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	int64_t v = -2;
+
+	assert_int_equal(sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_prepare_v2(db, "SELECT acked FROM rows WHERE seq = ?1", -1, &st, NULL),
+	    SQLITE_OK);
+	sqlite3_bind_int64(st, 1, (int64_t)seq);
+	if (sqlite3_step(st) == SQLITE_ROW)
+		v = sqlite3_column_int64(st, 0);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return v;
+}
+
+/* Every row matching q (store_read), from the start. */
+static int read_all(struct store *s, int64_t from_ms, int64_t to_ms, struct store_row *rows,
+		    int max)
+{
+	static char buf[1 << 20];
+	struct store_query q = {
+	    .from_ms = from_ms, .to_ms = to_ms, .from_seq = 0, .to_seq = UINT64_MAX, .kind = -1};
+
+	return store_read(s, &q, rows, max, buf, sizeof(buf));
+}
+
+/* keep_sent: a row every uplink has is marked sent, not deleted: no uplink
+ * (nor one added later, nor a local reader) fetches it again, status does
+ * not count it as waiting, an export still reads it; after keep_sent days
+ * it goes. */
+static void test_keep_sent(void **state)
+{
+	struct store_row rows[8];
+	struct store_stats st;
+	struct store *s;
+	uint64_t a, b, c;
+
+	(void)state;
+	s = store_open(dbpath, 1, 0, 0);
+	assert_non_null(s);
+	store_set_policy(s, &keep7);
+	a = add(s, STORE_RECORD, NOW_MS - 10 * DAY_MS);
+	b = add(s, STORE_EVENT, NOW_MS - 1 * DAY_MS);
+	c = add(s, STORE_RECORD, NOW_MS);
+	assert_int_equal(store_flush(s), 0);
+	assert_int_equal(store_ack(s, 0, a), 0);
+	assert_int_equal(store_ack(s, 0, b), 0);
+	assert_int_equal(store_ack(s, 0, b), 0); /* again: a no-op */
+	assert_int_equal(store_flush(s), 0);
+	/* In seq order: the sent boundary moved, no row was written. */
+	assert_int_equal(meta_value("sent_upto"), (int64_t)b);
+	assert_int_equal(row_acked(a), 0);
+	assert_int_equal(fetch(s, 0, 0, rows, 8), 1);
+	assert_int_equal(rows[0].seq, c);
+	assert_int_equal(fetch(s, 30, 0, rows, 8), 1); /* a local reader neither */
+	assert_int_equal(store_fetch_desc(s, 0, UINT64_MAX >> 1, rows, 8, (char[4096]){0}, 4096),
+			 1);
+	store_stats(s, &st);
+	assert_int_equal(st.rows, 1);
+	assert_int_equal(st.sent, 2);
+	assert_int_equal(st.oldest_wall_ms, NOW_MS); /* of what still waits */
+	assert_int_equal(read_all(s, 0, INT64_MAX, rows, 8), 3);
+	assert_int_equal(read_all(s, NOW_MS - 2 * DAY_MS, NOW_MS - 1, rows, 8), 1);
+	assert_int_equal(rows[0].seq, b);
+	assert_int_equal(rows[0].kind, STORE_EVENT);
+	store_close(s);
+
+	/* A restart, and a second uplink added: sent rows stay sent. */
+	s = store_open(dbpath, 3, 0, 0);
+	assert_non_null(s);
+	store_set_policy(s, &keep7);
+	assert_int_equal(fetch(s, 1, 0, rows, 8), 1);
+	assert_int_equal(rows[0].seq, c);
+	assert_int_equal(read_all(s, 0, INT64_MAX, rows, 8), 3);
+	/* Age: a (10 days old) goes, b (1 day) stays; nothing counts as evicted. */
+	assert_int_equal(store_evict(s, NOW_MS), 0);
+	assert_int_equal(store_flush(s), 0);
+	assert_int_equal(read_all(s, 0, INT64_MAX, rows, 8), 2);
+	assert_int_equal(rows[0].seq, b);
+	store_stats(s, &st);
+	assert_int_equal(st.sent, 1);
+	assert_int_equal(st.evicted, 0);
+	/* keep_sent = 0 (reload): sent rows go, and the next ack deletes. */
+	store_set_policy(s, &(struct store_policy){0});
+	assert_int_equal(store_ack(s, 0, c), 0);
+	assert_int_equal(store_ack(s, 1, c), 0);
+	assert_int_equal(store_flush(s), 0);
+	assert_int_equal(read_all(s, 0, INT64_MAX, rows, 8), 0);
+	store_close(s);
+}
+
+/* An ack while an older row still waits (a backlog sent newest first):
+ * that row is marked sent, the boundary stays below the waiting one, and
+ * moves past both once it is sent. */
+static void test_keep_sent_out_of_order(void **state)
+{
+	struct store_row rows[8];
+	struct store_stats st;
+	struct store *s;
+	uint64_t a, b, c;
+
+	(void)state;
+	s = store_open(dbpath, 1, 0, 0);
+	assert_non_null(s);
+	store_set_policy(s, &keep7);
+	a = add(s, STORE_RECORD, NOW_MS);
+	b = add(s, STORE_RECORD, NOW_MS);
+	c = add(s, STORE_RECORD, NOW_MS);
+	assert_int_equal(store_flush(s), 0);
+	assert_int_equal(store_ack(s, 0, c), 0);
+	assert_int_equal(store_flush(s), 0);
+	assert_int_equal(row_acked(c), -1);
+	assert_true(meta_value("sent_upto") < (int64_t)a);
+	assert_int_equal(fetch(s, 0, 0, rows, 8), 2);
+	assert_int_equal(store_ack(s, 0, a), 0);
+	assert_int_equal(store_ack(s, 0, b), 0);
+	assert_int_equal(store_flush(s), 0);
+	assert_int_equal(meta_value("sent_upto"), (int64_t)b);
+	assert_int_equal(fetch(s, 0, 0, rows, 8), 0);
+	store_stats(s, &st);
+	assert_int_equal(st.rows, 0);
+	assert_int_equal(st.sent, 3);
+	/* An ack of a sent row again changes nothing. */
+	assert_int_equal(store_ack(s, 0, c), 0);
+	assert_int_equal(store_ack(s, 0, a), 0);
+	store_stats(s, &st);
+	assert_int_equal(st.sent, 3);
+	store_close(s);
+	/* Counted again at open, boundary and marks together. */
+	s = store_open(dbpath, 1, 0, 0);
+	store_stats(s, &st);
+	assert_int_equal(st.sent, 3);
+	assert_int_equal(st.rows, 0);
+	store_close(s);
+}
+
+/* The size cap takes sent rows first, even when they are newer than
+ * every unsent row, and counts them as no eviction. */
+static void test_keep_sent_evicted_first(void **state)
+{
+	static struct store_row rows[2048];
+	static char buf[4 << 20];
+	char payload[1000];
+	struct store_stats st;
+	struct store *s;
+	uint64_t seq;
+	int n;
+
+	(void)state;
+	memset(payload, 'k', sizeof(payload));
+	s = store_open(dbpath, 1, 0, 0);
+	assert_non_null(s);
+	store_set_policy(s, &keep7);
+	for (int i = 0; i < 1200; i++) {
+		seq = store_next_seq(s);
+		assert_int_equal(store_append(s, seq, STORE_RECORD, 0, NOW_MS + i, payload, 1000),
+				 0);
+		/* the older half waits (an outage), the newer half was sent */
+		if (i >= 600)
+			assert_int_equal(store_ack(s, 0, seq), 0);
+	}
+	assert_int_equal(store_flush(s), 0);
+	store_set_policy(s, &(struct store_policy){.keep_sent_days = 7, .max_size_mb = 1});
+	assert_int_equal(store_evict(s, NOW_MS), 0);
+	assert_int_equal(store_flush(s), 0);
+	store_stats(s, &st);
+	assert_true(st.bytes <= 1024 * 1024);
+	assert_int_equal(st.rows, 600); /* every unsent row is still there */
+	assert_true(st.sent < 600);
+	assert_int_equal(st.evicted, 0);
+	n = store_fetch(s, 0, 0, rows, 2048, buf, sizeof(buf));
+	assert_int_equal(n, 600);
+	store_close(s);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    T(test_roundtrip),
 	    T(test_two_uplinks),
+	    T(test_keep_sent),
+	    T(test_keep_sent_out_of_order),
+	    T(test_keep_sent_evicted_first),
 	    T(test_shrunk_mask_sweeps),
 	    T(test_fetch_cursor),
 	    T(test_buffer_limits),
