@@ -168,8 +168,13 @@ static int export_range(struct export_ctx *x, const struct export_opts *o)
 	export_header(x, o, first, last);
 	q = export_all;
 	q.from_seq = first;
-	q.to_seq = last;
+	/* Rows committed after the last range's end and before its seal row
+	 * belong to the next range: left out, the seal row itself written. */
+	q.to_seq = b ? b->to : last;
 	if (export_each(x, q, export_write_row) < 0)
+		return 2;
+	q.from_seq = q.to_seq = last;
+	if (b && export_each(x, q, export_write_row) < 0)
 		return 2;
 	fprintf(stderr,
 		"emgwd: export: %" PRIu64 " matching rows; written seq %" PRIu64 "..%" PRIu64

@@ -96,7 +96,11 @@ lines = [json.loads(l) for l in open(sys.argv[1])]
 head, rows = lines[0], lines[1:]
 assert head["export"] == 1 and head["dev"] == "ex-01", head
 seqs = [r["seq"] for r in rows]
-assert seqs == list(range(head["from_seq"], head["to_seq"] + 1)), "a contiguous span"
+# whole seal ranges, then the last range's seal (rows committed between that
+# range's end and its seal row belong to the next range)
+last = rows[-1]
+assert last.get("type") == "seal" and last["seq"] == head["to_seq"], "ends with its seal"
+assert seqs[:-1] == list(range(head["from_seq"], last["to"] + 1)), "a contiguous span"
 f = d.datetime.strptime(sys.argv[2], "%Y-%m-%dT%H:%M:%SZ")
 t = d.datetime.strptime(sys.argv[3], "%Y-%m-%dT%H:%M:%SZ")
 # every message the broker got in the range is in the export
