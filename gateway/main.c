@@ -80,7 +80,8 @@ static void usage(FILE *out)
 	      "                      against their seals: exit 0 only when every row is\n"
 	      "                      there, unchanged, sealed and chained\n"
 	      "      --key PUB.pem   the device's seal public key for --verify (default\n"
-	      "                      the seal key under the state_dir of -c FILE)\n"
+	      "                      the seal key under the state_dir of -c FILE); given\n"
+	      "                      again for each older key (a seal names its key)\n"
 	      "  -V, --version       print the version and exit\n"
 	      "  -h, --help          print this help and exit\n"
 	      "\n"
@@ -218,7 +219,8 @@ int main(int argc, char **argv)
 	struct daemon_opts opts = {.config_path = DEFAULT_CONFIG};
 	const char *decode = NULL;
 	const char *hj_decode = NULL, *hj_variant = "nrmm", *hj_pubkey = NULL, *hj_id = NULL;
-	const char *verify = NULL, *key = NULL;
+	const char *verify = NULL, *keys[VERIFY_MAX_KEYS];
+	size_t n_keys = 0;
 	char key_path[PATH_MAX + 16];
 	int check = 0, status = 0, poll_once = 0, pubkey = 0, c, errors;
 	int selftest = 0, seconds = SELFTEST_SECONDS, json = 0;
@@ -267,7 +269,11 @@ int main(int argc, char **argv)
 			verify = optarg;
 			break;
 		case OPT_KEY:
-			key = optarg;
+			if (n_keys == VERIFY_MAX_KEYS) {
+				fprintf(stderr, "emgwd: --key: at most %d keys\n", VERIFY_MAX_KEYS);
+				return 1;
+			}
+			keys[n_keys++] = optarg;
 			break;
 		case OPT_EXIT_DONE:
 			opts.exit_when_done = 1;
@@ -315,8 +321,8 @@ int main(int argc, char **argv)
 			   ? 0
 			   : 1;
 	}
-	if (verify && key)
-		return verify_run(verify, key, stdout);
+	if (verify && n_keys)
+		return verify_run(verify, keys, n_keys, stdout);
 
 	errors = config_load(opts.config_path, &cfg);
 	if (errors) {
@@ -339,8 +345,11 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	snprintf(key_path, sizeof(key_path), "%s/%s", cfg.state_dir, SEAL_KEY_FILE);
-	if (verify)
-		return verify_run(verify, key_path, stdout);
+	if (verify) {
+		const char *own = key_path;
+
+		return verify_run(verify, &own, 1, stdout);
+	}
 	if (pubkey)
 		return signer_print_pubkey(key_path, stdout) < 0 ? 1 : 0;
 	if (poll_once)

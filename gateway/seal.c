@@ -17,8 +17,17 @@
 
 #include "gateway/log.h"
 
-#define SEAL_BATCH 64
-#define SEAL_BUF   (4 * REPORT_MAX_PAYLOAD)
+#define SEAL_BATCH	64
+#define SEAL_BUF	(4 * REPORT_MAX_PAYLOAD)
+#define SEAL_GONE_FIRST 256
+#define SEAL_GONE_MAX	(1 << 20) /* evicted rows kept for one declaration, at most */
+
+/* A row the store evicted unsent, until an evicted event declares it. */
+struct seal_gone {
+	uint64_t boot, seq;
+	uint8_t hash[SEAL_HASH];
+	int hashed; /* folded already: the chain needs its hash */
+};
 
 struct seal_hash {
 	EVP_MD *md;
@@ -42,7 +51,10 @@ struct seal {
 	uint8_t prev[SEAL_HASH]; /* SM3 of the last seal's message */
 	uint64_t made;
 	int dirty;
-	int owns_sg; /* seal_open_keyed's signer: closed with the sealer */
+	int owns_sg;		/* seal_open_keyed's signer: closed with the sealer */
+	struct seal_gone *gone; /* evicted, not declared yet */
+	size_t n_gone, cap_gone;
+	uint64_t gone_lost; /* more than SEAL_GONE_MAX: their hashes are lost */
 	struct store_row rows[SEAL_BATCH];
 	char buf[SEAL_BUF];
 };
@@ -274,6 +286,7 @@ static int seal_emit(struct seal *s, const struct clock_now *now)
 	seal_hex(s->prev, SEAL_HASH, prev);
 	snprintf(ev.seal_prev, sizeof(ev.seal_prev), "%s", prev);
 	snprintf(ev.seal_key, sizeof(ev.seal_key), "%s", s->key);
+	snprintf(ev.seal_alg, sizeof(ev.seal_alg), "%s", signer_alg_name(s->sg->alg));
 	len = seal_message(msg, sizeof(msg), s->report->dev, store_id(s->store), ev.sealed_boot,
 			   ev.sealed_from, ev.sealed_to, ev.seal_hash, ev.seal_prev, ev.seal_key);
 	if (len < 0 || s->sg->sign(s->sg, (const uint8_t *)msg, (size_t)len, r, sg) < 0)
@@ -341,10 +354,106 @@ static int seal_recover(struct seal *s, const struct clock_now *now)
 	return made;
 }
 
+/* ---- rows evicted unsent ------------------------------------------------------------- */
+
+/* The store's eviction hook: keep the row's boot, seq and, when it was
+ * folded into a range already, its hash; a row not read back yet was never
+ * folded and never will be. */
+static void seal_on_evict(void *ctx, uint64_t seq, const char *payload, size_t len)
+{
+	struct seal *s = ctx;
+	struct seal_gone *g;
+	const char *b = payload ? strstr(payload, ",\"boot\":") : NULL;
+
+	if (s->n_gone == s->cap_gone) {
+		size_t cap = s->cap_gone ? 2 * s->cap_gone : SEAL_GONE_FIRST;
+
+		if (cap > SEAL_GONE_MAX || !(g = realloc(s->gone, cap * sizeof(*g)))) {
+			s->gone_lost++;
+			return;
+		}
+		s->gone = g;
+		s->cap_gone = cap;
+	}
+	g = &s->gone[s->n_gone];
+	g->seq = seq;
+	g->boot = b ? strtoull(b + 8, NULL, 10) : 0;
+	g->hashed = seq <= s->cursor && seal_digest(s->h, payload, len, g->hash) == 0;
+	s->n_gone++;
+}
+
+static int seal_gone_cmp(const void *a, const void *b)
+{
+	const struct seal_gone *x = a, *y = b;
+
+	if (x->boot != y->boot)
+		return x->boot < y->boot ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* One evicted event: gone[a, b), one boot. */
+static int seal_declare_one(struct seal *s, size_t a, size_t b, const struct clock_now *now)
+{
+	struct payload_event ev;
+	size_t used = 0;
+
+	payload_event_init(&ev, PAYLOAD_EV_EVICTED);
+	ev.sealed_boot = (int64_t)s->gone[a].boot;
+	ev.sealed_from = (int64_t)s->gone[a].seq;
+	ev.sealed_to = (int64_t)s->gone[b - 1].seq;
+	ev.evicted_n = (int64_t)(b - a);
+	for (size_t i = a; i < b; i++) {
+		char hex[SEAL_HEX];
+		int n;
+
+		seal_hex(s->gone[i].hash, SEAL_HASH, hex);
+		n = snprintf(ev.evicted_rows + used, sizeof(ev.evicted_rows) - used,
+			     "%s%" PRIu64 "%s%s", i > a ? "," : "", s->gone[i].seq,
+			     s->gone[i].hashed ? "=" : "", s->gone[i].hashed ? hex : "");
+		if (n < 0 || (size_t)n >= sizeof(ev.evicted_rows) - used)
+			return -1; /* cannot be: PAYLOAD_EVICTED_MAX rows fit */
+		used += (size_t)n;
+	}
+	return report_emit_event(s->report, &ev, now) == 0 ? -1 : 0;
+}
+
+/* Declare what the store evicted since the last step: evicted events, one
+ * boot each, PAYLOAD_EVICTED_MAX rows at most.  They are rows of the open
+ * range, so a seal proves them, and the rows they name are proven by the
+ * hashes they carry. */
+static int seal_declare(struct seal *s, const struct clock_now *now)
+{
+	size_t a = 0, b;
+
+	if (s->gone_lost) {
+		log_warnx("seal: %" PRIu64 " evicted rows could not be declared", s->gone_lost);
+		s->gone_lost = 0;
+	}
+	if (s->n_gone == 0)
+		return 0;
+	qsort(s->gone, s->n_gone, sizeof(*s->gone), seal_gone_cmp);
+	while (a < s->n_gone) {
+		for (b = a + 1; b < s->n_gone && b - a < PAYLOAD_EVICTED_MAX &&
+				s->gone[b].boot == s->gone[a].boot;
+		     b++)
+			;
+		if (seal_declare_one(s, a, b, now) < 0) {
+			memmove(s->gone, s->gone + a, (s->n_gone - a) * sizeof(*s->gone));
+			s->n_gone -= a;
+			return -1; /* the rest goes with the next step */
+		}
+		a = b;
+	}
+	s->n_gone = 0;
+	return 0;
+}
+
 int seal_step(struct seal *s, const struct clock_now *now, int force)
 {
 	int n, made = 0;
 
+	if (seal_declare(s, now) < 0)
+		return -1;
 	if (s->r_boot != s->boot && (made = seal_recover(s, now)) < 0)
 		return -1;
 	/* Most loop turns commit nothing: no query then. */
@@ -401,6 +510,7 @@ struct seal *seal_open(struct store *store, struct report *report, struct signer
 		return NULL;
 	}
 	seal_load(s);
+	store_on_evict(store, seal_on_evict, s);
 	return s;
 }
 
@@ -414,18 +524,23 @@ uint64_t seal_count(const struct seal *s)
 	return s ? s->made : 0;
 }
 
-struct seal *seal_open_keyed(struct store *store, struct report *report, const char *state_dir)
+struct seal *seal_open_keyed(struct store *store, struct report *report, const char *state_dir,
+			     const struct config_seal *cfg)
 {
+	enum signer_alg alg = cfg->ed25519 ? SIGNER_ED25519 : SIGNER_SM2;
 	char path[PATH_MAX + 16];
 	struct signer *sg;
 	struct seal *s = NULL;
 
 	snprintf(path, sizeof(path), "%s/%s", state_dir, SEAL_KEY_FILE);
-	if (signer_soft_generate(path) == 1)
-		log_notice("seal: new key %s", path);
-	sg = signer_soft_open(path, SEAL_SM2_ID);
+	if (signer_soft_generate_alg(path, alg) == 1)
+		log_notice("seal: new %s key %s", signer_alg_name(alg), path);
+	sg = signer_soft_open_any(path, SEAL_SM2_ID);
+	if (sg && sg->alg != alg)
+		log_notice("seal: %s is an %s key: kept (algorithm = %s is for a new key)", path,
+			   signer_alg_name(sg->alg), signer_alg_name(alg));
 	if (sg)
-		s = seal_open(store, report, sg, SEAL_EVERY_ROWS, SEAL_EVERY_MS);
+		s = seal_open(store, report, sg, cfg->rows, cfg->interval_ms);
 	if (!s) {
 		log_warnx("seal: no seal key: rows are not sealed");
 		if (sg)
@@ -433,7 +548,7 @@ struct seal *seal_open_keyed(struct store *store, struct report *report, const c
 		return NULL;
 	}
 	s->owns_sg = 1;
-	log_info("seal: key %s", seal_key(s));
+	log_info("seal: %s key %s", signer_alg_name(sg->alg), seal_key(s));
 	return s;
 }
 
@@ -441,8 +556,11 @@ void seal_close(struct seal *s)
 {
 	if (!s)
 		return;
+	if (s->store && s->h) /* opened: the hook is set */
+		store_on_evict(s->store, NULL, NULL);
 	if (s->owns_sg)
 		s->sg->close(s->sg);
 	seal_hash_free(s->h);
+	free(s->gone);
 	free(s);
 }

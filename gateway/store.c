@@ -166,8 +166,10 @@ static const char *const store_sql[ST_N] = {
      * an uplink: those are deleted at their last ack). */
     [ST_EVICT_AGE] = "DELETE FROM rows WHERE wall_ms > 0 AND wall_ms < ?1 AND class = ?2"
 		     " AND (acked & ?3) = ?3",
+    /* RETURNING: what went unsent is handed to the eviction hook. */
     [ST_EVICT_CLASS] = "DELETE FROM rows WHERE seq IN"
-		       " (SELECT seq FROM rows WHERE class = ?1 ORDER BY seq LIMIT ?2)",
+		       " (SELECT seq FROM rows WHERE class = ?1 ORDER BY seq LIMIT ?2)"
+		       " RETURNING seq, payload, acked",
     /* The first row of the newer half of a class: thinning stays below it. */
     [ST_MEDIAN] = "SELECT seq FROM rows WHERE class = ?1 ORDER BY seq LIMIT 1"
 		  " OFFSET (SELECT count(*) FROM rows WHERE class = ?1) / 2",
@@ -176,7 +178,7 @@ static const char *const store_sql[ST_N] = {
     /* Every other row of a span: the 2nd, 4th, ... go. */
     [ST_THIN] = "DELETE FROM rows WHERE seq IN (SELECT seq FROM (SELECT seq,"
 		" row_number() OVER (ORDER BY seq) AS rn FROM rows WHERE class = ?1"
-		" AND seq > ?2 AND seq <= ?3) WHERE rn % 2 = 0)",
+		" AND seq > ?2 AND seq <= ?3) WHERE rn % 2 = 0) RETURNING seq, payload, acked",
     [ST_PAGE_COUNT] = "PRAGMA page_count",
     [ST_FREELIST] = "PRAGMA freelist_count",
     [ST_COUNT] = "SELECT count(*) FROM rows",
@@ -211,6 +213,8 @@ struct store {
 	int64_t thinned;
 	int64_t thinned_upto; /* position rows up to this seq were thinned once */
 	int64_t unlogged;     /* evictions not yet logged */
+	store_evict_fn *on_evict;
+	void *on_evict_ctx;
 	struct store_policy policy;
 	int64_t txn_since_ms;	/* when store_flush_due first saw the open transaction, or -1 */
 	uint64_t appended_max;	/* highest seq appended, committed or not */
@@ -1256,6 +1260,34 @@ static int store_used_bytes(struct store *s, int64_t *bytes)
 	return 0;
 }
 
+void store_on_evict(struct store *s, store_evict_fn *fn, void *ctx)
+{
+	s->on_evict = fn;
+	s->on_evict_ctx = ctx;
+}
+
+/* A size-cap delete (seq, payload, acked RETURNING): each row not every
+ * uplink has goes to the eviction hook. */
+static int store_exec_evict(struct store *s, enum store_stmt id, const char *what)
+{
+	sqlite3_stmt *st = s->st[id];
+	int64_t mask = (int64_t)s->uplink_mask;
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if (s->on_evict && (sqlite3_column_int64(st, 2) & mask) != mask)
+			s->on_evict(s->on_evict_ctx, (uint64_t)sqlite3_column_int64(st, 0),
+				    (const char *)sqlite3_column_text(st, 1),
+				    (size_t)sqlite3_column_bytes(st, 1));
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		store_err(s, what);
+		store_txn_check(s);
+		return -1;
+	}
+	return 0;
+}
+
 /* Count n rows of class cls as evicted, durably with the deletes. */
 static int store_count_evicted(struct store *s, enum store_class cls, int64_t n)
 {
@@ -1297,7 +1329,7 @@ static int store_evict_class(struct store *s, enum store_class cls, int64_t limi
 	while ((chunk = store_excess_rows(s, limit)) > 0) {
 		sqlite3_bind_int(s->st[ST_EVICT_CLASS], 1, cls);
 		sqlite3_bind_int64(s->st[ST_EVICT_CLASS], 2, chunk);
-		if (store_exec(s, ST_EVICT_CLASS, "evict by size") < 0)
+		if (store_exec_evict(s, ST_EVICT_CLASS, "evict by size") < 0)
 			return -1;
 		if (sqlite3_changes(s->db) == 0)
 			return 0; /* none of this class left */
@@ -1335,7 +1367,7 @@ static int store_thin(struct store *s, int64_t limit)
 		sqlite3_bind_int(st, 1, STORE_CLASS_POSITION);
 		sqlite3_bind_int64(st, 2, s->thinned_upto);
 		sqlite3_bind_int64(st, 3, end);
-		if (store_exec(s, ST_THIN, "thin positions") < 0)
+		if (store_exec_evict(s, ST_THIN, "thin positions") < 0)
 			return -1;
 		n = sqlite3_changes(s->db);
 		if (store_count_evicted(s, STORE_CLASS_POSITION, n) < 0 ||

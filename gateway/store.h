@@ -135,6 +135,12 @@ int store_fetch_desc(struct store *s, int uplink, uint64_t before, struct store_
 		     char *buf, size_t bufsize);
 /* Uplink `uplink` has row seq; the row goes once every uplink has it. 0 or -1. */
 int store_ack(struct store *s, int uplink, uint64_t seq);
+/* Called for each row the size cap removes before every uplink has it,
+ * while it is removed (the store must not be touched from here). */
+typedef void store_evict_fn(void *ctx, uint64_t seq, const char *payload, size_t len);
+/* Set the one eviction hook (the sealer's: it declares what went); fn NULL:
+ * none. */
+void store_on_evict(struct store *s, store_evict_fn *fn, void *ctx);
 /* Apply retention (age, size), counting evictions by class.  Age removes only
  * rows every uplink has acknowledged (an unsent row is never old enough: the
  * wall clock may be wrong); the size cap evicts unsent rows too.  0 or -1. */

@@ -78,8 +78,11 @@ enum payload_type {
 	PAYLOAD_EV_ROW_TOO_LARGE,  /* an uplink could never send a row: parked */
 	PAYLOAD_EV_TURBO_LAG,	   /* boost trailing the load, no smoke confirms it */
 	PAYLOAD_EV_SEAL,	   /* a signed hash of a seq range of a boot (seal.h) */
+	PAYLOAD_EV_EVICTED,	   /* rows the store removed unsent, with their hashes */
 	PAYLOAD_TYPE_COUNT
 };
+
+#define PAYLOAD_EVICTED_MAX 64 /* rows an evicted event lists, at most */
 
 /* Every record and event opens with this. */
 struct payload_header {
@@ -219,9 +222,14 @@ struct payload_event {
 	int mil_changed;
 	char configured[20], engine[32];
 	/* seal: rows sealed_from..sealed_to of boot sealed_boot; hex hashes,
-	 * key id, hex r || s */
+	 * key id, its algorithm (sm2, ed25519), hex r || s */
 	int64_t sealed_boot, sealed_from, sealed_to;
-	char seal_hash[72], seal_prev[72], seal_key[24], seal_sig[136];
+	char seal_hash[72], seal_prev[72], seal_key[24], seal_alg[12], seal_sig[136];
+	/* evicted: evicted_n rows of boot sealed_boot, seq sealed_from..
+	 * sealed_to, as "SEQ=HASH" (hex SM3 of the row) or "SEQ" (gone before
+	 * it was hashed), comma-separated, in seq order */
+	int64_t evicted_n;
+	char evicted_rows[PAYLOAD_EVICTED_MAX * 86 + 1];
 	/* every event, with [gnss] */
 	struct payload_pos pos;
 };
