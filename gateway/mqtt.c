@@ -11,8 +11,11 @@
  * Messages.  batch_max = 1: one record a message, the record's own payload.
  * batch_max > 1: {"v":1,"dev":...,"records":[...]}, up to batch_max
  * records in seq order; a live record waits at most batch_age for company.
- * Events always go alone, on .../event.  compress = yes deflates telemetry
- * (zlib) onto .../telemetry/z.
+ * Events go alone, on .../event, but for the seal chain's own rows (seal,
+ * evicted): with batch_max > 1 they travel in the telemetry batches among
+ * the records they prove, compressed with them, which costs a few bytes a
+ * record instead of a message of their own (README "Seals").  compress = yes
+ * deflates telemetry (zlib) onto .../telemetry/z.
  *
  * Acknowledgement.  Each publication holds a slot of the in-flight table
  * (inflight.c: why its token is safe against stale callbacks); on PUBACK all
@@ -41,6 +44,7 @@
 #include "gateway/command.h"
 #include "gateway/inflight.h"
 #include "gateway/log.h"
+#include "gateway/seal.h"
 
 #define MQTT_NOTES	     (2 * INFLIGHT_MAX_SLOTS + 64) /* one note per publication, at most */
 #define MQTT_CMDS	     64		  /* commands waiting for the main thread, at most */
@@ -918,6 +922,14 @@ static uint64_t mqtt_wire_bytes(const struct mqtt *u, size_t topic_len, size_t l
 	return hdr + rem;
 }
 
+/* Whether r goes in a telemetry message: a record, or with batching a row
+ * of the seal chain. */
+static int mqtt_batched(const struct mqtt *u, const struct store_row *r)
+{
+	return r->kind != STORE_EVENT ||
+	       (u->cfg.batch_max > 1 && seal_row_is_proof(r->payload, r->len));
+}
+
 /* The payload of rows[i..j): one row as it is, or a batch in seq order
  * (rows are in fetch order: descending when desc).  Length, or 0 when the
  * batch does not fit (cannot happen: the buffer holds every fetched row). */
@@ -927,7 +939,7 @@ static size_t mqtt_payload(struct mqtt *u, const struct store_row *rows, int i, 
 	size_t len, cap = sizeof(u->msg);
 	int n;
 
-	if (j - i == 1 && (rows[i].kind == STORE_EVENT || u->cfg.batch_max == 1)) {
+	if (j - i == 1 && (!mqtt_batched(u, &rows[i]) || u->cfg.batch_max == 1)) {
 		*out = rows[i].payload;
 		return rows[i].len;
 	}
@@ -997,7 +1009,7 @@ static void mqtt_park(struct mqtt *u, const struct store_row *r, size_t wire)
 static int mqtt_publish(struct mqtt *u, const struct store_row *rows, int i, int j, int desc,
 			enum mqtt_lane lane, size_t *wire)
 {
-	const char *topic = rows[i].kind == STORE_EVENT ? u->topic_event : u->topic_telemetry;
+	const char *topic = mqtt_batched(u, &rows[i]) ? u->topic_telemetry : u->topic_event;
 	const char *p;
 	size_t len = mqtt_payload(u, rows, i, j, desc, &p);
 	uLongf zlen = sizeof(u->zmsg);
@@ -1005,7 +1017,7 @@ static int mqtt_publish(struct mqtt *u, const struct store_row *rows, int i, int
 
 	if (len == 0)
 		return -1;
-	if (u->cfg.compress && rows[i].kind != STORE_EVENT) {
+	if (u->cfg.compress && mqtt_batched(u, &rows[i])) {
 		if (compress2(u->zmsg, &zlen, (const Bytef *)p, len, Z_DEFAULT_COMPRESSION) != Z_OK)
 			return -1;
 		p = (const char *)u->zmsg;
@@ -1047,12 +1059,12 @@ static int mqtt_send_rows(struct mqtt *u, const struct store_row *rows, int n, i
 	while (i < n && inflight_used(u->inflight) < inflight_slots(u->inflight)) {
 		int j = i + 1, cap = u->cfg.batch_max;
 
-		if (rows[i].kind != STORE_EVENT) {
+		if (mqtt_batched(u, &rows[i])) {
 			if (max_records - sent < cap)
 				cap = max_records - sent;
 			if (cap <= 0)
 				break;
-			while (j < n && j - i < cap && rows[j].kind != STORE_EVENT)
+			while (j < n && j - i < cap && mqtt_batched(u, &rows[j]))
 				j++;
 			if (j == n && j - i < u->cfg.batch_max && !partial_ok)
 				break;
@@ -1066,7 +1078,7 @@ static int mqtt_send_rows(struct mqtt *u, const struct store_row *rows, int n, i
 			mqtt_park(u, &rows[i], wire);
 		else if (rc < 0)
 			return i > 0 ? i : -1;
-		if (rows[i].kind != STORE_EVENT)
+		if (mqtt_batched(u, &rows[i]))
 			sent += j - i;
 		i = j;
 	}
@@ -1156,7 +1168,7 @@ static int mqtt_pump_backlog(struct mqtt *u)
 	if (used <= 0)
 		return 0;
 	for (int i = 0; i < used; i++)
-		if (u->rows[i].kind != STORE_EVENT && u->cfg.backlog_rate > 0)
+		if (mqtt_batched(u, &u->rows[i]) && u->cfg.backlog_rate > 0)
 			u->tokens -= 1;
 	u->back_cursor = u->rows[used - 1].seq;
 	return 1;

@@ -271,6 +271,12 @@ static int seal_is_seal(const struct store_row *r)
 	return r->kind == STORE_EVENT && memmem(r->payload, r->len, ",\"type\":\"seal\",", 15);
 }
 
+int seal_row_is_proof(const char *payload, size_t len)
+{
+	return memmem(payload, len, ",\"type\":\"seal\",", 15) ||
+	       memmem(payload, len, ",\"type\":\"evicted\",", 18);
+}
+
 static int seal_emit(struct seal *s, const struct clock_now *now)
 {
 	struct payload_event ev;

@@ -53,6 +53,10 @@ int seal_key_id(struct seal_hash *h, const uint8_t xy[SIGNER_PUBKEY], char id[SE
 int seal_message(char *buf, size_t size, const char *dev, const char *sid, int64_t sealed_boot,
 		 int64_t from, int64_t to, const char *hash, const char *prev, const char *key);
 
+/* 1 when a stored row is one of the chain's own (a seal or an evicted
+ * event): with batching they travel in the telemetry batches. */
+int seal_row_is_proof(const char *payload, size_t len);
+
 struct seal;
 
 /* A sealer for the rows of store, stored through report, signed by sg (not
