@@ -85,9 +85,10 @@ static int bench_seal_row(struct seal_hash *h, struct signer *sg, uint8_t acc[SE
 	return payload_encode_event(&hdr, &ev, row, size);
 }
 
-/* Wire bytes of BENCH_RECORDS records in compressed batches of batch rows,
- * with a seal row after every SEAL_EVERY_ROWS records when seals is set (a
- * seal is a row of a batch, as mqtt.c batches it). */
+/* Wire bytes of BENCH_RECORDS records in compressed batches of batch
+ * records, with a seal row after every SEAL_EVERY_ROWS records when seals is
+ * set (in the batch of the record before it, besides its records, as mqtt.c
+ * batches it). */
 static size_t bench_batches(int n_in, int batch, int seals)
 {
 	static char msg[1 << 20];
@@ -102,14 +103,19 @@ static size_t bench_batches(int n_in, int batch, int seals)
 		if (seals && (i + 1) % SEAL_EVERY_ROWS == 0)
 			rows[n++] = seal_rows[ns++];
 	}
-	for (int i = 0; i < n; i += batch) {
+	for (int i = 0, k; i < n; i = k) {
 		size_t len = (size_t)snprintf(msg, sizeof(msg),
 					      "{\"v\":1,\"dev\":\"" BENCH_DEV "\",\"records\":[");
 		uLongf zl = sizeof(z);
+		int recs = 0;
 
-		for (int k = i; k < n && k < i + batch; k++) {
+		for (k = i; k < n; k++) {
 			size_t rl = strlen(rows[k]);
+			int rec = !strstr(rows[k], "\"type\":\"seal\"");
 
+			if (rec && recs == batch)
+				break;
+			recs += rec;
 			if (k > i)
 				msg[len++] = ',';
 			memcpy(msg + len, rows[k], rl);

@@ -76,6 +76,14 @@ check "the last boot made seals ($last)" test "$last" -ge 1
 check "telemetry came batched and compressed" grep -q $'^emgw/sl-01/telemetry/z\t{"v":1,"dev":"sl-01","records":\[' "$T/got"
 check "seals came inside the compressed batches" grep -q $'^emgw/sl-01/telemetry/z\t.*"type":"seal"' "$T/got"
 check "no seal came alone on .../event" sh -c "! grep -q '\"type\":\"seal\"' '$T/got.ev'"
+check "a batch holds at most batch_max records and 2 seal rows besides" /usr/bin/python3 -c '
+import json, sys
+for line in open(sys.argv[1]):
+    if "\t{" in line and "\"records\":[" in line:
+        rows = json.loads(line.split("\t", 1)[1])["records"]
+        proof = sum(1 for r in rows if r.get("type") in ("seal", "evicted"))
+        assert len(rows) - proof <= 10 and proof <= 2, line[:200]
+' "$T/got.tel"
 
 "$EMGWD" -c "$T/emgw.conf" --pubkey >"$T/pub.pem"
 check "--pubkey prints a PEM public key" grep -q 'BEGIN PUBLIC KEY' "$T/pub.pem"
