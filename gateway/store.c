@@ -20,7 +20,9 @@
  * oldest half of them, every other row goes (each row is thinned at most
  * once; meta 'thinned_upto' remembers how far); then position records
  * oldest first; then events; alarms last.  Every removed row is counted, in
- * total and by class, in the same transaction as the delete.
+ * total and by class, in the same transaction as the delete. Each row removed
+ * that an uplink still lacks goes to the eviction hook (store_on_evict: the
+ * sealer, which declares it in an evicted event).
  *
  * Age retention removes only rows every uplink has acknowledged, which in
  * practice means only when there is no uplink at all: an acknowledged row is
