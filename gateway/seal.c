@@ -26,7 +26,7 @@
 struct seal_gone {
 	uint64_t boot, seq;
 	uint8_t hash[SEAL_HASH];
-	int hashed; /* folded already: the chain needs its hash */
+	int ok; /* hash made */
 };
 
 struct seal_hash {
@@ -54,7 +54,10 @@ struct seal {
 	int owns_sg;		/* seal_open_keyed's signer: closed with the sealer */
 	struct seal_gone *gone; /* evicted, not declared yet */
 	size_t n_gone, cap_gone;
-	uint64_t gone_lost; /* more than SEAL_GONE_MAX: their hashes are lost */
+	uint64_t gone_lost;    /* more than SEAL_GONE_MAX: their hashes are lost */
+	uint64_t fetched_upto; /* rows up to here are read: folded, or will be */
+	int declaring;
+	struct clock_now now; /* the last step's: evicted events are stamped so */
 	struct store_row rows[SEAL_BATCH];
 	char buf[SEAL_BUF];
 };
@@ -362,15 +365,24 @@ static int seal_recover(struct seal *s, const struct clock_now *now)
 
 /* ---- rows evicted unsent ------------------------------------------------------------- */
 
-/* The store's eviction hook: keep the row's boot, seq and, when it was
- * folded into a range already, its hash; a row not read back yet was never
- * folded and never will be. */
+static int seal_declare(struct seal *s, const struct clock_now *now);
+
+/* The store's eviction hook: keep the row's boot, seq and hash; at the end
+ * of the pass, declare them in the same transaction.  Whether the chain
+ * needs a hash is told then: a row the sealer has read is folded (from the
+ * batch it holds, if it went meanwhile), one it has not never will be. */
 static void seal_on_evict(void *ctx, uint64_t seq, const char *payload, size_t len)
 {
 	struct seal *s = ctx;
 	struct seal_gone *g;
-	const char *b = payload ? strstr(payload, ",\"boot\":") : NULL;
+	const char *b;
 
+	if (!payload) {
+		if (!s->declaring)
+			seal_declare(s, &s->now); /* what fails goes with the next step */
+		return;
+	}
+	b = strstr(payload, ",\"boot\":");
 	if (s->n_gone == s->cap_gone) {
 		size_t cap = s->cap_gone ? 2 * s->cap_gone : SEAL_GONE_FIRST;
 
@@ -384,7 +396,7 @@ static void seal_on_evict(void *ctx, uint64_t seq, const char *payload, size_t l
 	g = &s->gone[s->n_gone];
 	g->seq = seq;
 	g->boot = b ? strtoull(b + 8, NULL, 10) : 0;
-	g->hashed = seq <= s->cursor && seal_digest(s->h, payload, len, g->hash) == 0;
+	g->ok = seal_digest(s->h, payload, len, g->hash) == 0;
 	s->n_gone++;
 }
 
@@ -409,13 +421,16 @@ static int seal_declare_one(struct seal *s, size_t a, size_t b, const struct clo
 	ev.sealed_to = (int64_t)s->gone[b - 1].seq;
 	ev.evicted_n = (int64_t)(b - a);
 	for (size_t i = a; i < b; i++) {
+		/* Folded, or never will be: the rows after those read are gone. */
+		int folded = s->gone[i].ok &&
+			     (s->gone[i].seq <= s->cursor || s->gone[i].seq <= s->fetched_upto);
 		char hex[SEAL_HEX];
 		int n;
 
 		seal_hex(s->gone[i].hash, SEAL_HASH, hex);
 		n = snprintf(ev.evicted_rows + used, sizeof(ev.evicted_rows) - used,
 			     "%s%" PRIu64 "%s%s", i > a ? "," : "", s->gone[i].seq,
-			     s->gone[i].hashed ? "=" : "", s->gone[i].hashed ? hex : "");
+			     folded ? "=" : "", folded ? hex : "");
 		if (n < 0 || (size_t)n >= sizeof(ev.evicted_rows) - used)
 			return -1; /* cannot be: PAYLOAD_EVICTED_MAX rows fit */
 		used += (size_t)n;
@@ -423,41 +438,55 @@ static int seal_declare_one(struct seal *s, size_t a, size_t b, const struct clo
 	return report_emit_event(s->report, &ev, now) == 0 ? -1 : 0;
 }
 
-/* Declare what the store evicted since the last step: evicted events, one
- * boot each, PAYLOAD_EVICTED_MAX rows at most.  They are rows of the open
- * range, so a seal proves them, and the rows they name are proven by the
- * hashes they carry. */
+/* The rows gone[0, n) as evicted events, one boot each,
+ * PAYLOAD_EVICTED_MAX rows at most.  0 or -1 (the rest stays). */
+static int seal_declare_round(struct seal *s, const struct clock_now *now)
+{
+	size_t a = 0, b, n = s->n_gone;
+	int rc = 0;
+
+	qsort(s->gone, n, sizeof(*s->gone), seal_gone_cmp);
+	while (a < n) {
+		for (b = a + 1;
+		     b < n && b - a < PAYLOAD_EVICTED_MAX && s->gone[b].boot == s->gone[a].boot;
+		     b++)
+			;
+		if (seal_declare_one(s, a, b, now) < 0) {
+			rc = -1;
+			break;
+		}
+		a = b;
+	}
+	/* What appending them evicted came after n: it stays for a round. */
+	memmove(s->gone, s->gone + a, (s->n_gone - a) * sizeof(*s->gone));
+	s->n_gone -= a;
+	return rc;
+}
+
+/* Declare what the store evicted: evicted events, rows of the open range,
+ * so a seal proves them, and the rows they name are proven by the hashes
+ * they carry.  A few rounds (appending may evict more); the rest goes with
+ * the next step. */
 static int seal_declare(struct seal *s, const struct clock_now *now)
 {
-	size_t a = 0, b;
+	int rc = 0;
 
 	if (s->gone_lost) {
 		log_warnx("seal: %" PRIu64 " evicted rows could not be declared", s->gone_lost);
 		s->gone_lost = 0;
 	}
-	if (s->n_gone == 0)
-		return 0;
-	qsort(s->gone, s->n_gone, sizeof(*s->gone), seal_gone_cmp);
-	while (a < s->n_gone) {
-		for (b = a + 1; b < s->n_gone && b - a < PAYLOAD_EVICTED_MAX &&
-				s->gone[b].boot == s->gone[a].boot;
-		     b++)
-			;
-		if (seal_declare_one(s, a, b, now) < 0) {
-			memmove(s->gone, s->gone + a, (s->n_gone - a) * sizeof(*s->gone));
-			s->n_gone -= a;
-			return -1; /* the rest goes with the next step */
-		}
-		a = b;
-	}
-	s->n_gone = 0;
-	return 0;
+	s->declaring = 1;
+	for (int round = 0; rc == 0 && s->n_gone > 0 && round < 4; round++)
+		rc = seal_declare_round(s, now);
+	s->declaring = 0;
+	return rc;
 }
 
 int seal_step(struct seal *s, const struct clock_now *now, int force)
 {
 	int n, made = 0;
 
+	s->now = *now;
 	if (seal_declare(s, now) < 0)
 		return -1;
 	if (s->r_boot != s->boot && (made = seal_recover(s, now)) < 0)
@@ -467,6 +496,7 @@ int seal_step(struct seal *s, const struct clock_now *now, int force)
 	while (store_committed_max(s->store) > s->cursor &&
 	       (n = store_fetch(s->store, SEAL_READER, s->cursor, s->rows, SEAL_BATCH, s->buf,
 				sizeof(s->buf))) > 0) {
+		s->fetched_upto = s->rows[n - 1].seq;
 		for (int i = 0; i < n; i++) {
 			if (seal_take(s, &s->rows[i], now->mono_ms) < 0)
 				return -1;
@@ -516,6 +546,7 @@ struct seal *seal_open(struct store *store, struct report *report, struct signer
 		return NULL;
 	}
 	seal_load(s);
+	clock_now(&s->now);
 	store_on_evict(store, seal_on_evict, s);
 	return s;
 }
@@ -562,6 +593,8 @@ void seal_close(struct seal *s)
 {
 	if (!s)
 		return;
+	if (s->n_gone)
+		log_warnx("seal: %zu evicted rows not declared at the close", s->n_gone);
 	if (s->store && s->h) /* opened: the hook is set */
 		store_on_evict(s->store, NULL, NULL);
 	if (s->owns_sg)

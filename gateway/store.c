@@ -217,6 +217,7 @@ struct store {
 	int64_t unlogged;     /* evictions not yet logged */
 	store_evict_fn *on_evict;
 	void *on_evict_ctx;
+	int evict_handed; /* rows went to on_evict in this pass */
 	struct store_policy policy;
 	int64_t txn_since_ms;	/* when store_flush_due first saw the open transaction, or -1 */
 	uint64_t appended_max;	/* highest seq appended, committed or not */
@@ -1277,10 +1278,12 @@ static int store_exec_evict(struct store *s, enum store_stmt id, const char *wha
 	int rc;
 
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
-		if (s->on_evict && (sqlite3_column_int64(st, 2) & mask) != mask)
+		if (s->on_evict && (sqlite3_column_int64(st, 2) & mask) != mask) {
 			s->on_evict(s->on_evict_ctx, (uint64_t)sqlite3_column_int64(st, 0),
 				    (const char *)sqlite3_column_text(st, 1),
 				    (size_t)sqlite3_column_bytes(st, 1));
+			s->evict_handed = 1;
+		}
 	sqlite3_reset(st);
 	if (rc != SQLITE_DONE) {
 		store_err(s, what);
@@ -1399,6 +1402,12 @@ static int store_enforce_cap(struct store *s)
 	for (int c = STORE_CLASS_POSITION; c < STORE_N_CLASSES; c++)
 		if (store_evict_class(s, c, limit) < 0)
 			return -1;
+	/* The pass is over: the hook may append (its declaration) in this
+	 * transaction, with the deletes. */
+	if (s->evict_handed && s->on_evict) {
+		s->evict_handed = 0;
+		s->on_evict(s->on_evict_ctx, 0, NULL, 0);
+	}
 	return 0;
 }
 

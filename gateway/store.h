@@ -136,7 +136,9 @@ int store_fetch_desc(struct store *s, int uplink, uint64_t before, struct store_
 /* Uplink `uplink` has row seq; the row goes once every uplink has it. 0 or -1. */
 int store_ack(struct store *s, int uplink, uint64_t seq);
 /* Called for each row the size cap removes before every uplink has it,
- * while it is removed (the store must not be touched from here). */
+ * while it is removed (the store must not be touched from here); then once
+ * with payload NULL when the pass is over, in its open transaction (rows may
+ * be appended from there: they commit with the deletes). */
 typedef void store_evict_fn(void *ctx, uint64_t seq, const char *payload, size_t len);
 /* Set the one eviction hook (the sealer's: it declares what went); fn NULL:
  * none. */

@@ -559,8 +559,9 @@ static const struct pl_type {
     T(PAYLOAD_EV_ROW_TOO_LARGE, "row-too-large", PAYLOAD_CLASS_EVENT, pl_row_too_large),
     /* an alarm: the proof of every other row is evicted last */
     T(PAYLOAD_EV_SEAL, "seal", PAYLOAD_CLASS_ALARM, pl_seal),
-    /* an alarm too: without it the rows it names would be missing */
-    T(PAYLOAD_EV_EVICTED, "evicted", PAYLOAD_CLASS_ALARM, pl_evicted),
+    /* an event, not an alarm: a store full for long fills with these
+     * (86 bytes a row they name), and they must not crowd out smoke */
+    T(PAYLOAD_EV_EVICTED, "evicted", PAYLOAD_CLASS_EVENT, pl_evicted),
     T(PAYLOAD_EV_SMOKE, "smoke", PAYLOAD_CLASS_ALARM, pl_smoke),
     T(PAYLOAD_EV_TURBO_LAG, "turbo-lag", PAYLOAD_CLASS_EVENT, pl_turbo_lag),
     T(PAYLOAD_EV_ZONE, "zone", PAYLOAD_CLASS_EVENT, pl_zone),

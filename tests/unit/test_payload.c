@@ -653,8 +653,7 @@ static void test_classes_and_names(void **state)
 		int alarm = !strcmp(n, "smoke") || !strcmp(n, "zone-violation") ||
 			    !strcmp(n, "ecu-silent") || !strcmp(n, "dpf-low") ||
 			    !strcmp(n, "nox-frozen") || !strcmp(n, "store") ||
-			    !strcmp(n, "zones-disabled") || !strcmp(n, "seal") ||
-			    !strcmp(n, "evicted");
+			    !strcmp(n, "zones-disabled") || !strcmp(n, "seal");
 
 		assert_int_equal(payload_type_lookup(n), t);
 		assert_int_equal(payload_event_class((enum payload_type)t),
