@@ -48,6 +48,7 @@ enum config_sec {
 	CONFIG_SEC_WATCH,    /* [watch]: engine state, tamper and health events */
 	CONFIG_SEC_PLATFORM, /* [platform]: the HJ 1239 / HJ 1322 link */
 	CONFIG_SEC_FILE,     /* [file]: the file uplink */
+	CONFIG_SEC_SEAL,     /* [seal]: the seal chain (issue 16) */
 	CONFIG_SEC_BUS,	     /* [bus "name"]: a Modbus line or TCP endpoint */
 	CONFIG_SEC_MBDEV,    /* [device "name"]: a Modbus device */
 	CONFIG_SEC_POINT,    /* [point "name"], in a profile file */
@@ -60,6 +61,7 @@ static const char *const config_sec_names[] = {
     [CONFIG_SEC_SMOKE] = "smoke",	[CONFIG_SEC_GNSS] = "gnss",
     [CONFIG_SEC_ZONES] = "zones",	[CONFIG_SEC_WATCH] = "watch",
     [CONFIG_SEC_PLATFORM] = "platform", [CONFIG_SEC_FILE] = "file",
+    [CONFIG_SEC_SEAL] = "seal",
 };
 
 /* Where something was set; file is NULL while it is not. */
@@ -227,6 +229,11 @@ static const struct config_key config_keys[] = {
     {STORE, "max_size_mb", config_parse_int, CONFIG_FIELD(store.max_size_mb), 1, 1048576},
     {STORE, "durability", config_parse_choice, CONFIG_FIELD(store.durability_full), 0, 0},
     {STORE, "commit_interval", config_parse_ms, CONFIG_FIELD(store.commit_interval_ms), 0, 60},
+
+    {CONFIG_SEC_SEAL, "rows", config_parse_int, CONFIG_FIELD(seal.rows), 1, 100000},
+    {CONFIG_SEC_SEAL, "interval", config_parse_ms, CONFIG_FIELD(seal.interval_ms), 1, 86400},
+    {CONFIG_SEC_SEAL, "algorithm", config_parse_choice, CONFIG_FIELD(seal.ed25519), 0, 0},
+    {CONFIG_SEC_SEAL, "drain", config_parse_ms, CONFIG_FIELD(seal.drain_ms), 0, 600},
 
     {SAMPLE, "period", config_parse_ms, CONFIG_FIELD(sample.period_ms), 0.1, 60},
     {SAMPLE, "stale", config_parse_ms, CONFIG_FIELD(sample.stale_ms), 0.1, 3600},
@@ -2028,6 +2035,9 @@ void config_defaults(struct config *c)
 	c->store.max_size_mb = 256;
 	c->store.keep_sent_days = 7;
 	c->store.commit_interval_ms = 5000;
+	c->seal.rows = 60;
+	c->seal.interval_ms = 60000;
+	c->seal.drain_ms = 3000;
 	c->sample.period_ms = 1000;
 	c->sample.stale_ms = 5000;
 	c->smoke.enabled = 1;
@@ -2174,6 +2184,7 @@ static const struct config_choice {
 } config_choices[] = {
     {"version", "3.1.1", 4},	    {"version", "5", 5},	 {"backlog_order", "oldest", 0},
     {"backlog_order", "newest", 1}, {"durability", "normal", 0}, {"durability", "full", 1},
+    {"algorithm", "sm2", 0},	    {"algorithm", "ed25519", 1},
 };
 
 #define CONFIG_N_CHOICES (sizeof(config_choices) / sizeof(config_choices[0]))

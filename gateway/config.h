@@ -230,6 +230,14 @@ struct config_fileout {
 	int fsync;	     /* fsync before acknowledging (default yes) */
 };
 
+/* [seal]: the chain of signed hashes over every row (gateway/seal.h) */
+struct config_seal {
+	int rows;	 /* a seal every this many rows ... */
+	int interval_ms; /* ... or this often, whichever comes first */
+	int ed25519;	 /* algorithm = ed25519 (default sm2) */
+	int drain_ms;	 /* at a stop, the uplinks send what is committed this long at most */
+};
+
 struct config {
 	char file[PATH_MAX]; /* the file this came from */
 	char id[64];	     /* device id: [A-Za-z0-9_-], goes into topics */
@@ -257,6 +265,7 @@ struct config {
 	struct config_gnss gnss;
 	struct config_platform platform;
 	struct config_fileout fileout;
+	struct config_seal seal;
 };
 
 /* Fill c with the defaults. */

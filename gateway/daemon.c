@@ -28,7 +28,6 @@
 
 #define DAEMON_STATUS_MS 5000
 #define DAEMON_EVICT_MS	 60000
-#define DAEMON_DRAIN_MS	 3000 /* a stop's time for the uplinks to send what is committed */
 
 struct daemon {
 	struct config *cfg; /* main's, the one copy: changed in place on reload */
@@ -462,7 +461,7 @@ static int daemon_init(struct daemon *d)
 	command_limit_init(&d->cmd_bulk, COMMAND_BULK_PER_S);
 	d->cmd_bulk.what = "get-log and poll-once";
 	report_init(&d->report, d->store, d->cfg->id, d->opts.echo_stdout);
-	d->seal = seal_open_keyed(d->store, &d->report, d->cfg->state_dir);
+	d->seal = seal_open_keyed(d->store, &d->report, d->cfg->state_dir, &d->cfg->seal);
 	core_store_events(d->core, store_opened(d->store), d->cfg->store.path);
 	d->src = sources_open(d->cfg, &d->table, d->wake_fd, core_on_event, d->core);
 	if (!d->src)
@@ -481,6 +480,8 @@ static void daemon_fini(struct daemon *d)
 	health_stopping();
 	sources_close(d->src);
 	uplinks_close(d->uplinks); /* goodbyes: MQTT offline status, platform logout */
+	seal_close(d->seal);	   /* before the store: it is the store's eviction hook */
+	d->seal = NULL;
 	if (d->store) {
 		store_flush(d->store);
 		/* What the last commit made durable is printed too. */
@@ -489,7 +490,6 @@ static void daemon_fini(struct daemon *d)
 	}
 	remote_close(d->remote);
 	core_close(d->core);
-	seal_close(d->seal);
 	if (d->wake_fd >= 0)
 		close(d->wake_fd);
 	loop_free(d->loop);
@@ -515,10 +515,11 @@ int daemon_run(struct config *cfg, const struct daemon_opts *opts)
 		health_ready("running");
 		if (loop_run(d->loop) == 0)
 			status = 0;
-		/* A signal gives the drain DAEMON_DRAIN_MS; --exit-when-done's
+		/* A signal gives the drain [seal] drain; --exit-when-done's
 		 * own end waits until everything is sent. */
-		d->drain_until =
-		    d->opts.exit_when_done && !d->stop ? -1 : clock_real_ms() + DAEMON_DRAIN_MS;
+		d->drain_until = d->opts.exit_when_done && !d->stop
+				     ? -1
+				     : clock_real_ms() + d->cfg->seal.drain_ms;
 		d->stop = 1;
 		/* Open episodes end; also without an uplink, the last rows are
 		 * committed (and echoed) here. */

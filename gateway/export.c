@@ -220,7 +220,7 @@ static void export_seal_status(struct export_ctx *x, const struct export_opts *o
 		return;
 	}
 	key = o->key_path ? signer_verifier_open(o->key_path) : NULL;
-	v = key ? verify_new(key) : NULL;
+	v = key ? verify_new(&key, 1) : NULL;
 	devnull = fopen("/dev/null", "w");
 	if (v && devnull) {
 		char head[256];

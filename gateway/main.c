@@ -85,7 +85,8 @@ static void usage(FILE *out)
 	      "                      against their seals: exit 0 only when every row is\n"
 	      "                      there, unchanged, sealed and chained\n"
 	      "      --key PUB.pem   the device's seal public key for --verify (default\n"
-	      "                      the seal key under the state_dir of -c FILE)\n"
+	      "                      the seal key under the state_dir of -c FILE); given\n"
+	      "                      again for each older key (a seal names its key)\n"
 	      "      --export        write the rows of a time range from the store (sent or\n"
 	      "                      not, as [store] keep_sent keeps them) as JSON lines,\n"
 	      "                      widened to whole seal ranges with their seals, so\n"
@@ -270,7 +271,8 @@ int main(int argc, char **argv)
 	struct daemon_opts opts = {.config_path = DEFAULT_CONFIG};
 	const char *decode = NULL;
 	const char *hj_decode = NULL, *hj_variant = "nrmm", *hj_pubkey = NULL, *hj_id = NULL;
-	const char *verify = NULL, *key = NULL, *output = NULL;
+	const char *verify = NULL, *keys[VERIFY_MAX_KEYS], *output = NULL;
+	size_t n_keys = 0;
 	struct export_opts eo = {.from_ms = INT64_MIN, .to_ms = INT64_MIN};
 	int export = 0;
 	char key_path[PATH_MAX + 16];
@@ -321,7 +323,11 @@ int main(int argc, char **argv)
 			verify = optarg;
 			break;
 		case OPT_KEY:
-			key = optarg;
+			if (n_keys == VERIFY_MAX_KEYS) {
+				fprintf(stderr, "emgwd: --key: at most %d keys\n", VERIFY_MAX_KEYS);
+				return 1;
+			}
+			keys[n_keys++] = optarg;
 			break;
 		case OPT_EXPORT:
 			export = 1;
@@ -392,8 +398,8 @@ int main(int argc, char **argv)
 			   ? 0
 			   : 1;
 	}
-	if (verify && key)
-		return verify_run(verify, key, stdout);
+	if (verify && n_keys)
+		return verify_run(verify, keys, n_keys, stdout);
 
 	errors = config_load(opts.config_path, &cfg);
 	/* A pushed configuration that does not even start goes back (remote.h). */
@@ -419,8 +425,11 @@ int main(int argc, char **argv)
 		return 0;
 	}
 	snprintf(key_path, sizeof(key_path), "%s/%s", cfg.state_dir, SEAL_KEY_FILE);
-	if (verify)
-		return verify_run(verify, key_path, stdout);
+	if (verify) {
+		const char *own = key_path;
+
+		return verify_run(verify, &own, 1, stdout);
+	}
 	if (export)
 		return run_export(&eo, &cfg, key_path, output);
 	if (pubkey)

@@ -17,8 +17,17 @@
 
 #include "gateway/log.h"
 
-#define SEAL_BATCH 64
-#define SEAL_BUF   (4 * REPORT_MAX_PAYLOAD)
+#define SEAL_BATCH	64
+#define SEAL_BUF	(4 * REPORT_MAX_PAYLOAD)
+#define SEAL_GONE_FIRST 256
+#define SEAL_GONE_MAX	(1 << 20) /* evicted rows kept for one declaration, at most */
+
+/* A row the store evicted unsent, until an evicted event declares it. */
+struct seal_gone {
+	uint64_t boot, seq;
+	uint8_t hash[SEAL_HASH];
+	int ok; /* hash made */
+};
 
 struct seal_hash {
 	EVP_MD *md;
@@ -42,7 +51,13 @@ struct seal {
 	uint8_t prev[SEAL_HASH]; /* SM3 of the last seal's message */
 	uint64_t made;
 	int dirty;
-	int owns_sg; /* seal_open_keyed's signer: closed with the sealer */
+	int owns_sg;		/* seal_open_keyed's signer: closed with the sealer */
+	struct seal_gone *gone; /* evicted, not declared yet */
+	size_t n_gone, cap_gone;
+	uint64_t gone_lost;    /* more than SEAL_GONE_MAX: their hashes are lost */
+	uint64_t fetched_upto; /* rows up to here are read: folded, or will be */
+	int declaring;
+	struct clock_now now; /* the last step's: evicted events are stamped so */
 	struct store_row rows[SEAL_BATCH];
 	char buf[SEAL_BUF];
 };
@@ -259,6 +274,12 @@ static int seal_is_seal(const struct store_row *r)
 	return r->kind == STORE_EVENT && memmem(r->payload, r->len, ",\"type\":\"seal\",", 15);
 }
 
+int seal_row_is_proof(const char *payload, size_t len)
+{
+	return memmem(payload, len, ",\"type\":\"seal\",", 15) ||
+	       memmem(payload, len, ",\"type\":\"evicted\",", 18);
+}
+
 static int seal_emit(struct seal *s, const struct clock_now *now)
 {
 	struct payload_event ev;
@@ -274,6 +295,7 @@ static int seal_emit(struct seal *s, const struct clock_now *now)
 	seal_hex(s->prev, SEAL_HASH, prev);
 	snprintf(ev.seal_prev, sizeof(ev.seal_prev), "%s", prev);
 	snprintf(ev.seal_key, sizeof(ev.seal_key), "%s", s->key);
+	snprintf(ev.seal_alg, sizeof(ev.seal_alg), "%s", signer_alg_name(s->sg->alg));
 	len = seal_message(msg, sizeof(msg), s->report->dev, store_id(s->store), ev.sealed_boot,
 			   ev.sealed_from, ev.sealed_to, ev.seal_hash, ev.seal_prev, ev.seal_key);
 	if (len < 0 || s->sg->sign(s->sg, (const uint8_t *)msg, (size_t)len, r, sg) < 0)
@@ -341,10 +363,132 @@ static int seal_recover(struct seal *s, const struct clock_now *now)
 	return made;
 }
 
+/* ---- rows evicted unsent ------------------------------------------------------------- */
+
+static int seal_declare(struct seal *s, const struct clock_now *now);
+
+/* The store's eviction hook: keep the row's boot, seq and hash; at the end
+ * of the pass, declare them in the same transaction.  Whether the chain
+ * needs a hash is told then: a row the sealer has read is folded (from the
+ * batch it holds, if it went meanwhile), one it has not never will be. */
+static void seal_on_evict(void *ctx, uint64_t seq, const char *payload, size_t len)
+{
+	struct seal *s = ctx;
+	struct seal_gone *g;
+	const char *b;
+
+	if (!payload) {
+		if (!s->declaring)
+			seal_declare(s, &s->now); /* what fails goes with the next step */
+		return;
+	}
+	b = strstr(payload, ",\"boot\":");
+	if (s->n_gone == s->cap_gone) {
+		size_t cap = s->cap_gone ? 2 * s->cap_gone : SEAL_GONE_FIRST;
+
+		if (cap > SEAL_GONE_MAX || !(g = realloc(s->gone, cap * sizeof(*g)))) {
+			s->gone_lost++;
+			return;
+		}
+		s->gone = g;
+		s->cap_gone = cap;
+	}
+	g = &s->gone[s->n_gone];
+	g->seq = seq;
+	g->boot = b ? strtoull(b + 8, NULL, 10) : 0;
+	g->ok = seal_digest(s->h, payload, len, g->hash) == 0;
+	s->n_gone++;
+}
+
+static int seal_gone_cmp(const void *a, const void *b)
+{
+	const struct seal_gone *x = a, *y = b;
+
+	if (x->boot != y->boot)
+		return x->boot < y->boot ? -1 : 1;
+	return x->seq < y->seq ? -1 : x->seq > y->seq;
+}
+
+/* One evicted event: gone[a, b), one boot. */
+static int seal_declare_one(struct seal *s, size_t a, size_t b, const struct clock_now *now)
+{
+	struct payload_event ev;
+	size_t used = 0;
+
+	payload_event_init(&ev, PAYLOAD_EV_EVICTED);
+	ev.sealed_boot = (int64_t)s->gone[a].boot;
+	ev.sealed_from = (int64_t)s->gone[a].seq;
+	ev.sealed_to = (int64_t)s->gone[b - 1].seq;
+	ev.evicted_n = (int64_t)(b - a);
+	for (size_t i = a; i < b; i++) {
+		/* Folded, or never will be: the rows after those read are gone. */
+		int folded = s->gone[i].ok &&
+			     (s->gone[i].seq <= s->cursor || s->gone[i].seq <= s->fetched_upto);
+		char hex[SEAL_HEX];
+		int n;
+
+		seal_hex(s->gone[i].hash, SEAL_HASH, hex);
+		n = snprintf(ev.evicted_rows + used, sizeof(ev.evicted_rows) - used,
+			     "%s%" PRIu64 "%s%s", i > a ? "," : "", s->gone[i].seq,
+			     folded ? "=" : "", folded ? hex : "");
+		if (n < 0 || (size_t)n >= sizeof(ev.evicted_rows) - used)
+			return -1; /* cannot be: PAYLOAD_EVICTED_MAX rows fit */
+		used += (size_t)n;
+	}
+	return report_emit_event(s->report, &ev, now) == 0 ? -1 : 0;
+}
+
+/* The rows gone[0, n) as evicted events, one boot each,
+ * PAYLOAD_EVICTED_MAX rows at most.  0 or -1 (the rest stays). */
+static int seal_declare_round(struct seal *s, const struct clock_now *now)
+{
+	size_t a = 0, b, n = s->n_gone;
+	int rc = 0;
+
+	qsort(s->gone, n, sizeof(*s->gone), seal_gone_cmp);
+	while (a < n) {
+		for (b = a + 1;
+		     b < n && b - a < PAYLOAD_EVICTED_MAX && s->gone[b].boot == s->gone[a].boot;
+		     b++)
+			;
+		if (seal_declare_one(s, a, b, now) < 0) {
+			rc = -1;
+			break;
+		}
+		a = b;
+	}
+	/* What appending them evicted came after n: it stays for a round. */
+	memmove(s->gone, s->gone + a, (s->n_gone - a) * sizeof(*s->gone));
+	s->n_gone -= a;
+	return rc;
+}
+
+/* Declare what the store evicted: evicted events, rows of the open range,
+ * so a seal proves them, and the rows they name are proven by the hashes
+ * they carry.  A few rounds (appending may evict more); the rest goes with
+ * the next step. */
+static int seal_declare(struct seal *s, const struct clock_now *now)
+{
+	int rc = 0;
+
+	if (s->gone_lost) {
+		log_warnx("seal: %" PRIu64 " evicted rows could not be declared", s->gone_lost);
+		s->gone_lost = 0;
+	}
+	s->declaring = 1;
+	for (int round = 0; rc == 0 && s->n_gone > 0 && round < 4; round++)
+		rc = seal_declare_round(s, now);
+	s->declaring = 0;
+	return rc;
+}
+
 int seal_step(struct seal *s, const struct clock_now *now, int force)
 {
 	int n, made = 0;
 
+	s->now = *now;
+	if (seal_declare(s, now) < 0)
+		return -1;
 	if (s->r_boot != s->boot && (made = seal_recover(s, now)) < 0)
 		return -1;
 	/* Most loop turns commit nothing: no query then. */
@@ -352,6 +496,7 @@ int seal_step(struct seal *s, const struct clock_now *now, int force)
 	while (store_committed_max(s->store) > s->cursor &&
 	       (n = store_fetch(s->store, SEAL_READER, s->cursor, s->rows, SEAL_BATCH, s->buf,
 				sizeof(s->buf))) > 0) {
+		s->fetched_upto = s->rows[n - 1].seq;
 		for (int i = 0; i < n; i++) {
 			if (seal_take(s, &s->rows[i], now->mono_ms) < 0)
 				return -1;
@@ -401,6 +546,8 @@ struct seal *seal_open(struct store *store, struct report *report, struct signer
 		return NULL;
 	}
 	seal_load(s);
+	clock_now(&s->now);
+	store_on_evict(store, seal_on_evict, s);
 	return s;
 }
 
@@ -414,18 +561,23 @@ uint64_t seal_count(const struct seal *s)
 	return s ? s->made : 0;
 }
 
-struct seal *seal_open_keyed(struct store *store, struct report *report, const char *state_dir)
+struct seal *seal_open_keyed(struct store *store, struct report *report, const char *state_dir,
+			     const struct config_seal *cfg)
 {
+	enum signer_alg alg = cfg->ed25519 ? SIGNER_ED25519 : SIGNER_SM2;
 	char path[PATH_MAX + 16];
 	struct signer *sg;
 	struct seal *s = NULL;
 
 	snprintf(path, sizeof(path), "%s/%s", state_dir, SEAL_KEY_FILE);
-	if (signer_soft_generate(path) == 1)
-		log_notice("seal: new key %s", path);
-	sg = signer_soft_open(path, SEAL_SM2_ID);
+	if (signer_soft_generate_alg(path, alg) == 1)
+		log_notice("seal: new %s key %s", signer_alg_name(alg), path);
+	sg = signer_soft_open_any(path, SEAL_SM2_ID);
+	if (sg && sg->alg != alg)
+		log_notice("seal: %s is an %s key: kept (algorithm = %s is for a new key)", path,
+			   signer_alg_name(sg->alg), signer_alg_name(alg));
 	if (sg)
-		s = seal_open(store, report, sg, SEAL_EVERY_ROWS, SEAL_EVERY_MS);
+		s = seal_open(store, report, sg, cfg->rows, cfg->interval_ms);
 	if (!s) {
 		log_warnx("seal: no seal key: rows are not sealed");
 		if (sg)
@@ -433,7 +585,7 @@ struct seal *seal_open_keyed(struct store *store, struct report *report, const c
 		return NULL;
 	}
 	s->owns_sg = 1;
-	log_info("seal: key %s", seal_key(s));
+	log_info("seal: %s key %s", signer_alg_name(sg->alg), seal_key(s));
 	return s;
 }
 
@@ -441,8 +593,13 @@ void seal_close(struct seal *s)
 {
 	if (!s)
 		return;
+	if (s->n_gone)
+		log_warnx("seal: %zu evicted rows not declared at the close", s->n_gone);
+	if (s->store && s->h) /* opened: the hook is set */
+		store_on_evict(s->store, NULL, NULL);
 	if (s->owns_sg)
 		s->sg->close(s->sg);
 	seal_hash_free(s->h);
+	free(s->gone);
 	free(s);
 }

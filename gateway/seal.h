@@ -9,6 +9,7 @@
 #include <stdint.h>
 
 #include "gateway/clock.h"
+#include "gateway/config.h"
 #include "gateway/report.h"
 #include "gateway/signer.h"
 #include "gateway/store.h"
@@ -52,6 +53,10 @@ int seal_key_id(struct seal_hash *h, const uint8_t xy[SIGNER_PUBKEY], char id[SE
 int seal_message(char *buf, size_t size, const char *dev, const char *sid, int64_t sealed_boot,
 		 int64_t from, int64_t to, const char *hash, const char *prev, const char *key);
 
+/* 1 when a stored row is one of the chain's own (a seal or an evicted
+ * event): with batching they travel in the telemetry batches. */
+int seal_row_is_proof(const char *payload, size_t len);
+
 struct seal;
 
 /* A sealer for the rows of store, stored through report, signed by sg (not
@@ -60,10 +65,13 @@ struct seal;
  * error (logged). */
 struct seal *seal_open(struct store *store, struct report *report, struct signer *sg,
 		       int every_rows, int64_t every_ms);
-/* The same with the key at <state_dir>/seal.key, made on the first start and
- * owned by the sealer (closed with it).  NULL when there is no key: rows then
- * go unsealed (logged). */
-struct seal *seal_open_keyed(struct store *store, struct report *report, const char *state_dir);
+/* The same with the key at <state_dir>/seal.key, made on the first start (of
+ * cfg's algorithm) and owned by the sealer (closed with it); cfg: when to
+ * seal.  NULL when there is no key: rows then go unsealed (logged).  The
+ * sealer is the store's eviction hook: rows evicted unsent are declared by
+ * evicted events.  Close it before the store. */
+struct seal *seal_open_keyed(struct store *store, struct report *report, const char *state_dir,
+			     const struct config_seal *cfg);
 /* Fold the rows committed since the last step (and freeze them), then seal
  * the range when it is due, or now when force is set and it holds a row
  * other than a seal.  Call after every commit, before the uplinks fetch.

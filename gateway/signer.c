@@ -1,6 +1,8 @@
-/* signer: the software SM2 back-end through OpenSSL 3's EVP interface.
- * SM2 signs Z || M with SM3, where Z hashes the distinguishing id and the
- * public key: the id is set on the key context before the digest starts. */
+/* signer: the software SM2 and Ed25519 back-ends through OpenSSL 3's EVP
+ * interface.  SM2 signs Z || M with SM3, where Z hashes the distinguishing id
+ * and the public key: the id is set on the key context before the digest
+ * starts.  Ed25519 signs M itself (no digest, no id): its 64-byte signature
+ * R || S fills the same two 32-byte halves as SM2's r, s. */
 #include "gateway/signer.h"
 
 #include <errno.h>
@@ -29,7 +31,13 @@ struct signer_soft {
 
 struct signer_verifier {
 	EVP_PKEY *key;
+	enum signer_alg alg;
 };
+
+const char *signer_alg_name(enum signer_alg alg)
+{
+	return alg == SIGNER_ED25519 ? "ed25519" : "sm2";
+}
 
 /* The first error of OpenSSL's queue, for a log line; clears the queue. */
 static const char *signer_ssl_err(char *buf, size_t size)
@@ -44,7 +52,9 @@ static const char *signer_ssl_err(char *buf, size_t size)
 	return buf;
 }
 
-static EVP_PKEY *signer_load(const char *file, int private)
+/* A key from a PEM file: SM2, or also Ed25519 when any is set (*alg says
+ * which). */
+static EVP_PKEY *signer_load(const char *file, int private, int any, enum signer_alg *alg)
 {
 	char err[256];
 	EVP_PKEY *key = NULL;
@@ -70,28 +80,34 @@ static EVP_PKEY *signer_load(const char *file, int private)
 		log_warnx("signer: %s: %s", file, signer_ssl_err(err, sizeof(err)));
 		return NULL;
 	}
-	if (!EVP_PKEY_is_a(key, "SM2")) {
-		log_warnx("signer: %s: not an SM2 key (%s)", file, EVP_PKEY_get0_type_name(key));
+	*alg = SIGNER_SM2;
+	if (any && EVP_PKEY_is_a(key, "ED25519")) {
+		*alg = SIGNER_ED25519;
+	} else if (!EVP_PKEY_is_a(key, "SM2")) {
+		log_warnx("signer: %s: not an SM2%s key (%s)", file, any ? " or Ed25519" : "",
+			  EVP_PKEY_get0_type_name(key));
 		EVP_PKEY_free(key);
 		return NULL;
 	}
 	return key;
 }
 
-/* A digest context for SM2 with SM3 and the id set. */
-static EVP_MD_CTX *signer_md_ctx(EVP_PKEY *key, const char *id, int sign)
+/* A digest context for SM2 with SM3 and the id set; for Ed25519 without a
+ * digest (it hashes M itself) or an id. */
+static EVP_MD_CTX *signer_md_ctx(EVP_PKEY *key, enum signer_alg alg, const char *id, int sign)
 {
 	EVP_MD_CTX *mctx = EVP_MD_CTX_new();
 	EVP_PKEY_CTX *pctx = EVP_PKEY_CTX_new(key, NULL);
+	const EVP_MD *md = alg == SIGNER_ED25519 ? NULL : EVP_sm3();
 	int ok;
 
 	if (!mctx || !pctx)
 		goto out_free;
-	if (EVP_PKEY_CTX_set1_id(pctx, id, strlen(id)) <= 0)
+	if (alg == SIGNER_SM2 && EVP_PKEY_CTX_set1_id(pctx, id, strlen(id)) <= 0)
 		goto out_free;
 	EVP_MD_CTX_set_pkey_ctx(mctx, pctx);
-	ok = sign ? EVP_DigestSignInit(mctx, NULL, EVP_sm3(), NULL, key)
-		  : EVP_DigestVerifyInit(mctx, NULL, EVP_sm3(), NULL, key);
+	ok = sign ? EVP_DigestSignInit(mctx, NULL, md, NULL, key)
+		  : EVP_DigestVerifyInit(mctx, NULL, md, NULL, key);
 	if (ok <= 0) {
 		EVP_MD_CTX_free(mctx);
 		EVP_PKEY_CTX_free(pctx);
@@ -158,7 +174,7 @@ static int signer_soft_sign(struct signer *sg, const uint8_t *data, size_t len,
 	uint8_t der[SIGNER_DER_MAX];
 	size_t der_len = sizeof(der);
 	char err[256];
-	EVP_MD_CTX *mctx = signer_md_ctx(ss->key, ss->id, 1);
+	EVP_MD_CTX *mctx = signer_md_ctx(ss->key, sg->alg, ss->id, 1);
 	int ret = -1;
 
 	if (!mctx)
@@ -168,6 +184,13 @@ static int signer_soft_sign(struct signer *sg, const uint8_t *data, size_t len,
 		goto out_err;
 	}
 	signer_md_free(mctx);
+	if (sg->alg == SIGNER_ED25519) {
+		if (der_len != 2 * SIGNER_PART)
+			goto out_err;
+		memcpy(r, der, SIGNER_PART);
+		memcpy(s, der + SIGNER_PART, SIGNER_PART);
+		return 0;
+	}
 	ret = signer_from_der(der, der_len, r, s);
 	if (ret < 0)
 		log_warnx("signer: cannot read the signature OpenSSL made");
@@ -182,6 +205,13 @@ static int signer_key_xy(EVP_PKEY *key, uint8_t xy[SIGNER_PUBKEY])
 	uint8_t pt[1 + SIGNER_PUBKEY];
 	size_t len = 0;
 
+	if (EVP_PKEY_is_a(key, "ED25519")) {
+		memset(xy, 0, SIGNER_PUBKEY);
+		len = SIGNER_PUBKEY / 2;
+		return EVP_PKEY_get_raw_public_key(key, xy, &len) == 1 && len == SIGNER_PUBKEY / 2
+			   ? 0
+			   : -1;
+	}
 	if (!EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_PUB_KEY, pt, sizeof(pt), &len) ||
 	    len != sizeof(pt) || pt[0] != 0x04)
 		return -1;
@@ -204,7 +234,7 @@ static void signer_soft_close(struct signer *sg)
 	free(ss);
 }
 
-struct signer *signer_soft_open(const char *key_file, const char *id)
+static struct signer *signer_soft_load(const char *key_file, const char *id, int any)
 {
 	struct signer_soft *ss;
 
@@ -217,7 +247,7 @@ struct signer *signer_soft_open(const char *key_file, const char *id)
 		log_warn("signer");
 		return NULL;
 	}
-	ss->key = signer_load(key_file, 1);
+	ss->key = signer_load(key_file, 1, any, &ss->ops.alg);
 	if (!ss->key) {
 		free(ss);
 		return NULL;
@@ -229,6 +259,16 @@ struct signer *signer_soft_open(const char *key_file, const char *id)
 	return &ss->ops;
 }
 
+struct signer *signer_soft_open(const char *key_file, const char *id)
+{
+	return signer_soft_load(key_file, id, 0);
+}
+
+struct signer *signer_soft_open_any(const char *key_file, const char *id)
+{
+	return signer_soft_load(key_file, id, 1);
+}
+
 struct signer_verifier *signer_verifier_open(const char *pem_file)
 {
 	struct signer_verifier *v = calloc(1, sizeof(*v));
@@ -237,12 +277,17 @@ struct signer_verifier *signer_verifier_open(const char *pem_file)
 		log_warn("signer");
 		return NULL;
 	}
-	v->key = signer_load(pem_file, 0);
+	v->key = signer_load(pem_file, 0, 1, &v->alg);
 	if (!v->key) {
 		free(v);
 		return NULL;
 	}
 	return v;
+}
+
+enum signer_alg signer_verifier_alg(const struct signer_verifier *v)
+{
+	return v->alg;
 }
 
 int signer_verify(struct signer_verifier *v, const char *id, const uint8_t *data, size_t len,
@@ -252,10 +297,16 @@ int signer_verify(struct signer_verifier *v, const char *id, const uint8_t *data
 	EVP_MD_CTX *mctx;
 	int der_len, rc;
 
-	der_len = signer_to_der(r, s, der, sizeof(der));
+	if (v->alg == SIGNER_ED25519) {
+		memcpy(der, r, SIGNER_PART);
+		memcpy(der + SIGNER_PART, s, SIGNER_PART);
+		der_len = 2 * SIGNER_PART;
+	} else {
+		der_len = signer_to_der(r, s, der, sizeof(der));
+	}
 	if (der_len < 0)
 		return -1;
-	mctx = signer_md_ctx(v->key, id, 0);
+	mctx = signer_md_ctx(v->key, v->alg, id, 0);
 	if (!mctx) {
 		ERR_clear_error();
 		return -1;
@@ -281,6 +332,11 @@ void signer_verifier_close(struct signer_verifier *v)
 
 int signer_soft_generate(const char *key_file)
 {
+	return signer_soft_generate_alg(key_file, SIGNER_SM2);
+}
+
+int signer_soft_generate_alg(const char *key_file, enum signer_alg alg)
+{
 	char err[256];
 	EVP_PKEY *key;
 	FILE *f;
@@ -288,7 +344,7 @@ int signer_soft_generate(const char *key_file)
 
 	if (access(key_file, F_OK) == 0)
 		return 0;
-	key = EVP_PKEY_Q_keygen(NULL, NULL, "SM2");
+	key = EVP_PKEY_Q_keygen(NULL, NULL, alg == SIGNER_ED25519 ? "ED25519" : "SM2");
 	if (!key) {
 		log_warnx("signer: %s: key generation: %s", key_file,
 			  signer_ssl_err(err, sizeof(err)));
@@ -318,7 +374,8 @@ int signer_soft_generate(const char *key_file)
 
 int signer_print_pubkey(const char *pem_file, FILE *f)
 {
-	EVP_PKEY *key = signer_load(pem_file, 0);
+	enum signer_alg alg;
+	EVP_PKEY *key = signer_load(pem_file, 0, 1, &alg);
 	int ok;
 
 	if (!key)

@@ -20,7 +20,9 @@
  * oldest half of them, every other row goes (each row is thinned at most
  * once; meta 'thinned_upto' remembers how far); then position records
  * oldest first; then events; alarms last.  Every removed row is counted, in
- * total and by class, in the same transaction as the delete.
+ * total and by class, in the same transaction as the delete. Each row removed
+ * that an uplink still lacks goes to the eviction hook (store_on_evict: the
+ * sealer, which declares it in an evicted event).
  *
  * Sent rows (keep_sent): a row every uplink has acknowledged is deleted at
  * once, or, with keep_sent, kept as sent for an export (emgwd --export,
@@ -210,8 +212,10 @@ static const char *const store_sql[ST_N] = {
      * an uplink: those are deleted at their last ack). */
     [ST_EVICT_AGE] = "DELETE FROM rows WHERE wall_ms > 0 AND wall_ms < ?1 AND class = ?2"
 		     " AND (acked & ?3) = ?3 AND acked != -1 AND seq > ?4",
+    /* RETURNING: what went unsent is handed to the eviction hook. */
     [ST_EVICT_CLASS] = "DELETE FROM rows WHERE seq IN (SELECT seq FROM rows WHERE class = ?1"
-		       " AND acked != -1 AND seq > ?3 ORDER BY seq LIMIT ?2)",
+		       " AND acked != -1 AND seq > ?3 ORDER BY seq LIMIT ?2)"
+		       " RETURNING seq, payload, acked",
     /* The first row of the newer half of a class: thinning stays below it. */
     [ST_MEDIAN] = "SELECT seq FROM rows WHERE class = ?1 ORDER BY seq LIMIT 1"
 		  " OFFSET (SELECT count(*) FROM rows WHERE class = ?1) / 2",
@@ -220,7 +224,7 @@ static const char *const store_sql[ST_N] = {
     /* Every other row of a span: the 2nd, 4th, ... go. */
     [ST_THIN] = "DELETE FROM rows WHERE seq IN (SELECT seq FROM (SELECT seq,"
 		" row_number() OVER (ORDER BY seq) AS rn FROM rows WHERE class = ?1"
-		" AND seq > ?2 AND seq <= ?3) WHERE rn % 2 = 0)",
+		" AND seq > ?2 AND seq <= ?3) WHERE rn % 2 = 0) RETURNING seq, payload, acked",
     [ST_PAGE_COUNT] = "PRAGMA page_count",
     [ST_FREELIST] = "PRAGMA freelist_count",
     [ST_COUNT] = "SELECT count(*) FROM rows",
@@ -259,6 +263,9 @@ struct store {
 	uint64_t sent_upto;   /* keep_sent: every row up to here is sent */
 	uint64_t sent_saved;  /* sent_upto as in meta */
 	uint64_t unsent_from; /* rows below are sent or of no time (status' oldest) */
+	store_evict_fn *on_evict;
+	void *on_evict_ctx;
+	int evict_handed; /* rows went to on_evict in this pass */
 	struct store_policy policy;
 	int64_t txn_since_ms;	/* when store_flush_due first saw the open transaction, or -1 */
 	uint64_t appended_max;	/* highest seq appended, committed or not */
@@ -1382,6 +1389,36 @@ static int store_used_bytes(struct store *s, int64_t *bytes)
 	return 0;
 }
 
+void store_on_evict(struct store *s, store_evict_fn *fn, void *ctx)
+{
+	s->on_evict = fn;
+	s->on_evict_ctx = ctx;
+}
+
+/* A size-cap delete (seq, payload, acked RETURNING): each row not every
+ * uplink has goes to the eviction hook. */
+static int store_exec_evict(struct store *s, enum store_stmt id, const char *what)
+{
+	sqlite3_stmt *st = s->st[id];
+	int64_t mask = (int64_t)s->uplink_mask;
+	int rc;
+
+	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
+		if (s->on_evict && (sqlite3_column_int64(st, 2) & mask) != mask) {
+			s->on_evict(s->on_evict_ctx, (uint64_t)sqlite3_column_int64(st, 0),
+				    (const char *)sqlite3_column_text(st, 1),
+				    (size_t)sqlite3_column_bytes(st, 1));
+			s->evict_handed = 1;
+		}
+	sqlite3_reset(st);
+	if (rc != SQLITE_DONE) {
+		store_err(s, what);
+		store_txn_check(s);
+		return -1;
+	}
+	return 0;
+}
+
 /* Count n rows of class cls as evicted, durably with the deletes. */
 static int store_count_evicted(struct store *s, enum store_class cls, int64_t n)
 {
@@ -1424,7 +1461,7 @@ static int store_evict_class(struct store *s, enum store_class cls, int64_t limi
 		sqlite3_bind_int(s->st[ST_EVICT_CLASS], 1, cls);
 		sqlite3_bind_int64(s->st[ST_EVICT_CLASS], 2, chunk);
 		sqlite3_bind_int64(s->st[ST_EVICT_CLASS], 3, (int64_t)s->sent_upto);
-		if (store_exec(s, ST_EVICT_CLASS, "evict by size") < 0)
+		if (store_exec_evict(s, ST_EVICT_CLASS, "evict by size") < 0)
 			return -1;
 		if (sqlite3_changes(s->db) == 0)
 			return 0; /* none of this class left */
@@ -1501,7 +1538,7 @@ static int store_thin(struct store *s, int64_t limit)
 		sqlite3_bind_int(st, 1, STORE_CLASS_POSITION);
 		sqlite3_bind_int64(st, 2, s->thinned_upto);
 		sqlite3_bind_int64(st, 3, end);
-		if (store_exec(s, ST_THIN, "thin positions") < 0)
+		if (store_exec_evict(s, ST_THIN, "thin positions") < 0)
 			return -1;
 		n = sqlite3_changes(s->db);
 		if (store_count_evicted(s, STORE_CLASS_POSITION, n) < 0 ||
@@ -1532,6 +1569,12 @@ static int store_enforce_cap(struct store *s)
 	for (int c = STORE_CLASS_POSITION; c < STORE_N_CLASSES; c++)
 		if (store_evict_class(s, c, limit) < 0)
 			return -1;
+	/* The pass is over: the hook may append (its declaration) in this
+	 * transaction, with the deletes. */
+	if (s->evict_handed && s->on_evict) {
+		s->evict_handed = 0;
+		s->on_evict(s->on_evict_ctx, 0, NULL, 0);
+	}
 	return 0;
 }
 

@@ -140,6 +140,14 @@ int store_fetch_desc(struct store *s, int uplink, uint64_t before, struct store_
  * with keep_sent, is kept as sent (no reader fetches it again): below the
  * sent boundary when no older row waits, else marked.  0 or -1. */
 int store_ack(struct store *s, int uplink, uint64_t seq);
+/* Called for each row the size cap removes before every uplink has it,
+ * while it is removed (the store must not be touched from here); then once
+ * with payload NULL when the pass is over, in its open transaction (rows may
+ * be appended from there: they commit with the deletes). */
+typedef void store_evict_fn(void *ctx, uint64_t seq, const char *payload, size_t len);
+/* Set the one eviction hook (the sealer's: it declares what went); fn NULL:
+ * none. */
+void store_on_evict(struct store *s, store_evict_fn *fn, void *ctx);
 /* Apply retention (age, size), counting evictions by class.  Age removes only
  * rows every uplink has acknowledged (an unsent row is never old enough: the
  * wall clock may be wrong); sent rows go after keep_sent days.  The size cap

@@ -16,7 +16,7 @@
 
 struct verify_seal {
 	int64_t sealed_boot, from, to;
-	char hash[SEAL_HEX], prev[SEAL_HEX], key[SEAL_KEY_ID], sig[SEAL_SIG_HEX];
+	char hash[SEAL_HEX], prev[SEAL_HEX], key[SEAL_KEY_ID], sig[SEAL_SIG_HEX], alg[12];
 	uint8_t digest[SEAL_HASH]; /* SM3 of its message: what the next seal names */
 	int signed_ok;		   /* the signature holds under our key */
 	int proven;		   /* and its range hash too */
@@ -29,12 +29,20 @@ struct verify_row {
 	size_t len;
 	int covered; /* inside a proven seal's range */
 	struct verify_seal *seal;
+	/* a row an evicted event declares (no bytes): VERIFY_GONE_HASHED with
+	 * the hash the chain folded, VERIFY_GONE_UNHASHED evicted before the
+	 * sealer read it (in no range) */
+	int gone;
+	uint8_t hash[SEAL_HASH];
 };
 
+enum { VERIFY_GONE_HASHED = 1, VERIFY_GONE_UNHASHED };
+
 struct verify {
-	struct signer_verifier *key;
+	struct signer_verifier *keys[VERIFY_MAX_KEYS];
+	char key_ids[VERIFY_MAX_KEYS][SEAL_KEY_ID];
+	size_t n_keys;
 	struct seal_hash *h;
-	char key_id[SEAL_KEY_ID];
 	struct verify_row *rows;
 	size_t n, cap;
 	uint64_t bad_lines, ignored, problems;
@@ -44,20 +52,27 @@ struct verify {
 	int64_t scope_from;
 };
 
-struct verify *verify_new(struct signer_verifier *key)
+struct verify *verify_new(struct signer_verifier *const *keys, size_t n)
 {
 	struct verify *v = calloc(1, sizeof(*v));
 	uint8_t xy[SIGNER_PUBKEY];
 
 	if (!v)
 		return NULL;
-	v->key = key;
 	v->h = seal_hash_new();
-	if (!v->h || !key || signer_verifier_pubkey(key, xy) < 0 ||
-	    seal_key_id(v->h, xy, v->key_id) < 0) {
+	if (!v->h || n == 0 || n > VERIFY_MAX_KEYS) {
 		verify_free(v);
 		return NULL;
 	}
+	for (size_t i = 0; i < n; i++) {
+		if (!keys[i] || signer_verifier_pubkey(keys[i], xy) < 0 ||
+		    seal_key_id(v->h, xy, v->key_ids[i]) < 0) {
+			verify_free(v);
+			return NULL;
+		}
+		v->keys[i] = keys[i];
+	}
+	v->n_keys = n;
 	return v;
 }
 
@@ -109,7 +124,69 @@ static struct verify_seal *verify_seal_parse(json_t *o)
 		free(s);
 		return NULL;
 	}
+	if (!json_object_get(o, "alg"))
+		memcpy(s->alg, "sm2", 4); /* seals made before they named it */
+	else if (verify_str(o, "alg", s->alg, sizeof(s->alg)) < 0) {
+		free(s);
+		return NULL;
+	}
 	return s;
+}
+
+static int verify_push(struct verify *v, const struct verify_row *r)
+{
+	if (v->n == v->cap) {
+		size_t cap = v->cap ? 2 * v->cap : 1024;
+		struct verify_row *n = realloc(v->rows, cap * sizeof(*n));
+
+		if (!n)
+			return -1;
+		v->rows = n;
+		v->cap = cap;
+	}
+	v->rows[v->n++] = *r;
+	return 0;
+}
+
+/* The rows an evicted event declares, "SEQ=HASH" or "SEQ" each, as rows
+ * without bytes of its device, store and evicted_boot. */
+static int verify_gone(struct verify *v, json_t *o, const struct verify_row *hdr)
+{
+	const char *p = json_string_value(json_object_get(o, "hashes"));
+	int64_t boot;
+
+	if (!p || verify_int(o, "evicted_boot", &boot) < 0)
+		return -1;
+	while (*p) {
+		struct verify_row r = {0};
+		char *end;
+
+		memcpy(r.dev, hdr->dev, sizeof(r.dev));
+		memcpy(r.sid, hdr->sid, sizeof(r.sid));
+		r.boot = boot;
+		r.seq = strtoll(p, &end, 10);
+		if (end == p)
+			return -1;
+		r.gone = VERIFY_GONE_UNHASHED;
+		if (*end == '=') {
+			char hex[SEAL_HEX];
+
+			if (strlen(end + 1) < SEAL_HEX - 1)
+				return -1;
+			memcpy(hex, end + 1, SEAL_HEX - 1);
+			hex[SEAL_HEX - 1] = '\0';
+			if (seal_unhex(hex, r.hash, SEAL_HASH) < 0)
+				return -1;
+			r.gone = VERIFY_GONE_HASHED;
+			end += SEAL_HEX;
+		}
+		if (*end != ',' && *end != '\0')
+			return -1;
+		p = *end ? end + 1 : end;
+		if (verify_push(v, &r) < 0)
+			return -1;
+	}
+	return 0;
 }
 
 /* One row: its exact bytes and the header fields the check needs. */
@@ -143,29 +220,23 @@ static int verify_row(struct verify *v, const char *p, size_t len)
 	if (verify_str(o, "sid", r.sid, sizeof(r.sid)) < 0)
 		r.sid[0] = '\0';
 	type = json_string_value(json_object_get(o, "type"));
-	if (type && strcmp(type, "seal") == 0 && !(r.seal = verify_seal_parse(o))) {
+	if ((type && strcmp(type, "seal") == 0 && !(r.seal = verify_seal_parse(o))) ||
+	    (type && strcmp(type, "evicted") == 0 && verify_gone(v, o, &r) < 0)) {
 		json_decref(o);
 		return -1;
 	}
 	json_decref(o);
-	if (v->n == v->cap) {
-		size_t cap = v->cap ? 2 * v->cap : 1024;
-		struct verify_row *n = realloc(v->rows, cap * sizeof(*n));
-
-		if (!n)
-			goto fail;
-		v->rows = n;
-		v->cap = cap;
-	}
 	r.bytes = malloc(len + 1);
 	if (!r.bytes)
 		goto fail;
 	memcpy(r.bytes, p, len);
 	r.bytes[len] = '\0';
 	r.len = len;
-	v->rows[v->n++] = r;
+	if (verify_push(v, &r) < 0)
+		goto fail;
 	return 1;
 fail:
+	free(r.bytes);
 	free(r.seal);
 	log_warnx("verify: out of memory");
 	return -1;
@@ -270,7 +341,16 @@ static int verify_cmp(const void *a, const void *b)
 		c = x->boot < y->boot ? -1 : x->boot > y->boot;
 	if (c == 0)
 		c = x->seq < y->seq ? -1 : x->seq > y->seq;
+	if (c == 0) /* a row before what an evicted event says of it */
+		c = x->gone < y->gone ? -1 : x->gone > y->gone;
 	return c;
+}
+
+/* The same row (device, store, boot, seq), whatever it holds. */
+static int verify_same(const struct verify_row *x, const struct verify_row *y)
+{
+	return strcmp(x->dev, y->dev) == 0 && strcmp(x->sid, y->sid) == 0 && x->boot == y->boot &&
+	       x->seq == y->seq;
 }
 
 static void verify_problem(struct verify *v, const struct verify_row *r, const char *fmt, ...)
@@ -294,6 +374,7 @@ static void verify_seal_sig(struct verify *v, const struct verify_row *r)
 	struct verify_seal *s = r->seal;
 	char msg[SEAL_MSG_MAX];
 	uint8_t rs[2 * SIGNER_PART];
+	size_t k;
 	int len = seal_message(msg, sizeof(msg), r->dev, r->sid, s->sealed_boot, s->from, s->to,
 			       s->hash, s->prev, s->key);
 
@@ -301,13 +382,17 @@ static void verify_seal_sig(struct verify *v, const struct verify_row *r)
 		verify_problem(v, r, "seal at seq %" PRId64 ": unreadable", r->seq);
 		return;
 	}
-	if (strcmp(s->key, v->key_id) != 0) {
-		verify_problem(v, r, "seal at seq %" PRId64 ": signed by key %s, not by key %s",
-			       r->seq, s->key, v->key_id);
+	for (k = 0; k < v->n_keys && strcmp(s->key, v->key_ids[k]) != 0; k++)
+		;
+	if (k == v->n_keys) {
+		verify_problem(v, r, "seal at seq %" PRId64 ": signed by key %s, not by key %s%s",
+			       r->seq, s->key, v->key_ids[0],
+			       v->n_keys > 1 ? " or the others" : "");
 		return;
 	}
-	if (seal_unhex(s->sig, rs, sizeof(rs)) < 0 ||
-	    signer_verify(v->key, SEAL_SM2_ID, (const uint8_t *)msg, (size_t)len, rs,
+	if (strcmp(s->alg, signer_alg_name(signer_verifier_alg(v->keys[k]))) != 0 ||
+	    seal_unhex(s->sig, rs, sizeof(rs)) < 0 ||
+	    signer_verify(v->keys[k], SEAL_SM2_ID, (const uint8_t *)msg, (size_t)len, rs,
 			  rs + SIGNER_PART) != 1) {
 		verify_problem(v, r, "seal at seq %" PRId64 ": bad signature", r->seq);
 		return;
@@ -332,7 +417,10 @@ static void verify_seal_range(struct verify *v, struct verify_row *rows, size_t 
 		if (x->seq != expect && missing < 0)
 			missing = expect;
 		expect = x->seq + 1;
-		seal_fold(v->h, acc, x->bytes, x->len);
+		if (x->gone == VERIFY_GONE_HASHED)
+			seal_fold_hash(v->h, acc, x->hash);
+		else if (!x->gone)
+			seal_fold(v->h, acc, x->bytes, x->len);
 	}
 	seal_hex(acc, SEAL_HASH, hex);
 	if (strcmp(hex, s->hash) == 0) {
@@ -396,13 +484,18 @@ static void verify_chain(struct verify *v, struct verify_row **seals, size_t n)
 /* One boot's summary and its rows outside every proven seal. */
 static void verify_boot(struct verify *v, struct verify_row *rows, size_t a, size_t b)
 {
-	int64_t unsealed = 0, first_un = -1, gaps = 0, seals = 0;
+	int64_t unsealed = 0, first_un = -1, gaps = 0, seals = 0, gone = 0;
 
 	for (size_t i = a; i < b; i++) {
 		if (i > a && rows[i].seq > rows[i - 1].seq + 1)
 			gaps += rows[i].seq - rows[i - 1].seq - 1;
 		if (rows[i].seal)
 			seals++;
+		if (rows[i].gone) {
+			/* Proven by the evicted event that names it (a row). */
+			gone++;
+			continue;
+		}
 		/* A seal outside every range (the last of a run) proves itself. */
 		if (!rows[i].covered && !(rows[i].seal && rows[i].seal->signed_ok)) {
 			if (first_un < 0)
@@ -412,9 +505,12 @@ static void verify_boot(struct verify *v, struct verify_row *rows, size_t a, siz
 	}
 	fprintf(v->out,
 		"%s %s boot %" PRId64 ": %zu rows (seq %" PRId64 "..%" PRId64 "), %" PRId64
-		" seals, %" PRId64 " seq missing between them\n",
-		rows[a].dev, rows[a].sid, rows[a].boot, b - a, rows[a].seq, rows[b - 1].seq, seals,
-		gaps);
+		" seals, %" PRId64 " seq missing between them",
+		rows[a].dev, rows[a].sid, rows[a].boot, (size_t)((int64_t)(b - a) - gone),
+		rows[a].seq, rows[b - 1].seq, seals, gaps);
+	if (gone)
+		fprintf(v->out, ", %" PRId64 " evicted (declared)", gone);
+	fputc('\n', v->out);
 	if (unsealed)
 		verify_problem(v, &rows[a],
 			       "%" PRId64 " rows not proven by a seal (first seq %" PRId64 ")",
@@ -472,6 +568,21 @@ static void verify_dups(struct verify *v)
 	for (size_t i = 0; i < v->n; i++) {
 		struct verify_row *r = &v->rows[i];
 
+		if (w > 0 && r->gone && verify_same(&v->rows[w - 1], r)) {
+			/* Declared evicted and delivered too (sent, not acknowledged):
+			 * the row stays; a hash that differs is a problem. */
+			const struct verify_row *x = &v->rows[w - 1];
+			uint8_t d[SEAL_HASH];
+
+			if (r->gone == VERIFY_GONE_HASHED &&
+			    (x->gone ? x->gone == VERIFY_GONE_HASHED &&
+					   memcmp(x->hash, r->hash, SEAL_HASH)
+				     : seal_digest(v->h, x->bytes, x->len, d) < 0 ||
+					   memcmp(d, r->hash, SEAL_HASH)))
+				verify_problem(v, r, "seq %" PRId64 ": evicted with another hash",
+					       r->seq);
+			continue;
+		}
 		if (w > 0 && verify_cmp(&v->rows[w - 1], r) == 0) {
 			if (r->len == v->rows[w - 1].len &&
 			    memcmp(r->bytes, v->rows[w - 1].bytes, r->len) == 0)
@@ -492,6 +603,8 @@ static void verify_dups(struct verify *v)
 
 int verify_report(struct verify *v, FILE *out)
 {
+	size_t gone = 0;
+
 	v->out = out;
 	v->problems = 0;
 	if (v->bad_lines) {
@@ -514,22 +627,33 @@ int verify_report(struct verify *v, FILE *out)
 		v->problems++;
 		fprintf(out, "no rows\n");
 	}
+	for (size_t i = 0; i < v->n; i++)
+		gone += v->rows[i].gone != 0;
 	if (v->problems)
-		fprintf(out, "NOT proven: %" PRIu64 " problems in %zu rows\n", v->problems, v->n);
+		fprintf(out, "NOT proven: %" PRIu64 " problems in %zu rows\n", v->problems,
+			v->n - gone);
 	else
-		fprintf(out, "proven: %zu rows, every one sealed, chained and unchanged\n", v->n);
+		fprintf(out, "proven: %zu rows, every one sealed, chained and unchanged%s\n",
+			v->n - gone, gone ? " (evicted rows declared)" : "");
 	return v->problems ? 1 : 0;
 }
 
-int verify_run(const char *file, const char *key_pem, FILE *out)
+int verify_run(const char *file, const char *const *key_pems, size_t n_keys, FILE *out)
 {
-	struct signer_verifier *key = signer_verifier_open(key_pem);
-	FILE *f = strcmp(file, "-") == 0 ? stdin : fopen(file, "r");
-	struct verify *v = key ? verify_new(key) : NULL;
+	struct signer_verifier *keys[VERIFY_MAX_KEYS] = {0};
+	struct verify *v = NULL;
+	FILE *f;
 	char *line = NULL;
-	size_t size = 0;
+	size_t size = 0, k;
 	ssize_t n;
 	int rc = 2;
+
+	for (k = 0; k < n_keys && k < VERIFY_MAX_KEYS; k++)
+		if (!(keys[k] = signer_verifier_open(key_pems[k])))
+			break;
+	if (k == n_keys)
+		v = verify_new(keys, n_keys);
+	f = strcmp(file, "-") == 0 ? stdin : fopen(file, "r");
 
 	if (!f)
 		log_warn("verify: %s", file);
@@ -542,7 +666,7 @@ int verify_run(const char *file, const char *key_pem, FILE *out)
 	if (f && f != stdin)
 		fclose(f);
 	verify_free(v);
-	if (key)
-		signer_verifier_close(key);
+	for (k = 0; k < VERIFY_MAX_KEYS; k++)
+		signer_verifier_close(keys[k]);
 	return rc;
 }

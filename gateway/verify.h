@@ -10,10 +10,14 @@
 
 #include "gateway/signer.h"
 
+#define VERIFY_MAX_KEYS 16
+
 struct verify;
 
-/* A verifier checking seals against key (not owned).  NULL on error (logged). */
-struct verify *verify_new(struct signer_verifier *key);
+/* A verifier checking seals against keys[n] (not owned, 1..VERIFY_MAX_KEYS):
+ * a seal names its key, so a device's old and new keys may be given
+ * together.  NULL on error (logged). */
+struct verify *verify_new(struct signer_verifier *const *keys, size_t n);
 /* One input line: a payload, a batch {"v":1,"dev":..,"records":[..]}, or
  * either after "topic<TAB>" / "topic " (as a subscriber prints them).  Rows
  * taken (0: a JSON object without a seq, such as status, left out), or -1
@@ -23,8 +27,9 @@ int verify_line(struct verify *v, const char *line, size_t len);
  * 0 when all is proven, 1 when not. */
 int verify_report(struct verify *v, FILE *out);
 void verify_free(struct verify *v);
-/* emgwd --verify: the lines of file ("-": stdin) against the public key in
- * key_pem; findings to out.  0 all proven, 1 not, 2 unusable input or key. */
-int verify_run(const char *file, const char *key_pem, FILE *out);
+/* emgwd --verify: the lines of file ("-": stdin) against the public keys
+ * in key_pems[n_keys]; findings to out.  0 all proven, 1 not, 2 unusable
+ * input or key. */
+int verify_run(const char *file, const char *const *key_pems, size_t n_keys, FILE *out);
 
 #endif

@@ -419,7 +419,16 @@ static const struct pl_field pl_seal[] = {
     EF("hash", K_STR, seal_hash, 0),
     EF("prev", K_STR, seal_prev, 0),
     EF("key", K_STR, seal_key, 0),
+    EF("alg", K_STR, seal_alg, 0),
     EF("signature", K_STR, seal_sig, 0),
+};
+
+static const struct pl_field pl_evicted[] = {
+    EF("evicted_boot", K_INT, sealed_boot, 0),
+    EF("from", K_INT, sealed_from, 0),
+    EF("to", K_INT, sealed_to, 0),
+    EF("rows", K_INT, evicted_n, 0),
+    EF("hashes", K_STR, evicted_rows, 0),
 };
 
 static const struct pl_field pl_smoke[] = {
@@ -572,6 +581,9 @@ static const struct pl_type {
     T(PAYLOAD_EV_ROW_TOO_LARGE, "row-too-large", PAYLOAD_CLASS_EVENT, pl_row_too_large),
     /* an alarm: the proof of every other row is evicted last */
     T(PAYLOAD_EV_SEAL, "seal", PAYLOAD_CLASS_ALARM, pl_seal),
+    /* an event, not an alarm: a store full for long fills with these
+     * (86 bytes a row they name), and they must not crowd out smoke */
+    T(PAYLOAD_EV_EVICTED, "evicted", PAYLOAD_CLASS_EVENT, pl_evicted),
     T(PAYLOAD_EV_SMOKE, "smoke", PAYLOAD_CLASS_ALARM, pl_smoke),
     T(PAYLOAD_EV_TURBO_LAG, "turbo-lag", PAYLOAD_CLASS_EVENT, pl_turbo_lag),
     T(PAYLOAD_EV_ZONE, "zone", PAYLOAD_CLASS_EVENT, pl_zone),

@@ -83,9 +83,12 @@ enum payload_type {
 	PAYLOAD_EV_SEAL,	   /* a signed hash of a seq range of a boot (seal.h) */
 	/* a pushed configuration taken back (remote.h) */
 	PAYLOAD_EV_CONFIG_ROLLBACK,
-	PAYLOAD_EV_OBD, /* a controller's DM5/DM19/DM20 changed (diag.h) */
+	PAYLOAD_EV_OBD,	    /* a controller's DM5/DM19/DM20 changed (diag.h) */
+	PAYLOAD_EV_EVICTED, /* rows the store removed unsent, with their hashes */
 	PAYLOAD_TYPE_COUNT
 };
+
+#define PAYLOAD_EVICTED_MAX 64 /* rows an evicted event lists, at most */
 
 /* Every record and event opens with this. */
 struct payload_header {
@@ -258,12 +261,17 @@ struct payload_event {
 	int64_t ign_cycles, obd_conditions;
 	struct payload_ratios ratios;
 	/* seal: rows sealed_from..sealed_to of boot sealed_boot; hex hashes,
-	 * key id, hex r || s */
+	 * key id, its algorithm (sm2, ed25519), hex r || s */
 	int64_t sealed_boot, sealed_from, sealed_to;
-	char seal_hash[72], seal_prev[72], seal_key[24], seal_sig[136];
+	char seal_hash[72], seal_prev[72], seal_key[24], seal_alg[12], seal_sig[136];
 	/* config-rollback (problem: why): sha256 of the file in force
 	 * before and of the one taken back, hex */
 	char old_sha256[65], new_sha256[65];
+	/* evicted: evicted_n rows of boot sealed_boot, seq sealed_from..
+	 * sealed_to, as "SEQ=HASH" (hex SM3 of the row) or "SEQ" (gone before
+	 * it was hashed), comma-separated, in seq order */
+	int64_t evicted_n;
+	char evicted_rows[PAYLOAD_EVICTED_MAX * 86 + 1];
 	/* every event, with [gnss] */
 	struct payload_pos pos;
 };

@@ -4,7 +4,8 @@
 # outage in the last run, is delivered to a subscriber; `emgwd --verify`
 # proves everything delivered (by --key from --pubkey, by -c, and from
 # stdin), and finds the one record deleted, the one edited and the one seal
-# removed in the saved file.
+# removed in the saved file.  With batching, seals travel in the compressed
+# telemetry batches, not on .../event.
 source "$TOP/tests/integration/lib.sh"
 
 PORT=$(free_port)
@@ -38,7 +39,7 @@ CYCLES=4
 for i in $(seq $CYCLES); do
 	spawn "$T/emgw$i.err" "$EMGWD" -c "$T/emgw.conf"
 	EPID=$!
-	wait_for 60 grep -q "\"boot\":$i,.*\"type\":\"seal\",\"sealed_boot\":$i," "$T/got.ev" ||
+	wait_for 60 grep -q "\"boot\":$i,[^{]*\"type\":\"seal\",\"sealed_boot\":$i," "$T/got.tel" ||
 		echo "# boot $i: no seal of its own arrived"
 	# ... and rows after it (two more batches), so the kill leaves a range
 	# open even on a slow machine.
@@ -66,17 +67,27 @@ check "boots after a kill sealed the range the kill left open ($open of $CYCLES)
 # Every message sent is saved once the last row the last boot sent (its seal
 # made at the replay's end) has reached the subscribers.
 lastseq=$(grep '"type":"seal"' "$T/made" | tail -1 | sed 's/.*"seq":\([0-9]*\),.*/\1/')
-wait_for 30 grep -q "\"boot\":$L,\"seq\":$lastseq," "$T/got.ev"
-last=$(grep -c "\"type\":\"seal\",\"sealed_boot\":$L" "$T/got.ev")
+wait_for 30 grep -q "\"boot\":$L,\"seq\":$lastseq," "$T/got.tel"
+last=$(grep -o "\"type\":\"seal\",\"sealed_boot\":$L" "$T/got.tel" | wc -l)
 kill "$SUB_T" "$SUB_E"
 wait "$SUB_T" "$SUB_E" 2>/dev/null
 cat "$T/got.tel" "$T/got.ev" >"$T/got"
 check "the last boot made seals ($last)" test "$last" -ge 1
 check "telemetry came batched and compressed" grep -q $'^emgw/sl-01/telemetry/z\t{"v":1,"dev":"sl-01","records":\[' "$T/got"
+check "seals came inside the compressed batches" grep -q $'^emgw/sl-01/telemetry/z\t.*"type":"seal"' "$T/got"
+check "no seal came alone on .../event" sh -c "! grep -q '\"type\":\"seal\"' '$T/got.ev'"
+check "a batch holds at most batch_max records and 2 seal rows besides" /usr/bin/python3 -c '
+import json, sys
+for line in open(sys.argv[1]):
+    if "\t{" in line and "\"records\":[" in line:
+        rows = json.loads(line.split("\t", 1)[1])["records"]
+        proof = sum(1 for r in rows if r.get("type") in ("seal", "evicted"))
+        assert len(rows) - proof <= 10 and proof <= 2, line[:200]
+' "$T/got.tel"
 
 "$EMGWD" -c "$T/emgw.conf" --pubkey >"$T/pub.pem"
 check "--pubkey prints a PEM public key" grep -q 'BEGIN PUBLIC KEY' "$T/pub.pem"
-key=$(grep -o '"type":"seal".*"key":"[0-9a-f]*"' "$T/got.ev" | tail -1 | sed 's/.*"key":"//; s/"//')
+key=$(grep -o '"type":"seal"[^}]*"key":"[0-9a-f]*"' "$T/got.tel" | tail -1 | sed 's/.*"key":"//; s/"//')
 check "status names the seal key ($key)" test "$(/usr/bin/python3 -c 'import json,sys; print(json.load(open(sys.argv[1]))["seal"]["key"])' "$T/state/status.json")" = "$key"
 check "the key file is 0600" test "$(stat -c %a "$T/state/seal.key")" = 600
 "$EMGWD" --verify "$T/got" --key "$T/pub.pem" >"$T/v.out" 2>&1
@@ -105,10 +116,18 @@ rc=$?
 check "an edited record is found (rc=$rc)" sh -c "test $rc -eq 1 && grep -q 'changed (hash differs)' '$T/v.edit'"
 # One seal removed: the last boot's second, so later seals of its boot chain
 # from it (whatever the kills above left), and every copy of it (a seal may
-# arrive twice, like any row, after an outage).
-sseq=$(grep -o "\"boot\":$L,\"seq\":[0-9]*,.*\"type\":\"seal\",\"sealed_boot\":$L," "$T/got" |
+# arrive twice, like any row, after an outage), cut out of its batch.
+sseq=$(grep -o "\"boot\":$L,\"seq\":[0-9]*,[^{]*\"type\":\"seal\",\"sealed_boot\":$L," "$T/got" |
 	sed 's/.*"seq":\([0-9]*\),.*/\1/' | sort -un | sed -n 2p)
-grep -v "\"boot\":$L,\"seq\":$sseq,.*\"type\":\"seal\"" "$T/got" >"$T/noseal"
+/usr/bin/python3 - "$T/got" "$T/noseal" "$L" "$sseq" <<'EOP'
+import re, sys
+src, dst, boot, seq = sys.argv[1:]
+seal = re.compile(r',?\{[^{}]*"boot":%s,"seq":%s,[^{}]*"type":"seal"[^{}]*\}' % (boot, seq))
+with open(dst, "w") as out:
+    for line in open(src):
+        out.write(seal.sub("", line).replace("[,", "["))
+EOP
+check "the seal was cut out" sh -c "! cmp -s '$T/got' '$T/noseal'"
 "$EMGWD" --verify "$T/noseal" --key "$T/pub.pem" >"$T/v.noseal" 2>&1
 rc=$?
 check "a removed seal is found (rc=$rc)" sh -c "test $rc -eq 1 && grep -q 'chain break' '$T/v.noseal'"

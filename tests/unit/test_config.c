@@ -210,6 +210,10 @@ static void test_defaults(void **state)
 	assert_int_equal(c->mqtt.reconnect_max_s, 60);
 	assert_string_equal(c->store.path, "");
 	assert_int_equal(c->store.retention_days, 7);
+	assert_int_equal(c->seal.rows, 60);
+	assert_int_equal(c->seal.interval_ms, 60000);
+	assert_int_equal(c->seal.drain_ms, 3000);
+	assert_int_equal(c->seal.ed25519, 0);
 	assert_int_equal(c->store.max_size_mb, 256);
 	assert_int_equal(c->sample.period_ms, 1000);
 	assert_int_equal(c->sample.stale_ms, 5000);
@@ -328,6 +332,10 @@ static const struct bad_case bad_cases[] = {
     {"[device]\nstate_dir =\n", 2, "state_dir: must not be empty"},
     {"[device]\nstage = 5\nstage = 6\n", 3, "stage: already set at @/emgw.conf:2"},
     {"[sample]\nperiod = 0.05\n", 2, "period: 0.05 is out of range (0.1..60 s)"},
+    {"[seal]\nrows = 0\n", 2, "rows: 0 is out of range (1..100000)"},
+    {"[seal]\ninterval = 0.5\n", 2, "interval: 0.5 is out of range (1..86400 s)"},
+    {"[seal]\ndrain = 601\n", 2, "drain: 601 is out of range (0..600 s)"},
+    {"[seal]\nalgorithm = rsa\n", 2, "algorithm: \"rsa\" is not sm2 or ed25519"},
     {"[sample]\nstale = inf\n", 2, "stale: \"inf\" is not a number"},
     {"[smoke]\nlambda_max = nan\n", 2, "lambda_max: \"nan\" is not a number"},
     {"[smoke]\nmin_load_pct = 101\n", 2, "min_load_pct: 101 is out of range (0..100)"},

@@ -72,6 +72,15 @@ static void ev_row_too_large(struct payload_event *e)
 	e->max_packet = 5000;
 }
 
+static void ev_evicted(struct payload_event *e)
+{
+	e->sealed_boot = 2;
+	e->sealed_from = 900;
+	e->sealed_to = 902;
+	e->evicted_n = 2;
+	set(e->evicted_rows, sizeof(e->evicted_rows), "900=ab01,902");
+}
+
 static void ev_seal(struct payload_event *e)
 {
 	e->sealed_boot = 3;
@@ -80,6 +89,7 @@ static void ev_seal(struct payload_event *e)
 	set(e->seal_hash, sizeof(e->seal_hash), "ab01");
 	set(e->seal_prev, sizeof(e->seal_prev), "cd02");
 	set(e->seal_key, sizeof(e->seal_key), "0123456789abcdef");
+	set(e->seal_alg, sizeof(e->seal_alg), "sm2");
 	set(e->seal_sig, sizeof(e->seal_sig), "ef03");
 }
 
@@ -314,7 +324,11 @@ static const struct ev_case {
        "\"max_packet\":5000}"},
     {PAYLOAD_EV_SEAL, ev_seal,
      H ",\"type\":\"seal\",\"sealed_boot\":3,\"from\":1140,\"to\":1206,\"hash\":\"ab01\","
-       "\"prev\":\"cd02\",\"key\":\"0123456789abcdef\",\"signature\":\"ef03\"}"},
+       "\"prev\":\"cd02\",\"key\":\"0123456789abcdef\",\"alg\":\"sm2\","
+       "\"signature\":\"ef03\"}"},
+    {PAYLOAD_EV_EVICTED, ev_evicted,
+     H ",\"type\":\"evicted\",\"evicted_boot\":2,\"from\":900,\"to\":902,\"rows\":2,"
+       "\"hashes\":\"900=ab01,902\"}"},
     {PAYLOAD_EV_SMOKE, ev_smoke_start,
      H ",\"type\":\"smoke\",\"state\":\"start\",\"rule\":\"lambda\",\"rules\":\"lambda\","
        "\"confidence\":\"low\",\"since\":\"2023-11-14T22:13:"

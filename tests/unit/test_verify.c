@@ -9,6 +9,7 @@
 #include <stdint.h>
 #include <cmocka.h>
 
+#include <inttypes.h>
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
@@ -24,7 +25,8 @@
 #define MAX_LINES   12000
 
 static char dir[] = "/tmp/emgw-verify.XXXXXX";
-static char key_pem[300], other_pem[300], db[300];
+static char key_pem[300], other_pem[300], ed_pem[300], db[300];
+static const char *seal_pem = key_pem; /* the key run_boot seals with */
 static struct report rep;
 static char *lines[MAX_LINES];
 static int n_lines;
@@ -57,11 +59,13 @@ static void dump(struct store *st)
 }
 
 /* One start of emgwd: rows gap events, sealed every 60 rows; crash: no
- * final seal (what was committed stays). */
-static void run_boot(int rows, int crash)
+ * final seal (what was committed stays); max_mb: the store's size cap (0
+ * none); live: dump as it goes (a subscriber online), else only at the end
+ * (what the cap evicts before is never delivered). */
+static void run_boot_ex(int rows, int crash, int max_mb, int live)
 {
-	struct store *st = store_open(db, 1, 0, 0);
-	struct signer *sg = signer_soft_open(key_pem, SEAL_SM2_ID);
+	struct store *st = store_open(db, 1, 0, max_mb);
+	struct signer *sg = signer_soft_open_any(seal_pem, SEAL_SM2_ID);
 	struct seal *seal;
 	struct clock_now now = {0, INT64_C(1700000000000), TS_REPLAY};
 
@@ -79,33 +83,53 @@ static void run_boot(int rows, int crash)
 		ev.gap_s = (double)(i % 97);
 		now.mono_ms += 1000;
 		now.wall_ms += 1000;
-		assert_true(report_emit_event(&rep, &ev, &now) > 0);
+		if (max_mb) { /* records, evicted first, as a full store's are */
+			struct payload_record *rec = report_record(&rep);
+
+			payload_record_set(rec, SIG_ENGINE_SPEED_RPM, 0, 700 + i % 997);
+			assert_true(report_emit_record(&rep, rec, &now) > 0);
+		} else {
+			assert_true(report_emit_event(&rep, &ev, &now) > 0);
+		}
 		if (i % 7 == 6) {
 			assert_int_equal(store_flush(st), 0);
 			assert_true(seal_step(seal, &now, 0) >= 0);
-			dump(st);
+			if (live)
+				dump(st);
 		}
 	}
 	assert_int_equal(store_flush(st), 0);
 	assert_true(seal_step(seal, &now, !crash) >= 0);
 	assert_int_equal(store_flush(st), 0);
-	dump(st);
+	/* What the last commit evicted is declared in it: sealed by the next
+	 * turn of the stop's drain, as emgwd does. */
+	assert_true(seal_step(seal, &now, !crash) >= 0);
+	assert_int_equal(store_flush(st), 0);
+	if (live || !crash)
+		dump(st);
 	seal_close(seal);
 	sg->close(sg);
 	store_close(st);
 }
 
-/* Verify the lines with key pem: the exit code; the findings in out. */
-static int check(const char *pem)
+static void run_boot(int rows, int crash)
 {
-	struct signer_verifier *k = signer_verifier_open(pem);
+	run_boot_ex(rows, crash, 0, 1);
+}
+
+/* Verify the lines with the keys pem[n]: the exit code; the findings in out. */
+static int check_keys(const char *const *pem, size_t n)
+{
+	struct signer_verifier *k[4];
 	struct verify *v;
 	FILE *f = fmemopen(out, sizeof(out), "w");
 	int rc;
 
-	assert_non_null(k);
+	assert_true(n <= 4);
+	for (size_t i = 0; i < n; i++)
+		assert_non_null(k[i] = signer_verifier_open(pem[i]));
 	assert_non_null(f);
-	v = verify_new(k);
+	v = verify_new(k, n);
 	assert_non_null(v);
 	for (int i = 0; i < n_lines; i++)
 		if (lines[i])
@@ -113,8 +137,14 @@ static int check(const char *pem)
 	rc = verify_report(v, f);
 	fclose(f);
 	verify_free(v);
-	signer_verifier_close(k);
+	for (size_t i = 0; i < n; i++)
+		signer_verifier_close(k[i]);
 	return rc;
+}
+
+static int check(const char *pem)
+{
+	return check_keys(&pem, 1);
 }
 
 static int is_seal(int i)
@@ -155,8 +185,12 @@ static int setup(void **state)
 		return -1;
 	snprintf(key_pem, sizeof(key_pem), "%s/seal.key", dir);
 	snprintf(other_pem, sizeof(other_pem), "%s/other.key", dir);
+	snprintf(ed_pem, sizeof(ed_pem), "%s/ed.key", dir);
 	snprintf(db, sizeof(db), "%s/store.db", dir);
-	return signer_soft_generate(key_pem) == 1 && signer_soft_generate(other_pem) == 1 ? 0 : -1;
+	return signer_soft_generate(key_pem) == 1 && signer_soft_generate(other_pem) == 1 &&
+		       signer_soft_generate_alg(ed_pem, SIGNER_ED25519) == 1
+		   ? 0
+		   : -1;
 }
 
 static int teardown(void **state)
@@ -339,12 +373,134 @@ static void test_batches(void **state)
 	assert_int_equal(check(key_pem), 1);
 }
 
+/* The first evicted event of boot `boot` (evicted_boot): its last seq, or -1. */
+static int64_t evicted_to(int boot, int *line)
+{
+	char key[48];
+
+	snprintf(key, sizeof(key), "\"type\":\"evicted\",\"evicted_boot\":%d,", boot);
+	for (int i = 0; i < n_lines; i++) {
+		const char *p = lines[i] ? strstr(lines[i], key) : NULL;
+
+		if (p) {
+			*line = i;
+			return strtoll(strstr(p, "\"to\":") + 5, NULL, 10);
+		}
+	}
+	return -1;
+}
+
+/* Whether a seal of boot covers seq and seq + 1 (a range cut by eviction). */
+static int sealed_across(int boot, int64_t seq)
+{
+	char key[48];
+
+	snprintf(key, sizeof(key), "\"sealed_boot\":%d,", boot);
+	for (int i = 0; i < n_lines; i++) {
+		const char *p = lines[i] ? strstr(lines[i], key) : NULL;
+
+		if (p && strtoll(strstr(p, "\"from\":") + 7, NULL, 10) <= seq &&
+		    strtoll(strstr(p, "\"to\":") + 5, NULL, 10) > seq)
+			return 1;
+	}
+	return 0;
+}
+
+static int has_seq(int64_t seq)
+{
+	char key[32];
+
+	snprintf(key, sizeof(key), "\"seq\":%" PRId64 ",", seq);
+	for (int i = 0; i < n_lines; i++)
+		if (lines[i] && strstr(lines[i], key))
+			return 1;
+	return 0;
+}
+
+/* The store's size cap evicts rows no subscriber got, across a boot: the
+ * evicted events declare them with their hashes, every seal over them still
+ * verifies and they are reported as evicted, not missing; a row removed
+ * without such an event, or the event itself, is still caught. */
+static void test_evicted(void **state)
+{
+	int64_t last1, last2;
+	int ev1 = -1, ev2 = -1, i;
+	char *saved;
+
+	(void)state;
+	reset_lines();
+	run_boot_ex(3000, 1, 1, 0); /* a crash: boot 2 seals its open range */
+	run_boot_ex(4000, 0, 1, 0);
+	last1 = evicted_to(1, &ev1);
+	last2 = evicted_to(2, &ev2);
+	assert_true(last1 > 0);
+	assert_true(last2 > 0);
+	assert_false(has_seq(last2)); /* really gone */
+	assert_true(sealed_across(2, last2) || sealed_across(1, last1));
+	assert_int_equal(check(key_pem), 0);
+	assert_non_null(strstr(out, "proven: "));
+	assert_non_null(strstr(out, "evicted (declared)"));
+	assert_non_null(strstr(out, "boot 1: "));
+	assert_non_null(strstr(strstr(out, "boot 1: "), "evicted (declared)\nt-1"));
+	assert_non_null(strstr(strstr(out, "boot 2: "), "evicted (declared)\n"));
+
+	/* a row removed on the way, next to the evicted ones: missing */
+	for (i = 0; i < n_lines &&
+		    !(lines[i] && strstr(lines[i], "\"sig\"") && strstr(lines[i], "\"boot\":2,"));
+	     i++)
+		;
+	assert_true(i < n_lines);
+	saved = lines[i];
+	lines[i] = NULL;
+	assert_int_equal(check(key_pem), 1);
+	assert_non_null(strstr(out, " missing"));
+	lines[i] = saved;
+
+	/* the evicted event removed: its rows are missing, it is not proven */
+	saved = lines[ev2];
+	lines[ev2] = NULL;
+	assert_int_equal(check(key_pem), 1);
+	assert_non_null(strstr(out, " missing"));
+	lines[ev2] = saved;
+	assert_int_equal(check(key_pem), 0);
+}
+
+/* A key rotated to Ed25519 between two boots: each seal names its key and
+ * algorithm; with both keys the chain is proven across the change, with
+ * either alone the other's seals are foreign; a changed row under an
+ * Ed25519 seal is caught. */
+static void test_ed25519_rotation(void **state)
+{
+	const char *both[] = {key_pem, ed_pem};
+	int i;
+
+	(void)state;
+	reset_lines();
+	run_boot(150, 0);
+	seal_pem = ed_pem;
+	run_boot(150, 0);
+	seal_pem = key_pem;
+	assert_int_equal(check_keys(both, 2), 0);
+	for (i = 0; i < n_lines && !(is_seal(i) && strstr(lines[i], "\"alg\":\"ed25519\"")); i++)
+		;
+	assert_true(i < n_lines);
+	assert_int_equal(check(key_pem), 1);
+	assert_non_null(strstr(out, "not by key"));
+	assert_int_equal(check(ed_pem), 1);
+	assert_non_null(strstr(out, "not by key"));
+	for (i = n_lines - 1; i > 0 && (is_seal(i) || !strstr(lines[i], "\"boot\":2,")); i--)
+		;
+	replace(i - 3, "\"gap_s\":", "\"gap_s\":1");
+	assert_int_equal(check_keys(both, 2), 1);
+	assert_non_null(strstr(out, "changed (hash differs)"));
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_ten_thousand),
-	    cmocka_unit_test(test_boots),
-	    cmocka_unit_test(test_batches),
+	    cmocka_unit_test(test_ten_thousand),     cmocka_unit_test(test_boots),
+	    cmocka_unit_test(test_batches),	     cmocka_unit_test(test_evicted),
+	    cmocka_unit_test(test_ed25519_rotation),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
