@@ -160,7 +160,15 @@ check "the rate limit let some run ($1) and refused most ($2)" test "$1" -ge 50 
 set -- $(counts f)
 echo "# get-log and poll-once flood answered: $1 ran, $2 refused rate limited, $3 other"
 check "every one of 1000 get-log and poll-once is answered: ran or refused ($1 + $2)" test $(( $1 + $2 )) -eq 1000
-check "their own budget (2 a second) let few run ($1)" test "$1" -ge 1 -a "$1" -le 200
+# The pings before them may have spent the general budget of that second, so
+# none of the flood need run: the bound is what is checked, and that the
+# budget comes back after it.
+check "their own budget (2 a second) let few run ($1)" test "$1" -le 200
+get_log_runs() {
+	mosquitto_pub -p "$PORT" -q 1 -t "emgw/$DEV/cmd/get-log" -m '{"id":"after","lines":5}'
+	wait_for 2 grep -qP "cmd-result/after\t.*\"ok\":true" "$T/load.got"
+}
+check "after the flood a get-log runs again" wait_for 20 get_log_runs
 check "the ten 1 MB commands are answered: too large, or refused unread ($(big_answers))" test "$(big_answers)" -eq 10
 check "... and emgwd says why: $(grep -m1 -o 'refused: request too large ([0-9]* bytes)' "$T/load.err")" \
 	grep -q 'refused: request too large (1048576 bytes)' "$T/load.err"
