@@ -332,9 +332,10 @@ static int64_t daemon_work(void *ctx, int64_t real)
 	mono = clock_mono_ms();
 	sources_process(d->src, mono);
 	core_live(d->core, mono);
-	/* Before anything is sent, it is committed (at once when an
-	 * uplink waits for rows, else at most every commit_interval). */
-	store_flush_due(d->store, real, uplinks_wants_rows(d->uplinks));
+	/* Before anything is sent, it is committed: alarms at once, the
+	 * rest every commit_interval (which also bounds the send latency:
+	 * a commit per record when an uplink waits would undo the interval). */
+	store_flush_due(d->store, real, 0);
 	/* Readers see committed rows only, so the echo prints exactly
 	 * what a crash cannot take back, before the uplink sends it. */
 	report_echo_committed(&d->report);

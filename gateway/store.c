@@ -9,9 +9,15 @@
  *   commit durable.
  * - Writes (appends, acks, evictions) go into one transaction that
  *   store_flush commits: one commit per loop turn, not one per row.
- *   store_flush_due defers that commit up to commit_interval while no uplink
- *   waits for rows (fewer commits, less flash wear); durability=full makes
- *   every commit synchronous=FULL (an fsync each).
+ *   store_flush_due defers that commit up to commit_interval (5 s by
+ *   default: at 1 Hz five records share a commit and its WAL pages, which
+ *   keeps the writes under 2 MB/h), or STORE_TXN_MAX_ROWS rows, whichever
+ *   comes first; durability=full makes every commit synchronous=FULL (an
+ *   fsync each).  An uplink waiting for rows does not hurry the commit: the
+ *   interval bounds what a power cut can take and how late a row is sent.
+ * - An alarm-class row (smoke, zone violation, tamper, seal, store) is
+ *   committed on the next store_flush_due whatever the interval: a power
+ *   cut never takes an alarm that was made, and it is sent at once.
  * - Rows are handed to readers only once committed: nothing leaves the box
  *   that a power cut could take back.
  *
@@ -219,6 +225,7 @@ struct store {
 	int64_t nrows;		/* rows in the table, kept so status never counts them */
 	int in_txn;
 	int pending;		   /* rows appended in the open transaction */
+	int alarm;		   /* the open transaction holds an alarm-class row */
 	int64_t txn_changes0;	   /* sqlite3_total_changes64 when it began */
 	int64_t txn_acks;	   /* rows it deleted or marked for acks */
 	int disk_err;		   /* SQLite code of the disk trouble we are in, or 0 */
@@ -307,6 +314,7 @@ static void store_txn_check(struct store *s)
 	s->lost += s->pending;
 	s->in_txn = 0;
 	s->pending = 0;
+	s->alarm = 0;
 	s->appended_max = s->committed_max;
 	s->rollbacks++;
 	/* Evictions counted in that transaction are gone with it. */
@@ -395,6 +403,7 @@ static int store_commit(struct store *s)
 		return -1;
 	s->in_txn = 0;
 	s->pending = 0;
+	s->alarm = 0;
 	s->txn_since_ms = -1;
 	s->committed_max = s->appended_max;
 	if (s->disk_err) {
@@ -1051,6 +1060,8 @@ int store_append_class(struct store *s, uint64_t seq, enum store_kind kind, enum
 		s->txn_since_ms = -1; /* the commit interval starts with the first row */
 	s->pending++;
 	s->nrows++;
+	if (cls == STORE_CLASS_ALARM)
+		s->alarm = 1;
 	if (seq > s->appended_max)
 		s->appended_max = seq;
 	/* Pages freed inside a transaction are reused by it: evicting as we
@@ -1085,7 +1096,7 @@ int store_flush_due(struct store *s, int64_t now_ms, int urgent)
 			       now_ms - s->txn_since_ms < STORE_ACK_HOLD_MS
 			   ? 0
 			   : (store_flush(s) < 0 ? -1 : 1);
-	if (!urgent && s->pending < STORE_TXN_MAX_ROWS &&
+	if (!urgent && !s->alarm && s->pending < STORE_TXN_MAX_ROWS &&
 	    now_ms - s->txn_since_ms < s->policy.commit_interval_ms)
 		return 0;
 	return store_flush(s) < 0 ? -1 : 1;
