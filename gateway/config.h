@@ -114,7 +114,7 @@ struct config_store {
 	int retention_days;
 	int max_size_mb;
 	int durability_full;	/* durability = full: fsync every commit */
-	int commit_interval_ms; /* commit at most this often while no uplink waits */
+	int commit_interval_ms; /* commit at most this often (alarms at once) */
 };
 
 struct config_sample {
