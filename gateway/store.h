@@ -54,6 +54,8 @@ struct store_stats {
 	int64_t evicted_class[STORE_N_CLASSES]; /* the same, by class (since schema v2) */
 	int64_t thinned; /* position rows removed by thinning (counted in evicted too) */
 	int64_t bytes;	 /* database size */
+	uint64_t
+	    alarm_syncs; /* commits holding an alarm synced to disk (not under durability=full) */
 };
 
 /* What store_open had to do to come up (for the daemon to report). */

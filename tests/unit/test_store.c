@@ -1110,11 +1110,13 @@ static void test_flush_due(void **state)
 }
 
 /* An alarm-class row is committed on the next store_flush_due whatever the
- * interval, with the rows appended before it; the interval then starts
- * again for what follows.  Many rows commit before the interval too. */
+ * interval, with the rows appended before it, and that commit is synced to
+ * disk (routine ones are not); the interval then starts again for what
+ * follows.  Many rows commit before the interval too. */
 static void test_flush_alarm(void **state)
 {
 	struct store_row rows[8];
+	struct store_stats st;
 	struct store *s;
 
 	(void)state;
@@ -1126,14 +1128,20 @@ static void test_flush_alarm(void **state)
 	add_class(s, STORE_EVENT, STORE_CLASS_EVENT, 1);
 	assert_int_equal(store_flush_due(s, 1001, 0), 0); /* an event is no alarm */
 	add_class(s, STORE_EVENT, STORE_CLASS_ALARM, 1);
+	store_stats(s, &st);
+	assert_int_equal(st.alarm_syncs, 0);
 	assert_int_equal(store_flush_due(s, 1002, 0), 1); /* the alarm: at once */
 	assert_int_equal(fetch(s, 0, 0, rows, 8), 3);
+	store_stats(s, &st);
+	assert_int_equal(st.alarm_syncs, 1);
 	add(s, STORE_RECORD, NOW_MS);
 	assert_int_equal(store_flush_due(s, 1003, 0), 0); /* routine waits again */
 	assert_int_equal(store_flush_deadline(s), 6003);
 	for (int i = 0; i < 255; i++)
 		add(s, STORE_RECORD, NOW_MS);
 	assert_int_equal(store_flush_due(s, 1004, 0), 1); /* 256 rows: no more wait */
+	store_stats(s, &st);
+	assert_int_equal(st.alarm_syncs, 1); /* routine commits are not synced */
 	store_close(s);
 }
 
