@@ -116,7 +116,7 @@ struct config_store {
 	int retention_days;
 	int max_size_mb;
 	int durability_full;	/* durability = full: fsync every commit */
-	int commit_interval_ms; /* commit at most this often while no uplink waits */
+	int commit_interval_ms; /* commit at most this often (alarms at once) */
 	int keep_sent_days;	/* rows every uplink has stay this long (0: deleted) */
 };
 

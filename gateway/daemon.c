@@ -213,13 +213,19 @@ static void daemon_remote(struct daemon *d)
 		remote_reloaded(d->remote, daemon_reload(d) == 0);
 }
 
+/* --exit-when-done, and every log replayed: only the store's drain is
+ * left.  Without a CAN source there is no log to wait for (a backlog
+ * drain, as in the bench). */
+static int daemon_done_reading(struct daemon *d)
+{
+	return d->opts.exit_when_done && (core_replay_done(d->core) || d->cfg->n_can == 0);
+}
+
 static int daemon_finished(struct daemon *d)
 {
 	struct store_stats ss;
 
-	/* Without a CAN source there is no log to wait for: done once the
-	 * store is drained (a backlog drain, as in the bench). */
-	if (!d->opts.exit_when_done || (!core_replay_done(d->core) && d->cfg->n_can > 0))
+	if (!daemon_done_reading(d))
 		return 0;
 	if (uplinks_count(d->uplinks) == 0)
 		return 1;
@@ -365,9 +371,11 @@ static int64_t daemon_work(void *ctx, int64_t real)
 	mono = clock_mono_ms();
 	sources_process(d->src, mono);
 	core_live(d->core, mono);
-	/* Before anything is sent, it is committed (at once when an
-	 * uplink waits for rows, else at most every commit_interval). */
-	store_flush_due(d->store, real, uplinks_wants_rows(d->uplinks));
+	/* Before anything is sent, it is committed: alarms at once, the
+	 * rest every commit_interval (which also bounds the send latency:
+	 * a commit per record when an uplink waits would undo the interval);
+	 * at once in --exit-when-done's drain, which waits for an empty store. */
+	store_flush_due(d->store, real, daemon_done_reading(d));
 	/* Readers see committed rows only, so the echo prints exactly
 	 * what a crash cannot take back, before the uplink sends it. */
 	report_echo_committed(&d->report);

@@ -9,9 +9,16 @@
  *   commit durable.
  * - Writes (appends, acks, evictions) go into one transaction that
  *   store_flush commits: one commit per loop turn, not one per row.
- *   store_flush_due defers that commit up to commit_interval while no uplink
- *   waits for rows (fewer commits, less flash wear); durability=full makes
- *   every commit synchronous=FULL (an fsync each).
+ *   store_flush_due defers that commit up to commit_interval (5 s by
+ *   default: at 1 Hz five records share a commit and its WAL pages, which
+ *   keeps the writes under 2 MB/h), or STORE_TXN_MAX_ROWS rows, whichever
+ *   comes first; durability=full makes every commit synchronous=FULL (an
+ *   fsync each).  An uplink waiting for rows does not hurry the commit: the
+ *   interval bounds what a power cut can take and how late a row is sent.
+ * - An alarm-class row (smoke, zone violation, tamper, seal, store) is
+ *   committed on the next store_flush_due whatever the interval, and that
+ *   commit is synced (fdatasync of the WAL): neither a crash nor a power
+ *   cut takes an alarm that was made, and it is sent at once.
  * - Rows are handed to readers only once committed: nothing leaves the box
  *   that a power cut could take back.
  *
@@ -274,6 +281,9 @@ struct store {
 	int64_t nrows;		/* rows in the table, kept so status never counts them */
 	int in_txn;
 	int pending;		   /* rows appended in the open transaction */
+	int alarm;		   /* the open transaction holds an alarm-class row */
+	int wal_fd;		   /* the WAL, for fdatasync after an alarm's commit, or -1 */
+	uint64_t alarm_syncs;	   /* commits of alarms synced to disk */
 	int64_t txn_changes0;	   /* sqlite3_total_changes64 when it began */
 	int64_t txn_acks;	   /* rows it deleted or marked for acks */
 	int64_t txn_marks;	   /* acks that moved the sent boundary (no row written) */
@@ -364,6 +374,7 @@ static void store_txn_check(struct store *s)
 	s->lost += s->pending;
 	s->in_txn = 0;
 	s->pending = 0;
+	s->alarm = 0;
 	s->appended_max = s->committed_max;
 	s->rollbacks++;
 	/* Evictions counted in that transaction are gone with it. */
@@ -445,12 +456,35 @@ static int store_acks_only(const struct store *s)
 }
 
 /*
+ * An alarm's commit is on disk before we go on, also with
+ * synchronous=NORMAL: fdatasync the WAL (which makes every earlier commit
+ * durable too).  Cheaper than a synchronous=FULL transaction (no extra
+ * frame), and alarms are few.  The WAL file lives as long as the store.
+ */
+static void store_sync_wal(struct store *s)
+{
+	char wal[PATH_MAX];
+
+	if (s->ram || s->policy.durability_full)
+		return;
+	if (s->wal_fd < 0 && snprintf(wal, sizeof(wal), "%s-wal", s->path) < (int)sizeof(wal))
+		s->wal_fd = open(wal, O_RDONLY | O_CLOEXEC);
+	if (s->wal_fd < 0 || fdatasync(s->wal_fd) < 0) {
+		log_warn("store %s: sync of an alarm's commit", s->path);
+		return;
+	}
+	s->alarm_syncs++;
+}
+
+/*
  * Commit the open transaction.  If the commit fails (disk full) and SQLite
  * kept the transaction, keep it too: the next flush retries, and the page
  * cache bounds what it holds meanwhile.
  */
 static int store_commit(struct store *s)
 {
+	int alarm = s->alarm;
+
 	if (!s->in_txn)
 		return 0;
 	if (s->sent_upto != s->sent_saved &&
@@ -459,8 +493,11 @@ static int store_commit(struct store *s)
 	if (store_exec(s, ST_COMMIT, "commit") < 0)
 		return -1;
 	s->sent_saved = s->sent_upto;
+	if (alarm)
+		store_sync_wal(s);
 	s->in_txn = 0;
 	s->pending = 0;
+	s->alarm = 0;
 	s->txn_since_ms = -1;
 	s->committed_max = s->appended_max;
 	if (s->disk_err) {
@@ -725,6 +762,8 @@ static int store_prepare(struct store *s)
 
 static void store_free(struct store *s)
 {
+	if (s->wal_fd >= 0)
+		close(s->wal_fd);
 	for (int i = 0; i < ST_N; i++)
 		sqlite3_finalize(s->st[i]);
 	if (s->db && sqlite3_close(s->db) != SQLITE_OK)
@@ -841,6 +880,7 @@ static struct store *store_try(const char *path, unsigned uplink_mask, int reten
 		return NULL;
 	}
 	s->ram = ram;
+	s->wal_fd = -1;
 	if (ram && (max_size_mb == 0 || max_size_mb > STORE_RAM_MAX_MB))
 		max_size_mb = STORE_RAM_MAX_MB;
 	s->uplink_mask = uplink_mask;
@@ -1140,6 +1180,8 @@ int store_append_class(struct store *s, uint64_t seq, enum store_kind kind, enum
 		s->txn_since_ms = -1; /* the commit interval starts with the first row */
 	s->pending++;
 	s->nrows++;
+	if (cls == STORE_CLASS_ALARM)
+		s->alarm = 1;
 	if (seq > s->appended_max)
 		s->appended_max = seq;
 	/* Pages freed inside a transaction are reused by it: evicting as we
@@ -1174,7 +1216,7 @@ int store_flush_due(struct store *s, int64_t now_ms, int urgent)
 			       now_ms - s->txn_since_ms < STORE_ACK_HOLD_MS
 			   ? 0
 			   : (store_flush(s) < 0 ? -1 : 1);
-	if (!urgent && s->pending < STORE_TXN_MAX_ROWS &&
+	if (!urgent && !s->alarm && s->pending < STORE_TXN_MAX_ROWS &&
 	    now_ms - s->txn_since_ms < s->policy.commit_interval_ms)
 		return 0;
 	return store_flush(s) < 0 ? -1 : 1;
@@ -1665,6 +1707,7 @@ void store_stats(struct store *s, struct store_stats *st)
 	st->thinned = s->thinned;
 	st->rows = s->nrows - s->nsent;
 	st->sent = s->nsent;
+	st->alarm_syncs = s->alarm_syncs;
 	store_oldest_unsent(s, &st->oldest_wall_ms);
 	store_used_bytes(s, &st->bytes);
 }

@@ -57,6 +57,8 @@ struct store_stats {
 	int64_t evicted_class[STORE_N_CLASSES]; /* the same, by class (since schema v2) */
 	int64_t thinned; /* position rows removed by thinning (counted in evicted too) */
 	int64_t bytes;	 /* database size */
+	uint64_t
+	    alarm_syncs; /* commits holding an alarm synced to disk (not under durability=full) */
 };
 
 /* What store_open had to do to come up (for the daemon to report). */
@@ -119,9 +121,11 @@ int store_append_class(struct store *s, uint64_t seq, enum store_kind kind, enum
 		       int64_t mono_ms, int64_t wall_ms, const char *payload, size_t len);
 /* Commit the open transaction now (enforcing the size cap first). 0 or -1. */
 int store_flush(struct store *s);
-/* Commit if urgent (an uplink waits for rows) or the commit interval has
- * passed since the last commit.  1: nothing is left uncommitted; 0: the
- * commit is deferred (store_flush_deadline says until when); -1: error. */
+/* Commit if urgent (a stop's drain), if the open transaction holds an
+ * alarm-class row, if STORE_TXN_MAX_ROWS rows wait, or if the commit
+ * interval has passed since the first row of the open transaction was seen
+ * here.  1: nothing is left uncommitted; 0: the commit is deferred
+ * (store_flush_deadline says until when); -1: error. */
 int store_flush_due(struct store *s, int64_t now_ms, int urgent);
 /* Monotonic ms by which store_flush_due wants to run again, or -1. */
 int64_t store_flush_deadline(const struct store *s);

@@ -19,6 +19,10 @@ speed = 100
 [mqtt]
 host = 127.0.0.1
 port = $PORT
+# Kills come 0.1-0.9 s after the start: rows must be committed well inside
+# that.  test_powercut.sh kills at the default interval (5 s).
+[store]
+commit_interval = 0.2
 EOC
 
 # 50 cycles take about 40 s here; CRASH_CYCLES=N for more or fewer.

@@ -97,6 +97,10 @@ state_dir = $T/$name-state
 [can "engine"]
 log = $log
 speed = $speed
+[store]
+# the default 5 s of recorded time, at the replay's speed (at 60 x, 5 s
+# would be 5 minutes of data: live frames behind the backlog)
+commit_interval = $(awk -v s="$speed" 'BEGIN { printf "%.2f", 5 / s }')
 [mqtt]
 enabled = $mqtt
 host = 127.0.0.1

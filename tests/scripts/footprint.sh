@@ -6,13 +6,15 @@
 #   emgw Modbus-only   5 registers at 1 Hz to MQTT (when emgwd has Modbus)
 #   collectd           the same Modbus-only job: Debian's collectd-core with
 #                      its modbus and mqtt plugins
+# FOOTPRINT_ROUNDS times (default 2), every job started afresh each round,
 # and reports for each: peak RSS (VmHWM), PSS and USS at the end (from
 # /proc/PID/smaps_rollup: USS = private clean + private dirty), wake-ups a
 # second (voluntary context switches of all threads, /proc/PID/task/*/status,
 # over the window), threads (most seen), CPU seconds
 # per hour of data (utime+stime over the window, scaled), disk bytes written
 # per hour (/proc/PID/io write_bytes, scaled), messages at the broker, and
-# binary size; then the ratios emgw/collectd for both jobs.  The window is
+# binary size: one table, median (min-max) of the rounds, with the ratios
+# emgw/collectd (of the medians) for both jobs.  The window is
 # FOOTPRINT_SECONDS (default 60) after the first message of every job, at
 # recorded speed, so a second of window is a second of data.
 # Prints figures; fails only when a job does not run or publishes nothing.
@@ -214,32 +216,12 @@ EOC
 } >"$D/collectd.conf"
 collectd -t -C "$D/collectd.conf" >"$D/collectd.check" 2>&1 || { cat "$D/collectd.check"; die "collectd config refused"; }
 
-# --- Start the jobs.
-JOBS="demo"
-mkdir -p "$RUNDIR/demo" "$RUNDIR/mbonly"
-spawn "$D/demo.log" env RUNTIME_DIRECTORY="$RUNDIR/demo" "$TOP/$B/emgwd" -c "$D/demo.conf"
-PID_demo=$SPAWNED TOPIC_demo="emgw/fp-demo/"
-if [ "$have_modbus" = yes ]; then
-	JOBS="$JOBS mbonly"
-	spawn "$D/mbonly.log" env RUNTIME_DIRECTORY="$RUNDIR/mbonly" "$TOP/$B/emgwd" -c "$D/mbonly.conf"
-	PID_mbonly=$SPAWNED TOPIC_mbonly="emgw/fp-modbus/"
-fi
-JOBS="$JOBS collectd"
-spawn "$D/collectd.log" collectd -f -C "$D/collectd.conf"
-PID_collectd=$SPAWNED TOPIC_collectd="collectd/"
+strip_size() { # size of a stripped copy of an executable or plugin
+	cp "$1" "$D/strip.tmp" && strip --strip-unneeded "$D/strip.tmp" && stat -c %s "$D/strip.tmp"
+}
 
-published() { grep -ac "^$1" "$D/sub.log" || true; }
-has_published() { [ "$(published "$1")" -gt 0 ]; }
-for j in $JOBS; do
-	pid=PID_$j topic=TOPIC_$j
-	if ! wait_for 30 has_published "${!topic}"; then
-		tail -n 20 "$D/$j.log"
-		die "$j published nothing within 30 s"
-	fi
-	kill -0 "${!pid}" 2>/dev/null || { tail -n 20 "$D/$j.log"; die "$j died"; }
-done
-
-# --- Measure: a baseline now, the window, the end.
+# --- The rounds: every job started afresh (new store, new run directory),
+# measured over the same window, stopped; peers stay up.
 cpu_ticks() { awk '{ sub(/.*\) /, ""); print $12 + $13 }' "/proc/$1/stat"; } # utime+stime
 io_write() { awk '$1 == "write_bytes:" { print $2 }' "/proc/$1/io"; }
 status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
@@ -250,71 +232,123 @@ rollup_kb() { # rollup_kb PID Pss|Uss
 	awk -v k="$2" '$1 == "Pss:" { p = $2 } $1 ~ /^Private_(Clean|Dirty):$/ { u += $2 }
 		END { print (k == "Pss" ? p : u) + 0 }' "/proc/$1/smaps_rollup"
 }
-for j in $JOBS; do
-	pid=PID_$j topic=TOPIC_$j
-	eval "cpu0_$j=$(cpu_ticks "${!pid}") io0_$j=$(io_write "${!pid}") msg0_$j=$(published "${!topic}") cs0_$j=$(vcsw "${!pid}") thr_$j=0"
-done
-echo "footprint: measuring $JOBS for $SECS s (recorded speed: 1 s of window = 1 s of data)"
-end=$(($(date +%s) + SECS))
-while [ "$(date +%s)" -lt "$end" ]; do
-	for j in $JOBS; do
-		pid=PID_$j thr=thr_$j
-		kill -0 "${!pid}" 2>/dev/null || { tail -n 20 "$D/$j.log"; die "$j died during the window"; }
-		t=$(status_kb "${!pid}" Threads)
-		[ "$t" -le "${!thr}" ] || eval "thr_$j=$t"
-	done
-	sleep 1
-done
-
-strip_size() { # size of a stripped copy of an executable or plugin
-	cp "$1" "$D/strip.tmp" && strip --strip-unneeded "$D/strip.tmp" && stat -c %s "$D/strip.tmp"
+published() { grep -ac "^$1" "$D/sub.log" || true; }
+has_published() { [ "$(published "$1")" -gt 0 ]; }
+stop_job() { # stop_job PID: SIGTERM, then SIGKILL after 5 s
+	kill "$1" 2>/dev/null || return 0
+	for _ in $(seq 50); do kill -0 "$1" 2>/dev/null || return 0; sleep 0.1; done
+	kill -9 "$1" 2>/dev/null || true
 }
-bin_demo=$(strip_size "$TOP/$B/emgwd")
-bin_mbonly=$bin_demo
-bin_collectd=$(( $(strip_size /usr/sbin/collectd) + $(stat -c %s /usr/lib/collectd/modbus.so) +
-	$(stat -c %s /usr/lib/collectd/mqtt.so) + $(stat -c %s /usr/lib/collectd/logfile.so) ))
 
-printf '\nfootprint, %d s of data at recorded speed, scaled to one hour:\n' "$SECS"
-printf '%-40s %10s %9s %9s %8s %8s %8s %12s %7s %9s\n' job "peak RSS" PSS USS wakeup/s threads "CPU s/h" \
-	"disk bytes/h" "msgs/s" "binary"
-for j in $JOBS; do
-	pid=PID_$j topic=TOPIC_$j cpu0=cpu0_$j io0=io0_$j msg0=msg0_$j thr=thr_$j bin=bin_$j cs0=cs0_$j
-	hwm=$(status_kb "${!pid}" VmHWM)
-	pss=$(rollup_kb "${!pid}" Pss)
-	uss=$(rollup_kb "${!pid}" Uss)
-	wak=$(echo "($(vcsw "${!pid}") - ${!cs0}) / $SECS" | bc -l)
-	cpu=$(echo "($(cpu_ticks "${!pid}") - ${!cpu0}) / $HZ * 3600 / $SECS" | bc -l)
-	io=$(( ($(io_write "${!pid}") - ${!io0}) * 3600 / SECS ))
-	msgs=$(echo "($(published "${!topic}") - ${!msg0}) / $SECS" | bc -l)
-	case $j in
-	demo) name="emgw demo (CAN+TLS MQTT+store$([ "$have_modbus" = no ] || echo +Modbus))" ;;
-	mbonly) name="emgw Modbus-only (5 reg, 1 Hz)" ;;
-	collectd) name="collectd Modbus-only (5 reg, 1 Hz)" ;;
+JOBS="mbonly demo collectd"
+[ "$have_modbus" = yes ] || JOBS="demo collectd"
+ROUNDS=${FOOTPRINT_ROUNDS:-2}
+FIG="$D/figures" # lines: job metric value, one a round
+: >"$FIG"
+run_round() { # run_round N
+	local j pid topic t end
+	rm -rf "$D/demo" "$D/mbonly" "$D/collectd" "$RUNDIR/demo" "$RUNDIR/mbonly"
+	mkdir -p "$RUNDIR/demo" "$RUNDIR/mbonly" "$D/collectd"
+	spawn "$D/demo.log" env RUNTIME_DIRECTORY="$RUNDIR/demo" "$TOP/$B/emgwd" -c "$D/demo.conf"
+	PID_demo=$SPAWNED TOPIC_demo="emgw/fp-demo/"
+	if [ "$have_modbus" = yes ]; then
+		spawn "$D/mbonly.log" env RUNTIME_DIRECTORY="$RUNDIR/mbonly" "$TOP/$B/emgwd" -c "$D/mbonly.conf"
+		PID_mbonly=$SPAWNED TOPIC_mbonly="emgw/fp-modbus/"
+	fi
+	spawn "$D/collectd.log" collectd -f -C "$D/collectd.conf"
+	PID_collectd=$SPAWNED TOPIC_collectd="collectd/"
+	for j in $JOBS; do
+		pid=PID_$j topic=TOPIC_$j
+		# A message of this round: more than at its start (a later round
+		# finds the earlier rounds' messages in the log).
+		eval "base_$j=$(published "${!topic}")"
+		if ! wait_for 30 sh -c "[ \$(grep -ac '^${!topic}' '$D/sub.log') -gt $(eval echo "\$base_$j") ]"; then
+			tail -n 20 "$D/$j.log"
+			die "$j published nothing within 30 s"
+		fi
+		kill -0 "${!pid}" 2>/dev/null || { tail -n 20 "$D/$j.log"; die "$j died"; }
+	done
+	for j in $JOBS; do
+		pid=PID_$j topic=TOPIC_$j
+		eval "cpu0_$j=$(cpu_ticks "${!pid}") io0_$j=$(io_write "${!pid}") msg0_$j=$(published "${!topic}") cs0_$j=$(vcsw "${!pid}") thr_$j=0"
+	done
+	echo "footprint: round $1 of $ROUNDS: measuring $JOBS for $SECS s"
+	end=$(($(date +%s) + SECS))
+	while [ "$(date +%s)" -lt "$end" ]; do
+		for j in $JOBS; do
+			pid=PID_$j thr=thr_$j
+			kill -0 "${!pid}" 2>/dev/null || { tail -n 20 "$D/$j.log"; die "$j died during the window"; }
+			t=$(status_kb "${!pid}" Threads)
+			[ "$t" -le "${!thr}" ] || eval "thr_$j=$t"
+		done
+		sleep 1
+	done
+	for j in $JOBS; do
+		pid=PID_$j topic=TOPIC_$j cpu0=cpu0_$j io0=io0_$j msg0=msg0_$j thr=thr_$j cs0=cs0_$j
+		{
+			echo "$j rss $(status_kb "${!pid}" VmHWM)"
+			echo "$j pss $(rollup_kb "${!pid}" Pss)"
+			echo "$j uss $(rollup_kb "${!pid}" Uss)"
+			echo "$j thr ${!thr}"
+			echo "$j cpu $(echo "($(cpu_ticks "${!pid}") - ${!cpu0}) / $HZ * 3600 / $SECS" | bc -l)"
+			echo "$j wak $(echo "($(vcsw "${!pid}") - ${!cs0}) / $SECS" | bc -l)"
+			echo "$j io $(echo "($(io_write "${!pid}") - ${!io0}) * 3600 / $SECS / 1000000" | bc -l)"
+			echo "$j msg $(echo "($(published "${!topic}") - ${!msg0}) / $SECS" | bc -l)"
+		} >>"$FIG"
+	done
+	for j in $JOBS; do pid=PID_$j; stop_job "${!pid}"; done
+}
+for r in $(seq "$ROUNDS"); do run_round "$r"; done
+
+# --- The table: median (min-max) of the rounds; ratios of the medians.
+values() { awk -v j="$1" -v m="$2" '$1 == j && $2 == m { print $3 }' "$FIG" | sort -g; }
+median() { values "$1" "$2" | awk '{ a[NR] = $1 } END { print (NR % 2) ? a[(NR + 1) / 2] : (a[NR / 2] + a[NR / 2 + 1]) / 2 }'; }
+cell() { # cell JOB METRIC FORMAT: "median (min-max)"
+	local v
+	v=$(values "$1" "$2" | tr '\n' ' ')
+	awk -v f="$3" -v med="$(median "$1" "$2")" -v v="$v" 'BEGIN {
+		n = split(v, a, " ")
+		s = sprintf(f, med)
+		if (n > 1) s = s " (" sprintf(f, a[1]) "-" sprintf(f, a[n]) ")"
+		print s }'
+}
+# ratio A B: A/B to two places, "n/a" when B is 0 (collectd's CPU over a
+# short window can be under one clock tick).
+ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'; }
+label() {
+	case $1 in
+	rss) echo "peak RSS, KiB" ;; pss) echo "PSS, KiB" ;; uss) echo "USS, KiB" ;;
+	thr) echo "threads" ;; cpu) echo "CPU s/h" ;; wak) echo "wake-ups/s" ;;
+	io) echo "MB/h written" ;; msg) echo "messages/s" ;;
 	esac
-	printf '%-40s %6d KiB %5d KiB %5d KiB %8.1f %8d %8.1f %12d %7.1f %9d\n' "$name" "$hwm" "$pss" "$uss" "$wak" \
-		"${!thr}" "$cpu" "$io" "$msgs" "${!bin}"
-	eval "hwm_$j=$hwm pss_$j=$pss uss_$j=$uss wak_$j=$wak cpuh_$j=$cpu ioh_$j=$io"
-done
-echo "(binary: stripped executable; collectd: collectd + modbus.so + mqtt.so + logfile.so;" \
-	"shared libraries not counted; emgw stores every record in SQLite, collectd stores nothing)"
+}
+fmt() { case $1 in rss | pss | uss | thr) echo "%.0f" ;; *) echo "%.1f" ;; esac; }
 
+printf '\nfootprint, %s, %d rounds of %d s at recorded speed (median (min-max); ratios of the medians):\n' \
+	"$(date -u +%Y-%m-%d)" "$ROUNDS" "$SECS"
+hdr="| | emgw Modbus-only | emgw full job | collectd Modbus-only | Modbus-only / collectd | full / collectd |"
+[ "$have_modbus" = yes ] || hdr="| | emgw full job | collectd Modbus-only | full / collectd |"
+echo "$hdr"
+sep="|"
+for _ in $(seq $(($(echo "$hdr" | tr -cd '|' | wc -c) - 1))); do sep="$sep --- |"; done
+echo "$sep"
+for m in rss pss uss thr cpu wak io msg; do
+	line="| $(label $m) |"
+	for j in $JOBS; do line="$line $(cell "$j" "$m" "$(fmt $m)") |"; done
+	for j in $JOBS; do
+		[ "$j" != collectd ] || continue
+		line="$line $(ratio "$(median "$j" "$m")" "$(median collectd "$m")") |"
+	done
+	echo "$line"
+done
+echo "(emgw Modbus-only and collectd: 5 holding registers at 1 Hz to MQTT; full job: CAN replay at" \
+	"recorded speed + MQTT over TLS + store$([ "$have_modbus" = no ] || echo " + Modbus"); emgw stores every" \
+	"record in SQLite, collectd stores nothing; binaries stripped: emgwd $(strip_size "$TOP/$B/emgwd") B," \
+	"collectd with its 3 plugins $(($(strip_size /usr/sbin/collectd) + $(stat -c %s /usr/lib/collectd/modbus.so) +
+		$(stat -c %s /usr/lib/collectd/mqtt.so) + $(stat -c %s /usr/lib/collectd/logfile.so))) B)"
+[ "$have_modbus" = yes ] || echo "emgw Modbus-only job: not measured: $why_no_modbus"
 echo "one message of each job, as the broker got it:"
 for j in $JOBS; do
 	topic=TOPIC_$j
 	grep -a "^${!topic}" "$D/sub.log" | grep -av '/status ' | tail -n 1 | cut -c 1-160 | sed 's/^/  /'
 done
-# ratio A B: A/B to two places, "n/a" when B is 0 (collectd's CPU over a
-# short window can be under one clock tick).
-ratio() { awk -v a="$1" -v b="$2" 'BEGIN { if (b + 0 == 0) print "n/a"; else printf "%.2f", a / b }'; }
-if [ "$have_modbus" = yes ]; then
-	for j in mbonly demo; do
-		printf 'emgw %-8s / collectd: peak RSS %s x, PSS %s x, USS %s x, wake-ups %s x, CPU %s x, threads %d vs %d\n' \
-			"$j" "$(eval ratio "\$hwm_$j" "$hwm_collectd")" "$(eval ratio "\$pss_$j" "$pss_collectd")" \
-			"$(eval ratio "\$uss_$j" "$uss_collectd")" "$(eval ratio "\$wak_$j" "$wak_collectd")" \
-			"$(eval ratio "\$cpuh_$j" "$cpuh_collectd")" "$(eval echo "\$thr_$j")" "$thr_collectd"
-	done
-else
-	echo "emgw Modbus-only job: not measured: $why_no_modbus"
-	printf 'collectd Modbus-only / emgw demo job (until emgw has Modbus): peak RSS %.2f x, CPU %.2f x\n' \
-		"$(echo "$hwm_collectd / $hwm_demo" | bc -l)" "$(echo "$cpuh_collectd / ($cpuh_demo + 0.001)" | bc -l)"
-fi

@@ -1109,6 +1109,42 @@ static void test_flush_due(void **state)
 	store_close(s);
 }
 
+/* An alarm-class row is committed on the next store_flush_due whatever the
+ * interval, with the rows appended before it, and that commit is synced to
+ * disk (routine ones are not); the interval then starts again for what
+ * follows.  Many rows commit before the interval too. */
+static void test_flush_alarm(void **state)
+{
+	struct store_row rows[8];
+	struct store_stats st;
+	struct store *s;
+
+	(void)state;
+	s = store_open(dbpath, 1, 0, 0);
+	assert_non_null(s);
+	store_set_policy(s, &(struct store_policy){.commit_interval_ms = 5000});
+	add(s, STORE_RECORD, NOW_MS);
+	assert_int_equal(store_flush_due(s, 1000, 0), 0);
+	add_class(s, STORE_EVENT, STORE_CLASS_EVENT, 1);
+	assert_int_equal(store_flush_due(s, 1001, 0), 0); /* an event is no alarm */
+	add_class(s, STORE_EVENT, STORE_CLASS_ALARM, 1);
+	store_stats(s, &st);
+	assert_int_equal(st.alarm_syncs, 0);
+	assert_int_equal(store_flush_due(s, 1002, 0), 1); /* the alarm: at once */
+	assert_int_equal(fetch(s, 0, 0, rows, 8), 3);
+	store_stats(s, &st);
+	assert_int_equal(st.alarm_syncs, 1);
+	add(s, STORE_RECORD, NOW_MS);
+	assert_int_equal(store_flush_due(s, 1003, 0), 0); /* routine waits again */
+	assert_int_equal(store_flush_deadline(s), 6003);
+	for (int i = 0; i < 255; i++)
+		add(s, STORE_RECORD, NOW_MS);
+	assert_int_equal(store_flush_due(s, 1004, 0), 1); /* 256 rows: no more wait */
+	store_stats(s, &st);
+	assert_int_equal(st.alarm_syncs, 1); /* routine commits are not synced */
+	store_close(s);
+}
+
 /* Rows in the file as another process sees it: committed ones only. */
 static int64_t rows_on_disk(void)
 {
@@ -1427,6 +1463,7 @@ int main(void)
 	    T(test_bad_arguments),
 	    T(test_evict_by_class),
 	    T(test_flush_due),
+	    T(test_flush_alarm),
 	    T(test_acks_ride),
 	    T(test_fetch_desc),
 	    T(test_migrate_v1),
