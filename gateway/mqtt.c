@@ -1271,12 +1271,6 @@ static int64_t mqtt_deadline(const struct mqtt *u)
 	return d;
 }
 
-static int mqtt_wants_rows(const struct mqtt *u)
-{
-	return u && u->state == UP_CONNECTED &&
-	       inflight_used(u->inflight) < inflight_slots(u->inflight);
-}
-
 static void mqtt_set_status(struct mqtt *u, const char *json)
 {
 	snprintf(u->status, sizeof(u->status), "%s", json);
@@ -1455,11 +1449,6 @@ static int64_t mqtt_op_deadline(const void *u)
 	return mqtt_deadline(u);
 }
 
-static int mqtt_op_wants_rows(const void *u)
-{
-	return mqtt_wants_rows(u);
-}
-
 static json_t *mqtt_op_status(const void *u, const struct store_stats *ss, int64_t now_wall_ms)
 {
 	return mqtt_status_json(u, ss, now_wall_ms);
@@ -1497,7 +1486,6 @@ const struct uplink_ops mqtt_uplink = {
     .close = mqtt_op_close,
     .process = mqtt_op_process,
     .deadline = mqtt_op_deadline,
-    .wants_rows = mqtt_op_wants_rows,
     .status = mqtt_op_status,
     .reconfigure = mqtt_op_reconfigure,
     .set_status = mqtt_op_set_status,

@@ -1570,13 +1570,6 @@ static int64_t pf_op_deadline(const void *p)
 	return platform_deadline(p);
 }
 
-/* Frames are made as rows are committed: always wants them. */
-static int pf_op_wants_rows(const void *p)
-{
-	(void)p;
-	return 1;
-}
-
 static json_t *pf_op_status(const void *p, const struct store_stats *ss, int64_t now_wall_ms)
 {
 	(void)ss;
@@ -1604,7 +1597,6 @@ const struct uplink_ops platform_uplink = {
     .io = pf_op_io,
     .process = pf_op_process,
     .deadline = pf_op_deadline,
-    .wants_rows = pf_op_wants_rows,
     .status = pf_op_status,
     .reconfigure = pf_op_reconfigure,
 };

@@ -74,8 +74,6 @@ struct uplink_ops {
 	void (*process)(void *u, const struct uplink_tick *t);
 	/* Real monotonic ms at which process must run again, or -1. */
 	int64_t (*deadline)(const void *u);
-	/* Non-zero when rows committed now would leave at once (optional). */
-	int (*wants_rows)(const void *u);
 	/* Its part of the status (new reference); ss: the store's figures. */
 	json_t *(*status)(const void *u, const struct store_stats *ss, int64_t now_wall_ms);
 	/* The configuration changes from old to fresh: 0 when nothing of its

@@ -143,15 +143,6 @@ int64_t uplinks_deadline(const struct uplinks *s)
 	return d;
 }
 
-int uplinks_wants_rows(const struct uplinks *s)
-{
-	for (int i = 0; s && i < UPLINKS_N; i++)
-		if (s->u[i] && uplinks_table[i]->wants_rows &&
-		    uplinks_table[i]->wants_rows(s->u[i]))
-			return 1;
-	return 0;
-}
-
 void uplinks_status(const struct uplinks *s, json_t *st, const struct store_stats *ss,
 		    int64_t now_wall_ms)
 {

@@ -35,8 +35,6 @@ void uplinks_ready(struct uplinks *s, int i, short revents);
 void uplinks_process(struct uplinks *s, int64_t real_ms, int final);
 /* The earliest of the back-ends' deadlines, or -1. */
 int64_t uplinks_deadline(const struct uplinks *s);
-/* Does any back-end want rows committed now? */
-int uplinks_wants_rows(const struct uplinks *s);
 /* Set each back-end's status object (disabled ones {"enabled":false}) in st. */
 void uplinks_status(const struct uplinks *s, json_t *st, const struct store_stats *ss,
 		    int64_t now_wall_ms);
