@@ -20,7 +20,7 @@ CC        := $(CROSS)-gcc
 PKG_CONFIG := $(CROSS)-pkg-config
 B         := build-$(CROSS)
 endif
-PKGS      := sqlite3 libsystemd inih jansson zlib libgps libcrypto libmodbus libssl
+PKGS      := sqlite3 inih jansson zlib libgps libcrypto libmodbus libssl
 WARN      := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
              -Wpointer-arith -Wcast-qual -Wformat=2
 ifneq ($(CI)$(WERROR),)
