@@ -1,6 +1,7 @@
 /* Unit tests of health: the sd_notify protocol spoken without libsystemd (a
  * path or an abstract NOTIFY_SOCKET, the messages the daemon sends), the
- * watchdog period from WATCHDOG_USEC and WATCHDOG_PID. */
+ * watchdog period from WATCHDOG_USEC and WATCHDOG_PID, and that libsystemd
+ * is not mapped at all. */
 #include <setjmp.h>
 #include <stdarg.h>
 #include <stddef.h>
@@ -151,13 +152,25 @@ static void test_watchdog(void **state)
 	unsetenv("NOTIFY_SOCKET");
 }
 
+/* libsystemd (and the seven libraries it pulls) is not needed to notify. */
+static void test_no_libsystemd(void **state)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[1024];
+
+	(void)state;
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		assert_null(strstr(line, "libsystemd"));
+	fclose(f);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_notify_path),
-	    cmocka_unit_test(test_notify_abstract),
-	    cmocka_unit_test(test_notify_absent),
-	    cmocka_unit_test(test_watchdog),
+	    cmocka_unit_test(test_notify_path),	  cmocka_unit_test(test_notify_abstract),
+	    cmocka_unit_test(test_notify_absent), cmocka_unit_test(test_watchdog),
+	    cmocka_unit_test(test_no_libsystemd),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
