@@ -20,7 +20,12 @@ CC        := $(CROSS)-gcc
 PKG_CONFIG := $(CROSS)-pkg-config
 B         := build-$(CROSS)
 endif
-PKGS      := sqlite3 libsystemd inih jansson zlib libgps libcrypto libmodbus libssl
+PKGS      := sqlite3 inih jansson zlib libcrypto libmodbus libssl
+# libgps is not linked: gateway/gnss.c dlopen()s it by the soname of the
+# library this build compiles against (the target's, in a cross build), so
+# only a gateway with [gnss] maps it and the libdbus and libstdc++ it pulls.
+LIBGPS_SONAME := $(shell readelf -d "$$($(PKG_CONFIG) --variable=libdir libgps 2>/dev/null)/libgps.so" \
+		   2>/dev/null | sed -n 's/.*(SONAME).*\[\(.*\)\]/\1/p')
 WARN      := -Wall -Wextra -Wshadow -Wstrict-prototypes -Wmissing-prototypes \
              -Wpointer-arith -Wcast-qual -Wformat=2
 ifneq ($(CI)$(WERROR),)
@@ -29,7 +34,7 @@ endif
 OPT       ?= -O2 -g
 CFLAGS    ?= $(OPT)
 ALL_CFLAGS := -std=c11 -D_DEFAULT_SOURCE -DEMGW_VERSION='"$(VERSION)"' $(WARN) \
-             -MMD -MP -I. $(shell $(PKG_CONFIG) --cflags $(PKGS) 2>/dev/null) $(CFLAGS)
+             -MMD -MP -I. $(shell $(PKG_CONFIG) --cflags $(PKGS) libgps 2>/dev/null) $(CFLAGS)
 LIBS      := $(shell $(PKG_CONFIG) --libs $(PKGS) 2>/dev/null) -lpaho-mqtt3as -lpthread -lm
 
 PROTO_SRC := $(sort $(wildcard protocols/*.c))
@@ -61,6 +66,8 @@ deps:
 $(B)/%.o: %.c
 	@mkdir -p $(@D)
 	$(CC) $(ALL_CFLAGS) -c -o $@ $<
+
+$(B)/gateway/gnss.o: ALL_CFLAGS += $(if $(LIBGPS_SONAME),-DEMGW_LIBGPS_SONAME='"$(LIBGPS_SONAME)"')
 
 $(B)/emgwd: $(B)/gateway/main.o $(LIB_OBJ)
 	$(CC) $(LDFLAGS) -o $@ $^ $(LIBS)

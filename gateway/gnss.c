@@ -25,6 +25,7 @@
  */
 #include "gateway/gnss.h"
 
+#include <dlfcn.h>
 #include <errno.h>
 #include <fcntl.h>
 #include <gps.h>
@@ -44,6 +45,9 @@
 #if GPSD_API_MAJOR_VERSION != 10 && GPSD_API_MAJOR_VERSION != 11
 #error "gnss.c supports libgps API major 10 and 11 (gpsd 3.20 .. 3.22)"
 #endif
+#ifndef EMGW_LIBGPS_SONAME
+#error "EMGW_LIBGPS_SONAME: the Makefile reads it from libgps.so (is libgps-dev installed?)"
+#endif
 
 #define GNSS_BACKOFF_MIN_MS 500
 #define GNSS_JITTER_MIN_M   3.0	      /* smallest jitter radius while stopped */
@@ -61,6 +65,7 @@ struct gnss {
 	long long floor_s;
 	long long ceiling_s;
 	int time_refused; /* receiver time past the ceiling: logged once */
+	const struct gnss_lib *gps;
 	struct gps_data_t gd;
 	int open;	     /* gd holds a connection */
 	int64_t retry_at_ms; /* real ms of the next connect, -1: none due */
@@ -69,6 +74,63 @@ struct gnss {
 	struct gnss_track track;
 	struct gnss_stats st;
 };
+
+/* ---- libgps, loaded at the first use -------------------------------------- */
+
+/* The table's types are gps.h's: a libgps whose prototypes differ stops the
+ * build here rather than calling through the wrong type. */
+#define GNSS_LIB_AGREES(member, fn)                                                                \
+	_Static_assert(__builtin_types_compatible_p(__typeof__(((struct gnss_lib *)0)->member),    \
+						    __typeof__(&fn)),                              \
+		       #fn " in gps.h differs from struct gnss_lib")
+GNSS_LIB_AGREES(open, gps_open);
+GNSS_LIB_AGREES(close, gps_close);
+GNSS_LIB_AGREES(read, gps_read);
+GNSS_LIB_AGREES(stream, gps_stream);
+GNSS_LIB_AGREES(waiting, gps_waiting);
+GNSS_LIB_AGREES(errstr, gps_errstr);
+
+static const char *gnss_lib_name = EMGW_LIBGPS_SONAME;
+static char gnss_lib_why[256];
+
+const struct gnss_lib *gnss_lib(void)
+{
+	static struct gnss_lib lib;
+	static void *handle; /* kept for the process's life: never unloaded */
+	static const char *const names[] = {"gps_open",	  "gps_close",	 "gps_read",
+					    "gps_stream", "gps_waiting", "gps_errstr"};
+	void *sym[sizeof(names) / sizeof(names[0])];
+
+	if (handle)
+		return &lib;
+	handle = dlopen(gnss_lib_name, RTLD_NOW | RTLD_LOCAL);
+	for (size_t i = 0; handle && i < sizeof(names) / sizeof(names[0]); i++)
+		if (!(sym[i] = dlsym(handle, names[i]))) {
+			dlclose(handle);
+			handle = NULL;
+		}
+	if (!handle) {
+		snprintf(gnss_lib_why, sizeof(gnss_lib_why), "%s", dlerror());
+		return NULL;
+	}
+	lib.open = (__typeof__(lib.open))sym[0];
+	lib.close = (__typeof__(lib.close))sym[1];
+	lib.read = (__typeof__(lib.read))sym[2];
+	lib.stream = (__typeof__(lib.stream))sym[3];
+	lib.waiting = (__typeof__(lib.waiting))sym[4];
+	lib.errstr = (__typeof__(lib.errstr))sym[5];
+	return &lib;
+}
+
+const char *gnss_lib_error(void)
+{
+	return gnss_lib_why;
+}
+
+void gnss_lib_use(const char *soname)
+{
+	gnss_lib_name = soname ? soname : EMGW_LIBGPS_SONAME;
+}
 
 /* ---- mapping gpsd's reports ------------------------------------------ */
 
@@ -378,7 +440,7 @@ static void gnss_disconnect(struct gnss *g)
 {
 	if (!g->open)
 		return;
-	gps_close(&g->gd);
+	g->gps->close(&g->gd);
 	g->open = 0;
 	g->st.up = 0;
 	/* Without gpsd there is no fix: the last one ages out by max_age. */
@@ -388,10 +450,10 @@ static int gnss_connect(struct gnss *g)
 {
 	int flags;
 
-	if (gps_open(g->cfg.host, g->port, &g->gd) != 0) {
+	if (g->gps->open(g->cfg.host, g->port, &g->gd) != 0) {
 		if (!g->down_logged)
 			log_warnx("gnss: gpsd at %s:%s: %s (retrying)", g->cfg.host, g->port,
-				  gps_errstr(errno));
+				  g->gps->errstr(errno));
 		g->down_logged = 1;
 		return -1;
 	}
@@ -399,7 +461,7 @@ static int gnss_connect(struct gnss *g)
 	/* libgps would block in recv() on a partial line: never on our loop. */
 	flags = fcntl(g->gd.gps_fd, F_GETFL);
 	if (flags < 0 || fcntl(g->gd.gps_fd, F_SETFL, flags | O_NONBLOCK) < 0 ||
-	    gps_stream(&g->gd, WATCH_ENABLE | WATCH_JSON, NULL) != 0) {
+	    g->gps->stream(&g->gd, WATCH_ENABLE | WATCH_JSON, NULL) != 0) {
 		log_warn("gnss: gpsd at %s:%s: cannot start watching", g->cfg.host, g->port);
 		gnss_disconnect(g);
 		return -1;
@@ -414,12 +476,21 @@ static int gnss_connect(struct gnss *g)
 
 struct gnss *gnss_open(const struct config_gnss *cfg, int source, struct table *t)
 {
-	struct gnss *g = calloc(1, sizeof(*g));
+	const struct gnss_lib *gps = gnss_lib();
+	struct gnss *g;
 
+	if (!gps) {
+		log_warnx("gnss: [gnss] is enabled but libgps cannot be loaded: %s (install gpsd's"
+			  " client library, Debian's libgpsNN package)",
+			  gnss_lib_error());
+		return NULL;
+	}
+	g = calloc(1, sizeof(*g));
 	if (!g) {
 		log_warn("gnss");
 		return NULL;
 	}
+	g->gps = gps;
 	g->cfg = *cfg;
 	g->source = source;
 	g->table = t;
@@ -495,7 +566,7 @@ void gnss_read(struct gnss *g)
 	/* Each call hands out one line, reading the socket only when no whole
 	 * line is buffered: go on until it has nothing (0: EAGAIN), since
 	 * poll() cannot see lines already in libgps's buffer. */
-	while ((rc = gps_read(&g->gd, NULL, 0)) > 0)
+	while ((rc = g->gps->read(&g->gd, NULL, 0)) > 0)
 		if (g->gd.set & MODE_SET)
 			gnss_on_tpv(g);
 	if (rc < 0) {

@@ -1,18 +1,18 @@
-/* gnss: the position source.  Reads TPV reports from gpsd through libgps,
- * keeps the latest fix with its age, decides track points, counts the GPS
- * odometer (gps_odometer_km) into the table and hands trusted receiver time
- * to the clock.  Knows gpsd, the table and the clock; it builds the `pos`
+/* gnss: the position source.  Reads TPV reports from gpsd through libgps
+ * (loaded at the first use: a gateway without [gnss] never maps it), keeps
+ * the latest fix with its age, decides track points, counts the GPS odometer
+ * (gps_odometer_km) into the table and hands trusted receiver time to the
+ * clock.  Knows gpsd, the table and the clock; it builds the `pos`
  * object but never touches records, the store or the uplink. */
 #ifndef EMGW_GNSS_H
 #define EMGW_GNSS_H
 
+#include <stdbool.h>
 #include <stdint.h>
 
 #include "gateway/config.h"
 #include "gateway/table.h"
 #include "protocols/payload.h"
-
-struct gps_data_t;
 
 /* Beyond these a fix is a receiver's (or a spoofer's) garbage. */
 #define GNSS_MAX_SPEED_KMH 300.0 /* no machine of ours drives faster */
@@ -64,10 +64,34 @@ struct gnss_stats {
 	int64_t last_fix_mono_ms; /* -1 if none yet */
 };
 
+struct gps_data_t;
 struct gnss;
 
+/* The libgps calls this program makes, from the library the build linked
+ * against (its soname, EMGW_LIBGPS_SONAME).  libgps pulls libdbus and
+ * libstdc++ with it: dlopen()ed on first use, it is mapped only when [gnss]
+ * is configured. */
+struct gnss_lib { /* gps.h's prototypes (gnss.c checks they agree) */
+	int (*open)(const char *host, const char *port, struct gps_data_t *gd);
+	int (*close)(struct gps_data_t *gd);
+	int (*read)(struct gps_data_t *gd, char *message, int message_len);
+	int (*stream)(struct gps_data_t *gd, unsigned int flags, void *d);
+	bool (*waiting)(const struct gps_data_t *gd, int timeout_us);
+	const char *(*errstr)(const int err);
+};
+
+/* libgps's calls, loading it the first time; NULL when it cannot be loaded,
+ * and then gnss_lib_error() says why. */
+const struct gnss_lib *gnss_lib(void);
+/* The library's name and dlerror()'s reason of the last failed gnss_lib(). */
+const char *gnss_lib_error(void);
+/* For tests: the library gnss_lib() loads while none is loaded yet (NULL:
+ * the build's own). */
+void gnss_lib_use(const char *soname);
+
 /* A source for cfg (enabled); `source` is its tag in the table.  Connects now
- * or, failing that, retries later: only out of memory gives NULL. */
+ * or, failing that, retries later: NULL (logged) when out of memory or when
+ * libgps cannot be loaded. */
 struct gnss *gnss_open(const struct config_gnss *cfg, int source, struct table *t);
 /* Disconnect and free. */
 void gnss_close(struct gnss *g);

@@ -1,12 +1,14 @@
-/* health: tells systemd how the daemon is (sd_notify READY, STATUS, WATCHDOG,
- * RELOADING, STOPPING; a no-op outside systemd), and gives heap a burst
- * freed back to the kernel.  Owns the watchdog period and the heap mark. */
+/* health: tells systemd how the daemon is (the sd_notify protocol, without
+ * libsystemd: READY, STATUS, WATCHDOG, RELOADING, STOPPING; a no-op outside
+ * systemd), and gives heap a burst freed back to the kernel.  Owns the
+ * watchdog period and the heap mark. */
 #ifndef EMGW_HEALTH_H
 #define EMGW_HEALTH_H
 
 #include <stdint.h>
 
-/* Read the watchdog period from the environment. */
+/* Read the watchdog period from the environment (WATCHDOG_USEC, and
+ * WATCHDOG_PID when set must be ours). */
 void health_init(void);
 /* Start-up done. */
 void health_ready(const char *status);

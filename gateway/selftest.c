@@ -452,25 +452,26 @@ static void st_gnss_report(struct gps_data_t *gd, struct st_gnss *g)
 
 /* Watch gpsd until a fix with satellites, or the deadline.  0, or -1 when
  * gpsd cannot be reached. */
-static int st_gnss_watch(const struct config_gnss *cfg, int64_t deadline, struct st_gnss *g)
+static int st_gnss_watch(const struct gnss_lib *gps, const struct config_gnss *cfg,
+			 int64_t deadline, struct st_gnss *g)
 {
 	struct gps_data_t gd;
 	char port[16];
 	int64_t now;
 
 	snprintf(port, sizeof(port), "%d", cfg->port);
-	if (gps_open(cfg->host, port, &gd) != 0)
+	if (gps->open(cfg->host, port, &gd) != 0)
 		return -1;
-	gps_stream(&gd, WATCH_ENABLE | WATCH_JSON, NULL);
+	gps->stream(&gd, WATCH_ENABLE | WATCH_JSON, NULL);
 	while ((now = st_now_ms()) < deadline &&
 	       !(g->fix_at_ms && (g->sky || now - g->fix_at_ms > ST_SKY_WAIT_MS))) {
-		if (!gps_waiting(&gd, (int)((deadline - now) * 1000)))
+		if (!gps->waiting(&gd, (int)((deadline - now) * 1000)))
 			continue;
-		if (gps_read(&gd, NULL, 0) < 0)
+		if (gps->read(&gd, NULL, 0) < 0)
 			break;
 		st_gnss_report(&gd, g);
 	}
-	gps_close(&gd);
+	gps->close(&gd);
 	return 0;
 }
 
@@ -507,15 +508,23 @@ static void st_gnss(struct selftest *s)
 {
 	const struct config_gnss *cfg = &s->cfg->gnss;
 	struct st_gnss g = {.fix.hdop = NAN};
+	const struct gnss_lib *gps;
 
 	if (!cfg->enabled) {
 		st_add(s, "gnss", ST_SKIP, NULL, "[gnss] enabled = no");
 		return;
 	}
-	if (st_gnss_watch(cfg, st_now_ms() + s->seconds * 1000, &g) < 0) {
+	gps = gnss_lib();
+	if (!gps) {
+		st_add(s, "gnss", ST_FAIL,
+		       "install gpsd's client library (Debian's libgpsNN package)",
+		       "libgps cannot be loaded: %s", gnss_lib_error());
+		return;
+	}
+	if (st_gnss_watch(gps, cfg, st_now_ms() + s->seconds * 1000, &g) < 0) {
 		st_add(s, "gnss", ST_FAIL,
 		       "start gpsd (systemctl status gpsd) or fix [gnss] host and port",
-		       "gpsd %s:%d: %s", cfg->host, cfg->port, gps_errstr(errno));
+		       "gpsd %s:%d: %s", cfg->host, cfg->port, gps->errstr(errno));
 		return;
 	}
 	s->gnss_time = g.fix.time_ms && gnss_time_trusted(gnss_time_floor(cfg),

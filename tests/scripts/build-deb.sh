@@ -8,7 +8,8 @@
 # its own object directory build/deb/obj-ARCH, installed with `make install`
 # into build/deb/root-ARCH, stripped, its man page and changelog gzipped, and
 # packed with the maintainer scripts and metadata of config/packaging/.
-# Depends comes from dpkg-shlibdeps on the binary.
+# Depends comes from dpkg-shlibdeps on the binary; the libgps it dlopen()s is
+# Recommended.
 set -eu
 VERSION=${1:?usage: build-deb.sh VERSION [TRIPLET...]}
 shift
@@ -72,7 +73,15 @@ build_one() {
 		echo "build-deb: $arch: dpkg-shlibdeps found no dependencies" >&2
 		return 1
 	fi
+	# libgps is dlopen()ed, only with [gnss]: not in NEEDED, so recommended
+	# by the soname the binary loads (Debian names libgps.so.28 libgps28).
+	gps=$(grep -ao 'libgps\.so\.[0-9]*' "$root/usr/sbin/emgwd" | head -1 | sed 's/\.so\.//')
+	if [ -z "$gps" ]; then
+		echo "build-deb: $arch: emgwd names no libgps.so.N" >&2
+		return 1
+	fi
 	sed -e "s|@VERSION@|$VERSION|" -e "s|@ARCH@|$arch|" -e "s|@DEPENDS@|$depends|" \
+		-e "s|@LIBGPS@|$gps|" \
 		-e "s|@SIZE@|$(du -sk --exclude=DEBIAN "$root" | cut -f1)|" \
 		"$PKG/control.in" >"$root/DEBIAN/control"
 	install -m 0644 "$PKG/conffiles" "$root/DEBIAN/conffiles"

@@ -3,7 +3,7 @@
 # Only what is missing is installed; safe to run again.
 set -eu
 PKGS="build-essential pkg-config libmodbus-dev libpaho-mqtt-dev libgps-dev libcmocka-dev
-libsqlite3-dev libsystemd-dev libssl-dev libinih-dev libjansson-dev zlib1g-dev mosquitto
+libsqlite3-dev libssl-dev libinih-dev libjansson-dev zlib1g-dev mosquitto
 mosquitto-clients gpsd gpsd-clients socat can-utils openssl clang libclang-rt-14-dev valgrind
 python3-pymodbus python3-serial-asyncio python3-paho-mqtt systemd time jq bc clang-format sqlite3"
 missing=""

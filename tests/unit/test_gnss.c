@@ -1,4 +1,4 @@
-/* Unit tests of gnss (fix mapping, validity and age, track points, the GPS
+/* Unit tests of gnss (libgps loaded on demand, fix mapping, validity and age, track points, the GPS
  * odometer), of the clock's GNSS time, and of restamping unsent rows in the
  * store once trusted time arrives. */
 #include <setjmp.h>
@@ -15,8 +15,11 @@
 #include <stdio.h>
 #include <stdlib.h>
 #include <string.h>
+#include <sys/socket.h>
 #include <time.h>
 #include <unistd.h>
+
+#include <netinet/in.h>
 
 #include "gateway/clock.h"
 #include "gateway/gnss.h"
@@ -42,6 +45,66 @@ static struct config_gnss test_cfg(void)
 
 	snprintf(c.host, sizeof(c.host), "localhost");
 	return c;
+}
+
+/* 1 when a file whose name has `name` in it is mapped into this process. */
+static int mapped(const char *name)
+{
+	FILE *f = fopen("/proc/self/maps", "r");
+	char line[1024];
+	int found = 0;
+
+	assert_non_null(f);
+	while (fgets(line, sizeof(line), f))
+		if (strstr(line, name))
+			found = 1;
+	fclose(f);
+	return found;
+}
+
+/* A loopback TCP port nobody listens on (bound, then closed). */
+static int closed_port(void)
+{
+	struct sockaddr_in sa = {.sin_family = AF_INET, .sin_addr.s_addr = htonl(INADDR_LOOPBACK)};
+	socklen_t len = sizeof(sa);
+	int fd = socket(AF_INET, SOCK_STREAM, 0);
+
+	assert_true(fd >= 0);
+	assert_int_equal(bind(fd, (struct sockaddr *)&sa, sizeof(sa)), 0);
+	assert_int_equal(getsockname(fd, (struct sockaddr *)&sa, &len), 0);
+	close(fd);
+	return ntohs(sa.sin_port);
+}
+
+/* libgps (and the libdbus it pulls) is mapped only once a [gnss] source
+ * needs it; a library that cannot be loaded refuses the source, saying why.
+ * Runs first: nothing before it may have loaded libgps. */
+static void test_lib_on_demand(void **state)
+{
+	struct config_gnss cfg = test_cfg();
+	struct table t;
+	struct gnss *g;
+
+	(void)state;
+	assert_false(mapped("libgps.so"));
+	assert_false(mapped("libdbus"));
+	gnss_lib_use("libgps-absent.so.0");
+	assert_null(gnss_lib());
+	assert_non_null(strstr(gnss_lib_error(), "libgps-absent.so.0"));
+	assert_null(gnss_open(&cfg, 0, &t));
+	assert_false(mapped("libgps.so"));
+
+	gnss_lib_use(NULL);
+	table_init(&t, 5000);
+	cfg.port = closed_port();
+	snprintf(cfg.host, sizeof(cfg.host), "127.0.0.1");
+	g = gnss_open(&cfg, 0, &t); /* refused: it retries later */
+	assert_non_null(g);
+	assert_true(mapped("libgps.so"));
+	assert_int_equal(gnss_fd(g), -1);
+	assert_true(gnss_retry(g, clock_real_ms()) > 0);
+	gnss_close(g);
+	assert_non_null(gnss_lib()->errstr(0));
 }
 
 /* A 3D GPS fix at lat/lon, speed and course, received at mono_ms. */
@@ -745,16 +808,27 @@ static void test_restamp_system(void **state)
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
-	    cmocka_unit_test(test_quality_mapping),    cmocka_unit_test(test_fix_from_gpsd),
-	    cmocka_unit_test(test_time_floor),	       cmocka_unit_test(test_time_ceiling),
-	    cmocka_unit_test(test_distance),	       cmocka_unit_test(test_fix_age),
-	    cmocka_unit_test(test_points_stopped),     cmocka_unit_test(test_points_period_moving),
-	    cmocka_unit_test(test_points_distance),    cmocka_unit_test(test_points_heading),
-	    cmocka_unit_test(test_points_without_fix), cmocka_unit_test(test_odometer_jitter),
-	    cmocka_unit_test(test_odometer_moving),    cmocka_unit_test(test_odometer_creep),
-	    cmocka_unit_test(test_clock_gnss),	       cmocka_unit_test(test_restamp),
-	    cmocka_unit_test(test_restamp_system),     cmocka_unit_test(test_distance_antipode),
-	    cmocka_unit_test(test_fix_implausible),    cmocka_unit_test(test_odometer_never_nan),
+	    cmocka_unit_test(test_lib_on_demand),
+	    cmocka_unit_test(test_quality_mapping),
+	    cmocka_unit_test(test_fix_from_gpsd),
+	    cmocka_unit_test(test_time_floor),
+	    cmocka_unit_test(test_time_ceiling),
+	    cmocka_unit_test(test_distance),
+	    cmocka_unit_test(test_fix_age),
+	    cmocka_unit_test(test_points_stopped),
+	    cmocka_unit_test(test_points_period_moving),
+	    cmocka_unit_test(test_points_distance),
+	    cmocka_unit_test(test_points_heading),
+	    cmocka_unit_test(test_points_without_fix),
+	    cmocka_unit_test(test_odometer_jitter),
+	    cmocka_unit_test(test_odometer_moving),
+	    cmocka_unit_test(test_odometer_creep),
+	    cmocka_unit_test(test_clock_gnss),
+	    cmocka_unit_test(test_restamp),
+	    cmocka_unit_test(test_restamp_system),
+	    cmocka_unit_test(test_distance_antipode),
+	    cmocka_unit_test(test_fix_implausible),
+	    cmocka_unit_test(test_odometer_never_nan),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
