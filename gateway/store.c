@@ -10,11 +10,12 @@
  * - Writes (appends, acks, evictions) go into one transaction that
  *   store_flush commits: one commit per loop turn, not one per row.
  *   store_flush_due defers that commit up to commit_interval (5 s by
- *   default: at 1 Hz five records share a commit and its WAL pages, which
- *   keeps the writes under 2 MB/h), or STORE_TXN_MAX_ROWS rows, whichever
- *   comes first; durability=full makes every commit synchronous=FULL (an
- *   fsync each).  An uplink waiting for rows does not hurry the commit: the
- *   interval bounds what a power cut can take and how late a row is sent.
+ *   default: at 1 Hz five records share a commit and its WAL pages;
+ *   README "Durability and flash" has what each costs), or
+ *   STORE_TXN_MAX_ROWS rows, whichever comes first; durability=full
+ *   makes every commit synchronous=FULL (an fsync each).  An uplink
+ *   waiting for rows does not hurry the commit: the interval bounds
+ *   what a power cut can take and how late a row is sent.
  * - An alarm-class row (smoke, zone violation, tamper, seal, store) is
  *   committed on the next store_flush_due whatever the interval, and that
  *   commit is synced (fdatasync of the WAL): neither a crash nor a power
@@ -35,15 +36,16 @@
  * once, or, with keep_sent, kept as sent for an export (emgwd --export,
  * get-events) without writing to it: in the common case (rows acknowledged
  * in seq order) a boundary moves, meta 'sent_upto', and every row up to it
- * is sent; that one meta value rides on the next commit, whose meta page is
- * written anyway (the seal chain head).  A row acknowledged while an older
- * one still waits (a backlog sent newest first, a second uplink behind) is
- * marked sent instead (acked = -1), one row written as its delete was.  No
- * reader fetches a sent row again (every bit of -1 is set, and fetches stay
- * above the boundary), nor an uplink added later.  Sent rows are the first
- * to go when the size cap is reached (before any unsent row, and not
- * counted as evicted: nothing is lost), and go after keep_sent days in one
- * delete of the rows older than the first young row.
+ * is sent; that one meta value rides on the next commit that writes meta
+ * anyway (a seal's), or goes a minute later (store_commit_meta).  A row
+ * acknowledged while an older one still waits (a backlog sent newest
+ * first, a second uplink behind) is marked sent instead (acked = -1), one
+ * row written as its delete was.  No reader fetches a sent row again (every
+ * bit of -1 is set, and fetches stay above the boundary), nor an uplink
+ * added later.  Sent rows are the first to go when the size cap is reached
+ * (before any unsent row, and not counted as evicted: nothing is lost), and
+ * go after keep_sent days in one delete of the rows older than the first
+ * young row.
  *
  * Age retention removes only rows every uplink has acknowledged, which in
  * practice means only when there is no uplink at all: an acknowledged row is
