@@ -1,9 +1,14 @@
 /* seal: rows are hashed after their commit, not when made, because a row
  * may be restamped (store_restamp) until it is fetched or frozen; the sealer
  * reads each row back before the uplinks of the same loop turn fetch it, and
- * freezes it.  The chain head (range and running hash) is saved in the meta
- * table in the open transaction, so it is on disk with the acknowledgements
- * that delete those rows: a crash loses neither. */
+ * freezes it.  The chain head (range, running hash, cursor) is saved in the
+ * meta table when a range begins (with the seal row that ends the last one,
+ * so the chain never forks) and, through the store's commit hook, in every
+ * transaction that takes rows out of the sealer's reach (deletes, sent
+ * marks, the sent boundary): between those, a crash leaves an older head
+ * whose rows after its cursor are all still there, and seal_recover folds
+ * them again.  Not every commit writes the meta page (README "Durability
+ * and flash"). */
 #define _GNU_SOURCE /* memmem */
 #include "gateway/seal.h"
 
@@ -50,7 +55,8 @@ struct seal {
 	uint8_t acc[SEAL_HASH];
 	uint8_t prev[SEAL_HASH]; /* SM3 of the last seal's message */
 	uint64_t made;
-	int dirty;
+	int dirty;		/* the head differs from the saved one */
+	int fresh;		/* a range began: save the head in this transaction */
 	int owns_sg;		/* seal_open_keyed's signer: closed with the sealer */
 	struct seal_gone *gone; /* evicted, not declared yet */
 	size_t n_gone, cap_gone;
@@ -224,7 +230,16 @@ static int seal_save(struct seal *s)
 		 seal_put_hash(s, "seal.acc", s->acc) | seal_put_hash(s, "seal.prev", s->prev);
 
 	s->dirty = 0;
+	s->fresh = 0;
 	return rc ? -1 : 0;
+}
+
+/* The store's commit hook: rows leave our reach, the head goes with them. */
+static int seal_on_commit(void *ctx)
+{
+	struct seal *s = ctx;
+
+	return s->dirty ? seal_save(s) : 0;
 }
 
 static void seal_range_reset(struct seal *s, uint64_t boot)
@@ -235,6 +250,7 @@ static void seal_range_reset(struct seal *s, uint64_t boot)
 	s->since_ms = -1;
 	memset(s->acc, 0, sizeof(s->acc));
 	s->dirty = 1;
+	s->fresh = 1;
 }
 
 static void seal_load(struct seal *s)
@@ -518,7 +534,7 @@ int seal_step(struct seal *s, const struct clock_now *now, int force)
 			return -1;
 		made++;
 	}
-	if (s->dirty && seal_save(s) < 0)
+	if (s->fresh && seal_save(s) < 0)
 		return -1;
 	return made;
 }
@@ -548,6 +564,7 @@ struct seal *seal_open(struct store *store, struct report *report, struct signer
 	seal_load(s);
 	clock_now(&s->now);
 	store_on_evict(store, seal_on_evict, s);
+	store_on_commit(store, seal_on_commit, s);
 	return s;
 }
 
@@ -595,8 +612,14 @@ void seal_close(struct seal *s)
 		return;
 	if (s->n_gone)
 		log_warnx("seal: %zu evicted rows not declared at the close", s->n_gone);
-	if (s->store && s->h) /* opened: the hook is set */
+	if (s->store && s->h) { /* opened: the hooks are set */
+		/* The head is in the store's last commit (after this, rows
+		 * go below the sent boundary without it). */
+		if (s->dirty && seal_save(s) < 0)
+			log_warnx("seal: chain head not saved at the close");
 		store_on_evict(s->store, NULL, NULL);
+		store_on_commit(s->store, NULL, NULL);
+	}
 	if (s->owns_sg)
 		s->sg->close(s->sg);
 	seal_hash_free(s->h);

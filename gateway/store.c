@@ -10,11 +10,12 @@
  * - Writes (appends, acks, evictions) go into one transaction that
  *   store_flush commits: one commit per loop turn, not one per row.
  *   store_flush_due defers that commit up to commit_interval (5 s by
- *   default: at 1 Hz five records share a commit and its WAL pages, which
- *   keeps the writes under 2 MB/h), or STORE_TXN_MAX_ROWS rows, whichever
- *   comes first; durability=full makes every commit synchronous=FULL (an
- *   fsync each).  An uplink waiting for rows does not hurry the commit: the
- *   interval bounds what a power cut can take and how late a row is sent.
+ *   default: at 1 Hz five records share a commit and its WAL pages;
+ *   README "Durability and flash" has what each costs), or
+ *   STORE_TXN_MAX_ROWS rows, whichever comes first; durability=full
+ *   makes every commit synchronous=FULL (an fsync each).  An uplink
+ *   waiting for rows does not hurry the commit: the interval bounds
+ *   what a power cut can take and how late a row is sent.
  * - An alarm-class row (smoke, zone violation, tamper, seal, store) is
  *   committed on the next store_flush_due whatever the interval, and that
  *   commit is synced (fdatasync of the WAL): neither a crash nor a power
@@ -35,15 +36,16 @@
  * once, or, with keep_sent, kept as sent for an export (emgwd --export,
  * get-events) without writing to it: in the common case (rows acknowledged
  * in seq order) a boundary moves, meta 'sent_upto', and every row up to it
- * is sent; that one meta value rides on the next commit, whose meta page is
- * written anyway (the seal chain head).  A row acknowledged while an older
- * one still waits (a backlog sent newest first, a second uplink behind) is
- * marked sent instead (acked = -1), one row written as its delete was.  No
- * reader fetches a sent row again (every bit of -1 is set, and fetches stay
- * above the boundary), nor an uplink added later.  Sent rows are the first
- * to go when the size cap is reached (before any unsent row, and not
- * counted as evicted: nothing is lost), and go after keep_sent days in one
- * delete of the rows older than the first young row.
+ * is sent; that one meta value rides on the next commit that writes meta
+ * anyway (a seal's), or goes a minute later (store_commit_meta).  A row
+ * acknowledged while an older one still waits (a backlog sent newest
+ * first, a second uplink behind) is marked sent instead (acked = -1), one
+ * row written as its delete was.  No reader fetches a sent row again (every
+ * bit of -1 is set, and fetches stay above the boundary), nor an uplink
+ * added later.  Sent rows are the first to go when the size cap is reached
+ * (before any unsent row, and not counted as evicted: nothing is lost), and
+ * go after keep_sent days in one delete of the rows older than the first
+ * young row.
  *
  * Age retention removes only rows every uplink has acknowledged, which in
  * practice means only when there is no uplink at all: an acknowledged row is
@@ -90,8 +92,12 @@
  * with (or STORE_TXN_MAX_ROWS acks): a crash before it commits sends those
  * rows again (duplicates the server drops), it loses nothing. */
 #define STORE_ACK_HOLD_MS 30000
-#define STORE_CAP_EVERY	  64 /* appends between size checks within a transaction */
-#define STORE_RAM_PATH	  ":memory:"
+/* The sent boundary (keep_sent) is saved at least this often when it moves
+ * (a seal's commit, every minute by default, carries it sooner): a crash
+ * sends at most this much again. */
+#define STORE_SENT_SAVE_MS 60000
+#define STORE_CAP_EVERY	   64 /* appends between size checks within a transaction */
+#define STORE_RAM_PATH	   ":memory:"
 
 /*
  * Schema migrations: store_migrations[v] takes a store from version v to
@@ -264,14 +270,17 @@ struct store {
 	int64_t evicted;
 	int64_t evicted_class[STORE_N_CLASSES];
 	int64_t thinned;
-	int64_t thinned_upto; /* position rows up to this seq were thinned once */
-	int64_t unlogged;     /* evictions not yet logged */
-	int64_t nsent;	      /* sent rows: up to sent_upto, or acked = -1 */
-	uint64_t sent_upto;   /* keep_sent: every row up to here is sent */
-	uint64_t sent_saved;  /* sent_upto as in meta */
-	uint64_t unsent_from; /* rows below are sent or of no time (status' oldest) */
+	int64_t thinned_upto;  /* position rows up to this seq were thinned once */
+	int64_t unlogged;      /* evictions not yet logged */
+	int64_t nsent;	       /* sent rows: up to sent_upto, or acked = -1 */
+	uint64_t sent_upto;    /* keep_sent: every row up to here is sent */
+	uint64_t sent_saved;   /* sent_upto as in meta */
+	uint64_t unsent_from;  /* rows below are sent or of no time (status' oldest) */
+	int64_t sent_saved_ms; /* CLOCK_MONOTONIC when sent_upto was last saved */
 	store_evict_fn *on_evict;
 	void *on_evict_ctx;
+	store_commit_fn *on_commit;
+	void *on_commit_ctx;
 	int evict_handed; /* rows went to on_evict in this pass */
 	struct store_policy policy;
 	int64_t txn_since_ms;	/* when store_flush_due first saw the open transaction, or -1 */
@@ -287,6 +296,8 @@ struct store {
 	int64_t txn_changes0;	   /* sqlite3_total_changes64 when it began */
 	int64_t txn_acks;	   /* rows it deleted or marked for acks */
 	int64_t txn_marks;	   /* acks that moved the sent boundary (no row written) */
+	int64_t txn_meta;	   /* meta rows it wrote */
+	int closing;		   /* store_close's last commit: save what waits */
 	int disk_err;		   /* SQLite code of the disk trouble we are in, or 0 */
 	int64_t lost;		   /* rows rolled back since that trouble began */
 	int ram;		   /* in memory: nothing survives a restart */
@@ -344,6 +355,14 @@ static int64_t store_meta_quiet(struct store *s, const char *key)
 }
 
 /* The eviction counters as stored (at open, and after a rollback). */
+static int64_t store_mono_ms(void)
+{
+	struct timespec ts;
+
+	clock_gettime(CLOCK_MONOTONIC, &ts);
+	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
+}
+
 static void store_load_counters(struct store *s)
 {
 	s->evicted = store_meta_quiet(s, "evicted");
@@ -352,6 +371,7 @@ static void store_load_counters(struct store *s)
 	s->thinned = store_meta_quiet(s, "thinned");
 	s->thinned_upto = store_meta_quiet(s, "thinned_upto");
 	s->sent_upto = s->sent_saved = (uint64_t)store_meta_quiet(s, "sent_upto");
+	s->sent_saved_ms = store_mono_ms();
 }
 
 /*
@@ -444,6 +464,7 @@ static int store_begin(struct store *s)
 	s->txn_changes0 = sqlite3_total_changes64(s->db);
 	s->txn_acks = 0;
 	s->txn_marks = 0;
+	s->txn_meta = 0;
 	return 0;
 }
 
@@ -476,6 +497,47 @@ static void store_sync_wal(struct store *s)
 	s->alarm_syncs++;
 }
 
+/* A meta write's result (rc), counted: store_commit_meta tells such
+ * changes from rows leaving. */
+static int store_meta_wrote(struct store *s, int rc)
+{
+	if (rc == 0)
+		s->txn_meta += sqlite3_changes(s->db);
+	return rc;
+}
+
+/*
+ * What meta the commit carries.  A 1 Hz commit that writes the meta page
+ * for nothing costs a WAL frame each time (README "Durability and flash"),
+ * so: the sent boundary rides on a commit that writes meta anyway (a seal
+ * saves its chain head), else goes at most every STORE_SENT_SAVE_MS; losing
+ * it to a crash only sends those rows again.  The commit hook (the
+ * sealer's chain head) runs whenever rows leave the sealer's reach in this
+ * transaction (deleted, marked sent, or below the boundary saved now): a
+ * head saved less often is recovered by folding the rows after its cursor
+ * again, which must still be there.  Counted conservatively: any change
+ * that is not an append or a meta write counts as rows leaving.
+ */
+static int store_commit_meta(struct store *s)
+{
+	int64_t other = sqlite3_total_changes64(s->db) - s->txn_changes0 - s->pending - s->txn_meta;
+	int moved = s->sent_upto != s->sent_saved;
+	int64_t now = store_mono_ms();
+	int save_sent;
+
+	save_sent = moved && (s->closing || other > 0 || s->txn_meta > 0 ||
+			      now - s->sent_saved_ms >= STORE_SENT_SAVE_MS);
+	if (s->on_commit && (other > 0 || save_sent) && s->on_commit(s->on_commit_ctx) < 0)
+		return -1;
+	if (!moved || (!save_sent && s->txn_meta == 0))
+		return 0;
+	if (store_meta_save(s, "sent_upto", (int64_t)s->sent_upto) < 0)
+		return -1;
+	s->sent_saved = s->sent_upto;
+	s->sent_saved_ms = now;
+	return 0;
+}
+
 /*
  * Commit the open transaction.  If the commit fails (disk full) and SQLite
  * kept the transaction, keep it too: the next flush retries, and the page
@@ -487,12 +549,10 @@ static int store_commit(struct store *s)
 
 	if (!s->in_txn)
 		return 0;
-	if (s->sent_upto != s->sent_saved &&
-	    store_meta_save(s, "sent_upto", (int64_t)s->sent_upto) < 0)
+	if (store_commit_meta(s) < 0)
 		return -1;
 	if (store_exec(s, ST_COMMIT, "commit") < 0)
 		return -1;
-	s->sent_saved = s->sent_upto;
 	if (alarm)
 		store_sync_wal(s);
 	s->in_txn = 0;
@@ -523,7 +583,7 @@ static int store_meta_add(struct store *s, const char *key, int64_t delta)
 {
 	sqlite3_bind_text(s->st[ST_META_ADD], 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s->st[ST_META_ADD], 2, delta);
-	return store_exec(s, ST_META_ADD, "update meta");
+	return store_meta_wrote(s, store_exec(s, ST_META_ADD, "update meta"));
 }
 
 /*
@@ -621,7 +681,8 @@ static int store_seq_op(struct store *s, void *arg)
 
 	(void)arg;
 	sqlite3_bind_int64(s->st[ST_SEQ_RESERVE], 1, STORE_SEQ_BLOCK);
-	if (store_exec_int(s, ST_SEQ_RESERVE, "reserve sequence numbers", &hwm) < 0)
+	if (store_meta_wrote(
+		s, store_exec_int(s, ST_SEQ_RESERVE, "reserve sequence numbers", &hwm)) < 0)
 		return -1;
 	if (hwm <= STORE_SEQ_BLOCK) {
 		log_warnx("store %s: bad seq_hwm %" PRId64, s->path, hwm);
@@ -1108,6 +1169,9 @@ void store_close(struct store *s)
 {
 	if (!s)
 		return;
+	s->closing = 1;
+	if (s->sent_upto != s->sent_saved)
+		store_begin(s); /* the boundary's last move, alone */
 	store_flush(s);
 	store_free(s);
 }
@@ -1784,7 +1848,13 @@ int store_meta_save(struct store *s, const char *key, int64_t v)
 		return -1;
 	sqlite3_bind_text(s->st[ST_META_SET], 1, key, -1, SQLITE_STATIC);
 	sqlite3_bind_int64(s->st[ST_META_SET], 2, v);
-	return store_exec(s, ST_META_SET, "write meta");
+	return store_meta_wrote(s, store_exec(s, ST_META_SET, "write meta"));
+}
+
+void store_on_commit(struct store *s, store_commit_fn *fn, void *ctx)
+{
+	s->on_commit = fn;
+	s->on_commit_ctx = ctx;
 }
 
 uint64_t store_rollbacks(const struct store *s)

@@ -152,6 +152,13 @@ typedef void store_evict_fn(void *ctx, uint64_t seq, const char *payload, size_t
 /* Set the one eviction hook (the sealer's: it declares what went); fn NULL:
  * none. */
 void store_on_evict(struct store *s, store_evict_fn *fn, void *ctx);
+/* Called in the open transaction just before its commit when rows leave
+ * the reach of a reader that folds them (deleted, marked sent, or below the
+ * sent boundary that commit saves), and at store_close: the sealer saves its
+ * chain head there.  0 or -1 (the commit fails and is retried). */
+typedef int store_commit_fn(void *ctx);
+/* Set the one commit hook; fn NULL: none. */
+void store_on_commit(struct store *s, store_commit_fn *fn, void *ctx);
 /* Apply retention (age, size), counting evictions by class.  Age removes only
  * rows every uplink has acknowledged (an unsent row is never old enough: the
  * wall clock may be wrong); sent rows go after keep_sent days.  The size cap

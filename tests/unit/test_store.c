@@ -1308,8 +1308,9 @@ static void test_keep_sent(void **state)
 	assert_int_equal(store_ack(s, 0, b), 0);
 	assert_int_equal(store_ack(s, 0, b), 0); /* again: a no-op */
 	assert_int_equal(store_flush(s), 0);
-	/* In seq order: the sent boundary moved, no row was written. */
-	assert_int_equal(meta_value("sent_upto"), (int64_t)b);
+	/* In seq order: the sent boundary moved, no row was written (nor
+	 * meta: the boundary waits for a commit that writes meta anyway). */
+	assert_int_equal(meta_value("sent_upto"), -1);
 	assert_int_equal(row_acked(a), 0);
 	assert_int_equal(fetch(s, 0, 0, rows, 8), 1);
 	assert_int_equal(rows[0].seq, c);
@@ -1325,6 +1326,7 @@ static void test_keep_sent(void **state)
 	assert_int_equal(rows[0].seq, b);
 	assert_int_equal(rows[0].kind, STORE_EVENT);
 	store_close(s);
+	assert_int_equal(meta_value("sent_upto"), (int64_t)b); /* saved at the close */
 
 	/* A restart, and a second uplink added: sent rows stay sent. */
 	s = store_open(dbpath, 3, 0, 0);
@@ -1376,7 +1378,6 @@ static void test_keep_sent_out_of_order(void **state)
 	assert_int_equal(store_ack(s, 0, a), 0);
 	assert_int_equal(store_ack(s, 0, b), 0);
 	assert_int_equal(store_flush(s), 0);
-	assert_int_equal(meta_value("sent_upto"), (int64_t)b);
 	assert_int_equal(fetch(s, 0, 0, rows, 8), 0);
 	store_stats(s, &st);
 	assert_int_equal(st.rows, 0);
@@ -1387,12 +1388,68 @@ static void test_keep_sent_out_of_order(void **state)
 	store_stats(s, &st);
 	assert_int_equal(st.sent, 3);
 	store_close(s);
+	assert_int_equal(meta_value("sent_upto"), (int64_t)b);
 	/* Counted again at open, boundary and marks together. */
 	s = store_open(dbpath, 1, 0, 0);
 	store_stats(s, &st);
 	assert_int_equal(st.sent, 3);
 	assert_int_equal(st.rows, 0);
 	store_close(s);
+}
+
+static int hook_calls;
+static int count_hook(void *ctx)
+{
+	(void)ctx;
+	hook_calls++;
+	return 0;
+}
+
+/* Flash: a commit of appends and of acks that only move the sent boundary
+ * writes no meta and leaves the sealer's chain head alone (the meta page
+ * would be a WAL frame each commit); a commit that writes meta anyway takes
+ * the boundary along, with the head; rows leaving (marked sent, deleted)
+ * always take the head; the close saves both. */
+static void test_commit_meta_lazy(void **state)
+{
+	struct store *s;
+	uint64_t a, b, c, d;
+
+	(void)state;
+	s = store_open(dbpath, 1, 0, 0);
+	assert_non_null(s);
+	store_set_policy(s, &keep7);
+	store_on_commit(s, count_hook, NULL);
+	hook_calls = 0;
+	a = add(s, STORE_RECORD, NOW_MS);
+	b = add(s, STORE_RECORD, NOW_MS);
+	c = add(s, STORE_RECORD, NOW_MS);
+	d = add(s, STORE_RECORD, NOW_MS);
+	assert_int_equal(store_flush(s), 0);
+	assert_int_equal(hook_calls, 0);
+	assert_int_equal(store_ack(s, 0, a), 0);
+	assert_int_equal(store_flush(s), 0);
+	assert_int_equal(hook_calls, 0);
+	assert_int_equal(meta_value("sent_upto"), -1);
+	/* Another meta write in the transaction: the boundary rides on it. */
+	assert_int_equal(store_meta_save(s, "x", 1), 0);
+	assert_int_equal(store_flush(s), 0);
+	assert_int_equal(hook_calls, 1);
+	assert_int_equal(meta_value("sent_upto"), (int64_t)a);
+	/* A row marked sent (an older one waits): the head goes with it. */
+	assert_int_equal(store_ack(s, 0, c), 0);
+	assert_int_equal(store_flush(s), 0);
+	assert_int_equal(row_acked(c), -1);
+	assert_int_equal(hook_calls, 2);
+	/* keep_sent = 0: a delete takes the head too. */
+	store_set_policy(s, &(struct store_policy){0});
+	hook_calls = 0;
+	assert_int_equal(store_ack(s, 0, d), 0);
+	assert_int_equal(store_flush(s), 0);
+	assert_int_equal(hook_calls, 1);
+	store_close(s);
+	assert_int_equal(hook_calls, 1); /* nothing waited */
+	(void)b;
 }
 
 /* The size cap takes sent rows first, even when they are newer than
@@ -1441,6 +1498,7 @@ int main(void)
 	    T(test_two_uplinks),
 	    T(test_keep_sent),
 	    T(test_keep_sent_out_of_order),
+	    T(test_commit_meta_lazy),
 	    T(test_keep_sent_evicted_first),
 	    T(test_shrunk_mask_sweeps),
 	    T(test_fetch_cursor),
