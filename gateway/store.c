@@ -1335,6 +1335,36 @@ static int store_uplink_ok(const struct store *s, int uplink, int acking)
 	return 0;
 }
 
+/* Copy the row st stands on (seq, kind, mono_ms, wall_ms, payload) into r,
+ * its payload into buf after *used bytes: 1 when it fits, 0 when the buffer
+ * is full (the row waits for the next call), -1 when not even the first row
+ * of a call fits (logged). */
+static int store_take_row(const struct store *s, sqlite3_stmt *st, struct store_row *r, char *buf,
+			  size_t bufsize, size_t *used, int first)
+{
+	const unsigned char *p = sqlite3_column_text(st, 4);
+	size_t len = (size_t)sqlite3_column_bytes(st, 4);
+
+	if (len + 1 > bufsize - *used) {
+		if (first)
+			log_warnx("store %s: row %" PRId64
+				  " (%zu bytes) does not fit a %zu-byte buffer",
+				  s->path, (int64_t)sqlite3_column_int64(st, 0), len, bufsize);
+		return first ? -1 : 0;
+	}
+	r->seq = (uint64_t)sqlite3_column_int64(st, 0);
+	r->kind = sqlite3_column_int(st, 1) == STORE_EVENT ? STORE_EVENT : STORE_RECORD;
+	r->mono_ms = sqlite3_column_int64(st, 2);
+	r->wall_ms = sqlite3_column_int64(st, 3);
+	r->payload = buf + *used;
+	r->len = len;
+	if (len)
+		memcpy(r->payload, p, len);
+	r->payload[len] = '\0';
+	*used += len + 1;
+	return 1;
+}
+
 static int store_fetch_dir(struct store *s, enum store_stmt id, int uplink, uint64_t after,
 			   struct store_row *rows, int max, char *buf, size_t bufsize)
 {
@@ -1357,34 +1387,17 @@ static int store_fetch_dir(struct store *s, enum store_stmt id, int uplink, uint
 	sqlite3_bind_int64(st, 4, (int64_t)s->committed_max);
 	sqlite3_bind_int64(st, 5, (int64_t)s->sent_upto);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const unsigned char *p = sqlite3_column_text(st, 4);
-		size_t len = (size_t)sqlite3_column_bytes(st, 4);
-		struct store_row *r = &rows[n];
+		int got = store_take_row(s, st, &rows[n], buf, bufsize, &used, n == 0);
 
-		if (len + 1 > bufsize - used) {
-			if (n == 0) {
-				log_warnx("store %s: row %" PRId64 " (%zu bytes) does not fit"
-					  " a %zu-byte buffer",
-					  s->path, (int64_t)sqlite3_column_int64(st, 0), len,
-					  bufsize);
-				sqlite3_reset(st);
-				return -1;
-			}
-			break;
+		if (got < 0) {
+			sqlite3_reset(st);
+			return -1;
 		}
-		r->seq = (uint64_t)sqlite3_column_int64(st, 0);
-		r->kind = sqlite3_column_int(st, 1) == STORE_EVENT ? STORE_EVENT : STORE_RECORD;
-		r->mono_ms = sqlite3_column_int64(st, 2);
-		r->wall_ms = sqlite3_column_int64(st, 3);
-		r->payload = buf + used;
-		r->len = len;
-		if (len)
-			memcpy(r->payload, p, len);
-		r->payload[len] = '\0';
-		used += len + 1;
+		if (got == 0)
+			break;
+		if ((s->uplink_mask & (1u << uplink)) && rows[n].seq > s->fetched)
+			s->fetched = rows[n].seq;
 		n++;
-		if ((s->uplink_mask & (1u << uplink)) && r->seq > s->fetched)
-			s->fetched = r->seq;
 	}
 	sqlite3_reset(st);
 	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
@@ -1890,30 +1903,12 @@ int store_read(struct store *s, const struct store_query *q, struct store_row *r
 		sqlite3_bind_null(st, 6);
 	sqlite3_bind_int(st, 7, max);
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		const unsigned char *p = sqlite3_column_text(st, 4);
-		size_t len = (size_t)sqlite3_column_bytes(st, 4);
-		struct store_row *r = &rows[n];
+		int got = store_take_row(s, st, &rows[n], buf, bufsize, &used, n == 0);
 
-		if (len + 1 > bufsize - used) {
-			if (n == 0) {
-				log_warnx("store %s: row %" PRId64 " (%zu bytes) does not fit"
-					  " a %zu-byte buffer",
-					  s->path, (int64_t)sqlite3_column_int64(st, 0), len,
-					  bufsize);
-				rc = SQLITE_ERROR;
-			}
+		if (got < 0)
+			rc = SQLITE_ERROR;
+		if (got <= 0)
 			break;
-		}
-		r->seq = (uint64_t)sqlite3_column_int64(st, 0);
-		r->kind = sqlite3_column_int(st, 1) == STORE_EVENT ? STORE_EVENT : STORE_RECORD;
-		r->mono_ms = sqlite3_column_int64(st, 2);
-		r->wall_ms = sqlite3_column_int64(st, 3);
-		r->payload = buf + used;
-		r->len = len;
-		if (len)
-			memcpy(r->payload, p, len);
-		r->payload[len] = '\0';
-		used += len + 1;
 		n++;
 	}
 	sqlite3_bind_null(st, 6);
