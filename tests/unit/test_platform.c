@@ -443,7 +443,9 @@ static void test_open_without_peer(void **state)
 	st = platform_uplink.status(f->p, NULL, 0);
 	assert_string_not_equal(json_string_value(json_object_get(st, "last_error")), "");
 	assert_false(json_is_true(json_object_get(st, "connected")));
-	assert_true(platform_uplink.deadline(f->p) > clock_real_ms());
+	/* A retry (or the resolver's poll) is scheduled: not given up.  Its time
+	 * is not compared with now: on a loaded machine the poll may be due. */
+	assert_true(platform_uplink.deadline(f->p) >= 0);
 	json_decref(st);
 }
 
