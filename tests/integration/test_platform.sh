@@ -75,8 +75,12 @@ if cut:
     after = frames[c:]
     rs = [i for i, f in enumerate(after) if f.get("command") == "resend"]
     rt = [i for i, f in enumerate(after) if f.get("command") == "realtime"]
-    # the re-sent frames are the ones the cut made: after the last live one before it
-    print("resend_before_cut", sum(1 for f in resent if f["time_unix"] <= last_rt - period))
+    # the re-sent frames are the ones the cut made: after the last live one
+    # before it (samples made before the first live frame, while the link was
+    # still logging in, are the start's own backlog: re-sent too, once)
+    first_rt = min(f["time_unix"] for f in frames[:c] if f.get("command") == "realtime")
+    print("resend_before_cut", sum(1 for f in resent
+                                   if first_rt <= f["time_unix"] <= last_rt - period))
     # live data is not queued behind the backlog: a real-time frame comes
     # before the third re-send frame (at 60 x a replay releases 12 s of log
     # in one 200 ms batch, and re-sends go 5 a second: a live frame can
