@@ -156,7 +156,9 @@ wait_for 90 all_answered
 set -- $(counts c)
 echo "# pings answered: $1 ran (pong), $2 refused rate limited, $3 other"
 check "every one of 3000 pings is answered: ran or refused \"rate limited\" ($1 + $2)" test $(( $1 + $2 )) -eq 3000
-check "the rate limit let some run ($1) and refused most ($2)" test "$1" -ge 50 -a "$2" -ge 2000
+# A burst of 50 (command_rate), less what the ten 1 MB requests before them
+# spent when they fell in the same second (49 ran once on a fresh clone).
+check "the rate limit let some run ($1) and refused most ($2)" test "$1" -ge 40 -a "$2" -ge 2000
 set -- $(counts f)
 echo "# get-log and poll-once flood answered: $1 ran, $2 refused rate limited, $3 other"
 check "every one of 1000 get-log and poll-once is answered: ran or refused ($1 + $2)" test $(( $1 + $2 )) -eq 1000
