@@ -29,33 +29,9 @@ D=$(mktemp -d /var/tmp/emgw-footprint.XXXXXX)
 # emgwd rewrites status.json there, as deployed.
 RUNDIR=$(mktemp -d /dev/shm/emgw-footprint.XXXXXX)
 PIDS=""
-cleanup() {
-	local p
-	for p in $PIDS; do kill "$p" 2>/dev/null || true; done
-	for p in $PIDS; do
-		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-		kill -9 "$p" 2>/dev/null || true
-	done
-	rm -rf "$D" "$RUNDIR"
-}
-trap cleanup EXIT
-
+EXTRA_CLEANUP=$RUNDIR
+source "$TOP/tests/scripts/benchlib.sh"
 die() { echo "footprint: $*" >&2; exit 1; }
-free_port() {
-	/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-wait_for() { # wait_for SECONDS CMD...: poll every 0.1 s
-	local n=$(($1 * 10)); shift
-	for _ in $(seq "$n"); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
-	return 1
-}
-spawn() { # spawn LOG CMD...: background, PID in $SPAWNED
-	local log=$1; shift
-	"$@" >"$log" 2>&1 &
-	SPAWNED=$!
-	PIDS="$SPAWNED $PIDS"
-}
 
 [ -x "$TOP/$B/emgwd" ] || die "$B/emgwd is not built"
 if ! command -v collectd >/dev/null || [ ! -e /usr/lib/collectd/modbus.so ]; then
@@ -227,7 +203,6 @@ io_write() { awk '$1 == "write_bytes:" { print $2 }' "/proc/$1/io"; }
 status_kb() { awk -v k="$2:" '$1 == k { print $2 }' "/proc/$1/status"; }
 # Voluntary context switches of every live thread: each is one sleep, so a
 # wake-up.  Threads that end inside the window are not counted.
-vcsw() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '$1 == "voluntary_ctxt_switches:" { n += $2 } END { print n + 0 }'; }
 rollup_kb() { # rollup_kb PID Pss|Uss
 	awk -v k="$2" '$1 == "Pss:" { p = $2 } $1 ~ /^Private_(Clean|Dirty):$/ { u += $2 }
 		END { print (k == "Pss" ? p : u) + 0 }' "/proc/$1/smaps_rollup"
@@ -270,7 +245,7 @@ run_round() { # run_round N
 	done
 	for j in $JOBS; do
 		pid=PID_$j topic=TOPIC_$j
-		eval "cpu0_$j=$(cpu_ticks "${!pid}") io0_$j=$(io_write "${!pid}") msg0_$j=$(published "${!topic}") cs0_$j=$(vcsw "${!pid}") thr_$j=0"
+		eval "cpu0_$j=$(cpu_ticks "${!pid}") io0_$j=$(io_write "${!pid}") msg0_$j=$(published "${!topic}") cs0_$j=$(vcs_all "${!pid}") thr_$j=0"
 	done
 	echo "footprint: round $1 of $ROUNDS: measuring $JOBS for $SECS s"
 	end=$(($(date +%s) + SECS))
@@ -291,7 +266,7 @@ run_round() { # run_round N
 			echo "$j uss $(rollup_kb "${!pid}" Uss)"
 			echo "$j thr ${!thr}"
 			echo "$j cpu $(echo "($(cpu_ticks "${!pid}") - ${!cpu0}) / $HZ * 3600 / $SECS" | bc -l)"
-			echo "$j wak $(echo "($(vcsw "${!pid}") - ${!cs0}) / $SECS" | bc -l)"
+			echo "$j wak $(echo "($(vcs_all "${!pid}") - ${!cs0}) / $SECS" | bc -l)"
 			echo "$j io $(echo "($(io_write "${!pid}") - ${!io0}) * 3600 / $SECS / 1000000" | bc -l)"
 			echo "$j msg $(echo "($(published "${!topic}") - ${!msg0}) / $SECS" | bc -l)"
 		} >>"$FIG"

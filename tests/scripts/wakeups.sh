@@ -18,32 +18,8 @@ TOP=$PWD
 SECS=${WAKEUPS_SECONDS:-20}
 D=$(mktemp -d /tmp/emgw-wakeups.XXXXXX)
 PIDS=""
-cleanup() {
-	local p
-	for p in $PIDS; do kill "$p" 2>/dev/null || true; done
-	for p in $PIDS; do
-		for _ in $(seq 50); do kill -0 "$p" 2>/dev/null || break; sleep 0.1; done
-		kill -9 "$p" 2>/dev/null || true
-	done
-	rm -rf "$D"
-}
-trap cleanup EXIT
+source "$TOP/tests/scripts/benchlib.sh"
 die() { echo "wakeups: $*" >&2; exit 1; }
-free_port() {
-	/usr/bin/python3 -c 'import socket; s=socket.socket(); s.bind(("127.0.0.1",0)); print(s.getsockname()[1])'
-}
-port_open() { (exec 3<>"/dev/tcp/127.0.0.1/$1") 2>/dev/null; }
-wait_for() { # wait_for SECONDS CMD...: poll every 0.1 s
-	local n=$(($1 * 10)); shift
-	for _ in $(seq "$n"); do "$@" >/dev/null 2>&1 && return 0; sleep 0.1; done
-	return 1
-}
-spawn() { # spawn LOG CMD...: background, PID in $SPAWNED
-	local log=$1; shift
-	"$@" >"$log" 2>&1 &
-	SPAWNED=$!
-	PIDS="$SPAWNED $PIDS"
-}
 [ -x "$TOP/$B/emgwd" ] || die "$B/emgwd is not built"
 
 MQ=$(free_port)
@@ -79,7 +55,6 @@ for i in 0 1 2 3 4; do printf '[point "r%d"]\ntable = holding\naddress = %d\ntyp
 
 # Voluntary context switches: the main thread (TID = PID), all threads.
 vcs_main() { awk '$1 == "voluntary_ctxt_switches:" { print $2 }' "/proc/$1/task/$1/status"; }
-vcs_all() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '$1 == "voluntary_ctxt_switches:" { n += $2 } END { print n + 0 }'; }
 
 per_thread() { # TID, voluntary switches, name: one line a thread
 	local t
