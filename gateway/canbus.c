@@ -36,6 +36,8 @@ struct canbus {
 	int64_t rest_until;	   /* live: not polled until then (real ms), -1: polled */
 	canbus_frame_fn *on_frame; /* live: after each data frame, or NULL */
 	void *frame_ctx;
+	int64_t follow_us; /* replay: its next frame comes at this log time (0: as logged) */
+	int64_t shift_us;  /* replay: added to the log's times */
 
 	/* transmit (request = yes) */
 	enum canbus_claim claim;
@@ -386,7 +388,19 @@ int64_t canbus_retry(struct canbus *cb, int64_t now_ms)
 
 int canbus_replay_next(struct canbus *cb, int64_t real_ms, struct canbus_next *n)
 {
-	return cb->ops->next ? cb->ops->next(cb->be, real_ms, n) : 0;
+	if (!cb->ops->next || !cb->ops->next(cb->be, real_ms, n))
+		return 0;
+	if (cb->follow_us) {
+		cb->shift_us = cb->follow_us - n->t_us;
+		cb->follow_us = 0;
+	}
+	n->t_us += cb->shift_us;
+	return 1;
+}
+
+void canbus_replay_follow(struct canbus *cb, int64_t log_us)
+{
+	cb->follow_us = log_us;
 }
 
 void canbus_replay_apply(struct canbus *cb)

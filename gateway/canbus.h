@@ -74,6 +74,10 @@ void canbus_set_frame_hook(struct canbus *cb, canbus_frame_fn *fn, void *ctx);
  * until canbus_replay_apply), 0 when the log has ended or this is no replay.
  * real_ms is clock_real_ms(), for pacing. */
 int canbus_replay_next(struct canbus *cb, int64_t real_ms, struct canbus_next *n);
+/* Replay: the log's times moved so that its next frame comes at log_us
+ * (microseconds since the epoch): a log opened beside others already
+ * replaying follows on from their time, as a looping log does. */
+void canbus_replay_follow(struct canbus *cb, int64_t log_us);
 /* Replay: apply the frame canbus_replay_next returned, at clock_mono_ms()
  * (the caller moved the clock to its time). */
 void canbus_replay_apply(struct canbus *cb);

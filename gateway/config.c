@@ -458,6 +458,32 @@ static struct config_origin config_here(const struct config_ctx *ctx)
 	return o;
 }
 
+/* Where the value of [can] key k ends in struct config_can: at the next
+ * key's field (a list key's count is followed by its array). */
+static size_t config_can_end(const struct config_key *k)
+{
+	size_t end = sizeof(struct config_can);
+
+	for (size_t i = 0; i < CONFIG_N_KEYS; i++)
+		if (config_keys[i].sec == CONFIG_SEC_CAN && config_keys[i].off > k->off &&
+		    config_keys[i].off < end)
+			end = config_keys[i].off;
+	return end;
+}
+
+const char *config_can_changed(const struct config_can *a, const struct config_can *b)
+{
+	for (size_t i = 0; i < CONFIG_N_KEYS; i++) {
+		const struct config_key *k = &config_keys[i];
+
+		if (k->sec == CONFIG_SEC_CAN &&
+		    memcmp((const char *)a + k->off, (const char *)b + k->off,
+			   config_can_end(k) - k->off) != 0)
+			return k->name;
+	}
+	return NULL;
+}
+
 static const struct config_key *config_key_find(enum config_sec sec, const char *name)
 {
 	size_t i;

@@ -281,6 +281,9 @@ int config_load_report(const char *path, struct config *c, config_report_fn *rep
 /* Read one Modbus profile file alone into c->profile[0] and c->point (for
  * the simulator and tools); errors as config_load. */
 int config_load_profile(const char *path, struct config *c);
+/* The first [can] key (its name in the file) whose value differs between
+ * a and b, or NULL when they are the same source. */
+const char *config_can_changed(const struct config_can *a, const struct config_can *b);
 /* The configuration c as JSON (for the get-config command), without
  * secrets: username, password_file and key files are left out.  New
  * reference, NULL when out of memory. */

@@ -442,6 +442,8 @@ void core_reconfigure(struct core *c, const struct config *fresh)
 	int64_t mono = clock_mono_ms();
 
 	clock_now(&now);
+	/* the sources may have moved: the frame due is looked for again */
+	c->replay_src = -1;
 	c->period_ms = fresh->sample.period_ms;
 	c->stale_ms = fresh->sample.stale_ms;
 	smoke_reconfigure(&c->smoke, fresh, mono, core_on_detector_event, &tc);

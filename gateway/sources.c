@@ -17,6 +17,7 @@ struct sources {
 	payload_event_fn *on_event;
 	void *ctx;
 	struct canbus *can[CONFIG_MAX_CAN];
+	int can_tag[CONFIG_MAX_CAN]; /* each one's tag in the table: kept by a reload */
 	int n_can;
 	canbus_frame_fn *on_frame; /* set on every CAN source */
 	void *frame_ctx;
@@ -24,16 +25,25 @@ struct sources {
 	struct gnss *gnss;		     /* NULL when [gnss] is off */
 };
 
+/* Open CAN source c of cfg with tag, as the next of s->can. */
+static int sources_add_can(struct sources *s, const struct config *cfg, int c, int tag)
+{
+	struct canbus *cb = canbus_open(&cfg->can[c], tag, s->table);
+
+	if (!cb)
+		return -1;
+	canbus_set_events(cb, cfg->vin, s->on_event, s->ctx);
+	canbus_set_frame_hook(cb, s->on_frame, s->frame_ctx);
+	s->can[s->n_can] = cb;
+	s->can_tag[s->n_can++] = tag;
+	return 0;
+}
+
 static int sources_open_can(struct sources *s, const struct config *cfg)
 {
-	for (int i = 0; i < cfg->n_can; i++) {
-		s->can[i] = canbus_open(&cfg->can[i], SOURCES_TAG_CAN + i, s->table);
-		if (!s->can[i])
+	for (int i = 0; i < cfg->n_can; i++)
+		if (sources_add_can(s, cfg, i, SOURCES_TAG_CAN + i) < 0)
 			return -1;
-		canbus_set_events(s->can[i], cfg->vin, s->on_event, s->ctx);
-		canbus_set_frame_hook(s->can[i], s->on_frame, s->frame_ctx);
-		s->n_can = i + 1;
-	}
 	return 0;
 }
 
@@ -125,13 +135,102 @@ static int sources_buses_changed(const struct config *a, const struct config *b)
 	       memcmp(a->point, b->point, sizeof(a->point)) != 0;
 }
 
+/* The [can] section of cfg named name, or -1. */
+static int sources_can_section(const struct config *cfg, const char *name)
+{
+	for (int i = 0; i < cfg->n_can; i++)
+		if (strcmp(cfg->can[i].name, name) == 0)
+			return i;
+	return -1;
+}
+
+/* Why fresh's CAN source c opens anew, into why: "" when the one running
+ * (open: its handle, or NULL) goes on as it is. */
+static void sources_can_why(const struct config *old, const struct config *fresh, int c,
+			    const struct canbus *open, char *why, size_t size)
+{
+	int was = sources_can_section(old, fresh->can[c].name);
+	const char *key = NULL;
+
+	if (was < 0)
+		snprintf(why, size, "added");
+	else if (!open)
+		snprintf(why, size, "was not open");
+	else if (strcmp(old->vin, fresh->vin) != 0) /* its diagnostics check it */
+		snprintf(why, size, "[device] vin changed");
+	else if ((key = config_can_changed(&old->can[was], &fresh->can[c])))
+		snprintf(why, size, "%s changed", key);
+	else
+		why[0] = '\0';
+}
+
+/* The lowest tag from base not in the mask used (bit i: base + i), taken. */
+static int sources_take_tag(int base, unsigned *used)
+{
+	int i = 0;
+
+	while (*used & 1u << i)
+		i++;
+	*used |= 1u << i;
+	return base + i;
+}
+
+/* Only the CAN sources added or changed open anew, each logged with why;
+ * the others keep their socket or place in the log, their decoder and
+ * their tag, and take their place in fresh's order.  A log opened while
+ * the replay runs follows on from the replay's time. */
+static void sources_reconfigure_can(struct sources *s, const struct config *old,
+				    const struct config *fresh)
+{
+	struct canbus *run[CONFIG_MAX_CAN], *keep[CONFIG_MAX_CAN] = {NULL};
+	int run_tag[CONFIG_MAX_CAN], keep_tag[CONFIG_MAX_CAN], n_run = s->n_can;
+	char why[CONFIG_MAX_CAN][48];
+	unsigned used = 0;
+	struct clock_now now;
+
+	memcpy(run, s->can, sizeof(run));
+	memcpy(run_tag, s->can_tag, sizeof(run_tag));
+	for (int c = 0; c < fresh->n_can; c++) {
+		int r = 0;
+
+		while (r < n_run && (!run[r] || strcmp(canbus_name(run[r]), fresh->can[c].name)))
+			r++;
+		sources_can_why(old, fresh, c, r < n_run ? run[r] : NULL, why[c], sizeof(why[c]));
+		if (!why[c][0]) {
+			keep[c] = run[r];
+			keep_tag[c] = run_tag[r];
+			used |= 1u << (run_tag[r] - SOURCES_TAG_CAN);
+			run[r] = NULL;
+		}
+	}
+	for (int r = 0; r < n_run; r++) {
+		if (run[r] && sources_can_section(fresh, canbus_name(run[r])) < 0)
+			log_notice("reload: can %s: removed: closes", canbus_name(run[r]));
+		canbus_close(run[r]);
+	}
+	s->n_can = 0;
+	for (int c = 0; c < fresh->n_can; c++) {
+		if (!why[c][0]) {
+			s->can[s->n_can] = keep[c];
+			s->can_tag[s->n_can++] = keep_tag[c];
+			continue;
+		}
+		log_notice("reload: can %s: %s: %s", fresh->can[c].name, why[c],
+			   strstr(why[c], "changed") ? "restarts" : "opens");
+		if (sources_add_can(s, fresh, c, sources_take_tag(SOURCES_TAG_CAN, &used)) < 0) {
+			log_warnx("reload: can %s did not open: left out", fresh->can[c].name);
+			continue;
+		}
+		if (clock_is_replay()) {
+			clock_now(&now);
+			canbus_replay_follow(s->can[s->n_can - 1], now.wall_ms * 1000);
+		}
+	}
+}
+
 void sources_reconfigure(struct sources *s, const struct config *old, const struct config *fresh)
 {
-	if (fresh->n_can != old->n_can || memcmp(fresh->can, old->can, sizeof(fresh->can)) != 0) {
-		sources_close_can(s);
-		if (sources_open_can(s, fresh) < 0)
-			log_warnx("reload: a CAN source did not open");
-	}
+	sources_reconfigure_can(s, old, fresh);
 	if (sources_buses_changed(old, fresh)) {
 		sources_close_buses(s);
 		if (sources_open_buses(s, fresh) < 0)
@@ -227,7 +326,7 @@ int64_t sources_can_age(const struct sources *s, int64_t now_ms)
 	int64_t newest = -1;
 
 	for (int i = 0; i < s->n_can; i++) {
-		int64_t age = table_source_age(s->table, SOURCES_TAG_CAN + i, now_ms);
+		int64_t age = table_source_age(s->table, s->can_tag[i], now_ms);
 
 		if (age >= 0 && (newest < 0 || age < newest))
 			newest = age;

@@ -638,6 +638,40 @@ static void *rewrite(void *arg)
 	return NULL;
 }
 
+/* A reload restarts a CAN source when a key of its section changed: the
+ * key named is the one that did, a list's entries included. */
+static void test_can_changed(void **state)
+{
+	static const struct {
+		const char *text, *key; /* key: NULL when none changed */
+	} cases[] = {
+	    {"interface = can0\nignore_pgn = 65262\n", NULL},
+	    {"interface = can1\nignore_pgn = 65262\n", "interface"},
+	    {"interface = can0\nignore_pgn = 65263\n", "ignore_pgn"},
+	    {"interface = can0\nignore_pgn = 65262 65263\n", "ignore_pgn"},
+	    {"interface = can0\nignore_pgn = 65262\nsa = 3\n", "sa"},
+	    {"interface = can0\nignore_pgn = 65262\npgn_sa = 61444:0\n", "pgn_sa"},
+	    {"interface = can0\nignore_pgn = 65262\nrequest = yes\n", "request"},
+	};
+	static struct config base;
+	struct fixture *f = *state;
+	char text[256];
+
+	assert_int_equal(load(f, "[can \"e\"]\ninterface = can0\nignore_pgn = 65262\n"), 0);
+	base = f->c;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		const char *key;
+
+		snprintf(text, sizeof(text), "[can \"e\"]\n%s", cases[i].text);
+		assert_int_equal(load(f, text), 0);
+		key = config_can_changed(&base.can[0], &f->c.can[0]);
+		if (cases[i].key)
+			assert_string_equal(key, cases[i].key);
+		else
+			assert_null(key);
+	}
+}
+
 /* A reload that caught `cp` mid-write ran on half a file: now a file that
  * changes while it is read is read again, and refused if it keeps changing;
  * what is accepted is always one whole version. */
@@ -692,6 +726,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_secret_modes, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_platform_variant, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_changing_file, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_can_changed, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);

@@ -46,6 +46,7 @@ static void test_replay_order(void **state)
 	static const int64_t want_t[] = {INT64_C(1700000000000000), INT64_C(1700000000500000),
 					 INT64_C(1700000001000000)};
 	static const int want_src[] = {0, 1, 0};
+	struct canbus_stats st;
 	struct canbus_next first;
 	struct sources *s;
 	struct canbus *can0;
@@ -89,7 +90,7 @@ static void test_replay_order(void **state)
 	assert_int_equal(sources_can_age(s, clock_mono_ms()), 0);
 
 	/* A reload that changes nothing keeps the sources open as they are;
-	 * one that drops a CAN source reopens the CAN sources. */
+	 * one that drops a CAN source closes that one only. */
 	can0 = sources_can(s)[0];
 	fresh = cfg;
 	sources_reconfigure(s, &cfg, &fresh);
@@ -98,6 +99,124 @@ static void test_replay_order(void **state)
 	fresh.n_can = 1;
 	sources_reconfigure(s, &cfg, &fresh);
 	assert_int_equal(sources_n_can(s), 1);
+	canbus_stats(sources_can(s)[0], &st);
+	assert_int_equal(st.frames, 2); /* still the source that replayed can0 */
+	sources_close(s);
+	unlink(paths[0]);
+	unlink(paths[1]);
+}
+
+/* Two sources, two configs: a, and b with can1's key `key` changed. */
+static void two_logs(struct config *a, struct config *b)
+{
+	write_log(0, "(1700000000.000000) can0 0CF00400#207D87481400F087\n"
+		     "(1700000001.000000) can0 0CF00400#207D87501400F087\n"
+		     "(1700000002.000000) can0 0CF00400#207D87581400F087\n");
+	write_log(1, "(1700000000.500000) can1 18FEEE00#7DFFFFFFFFFFFFFF\n"
+		     "(1700000001.500000) can1 18FEEE00#7EFFFFFFFFFFFFFF\n");
+	config_defaults(a);
+	a->gnss.enabled = 0;
+	a->n_bus = a->n_mbdev = 0;
+	a->n_can = 2;
+	for (int i = 0; i < 2; i++) {
+		snprintf(a->can[i].name, sizeof(a->can[i].name), "can%d", i);
+		snprintf(a->can[i].log, sizeof(a->can[i].log), "%s", paths[i]);
+		a->can[i].sa = -1;
+		a->can[i].speed = 0;
+	}
+	*b = *a;
+}
+
+/* Replay flat out up to (not including) log time until_us; the number of
+ * frames applied from each source into n[]. */
+static void replay_until(struct sources *s, int64_t until_us, int n[2])
+{
+	struct canbus_next first;
+	int64_t next;
+	int active, best;
+
+	while ((best = sources_replay_due(s, clock_real_ms(), &first, &next, &active)) >= 0 &&
+	       first.t_us < until_us) {
+		clock_replay_advance(first.t_us, NULL);
+		sources_replay_apply(s, best);
+		n[best]++;
+	}
+}
+
+/* A reload that changes one CAN source's key restarts that one only: the
+ * other keeps its handle, its place in the log and its counters; the
+ * changed one starts its log again from the top. */
+static void test_reload_keeps_unchanged(void **state)
+{
+	static struct config cfg, fresh;
+	static struct table t;
+	struct canbus_stats st;
+	struct canbus_next first;
+	struct canbus *can0;
+	struct sources *s;
+	int64_t next;
+	int active, n[2] = {0, 0};
+
+	(void)state;
+	clock_init_live();
+	two_logs(&cfg, &fresh);
+	fresh.can[1].sa = 0; /* can1 changes, can0 does not */
+	table_init(&t, 5000);
+	s = sources_open(&cfg, &t, -1, on_event, NULL);
+	assert_non_null(s);
+	replay_until(s, INT64_C(1700000001200000), n);
+	assert_int_equal(n[0], 2);
+	assert_int_equal(n[1], 1);
+	can0 = sources_can(s)[0];
+	sources_reconfigure(s, &cfg, &fresh);
+	assert_int_equal(sources_n_can(s), 2);
+	assert_ptr_equal(sources_can(s)[0], can0);
+	canbus_stats(sources_can(s)[0], &st);
+	assert_int_equal(st.frames, 2); /* no frame of can0 is seen twice */
+	canbus_stats(sources_can(s)[1], &st);
+	assert_int_equal(st.frames, 0);
+	/* can1 from its top, then can0 where it was: its third frame, then
+	 * can1's second (the restarted log follows on from the replay's time) */
+	assert_int_equal(sources_replay_due(s, clock_real_ms(), &first, &next, &active), 1);
+	sources_replay_apply(s, 1);
+	assert_int_equal(sources_replay_due(s, clock_real_ms(), &first, &next, &active), 0);
+	sources_replay_apply(s, 0);
+	canbus_stats(sources_can(s)[0], &st);
+	assert_int_equal(st.frames, 3);
+	sources_close(s);
+	unlink(paths[0]);
+	unlink(paths[1]);
+}
+
+/* A source removed ahead of another: the other moves up a place and
+ * keeps its handle and its place in the log. */
+static void test_reload_remove_first(void **state)
+{
+	static struct config cfg, fresh;
+	static struct table t;
+	struct canbus_stats st;
+	struct canbus *can1;
+	struct sources *s;
+	int n[2] = {0, 0};
+
+	(void)state;
+	clock_init_live();
+	two_logs(&cfg, &fresh);
+	fresh.can[0] = cfg.can[1];
+	fresh.n_can = 1;
+	table_init(&t, 5000);
+	s = sources_open(&cfg, &t, -1, on_event, NULL);
+	assert_non_null(s);
+	replay_until(s, INT64_C(1700000001200000), n);
+	can1 = sources_can(s)[1];
+	sources_reconfigure(s, &cfg, &fresh);
+	assert_int_equal(sources_n_can(s), 1);
+	assert_ptr_equal(sources_can(s)[0], can1);
+	n[0] = n[1] = 0;
+	replay_until(s, INT64_MAX, n);
+	assert_int_equal(n[0], 1); /* its second frame, not both again */
+	canbus_stats(can1, &st);
+	assert_int_equal(st.frames, 2);
 	sources_close(s);
 	unlink(paths[0]);
 	unlink(paths[1]);
@@ -152,6 +271,8 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_replay_order),
 	    cmocka_unit_test(test_replay_batches),
+	    cmocka_unit_test(test_reload_keeps_unchanged),
+	    cmocka_unit_test(test_reload_remove_first),
 	};
 
 	clock_init_live();
