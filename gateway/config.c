@@ -458,30 +458,92 @@ static struct config_origin config_here(const struct config_ctx *ctx)
 	return o;
 }
 
-/* Where the value of [can] key k ends in struct config_can: at the next
- * key's field (a list key's count is followed by its array). */
-static size_t config_can_end(const struct config_key *k)
+/* Where the value of key k ends in its section's struct (size bytes): at
+ * the next key's field (a list key's count is followed by its array). */
+static size_t config_key_end(const struct config_key *k, size_t size)
 {
-	size_t end = sizeof(struct config_can);
-
 	for (size_t i = 0; i < CONFIG_N_KEYS; i++)
-		if (config_keys[i].sec == CONFIG_SEC_CAN && config_keys[i].off > k->off &&
-		    config_keys[i].off < end)
-			end = config_keys[i].off;
-	return end;
+		if (config_keys[i].sec == k->sec && config_keys[i].off > k->off &&
+		    config_keys[i].off < size)
+			size = config_keys[i].off;
+	return size;
 }
 
-const char *config_can_changed(const struct config_can *a, const struct config_can *b)
+/* The first key of section sec whose value differs between the section
+ * structs a and b (size bytes each), or NULL. */
+static const char *config_key_changed(enum config_sec sec, const void *a, const void *b,
+				      size_t size)
 {
 	for (size_t i = 0; i < CONFIG_N_KEYS; i++) {
 		const struct config_key *k = &config_keys[i];
 
-		if (k->sec == CONFIG_SEC_CAN &&
-		    memcmp((const char *)a + k->off, (const char *)b + k->off,
-			   config_can_end(k) - k->off) != 0)
+		if (k->sec == sec && memcmp((const char *)a + k->off, (const char *)b + k->off,
+					    config_key_end(k, size) - k->off) != 0)
 			return k->name;
 	}
 	return NULL;
+}
+
+const char *config_can_changed(const struct config_can *a, const struct config_can *b)
+{
+	return config_key_changed(CONFIG_SEC_CAN, a, b, sizeof(*a));
+}
+
+/* The device after device i (-1: the first) on bus `bus` of c, or -1. */
+static int config_bus_next_dev(const struct config *c, int bus, int i)
+{
+	while (++i < c->n_mbdev)
+		if (c->mbdev[i].bus == bus)
+			return i;
+	return -1;
+}
+
+/* Has device j of b changed from device i of a (same name)?  Its keys but
+ * `bus` (the bus is compared whole), and its profile's points, not where
+ * they are in the file. */
+static const char *config_mbdev_changed(const struct config *a, int i, const struct config *b,
+					int j)
+{
+	const struct config_mbdev *da = &a->mbdev[i], *db = &b->mbdev[j];
+	const struct config_profile *pa = &a->profile[da->profile], *pb = &b->profile[db->profile];
+
+	if (da->unit != db->unit)
+		return "unit";
+	if (da->interval_ms != db->interval_ms)
+		return "interval";
+	if (da->instance != db->instance)
+		return "instance";
+	if (pa->n != pb->n || strcmp(pa->path, pb->path) != 0 ||
+	    memcmp(&a->point[pa->first], &b->point[pb->first], (size_t)pa->n * sizeof(a->point[0])))
+		return "profile";
+	return NULL;
+}
+
+int config_bus_changed(const struct config *a, int ba, const struct config *b, int bb, char *why,
+		       size_t size)
+{
+	const char *key =
+	    config_key_changed(CONFIG_SEC_BUS, &a->bus[ba], &b->bus[bb], sizeof(a->bus[0]));
+	int i = -1, j = -1;
+
+	if (key) {
+		snprintf(why, size, "%s changed", key);
+		return 1;
+	}
+	for (;;) {
+		i = config_bus_next_dev(a, ba, i);
+		j = config_bus_next_dev(b, bb, j);
+		if (i < 0 && j < 0)
+			return 0;
+		if (i < 0 || j < 0 || strcmp(a->mbdev[i].name, b->mbdev[j].name) != 0) {
+			snprintf(why, size, "its devices changed");
+			return 1;
+		}
+		if ((key = config_mbdev_changed(a, i, b, j))) {
+			snprintf(why, size, "[device \"%s\"] %s changed", b->mbdev[j].name, key);
+			return 1;
+		}
+	}
 }
 
 static const struct config_key *config_key_find(enum config_sec sec, const char *name)

@@ -22,6 +22,7 @@ struct sources {
 	canbus_frame_fn *on_frame; /* set on every CAN source */
 	void *frame_ctx;
 	struct fieldbus *mb[CONFIG_MAX_BUS]; /* one a Modbus bus with devices */
+	int mb_tag[CONFIG_MAX_BUS];	     /* each one's tag in the table */
 	struct gnss *gnss;		     /* NULL when [gnss] is off */
 };
 
@@ -54,21 +55,33 @@ static void sources_close_can(struct sources *s)
 	s->n_can = 0;
 }
 
+/* Has bus b of cfg devices (a thread to run)? */
+static int sources_bus_used(const struct config *cfg, int b)
+{
+	for (int i = 0; i < cfg->n_mbdev; i++)
+		if (cfg->mbdev[i].bus == b)
+			return 1;
+	return 0;
+}
+
+/* Start bus b of cfg with tag. */
+static int sources_add_bus(struct sources *s, const struct config *cfg, int b, int tag)
+{
+	s->mb[b] = fieldbus_open(cfg, b, tag, s->wake_fd);
+	if (!s->mb[b])
+		return -1;
+	s->mb_tag[b] = tag;
+	fieldbus_set_events(s->mb[b], s->on_event, s->ctx);
+	return 0;
+}
+
 /* One thread a Modbus bus that has devices. */
 static int sources_open_buses(struct sources *s, const struct config *cfg)
 {
-	for (int b = 0; b < cfg->n_bus; b++) {
-		int used = 0;
-
-		for (int i = 0; i < cfg->n_mbdev; i++)
-			used |= cfg->mbdev[i].bus == b;
-		if (!used)
-			continue;
-		s->mb[b] = fieldbus_open(cfg, b, SOURCES_TAG_MODBUS + b, s->wake_fd);
-		if (!s->mb[b])
+	for (int b = 0; b < cfg->n_bus; b++)
+		if (sources_bus_used(cfg, b) &&
+		    sources_add_bus(s, cfg, b, SOURCES_TAG_MODBUS + b) < 0)
 			return -1;
-		fieldbus_set_events(s->mb[b], s->on_event, s->ctx);
-	}
 	return 0;
 }
 
@@ -123,16 +136,6 @@ void sources_close(struct sources *s)
 	sources_close_buses(s);
 	sources_close_gnss(s);
 	free(s);
-}
-
-/* Has anything Modbus changed between a and b? */
-static int sources_buses_changed(const struct config *a, const struct config *b)
-{
-	return a->n_bus != b->n_bus || a->n_mbdev != b->n_mbdev || a->n_point != b->n_point ||
-	       memcmp(a->bus, b->bus, sizeof(a->bus)) != 0 ||
-	       memcmp(a->mbdev, b->mbdev, sizeof(a->mbdev)) != 0 ||
-	       memcmp(a->profile, b->profile, sizeof(a->profile)) != 0 ||
-	       memcmp(a->point, b->point, sizeof(a->point)) != 0;
 }
 
 /* The [can] section of cfg named name, or -1. */
@@ -228,14 +231,67 @@ static void sources_reconfigure_can(struct sources *s, const struct config *old,
 	}
 }
 
+/* The [bus] section of cfg named name, or -1. */
+static int sources_bus_section(const struct config *cfg, const char *name)
+{
+	for (int b = 0; b < cfg->n_bus; b++)
+		if (strcmp(cfg->bus[b].name, name) == 0)
+			return b;
+	return -1;
+}
+
+/* Only the Modbus buses added or changed (a [bus] key, its devices or
+ * their profiles) start anew, each logged with why; the others keep their
+ * thread, connection, devices' back-off and values, and their tag. */
+static void sources_reconfigure_buses(struct sources *s, const struct config *old,
+				      const struct config *fresh)
+{
+	struct fieldbus *run[CONFIG_MAX_BUS];
+	int run_tag[CONFIG_MAX_BUS];
+	char why[CONFIG_MAX_BUS][96];
+	unsigned used = 0;
+
+	memcpy(run, s->mb, sizeof(run));
+	memcpy(run_tag, s->mb_tag, sizeof(run_tag));
+	memset(s->mb, 0, sizeof(s->mb));
+	for (int b = 0; b < fresh->n_bus; b++) {
+		int was = sources_bus_section(old, fresh->bus[b].name);
+
+		why[b][0] = '\0';
+		if (!sources_bus_used(fresh, b))
+			continue;
+		if (was < 0 || !run[was])
+			snprintf(why[b], sizeof(why[b]), "%s", was < 0 ? "added" : "was not open");
+		else if (!config_bus_changed(old, was, fresh, b, why[b], sizeof(why[b]))) {
+			s->mb[b] = run[was];
+			s->mb_tag[b] = run_tag[was];
+			used |= 1u << (run_tag[was] - SOURCES_TAG_MODBUS);
+			run[was] = NULL;
+		}
+	}
+	for (int b = 0; b < CONFIG_MAX_BUS; b++) {
+		int now = run[b] ? sources_bus_section(fresh, old->bus[b].name) : -1;
+
+		if (run[b] && (now < 0 || !sources_bus_used(fresh, now)))
+			log_notice("reload: modbus bus %s: %s: closes", old->bus[b].name,
+				   now < 0 ? "removed" : "no device left");
+		fieldbus_close(run[b]);
+	}
+	for (int b = 0; b < fresh->n_bus; b++) {
+		if (!why[b][0])
+			continue;
+		log_notice("reload: modbus bus %s: %s: %s", fresh->bus[b].name, why[b],
+			   strstr(why[b], "changed") ? "restarts" : "opens");
+		if (sources_add_bus(s, fresh, b, sources_take_tag(SOURCES_TAG_MODBUS, &used)) < 0)
+			log_warnx("reload: modbus bus %s did not open: left out",
+				  fresh->bus[b].name);
+	}
+}
+
 void sources_reconfigure(struct sources *s, const struct config *old, const struct config *fresh)
 {
 	sources_reconfigure_can(s, old, fresh);
-	if (sources_buses_changed(old, fresh)) {
-		sources_close_buses(s);
-		if (sources_open_buses(s, fresh) < 0)
-			log_warnx("reload: a Modbus bus did not open");
-	}
+	sources_reconfigure_buses(s, old, fresh);
 	if (memcmp(&fresh->gnss, &old->gnss, sizeof(fresh->gnss)) != 0) {
 		sources_close_gnss(s);
 		if (sources_open_gnss(s, fresh) < 0)

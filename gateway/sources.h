@@ -28,10 +28,10 @@ struct sources *sources_open(const struct config *cfg, struct table *t, int wake
 			     payload_event_fn *on_event, void *ctx);
 /* Close every source (a gnss fix is forgotten by the clock too) and free. */
 void sources_close(struct sources *s);
-/* A reload from old to fresh: each CAN source (by name) reopens when it is
- * new or its settings changed, the others go on untouched (a log opened
- * while replaying follows on from the replay's time); the Modbus buses and
- * the gnss source (its track starts again) reopen when their settings
+/* A reload from old to fresh: each CAN source and Modbus bus (by name)
+ * reopens when it is new or its settings changed, the others go on
+ * untouched (a log opened while replaying follows on from the replay's
+ * time); the gnss source (its track starts again) reopens when [gnss]
  * changed.  Each reopening is logged with why; one that does not open is
  * logged and left out.  The CAN sources' indices may change. */
 void sources_reconfigure(struct sources *s, const struct config *old, const struct config *fresh);

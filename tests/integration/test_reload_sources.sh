@@ -86,4 +86,74 @@ print("# %d records, engine %s..%s rpm" % (len(recs), rpm[0], rpm[-1]))
 sys.exit(0 if ok and len(recs) > 0 else 1)
 PY
 check "no clock event (the replay's time never steps back)" sh -c "! grep -q '\"type\":\"clock\"' '$T/out'"
+
+# 2. Modbus: bus "a" (an opacity meter) and bus "b" (an ECU), each its own
+#    mbsim; SIGHUP with a key of [bus "b"] changed.
+SIM="$TOP/$B/tests/mbsim"
+PROF="$TOP/config/profiles"
+PA=$(free_port)
+PB=$(free_port)
+spawn "$T/sima.log" "$SIM" --tcp "$PA" --unit "1:$PROF/opacity-meter.conf"
+spawn "$T/simb.log" "$SIM" --tcp "$PB" --unit "2:$PROF/china-ecu.conf"
+wait_for 10 port_open "$PA" && wait_for 10 port_open "$PB" ||
+	{ echo "not ok - mbsim did not start"; cat "$T/sima.log" "$T/simb.log"; exit 1; }
+mbconf() { # mbconf RESPONSE_TIMEOUT_OF_B
+	cat >"$T/mb.conf" <<EOF
+[device]
+id = reload-modbus
+state_dir = $T/mbstate
+[bus "a"]
+type = tcp
+host = 127.0.0.1
+port = $PA
+[bus "b"]
+type = tcp
+host = 127.0.0.1
+port = $PB
+response_timeout = $1
+[device "opacity"]
+bus = a
+unit = 1
+profile = $PROF/opacity-meter.conf
+interval = 0.2
+[device "ecu"]
+bus = b
+unit = 2
+profile = $PROF/china-ecu.conf
+interval = 0.2
+[mqtt]
+enabled = no
+EOF
+}
+# peer PORT: emgwd's end (its local port) of the connection to PORT
+peer() { ss -Htn state established "( dport = :$1 )" | awk '{ n = split($3, a, ":"); print a[n] }'; }
+# polls DEVICE: its poll cycles in the status file
+polls() { jget "$T/mbstate/status.json" "d['sources']['$1']['polls']"; }
+connected() { test -n "$(peer "$PA")" && test -n "$(peer "$PB")"; }
+polled() { test "$(polls opacity)" -ge 10 && test "$(polls ecu)" -ge 10; } 2>/dev/null
+b_moved() { test -n "$(peer "$PB")" && test "$(peer "$PB")" != "$b_port"; }
+
+mbconf 0.5
+spawn "$T/mb.err" "$EMGWD" -c "$T/mb.conf"
+mpid=$!
+check "both buses connect" wait_for 20 connected
+check "the status shows both devices polled" wait_for 20 polled
+a_port=$(peer "$PA")
+b_port=$(peer "$PB")
+a_polls=$(polls opacity)
+mbconf 0.4
+kill -HUP "$mpid"
+check "the Modbus reload is in force" wait_for 10 grep -q "reload: .* in force" "$T/mb.err"
+check "bus b restarts, and the log says why" \
+	grep -q "reload: modbus bus b: response_timeout changed: restarts" "$T/mb.err"
+check "bus a is not restarted" sh -c "! grep -q 'reload: modbus bus a' '$T/mb.err'"
+check "bus b reconnects (a new connection)" wait_for 10 b_moved
+check "bus a keeps its connection (local port $a_port)" test "$(peer "$PA")" = "$a_port"
+stop_pid "$mpid"
+a_end=$(polls opacity)
+b_end=$(polls ecu)
+# Both poll at the same rate from the same start: the ECU's count, begun
+# again at the reload, is short of the meter's by what came before it.
+check "the meter's counters went on, the ECU's began again ($a_polls polls before; at the end $a_end and $b_end)" \
+	test "$b_end" -lt "$((a_end - a_polls / 2))"
 finish

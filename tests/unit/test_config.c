@@ -672,6 +672,66 @@ static void test_can_changed(void **state)
 	}
 }
 
+static int bus_index(const struct config *c, const char *name)
+{
+	for (int b = 0; b < c->n_bus; b++)
+		if (strcmp(c->bus[b].name, name) == 0)
+			return b;
+	return -1;
+}
+
+/* A reload restarts a Modbus bus when a key of its [bus], a device on it or
+ * its profile's points changed; not when another bus did, nor when it only
+ * moved in the file. */
+static void test_bus_changed(void **state)
+{
+#define BUS_A		   "[bus \"a\"]\ntype = tcp\nhost = 127.0.0.1\nport = 1502\n"
+#define BUS_B		   "[bus \"b\"]\ntype = tcp\nhost = 127.0.0.1\nport = 1503\n"
+#define DEV_W		   "[device \"w\"]\nbus = a\nunit = 1\nprofile = p1.conf\n"
+#define DEV_X_(unit, prof) "[device \"x\"]\nbus = b\nunit = " unit "\nprofile = " prof "\n"
+#define DEV_X		   DEV_X_("1", "p1.conf")
+	static const struct {
+		const char *text, *why; /* why bus b changed, or NULL */
+	} cases[] = {
+	    {BUS_A BUS_B DEV_W DEV_X, NULL},
+	    {BUS_B BUS_A DEV_X DEV_W, NULL},
+	    {BUS_A "response_timeout = 1\n" BUS_B DEV_W DEV_X, NULL},
+	    {BUS_A BUS_B "response_timeout = 1\n" DEV_W DEV_X, "response_timeout changed"},
+	    {BUS_A BUS_B DEV_W DEV_X_("2", "p1.conf"), "[device \"x\"] unit changed"},
+	    {BUS_A BUS_B DEV_W DEV_X_("1", "p2.conf"), "[device \"x\"] profile changed"},
+	    {BUS_A BUS_B DEV_W DEV_X "[device \"y\"]\nbus = b\nunit = 2\nprofile = p1.conf\n",
+	     "its devices changed"},
+	};
+	static struct config base;
+	struct fixture *f = *state;
+	char why[96];
+
+	put(f, "p1.conf", "[point \"opacity_pct\"]\naddress = 0\n");
+	put(f, "p2.conf", "[point \"opacity_pct\"]\naddress = 0\n");
+	assert_int_equal(load(f, cases[0].text), 0);
+	base = f->c;
+	for (size_t i = 0; i < sizeof(cases) / sizeof(cases[0]); i++) {
+		int changed;
+
+		assert_int_equal(load(f, cases[i].text), 0);
+		changed = config_bus_changed(&base, bus_index(&base, "b"), &f->c,
+					     bus_index(&f->c, "b"), why, sizeof(why));
+		assert_int_equal(changed, cases[i].why != NULL);
+		if (changed)
+			assert_string_equal(why, cases[i].why);
+	}
+	/* the profile's file rewritten: its points changed */
+	put(f, "p1.conf", "[point \"opacity_pct\"]\naddress = 1\n");
+	assert_int_equal(load(f, cases[0].text), 0);
+	assert_int_equal(config_bus_changed(&base, 1, &f->c, 1, why, sizeof(why)), 1);
+	assert_string_equal(why, "[device \"x\"] profile changed");
+#undef BUS_A
+#undef BUS_B
+#undef DEV_W
+#undef DEV_X
+#undef DEV_X_
+}
+
 /* A reload that caught `cp` mid-write ran on half a file: now a file that
  * changes while it is read is read again, and refused if it keeps changing;
  * what is accepted is always one whole version. */
@@ -727,6 +787,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_platform_variant, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_changing_file, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_can_changed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_bus_changed, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
