@@ -458,27 +458,28 @@ static struct config_origin config_here(const struct config_ctx *ctx)
 	return o;
 }
 
-/* Where the value of key k ends in its section's struct (size bytes): at
- * the next key's field (a list key's count is followed by its array). */
-static size_t config_key_end(const struct config_key *k, size_t size)
+/* Where the value of key k ends: at the next key's field of its section
+ * (a list key's count is followed by its array), or at end, where the
+ * section's fields end. */
+static size_t config_key_end(const struct config_key *k, size_t end)
 {
 	for (size_t i = 0; i < CONFIG_N_KEYS; i++)
 		if (config_keys[i].sec == k->sec && config_keys[i].off > k->off &&
-		    config_keys[i].off < size)
-			size = config_keys[i].off;
-	return size;
+		    config_keys[i].off < end)
+			end = config_keys[i].off;
+	return end;
 }
 
-/* The first key of section sec whose value differs between the section
- * structs a and b (size bytes each), or NULL. */
-static const char *config_key_changed(enum config_sec sec, const void *a, const void *b,
-				      size_t size)
+/* The first key of section sec whose value differs between a and b (what
+ * its offsets count from: struct config_can for [can], ...), or NULL; end:
+ * where the section's fields end. */
+static const char *config_key_changed(enum config_sec sec, const void *a, const void *b, size_t end)
 {
 	for (size_t i = 0; i < CONFIG_N_KEYS; i++) {
 		const struct config_key *k = &config_keys[i];
 
 		if (k->sec == sec && memcmp((const char *)a + k->off, (const char *)b + k->off,
-					    config_key_end(k, size) - k->off) != 0)
+					    config_key_end(k, end) - k->off) != 0)
 			return k->name;
 	}
 	return NULL;
@@ -487,6 +488,12 @@ static const char *config_key_changed(enum config_sec sec, const void *a, const 
 const char *config_can_changed(const struct config_can *a, const struct config_can *b)
 {
 	return config_key_changed(CONFIG_SEC_CAN, a, b, sizeof(*a));
+}
+
+const char *config_gnss_changed(const struct config *a, const struct config *b)
+{
+	return config_key_changed(CONFIG_SEC_GNSS, a, b,
+				  offsetof(struct config, gnss) + sizeof(a->gnss));
 }
 
 /* The device after device i (-1: the first) on bus `bus` of c, or -1. */

@@ -290,13 +290,17 @@ static void sources_reconfigure_buses(struct sources *s, const struct config *ol
 
 void sources_reconfigure(struct sources *s, const struct config *old, const struct config *fresh)
 {
+	const char *key = config_gnss_changed(old, fresh);
+	const char *what = fresh->gnss.enabled ? "restarts" : "closes";
+
 	sources_reconfigure_can(s, old, fresh);
 	sources_reconfigure_buses(s, old, fresh);
-	if (memcmp(&fresh->gnss, &old->gnss, sizeof(fresh->gnss)) != 0) {
-		sources_close_gnss(s);
-		if (sources_open_gnss(s, fresh) < 0)
-			log_warnx("reload: the gnss source did not open");
-	}
+	if (!key)
+		return;
+	log_notice("reload: gnss: %s changed: %s", key, old->gnss.enabled ? what : "opens");
+	sources_close_gnss(s);
+	if (sources_open_gnss(s, fresh) < 0)
+		log_warnx("reload: the gnss source did not open");
 }
 
 void sources_set_frame_hook(struct sources *s, canbus_frame_fn *fn, void *ctx)

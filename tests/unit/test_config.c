@@ -672,6 +672,22 @@ static void test_can_changed(void **state)
 	}
 }
 
+/* gnss restarts on a [gnss] key only, not on the section after it. */
+static void test_gnss_changed(void **state)
+{
+	static struct config base;
+	struct fixture *f = *state;
+
+	assert_int_equal(load(f, "[gnss]\nenabled = yes\n"), 0);
+	base = f->c;
+	assert_int_equal(load(f, "[gnss]\nenabled = yes\n"), 0);
+	assert_null(config_gnss_changed(&base, &f->c));
+	assert_int_equal(load(f, "[gnss]\nenabled = yes\nreconnect_max = 7\n"), 0);
+	assert_string_equal(config_gnss_changed(&base, &f->c), "reconnect_max");
+	assert_int_equal(load(f, "[gnss]\nenabled = yes\n[platform]\nvariant = road\n"), 0);
+	assert_null(config_gnss_changed(&base, &f->c));
+}
+
 static int bus_index(const struct config *c, const char *name)
 {
 	for (int b = 0; b < c->n_bus; b++)
@@ -788,6 +804,7 @@ int main(void)
 	    cmocka_unit_test_setup_teardown(test_changing_file, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_can_changed, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_bus_changed, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_gnss_changed, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
