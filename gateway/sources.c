@@ -178,10 +178,26 @@ static int sources_take_tag(int base, unsigned *used)
 	return base + i;
 }
 
+/* Does a log the reload keeps (keep[c]: fresh's source c, or NULL) still
+ * replay?  One it opens then follows on from the replay's time, to stay
+ * in step with it; alone, a log keeps its own times. */
+static int sources_kept_replaying(struct canbus *const *keep, const struct config *fresh)
+{
+	struct canbus_stats st;
+
+	for (int c = 0; c < fresh->n_can; c++) {
+		if (!keep[c] || !fresh->can[c].log[0])
+			continue;
+		canbus_stats(keep[c], &st);
+		if (!st.done)
+			return 1;
+	}
+	return 0;
+}
+
 /* Only the CAN sources added or changed open anew, each logged with why;
  * the others keep their socket or place in the log, their decoder and
- * their tag, and take their place in fresh's order.  A log opened while
- * the replay runs follows on from the replay's time. */
+ * their tag, and take their place in fresh's order. */
 static void sources_reconfigure_can(struct sources *s, const struct config *old,
 				    const struct config *fresh)
 {
@@ -190,6 +206,7 @@ static void sources_reconfigure_can(struct sources *s, const struct config *old,
 	char why[CONFIG_MAX_CAN][48];
 	unsigned used = 0;
 	struct clock_now now;
+	int follow;
 
 	memcpy(run, s->can, sizeof(run));
 	memcpy(run_tag, s->can_tag, sizeof(run_tag));
@@ -212,6 +229,8 @@ static void sources_reconfigure_can(struct sources *s, const struct config *old,
 		canbus_close(run[r]);
 	}
 	s->n_can = 0;
+	follow = clock_is_replay() && sources_kept_replaying(keep, fresh);
+	clock_now(&now);
 	for (int c = 0; c < fresh->n_can; c++) {
 		if (!why[c][0]) {
 			s->can[s->n_can] = keep[c];
@@ -224,10 +243,8 @@ static void sources_reconfigure_can(struct sources *s, const struct config *old,
 			log_warnx("reload: can %s did not open: left out", fresh->can[c].name);
 			continue;
 		}
-		if (clock_is_replay()) {
-			clock_now(&now);
+		if (follow)
 			canbus_replay_follow(s->can[s->n_can - 1], now.wall_ms * 1000);
-		}
 	}
 }
 

@@ -188,6 +188,35 @@ static void test_reload_keeps_unchanged(void **state)
 	unlink(paths[1]);
 }
 
+/* A log restarted alone (the other has ended) keeps its own times: there
+ * is nothing to stay in step with. */
+static void test_reload_alone(void **state)
+{
+	static struct config cfg, fresh;
+	static struct table t;
+	struct canbus_next first;
+	struct sources *s;
+	int64_t next;
+	int active, n[2] = {0, 0};
+
+	(void)state;
+	clock_init_live();
+	two_logs(&cfg, &fresh);
+	fresh.can[0].sa = 0;
+	table_init(&t, 5000);
+	s = sources_open(&cfg, &t, -1, on_event, NULL);
+	assert_non_null(s);
+	replay_until(s, INT64_C(1700000001700000), n);
+	assert_int_equal(n[1], 2); /* can1's log has ended */
+	sources_replay_due(s, clock_real_ms(), &first, &next, &active);
+	sources_reconfigure(s, &cfg, &fresh);
+	assert_int_equal(sources_replay_due(s, clock_real_ms(), &first, &next, &active), 0);
+	assert_true(first.t_us == INT64_C(1700000000000000));
+	sources_close(s);
+	unlink(paths[0]);
+	unlink(paths[1]);
+}
+
 /* A source removed ahead of another: the other moves up a place and
  * keeps its handle and its place in the log. */
 static void test_reload_remove_first(void **state)
@@ -273,6 +302,7 @@ int main(void)
 	    cmocka_unit_test(test_replay_batches),
 	    cmocka_unit_test(test_reload_keeps_unchanged),
 	    cmocka_unit_test(test_reload_remove_first),
+	    cmocka_unit_test(test_reload_alone),
 	};
 
 	clock_init_live();
