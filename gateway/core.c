@@ -415,6 +415,8 @@ int64_t core_replay(struct core *c, int64_t real_ms)
 			budget--;
 		}
 		best = sources_replay_due(c->src, real_ms, &first, &next, &active);
+		if (active)
+			c->replay_done = 0; /* a reload restarted a log that had ended */
 		if (best < 0) {
 			if (!active && clock_is_replay() && !c->replay_done)
 				core_replay_end(c);

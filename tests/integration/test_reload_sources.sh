@@ -156,4 +156,34 @@ b_end=$(polls ecu)
 # again at the reload, is short of the meter's by what came before it.
 check "the meter's counters went on, the ECU's began again ($a_polls polls before; at the end $a_end and $b_end)" \
 	test "$b_end" -lt "$((a_end - a_polls / 2))"
+
+# 3. One log alone, replayed to its end; SIGHUP with its section changed:
+#    it replays again (its own times: a clock event) and its end closes its
+#    last, partial period again, as the first end did.
+/usr/bin/python3 - "$T/alone.log" <<'PY'
+import sys
+with open(sys.argv[1], "w") as f:
+    for i in range(55):
+        f.write("(%.6f) can0 0CF00400#207D87481400F087\n" % (1700000000 + i / 10))
+PY
+aconf() { # aconf EXTRA-LINE
+	printf '[device]\nid = reload-alone\nstate_dir = %s/astate\n[can "engine"]\nlog = %s\nspeed = 0\n%s\n[mqtt]\nenabled = no\n' \
+		"$T" "$T/alone.log" "$1" >"$T/alone.conf"
+}
+aconf ""
+spawn "$T/alone.err" sh -c "exec '$EMGWD' -c '$T/alone.conf' --stdout >'$T/alone.out'"
+apid=$!
+check "the log alone replays to its end" wait_for 10 grep -q "can engine: end of" "$T/alone.err"
+aconf "sa = 0"
+kill -HUP "$apid"
+check "after the reload it replays again, to its end" \
+	wait_for 10 sh -c "test \$(grep -c 'can engine: end of' '$T/alone.err') -eq 2"
+stop_pid "$apid"
+check "the second end closes the last period too (records end at 22:13:26 both times)" /usr/bin/python3 - "$T/alone.out" <<'PY'
+import json, sys
+ts = [json.loads(l)["ts"] for l in open(sys.argv[1]) if '"sig"' in l]
+ends = [a for a, b in zip(ts, ts[1:]) if b < a] + ts[-1:]
+print("# ends of the two runs: %s" % ends)
+sys.exit(0 if ends == ["2023-11-14T22:13:26.000Z"] * 2 else 1)
+PY
 finish
