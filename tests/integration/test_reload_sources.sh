@@ -1,16 +1,18 @@
 #!/bin/bash
-# A reload reopens only the CAN sources whose configuration changed.  Two
-# logs replay side by side (engine speed and coolant, each value one step
-# up a frame); halfway, SIGHUP with a changed key in [can "coolant"] only:
-# the engine log goes on where it was (its speed never goes back, no
-# frame twice), the coolant log starts again from its top, following on
-# from the replay's time (the records' time and seq never go back).
+# A reload reopens only the sources whose configuration changed.
+# 1. Two logs replay side by side (engine speed and coolant, each value one
+#    step up a frame); halfway, SIGHUP with a changed key in [can "coolant"]
+#    only: the engine log goes on where it was (its speed never goes back,
+#    no frame twice), the coolant log starts again from its top, following
+#    on from the replay's time (the records' time and seq never go back).
+# 2. Two Modbus buses, one changed: the other keeps its connection.
+# 3. One log alone, restarted after its end: it ends as the first run did.
 source "$TOP/tests/integration/lib.sh"
 
 SECONDS_OF_LOG=120
 
-# Engine: EEC1 every 100 ms, speed 600 rpm + one a frame; coolant: ET1
-# every second, 20 C + one a frame.
+# 1. Engine: EEC1 every 100 ms, speed 600 rpm + one a frame; coolant: ET1
+#    every second, 20 C + one a frame.
 /usr/bin/python3 - "$T/engine.log" "$T/coolant.log" "$SECONDS_OF_LOG" <<'PY'
 import sys
 n = int(sys.argv[3])
