@@ -278,7 +278,10 @@ static void sources_reconfigure_buses(struct sources *s, const struct config *ol
 		if (!sources_bus_used(fresh, b))
 			continue;
 		if (was < 0 || !run[was])
-			snprintf(why[b], sizeof(why[b]), "%s", was < 0 ? "added" : "was not open");
+			snprintf(why[b], sizeof(why[b]), "%s",
+				 was < 0		       ? "added"
+				 : !sources_bus_used(old, was) ? "devices added"
+							       : "was not open");
 		else if (!config_bus_changed(old, was, fresh, b, why[b], sizeof(why[b]))) {
 			s->mb[b] = run[was];
 			s->mb_tag[b] = run_tag[was];
@@ -287,11 +290,11 @@ static void sources_reconfigure_buses(struct sources *s, const struct config *ol
 		}
 	}
 	for (int b = 0; b < CONFIG_MAX_BUS; b++) {
-		int now = run[b] ? sources_bus_section(fresh, old->bus[b].name) : -1;
+		int kept = run[b] ? sources_bus_section(fresh, old->bus[b].name) : -1;
 
-		if (run[b] && (now < 0 || !sources_bus_used(fresh, now)))
+		if (run[b] && (kept < 0 || !sources_bus_used(fresh, kept)))
 			log_notice("reload: modbus bus %s: %s: closes", old->bus[b].name,
-				   now < 0 ? "removed" : "no device left");
+				   kept < 0 ? "removed" : "no device left");
 		fieldbus_close(run[b]);
 	}
 	for (int b = 0; b < fresh->n_bus; b++) {
