@@ -143,112 +143,107 @@ static void replay_until(struct sources *s, int64_t until_us, int n[2])
 	}
 }
 
+/* Two logs (two_logs) replaying: cfg in force, fresh to reload. */
+struct two {
+	struct config cfg, fresh;
+	struct table t;
+	struct sources *s;
+};
+
+static int two_setup(void **state)
+{
+	static struct two w;
+
+	clock_init_live();
+	two_logs(&w.cfg, &w.fresh);
+	table_init(&w.t, 5000);
+	w.s = sources_open(&w.cfg, &w.t, -1, on_event, NULL);
+	*state = &w;
+	return w.s ? 0 : -1;
+}
+
+static int two_teardown(void **state)
+{
+	struct two *w = *state;
+
+	sources_close(w->s);
+	unlink(paths[0]);
+	unlink(paths[1]);
+	return 0;
+}
+
 /* A reload that changes one CAN source's key restarts that one only: the
  * other keeps its handle, its place in the log and its counters; the
  * changed one starts its log again from the top. */
 static void test_reload_keeps_unchanged(void **state)
 {
-	static struct config cfg, fresh;
-	static struct table t;
+	struct two *w = *state;
 	struct canbus_stats st;
 	struct canbus_next first;
 	struct canbus *can0;
-	struct sources *s;
 	int64_t next;
 	int active, n[2] = {0, 0};
 
-	(void)state;
-	clock_init_live();
-	two_logs(&cfg, &fresh);
-	fresh.can[1].sa = 0; /* can1 changes, can0 does not */
-	table_init(&t, 5000);
-	s = sources_open(&cfg, &t, -1, on_event, NULL);
-	assert_non_null(s);
-	replay_until(s, INT64_C(1700000001200000), n);
+	w->fresh.can[1].sa = 0; /* can1 changes, can0 does not */
+	replay_until(w->s, INT64_C(1700000001200000), n);
 	assert_int_equal(n[0], 2);
 	assert_int_equal(n[1], 1);
-	can0 = sources_can(s)[0];
-	sources_reconfigure(s, &cfg, &fresh);
-	assert_int_equal(sources_n_can(s), 2);
-	assert_ptr_equal(sources_can(s)[0], can0);
-	canbus_stats(sources_can(s)[0], &st);
+	can0 = sources_can(w->s)[0];
+	sources_reconfigure(w->s, &w->cfg, &w->fresh);
+	assert_int_equal(sources_n_can(w->s), 2);
+	assert_ptr_equal(sources_can(w->s)[0], can0);
+	canbus_stats(sources_can(w->s)[0], &st);
 	assert_int_equal(st.frames, 2); /* no frame of can0 is seen twice */
-	canbus_stats(sources_can(s)[1], &st);
+	canbus_stats(sources_can(w->s)[1], &st);
 	assert_int_equal(st.frames, 0);
 	/* can1 from its top, then can0 where it was: its third frame, then
 	 * can1's second (the restarted log follows on from the replay's time) */
-	assert_int_equal(sources_replay_due(s, clock_real_ms(), &first, &next, &active), 1);
-	sources_replay_apply(s, 1);
-	assert_int_equal(sources_replay_due(s, clock_real_ms(), &first, &next, &active), 0);
-	sources_replay_apply(s, 0);
-	canbus_stats(sources_can(s)[0], &st);
+	assert_int_equal(sources_replay_due(w->s, clock_real_ms(), &first, &next, &active), 1);
+	sources_replay_apply(w->s, 1);
+	assert_int_equal(sources_replay_due(w->s, clock_real_ms(), &first, &next, &active), 0);
+	sources_replay_apply(w->s, 0);
+	canbus_stats(sources_can(w->s)[0], &st);
 	assert_int_equal(st.frames, 3);
-	sources_close(s);
-	unlink(paths[0]);
-	unlink(paths[1]);
 }
 
 /* A log restarted alone (the other has ended) keeps its own times: there
  * is nothing to stay in step with. */
 static void test_reload_alone(void **state)
 {
-	static struct config cfg, fresh;
-	static struct table t;
+	struct two *w = *state;
 	struct canbus_next first;
-	struct sources *s;
 	int64_t next;
 	int active, n[2] = {0, 0};
 
-	(void)state;
-	clock_init_live();
-	two_logs(&cfg, &fresh);
-	fresh.can[0].sa = 0;
-	table_init(&t, 5000);
-	s = sources_open(&cfg, &t, -1, on_event, NULL);
-	assert_non_null(s);
-	replay_until(s, INT64_C(1700000001700000), n);
+	w->fresh.can[0].sa = 0;
+	replay_until(w->s, INT64_C(1700000001700000), n);
 	assert_int_equal(n[1], 2); /* can1's log has ended */
-	sources_replay_due(s, clock_real_ms(), &first, &next, &active);
-	sources_reconfigure(s, &cfg, &fresh);
-	assert_int_equal(sources_replay_due(s, clock_real_ms(), &first, &next, &active), 0);
+	sources_reconfigure(w->s, &w->cfg, &w->fresh);
+	assert_int_equal(sources_replay_due(w->s, clock_real_ms(), &first, &next, &active), 0);
 	assert_true(first.t_us == INT64_C(1700000000000000));
-	sources_close(s);
-	unlink(paths[0]);
-	unlink(paths[1]);
 }
 
 /* A source removed ahead of another: the other moves up a place and
  * keeps its handle and its place in the log. */
 static void test_reload_remove_first(void **state)
 {
-	static struct config cfg, fresh;
-	static struct table t;
+	struct two *w = *state;
 	struct canbus_stats st;
 	struct canbus *can1;
-	struct sources *s;
 	int n[2] = {0, 0};
 
-	(void)state;
-	clock_init_live();
-	two_logs(&cfg, &fresh);
-	fresh.can[0] = cfg.can[1];
-	fresh.n_can = 1;
-	table_init(&t, 5000);
-	s = sources_open(&cfg, &t, -1, on_event, NULL);
-	assert_non_null(s);
-	replay_until(s, INT64_C(1700000001200000), n);
-	can1 = sources_can(s)[1];
-	sources_reconfigure(s, &cfg, &fresh);
-	assert_int_equal(sources_n_can(s), 1);
-	assert_ptr_equal(sources_can(s)[0], can1);
+	w->fresh.can[0] = w->cfg.can[1];
+	w->fresh.n_can = 1;
+	replay_until(w->s, INT64_C(1700000001200000), n);
+	can1 = sources_can(w->s)[1];
+	sources_reconfigure(w->s, &w->cfg, &w->fresh);
+	assert_int_equal(sources_n_can(w->s), 1);
+	assert_ptr_equal(sources_can(w->s)[0], can1);
 	n[0] = n[1] = 0;
-	replay_until(s, INT64_MAX, n);
+	replay_until(w->s, INT64_MAX, n);
 	assert_int_equal(n[0], 1); /* its second frame, not both again */
 	canbus_stats(can1, &st);
 	assert_int_equal(st.frames, 2);
-	sources_close(s);
-	unlink(paths[0]);
-	unlink(paths[1]);
 }
 
 /* At recorded speed, frames are released a batch at a time: a frame due
@@ -300,9 +295,9 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_replay_order),
 	    cmocka_unit_test(test_replay_batches),
-	    cmocka_unit_test(test_reload_keeps_unchanged),
-	    cmocka_unit_test(test_reload_remove_first),
-	    cmocka_unit_test(test_reload_alone),
+	    cmocka_unit_test_setup_teardown(test_reload_keeps_unchanged, two_setup, two_teardown),
+	    cmocka_unit_test_setup_teardown(test_reload_remove_first, two_setup, two_teardown),
+	    cmocka_unit_test_setup_teardown(test_reload_alone, two_setup, two_teardown),
 	};
 
 	clock_init_live();
