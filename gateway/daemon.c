@@ -82,19 +82,20 @@ static json_t *daemon_status(struct daemon *d)
 	return st;
 }
 
+/* One text for the file and the status topic: serialising it is most of
+ * what a status costs. */
 static void daemon_publish_status(struct daemon *d)
 {
 	json_t *st = daemon_status(d);
-	char *text;
+	char *text = st ? json_dumps(st, REPORT_JSON_FLAGS) : NULL;
 
-	if (!st)
+	json_decref(st);
+	if (!text)
 		return;
-	status_publish(d->cfg, st, d->stop);
-	text = d->uplinks ? json_dumps(st, REPORT_JSON_FLAGS) : NULL;
-	if (text)
+	status_publish(d->cfg, text, d->stop);
+	if (d->uplinks)
 		uplinks_set_status(d->uplinks, text);
 	free(text);
-	json_decref(st);
 }
 
 /* ---- remote commands ------------------------------------------------------ */
