@@ -11,7 +11,8 @@
 # A wake-up is a voluntary context switch (/proc/PID/task/TID/status): one
 # per sleep.  Printed per second over WAKEUPS_SECONDS (default 20) after a
 # warm-up: the main thread (the poll loop) and all threads (paho's and the
-# Modbus thread included).  Prints figures; asserts nothing.
+# Modbus thread included), each thread, and by role (main, Modbus, paho).
+# Prints figures; asserts nothing.
 set -eu
 B=${1:-build}
 TOP=$PWD
@@ -72,9 +73,11 @@ measure() { # measure NAME TITLE: job NAME's config is $D/NAME.conf
 	kill -0 "$pid" 2>/dev/null || { tail -n 20 "$D/$name.log"; die "$name: emgwd died"; }
 	m0=$(vcs_main "$pid") a0=$(vcs_all "$pid") t0=$(date +%s.%N)
 	per_thread "$pid" >"$D/$name.t0"
+	r0=$(vcs_roles "$pid")
 	sleep "$SECS"
 	m1=$(vcs_main "$pid") a1=$(vcs_all "$pid") t1=$(date +%s.%N)
 	per_thread "$pid" >"$D/$name.t1"
+	r1=$(vcs_roles "$pid")
 	kill "$pid"
 	awk -v n="$title" -v m=$((m1 - m0)) -v a=$((a1 - a0)) -v t0="$t0" -v t1="$t1" -v th="$(wc -l <"$D/$name.t1")" \
 		'BEGIN { printf "wake-ups %-28s main thread %6.1f/s   all %d threads %6.1f/s\n", n, m / (t1 - t0), th, a / (t1 - t0) }'
@@ -82,6 +85,9 @@ measure() { # measure NAME TITLE: job NAME's config is $D/NAME.conf
 	awk -v t0="$t0" -v t1="$t1" 'NR == FNR { v[$1] = $2; next }
 		($1 in v) { printf "%s %s %.1f/s", (n++ ? "," : "         per thread (TID name rate):"), $1 " " $3, ($2 - v[$1]) / (t1 - t0) }
 		END { print "" }' "$D/$name.t0" "$D/$name.t1"
+	# by role: the loop alone, the Modbus threads, paho's
+	roles_rate "$r0" "$r1" "$(echo "$t1 - $t0" | bc -l)" |
+		awk '{ printf "         by thread: main %.1f/s, Modbus %.1f/s, paho %.1f/s, other %.1f/s\n", $2, $4, $6, $8 }'
 }
 echo "wake-ups: voluntary context switches over $SECS s (emgwd $B, store on, MQTT plain)"
 measure can "full bus (${rate} frames/s, speed 1)"
