@@ -85,6 +85,13 @@ int clock_is_replay(void)
 	return clk.replay;
 }
 
+/* Whole periods of CLOCK_MONOTONIC itself, not of the daemon's start: the
+ * Modbus threads keep their polls on the same grid (gateway/fieldbus.c). */
+int64_t clock_grid_next(int64_t mono_ms, int64_t period_ms)
+{
+	return mono_ms + period_ms - (mono_ms + clk.mono0_ms) % period_ms;
+}
+
 int64_t clock_mono_ms(void)
 {
 	if (clk.replay)

@@ -43,6 +43,9 @@ int clock_is_replay(void);
 void clock_now(struct clock_now *now);
 /* Monotonic milliseconds (replay: log time since the log's start). */
 int64_t clock_mono_ms(void);
+/* Live: the first whole period_ms of the system's monotonic clock after
+ * mono_ms (a clock_mono_ms time), as a clock_mono_ms time. */
+int64_t clock_grid_next(int64_t mono_ms, int64_t period_ms);
 /* Real monotonic milliseconds, also in replay mode: for pacing a replay and
  * for network timers, which run on real time whatever the log says. */
 int64_t clock_real_ms(void);

@@ -296,8 +296,10 @@ void core_live(struct core *c, int64_t mono_ms)
 	/* Modbus values since the last round (CAN frames are judged each
 	 * at its own time: core_on_frame) */
 	core_signal(c);
+	/* Ticks on whole periods of the system clock: a Modbus poll on the
+	 * same grid delivers its values just before the tick, in its wake-up */
 	if (c->next_tick_ms == 0)
-		c->next_tick_ms = mono_ms + c->period_ms;
+		c->next_tick_ms = clock_grid_next(mono_ms, c->period_ms);
 	if (mono_ms < c->next_tick_ms - core_tick_slack(c))
 		return;
 	clock_now(&now);
@@ -305,7 +307,7 @@ void core_live(struct core *c, int64_t mono_ms)
 	c->next_tick_ms += c->period_ms;
 	/* After a long stall, do not fire a burst of catch-up ticks. */
 	if (c->next_tick_ms <= mono_ms)
-		c->next_tick_ms = mono_ms + c->period_ms;
+		c->next_tick_ms = clock_grid_next(mono_ms, c->period_ms);
 }
 
 int64_t core_deadline(const struct core *c, int64_t real_ms, int64_t mono_ms)
@@ -319,7 +321,7 @@ void core_set_period(struct core *c, int period_ms)
 {
 	c->period_ms = period_ms;
 	if (!clock_is_replay() && c->next_tick_ms > 0)
-		c->next_tick_ms = clock_mono_ms() + period_ms;
+		c->next_tick_ms = clock_grid_next(clock_mono_ms(), period_ms);
 }
 
 /* ---- replay -------------------------------------------------------------------- */

@@ -82,19 +82,20 @@ static json_t *daemon_status(struct daemon *d)
 	return st;
 }
 
+/* One text for the file and the status topic: serialising it is most of
+ * what a status costs. */
 static void daemon_publish_status(struct daemon *d)
 {
 	json_t *st = daemon_status(d);
-	char *text;
+	char *text = st ? json_dumps(st, REPORT_JSON_FLAGS) : NULL;
 
-	if (!st)
+	json_decref(st);
+	if (!text)
 		return;
-	status_publish(d->cfg, st, d->stop);
-	text = d->uplinks ? json_dumps(st, REPORT_JSON_FLAGS) : NULL;
-	if (text)
+	status_publish(d->cfg, text, d->stop);
+	if (d->uplinks)
 		uplinks_set_status(d->uplinks, text);
 	free(text);
-	json_decref(st);
 }
 
 /* ---- remote commands ------------------------------------------------------ */
@@ -346,7 +347,7 @@ static int64_t daemon_drain(struct daemon *d, int64_t real)
 
 	store_flush_due(d->store, real, 1);
 	daemon_seal(d, 1);
-	uplinks_process(d->uplinks, real, 1);
+	uplinks_process(d->uplinks, real, 1, 1);
 	store_flush_due(d->store, real, 0);
 	store_stats(d->store, &ss);
 	if (ss.rows == 0 || (d->drain_until >= 0 && real >= d->drain_until)) {
@@ -380,7 +381,7 @@ static int64_t daemon_work(void *ctx, int64_t real)
 	 * what a crash cannot take back, before the uplink sends it. */
 	report_echo_committed(&d->report);
 	daemon_seal(d, core_replay_done(d->core) && d->cfg->n_can > 0);
-	uplinks_process(d->uplinks, real, core_replay_done(d->core));
+	uplinks_process(d->uplinks, real, core_replay_done(d->core), d->opts.exit_when_done);
 	uplinks_commands(d->uplinks, &d->cmd_hooks);
 	daemon_remote(d);
 	store_flush_due(d->store, real, 0);

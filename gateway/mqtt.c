@@ -172,9 +172,12 @@ struct mqtt {
 	int64_t answer_retry_ms; /* paho's queue was full: again then, or -1 */
 	struct inflight *inflight;
 
-	pthread_mutex_t lock; /* guards the note and command rings only */
+	pthread_mutex_t lock; /* guards the note and command rings, and unacked */
 	struct mqtt_note notes[MQTT_NOTES];
 	unsigned note_head, note_tail;
+	int unacked;  /* publications whose delivery callback is still to come */
+	int window;   /* the in-flight window when the last of them was sent */
+	int ack_wake; /* every delivery wakes the main thread (a drain) */
 	atomic_ullong notes_dropped;
 	struct uplink_command cmdq[MQTT_CMDS];
 	unsigned cmd_head, cmd_tail;
@@ -205,14 +208,21 @@ static void mqtt_wake(struct mqtt *u)
 
 /* Any thread: queue a note and wake the main thread.  The ring holds more
  * than the largest window, and each publication gets one note: none is
- * dropped (the count in status would say otherwise). */
+ * dropped (the count in status would say otherwise).  A delivery wakes the
+ * main thread only when it frees a full window (the pump waits for it) or
+ * in a drain (a stop, --exit-when-done: the store must empty); otherwise it
+ * rides on the next wake-up, a tick at the latest (the store commits
+ * acknowledgements lazily anyway), instead of a wake-up for each. */
 static void mqtt_note(struct mqtt *u, enum mqtt_note_type type, void *token, const char *text)
 {
 	struct mqtt_note *n;
+	int wake = 1;
 
 	if (!u)
 		return;
 	pthread_mutex_lock(&u->lock);
+	if (type == NOTE_ACK || type == NOTE_NACK)
+		wake = u->unacked-- >= u->window || u->ack_wake;
 	if (u->note_head - u->note_tail >= MQTT_NOTES) {
 		u->notes_dropped++;
 	} else {
@@ -222,7 +232,19 @@ static void mqtt_note(struct mqtt *u, enum mqtt_note_type type, void *token, con
 		snprintf(n->text, sizeof(n->text), "%s", text ? text : "");
 	}
 	pthread_mutex_unlock(&u->lock);
-	mqtt_wake(u);
+	if (wake)
+		mqtt_wake(u);
+}
+
+/* Main thread: one more publication (n = 1) whose callback will come, one
+ * fewer (-1: paho refused it), or none (0: a new session, the old one's
+ * callbacks may never come). */
+static void mqtt_outstanding(struct mqtt *u, int n)
+{
+	pthread_mutex_lock(&u->lock);
+	u->unacked = n ? u->unacked + n : 0;
+	u->window = inflight_slots(u->inflight);
+	pthread_mutex_unlock(&u->lock);
 }
 
 /* MQTT 5: the CONNACK may say how large a packet the broker takes.  Kept
@@ -795,6 +817,7 @@ static void mqtt_session_start(struct mqtt *u)
 	char filter[260];
 
 	inflight_reset(u->inflight);
+	mqtt_outstanding(u, 0);
 	u->answers_out = 0; /* the last session's answers are done, one way or the other */
 	/* Rows appended but not yet committed are live, not backlog: the
 	 * backlog pump, which reads committed rows only, would otherwise
@@ -850,6 +873,7 @@ static void mqtt_failed(struct mqtt *u, const char *text)
 		snprintf(buf, sizeof(buf), "%s", text);
 	mqtt_set_error(u, buf);
 	inflight_reset(u->inflight);
+	mqtt_outstanding(u, 0);
 	mqtt_schedule_retry(u);
 }
 
@@ -1000,9 +1024,15 @@ static int mqtt_send(struct mqtt *u, const char *topic, const void *p, size_t le
 		ro.onFailure = on_publish_failed;
 	}
 	ro.context = inflight_token(u->inflight, slot);
+	/* counted before paho has it: its callback may come before send returns */
+	if (u->cfg.qos)
+		mqtt_outstanding(u, 1);
 	rc = MQTTAsync_send(u->client, topic, (int)len, p, u->cfg.qos, 0, &ro);
-	if (rc != MQTTASYNC_SUCCESS)
+	if (rc != MQTTASYNC_SUCCESS) {
+		if (u->cfg.qos)
+			mqtt_outstanding(u, -1);
 		return -1;
+	}
 	u->stats.published++;
 	u->stats.bytes += len;
 	u->stats.wire_bytes += mqtt_wire_bytes(u, strlen(topic), len);
@@ -1242,9 +1272,14 @@ static void mqtt_flush_answers(struct mqtt *u);
 
 /* ---- the rest of the interface ------------------------------------------------------- */
 
-static void mqtt_process(struct mqtt *u, int64_t now_ms)
+static void mqtt_process(struct mqtt *u, int64_t now_ms, int drain)
 {
 	u->now_ms = now_ms;
+	if (drain != u->ack_wake) {
+		pthread_mutex_lock(&u->lock);
+		u->ack_wake = drain;
+		pthread_mutex_unlock(&u->lock);
+	}
 	mqtt_drain_notes(u);
 	if ((u->state == UP_DOWN || u->state == UP_WAIT_CLOCK) && u->retry_at_ms >= 0 &&
 	    now_ms >= u->retry_at_ms) {
@@ -1441,7 +1476,7 @@ static void mqtt_op_close(void *u, const struct clock_now *now)
 
 static void mqtt_op_process(void *u, const struct uplink_tick *t)
 {
-	mqtt_process(u, t->real_ms);
+	mqtt_process(u, t->real_ms, t->drain);
 }
 
 static int64_t mqtt_op_deadline(const void *u)

@@ -27,7 +27,19 @@
 #include "gateway/watch.h"
 #include "gateway/zones.h"
 
-int status_write(const char *dir, const json_t *st)
+/* The text and a newline to path; 0 or -1. */
+static int status_put(const char *path, const char *text)
+{
+	FILE *f = fopen(path, "w");
+	int rc;
+
+	if (!f)
+		return -1;
+	rc = fputs(text, f) < 0 || fputc('\n', f) == EOF;
+	return fclose(f) != 0 || rc ? -1 : 0;
+}
+
+int status_write(const char *dir, const char *text)
 {
 	static int failing;
 	char path[4096], tmp[4096];
@@ -37,8 +49,7 @@ int status_write(const char *dir, const json_t *st)
 		return -1;
 	/* No fsync: status is rewritten every few seconds and is worthless
 	 * after a power cut; rename keeps readers from seeing half a file. */
-	if (json_dump_file(st, tmp, JSON_INDENT(1) | JSON_REAL_PRECISION(12)) < 0 ||
-	    rename(tmp, path) < 0) {
+	if (status_put(tmp, text) < 0 || rename(tmp, path) < 0) {
 		if (!failing++)
 			log_warnx("status: cannot write %s", path);
 		return -1;
@@ -291,13 +302,13 @@ static void status_more(const struct status_parts *p, json_t *st, const struct s
 				      zlibVersion(), "openssl", OpenSSL_version(OPENSSL_VERSION)));
 }
 
-void status_publish(const struct config *cfg, const json_t *st, int final)
+void status_publish(const struct config *cfg, const char *text, int final)
 {
 	const char *run_dir = status_run_dir(cfg);
 
-	status_write(run_dir, st);
+	status_write(run_dir, text);
 	if (final && strcmp(run_dir, cfg->state_dir) != 0)
-		status_write(cfg->state_dir, st);
+		status_write(cfg->state_dir, text);
 }
 
 json_t *status_build(const struct status_parts *p)

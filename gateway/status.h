@@ -37,13 +37,13 @@ struct status_parts {
  * command); NULL when out of memory. */
 json_t *status_build(const struct status_parts *p);
 
-/* Write st (not consumed) to dir/status.json atomically (write, rename).
- * 0 or -1 (logged once per change of outcome). */
-int status_write(const char *dir, const json_t *st);
-/* Write st where it lives while emgwd runs (the run directory, RAM under
+/* Write text (the status as JSON) to dir/status.json atomically (write,
+ * rename).  0 or -1 (logged once per change of outcome). */
+int status_write(const char *dir, const char *text);
+/* Write text where it lives while emgwd runs (the run directory, RAM under
  * systemd); final: a clean stop, whose last copy also goes to the state
  * directory, replacing the link to the run copy. */
-void status_publish(const struct config *cfg, const json_t *st, int final);
+void status_publish(const struct config *cfg, const char *text, int final);
 /* The directory status.json is rewritten in while the daemon runs: [device]
  * run_dir, else $RUNTIME_DIRECTORY (systemd's RuntimeDirectory=, the first
  * one), else state_dir. */

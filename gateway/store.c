@@ -96,8 +96,12 @@
  * (a seal's commit, every minute by default, carries it sooner): a crash
  * sends at most this much again. */
 #define STORE_SENT_SAVE_MS 60000
-#define STORE_CAP_EVERY	   64 /* appends between size checks within a transaction */
-#define STORE_RAM_PATH	   ":memory:"
+/* A commit this close to its time (at most a twentieth of the interval)
+ * goes in the wake-up at hand, a tick's, instead of waking the daemon on
+ * its own a moment later. */
+#define STORE_COMMIT_SLACK_MS 50
+#define STORE_CAP_EVERY	      64 /* appends between size checks within a transaction */
+#define STORE_RAM_PATH	      ":memory:"
 
 /*
  * Schema migrations: store_migrations[v] takes a store from version v to
@@ -1267,6 +1271,13 @@ int store_flush(struct store *s)
 	return store_commit(s);
 }
 
+static int64_t store_commit_slack(const struct store *s)
+{
+	int64_t twentieth = s->policy.commit_interval_ms / 20;
+
+	return twentieth < STORE_COMMIT_SLACK_MS ? twentieth : STORE_COMMIT_SLACK_MS;
+}
+
 int store_flush_due(struct store *s, int64_t now_ms, int urgent)
 {
 	if (!s)
@@ -1281,7 +1292,7 @@ int store_flush_due(struct store *s, int64_t now_ms, int urgent)
 			   ? 0
 			   : (store_flush(s) < 0 ? -1 : 1);
 	if (!urgent && !s->alarm && s->pending < STORE_TXN_MAX_ROWS &&
-	    now_ms - s->txn_since_ms < s->policy.commit_interval_ms)
+	    now_ms - s->txn_since_ms < s->policy.commit_interval_ms - store_commit_slack(s))
 		return 0;
 	return store_flush(s) < 0 ? -1 : 1;
 }

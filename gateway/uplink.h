@@ -36,6 +36,7 @@ struct uplink_tick {
 	int64_t real_ms;      /* real monotonic ms: pacing, retries, deadlines */
 	struct clock_now now; /* the daemon's clock: row and frame times */
 	int final;	      /* no more rows will come (a replay has ended) */
+	int drain;	      /* the daemon waits for the store to empty */
 };
 
 /* A command from the server, copied off the back-end's thread. */

@@ -117,9 +117,9 @@ void uplinks_ready(struct uplinks *s, int i, short revents)
 	uplinks_table[i]->io(s->u[i], revents, &now);
 }
 
-void uplinks_process(struct uplinks *s, int64_t real_ms, int final)
+void uplinks_process(struct uplinks *s, int64_t real_ms, int final, int drain)
 {
-	struct uplink_tick t = {.real_ms = real_ms, .final = final};
+	struct uplink_tick t = {.real_ms = real_ms, .final = final, .drain = drain};
 
 	clock_now(&t.now);
 	for (int i = 0; s && i < UPLINKS_N; i++)

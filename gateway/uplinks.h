@@ -31,8 +31,9 @@ int uplinks_fd(const struct uplinks *s, int i, short *events);
 /* Back-end i's descriptor is ready (revents from poll). */
 void uplinks_ready(struct uplinks *s, int i, short revents);
 /* Run every back-end: real_ms real monotonic time; final: the rows have
- * ended (a replay is over). */
-void uplinks_process(struct uplinks *s, int64_t real_ms, int final);
+ * ended (a replay is over); drain: the daemon waits for the store to empty
+ * (a stop, --exit-when-done), so acknowledgements matter at once. */
+void uplinks_process(struct uplinks *s, int64_t real_ms, int final, int drain);
 /* The earliest of the back-ends' deadlines, or -1. */
 int64_t uplinks_deadline(const struct uplinks *s);
 /* Set each back-end's status object (disabled ones {"enabled":false}) in st. */

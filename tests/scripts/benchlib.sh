@@ -28,3 +28,19 @@ spawn() { # spawn LOG CMD...: background, PID in $SPAWNED
 }
 # Voluntary context switches (one per sleep) of all of PID's threads.
 vcs_all() { cat /proc/"$1"/task/*/status 2>/dev/null | awk '$1 == "voluntary_ctxt_switches:" { n += $2 } END { print n + 0 }'; }
+# The same by role, one line "main N modbus N paho N other N": main is the
+# poll loop (TID = PID), modbus the bus threads (emgw-modbus), paho its
+# MQTTAsync_send and MQTTAsync_rcv.
+vcs_roles() {
+	local t
+	for t in /proc/"$1"/task/*; do
+		echo "${t##*/} $(cat "$t/comm") $(awk '$1 == "voluntary_ctxt_switches:" { print $2 }' "$t/status")"
+	done 2>/dev/null | awk -v pid="$1" '{ r = $1 == pid ? "main" : $2 ~ /^emgw-modbus/ ? "modbus" : $2 ~ /^MQTTAsync/ ? "paho" : "other"; n[r] += $3 }
+		END { printf "main %d modbus %d paho %d other %d\n", n["main"], n["modbus"], n["paho"], n["other"] }'
+}
+# roles_rate "ROLES0" "ROLES1" SECONDS: "main X modbus X paho X other X", a second
+roles_rate() {
+	awk -v a="$1" -v b="$2" -v s="$3" 'BEGIN { n = split(a, x, " "); split(b, y, " ")
+		for (i = 1; i < n; i += 2) printf "%s%s %.2f", (i > 1 ? " " : ""), x[i], (y[i + 1] - x[i + 1]) / s
+		print "" }'
+}

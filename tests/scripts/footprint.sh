@@ -246,6 +246,7 @@ run_round() { # run_round N
 	for j in $JOBS; do
 		pid=PID_$j topic=TOPIC_$j
 		eval "cpu0_$j=$(cpu_ticks "${!pid}") io0_$j=$(io_write "${!pid}") msg0_$j=$(published "${!topic}") cs0_$j=$(vcs_all "${!pid}") thr_$j=0"
+		[ "$j" = collectd ] || eval "roles0_$j=\"$(vcs_roles "${!pid}")\""
 	done
 	echo "footprint: round $1 of $ROUNDS: measuring $JOBS for $SECS s"
 	end=$(($(date +%s) + SECS))
@@ -270,6 +271,11 @@ run_round() { # run_round N
 			echo "$j io $(echo "($(io_write "${!pid}") - ${!io0}) * 3600 / $SECS / 1000000" | bc -l)"
 			echo "$j msg $(echo "($(published "${!topic}") - ${!msg0}) / $SECS" | bc -l)"
 		} >>"$FIG"
+		# emgw's wake-ups by thread: "wk_main", "wk_modbus", "wk_paho", "wk_other"
+		roles0=roles0_$j
+		[ "$j" = collectd ] ||
+			roles_rate "${!roles0}" "$(vcs_roles "${!pid}")" "$SECS" |
+			awk -v j="$j" '{ for (i = 1; i < NF; i += 2) print j, "wk_" $i, $(i + 1) }' >>"$FIG"
 	done
 	for j in $JOBS; do pid=PID_$j; stop_job "${!pid}"; done
 }
@@ -322,6 +328,14 @@ echo "(emgw Modbus-only and collectd: 5 holding registers at 1 Hz to MQTT; full 
 	"collectd with its 3 plugins $(($(strip_size /usr/sbin/collectd) + $(stat -c %s /usr/lib/collectd/modbus.so) +
 		$(stat -c %s /usr/lib/collectd/mqtt.so) + $(stat -c %s /usr/lib/collectd/logfile.so))) B)"
 [ "$have_modbus" = yes ] || echo "emgw Modbus-only job: not measured: $why_no_modbus"
+# The wake-ups row above counts all threads; by thread, for emgw: the poll
+# loop (main), the Modbus bus threads, paho's two (send, receive).
+for j in $JOBS; do
+	[ "$j" != collectd ] || continue
+	printf 'emgw %s wake-ups/s by thread, median (min-max): main %s, Modbus %s, paho %s, other %s\n' \
+		"$([ "$j" = mbonly ] && echo Modbus-only || echo "full job")" "$(cell "$j" wk_main %.2f)" \
+		"$(cell "$j" wk_modbus %.2f)" "$(cell "$j" wk_paho %.2f)" "$(cell "$j" wk_other %.2f)"
+done
 echo "one message of each job, as the broker got it:"
 for j in $JOBS; do
 	topic=TOPIC_$j

@@ -11,12 +11,18 @@
 # A wake-up is a voluntary context switch (/proc/PID/task/TID/status): one
 # per sleep.  Printed per second over WAKEUPS_SECONDS (default 20) after a
 # warm-up: the main thread (the poll loop) and all threads (paho's and the
-# Modbus thread included).  Prints figures; asserts nothing.
+# Modbus thread included), each thread, and by role (main, Modbus, paho).
+# Prints figures; asserts nothing.
 set -eu
 B=${1:-build}
 TOP=$PWD
 SECS=${WAKEUPS_SECONDS:-20}
 D=$(mktemp -d /tmp/emgw-wakeups.XXXXXX)
+# The run directory in RAM, as systemd's RuntimeDirectory= gives the shipped
+# unit (footprint.sh does the same): status.json rewritten on a disk would
+# add the file system's waits (~0.2 a second on ext4) to the loop's.
+RUNDIR=$(mktemp -d /dev/shm/emgw-wakeups.XXXXXX)
+EXTRA_CLEANUP=$RUNDIR
 PIDS=""
 source "$TOP/tests/scripts/benchlib.sh"
 die() { echo "wakeups: $*" >&2; exit 1; }
@@ -66,15 +72,17 @@ per_thread() { # TID, voluntary switches, name: one line a thread
 measure() { # measure NAME TITLE: job NAME's config is $D/NAME.conf
 	local name=$1 title=$2 conf=$D/$1.conf pid m0 a0 m1 a1 t0 t1
 	"$TOP/$B/emgwd" -n -c "$conf" >"$D/$name.check" 2>&1 || { cat "$D/$name.check"; die "$name: config refused"; }
-	spawn "$D/$name.log" env RUNTIME_DIRECTORY="$D/run-$name" "$TOP/$B/emgwd" -c "$conf"
+	spawn "$D/$name.log" env RUNTIME_DIRECTORY="$RUNDIR/$name" "$TOP/$B/emgwd" -c "$conf"
 	pid=$SPAWNED
 	sleep 5 # warm-up: connected, first records sent
 	kill -0 "$pid" 2>/dev/null || { tail -n 20 "$D/$name.log"; die "$name: emgwd died"; }
 	m0=$(vcs_main "$pid") a0=$(vcs_all "$pid") t0=$(date +%s.%N)
 	per_thread "$pid" >"$D/$name.t0"
+	r0=$(vcs_roles "$pid")
 	sleep "$SECS"
 	m1=$(vcs_main "$pid") a1=$(vcs_all "$pid") t1=$(date +%s.%N)
 	per_thread "$pid" >"$D/$name.t1"
+	r1=$(vcs_roles "$pid")
 	kill "$pid"
 	awk -v n="$title" -v m=$((m1 - m0)) -v a=$((a1 - a0)) -v t0="$t0" -v t1="$t1" -v th="$(wc -l <"$D/$name.t1")" \
 		'BEGIN { printf "wake-ups %-28s main thread %6.1f/s   all %d threads %6.1f/s\n", n, m / (t1 - t0), th, a / (t1 - t0) }'
@@ -82,6 +90,9 @@ measure() { # measure NAME TITLE: job NAME's config is $D/NAME.conf
 	awk -v t0="$t0" -v t1="$t1" 'NR == FNR { v[$1] = $2; next }
 		($1 in v) { printf "%s %s %.1f/s", (n++ ? "," : "         per thread (TID name rate):"), $1 " " $3, ($2 - v[$1]) / (t1 - t0) }
 		END { print "" }' "$D/$name.t0" "$D/$name.t1"
+	# by role: the loop alone, the Modbus threads, paho's
+	roles_rate "$r0" "$r1" "$(echo "$t1 - $t0" | bc -l)" |
+		awk '{ printf "         by thread: main %.1f/s, Modbus %.1f/s, paho %.1f/s, other %.1f/s\n", $2, $4, $6, $8 }'
 }
 echo "wake-ups: voluntary context switches over $SECS s (emgwd $B, store on, MQTT plain)"
 measure can "full bus (${rate} frames/s, speed 1)"

@@ -86,7 +86,7 @@ static void test_set_and_reload(void **state)
 	/* The platform's acknowledgements count at once (before: "not in mask"). */
 	assert_int_equal(store_ack(st, PLATFORM_BIT, seq), 0);
 	/* The file still has to write it: the row stays. */
-	uplinks_process(s, clock_real_ms(), 0);
+	uplinks_process(s, clock_real_ms(), 0, 0);
 	/* [file] off: the platform alone is in force. */
 	a = b;
 	b.fileout.enabled = 0;
