@@ -151,6 +151,7 @@ static int config_parse_choice(struct config_ctx *, const struct config_key *, c
 static int config_mb_section(struct config_ctx *ctx, char *s);
 static int config_mb_title(const struct config_ctx *ctx, char *buf, size_t len);
 static struct config_origin *config_mb_origin(struct config_ctx *ctx, const struct config_key *k);
+static void config_defaults_zeroed(struct config *c);
 static char *config_mb_base(struct config_ctx *ctx, enum config_sec sec);
 static void config_check_modbus(struct config_ctx *ctx);
 
@@ -2006,9 +2007,16 @@ static void config_smoke_defaults(struct config_smoke *s)
 
 void config_defaults(struct config *c)
 {
+	memset(c, 0, sizeof(*c));
+	config_defaults_zeroed(c);
+}
+
+/* Only what is not zero is written: the pages of the point, profile and bus
+ * slots not configured stay untouched (~150 KB of the 180). */
+static void config_defaults_zeroed(struct config *c)
+{
 	int i;
 
-	memset(c, 0, sizeof(*c));
 	snprintf(c->id, sizeof(c->id), "emgw");
 	c->stage = 4;
 	c->rated_power_kw = 75;
@@ -2100,7 +2108,7 @@ static void config_check_required(struct config_ctx *ctx)
 }
 
 /* One reading of path into c; *changed when a file read changed meanwhile. */
-static int config_load_once(const char *path, struct config *c, int quiet, int *changed,
+static int config_load_once(const char *path, struct config *c, int zeroed, int quiet, int *changed,
 			    config_report_fn *report, void *arg)
 {
 	struct config_ctx *ctx;
@@ -2109,7 +2117,10 @@ static int config_load_once(const char *path, struct config *c, int quiet, int *
 	int errors;
 
 	*changed = 0;
-	config_defaults(c);
+	if (zeroed)
+		config_defaults_zeroed(c);
+	else
+		config_defaults(c);
 	ctx = calloc(1, sizeof(*ctx));
 	if (!ctx) {
 		log_warnx("%s: out of memory", path);
@@ -2152,14 +2163,15 @@ out_free_ctx:
  * meanwhile, or there are errors to print, read again, aloud.  Changed the
  * second time too: an error, and the caller keeps what it runs.
  */
-int config_load_report(const char *path, struct config *c, config_report_fn *report, void *arg)
+static int config_load_any(const char *path, struct config *c, int zeroed, config_report_fn *report,
+			   void *arg)
 {
 	int errors, changed;
 
-	errors = config_load_once(path, c, 1, &changed, NULL, NULL);
+	errors = config_load_once(path, c, zeroed, 1, &changed, NULL, NULL);
 	if (errors == 0 && !changed)
 		return 0;
-	errors = config_load_once(path, c, 0, &changed, report, arg);
+	errors = config_load_once(path, c, 0, 0, &changed, report, arg);
 	if (changed) {
 		if (report)
 			report(arg, path, 0, "changed while being read, twice: not used");
@@ -2168,6 +2180,16 @@ int config_load_report(const char *path, struct config *c, config_report_fn *rep
 		errors++;
 	}
 	return errors;
+}
+
+int config_load_report(const char *path, struct config *c, config_report_fn *report, void *arg)
+{
+	return config_load_any(path, c, 0, report, arg);
+}
+
+int config_load_zeroed(const char *path, struct config *c)
+{
+	return config_load_any(path, c, 1, NULL, NULL);
 }
 
 int config_load(const char *path, struct config *c)

@@ -17,6 +17,7 @@
 #include "gateway/health.h"
 #include "gateway/log.h"
 #include "gateway/loop.h"
+#include "gateway/pages.h"
 #include "gateway/remote.h"
 #include "gateway/report.h"
 #include "gateway/seal.h"
@@ -172,7 +173,7 @@ static int daemon_open_uplinks(struct daemon *d)
  * fresh one itself; the store stays open where it is. */
 static int daemon_reload(struct daemon *d)
 {
-	struct config *fresh = malloc(sizeof(*fresh));
+	struct config *fresh = pages_alloc(sizeof(*fresh));
 	int errors;
 
 	if (!fresh) {
@@ -180,7 +181,7 @@ static int daemon_reload(struct daemon *d)
 		return -1;
 	}
 	health_reloading();
-	errors = config_load(d->opts.config_path, fresh);
+	errors = config_load_zeroed(d->opts.config_path, fresh);
 	if (errors) {
 		log_warnx("reload: %s has %d error%s: keeping the running configuration",
 			  d->opts.config_path, errors, errors == 1 ? "" : "s");
@@ -201,7 +202,7 @@ static int daemon_reload(struct daemon *d)
 	log_notice("reload: %s in force", d->opts.config_path);
 out:
 	health_reloaded("running");
-	free(fresh);
+	pages_free(fresh, sizeof(*fresh));
 	return errors ? -1 : 0;
 }
 
@@ -505,7 +506,8 @@ static void daemon_fini(struct daemon *d)
 
 int daemon_run(struct config *cfg, const struct daemon_opts *opts)
 {
-	struct daemon *d = calloc(1, sizeof(*d));
+	/* The report's record and payload buffer are sized for the worst case. */
+	struct daemon *d = pages_alloc(sizeof(*d));
 	int status = 1;
 
 	if (!d)
@@ -544,6 +546,6 @@ int daemon_run(struct config *cfg, const struct daemon_opts *opts)
 		core_stop(d->core); /* a clean stop */
 	}
 	daemon_fini(d);
-	free(d);
+	pages_free(d, sizeof(*d));
 	return status;
 }
