@@ -1,6 +1,7 @@
 #include "gateway/daemon.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -531,6 +532,10 @@ int daemon_run(struct config *cfg, const struct daemon_opts *opts)
 
 	if (!d)
 		fatal("out of memory");
+	/* One malloc arena: the adapter threads (paho, Modbus) allocate little,
+	 * and an arena each kept its own partly used heap (measured: USS -30 KiB
+	 * on both footprint jobs).  Before any thread starts. */
+	mallopt(M_ARENA_MAX, 1);
 	d->cfg = cfg;
 	d->opts = *opts;
 	d->wake_fd = -1;
