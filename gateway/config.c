@@ -2015,14 +2015,11 @@ void config_defaults(struct config *c)
  * slots not configured stay untouched (~150 KB of the 180). */
 static void config_defaults_zeroed(struct config *c)
 {
-	int i;
-
 	snprintf(c->id, sizeof(c->id), "emgw");
 	c->stage = 4;
 	c->rated_power_kw = 75;
 	snprintf(c->state_dir, sizeof(c->state_dir), "/var/lib/emgw");
-	for (i = 0; i < CONFIG_MAX_CAN; i++)
-		config_can_defaults(&c->can[i]);
+	/* A [can] section's defaults come with the section (config_can_open). */
 	c->mqtt.enabled = 1;
 	snprintf(c->mqtt.host, sizeof(c->mqtt.host), "localhost");
 	c->mqtt.port = 1883;

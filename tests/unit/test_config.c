@@ -211,8 +211,6 @@ static void test_defaults(void **state)
 	assert_true(c->rated_power_kw == 75);
 	assert_string_equal(c->state_dir, "/var/lib/emgw");
 	assert_int_equal(c->n_can, 0);
-	assert_true(c->can[0].speed == 1.0);
-	assert_int_equal(c->can[0].loop, 0);
 	assert_int_equal(c->mqtt.enabled, 1);
 	assert_string_equal(c->mqtt.host, "localhost");
 	assert_int_equal(c->mqtt.port, 1883);
