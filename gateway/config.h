@@ -273,6 +273,9 @@ void config_defaults(struct config *c);
 /* Parse path into c (defaults first).  Every error is printed to stderr as
  * "file:line: what is wrong"; returns the number of errors (0: usable). */
 int config_load(const char *path, struct config *c);
+/* The same into a c that is all zero (static, pages_alloc): the slots not
+ * configured are never written, so their pages stay out of RSS. */
+int config_load_zeroed(const char *path, struct config *c);
 /* Where config_load_report hands each error (file, line (0: none), message). */
 typedef void config_report_fn(void *arg, const char *file, int line, const char *msg);
 /* config_load, each error handed to report instead of printed (NULL:

@@ -4,6 +4,7 @@
 #include <stdlib.h>
 
 #include "gateway/log.h"
+#include "gateway/pages.h"
 #include "gateway/sampler.h"
 
 #define CORE_REPLAY_BUDGET 4096 /* frames and ticks a round when replaying flat out */
@@ -33,7 +34,8 @@ struct core {
 
 struct core *core_open(const struct config *cfg, struct table *t, struct report *r)
 {
-	struct core *c = calloc(1, sizeof(*c));
+	/* The smoke detector's rings and evidence (~90 KB) fill only with an engine. */
+	struct core *c = pages_alloc(sizeof(*c));
 
 	if (!c) {
 		log_warn("core");
@@ -44,12 +46,12 @@ struct core *core_open(const struct config *cfg, struct table *t, struct report 
 	c->period_ms = cfg->sample.period_ms;
 	c->stale_ms = cfg->sample.stale_ms;
 	c->replay_src = -1;
-	smoke_init(&c->smoke, &cfg->smoke);
+	smoke_init_zeroed(&c->smoke, &cfg->smoke);
 	smoke_set_machine(&c->smoke, cfg->stage, cfg->rated_power_kw);
 	watch_init(&c->watch, cfg);
 	c->zones = zones_open(&cfg->zones, cfg->stage);
 	if (!c->zones) {
-		free(c);
+		pages_free(c, sizeof(*c));
 		return NULL;
 	}
 	return c;
@@ -70,7 +72,7 @@ void core_close(struct core *c)
 	if (!c)
 		return;
 	zones_close(c->zones);
-	free(c);
+	pages_free(c, sizeof(*c));
 }
 
 static struct gnss *core_gnss(const struct core *c)

@@ -1,6 +1,7 @@
 #include "gateway/daemon.h"
 
 #include <errno.h>
+#include <malloc.h>
 #include <poll.h>
 #include <signal.h>
 #include <stdio.h>
@@ -10,6 +11,8 @@
 #include <sys/stat.h>
 #include <unistd.h>
 
+#include <openssl/crypto.h>
+
 #include "gateway/clock.h"
 #include "gateway/command.h"
 #include "gateway/core.h"
@@ -17,6 +20,7 @@
 #include "gateway/health.h"
 #include "gateway/log.h"
 #include "gateway/loop.h"
+#include "gateway/pages.h"
 #include "gateway/remote.h"
 #include "gateway/report.h"
 #include "gateway/seal.h"
@@ -173,7 +177,7 @@ static int daemon_open_uplinks(struct daemon *d)
  * fresh one itself; the store stays open where it is. */
 static int daemon_reload(struct daemon *d)
 {
-	struct config *fresh = malloc(sizeof(*fresh));
+	struct config *fresh = pages_alloc(sizeof(*fresh));
 	int errors;
 
 	if (!fresh) {
@@ -181,7 +185,7 @@ static int daemon_reload(struct daemon *d)
 		return -1;
 	}
 	health_reloading();
-	errors = config_load(d->opts.config_path, fresh);
+	errors = config_load_zeroed(d->opts.config_path, fresh);
 	if (errors) {
 		log_warnx("reload: %s has %d error%s: keeping the running configuration",
 			  d->opts.config_path, errors, errors == 1 ? "" : "s");
@@ -202,7 +206,7 @@ static int daemon_reload(struct daemon *d)
 	log_notice("reload: %s in force", d->opts.config_path);
 out:
 	health_reloaded("running");
-	free(fresh);
+	pages_free(fresh, sizeof(*fresh));
 	return errors ? -1 : 0;
 }
 
@@ -431,8 +435,25 @@ static int daemon_loop_init(struct daemon *d)
 	return loop_add_hook(d->loop, daemon_work, d);
 }
 
+/*
+ * OpenSSL's error texts (measured: ~320 KB of RSS) only for a gateway with
+ * TLS configured at start, whose handshake failures are told in OpenSSL's
+ * words.  Without, an OpenSSL error reads as its code ("error:1E08010C:
+ * lib(60)::reason(268)", `openssl errstr 1E08010C` gives the text); the
+ * texts cannot be loaded later, so a reload that turns TLS on gets codes
+ * until the next start.  Before OpenSSL's first use: it decides once.
+ */
+static void daemon_openssl_init(const struct config *c)
+{
+	int tls =
+	    (c->mqtt.enabled && c->mqtt.ca_file[0]) || (c->platform.enabled && c->platform.tls);
+
+	OPENSSL_init_crypto(tls ? 0 : OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS, NULL);
+}
+
 static int daemon_init(struct daemon *d)
 {
+	daemon_openssl_init(d->cfg);
 	clock_init_live();
 	d->start_mono_ms = clock_mono_ms();
 	health_init();
@@ -506,11 +527,16 @@ static void daemon_fini(struct daemon *d)
 
 int daemon_run(struct config *cfg, const struct daemon_opts *opts)
 {
-	struct daemon *d = calloc(1, sizeof(*d));
+	/* The report's record and payload buffer are sized for the worst case. */
+	struct daemon *d = pages_alloc(sizeof(*d));
 	int status = 1;
 
 	if (!d)
 		fatal("out of memory");
+	/* One malloc arena: the adapter threads (paho, Modbus) allocate little,
+	 * and an arena each kept its own partly used heap (measured: USS -30 KiB
+	 * on both footprint jobs).  Before any thread starts. */
+	mallopt(M_ARENA_MAX, 1);
 	d->cfg = cfg;
 	d->opts = *opts;
 	d->wake_fd = -1;
@@ -545,6 +571,6 @@ int daemon_run(struct config *cfg, const struct daemon_opts *opts)
 		core_stop(d->core); /* a clean stop */
 	}
 	daemon_fini(d);
-	free(d);
+	pages_free(d, sizeof(*d));
 	return status;
 }

@@ -401,7 +401,7 @@ int main(int argc, char **argv)
 	if (verify && n_keys)
 		return verify_run(verify, keys, n_keys, stdout);
 
-	errors = config_load(opts.config_path, &cfg);
+	errors = config_load_zeroed(opts.config_path, &cfg); /* static: zero */
 	/* A pushed configuration that does not even start goes back (remote.h). */
 	if (errors && !check && remote_rescue(opts.config_path, errors) == 0)
 		errors = config_load(opts.config_path, &cfg);

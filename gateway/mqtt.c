@@ -682,7 +682,10 @@ static void mqtt_check_files(const struct mqtt *u)
  * never pays for it (~1.5 MB RSS) and one with TLS, also one that turns TLS
  * on at a reload, gets it when its first TLS connection starts.  Tracing is
  * kept to errors: by default paho records every call in a trace ring under
- * a mutex, which costs memory and instructions and is never read. */
+ * a mutex, which costs memory and instructions and is never read.  (Its
+ * error texts: daemon_openssl_init.) */
+_Static_assert(OPENSSL_VERSION_NUMBER >= 0x10100000L,
+	       "do_openssl_init = 0 needs an OpenSSL that initialises itself (>= 1.1)");
 static void mqtt_library_init(void)
 {
 	static int done;

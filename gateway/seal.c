@@ -21,6 +21,7 @@
 #include <openssl/evp.h>
 
 #include "gateway/log.h"
+#include "gateway/pages.h"
 
 #define SEAL_BATCH	64
 #define SEAL_BUF	(4 * REPORT_MAX_PAYLOAD)
@@ -542,7 +543,8 @@ int seal_step(struct seal *s, const struct clock_now *now, int force)
 struct seal *seal_open(struct store *store, struct report *report, struct signer *sg,
 		       int every_rows, int64_t every_ms)
 {
-	struct seal *s = calloc(1, sizeof(*s));
+	/* buf holds a batch of the largest rows: small rows touch a page or two of it. */
+	struct seal *s = pages_alloc(sizeof(*s));
 	uint8_t xy[SIGNER_PUBKEY];
 
 	if (!s) {
@@ -624,5 +626,5 @@ void seal_close(struct seal *s)
 		s->sg->close(s->sg);
 	seal_hash_free(s->h);
 	free(s->gone);
-	free(s);
+	pages_free(s, sizeof(*s));
 }

@@ -39,13 +39,18 @@ const char *signer_alg_name(enum signer_alg alg)
 	return alg == SIGNER_ED25519 ? "ed25519" : "sm2";
 }
 
-/* The first error of OpenSSL's queue, for a log line; clears the queue. */
+/* The first error of OpenSSL's queue, for a log line; clears the queue.
+ * Where the daemon has no error texts (daemon_openssl_init), the code and
+ * how to read it. */
 static const char *signer_ssl_err(char *buf, size_t size)
 {
 	unsigned long e = ERR_get_error();
 
-	if (e)
+	if (e && ERR_reason_error_string(e))
 		ERR_error_string_n(e, buf, size);
+	else if (e)
+		snprintf(buf, size, "OpenSSL error %08lX (`openssl errstr %08lX` tells which)", e,
+			 e);
 	else
 		snprintf(buf, size, "unknown error");
 	ERR_clear_error();

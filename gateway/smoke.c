@@ -69,6 +69,11 @@ static void smoke_episode_reset(struct smoke_episode *e)
 void smoke_init(struct smoke *s, const struct config_smoke *cfg)
 {
 	memset(s, 0, sizeof(*s));
+	smoke_init_zeroed(s, cfg);
+}
+
+void smoke_init_zeroed(struct smoke *s, const struct config_smoke *cfg)
+{
 	s->cfg = *cfg;
 	s->spell_ms = -1;
 	s->running_ms = -1;

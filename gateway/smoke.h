@@ -138,6 +138,9 @@ struct smoke {
 /* Start with no episode; the opacity limit of a stage 4, 75 kW machine until
  * smoke_set_machine. */
 void smoke_init(struct smoke *s, const struct config_smoke *cfg);
+/* The same on memory already zero (calloc, pages_alloc): the rings and the
+ * evidence (~90 KB) stay untouched, out of RSS, until an engine fills them. */
+void smoke_init_zeroed(struct smoke *s, const struct config_smoke *cfg);
 /* The machine's emission stage and rated power pick the GB 36886 limit
  * (unless the configuration sets opacity_limit_k).  0, or -1 when they fall
  * outside the table (the class III limit is used then). */

@@ -43,8 +43,8 @@ struct zones {
 	int n_rings, cap_rings;
 	struct zones_poly *polys;
 	int n_polys, cap_polys;
-	struct zone *z;
-	int n;
+	struct zone *z; /* grown as the file's features are read: none, no memory */
+	int n, cap;
 	int64_t last_ms; /* previous tick, or -1 */
 	uint64_t smoke_seen;
 	char disabled[ZONES_ERR_MAX]; /* why the file was not used, or "" */
@@ -178,6 +178,8 @@ static int zones_feature(struct zones_reader *rd, json_t *f)
 
 	if (z->n == ZONES_MAX)
 		return zones_bad(rd, "more than %d zones", ZONES_MAX);
+	if (zones_grow((void **)&z->z, &z->cap, z->n + 1, sizeof(*z->z)) < 0)
+		return zones_bad(rd, "out of memory");
 	zn = &z->z[z->n];
 	memset(zn, 0, sizeof(*zn));
 	zn->bb = geo_bbox_empty();
@@ -305,10 +307,8 @@ struct zones *zones_new(const struct config_zones *cfg, int stage)
 {
 	struct zones *z = calloc(1, sizeof(*z));
 
-	if (!z || !(z->z = calloc(ZONES_MAX, sizeof(*z->z)))) {
-		zones_close(z);
+	if (!z)
 		return NULL;
-	}
 	z->cfg = *cfg;
 	z->stage = stage;
 	z->last_ms = -1;

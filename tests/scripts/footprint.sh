@@ -207,6 +207,28 @@ rollup_kb() { # rollup_kb PID Pss|Uss
 	awk -v k="$2" '$1 == "Pss:" { p = $2 } $1 ~ /^Private_(Clean|Dirty):$/ { u += $2 }
 		END { print (k == "Pss" ? p : u) + 0 }' "/proc/$1/smaps_rollup"
 }
+# Where RSS goes: RSS and USS (private clean + dirty) of PID's mappings in
+# groups, one "GROUP RSS USS" line each (KiB): OpenSSL's two libraries, libc,
+# SQLite, the program's own file, heap (brk heap, anonymous mappings: malloc's
+# mmaps, thread stacks, .bss) and the other shared objects.
+MAP_GROUPS="libcrypto libssl libc sqlite binary heap other"
+map_groups() { # map_groups PID
+	awk -v exe="$(readlink "/proc/$1/exe")" -v groups="$MAP_GROUPS" '
+		/^[0-9a-f]+-[0-9a-f]+ / {
+			p = $6
+			g = p == "" || p ~ /^\[/ ? "heap" : p == exe ? "binary" : "other"
+			if (p ~ /\/libcrypto\.so/) g = "libcrypto"
+			if (p ~ /\/libssl\.so/) g = "libssl"
+			if (p ~ /\/libc\.so/) g = "libc"
+			if (p ~ /\/libsqlite3\.so/) g = "sqlite"
+			if (p == "[vdso]" || p == "[vvar]" || p == "[vsyscall]") g = "other"
+			next
+		}
+		$1 == "Rss:" { rss[g] += $2 }
+		$1 ~ /^Private_(Clean|Dirty):$/ { uss[g] += $2 }
+		END { n = split(groups, a, " "); for (i = 1; i <= n; i++) print a[i], rss[a[i]] + 0, uss[a[i]] + 0 }
+	' "/proc/$1/smaps"
+}
 published() { grep -ac "^$1" "$D/sub.log" || true; }
 has_published() { [ "$(published "$1")" -gt 0 ]; }
 stop_job() { # stop_job PID: SIGTERM, then SIGKILL after 5 s
@@ -270,6 +292,7 @@ run_round() { # run_round N
 			echo "$j wak $(echo "($(vcs_all "${!pid}") - ${!cs0}) / $SECS" | bc -l)"
 			echo "$j io $(echo "($(io_write "${!pid}") - ${!io0}) * 3600 / $SECS / 1000000" | bc -l)"
 			echo "$j msg $(echo "($(published "${!topic}") - ${!msg0}) / $SECS" | bc -l)"
+			map_groups "${!pid}" | awk -v j="$j" '{ print j, "map_rss_" $1, $2; print j, "map_uss_" $1, $3 }'
 		} >>"$FIG"
 		# emgw's wake-ups by thread: "wk_main", "wk_modbus", "wk_paho", "wk_other"
 		roles0=roles0_$j
@@ -336,6 +359,25 @@ for j in $JOBS; do
 		"$([ "$j" = mbonly ] && echo Modbus-only || echo "full job")" "$(cell "$j" wk_main %.2f)" \
 		"$(cell "$j" wk_modbus %.2f)" "$(cell "$j" wk_paho %.2f)" "$(cell "$j" wk_other %.2f)"
 done
+# Where RSS goes, so the table explains itself: the same jobs, at the end
+# of the window, by mapping group (median of the rounds).
+printf '\nwhere RSS goes at the end of the window, KiB, RSS / USS (median of the rounds):\n'
+hdr="| |"
+for j in $JOBS; do
+	case $j in mbonly) hdr="$hdr emgw Modbus-only |" ;; demo) hdr="$hdr emgw full job |" ;; *) hdr="$hdr $j |" ;; esac
+done
+echo "$hdr"
+echo "$hdr" | sed 's/[^|][^|]*/ --- /g'
+for g in $MAP_GROUPS; do
+	line="| $g |"
+	for j in $JOBS; do
+		line="$line $(median "$j" "map_rss_$g" | xargs printf '%.0f') / $(median "$j" "map_uss_$g" | xargs printf '%.0f') |"
+	done
+	echo "$line"
+done
+echo "(heap: brk heap and anonymous mappings: malloc's own mmaps, thread stacks, .bss; other: the" \
+	"remaining shared objects and files: ld.so, libm, paho, libmodbus, jansson, zlib, collectd's plugins" \
+	"and libraries, SQLite's -shm)"
 echo "one message of each job, as the broker got it:"
 for j in $JOBS; do
 	topic=TOPIC_$j

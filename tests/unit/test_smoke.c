@@ -175,6 +175,23 @@ static void test_estimate_low_fuel(void **state)
 	assert_int_equal(smoke_lambda_estimate(&cfg_default, -1, 20, &lambda), -1);
 }
 
+/* Started on zero memory (its rings left untouched), the detector is the
+ * same, byte for byte, as one started over anything. */
+static void test_init_zeroed(void **state)
+{
+	struct smoke *z = calloc(1, sizeof(*z)), *d = malloc(sizeof(*d));
+
+	(void)state;
+	assert_non_null(z);
+	assert_non_null(d);
+	memset(d, 0xa5, sizeof(*d));
+	smoke_init(d, &cfg_default);
+	smoke_init_zeroed(z, &cfg_default);
+	assert_memory_equal(z, d, sizeof(*z));
+	free(z);
+	free(d);
+}
+
 /* Below min_fuel_lph the table gets no lambda and nothing is raised. */
 static void test_low_fuel_no_lambda(void **state)
 {
@@ -1111,6 +1128,7 @@ int main(void)
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test(test_estimate),
 	    cmocka_unit_test(test_estimate_low_fuel),
+	    cmocka_unit_test(test_init_zeroed),
 	    cmocka_unit_test(test_low_fuel_no_lambda),
 	    cmocka_unit_test(test_lambda_in_table),
 	    cmocka_unit_test(test_boundary_lambda),
