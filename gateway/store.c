@@ -79,6 +79,7 @@
 
 #include "gateway/clock.h"
 #include "gateway/log.h"
+#include "gateway/shmvfs.h"
 
 #define STORE_BUSY_TIMEOUT_MS 5000
 #define STORE_MS_PER_DAY      86400000LL
@@ -953,8 +954,10 @@ static struct store *store_try(const char *path, unsigned uplink_mask, int reten
 
 	/* The directory must exist: creating it is the installer's job
 	 * (tmpfiles), with the right owner and mode. */
-	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE, NULL) !=
-	    SQLITE_OK) {
+	if (!ram)
+		shmvfs_link(path);
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE,
+			    ram ? NULL : shmvfs_name()) != SQLITE_OK) {
 		if (s->db)
 			store_err(s, "open");
 		else
@@ -1935,7 +1938,7 @@ struct store *store_open_reader(const char *path, char *why, size_t len)
 	s->committed_max = INT64_MAX; /* the daemon's commits are what we see */
 	/* READONLY: nothing written, no lock taken; WAL lets the daemon write
 	 * meanwhile, and the busy timeout covers its checkpoints. */
-	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK ||
+	if (sqlite3_open_v2(path, &s->db, SQLITE_OPEN_READONLY, shmvfs_name()) != SQLITE_OK ||
 	    sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS) != SQLITE_OK ||
 	    sqlite3_prepare_v3(s->db, store_sql[ST_READ], -1, SQLITE_PREPARE_PERSISTENT,
 			       &s->st[ST_READ], NULL) != SQLITE_OK) {
