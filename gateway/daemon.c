@@ -25,6 +25,7 @@
 #include "gateway/report.h"
 #include "gateway/seal.h"
 #include "gateway/sources.h"
+#include "gateway/shmvfs.h"
 #include "gateway/status.h"
 #include "gateway/store.h"
 #include "gateway/table.h"
@@ -469,6 +470,9 @@ static int daemon_init(struct daemon *d)
 	if (mkdir(status_run_dir(d->cfg), 0755) < 0 && errno != EEXIST)
 		log_warn("%s", status_run_dir(d->cfg));
 	status_link(status_run_dir(d->cfg), d->cfg->state_dir);
+	/* The store's WAL index is rewritten at every commit: in RAM too. */
+	shmvfs_set_dir(
+	    strcmp(status_run_dir(d->cfg), d->cfg->state_dir) != 0 ? status_run_dir(d->cfg) : NULL);
 	table_init(&d->table, d->cfg->sample.stale_ms);
 	d->core = core_open(d->cfg, &d->table, &d->report);
 	if (!d->core)

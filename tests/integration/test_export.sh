@@ -40,6 +40,7 @@ id = ex-01
 stage = 4
 rated_power_kw = 110
 state_dir = $T/state
+run_dir = $T/run
 [can "engine"]
 log = $TOP/tests/data/excavator.log
 speed = 20
@@ -180,6 +181,19 @@ wait_for 20 grep -q '"boot":2,' "$T/got"
 rc=$?
 check "--export beside a running emgwd exits 0 (rc=$rc)" test "$rc" -eq 0
 check "emgwd was running meanwhile" kill -0 "$EPID"
+# The WAL index is in run_dir (RAM), through a link both emgwd processes
+# follow; other SQLite programs cannot open the store meanwhile.
+check "the store's WAL index is a link into run_dir while emgwd runs" sh -c \
+	"test -L '$T/state/emgw.db-shm' && test -f \"\$(readlink '$T/state/emgw.db-shm')\" && readlink '$T/state/emgw.db-shm' | grep -q '^$T/run/emgw.db-'"
+check "... and the sqlite3 library alone cannot open the store meanwhile" $PY - "$T/state/emgw.db" <<'EOP'
+import sqlite3, sys
+try:
+    sqlite3.connect("file:%s?mode=ro" % sys.argv[1], uri=True).execute("SELECT count(*) FROM rows").fetchone()
+except sqlite3.OperationalError as e:
+    print("    refused: %s" % e)
+else:
+    raise SystemExit("read the store beside a running emgwd with an index of its own")
+EOP
 check "... and the export is the same, proven" sh -c \
 	"cmp -s '$T/export.jsonl' '$T/export2.jsonl' && '$EMGWD' -c '$T/emgw.conf' --verify '$T/export2.jsonl' >/dev/null"
 # get-events on the running emgwd, through the broker: the smoke events of
@@ -207,4 +221,6 @@ assert not r["truncated"] and r["count"] >= 1, r["count"]
 assert any(e["state"] == "end" and "evidence" in e for e in r["events"])
 EOP
 stop_pid "$EPID"
+check "a clean stop takes the link and the index away" sh -c \
+	"test ! -e '$T/state/emgw.db-shm' && test ! -L '$T/state/emgw.db-shm' && ! ls '$T/run' | grep -q -- '-shm\$'"
 finish

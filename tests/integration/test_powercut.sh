@@ -22,6 +22,7 @@ conf() { # conf SPEED: the job, commit_interval left at its default
 [device]
 id = powercut-01
 state_dir = $T/state
+run_dir = $T/run
 [can "engine"]
 log = $T/trace.log
 speed = $1
