@@ -63,6 +63,10 @@ struct sim {
 
 	long frames, errors, realtime;
 	long info_serial, login_serial; /* last seen, -1 none */
+	/* The link was lost: frames the box had written into it may never
+	 * have arrived, so the first info serial after it may skip ahead
+	 * (never back, never repeat). */
+	int info_gap_ok;
 	int64_t last_rt_unix,
 	    last_rs_unix; /* time order: real-time overall, re-send per connection */
 };
@@ -124,10 +128,11 @@ __attribute__((format(printf, 2, 3))) static void sim_error(json_t *errs, const 
 	json_array_append_new(errs, json_string(buf));
 }
 
-/* A serial that follows prev: +1, or 1 (a new day, or after 65531). */
-static void sim_check_serial(json_t *errs, const char *what, long *prev, long got)
+/* A serial that follows prev: +1, or 1 (a new day, or after 65531); with
+ * gap_ok (the first after a lost link), anything later than prev too. */
+static void sim_check_serial(json_t *errs, const char *what, long *prev, long got, int gap_ok)
 {
-	if (*prev >= 0 && got != *prev + 1 && got != 1)
+	if (*prev >= 0 && got != *prev + 1 && got != 1 && !(gap_ok && got > *prev))
 		sim_error(errs, "%s serial %ld after %ld", what, got, *prev);
 	*prev = got;
 }
@@ -204,7 +209,7 @@ static void sim_checks(struct sim *s, json_t *errs)
 		sim_error(errs, "bad time field");
 	switch (f->cmd) {
 	case HJ_CMD_LOGIN:
-		sim_check_serial(errs, "login", &s->login_serial, f->serial);
+		sim_check_serial(errs, "login", &s->login_serial, f->serial, 0);
 		s->last_rs_unix = 0; /* re-sending starts again on every connection */
 		break;
 	case HJ_CMD_LOGOUT:
@@ -215,7 +220,9 @@ static void sim_checks(struct sim *s, json_t *errs)
 	case HJ_CMD_REALTIME:
 	case HJ_CMD_RESEND:
 		sim_check_serial(errs, "info", &s->info_serial,
-				 q1 && f->n_info > 0 ? f->info[0].serial : f->serial);
+				 q1 && f->n_info > 0 ? f->info[0].serial : f->serial,
+				 s->info_gap_ok);
+		s->info_gap_ok = 0;
 		for (int i = 1; q1 && i < f->n_info; i++)
 			if (f->info[i].serial != f->info[0].serial)
 				sim_error(errs, "unit %d serial %d, unit 0 has %d", i,
@@ -223,8 +230,10 @@ static void sim_checks(struct sim *s, json_t *errs)
 		sim_check_times(s, errs, t);
 		break;
 	case HJ_CMD_05:
-		if (f->variant == HJ_NRMM)
-			sim_check_serial(errs, "info", &s->info_serial, f->serial);
+		if (f->variant == HJ_NRMM) {
+			sim_check_serial(errs, "info", &s->info_serial, f->serial, s->info_gap_ok);
+			s->info_gap_ok = 0;
+		}
 		break;
 	}
 	if (s->v && !f->has_sig &&
@@ -514,6 +523,7 @@ static void sim_close_client(struct sim *s, const char *why)
 	close(s->cfd);
 	s->cfd = -1;
 	s->in_len = 0;
+	s->info_gap_ok = 1;
 	sim_event(s, why);
 }
 
