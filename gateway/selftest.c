@@ -1,4 +1,5 @@
 #include "gateway/selftest.h"
+#include "gateway/shmvfs.h"
 
 #include <errno.h>
 #include <fcntl.h>
@@ -560,7 +561,7 @@ static int st_store_rows(const char *path, int64_t *rows, double *oldest_s)
 	sqlite3_stmt *q = NULL;
 	int rc = -1;
 
-	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, NULL) != SQLITE_OK)
+	if (sqlite3_open_v2(path, &db, SQLITE_OPEN_READONLY, shmvfs_name()) != SQLITE_OK)
 		goto out_close;
 	sqlite3_busy_timeout(db, 2000);
 	if (sqlite3_prepare_v2(db,

@@ -88,10 +88,15 @@ static int shmvfs_open_index(struct shmvfs_index *x)
 
 	if (snprintf(path, sizeof(path), "%s-shm", x->db) >= (int)sizeof(path))
 		return SQLITE_CANTOPEN;
-	x->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC,
-		     stat(x->db, &st) == 0 ? st.st_mode & 0777 : 0640);
+	if (stat(x->db, &st) < 0)
+		return SQLITE_CANTOPEN;
+	x->fd = open(path, O_RDWR | O_CREAT | O_CLOEXEC, st.st_mode & 0777);
 	if (x->fd < 0)
 		return SQLITE_CANTOPEN;
+	/* As os_unix.c: root (an export by hand) makes the index the store
+	 * owner's, or the daemon's user could not open it afterwards. */
+	if (geteuid() == 0 && fchown(x->fd, st.st_uid, st.st_gid) < 0)
+		log_warn("store %s: WAL index owner", x->db);
 	if (fcntl(x->fd, F_OFD_GETLK, &l) < 0) {
 		close(x->fd);
 		x->fd = -1;
@@ -285,13 +290,36 @@ static int shmvfs_target(const char *db, char *target, size_t size)
 		   : -1;
 }
 
+/* Remove <db>-shm and, when it is a link, the index it points to. */
+void shmvfs_unlink(const char *db)
+{
+	char link[PATH_MAX], target[PATH_MAX];
+	ssize_t n;
+
+	if (snprintf(link, sizeof(link), "%s-shm", db) >= (int)sizeof(link))
+		return;
+	n = readlink(link, target, sizeof(target) - 1);
+	if (n > 0) {
+		target[n] = '\0';
+		unlink(target);
+	}
+	unlink(link);
+}
+
 int shmvfs_link(const char *db)
 {
 	char link[PATH_MAX], target[PATH_MAX], cur[PATH_MAX], tmp[PATH_MAX];
 	ssize_t n;
 
-	if (!shmvfs_dir[0])
+	if (!shmvfs_dir[0]) {
+		/* No run directory (now): a link left by an earlier run (a crash,
+		 * or the unit's run directory gone) would lead nowhere; the index
+		 * goes back beside the database unless someone holds it. */
+		if (snprintf(link, sizeof(link), "%s-shm", db) < (int)sizeof(link) &&
+		    readlink(link, cur, sizeof(cur) - 1) > 0 && !shmvfs_in_use(link))
+			shmvfs_unlink(db);
 		return 0;
+	}
 	if (snprintf(link, sizeof(link), "%s-shm", db) >= (int)sizeof(link) ||
 	    snprintf(tmp, sizeof(tmp), "%s-shm.lnk", db) >= (int)sizeof(tmp) ||
 	    shmvfs_target(db, target, sizeof(target)) < 0) {

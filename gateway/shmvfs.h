@@ -18,4 +18,8 @@ void shmvfs_set_dir(const char *dir);
  * flash). */
 int shmvfs_link(const char *db);
 
+/* Remove <db>-shm and, when it is a link, the index it points to (a store
+ * moved aside: a new store must not find the old one's index). */
+void shmvfs_unlink(const char *db);
+
 #endif

@@ -1046,8 +1046,7 @@ static int store_move_aside(const char *path, char *aside, size_t size)
 	snprintf(to, sizeof(to), "%s-wal", aside);
 	if (rename(from, to) < 0 && errno != ENOENT)
 		unlink(from);
-	snprintf(from, sizeof(from), "%s-shm", path);
-	unlink(from); /* derived from the WAL; SQLite makes a new one */
+	shmvfs_unlink(path); /* derived from the WAL; SQLite makes a new one */
 	return 0;
 }
 

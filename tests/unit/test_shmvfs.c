@@ -151,12 +151,63 @@ static void test_no_dir_index_beside(void **state)
 	assert_int_equal(sqlite3_close(w), SQLITE_OK);
 }
 
+/* A link left by a run with a run directory (a crash; the unit's directory
+ * gone at its stop), then a start without one: the index goes back beside
+ * the database instead of following the link nowhere. */
+static void test_left_link_without_dir(void **state)
+{
+	struct dirs *d = *state;
+	sqlite3 *w;
+	struct stat st;
+	char cmd[160];
+
+	w = open_db(d->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+	exec(w, "PRAGMA journal_mode=WAL; CREATE TABLE t(x); INSERT INTO t VALUES (1)");
+	assert_int_equal(sqlite3_close(w), SQLITE_OK);
+	assert_int_equal(shmvfs_link(d->db), 0);
+	assert_int_equal(lstat(d->shm, &st), 0);
+	assert_true(S_ISLNK(st.st_mode));
+	snprintf(cmd, sizeof(cmd), "rm -rf '%s'", d->run);
+	assert_int_equal(system(cmd), 0);
+	shmvfs_set_dir(NULL);
+	assert_int_equal(shmvfs_link(d->db), 0);
+	assert_int_not_equal(lstat(d->shm, &st) == 0 && S_ISLNK(st.st_mode), 1);
+	w = open_db(d->db, SQLITE_OPEN_READWRITE);
+	exec(w, "PRAGMA journal_mode=WAL; INSERT INTO t VALUES (2)");
+	assert_int_equal(count(w), 2);
+	assert_int_equal(sqlite3_close(w), SQLITE_OK);
+}
+
+/* A store moved aside takes its index along: the new store's link names
+ * the same file in the run directory and must not find the old index. */
+static void test_unlink_takes_index(void **state)
+{
+	struct dirs *d = *state;
+	char target[PATH_MAX];
+	sqlite3 *w;
+	ssize_t n;
+
+	assert_int_equal(shmvfs_link(d->db), 0);
+	w = open_db(d->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+	exec(w, "PRAGMA journal_mode=WAL; CREATE TABLE t(x); INSERT INTO t VALUES (1)");
+	n = readlink(d->shm, target, sizeof(target) - 1);
+	assert_true(n > 0);
+	target[n] = '\0';
+	assert_int_equal(access(target, F_OK), 0);
+	shmvfs_unlink(d->db);
+	assert_int_not_equal(access(target, F_OK), 0);
+	assert_int_not_equal(access(d->shm, F_OK), 0);
+	sqlite3_close(w);
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    cmocka_unit_test_setup_teardown(test_index_in_run_dir_shared, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_stale_index_started_afresh, setup, teardown),
 	    cmocka_unit_test_setup_teardown(test_no_dir_index_beside, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_left_link_without_dir, setup, teardown),
+	    cmocka_unit_test_setup_teardown(test_unlink_takes_index, setup, teardown),
 	};
 
 	return cmocka_run_group_tests(tests, NULL, NULL);
