@@ -258,17 +258,21 @@ void shmvfs_set_dir(const char *dir)
 		shmvfs_dir[0] = '\0';
 }
 
-/* Whether another process has <db>-shm (wherever it points) open. */
-static int shmvfs_in_use(const char *link)
+/* Take <db>-shm (wherever it points) from its users while it is moved:
+ * the dead-man byte held exclusively, so no SQLite program can start using
+ * it until the caller closes the returned descriptor.  -1: there is none
+ * (nothing to hold); -2: someone uses it, or it cannot be checked. */
+static int shmvfs_hold(const char *link)
 {
 	int fd = open(link, O_RDWR | O_CLOEXEC);
-	int busy;
 
 	if (fd < 0)
-		return 0;
-	busy = shmvfs_lock(fd, F_WRLCK, SHMVFS_DMS, 1) < 0;
-	close(fd);
-	return busy;
+		return errno == ENOENT ? -1 : -2;
+	if (shmvfs_lock(fd, F_WRLCK, SHMVFS_DMS, 1) < 0) {
+		close(fd);
+		return -2;
+	}
+	return fd;
 }
 
 /* The index's name in the run directory: the database's base name and a
@@ -309,6 +313,7 @@ void shmvfs_unlink(const char *db)
 int shmvfs_link(const char *db)
 {
 	char link[PATH_MAX], target[PATH_MAX], cur[PATH_MAX], tmp[PATH_MAX];
+	int held, rc;
 	ssize_t n;
 
 	if (!shmvfs_dir[0]) {
@@ -316,8 +321,11 @@ int shmvfs_link(const char *db)
 		 * or the unit's run directory gone) would lead nowhere; the index
 		 * goes back beside the database unless someone holds it. */
 		if (snprintf(link, sizeof(link), "%s-shm", db) < (int)sizeof(link) &&
-		    readlink(link, cur, sizeof(cur) - 1) > 0 && !shmvfs_in_use(link))
+		    readlink(link, cur, sizeof(cur) - 1) > 0 && (held = shmvfs_hold(link)) != -2) {
 			shmvfs_unlink(db);
+			if (held >= 0)
+				close(held);
+		}
 		return 0;
 	}
 	if (snprintf(link, sizeof(link), "%s-shm", db) >= (int)sizeof(link) ||
@@ -331,15 +339,18 @@ int shmvfs_link(const char *db)
 	if (n > 0 && (size_t)n == strlen(target) && memcmp(cur, target, (size_t)n) == 0)
 		return 0;
 	/* Moving an index in use would split it in two. */
-	if (shmvfs_in_use(link)) {
+	held = shmvfs_hold(link);
+	if (held == -2) {
 		log_warnx("store %s: WAL index in use by another program: kept where it is", db);
 		return -1;
 	}
 	unlink(tmp);
-	if (symlink(target, tmp) < 0 || rename(tmp, link) < 0) {
+	rc = symlink(target, tmp) < 0 || rename(tmp, link) < 0 ? -1 : 0;
+	if (rc < 0) {
 		log_warn("store %s: WAL index link to %s", db, target);
 		unlink(tmp);
-		return -1;
 	}
-	return 0;
+	if (held >= 0)
+		close(held);
+	return rc;
 }
