@@ -103,6 +103,13 @@ static int shmvfs_open_index(struct shmvfs_index *x)
 		return SQLITE_IOERR_SHMOPEN;
 	}
 	fresh = l.l_type == F_UNLCK && shmvfs_lock(x->fd, F_WRLCK, SHMVFS_DMS, 1) == 0;
+	/* Lost the race to another first user: it starts the index.  Any
+	 * other failure: no trusting an index nobody may have started. */
+	if (l.l_type == F_UNLCK && !fresh && errno != EAGAIN && errno != EACCES) {
+		close(x->fd);
+		x->fd = -1;
+		return SQLITE_IOERR_SHMOPEN;
+	}
 	if ((!fresh || ftruncate(x->fd, 0) == 0) && shmvfs_lock(x->fd, F_RDLCK, SHMVFS_DMS, 1) == 0)
 		return SQLITE_OK;
 	close(x->fd);
