@@ -360,14 +360,6 @@ static int64_t store_meta_quiet(struct store *s, const char *key)
 }
 
 /* The eviction counters as stored (at open, and after a rollback). */
-static int64_t store_mono_ms(void)
-{
-	struct timespec ts;
-
-	clock_gettime(CLOCK_MONOTONIC, &ts);
-	return (int64_t)ts.tv_sec * 1000 + ts.tv_nsec / 1000000;
-}
-
 static void store_load_counters(struct store *s)
 {
 	s->evicted = store_meta_quiet(s, "evicted");
@@ -376,7 +368,7 @@ static void store_load_counters(struct store *s)
 	s->thinned = store_meta_quiet(s, "thinned");
 	s->thinned_upto = store_meta_quiet(s, "thinned_upto");
 	s->sent_upto = s->sent_saved = (uint64_t)store_meta_quiet(s, "sent_upto");
-	s->sent_saved_ms = store_mono_ms();
+	s->sent_saved_ms = clock_real_ms();
 }
 
 /*
@@ -527,7 +519,7 @@ static int store_commit_meta(struct store *s)
 {
 	int64_t other = sqlite3_total_changes64(s->db) - s->txn_changes0 - s->pending - s->txn_meta;
 	int moved = s->sent_upto != s->sent_saved;
-	int64_t now = store_mono_ms();
+	int64_t now = clock_real_ms();
 	int save_sent;
 
 	save_sent = moved && (s->closing || other > 0 || s->txn_meta > 0 ||
