@@ -104,12 +104,13 @@
 #define STORE_CAP_EVERY	      64 /* appends between size checks within a transaction */
 #define STORE_RAM_PATH	      ":memory:"
 /* The page cache holds what a commit and a fetch touch again (page 1, the
- * tables' and indexes' interior pages and last leaves); SQLite's default
- * (2000 KiB) kept every page the file grew by: the heap grew ~26 KB a
- * minute on the 1 Hz Modbus job until it reached 2 MB.  Dirty pages still
- * spill into the WAL only past SQLite's default size, as before (a large
- * transaction writes no more than it did). */
-#define STORE_CACHE_PAGES "64"
+ * tables' and indexes' interior pages and last leaves): 32 pages missed 10
+ * and 11 times in 3 minutes on the footprint jobs (16 pages: up to 55).
+ * SQLite's default (2000 KiB) kept every page the file grew by: the heap
+ * grew ~26 KB a minute on the 1 Hz Modbus job until it reached 2 MB.  Dirty
+ * pages still spill into the WAL only past SQLite's default size, as before
+ * (a large transaction writes no more than it did). */
+#define STORE_CACHE_PAGES "32"
 #define STORE_SPILL_KIB	  "-2000"
 
 /*
