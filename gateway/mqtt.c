@@ -953,6 +953,11 @@ static void mqtt_drain_notes(struct mqtt *u)
 	for (;;) {
 		pthread_mutex_lock(&u->lock);
 		if (u->note_tail == u->note_head) {
+			/* Empty: the next note takes the first slot again, so
+			 * only as many slots as ever wait at once are touched
+			 * (walking the ring made all 371 KB of it resident in
+			 * half an hour at one publication a second). */
+			u->note_tail = u->note_head = 0;
 			pthread_mutex_unlock(&u->lock);
 			return;
 		}
