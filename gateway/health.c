@@ -142,11 +142,14 @@ void health_stopping(void)
 	health_notify("STOPPING=1");
 }
 
-#define HEALTH_TRIM_BYTES (128 * 1024) /* freed heap growth that is a burst */
+#define HEALTH_TRIM_BYTES (64 * 1024) /* freed heap growth that is a burst */
 
 void health_trim_heap(void)
 {
-	static size_t free_low = SIZE_MAX; /* least free heap seen since the last trim */
+	/* Least free heap seen since the last trim; none at first, so what
+	 * start-up freed (TLS and the MQTT connection after the first status
+	 * too) goes back once it is 64 KiB. */
+	static size_t free_low;
 	size_t free_now = mallinfo2().fordblks;
 
 	if (free_now < free_low)

@@ -23,8 +23,9 @@ int64_t health_deadline(void);
 void health_stopping(void);
 
 /* A burst (start-up, a backlog drain, a reload, a large answer) leaves freed
- * heap that glibc keeps resident: once free heap has grown 128 KiB over its
- * low point, it goes back to the kernel.  Cheap: one mallinfo2 a call. */
+ * heap that glibc keeps resident: once free heap has grown 64 KiB over its
+ * low point (over none, the first time), it goes back to the kernel.
+ * Cheap: one mallinfo2 a call. */
 void health_trim_heap(void);
 
 #endif

@@ -946,6 +946,16 @@ static void mqtt_handle(struct mqtt *u, const struct mqtt_note *n)
 	}
 }
 
+/* An empty ring (under u->lock) starts again at its first slot, so only as
+ * many slots as ever wait at once are touched: the rings are sized for the
+ * worst case, and walking the notes' made all 371 KB of it resident in half
+ * an hour at one publication a second (the commands' 270 KB after 64). */
+static void mqtt_rewind(unsigned *head, unsigned *tail)
+{
+	if (*head == *tail)
+		*head = *tail = 0;
+}
+
 static void mqtt_drain_notes(struct mqtt *u)
 {
 	struct mqtt_note n;
@@ -953,6 +963,7 @@ static void mqtt_drain_notes(struct mqtt *u)
 	for (;;) {
 		pthread_mutex_lock(&u->lock);
 		if (u->note_tail == u->note_head) {
+			mqtt_rewind(&u->note_head, &u->note_tail);
 			pthread_mutex_unlock(&u->lock);
 			return;
 		}
@@ -1337,6 +1348,8 @@ static int mqtt_next_command(struct mqtt *u, struct uplink_command *cmd)
 		cmd->len = cmd->full_len = o->len;
 		got = 2;
 	}
+	mqtt_rewind(&u->cmd_head, &u->cmd_tail);
+	mqtt_rewind(&u->over_head, &u->over_tail);
 	pthread_mutex_unlock(&u->lock);
 	cmd->refuse[0] = '\0';
 	if (got == 2)

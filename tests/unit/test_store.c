@@ -324,6 +324,38 @@ static void test_fetch_cursor(void **state)
 	store_close(s);
 }
 
+/* SQLite's heap stays bounded while the file grows (its default page cache
+ * kept every page the file grew by, up to 2 MB), and a transaction larger
+ * than the cache still commits whole. */
+static void test_memory_bounded(void **state)
+{
+	char p[256];
+	struct store_stats st;
+	struct store *s;
+
+	(void)state;
+	s = store_open(dbpath, 1, 0, 0);
+	assert_non_null(s);
+	for (int i = 0; i < 4000; i++) {
+		uint64_t seq = store_next_seq(s);
+
+		snprintf(p, sizeof(p), "{\"seq\":%llu,\"pad\":\"%0180d\"}", (unsigned long long)seq,
+			 i);
+		assert_int_equal(store_append(s, seq, STORE_RECORD, i, NOW_MS + i, p, strlen(p)),
+				 0);
+		if (i % 200 == 199)
+			assert_int_equal(store_flush(s), 0);
+	}
+	/* 4000 rows of ~200 bytes: ~1.6 MB of 512-byte pages. */
+	assert_true(sqlite3_memory_used() < 256 * 1024);
+	store_close(s);
+	s = store_open(dbpath, 1, 0, 0);
+	assert_non_null(s);
+	store_stats(s, &st);
+	assert_int_equal(st.rows, 4000);
+	store_close(s);
+}
+
 static void test_buffer_limits(void **state)
 {
 	struct store_row rows[4];
@@ -1495,6 +1527,7 @@ int main(void)
 {
 	const struct CMUnitTest tests[] = {
 	    T(test_roundtrip),
+	    T(test_memory_bounded),
 	    T(test_two_uplinks),
 	    T(test_keep_sent),
 	    T(test_keep_sent_out_of_order),
