@@ -144,7 +144,7 @@ static int signer_der_alg(struct signer_der *d, enum signer_alg *alg)
 }
 
 /* An SM2 key from its point (04 || X || Y) and, for a private key, the
- * scalar; the pair is checked, as a key file can be damaged. */
+ * scalar. */
 static EVP_PKEY *signer_sm2_key(const uint8_t *pub, const uint8_t *priv, size_t priv_len)
 {
 	OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
@@ -152,7 +152,6 @@ static EVP_PKEY *signer_sm2_key(const uint8_t *pub, const uint8_t *priv, size_t 
 	BIGNUM *d = priv ? BN_bin2bn(priv, (int)priv_len, NULL) : NULL;
 	OSSL_PARAM *params = NULL;
 	EVP_PKEY *key = NULL;
-	EVP_PKEY_CTX *check;
 
 	if (bld && ctx && (!priv || d) &&
 	    OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, SN_sm2, 0) &&
@@ -161,14 +160,6 @@ static EVP_PKEY *signer_sm2_key(const uint8_t *pub, const uint8_t *priv, size_t 
 	    (params = OSSL_PARAM_BLD_to_param(bld)) && EVP_PKEY_fromdata_init(ctx) == 1 &&
 	    EVP_PKEY_fromdata(ctx, &key, d ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY, params) != 1)
 		key = NULL;
-	if (key && d) {
-		check = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
-		if (!check || EVP_PKEY_pairwise_check(check) != 1) {
-			EVP_PKEY_free(key);
-			key = NULL;
-		}
-		EVP_PKEY_CTX_free(check);
-	}
 	OSSL_PARAM_free(params);
 	BN_clear_free(d);
 	EVP_PKEY_CTX_free(ctx);
@@ -298,6 +289,19 @@ static EVP_PKEY *signer_decode_pem(FILE *f, int private)
 	return key;
 }
 
+/* 1 when the private key's public key is the one the file holds: a
+ * damaged file (read here or by the decoders, which do not check) would
+ * make signatures nothing verifies. */
+static int signer_pair_ok(EVP_PKEY *key)
+{
+	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
+	int ok = ctx && EVP_PKEY_pairwise_check(ctx) == 1;
+
+	EVP_PKEY_CTX_free(ctx);
+	ERR_clear_error();
+	return ok;
+}
+
 /* A key from a PEM file: SM2, or also Ed25519 when any is set (*alg says
  * which). */
 static EVP_PKEY *signer_load(const char *file, int private, int any, enum signer_alg *alg)
@@ -327,6 +331,12 @@ static EVP_PKEY *signer_load(const char *file, int private, int any, enum signer
 	} else if (!EVP_PKEY_is_a(key, "SM2")) {
 		log_warnx("signer: %s: not an SM2%s key (%s)", file, any ? " or Ed25519" : "",
 			  EVP_PKEY_get0_type_name(key));
+		EVP_PKEY_free(key);
+		return NULL;
+	}
+	if (private && !signer_pair_ok(key)) {
+		log_warnx("signer: %s: a damaged key (its public key is not its private key's)",
+			  file);
 		EVP_PKEY_free(key);
 		return NULL;
 	}

@@ -429,14 +429,14 @@ static void test_openssl_keys(void **state)
 	}
 }
 
-/* The daemon's key (key_pem) as DER, changed by edit, written back as a
- * PRIVATE KEY PEM at path. */
-static void write_edited_key(const char *path, long cut, long flip)
+/* The key in src as DER, cut short by cut bytes and with byte flip changed
+ * (unless negative), written back in the same PEM block at path. */
+static void write_edited_key(const char *src, const char *path, long cut, long flip)
 {
 	char *name, *header;
 	unsigned char *der;
 	long len;
-	FILE *f = fopen(key_pem, "r");
+	FILE *f = fopen(src, "r");
 
 	assert_non_null(f);
 	assert_int_equal(PEM_read(f, &name, &header, &der, &len), 1);
@@ -455,28 +455,39 @@ static void write_edited_key(const char *path, long cut, long flip)
 /* Damaged keys are refused, each with a line that says what is wrong. */
 static void test_damaged_keys(void **state)
 {
-	/* The daemon's SM2 PKCS#8: the scalar starts at byte 36, the point's
-	 * last byte is the file's last. */
+	/* The daemon's SM2 PKCS#8 (key_pem): the scalar starts at byte 36, the
+	 * point's last byte is the file's last; SEC1's scalar starts at byte 7.
+	 * A changed scalar leaves a public key that still verifies. */
 	static const struct {
+		int sec1;
 		long cut, flip;
 		const char *why;
+		int pub_ok;
 	} edits[] = {
-	    {20, -1, "damaged PRIVATE KEY"}, /* DER cut short */
-	    {0, 40, "damaged PRIVATE KEY"},  /* scalar changed: not the point's */
-	    {0, 137, "damaged PRIVATE KEY"}, /* point changed: off the curve */
-	    {0, 1, "damaged PRIVATE KEY"},   /* outer length wrong */
+	    {0, 20, -1, "damaged PRIVATE KEY", 0},	/* DER cut short */
+	    {0, 0, 40, "its public key is not its", 1}, /* scalar changed: not the point's */
+	    {0, 0, 137, "damaged PRIVATE KEY", 0},	/* point changed: off the curve */
+	    {0, 0, 1, "damaged PRIVATE KEY", 0},	/* outer length wrong */
+	    {1, 0, 10, "its public key is not its", 1}, /* the same in SEC1, decoded by OpenSSL */
 	};
-	char path[300], text[4096];
+	char path[300], sec1[300], text[4096];
+	struct signer_verifier *v;
 	FILE *f;
 	size_t n;
 
 	(void)state;
 	snprintf(path, sizeof(path), "%s/damaged.pem", dir);
+	snprintf(sec1, sizeof(sec1), "%s/key.sec1", dir);
+	if (system("openssl version >/dev/null 2>&1") != 0)
+		skip();
+	assert_int_equal(run("openssl ec -in %s -out %s 2>/dev/null", key_pem, sec1), 0);
 	for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
-		write_edited_key(path, edits[i].cut, edits[i].flip);
+		write_edited_key(edits[i].sec1 ? sec1 : key_pem, path, edits[i].cut, edits[i].flip);
 		assert_null(signer_soft_open_any(path, ID));
 		assert_logged(edits[i].why);
-		assert_null(signer_verifier_open(path));
+		v = signer_verifier_open(path);
+		assert_int_equal(v != NULL, edits[i].pub_ok);
+		signer_verifier_close(v);
 	}
 	/* The file cut in the middle of its base64: no PEM block at all. */
 	f = fopen(key_pem, "r");
