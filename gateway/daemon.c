@@ -447,8 +447,8 @@ static int daemon_loop_init(struct daemon *d)
  * texts cannot be loaded later, so a reload that turns TLS on gets codes
  * until the next start.  Before OpenSSL's first use: it decides once.
  *
- * The random generator is a Hash_DRBG on SM3 (GM/T 0105's; SP 800-90A's
- * construction) instead of OpenSSL's default CTR_DRBG on AES: the first
+ * The random generator is a Hash_DRBG (SP 800-90A's construction) with SM3
+ * as its hash instead of OpenSSL's default CTR_DRBG on AES: the first
  * signature's nonce then does not build OpenSSL's store of every cipher
  * (measured: 143 KB of heap for a gateway without TLS, which needs no
  * cipher; a signature costs 0.6 % more instructions).  Set before the

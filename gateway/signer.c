@@ -16,8 +16,6 @@
 #include <openssl/ec.h>
 #include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/obj_mac.h>
-#include <openssl/param_build.h>
 #include <openssl/pem.h>
 
 #include "gateway/log.h"
@@ -60,219 +58,31 @@ static const char *signer_ssl_err(char *buf, size_t size)
 	return buf;
 }
 
-/*
- * Keys are read without OpenSSL 3's decoders (PEM_read_PrivateKey builds a
- * store of every decoder: measured 27 KB of heap and 64 KiB of libcrypto's
- * pages for one SM2 key): PEM_read gives the DER bytes, the fixed layouts
- * below give the key's numbers, and EVP_PKEY_fromdata or the raw-key calls
- * make the key.  The layouts are what OpenSSL writes (signer_soft_generate,
- * `openssl genpkey`, `openssl pkey -pubout`): PKCS#8 PRIVATE KEY (RFC 5208;
- * SM2's private key inside is SEC1's ECPrivateKey, RFC 5915; Ed25519's an
- * OCTET STRING, RFC 8410) and SubjectPublicKeyInfo PUBLIC KEY.  Any other
- * PEM block (EC PRIVATE KEY, an encrypted key, another algorithm) is left to
- * the decoders as before.
- */
-#define SIGNER_DER_SEQ 0x10
-#define SIGNER_DER_INT 0x02
-#define SIGNER_DER_BIT 0x03
-#define SIGNER_DER_OCT 0x04
-#define SIGNER_DER_OID 0x06
-#define SIGNER_SM2_PUB 65 /* 04 || X || Y */
-
-/* The DER of the algorithm identifiers (OID values). */
-static const uint8_t signer_oid_ec[] = {0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x02, 0x01};
-static const uint8_t signer_oid_sm2[] = {0x2A, 0x81, 0x1C, 0xCF, 0x55, 0x01, 0x82, 0x2D};
-static const uint8_t signer_oid_ed25519[] = {0x2B, 0x65, 0x70};
-
-/* A DER element being read: what is left of its parent, and the last
- * element's contents. */
-struct signer_der {
-	const unsigned char *p, *v;
-	long left, len;
-};
-
-/* The next element must have this tag (universal, or context-specific when
- * cls says so): its contents in d->v, d->len.  0, or -1. */
-static int signer_der_next(struct signer_der *d, int tag, int cls)
+/* Why the decoders read no key from f (logged): no PEM block at all, a
+ * public key where the private one is needed, or a block they refuse. */
+static void signer_why_not(FILE *f, const char *file, int private)
 {
-	const unsigned char *q = d->p;
-	int t, c;
-
-	if (d->left <= 0 || (ASN1_get_object(&q, &d->len, &t, &c, d->left) & 0x80) || t != tag ||
-	    c != cls)
-		return -1;
-	d->v = q;
-	d->left -= (long)(q - d->p) + d->len;
-	d->p = q + d->len;
-	return 0;
-}
-
-/* Into the element just read. */
-static struct signer_der signer_der_in(const struct signer_der *d)
-{
-	struct signer_der in = {d->v, NULL, d->len, 0};
-
-	return in;
-}
-
-static int signer_der_is(const struct signer_der *d, const uint8_t *v, size_t len)
-{
-	return (size_t)d->len == len && memcmp(d->v, v, len) == 0;
-}
-
-/* An AlgorithmIdentifier: 1 when SM2 (ecPublicKey on the SM2 curve) or
- * Ed25519 (*alg says which), 0 another. */
-static int signer_der_alg(struct signer_der *d, enum signer_alg *alg)
-{
-	struct signer_der a;
-
-	if (signer_der_next(d, SIGNER_DER_SEQ, V_ASN1_UNIVERSAL) < 0)
-		return 0;
-	a = signer_der_in(d);
-	if (signer_der_next(&a, SIGNER_DER_OID, V_ASN1_UNIVERSAL) < 0)
-		return 0;
-	if (signer_der_is(&a, signer_oid_ed25519, sizeof(signer_oid_ed25519)) && a.left == 0) {
-		*alg = SIGNER_ED25519;
-		return 1;
-	}
-	if (!signer_der_is(&a, signer_oid_ec, sizeof(signer_oid_ec)) ||
-	    signer_der_next(&a, SIGNER_DER_OID, V_ASN1_UNIVERSAL) < 0 ||
-	    !signer_der_is(&a, signer_oid_sm2, sizeof(signer_oid_sm2)) || a.left != 0)
-		return 0;
-	*alg = SIGNER_SM2;
-	return 1;
-}
-
-/* An SM2 key from its point (04 || X || Y) and, for a private key, the
- * scalar. */
-static EVP_PKEY *signer_sm2_key(const uint8_t *pub, const uint8_t *priv, size_t priv_len)
-{
-	OSSL_PARAM_BLD *bld = OSSL_PARAM_BLD_new();
-	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_name(NULL, "SM2", NULL);
-	BIGNUM *d = priv ? BN_bin2bn(priv, (int)priv_len, NULL) : NULL;
-	OSSL_PARAM *params = NULL;
-	EVP_PKEY *key = NULL;
-
-	if (bld && ctx && (!priv || d) &&
-	    OSSL_PARAM_BLD_push_utf8_string(bld, OSSL_PKEY_PARAM_GROUP_NAME, SN_sm2, 0) &&
-	    OSSL_PARAM_BLD_push_octet_string(bld, OSSL_PKEY_PARAM_PUB_KEY, pub, SIGNER_SM2_PUB) &&
-	    (!d || OSSL_PARAM_BLD_push_BN(bld, OSSL_PKEY_PARAM_PRIV_KEY, d)) &&
-	    (params = OSSL_PARAM_BLD_to_param(bld)) && EVP_PKEY_fromdata_init(ctx) == 1 &&
-	    EVP_PKEY_fromdata(ctx, &key, d ? EVP_PKEY_KEYPAIR : EVP_PKEY_PUBLIC_KEY, params) != 1)
-		key = NULL;
-	OSSL_PARAM_free(params);
-	BN_clear_free(d);
-	EVP_PKEY_CTX_free(ctx);
-	OSSL_PARAM_BLD_free(bld);
-	return key;
-}
-
-/* A PKCS#8 PrivateKeyInfo: 1 read (*key, *alg), 0 another algorithm or
- * layout, -1 damaged. */
-static int signer_der_private(const unsigned char *der, long len, EVP_PKEY **key,
-			      enum signer_alg *alg)
-{
-	struct signer_der top = {der, NULL, len, 0}, d, ec, scalar, opt;
-
-	if (signer_der_next(&top, SIGNER_DER_SEQ, V_ASN1_UNIVERSAL) < 0)
-		return -1;
-	d = signer_der_in(&top);
-	if (signer_der_next(&d, SIGNER_DER_INT, V_ASN1_UNIVERSAL) < 0)
-		return -1;
-	if (!signer_der_alg(&d, alg))
-		return 0;
-	if (signer_der_next(&d, SIGNER_DER_OCT, V_ASN1_UNIVERSAL) < 0)
-		return -1;
-	ec = signer_der_in(&d);
-	if (*alg == SIGNER_ED25519) {
-		if (signer_der_next(&ec, SIGNER_DER_OCT, V_ASN1_UNIVERSAL) < 0 || ec.len != 32)
-			return -1;
-		*key = EVP_PKEY_new_raw_private_key_ex(NULL, "ED25519", NULL, ec.v, 32);
-		return *key ? 1 : -1;
-	}
-	/* ECPrivateKey: version 1, the scalar, [0] the curve (optional: PKCS#8
-	 * names it, checked above), [1] the point (optional: without it, left
-	 * to the decoders, which compute it). */
-	if (signer_der_next(&ec, SIGNER_DER_SEQ, V_ASN1_UNIVERSAL) < 0)
-		return -1;
-	ec = signer_der_in(&ec);
-	if (signer_der_next(&ec, SIGNER_DER_INT, V_ASN1_UNIVERSAL) < 0 ||
-	    signer_der_next(&ec, SIGNER_DER_OCT, V_ASN1_UNIVERSAL) < 0 || ec.len < 1 || ec.len > 32)
-		return -1;
-	scalar = ec;
-	opt = ec;
-	if (signer_der_next(&opt, 0, V_ASN1_CONTEXT_SPECIFIC) == 0)
-		ec = opt;
-	if (signer_der_next(&ec, 1, V_ASN1_CONTEXT_SPECIFIC) < 0)
-		return ec.left == 0 ? 0 : -1;
-	ec = signer_der_in(&ec);
-	if (signer_der_next(&ec, SIGNER_DER_BIT, V_ASN1_UNIVERSAL) < 0 ||
-	    ec.len != 1 + SIGNER_SM2_PUB || ec.v[0] != 0)
-		return -1;
-	*key = signer_sm2_key(ec.v + 1, scalar.v, (size_t)scalar.len);
-	return *key ? 1 : -1;
-}
-
-/* A SubjectPublicKeyInfo: 1 read, 0 another algorithm, -1 damaged. */
-static int signer_der_public(const unsigned char *der, long len, EVP_PKEY **key,
-			     enum signer_alg *alg)
-{
-	struct signer_der top = {der, NULL, len, 0}, d;
-
-	if (signer_der_next(&top, SIGNER_DER_SEQ, V_ASN1_UNIVERSAL) < 0)
-		return -1;
-	d = signer_der_in(&top);
-	if (!signer_der_alg(&d, alg))
-		return 0;
-	if (signer_der_next(&d, SIGNER_DER_BIT, V_ASN1_UNIVERSAL) < 0 || d.len < 1 || d.v[0] != 0)
-		return -1;
-	if (*alg == SIGNER_ED25519)
-		*key = d.len == 33
-			   ? EVP_PKEY_new_raw_public_key_ex(NULL, "ED25519", NULL, d.v + 1, 32)
-			   : NULL;
-	else
-		*key = d.len == 1 + SIGNER_SM2_PUB ? signer_sm2_key(d.v + 1, NULL, 0) : NULL;
-	return *key ? 1 : -1;
-}
-
-/* A key from the first PEM block of f: a PRIVATE KEY, or (unless private
- * is set) a PUBLIC KEY.  1 read, 0 another kind of block (f rewound, for
- * the decoders), -1 no block or a damaged key (logged). */
-static int signer_read_pem(FILE *f, const char *file, int private, EVP_PKEY **key,
-			   enum signer_alg *alg)
-{
-	char *name = NULL, *header = NULL;
+	char err[256], *name = NULL, *header = NULL;
 	unsigned char *der = NULL;
 	long len = 0;
-	int rc = 0, public;
 
-	if (!PEM_read(f, &name, &header, &der, &len)) {
-		ERR_clear_error();
+	signer_ssl_err(err, sizeof(err));
+	rewind(f);
+	if (!PEM_read(f, &name, &header, &der, &len))
 		log_warnx("signer: %s: no PEM key in it (empty, cut short or not PEM)", file);
-		return -1;
-	}
-	public = strcmp(name, PEM_STRING_PUBLIC) == 0;
-	if (strcmp(name, PEM_STRING_PKCS8INF) == 0)
-		rc = signer_der_private(der, len, key, alg);
-	else if (public)
-		rc = private ? -1 : signer_der_public(der, len, key, alg);
-	if (rc < 0) {
-		ERR_clear_error();
-		if (public && private)
-			log_warnx("signer: %s: a public key; signing needs the private key", file);
-		else
-			log_warnx("signer: %s: a damaged %s (not a whole SM2 or Ed25519 key)", file,
-				  name);
-	}
+	else if (private && strcmp(name, PEM_STRING_PUBLIC) == 0)
+		log_warnx("signer: %s: a public key; signing needs the private key", file);
+	else
+		log_warnx("signer: %s: a damaged %s, or one OpenSSL does not read (%s)", file, name,
+			  err);
+	ERR_clear_error();
 	OPENSSL_free(name);
 	OPENSSL_free(header);
 	OPENSSL_clear_free(der, (size_t)len);
-	if (rc == 0)
-		rewind(f);
-	return rc;
 }
 
-/* The same through OpenSSL's decoders: any format and algorithm they know. */
+/* A key from f through OpenSSL's decoders: any format and algorithm they
+ * know. */
 static EVP_PKEY *signer_decode_pem(FILE *f, int private)
 {
 	EVP_PKEY *key;
@@ -290,8 +100,8 @@ static EVP_PKEY *signer_decode_pem(FILE *f, int private)
 }
 
 /* 1 when the private key's public key is the one the file holds: a
- * damaged file (read here or by the decoders, which do not check) would
- * make signatures nothing verifies. */
+ * damaged file (the decoders do not check) would make signatures nothing
+ * verifies. */
 static int signer_pair_ok(EVP_PKEY *key)
 {
 	EVP_PKEY_CTX *ctx = EVP_PKEY_CTX_new_from_pkey(NULL, key, NULL);
@@ -306,25 +116,19 @@ static int signer_pair_ok(EVP_PKEY *key)
  * which). */
 static EVP_PKEY *signer_load(const char *file, int private, int any, enum signer_alg *alg)
 {
-	char err[256];
-	EVP_PKEY *key = NULL;
+	EVP_PKEY *key;
 	FILE *f = fopen(file, "r");
-	int rc;
 
 	if (!f) {
 		log_warn("signer: %s", file);
 		return NULL;
 	}
-	rc = signer_read_pem(f, file, private, &key, alg);
-	if (rc == 0)
-		key = signer_decode_pem(f, private);
+	key = signer_decode_pem(f, private);
+	if (!key)
+		signer_why_not(f, file, private);
 	fclose(f);
-	if (rc < 0)
+	if (!key)
 		return NULL;
-	if (!key) {
-		log_warnx("signer: %s: %s", file, signer_ssl_err(err, sizeof(err)));
-		return NULL;
-	}
 	*alg = SIGNER_SM2;
 	if (any && EVP_PKEY_is_a(key, "ED25519")) {
 		*alg = SIGNER_ED25519;
@@ -611,54 +415,6 @@ int signer_soft_generate(const char *key_file)
 	return signer_soft_generate_alg(key_file, SIGNER_SM2);
 }
 
-/*
- * The PKCS#8 PRIVATE KEY, byte for byte as PEM_write_PrivateKey writes it,
- * without OpenSSL's encoders (measured: 63 KB of heap at a first start):
- * for SM2 the fixed bytes before the scalar and between it and the point
- * (the layout signer_der_private reads), for Ed25519 those before the key.
- */
-static const uint8_t signer_p8_sm2_head[] = {0x30, 0x81, 0x87, 0x02, 0x01, 0x00, 0x30, 0x13, 0x06,
-					     0x07, 0x2A, 0x86, 0x48, 0xCE, 0x3D, 0x02, 0x01, 0x06,
-					     0x08, 0x2A, 0x81, 0x1C, 0xCF, 0x55, 0x01, 0x82, 0x2D,
-					     0x04, 0x6D, 0x30, 0x6B, 0x02, 0x01, 0x01, 0x04, 0x20};
-static const uint8_t signer_p8_sm2_mid[] = {0xA1, 0x44, 0x03, 0x42, 0x00};
-static const uint8_t signer_p8_ed25519_head[] = {0x30, 0x2E, 0x02, 0x01, 0x00, 0x30, 0x05, 0x06,
-						 0x03, 0x2B, 0x65, 0x70, 0x04, 0x22, 0x04, 0x20};
-#define SIGNER_P8_MAX (sizeof(signer_p8_sm2_head) + 32 + sizeof(signer_p8_sm2_mid) + SIGNER_SM2_PUB)
-
-/* key as a PRIVATE KEY PEM to f.  1, or 0. */
-static int signer_write_pem(FILE *f, EVP_PKEY *key, enum signer_alg alg)
-{
-	uint8_t der[SIGNER_P8_MAX], *p = der;
-	size_t len = 32;
-	BIGNUM *d = NULL;
-	int ok;
-
-	if (alg == SIGNER_ED25519) {
-		memcpy(p, signer_p8_ed25519_head, sizeof(signer_p8_ed25519_head));
-		p += sizeof(signer_p8_ed25519_head);
-		ok = EVP_PKEY_get_raw_private_key(key, p, &len) == 1 && len == 32;
-		p += 32;
-	} else {
-		memcpy(p, signer_p8_sm2_head, sizeof(signer_p8_sm2_head));
-		p += sizeof(signer_p8_sm2_head);
-		ok = EVP_PKEY_get_bn_param(key, OSSL_PKEY_PARAM_PRIV_KEY, &d) == 1 &&
-		     BN_bn2binpad(d, p, 32) == 32;
-		p += 32;
-		memcpy(p, signer_p8_sm2_mid, sizeof(signer_p8_sm2_mid));
-		p += sizeof(signer_p8_sm2_mid);
-		ok = ok &&
-		     EVP_PKEY_get_octet_string_param(key, OSSL_PKEY_PARAM_PUB_KEY, p,
-						     SIGNER_SM2_PUB, &len) == 1 &&
-		     len == SIGNER_SM2_PUB;
-		p += SIGNER_SM2_PUB;
-	}
-	ok = ok && PEM_write(f, PEM_STRING_PKCS8INF, "", der, (long)(p - der)) > 0;
-	BN_clear_free(d);
-	OPENSSL_cleanse(der, sizeof(der));
-	return ok;
-}
-
 int signer_soft_generate_alg(const char *key_file, enum signer_alg alg)
 {
 	char err[256];
@@ -684,7 +440,7 @@ int signer_soft_generate_alg(const char *key_file, enum signer_alg alg)
 		return -1;
 	}
 	f = fdopen(fd, "w");
-	ok = f && signer_write_pem(f, key, alg);
+	ok = f && PEM_write_PrivateKey(f, key, NULL, NULL, 0, NULL, NULL) == 1;
 	if (f ? fclose(f) != 0 : close(fd) != 0)
 		ok = 0;
 	EVP_PKEY_free(key);

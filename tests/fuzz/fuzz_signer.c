@@ -1,8 +1,8 @@
-/* libFuzzer target: the key reader of gateway/signer.c (PEM, then the fixed
- * PKCS#8 and SubjectPublicKeyInfo layouts, or OpenSSL's decoders for other
- * blocks), linked with log.c.  Whatever the file, reading ends with a key or
- * with a message; a private key read signs, and the signature verifies under
- * the same file read as a public key. */
+/* libFuzzer target: the key reader of gateway/signer.c (OpenSSL's PEM
+ * decoders, the check that a private key's public key is its own, the
+ * message saying why a file holds no key), linked with log.c.  Whatever the
+ * file, reading ends with a key or with a message; a private key read signs,
+ * and the signature verifies under the same file read as a public key. */
 #define _GNU_SOURCE
 #include <stddef.h>
 #include <stdint.h>
