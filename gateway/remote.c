@@ -20,12 +20,11 @@
 #include <time.h>
 #include <unistd.h>
 
-#include <openssl/err.h>
 #include <openssl/evp.h>
-#include <openssl/pem.h>
 
 #include "gateway/log.h"
 #include "gateway/pages.h"
+#include "gateway/signer.h"
 #include "gateway/zones.h"
 
 #define REMOTE_PENDING	 "remote-pending"
@@ -43,8 +42,8 @@ struct remote {
 	const struct config *cfg; /* the daemon's, in force */
 	payload_event_fn *event;
 	void *event_ctx;
-	EVP_PKEY *key;		  /* the operator key, or NULL */
-	char running[REMOTE_HEX]; /* sha256 of the configuration file in force */
+	struct signer_verifier *key; /* the operator key, or NULL */
+	char running[REMOTE_HEX];    /* sha256 of the configuration file in force */
 	char pending_path[REMOTE_PATH], nonce_path[REMOTE_PATH];
 
 	int pending;	       /* a configuration waits for its confirmation */
@@ -169,49 +168,16 @@ static int remote_replace(const char *path, const char *data, size_t len)
 void remote_reconfigure(struct remote *r)
 {
 	const char *file = r->cfg->mqtt.operator_key;
-	FILE *f;
 
-	EVP_PKEY_free(r->key);
+	signer_verifier_close(r->key);
 	r->key = NULL;
 	if (remote_file_sha256(r->cfg->file, r->running) < 0)
 		snprintf(r->running, sizeof(r->running), "unknown");
 	if (!file[0])
 		return;
-	f = fopen(file, "r");
-	if (!f) {
-		log_warn("remote: operator_key %s: set-config is refused", file);
-		return;
-	}
-	r->key = PEM_read_PUBKEY(f, NULL, NULL, NULL);
-	fclose(f);
-	ERR_clear_error();
-	if (r->key && !EVP_PKEY_is_a(r->key, "SM2") && !EVP_PKEY_is_a(r->key, "ED25519")) {
-		log_warnx("remote: operator_key %s: a %s key, not SM2 or Ed25519: set-config is"
-			  " refused",
-			  file, EVP_PKEY_get0_type_name(r->key));
-		EVP_PKEY_free(r->key);
-		r->key = NULL;
-	} else if (!r->key) {
-		log_warnx("remote: operator_key %s: not a PEM public key: set-config is refused",
-			  file);
-	}
-}
-
-/* 1 when sig is the operator key's signature of msg, else 0.  SM2 signs
- * with SM3 and OpenSSL's default distinguishing id (none set), as `openssl
- * pkeyutl -sign -rawin -digest sm3` does; Ed25519 signs the message itself. */
-static int remote_sig_ok(EVP_PKEY *key, const unsigned char *sig, size_t siglen, const char *msg,
-			 size_t len)
-{
-	EVP_MD_CTX *mctx = EVP_MD_CTX_new();
-	const EVP_MD *md = EVP_PKEY_is_a(key, "SM2") ? EVP_sm3() : NULL;
-	int ok;
-
-	ok = mctx && EVP_DigestVerifyInit(mctx, NULL, md, NULL, key) == 1 &&
-	     EVP_DigestVerify(mctx, sig, siglen, (const unsigned char *)msg, len) == 1;
-	EVP_MD_CTX_free(mctx);
-	ERR_clear_error();
-	return ok;
+	r->key = signer_verifier_open(file);
+	if (!r->key)
+		log_warnx("remote: operator_key %s: set-config is refused", file);
 }
 
 /* Base64 to bytes; the length, or -1. */
@@ -361,7 +327,10 @@ json_t *remote_verify(struct remote *r, const char *cmd, json_t *req, int64_t no
 	}
 	siglen = remote_base64(b64, sig, sizeof(sig));
 	msg = remote_message(r->cfg->id, cmd, json_integer_value(jts), nonce, text, &len);
-	ok = siglen > 0 && msg && remote_sig_ok(r->key, sig, (size_t)siglen, msg, len);
+	/* SM2 with OpenSSL's default distinguishing id (none set: empty), as
+	 * `openssl pkeyutl -sign -rawin -digest sm3` signs. */
+	ok = siglen > 0 && msg &&
+	     signer_verify_sig(r->key, "", (const uint8_t *)msg, len, sig, (size_t)siglen) == 1;
 	free(msg);
 	if (!ok) {
 		snprintf(err, errlen, "signature: not the operator key's");
@@ -820,7 +789,7 @@ void remote_close(struct remote *r)
 {
 	if (!r)
 		return;
-	EVP_PKEY_free(r->key);
+	signer_verifier_close(r->key);
 	pages_free(r, sizeof(*r));
 }
 

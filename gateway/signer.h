@@ -58,6 +58,10 @@ enum signer_alg signer_verifier_alg(const struct signer_verifier *v);
  * id), 0 when not, -1 on error. */
 int signer_verify(struct signer_verifier *v, const char *id, const uint8_t *data, size_t len,
 		  const uint8_t r[SIGNER_PART], const uint8_t s[SIGNER_PART]);
+/* The same for a signature as OpenSSL makes it: SM2's DER ECDSA-Sig-Value,
+ * Ed25519's R || S. */
+int signer_verify_sig(struct signer_verifier *v, const char *id, const uint8_t *data, size_t len,
+		      const uint8_t *sig, size_t sig_len);
 /* The verifier's public key as X || Y.  0 or -1. */
 int signer_verifier_pubkey(struct signer_verifier *v, uint8_t xy[SIGNER_PUBKEY]);
 /* Free. */

@@ -16,6 +16,7 @@
 #include <openssl/evp.h>
 #include <openssl/pem.h>
 
+#include "gateway/log.h"
 #include "gateway/signer.h"
 
 #define ID "CHIP000000000001"
@@ -147,8 +148,8 @@ static void test_short_values_verify(void **state)
 }
 
 /* `openssl pkeyutl -verify` on a signature this code made. */
-static int openssl_verify(const uint8_t *data, size_t n, const uint8_t *r, const uint8_t *s,
-			  const char *id)
+static int openssl_verify_with(const char *pub, const uint8_t *data, size_t n, const uint8_t *r,
+			       const uint8_t *s, const char *id)
 {
 	char data_bin[300], sig_der[300], cmd[1500];
 	uint8_t der[80];
@@ -162,8 +163,14 @@ static int openssl_verify(const uint8_t *data, size_t n, const uint8_t *r, const
 	snprintf(cmd, sizeof(cmd),
 		 "openssl pkeyutl -verify -rawin -digest sm3 -pkeyopt distid:%s -pubin -inkey %s"
 		 " -in %s -sigfile %s >/dev/null 2>&1",
-		 id, pub_pem, data_bin, sig_der);
+		 id, pub, data_bin, sig_der);
 	return system(cmd);
+}
+
+static int openssl_verify(const uint8_t *data, size_t n, const uint8_t *r, const uint8_t *s,
+			  const char *id)
+{
+	return openssl_verify_with(pub_pem, data, n, r, s, id);
 }
 
 static void test_openssl_cli(void **state)
@@ -290,6 +297,171 @@ static void test_ed25519(void **state)
 	EVP_PKEY_free(pk);
 }
 
+/* A shell command's status, 0 when it ran and succeeded. */
+static int run(const char *fmt, ...) __attribute__((format(printf, 1, 2)));
+static int run(const char *fmt, ...)
+{
+	char cmd[1024];
+	va_list ap;
+
+	va_start(ap, fmt);
+	vsnprintf(cmd, sizeof(cmd), fmt, ap);
+	va_end(ap);
+	return system(cmd);
+}
+
+/* The newest log line contains want. */
+static void assert_logged(const char *want)
+{
+	char line[2 * LOG_RING_LINE];
+
+	assert_int_equal(log_recent(line, sizeof(line), 1, NULL), 1);
+	if (!strstr(line, want))
+		fail_msg("log \"%s\" lacks \"%s\"", line, want);
+}
+
+/* The SM2 key in file has the public key xy. */
+static void assert_same_key(const char *file, const uint8_t xy[SIGNER_PUBKEY])
+{
+	struct signer *sg = signer_soft_open(file, ID);
+	uint8_t xy2[SIGNER_PUBKEY];
+
+	assert_non_null(sg);
+	assert_int_equal(sg->pubkey(sg, xy2), 0);
+	assert_memory_equal(xy, xy2, SIGNER_PUBKEY);
+	sg->close(sg);
+}
+
+/* Keys as `openssl genpkey` writes them (PKCS#8) sign, the signatures
+ * verify under `openssl pkey -pubout`'s public key and, for SM2, in
+ * OpenSSL's command line. */
+static void test_openssl_keys(void **state)
+{
+	static const uint8_t data[] = "emgw-seal/1\na message";
+	static const char *const algs[] = {"SM2", "ed25519"};
+	char key[300], pub[300], other[300];
+	uint8_t r[SIGNER_PART], s[SIGNER_PART], xy[SIGNER_PUBKEY], xy2[SIGNER_PUBKEY];
+	struct signer *sg;
+	struct signer_verifier *v;
+
+	(void)state;
+	if (system("openssl version >/dev/null 2>&1") != 0)
+		skip();
+	for (size_t i = 0; i < sizeof(algs) / sizeof(algs[0]); i++) {
+		snprintf(key, sizeof(key), "%s/gen-%s.pem", dir, algs[i]);
+		snprintf(pub, sizeof(pub), "%s/gen-%s.pub", dir, algs[i]);
+		assert_int_equal(run("openssl genpkey -algorithm %s -out %s", algs[i], key), 0);
+		assert_int_equal(run("openssl pkey -in %s -pubout -out %s", key, pub), 0);
+		sg = signer_soft_open_any(key, ID);
+		assert_non_null(sg);
+		assert_int_equal(sg->alg, i == 0 ? SIGNER_SM2 : SIGNER_ED25519);
+		assert_int_equal(sg->sign(sg, data, sizeof(data), r, s), 0);
+		assert_int_equal(sg->pubkey(sg, xy), 0);
+		sg->close(sg);
+		v = signer_verifier_open(pub);
+		assert_non_null(v);
+		assert_int_equal(signer_verifier_pubkey(v, xy2), 0);
+		assert_memory_equal(xy, xy2, sizeof(xy));
+		assert_int_equal(signer_verify(v, ID, data, sizeof(data), r, s), 1);
+		s[7] ^= 1;
+		assert_int_equal(signer_verify(v, ID, data, sizeof(data), r, s), 0);
+		s[7] ^= 1;
+		signer_verifier_close(v);
+		if (i != 0)
+			continue;
+		assert_int_equal(openssl_verify_with(pub, data, sizeof(data), r, s, ID), 0);
+		/* SEC1 (EC PRIVATE KEY) and a PKCS#8 without the point: the
+		 * same key. */
+		snprintf(other, sizeof(other), "%s/gen-sm2.sec1", dir);
+		assert_int_equal(run("openssl ec -in %s -out %s 2>/dev/null", key, other), 0);
+		assert_same_key(other, xy);
+		snprintf(other, sizeof(other), "%s/gen-sm2.nopub", dir);
+		assert_int_equal(
+		    run("openssl ec -in %s -no_public 2>/dev/null | openssl pkcs8 -topk8"
+			" -nocrypt -out %s",
+			key, other),
+		    0);
+		assert_same_key(other, xy);
+	}
+}
+
+/* The key in src as DER, cut short by cut bytes and with byte flip changed
+ * (unless negative), written back in the same PEM block at path. */
+static void write_edited_key(const char *src, const char *path, long cut, long flip)
+{
+	char *name, *header;
+	unsigned char *der;
+	long len;
+	FILE *f = fopen(src, "r");
+
+	assert_non_null(f);
+	assert_int_equal(PEM_read(f, &name, &header, &der, &len), 1);
+	fclose(f);
+	if (flip >= 0)
+		der[flip] ^= 0x01;
+	f = fopen(path, "w");
+	assert_non_null(f);
+	assert_true(PEM_write(f, name, header, der, len - cut) > 0);
+	fclose(f);
+	OPENSSL_free(name);
+	OPENSSL_free(header);
+	OPENSSL_free(der);
+}
+
+/* Damaged keys are refused, each with a line that says what is wrong. */
+static void test_damaged_keys(void **state)
+{
+	/* The daemon's SM2 PKCS#8 (key_pem): the scalar starts at byte 36, the
+	 * point's last byte is the file's last; SEC1's scalar starts at byte 7.
+	 * A changed scalar leaves a public key that still verifies. */
+	static const struct {
+		int sec1;
+		long cut, flip;
+		const char *why;
+		int pub_ok;
+	} edits[] = {
+	    {0, 20, -1, "damaged PRIVATE KEY", 0},	/* DER cut short */
+	    {0, 0, 40, "its public key is not its", 1}, /* scalar changed: not the point's */
+	    {0, 0, 137, "damaged PRIVATE KEY", 0},	/* point changed: off the curve */
+	    {0, 0, 1, "damaged PRIVATE KEY", 0},	/* outer length wrong */
+	    {1, 0, 10, "its public key is not its", 1}, /* the same in SEC1 (EC PRIVATE KEY) */
+	};
+	char path[300], sec1[300], text[4096];
+	struct signer_verifier *v;
+	FILE *f;
+	size_t n;
+
+	(void)state;
+	snprintf(path, sizeof(path), "%s/damaged.pem", dir);
+	snprintf(sec1, sizeof(sec1), "%s/key.sec1", dir);
+	if (system("openssl version >/dev/null 2>&1") != 0)
+		skip();
+	assert_int_equal(run("openssl ec -in %s -out %s 2>/dev/null", key_pem, sec1), 0);
+	for (size_t i = 0; i < sizeof(edits) / sizeof(edits[0]); i++) {
+		write_edited_key(edits[i].sec1 ? sec1 : key_pem, path, edits[i].cut, edits[i].flip);
+		assert_null(signer_soft_open_any(path, ID));
+		assert_logged(edits[i].why);
+		v = signer_verifier_open(path);
+		assert_int_equal(v != NULL, edits[i].pub_ok);
+		signer_verifier_close(v);
+	}
+	/* The file cut in the middle of its base64: no PEM block at all. */
+	f = fopen(key_pem, "r");
+	assert_non_null(f);
+	n = fread(text, 1, sizeof(text), f);
+	fclose(f);
+	write_file(path, text, n / 2);
+	assert_null(signer_soft_open_any(path, ID));
+	assert_logged("no PEM key in it");
+	/* Armour around garbage. */
+	write_file(path, "-----BEGIN PRIVATE KEY-----\nAAECAwQF\n-----END PRIVATE KEY-----\n", 62);
+	assert_null(signer_soft_open_any(path, ID));
+	assert_logged("damaged PRIVATE KEY");
+	/* A public key where the private one is needed. */
+	assert_null(signer_soft_open_any(pub_pem, ID));
+	assert_logged("a public key");
+}
+
 int main(void)
 {
 	const struct CMUnitTest tests[] = {
@@ -300,6 +472,8 @@ int main(void)
 	    cmocka_unit_test(test_bad_keys),
 	    cmocka_unit_test(test_generate),
 	    cmocka_unit_test(test_ed25519),
+	    cmocka_unit_test(test_openssl_keys),
+	    cmocka_unit_test(test_damaged_keys),
 	};
 
 	return cmocka_run_group_tests(tests, setup, teardown);
