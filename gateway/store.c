@@ -2165,9 +2165,7 @@ struct store *store_open_reader(const char *path, char *why, size_t len)
 	    sqlite3_busy_timeout(s->db, STORE_BUSY_TIMEOUT_MS) != SQLITE_OK ||
 	    store_functions(s) < 0 ||
 	    sqlite3_prepare_v3(s->db, store_sql[ST_READ], -1, SQLITE_PREPARE_PERSISTENT,
-			       &s->st[ST_READ], NULL) != SQLITE_OK ||
-	    sqlite3_prepare_v3(s->db, store_sql[ST_META_GET], -1, SQLITE_PREPARE_PERSISTENT,
-			       &s->st[ST_META_GET], NULL) != SQLITE_OK) {
+			       &s->st[ST_READ], NULL) != SQLITE_OK) {
 		snprintf(why, len, "%s", s->db ? sqlite3_errmsg(s->db) : "out of memory");
 		store_free(s);
 		return NULL;
