@@ -7,6 +7,7 @@
 #include <cmocka.h>
 
 #include <errno.h>
+#include <inttypes.h>
 #include <signal.h>
 #include <stdio.h>
 #include <stdlib.h>
@@ -1276,10 +1277,105 @@ static void test_migrate_v1(void **state)
 	assert_int_equal(st.rows, 2);
 	assert_int_equal(st.evicted, 5);
 	store_close(s);
-	/* v1 -> v2 -> v3: the class column came and the indexes went. */
-	assert_int_equal(meta_value("schema_version"), 3);
+	/* v1 -> ... -> v4: the class column came and the indexes went. */
+	assert_int_equal(meta_value("schema_version"), 4);
 	assert_int_equal(meta_value("thinned_upto"), 0);
 	assert_int_equal(index_count(), 0);
+}
+
+/* How row seq's payload is stored: "blob" (packed) or "text", and its bytes. */
+static void stored_as(uint64_t seq, char *type, size_t size, int64_t *bytes)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+
+	assert_int_equal(sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db,
+					    "SELECT typeof(payload), length(CAST(payload AS BLOB))"
+					    " FROM rows WHERE seq = ?1",
+					    -1, &st, NULL),
+			 SQLITE_OK);
+	sqlite3_bind_int64(st, 1, (int64_t)seq);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	snprintf(type, size, "%s", (const char *)sqlite3_column_text(st, 0));
+	*bytes = sqlite3_column_int64(st, 1);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
+/* Records and events (the envelope) are stored packed, anything else as
+ * it is; every reader gets the text byte for byte: fetch, read with a type,
+ * an export's reader, a restamp (which packs again), and a TEXT row of an
+ * older store beside packed ones. */
+static void test_packed(void **state)
+{
+	char rec[512], ev[512], type[8], why[128], want[512];
+	static char buf[1 << 16];
+	struct store_row rows[8];
+	struct store_query q = {
+	    .to_ms = INT64_MAX, .to_seq = UINT64_MAX, .kind = -1, .type = "gap"};
+	struct store *s, *r;
+	uint64_t a, b, c;
+	int64_t bytes;
+
+	(void)state;
+	s = store_open(dbpath, 1, 0, 0);
+	assert_non_null(s);
+	a = store_next_seq(s);
+	b = store_next_seq(s);
+	c = store_next_seq(s);
+	snprintf(rec, sizeof(rec),
+		 "{\"v\":1,\"dev\":\"t-1\",\"sid\":\"%s\",\"boot\":1,\"seq\":%" PRIu64
+		 ",\"ts\":\"1970-01-01T00:00:00.005Z\",\"ts_src\":\"unsynced\",\"mono_ms\":5,"
+		 "\"sig\":{\"rpm\":700.0,\"torque_pct\":41.0}}",
+		 store_id(s), a);
+	snprintf(ev, sizeof(ev),
+		 "{\"v\":1,\"dev\":\"t-1\",\"sid\":\"%s\",\"boot\":1,\"seq\":%" PRIu64
+		 ",\"ts\":\"2026-01-01T00:00:00.000Z\",\"ts_src\":\"rtc\",\"mono_ms\":6,"
+		 "\"type\":\"gap\",\"gap_s\":2.5}",
+		 store_id(s), b);
+	assert_int_equal(store_append(s, a, STORE_RECORD, 5, 5, rec, strlen(rec)), 0);
+	assert_int_equal(store_append(s, b, STORE_EVENT, 6, NOW_MS, ev, strlen(ev)), 0);
+	assert_int_equal(store_append(s, c, STORE_RECORD, 7, NOW_MS, "{\"a\":1}", 7), 0);
+	assert_int_equal(store_flush(s), 0);
+	stored_as(a, type, sizeof(type), &bytes);
+	assert_string_equal(type, "blob");
+	assert_in_range(bytes, 1, (int64_t)strlen(rec) / 2);
+	stored_as(c, type, sizeof(type), &bytes);
+	assert_string_equal(type, "text");
+	/* an older store's row, as it was written */
+	sql_exec(dbpath, "INSERT INTO rows(seq, kind, mono_ms, wall_ms, payload)"
+			 " VALUES (999, 0, 8, 8, '{\"v\":1,\"old\":true}')");
+
+	assert_int_equal(store_read(s, &q, rows, 8, buf, sizeof(buf)), 1);
+	assert_string_equal(rows[0].payload, ev);
+	q.type = NULL;
+	assert_int_equal(store_read(s, &q, rows, 8, buf, sizeof(buf)), 3);
+	assert_string_equal(rows[0].payload, rec);
+	assert_int_equal(rows[0].len, strlen(rec));
+
+	/* a restamp rewrites the time and packs the row again */
+	assert_int_equal(store_restamp(s, NOW_MS, "gnss"), 1);
+	assert_int_equal(store_flush(s), 0);
+	stored_as(a, type, sizeof(type), &bytes);
+	assert_string_equal(type, "blob");
+	snprintf(want, sizeof(want),
+		 "{\"v\":1,\"dev\":\"t-1\",\"sid\":\"%s\",\"boot\":1,\"seq\":%" PRIu64
+		 ",\"ts\":\"2026-01-01T00:00:00.005Z\",\"ts_src\":\"gnss\",\"mono_ms\":5,"
+		 "\"sig\":{\"rpm\":700.0,\"torque_pct\":41.0}}",
+		 store_id(s), a);
+	assert_int_equal(store_fetch(s, 0, 0, rows, 8, buf, sizeof(buf)), 3);
+	assert_string_equal(rows[0].payload, want);
+	assert_string_equal(rows[1].payload, ev);
+	assert_string_equal(rows[2].payload, "{\"a\":1}");
+	r = store_open_reader(dbpath, why, sizeof(why));
+	assert_non_null(r);
+	assert_int_equal(store_read(r, &q, rows, 8, buf, sizeof(buf)), 4);
+	assert_string_equal(rows[0].payload, want);
+	assert_string_equal(rows[1].payload, ev);
+	assert_string_equal(rows[3].payload, "{\"v\":1,\"old\":true}");
+	store_close(r);
+	store_close(s);
 }
 
 #define T(f) cmocka_unit_test_setup_teardown(f, test_setup, test_teardown)
@@ -1558,6 +1654,7 @@ int main(void)
 	    T(test_acks_ride),
 	    T(test_fetch_desc),
 	    T(test_migrate_v1),
+	    T(test_packed),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);

@@ -429,8 +429,9 @@ static void test_evicted(void **state)
 
 	(void)state;
 	reset_lines();
-	run_boot_ex(3000, 1, 1, 0); /* a crash: boot 2 seals its open range */
-	run_boot_ex(4000, 0, 1, 0);
+	/* a little over the 1 MB cap (packed records: ~60 bytes each) */
+	run_boot_ex(6000, 1, 1, 0); /* a crash: boot 2 seals its open range */
+	run_boot_ex(8000, 0, 1, 0);
 	last1 = evicted_to(1, &ev1);
 	last2 = evicted_to(2, &ev2);
 	assert_true(last1 > 0);
