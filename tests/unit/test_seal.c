@@ -218,8 +218,10 @@ static void test_evicted_declared(void **state)
 	snprintf(want, sizeof(want), "\"hashes\":\"1=%s,2=", hex);
 	assert_non_null(strstr(row, want));
 	assert_in_range(strtol(strstr(row, "\"rows\":") + 7, NULL, 10), 1, PAYLOAD_EVICTED_MAX);
-	/* row 150 came after the last step: gone before it was hashed */
-	assert_true(find_row(",150,", row, sizeof(row)));
+	/* row 150 came after the last step: gone before it was hashed (first
+	 * in its event or not, as row sizes fall) */
+	assert_true(find_row(",150,", row, sizeof(row)) ||
+		    find_row("\"hashes\":\"150,", row, sizeof(row)));
 	assert_non_null(strstr(row, "\"type\":\"evicted\""));
 	assert_true(seal_step(seal, &now, 1) > 0);
 	assert_int_equal(store_flush(st), 0);
