@@ -243,7 +243,7 @@ static void export_seal_status(struct export_ctx *x, const struct export_opts *o
 		} while (n > 0);
 		q.from_seq = q.to_seq = s->seq;
 		if (n < 0 || store_read(x->store, &q, x->rows, 1, x->buf, EXPORT_BUF) != 1)
-			rc = -1;
+			rc = -2;
 		else
 			verify_line(v, x->rows[0].payload, x->rows[0].len);
 		if (rc == 0)
@@ -257,9 +257,10 @@ static void export_seal_status(struct export_ctx *x, const struct export_opts *o
 	snprintf(st, size,
 		 "sealed by the seal at seq %" PRIu64 " (rows %" PRIu64 "..%" PRIu64 "): %s",
 		 s->seq, s->from, s->to,
-		 rc == 0   ? "proven (hash and signature hold)"
-		 : rc == 1 ? "NOT proven (rows changed or missing)"
-			   : "not checked (no seal key here)");
+		 rc == 0    ? "proven (hash and signature hold)"
+		 : rc == 1  ? "NOT proven (rows changed or missing)"
+		 : rc == -2 ? "not checked (the store could not be read)"
+			    : "not checked (no seal key here)");
 }
 
 static int export_note_end(struct export_ctx *x, const struct store_row *r)

@@ -13,7 +13,7 @@
 #include "gateway/store.h"
 #include "protocols/payload.h"
 
-#define REPORT_MAX_PAYLOAD 65536
+#define REPORT_MAX_PAYLOAD STORE_MAX_PAYLOAD
 #define REPORT_ECHO_READER 30 /* the store cursor bit of the stdout echo: never acked */
 
 struct report {

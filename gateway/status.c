@@ -288,6 +288,8 @@ static void status_more(const struct status_parts *p, json_t *st, const struct s
 	json_object_set_new(json_object_get(st, "store"), "id", json_string(store_id(p->store)));
 	json_object_set_new(json_object_get(st, "store"), "mode",
 			    json_string(store_mode(p->store)));
+	json_object_set_new(json_object_get(st, "store"), "unreadable",
+			    json_integer((json_int_t)ss->unreadable));
 	json_object_set_new(json_object_get(st, "store"), "evicted_by_class",
 			    json_pack("{s:I, s:I, s:I, s:I, s:I}", "routine",
 				      (json_int_t)ss->evicted_class[STORE_CLASS_ROUTINE],

@@ -328,6 +328,10 @@ struct store {
 	char id[STORE_ID_LEN + 1]; /* store id, hex */
 	z_stream *deflate;	   /* store_pack's, made at the first row */
 	z_stream *inflate;	   /* emgw_text's, made at the first packed row */
+	int64_t unreadable;	   /* rows met that do not unpack (store_unreadable) */
+	uint64_t bad[8];	   /* the last of them, each counted and logged once */
+	unsigned nbad;
+	uint64_t skip_lo, skip_hi;     /* the last fetch or read skipped such rows in [lo, hi] */
 	struct store_open_info opened; /* what store_open had to do */
 };
 
@@ -801,8 +805,12 @@ out_rollback:
  * of the envelope and this store's id: at 1 Hz a Modbus record's ~210 bytes
  * become ~89: a commit of five writes two leaf pages instead of three, and
  * checkpoints copy half the bytes an hour (README "Durability and flash").
- * The BLOB is STORE_PACK_V1, the text's length (LEB128), then the raw
- * deflate stream.
+ * The BLOB is STORE_PACK_V1, the text's length (LEB128), its CRC-32
+ * (zlib's crc32, 4 bytes little-endian), then the raw deflate stream: a
+ * wrong dictionary or a flipped bit often inflates to other text of the
+ * same length, the CRC tells.  (V1 got its CRC before any store in the
+ * field held one: it is redefined, not bumped.)  A row that does not unpack
+ * is read as NULL: counted, skipped by every reader, kept as it is.
  * Any other payload, one that would not shrink, and every row written
  * before schema v4 stay TEXT.  SQL reads either through emgw_text(payload),
  * which gives the text byte for byte (seals hash it).  The dictionary of V1
@@ -838,7 +846,7 @@ static int store_pack(struct store *s, const char *text, size_t len, unsigned ch
 	int dl = store_pack_dict(s, dict, sizeof(dict));
 	z_stream *z = s->deflate;
 
-	if (!s->id[0] || !text || len < strlen(STORE_PACK_PREFIX) || len > INT_MAX / 2 ||
+	if (!s->id[0] || !text || len < strlen(STORE_PACK_PREFIX) || len > STORE_MAX_PAYLOAD ||
 	    memcmp(text, STORE_PACK_PREFIX, strlen(STORE_PACK_PREFIX)) != 0)
 		return 0;
 	if (!z && (z = s->deflate = calloc(1, sizeof(*z))) != NULL &&
@@ -849,7 +857,7 @@ static int store_pack(struct store *s, const char *text, size_t len, unsigned ch
 	}
 	if (!z)
 		return 0;
-	cap = 1 + 5 + deflateBound(z, (uLong)len);
+	cap = 1 + 5 + 4 + deflateBound(z, (uLong)len);
 	if ((b = sqlite3_malloc64(cap)) == NULL)
 		return 0;
 	b[n++] = STORE_PACK_V1;
@@ -858,6 +866,8 @@ static int store_pack(struct store *s, const char *text, size_t len, unsigned ch
 		if (v <= 0x7f)
 			break;
 	}
+	for (uLong crc = crc32(0, (const Bytef *)text, (uInt)len), k = 0; k < 4; k++)
+		b[n++] = (unsigned char)(crc >> (8 * k));
 	z->next_in = (const Bytef *)text;
 	z->avail_in = (uInt)len;
 	z->next_out = b + n;
@@ -873,60 +883,75 @@ static int store_pack(struct store *s, const char *text, size_t len, unsigned ch
 	return 1;
 }
 
-/* A packed payload's text (sqlite3_malloc'd, *len bytes), or NULL. */
-static char *store_unpack(struct store *s, const unsigned char *b, size_t n, size_t *len)
+/* A packed payload's text (sqlite3_malloc'd, *len bytes) in *out: 0; -1
+ * when it does not unpack (damaged, or no store id to make the dictionary
+ * from), -2 when memory ran out. */
+static int store_unpack(struct store *s, const unsigned char *b, size_t n, char **out, size_t *len)
 {
 	char dict[384];
 	int dl = store_pack_dict(s, dict, sizeof(dict));
 	z_stream *z = s->inflate;
 	size_t i = 1, want = 0;
+	uLong crc = 0;
 	char *text;
 
-	if (n < 2 || b[0] != STORE_PACK_V1)
-		return NULL;
-	for (int shift = 0; i < n && shift < 32; shift += 7) {
+	if (!s->id[0] || n < 2 || b[0] != STORE_PACK_V1)
+		return -1;
+	for (int shift = 0;; shift += 7) {
+		if (i >= n || shift > 28) /* 5 bytes hold 32 bits: no 6th */
+			return -1;
 		want |= (size_t)(b[i] & 0x7f) << shift;
 		if (!(b[i++] & 0x80))
 			break;
 	}
+	if (want > STORE_MAX_PAYLOAD || n - i < 4)
+		return -1;
+	for (int k = 0; k < 4; k++)
+		crc |= (uLong)b[i++] << (8 * k);
 	if (!z && (z = s->inflate = calloc(1, sizeof(*z))) != NULL &&
 	    inflateInit2(z, -STORE_PACK_WBITS) != Z_OK) {
 		free(z);
 		z = s->inflate = NULL;
 	}
-	if (!z || want > INT_MAX / 2 || (text = sqlite3_malloc64(want + 1)) == NULL)
-		return NULL;
+	if (!z || (text = sqlite3_malloc64(want + 1)) == NULL)
+		return -2;
 	z->next_in = b + i;
 	z->avail_in = (uInt)(n - i);
 	z->next_out = (Bytef *)text;
 	z->avail_out = (uInt)want + 1;
 	if (inflateReset(z) != Z_OK ||
 	    inflateSetDictionary(z, (const Bytef *)dict, (uInt)dl) != Z_OK ||
-	    inflate(z, Z_FINISH) != Z_STREAM_END || z->total_out != want) {
+	    inflate(z, Z_FINISH) != Z_STREAM_END || z->total_out != want ||
+	    crc32(0, (const Bytef *)text, (uInt)want) != crc) {
 		sqlite3_free(text);
-		return NULL;
+		return -1;
 	}
+	*out = text;
 	*len = want;
-	return text;
+	return 0;
 }
 
-/* SQL emgw_text(payload): the text, packed or not. */
+/* SQL emgw_text(payload): the text, packed or not; NULL when it does not
+ * unpack (the caller counts and skips the row: store_unreadable). */
 static void store_sql_text(sqlite3_context *ctx, int argc, sqlite3_value **argv)
 {
 	size_t len;
 	char *text;
+	int rc;
 
 	(void)argc;
 	if (sqlite3_value_type(argv[0]) != SQLITE_BLOB) {
 		sqlite3_result_value(ctx, argv[0]);
 		return;
 	}
-	text = store_unpack(sqlite3_user_data(ctx), sqlite3_value_blob(argv[0]),
-			    (size_t)sqlite3_value_bytes(argv[0]), &len);
-	if (text)
+	rc = store_unpack(sqlite3_user_data(ctx), sqlite3_value_blob(argv[0]),
+			  (size_t)sqlite3_value_bytes(argv[0]), &text, &len);
+	if (rc == 0)
 		sqlite3_result_text64(ctx, text, len, sqlite3_free, SQLITE_UTF8);
+	else if (rc == -2)
+		sqlite3_result_error_nomem(ctx);
 	else
-		sqlite3_result_error(ctx, "emgw_text: a packed payload that does not unpack", -1);
+		sqlite3_result_null(ctx);
 }
 
 /* SQL emgw_pack(text): what store_append would store. */
@@ -1559,16 +1584,35 @@ static int store_uplink_ok(const struct store *s, int uplink, int acking)
 	return 0;
 }
 
+/* Row seq's payload does not unpack (emgw_text gave NULL): readers skip
+ * it, the BLOB stays for whoever can look at it.  Every reader meets it
+ * again: counted and logged once (the last few such rows are remembered). */
+static void store_unreadable(struct store *s, uint64_t seq)
+{
+	for (size_t i = 0; i < sizeof(s->bad) / sizeof(s->bad[0]); i++)
+		if (s->bad[i] == seq)
+			return;
+	s->bad[s->nbad++ % (sizeof(s->bad) / sizeof(s->bad[0]))] = seq;
+	s->unreadable++;
+	log_warnx("store %s: row %" PRIu64 " does not unpack (damaged): skipped, kept", s->path,
+		  seq);
+}
+
 /* Copy the row st stands on (seq, kind, mono_ms, wall_ms, payload) into r,
  * its payload into buf after *used bytes: 1 when it fits, 0 when the buffer
  * is full (the row waits for the next call), -1 when not even the first row
- * of a call fits (logged). */
-static int store_take_row(const struct store *s, sqlite3_stmt *st, struct store_row *r, char *buf,
+ * of a call fits (logged), 2 when it does not unpack (skipped; r->seq set). */
+static int store_take_row(struct store *s, sqlite3_stmt *st, struct store_row *r, char *buf,
 			  size_t bufsize, size_t *used, int first)
 {
 	const unsigned char *p = sqlite3_column_text(st, 4);
 	size_t len = (size_t)sqlite3_column_bytes(st, 4);
 
+	if (!p) { /* payloads are never NULL: this is emgw_text's */
+		r->seq = (uint64_t)sqlite3_column_int64(st, 0);
+		store_unreadable(s, r->seq);
+		return 2;
+	}
 	if (len + 1 > bufsize - *used) {
 		if (first)
 			log_warnx("store %s: row %" PRId64
@@ -1589,12 +1633,55 @@ static int store_take_row(const struct store *s, sqlite3_stmt *st, struct store_
 	return 1;
 }
 
+/* Step st (bound but for ?1, the cursor: from) into rows: how many, or -1
+ * (logged).  Rows that do not unpack are skipped (store_fetch_skipped); a
+ * batch of nothing but them is followed by the next, with ?1 the last of
+ * them plus past (1 when ?1 is inclusive), or the caller's cursor would
+ * stay before them for ever. */
+static int store_rows(struct store *s, sqlite3_stmt *st, const char *what, uint64_t from, int past,
+		      struct store_row *rows, int max, char *buf, size_t bufsize)
+{
+	size_t used = 0;
+	int n = 0, seen, got = 1, rc;
+	uint64_t skipped;
+
+	s->skip_lo = s->skip_hi = 0;
+	do {
+		sqlite3_bind_int64(st, 1, (int64_t)from);
+		seen = 0;
+		skipped = 0;
+		while (got >= 0 && (rc = sqlite3_step(st)) == SQLITE_ROW) {
+			seen++;
+			got = store_take_row(s, st, &rows[n], buf, bufsize, &used, n == 0);
+			if (got == 2) {
+				skipped = rows[n].seq;
+				if (!s->skip_lo || skipped < s->skip_lo)
+					s->skip_lo = skipped;
+				s->skip_hi = skipped > s->skip_hi ? skipped : s->skip_hi;
+			} else if (got == 1) {
+				n++;
+			} else if (got == 0) {
+				break;
+			}
+		}
+		sqlite3_reset(st);
+		if (got < 0)
+			return -1;
+		if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
+			store_err(s, what);
+			store_txn_check(s);
+			return -1;
+		}
+		from = skipped + (uint64_t)past;
+	} while (n == 0 && skipped && seen == max);
+	return n;
+}
+
 static int store_fetch_dir(struct store *s, enum store_stmt id, int uplink, uint64_t after,
 			   struct store_row *rows, int max, char *buf, size_t bufsize)
 {
 	sqlite3_stmt *st;
-	size_t used = 0;
-	int n = 0, rc;
+	int n;
 
 	if (!s || !rows || max < 0 || !buf || after > INT64_MAX) {
 		log_warnx("store%s%s: fetch: bad arguments", s ? " " : "", s ? s->path : "");
@@ -1605,31 +1692,21 @@ static int store_fetch_dir(struct store *s, enum store_stmt id, int uplink, uint
 	if (max == 0)
 		return 0;
 	st = store_st(s, id);
-	sqlite3_bind_int64(st, 1, (int64_t)after);
 	sqlite3_bind_int64(st, 2, (int64_t)1 << uplink);
 	sqlite3_bind_int(st, 3, max);
 	sqlite3_bind_int64(st, 4, (int64_t)s->committed_max);
 	sqlite3_bind_int64(st, 5, (int64_t)s->sent_upto);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		int got = store_take_row(s, st, &rows[n], buf, bufsize, &used, n == 0);
-
-		if (got < 0) {
-			sqlite3_reset(st);
-			return -1;
-		}
-		if (got == 0)
-			break;
-		if ((s->uplink_mask & (1u << uplink)) && rows[n].seq > s->fetched)
-			s->fetched = rows[n].seq;
-		n++;
-	}
-	sqlite3_reset(st);
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		store_err(s, "fetch");
-		store_txn_check(s);
-		return -1;
-	}
+	n = store_rows(s, st, "fetch", after, 0, rows, max, buf, bufsize);
+	for (int i = 0; i < n; i++)
+		if ((s->uplink_mask & (1u << uplink)) && rows[i].seq > s->fetched)
+			s->fetched = rows[i].seq;
 	return n;
+}
+
+void store_fetch_skipped(const struct store *s, uint64_t *lo, uint64_t *hi)
+{
+	*lo = s->skip_lo;
+	*hi = s->skip_hi;
 }
 
 int store_fetch(struct store *s, int uplink, uint64_t after, struct store_row *rows, int max,
@@ -1748,9 +1825,12 @@ static int store_exec_evict(struct store *s, enum store_stmt id, const char *wha
 
 	while ((rc = sqlite3_step(st)) == SQLITE_ROW)
 		if (s->on_evict && (sqlite3_column_int64(st, 2) & mask) != mask) {
-			s->on_evict(s->on_evict_ctx, (uint64_t)sqlite3_column_int64(st, 0),
-				    (const char *)sqlite3_column_text(st, 1),
-				    (size_t)sqlite3_column_bytes(st, 1));
+			uint64_t seq = (uint64_t)sqlite3_column_int64(st, 0);
+			const char *p = (const char *)sqlite3_column_text(st, 1);
+
+			if (!p)
+				store_unreadable(s, seq);
+			s->on_evict(s->on_evict_ctx, seq, p, (size_t)sqlite3_column_bytes(st, 1));
 			s->evict_handed = 1;
 		}
 	sqlite3_reset(st);
@@ -2009,6 +2089,7 @@ void store_stats(struct store *s, struct store_stats *st)
 	st->rows = s->nrows - s->nsent;
 	st->sent = s->nsent;
 	st->alarm_syncs = s->alarm_syncs;
+	st->unreadable = s->unreadable;
 	store_oldest_unsent(s, &st->oldest_wall_ms);
 	store_used_bytes(s, &st->bytes);
 }
@@ -2104,8 +2185,7 @@ int store_read(struct store *s, const struct store_query *q, struct store_row *r
 {
 	sqlite3_stmt *st;
 	uint64_t to;
-	size_t used = 0;
-	int n = 0, rc;
+	int n;
 
 	if (!s || !q || !rows || max < 0 || !buf || q->from_seq > INT64_MAX) {
 		log_warnx("store%s%s: read: bad arguments", s ? " " : "", s ? s->path : "");
@@ -2126,24 +2206,8 @@ int store_read(struct store *s, const struct store_query *q, struct store_row *r
 	else
 		sqlite3_bind_null(st, 6);
 	sqlite3_bind_int(st, 7, max);
-	while ((rc = sqlite3_step(st)) == SQLITE_ROW) {
-		int got = store_take_row(s, st, &rows[n], buf, bufsize, &used, n == 0);
-
-		if (got < 0)
-			rc = SQLITE_ERROR;
-		if (got <= 0)
-			break;
-		n++;
-	}
+	n = store_rows(s, st, "read", q->from_seq, 1, rows, max, buf, bufsize);
 	sqlite3_bind_null(st, 6);
-	sqlite3_reset(st);
-	if (rc == SQLITE_ERROR && n == 0)
-		return -1;
-	if (rc != SQLITE_ROW && rc != SQLITE_DONE) {
-		store_err(s, "read");
-		store_txn_check(s);
-		return -1;
-	}
 	return n;
 }
 
@@ -2151,6 +2215,7 @@ struct store *store_open_reader(const char *path, char *why, size_t len)
 {
 	struct store *s = NULL;
 	int64_t hi, lo;
+	int rc;
 
 	if (!path || (s = calloc(1, sizeof(*s))) == NULL || (s->path = strdup(path)) == NULL) {
 		snprintf(why, len, "%s", path ? "out of memory" : "no path");
@@ -2172,8 +2237,13 @@ struct store *store_open_reader(const char *path, char *why, size_t len)
 	}
 	/* The id is the packed rows' dictionary (a store from before ids has
 	 * no packed rows). */
-	if (store_meta_load(s, "store_id_hi", &hi) == 0 &&
-	    store_meta_load(s, "store_id_lo", &lo) == 0)
+	if ((rc = store_meta_load(s, "store_id_hi", &hi)) == 0 &&
+	    (rc = store_meta_load(s, "store_id_lo", &lo)) == 0)
 		store_format_id(s, hi, lo);
+	if (rc < 0) {
+		snprintf(why, len, "%s", sqlite3_errmsg(s->db));
+		store_free(s);
+		return NULL;
+	}
 	return s;
 }

@@ -9,10 +9,11 @@
 #include <stddef.h>
 #include <stdint.h>
 
-#define STORE_SEQ_BLOCK	 1000 /* numbers reserved at once, synced before use */
-#define STORE_ID_LEN	 32   /* hex digits of the store id (128 bits) */
-#define STORE_RAM_MAX_MB 16   /* size cap of a store in memory */
-#define STORE_LOCK_EXIT	 75   /* EX_TEMPFAIL: another emgwd holds the store */
+#define STORE_SEQ_BLOCK	  1000	/* numbers reserved at once, synced before use */
+#define STORE_ID_LEN	  32	/* hex digits of the store id (128 bits) */
+#define STORE_MAX_PAYLOAD 65536 /* the largest payload stored (report's buffer) */
+#define STORE_RAM_MAX_MB  16	/* size cap of a store in memory */
+#define STORE_LOCK_EXIT	  75	/* EX_TEMPFAIL: another emgwd holds the store */
 
 struct store;
 
@@ -59,6 +60,7 @@ struct store_stats {
 	int64_t bytes;	 /* database size */
 	uint64_t
 	    alarm_syncs; /* commits holding an alarm synced to disk (not under durability=full) */
+	int64_t unreadable; /* rows met since start that do not unpack: skipped, kept */
 };
 
 /* What store_open had to do to come up (for the daemon to report). */
@@ -140,14 +142,17 @@ int store_fetch(struct store *s, int uplink, uint64_t after, struct store_row *r
 /* The same, newest first: up to max rows before seq `before` (descending). */
 int store_fetch_desc(struct store *s, int uplink, uint64_t before, struct store_row *rows, int max,
 		     char *buf, size_t bufsize);
+/* The rows the last fetch (or store_read) skipped, as they do not unpack
+ * (store_stats' unreadable), lie in [*lo, *hi]; both 0 when it skipped none. */
+void store_fetch_skipped(const struct store *s, uint64_t *lo, uint64_t *hi);
 /* Uplink `uplink` has row seq; once every uplink has it the row goes, or,
  * with keep_sent, is kept as sent (no reader fetches it again): below the
  * sent boundary when no older row waits, else marked.  0 or -1. */
 int store_ack(struct store *s, int uplink, uint64_t seq);
 /* Called for each row the size cap removes before every uplink has it,
- * while it is removed (the store must not be touched from here); then once
- * with payload NULL when the pass is over, in its open transaction (rows may
- * be appended from there: they commit with the deletes). */
+ * while it is removed (the store must not be touched from here; payload
+ * NULL: the row did not unpack); then once with seq 0 when the pass is over, in its open
+ * transaction (rows may be appended from there: they commit with the deletes). */
 typedef void store_evict_fn(void *ctx, uint64_t seq, const char *payload, size_t len);
 /* Set the one eviction hook (the sealer's: it declares what went); fn NULL:
  * none. */

@@ -19,6 +19,7 @@
 #include <unistd.h>
 
 #include <sqlite3.h>
+#include <zlib.h>
 
 #include "gateway/store.h"
 
@@ -1378,6 +1379,341 @@ static void test_packed(void **state)
 	store_close(s);
 }
 
+/* Append an envelope row (a record, or an event of type) that is stored
+ * packed; its text in text (size bytes).  Returns its seq. */
+static uint64_t add_env(struct store *s, const char *type, const char *pad, char *text, size_t size)
+{
+	uint64_t seq = store_next_seq(s);
+	int n = snprintf(text, size,
+			 "{\"v\":1,\"dev\":\"t-1\",\"sid\":\"%s\",\"boot\":1,\"seq\":%" PRIu64
+			 ",\"ts\":\"1970-01-01T00:00:00.005Z\",\"ts_src\":\"unsynced\","
+			 "\"mono_ms\":5%s%s%s,\"pad\":\"%s\"}",
+			 store_id(s), seq, type ? ",\"type\":\"" : "", type ? type : "",
+			 type ? "\"" : "", pad);
+
+	assert_in_range(n, 1, (int64_t)size - 1);
+	assert_int_equal(
+	    store_append(s, seq, type ? STORE_EVENT : STORE_RECORD, 5, NOW_MS, text, (size_t)n), 0);
+	return seq;
+}
+
+/* Row seq's stored payload (a BLOB) into b: its bytes. */
+static size_t blob_get(uint64_t seq, unsigned char *b, size_t size)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+	size_t n;
+
+	assert_int_equal(sqlite3_open_v2(dbpath, &db, SQLITE_OPEN_READONLY, NULL), SQLITE_OK);
+	assert_int_equal(
+	    sqlite3_prepare_v2(db, "SELECT payload FROM rows WHERE seq = ?1", -1, &st, NULL),
+	    SQLITE_OK);
+	sqlite3_bind_int64(st, 1, (int64_t)seq);
+	assert_int_equal(sqlite3_step(st), SQLITE_ROW);
+	assert_int_equal(sqlite3_column_type(st, 0), SQLITE_BLOB);
+	n = (size_t)sqlite3_column_bytes(st, 0);
+	assert_true(n <= size);
+	memcpy(b, sqlite3_column_blob(st, 0), n);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+	return n;
+}
+
+/* Row seq's payload becomes b (a record, made if there is none). */
+static void blob_put(uint64_t seq, const unsigned char *b, size_t n)
+{
+	sqlite3 *db;
+	sqlite3_stmt *st;
+
+	assert_int_equal(sqlite3_open(dbpath, &db), SQLITE_OK);
+	assert_int_equal(sqlite3_prepare_v2(db,
+					    "INSERT OR REPLACE INTO rows(seq, kind, mono_ms,"
+					    " wall_ms, payload) VALUES (?1, 0, 5, ?2, ?3)",
+					    -1, &st, NULL),
+			 SQLITE_OK);
+	sqlite3_bind_int64(st, 1, (int64_t)seq);
+	sqlite3_bind_int64(st, 2, NOW_MS);
+	sqlite3_bind_blob(st, 3, b, (int)n, SQLITE_TRANSIENT);
+	assert_int_equal(sqlite3_step(st), SQLITE_DONE);
+	sqlite3_finalize(st);
+	sqlite3_close(db);
+}
+
+/* The row seq as store_read gives it to a reader: 1 with its text, 0 when
+ * it is skipped. */
+static int read_one(struct store *s, uint64_t seq, char *buf, size_t size)
+{
+	struct store_query q = {.from_seq = seq, .to_seq = seq, .to_ms = INT64_MAX, .kind = -1};
+	struct store_row row;
+
+	return store_read(s, &q, &row, 1, buf, size);
+}
+
+/* A packed row that does not unpack (cut short) is skipped by every
+ * reader, counted once, and kept: fetches return the good rows around it
+ * and move past it (even in batches of one), reads with and without a
+ * type, a restamp and an export's reader go on. */
+static void test_unreadable(void **state)
+{
+	static char buf[1 << 16];
+	char text[4][512], why[128], type[8];
+	unsigned char b[512];
+	struct store_row rows[8];
+	struct store_query q = {
+	    .to_ms = INT64_MAX, .to_seq = UINT64_MAX, .kind = -1, .type = "gap"};
+	struct store_stats st;
+	struct store *s, *r;
+	uint64_t seq[4];
+	int64_t bytes;
+	size_t n;
+
+	(void)state;
+	s = store_open(dbpath, 1, 0, 0);
+	assert_non_null(s);
+	for (int i = 0; i < 4; i++)
+		seq[i] = add_env(s, i % 2 ? "gap" : NULL, "x", text[i], sizeof(text[i]));
+	assert_int_equal(store_flush(s), 0);
+	n = blob_get(seq[1], b, sizeof(b));
+	blob_put(seq[1], b, n - 2);
+
+	assert_int_equal(store_restamp(s, NOW_MS, "gnss"), 3);
+	assert_int_equal(store_flush(s), 0);
+	assert_int_equal(fetch(s, 0, 0, rows, 8), 3);
+	assert_int_equal(rows[0].seq, seq[0]);
+	assert_int_equal(rows[1].seq, seq[2]);
+	assert_non_null(strstr(rows[1].payload, "\"ts_src\":\"gnss\""));
+	assert_int_equal(rows[2].seq, seq[3]);
+	assert_int_equal(fetch(s, 0, seq[0], rows, 1), 1);
+	assert_int_equal(rows[0].seq, seq[2]);
+	assert_int_equal(store_fetch_desc(s, 0, seq[2], rows, 1, buf, sizeof(buf)), 1);
+	assert_int_equal(rows[0].seq, seq[0]);
+	assert_int_equal(store_read(s, &q, rows, 8, buf, sizeof(buf)), 1);
+	assert_int_equal(rows[0].seq, seq[3]);
+	q.type = NULL;
+	assert_int_equal(store_read(s, &q, rows, 8, buf, sizeof(buf)), 3);
+	store_stats(s, &st);
+	assert_int_equal(st.unreadable, 1);
+	assert_int_equal(st.rows, 4);
+	stored_as(seq[1], type, sizeof(type), &bytes);
+	assert_string_equal(type, "blob");
+	assert_int_equal(bytes, (int64_t)n - 2);
+
+	r = store_open_reader(dbpath, why, sizeof(why));
+	assert_non_null(r);
+	assert_int_equal(store_read(r, &q, rows, 8, buf, sizeof(buf)), 3);
+	store_stats(r, &st);
+	assert_int_equal(st.unreadable, 1);
+	store_close(r);
+	store_close(s);
+}
+
+struct gone {
+	int rows, unreadable, ends;
+	uint64_t bad;
+};
+
+static void gone_hook(void *ctx, uint64_t seq, const char *payload, size_t len)
+{
+	struct gone *g = ctx;
+
+	(void)len;
+	if (seq == 0)
+		g->ends++;
+	else if (!payload && seq == g->bad)
+		g->unreadable++;
+	else if (payload)
+		g->rows++;
+}
+
+/* The size cap evicts a row that does not unpack like any other: the
+ * hook gets it (payload NULL, not the end of the pass), the cap holds. */
+static void test_unreadable_evicted(void **state)
+{
+	static char pad[1001];
+	char text[1200];
+	unsigned char b[1200];
+	struct gone g = {0};
+	struct store_stats st;
+	struct store *s;
+	uint64_t first;
+	uint32_t x = 1;
+	size_t n;
+
+	(void)state;
+	/* digits that do not repeat: a row packs to a few hundred bytes */
+	for (size_t i = 0; i < sizeof(pad) - 1; i++) {
+		x = x * 1103515245u + 12345u;
+		pad[i] = (char)('0' + (x >> 16) % 10);
+	}
+	s = store_open(dbpath, 1, 0, 0);
+	assert_non_null(s);
+	first = add_env(s, NULL, pad, text, sizeof(text));
+	for (int i = 0; i < 3000; i++)
+		add_env(s, NULL, pad, text, sizeof(text));
+	assert_int_equal(store_flush(s), 0);
+	store_stats(s, &st);
+	assert_true(st.bytes > 1024 * 1024);
+	n = blob_get(first, b, sizeof(b));
+	blob_put(first, b, n - 2);
+
+	g.bad = first;
+	store_on_evict(s, gone_hook, &g);
+	store_set_policy(s, &(struct store_policy){.max_size_mb = 1});
+	assert_int_equal(store_evict(s, NOW_MS), 0);
+	assert_int_equal(store_flush(s), 0);
+	store_stats(s, &st);
+	assert_true(st.bytes <= 1024 * 1024);
+	assert_int_equal(g.unreadable, 1);
+	assert_true(g.rows > 0);
+	assert_true(g.ends >= 1);
+	assert_int_equal(st.unreadable, 1);
+	store_close(s);
+}
+
+/* A flipped bit anywhere in a packed row, or another store's id (the
+ * dictionary), never reads back as other text: the row reads as it was
+ * written, or is skipped. */
+static void test_packed_crc(void **state)
+{
+	static char buf[1 << 16];
+	char text[512], why[128];
+	unsigned char b[512];
+	struct store_query q = {.to_ms = INT64_MAX, .to_seq = UINT64_MAX, .kind = -1};
+	struct store_row rows[2];
+	struct store *s, *r;
+	uint64_t a;
+	int wrong = 0, skipped = 0;
+	size_t n;
+
+	(void)state;
+	s = store_open(dbpath, 1, 0, 0);
+	assert_non_null(s);
+	a = add_env(s, NULL, "0123456789abcdef", text, sizeof(text));
+	assert_int_equal(store_flush(s), 0);
+	n = blob_get(a, b, sizeof(b));
+	for (size_t i = 1; i < n; i++)
+		for (int bit = 0; bit < 8; bit += 3) {
+			b[i] ^= (unsigned char)(1u << bit);
+			blob_put(a, b, n);
+			if (read_one(s, a, buf, sizeof(buf)) == 0)
+				skipped++;
+			else if (strcmp(buf, text) != 0)
+				wrong++;
+			b[i] ^= (unsigned char)(1u << bit);
+		}
+	assert_int_equal(wrong, 0);
+	assert_true(skipped > 0);
+	blob_put(a, b, n);
+	assert_int_equal(read_one(s, a, buf, sizeof(buf)), 1);
+
+	/* another id: the sid the dictionary gives is not this row's */
+	sql_exec(dbpath, "UPDATE meta SET value = value + 1 WHERE key = 'store_id_lo'");
+	r = store_open_reader(dbpath, why, sizeof(why));
+	assert_non_null(r);
+	assert_int_equal(store_read(r, &q, rows, 2, buf, sizeof(buf)), 0);
+	store_close(r);
+	store_close(s);
+}
+
+/* A packed row made here: STORE_PACK_V1, the length as leb (n bytes), the
+ * CRC, the text deflated raw (no dictionary: a stream need not use it). */
+static size_t craft(unsigned char *b, size_t size, const char *text, size_t len,
+		    const unsigned char *leb, size_t nleb)
+{
+	z_stream z = {0};
+	uLong crc = crc32(0, (const Bytef *)text, (uInt)len);
+	size_t n = 0;
+
+	b[n++] = 1;
+	memcpy(b + n, leb, nleb);
+	n += nleb;
+	for (int k = 0; k < 4; k++)
+		b[n++] = (unsigned char)(crc >> (8 * k));
+	assert_int_equal(deflateInit2(&z, 9, Z_DEFLATED, -10, 8, Z_DEFAULT_STRATEGY), Z_OK);
+	z.next_in = (Bytef *)(uintptr_t)text;
+	z.avail_in = (uInt)len;
+	z.next_out = b + n;
+	z.avail_out = (uInt)(size - n);
+	assert_int_equal(deflate(&z, Z_FINISH), Z_STREAM_END);
+	n = size - z.avail_out;
+	deflateEnd(&z);
+	return n;
+}
+
+/* The export's reader: no store id (a store from before ids) unpacks
+ * nothing; an id it could not read fails the open. */
+static void test_reader_id(void **state)
+{
+	static char buf[1 << 16];
+	char text[512], why[128];
+	struct store_query q = {.to_ms = INT64_MAX, .to_seq = UINT64_MAX, .kind = -1};
+	unsigned char b[512], leb[2];
+	struct store_row rows[4];
+	struct store *s, *r;
+	uint64_t seq;
+
+	(void)state;
+	s = store_open(dbpath, 1, 0, 0);
+	assert_non_null(s);
+	add_env(s, NULL, "x", text, sizeof(text));
+	add(s, STORE_RECORD, NOW_MS);
+	seq = add(s, STORE_RECORD, NOW_MS);
+	store_close(s);
+	sql_exec(dbpath, "DELETE FROM meta WHERE key IN ('store_id_hi', 'store_id_lo')");
+	/* one that would unpack with any dictionary */
+	leb[0] = (unsigned char)(0x80 | (strlen(text) & 0x7f));
+	leb[1] = (unsigned char)(strlen(text) >> 7);
+	blob_put(seq, b, craft(b, sizeof(b), text, strlen(text), leb, 2));
+	r = store_open_reader(dbpath, why, sizeof(why));
+	assert_non_null(r);
+	assert_int_equal(store_read(r, &q, rows, 4, buf, sizeof(buf)), 1);
+	assert_string_not_equal(rows[0].payload, text);
+	store_close(r);
+
+	sql_exec(dbpath, "ALTER TABLE meta RENAME TO meta_gone");
+	why[0] = '\0';
+	assert_null(store_open_reader(dbpath, why, sizeof(why)));
+	assert_true(why[0] != '\0');
+}
+
+/* The length field: at most 5 bytes, at most STORE_MAX_PAYLOAD. */
+static void test_packed_length(void **state)
+{
+	static char text[STORE_MAX_PAYLOAD + 2], buf[1 << 18];
+	static unsigned char b[1 << 16];
+	unsigned char leb[6];
+	struct store *s;
+	size_t len = 40;
+
+	(void)state;
+	s = store_open(dbpath, 1, 0, 0);
+	assert_non_null(s);
+	for (int i = 0; i < 12; i++) /* rows 10..12 are committed: a reader sees them */
+		add(s, STORE_RECORD, NOW_MS);
+	assert_int_equal(store_flush(s), 0);
+	memset(text, 'a', sizeof(text) - 1);
+	memcpy(text, "{\"v\":", 5);
+	leb[0] = (unsigned char)len;
+	blob_put(10, b, craft(b, sizeof(b), text, len, leb, 1));
+	assert_int_equal(read_one(s, 10, buf, sizeof(buf)), 1);
+	assert_int_equal(strlen(buf), len);
+	/* the same length with a 5th byte that says more follow */
+	leb[0] = (unsigned char)(0x80 | len);
+	leb[1] = leb[2] = leb[3] = leb[4] = 0x80;
+	leb[5] = 0;
+	blob_put(11, b, craft(b, sizeof(b), text, len, leb, 6));
+	assert_int_equal(read_one(s, 11, buf, sizeof(buf)), 0);
+	/* the largest payload stored, then one byte more */
+	for (len = STORE_MAX_PAYLOAD; len <= STORE_MAX_PAYLOAD + 1; len++) {
+		leb[0] = (unsigned char)(0x80 | (len & 0x7f));
+		leb[1] = (unsigned char)(0x80 | ((len >> 7) & 0x7f));
+		leb[2] = (unsigned char)(len >> 14);
+		blob_put(12, b, craft(b, sizeof(b), text, len, leb, 3));
+		assert_int_equal(read_one(s, 12, buf, sizeof(buf)), len == STORE_MAX_PAYLOAD);
+	}
+	store_close(s);
+}
+
 #define T(f) cmocka_unit_test_setup_teardown(f, test_setup, test_teardown)
 
 static const struct store_policy keep7 = {.keep_sent_days = 7};
@@ -1655,6 +1991,11 @@ int main(void)
 	    T(test_fetch_desc),
 	    T(test_migrate_v1),
 	    T(test_packed),
+	    T(test_unreadable),
+	    T(test_unreadable_evicted),
+	    T(test_packed_crc),
+	    T(test_reader_id),
+	    T(test_packed_length),
 	};
 
 	return cmocka_run_group_tests(tests, group_setup, group_teardown);
