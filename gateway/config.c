@@ -497,8 +497,7 @@ const char *config_gnss_changed(const struct config *a, const struct config *b)
 				  offsetof(struct config, gnss) + sizeof(a->gnss));
 }
 
-/* The device after device i (-1: the first) on bus `bus` of c, or -1. */
-static int config_bus_next_dev(const struct config *c, int bus, int i)
+int config_bus_next_dev(const struct config *c, int bus, int i)
 {
 	while (++i < c->n_mbdev)
 		if (c->mbdev[i].bus == bus)

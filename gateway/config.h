@@ -289,6 +289,8 @@ int config_load_profile(const char *path, struct config *c);
 const char *config_can_changed(const struct config_can *a, const struct config_can *b);
 /* The first [gnss] key whose value differs between a and b, or NULL. */
 const char *config_gnss_changed(const struct config *a, const struct config *b);
+/* The device after device i (-1: the first) on bus `bus` of c, or -1. */
+int config_bus_next_dev(const struct config *c, int bus, int i);
 /* 1 when bus ba of a and bus bb of b (the same name) differ: a [bus] key,
  * its devices (which, in which order, their keys and profiles' points);
  * why says what ("baud changed").  0 when they are the same. */

@@ -389,7 +389,7 @@ static int64_t daemon_work(void *ctx, int64_t real)
 	 * what a crash cannot take back, before the uplink sends it. */
 	report_echo_committed(&d->report);
 	daemon_seal(d, core_replay_done(d->core) && d->cfg->n_can > 0);
-	uplinks_process(d->uplinks, real, core_replay_done(d->core), d->opts.exit_when_done);
+	uplinks_process(d->uplinks, real, core_replay_done(d->core), daemon_done_reading(d));
 	uplinks_commands(d->uplinks, &d->cmd_hooks);
 	daemon_remote(d);
 	store_flush_due(d->store, real, 0);

@@ -180,22 +180,14 @@ static void shmvfs_barrier(sqlite3_file *f)
 static int shmvfs_unmap(sqlite3_file *f, int delete_index)
 {
 	struct shmvfs_index *x = shmvfs_of(f);
-	char path[PATH_MAX], target[PATH_MAX];
-	ssize_t n;
 
 	for (int i = 0; i < x->nmap; i++)
 		munmap(x->map[i], (size_t)x->region_size);
 	free(x->map);
 	x->map = NULL;
 	x->nmap = 0;
-	if (x->fd >= 0 && delete_index &&
-	    snprintf(path, sizeof(path), "%s-shm", x->db) < (int)sizeof(path)) {
-		if ((n = readlink(path, target, sizeof(target) - 1)) > 0) {
-			target[n] = '\0';
-			unlink(target);
-		}
-		unlink(path);
-	}
+	if (x->fd >= 0 && delete_index)
+		shmvfs_unlink(x->db);
 	if (x->fd >= 0)
 		close(x->fd);
 	x->fd = -1;

@@ -58,10 +58,7 @@ static void sources_close_can(struct sources *s)
 /* Has bus b of cfg devices (a thread to run)? */
 static int sources_bus_used(const struct config *cfg, int b)
 {
-	for (int i = 0; i < cfg->n_mbdev; i++)
-		if (cfg->mbdev[i].bus == b)
-			return 1;
-	return 0;
+	return config_bus_next_dev(cfg, b, -1) >= 0;
 }
 
 /* Start bus b of cfg with tag. */

@@ -76,20 +76,32 @@ static void exec(sqlite3 *db, const char *sql)
 	assert_int_equal(sqlite3_exec(db, sql, NULL, NULL, NULL), SQLITE_OK);
 }
 
+/* The store's start: the link, a writer in WAL with rows (SQL), and where
+ * the link leads (the index), in target. */
+static sqlite3 *open_linked(struct dirs *d, const char *sql, char *target, size_t size)
+{
+	sqlite3 *w;
+	ssize_t n;
+
+	assert_int_equal(shmvfs_link(d->db), 0);
+	w = open_db(d->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
+	exec(w, sql);
+	n = readlink(d->shm, target, size - 1);
+	assert_true(n > 0);
+	target[n] = '\0';
+	return w;
+}
+
 static void test_index_in_run_dir_shared(void **state)
 {
 	struct dirs *d = *state;
 	sqlite3 *w, *r;
 	char target[PATH_MAX];
-	ssize_t n;
 
 	assert_non_null(shmvfs_name());
-	assert_int_equal(shmvfs_link(d->db), 0);
-	w = open_db(d->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
-	exec(w, "PRAGMA journal_mode=WAL; CREATE TABLE t(x); INSERT INTO t VALUES (1), (2)");
-	n = readlink(d->shm, target, sizeof(target) - 1);
-	assert_true(n > 0);
-	target[n] = '\0';
+	w = open_linked(d,
+			"PRAGMA journal_mode=WAL; CREATE TABLE t(x); INSERT INTO t VALUES (1), (2)",
+			target, sizeof(target));
 	assert_memory_equal(target, d->run, strlen(d->run));
 	snprintf(d->index, sizeof(d->index), "%s", target);
 	assert_int_equal(access(d->index, F_OK), 0);
@@ -185,14 +197,9 @@ static void test_unlink_takes_index(void **state)
 	struct dirs *d = *state;
 	char target[PATH_MAX];
 	sqlite3 *w;
-	ssize_t n;
 
-	assert_int_equal(shmvfs_link(d->db), 0);
-	w = open_db(d->db, SQLITE_OPEN_READWRITE | SQLITE_OPEN_CREATE);
-	exec(w, "PRAGMA journal_mode=WAL; CREATE TABLE t(x); INSERT INTO t VALUES (1)");
-	n = readlink(d->shm, target, sizeof(target) - 1);
-	assert_true(n > 0);
-	target[n] = '\0';
+	w = open_linked(d, "PRAGMA journal_mode=WAL; CREATE TABLE t(x); INSERT INTO t VALUES (1)",
+			target, sizeof(target));
 	assert_int_equal(access(target, F_OK), 0);
 	shmvfs_unlink(d->db);
 	assert_int_not_equal(access(target, F_OK), 0);
