@@ -329,17 +329,14 @@ static int seal_emit(struct seal *s, const struct clock_now *now)
 	return 1;
 }
 
-/* Fold one row into the open range.  A row the fetch skipped since the
- * last one (it does not unpack) has no text to fold: what is folded for it
- * is no row's, so no export proves the range. */
+/* Fold one row into the open range.  A row the fetch skipped just before
+ * it (it does not unpack) has no text to fold: what is folded for it is no
+ * row's, so no export proves the range. */
 static int seal_take(struct seal *s, const struct store_row *row, int64_t mono_ms)
 {
 	static const char unreadable[] = "unreadable";
-	uint64_t lo, hi;
 
-	store_fetch_skipped(s->store, &lo, &hi);
-	if (lo && lo < row->seq && hi > s->cursor &&
-	    seal_fold(s->h, s->acc, unreadable, sizeof(unreadable) - 1) < 0)
+	if (row->skipped && seal_fold(s->h, s->acc, unreadable, sizeof(unreadable) - 1) < 0)
 		return -1;
 	if (seal_fold(s->h, s->acc, row->payload, row->len) < 0)
 		return -1;

@@ -331,7 +331,6 @@ struct store {
 	int64_t unreadable;	   /* rows met that do not unpack (store_unreadable) */
 	uint64_t bad[8];	   /* the last of them, each counted and logged once */
 	unsigned nbad;
-	uint64_t skip_lo, skip_hi;     /* the last fetch or read skipped such rows in [lo, hi] */
 	struct store_open_info opened; /* what store_open had to do */
 };
 
@@ -1586,7 +1585,8 @@ static int store_uplink_ok(const struct store *s, int uplink, int acking)
 
 /* Row seq's payload does not unpack (emgw_text gave NULL): readers skip
  * it, the BLOB stays for whoever can look at it.  Every reader meets it
- * again: counted and logged once (the last few such rows are remembered). */
+ * again: counted and logged once (the last 8 such rows are remembered: with
+ * more, a row is counted and logged again when a reader meets it again). */
 static void store_unreadable(struct store *s, uint64_t seq)
 {
 	for (size_t i = 0; i < sizeof(s->bad) / sizeof(s->bad[0]); i++)
@@ -1594,8 +1594,7 @@ static void store_unreadable(struct store *s, uint64_t seq)
 			return;
 	s->bad[s->nbad++ % (sizeof(s->bad) / sizeof(s->bad[0]))] = seq;
 	s->unreadable++;
-	log_warnx("store %s: row %" PRIu64 " does not unpack (damaged): skipped, kept", s->path,
-		  seq);
+	log_warnx("store %s: row %" PRIu64 " does not unpack (damaged)", s->path, seq);
 }
 
 /* Copy the row st stands on (seq, kind, mono_ms, wall_ms, payload) into r,
@@ -1634,7 +1633,8 @@ static int store_take_row(struct store *s, sqlite3_stmt *st, struct store_row *r
 }
 
 /* Step st (bound but for ?1, the cursor: from) into rows: how many, or -1
- * (logged).  Rows that do not unpack are skipped (store_fetch_skipped); a
+ * (logged).  Rows that do not unpack are skipped (counted in the next
+ * row's `skipped`); a
  * batch of nothing but them is followed by the next, with ?1 the last of
  * them plus past (1 when ?1 is inclusive), or the caller's cursor would
  * stay before them for ever. */
@@ -1643,9 +1643,9 @@ static int store_rows(struct store *s, sqlite3_stmt *st, const char *what, uint6
 {
 	size_t used = 0;
 	int n = 0, seen, got = 1, rc;
+	unsigned pending = 0;
 	uint64_t skipped;
 
-	s->skip_lo = s->skip_hi = 0;
 	do {
 		sqlite3_bind_int64(st, 1, (int64_t)from);
 		seen = 0;
@@ -1655,11 +1655,10 @@ static int store_rows(struct store *s, sqlite3_stmt *st, const char *what, uint6
 			got = store_take_row(s, st, &rows[n], buf, bufsize, &used, n == 0);
 			if (got == 2) {
 				skipped = rows[n].seq;
-				if (!s->skip_lo || skipped < s->skip_lo)
-					s->skip_lo = skipped;
-				s->skip_hi = skipped > s->skip_hi ? skipped : s->skip_hi;
+				pending++;
 			} else if (got == 1) {
-				n++;
+				rows[n++].skipped = pending;
+				pending = 0;
 			} else if (got == 0) {
 				break;
 			}
@@ -1701,12 +1700,6 @@ static int store_fetch_dir(struct store *s, enum store_stmt id, int uplink, uint
 		if ((s->uplink_mask & (1u << uplink)) && rows[i].seq > s->fetched)
 			s->fetched = rows[i].seq;
 	return n;
-}
-
-void store_fetch_skipped(const struct store *s, uint64_t *lo, uint64_t *hi)
-{
-	*lo = s->skip_lo;
-	*hi = s->skip_hi;
 }
 
 int store_fetch(struct store *s, int uplink, uint64_t after, struct store_row *rows, int max,
@@ -2196,7 +2189,6 @@ int store_read(struct store *s, const struct store_query *q, struct store_row *r
 	if (max == 0 || to > INT64_MAX || q->from_seq > to)
 		return 0;
 	st = store_st(s, ST_READ);
-	sqlite3_bind_int64(st, 1, (int64_t)q->from_seq);
 	sqlite3_bind_int64(st, 2, (int64_t)to);
 	sqlite3_bind_int64(st, 3, q->from_ms);
 	sqlite3_bind_int64(st, 4, q->to_ms);

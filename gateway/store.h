@@ -48,6 +48,8 @@ struct store_row {
 	int64_t wall_ms;
 	char *payload; /* points into the reader's buffer, NUL-terminated */
 	size_t len;
+	unsigned skipped; /* rows just before it, after the previous one read, that do
+			   * not unpack (store_stats' unreadable) */
 };
 
 struct store_stats {
@@ -142,9 +144,6 @@ int store_fetch(struct store *s, int uplink, uint64_t after, struct store_row *r
 /* The same, newest first: up to max rows before seq `before` (descending). */
 int store_fetch_desc(struct store *s, int uplink, uint64_t before, struct store_row *rows, int max,
 		     char *buf, size_t bufsize);
-/* The rows the last fetch (or store_read) skipped, as they do not unpack
- * (store_stats' unreadable), lie in [*lo, *hi]; both 0 when it skipped none. */
-void store_fetch_skipped(const struct store *s, uint64_t *lo, uint64_t *hi);
 /* Uplink `uplink` has row seq; once every uplink has it the row goes, or,
  * with keep_sent, is kept as sent (no reader fetches it again): below the
  * sent boundary when no older row waits, else marked.  0 or -1. */
